@@ -1,0 +1,33 @@
+import type { Plan, PlannedAction } from '../model/plan.ts';
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2)}s`;
+
+function describe(a: PlannedAction): string {
+  const where = a.from !== undefined && a.to !== undefined && a.from !== a.to ? `${a.from} -> ${a.to}` : (a.to ?? a.from ?? '');
+  return `${a.type.padEnd(8)} ${a.vm.padEnd(12)} ${a.vjob.padEnd(10)} ${where.padEnd(18)} ${seconds(a.start).padStart(9)} ${seconds(a.end).padStart(9)}`;
+}
+
+/** The human view of a plan: one block per step, then the totals. */
+export function formatPlan(plan: Plan): string {
+  if (!plan.feasible) return `infeasible: ${plan.reason}`;
+  const lines: string[] = [];
+  const byStep = new Map<number, PlannedAction[]>();
+  for (const a of plan.actions) {
+    const list = byStep.get(a.step);
+    if (list) list.push(a);
+    else byStep.set(a.step, [a]);
+  }
+  for (const step of [...byStep.keys()].sort((x, y) => x - y)) {
+    const actions = byStep.get(step)!;
+    lines.push(`step ${step} (${actions.length} action${actions.length === 1 ? '' : 's'})`);
+    lines.push(`  ${'action'.padEnd(8)} ${'vm'.padEnd(12)} ${'vjob'.padEnd(10)} ${'node'.padEnd(18)} ${'start'.padStart(9)} ${'end'.padStart(9)}`);
+    for (const a of actions.sort((x, y) => x.start - y.start || x.id.localeCompare(y.id))) lines.push(`  ${describe(a)}`);
+  }
+  const counts = new Map<string, number>();
+  for (const a of plan.actions) counts.set(a.type, (counts.get(a.type) ?? 0) + 1);
+  const summary = [...counts].map(([t, n]) => `${n} ${t}`).join(', ') || 'nothing to do';
+  lines.push('');
+  lines.push(`${plan.actions.length} actions (${summary}) in ${plan.steps} steps`);
+  lines.push(`makespan ${seconds(plan.makespan)}, sum of completion times ${seconds(plan.sumCompletion)}, solved in ${plan.solveMs} ms`);
+  return lines.join('\n');
+}

@@ -1,0 +1,25 @@
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { EntropyError, ErrorCode } from '../errors.ts';
+
+/** Reads a JSON file, plain or gzip-compressed; a missing file or bad JSON is an EntropyError naming the file. */
+export function readJsonFile(file: string): unknown {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (cause) {
+    throw new EntropyError(ErrorCode.Io, `${file}: cannot read (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, { cause });
+  }
+  const text = (bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes).toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new EntropyError(ErrorCode.InvalidInstance, `${file}: not valid JSON (${(cause as Error).message})`, { cause });
+  }
+}
+
+/** What a CLI handler returns: the text to print and the exit code. Handlers never print. */
+export interface CommandResult {
+  readonly output: string;
+  readonly exitCode: number;
+}

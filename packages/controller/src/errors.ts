@@ -1,0 +1,44 @@
+/** Stable codes for errors a user can reach; tests assert them. */
+export const ErrorCode = {
+  InvalidInstance: 'ENTROPY_INVALID_INSTANCE',
+  InvalidPlan: 'ENTROPY_INVALID_PLAN',
+  Infeasible: 'ENTROPY_INFEASIBLE',
+  Io: 'ENTROPY_IO',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class EntropyError extends Error {
+  override name = 'EntropyError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** One problem in an input file: the JSON path of the offending value and why it is wrong. */
+export interface InputIssue {
+  readonly path: string;
+  readonly reason: string;
+}
+
+/** A malformed instance or plan file. `issues` lists every problem found, in file order. */
+export class InvalidInputError extends EntropyError {
+  override name = 'InvalidInputError';
+  constructor(
+    code: ErrorCode,
+    readonly file: string,
+    readonly issues: readonly InputIssue[],
+  ) {
+    super(code, `${file}: ${issues.map((i) => `${i.path}: ${i.reason}`).join('\n  ')}`);
+  }
+}
+
+/** Formats a JSON path from its segments: ['vms', 3, 'host'] -> '$.vms[3].host'. */
+export function jsonPath(segments: readonly PropertyKey[]): string {
+  let out = '$';
+  for (const s of segments) out += typeof s === 'number' ? `[${s}]` : `.${String(s)}`;
+  return out;
+}

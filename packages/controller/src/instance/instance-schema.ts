@@ -1,0 +1,53 @@
+import { z } from 'zod';
+import { COST_KINDS } from '../model/cost-model.ts';
+import type { VJobState } from '../model/lifecycle.ts';
+
+/** The JSON shape of an instance file (DESIGN.md, "Instance file"); semantic checks live in parse-instance.ts. */
+
+const amount = z.number({ error: 'must be a number' }).finite().min(0, { error: 'must not be negative' });
+const id = z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' });
+const extraResources = z.record(z.string(), amount);
+const VJOB_STATE_TUPLE = ['waiting', 'running', 'sleeping', 'terminated'] as const satisfies readonly VJobState[];
+const stateOf = <T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, { error: (iss) => `must be one of ${values.join(', ')}, got ${JSON.stringify(iss.input)}` });
+
+export const nodeSchema = z.strictObject({
+  id,
+  cpu: amount,
+  mem: amount,
+  state: stateOf(['online', 'offline'] as const).default('online'),
+  resources: extraResources.optional(),
+});
+
+export const vmSchema = z.strictObject({
+  id,
+  vjob: id.optional(),
+  cpu: amount,
+  mem: amount,
+  state: stateOf(VJOB_STATE_TUPLE),
+  host: id.optional(),
+  resources: extraResources.optional(),
+});
+
+export const vjobSchema = z.strictObject({
+  id,
+  priority: z.number({ error: 'must be a number' }).finite().default(0),
+  submittedAt: z.number({ error: 'must be a number' }).finite().default(0),
+  vms: z.array(id).optional(),
+});
+
+const linearCost = z.strictObject({ base: amount.optional(), perMiB: amount.optional() });
+export const costModelSchema = z.strictObject(
+  Object.fromEntries(COST_KINDS.map((k) => [k, linearCost.optional()])) as Record<string, z.ZodOptional<typeof linearCost>>,
+);
+
+export const instanceSchema = z.strictObject({
+  nodes: z.array(nodeSchema, { error: 'must be an array of nodes' }),
+  vms: z.array(vmSchema, { error: 'must be an array of VMs' }),
+  vjobs: z.array(vjobSchema, { error: 'must be an array of vjobs' }),
+  decision: z.record(z.string(), stateOf(VJOB_STATE_TUPLE)).optional(),
+  costModel: costModelSchema.optional(),
+});
+
+export type InstanceJson = z.input<typeof instanceSchema>;
+export type ParsedInstanceJson = z.output<typeof instanceSchema>;

@@ -1,0 +1,68 @@
+/**
+ * The vjob and VM life cycle, written once. The instance validator, the action inference,
+ * the planner and the verifier all read these tables; none of them restates a transition.
+ */
+
+export const VJobState = {
+  Waiting: 'waiting',
+  Running: 'running',
+  Sleeping: 'sleeping',
+  Terminated: 'terminated',
+} as const;
+export type VJobState = (typeof VJobState)[keyof typeof VJobState];
+export const VJOB_STATES: readonly VJobState[] = Object.values(VJobState);
+
+/** A VM is in one of the vjob states, or paused: the transient state between pause and save, or restore and unpause. */
+export type VMState = VJobState | 'paused';
+
+export const ActionType = {
+  Run: 'run',
+  Stop: 'stop',
+  Suspend: 'suspend',
+  Resume: 'resume',
+  Migrate: 'migrate',
+  Pause: 'pause',
+  Unpause: 'unpause',
+} as const;
+export type ActionType = (typeof ActionType)[keyof typeof ActionType];
+export const ACTION_TYPES: readonly ActionType[] = Object.values(ActionType);
+
+/**
+ * Decision-level transitions: for each current state, the states a decision may ask for.
+ * Beyond the paper's life cycle, a waiting or sleeping vjob may be cancelled (-> terminated):
+ * an operator must be able to drop a queued or suspended job without running it first.
+ */
+export const VJOB_TRANSITIONS: Readonly<Record<VJobState, readonly VJobState[]>> = {
+  waiting: ['waiting', 'running', 'terminated'],
+  running: ['running', 'sleeping', 'terminated'],
+  sleeping: ['sleeping', 'running', 'terminated'],
+  terminated: ['terminated'],
+};
+
+export function isAllowedTransition(from: VJobState, to: VJobState): boolean {
+  return VJOB_TRANSITIONS[from].includes(to);
+}
+
+/** Action-level transitions of one VM: the state an action needs and the state it leaves. */
+export const ACTION_TRANSITIONS: Readonly<Record<ActionType, readonly { from: VMState; to: VMState }[]>> = {
+  run: [{ from: 'waiting', to: 'running' }],
+  stop: [
+    { from: 'running', to: 'terminated' },
+    { from: 'sleeping', to: 'terminated' },
+  ],
+  pause: [{ from: 'running', to: 'paused' }],
+  suspend: [{ from: 'paused', to: 'sleeping' }],
+  resume: [{ from: 'sleeping', to: 'paused' }],
+  unpause: [{ from: 'paused', to: 'running' }],
+  migrate: [{ from: 'running', to: 'running' }],
+};
+
+/** The state an action leaves a VM in, or undefined when the action cannot apply to that state. */
+export function stateAfter(type: ActionType, from: VMState): VMState | undefined {
+  return ACTION_TRANSITIONS[type].find((t) => t.from === from)?.to;
+}
+
+/** States in which a VM holds resources on its host. */
+export function holdsResources(state: VMState): boolean {
+  return state === 'running' || state === 'paused';
+}
