@@ -1,0 +1,49 @@
+import type { ActionType } from '../model/lifecycle.ts';
+import { actionDuration, S, type Problem } from './problem.ts';
+
+/** An action before scheduling: what happens to which VM, between which nodes (indexes, -1 for none). */
+export interface ActionSpec {
+  readonly type: ActionType;
+  readonly vm: number;
+  readonly from: number;
+  readonly to: number;
+  readonly duration: number;
+}
+
+/**
+ * The actions that turn the source into the target: one per VM that changes, plus the pause before
+ * a suspend and the unpause after a resume (the planner groups those per vjob).
+ */
+export function inferActions(p: Problem, dest: Int32Array): ActionSpec[] {
+  const out: ActionSpec[] = [];
+  for (let v = 0; v < p.vmCount; v++) {
+    const from = p.source[v]!;
+    const to = p.target[v]!;
+    const host = p.host[v]!;
+    if (from === S.running && to === S.running) {
+      if (dest[v] !== host) out.push({ type: 'migrate', vm: v, from: host, to: dest[v]!, duration: actionDuration(p, 'migrate', v) });
+    } else if (from === S.running && to === S.sleeping) {
+      out.push({ type: 'pause', vm: v, from: host, to: -1, duration: actionDuration(p, 'pause', v) });
+      out.push({ type: 'suspend', vm: v, from: host, to: -1, duration: actionDuration(p, 'suspend', v) });
+    } else if (to === S.terminated && (from === S.running || from === S.sleeping)) {
+      out.push({ type: 'stop', vm: v, from: host, to: -1, duration: actionDuration(p, 'stop', v) });
+    } else if (from === S.sleeping && to === S.running) {
+      const remote = dest[v] !== host;
+      out.push({ type: 'resume', vm: v, from: host, to: dest[v]!, duration: actionDuration(p, 'resume', v, remote) });
+      out.push({ type: 'unpause', vm: v, from: dest[v]!, to: -1, duration: actionDuration(p, 'unpause', v) });
+    } else if (from === S.waiting && to === S.running) {
+      out.push({ type: 'run', vm: v, from: -1, to: dest[v]!, duration: actionDuration(p, 'run', v) });
+    }
+  }
+  return alignVjobGroups(p, out);
+}
+
+/** The pauses (and the unpauses) of one vjob happen as one: they all take the longest one's time. */
+function alignVjobGroups(p: Problem, specs: ActionSpec[]): ActionSpec[] {
+  const longest = new Map<string, number>();
+  const key = (s: ActionSpec) => `${s.type}:${p.vjobOf[s.vm]}`;
+  for (const s of specs) {
+    if (s.type === 'pause' || s.type === 'unpause') longest.set(key(s), Math.max(longest.get(key(s)) ?? 0, s.duration));
+  }
+  return specs.map((s) => (s.type === 'pause' || s.type === 'unpause' ? { ...s, duration: longest.get(key(s))! } : s));
+}

@@ -1,0 +1,357 @@
+import { addDemand, EPSILON, fits, S, sourceUsage, type Problem } from './problem.ts';
+
+export type PlacementResult =
+  | { readonly ok: true; readonly dest: Int32Array }
+  | { readonly ok: false; readonly reason: string };
+
+export interface PlacementOptions {
+  /** Node visits allowed to the exact search that runs when the heuristics find no viable configuration. */
+  readonly exactBudget: number;
+}
+
+/**
+ * Chooses a host for every VM that must run, so that the target configuration is viable and cheap
+ * to reach. Repair mode first: running VMs stay where they are unless their node is overloaded,
+ * sleeping VMs resume where their image is when they fit, and only the VMs that must move or be
+ * placed are decided, cheapest (smallest memory) evictions first. When that finds no room, every
+ * running VM is repacked; when that fails too, an exact search settles feasibility.
+ */
+export function placeVms(p: Problem, options: PlacementOptions): PlacementResult {
+  const shortage = aggregateShortage(p);
+  if (shortage) return { ok: false, reason: shortage };
+  const ctx = new PlacementContext(p);
+  const repaired = ctx.repair();
+  if (repaired) return { ok: true, dest: repaired };
+  const repacked = ctx.repack();
+  if (repacked.ok) return { ok: true, dest: repacked.dest };
+  const exact = exactPlacement(p, options.exactBudget);
+  if (exact.kind === 'found') return { ok: true, dest: exact.dest };
+  const why = describeNoRoom(p, repacked.failedVm, repacked.load);
+  return {
+    ok: false,
+    reason: exact.kind === 'proved' ? `${why} (no viable configuration exists: exhaustive search)` : `${why} (no viable configuration found within the search budget)`,
+  };
+}
+
+function mustRun(p: Problem, v: number): boolean {
+  return p.target[v] === S.running;
+}
+
+/** Total demand of the VMs that must run against the online capacity, per dimension. */
+function aggregateShortage(p: Problem): string | undefined {
+  const D = p.dims.length;
+  const need = new Float64Array(D);
+  const have = new Float64Array(D);
+  for (let v = 0; v < p.vmCount; v++) if (mustRun(p, v)) for (let d = 0; d < D; d++) need[d] += p.demand[v * D + d]!;
+  for (let n = 0; n < p.nodeCount; n++) if (p.online[n]) for (let d = 0; d < D; d++) have[d] += p.capacity[n * D + d]!;
+  for (let d = 0; d < D; d++) {
+    if (need[d]! > have[d]! + EPSILON) {
+      const starting = startingVjobs(p);
+      return `${p.dims[d]} short by ${fmt(need[d]! - have[d]!)}: the VMs that must run need ${fmt(need[d]!)}, the online nodes offer ${fmt(have[d]!)}${starting ? ` (vjobs asked to start or resume: ${starting})` : ''}`;
+    }
+  }
+  return undefined;
+}
+
+function startingVjobs(p: Problem): string {
+  const ids = new Set<string>();
+  for (let v = 0; v < p.vmCount; v++) if (mustRun(p, v) && p.source[v] !== S.running) ids.add(p.configuration.vms[v]!.vjob);
+  const list = [...ids];
+  return list.length > 8 ? `${list.slice(0, 8).join(', ')} and ${list.length - 8} more` : list.join(', ');
+}
+
+export function fmt(x: number): string {
+  return Number.isInteger(x) ? String(x) : x.toFixed(2);
+}
+
+/** Normalised size of a VM: its demand relative to the mean node capacity, summed over dimensions. */
+function sizes(p: Problem): Float64Array {
+  const D = p.dims.length;
+  const mean = new Float64Array(D);
+  let online = 0;
+  for (let n = 0; n < p.nodeCount; n++) {
+    if (!p.online[n]) continue;
+    online++;
+    for (let d = 0; d < D; d++) mean[d] += p.capacity[n * D + d]!;
+  }
+  const out = new Float64Array(p.vmCount);
+  for (let v = 0; v < p.vmCount; v++) {
+    let s = 0;
+    for (let d = 0; d < D; d++) if (mean[d]! > 0) s += p.demand[v * D + d]! / (mean[d]! / online);
+    out[v] = s;
+  }
+  return out;
+}
+
+class PlacementContext {
+  private readonly D: number;
+  private readonly size: Float64Array;
+  /** Usage of the source configuration plus every VM already assigned to a node it is not on. */
+  private readonly nowUsage: Float64Array;
+  private readonly meanCapInv: Float64Array;
+
+  constructor(private readonly p: Problem) {
+    this.D = p.dims.length;
+    this.size = sizes(p);
+    this.nowUsage = sourceUsage(p);
+    this.meanCapInv = new Float64Array(this.D);
+    let online = 0;
+    for (let n = 0; n < p.nodeCount; n++) if (p.online[n]) online++;
+    for (let d = 0; d < this.D; d++) {
+      let sum = 0;
+      for (let n = 0; n < p.nodeCount; n++) if (p.online[n]) sum += p.capacity[n * this.D + d]!;
+      this.meanCapInv[d] = sum > 0 ? online / sum : 0;
+    }
+  }
+
+  /** Repair mode. Returns undefined when some VM finds no room even after evictions. */
+  repair(): Int32Array | undefined {
+    const p = this.p;
+    const dest = new Int32Array(p.vmCount).fill(-1);
+    const load = new Float64Array(p.nodeCount * this.D);
+    const onNode: number[][] = Array.from({ length: p.nodeCount }, () => []);
+    const nowUsage = this.nowUsage.slice();
+    const assign = (v: number, n: number) => {
+      dest[v] = n;
+      addDemand(p, load, n, v, 1);
+      onNode[n]!.push(v);
+      if (!(p.source[v] === S.running && p.host[v] === n)) addDemand(p, nowUsage, n, v, 1);
+    };
+    const unassign = (v: number) => {
+      const n = dest[v]!;
+      dest[v] = -1;
+      addDemand(p, load, n, v, -1);
+      const list = onNode[n]!;
+      list.splice(list.indexOf(v), 1);
+      if (!(p.source[v] === S.running && p.host[v] === n)) addDemand(p, nowUsage, n, v, -1);
+    };
+
+    const resumes: number[] = [];
+    const queue: number[] = [];
+    for (let v = 0; v < p.vmCount; v++) {
+      if (!mustRun(p, v)) continue;
+      const h = p.host[v]!;
+      if (p.source[v] === S.running && h >= 0 && p.online[h]) assign(v, h);
+      else if (p.source[v] === S.sleeping && h >= 0 && p.online[h]) resumes.push(v);
+      else queue.push(v);
+    }
+    // Overloaded nodes shed their cheapest VMs first; VMs shed beyond need are taken back, largest first.
+    const forbidden = new Int32Array(p.vmCount).fill(-1);
+    for (let n = 0; n < p.nodeCount; n++) {
+      if (!this.overloaded(load, n)) continue;
+      const byMem = [...onNode[n]!].sort((a, b) => p.mem[a]! - p.mem[b]! || a - b);
+      const shed: number[] = [];
+      for (const v of byMem) {
+        if (!this.overloaded(load, n)) break;
+        if (!this.relievesOverload(load, n, v)) continue;
+        unassign(v);
+        shed.push(v);
+      }
+      for (const v of shed.sort((a, b) => p.mem[b]! - p.mem[a]!)) {
+        if (fits(p, load, n, v)) assign(v, n);
+        else {
+          forbidden[v] = n;
+          queue.push(v);
+        }
+      }
+    }
+    // Local resumes are cheaper than remote ones: give images their own node first, largest first.
+    resumes.sort((a, b) => p.mem[b]! - p.mem[a]! || a - b);
+    for (const v of resumes) {
+      if (fits(p, load, p.host[v]!, v)) assign(v, p.host[v]!);
+      else queue.push(v);
+    }
+    queue.sort((a, b) => this.size[b]! - this.size[a]! || a - b);
+    let evictions = 0;
+    const evictionLimit = 2 * p.vmCount + 16;
+    for (let i = 0; i < queue.length; i++) {
+      const v = queue[i]!;
+      let n = this.bestNode(v, load, nowUsage, forbidden[v]!);
+      if (n < 0) {
+        if (evictions > evictionLimit) return undefined;
+        const room = this.cheapestRoom(v, load, onNode, forbidden[v]!);
+        if (!room) return undefined;
+        for (const w of room.evict) {
+          unassign(w);
+          forbidden[w] = room.node;
+          queue.push(w);
+          evictions++;
+        }
+        n = room.node;
+      }
+      assign(v, n);
+    }
+    return dest;
+  }
+
+  /** Full repacking, first-fit decreasing with a preference for each VM's current node. */
+  repack(): { ok: true; dest: Int32Array } | { ok: false; failedVm: number; load: Float64Array } {
+    const p = this.p;
+    const dest = new Int32Array(p.vmCount).fill(-1);
+    const load = new Float64Array(p.nodeCount * this.D);
+    const nowUsage = this.nowUsage.slice();
+    const order: number[] = [];
+    for (let v = 0; v < p.vmCount; v++) if (mustRun(p, v)) order.push(v);
+    order.sort((a, b) => this.size[b]! - this.size[a]! || a - b);
+    for (const v of order) {
+      const h = p.host[v]!;
+      let n = h >= 0 && p.online[h] && fits(p, load, h, v) ? h : this.bestNode(v, load, nowUsage, -1);
+      if (n < 0) return { ok: false, failedVm: v, load };
+      dest[v] = n;
+      addDemand(p, load, n, v, 1);
+      if (n !== h || p.source[v] !== S.running) addDemand(p, nowUsage, n, v, 1);
+    }
+    return { ok: true, dest };
+  }
+
+  private overloaded(load: Float64Array, n: number): boolean {
+    const o = n * this.D;
+    for (let d = 0; d < this.D; d++) if (load[o + d]! > this.p.capacity[o + d]! + EPSILON) return true;
+    return false;
+  }
+
+  private relievesOverload(load: Float64Array, n: number, v: number): boolean {
+    const o = n * this.D;
+    for (let d = 0; d < this.D; d++) {
+      if (load[o + d]! > this.p.capacity[o + d]! + EPSILON && this.p.demand[v * this.D + d]! > 0) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Best fit among the nodes where the VM fits in the target, preferring nodes where it also fits
+   * right now: an action that need not wait for others to leave can start at time 0.
+   */
+  private bestNode(v: number, load: Float64Array, nowUsage: Float64Array, forbidden: number): number {
+    const p = this.p;
+    const D = this.D;
+    let best = -1;
+    let bestScore = Infinity;
+    for (let n = 0; n < p.nodeCount; n++) {
+      if (!p.online[n] || n === forbidden || !fits(p, load, n, v)) continue;
+      let leftover = 0;
+      for (let d = 0; d < D; d++) {
+        leftover += (p.capacity[n * D + d]! - load[n * D + d]! - p.demand[v * D + d]!) * this.meanCapInv[d]!;
+      }
+      const score = (fits(p, nowUsage, n, v) ? 0 : 1e9) + leftover;
+      if (score < bestScore) {
+        bestScore = score;
+        best = n;
+      }
+    }
+    return best;
+  }
+
+  /** The node where evicting the least memory of already assigned VMs makes room for `v`. */
+  private cheapestRoom(v: number, load: Float64Array, onNode: number[][], forbidden: number): { node: number; evict: number[] } | undefined {
+    const p = this.p;
+    const D = this.D;
+    let best: { node: number; evict: number[]; cost: number } | undefined;
+    const trial = new Float64Array(D);
+    for (let n = 0; n < p.nodeCount; n++) {
+      if (!p.online[n] || n === forbidden) continue;
+      let canFit = true;
+      for (let d = 0; d < D; d++) if (p.demand[v * D + d]! > p.capacity[n * D + d]! + EPSILON) canFit = false;
+      if (!canFit) continue;
+      for (let d = 0; d < D; d++) trial[d] = load[n * D + d]!;
+      const evict: number[] = [];
+      let cost = 0;
+      const byMem = [...onNode[n]!].sort((a, b) => p.mem[a]! - p.mem[b]! || a - b);
+      for (const w of byMem) {
+        if (this.fitsIn(trial, n, v)) break;
+        if (best && cost + p.mem[w]! >= best.cost) break;
+        for (let d = 0; d < D; d++) trial[d] -= p.demand[w * D + d]!;
+        evict.push(w);
+        cost += p.mem[w]!;
+      }
+      if (this.fitsIn(trial, n, v) && (!best || cost < best.cost)) best = { node: n, evict, cost };
+    }
+    return best;
+  }
+
+  private fitsIn(trial: Float64Array, n: number, v: number): boolean {
+    for (let d = 0; d < this.D; d++) {
+      if (trial[d]! + this.p.demand[v * this.D + d]! > this.p.capacity[n * this.D + d]! + EPSILON) return false;
+    }
+    return true;
+  }
+}
+
+type ExactResult = { kind: 'found'; dest: Int32Array } | { kind: 'proved' } | { kind: 'budget' };
+
+/**
+ * Depth-first search over hosts for every VM that must run, largest first, current node first.
+ * Empty nodes of identical capacity are interchangeable, so only the first of them is tried.
+ */
+export function exactPlacement(p: Problem, budget: number): ExactResult {
+  const D = p.dims.length;
+  const order: number[] = [];
+  for (let v = 0; v < p.vmCount; v++) if (mustRun(p, v)) order.push(v);
+  const size = sizes(p);
+  order.sort((a, b) => size[b]! - size[a]! || a - b);
+  const load = new Float64Array(p.nodeCount * D);
+  const count = new Int32Array(p.nodeCount);
+  const dest = new Int32Array(p.vmCount).fill(-1);
+  const nodes: number[] = [];
+  for (let n = 0; n < p.nodeCount; n++) if (p.online[n]) nodes.push(n);
+  const sameCapacity = (a: number, b: number) => {
+    for (let d = 0; d < D; d++) if (p.capacity[a * D + d] !== p.capacity[b * D + d]) return false;
+    return true;
+  };
+  let visits = 0;
+  const search = (i: number): boolean | 'budget' => {
+    if (i === order.length) return true;
+    if (++visits > budget) return 'budget';
+    const v = order[i]!;
+    const h = p.host[v]!;
+    const candidates = h >= 0 && p.online[h] ? [h, ...nodes.filter((n) => n !== h)] : nodes;
+    const triedEmpty: number[] = [];
+    for (const n of candidates) {
+      if (!fits(p, load, n, v)) continue;
+      if (count[n] === 0) {
+        if (triedEmpty.some((m) => sameCapacity(m, n))) continue;
+        triedEmpty.push(n);
+      }
+      dest[v] = n;
+      addDemand(p, load, n, v, 1);
+      count[n]++;
+      const r = search(i + 1);
+      if (r !== false) return r;
+      addDemand(p, load, n, v, -1);
+      count[n]--;
+      dest[v] = -1;
+    }
+    return false;
+  };
+  const r = search(0);
+  if (r === true) return { kind: 'found', dest };
+  return r === 'budget' ? { kind: 'budget' } : { kind: 'proved' };
+}
+
+/** Why `vm` finds no node: what it needs and the most any node has free, per dimension. */
+function describeNoRoom(p: Problem, vm: number, load: Float64Array): string {
+  const D = p.dims.length;
+  const v = p.configuration.vms[vm]!;
+  const parts: string[] = [];
+  const shortages: string[] = [];
+  for (let d = 0; d < D; d++) {
+    const need = p.demand[vm * D + d]!;
+    if (need <= 0) continue;
+    let bestFree = -Infinity;
+    let bestNode = -1;
+    for (let n = 0; n < p.nodeCount; n++) {
+      if (!p.online[n]) continue;
+      const free = p.capacity[n * D + d]! - load[n * D + d]!;
+      if (free > bestFree) {
+        bestFree = free;
+        bestNode = n;
+      }
+    }
+    parts.push(`${p.dims[d]} ${fmt(need)}`);
+    if (bestNode >= 0 && bestFree < need - EPSILON) {
+      shortages.push(`${p.dims[d]} short by ${fmt(need - bestFree)} (most free: ${fmt(Math.max(0, bestFree))} on ${p.configuration.nodes[bestNode]!.id})`);
+    }
+  }
+  const detail = shortages.length > 0 ? shortages.join('; ') : `no single node has ${parts.join(' and ')} free at once`;
+  return `vjob '${v.vjob}' cannot be placed: VM '${v.id}' needs ${parts.join(', ')} once the other running VMs are placed; ${detail}`;
+}

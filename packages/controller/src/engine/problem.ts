@@ -1,0 +1,97 @@
+import type { Configuration, Decision } from '../model/configuration.ts';
+import { costKindOf, durationOf, type CostModel } from '../model/cost-model.ts';
+import type { ActionType, VJobState } from '../model/lifecycle.ts';
+import { dimensionsOf } from '../model/resources.ts';
+
+/** VM states as small integers, for the typed arrays of the engine. */
+export const S = { waiting: 0, running: 1, sleeping: 2, terminated: 3 } as const;
+export const STATE_NAMES: readonly VJobState[] = ['waiting', 'running', 'sleeping', 'terminated'];
+
+/**
+ * The engine's indexed view of a configuration and a decision: ids become array indexes and
+ * resources flat Float64Arrays (`vm * dims + d`), so placement and planning scale to 10^4-10^5 VMs.
+ */
+export interface Problem {
+  readonly configuration: Configuration;
+  readonly costModel: CostModel;
+  readonly dims: readonly string[];
+  readonly nodeCount: number;
+  readonly capacity: Float64Array;
+  readonly online: Uint8Array;
+  readonly vmCount: number;
+  readonly demand: Float64Array;
+  readonly mem: Float64Array;
+  readonly source: Uint8Array;
+  /** Node index of a running VM, or of a sleeping VM's image; -1 otherwise. */
+  readonly host: Int32Array;
+  readonly target: Uint8Array;
+  readonly vjobOf: Int32Array;
+  readonly vjobVms: readonly (readonly number[])[];
+}
+
+export function compileProblem(configuration: Configuration, decision: Decision, costModel: CostModel): Problem {
+  const { nodes, vms, vjobs } = configuration;
+  const dims = dimensionsOf([...nodes.map((n) => n.capacity), ...vms.map((v) => v.demand)]);
+  const D = dims.length;
+  const nodeIndex = new Map<string, number>();
+  const capacity = new Float64Array(nodes.length * D);
+  const online = new Uint8Array(nodes.length);
+  nodes.forEach((n, i) => {
+    nodeIndex.set(n.id, i);
+    online[i] = n.state === 'online' ? 1 : 0;
+    for (let d = 0; d < D; d++) capacity[i * D + d] = n.capacity[dims[d]!] ?? 0;
+  });
+  const vjobIndex = new Map<string, number>();
+  vjobs.forEach((j, i) => vjobIndex.set(j.id, i));
+  const vjobVms: number[][] = vjobs.map(() => []);
+  const demand = new Float64Array(vms.length * D);
+  const mem = new Float64Array(vms.length);
+  const source = new Uint8Array(vms.length);
+  const host = new Int32Array(vms.length).fill(-1);
+  const target = new Uint8Array(vms.length);
+  const vjobOf = new Int32Array(vms.length);
+  vms.forEach((v, i) => {
+    for (let d = 0; d < D; d++) demand[i * D + d] = v.demand[dims[d]!] ?? 0;
+    mem[i] = v.demand.mem ?? 0;
+    // A VM observed paused (e.g. after an interrupted plan) still holds its resources: treat it as running.
+    const state = v.state === 'paused' ? 'running' : v.state;
+    source[i] = S[state];
+    host[i] = v.host === undefined ? -1 : (nodeIndex.get(v.host) ?? -1);
+    const j = vjobIndex.get(v.vjob) ?? -1;
+    vjobOf[i] = j;
+    if (j >= 0) vjobVms[j]!.push(i);
+    target[i] = S[decision[v.vjob] ?? state];
+  });
+  return {
+    configuration, costModel, dims, nodeCount: nodes.length, capacity, online,
+    vmCount: vms.length, demand, mem, source, host, target, vjobOf, vjobVms,
+  };
+}
+
+/** Duration of an action on VM `vm` under the problem's cost model. */
+export function actionDuration(p: Problem, type: ActionType, vm: number, remote = false): number {
+  return durationOf(p.costModel, costKindOf(type, remote), p.mem[vm]!);
+}
+
+/** Whether `vm` fits on `node` given the node's current usage array (same layout as capacity). */
+export function fits(p: Problem, usage: Float64Array, node: number, vm: number): boolean {
+  const D = p.dims.length;
+  const o = node * D;
+  const v = vm * D;
+  for (let d = 0; d < D; d++) if (usage[o + d]! + p.demand[v + d]! > p.capacity[o + d]! + EPSILON) return false;
+  return true;
+}
+
+export const EPSILON = 1e-9;
+
+export function addDemand(p: Problem, usage: Float64Array, node: number, vm: number, sign: 1 | -1): void {
+  const D = p.dims.length;
+  for (let d = 0; d < D; d++) usage[node * D + d] += sign * p.demand[vm * D + d]!;
+}
+
+/** Usage per node of the VMs running in the source configuration. */
+export function sourceUsage(p: Problem): Float64Array {
+  const usage = new Float64Array(p.nodeCount * p.dims.length);
+  for (let v = 0; v < p.vmCount; v++) if (p.source[v] === S.running && p.host[v]! >= 0) addDemand(p, usage, p.host[v]!, v, 1);
+  return usage;
+}
