@@ -1,4 +1,4 @@
-import { addDemand, EPSILON, fits, S, sourceUsage, type Problem } from './problem.ts';
+import { actionDuration, addDemand, EPSILON, fits, S, sourceUsage, type Problem } from './problem.ts';
 
 export type PlacementResult =
   | { readonly ok: true; readonly dest: Int32Array }
@@ -158,8 +158,21 @@ class PlacementContext {
     // Local resumes are cheaper than remote ones: give images their own node first, largest first.
     resumes.sort((a, b) => p.mem[b]! - p.mem[a]! || a - b);
     for (const v of resumes) {
-      if (fits(p, load, p.host[v]!, v)) assign(v, p.host[v]!);
-      else queue.push(v);
+      const h = p.host[v]!;
+      if (!fits(p, load, h, v)) {
+        // Moving small VMs off the image's node can be cheaper than copying the image elsewhere.
+        const room = this.roomOn(h, v, load, onNode[h]!, remoteResumeExtra(p, v));
+        if (!room) {
+          queue.push(v);
+          continue;
+        }
+        for (const w of room) {
+          unassign(w);
+          forbidden[w] = h;
+          queue.push(w);
+        }
+      }
+      assign(v, h);
     }
     queue.sort((a, b) => this.size[b]! - this.size[a]! || a - b);
     let evictions = 0;
@@ -240,6 +253,25 @@ class PlacementContext {
       }
     }
     return best;
+  }
+
+  /** VMs to move off `n` so that `v` fits there, cheapest first, if their migrations cost less than `budget`. */
+  private roomOn(n: number, v: number, load: Float64Array, assigned: readonly number[], budget: number): number[] | undefined {
+    const p = this.p;
+    const D = this.D;
+    const trial = new Float64Array(D);
+    for (let d = 0; d < D; d++) trial[d] = load[n * D + d]!;
+    const evict: number[] = [];
+    let cost = 0;
+    const byCost = assigned.filter((w) => p.source[w] === S.running).sort((a, b) => p.mem[a]! - p.mem[b]! || a - b);
+    for (const w of byCost) {
+      if (this.fitsIn(trial, n, v)) break;
+      cost += actionDuration(p, 'migrate', w);
+      if (cost >= budget) return undefined;
+      for (let d = 0; d < D; d++) trial[d] -= p.demand[w * D + d]!;
+      evict.push(w);
+    }
+    return this.fitsIn(trial, n, v) ? evict : undefined;
   }
 
   /** The node where evicting the least memory of already assigned VMs makes room for `v`. */
@@ -354,4 +386,9 @@ function describeNoRoom(p: Problem, vm: number, load: Float64Array): string {
   }
   const detail = shortages.length > 0 ? shortages.join('; ') : `no single node has ${parts.join(' and ')} free at once`;
   return `vjob '${v.vjob}' cannot be placed: VM '${v.id}' needs ${parts.join(', ')} once the other running VMs are placed; ${detail}`;
+}
+
+/** What a remote resume of `v` costs beyond a local one. */
+function remoteResumeExtra(p: Problem, v: number): number {
+  return actionDuration(p, 'resume', v, true) - actionDuration(p, 'resume', v, false);
 }
