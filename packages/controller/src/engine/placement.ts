@@ -26,7 +26,8 @@ export function placeVms(p: Problem, options: PlacementOptions): PlacementResult
   if (repacked.ok) return { ok: true, dest: repacked.dest };
   const exact = exactPlacement(p, options.exactBudget);
   if (exact.kind === 'found') return { ok: true, dest: exact.dest };
-  const why = describeNoRoom(p, repacked.failedVm, repacked.load);
+  const blamed = ctx.blame() ?? { vm: repacked.failedVm, load: repacked.load };
+  const why = describeNoRoom(p, blamed.vm, blamed.load);
   return {
     ok: false,
     reason: exact.kind === 'proved' ? `${why} (no viable configuration exists: exhaustive search)` : `${why} (no viable configuration found within the search budget)`,
@@ -215,6 +216,26 @@ class PlacementContext {
       if (n !== h || p.source[v] !== S.running) addDemand(p, nowUsage, n, v, 1);
     }
     return { ok: true, dest };
+  }
+
+  /**
+   * Which VM to name when nothing fits: VMs already running are placed first (at home when they
+   * fit), so the blame falls on the first VM the decision starts or resumes that finds no room.
+   */
+  blame(): { vm: number; load: Float64Array } | undefined {
+    const p = this.p;
+    const load = new Float64Array(p.nodeCount * this.D);
+    const order: number[] = [];
+    for (let v = 0; v < p.vmCount; v++) if (mustRun(p, v)) order.push(v);
+    const wasRunning = (v: number) => (p.source[v] === S.running ? 0 : 1);
+    order.sort((a, b) => wasRunning(a) - wasRunning(b) || this.size[b]! - this.size[a]! || a - b);
+    for (const v of order) {
+      const h = p.host[v]!;
+      const n = h >= 0 && p.online[h] && fits(p, load, h, v) ? h : this.bestNode(v, load, load, -1);
+      if (n < 0) return { vm: v, load };
+      addDemand(p, load, n, v, 1);
+    }
+    return undefined;
   }
 
   private overloaded(load: Float64Array, n: number): boolean {
