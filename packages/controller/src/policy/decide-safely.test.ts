@@ -1,0 +1,124 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { decideSafely } from './decide-safely.ts';
+import { loadPolicy } from './load-policy.ts';
+import { InvalidDecisionError, PolicyError, PolicyErrorCode } from './policy-errors.ts';
+import type { Policy } from './policy.ts';
+import { cluster, node } from './test-cluster.ts';
+import { validateDecision } from './validate-decision.ts';
+
+const view = cluster([node('n1', 4, 8192)], {
+  r: { state: 'running', vms: 1, hosts: ['n1'] },
+  w: { state: 'waiting', vms: 1 },
+  t: { state: 'terminated', vms: 1 },
+});
+const lastGood = { r: 'running' } as const;
+const policyOf = (decide: Policy['decide']): Policy => ({ name: 'broken', decide });
+
+describe('validateDecision', () => {
+  it('accepts allowed transitions', () => {
+    expect(validateDecision({ r: 'sleeping', w: 'running' }, view.configuration)).toEqual({ r: 'sleeping', w: 'running' });
+  });
+
+  it.each([
+    [{ ghost: 'running' }, "vjob 'ghost': unknown vjob"],
+    [{ w: 'flying' }, `vjob 'w': unknown state "flying"`],
+    [{ t: 'running' }, "vjob 't': cannot go from terminated to running (from terminated the life cycle allows terminated)"],
+    [{ w: 'sleeping' }, "vjob 'w': cannot go from waiting to sleeping"],
+    [['r'], 'expected an object mapping vjob ids to states, got an array'],
+    [null, 'got null'],
+  ])('rejects %j with a message naming the vjob and the reason', (decision, message) => {
+    const attempt = () => validateDecision(decision, view.configuration, 'mine');
+    expect(attempt).toThrow(InvalidDecisionError);
+    expect(attempt).toThrow(message);
+    try {
+      attempt();
+    } catch (e) {
+      expect((e as InvalidDecisionError).code).toBe(PolicyErrorCode.InvalidDecision);
+    }
+  });
+});
+
+describe('decideSafely', () => {
+  it('returns the policy decision when it is valid', () => {
+    expect(decideSafely(policyOf(() => ({ w: 'running' })), view, lastGood)).toEqual({ decision: { w: 'running' } });
+  });
+
+  it('keeps the last good decision when the policy throws', () => {
+    const out = decideSafely(policyOf(() => { throw new Error('boom'); }), view, lastGood);
+    expect(out.decision).toEqual(lastGood);
+    expect(out.error?.code).toBe(PolicyErrorCode.PolicyFailed);
+    expect(out.error?.message).toBe("policy 'broken' threw: boom");
+  });
+
+  it('keeps the last good decision when the policy returns an unknown state', () => {
+    const out = decideSafely(policyOf(() => ({ w: 'bogus' }) as never), view, lastGood);
+    expect(out.decision).toEqual(lastGood);
+    expect(out.error).toBeInstanceOf(InvalidDecisionError);
+    expect((out.error as InvalidDecisionError).vjob).toBe('w');
+  });
+
+  it('keeps the last good decision when the policy asks terminated -> running', () => {
+    const out = decideSafely(policyOf(() => ({ t: 'running' })), view, lastGood);
+    expect(out.decision).toEqual(lastGood);
+    expect(out.error?.code).toBe(PolicyErrorCode.InvalidDecision);
+    expect(out.error?.message).toContain("vjob 't': cannot go from terminated to running");
+  });
+
+  it('drops from the last good decision what the life cycle no longer allows', () => {
+    const out = decideSafely(policyOf(() => { throw new Error('x'); }), view, { t: 'running', w: 'running' });
+    expect(out.decision).toEqual({ w: 'running' });
+  });
+
+  it('refuses an asynchronous decide', () => {
+    const out = decideSafely(policyOf((async () => ({})) as never), view, lastGood);
+    expect(out.error?.message).toContain('decide must be synchronous');
+  });
+});
+
+describe('loadPolicy', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'entropy-policy-'));
+  const write = (name: string, text: string) => {
+    writeFileSync(join(dir, name), text);
+    return `./${name}`;
+  };
+
+  it('loads the built-in policies by name', async () => {
+    for (const name of ['fcfs', 'fifo-ffd', 'consolidate']) expect((await loadPolicy(name)).name).toBe(name);
+  });
+
+  it('loads a user policy exported as default from a module path', async () => {
+    const path = write('run-all.mjs', `export default { name: 'run-all', decide: (view) => Object.fromEntries(view.queue.map((j) => [j.id, 'running'])) };`);
+    const policy = await loadPolicy(path, {}, dir);
+    expect(policy.name).toBe('run-all');
+    expect(decideSafely(policy, view)).toEqual({ decision: { r: 'running', w: 'running' } });
+  });
+
+  it('loads a user policy factory and passes it the options', async () => {
+    const path = write('factory.mjs', `export default (options) => ({ name: 'f-' + options.tag, decide: () => ({}) });`);
+    expect((await loadPolicy(path, { tag: 'x' }, dir)).name).toBe('f-x');
+  });
+
+  it('reports a broken user policy at decision time without breaking the caller', async () => {
+    const path = write('broken.mjs', `export default { name: 'broken', decide: (view) => { if (view.now >= 0) throw new TypeError('oops'); return {}; } };`);
+    const out = decideSafely(await loadPolicy(path, {}, dir), view, lastGood);
+    expect(out).toMatchObject({ decision: lastGood, error: { code: PolicyErrorCode.PolicyFailed } });
+  });
+
+  it.each([
+    ['nope', "unknown policy 'nope': built-in policies are fcfs, fifo-ffd, consolidate"],
+    ['./missing.mjs', 'does not exist'],
+  ])('rejects %s with a clear error', async (name, message) => {
+    await expect(loadPolicy(name, {}, dir)).rejects.toThrow(message);
+    await expect(loadPolicy(name, {}, dir)).rejects.toBeInstanceOf(PolicyError);
+  });
+
+  it('rejects a module that exports no policy, and one that does not parse', async () => {
+    const empty = write('empty.mjs', `export const x = 1;`);
+    await expect(loadPolicy(empty, {}, dir)).rejects.toThrow('does not export a policy');
+    const bad = write('bad.mjs', `export default {{;`);
+    await expect(loadPolicy(bad, {}, dir)).rejects.toMatchObject({ code: PolicyErrorCode.PolicyLoad });
+  });
+});

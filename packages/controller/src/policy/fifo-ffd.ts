@@ -1,0 +1,52 @@
+import type { Decision } from '../model/configuration.ts';
+import type { VJobState } from '../model/lifecycle.ts';
+import type { Resources } from '../model/resources.ts';
+import { NodeBins } from './node-bins.ts';
+import type { Policy, PolicyView, QueuedVJob, QueuedVM } from './policy.ts';
+
+export interface FifoFfdOptions {
+  /** Waiting this long (since submission) adds one point of priority. */
+  readonly agingPeriodMs?: number;
+}
+
+export const DEFAULT_AGING_PERIOD_MS = 10 * 60_000;
+
+/**
+ * The sample policy of the context switch: a queue ordered by effective priority
+ * (`priority + age / agingPeriodMs`, so with equal priorities it is FIFO, and an old
+ * low-priority vjob ends up ahead of any newcomer: nobody starves). The vjobs are packed in that
+ * order, each one's VMs first-fit decreasing on their MEASURED use (a never-measured VM counts at
+ * its peak demand); a vjob that fits runs, one that does not is suspended if it was running or
+ * stays waiting or sleeping. Packing starts from empty nodes at every turn, so a running vjob only
+ * loses its room to vjobs ahead of it: of higher effective priority, or equal and already running.
+ */
+export function fifoFfd(options: FifoFfdOptions = {}): Policy {
+  const agingPeriodMs = options.agingPeriodMs ?? DEFAULT_AGING_PERIOD_MS;
+  if (!(agingPeriodMs > 0)) throw new RangeError(`fifo-ffd: agingPeriodMs must be a positive number, got ${agingPeriodMs}`);
+  const effective = (j: QueuedVJob, now: number) => j.priority + Math.max(0, now - j.submittedAt) / agingPeriodMs;
+
+  function decide(view: PolicyView): Decision {
+    const order = [...view.queue].sort(
+      (a, b) =>
+        effective(b, view.now) - effective(a, view.now) ||
+        Number(b.state === 'running') - Number(a.state === 'running') ||
+        a.submittedAt - b.submittedAt ||
+        (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+    );
+    const bins = new NodeBins(view.configuration.nodes);
+    const decision: Record<string, VJobState> = {};
+    for (const j of order) {
+      if (bins.placeAll(j.vms.map(estimatedUse), true)) decision[j.id] = 'running';
+      else decision[j.id] = j.state === 'running' ? 'sleeping' : j.state;
+    }
+    return decision;
+  }
+  return { name: 'fifo-ffd', sizing: 'measured', decide };
+}
+
+/** Measured use where there is one, else peak demand; memory is always the demand, a VM holds it all. */
+export function estimatedUse(vm: QueuedVM): Resources {
+  if (!vm.usage) return vm.demand;
+  const { mem: _mem, ...measured } = vm.usage;
+  return { ...vm.demand, ...measured };
+}

@@ -1,0 +1,116 @@
+import type { Configuration, Decision } from '../model/configuration.ts';
+import type { VJobState } from '../model/lifecycle.ts';
+import type { Resources } from '../model/resources.ts';
+
+/**
+ * The Policy API. A policy is the only code a scheduler's author writes: it looks at the
+ * cluster and the queue of vjobs and says which state each vjob should be in. It never
+ * chooses hosts or actions; the context switch computes those, and the executor runs them.
+ *
+ * ```ts
+ * import type { Policy } from '@entropy/controller';
+ * const policy: Policy = {
+ *   name: 'run-all',
+ *   decide: (view) => Object.fromEntries(view.queue.map((j) => [j.id, 'running'])),
+ * };
+ * export default policy;
+ * ```
+ */
+export interface Policy {
+  readonly name: string;
+  /**
+   * Returns the wanted state of each vjob. Vjobs it does not name keep their current state.
+   * Must be synchronous and free of side effects the control loop depends on: the loop may call
+   * it at any moment, several times, and keeps the last good decision when it throws.
+   */
+  decide(view: PolicyView): Decision;
+  /**
+   * How the control loop sizes running VMs for the context switch: `peak` reserves each VM's
+   * declared demand (static allocation), `measured` uses its measured CPU use, so that the
+   * engine's placement packs idle VMs together. Default: `measured`.
+   */
+  readonly sizing?: Sizing;
+  /** Goals the engine may read in a later version; the current engine ignores them (see consolidate.ts). */
+  readonly hints?: PolicyHints;
+}
+
+export const Sizing = { Peak: 'peak', Measured: 'measured' } as const;
+export type Sizing = (typeof Sizing)[keyof typeof Sizing];
+
+export interface PolicyHints {
+  /** Pack running VMs on as few nodes as possible, even when they fit where they are. */
+  readonly consolidate?: boolean;
+}
+
+/** A module's default export may be a policy, or a factory that builds one from options. */
+export type PolicyFactory = (options?: Readonly<Record<string, unknown>>) => Policy;
+
+/** What a policy sees at one turn of the control loop. */
+export interface PolicyView {
+  /** The current configuration; a VM's `demand` is its declared peak demand. */
+  readonly configuration: Configuration;
+  /**
+   * Measured use per VM id (at least `cpu`), for VMs that were observed running or were
+   * suspended after a measurement. Absent for VMs never measured, such as waiting ones.
+   */
+  readonly usage: Readonly<Record<string, Resources>>;
+  /** Every vjob that is not terminated, in submission order (ties by id). */
+  readonly queue: readonly QueuedVJob[];
+  /** Current time in milliseconds, on the same clock as `submittedAt`. */
+  readonly now: number;
+}
+
+export interface QueuedVJob {
+  readonly id: string;
+  readonly priority: number;
+  readonly submittedAt: number;
+  readonly state: VJobState;
+  readonly vms: readonly QueuedVM[];
+}
+
+export interface QueuedVM {
+  readonly id: string;
+  /** Declared peak demand. */
+  readonly demand: Resources;
+  /** Last measured use, when there is one. */
+  readonly usage?: Resources;
+  /** Node the VM runs on or holding its image. */
+  readonly host?: string;
+}
+
+/** The state of a vjob from its VMs: a paused VM counts as running (pause is transient). */
+export function vjobStateOf(states: readonly string[]): VJobState {
+  if (states.some((s) => s === 'running' || s === 'paused')) return 'running';
+  if (states.some((s) => s === 'sleeping')) return 'sleeping';
+  if (states.some((s) => s === 'waiting')) return 'waiting';
+  return 'terminated';
+}
+
+/** Builds the view a policy sees from a configuration, measured use and the clock. */
+export function buildPolicyView(
+  configuration: Configuration,
+  usage: Readonly<Record<string, Resources>>,
+  now: number,
+): PolicyView {
+  const vmById = new Map(configuration.vms.map((v) => [v.id, v]));
+  const queue: QueuedVJob[] = [];
+  for (const j of configuration.vjobs) {
+    const vms = j.vms.map((id) => vmById.get(id)).filter((v) => v !== undefined);
+    const state = vjobStateOf(vms.map((v) => v.state));
+    if (state === 'terminated') continue;
+    queue.push({
+      id: j.id,
+      priority: j.priority,
+      submittedAt: j.submittedAt,
+      state,
+      vms: vms.map((v) => ({
+        id: v.id,
+        demand: v.demand,
+        ...(usage[v.id] ? { usage: usage[v.id] } : {}),
+        ...(v.host !== undefined ? { host: v.host } : {}),
+      })),
+    });
+  }
+  queue.sort((a, b) => a.submittedAt - b.submittedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { configuration, usage, queue, now };
+}
