@@ -1,0 +1,90 @@
+import fc from 'fast-check';
+import type { Instance } from '../instance/parse-instance.ts';
+import type { Node, VJob, VM } from '../model/configuration.ts';
+import { DEFAULT_COST_MODEL } from '../model/cost-model.ts';
+import { VJOB_STATES, VJOB_TRANSITIONS, type VJobState } from '../model/lifecycle.ts';
+
+export interface ArbitraryInstanceOptions {
+  /** At most this many nodes (at least one); 6 by default. */
+  readonly maxNodes?: number;
+  /** At most this many VMs in all; 20 by default. */
+  readonly maxVms?: number;
+}
+
+const vmArb = fc.record({
+  cpu: fc.integer({ min: 1, max: 4 }),
+  mem: fc.constantFrom(256, 512, 1024, 2048, 4096),
+  /** Picks the host among the online nodes (running, sleeping) when the vjob is not packed. */
+  hostPick: fc.nat(),
+});
+
+const vjobArb = fc.record({
+  vms: fc.array(vmArb, { minLength: 1, maxLength: 4 }),
+  state: fc.constantFrom(...VJOB_STATES),
+  /** Picks the wanted state among those the life cycle allows from `state`. */
+  wantedPick: fc.nat(),
+  inDecision: fc.boolean(),
+  priority: fc.integer({ min: 0, max: 3 }),
+});
+
+const nodeArb = fc.record({
+  cpu: fc.integer({ min: 1, max: 8 }),
+  mem: fc.constantFrom(1024, 2048, 4096, 8192),
+  offline: fc.integer({ min: 0, max: 9 }).map((x) => x === 0),
+});
+
+/**
+ * Tiny instances for property tests: 1-6 nodes (some offline), 0-20 VMs in vjobs of 1-4, every state,
+ * and a decision drawn from the life cycle table. Running VMs are packed first-fit when `packed`,
+ * otherwise put anywhere, so some sources have overloaded nodes; some decisions cannot fit at all.
+ */
+export function arbitraryInstance(options: ArbitraryInstanceOptions = {}): fc.Arbitrary<Instance> {
+  const maxNodes = Math.max(1, options.maxNodes ?? 6);
+  const maxVms = Math.max(0, options.maxVms ?? 20);
+  return fc
+    .record({
+      nodes: fc.array(nodeArb, { minLength: 1, maxLength: maxNodes }),
+      vjobs: fc.array(vjobArb, { maxLength: maxVms }),
+      packed: fc.boolean(),
+    })
+    .map(({ nodes: rawNodes, vjobs: rawVjobs, packed }) => {
+      const nodes: Node[] = rawNodes.map((n, i) => ({
+        id: `n${i + 1}`,
+        capacity: { cpu: n.cpu, mem: n.mem },
+        state: n.offline ? 'offline' : 'online',
+      }));
+      const online = nodes.filter((n) => n.state === 'online');
+      const free = new Map(online.map((n) => [n.id, { ...n.capacity }]));
+      const firstFit = (cpu: number, mem: number) =>
+        online.find((n) => free.get(n.id)!.cpu >= cpu && free.get(n.id)!.mem >= mem);
+
+      const vms: VM[] = [];
+      const vjobs: VJob[] = [];
+      const decision: Record<string, VJobState> = {};
+      for (const raw of rawVjobs) {
+        if (vms.length + raw.vms.length > maxVms) break;
+        const id = `j${vjobs.length + 1}`;
+        // A running or sleeping vjob needs an online node; with none, it waits.
+        const state = online.length === 0 && (raw.state === 'running' || raw.state === 'sleeping') ? 'waiting' : raw.state;
+        const own: string[] = [];
+        for (const v of raw.vms) {
+          const vmId = `v${vms.length + 1}`;
+          let host: string | undefined;
+          if (state === 'sleeping') host = online[v.hostPick % online.length]!.id;
+          if (state === 'running') {
+            const node = (packed ? firstFit(v.cpu, v.mem) : undefined) ?? online[v.hostPick % online.length]!;
+            const f = free.get(node.id)!;
+            f.cpu -= v.cpu;
+            f.mem -= v.mem;
+            host = node.id;
+          }
+          vms.push({ id: vmId, vjob: id, demand: { cpu: v.cpu, mem: v.mem }, state, ...(host ? { host } : {}) });
+          own.push(vmId);
+        }
+        vjobs.push({ id, vms: own, priority: raw.priority, submittedAt: vjobs.length });
+        const allowed = VJOB_TRANSITIONS[state];
+        if (raw.inDecision) decision[id] = allowed[raw.wantedPick % allowed.length]!;
+      }
+      return { configuration: { nodes, vms, vjobs }, decision, costModel: DEFAULT_COST_MODEL };
+    });
+}
