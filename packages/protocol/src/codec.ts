@@ -1,0 +1,106 @@
+import { Packr } from 'msgpackr';
+import type { z } from 'zod';
+import { ProtocolError, ProtocolErrorCode } from './errors.ts';
+import {
+  actionRequestSchema,
+  actionResultSchema,
+  helloAckSchema,
+  helloSchema,
+  nodeStatusSchema,
+  planProgressSchema,
+  simLinkReplySchema,
+  simLinkRequestSchema,
+} from './messages.ts';
+
+export const PROTOCOL_VERSION = 1;
+
+/** Every message kind and its schema; `decode` and `encode` take the kind the subject implies. */
+export const MESSAGE_SCHEMAS = {
+  status: nodeStatusSchema,
+  hello: helloSchema,
+  helloAck: helloAckSchema,
+  actionRequest: actionRequestSchema,
+  actionResult: actionResultSchema,
+  progress: planProgressSchema,
+  simLinkRequest: simLinkRequestSchema,
+  simLinkReply: simLinkReplySchema,
+} as const;
+export type MessageKind = keyof typeof MESSAGE_SCHEMAS;
+export const MESSAGE_KINDS = Object.keys(MESSAGE_SCHEMAS) as MessageKind[];
+export type MessageOf<K extends MessageKind> = z.infer<(typeof MESSAGE_SCHEMAS)[K]>;
+
+export interface DecodeError {
+  readonly code: ProtocolErrorCode;
+  /** JSON path of the offending field: `$` for the whole message, `$.vms[0].state` for a nested one. */
+  readonly field: string;
+  readonly reason: string;
+}
+export type DecodeResult<T> = { readonly ok: true; readonly msg: T } | { readonly ok: false; readonly error: DecodeError };
+
+// Plain maps, no record extension: any msgpack implementation can read what Entropy writes.
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
+
+function fieldOf(path: readonly PropertyKey[]): string {
+  let out = '$';
+  for (const s of path) out += typeof s === 'number' ? `[${s}]` : `.${String(s)}`;
+  return out;
+}
+
+function isPlainMap(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** Validates a message and packs it with the protocol version. Throws on an invalid message: that is a bug of the sender. */
+export function encode<K extends MessageKind>(kind: K, msg: MessageOf<K>): Uint8Array {
+  const parsed = MESSAGE_SCHEMAS[kind].safeParse(msg);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = fieldOf(issue?.path ?? []);
+    throw new ProtocolError(ProtocolErrorCode.InvalidMessage, field, `cannot encode ${kind}: ${field}: ${issue?.message}`);
+  }
+  return packr.pack({ v: PROTOCOL_VERSION, ...(parsed.data as object) });
+}
+
+/** Unpacks and validates a message of the given kind. Never throws: bad input is a value. */
+export function decode<K extends MessageKind>(kind: K, bytes: Uint8Array): DecodeResult<MessageOf<K>> {
+  let value: unknown;
+  try {
+    if (!(bytes instanceof Uint8Array) || bytes.length === 0) throw new Error('empty or not bytes');
+    value = packr.unpack(bytes);
+  } catch (err) {
+    return { ok: false, error: { code: ProtocolErrorCode.Decode, field: '$', reason: `not msgpack: ${(err as Error)?.message ?? String(err)}` } };
+  }
+  if (!isPlainMap(value)) {
+    return { ok: false, error: { code: ProtocolErrorCode.InvalidMessage, field: '$', reason: `must be a map, got ${describe(value)}` } };
+  }
+  const { v, ...rest } = value;
+  if (v !== PROTOCOL_VERSION) {
+    return {
+      ok: false,
+      error: { code: ProtocolErrorCode.ProtocolVersion, field: '$.v', reason: `expected protocol version ${PROTOCOL_VERSION}, got ${describe(v)}` },
+    };
+  }
+  const parsed = MESSAGE_SCHEMAS[kind].safeParse(rest);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return {
+      ok: false,
+      error: { code: ProtocolErrorCode.InvalidMessage, field: fieldOf(issue?.path ?? []), reason: issue?.message ?? 'invalid' },
+    };
+  }
+  return { ok: true, msg: parsed.data as MessageOf<K> };
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return 'an object';
+  try {
+    return `${typeof value} ${JSON.stringify(value) ?? String(value)}`.slice(0, 80);
+  } catch {
+    return typeof value;
+  }
+}

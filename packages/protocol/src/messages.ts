@@ -1,0 +1,209 @@
+import { z } from 'zod';
+import { TOKEN_RE } from './subjects.ts';
+
+/**
+ * The messages of the wire protocol. Each schema validates a message on receipt; the types are
+ * inferred from the schemas so that a field is declared once. The codec adds the protocol version `v`.
+ */
+
+/** VM ids reach command lines and file names: no slash, no leading dash, no spaces. */
+export const VM_ID_RE = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$/;
+/** Action ids are chosen by the executor and used for deduplication. */
+export const ACTION_ID_RE = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$/;
+
+const nodeId = z.string().regex(TOKEN_RE, { error: `must match ${TOKEN_RE.source}` });
+const planId = nodeId;
+const vmId = z.string().regex(VM_ID_RE, { error: `must match ${VM_ID_RE.source}` });
+const actionId = z.string().regex(ACTION_ID_RE, { error: `must match ${ACTION_ID_RE.source}` });
+const name = z.string().min(1).max(128);
+const amount = z.number().finite().min(0);
+const count = z.number().int().min(0);
+const timestamp = z.number().finite().min(0);
+
+/** Quantities per named dimension: `cpu` (cores or any unit), `mem` (MiB), and any others. */
+export const resourcesSchema = z.record(name, amount);
+/** A VM's demand: `cpu` and `mem` always, named resources beside them. */
+export const demandSchema = z.object({ cpu: amount, mem: amount }).catchall(amount);
+
+export const WireVMState = {
+  Waiting: 'waiting',
+  Running: 'running',
+  Paused: 'paused',
+  Sleeping: 'sleeping',
+  Terminated: 'terminated',
+  Crashed: 'crashed',
+  Unknown: 'unknown',
+} as const;
+export type WireVMState = (typeof WireVMState)[keyof typeof WireVMState];
+const WIRE_VM_STATES = Object.values(WireVMState) as [WireVMState, ...WireVMState[]];
+
+export const ActionType = {
+  Run: 'run',
+  Stop: 'stop',
+  Suspend: 'suspend',
+  Resume: 'resume',
+  Migrate: 'migrate',
+  Pause: 'pause',
+  Unpause: 'unpause',
+} as const;
+export type ActionType = (typeof ActionType)[keyof typeof ActionType];
+export const ACTION_TYPES = Object.values(ActionType) as [ActionType, ...ActionType[]];
+
+export const vmStatusSchema = z.object({
+  id: vmId,
+  vjob: name.optional(),
+  state: z.enum(WIRE_VM_STATES),
+  /** The node the VM runs on, or the node holding its suspended image. */
+  host: nodeId,
+  /** Measured use, when the driver can tell: cores and MiB. */
+  cpu: amount.optional(),
+  mem: amount.optional(),
+  /** The demand the agent last saw in an action request for this VM. */
+  demand: demandSchema.optional(),
+});
+export type VMStatus = z.infer<typeof vmStatusSchema>;
+
+export const nodeStatusSchema = z.object({
+  node: nodeId,
+  /** Increases by one per publication of one agent process; restarts at 0 when the agent restarts. */
+  seq: count,
+  ts: timestamp,
+  driver: name,
+  capacity: resourcesSchema,
+  vms: z.array(vmStatusSchema),
+  /** Actions being executed right now. */
+  inFlight: count,
+});
+export type NodeStatus = z.infer<typeof nodeStatusSchema>;
+
+export const helloSchema = z.object({
+  node: nodeId,
+  driver: name,
+  capacity: resourcesSchema,
+  startedAt: timestamp,
+  pid: count.optional(),
+});
+export type Hello = z.infer<typeof helloSchema>;
+
+export const helloAckSchema = z.object({
+  node: nodeId,
+  /** Who acknowledged (a controller's name). */
+  by: name,
+  ts: timestamp,
+});
+export type HelloAck = z.infer<typeof helloAckSchema>;
+
+/** Which node fields each action type needs: `from` is where the VM (or its image) is, `to` where it arrives. */
+const NEEDS: Readonly<Record<ActionType, { from: boolean; to: boolean }>> = {
+  run: { from: false, to: true },
+  stop: { from: true, to: false },
+  suspend: { from: true, to: false },
+  resume: { from: true, to: true },
+  migrate: { from: true, to: true },
+  pause: { from: true, to: false },
+  unpause: { from: true, to: false },
+};
+
+export const actionRequestSchema = z
+  .object({
+    /** Unique per action of a plan; a retry carries the same id and never runs the action twice. */
+    actionId,
+    planId,
+    type: z.enum(ACTION_TYPES),
+    vm: vmId,
+    vjob: name,
+    demand: demandSchema,
+    from: nodeId.optional(),
+    to: nodeId.optional(),
+    /** The cost model's estimate; the sim driver sleeps this long, scaled by its speed. */
+    estimatedMs: amount,
+    /** The agent kills a hypervisor command that runs longer. */
+    timeoutMs: z.number().finite().positive(),
+  })
+  .superRefine((req, ctx) => {
+    for (const field of ['from', 'to'] as const) {
+      if (NEEDS[req.type][field] && req[field] === undefined) {
+        ctx.addIssue({ code: 'custom', path: [field], message: `is required for ${req.type}` });
+      }
+    }
+    if (req.type === 'migrate' && req.from !== undefined && req.from === req.to) {
+      ctx.addIssue({ code: 'custom', path: ['to'], message: 'must differ from from for migrate' });
+    }
+  });
+export type ActionRequest = z.infer<typeof actionRequestSchema>;
+
+/**
+ * The node that executes an action, hence the agent it is sent to: the source of a migration
+ * (`xl migrate` and `virsh migrate` run there), the destination of a run or resume, else the VM's host.
+ */
+export function executingNode(req: Pick<ActionRequest, 'type' | 'from' | 'to'>): string {
+  const node = req.type === 'run' || req.type === 'resume' ? req.to : req.from;
+  if (node === undefined) throw new TypeError(`${req.type} action without ${req.type === 'run' ? 'to' : 'from'}`);
+  return node;
+}
+
+export const actionErrorSchema = z.object({
+  code: name,
+  message: z.string(),
+  /** The request field at fault, for ENTROPY_BAD_REQUEST. */
+  field: z.string().optional(),
+});
+export type ActionError = z.infer<typeof actionErrorSchema>;
+
+export const actionResultSchema = z
+  .object({
+    /** Empty when the request could not be decoded far enough to read its id. */
+    actionId: z.union([actionId, z.literal('')]),
+    node: nodeId,
+    ok: z.boolean(),
+    error: actionErrorSchema.optional(),
+    /** Measured on the agent, from the driver call's start to its end. */
+    durationMs: amount,
+    /** The VM's state after the action, and where it is. */
+    state: z.enum(WIRE_VM_STATES).optional(),
+    host: nodeId.optional(),
+    /** True when this reply repeats the result of an earlier request with the same action id. */
+    deduplicated: z.boolean().optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (!r.ok && r.error === undefined) ctx.addIssue({ code: 'custom', path: ['error'], message: 'is required when ok is false' });
+  });
+export type ActionResult = z.infer<typeof actionResultSchema>;
+
+export const ProgressKind = {
+  PlanStarted: 'plan-started',
+  StepStarted: 'step-started',
+  ActionStarted: 'action-started',
+  ActionDone: 'action-done',
+  ActionFailed: 'action-failed',
+  StepDone: 'step-done',
+  PlanDone: 'plan-done',
+  PlanFailed: 'plan-failed',
+} as const;
+export type ProgressKind = (typeof ProgressKind)[keyof typeof ProgressKind];
+
+export const planProgressSchema = z.object({
+  planId,
+  kind: z.enum(Object.values(ProgressKind) as [ProgressKind, ...ProgressKind[]]),
+  ts: timestamp,
+  actionId: actionId.optional(),
+  step: count.optional(),
+  counts: z.object({ total: count, done: count, failed: count, running: count }),
+  error: actionErrorSchema.optional(),
+  durationMs: amount.optional(),
+});
+export type PlanProgress = z.infer<typeof planProgressSchema>;
+
+/** Sim driver only: the source hands a migrating VM to the destination, or the destination takes a sleeping VM's image. */
+export const simLinkRequestSchema = z.object({
+  op: z.enum(['migrate-in', 'take-image']),
+  vm: vmId,
+  vjob: name.optional(),
+  demand: demandSchema,
+  from: nodeId,
+  to: nodeId,
+});
+export type SimLinkRequest = z.infer<typeof simLinkRequestSchema>;
+
+export const simLinkReplySchema = z.object({ ok: z.boolean(), error: actionErrorSchema.optional() });
+export type SimLinkReply = z.infer<typeof simLinkReplySchema>;

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { ProtocolError } from './errors.ts';
+import { agentPermissions, subjects } from './subjects.ts';
+
+describe('subjects', () => {
+  it('builds every subject under the default prefix', () => {
+    const s = subjects();
+    expect(s.nodeStatus('n1')).toBe('entropy.node.n1.status');
+    expect(s.nodeHello('n1')).toBe('entropy.node.n1.hello');
+    expect(s.nodeAction('n1')).toBe('entropy.node.n1.action');
+    expect(s.simLink('n1')).toBe('entropy.node.n1.sim');
+    expect(s.node('n1')).toBe('entropy.node.n1.>');
+    expect(s.allNodeStatus()).toBe('entropy.node.*.status');
+    expect(s.planProgress('p-7')).toBe('entropy.plan.p-7.progress');
+    expect(s.control('apply')).toBe('entropy.control.apply');
+    expect(s.all()).toBe('entropy.>');
+  });
+
+  it('uses a configured multi-token prefix', () => {
+    const s = subjects('lab.e2');
+    expect(s.nodeAction('n3')).toBe('lab.e2.node.n3.action');
+    expect(s.parse('lab.e2.node.n3.action')).toEqual({ kind: 'action', node: 'n3' });
+    expect(s.parse('entropy.node.n3.action')).toBeUndefined();
+  });
+
+  it.each(['', 'a.b', 'n*', '>', 'n 1', 'x'.repeat(65)])('rejects the node id %j with a code naming the field', (bad) => {
+    const err = (() => {
+      try {
+        subjects().nodeStatus(bad);
+      } catch (e) {
+        return e as ProtocolError;
+      }
+    })();
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect(err?.code).toBe('ENTROPY_INVALID_SUBJECT');
+    expect(err?.field).toBe('node');
+  });
+
+  it('rejects a bad prefix and a bad plan id', () => {
+    expect(() => subjects('a..b')).toThrow(/prefix/);
+    expect(() => subjects('a.*')).toThrow(/prefix/);
+    expect(() => subjects().planProgress('p.1')).toThrow(/planId/);
+  });
+
+  it('parses what it builds and nothing else', () => {
+    const s = subjects();
+    expect(s.parse(s.nodeStatus('n1'))).toEqual({ kind: 'status', node: 'n1' });
+    expect(s.parse(s.nodeHello('n1'))).toEqual({ kind: 'hello', node: 'n1' });
+    expect(s.parse(s.simLink('n1'))).toEqual({ kind: 'simLink', node: 'n1' });
+    expect(s.parse(s.planProgress('p1'))).toEqual({ kind: 'progress', planId: 'p1' });
+    expect(s.parse(s.control('queue'))).toEqual({ kind: 'control', verb: 'queue' });
+    expect(s.parse('entropy.node.n1.other')).toBeUndefined();
+    expect(s.parse('entropy.control.reboot')).toBeUndefined();
+    expect(s.parse('_INBOX.abc')).toBeUndefined();
+  });
+
+  it('gives agents rights on their own node subjects and inboxes only', () => {
+    expect(agentPermissions('n4')).toEqual({
+      publish: { allow: ['entropy.node.n4.>', '_INBOX.>'] },
+      subscribe: { allow: ['entropy.node.n4.>', '_INBOX.>'] },
+    });
+  });
+});

@@ -1,0 +1,118 @@
+import { ProtocolError, ProtocolErrorCode } from './errors.ts';
+
+/**
+ * Every NATS subject of Entropy is built here, from one prefix. Agents only need rights on
+ * `PREFIX.node.<own id>.>` and `_INBOX.>`: everything an agent publishes or serves sits under its
+ * own node token, and the controller answers announcements and actions through request/reply inboxes.
+ */
+
+export const DEFAULT_PREFIX = 'entropy';
+
+/** Node ids and plan ids: one subject token, no dots, no wildcards, no spaces. */
+export const TOKEN_RE = /^[A-Za-z0-9_-]{1,64}$/;
+/** A prefix is one or more tokens separated by dots. */
+export const PREFIX_RE = /^[A-Za-z0-9_-]{1,64}(\.[A-Za-z0-9_-]{1,64}){0,7}$/;
+
+export const ControlVerb = {
+  Status: 'status',
+  Apply: 'apply',
+  Submit: 'submit',
+  Queue: 'queue',
+  Cancel: 'cancel',
+} as const;
+export type ControlVerb = (typeof ControlVerb)[keyof typeof ControlVerb];
+export const CONTROL_VERBS: readonly ControlVerb[] = Object.values(ControlVerb);
+
+/** What a concrete subject is, once parsed. `kind` names the message it carries (see codec.ts). */
+export type ParsedSubject =
+  | { readonly kind: 'status' | 'hello' | 'action' | 'simLink'; readonly node: string }
+  | { readonly kind: 'progress'; readonly planId: string }
+  | { readonly kind: 'control'; readonly verb: ControlVerb };
+
+export function assertToken(value: string, field: string): string {
+  if (typeof value !== 'string' || !TOKEN_RE.test(value)) {
+    throw new ProtocolError(
+      ProtocolErrorCode.InvalidSubject,
+      field,
+      `${field} ${JSON.stringify(value)} is not a valid subject token (${TOKEN_RE.source})`,
+    );
+  }
+  return value;
+}
+
+export interface Subjects {
+  readonly prefix: string;
+  /** Agent -> controller publication, every status interval. */
+  nodeStatus(node: string): string;
+  /** Agent -> controller request: "I am here"; re-sent until a controller replies. */
+  nodeHello(node: string): string;
+  /** Controller -> agent request: one action; the reply is its result. */
+  nodeAction(node: string): string;
+  /** Simulated hypervisors' migration link (sim driver only): image and VM hand-over between nodes. */
+  simLink(node: string): string;
+  /** Everything of one node: what an agent's permissions allow. */
+  node(node: string): string;
+  allNodeStatus(): string;
+  allNodeHello(): string;
+  /** Executor publications about one plan. */
+  planProgress(planId: string): string;
+  allPlanProgress(): string;
+  /** CLI -> controller requests. */
+  control(verb: ControlVerb): string;
+  all(): string;
+  parse(subject: string): ParsedSubject | undefined;
+}
+
+export function subjects(prefix: string = DEFAULT_PREFIX): Subjects {
+  if (typeof prefix !== 'string' || !PREFIX_RE.test(prefix)) {
+    throw new ProtocolError(
+      ProtocolErrorCode.InvalidSubject,
+      'prefix',
+      `prefix ${JSON.stringify(prefix)} must be dot-separated tokens (${PREFIX_RE.source})`,
+    );
+  }
+  const p = prefix;
+  const depth = p.split('.').length;
+  const nodeSubject = (node: string, leaf: string) => `${p}.node.${assertToken(node, 'node')}.${leaf}`;
+  return {
+    prefix: p,
+    nodeStatus: (node) => nodeSubject(node, 'status'),
+    nodeHello: (node) => nodeSubject(node, 'hello'),
+    nodeAction: (node) => nodeSubject(node, 'action'),
+    simLink: (node) => nodeSubject(node, 'sim'),
+    node: (node) => nodeSubject(node, '>'),
+    allNodeStatus: () => `${p}.node.*.status`,
+    allNodeHello: () => `${p}.node.*.hello`,
+    planProgress: (planId) => `${p}.plan.${assertToken(planId, 'planId')}.progress`,
+    allPlanProgress: () => `${p}.plan.*.progress`,
+    control: (verb) => {
+      if (!CONTROL_VERBS.includes(verb)) {
+        throw new ProtocolError(ProtocolErrorCode.InvalidSubject, 'verb', `unknown control verb ${JSON.stringify(verb)}`);
+      }
+      return `${p}.control.${verb}`;
+    },
+    all: () => `${p}.>`,
+    parse(subject) {
+      if (!subject.startsWith(`${p}.`)) return undefined;
+      const t = subject.split('.').slice(depth);
+      if (t.length === 3 && t[0] === 'node' && TOKEN_RE.test(t[1])) {
+        const leaf = { status: 'status', hello: 'hello', action: 'action', sim: 'simLink' } as const;
+        const kind = leaf[t[2] as keyof typeof leaf];
+        return kind === undefined ? undefined : { kind, node: t[1] };
+      }
+      if (t.length === 3 && t[0] === 'plan' && TOKEN_RE.test(t[1]) && t[2] === 'progress') {
+        return { kind: 'progress', planId: t[1] };
+      }
+      if (t.length === 2 && t[0] === 'control' && (CONTROL_VERBS as readonly string[]).includes(t[1])) {
+        return { kind: 'control', verb: t[1] as ControlVerb };
+      }
+      return undefined;
+    },
+  };
+}
+
+/** The subject permissions an agent needs, in nats-server's config shape. */
+export function agentPermissions(node: string, prefix: string = DEFAULT_PREFIX) {
+  const allow = [subjects(prefix).node(node), '_INBOX.>'];
+  return { publish: { allow }, subscribe: { allow } };
+}
