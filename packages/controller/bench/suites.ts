@@ -1,0 +1,5 @@
+import { engineSuite } from './engine-suite.ts';
+import type { BenchSuite } from './suite.ts';
+
+/** Every bench suite, run in this order by `pnpm bench`. */
+export const SUITES: readonly BenchSuite[] = [engineSuite];
