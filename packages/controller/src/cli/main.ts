@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { EntropyError } from '../errors.ts';
 import type { CommandResult } from './io.ts';
 import { planCommand } from './plan-command.ts';
+import { VERIFY_HELP, verifyCommand } from './verify-command.ts';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -38,5 +39,13 @@ program
   .option('--json', 'print the plan as JSON')
   .option('--time-limit <ms>', 'time budget for the improvement phases', positiveInt)
   .action((file: string, opts: { json?: boolean; timeLimit?: number }) => run(() => planCommand(file, opts)));
+
+program
+  .command('verify')
+  .description('replay a plan against its instance and report the first violation')
+  .argument('<instance>', 'instance file (JSON, optionally gzip-compressed)')
+  .argument('<plan>', 'plan file (the output of entropy plan --json)')
+  .addHelpText('after', VERIFY_HELP)
+  .action((instance: string, plan: string) => run(() => verifyCommand(instance, plan)));
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,70 @@
+import { ACTION_TYPES, isAllowedTransition, stateAfter, type VJobState, type VMState } from '../model/lifecycle.ts';
+import type { PlanContext } from './plan-context.ts';
+import type { Replay } from './transition-check.ts';
+import { addDemand, describeOverflow, overflowOf, sourceUsage } from './usage.ts';
+import { violation, type Violation } from './violation.ts';
+
+/**
+ * After the last action: every VM is in the state the decision asks of its vjob (its source state
+ * when the decision does not name the vjob), none is left paused, running VMs are on online nodes,
+ * the configuration is viable (strictly: no overload tolerance once the plan is over), and it is
+ * the plan's own `target` when the plan states one.
+ */
+export function checkFinalState(ctx: PlanContext, replay: Replay): Violation | undefined {
+  const finalState: VMState[] = [];
+  for (let v = 0; v < ctx.vms.length; v++) {
+    const vm = ctx.vms[v]!;
+    let state = replay.finalState[v]!;
+    const host = replay.finalHost[v];
+    const subject = { vm: vm.id, vjob: vm.vjob, node: host };
+    if (state === 'paused') return violation('final-state', `VM '${vm.id}' is left paused on node '${host}'`, subject);
+    const wanted = ctx.decision[vm.vjob] ?? vm.state;
+    if (state !== wanted && settlesWithoutAction(state, wanted)) state = wanted;
+    finalState.push(state);
+    if (state !== wanted)
+      return violation('final-state', `VM '${vm.id}' ends ${state} but the decision wants vjob '${vm.vjob}' ${wanted}`, subject);
+    if (state === 'running' && !ctx.online[ctx.nodeIndex.get(host!)!])
+      return violation('final-state', `VM '${vm.id}' ends running on node '${host}', which is offline`, subject);
+  }
+
+  const usage = sourceUsage(ctx);
+  ctx.actions.forEach((a, i) => {
+    const v = ctx.vmOf[i]!;
+    if (replay.consumeOn[i]! >= 0) addDemand(ctx, usage, replay.consumeOn[i]!, v, 1);
+    if (replay.freeOn[i]! >= 0) addDemand(ctx, usage, replay.freeOn[i]!, v, -1);
+  });
+  for (let n = 0; n < ctx.nodes.length; n++) {
+    if (!ctx.online[n]) continue;
+    const over = overflowOf(ctx, usage, n);
+    if (over !== undefined)
+      return violation('final-state', `the final configuration is not viable: ${describeOverflow(ctx.nodes[n]!.id, over)}`, { node: ctx.nodes[n]!.id });
+  }
+
+  const target = ctx.plan.target;
+  if (target === undefined) return undefined;
+  for (const id of Object.keys(target)) {
+    if (!ctx.vmIndex.has(id)) return violation('final-state', `the plan's target names an unknown VM '${id}'`, { vm: id });
+  }
+  for (let v = 0; v < ctx.vms.length; v++) {
+    const vm = ctx.vms[v]!;
+    const state = finalState[v]!;
+    const host = replay.finalHost[v];
+    const wanted = Object.hasOwn(target, vm.id) ? target[vm.id] : undefined;
+    const matches = wanted === undefined ? state === 'terminated' : wanted.state === state && wanted.host === host;
+    if (!matches) {
+      const said = wanted === undefined ? 'nothing (terminated)' : `${wanted.state}${wanted.host ? ` on '${wanted.host}'` : ''}`;
+      const got = `${state}${host !== undefined ? ` on '${host}'` : ''}`;
+      return violation('final-state', `the plan's target says VM '${vm.id}' ends ${said} but its actions leave it ${got}`, { vm: vm.id, vjob: vm.vjob, node: host });
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Cancelling needs no action when no action could terminate the VM from where it is (VJOB_TRANSITIONS
+ * allows waiting -> terminated, and no entry of ACTION_TRANSITIONS leaves waiting for terminated):
+ * a queued VM is dropped, nothing runs. A sleeping or running VM must still be stopped.
+ */
+function settlesWithoutAction(from: VJobState, to: VJobState): boolean {
+  return to === 'terminated' && isAllowedTransition(from, to) && !ACTION_TYPES.some((type) => stateAfter(type, from) === to);
+}
