@@ -2,8 +2,11 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { EntropyError, ErrorCode } from '../errors.ts';
 
-/** Reads a JSON file, plain or gzip-compressed; a missing file or bad JSON is an EntropyError naming the file. */
-export function readJsonFile(file: string): unknown {
+/**
+ * Reads a JSON file, plain or gzip-compressed; a missing file or bad JSON is an EntropyError naming
+ * the file, with `code` telling what kind of file was expected.
+ */
+export function readJsonFile(file: string, code: ErrorCode = ErrorCode.InvalidInstance): unknown {
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);
@@ -14,7 +17,7 @@ export function readJsonFile(file: string): unknown {
   try {
     return JSON.parse(text);
   } catch (cause) {
-    throw new EntropyError(ErrorCode.InvalidInstance, `${file}: not valid JSON (${(cause as Error).message})`, { cause });
+    throw new EntropyError(code, `${file}: not valid JSON (${(cause as Error).message})`, { cause });
   }
 }
 

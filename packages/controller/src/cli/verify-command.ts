@@ -1,3 +1,4 @@
+import { ErrorCode } from '../errors.ts';
 import { parseInstance } from '../instance/parse-instance.ts';
 import { parsePlan } from '../instance/parse-plan.ts';
 import { verifyPlan } from '../verifier/index.ts';
@@ -18,7 +19,7 @@ Exit codes:
 /** `entropy verify INSTANCE PLAN`: exit 0 when the plan is valid, 3 with the first violation. */
 export function verifyCommand(instanceFile: string, planFile: string): CommandResult {
   const instance = parseInstance(readJsonFile(instanceFile), instanceFile);
-  const plan = parsePlan(readJsonFile(planFile), planFile);
+  const plan = parsePlan(readJsonFile(planFile, ErrorCode.InvalidPlan), planFile);
   if (!plan.feasible)
     return { output: `nothing to verify: the plan says infeasible (${plan.reason})`, exitCode: VerifyExit.Violation };
   const verdict = verifyPlan(instance.configuration, instance.decision, plan);
