@@ -4,8 +4,10 @@ import type { VJobState } from '../model/lifecycle.ts';
 
 /** The JSON shape of an instance file (DESIGN.md, "Instance file"); semantic checks live in parse-instance.ts. */
 
-const amount = z.number({ error: 'must be a number' }).finite().min(0, { error: 'must not be negative' });
-const id = z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' });
+/** A missing field says so, rather than that `undefined` has the wrong type. */
+const expected = (what: string) => ({ error: (iss: { input?: unknown }) => (iss.input === undefined ? 'is required' : `must be ${what}`) });
+const amount = z.number(expected('a number')).finite().min(0, { error: 'must not be negative' });
+const id = z.string(expected('a string')).min(1, { error: 'must not be empty' });
 const extraResources = z.record(z.string(), amount);
 const VJOB_STATE_TUPLE = ['waiting', 'running', 'sleeping', 'terminated'] as const satisfies readonly VJobState[];
 const stateOf = <T extends readonly [string, ...string[]]>(values: T) =>

@@ -18,7 +18,12 @@ const MAX_ISSUES = 20;
 export function parseInstance(json: unknown, file = 'instance'): Instance {
   const shaped = instanceSchema.safeParse(json);
   if (!shaped.success) {
-    const issues = shaped.error.issues.map((i) => ({ path: jsonPath(i.path), reason: i.message }));
+    // zod reports unknown keys on their object; a user looks for the field itself.
+    const issues = shaped.error.issues.flatMap((i) =>
+      i.code === 'unrecognized_keys'
+        ? i.keys.map((key) => ({ path: jsonPath([...i.path, key]), reason: `unknown field '${key}'` }))
+        : [{ path: jsonPath(i.path), reason: i.message }],
+    );
     throw new InvalidInputError(ErrorCode.InvalidInstance, file, issues.slice(0, MAX_ISSUES));
   }
   const issues: InputIssue[] = [];
@@ -58,18 +63,21 @@ function buildInstance(data: ParsedInstanceJson, issues: InputIssue[]): Instance
   const vms: VM[] = [];
   const vmIds = new Set<string>();
   const vmsOfVjob = new Map<string, string[]>();
+  // Vjobs some VM entry claims, valid or not: a vjob whose only VM is rejected is not also "without VM".
+  const claimed = new Set<string>(listedIn.values());
   data.vms.forEach((v, i) => {
     if (vmIds.has(v.id)) return report(['vms', i, 'id'], `duplicate VM id '${v.id}'`);
     vmIds.add(v.id);
     const listed = listedIn.get(v.id);
     const vjob = v.vjob ?? listed;
+    if (v.vjob !== undefined) claimed.add(v.vjob);
     if (vjob === undefined) return report(['vms', i], `VM '${v.id}' is listed in no vjob (set 'vjob' or list it in a vjob's 'vms')`);
     if (!vjobIndex.has(vjob)) return report(['vms', i, 'vjob'], `unknown vjob '${vjob}'`);
     if (listed !== undefined && listed !== vjob)
       return report(['vms', i, 'vjob'], `VM '${v.id}' names vjob '${vjob}' but is listed in vjob '${listed}'`);
     const needsHost = v.state === 'running' || v.state === 'sleeping';
     if (needsHost && v.host === undefined) return report(['vms', i, 'host'], `a ${v.state} VM needs a host`);
-    if (!needsHost && v.host !== undefined) return report(['vms', i, 'host'], `a ${v.state} VM has no host`);
+    if (!needsHost && v.host !== undefined) return report(['vms', i, 'host'], `a ${v.state} VM must not have a host`);
     if (v.host !== undefined) {
       const host = nodeById.get(v.host);
       if (host === undefined) return report(['vms', i, 'host'], `unknown node '${v.host}'`);
@@ -92,7 +100,7 @@ function buildInstance(data: ParsedInstanceJson, issues: InputIssue[]): Instance
   data.vjobs.forEach((j, i) => {
     if (vjobIndex.get(j.id) !== i) return;
     const own = vmsOfVjob.get(j.id) ?? [];
-    if (own.length === 0) report(['vjobs', i], `vjob '${j.id}' has no VM`);
+    if (own.length === 0 && !claimed.has(j.id)) report(['vjobs', i], `vjob '${j.id}' has no VM`);
     vjobs.push({ id: j.id, vms: own, priority: j.priority, submittedAt: j.submittedAt });
   });
 
