@@ -1,0 +1,52 @@
+import { ActionErrorCode, type ActionRequest, type WireVMState } from '@entropy/protocol';
+
+/** One VM as the hypervisor reports it; the agent adds host, vjob and demand. */
+export interface DriverVM {
+  readonly id: string;
+  readonly state: WireVMState;
+  /** Measured use when the hypervisor tells it: cores and MiB. */
+  readonly cpu?: number;
+  readonly mem?: number;
+}
+
+/**
+ * The agent's only access to a hypervisor: one method per action, and `list()` for status.
+ * A method resolves when the hypervisor has done the action and rejects with a `DriverError`
+ * otherwise; the agent measures durations, deduplicates and replies.
+ */
+export interface HypervisorDriver {
+  readonly name: string;
+  list(): Promise<DriverVM[]>;
+  run(req: ActionRequest): Promise<void>;
+  stop(req: ActionRequest): Promise<void>;
+  suspend(req: ActionRequest): Promise<void>;
+  resume(req: ActionRequest): Promise<void>;
+  migrate(req: ActionRequest): Promise<void>;
+  pause(req: ActionRequest): Promise<void>;
+  unpause(req: ActionRequest): Promise<void>;
+  /** Releases what the driver holds (subscriptions of the sim link, timers). */
+  close?(): Promise<void>;
+}
+
+export class DriverError extends Error {
+  override name = 'DriverError';
+  constructor(
+    readonly code: ActionErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A user-reachable configuration problem (bad shell config, unknown driver), naming the field. */
+export class DriverConfigError extends Error {
+  override name = 'DriverConfigError';
+  readonly code = 'ENTROPY_DRIVER_CONFIG';
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+  }
+}

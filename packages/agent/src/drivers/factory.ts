@@ -1,0 +1,45 @@
+import type { HypervisorDriver } from './driver.ts';
+import { DriverConfigError } from './driver.ts';
+import type { CommandRunner } from './exec.ts';
+import { type ShellConfig, shellDriver } from './shell-driver.ts';
+import { type SimPeerSend, type SimVM, simDriver } from './sim-driver.ts';
+import { virshDriver } from './virsh-driver.ts';
+import { xlDriver } from './xl-driver.ts';
+
+export const DriverName = { Xl: 'xl', Virsh: 'virsh', Shell: 'shell', Sim: 'sim' } as const;
+export type DriverName = (typeof DriverName)[keyof typeof DriverName];
+export const DRIVER_NAMES: readonly DriverName[] = Object.values(DriverName);
+
+export interface DriverSettings {
+  readonly driver: DriverName;
+  readonly node: string;
+  readonly capacity: Readonly<Record<string, number>>;
+  readonly imageDir?: string;
+  readonly configDir?: string;
+  readonly hosts?: Readonly<Record<string, string>>;
+  readonly virshUri?: string;
+  readonly shellConfig?: ShellConfig;
+  readonly speed?: number;
+  readonly simFail?: readonly string[];
+  readonly simVms?: readonly Omit<SimVM, 'busy'>[];
+  readonly runner?: CommandRunner;
+}
+
+/** The agent's hypervisor, chosen by name; the sim driver also gets the link to its peers. */
+export type DriverFactory = (settings: DriverSettings, peers?: SimPeerSend) => HypervisorDriver;
+
+export const createDriver: DriverFactory = (s, peers) => {
+  switch (s.driver) {
+    case 'xl':
+      return xlDriver({ configDir: s.configDir, imageDir: s.imageDir, hosts: s.hosts, runner: s.runner });
+    case 'virsh':
+      return virshDriver({ uri: s.virshUri, configDir: s.configDir, imageDir: s.imageDir, hosts: s.hosts, runner: s.runner });
+    case 'shell':
+      if (!s.shellConfig) throw new DriverConfigError('--shell-config', 'the shell driver needs a config file');
+      return shellDriver({ node: s.node, config: s.shellConfig, runner: s.runner });
+    case 'sim':
+      return simDriver({ node: s.node, capacity: s.capacity, speed: s.speed, failOn: s.simFail, vms: s.simVms, peers });
+    default:
+      throw new DriverConfigError('--driver', `unknown driver ${JSON.stringify(s.driver)}; one of ${DRIVER_NAMES.join(', ')}`);
+  }
+};

@@ -1,0 +1,135 @@
+import { readFile } from 'node:fs/promises';
+import { ACTION_TYPES, type ActionRequest, type ActionType, WireVMState } from '@entropy/protocol';
+import { z } from 'zod';
+import { DriverConfigError, type DriverVM, type HypervisorDriver } from './driver.ts';
+import { type CommandRunner, execRunner } from './exec.ts';
+import { DEFAULT_IMAGE_DIR, imageStore } from './image-store.ts';
+import { STATE_AFTER } from './state-after.ts';
+
+/** Placeholders a command template may use; each value is shell-quoted when substituted. */
+export const PLACEHOLDERS = ['vm', 'vjob', 'from', 'to', 'fromHost', 'toHost', 'cpu', 'mem', 'image', 'node', 'action', 'plan'] as const;
+type Placeholder = (typeof PLACEHOLDERS)[number];
+
+const template = z
+  .string({ error: 'must be a command template (string)' })
+  .min(1, { error: 'must not be empty' })
+  .superRefine((t, ctx) => {
+    for (const [, name] of t.matchAll(/\{([^}]*)\}/g)) {
+      if (!(PLACEHOLDERS as readonly string[]).includes(name)) {
+        ctx.addIssue({ code: 'custom', message: `unknown placeholder {${name}}; known: ${PLACEHOLDERS.map((p) => `{${p}}`).join(' ')}` });
+      }
+    }
+  });
+
+export const shellConfigSchema = z.strictObject({
+  imageDir: z.string().min(1).optional(),
+  hosts: z.record(z.string(), z.string()).optional(),
+  /** A command template for each action type; all seven are required. */
+  commands: z.strictObject(Object.fromEntries(ACTION_TYPES.map((t) => [t, template])) as Record<ActionType, typeof template>),
+  /** Optional command printing the node's VMs as JSON: `[{ "id": "v1", "state": "running", "cpu"?: 0.5, "mem"?: 512 }]`. */
+  list: z.string().min(1).optional(),
+});
+export type ShellConfig = z.infer<typeof shellConfigSchema>;
+
+const listedSchema = z.array(
+  z.object({ id: z.string().min(1), state: z.enum(Object.values(WireVMState) as [WireVMState, ...WireVMState[]]), cpu: z.number().optional(), mem: z.number().optional() }),
+);
+
+function pathOf(segments: readonly PropertyKey[]): string {
+  return segments.reduce<string>((out, s) => (typeof s === 'number' ? `${out}[${s}]` : `${out}.${String(s)}`), '$');
+}
+
+export function parseShellConfig(value: unknown, file = 'shell config'): ShellConfig {
+  const r = shellConfigSchema.safeParse(value);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  throw new DriverConfigError(`${file}: ${pathOf(issue.path)}`, issue.message);
+}
+
+export async function loadShellConfig(file: string): Promise<ShellConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new DriverConfigError(file, `cannot read: ${(err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new DriverConfigError(file, `not JSON: ${(err as Error).message}`);
+  }
+  return parseShellConfig(json, file);
+}
+
+const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+
+/** Fills a template; every substituted value is single-quoted, so ids never reach the shell unquoted. */
+export function renderCommand(tpl: string, values: Readonly<Record<Placeholder, string>>): string {
+  return tpl.replace(/\{([A-Za-z]+)\}/g, (_, name: Placeholder) => quote(values[name] ?? ''));
+}
+
+export interface ShellDriverOptions {
+  readonly node: string;
+  readonly config: ShellConfig;
+  readonly runner?: CommandRunner;
+  readonly shell?: string;
+}
+
+/**
+ * Any other hypervisor: one command template per action, run by `/bin/sh -c`. Without a `list`
+ * command, the driver reports the VMs its own successful actions left on the node.
+ */
+export function shellDriver(opts: ShellDriverOptions): HypervisorDriver {
+  const { config, node } = opts;
+  const run = opts.runner ?? execRunner();
+  const shell = opts.shell ?? '/bin/sh';
+  const images = imageStore(config.imageDir ?? DEFAULT_IMAGE_DIR);
+  const known = new Map<string, DriverVM>();
+
+  const act = (type: ActionType) => async (req: ActionRequest) => {
+    const host = (n?: string) => (n === undefined ? '' : (config.hosts?.[n] ?? n));
+    const cmd = renderCommand(config.commands[type], {
+      vm: req.vm,
+      vjob: req.vjob,
+      from: req.from ?? '',
+      to: req.to ?? '',
+      fromHost: host(req.from),
+      toHost: host(req.to),
+      cpu: String(req.demand.cpu),
+      mem: String(req.demand.mem),
+      image: images.pathOf(req.vm),
+      node,
+      action: req.actionId,
+      plan: req.planId,
+    });
+    await run(shell, ['-c', cmd], { timeoutMs: req.timeoutMs });
+    const after = STATE_AFTER[type];
+    if (after === 'terminated' || type === 'migrate') known.delete(req.vm);
+    else known.set(req.vm, { id: req.vm, state: after });
+  };
+
+  return {
+    name: 'shell',
+    async list() {
+      if (!config.list) return [...known.values()];
+      const { stdout } = await run(shell, ['-c', config.list], { timeoutMs: 30_000 });
+      let json: unknown;
+      try {
+        json = JSON.parse(stdout);
+      } catch {
+        throw new DriverConfigError('list', `output is not JSON: ${stdout.slice(0, 80)}`);
+      }
+      const r = listedSchema.safeParse(json);
+      if (!r.success) throw new DriverConfigError(`list output ${pathOf(r.error.issues[0].path)}`, r.error.issues[0].message);
+      return r.data;
+    },
+    run: act('run'),
+    stop: act('stop'),
+    suspend: act('suspend'),
+    resume: act('resume'),
+    migrate: act('migrate'),
+    pause: act('pause'),
+    unpause: act('unpause'),
+  };
+}

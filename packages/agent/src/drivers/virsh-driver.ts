@@ -1,0 +1,110 @@
+import { join } from 'node:path';
+import { ActionErrorCode, type ActionRequest, type WireVMState } from '@entropy/protocol';
+import { CpuSampler } from './cpu-sampler.ts';
+import { DriverError, type DriverVM, type HypervisorDriver } from './driver.ts';
+import { type CommandRunner, execRunner } from './exec.ts';
+import { DEFAULT_IMAGE_DIR, imageStore } from './image-store.ts';
+
+export interface VirshDriverOptions {
+  readonly virsh?: string;
+  /** Connection URI (`virsh -c URI`), e.g. `qemu:///system`; virsh's default when absent. */
+  readonly uri?: string;
+  /** When set, run is `virsh create <configDir>/<vm>.xml` (transient domain); else `virsh start <vm>` (defined domain). */
+  readonly configDir?: string;
+  readonly imageDir?: string;
+  /** Node id -> address for migrations (default: the node id itself). */
+  readonly hosts?: Readonly<Record<string, string>>;
+  /** Destination libvirt URI and migration data URI; `{host}` is the destination's address. */
+  readonly migrateDestUri?: string;
+  readonly migrateDataUri?: string;
+  readonly runner?: CommandRunner;
+  readonly now?: () => number;
+}
+
+/** virDomainState as `virsh domstats --state` prints it; shut-off domains (5) are not on the node. */
+const STATES: Readonly<Record<string, WireVMState>> = {
+  '0': 'unknown',
+  '1': 'running',
+  '2': 'running',
+  '3': 'paused',
+  '4': 'running',
+  '6': 'crashed',
+  '7': 'paused',
+};
+
+/** Parses `virsh domstats --state --cpu-total --balloon`: `Domain: 'name'` blocks of `key=value` lines. */
+export function parseDomstats(out: string): { id: string; stats: Record<string, string> }[] {
+  const doms: { id: string; stats: Record<string, string> }[] = [];
+  for (const raw of out.split('\n')) {
+    const line = raw.trim();
+    const head = /^Domain: '(.*)'$/.exec(line);
+    if (head) doms.push({ id: head[1], stats: {} });
+    else if (doms.length > 0 && line.includes('=')) {
+      const i = line.indexOf('=');
+      doms[doms.length - 1].stats[line.slice(0, i)] = line.slice(i + 1);
+    }
+  }
+  return doms;
+}
+
+export function virshDriver(opts: VirshDriverOptions = {}): HypervisorDriver {
+  const virsh = opts.virsh ?? 'virsh';
+  const run = opts.runner ?? execRunner();
+  const images = imageStore(opts.imageDir ?? DEFAULT_IMAGE_DIR);
+  const cpu = new CpuSampler(opts.now);
+  const conn = opts.uri ? ['-c', opts.uri] : [];
+  const destUri = opts.migrateDestUri ?? 'qemu+tcp://{host}/system';
+  const dataUri = opts.migrateDataUri ?? 'tcp://{host}';
+  const call = (req: ActionRequest, ...args: string[]) => run(virsh, [...conn, ...args], { timeoutMs: req.timeoutMs });
+
+  async function live(): Promise<DriverVM[]> {
+    const { stdout } = await run(virsh, [...conn, 'domstats', '--state', '--cpu-total', '--balloon'], { timeoutMs: 30_000 });
+    const vms: DriverVM[] = [];
+    for (const { id, stats } of parseDomstats(stdout)) {
+      const code = stats['state.state'] ?? '0';
+      if (code === '5') continue;
+      const state = STATES[code] ?? 'unknown';
+      const cpuNs = Number(stats['cpu.time']);
+      const memKiB = Number(stats['balloon.current']);
+      vms.push({
+        id,
+        state,
+        cpu: Number.isFinite(cpuNs) ? cpu.sample(id, cpuNs / 1e9) : undefined,
+        mem: Number.isFinite(memKiB) ? Math.round(memKiB / 1024) : undefined,
+      });
+    }
+    cpu.keepOnly(vms.map((v) => v.id));
+    return vms;
+  }
+
+  return {
+    name: 'virsh',
+    async list() {
+      const vms = await live();
+      const seen = new Set(vms.map((v) => v.id));
+      for (const id of await images.list()) if (!seen.has(id)) vms.push({ id, state: 'sleeping' });
+      return vms;
+    },
+    run: async (req) =>
+      void (await (opts.configDir ? call(req, 'create', join(opts.configDir, `${req.vm}.xml`)) : call(req, 'start', req.vm))),
+    pause: async (req) => void (await call(req, 'suspend', req.vm)),
+    unpause: async (req) => void (await call(req, 'resume', req.vm)),
+    suspend: async (req) => void (await call(req, 'save', req.vm, images.pathOf(req.vm))),
+    async resume(req) {
+      if (!(await images.has(req.vm))) {
+        throw new DriverError(ActionErrorCode.InvalidState, `no image ${images.pathOf(req.vm)} for ${req.vm}${req.from !== req.to ? ` (image of ${req.from}: the image directory must be shared)` : ''}`);
+      }
+      await call(req, 'restore', images.pathOf(req.vm), '--paused');
+      await images.remove(req.vm);
+    },
+    async migrate(req) {
+      const host = opts.hosts?.[req.to!] ?? req.to!;
+      await call(req, 'migrate', '--live', req.vm, destUri.replaceAll('{host}', host), dataUri.replaceAll('{host}', host));
+    },
+    async stop(req) {
+      if ((await live()).some((v) => v.id === req.vm)) return void (await call(req, 'destroy', req.vm));
+      if (!(await images.has(req.vm))) throw new DriverError(ActionErrorCode.InvalidState, `${req.vm} is neither a running domain nor a saved image here`);
+      await images.remove(req.vm);
+    },
+  };
+}
