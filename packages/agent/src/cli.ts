@@ -1,0 +1,81 @@
+import { connect } from '@nats-io/transport-node';
+import { Command } from 'commander';
+import { pino } from 'pino';
+import { startAgent, natsSimPeers } from './agent.ts';
+import { createDriver } from './drivers/factory.ts';
+import { AgentOptionError, DEFAULT_CAPACITY, DEFAULT_NATS_URL, parseAgentOptions, type RawAgentOptions, SIM_FAIL_ENV } from './options.ts';
+
+const program = new Command('entropy-agent')
+  .description("Entropy's node agent: executes the node's actions and publishes its status over NATS")
+  .requiredOption('--node <id>', 'this node id')
+  .option('--nats <url>', 'NATS server URL', DEFAULT_NATS_URL)
+  .requiredOption('--driver <name>', 'hypervisor driver: xl, virsh, shell or sim')
+  .option('--prefix <prefix>', 'subject prefix', 'entropy')
+  .option('--capacity <list>', 'capacity per dimension', DEFAULT_CAPACITY)
+  .option('--status-interval <ms>', 'status publication period (default 2000)')
+  .option('--speed <factor>', 'sim: run actions this many times faster than estimated (default 1)')
+  .option('--shell-config <file>', 'shell: JSON file with a command template per action')
+  .option('--virsh-uri <uri>', 'virsh: connection URI (virsh -c)')
+  .option('--image-dir <dir>', 'xl, virsh, shell: directory of saved images (shared for remote resumes)')
+  .option('--config-dir <dir>', 'xl: <dir>/<vm>.cfg; virsh: <dir>/<vm>.xml for virsh create')
+  .option('--hosts <list>', 'migration addresses: n1=10.0.0.1,n2=10.0.0.2 (default: node ids)')
+  .option('--sim-fail <ids>', `sim: action ids or VM ids to fail (also $${SIM_FAIL_ENV})`)
+  .option('--sim-vms <file>', 'sim: JSON list of the VMs the node holds at start')
+  .option('--log-level <level>', 'pino log level', 'info')
+  .showHelpAfterError();
+
+program.parse();
+const raw = program.opts<RawAgentOptions>();
+
+let settings;
+try {
+  settings = await parseAgentOptions(raw);
+} catch (err) {
+  if (err instanceof AgentOptionError) {
+    process.stderr.write(`entropy-agent: ${err.message}\n`);
+    process.exit(1);
+  }
+  throw err;
+}
+
+const logger = pino({ level: settings.logLevel, base: { node: settings.driver.node } }, pino.destination(2));
+const nc = await connect({
+  servers: settings.nats,
+  name: `entropy-agent-${settings.driver.node}`,
+  maxReconnectAttempts: -1,
+  reconnectTimeWait: 1000,
+}).catch((err: Error) => {
+  logger.error({ err: err.message, nats: settings.nats }, 'cannot connect to NATS');
+  process.exit(1);
+});
+
+const driver = createDriver(settings.driver, natsSimPeers(nc, settings.prefix));
+const agent = await startAgent(nc, {
+  node: settings.driver.node,
+  prefix: settings.prefix,
+  capacity: settings.driver.capacity,
+  driver,
+  statusIntervalMs: settings.statusIntervalMs,
+  logger,
+});
+
+let signals = 0;
+for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(sig, () => {
+    if (++signals > 1) process.exit(1);
+    logger.info({ signal: sig }, 'stopping');
+    agent.stop().then(
+      () => process.exit(0),
+      (err: Error) => {
+        logger.error({ err: err.message }, 'unclean stop');
+        process.exit(1);
+      },
+    );
+  });
+}
+void nc.closed().then((err) => {
+  if (!signals) {
+    logger.error({ err: err?.message }, 'NATS connection closed');
+    process.exit(1);
+  }
+});

@@ -1,0 +1,144 @@
+import { readFile } from 'node:fs/promises';
+import { demandSchema, TOKEN_RE, VM_ID_RE, WireVMState, PREFIX_RE, DEFAULT_PREFIX } from '@entropy/protocol';
+import { z } from 'zod';
+import { DEFAULT_STATUS_INTERVAL_MS } from './agent.ts';
+import { DriverConfigError } from './drivers/driver.ts';
+import { DRIVER_NAMES, type DriverName, type DriverSettings } from './drivers/factory.ts';
+import { loadShellConfig } from './drivers/shell-driver.ts';
+import type { SimVM } from './drivers/sim-driver.ts';
+
+export const DEFAULT_CAPACITY = 'cpu=4,mem=8192';
+export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+/** Comma-separated action ids or VM ids the sim driver fails, beside `--sim-fail`. */
+export const SIM_FAIL_ENV = 'ENTROPY_SIM_FAIL';
+
+/** The command line as commander hands it over: strings, before validation. */
+export interface RawAgentOptions {
+  node?: string;
+  nats?: string;
+  driver?: string;
+  prefix?: string;
+  capacity?: string;
+  statusInterval?: string;
+  speed?: string;
+  shellConfig?: string;
+  virshUri?: string;
+  imageDir?: string;
+  configDir?: string;
+  hosts?: string;
+  simFail?: string;
+  simVms?: string;
+  logLevel?: string;
+}
+
+export interface AgentSettings {
+  readonly nats: string;
+  readonly prefix: string;
+  readonly statusIntervalMs: number;
+  readonly logLevel: string;
+  readonly driver: DriverSettings;
+}
+
+/** A bad option: names the option, as the user typed it. */
+export class AgentOptionError extends Error {
+  override name = 'AgentOptionError';
+  readonly code = 'ENTROPY_AGENT_OPTION';
+  constructor(
+    readonly option: string,
+    message: string,
+  ) {
+    super(`${option}: ${message}`);
+  }
+}
+
+/** `a=1,b=2` -> { a: '1', b: '2' }. */
+function pairs(option: string, text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const i = part.indexOf('=');
+    if (i <= 0) throw new AgentOptionError(option, `expected name=value, got ${JSON.stringify(part)}`);
+    out[part.slice(0, i)] = part.slice(i + 1);
+  }
+  return out;
+}
+
+export function parseCapacity(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(pairs('--capacity', text))) {
+    const n = Number(v);
+    if (v === '' || !Number.isFinite(n) || n < 0) throw new AgentOptionError('--capacity', `${k} must be a non-negative number, got ${JSON.stringify(v)}`);
+    out[k] = n;
+  }
+  return out;
+}
+
+function positive(option: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new AgentOptionError(option, `must be a positive number, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+const simVmsSchema = z.array(
+  z.strictObject({
+    id: z.string().regex(VM_ID_RE),
+    vjob: z.string().min(1).optional(),
+    state: z.enum(['running', 'paused', 'sleeping'] as const satisfies readonly WireVMState[]),
+    demand: demandSchema,
+  }),
+);
+
+async function loadSimVms(file: string): Promise<Omit<SimVM, 'busy'>[]> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw new AgentOptionError('--sim-vms', `${file}: ${(err as Error).message}`);
+  }
+  const r = simVmsSchema.safeParse(json);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new AgentOptionError('--sim-vms', `${file}: $${issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')}: ${issue.message}`);
+  }
+  return r.data;
+}
+
+/** Validates the command line and loads the files it names. */
+export async function parseAgentOptions(raw: RawAgentOptions, env: NodeJS.ProcessEnv = process.env): Promise<AgentSettings> {
+  if (!raw.node || !TOKEN_RE.test(raw.node)) throw new AgentOptionError('--node', `must match ${TOKEN_RE.source}, got ${JSON.stringify(raw.node ?? '')}`);
+  const driver = raw.driver as DriverName;
+  if (!DRIVER_NAMES.includes(driver)) throw new AgentOptionError('--driver', `must be one of ${DRIVER_NAMES.join(', ')}, got ${JSON.stringify(raw.driver ?? '')}`);
+  const prefix = raw.prefix ?? DEFAULT_PREFIX;
+  if (!PREFIX_RE.test(prefix)) throw new AgentOptionError('--prefix', `must be dot-separated tokens, got ${JSON.stringify(prefix)}`);
+  const nats = raw.nats ?? DEFAULT_NATS_URL;
+  let shellConfig;
+  if (driver === 'shell') {
+    if (!raw.shellConfig) throw new AgentOptionError('--shell-config', 'required with --driver shell');
+    try {
+      shellConfig = await loadShellConfig(raw.shellConfig);
+    } catch (err) {
+      if (err instanceof DriverConfigError) throw new AgentOptionError('--shell-config', err.message);
+      throw err;
+    }
+  }
+  const simFail = [raw.simFail, env[SIM_FAIL_ENV]].flatMap((t) => (t ?? '').split(',')).map((t) => t.trim()).filter(Boolean);
+  return {
+    nats,
+    prefix,
+    statusIntervalMs: positive('--status-interval', raw.statusInterval, DEFAULT_STATUS_INTERVAL_MS),
+    logLevel: raw.logLevel ?? 'info',
+    driver: {
+      driver,
+      node: raw.node,
+      capacity: parseCapacity(raw.capacity ?? DEFAULT_CAPACITY),
+      speed: positive('--speed', raw.speed, 1),
+      imageDir: raw.imageDir,
+      configDir: raw.configDir,
+      hosts: raw.hosts ? pairs('--hosts', raw.hosts) : undefined,
+      virshUri: raw.virshUri,
+      shellConfig,
+      simFail,
+      simVms: raw.simVms ? await loadSimVms(raw.simVms) : undefined,
+    },
+  };
+}
