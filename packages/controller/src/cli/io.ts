@@ -13,11 +13,11 @@ export function readJsonFile(file: string, code: ErrorCode = ErrorCode.InvalidIn
   } catch (cause) {
     throw new EntropyError(ErrorCode.Io, `${file}: cannot read (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, { cause });
   }
-  const text = (bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes).toString('utf8');
   try {
+    const text = (bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes).toString('utf8');
     return JSON.parse(text);
   } catch (cause) {
-    throw new EntropyError(code, `${file}: not valid JSON (${(cause as Error).message})`, { cause });
+    throw new EntropyError(code, `${file}: not valid JSON or gzip (${(cause as Error).message})`, { cause });
   }
 }
 
