@@ -1,0 +1,164 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, type NatsConnection } from '../packages/agent/src/index.ts';
+import { type ActionRequest, type ActionResult, decode, encode, type NodeStatus, subjects } from '../packages/protocol/src/index.ts';
+import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
+
+const AGENT_BIN = new URL('../packages/agent/bin/entropy-agent.js', import.meta.url).pathname;
+const s = subjects();
+
+interface AgentProcess {
+  readonly child: ChildProcess;
+  readonly logs: Record<string, unknown>[];
+  readonly exited: Promise<number | null>;
+}
+
+function startAgent(url: string, node: string): AgentProcess {
+  const child = spawn(
+    process.execPath,
+    [AGENT_BIN, '--node', node, '--nats', url, '--driver', 'sim', '--speed', '100', '--status-interval', '300', '--capacity', 'cpu=4,mem=4096', '--sim-fail', 'a-fail'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  const logs: Record<string, unknown>[] = [];
+  let buf = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    buf += chunk.toString();
+    const lines = buf.split('\n');
+    buf = lines.pop()!;
+    for (const l of lines) {
+      try {
+        logs.push(JSON.parse(l) as Record<string, unknown>);
+      } catch {
+        logs.push({ raw: l });
+      }
+    }
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, logs, exited };
+}
+
+async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await delay(50);
+  }
+}
+
+describe('entropy-agent with the sim driver on a real nats-server', () => {
+  let server: NatsServer;
+  let nc: NatsConnection;
+  const agents: Record<string, AgentProcess> = {};
+  const hellos: string[] = [];
+  const statuses = new Map<string, NodeStatus>();
+  let n = 0;
+
+  const send = async (node: string, bytes: Uint8Array): Promise<ActionResult> => {
+    const m = await nc.request(s.nodeAction(node), bytes, { timeout: 60_000 });
+    const r = decode('actionResult', m.data);
+    if (!r.ok) throw new Error(`bad reply: ${JSON.stringify(r.error)}`);
+    return r.msg;
+  };
+  const act = (node: string, req: Partial<ActionRequest> & Pick<ActionRequest, 'type'>) =>
+    send(node, encode('actionRequest', { actionId: `a${++n}`, planId: 'p1', vm: 'v1', vjob: 'j1', demand: { cpu: 1, mem: 1024 }, estimatedMs: 1000, timeoutMs: 60_000, ...req }));
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    nc = await connect({ servers: server.url });
+    // The test plays the controller: it acknowledges hellos and keeps the latest status of each node.
+    void (async () => {
+      for await (const m of nc.subscribe(s.allNodeHello())) {
+        const r = decode('hello', m.data);
+        if (r.ok) {
+          hellos.push(r.msg.node);
+          m.respond(encode('helloAck', { node: r.msg.node, by: 'test', ts: Date.now() }));
+        }
+      }
+    })();
+    void (async () => {
+      for await (const m of nc.subscribe(s.allNodeStatus())) {
+        const r = decode('status', m.data);
+        if (r.ok) statuses.set(r.msg.node, r.msg);
+      }
+    })();
+    await nc.flush();
+    for (const node of ['n1', 'n2']) agents[node] = startAgent(server.url, node);
+  });
+
+  afterAll(async () => {
+    for (const a of Object.values(agents)) if (a.child.exitCode === null) a.child.kill('SIGKILL');
+    await nc?.close();
+    await server?.stop();
+  });
+
+  it('announces itself and publishes its status periodically', async () => {
+    await waitFor('hellos of n1 and n2', () => hellos.includes('n1') && hellos.includes('n2'));
+    await waitFor('announced in the logs', () => agents.n1.logs.some((l) => l.msg === 'announced'));
+    const st = await waitFor('a second status of n1', () => (statuses.get('n1')?.seq ?? 0) >= 2 && statuses.get('n1'));
+    expect(st).toMatchObject({ node: 'n1', driver: 'sim', capacity: { cpu: 4, mem: 4096 }, vms: [] });
+  });
+
+  it('executes run, pause, suspend, resume, unpause and a migration to another agent', async () => {
+    expect(await act('n1', { type: 'run', to: 'n1' })).toMatchObject({ ok: true, state: 'running', host: 'n1' });
+    expect(await act('n1', { type: 'pause', from: 'n1' })).toMatchObject({ ok: true, state: 'paused' });
+    expect(await act('n1', { type: 'suspend', from: 'n1' })).toMatchObject({ ok: true, state: 'sleeping', host: 'n1' });
+    await waitFor('v1 sleeping on n1', () => statuses.get('n1')?.vms.some((v) => v.id === 'v1' && v.state === 'sleeping'));
+    expect(await act('n1', { type: 'resume', from: 'n1', to: 'n1' })).toMatchObject({ ok: true, state: 'paused' });
+    expect(await act('n1', { type: 'unpause', from: 'n1' })).toMatchObject({ ok: true, state: 'running' });
+    const migrated = await act('n1', { type: 'migrate', from: 'n1', to: 'n2', estimatedMs: 20_000 });
+    expect(migrated).toMatchObject({ ok: true, node: 'n1', state: 'running', host: 'n2' });
+    expect(migrated.durationMs).toBeGreaterThanOrEqual(150);
+    await waitFor('v1 running on n2 only', () => {
+      const on2 = statuses.get('n2')?.vms.find((v) => v.id === 'v1');
+      return on2?.state === 'running' && on2.host === 'n2' && !statuses.get('n1')?.vms.some((v) => v.id === 'v1');
+    });
+  });
+
+  it('runs a retried action id once', async () => {
+    const bytes = encode('actionRequest', {
+      actionId: 'retry-1', planId: 'p1', type: 'run', vm: 'v2', vjob: 'j2', demand: { cpu: 1, mem: 512 }, to: 'n1', estimatedMs: 100_000, timeoutMs: 60_000,
+    });
+    const [first, whileRunning] = await Promise.all([send('n1', bytes), delay(200).then(() => send('n1', bytes))]);
+    const after = await send('n1', bytes);
+    expect(first).toMatchObject({ actionId: 'retry-1', ok: true, state: 'running' });
+    expect(first.deduplicated).toBeUndefined();
+    expect(whileRunning).toMatchObject({ ok: true, deduplicated: true, durationMs: first.durationMs });
+    expect(after).toMatchObject({ ok: true, deduplicated: true, durationMs: first.durationMs });
+    expect(agents.n1.logs.filter((l) => l.msg === 'action started' && l.actionId === 'retry-1')).toHaveLength(1);
+  });
+
+  it('answers malformed and wrong-version requests with an error and keeps serving', async () => {
+    const garbage = await send('n1', new Uint8Array([0xc1, 0xff, 0x00, 0x13]));
+    expect(garbage).toMatchObject({ actionId: '', ok: false, error: { code: 'ENTROPY_BAD_REQUEST', field: '$' } });
+    const noVm = encode('hello', { node: 'n1', driver: 'x', capacity: {}, startedAt: 0 });
+    expect(await send('n1', noVm)).toMatchObject({ ok: false, error: { code: 'ENTROPY_BAD_REQUEST', field: '$.actionId' } });
+    // The codec writes the key `v` (0xa1 0x76) first, then the version as a positive fixint.
+    const v2 = encode('actionRequest', { actionId: 'x', planId: 'p1', type: 'pause', vm: 'v1', vjob: 'j1', demand: { cpu: 1, mem: 1 }, from: 'n1', estimatedMs: 1, timeoutMs: 1 });
+    const at = v2.findIndex((b, i) => b === 0xa1 && v2[i + 1] === 0x76 && v2[i + 2] === 1);
+    expect(at).toBeGreaterThan(0);
+    v2[at + 2] = 2;
+    expect(await send('n1', v2)).toMatchObject({ ok: false, error: { code: 'ENTROPY_BAD_REQUEST', field: '$.v' } });
+    nc.publish(s.nodeAction('n1'), new Uint8Array([1, 2, 3]));
+    expect(await act('n1', { type: 'pause', vm: 'v2', vjob: 'j2', from: 'n1' })).toMatchObject({ ok: true, state: 'paused' });
+    expect(agents.n1.child.exitCode).toBeNull();
+  });
+
+  it('reports a failing action with ok false and the error, and refuses an action meant for another node', async () => {
+    const failed = await send('n2', encode('actionRequest', {
+      actionId: 'a-fail', planId: 'p1', type: 'pause', vm: 'v1', vjob: 'j1', demand: { cpu: 1, mem: 1024 }, from: 'n2', estimatedMs: 10, timeoutMs: 60_000,
+    }));
+    expect(failed).toMatchObject({ actionId: 'a-fail', node: 'n2', ok: false, error: { code: 'ENTROPY_INJECTED_FAILURE' } });
+    expect(await act('n2', { type: 'unpause', vm: 'v1', from: 'n2' })).toMatchObject({ ok: false, error: { code: 'ENTROPY_INVALID_STATE' } });
+    expect(await act('n2', { type: 'pause', from: 'n1' })).toMatchObject({ ok: false, error: { code: 'ENTROPY_WRONG_NODE' } });
+    expect(await act('n2', { type: 'pause', from: 'n2' })).toMatchObject({ ok: true, state: 'paused' });
+  });
+
+  it('stops cleanly on SIGTERM', async () => {
+    for (const a of Object.values(agents)) a.child.kill('SIGTERM');
+    expect(await Promise.all(Object.values(agents).map((a) => a.exited))).toEqual([0, 0]);
+    expect(agents.n1.logs.at(-1)).toMatchObject({ msg: 'agent stopped' });
+  });
+});
