@@ -70,3 +70,10 @@ describe('shell driver', () => {
     await expect(loadShellConfig(join(dir, 'c.json'))).rejects.toThrow(/c\.json: not JSON/);
   });
 });
+
+describe('the shipped shell config example', () => {
+  it('is valid', async () => {
+    const cfg = await loadShellConfig(new URL('../examples/shell-config.json', import.meta.url).pathname);
+    expect(Object.keys(cfg.commands).sort()).toEqual([...ACTION_TYPES].sort());
+  });
+});
