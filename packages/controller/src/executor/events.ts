@@ -1,0 +1,32 @@
+import type { PlannedAction } from '../model/plan.ts';
+import type { ExecutionError, ExecutionMode, ExecutionOutcome } from './outcome.ts';
+
+/** Plan-wide counters, carried by every event (progress bars read them). */
+export interface ProgressCounts {
+  readonly total: number;
+  readonly done: number;
+  readonly failed: number;
+  readonly running: number;
+}
+
+interface Base {
+  readonly planId: string;
+  readonly at: number;
+  readonly counts: ProgressCounts;
+}
+
+/**
+ * What the executor reports while it runs. The NATS adapter publishes each one on the plan's
+ * progress subject; `undo` marks the unpauses sent to undo a half-done vjob pause.
+ */
+export type ExecutorEvent =
+  | (Base & { readonly kind: 'plan-started'; readonly mode: ExecutionMode; readonly steps: number; readonly estimatedMs: number })
+  | (Base & { readonly kind: 'step-started'; readonly step: number; readonly actions: number })
+  | (Base & { readonly kind: 'step-done'; readonly step: number })
+  | (Base & { readonly kind: 'action-started'; readonly action: PlannedAction; readonly wireId: string; readonly node: string; readonly undo?: boolean })
+  | (Base & { readonly kind: 'action-retried'; readonly action: PlannedAction; readonly wireId: string; readonly attempt: number; readonly reason: string })
+  | (Base & { readonly kind: 'action-done'; readonly action: PlannedAction; readonly wireId: string; readonly durationMs: number; readonly undo?: boolean })
+  | (Base & { readonly kind: 'action-failed'; readonly action: PlannedAction; readonly wireId: string; readonly error: ExecutionError; readonly undo?: boolean })
+  | (Base & { readonly kind: 'plan-done' | 'plan-failed'; readonly outcome: ExecutionOutcome });
+
+export type ExecutorEventKind = ExecutorEvent['kind'];

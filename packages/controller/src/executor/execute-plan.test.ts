@@ -1,0 +1,188 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { contextSwitch } from '../engine/context-switch.ts';
+import { parseInstance, type Instance } from '../instance/parse-instance.ts';
+import type { FeasiblePlan } from '../model/plan.ts';
+import type { ExecutorEvent } from './events.ts';
+import { executePlan, type ExecuteOptions } from './execute-plan.ts';
+import { MemoryTransport, type MemoryTransportOptions } from './memory-transport.ts';
+
+const reference = parseInstance(JSON.parse(readFileSync(resolve(import.meta.dirname, '../../../../examples/reference.json'), 'utf8')));
+
+function planOf(instance: Instance): FeasiblePlan {
+  const plan = contextSwitch(instance.configuration, instance.decision, instance.costModel);
+  if (!plan.feasible) throw new Error(plan.reason);
+  return plan;
+}
+
+async function run(instance: Instance, fake: MemoryTransportOptions = {}, options: Partial<ExecuteOptions> = {}) {
+  const plan = planOf(instance);
+  const transport = new MemoryTransport(instance.configuration, { timeScale: 0.002, ...fake });
+  const events: ExecutorEvent[] = [];
+  const outcome = await executePlan(plan, {
+    planId: 'p1',
+    configuration: instance.configuration,
+    decision: instance.decision,
+    transport,
+    onEvent: (e) => events.push(e),
+    ...options,
+  });
+  return { plan, transport, events, outcome };
+}
+
+/**
+ * Fails when a vjob has VMs running and paused at once while none of its pauses or unpauses is in
+ * flight: a pause step takes some time on several nodes, but between steps a vjob is whole.
+ */
+function expectNeverHalfPaused(transport: MemoryTransport, instance: Instance) {
+  const state = new Map(instance.configuration.vms.map((v) => [v.id, v.state as string]));
+  const vjobOf = new Map(instance.configuration.vms.map((v) => [v.id, v.vjob]));
+  const gang = transport.sends.filter((s) => s.type === 'pause' || s.type === 'unpause');
+  const changes = new Map(transport.transitions.map((t) => [t.seq, t]));
+  const last = Math.max(...transport.sends.map((s) => s.repliedSeq ?? 0), ...changes.keys());
+  for (let seq = 0; seq <= last; seq++) {
+    const t = changes.get(seq);
+    if (t) state.set(t.vm, t.state);
+    for (const vjob of new Set(vjobOf.values())) {
+      if (gang.some((s) => s.vjob === vjob && s.sentSeq <= seq && (s.repliedSeq ?? Infinity) > seq)) continue;
+      const states = new Set([...state].filter(([vm]) => vjobOf.get(vm) === vjob).map(([, st]) => st));
+      expect(states.has('running') && states.has('paused'), `vjob ${vjob} half paused at seq ${seq}`).toBe(false);
+    }
+  }
+}
+
+describe('executePlan in barrier mode', () => {
+  it('sends no action of a step before every result of the previous step, and reaches the plan target', async () => {
+    const { plan, transport, outcome } = await run(reference);
+    expect(outcome.status).toBe('completed');
+    expect(outcome.completed).toHaveLength(plan.actions.length);
+    const stepOf = new Map(plan.actions.map((a) => [`p1:${a.id}`, a.step]));
+    for (const later of transport.sends)
+      for (const earlier of transport.sends)
+        if (stepOf.get(earlier.wireId)! < stepOf.get(later.wireId)!) expect(earlier.repliedSeq!).toBeLessThan(later.sentSeq);
+    for (const [vm, want] of Object.entries(plan.target)) expect(transport.stateOf(vm), vm).toMatchObject(want);
+    expect(outcome.observed.vms.filter((v) => v.state !== 'terminated').map((v) => [v.id, v.state, v.host])).toEqual(
+      Object.entries(plan.target).map(([id, t]) => [id, t.state, t.host]).sort(),
+    );
+  });
+
+  it("sends a vjob's pauses together, before any of them is answered, and never leaves a vjob half paused", async () => {
+    const { transport } = await run(reference);
+    const pauses = transport.sends.filter((s) => s.type === 'pause' && s.vjob === 'j1');
+    expect(pauses).toHaveLength(9);
+    expect(Math.max(...pauses.map((s) => s.sentSeq))).toBeLessThan(Math.min(...pauses.map((s) => s.repliedSeq!)));
+    const unpauses = transport.sends.filter((s) => s.type === 'unpause' && s.vjob === 'j3');
+    expect(Math.max(...unpauses.map((s) => s.sentSeq))).toBeLessThan(Math.min(...unpauses.map((s) => s.repliedSeq!)));
+    expectNeverHalfPaused(transport, reference);
+  });
+
+  it('reports progress: plan-started first, one step-started and step-done per step, plan-done last with counts', async () => {
+    const { plan, events } = await run(reference);
+    expect(events[0]).toMatchObject({ kind: 'plan-started', planId: 'p1', steps: plan.steps, estimatedMs: plan.makespan });
+    expect(events.at(-1)).toMatchObject({ kind: 'plan-done', counts: { total: plan.actions.length, done: plan.actions.length, failed: 0, running: 0 } });
+    expect(events.filter((e) => e.kind === 'step-started').map((e) => (e as { step: number }).step)).toEqual([...Array(plan.steps).keys()]);
+    expect(events.filter((e) => e.kind === 'step-done')).toHaveLength(plan.steps);
+    expect(events.filter((e) => e.kind === 'action-done')).toHaveLength(plan.actions.length);
+  });
+});
+
+describe('executePlan in ASAP mode', () => {
+  it('starts each action once all its dependencies are done, without waiting for the whole step', async () => {
+    const { plan, transport, outcome } = await run(reference, { timeScale: 0.02 }, { mode: 'asap' });
+    expect(outcome.status).toBe('completed');
+    const byId = new Map(transport.sends.map((s) => [s.wireId, s]));
+    for (const a of plan.actions)
+      for (const d of a.dependsOn) expect(byId.get(`p1:${d}`)!.repliedSeq!, `${a.id} after ${d}`).toBeLessThan(byId.get(`p1:${a.id}`)!.sentSeq);
+    // Some action starts while an action of an earlier step still runs: no barrier between steps.
+    const stepOf = new Map(plan.actions.map((a) => [`p1:${a.id}`, a.step]));
+    const overlaps = transport.sends.some((later) =>
+      transport.sends.some((earlier) => stepOf.get(earlier.wireId)! < stepOf.get(later.wireId)! && earlier.repliedSeq! > later.sentSeq),
+    );
+    expect(overlaps).toBe(true);
+    expectNeverHalfPaused(transport, reference);
+    for (const [vm, want] of Object.entries(plan.target)) expect(transport.stateOf(vm), vm).toMatchObject(want);
+  });
+
+  it("waits for all of a vjob's pauses before any of its saves", async () => {
+    const { transport } = await run(reference, { timeScale: 0.02 }, { mode: 'asap' });
+    const lastPause = Math.max(...transport.sends.filter((s) => s.type === 'pause' && s.vjob === 'j1').map((s) => s.repliedSeq!));
+    const firstSuspend = Math.min(...transport.sends.filter((s) => s.type === 'suspend' && s.vjob === 'j1').map((s) => s.sentSeq));
+    expect(lastPause).toBeLessThan(firstSuspend);
+  });
+});
+
+describe('executePlan on a failure', () => {
+  it('stops starting actions, lets running ones finish, unpauses the VMs of a half-paused vjob and records it all', async () => {
+    const { plan, transport, outcome, events } = await run(reference, { failOn: ['j1-vm5'] });
+    expect(outcome.status).toBe('failed');
+    expect(outcome.failed).toMatchObject({ action: { type: 'pause', vm: 'j1-vm5' }, error: { code: 'ENTROPY_INJECTED_FAILURE' }, uncertain: false });
+    const failedAt = transport.sends.find((s) => s.vm === 'j1-vm5')!.repliedSeq!;
+    const planned = transport.sends.filter((s) => !s.wireId.startsWith('p1:undo-'));
+    expect(planned.filter((s) => s.sentSeq > failedAt)).toEqual([]);
+    // Step 0 ran to its end: migrations and resumes finished although the pause failed.
+    const step0 = plan.actions.filter((a) => a.step === 0);
+    expect(outcome.completed.map((c) => c.action.id).sort()).toEqual(step0.filter((a) => a.vm !== 'j1-vm5').map((a) => a.id).sort());
+    expect(outcome.notStarted.map((a) => a.id).sort()).toEqual(plan.actions.filter((a) => a.step > 0).map((a) => a.id).sort());
+    // The 8 VMs of j1 that were paused are unpaused; j1 runs whole again.
+    expect(outcome.undone.map((u) => u.vm).sort()).toEqual(['j1-vm1', 'j1-vm2', 'j1-vm3', 'j1-vm4', 'j1-vm6', 'j1-vm7', 'j1-vm8', 'j1-vm9']);
+    expect(outcome.undone.every((u) => u.ok)).toBe(true);
+    expect([...transport.vjobStates().get('j1')!]).toEqual(['running']);
+    expect(outcome.observed.vms.filter((v) => v.vjob === 'j1').every((v) => v.state === 'running')).toBe(true);
+    // j3's VMs resumed in step 0 wait paused for an unpause that never came: reported.
+    expect(outcome.leftPaused).toEqual(['j3-vm7', 'j3-vm8']);
+    expect(events.at(-1)).toMatchObject({ kind: 'plan-failed', counts: { failed: 1 } });
+    expect(events.filter((e) => e.kind === 'action-done' && e.undo)).toHaveLength(8);
+  });
+
+  it('times out an action that never answers, and leaves its VM out of the observed configuration', async () => {
+    const { outcome } = await run(reference, { hangOn: ['j2-vm3'] }, { timeouts: { factor: 0, floorMs: 150, graceMs: 50 } });
+    expect(outcome.status).toBe('failed');
+    expect(outcome.failed).toMatchObject({ action: { vm: 'j2-vm3', type: 'migrate' }, error: { code: 'ENTROPY_ACTION_TIMEOUT' }, uncertain: true });
+    expect(outcome.failed!.elapsedMs).toBeGreaterThanOrEqual(190);
+    expect(outcome.uncertainVms).toEqual(['j2-vm3']);
+    expect(outcome.observed.vms.some((v) => v.id === 'j2-vm3')).toBe(false);
+    expect(outcome.undone).toHaveLength(9);
+  });
+
+  it('retries a transient transport error with the same action id', async () => {
+    const { transport, outcome } = await run(reference, { transientFailures: { a1: 2 } }, { timeouts: { retryDelayMs: 5 } });
+    expect(outcome.status).toBe('completed');
+    const a1 = transport.sends.filter((s) => s.wireId === 'p1:a1');
+    expect(a1).toHaveLength(3);
+    expect(outcome.completed.find((c) => c.action.id === 'a1')!.attempts).toBe(3);
+  });
+
+  it('stops cleanly when the caller aborts between steps', async () => {
+    const controller = new AbortController();
+    const { outcome, transport } = await run(reference, {}, {
+      signal: controller.signal,
+      onEvent: (e) => e.kind === 'step-done' && e.step === 1 && controller.abort(new Error('operator stop')),
+    });
+    expect(outcome.status).toBe('aborted');
+    expect(outcome.abortReason).toBe('operator stop');
+    expect(outcome.failures).toEqual([]);
+    expect(outcome.notStarted.every((a) => a.step >= 2)).toBe(true);
+    expect(outcome.notStarted.length).toBeGreaterThan(0);
+    // j1 had started saving: nothing to undo.
+    expect(outcome.undone).toEqual([]);
+    expectNeverHalfPaused(transport, reference);
+  });
+});
+
+describe('executePlan refuses', () => {
+  it('a plan that fails the verifier, with ENTROPY_PLAN_REFUSED and the violation, before sending anything', async () => {
+    const plan = planOf(reference);
+    const broken: FeasiblePlan = { ...plan, actions: plan.actions.filter((a) => a.id !== 'a1') };
+    const transport = new MemoryTransport(reference.configuration);
+    const attempt = executePlan(broken, { planId: 'p1', configuration: reference.configuration, decision: reference.decision, transport });
+    await expect(attempt).rejects.toMatchObject({ name: 'PlanRefusedError', code: 'ENTROPY_PLAN_REFUSED', violation: { kind: expect.any(String) } });
+    expect(transport.sends).toEqual([]);
+  });
+
+  it('a plan id that cannot be a subject token', async () => {
+    const plan = planOf(reference);
+    const attempt = executePlan(plan, { planId: 'p.1', configuration: reference.configuration, decision: reference.decision, transport: new MemoryTransport(reference.configuration) });
+    await expect(attempt).rejects.toMatchObject({ code: 'ENTROPY_INVALID_PLAN_ID' });
+  });
+});

@@ -1,0 +1,305 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { type ActionRequest, type ActionResult, executingNode, TOKEN_RE } from '@entropy/protocol';
+import type { Configuration, Decision, VM } from '../model/configuration.ts';
+import type { FeasiblePlan, PlannedAction } from '../model/plan.ts';
+import { verifyPlan } from '../verifier/index.ts';
+import { dispatchUnits, type DispatchUnit } from './dispatch-units.ts';
+import { InvalidPlanIdError, PlanRefusedError } from './errors.ts';
+import type { ExecutorEvent, ProgressCounts } from './events.ts';
+import { ObservedState } from './observed-state.ts';
+import {
+  type CompletedAction,
+  type ExecutionError,
+  ExecutionMode,
+  type ExecutionOutcome,
+  ExecutionStatus,
+  ExecutorErrorCode,
+  type FailedAction,
+  type UndoAction,
+} from './outcome.ts';
+import { halfPausedVjobs } from './half-paused.ts';
+import { actionTimeoutMs, type ActionTimeouts, parseTimeouts } from './timeouts.ts';
+import { NodeLostError, TransientTransportError, type ActionTransport } from './transport.ts';
+
+export interface ExecuteOptions {
+  /** Names the plan on the wire (action ids, progress subject): one subject token. */
+  readonly planId: string;
+  /** The configuration the plan was computed from, and the decision it serves: the verifier replays the plan against them. */
+  readonly configuration: Configuration;
+  readonly decision: Decision;
+  readonly transport: ActionTransport;
+  /** `barrier` (default): step after step. `asap`: each action once its dependencies are done. */
+  readonly mode?: ExecutionMode;
+  readonly timeouts?: Partial<ActionTimeouts>;
+  readonly onEvent?: (event: ExecutorEvent) => void;
+  /** Stops starting new actions; running ones finish, a half-done vjob pause is undone. */
+  readonly signal?: AbortSignal;
+  readonly now?: () => number;
+}
+
+type Status = 'pending' | 'running' | 'done' | 'failed';
+
+/**
+ * Runs a verified plan on the agents through the transport and records every transition.
+ *
+ * On the first failure (an agent's error, a timeout, a lost node) or when the caller's signal
+ * fires, no new action starts; running ones finish. A vjob whose VMs were paused by this plan and
+ * none of which has started to save is then unpaused (the pause is undone), so no vjob is left
+ * half paused; a vjob that had started to save keeps its paused VMs, reported in `leftPaused`.
+ * The outcome carries the observed configuration for the next control-loop turn.
+ */
+export async function executePlan(plan: FeasiblePlan, options: ExecuteOptions): Promise<ExecutionOutcome> {
+  if (!TOKEN_RE.test(options.planId)) throw new InvalidPlanIdError(options.planId);
+  const verdict = verifyPlan(options.configuration, options.decision, plan);
+  if (!verdict.ok) throw new PlanRefusedError(options.planId, verdict.violation);
+  return new PlanRun(plan, options).execute();
+}
+
+class PlanRun {
+  private readonly planId: string;
+  private readonly mode: ExecutionMode;
+  private readonly timeouts: ActionTimeouts;
+  private readonly now: () => number;
+  private readonly vmById: Map<string, VM>;
+  private readonly status = new Map<string, Status>();
+  private readonly stepLeft = new Map<number, number>();
+  private readonly stepStarted = new Set<number>();
+  private readonly observed: ObservedState;
+  private readonly completed: CompletedAction[] = [];
+  private readonly failures: FailedAction[] = [];
+  private readonly undone: UndoAction[] = [];
+  private readonly counts = { total: 0, done: 0, failed: 0, running: 0 };
+  private readonly started: number;
+
+  constructor(
+    private readonly plan: FeasiblePlan,
+    private readonly options: ExecuteOptions,
+  ) {
+    this.planId = options.planId;
+    this.mode = options.mode ?? ExecutionMode.Barrier;
+    this.timeouts = parseTimeouts(options.timeouts);
+    this.now = options.now ?? Date.now;
+    this.vmById = new Map(options.configuration.vms.map((v) => [v.id, v]));
+    this.observed = new ObservedState(options.configuration);
+    for (const vm of options.configuration.vms)
+      if (vm.state === 'waiting' && options.decision[vm.vjob] === 'terminated') this.observed.cancelled(vm.id);
+    this.counts.total = plan.actions.length;
+    for (const a of plan.actions) {
+      this.status.set(a.id, 'pending');
+      this.stepLeft.set(a.step, (this.stepLeft.get(a.step) ?? 0) + 1);
+    }
+    this.started = this.now();
+  }
+
+  async execute(): Promise<ExecutionOutcome> {
+    this.emit({ kind: 'plan-started', mode: this.mode, steps: this.plan.steps, estimatedMs: this.plan.makespan });
+    const units = dispatchUnits(this.plan.actions);
+    if (this.mode === ExecutionMode.Asap) await this.runAsap(units);
+    else await this.runBarrier(units);
+    await this.undoHalfPausedVjobs();
+    const outcome = this.outcome();
+    this.emit({ kind: outcome.status === ExecutionStatus.Completed ? 'plan-done' : 'plan-failed', outcome });
+    return outcome;
+  }
+
+  private stopped(): boolean {
+    return this.failures.length > 0 || this.options.signal?.aborted === true;
+  }
+
+  private async runBarrier(units: readonly DispatchUnit[]): Promise<void> {
+    const steps = new Map<number, DispatchUnit[]>();
+    for (const u of units) steps.set(u.step, [...(steps.get(u.step) ?? []), u]);
+    for (const step of [...steps.keys()].sort((x, y) => x - y)) {
+      if (this.stopped()) return;
+      // The barrier: every result of this step before anything of the next.
+      await Promise.all(steps.get(step)!.map((u) => this.runUnit(u)));
+    }
+  }
+
+  private runAsap(units: readonly DispatchUnit[]): Promise<void> {
+    const waiting = units.map((u) => u.deps.length);
+    const dependents = units.map(() => [] as number[]);
+    for (const u of units) for (const d of u.deps) dependents[d]!.push(u.index);
+    return new Promise((resolve) => {
+      let inFlight = 0;
+      const start = (u: DispatchUnit) => {
+        inFlight++;
+        void this.runUnit(u).then((ok) => {
+          if (ok && !this.stopped()) {
+            for (const d of dependents[u.index]!) if (--waiting[d]! === 0) start(units[d]!);
+          }
+          if (--inFlight === 0) resolve();
+        });
+      };
+      const ready = units.filter((u) => waiting[u.index] === 0);
+      if (ready.length === 0 || this.stopped()) return resolve();
+      for (const u of ready) start(u);
+    });
+  }
+
+  /** Sends every action of the unit in the same tick; true when all succeeded. */
+  private async runUnit(unit: DispatchUnit): Promise<boolean> {
+    const results = await Promise.all(unit.actions.map((a) => this.runPlanned(a)));
+    return results.every(Boolean);
+  }
+
+  private async runPlanned(a: PlannedAction): Promise<boolean> {
+    this.status.set(a.id, 'running');
+    this.counts.running++;
+    if (!this.stepStarted.has(a.step)) {
+      this.stepStarted.add(a.step);
+      this.emit({ kind: 'step-started', step: a.step, actions: this.stepLeft.get(a.step) ?? 0 });
+    }
+    const r = await this.send(a, false);
+    this.counts.running--;
+    if (r.ok) {
+      this.status.set(a.id, 'done');
+      this.counts.done++;
+      this.observed.applied(a, r.result);
+      this.completed.push({ action: a, wireId: r.wireId, node: r.node, durationMs: r.result.durationMs, elapsedMs: r.elapsedMs, attempts: r.attempts });
+      this.emit({ kind: 'action-done', action: a, wireId: r.wireId, durationMs: r.result.durationMs });
+      const left = this.stepLeft.get(a.step)! - 1;
+      this.stepLeft.set(a.step, left);
+      if (left === 0) this.emit({ kind: 'step-done', step: a.step });
+      return true;
+    }
+    this.status.set(a.id, 'failed');
+    this.counts.failed++;
+    if (r.uncertain) this.observed.markUncertain(a.vm);
+    this.failures.push({ action: a, wireId: r.wireId, node: r.node, error: r.error, elapsedMs: r.elapsedMs, attempts: r.attempts, uncertain: r.uncertain });
+    this.emit({ kind: 'action-failed', action: a, wireId: r.wireId, error: r.error });
+    return false;
+  }
+
+  private request(a: PlannedAction, wireId: string): ActionRequest {
+    const demand = this.vmById.get(a.vm)?.demand ?? {};
+    const estimatedMs = Math.max(0, a.end - a.start);
+    return {
+      actionId: wireId,
+      planId: this.planId,
+      type: a.type,
+      vm: a.vm,
+      vjob: a.vjob,
+      demand: { ...demand, cpu: demand.cpu ?? 0, mem: demand.mem ?? 0 },
+      ...(a.from !== undefined ? { from: a.from } : {}),
+      ...(a.to !== undefined ? { to: a.to } : {}),
+      estimatedMs,
+      timeoutMs: actionTimeoutMs(this.timeouts, estimatedMs),
+    };
+  }
+
+  /** One action on the wire, retried with the same id after transient errors, until its deadline. */
+  private async send(a: PlannedAction, undo: boolean): Promise<SendOutcome> {
+    const wireId = `${this.planId}:${a.id}`;
+    const req = this.request(a, wireId);
+    const node = executingNode(req);
+    this.emit({ kind: 'action-started', action: a, wireId, node, ...(undo ? { undo } : {}) });
+    const t0 = this.now();
+    const deadline = t0 + req.timeoutMs + this.timeouts.graceMs;
+    const expiry = new AbortController();
+    const timer = setTimeout(() => expiry.abort(), Math.max(0, deadline - this.now()));
+    const expired = new Promise<never>((_, reject) => expiry.signal.addEventListener('abort', () => reject(expiry.signal.reason), { once: true }));
+    expired.catch(() => {});
+    let attempts = 0;
+    const fail = (code: string, message: string, uncertain: boolean): SendFailure => ({
+      ok: false, wireId, node, attempts, elapsedMs: this.now() - t0, uncertain, error: { code, message },
+    });
+    try {
+      for (;;) {
+        attempts++;
+        try {
+          const result = await Promise.race([this.options.transport.send(req, { signal: expiry.signal, timeoutMs: Math.max(1, deadline - this.now()) }), expired]);
+          if (result.actionId !== wireId) return fail(ExecutorErrorCode.BadResult, `reply for action ${JSON.stringify(result.actionId)}, expected ${wireId}`, true);
+          if (!result.ok) return { ...fail(result.error?.code ?? ExecutorErrorCode.Transport, result.error?.message ?? 'failed', false), agentDurationMs: result.durationMs };
+          return { ok: true, wireId, node, attempts, elapsedMs: this.now() - t0, result };
+        } catch (err) {
+          if (expiry.signal.aborted) return fail(ExecutorErrorCode.Timeout, `${a.type} ${a.vm} on ${node}: no result within ${req.timeoutMs + this.timeouts.graceMs} ms`, true);
+          if (err instanceof NodeLostError) return fail(ExecutorErrorCode.NodeLost, err.message, true);
+          if (!(err instanceof TransientTransportError)) return fail(ExecutorErrorCode.Transport, (err as Error)?.message ?? String(err), true);
+          if (this.now() + this.timeouts.retryDelayMs >= deadline) return fail(ExecutorErrorCode.Timeout, `${a.type} ${a.vm} on ${node}: ${err.message}`, true);
+          this.emit({ kind: 'action-retried', action: a, wireId, attempt: attempts + 1, reason: err.message });
+          await delay(this.timeouts.retryDelayMs);
+        }
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async undoHalfPausedVjobs(): Promise<void> {
+    if (!this.stopped()) return;
+    const toUndo = halfPausedVjobs(this.plan.actions, (id) => this.status.get(id) ?? 'pending', (vm) => this.observed.stateOf(vm));
+    // All unpauses of all vjobs in the same tick, like a planned unpause step.
+    await Promise.all(
+      toUndo.map(async (pause) => {
+        const host = this.observed.hostOf(pause.vm) ?? pause.from!;
+        const unpause: PlannedAction = { ...pause, id: `undo-${pause.id}`, type: 'unpause', from: host, dependsOn: [] };
+        const r = await this.send(unpause, true);
+        if (r.ok) {
+          this.observed.applied(unpause, r.result);
+          this.emit({ kind: 'action-done', action: unpause, wireId: r.wireId, durationMs: r.result.durationMs, undo: true });
+        } else {
+          if (r.uncertain) this.observed.markUncertain(pause.vm);
+          this.emit({ kind: 'action-failed', action: unpause, wireId: r.wireId, error: r.error, undo: true });
+        }
+        this.undone.push({
+          wireId: r.wireId, vm: pause.vm, vjob: pause.vjob, node: r.node, ok: r.ok,
+          durationMs: r.ok ? r.result.durationMs : (r.agentDurationMs ?? 0), ...(r.ok ? {} : { error: r.error }),
+        });
+      }),
+    );
+  }
+
+  private outcome(): ExecutionOutcome {
+    const notStarted = this.plan.actions.filter((a) => this.status.get(a.id) === 'pending');
+    const allDone = this.counts.done === this.plan.actions.length;
+    const status = allDone ? ExecutionStatus.Completed : this.failures.length > 0 ? ExecutionStatus.Failed : ExecutionStatus.Aborted;
+    const uncertain = new Set(this.observed.uncertainVms());
+    const wasPaused = new Set(this.options.configuration.vms.filter((v) => v.state === 'paused').map((v) => v.id));
+    const leftPaused = [...this.vmById.keys()].filter((vm) => !uncertain.has(vm) && !wasPaused.has(vm) && this.observed.stateOf(vm) === 'paused').sort();
+    const reason = this.options.signal?.aborted ? this.options.signal.reason : undefined;
+    return {
+      planId: this.planId,
+      mode: this.mode,
+      status,
+      completed: this.completed,
+      ...(this.failures[0] ? { failed: this.failures[0] } : {}),
+      failures: this.failures,
+      undone: this.undone,
+      notStarted,
+      leftPaused,
+      uncertainVms: [...uncertain].sort(),
+      observed: this.observed.configuration(),
+      ...(status === ExecutionStatus.Aborted && reason !== undefined ? { abortReason: reason instanceof Error ? reason.message : String(reason) } : {}),
+      estimatedMs: this.plan.makespan,
+      measuredMs: this.now() - this.started,
+    };
+  }
+
+  private emit(event: DistributiveOmit<ExecutorEvent, 'planId' | 'at' | 'counts'>): void {
+    if (!this.options.onEvent) return;
+    const counts: ProgressCounts = { ...this.counts };
+    try {
+      this.options.onEvent({ ...event, planId: this.planId, at: this.now(), counts } as ExecutorEvent);
+    } catch {
+      // A listener's bug must not stop a plan half way: the outcome still records everything.
+    }
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+interface SendFailure {
+  readonly ok: false;
+  readonly wireId: string;
+  readonly node: string;
+  readonly attempts: number;
+  readonly elapsedMs: number;
+  readonly uncertain: boolean;
+  readonly error: ExecutionError;
+  readonly agentDurationMs?: number;
+}
+
+type SendOutcome =
+  | { readonly ok: true; readonly wireId: string; readonly node: string; readonly attempts: number; readonly elapsedMs: number; readonly result: ActionResult }
+  | SendFailure;

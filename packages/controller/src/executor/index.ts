@@ -1,0 +1,17 @@
+export { dispatchUnits, type DispatchUnit } from './dispatch-units.ts';
+export { InvalidPlanIdError, PlanErrorCode, PlanRefusedError } from './errors.ts';
+export type { ExecutorEvent, ExecutorEventKind, ProgressCounts } from './events.ts';
+export { executePlan, type ExecuteOptions } from './execute-plan.ts';
+export { MemoryTransport, type MemoryTransportOptions, type SendRecord } from './memory-transport.ts';
+export {
+  ExecutionMode,
+  ExecutionStatus,
+  ExecutorErrorCode,
+  type CompletedAction,
+  type ExecutionError,
+  type ExecutionOutcome,
+  type FailedAction,
+  type UndoAction,
+} from './outcome.ts';
+export { actionTimeoutMs, defaultTimeouts, InvalidTimeoutsError, parseTimeouts, type ActionTimeouts } from './timeouts.ts';
+export { NodeLostError, TransientTransportError, type ActionTransport, type SendOptions } from './transport.ts';

@@ -1,0 +1,62 @@
+import type { ActionResult } from '@entropy/protocol';
+import type { Configuration, VM } from '../model/configuration.ts';
+import { stateAfter, type VMState } from '../model/lifecycle.ts';
+import type { PlannedAction } from '../model/plan.ts';
+
+/** Where the executor believes each VM is, from the source configuration and the results it got. */
+export class ObservedState {
+  private readonly vms = new Map<string, { state: VMState; host?: string }>();
+  private readonly uncertain = new Set<string>();
+
+  constructor(private readonly source: Configuration) {
+    for (const vm of source.vms) this.vms.set(vm.id, { state: vm.state, ...(vm.host !== undefined ? { host: vm.host } : {}) });
+  }
+
+  /** Applies a successful action; the agent's report wins over the life cycle table when it has one. */
+  applied(action: Pick<PlannedAction, 'type' | 'vm' | 'from' | 'to'>, result?: ActionResult): void {
+    const before = this.vms.get(action.vm);
+    const state = (wireState(result?.state) ?? stateAfter(action.type, before?.state ?? 'running') ?? before?.state ?? 'running') as VMState;
+    const host = state === 'terminated' || state === 'waiting' ? undefined : (result?.host ?? action.to ?? action.from ?? before?.host);
+    this.vms.set(action.vm, { state, ...(host !== undefined ? { host } : {}) });
+    this.uncertain.delete(action.vm);
+  }
+
+  /** A waiting VM whose vjob is cancelled: terminated without any action. */
+  cancelled(vm: string): void {
+    this.vms.set(vm, { state: 'terminated' });
+  }
+
+  markUncertain(vm: string): void {
+    this.uncertain.add(vm);
+  }
+
+  stateOf(vm: string): VMState | undefined {
+    return this.vms.get(vm)?.state;
+  }
+
+  hostOf(vm: string): string | undefined {
+    return this.vms.get(vm)?.host;
+  }
+
+  uncertainVms(): string[] {
+    return [...this.uncertain].sort();
+  }
+
+  /** The source configuration with the observed VM states; uncertain VMs are left out. */
+  configuration(): Configuration {
+    const vms: VM[] = [];
+    for (const vm of this.source.vms) {
+      if (this.uncertain.has(vm.id)) continue;
+      const seen = this.vms.get(vm.id)!;
+      const { host: _old, ...rest } = vm;
+      vms.push({ ...rest, state: seen.state, ...(seen.host !== undefined ? { host: seen.host } : {}) });
+    }
+    const kept = new Set(vms.map((v) => v.id));
+    const vjobs = this.source.vjobs.map((j) => ({ ...j, vms: j.vms.filter((id) => kept.has(id)) }));
+    return { nodes: this.source.nodes, vms, vjobs };
+  }
+}
+
+function wireState(state: ActionResult['state']): VMState | undefined {
+  return state === 'crashed' || state === 'unknown' || state === undefined ? undefined : state;
+}

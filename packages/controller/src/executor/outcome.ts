@@ -1,0 +1,92 @@
+import type { Configuration } from '../model/configuration.ts';
+import type { PlannedAction } from '../model/plan.ts';
+
+export const ExecutionMode = { Barrier: 'barrier', Asap: 'asap' } as const;
+export type ExecutionMode = (typeof ExecutionMode)[keyof typeof ExecutionMode];
+
+export const ExecutionStatus = {
+  /** Every action of the plan succeeded. */
+  Completed: 'completed',
+  /** An action failed or timed out; the executor stopped starting new ones. */
+  Failed: 'failed',
+  /** The caller's signal stopped the plan; no action failed. */
+  Aborted: 'aborted',
+} as const;
+export type ExecutionStatus = (typeof ExecutionStatus)[keyof typeof ExecutionStatus];
+
+/** Codes the executor itself puts on a failed action, beside the agents' `ActionErrorCode`s. */
+export const ExecutorErrorCode = {
+  /** No result within the action's timeout (plus grace). */
+  Timeout: 'ENTROPY_ACTION_TIMEOUT',
+  /** The node of the action went offline while the action was running. */
+  NodeLost: 'ENTROPY_NODE_LOST',
+  /** The transport failed in a way that is not worth a retry. */
+  Transport: 'ENTROPY_TRANSPORT',
+  /** The agent's reply does not match the request (another action id). */
+  BadResult: 'ENTROPY_BAD_RESULT',
+} as const;
+export type ExecutorErrorCode = (typeof ExecutorErrorCode)[keyof typeof ExecutorErrorCode];
+
+export interface ExecutionError {
+  readonly code: string;
+  readonly message: string;
+}
+
+export interface CompletedAction {
+  readonly action: PlannedAction;
+  /** The id sent to the agent: `<planId>:<action id>`, the same on every retry. */
+  readonly wireId: string;
+  readonly node: string;
+  /** Measured by the agent, around the hypervisor call. */
+  readonly durationMs: number;
+  /** Measured by the executor, from the first send to the result. */
+  readonly elapsedMs: number;
+  readonly attempts: number;
+}
+
+export interface FailedAction {
+  readonly action: PlannedAction;
+  readonly wireId: string;
+  readonly node: string;
+  readonly error: ExecutionError;
+  readonly elapsedMs: number;
+  readonly attempts: number;
+  /** True when the VM's state is unknown afterwards (timeout, node lost, transport error). */
+  readonly uncertain: boolean;
+}
+
+/** An unpause sent to undo a half-done vjob pause. */
+export interface UndoAction {
+  readonly wireId: string;
+  readonly vm: string;
+  readonly vjob: string;
+  readonly node: string;
+  readonly ok: boolean;
+  readonly error?: ExecutionError;
+  readonly durationMs: number;
+}
+
+/** What happened, and the state the next control-loop turn should start from. */
+export interface ExecutionOutcome {
+  readonly planId: string;
+  readonly mode: ExecutionMode;
+  readonly status: ExecutionStatus;
+  readonly completed: readonly CompletedAction[];
+  /** The failure that stopped the plan, if any. */
+  readonly failed?: FailedAction;
+  /** Every failed action, the first one included (running actions may fail after it). */
+  readonly failures: readonly FailedAction[];
+  readonly undone: readonly UndoAction[];
+  readonly notStarted: readonly PlannedAction[];
+  /** VMs this plan left paused (a resume whose unpause never ran, an undo that failed). */
+  readonly leftPaused: readonly string[];
+  /** VMs whose state the executor cannot tell; the observed configuration leaves them out. */
+  readonly uncertainVms: readonly string[];
+  /** The source configuration with every known effect applied. */
+  readonly observed: Configuration;
+  readonly abortReason?: string;
+  /** The plan's makespan under the cost model. */
+  readonly estimatedMs: number;
+  /** Wall-clock duration of the execution, undo included. */
+  readonly measuredMs: number;
+}

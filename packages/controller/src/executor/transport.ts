@@ -1,0 +1,44 @@
+import type { ActionRequest, ActionResult } from '@entropy/protocol';
+
+export interface SendOptions {
+  /** Aborted when the executor gives up on the action (its deadline passed). */
+  readonly signal: AbortSignal;
+  /** Time left before the executor's deadline for this action. */
+  readonly timeoutMs: number;
+}
+
+/**
+ * The executor's only access to the agents: one action request to the agent of the node that
+ * executes it (`executingNode(request)`), resolved with that agent's result. The NATS adapter
+ * does request/reply on the node's action subject; unit tests plug in an in-memory fake.
+ *
+ * A send that could not reach the agent (no responder yet, a reply lost) rejects with a
+ * `TransientTransportError`: the executor retries with the same action id, which the agent
+ * deduplicates. Any other rejection fails the action.
+ */
+export interface ActionTransport {
+  send(request: ActionRequest, options: SendOptions): Promise<ActionResult>;
+}
+
+/** The request may not have reached the agent, or its reply was lost: retrying is safe. */
+export class TransientTransportError extends Error {
+  override name = 'TransientTransportError';
+  constructor(
+    readonly node: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The node is known to be gone (its agent stopped publishing status): waiting longer is useless. */
+export class NodeLostError extends Error {
+  override name = 'NodeLostError';
+  constructor(
+    readonly node: string,
+    message = `node ${node} is offline`,
+  ) {
+    super(message);
+  }
+}
