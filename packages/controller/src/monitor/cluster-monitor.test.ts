@@ -1,0 +1,118 @@
+import type { NodeStatus, VMStatus } from '@entropy/protocol';
+import { describe, expect, it } from 'vitest';
+import { ClusterMonitor } from './cluster-monitor.ts';
+import { MemoryRegistry } from './vm-registry.ts';
+
+const status = (node: string, seq: number, vms: VMStatus[], ts = seq): NodeStatus => ({
+  node, seq, ts, driver: 'sim', capacity: { cpu: 4, mem: 4096 }, vms, inFlight: 0,
+});
+const vm = (id: string, host: string, state: VMStatus['state'] = 'running', extra: Partial<VMStatus> = {}): VMStatus => ({ id, host, state, ...extra });
+
+function registry() {
+  const r = new MemoryRegistry();
+  r.register({
+    nodes: [],
+    vms: [
+      { id: 'v1', vjob: 'j1', demand: { cpu: 1, mem: 512 }, state: 'running', host: 'n1' },
+      { id: 'v2', vjob: 'j1', demand: { cpu: 1, mem: 512 }, state: 'running', host: 'n2' },
+      { id: 'v3', vjob: 'j2', demand: { cpu: 2, mem: 1024 }, state: 'sleeping', host: 'n2' },
+      { id: 'v4', vjob: 'j3', demand: { cpu: 1, mem: 256 }, state: 'waiting' },
+    ],
+    vjobs: [
+      { id: 'j1', vms: ['v1', 'v2'], priority: 2, submittedAt: 10 },
+      { id: 'j2', vms: ['v3'], priority: 0, submittedAt: 20 },
+      { id: 'j3', vms: ['v4'], priority: 0, submittedAt: 30 },
+    ],
+  });
+  return r;
+}
+
+describe('ClusterMonitor', () => {
+  it("builds the configuration from the agents' statuses and the registry's vjobs and demands", () => {
+    const m = new ClusterMonitor({ periodMs: 1000 });
+    m.observeStatus(status('n1', 0, [vm('v1', 'n1', 'running', { cpu: 0.4, mem: 500 })]), 0);
+    m.observeStatus(status('n2', 0, [vm('v2', 'n2'), vm('v3', 'n2', 'sleeping')]), 0);
+    const view = m.view(500, registry());
+    expect(view.configuration.nodes).toEqual([
+      { id: 'n1', capacity: { cpu: 4, mem: 4096 }, state: 'online' },
+      { id: 'n2', capacity: { cpu: 4, mem: 4096 }, state: 'online' },
+    ]);
+    expect(view.configuration.vms).toEqual([
+      { id: 'v1', vjob: 'j1', demand: { cpu: 1, mem: 512 }, state: 'running', host: 'n1' },
+      { id: 'v2', vjob: 'j1', demand: { cpu: 1, mem: 512 }, state: 'running', host: 'n2' },
+      { id: 'v3', vjob: 'j2', demand: { cpu: 2, mem: 1024 }, state: 'sleeping', host: 'n2' },
+      { id: 'v4', vjob: 'j3', demand: { cpu: 1, mem: 256 }, state: 'waiting' },
+    ]);
+    expect(view.configuration.vjobs).toEqual([
+      { id: 'j1', vms: ['v1', 'v2'], priority: 2, submittedAt: 10 },
+      { id: 'j2', vms: ['v3'], priority: 0, submittedAt: 20 },
+      { id: 'j3', vms: ['v4'], priority: 0, submittedAt: 30 },
+    ]);
+    expect(view.usage).toEqual({ v1: { cpu: 0.4, mem: 500 } });
+    expect(view.excluded).toEqual([]);
+  });
+
+  it('marks a node silent for three periods offline, excludes its VMs and the rest of their vjobs, and reports them', () => {
+    const m = new ClusterMonitor({ periodMs: 1000 });
+    const r = registry();
+    m.observeStatus(status('n1', 0, [vm('v1', 'n1')]), 0);
+    m.observeStatus(status('n2', 0, [vm('v2', 'n2'), vm('v3', 'n2', 'sleeping')]), 0);
+    expect(m.sweep(0)).toEqual({ wentOffline: [], cameOnline: ['n1', 'n2'] });
+    // n2 keeps publishing; n1 falls silent after t=0.
+    for (let t = 1000; t <= 3000; t += 1000) m.observeStatus(status('n2', t / 1000, [vm('v2', 'n2'), vm('v3', 'n2', 'sleeping')]), t);
+    expect(m.livenessOf('n1', 3000)).toBe('online');
+    expect(m.sweep(3000).wentOffline).toEqual([]);
+    expect(m.livenessOf('n1', 3001)).toBe('offline');
+    expect(m.sweep(3001)).toEqual({ wentOffline: ['n1'], cameOnline: [] });
+    expect(m.sweep(3500).wentOffline).toEqual([]);
+    const view = m.view(3001, r);
+    expect(view.configuration.nodes.find((n) => n.id === 'n1')!.state).toBe('offline');
+    expect(view.nodes.find((n) => n.id === 'n1')!.liveness).toBe('offline');
+    expect(view.excluded).toEqual([
+      { vm: 'v1', vjob: 'j1', node: 'n1', reason: 'node-offline' },
+      { vm: 'v2', vjob: 'j1', node: 'n2', reason: 'vjob-incomplete' },
+    ]);
+    expect(view.configuration.vms.map((v) => v.id)).toEqual(['v3', 'v4']);
+    expect(view.configuration.vjobs.map((j) => j.id)).toEqual(['j2', 'j3']);
+    // It comes back with its next status.
+    m.observeStatus(status('n1', 1, [vm('v1', 'n1')]), 4000);
+    expect(m.sweep(4000)).toEqual({ wentOffline: [], cameOnline: ['n1'] });
+    expect(m.view(4000, r).excluded).toEqual([]);
+  });
+
+  it('keeps a node that said hello but sent no status out of planning', () => {
+    const m = new ClusterMonitor({ periodMs: 1000 });
+    m.observeHello({ node: 'n9', driver: 'sim', capacity: { cpu: 8, mem: 8192 }, startedAt: 0 }, 0);
+    const view = m.view(10);
+    expect(view.nodes).toMatchObject([{ id: 'n9', liveness: 'pending', capacity: { cpu: 8, mem: 8192 } }]);
+    expect(view.configuration.nodes).toEqual([{ id: 'n9', capacity: { cpu: 8, mem: 8192 }, state: 'offline' }]);
+  });
+
+  it('excludes crashed and unmanaged VMs; an unmanaged running VM still takes room on its node', () => {
+    const m = new ClusterMonitor({ periodMs: 1000 });
+    m.observeStatus(status('n1', 0, [vm('v1', 'n1', 'crashed'), vm('x', 'n1', 'running', { cpu: 1, mem: 1000 }), vm('v2', 'n1', 'running', { vjob: 'jx', demand: { cpu: 1, mem: 100 } })]), 0);
+    const view = m.view(0);
+    expect(view.excluded).toEqual([
+      { vm: 'v1', node: 'n1', reason: 'unmanaged' },
+      { vm: 'x', node: 'n1', reason: 'unmanaged' },
+    ]);
+    expect(view.configuration.nodes[0]!.capacity).toEqual({ cpu: 3, mem: 3096 });
+    expect(view.configuration.vms).toEqual([{ id: 'v2', vjob: 'jx', demand: { cpu: 1, mem: 100 }, state: 'running', host: 'n1' }]);
+    const withRegistry = m.view(0, registry());
+    expect(withRegistry.excluded).toContainEqual({ vm: 'v1', vjob: 'j1', node: 'n1', reason: 'crashed' });
+  });
+
+  it('reports a registered VM no online node holds as missing', () => {
+    const m = new ClusterMonitor({ periodMs: 1000 });
+    m.observeStatus(status('n1', 0, [vm('v1', 'n1')]), 0);
+    m.observeStatus(status('n2', 0, [vm('v2', 'n2')]), 0);
+    expect(m.view(0, registry()).excluded).toEqual([{ vm: 'v3', vjob: 'j2', reason: 'missing' }]);
+  });
+
+  it('ignores a late status older than the one it has', () => {
+    const m = new ClusterMonitor({ periodMs: 1000 });
+    m.observeStatus(status('n1', 5, [vm('v1', 'n1', 'paused', { vjob: 'j1' })]), 100);
+    m.observeStatus(status('n1', 4, [vm('v1', 'n1', 'running', { vjob: 'j1' })]), 101);
+    expect(m.view(101).configuration.vms.map((v) => [v.id, v.state])).toEqual([['v1', 'paused']]);
+  });
+});

@@ -1,0 +1,214 @@
+import type { Hello, NodeStatus, VMStatus } from '@entropy/protocol';
+import type { Configuration, Node, VJob, VM } from '../model/configuration.ts';
+import type { Resources } from '../model/resources.ts';
+import type { VMRegistry } from './vm-registry.ts';
+
+export const DEFAULT_STATUS_PERIOD_MS = 2000;
+/** A node silent for this many status periods is offline. */
+export const DEFAULT_MISSED_PERIODS = 3;
+
+export interface MonitorOptions {
+  /** The agents' status period. */
+  readonly periodMs?: number;
+  readonly missedPeriods?: number;
+}
+
+export const NodeLiveness = {
+  Online: 'online',
+  /** Silent for `missedPeriods` periods: its VMs are unknown. */
+  Offline: 'offline',
+  /** Said hello, has not published a status yet: not used for planning. */
+  Pending: 'pending',
+} as const;
+export type NodeLiveness = (typeof NodeLiveness)[keyof typeof NodeLiveness];
+
+export interface NodeView {
+  readonly id: string;
+  readonly liveness: NodeLiveness;
+  readonly driver: string;
+  readonly capacity: Resources;
+  readonly lastSeen: number;
+  readonly vms: number;
+  readonly inFlight: number;
+}
+
+export const ExclusionReason = {
+  /** On a node that went offline. */
+  NodeOffline: 'node-offline',
+  /** The agent reports it crashed or cannot tell its state. */
+  Crashed: 'crashed',
+  Unknown: 'unknown',
+  /** No vjob claims it: neither the registry nor the agent knows its vjob. */
+  Unmanaged: 'unmanaged',
+  /** Registered, yet reported by no online node. */
+  Missing: 'missing',
+  /** Another VM of its vjob is excluded: a vjob is planned whole or not at all. */
+  VjobIncomplete: 'vjob-incomplete',
+} as const;
+export type ExclusionReason = (typeof ExclusionReason)[keyof typeof ExclusionReason];
+
+export interface ExcludedVM {
+  readonly vm: string;
+  readonly vjob?: string;
+  readonly node?: string;
+  readonly reason: ExclusionReason;
+}
+
+/** What the monitor knows at one instant: the configuration to plan with, and what it left out. */
+export interface MonitorView {
+  readonly at: number;
+  readonly configuration: Configuration;
+  readonly nodes: readonly NodeView[];
+  readonly excluded: readonly ExcludedVM[];
+  /** Measured use per running VM (the agents' cpu/mem), for policies that size by measurement. */
+  readonly usage: Readonly<Record<string, Resources>>;
+}
+
+interface NodeRecord {
+  readonly id: string;
+  driver: string;
+  capacity: Resources;
+  lastSeen: number;
+  status?: NodeStatus;
+  statusAt?: number;
+}
+
+/**
+ * Builds the current configuration from the agents' hellos and status messages. Pure state: the
+ * caller passes the time of each observation and of each view; the NATS adapter feeds it.
+ */
+export class ClusterMonitor {
+  private readonly nodes = new Map<string, NodeRecord>();
+  private readonly silenceMs: number;
+  private readonly lastLiveness = new Map<string, NodeLiveness>();
+
+  constructor(options: MonitorOptions = {}) {
+    this.silenceMs = (options.periodMs ?? DEFAULT_STATUS_PERIOD_MS) * (options.missedPeriods ?? DEFAULT_MISSED_PERIODS);
+  }
+
+  observeHello(hello: Hello, at: number): void {
+    const n = this.record(hello.node, at);
+    n.driver = hello.driver;
+    n.capacity = hello.capacity;
+  }
+
+  observeStatus(status: NodeStatus, at: number): void {
+    const n = this.record(status.node, at);
+    // A late publication of the same agent process must not replace a newer one.
+    if (n.status && status.seq < n.status.seq && status.ts <= n.status.ts) return;
+    n.driver = status.driver;
+    n.capacity = status.capacity;
+    n.status = status;
+    n.statusAt = at;
+  }
+
+  livenessOf(node: string, at: number): NodeLiveness | undefined {
+    const n = this.nodes.get(node);
+    if (!n) return undefined;
+    if (at - n.lastSeen > this.silenceMs) return NodeLiveness.Offline;
+    return n.status ? NodeLiveness.Online : NodeLiveness.Pending;
+  }
+
+  /** Nodes whose liveness changed since the previous sweep. */
+  sweep(at: number): { readonly wentOffline: string[]; readonly cameOnline: string[] } {
+    const wentOffline: string[] = [];
+    const cameOnline: string[] = [];
+    for (const id of this.nodes.keys()) {
+      const now = this.livenessOf(id, at)!;
+      const before = this.lastLiveness.get(id);
+      if (now === NodeLiveness.Offline && before !== NodeLiveness.Offline && before !== undefined) wentOffline.push(id);
+      if (now === NodeLiveness.Online && before !== NodeLiveness.Online) cameOnline.push(id);
+      this.lastLiveness.set(id, now);
+    }
+    return { wentOffline, cameOnline };
+  }
+
+  view(at: number, registry: VMRegistry = emptyRegistry()): MonitorView {
+    const nodes: Node[] = [];
+    const nodeViews: NodeView[] = [];
+    const excluded: ExcludedVM[] = [];
+    const usage: Record<string, Resources> = {};
+    /** The freshest report of each VM, from online nodes only. */
+    const seen = new Map<string, { vm: VMStatus; node: string; at: number }>();
+    const onOffline = new Map<string, { node: string; vjob?: string }>();
+    for (const n of [...this.nodes.values()].sort((x, y) => x.id.localeCompare(y.id))) {
+      const liveness = this.livenessOf(n.id, at)!;
+      nodeViews.push({ id: n.id, liveness, driver: n.driver, capacity: n.capacity, lastSeen: n.lastSeen, vms: n.status?.vms.length ?? 0, inFlight: n.status?.inFlight ?? 0 });
+      const capacity: Record<string, number> = { ...n.capacity };
+      for (const vm of n.status?.vms ?? []) {
+        if (liveness !== NodeLiveness.Online) {
+          onOffline.set(vm.id, { node: n.id, ...(vm.vjob !== undefined ? { vjob: vm.vjob } : {}) });
+          continue;
+        }
+        const managed = registry.vms.has(vm.id) || vm.vjob !== undefined;
+        if (!managed && (vm.state === 'running' || vm.state === 'paused')) {
+          // A VM Entropy does not manage still takes room on the node.
+          capacity.cpu = Math.max(0, (capacity.cpu ?? 0) - (vm.cpu ?? 0));
+          capacity.mem = Math.max(0, (capacity.mem ?? 0) - (vm.mem ?? 0));
+        }
+        const prev = seen.get(vm.id);
+        if (!prev || prev.at < n.statusAt!) seen.set(vm.id, { vm, node: n.id, at: n.statusAt! });
+      }
+      nodes.push({ id: n.id, capacity, state: liveness === NodeLiveness.Online ? 'online' : 'offline' });
+    }
+
+    const vms: VM[] = [];
+    const vjobOf = (id: string, reported?: string) => registry.vms.get(id)?.vjob ?? reported;
+    for (const { vm, node } of seen.values()) {
+      const vjob = vjobOf(vm.id, vm.vjob);
+      if (vjob === undefined) {
+        excluded.push({ vm: vm.id, node, reason: ExclusionReason.Unmanaged });
+        continue;
+      }
+      if (vm.state === 'crashed' || vm.state === 'unknown') {
+        excluded.push({ vm: vm.id, vjob, node, reason: vm.state === 'crashed' ? ExclusionReason.Crashed : ExclusionReason.Unknown });
+        continue;
+      }
+      if (vm.state === 'terminated') continue;
+      const demand = registry.vms.get(vm.id)?.demand ?? vm.demand ?? { cpu: vm.cpu ?? 0, mem: vm.mem ?? 0 };
+      if ((vm.state === 'running' || vm.state === 'paused') && vm.cpu !== undefined) usage[vm.id] = { cpu: vm.cpu, ...(vm.mem !== undefined ? { mem: vm.mem } : {}) };
+      vms.push({ id: vm.id, vjob, demand, state: vm.state, ...(vm.state === 'waiting' ? {} : { host: vm.host ?? node }) });
+    }
+    for (const known of registry.vms.values()) {
+      if (seen.has(known.id)) continue;
+      const lost = onOffline.get(known.id);
+      if (lost !== undefined) excluded.push({ vm: known.id, vjob: known.vjob, node: lost.node, reason: ExclusionReason.NodeOffline });
+      else if (known.state === 'waiting') vms.push({ id: known.id, vjob: known.vjob, demand: known.demand, state: 'waiting' });
+      else if (known.state !== 'terminated') excluded.push({ vm: known.id, vjob: known.vjob, reason: ExclusionReason.Missing });
+    }
+    for (const [vm, { node, vjob }] of onOffline)
+      if (!seen.has(vm) && !registry.vms.has(vm)) excluded.push({ vm, node, ...(vjob !== undefined ? { vjob } : {}), reason: ExclusionReason.NodeOffline });
+
+    // A vjob with a VM left out is left out whole: the engine never plans part of a vjob.
+    const incomplete = new Set(excluded.map((e) => e.vjob).filter((j): j is string => j !== undefined));
+    const kept = vms.filter((v) => {
+      if (!incomplete.has(v.vjob)) return true;
+      excluded.push({ vm: v.id, vjob: v.vjob, ...(v.host ? { node: v.host } : {}), reason: ExclusionReason.VjobIncomplete });
+      return false;
+    });
+    kept.sort((x, y) => x.id.localeCompare(y.id));
+    const byVjob = new Map<string, string[]>();
+    for (const v of kept) byVjob.set(v.vjob, [...(byVjob.get(v.vjob) ?? []), v.id]);
+    const vjobs: VJob[] = [...byVjob].map(([id, ids]) => {
+      const info = registry.vjobs.get(id);
+      return { id, vms: ids, priority: info?.priority ?? 0, submittedAt: info?.submittedAt ?? 0 };
+    });
+    vjobs.sort((x, y) => x.submittedAt - y.submittedAt || x.id.localeCompare(y.id));
+    excluded.sort((x, y) => x.vm.localeCompare(y.vm));
+    return { at, configuration: { nodes, vms: kept, vjobs }, nodes: nodeViews, excluded, usage };
+  }
+
+  private record(node: string, at: number): NodeRecord {
+    let n = this.nodes.get(node);
+    if (!n) {
+      n = { id: node, driver: '', capacity: {}, lastSeen: at };
+      this.nodes.set(node, n);
+    }
+    n.lastSeen = Math.max(n.lastSeen, at);
+    return n;
+  }
+}
+
+function emptyRegistry(): VMRegistry {
+  return { vms: new Map(), vjobs: new Map() };
+}

@@ -1,0 +1,80 @@
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { decode, encode, type Subjects } from '@entropy/protocol';
+import type { Logger } from '../controller/logger.ts';
+import { ClusterMonitor, type MonitorOptions, type MonitorView } from './cluster-monitor.ts';
+import type { VMRegistry } from './vm-registry.ts';
+
+export interface NatsMonitorOptions extends MonitorOptions {
+  readonly subjects: Subjects;
+  /** Names the controller in hello acknowledgements. */
+  readonly name: string;
+  readonly logger: Logger;
+  readonly registry?: VMRegistry;
+  readonly now?: () => number;
+  /** Called when a node goes offline (after `missedPeriods` silent periods) or comes back. */
+  readonly onLiveness?: (change: { readonly wentOffline: string[]; readonly cameOnline: string[] }) => void;
+}
+
+export interface NatsMonitor {
+  readonly monitor: ClusterMonitor;
+  view(): MonitorView;
+  isOffline(node: string): boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * Feeds a ClusterMonitor from NATS: acknowledges agents' hellos, keeps their statuses, and checks
+ * liveness every period. Malformed messages are logged and dropped. Subscribe before agents start,
+ * or rely on their re-sent hellos.
+ */
+export function startNatsMonitor(nc: NatsConnection, options: NatsMonitorOptions): NatsMonitor {
+  const { subjects: s, logger } = options;
+  const now = options.now ?? Date.now;
+  const monitor = new ClusterMonitor(options);
+  const subs: Subscription[] = [];
+
+  const serve = (subject: string, handle: (data: Uint8Array, respond: (bytes: Uint8Array) => void, subject: string) => void) => {
+    const sub = nc.subscribe(subject);
+    subs.push(sub);
+    void (async () => {
+      for await (const m of sub) {
+        try {
+          handle(m.data, (bytes) => m.reply && m.respond(bytes), m.subject);
+        } catch (err) {
+          logger.error({ err: (err as Error).message, subject: m.subject }, 'monitor handler failed');
+        }
+      }
+    })();
+  };
+
+  serve(s.allNodeHello(), (data, respond, subject) => {
+    const r = decode('hello', data);
+    if (!r.ok) return logger.warn({ subject, ...r.error }, 'malformed hello dropped');
+    monitor.observeHello(r.msg, now());
+    respond(encode('helloAck', { node: r.msg.node, by: options.name, ts: now() }));
+    logger.info({ node: r.msg.node, driver: r.msg.driver, capacity: r.msg.capacity }, 'agent announced');
+  });
+  serve(s.allNodeStatus(), (data, _respond, subject) => {
+    const r = decode('status', data);
+    if (!r.ok) return logger.warn({ subject, ...r.error }, 'malformed status dropped');
+    monitor.observeStatus(r.msg, now());
+  });
+
+  const periodMs = options.periodMs ?? 2000;
+  const timer = setInterval(() => {
+    const change = monitor.sweep(now());
+    for (const node of change.wentOffline) logger.warn({ node }, 'node offline: no status for three periods');
+    for (const node of change.cameOnline) logger.info({ node }, 'node online');
+    if (change.wentOffline.length + change.cameOnline.length > 0) options.onLiveness?.(change);
+  }, Math.max(50, Math.round(periodMs / 4)));
+
+  return {
+    monitor,
+    view: () => monitor.view(now(), options.registry),
+    isOffline: (node) => monitor.livenessOf(node, now()) === 'offline',
+    async close() {
+      clearInterval(timer);
+      for (const sub of subs) sub.unsubscribe();
+    },
+  };
+}
