@@ -54,3 +54,4 @@ export {
   type MessageOf,
 } from './codec.ts';
 export { watch, type WatchSource } from './watch.ts';
+export * from './control.ts';

@@ -15,3 +15,5 @@ export {
 } from './outcome.ts';
 export { actionTimeoutMs, defaultTimeouts, InvalidTimeoutsError, parseTimeouts, type ActionTimeouts } from './timeouts.ts';
 export { NodeLostError, TransientTransportError, type ActionTransport, type SendOptions } from './transport.ts';
+export { progressPublisher, toPlanProgress } from './nats-progress.ts';
+export { natsTransport, type NatsTransport, type NatsTransportOptions } from './nats-transport.ts';

@@ -1,0 +1,158 @@
+import { Packr } from 'msgpackr';
+import { z } from 'zod';
+import type { DecodeResult } from './codec.ts';
+import { PROTOCOL_VERSION } from './codec.ts';
+import { ProtocolError, ProtocolErrorCode } from './errors.ts';
+import { ACTION_TYPES, actionErrorSchema, demandSchema, resourcesSchema } from './messages.ts';
+import { TOKEN_RE } from './subjects.ts';
+
+/**
+ * Messages of the control subjects (`PREFIX.control.<verb>`): requests from the `entropy` CLI to
+ * the controller and their replies. Same codec rules as the other messages: msgpack maps with the
+ * protocol version `v`, validated on receipt.
+ */
+
+const name = z.string().min(1).max(128);
+const token = z.string().regex(TOKEN_RE, { error: `must match ${TOKEN_RE.source}` });
+const count = z.number().int().min(0);
+const time = z.number().finite().min(0);
+const vjobState = z.enum(['waiting', 'running', 'sleeping', 'terminated']);
+const vmState = z.enum(['waiting', 'running', 'paused', 'sleeping', 'terminated', 'crashed', 'unknown']);
+
+export const controlErrorSchema = actionErrorSchema;
+export type ControlError = z.infer<typeof controlErrorSchema>;
+
+/** Codes the controller puts in a control reply's error. */
+export const ControlErrorCode = {
+  /** The request does not decode or fails validation; `field` names the offending field. */
+  BadRequest: 'ENTROPY_BAD_REQUEST',
+  /** A plan is running; the controller runs one at a time. */
+  Busy: 'ENTROPY_BUSY',
+  /** No plan reaches the decision from the current configuration. */
+  Infeasible: 'ENTROPY_INFEASIBLE',
+  /** The decision is invalid for the current configuration (unknown vjob, forbidden transition). */
+  InvalidDecision: 'ENTROPY_INVALID_DECISION',
+  Internal: 'ENTROPY_INTERNAL',
+} as const;
+export type ControlErrorCode = (typeof ControlErrorCode)[keyof typeof ControlErrorCode];
+
+export const statusRequestSchema = z.object({});
+export type StatusRequest = z.infer<typeof statusRequestSchema>;
+
+export const statusReplySchema = z.object({
+  controller: name,
+  ts: time,
+  nodes: z.array(
+    z.object({
+      id: token,
+      liveness: z.enum(['online', 'offline', 'pending']),
+      driver: z.string().max(128),
+      capacity: resourcesSchema,
+      lastSeen: time,
+      vms: count,
+      inFlight: count,
+    }),
+  ),
+  vms: z.array(z.object({ id: name, vjob: name, state: vmState, host: token.optional(), demand: resourcesSchema })),
+  excluded: z.array(z.object({ vm: name, vjob: name.optional(), node: token.optional(), reason: name })),
+  /** The plan being executed, if any. */
+  running: token.optional(),
+});
+export type StatusReply = z.infer<typeof statusReplySchema>;
+
+/** A VM or vjob the controller should know about (an instance file's, for `entropy apply`). */
+export const registeredVmSchema = z.object({ id: name, vjob: name, demand: demandSchema, state: vmState.optional() });
+export const registeredVjobSchema = z.object({ id: name, priority: z.number().finite(), submittedAt: time });
+
+export const applyRequestSchema = z.object({
+  /** Chosen by the requester, so that it can subscribe to the plan's progress before asking. */
+  planId: token,
+  decision: z.record(name, vjobState),
+  vms: z.array(registeredVmSchema).optional(),
+  vjobs: z.array(registeredVjobSchema).optional(),
+  /** Cost model overrides, as in an instance file. */
+  costModel: z.record(name, z.object({ base: z.number().finite().min(0).optional(), perMiB: z.number().finite().min(0).optional() })).optional(),
+  mode: z.enum(['barrier', 'asap']).optional(),
+  timeLimitMs: z.number().finite().positive().optional(),
+  /** Plan only: reply with the plan and execute nothing. */
+  dryRun: z.boolean().optional(),
+});
+export type ApplyRequest = z.infer<typeof applyRequestSchema>;
+
+export const plannedActionSchema = z.object({
+  id: name,
+  type: z.enum(ACTION_TYPES),
+  vm: name,
+  vjob: name,
+  from: token.optional(),
+  to: token.optional(),
+  start: time,
+  end: time,
+  step: count,
+  dependsOn: z.array(name),
+});
+export type PlannedActionMessage = z.infer<typeof plannedActionSchema>;
+
+export const applyReplySchema = z.union([
+  z.object({
+    ok: z.literal(true),
+    planId: token,
+    actions: z.array(plannedActionSchema),
+    steps: count,
+    makespan: time,
+    sumCompletion: time,
+    solveMs: time,
+    /** VMs the monitor left out of the configuration, and why. */
+    excluded: z.array(z.object({ vm: name, vjob: name.optional(), node: token.optional(), reason: name })),
+    executing: z.boolean(),
+  }),
+  z.object({ ok: z.literal(false), error: controlErrorSchema }),
+]);
+export type ApplyReply = z.infer<typeof applyReplySchema>;
+
+export const CONTROL_SCHEMAS = {
+  statusRequest: statusRequestSchema,
+  statusReply: statusReplySchema,
+  applyRequest: applyRequestSchema,
+  applyReply: applyReplySchema,
+} as const;
+export type ControlKind = keyof typeof CONTROL_SCHEMAS;
+export type ControlMessageOf<K extends ControlKind> = z.infer<(typeof CONTROL_SCHEMAS)[K]>;
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
+
+const fieldOf = (path: readonly PropertyKey[]) => path.reduce<string>((out, s) => out + (typeof s === 'number' ? `[${s}]` : `.${String(s)}`), '$');
+
+export function encodeControl<K extends ControlKind>(kind: K, msg: ControlMessageOf<K>): Uint8Array {
+  const parsed = CONTROL_SCHEMAS[kind].safeParse(msg);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = fieldOf(issue?.path ?? []);
+    throw new ProtocolError(ProtocolErrorCode.InvalidMessage, field, `cannot encode ${kind}: ${field}: ${issue?.message}`);
+  }
+  return packr.pack({ v: PROTOCOL_VERSION, ...(parsed.data as object) });
+}
+
+/** Never throws: bad input is a value naming the field. */
+export function decodeControl<K extends ControlKind>(kind: K, bytes: Uint8Array): DecodeResult<ControlMessageOf<K>> {
+  let value: unknown;
+  try {
+    if (!(bytes instanceof Uint8Array) || bytes.length === 0) throw new Error('empty or not bytes');
+    value = packr.unpack(bytes);
+  } catch (err) {
+    return { ok: false, error: { code: ProtocolErrorCode.Decode, field: '$', reason: `not msgpack: ${(err as Error)?.message ?? String(err)}` } };
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return { ok: false, error: { code: ProtocolErrorCode.InvalidMessage, field: '$', reason: 'must be a map' } };
+  }
+  const { v, ...rest } = value as Record<string, unknown>;
+  if (v !== PROTOCOL_VERSION) {
+    return { ok: false, error: { code: ProtocolErrorCode.ProtocolVersion, field: '$.v', reason: `expected protocol version ${PROTOCOL_VERSION}, got ${JSON.stringify(v) ?? 'nothing'}` } };
+  }
+  const parsed = CONTROL_SCHEMAS[kind].safeParse(rest);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { ok: false, error: { code: ProtocolErrorCode.InvalidMessage, field: fieldOf(issue?.path ?? []), reason: issue?.message ?? 'invalid' } };
+  }
+  return { ok: true, msg: parsed.data as ControlMessageOf<K> };
+}
