@@ -32,7 +32,9 @@ describe('fifo-ffd', () => {
       big: { state: 'waiting', vms: 3, submittedAt: 0 },
       small: { state: 'waiting', vms: 2, submittedAt: 1 },
     });
-    expect(fifoFfd().decide(view)).toEqual({ big: 'waiting', small: 'running' });
+    expect(fifoFfd({ unmeasuredCpu: 1 }).decide(view)).toEqual({ big: 'waiting', small: 'running' });
+    // Counted at half their peak, the three VMs of big fit and it starts.
+    expect(fifoFfd().decide(view)).toEqual({ big: 'running', small: 'waiting' });
   });
 
   it('preempts a running vjob only for one of higher effective priority', () => {

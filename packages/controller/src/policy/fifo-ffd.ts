@@ -7,7 +7,17 @@ import type { Policy, PolicyView, QueuedVJob, QueuedVM } from './policy.ts';
 export interface FifoFfdOptions {
   /** Waiting this long (since submission) adds one point of priority. */
   readonly agingPeriodMs?: number;
+  /**
+   * CPU assumed for a VM never measured (a waiting vjob's), as a fraction of its peak demand.
+   * 1 admits a vjob only when its peak fits, which keeps out any vjob as large as an idle
+   * cluster's free room. The default, half the peak, starts vjobs optimistically: when their
+   * measured use overloads a node, the next turn suspends the youngest, a cheap correction
+   * with the context switch.
+   */
+  readonly unmeasuredCpu?: number;
 }
+
+export const DEFAULT_UNMEASURED_CPU = 0.5;
 
 export const DEFAULT_AGING_PERIOD_MS = 10 * 60_000;
 
@@ -16,13 +26,15 @@ export const DEFAULT_AGING_PERIOD_MS = 10 * 60_000;
  * (`priority + age / agingPeriodMs`, so with equal priorities it is FIFO, and an old
  * low-priority vjob ends up ahead of any newcomer: nobody starves). The vjobs are packed in that
  * order, each one's VMs first-fit decreasing on their MEASURED use (a never-measured VM counts at
- * its peak demand); a vjob that fits runs, one that does not is suspended if it was running or
+ * `unmeasuredCpu` times its peak CPU demand); a vjob that fits runs, one that does not is suspended if it was running or
  * stays waiting or sleeping. Packing starts from empty nodes at every turn, so a running vjob only
  * loses its room to vjobs ahead of it: of higher effective priority, or equal and already running.
  */
 export function fifoFfd(options: FifoFfdOptions = {}): Policy {
   const agingPeriodMs = options.agingPeriodMs ?? DEFAULT_AGING_PERIOD_MS;
   if (!(agingPeriodMs > 0)) throw new RangeError(`fifo-ffd: agingPeriodMs must be a positive number, got ${agingPeriodMs}`);
+  const unmeasuredCpu = options.unmeasuredCpu ?? DEFAULT_UNMEASURED_CPU;
+  if (!(unmeasuredCpu >= 0 && unmeasuredCpu <= 1)) throw new RangeError(`fifo-ffd: unmeasuredCpu must be between 0 and 1, got ${unmeasuredCpu}`);
   const effective = (j: QueuedVJob, now: number) => j.priority + Math.max(0, now - j.submittedAt) / agingPeriodMs;
 
   function decide(view: PolicyView): Decision {
@@ -36,7 +48,7 @@ export function fifoFfd(options: FifoFfdOptions = {}): Policy {
     const bins = new NodeBins(view.configuration.nodes);
     const decision: Record<string, VJobState> = {};
     for (const j of order) {
-      if (bins.placeAll(j.vms.map(estimatedUse), true)) decision[j.id] = 'running';
+      if (bins.placeAll(j.vms.map((vm) => estimatedUse(vm, unmeasuredCpu)), true)) decision[j.id] = 'running';
       else decision[j.id] = j.state === 'running' ? 'sleeping' : j.state;
     }
     return decision;
@@ -44,9 +56,9 @@ export function fifoFfd(options: FifoFfdOptions = {}): Policy {
   return { name: 'fifo-ffd', sizing: 'measured', decide };
 }
 
-/** Measured use where there is one, else peak demand; memory is always the demand, a VM holds it all. */
-export function estimatedUse(vm: QueuedVM): Resources {
-  if (!vm.usage) return vm.demand;
+/** Measured use where there is one, else a share of the peak demand; memory is always the demand, a VM holds it all. */
+export function estimatedUse(vm: QueuedVM, unmeasuredCpu = 1): Resources {
+  if (!vm.usage) return { ...vm.demand, cpu: (vm.demand.cpu ?? 0) * unmeasuredCpu };
   const { mem: _mem, ...measured } = vm.usage;
   return { ...vm.demand, ...measured };
 }

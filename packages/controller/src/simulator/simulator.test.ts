@@ -45,11 +45,14 @@ describe('simulate', () => {
     // t=30 s (next turn): a measures 0 CPU, so b (never measured: peak 2 CPUs) fits; it boots
     // 30-40 s and computes 300 s: done at 340 s. Cumulated: 610 + 340 = 950 s (FCFS: 610 + 920).
     const scenario = tiny({ phases: [{ durationMs: 10 * MIN, cpu: 0 }] }, { phases: [{ durationMs: 5 * MIN, cpu: 1 }] });
-    const r = simulate(scenario, fifoFfd());
+    const r = simulate(scenario, fifoFfd({ unmeasuredCpu: 1 }));
     expect(r.vjobs.map((j) => j.completedAt)).toEqual([610_000, 340_000]);
     expect(r.cumulatedMs).toBe(950_000);
     expect(r.makespanMs).toBe(610_000);
     expect(simulate(scenario, fcfs()).cumulatedMs).toBe(1_530_000);
+    // Counting unmeasured VMs at half their peak (the default), both start at 0 and boot together:
+    // a is done at 610 s, b at 10 + 300 = 310 s.
+    expect(simulate(scenario, fifoFfd()).cumulatedMs).toBe(920_000);
   });
 
   it('slows vjobs that share an overloaded node, and fifo-ffd suspends the younger one', () => {

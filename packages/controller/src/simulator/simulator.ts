@@ -4,7 +4,7 @@ import { ACTION_TYPES, type ActionType } from '../model/lifecycle.ts';
 import type { FeasiblePlan } from '../model/plan.ts';
 import type { Resources } from '../model/resources.ts';
 import { decideSafely } from '../policy/decide-safely.ts';
-import { buildPolicyView, type Policy, type Sizing } from '../policy/policy.ts';
+import { buildPolicyView, type Policy, type QueuedVJob, type Sizing } from '../policy/policy.ts';
 import type { Scenario } from './scenario.ts';
 import { newRun, phaseCpu, progressOf, type VJobRun } from './vjob-run.ts';
 
@@ -56,8 +56,9 @@ export interface SimulationResult {
  * `controlPeriodMs`, and at once after a submission or a completion) the policy decides, the real
  * context switch plans, and virtual time advances by the plan's makespan. Assumptions:
  * - a vjob's phases progress only while it runs, at the pace its nodes' CPU allows (vjob-run.ts);
- * - during a context switch the vjobs the plan acts on (paused, saved, restored, migrated) make
- *   no progress; the others go on; the plan's target takes effect at its end;
+ * - during a context switch a vjob the plan acts on makes no progress from the start of its first
+ *   action to the end of its last (a migrating vjob counts as stopped: conservative for live
+ *   migration); the others go on; the plan's target takes effect at the plan's end;
  * - a vjob whose last phase ends leaves the cluster at once (its stop is not planned);
  * - a policy sees VMs at peak demand plus the measured use of VMs that ran (waiting VMs have no
  *   measurement); the engine gets the peak demand for `sizing: 'peak'` policies, else the CPU use
@@ -68,6 +69,30 @@ export function simulate(scenario: Scenario, policy: Policy, options: Simulation
 }
 
 const EPSILON = 1e-6;
+
+/**
+ * The stretches of a plan and the vjobs that make no progress during each: a vjob is frozen from
+ * the start of its first action to the end of its last one (to the plan's end when the plan
+ * suspends or stops it, as it does not run again before the target takes effect).
+ */
+export function frozenSpans(plan: FeasiblePlan): [number, number, Set<string>][] {
+  const window = new Map<string, [number, number]>();
+  for (const a of plan.actions) {
+    const w = window.get(a.vjob);
+    if (w) {
+      w[0] = Math.min(w[0], a.start);
+      w[1] = Math.max(w[1], a.end);
+    } else window.set(a.vjob, [a.start, a.end]);
+  }
+  for (const a of plan.actions) if (plan.target[a.vm]?.state !== 'running') window.get(a.vjob)![1] = plan.makespan;
+  const cuts = [...new Set([0, plan.makespan, ...[...window.values()].flat()])].sort((x, y) => x - y);
+  const spans: [number, number, Set<string>][] = [];
+  for (let i = 0; i + 1 < cuts.length; i++) {
+    const [from, to] = [cuts[i]!, cuts[i + 1]!];
+    spans.push([from, to, new Set([...window].filter(([, w]) => w[0] <= from && to <= w[1]).map(([j]) => j))]);
+  }
+  return spans;
+}
 
 class Simulation {
   private t = 0;
@@ -135,14 +160,46 @@ class Simulation {
     let plan = contextSwitch(engineConfiguration, decision, this.scenario.costModel, { timeLimitMs });
     this.solveMs += plan.solveMs;
     if (!plan.feasible) {
-      // Keep what the decision stops or suspends, drop what it starts or resumes: the next turn retries.
       this.infeasibleTurns++;
-      const running = new Set(view.queue.filter((j) => j.state === 'running').map((j) => j.id));
-      const cautious = Object.fromEntries(Object.entries(decision).filter(([j, s]) => s !== 'running' || running.has(j)));
-      plan = contextSwitch(engineConfiguration, cautious, this.scenario.costModel, { timeLimitMs });
-      this.solveMs += plan.solveMs;
+      plan = this.cautiousPlan(engineConfiguration, decision, view.queue, timeLimitMs) ?? plan;
     }
     if (plan.feasible && plan.actions.length > 0) this.execute(plan);
+  }
+
+  /**
+   * When the engine finds no placement for the whole decision, keep what it stops or suspends
+   * and start or resume only the oldest of the vjobs it starts, as many as the engine can place
+   * (a binary search on their number); the next turn asks the policy again.
+   */
+  private cautiousPlan(
+    configuration: Configuration,
+    decision: Decision,
+    queue: readonly QueuedVJob[],
+    timeLimitMs: number,
+  ): FeasiblePlan | undefined {
+    const starts = queue.filter((j) => j.state !== 'running' && decision[j.id] === 'running').map((j) => j.id);
+    const keeping = (k: number): Decision => {
+      const dropped = new Set(starts.slice(k));
+      return Object.fromEntries(Object.entries(decision).filter(([j]) => !dropped.has(j)));
+    };
+    const attempt = (k: number) => {
+      const plan = contextSwitch(configuration, keeping(k), this.scenario.costModel, { timeLimitMs });
+      this.solveMs += plan.solveMs;
+      return plan.feasible ? plan : undefined;
+    };
+    let best = attempt(0);
+    if (!best) return undefined;
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      const plan = attempt(mid);
+      if (plan) {
+        best = plan;
+        lo = mid;
+      } else hi = mid - 1;
+    }
+    return best;
   }
 
   /** The configuration a monitor would report, VMs sized at peak or at their current use, and the measured use. */
@@ -175,7 +232,9 @@ class Simulation {
     this.switchMs += plan.makespan;
     for (const a of plan.actions) this.actions[a.type]++;
     const touched = new Set(plan.actions.map((a) => a.vjob));
-    this.advance(this.t + plan.makespan, touched, false);
+    const start = this.t;
+    for (const [, to, frozen] of frozenSpans(plan)) this.advance(start + to, frozen, false);
+    this.advance(start + plan.makespan, touched, false);
     for (const r of this.runs) {
       if (!touched.has(r.spec.id) || r.state === 'terminated') continue;
       let state: VJobRun['state'] = 'terminated';
