@@ -1,6 +1,9 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { EntropyError } from '../errors.ts';
 import type { CommandResult } from './io.ts';
+import { APPLY_HELP, applyCommand } from './apply-command.ts';
+import { controllerCommand } from './controller-command.ts';
+import { statusCommand } from './status-command.ts';
 import { planCommand } from './plan-command.ts';
 import { VERIFY_HELP, verifyCommand } from './verify-command.ts';
 
@@ -47,5 +50,43 @@ program
   .argument('<plan>', 'plan file (the output of entropy plan --json)')
   .addHelpText('after', VERIFY_HELP)
   .action((instance: string, plan: string) => run(() => verifyCommand(instance, plan)));
+
+program
+  .command('controller')
+  .description('run the controller: monitor the agents, serve status and apply requests, execute plans')
+  .option('--nats <url>', 'NATS server URL', 'nats://127.0.0.1:4222')
+  .option('--prefix <prefix>', 'subject prefix', 'entropy')
+  .option('--status-period <ms>', "the agents' status period; a node silent for three periods is offline", positiveInt)
+  .option('--mode <mode>', 'execution mode: barrier (step after step) or asap', executionMode)
+  .option('--log-level <level>', 'pino log level (JSON lines on stderr)', 'info')
+  .action((opts: { nats: string; prefix: string; statusPeriod?: number; mode?: 'barrier' | 'asap'; logLevel: string }) => run(() => controllerCommand(opts)));
+
+program
+  .command('status')
+  .description("show the controller's view of nodes and VMs")
+  .option('--nats <url>', 'NATS server URL', 'nats://127.0.0.1:4222')
+  .option('--prefix <prefix>', 'subject prefix', 'entropy')
+  .option('--json', 'print the status as JSON')
+  .action((opts: { nats: string; prefix: string; json?: boolean }) => run(() => statusCommand(opts)));
+
+program
+  .command('apply')
+  .description('plan a context switch from the observed configuration to a decision, and execute it')
+  .argument('<target>', 'instance file, decision file, or inline decision (j1=sleeping,j2=running)')
+  .option('--nats <url>', 'NATS server URL', 'nats://127.0.0.1:4222')
+  .option('--prefix <prefix>', 'subject prefix', 'entropy')
+  .option('--mode <mode>', 'execution mode: barrier (step after step) or asap', executionMode)
+  .option('--time-limit <ms>', 'time budget for the improvement phases', positiveInt)
+  .option('--dry-run', 'print the plan, execute nothing')
+  .option('--timeout <ms>', 'give up waiting for the end of the plan after this long', positiveInt)
+  .addHelpText('after', APPLY_HELP)
+  .action((target: string, opts: { nats: string; prefix: string; mode?: 'barrier' | 'asap'; timeLimit?: number; dryRun?: boolean; timeout?: number }) =>
+    run(() => applyCommand(target, opts)),
+  );
+
+function executionMode(value: string): 'barrier' | 'asap' {
+  if (value !== 'barrier' && value !== 'asap') throw new InvalidArgumentError('must be barrier or asap');
+  return value;
+}
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,162 @@
+import { MultiBar, Presets, type SingleBar } from 'cli-progress';
+import { type ApplyReply, ControlErrorCode, decode, decodeControl, encodeControl, type PlanProgress, subjects } from '@entropy/protocol';
+import { EntropyError, ErrorCode } from '../errors.ts';
+import { newPlanId } from '../controller/controller.ts';
+import { connectNats, DEFAULT_NATS_URL, requestController } from '../controller/nats-connect.ts';
+import type { FeasiblePlan } from '../model/plan.ts';
+import { readApplySource } from './apply-source.ts';
+import { formatPlan } from './format-plan.ts';
+import type { CommandResult } from './io.ts';
+
+/** Exit codes of `entropy apply`; 1 (bad input, no controller) is main.ts's for every user-reachable error. */
+export const ApplyExit = { Ok: 0, BadInput: 1, Infeasible: 2, Failed: 4 } as const;
+
+export const APPLY_HELP = `
+TARGET is an instance file (its decision is applied; its VMs and vjobs are registered with the
+controller), a decision file ({"j1": "sleeping"}), or an inline decision (j1=sleeping,j2=running).
+The plan starts from the configuration the controller observes now, not from the instance's.
+
+Exit codes:
+  0  the plan completed (or there was nothing to do, or --dry-run)
+  1  bad input, no controller, or the controller refused the decision
+  2  no plan reaches the decision
+  4  the plan failed or was stopped (the summary says which action, and what was undone)`;
+
+export interface ApplyCommandOptions {
+  readonly nats?: string;
+  readonly prefix?: string;
+  readonly mode?: 'barrier' | 'asap';
+  readonly timeLimit?: number;
+  readonly dryRun?: boolean;
+  /** Give up waiting for the end of the plan after this long (default: 3 x makespan + 2 min). */
+  readonly timeout?: number;
+}
+
+export interface ApplyIo {
+  /** Text shown before the end (the plan); the summary is the returned output. */
+  write(text: string): void;
+  /** Draw progress bars (on a terminal); otherwise one line per step on `log`. */
+  readonly bars: boolean;
+  log(line: string): void;
+}
+
+const defaultIo: ApplyIo = {
+  write: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+  bars: process.stderr.isTTY === true,
+  log: (line) => process.stderr.write(`${line}\n`),
+};
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2)}s`;
+
+/** `entropy apply TARGET`: plan on the controller, print the plan, follow its execution, summarize. */
+export async function applyCommand(target: string, options: ApplyCommandOptions = {}, io: ApplyIo = defaultIo): Promise<CommandResult> {
+  const source = readApplySource(target);
+  const nc = await connectNats(options.nats ?? DEFAULT_NATS_URL, 'entropy-apply');
+  try {
+    const s = subjects(options.prefix);
+    const planId = newPlanId('apply');
+    // Subscribe first: the controller starts publishing progress right after its reply.
+    const progress = nc.subscribe(s.planProgress(planId));
+    await nc.flush();
+    const request = {
+      planId,
+      ...source,
+      ...(options.mode ? { mode: options.mode } : {}),
+      ...(options.timeLimit ? { timeLimitMs: options.timeLimit } : {}),
+      ...(options.dryRun ? { dryRun: true } : {}),
+    };
+    const m = await requestController(nc, s.control('apply'), encodeControl('applyRequest', request), 60_000 + (options.timeLimit ?? 0));
+    const r = decodeControl('applyReply', m.data);
+    if (!r.ok) throw new EntropyError(ErrorCode.Io, `malformed apply reply: ${r.error.field}: ${r.error.reason}`);
+    const reply: ApplyReply = r.msg;
+    if (!reply.ok) {
+      if (reply.error.code === ControlErrorCode.Infeasible) return { output: `infeasible: ${reply.error.message}`, exitCode: ApplyExit.Infeasible };
+      return { output: `apply refused (${reply.error.code}): ${reply.error.message}`, exitCode: ApplyExit.BadInput };
+    }
+    const plan: FeasiblePlan = { feasible: true, actions: reply.actions, steps: reply.steps, makespan: reply.makespan, sumCompletion: reply.sumCompletion, solveMs: reply.solveMs, target: {} };
+    io.write(`plan ${planId}\n${formatPlan(plan)}`);
+    if (reply.excluded.length > 0) io.write(`left out of planning: ${reply.excluded.map((e) => `${e.vm} (${e.reason})`).join(', ')}`);
+    if (!reply.executing) {
+      progress.unsubscribe();
+      return { output: options.dryRun ? 'dry run: nothing executed' : 'nothing to do: the cluster is already in the wanted state', exitCode: ApplyExit.Ok };
+    }
+    const timeoutMs = options.timeout ?? 3 * plan.makespan + 120_000;
+    return await follow(plan, planId, progress, timeoutMs, io);
+  } finally {
+    await nc.close();
+  }
+}
+
+interface Followed {
+  readonly end?: PlanProgress;
+  readonly failures: PlanProgress[];
+  readonly undone: PlanProgress[];
+}
+
+async function follow(plan: FeasiblePlan, planId: string, sub: AsyncIterable<{ data: Uint8Array }> & { unsubscribe(): void }, timeoutMs: number, io: ApplyIo): Promise<CommandResult> {
+  const byWireId = new Map(plan.actions.map((a) => [`${planId}:${a.id}`, a]));
+  const bars = io.bars ? new MultiBar({ clearOnComplete: false, hideCursor: true, format: '{name} |{bar}| {value}/{total} {detail}' }, Presets.shades_classic) : undefined;
+  const stepBar: SingleBar | undefined = bars?.create(plan.steps, 0, { name: 'steps  ', detail: '' });
+  const actionBar: SingleBar | undefined = bars?.create(plan.actions.length, 0, { name: 'actions', detail: '' });
+  const timer = setTimeout(() => sub.unsubscribe(), timeoutMs);
+  const seen: Followed = { failures: [], undone: [] };
+  let end: PlanProgress | undefined;
+  let stepsDone = 0;
+  try {
+    for await (const m of sub) {
+      const r = decode('progress', m.data);
+      if (!r.ok) continue;
+      const p = r.msg;
+      const a = p.actionId ? byWireId.get(p.actionId) : undefined;
+      const undo = p.actionId?.startsWith(`${planId}:undo-`) ?? false;
+      switch (p.kind) {
+        case 'action-started':
+          actionBar?.update(p.counts.done + p.counts.failed, { detail: a ? `${a.type} ${a.vm}` : undo ? 'undoing a pause' : '' });
+          break;
+        case 'action-done':
+          if (undo) seen.undone.push(p);
+          else actionBar?.update(p.counts.done + p.counts.failed, { detail: a ? `${a.type} ${a.vm} ${seconds(p.durationMs ?? 0)}` : '' });
+          break;
+        case 'action-failed':
+          seen.failures.push(p);
+          actionBar?.update(p.counts.done + p.counts.failed, { detail: `FAILED ${a ? `${a.type} ${a.vm}` : p.actionId}` });
+          if (!bars) io.log(`failed: ${a ? `${a.type} ${a.vm}` : p.actionId}: ${p.error?.message ?? ''}`);
+          break;
+        case 'step-done':
+          stepsDone++;
+          stepBar?.update(stepsDone, { detail: `step ${p.step} done` });
+          if (!bars) io.log(`step ${p.step} done (${stepsDone}/${plan.steps} steps, ${p.counts.done}/${p.counts.total} actions)`);
+          break;
+        case 'plan-done':
+        case 'plan-failed':
+          end = p;
+          break;
+      }
+      if (end) break;
+    }
+  } finally {
+    clearTimeout(timer);
+    bars?.stop();
+    sub.unsubscribe();
+  }
+  if (!end) return { output: `no end of plan ${planId} within ${seconds(timeoutMs)}: see the controller's log`, exitCode: ApplyExit.Failed };
+  return summarize(plan, planId, end, seen, byWireId);
+}
+
+function summarize(plan: FeasiblePlan, planId: string, end: PlanProgress, seen: Followed, byWireId: ReadonlyMap<string, FeasiblePlan['actions'][number]>): CommandResult {
+  const measured = end.durationMs ?? 0;
+  const delta = plan.makespan > 0 ? ` (${measured >= plan.makespan ? '+' : ''}${Math.round(((measured - plan.makespan) / plan.makespan) * 100)}%)` : '';
+  const lines = [''];
+  const ok = end.kind === 'plan-done';
+  lines.push(ok ? `plan ${planId} completed: ${plan.actions.length} actions in ${plan.steps} steps` : `plan ${planId} FAILED: ${end.error?.code ?? ''} ${end.error?.message ?? ''}`.trimEnd());
+  lines.push(`measured ${seconds(measured)} vs estimated ${seconds(plan.makespan)}${delta}`);
+  if (!ok) {
+    lines.push(`${end.counts.done} of ${end.counts.total} actions done, ${end.counts.failed} failed, ${end.counts.total - end.counts.done - end.counts.failed} not started`);
+    for (const f of seen.failures) {
+      const a = f.actionId ? byWireId.get(f.actionId) : undefined;
+      lines.push(`  failed: ${a ? `${a.id} ${a.type} ${a.vm}` : f.actionId}: ${f.error?.code ?? ''} ${f.error?.message ?? ''}`);
+    }
+    if (seen.undone.length > 0) lines.push(`  undone: ${seen.undone.length} paused VMs unpaused (their vjob's pause was not complete)`);
+  }
+  return { output: lines.join('\n'), exitCode: ok ? ApplyExit.Ok : ApplyExit.Failed };
+}

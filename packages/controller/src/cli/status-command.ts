@@ -1,0 +1,69 @@
+import { decodeControl, encodeControl, type StatusReply, subjects } from '@entropy/protocol';
+import { EntropyError, ErrorCode } from '../errors.ts';
+import { connectNats, DEFAULT_NATS_URL, requestController } from '../controller/nats-connect.ts';
+import type { CommandResult } from './io.ts';
+
+export interface StatusCommandOptions {
+  readonly nats?: string;
+  readonly prefix?: string;
+  readonly json?: boolean;
+  readonly timeout?: number;
+}
+
+/** `entropy status`: the controller's view of nodes and VMs, as tables or JSON. */
+export async function statusCommand(options: StatusCommandOptions = {}): Promise<CommandResult> {
+  const nc = await connectNats(options.nats ?? DEFAULT_NATS_URL, 'entropy-status');
+  try {
+    const s = subjects(options.prefix);
+    const m = await requestController(nc, s.control('status'), encodeControl('statusRequest', {}), options.timeout ?? 5000);
+    const r = decodeControl('statusReply', m.data);
+    if (!r.ok) throw new EntropyError(ErrorCode.Io, `malformed status reply: ${r.error.field}: ${r.error.reason}`);
+    return { output: options.json ? JSON.stringify(r.msg, null, 2) : formatStatus(r.msg), exitCode: 0 };
+  } finally {
+    await nc.close();
+  }
+}
+
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)];
+}
+
+const num = (n: number | undefined) => (n === undefined ? '-' : String(Math.round(n * 100) / 100));
+
+export function formatStatus(st: StatusReply): string {
+  const out: string[] = [];
+  const online = st.nodes.filter((n) => n.liveness === 'online').length;
+  out.push(`controller ${st.controller}: ${online}/${st.nodes.length} nodes online, ${st.vms.length} VMs${st.running ? `, running plan ${st.running}` : ''}`);
+  out.push('');
+  const used = new Map<string, { cpu: number; mem: number }>();
+  for (const v of st.vms)
+    if (v.host && (v.state === 'running' || v.state === 'paused')) {
+      const u = used.get(v.host) ?? { cpu: 0, mem: 0 };
+      used.set(v.host, { cpu: u.cpu + (v.demand.cpu ?? 0), mem: u.mem + (v.demand.mem ?? 0) });
+    }
+  out.push(
+    ...table(
+      ['node', 'state', 'driver', 'cpu used/cap', 'mem used/cap', 'vms', 'in flight', 'last seen'],
+      st.nodes.map((n) => [
+        n.id,
+        n.liveness,
+        n.driver,
+        `${num(used.get(n.id)?.cpu ?? 0)}/${num(n.capacity.cpu)}`,
+        `${num(used.get(n.id)?.mem ?? 0)}/${num(n.capacity.mem)}`,
+        String(n.vms),
+        String(n.inFlight),
+        `${((st.ts - n.lastSeen) / 1000).toFixed(1)}s ago`,
+      ]),
+    ),
+  );
+  out.push('');
+  out.push(...table(['vm', 'vjob', 'state', 'host', 'cpu', 'mem'], st.vms.map((v) => [v.id, v.vjob, v.state, v.host ?? '-', num(v.demand.cpu), num(v.demand.mem)])));
+  if (st.excluded.length > 0) {
+    out.push('');
+    out.push(`${st.excluded.length} VMs left out of planning:`);
+    out.push(...table(['vm', 'vjob', 'node', 'reason'], st.excluded.map((e) => [e.vm, e.vjob ?? '-', e.node ?? '-', e.reason])));
+  }
+  return out.join('\n');
+}

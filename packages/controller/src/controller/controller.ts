@@ -1,0 +1,226 @@
+import { randomBytes } from 'node:crypto';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import {
+  type ApplyReply,
+  type ApplyRequest,
+  ControlErrorCode,
+  decodeControl,
+  encodeControl,
+  type StatusReply,
+  type Subjects,
+  subjects as subjectsOf,
+} from '@entropy/protocol';
+import { contextSwitch } from '../engine/context-switch.ts';
+import {
+  type ActionTimeouts,
+  executePlan,
+  type ExecutionMode,
+  type ExecutionOutcome,
+  natsTransport,
+  progressPublisher,
+} from '../executor/index.ts';
+import type { Configuration, Decision } from '../model/configuration.ts';
+import { type CostModel, DEFAULT_COST_MODEL } from '../model/cost-model.ts';
+import type { FeasiblePlan } from '../model/plan.ts';
+import { MemoryRegistry, type MonitorView, startNatsMonitor } from '../monitor/index.ts';
+import { validateDecision } from '../policy/index.ts';
+import type { Logger } from './logger.ts';
+import { planApply } from './plan-apply.ts';
+
+/**
+ * The policy hook of the control loop: the wanted state of each vjob, or undefined to leave the
+ * cluster as it is. The vjob queue and its policies plug in here.
+ */
+export type DecideFn = (configuration: Configuration, view: MonitorView) => Decision | undefined;
+
+export interface ControllerOptions {
+  readonly prefix?: string;
+  readonly name?: string;
+  readonly logger: Logger;
+  /** The agents' status period; a node silent for three periods is offline. */
+  readonly statusPeriodMs?: number;
+  readonly decide?: DecideFn;
+  /** How often the loop asks `decide` (default 5 s). */
+  readonly loopIntervalMs?: number;
+  readonly mode?: ExecutionMode;
+  readonly timeouts?: Partial<ActionTimeouts>;
+  readonly costModel?: CostModel;
+}
+
+export interface Controller {
+  readonly registry: MemoryRegistry;
+  view(): MonitorView;
+  /** Computes and starts a plan; resolves once the plan is computed (or refused). */
+  apply(request: ApplyRequest): Promise<ApplyReply>;
+  /** The execution in progress or the last one, once it ends. */
+  lastOutcome(): ExecutionOutcome | undefined;
+  idle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_LOOP_INTERVAL_MS = 5000;
+
+export function newPlanId(prefix = 'p'): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * The controller: the monitor, the control subjects, the executor, and a level-triggered loop
+ * that asks `decide` for a decision each turn and runs the plan that reaches it. One plan runs at
+ * a time; a failed plan is not retried as such: the next turn re-observes and plans again.
+ */
+export function startController(nc: NatsConnection, options: ControllerOptions): Controller {
+  const { logger } = options;
+  const s: Subjects = subjectsOf(options.prefix);
+  const name = options.name ?? `entropy-controller-${process.pid}`;
+  const registry = new MemoryRegistry();
+  let transport: ReturnType<typeof natsTransport>;
+  const monitor = startNatsMonitor(nc, {
+    subjects: s,
+    name,
+    logger,
+    registry,
+    periodMs: options.statusPeriodMs,
+    onLiveness: ({ wentOffline }) => wentOffline.forEach((node) => transport.nodeLost(node)),
+  });
+  transport = natsTransport(nc, { subjects: s, isOffline: monitor.isOffline });
+  const publish = progressPublisher(nc, s);
+  let running: { planId: string; done: Promise<void>; abort: AbortController } | undefined;
+  let last: ExecutionOutcome | undefined;
+  let closed = false;
+
+  function execute(planId: string, plan: FeasiblePlan, configuration: Configuration, decision: Decision, mode?: ExecutionMode): void {
+    const abort = new AbortController();
+    logger.info({ planId, actions: plan.actions.length, steps: plan.steps, makespan: plan.makespan }, 'plan started');
+    const done = executePlan(plan, {
+      planId,
+      configuration,
+      decision,
+      transport,
+      mode: mode ?? options.mode,
+      timeouts: options.timeouts,
+      signal: abort.signal,
+      onEvent: (e) => {
+        publish(e);
+        if (e.kind === 'action-failed') logger.warn({ planId, actionId: e.wireId, vm: e.action.vm, type: e.action.type, ...e.error }, 'action failed');
+      },
+    }).then(
+      (outcome) => {
+        last = outcome;
+        registry.settle(outcome.observed);
+        const { status, measuredMs, estimatedMs, undone, leftPaused, notStarted } = outcome;
+        logger.info({ planId, status, measuredMs, estimatedMs, undone: undone.length, leftPaused, notStarted: notStarted.length }, 'plan ended');
+      },
+      (err: Error) => logger.error({ planId, err: err.message, code: (err as { code?: string }).code }, 'plan not executed'),
+    ).finally(() => {
+      if (running?.planId === planId) running = undefined;
+    });
+    running = { planId, done, abort };
+  }
+
+  async function apply(request: ApplyRequest): Promise<ApplyReply> {
+    if (running) return { ok: false, error: { code: ControlErrorCode.Busy, message: `plan ${running.planId} is running` } };
+    for (const j of request.vjobs ?? []) registry.vjobs.set(j.id, j);
+    for (const vm of request.vms ?? []) {
+      const state = vm.state === 'waiting' || vm.state === 'terminated' ? vm.state : undefined;
+      registry.vms.set(vm.id, { id: vm.id, vjob: vm.vjob, demand: vm.demand, ...(state ? { state } : {}) });
+    }
+    const view = monitor.view();
+    const planned = planApply(view, request);
+    if (!planned.ok) return planned;
+    const { plan } = planned;
+    const executing = !request.dryRun && plan.actions.length > 0;
+    if (executing) execute(request.planId, plan, planned.configuration, planned.decision, request.mode);
+    return {
+      ok: true,
+      planId: request.planId,
+      actions: plan.actions.map((a) => ({ ...a, dependsOn: [...a.dependsOn] })),
+      steps: plan.steps,
+      makespan: plan.makespan,
+      sumCompletion: plan.sumCompletion,
+      solveMs: plan.solveMs,
+      excluded: view.excluded.map((e) => ({ ...e })),
+      executing,
+    };
+  }
+
+  function statusReply(): StatusReply {
+    const view = monitor.view();
+    return {
+      controller: name,
+      ts: view.at,
+      nodes: view.nodes.map((n) => ({ ...n })),
+      vms: view.configuration.vms.map((v) => ({ id: v.id, vjob: v.vjob, state: v.state, demand: v.demand, ...(v.host ? { host: v.host } : {}) })),
+      excluded: view.excluded.map((e) => ({ ...e })),
+      ...(running ? { running: running.planId } : {}),
+    };
+  }
+
+  const subs: Subscription[] = [];
+  const serve = (subject: string, handle: (m: Msg) => Promise<void> | void) => {
+    const sub = nc.subscribe(subject);
+    subs.push(sub);
+    void (async () => {
+      for await (const m of sub) {
+        Promise.resolve()
+          .then(() => handle(m))
+          .catch((err: Error) => {
+            logger.error({ subject: m.subject, err: err.message }, 'control request failed');
+            if (m.reply) m.respond(encodeControl('applyReply', { ok: false, error: { code: ControlErrorCode.Internal, message: err.message } }));
+          });
+      }
+    })();
+  };
+  serve(s.control('status'), (m) => {
+    m.respond(encodeControl('statusReply', statusReply()));
+  });
+  serve(s.control('apply'), async (m) => {
+    const r = decodeControl('applyRequest', m.data);
+    if (!r.ok) {
+      logger.warn({ subject: m.subject, ...r.error }, 'malformed apply request');
+      m.respond(encodeControl('applyReply', { ok: false, error: { code: ControlErrorCode.BadRequest, message: `${r.error.field}: ${r.error.reason}`, field: r.error.field } }));
+      return;
+    }
+    const reply = await apply(r.msg);
+    if (!reply.ok) logger.warn({ planId: r.msg.planId, ...reply.error }, 'apply refused');
+    m.respond(encodeControl('applyReply', reply));
+  });
+
+  let turns = 0;
+  const loop = options.decide
+    ? setInterval(() => {
+        if (running || closed) return;
+        try {
+          const view = monitor.view();
+          const wanted = options.decide!(view.configuration, view);
+          if (!wanted || Object.keys(wanted).length === 0) return;
+          const decision = validateDecision(wanted, view.configuration, 'decide');
+          const plan = contextSwitch(view.configuration, decision, options.costModel ?? DEFAULT_COST_MODEL);
+          if (!plan.feasible) return logger.warn({ reason: plan.reason }, 'decision infeasible');
+          if (plan.actions.length > 0) execute(newPlanId(`loop${++turns}`), plan, view.configuration, decision);
+        } catch (err) {
+          logger.error({ err: (err as Error).message }, 'control loop turn failed');
+        }
+      }, options.loopIntervalMs ?? DEFAULT_LOOP_INTERVAL_MS)
+    : undefined;
+
+  logger.info({ name, prefix: s.prefix }, 'controller started');
+  return {
+    registry,
+    view: () => monitor.view(),
+    apply,
+    lastOutcome: () => last,
+    idle: async () => {
+      while (running) await running.done;
+    },
+    async close() {
+      closed = true;
+      if (loop) clearInterval(loop);
+      running?.abort.abort(new Error('controller stopping'));
+      while (running) await running.done;
+      for (const sub of subs) sub.unsubscribe();
+      await monitor.close();
+      logger.info({ name }, 'controller stopped');
+    },
+  };
+}

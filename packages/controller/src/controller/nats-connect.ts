@@ -1,0 +1,29 @@
+import { connect, errors, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import { EntropyError, ErrorCode } from '../errors.ts';
+
+export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+
+/** Connects, or throws a one-line EntropyError naming the URL. */
+export async function connectNats(url: string, name: string, options: { reconnect?: boolean } = {}): Promise<NatsConnection> {
+  try {
+    return await connect({
+      servers: url,
+      name,
+      timeout: 5000,
+      ...(options.reconnect ? { maxReconnectAttempts: -1, reconnectTimeWait: 1000 } : { reconnect: false }),
+    });
+  } catch (cause) {
+    throw new EntropyError(ErrorCode.Io, `cannot connect to NATS at ${url}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** A control request; "no controller" and timeouts become one-line EntropyErrors. */
+export async function requestController(nc: NatsConnection, subject: string, data: Uint8Array, timeoutMs: number): Promise<Msg> {
+  try {
+    return await nc.request(subject, data, { timeout: timeoutMs });
+  } catch (cause) {
+    const noResponders = cause instanceof errors.NoRespondersError || (cause instanceof errors.RequestError && cause.isNoResponders());
+    const why = noResponders ? 'no controller is listening (start one with: entropy controller --nats URL)' : `no reply within ${timeoutMs} ms`;
+    throw new EntropyError(ErrorCode.Io, `${subject}: ${why}`, { cause });
+  }
+}
