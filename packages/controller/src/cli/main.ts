@@ -5,6 +5,7 @@ import { APPLY_HELP, applyCommand } from './apply-command.ts';
 import { controllerCommand } from './controller-command.ts';
 import { statusCommand } from './status-command.ts';
 import { planCommand } from './plan-command.ts';
+import { experimentCommand } from './experiment-command.ts';
 import { VERIFY_HELP, verifyCommand } from './verify-command.ts';
 
 function positiveInt(value: string): number {
@@ -82,6 +83,18 @@ program
   .addHelpText('after', APPLY_HELP)
   .action((target: string, opts: { nats: string; prefix: string; mode?: 'barrier' | 'asap'; timeLimit?: number; dryRun?: boolean; timeout?: number }) =>
     run(() => applyCommand(target, opts)),
+  );
+
+program
+  .command('experiment')
+  .description('simulate a workload in virtual time with several policies and compare them side by side')
+  .argument('<scenario>', 'reference, large, tiny, or a scenario file (JSON)')
+  .option('--json', 'print the figures as one JSON object keyed by policy')
+  .option('--plot <file.svg>', 'write an SVG plot of CPU and memory use over time')
+  .option('--policies <list>', 'comma-separated policies to compare (names or module paths)', 'fcfs,fifo-ffd')
+  .option('--time-limit <ms>', "the engine's time budget per turn", positiveInt)
+  .action((scenario: string, opts: { json?: boolean; plot?: string; policies: string; timeLimit?: number }) =>
+    run(() => experimentCommand(scenario, { ...opts, policies: opts.policies.split(',').filter(Boolean) })),
   );
 
 function executionMode(value: string): 'barrier' | 'asap' {

@@ -4,3 +4,4 @@ export {
   simulate, DEFAULT_HORIZON_MS, DEFAULT_SIMULATION_TIME_LIMIT_MS,
   type SimulationOptions, type SimulationResult, type UseSegment,
 } from './simulator.ts';
+export { plotUse } from './svg-plot.ts';
