@@ -104,6 +104,8 @@ export const applyReplySchema = z.union([
     solveMs: time,
     /** VMs the monitor left out of the configuration, and why. */
     excluded: z.array(z.object({ vm: name, vjob: name.optional(), node: token.optional(), reason: name })),
+    /** Final state and host of every VM the plan leaves not terminated. */
+    target: z.record(name, z.object({ state: vjobState, host: token.optional() })),
     executing: z.boolean(),
   }),
   z.object({ ok: z.literal(false), error: controlErrorSchema }),

@@ -140,6 +140,7 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
       sumCompletion: plan.sumCompletion,
       solveMs: plan.solveMs,
       excluded: view.excluded.map((e) => ({ ...e })),
+      target: Object.fromEntries(Object.entries(plan.target).map(([vm, t]) => [vm, { ...t }])),
       executing,
     };
   }

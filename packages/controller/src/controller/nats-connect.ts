@@ -1,4 +1,6 @@
 import { connect, errors, type Msg, type NatsConnection } from '@nats-io/transport-node';
+
+export type { NatsConnection };
 import { EntropyError, ErrorCode } from '../errors.ts';
 
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';

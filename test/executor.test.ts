@@ -1,0 +1,252 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ApplyReply, type ApplyRequest, decode, type NodeStatus, subjects, type Subjects } from '../packages/protocol/src/index.ts';
+import { type Controller, silentLogger, startController } from '../packages/controller/src/controller/index.ts';
+import { connectNats, type NatsConnection } from '../packages/controller/src/controller/nats-connect.ts';
+import { parseInstance, type Instance } from '../packages/controller/src/instance/parse-instance.ts';
+import { startSimCluster, waitFor, type SimCluster } from './executor-cluster.ts';
+import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
+
+const STATUS_MS = 500;
+
+type Ok<T> = T extends { ok: true } ? T : never;
+
+function applyRequest(instance: Instance, planId: string, decision = instance.decision): ApplyRequest {
+  return {
+    planId,
+    decision: { ...decision },
+    vms: instance.configuration.vms.map((v) => ({ id: v.id, vjob: v.vjob, demand: { cpu: v.demand.cpu ?? 0, mem: v.demand.mem ?? 0 }, state: v.state })),
+    vjobs: instance.configuration.vjobs.map((j) => ({ id: j.id, priority: j.priority, submittedAt: j.submittedAt })),
+  };
+}
+
+/**
+ * Watches the cluster as an operator would (`nats sub 'entropy.>'`): the latest status of every
+ * node, and the plans' progress. A vjob is "observed half paused" when the combined statuses show
+ * some of its VMs running and others paused while none of its pauses or unpauses is in flight
+ * (with a short allowance for the agents' post-action status to arrive).
+ */
+class ClusterWatch {
+  readonly latest = new Map<string, { status: NodeStatus; at: number }>();
+  readonly violations: string[] = [];
+  private readonly gang = new Map<string, { type: string; vjob: string }>();
+  private readonly inFlight = new Map<string, number>();
+  private readonly lastGangEnd = new Map<string, number>();
+
+  constructor(nc: NatsConnection, s: Subjects, private readonly vjobOf: ReadonlyMap<string, string>) {
+    void (async () => {
+      for await (const m of nc.subscribe(s.allNodeStatus())) {
+        const r = decode('status', m.data);
+        if (!r.ok) continue;
+        this.latest.set(r.msg.node, { status: r.msg, at: Date.now() });
+        this.check();
+      }
+    })();
+    void (async () => {
+      for await (const m of nc.subscribe(s.allPlanProgress())) {
+        const r = decode('progress', m.data);
+        const g = r.ok && r.msg.actionId ? this.gang.get(r.msg.actionId) : undefined;
+        if (!r.ok || !g) continue;
+        if (r.msg.kind === 'action-started') this.inFlight.set(g.vjob, (this.inFlight.get(g.vjob) ?? 0) + 1);
+        if (r.msg.kind === 'action-done' || r.msg.kind === 'action-failed') {
+          this.inFlight.set(g.vjob, (this.inFlight.get(g.vjob) ?? 0) - 1);
+          this.lastGangEnd.set(g.vjob, Date.now());
+        }
+      }
+    })();
+  }
+
+  /** Announces a plan's pauses and unpauses (and the unpauses that may undo its pauses). */
+  expect(planId: string, reply: Ok<ApplyReply>): void {
+    for (const a of reply.actions) {
+      if (a.type === 'pause' || a.type === 'unpause') this.gang.set(`${planId}:${a.id}`, { type: a.type, vjob: a.vjob });
+      if (a.type === 'pause') this.gang.set(`${planId}:undo-${a.id}`, { type: 'unpause', vjob: a.vjob });
+    }
+  }
+
+  /** Where each VM is, by the freshest report of live nodes. */
+  vms(): Map<string, { state: string; host: string }> {
+    const out = new Map<string, { state: string; host: string; at: number }>();
+    for (const { status, at } of this.latest.values()) {
+      if (Date.now() - at > 3 * STATUS_MS) continue;
+      for (const v of status.vms) if (!out.has(v.id) || out.get(v.id)!.at < at) out.set(v.id, { state: v.state, host: v.host, at });
+    }
+    return new Map([...out].map(([id, { state, host }]) => [id, { state, host }]));
+  }
+
+  private check(): void {
+    const states = new Map<string, Set<string>>();
+    for (const [vm, { state }] of this.vms()) {
+      const vjob = this.vjobOf.get(vm);
+      if (vjob) states.set(vjob, (states.get(vjob) ?? new Set()).add(state));
+    }
+    for (const [vjob, set] of states) {
+      if (!(set.has('running') && set.has('paused'))) continue;
+      if ((this.inFlight.get(vjob) ?? 0) > 0 || Date.now() - (this.lastGangEnd.get(vjob) ?? 0) < 400) continue;
+      this.violations.push(`${vjob}: ${[...set].join('+')} at ${new Date().toISOString()}`);
+    }
+  }
+}
+
+describe('executor end to end: reference cluster, real nats-server, 11 sim agent processes', () => {
+  const reference = parseInstance(JSON.parse(readFileSync(resolve(import.meta.dirname, '../examples/reference.json'), 'utf8')));
+  const prefix = 'ref';
+  let server: NatsServer;
+  let nc: NatsConnection;
+  let watchNc: NatsConnection;
+  let controller: Controller;
+  let cluster: SimCluster;
+  let watch: ClusterWatch;
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    nc = await connectNats(server.url, 'test-controller');
+    watchNc = await connectNats(server.url, 'test-watch');
+    watch = new ClusterWatch(watchNc, subjects(prefix), new Map(reference.configuration.vms.map((v) => [v.id, v.vjob])));
+    controller = startController(nc, { prefix, logger: silentLogger, statusPeriodMs: STATUS_MS, name: 'test-controller' });
+    await nc.flush();
+    cluster = startSimCluster(reference, { url: server.url, prefix, statusIntervalMs: STATUS_MS, speed: 4 });
+    const hosted = reference.configuration.vms.filter((v) => v.host !== undefined).length;
+    await waitFor('11 nodes online holding the reference VMs', () => {
+      const view = controller.view();
+      return view.nodes.filter((n) => n.liveness === 'online').length === 11 && view.nodes.reduce((k, n) => k + n.vms, 0) === hosted;
+    });
+  });
+
+  afterAll(async () => {
+    await controller?.close();
+    await cluster?.stop();
+    await nc?.close();
+    await watchNc?.close();
+    await server?.stop();
+  });
+
+  it("executes the reference context switch; the agents' final report equals the plan's target", async () => {
+    const request = applyRequest(reference, 'ref-1');
+    // Before the plan, the monitor sees exactly the instance's configuration.
+    controller.registry.register(reference.configuration);
+    expect(controller.view().configuration.vms.map((v) => [v.id, v.state, v.host])).toEqual(
+      [...reference.configuration.vms].sort((x, y) => x.id.localeCompare(y.id)).map((v) => [v.id, v.state, v.host]),
+    );
+    const reply = await controller.apply(request);
+    if (!reply.ok) throw new Error(reply.error.message);
+    watch.expect('ref-1', reply);
+    expect(reply.executing).toBe(true);
+    expect(new Set(reply.actions.map((a) => a.type))).toEqual(new Set(['pause', 'suspend', 'resume', 'migrate', 'unpause']));
+    await controller.idle();
+    const outcome = controller.lastOutcome()!;
+    expect(outcome.failures).toEqual([]);
+    expect(outcome.status).toBe('completed');
+    expect(outcome.completed).toHaveLength(reply.actions.length);
+    expect(outcome.measuredMs).toBeGreaterThan(0);
+    for (const c of outcome.completed) expect(c.durationMs).toBeGreaterThanOrEqual(0);
+
+    const hostedTarget = Object.entries(reply.target).filter(([, t]) => t.state === 'running' || t.state === 'sleeping');
+    const expected = new Map(hostedTarget.map(([vm, t]) => [vm, { state: t.state, host: t.host! }]));
+    const reported = await waitFor('agents to report the target', () => {
+      const seen = watch.vms();
+      return [...expected].every(([vm, t]) => seen.get(vm)?.state === t.state && seen.get(vm)?.host === t.host) && seen;
+    }, 30_000);
+    expect(new Map([...reported].sort())).toEqual(new Map([...expected].sort()));
+    // The monitor agrees, and the cancelled vjob is gone for good.
+    const view = controller.view();
+    expect(view.excluded).toEqual([]);
+    expect(view.configuration.vms.filter((v) => v.vjob === 'j8')).toEqual([]);
+  });
+
+  it("never shows a vjob's VMs half paused", () => {
+    expect(watch.violations).toEqual([]);
+    expect(watch.latest.size).toBe(11);
+  });
+});
+
+describe('executor failures: real nats-server, 4 sim agent processes', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'entropy-executor-fail-'));
+  const file = join(dir, 'small.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      nodes: ['s1', 's2', 's3', 's4'].map((id) => ({ id, cpu: 4, mem: 8192 })),
+      vms: [
+        { id: 'f1-vm1', vjob: 'f1', cpu: 1, mem: 512, state: 'running', host: 's1' },
+        { id: 'f1-vm2', vjob: 'f1', cpu: 1, mem: 512, state: 'running', host: 's2' },
+        { id: 'f1-vm3', vjob: 'f1', cpu: 1, mem: 512, state: 'running', host: 's3' },
+        { id: 'k1-vm1', vjob: 'k1', cpu: 1, mem: 4096, state: 'running', host: 's4' },
+        { id: 'k1-vm2', vjob: 'k1', cpu: 1, mem: 256, state: 'running', host: 's3' },
+      ],
+      vjobs: [{ id: 'f1' }, { id: 'k1' }],
+      decision: {},
+    }),
+  );
+  const small = parseInstance(JSON.parse(readFileSync(file, 'utf8')));
+  const prefix = 'small';
+  let server: NatsServer;
+  let nc: NatsConnection;
+  let watchNc: NatsConnection;
+  let controller: Controller;
+  let cluster: SimCluster;
+  let watch: ClusterWatch;
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    nc = await connectNats(server.url, 'test-controller');
+    watchNc = await connectNats(server.url, 'test-watch');
+    watch = new ClusterWatch(watchNc, subjects(prefix), new Map(small.configuration.vms.map((v) => [v.id, v.vjob])));
+    controller = startController(nc, { prefix, logger: silentLogger, statusPeriodMs: STATUS_MS, name: 'test-controller' });
+    await nc.flush();
+    cluster = startSimCluster(small, { url: server.url, prefix, statusIntervalMs: STATUS_MS, speed: 1, failOn: { s2: ['f1-vm2'] } });
+    await waitFor('4 nodes online', () => controller.view().nodes.filter((n) => n.liveness === 'online').length === 4);
+  });
+
+  afterAll(async () => {
+    await controller?.close();
+    await cluster?.stop();
+    await nc?.close();
+    await watchNc?.close();
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('records an agent failure, stops, and unpauses the VMs of the half-paused vjob', async () => {
+    const reply = await controller.apply(applyRequest(small, 'fail-1', { f1: 'sleeping' }));
+    if (!reply.ok) throw new Error(reply.error.message);
+    watch.expect('fail-1', reply);
+    await controller.idle();
+    const outcome = controller.lastOutcome()!;
+    expect(outcome.status).toBe('failed');
+    expect(outcome.failed).toMatchObject({ action: { type: 'pause', vm: 'f1-vm2' }, node: 's2', error: { code: 'ENTROPY_INJECTED_FAILURE' } });
+    expect(outcome.undone.map((u) => [u.vm, u.ok]).sort()).toEqual([['f1-vm1', true], ['f1-vm3', true]]);
+    expect(outcome.notStarted.map((a) => a.type)).toEqual(['suspend', 'suspend', 'suspend']);
+    expect(outcome.leftPaused).toEqual([]);
+    await waitFor('f1 running whole on the agents', () => ['f1-vm1', 'f1-vm2', 'f1-vm3'].every((vm) => watch.vms().get(vm)?.state === 'running'), 30_000);
+    expect(watch.violations).toEqual([]);
+  });
+
+  it('detects an agent killed mid-plan, fails its action as node lost, and stops cleanly', async () => {
+    const reply = await controller.apply(applyRequest(small, 'kill-1', { k1: 'sleeping' }));
+    if (!reply.ok) throw new Error(reply.error.message);
+    watch.expect('kill-1', reply);
+    // Kill s4 while it saves k1-vm1 (about 4 s at speed 1).
+    const saving = reply.actions.find((a) => a.type === 'suspend' && a.vm === 'k1-vm1')!;
+    const started = Date.now();
+    await waitFor('the save of k1-vm1 to start', () => watch.latest.get('s4')?.status.inFlight === 1 && watch.vms().get('k1-vm1')?.state === 'paused' && saving);
+    await cluster.kill('s4');
+    await controller.idle();
+    const outcome = controller.lastOutcome()!;
+    expect(outcome.status).toBe('failed');
+    expect(outcome.failed).toMatchObject({ action: { id: saving.id }, node: 's4', uncertain: true, error: { code: 'ENTROPY_NODE_LOST' } });
+    // Detected by the monitor (three silent periods), well before the action's own timeout.
+    expect(Date.now() - started).toBeLessThan(saving.end - saving.start + 5000);
+    expect(outcome.completed.map((c) => c.action.vm)).toContain('k1-vm2');
+    expect(outcome.uncertainVms).toEqual(['k1-vm1']);
+    const view = controller.view();
+    expect(view.nodes.find((n) => n.id === 's4')!.liveness).toBe('offline');
+    expect(view.excluded).toContainEqual({ vm: 'k1-vm1', vjob: 'k1', node: 's4', reason: 'node-offline' });
+    // The controller still serves requests: a plan for k1 is refused, one for f1 still works.
+    const refused = await controller.apply(applyRequest(small, 'kill-2', { k1: 'running' }));
+    expect(refused).toMatchObject({ ok: false, error: { code: 'ENTROPY_INVALID_DECISION' } });
+    expect(watch.violations).toEqual([]);
+  });
+});
