@@ -13,6 +13,7 @@ import {
 import { contextSwitch } from '../engine/context-switch.ts';
 import {
   type ActionTimeouts,
+  assertExecutable,
   executePlan,
   type ExecutionMode,
   type ExecutionOutcome,
@@ -129,6 +130,13 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     const planned = planApply(view, request);
     if (!planned.ok) return planned;
     const { plan } = planned;
+    try {
+      assertExecutable(plan, { planId: request.planId, configuration: planned.configuration, decision: planned.decision });
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      logger.error({ planId: request.planId, err: e.message, code: e.code }, 'plan not executable');
+      return { ok: false, error: { code: e.code ?? ControlErrorCode.Internal, message: e.message } };
+    }
     const executing = !request.dryRun && plan.actions.length > 0;
     if (executing) execute(request.planId, plan, planned.configuration, planned.decision, request.mode);
     return {

@@ -5,6 +5,8 @@ export const PlanErrorCode = {
   /** The verifier found a violation: the executor never runs such a plan. */
   Refused: 'ENTROPY_PLAN_REFUSED',
   InvalidPlanId: 'ENTROPY_INVALID_PLAN_ID',
+  /** The plan holds actions no agent can execute (node power actions). */
+  Unsupported: 'ENTROPY_PLAN_UNSUPPORTED',
 } as const;
 export type PlanErrorCode = (typeof PlanErrorCode)[keyof typeof PlanErrorCode];
 
@@ -24,5 +26,16 @@ export class InvalidPlanIdError extends Error {
   readonly code = PlanErrorCode.InvalidPlanId;
   constructor(readonly planId: string) {
     super(`plan id ${JSON.stringify(planId)} is not a subject token (letters, digits, '-', '_'; at most 64)`);
+  }
+}
+
+export class UnsupportedPlanError extends Error {
+  override name = 'UnsupportedPlanError';
+  readonly code = PlanErrorCode.Unsupported;
+  constructor(
+    readonly planId: string,
+    message: string,
+  ) {
+    super(`plan ${planId} cannot be executed: ${message}`);
   }
 }

@@ -180,6 +180,14 @@ describe('executePlan refuses', () => {
     expect(transport.sends).toEqual([]);
   });
 
+  it('a plan with node power actions, which no agent can execute', async () => {
+    const plan = { ...planOf(reference), nodeActions: [{ id: 'b1', type: 'bootNode' as const, node: 'n01', start: 0, end: 1, step: 0, dependsOn: [] }] };
+    const transport = new MemoryTransport(reference.configuration);
+    const attempt = executePlan(plan, { planId: 'p1', configuration: reference.configuration, decision: reference.decision, transport });
+    await expect(attempt).rejects.toMatchObject({ code: 'ENTROPY_PLAN_UNSUPPORTED' });
+    expect(transport.sends).toEqual([]);
+  });
+
   it('a plan id that cannot be a subject token', async () => {
     const plan = planOf(reference);
     const attempt = executePlan(plan, { planId: 'p.1', configuration: reference.configuration, decision: reference.decision, transport: new MemoryTransport(reference.configuration) });

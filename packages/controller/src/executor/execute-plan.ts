@@ -4,7 +4,7 @@ import type { Configuration, Decision, VM } from '../model/configuration.ts';
 import type { FeasiblePlan, PlannedAction } from '../model/plan.ts';
 import { verifyPlan } from '../verifier/index.ts';
 import { dispatchUnits, type DispatchUnit } from './dispatch-units.ts';
-import { InvalidPlanIdError, PlanRefusedError } from './errors.ts';
+import { InvalidPlanIdError, PlanRefusedError, UnsupportedPlanError } from './errors.ts';
 import type { ExecutorEvent, ProgressCounts } from './events.ts';
 import { ObservedState } from './observed-state.ts';
 import {
@@ -49,10 +49,24 @@ type Status = 'pending' | 'running' | 'done' | 'failed';
  * The outcome carries the observed configuration for the next control-loop turn.
  */
 export async function executePlan(plan: FeasiblePlan, options: ExecuteOptions): Promise<ExecutionOutcome> {
+  assertExecutable(plan, options);
+  return new PlanRun(plan, options).execute();
+}
+
+/**
+ * The checks executePlan makes before sending anything, for callers that must answer before the
+ * execution starts: a subject-safe plan id, no action an agent cannot run, and the verifier's
+ * approval. Throws InvalidPlanIdError, UnsupportedPlanError or PlanRefusedError.
+ */
+export function assertExecutable(plan: FeasiblePlan, options: Pick<ExecuteOptions, 'planId' | 'configuration' | 'decision'>): void {
   if (!TOKEN_RE.test(options.planId)) throw new InvalidPlanIdError(options.planId);
+  // Node power actions (boot, shutdown) have no agent-side counterpart in the protocol yet.
+  const nodeActions = (plan as { readonly nodeActions?: readonly unknown[] }).nodeActions;
+  if (nodeActions !== undefined && nodeActions.length > 0) {
+    throw new UnsupportedPlanError(options.planId, `${nodeActions.length} node power action(s); agents execute VM actions only`);
+  }
   const verdict = verifyPlan(options.configuration, options.decision, plan);
   if (!verdict.ok) throw new PlanRefusedError(options.planId, verdict.violation);
-  return new PlanRun(plan, options).execute();
 }
 
 class PlanRun {
