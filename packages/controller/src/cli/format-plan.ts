@@ -1,8 +1,9 @@
-import type { Plan, PlannedAction } from '../model/plan.ts';
+import type { NodeAction, Plan, PlannedAction } from '../model/plan.ts';
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)}s`;
 
-function describe(a: PlannedAction): string {
+function describe(a: PlannedAction | NodeAction): string {
+  if ('node' in a) return `${a.type.padEnd(8)} ${'-'.padEnd(12)} ${'-'.padEnd(10)} ${a.node.padEnd(18)} ${seconds(a.start).padStart(9)} ${seconds(a.end).padStart(9)}`;
   const where = a.from !== undefined && a.to !== undefined && a.from !== a.to ? `${a.from} -> ${a.to}` : (a.to ?? a.from ?? '');
   return `${a.type.padEnd(8)} ${a.vm.padEnd(12)} ${a.vjob.padEnd(10)} ${where.padEnd(18)} ${seconds(a.start).padStart(9)} ${seconds(a.end).padStart(9)}`;
 }
@@ -11,8 +12,9 @@ function describe(a: PlannedAction): string {
 export function formatPlan(plan: Plan): string {
   if (!plan.feasible) return `infeasible: ${plan.reason}`;
   const lines: string[] = [];
-  const byStep = new Map<number, PlannedAction[]>();
-  for (const a of plan.actions) {
+  const all: (PlannedAction | NodeAction)[] = [...plan.actions, ...(plan.nodeActions ?? [])];
+  const byStep = new Map<number, (PlannedAction | NodeAction)[]>();
+  for (const a of all) {
     const list = byStep.get(a.step);
     if (list) list.push(a);
     else byStep.set(a.step, [a]);
@@ -24,10 +26,11 @@ export function formatPlan(plan: Plan): string {
     for (const a of actions.sort((x, y) => x.start - y.start || x.id.localeCompare(y.id))) lines.push(`  ${describe(a)}`);
   }
   const counts = new Map<string, number>();
-  for (const a of plan.actions) counts.set(a.type, (counts.get(a.type) ?? 0) + 1);
+  for (const a of all) counts.set(a.type, (counts.get(a.type) ?? 0) + 1);
   const summary = [...counts].map(([t, n]) => `${n} ${t}`).join(', ') || 'nothing to do';
   lines.push('');
-  lines.push(`${plan.actions.length} actions (${summary}) in ${plan.steps} steps`);
-  lines.push(`makespan ${seconds(plan.makespan)}, sum of completion times ${seconds(plan.sumCompletion)}, solved in ${plan.solveMs} ms`);
+  lines.push(`${all.length} actions (${summary}) in ${plan.steps} steps`);
+  const mttr = plan.mttr !== undefined ? `, MTTR ${seconds(plan.mttr)}` : '';
+  lines.push(`makespan ${seconds(plan.makespan)}, sum of completion times ${seconds(plan.sumCompletion)}${mttr}, solved in ${plan.solveMs} ms`);
   return lines.join('\n');
 }

@@ -1,9 +1,9 @@
-import type { ActionType } from '../model/lifecycle.ts';
+import type { PlanActionType } from '../model/lifecycle.ts';
 import { actionDuration, S, type Problem } from './problem.ts';
 
 /** An action before scheduling: what happens to which VM, between which nodes (indexes, -1 for none). */
 export interface ActionSpec {
-  readonly type: ActionType;
+  readonly type: PlanActionType;
   readonly vm: number;
   readonly from: number;
   readonly to: number;

@@ -1,14 +1,23 @@
+import { describeConstraint, type Constraint } from '../constraints/constraint.ts';
+import type { EngineFace } from '../constraints/face.ts';
+import { prepareInstance } from '../constraints/prepare.ts';
+import { kindOf } from '../constraints/registry.ts';
 import type { Configuration, Decision } from '../model/configuration.ts';
 import type { CostModel } from '../model/cost-model.ts';
-import type { FeasiblePlan, Plan, PlannedAction } from '../model/plan.ts';
+import type { FeasiblePlan, NodeAction, Plan, PlannedAction } from '../model/plan.ts';
 import { inferActions } from './actions.ts';
 import { placeVms } from './placement.ts';
 import { schedule, type Task } from './planner.ts';
-import { compileProblem, S, STATE_NAMES, type Problem } from './problem.ts';
+import { compileProblem, S, STATE_NAMES, type ActionDurations, type Problem } from './problem.ts';
+import { Rules } from './rules.ts';
 
 export interface ContextSwitchOptions {
   /** Budget for the optional improvement and exact phases; the heuristic always runs to the end. */
   readonly timeLimitMs?: number;
+  /** Placement constraints (BtrPlace's catalog, src/constraints); the plan satisfies every one. */
+  readonly constraints?: readonly Constraint[];
+  /** Per-VM and per-node action durations that override the cost model (BtrPlace's attributes). */
+  readonly durations?: ActionDurations;
 }
 
 export const DEFAULT_TIME_LIMIT_MS = 2000;
@@ -26,12 +35,37 @@ export function contextSwitch(
 ): Plan {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
-  const p = compileProblem(configuration, decision, costModel);
-  const placement = placeVms(p, { exactBudget: exactBudgetFor(options.timeLimitMs ?? DEFAULT_TIME_LIMIT_MS) });
+  const constraints = options.constraints ?? [];
+  const prepared = prepareInstance(configuration, decision, constraints);
+  if (prepared.conflicts.length > 0) {
+    const more = prepared.conflicts.length > 1 ? ` (and ${prepared.conflicts.length - 1} more contradictions)` : '';
+    return { feasible: false, reason: `${prepared.conflicts[0]}${more}`, solveMs: elapsed() };
+  }
+  const p = compileProblem(prepared.configuration, prepared.decision, costModel, {
+    nodeStates: prepared.nodeStates,
+    ...(options.durations ? { durations: options.durations } : {}),
+  });
+  const rules = compileRules(p, constraints);
+  if (rules.infeasible) return { feasible: false, reason: rules.infeasible, solveMs: elapsed() };
+  const placement = placeVms(p, { exactBudget: exactBudgetFor(options.timeLimitMs ?? DEFAULT_TIME_LIMIT_MS), rules });
   if (!placement.ok) return { feasible: false, reason: placement.reason, solveMs: elapsed() };
-  const scheduled = schedule(p, inferActions(p, placement.dest));
+  const scheduled = schedule(p, inferActions(p, placement.dest), rules.schedule());
   if (!scheduled.ok) return { feasible: false, reason: scheduled.reason, solveMs: elapsed() };
   return toPlan(p, placement.dest, scheduled.tasks, elapsed());
+}
+
+/** Each constraint's engine face; pinned VMs are marked on the problem for every phase to see. */
+function compileRules(p: Problem, constraints: readonly Constraint[]): Rules {
+  const faces: EngineFace[] = [];
+  const reasons: string[] = [];
+  for (const c of constraints) {
+    const face = kindOf(c.type).compile?.(c as never, p);
+    if (!face) continue;
+    faces.push(face);
+    if (face.infeasible !== undefined) reasons.push(`${describeConstraint(c)} cannot hold: ${face.infeasible}`);
+    for (const v of face.pinned ?? []) p.pinned[v] = 1;
+  }
+  return new Rules(p, faces, reasons);
 }
 
 /** Node visits the exact placement search may spend, about 10^6 per second of budget. */
@@ -39,7 +73,7 @@ function exactBudgetFor(timeLimitMs: number): number {
   return Math.max(10_000, Math.round(timeLimitMs * 1000));
 }
 
-const TYPE_ORDER = { stop: 0, pause: 1, suspend: 2, migrate: 3, resume: 4, run: 5, unpause: 6 } as const;
+const TYPE_ORDER = { bootNode: 0, stop: 1, pause: 2, suspend: 3, migrate: 4, resume: 5, run: 6, unpause: 7, shutdownNode: 8 } as const;
 
 function toPlan(p: Problem, dest: Int32Array, tasks: readonly Task[], solveMs: number): FeasiblePlan {
   const { nodes, vms } = p.configuration;
@@ -51,28 +85,34 @@ function toPlan(p: Problem, dest: Int32Array, tasks: readonly Task[], solveMs: n
   });
   const idOf = new Array<string>(tasks.length);
   order.forEach((t, i) => (idOf[t] = `a${i + 1}`));
-  const actions: PlannedAction[] = order.map((i) => {
+  const actions: PlannedAction[] = [];
+  const nodeActions: NodeAction[] = [];
+  for (const i of order) {
     const t = tasks[i]!;
+    const timing = { start: t.start, end: t.end, step: t.step, dependsOn: [...new Set(t.deps)].map((d) => idOf[d]!) };
+    if (t.type === 'bootNode' || t.type === 'shutdownNode') {
+      nodeActions.push({ id: idOf[i]!, type: t.type, node: nodes[t.type === 'bootNode' ? t.to : t.from]!.id, ...timing });
+      continue;
+    }
     const vm = vms[t.vm]!;
-    return {
+    actions.push({
       id: idOf[i]!,
       type: t.type,
       vm: vm.id,
       vjob: vm.vjob,
       ...(t.from >= 0 ? { from: nodes[t.from]!.id } : {}),
       ...(t.to >= 0 ? { to: nodes[t.to]!.id } : {}),
-      start: t.start,
-      end: t.end,
-      step: t.step,
-      dependsOn: [...new Set(t.deps)].map((d) => idOf[d]!),
-    };
-  });
+      ...timing,
+    });
+  }
   let makespan = 0;
   let sumCompletion = 0;
+  let mttr = 0;
   let steps = 0;
-  for (const a of actions) {
+  for (const a of [...actions, ...nodeActions]) {
     makespan = Math.max(makespan, a.end);
     sumCompletion += a.end;
+    if (a.type !== 'pause' && a.type !== 'unpause') mttr += a.end;
     steps = Math.max(steps, a.step + 1);
   }
   const target: Record<string, { state: (typeof STATE_NAMES)[number]; host?: string }> = {};
@@ -82,5 +122,8 @@ function toPlan(p: Problem, dest: Int32Array, tasks: readonly Task[], solveMs: n
     const host = state === S.running ? dest[v]! : state === S.sleeping ? p.host[v]! : -1;
     target[vms[v]!.id] = host >= 0 ? { state: STATE_NAMES[state]!, host: nodes[host]!.id } : { state: STATE_NAMES[state]! };
   }
-  return { feasible: true, actions, steps, makespan, sumCompletion, solveMs, target };
+  return {
+    feasible: true, actions, ...(nodeActions.length > 0 ? { nodeActions } : {}),
+    steps, makespan, sumCompletion, mttr, solveMs, target,
+  };
 }

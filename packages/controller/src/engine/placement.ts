@@ -1,4 +1,5 @@
 import { actionDuration, addDemand, EPSILON, fits, S, sourceUsage, type Problem } from './problem.ts';
+import type { PlacementRules, Rules } from './rules.ts';
 
 export type PlacementResult =
   | { readonly ok: true; readonly dest: Int32Array }
@@ -7,6 +8,8 @@ export type PlacementResult =
 export interface PlacementOptions {
   /** Node visits allowed to the exact search that runs when the heuristics find no viable configuration. */
   readonly exactBudget: number;
+  /** The constraints' placement rules; every phase asks them before it uses a node. */
+  readonly rules?: Rules;
 }
 
 /**
@@ -17,17 +20,18 @@ export interface PlacementOptions {
  * running VM is repacked; when that fails too, an exact search settles feasibility.
  */
 export function placeVms(p: Problem, options: PlacementOptions): PlacementResult {
-  const shortage = aggregateShortage(p);
+  const rules = options.rules && !options.rules.empty ? options.rules : undefined;
+  const shortage = aggregateShortage(p) ?? pinnedShortage(p);
   if (shortage) return { ok: false, reason: shortage };
-  const ctx = new PlacementContext(p);
+  const ctx = new PlacementContext(p, rules);
   const repaired = ctx.repair();
   if (repaired) return { ok: true, dest: repaired };
   const repacked = ctx.repack();
   if (repacked.ok) return { ok: true, dest: repacked.dest };
-  const exact = exactPlacement(p, options.exactBudget);
+  const exact = exactPlacement(p, options.exactBudget, rules);
   if (exact.kind === 'found') return { ok: true, dest: exact.dest };
   const blamed = ctx.blame() ?? { vm: repacked.failedVm, load: repacked.load };
-  const why = describeNoRoom(p, blamed.vm, blamed.load);
+  const why = describeNoRoom(p, blamed.vm, blamed.load) + (rules ? ' (or no node its constraints allow has room)' : '');
   return {
     ok: false,
     reason: exact.kind === 'proved' ? `${why} (no viable configuration exists: exhaustive search)` : `${why} (no viable configuration found within the search budget)`,
@@ -44,12 +48,22 @@ function aggregateShortage(p: Problem): string | undefined {
   const need = new Float64Array(D);
   const have = new Float64Array(D);
   for (let v = 0; v < p.vmCount; v++) if (mustRun(p, v)) for (let d = 0; d < D; d++) need[d] += p.demand[v * D + d]!;
-  for (let n = 0; n < p.nodeCount; n++) if (p.online[n]) for (let d = 0; d < D; d++) have[d] += p.capacity[n * D + d]!;
+  for (let n = 0; n < p.nodeCount; n++) if (p.usable[n]) for (let d = 0; d < D; d++) have[d] += p.capacity[n * D + d]!;
   for (let d = 0; d < D; d++) {
     if (need[d]! > have[d]! + EPSILON) {
       const starting = startingVjobs(p);
       return `${p.dims[d]} short by ${fmt(need[d]! - have[d]!)}: the VMs that must run need ${fmt(need[d]!)}, the online nodes offer ${fmt(have[d]!)}${starting ? ` (vjobs asked to start or resume: ${starting})` : ''}`;
     }
+  }
+  return undefined;
+}
+
+/** A pinned VM (root, quarantine) whose node goes offline, or that must stop running, cannot be helped. */
+function pinnedShortage(p: Problem): string | undefined {
+  for (let v = 0; v < p.vmCount; v++) {
+    if (!p.pinned[v] || !mustRun(p, v)) continue;
+    const h = p.host[v]!;
+    if (!p.usable[h]) return `VM '${p.configuration.vms[v]!.id}' may not leave node '${p.configuration.nodes[h]!.id}' (root or quarantine), which must go offline`;
   }
   return undefined;
 }
@@ -71,7 +85,7 @@ function sizes(p: Problem): Float64Array {
   const mean = new Float64Array(D);
   let online = 0;
   for (let n = 0; n < p.nodeCount; n++) {
-    if (!p.online[n]) continue;
+    if (!p.usable[n]) continue;
     online++;
     for (let d = 0; d < D; d++) mean[d] += p.capacity[n * D + d]!;
   }
@@ -91,16 +105,19 @@ class PlacementContext {
   private readonly nowUsage: Float64Array;
   private readonly meanCapInv: Float64Array;
 
-  constructor(private readonly p: Problem) {
+  constructor(
+    private readonly p: Problem,
+    private readonly rules?: Rules,
+  ) {
     this.D = p.dims.length;
     this.size = sizes(p);
     this.nowUsage = sourceUsage(p);
     this.meanCapInv = new Float64Array(this.D);
     let online = 0;
-    for (let n = 0; n < p.nodeCount; n++) if (p.online[n]) online++;
+    for (let n = 0; n < p.nodeCount; n++) if (p.usable[n]) online++;
     for (let d = 0; d < this.D; d++) {
       let sum = 0;
-      for (let n = 0; n < p.nodeCount; n++) if (p.online[n]) sum += p.capacity[n * this.D + d]!;
+      for (let n = 0; n < p.nodeCount; n++) if (p.usable[n]) sum += p.capacity[n * this.D + d]!;
       this.meanCapInv[d] = sum > 0 ? online / sum : 0;
     }
   }
@@ -108,6 +125,8 @@ class PlacementContext {
   /** Repair mode. Returns undefined when some VM finds no room even after evictions. */
   repair(): Int32Array | undefined {
     const p = this.p;
+    const R = this.rules?.placement();
+    this.current = R;
     const dest = new Int32Array(p.vmCount).fill(-1);
     const load = new Float64Array(p.nodeCount * this.D);
     const onNode: number[][] = Array.from({ length: p.nodeCount }, () => []);
@@ -117,6 +136,7 @@ class PlacementContext {
       addDemand(p, load, n, v, 1);
       onNode[n]!.push(v);
       if (!(p.source[v] === S.running && p.host[v] === n)) addDemand(p, nowUsage, n, v, 1);
+      R?.assign(v, n);
     };
     const unassign = (v: number) => {
       const n = dest[v]!;
@@ -125,6 +145,7 @@ class PlacementContext {
       const list = onNode[n]!;
       list.splice(list.indexOf(v), 1);
       if (!(p.source[v] === S.running && p.host[v] === n)) addDemand(p, nowUsage, n, v, -1);
+      R?.unassign(v, n);
     };
 
     const resumes: number[] = [];
@@ -132,9 +153,17 @@ class PlacementContext {
     for (let v = 0; v < p.vmCount; v++) {
       if (!mustRun(p, v)) continue;
       const h = p.host[v]!;
-      if (p.source[v] === S.running && h >= 0 && p.online[h]) assign(v, h);
-      else if (p.source[v] === S.sleeping && h >= 0 && p.online[h]) resumes.push(v);
+      if (p.source[v] === S.running && h >= 0 && p.usable[h]) assign(v, h);
+      else if (p.source[v] === S.sleeping && h >= 0 && p.usable[h]) resumes.push(v);
       else queue.push(v);
+    }
+    // Constraints the kept VMs break (BtrPlace's misplaced VMs) send those VMs back to the queue.
+    if (R) {
+      for (const v of R.misplaced(dest)) {
+        if (dest[v]! < 0) continue;
+        unassign(v);
+        queue.push(v);
+      }
     }
     // Overloaded nodes shed their cheapest VMs first; VMs shed beyond need are taken back, largest first.
     const forbidden = new Int32Array(p.vmCount).fill(-1);
@@ -144,12 +173,12 @@ class PlacementContext {
       const shed: number[] = [];
       for (const v of byMem) {
         if (!this.overloaded(load, n)) break;
-        if (!this.relievesOverload(load, n, v)) continue;
+        if (p.pinned[v] || !this.relievesOverload(load, n, v)) continue;
         unassign(v);
         shed.push(v);
       }
       for (const v of shed.sort((a, b) => p.mem[b]! - p.mem[a]!)) {
-        if (fits(p, load, n, v)) assign(v, n);
+        if (fits(p, load, n, v) && this.allows(v, n)) assign(v, n);
         else {
           forbidden[v] = n;
           queue.push(v);
@@ -160,6 +189,10 @@ class PlacementContext {
     resumes.sort((a, b) => p.mem[b]! - p.mem[a]! || a - b);
     for (const v of resumes) {
       const h = p.host[v]!;
+      if (!this.allows(v, h)) {
+        queue.push(v);
+        continue;
+      }
       if (!fits(p, load, h, v)) {
         // Moving small VMs off the image's node can be cheaper than copying the image elsewhere.
         const room = this.roomOn(h, v, load, onNode[h]!, remoteResumeExtra(p, v));
@@ -198,21 +231,25 @@ class PlacementContext {
     return dest;
   }
 
-  /** Full repacking, first-fit decreasing with a preference for each VM's current node. */
+  /** Full repacking, first-fit decreasing with a preference for each VM's current node; pinned VMs first. */
   repack(): { ok: true; dest: Int32Array } | { ok: false; failedVm: number; load: Float64Array } {
     const p = this.p;
+    const R = this.rules?.placement();
+    this.current = R;
     const dest = new Int32Array(p.vmCount).fill(-1);
     const load = new Float64Array(p.nodeCount * this.D);
     const nowUsage = this.nowUsage.slice();
     const order: number[] = [];
     for (let v = 0; v < p.vmCount; v++) if (mustRun(p, v)) order.push(v);
-    order.sort((a, b) => this.size[b]! - this.size[a]! || a - b);
+    order.sort((a, b) => p.pinned[b]! - p.pinned[a]! || this.size[b]! - this.size[a]! || a - b);
     for (const v of order) {
       const h = p.host[v]!;
-      let n = h >= 0 && p.online[h] && fits(p, load, h, v) ? h : this.bestNode(v, load, nowUsage, -1);
+      const home = h >= 0 && p.usable[h] && (p.pinned[v] || (fits(p, load, h, v) && this.allows(v, h)));
+      let n = home ? h : this.bestNode(v, load, nowUsage, -1);
       if (n < 0) return { ok: false, failedVm: v, load };
       dest[v] = n;
       addDemand(p, load, n, v, 1);
+      R?.assign(v, n);
       if (n !== h || p.source[v] !== S.running) addDemand(p, nowUsage, n, v, 1);
     }
     return { ok: true, dest };
@@ -224,6 +261,8 @@ class PlacementContext {
    */
   blame(): { vm: number; load: Float64Array } | undefined {
     const p = this.p;
+    const R = this.rules?.placement();
+    this.current = R;
     const load = new Float64Array(p.nodeCount * this.D);
     const order: number[] = [];
     for (let v = 0; v < p.vmCount; v++) if (mustRun(p, v)) order.push(v);
@@ -231,11 +270,19 @@ class PlacementContext {
     order.sort((a, b) => wasRunning(a) - wasRunning(b) || this.size[b]! - this.size[a]! || a - b);
     for (const v of order) {
       const h = p.host[v]!;
-      const n = h >= 0 && p.online[h] && fits(p, load, h, v) ? h : this.bestNode(v, load, load, -1);
+      const n = h >= 0 && p.usable[h] && fits(p, load, h, v) && this.allows(v, h) ? h : this.bestNode(v, load, load, -1);
       if (n < 0) return { vm: v, load };
       addDemand(p, load, n, v, 1);
+      R?.assign(v, n);
     }
     return undefined;
+  }
+
+  /** The rules of the phase under way, if any constraint has placement rules. */
+  private current: PlacementRules | undefined;
+
+  private allows(v: number, n: number): boolean {
+    return this.current === undefined || this.current.allows(v, n);
   }
 
   private overloaded(load: Float64Array, n: number): boolean {
@@ -261,18 +308,27 @@ class PlacementContext {
     const D = this.D;
     let best = -1;
     let bestScore = Infinity;
-    for (let n = 0; n < p.nodeCount; n++) {
-      if (!p.online[n] || n === forbidden || !fits(p, load, n, v)) continue;
+    const consider = (n: number) => {
+      if (!p.usable[n] || n === forbidden || !fits(p, load, n, v) || !this.allows(v, n)) return;
       let leftover = 0;
       for (let d = 0; d < D; d++) {
         leftover += (p.capacity[n * D + d]! - load[n * D + d]! - p.demand[v * D + d]!) * this.meanCapInv[d]!;
       }
-      const score = (fits(p, nowUsage, n, v) ? 0 : 1e9) + leftover;
+      // Prefer nodes where it fits right now, and nodes that need no boot.
+      const score = (fits(p, nowUsage, n, v) ? 0 : 1e9) + (p.online[n] ? 0 : 1e6) + leftover;
       if (score < bestScore) {
         bestScore = score;
         best = n;
       }
+    };
+    if (p.pinned[v]) {
+      const h = p.host[v]!;
+      if (h >= 0) consider(h);
+      return best;
     }
+    const candidates = this.current?.candidates(v);
+    if (candidates) for (const n of candidates) consider(n);
+    else for (let n = 0; n < p.nodeCount; n++) consider(n);
     return best;
   }
 
@@ -284,7 +340,7 @@ class PlacementContext {
     for (let d = 0; d < D; d++) trial[d] = load[n * D + d]!;
     const evict: number[] = [];
     let cost = 0;
-    const byCost = assigned.filter((w) => p.source[w] === S.running).sort((a, b) => p.mem[a]! - p.mem[b]! || a - b);
+    const byCost = assigned.filter((w) => p.source[w] === S.running && !p.pinned[w]).sort((a, b) => p.mem[a]! - p.mem[b]! || a - b);
     for (const w of byCost) {
       if (this.fitsIn(trial, n, v)) break;
       cost += actionDuration(p, 'migrate', w);
@@ -302,7 +358,7 @@ class PlacementContext {
     let best: { node: number; evict: number[]; cost: number } | undefined;
     const trial = new Float64Array(D);
     for (let n = 0; n < p.nodeCount; n++) {
-      if (!p.online[n] || n === forbidden) continue;
+      if (!p.usable[n] || n === forbidden || (p.pinned[v] && n !== p.host[v]) || !this.allows(v, n)) continue;
       let canFit = true;
       for (let d = 0; d < D; d++) if (p.demand[v * D + d]! > p.capacity[n * D + d]! + EPSILON) canFit = false;
       if (!canFit) continue;
@@ -312,6 +368,7 @@ class PlacementContext {
       const byMem = [...onNode[n]!].sort((a, b) => p.mem[a]! - p.mem[b]! || a - b);
       for (const w of byMem) {
         if (this.fitsIn(trial, n, v)) break;
+        if (p.pinned[w]) continue;
         if (best && cost + p.mem[w]! >= best.cost) break;
         for (let d = 0; d < D; d++) trial[d] -= p.demand[w * D + d]!;
         evict.push(w);
@@ -336,7 +393,8 @@ type ExactResult = { kind: 'found'; dest: Int32Array } | { kind: 'proved' } | { 
  * Depth-first search over hosts for every VM that must run, largest first, current node first.
  * Empty nodes of identical capacity are interchangeable, so only the first of them is tried.
  */
-export function exactPlacement(p: Problem, budget: number): ExactResult {
+export function exactPlacement(p: Problem, budget: number, rules?: Rules): ExactResult {
+  const R = rules?.placement();
   const D = p.dims.length;
   const order: number[] = [];
   for (let v = 0; v < p.vmCount; v++) if (mustRun(p, v)) order.push(v);
@@ -346,7 +404,7 @@ export function exactPlacement(p: Problem, budget: number): ExactResult {
   const count = new Int32Array(p.nodeCount);
   const dest = new Int32Array(p.vmCount).fill(-1);
   const nodes: number[] = [];
-  for (let n = 0; n < p.nodeCount; n++) if (p.online[n]) nodes.push(n);
+  for (let n = 0; n < p.nodeCount; n++) if (p.usable[n]) nodes.push(n);
   const sameCapacity = (a: number, b: number) => {
     for (let d = 0; d < D; d++) if (p.capacity[a * D + d] !== p.capacity[b * D + d]) return false;
     return true;
@@ -357,20 +415,23 @@ export function exactPlacement(p: Problem, budget: number): ExactResult {
     if (++visits > budget) return 'budget';
     const v = order[i]!;
     const h = p.host[v]!;
-    const candidates = h >= 0 && p.online[h] ? [h, ...nodes.filter((n) => n !== h)] : nodes;
+    const candidates = p.pinned[v] ? [h] : h >= 0 && p.usable[h] ? [h, ...nodes.filter((n) => n !== h)] : nodes;
     const triedEmpty: number[] = [];
     for (const n of candidates) {
-      if (!fits(p, load, n, v)) continue;
-      if (count[n] === 0) {
+      if (!fits(p, load, n, v) || (R && !R.allows(v, n))) continue;
+      // Empty nodes of one capacity are interchangeable only when no constraint tells them apart.
+      if (count[n] === 0 && !R) {
         if (triedEmpty.some((m) => sameCapacity(m, n))) continue;
         triedEmpty.push(n);
       }
       dest[v] = n;
       addDemand(p, load, n, v, 1);
+      R?.assign(v, n);
       count[n]++;
       const r = search(i + 1);
       if (r !== false) return r;
       addDemand(p, load, n, v, -1);
+      R?.unassign(v, n);
       count[n]--;
       dest[v] = -1;
     }
@@ -393,7 +454,7 @@ function describeNoRoom(p: Problem, vm: number, load: Float64Array): string {
     let bestFree = -Infinity;
     let bestNode = -1;
     for (let n = 0; n < p.nodeCount; n++) {
-      if (!p.online[n]) continue;
+      if (!p.usable[n]) continue;
       const free = p.capacity[n * D + d]! - load[n * D + d]!;
       if (free > bestFree) {
         bestFree = free;

@@ -1,11 +1,13 @@
-import type { ActionType } from '../model/lifecycle.ts';
+import type { TaskRef } from '../constraints/face.ts';
+import type { PlanActionType } from '../model/lifecycle.ts';
 import type { ActionSpec } from './actions.ts';
 import { MinHeap } from './heap.ts';
-import { actionDuration, addDemand, fits, S, sourceUsage, type Problem } from './problem.ts';
+import { actionDuration, addDemand, fits, nodeActionDuration, S, sourceUsage, type Problem } from './problem.ts';
+import type { ScheduleRules } from './rules.ts';
 
-/** A scheduled action: its spec plus start, end, the actions it waits for, and its barrier step. */
+/** A scheduled action: its spec plus start, end, the actions it waits for, and its barrier step. Node actions have vm -1. */
 export interface Task {
-  readonly type: ActionType;
+  readonly type: PlanActionType;
   readonly vm: number;
   readonly from: number;
   readonly to: number;
@@ -18,7 +20,23 @@ export interface Task {
 
 export type ScheduleResult = { readonly ok: true; readonly tasks: Task[] } | { readonly ok: false; readonly reason: string };
 
-const consumes = (t: { type: ActionType }) => t.type === 'run' || t.type === 'resume' || t.type === 'migrate';
+const consumes = (t: { type: PlanActionType }) => t.type === 'run' || t.type === 'resume' || t.type === 'migrate';
+
+/** What a task means to the constraints: where its VM starts occupying, and where it stops. */
+function refOf(p: Problem, t: { type: PlanActionType; vm: number; from: number; to: number }): TaskRef {
+  switch (t.type) {
+    case 'migrate':
+      return { type: t.type, vm: t.vm, from: t.from, to: t.to };
+    case 'run': case 'resume': case 'bootNode':
+      return { type: t.type, vm: t.vm, from: -1, to: t.to };
+    case 'suspend': case 'shutdownNode':
+      return { type: t.type, vm: t.vm, from: t.from, to: -1 };
+    case 'stop':
+      return { type: t.type, vm: t.vm, from: p.source[t.vm] === S.running ? t.from : -1, to: -1 };
+    default:
+      return { type: t.type, vm: t.vm, from: -1, to: -1 };
+  }
+}
 
 /**
  * List scheduling in simulated time. Actions that only free resources (stop, pause then suspend)
@@ -33,8 +51,14 @@ const consumes = (t: { type: ActionType }) => t.type === 'run' || t.type === 're
  *
  * When nothing runs and migrations still wait for each other (a cycle), one of them, the smallest,
  * moves first to a third node with room now (the pivot), and from there to its destination.
+ *
+ * Continuous constraints gate every start through `rules.mayStart` (a spread VM waits until its
+ * mate has left the node); a node that must come online boots at once and takes VMs from the end of
+ * its boot; a node that must go offline shuts down once every VM and image has left it.
  */
-export function schedule(p: Problem, specs: readonly ActionSpec[]): ScheduleResult {
+export function schedule(p: Problem, specs: readonly ActionSpec[], rules?: ScheduleRules): ScheduleResult {
+  const leaving = shutdownBlockers(p, specs);
+  if (typeof leaving === 'string') return { ok: false, reason: leaving };
   const tasks: Task[] = [];
   const usage = sourceUsage(p);
   const ends = new MinHeap<number>();
@@ -46,6 +70,10 @@ export function schedule(p: Problem, specs: readonly ActionSpec[]): ScheduleResu
   const suspendOf = new Map<number, ActionSpec>();
   const pivotNext = new Map<number, ActionSpec>();
   let pendingCount = 0;
+  const booted = Uint8Array.from(p.online);
+  const pendingBoots: number[] = [];
+  /** Per node: actions that took a VM or an image off it (a shutdown waits for all of them). */
+  const departures: number[][] = Array.from({ length: p.nodeCount }, () => []);
 
   const addTask = (spec: ActionSpec, start: number, deps: number[]): number => {
     let step = 0;
@@ -53,8 +81,25 @@ export function schedule(p: Problem, specs: readonly ActionSpec[]): ScheduleResu
     const id = tasks.length;
     tasks.push({ ...spec, start, end: start + spec.duration, deps, step });
     if (consumes(spec)) addDemand(p, usage, spec.to, spec.vm, 1);
+    rules?.started(refOf(p, spec));
     ends.push(start + spec.duration, id);
     return id;
+  };
+  const shutDown = (n: number, now: number) => {
+    const spec: ActionSpec = { type: 'shutdownNode', vm: -1, from: n, to: -1, duration: nodeActionDuration(p, 'shutdownNode', n) };
+    addTask(spec, now, [...departures[n]!]);
+  };
+  const tryBoots = (now: number) => {
+    for (let i = 0; i < pendingBoots.length; ) {
+      const n = pendingBoots[i]!;
+      const spec: ActionSpec = { type: 'bootNode', vm: -1, from: -1, to: n, duration: nodeActionDuration(p, 'bootNode', n) };
+      if (rules && !rules.mayStart(refOf(p, spec))) {
+        i++;
+        continue;
+      }
+      pendingBoots.splice(i, 1);
+      addTask(spec, now, []);
+    }
   };
   const addPending = (spec: ActionSpec, chainDep: number) => {
     const id = tasks.length;
@@ -66,12 +111,12 @@ export function schedule(p: Problem, specs: readonly ActionSpec[]): ScheduleResu
   };
   const tryStart = (node: number, now: number) => {
     const list = pending[node]!;
-    if (list.length === 0) return;
+    if (list.length === 0 || !booted[node]) return;
     list.sort((a, b) => tasks[a]!.duration - tasks[b]!.duration || tasks[a]!.vm - tasks[b]!.vm);
     for (let i = 0; i < list.length; ) {
       const id = list[i]!;
       const t = tasks[id]!;
-      if (!fits(p, usage, node, t.vm)) {
+      if (!fits(p, usage, node, t.vm) || (rules && !rules.mayStart(refOf(p, t)))) {
         i++;
         continue;
       }
@@ -82,6 +127,7 @@ export function schedule(p: Problem, specs: readonly ActionSpec[]): ScheduleResu
       t.deps = [...t.deps, ...endedFrees[node]!];
       for (const d of t.deps) if (tasks[d]!.step + 1 > t.step) t.step = tasks[d]!.step + 1;
       addDemand(p, usage, node, t.vm, 1);
+      rules?.started(refOf(p, t));
       ends.push(t.end, id);
     }
   };
@@ -109,13 +155,19 @@ export function schedule(p: Problem, specs: readonly ActionSpec[]): ScheduleResu
       }
     }
   }
+  for (let n = 0; n < p.nodeCount; n++) {
+    if (!p.online[n] && p.usable[n]) pendingBoots.push(n);
+    if (p.online[n] && !p.usable[n] && leaving[n] === 0) shutDown(n, 0);
+  }
+  tryBoots(0);
   for (let n = 0; n < p.nodeCount; n++) tryStart(n, 0);
 
   const dirty = new Set<number>();
   let clock = 0;
-  while (ends.size > 0 || pendingCount > 0) {
+  while (ends.size > 0 || pendingCount > 0 || pendingBoots.length > 0) {
     if (ends.size === 0) {
-      const pivot = choosePivot(p, tasks, pending, usage);
+      if (pendingCount === 0) return { ok: false, reason: `${pendingBoots.length} nodes cannot boot: a continuous maxOnline constraint keeps them offline` };
+      const pivot = choosePivot(p, tasks, pending, usage, booted, rules);
       if (!pivot) return { ok: false, reason: describeCycle(p, tasks, pending) };
       const { id, node } = pivot;
       const t = tasks[id]!;
@@ -130,6 +182,7 @@ export function schedule(p: Problem, specs: readonly ActionSpec[]): ScheduleResu
       const duration = actionDuration(p, 'migrate', t.vm);
       tasks[id] = { ...t, to: node, duration, start: clock, end: clock + duration, deps, step };
       addDemand(p, usage, node, t.vm, 1);
+      rules?.started(refOf(p, tasks[id]!));
       ends.push(clock + duration, id);
       continue;
     }
@@ -144,7 +197,18 @@ export function schedule(p: Problem, specs: readonly ActionSpec[]): ScheduleResu
         endedFrees[t.from]!.push(id);
         dirty.add(t.from);
       }
-      if (t.type === 'pause') {
+      rules?.ended(refOf(p, t), dirty);
+      // A VM or an image leaves a node that must go offline: the last one to leave lets it shut down.
+      const left = t.type === 'migrate' || t.type === 'stop' || (t.type === 'resume' && t.from !== t.to) ? t.from : -1;
+      if (left >= 0 && leaving[left]! > 0) {
+        departures[left]!.push(id);
+        if (--leaving[left]! === 0) shutDown(left, now);
+      }
+      if (t.type === 'bootNode') {
+        booted[t.to] = 1;
+        endedFrees[t.to]!.push(id);
+        dirty.add(t.to);
+      } else if (t.type === 'pause') {
         const s = suspendOf.get(t.vm);
         if (s) addTask(s, now, [id]);
       } else if (t.type === 'resume') {
@@ -160,6 +224,7 @@ export function schedule(p: Problem, specs: readonly ActionSpec[]): ScheduleResu
         }
       }
     }
+    if (pendingBoots.length > 0) tryBoots(now);
     for (const n of dirty) tryStart(n, now);
     dirty.clear();
   }
@@ -167,11 +232,41 @@ export function schedule(p: Problem, specs: readonly ActionSpec[]): ScheduleResu
 }
 
 /**
+ * Per node that must go offline, how many VMs and images must leave it first; or why it cannot
+ * be emptied (a VM that stays, running or asleep, on it).
+ */
+function shutdownBlockers(p: Problem, specs: readonly ActionSpec[]): Int32Array | string {
+  const leaving = new Int32Array(p.nodeCount);
+  let any = false;
+  for (let n = 0; n < p.nodeCount; n++) if (p.online[n] && !p.usable[n]) any = true;
+  if (!any) return leaving;
+  const leaves = new Uint8Array(p.vmCount);
+  for (const s of specs) if (s.type === 'migrate' || s.type === 'stop' || (s.type === 'resume' && s.from !== s.to)) leaves[s.vm] = 1;
+  for (let v = 0; v < p.vmCount; v++) {
+    const h = p.host[v]!;
+    if (h < 0 || !p.online[h] || p.usable[h] || (p.source[v] !== S.running && p.source[v] !== S.sleeping)) continue;
+    if (!leaves[v]) {
+      const vm = p.configuration.vms[v]!;
+      return `node '${p.configuration.nodes[h]!.id}' must go offline but VM '${vm.id}' (vjob '${vm.vjob}') would stay ${p.target[v] === S.sleeping ? 'asleep' : 'running'} on it`;
+    }
+    leaving[h]++;
+  }
+  return leaving;
+}
+
+/**
  * Picks the migration to move through a third node: among waiting migrations whose leaving would
  * free a node others wait for, the smallest one that fits somewhere now (best fit, avoiding nodes
  * with waiting actions).
  */
-function choosePivot(p: Problem, tasks: readonly Task[], pending: readonly number[][], usage: Float64Array): { id: number; node: number } | undefined {
+function choosePivot(
+  p: Problem,
+  tasks: readonly Task[],
+  pending: readonly number[][],
+  usage: Float64Array,
+  booted: Uint8Array,
+  rules: ScheduleRules | undefined,
+): { id: number; node: number } | undefined {
   const blocked = new Set<number>();
   for (let n = 0; n < p.nodeCount; n++) if (pending[n]!.length > 0) blocked.add(n);
   const candidates: number[] = [];
@@ -187,7 +282,8 @@ function choosePivot(p: Problem, tasks: readonly Task[], pending: readonly numbe
     let best = -1;
     let bestScore = Infinity;
     for (let n = 0; n < p.nodeCount; n++) {
-      if (!p.online[n] || n === t.from || n === t.to || !fits(p, usage, n, t.vm)) continue;
+      if (!p.usable[n] || !booted[n] || n === t.from || n === t.to || !fits(p, usage, n, t.vm)) continue;
+      if (rules && !rules.mayStart({ type: 'migrate', vm: t.vm, from: t.from, to: n })) continue;
       let leftover = 0;
       for (let d = 0; d < D; d++) {
         const cap = p.capacity[n * D + d]!;

@@ -1,5 +1,5 @@
-import type { Configuration, Decision } from '../model/configuration.ts';
-import { costKindOf, durationOf, type CostModel } from '../model/cost-model.ts';
+import type { Configuration, Decision, NodeState } from '../model/configuration.ts';
+import { costKindOf, durationOf, type CostKind, type CostModel } from '../model/cost-model.ts';
 import type { ActionType, VJobState } from '../model/lifecycle.ts';
 import { dimensionsOf } from '../model/resources.ts';
 
@@ -27,20 +27,45 @@ export interface Problem {
   readonly target: Uint8Array;
   readonly vjobOf: Int32Array;
   readonly vjobVms: readonly (readonly number[])[];
+  readonly vmIndex: ReadonlyMap<string, number>;
+  readonly nodeIndex: ReadonlyMap<string, number>;
+  /** 1 for a node that is online at the end of the plan: the nodes the placement may use. */
+  readonly usable: Uint8Array;
+  /** 1 for a VM that must stay on its node (root, quarantine). */
+  readonly pinned: Uint8Array;
+  readonly durations?: ActionDurations;
 }
 
-export function compileProblem(configuration: Configuration, decision: Decision, costModel: CostModel): Problem {
+/** Per-element action durations that override the cost model (BtrPlace's attribute-based durations). */
+export interface ActionDurations {
+  /** Duration in ms of an action on a VM, or undefined for the cost model's. */
+  vm?(vm: string, kind: CostKind): number | undefined;
+  /** Duration in ms of booting or shutting down a node, or undefined for the cost model's. */
+  node?(node: string, kind: 'bootNode' | 'shutdownNode'): number | undefined;
+}
+
+export interface ProblemOptions {
+  /** Wanted state of nodes at the end of the plan; nodes it does not name keep theirs. */
+  readonly nodeStates?: Readonly<Record<string, NodeState>>;
+  readonly durations?: ActionDurations;
+}
+
+export function compileProblem(configuration: Configuration, decision: Decision, costModel: CostModel, options: ProblemOptions = {}): Problem {
   const { nodes, vms, vjobs } = configuration;
-  const dims = dimensionsOf([...nodes.map((n) => n.capacity), ...vms.map((v) => v.demand)]);
+  // A dimension in which no VM demands anything can never overflow: leave it out of every loop.
+  const dims = dimensionsOf([...nodes.map((n) => n.capacity), ...vms.map((v) => v.demand)]).filter((d) => vms.some((v) => (v.demand[d] ?? 0) > 0));
   const D = dims.length;
   const nodeIndex = new Map<string, number>();
   const capacity = new Float64Array(nodes.length * D);
   const online = new Uint8Array(nodes.length);
+  const usable = new Uint8Array(nodes.length);
   nodes.forEach((n, i) => {
     nodeIndex.set(n.id, i);
     online[i] = n.state === 'online' ? 1 : 0;
+    usable[i] = (options.nodeStates?.[n.id] ?? n.state) === 'online' ? 1 : 0;
     for (let d = 0; d < D; d++) capacity[i * D + d] = n.capacity[dims[d]!] ?? 0;
   });
+  const vmIndex = new Map<string, number>();
   const vjobIndex = new Map<string, number>();
   vjobs.forEach((j, i) => vjobIndex.set(j.id, i));
   const vjobVms: number[][] = vjobs.map(() => []);
@@ -51,6 +76,7 @@ export function compileProblem(configuration: Configuration, decision: Decision,
   const target = new Uint8Array(vms.length);
   const vjobOf = new Int32Array(vms.length);
   vms.forEach((v, i) => {
+    vmIndex.set(v.id, i);
     for (let d = 0; d < D; d++) demand[i * D + d] = v.demand[dims[d]!] ?? 0;
     mem[i] = v.demand.mem ?? 0;
     // A VM observed paused (e.g. after an interrupted plan) still holds its resources: treat it as running.
@@ -65,12 +91,22 @@ export function compileProblem(configuration: Configuration, decision: Decision,
   return {
     configuration, costModel, dims, nodeCount: nodes.length, capacity, online,
     vmCount: vms.length, demand, mem, source, host, target, vjobOf, vjobVms,
+    vmIndex, nodeIndex, usable, pinned: new Uint8Array(vms.length),
+    ...(options.durations ? { durations: options.durations } : {}),
   };
 }
 
-/** Duration of an action on VM `vm` under the problem's cost model. */
+/** Duration of an action on VM `vm`: its own duration when one is given, else the cost model's. */
 export function actionDuration(p: Problem, type: ActionType, vm: number, remote = false): number {
-  return durationOf(p.costModel, costKindOf(type, remote), p.mem[vm]!);
+  const kind = costKindOf(type, remote);
+  const own = p.durations?.vm?.(p.configuration.vms[vm]!.id, kind);
+  return own ?? durationOf(p.costModel, kind, p.mem[vm]!);
+}
+
+/** Duration of booting or shutting down node `node`. */
+export function nodeActionDuration(p: Problem, kind: 'bootNode' | 'shutdownNode', node: number): number {
+  const own = p.durations?.node?.(p.configuration.nodes[node]!.id, kind);
+  return own ?? durationOf(p.costModel, kind, 0);
 }
 
 /** Whether `vm` fits on `node` given the node's current usage array (same layout as capacity). */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ErrorCode, InvalidInputError, jsonPath, type InputIssue } from '../errors.ts';
-import { ActionType, VJobState } from '../model/lifecycle.ts';
+import { ActionType, NodeActionType, VJobState } from '../model/lifecycle.ts';
 import type { InfeasiblePlan } from '../model/plan.ts';
 import type { VerifiablePlan } from '../verifier/index.ts';
 import { ACTIONS_WITH_DESTINATION } from '../verifier/malformed-check.ts';
@@ -26,6 +26,16 @@ const actionSchema = z.strictObject({
   dependsOn: z.array(id, { error: 'must be an array of action ids' }).default([]),
 });
 
+const nodeActionSchema = z.strictObject({
+  id,
+  type: oneOf(NodeActionType),
+  node: id,
+  start: time,
+  end: time,
+  step: count,
+  dependsOn: z.array(id, { error: 'must be an array of action ids' }).default([]),
+});
+
 const targetSchema = z.record(
   z.string(),
   z.strictObject({ state: oneOf(VJobState), host: id.optional() }),
@@ -37,9 +47,11 @@ export const planSchema = z.discriminatedUnion(
     z.strictObject({
       feasible: z.literal(true),
       actions: z.array(actionSchema, { error: 'must be an array of actions' }),
+      nodeActions: z.array(nodeActionSchema, { error: 'must be an array of node actions' }).optional(),
       steps: count,
       makespan: time,
       sumCompletion: time,
+      mttr: time.optional(),
       solveMs: time,
       target: targetSchema.optional(),
     }),
@@ -73,6 +85,18 @@ export function parsePlan(json: unknown, file = 'plan'): ParsedPlan {
     const first = ids.get(a.id);
     if (first !== undefined) report(['actions', i, 'id'], `duplicate action id '${a.id}' (first at $.actions[${first}])`);
     else ids.set(a.id, i);
+  });
+  const nodeActions = plan.nodeActions ?? [];
+  nodeActions.forEach((a, i) => {
+    if (ids.has(a.id)) report(['nodeActions', i, 'id'], `duplicate action id '${a.id}'`);
+    else ids.set(a.id, -1 - i);
+  });
+  nodeActions.forEach((a, i) => {
+    if (a.end < a.start) report(['nodeActions', i, 'end'], `ends (${a.end}) before it starts (${a.start})`);
+    if (a.step >= plan.steps) report(['nodeActions', i, 'step'], `step ${a.step} is beyond the plan's ${plan.steps} steps`);
+    a.dependsOn.forEach((d, k) => {
+      if (!ids.has(d)) report(['nodeActions', i, 'dependsOn', k], `unknown action '${d}'`);
+    });
   });
   plan.actions.forEach((a, i) => {
     if (a.end < a.start) report(['actions', i, 'end'], `ends (${a.end}) before it starts (${a.start})`);

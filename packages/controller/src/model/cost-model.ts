@@ -19,11 +19,14 @@ export interface CostModel {
   readonly migrate: LinearCost;
   readonly pause: LinearCost;
   readonly unpause: LinearCost;
+  /** Booting and shutting down a node (`perMiB` is unused: a node has no memory image to move). */
+  readonly bootNode: LinearCost;
+  readonly shutdownNode: LinearCost;
 }
 
 export type CostKind = keyof CostModel;
 export const COST_KINDS: readonly CostKind[] = [
-  'run', 'stop', 'suspend', 'resumeLocal', 'resumeRemote', 'migrate', 'pause', 'unpause',
+  'run', 'stop', 'suspend', 'resumeLocal', 'resumeRemote', 'migrate', 'pause', 'unpause', 'bootNode', 'shutdownNode',
 ];
 
 export const DEFAULT_COST_MODEL: CostModel = {
@@ -35,6 +38,8 @@ export const DEFAULT_COST_MODEL: CostModel = {
   migrate: { base: 0, perMiB: 1 },
   pause: { base: 10, perMiB: 0 },
   unpause: { base: 10, perMiB: 0 },
+  bootNode: { base: 120_000, perMiB: 0 },
+  shutdownNode: { base: 30_000, perMiB: 0 },
 };
 
 export type CostModelOverrides = { readonly [K in CostKind]?: Partial<LinearCost> };

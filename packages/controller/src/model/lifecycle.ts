@@ -57,6 +57,24 @@ export const ACTION_TRANSITIONS: Readonly<Record<ActionType, readonly { from: VM
   migrate: [{ from: 'running', to: 'running' }],
 };
 
+/** Actions on a node, not on a VM: they change the node's state (BtrPlace's bootNode, shutdownNode). */
+export const NodeActionType = { BootNode: 'bootNode', ShutdownNode: 'shutdownNode' } as const;
+export type NodeActionType = (typeof NodeActionType)[keyof typeof NodeActionType];
+export const NODE_ACTION_TYPES: readonly NodeActionType[] = Object.values(NodeActionType);
+
+/** Every action a plan may hold. */
+export type PlanActionType = ActionType | NodeActionType;
+
+/** Node-level transitions: the state a node action needs and the state it leaves. */
+export const NODE_ACTION_TRANSITIONS: Readonly<Record<NodeActionType, { readonly from: 'online' | 'offline'; readonly to: 'online' | 'offline' }>> = {
+  bootNode: { from: 'offline', to: 'online' },
+  shutdownNode: { from: 'online', to: 'offline' },
+};
+
+export function isNodeAction(type: PlanActionType): type is NodeActionType {
+  return type === 'bootNode' || type === 'shutdownNode';
+}
+
 /** The state an action leaves a VM in, or undefined when the action cannot apply to that state. */
 export function stateAfter(type: ActionType, from: VMState): VMState | undefined {
   return ACTION_TRANSITIONS[type].find((t) => t.from === from)?.to;

@@ -1,6 +1,6 @@
-import type { ActionType, VJobState } from './lifecycle.ts';
+import type { ActionType, NodeActionType, VJobState } from './lifecycle.ts';
 
-/** One action of a plan, as written in the plan file. Times are in milliseconds from the plan's start. */
+/** One action of a plan on a VM, as written in the plan file. Times are in milliseconds from the plan's start. */
 export interface PlannedAction {
   readonly id: string;
   readonly type: ActionType;
@@ -18,12 +18,34 @@ export interface PlannedAction {
   readonly dependsOn: readonly string[];
 }
 
+/**
+ * Booting or shutting down a node (BtrPlace's bootNode, shutdownNode). VMs arrive on a booted node
+ * only after its boot ends; a shutdown starts once every VM and image has left the node. Node
+ * actions share the id space and the steps of the VM actions, and either may depend on the other.
+ */
+export interface NodeAction {
+  readonly id: string;
+  readonly type: NodeActionType;
+  readonly node: string;
+  readonly start: number;
+  readonly end: number;
+  readonly step: number;
+  readonly dependsOn: readonly string[];
+}
+
 export interface FeasiblePlan {
   readonly feasible: true;
   readonly actions: readonly PlannedAction[];
+  /** Node power actions, when some node must boot or shut down; absent otherwise. */
+  readonly nodeActions?: readonly NodeAction[];
   readonly steps: number;
   readonly makespan: number;
   readonly sumCompletion: number;
+  /**
+   * BtrPlace's minimizeMTTR objective: the sum of the end times of the actions BtrPlace knows
+   * (every action but pause and unpause), in the plan's time unit. Absent in older plan files.
+   */
+  readonly mttr?: number;
   readonly solveMs: number;
   /** Final host and state of every VM that is not terminated. */
   readonly target: Readonly<Record<string, { readonly state: VJobState; readonly host?: string }>>;

@@ -23,7 +23,7 @@ export function checkFinalState(ctx: PlanContext, replay: Replay): Violation | u
     finalState.push(state);
     if (state !== wanted)
       return violation('final-state', `VM '${vm.id}' ends ${state} but the decision wants vjob '${vm.vjob}' ${wanted}`, subject);
-    if (state === 'running' && !ctx.online[ctx.nodeIndex.get(host!)!])
+    if (state === 'running' && !ctx.finalOnline[ctx.nodeIndex.get(host!)!])
       return violation('final-state', `VM '${vm.id}' ends running on node '${host}', which is offline`, subject);
   }
 
@@ -34,7 +34,7 @@ export function checkFinalState(ctx: PlanContext, replay: Replay): Violation | u
     if (replay.freeOn[i]! >= 0) addDemand(ctx, usage, replay.freeOn[i]!, v, -1);
   });
   for (let n = 0; n < ctx.nodes.length; n++) {
-    if (!ctx.online[n]) continue;
+    if (!ctx.finalOnline[n]) continue;
     const over = overflowOf(ctx, usage, n);
     if (over !== undefined)
       return violation('final-state', `the final configuration is not viable: ${describeOverflow(ctx.nodes[n]!.id, over)}`, { node: ctx.nodes[n]!.id });

@@ -38,7 +38,7 @@ function checkAction(ctx: PlanContext, a: PlannedAction, i: number): Violation |
   if (!Number.isInteger(a.step) || a.step < 0) return malformedAction(a, i, `has step ${a.step}; steps are integers from 0`);
   if (a.step >= ctx.plan.steps) return malformedAction(a, i, `has step ${a.step} but the plan has ${ctx.plan.steps} steps`);
   for (const dep of a.dependsOn) {
-    if (!ctx.actionIndex.has(dep)) return malformedAction(a, i, `depends on an unknown action '${dep}'`);
+    if (!ctx.actionIndex.has(dep) && !ctx.nodeActionIndex.has(dep)) return malformedAction(a, i, `depends on an unknown action '${dep}'`);
     if (dep === a.id) return malformedAction(a, i, 'depends on itself');
   }
   return undefined;

@@ -25,7 +25,12 @@ export interface PlanContext {
   readonly vmOf: Int32Array;
   readonly capacity: Float64Array;
   readonly demand: Float64Array;
+  /** 1 for a node that is online at some point of the plan: online in the source, or booted by the plan. */
   readonly online: Uint8Array;
+  /** 1 for a node online at the end: its last node action (boot, shutdown) says, else its source state. */
+  readonly finalOnline: Uint8Array;
+  /** Node actions (boot, shutdown) by id; they share the id space of `actions`. */
+  readonly nodeActionIndex: ReadonlyMap<string, number>;
 }
 
 export function indexPlan(configuration: Configuration, decision: Decision, plan: VerifiablePlan): PlanContext {
@@ -51,8 +56,20 @@ export function indexPlan(configuration: Configuration, decision: Decision, plan
   });
   const demand = new Float64Array(vms.length * D);
   vms.forEach((v, i) => dims.forEach((d, k) => (demand[i * D + k] = v.demand[d] ?? 0)));
+  const nodeActionIndex = new Map<string, number>();
+  const finalOnline = Uint8Array.from(online);
+  const nodeActions = plan.nodeActions ?? [];
+  nodeActions.forEach((a, i) => {
+    if (!nodeActionIndex.has(a.id)) nodeActionIndex.set(a.id, i);
+  });
+  [...nodeActions].sort((a, b) => a.start - b.start || a.end - b.end).forEach((a) => {
+    const n = nodeIndex.get(a.node);
+    if (n === undefined) return;
+    if (a.type === 'bootNode') online[n] = finalOnline[n] = 1;
+    else if (a.type === 'shutdownNode') finalOnline[n] = 0;
+  });
   return {
     configuration, decision, plan, actions: plan.actions, dims, nodes, vms,
-    nodeIndex, vmIndex, actionIndex, vmOf, capacity, demand, online,
+    nodeIndex, vmIndex, actionIndex, vmOf, capacity, demand, online, finalOnline, nodeActionIndex,
   };
 }

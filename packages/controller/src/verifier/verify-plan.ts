@@ -1,9 +1,14 @@
+import { buildPlanView } from '../constraints/plan-view.ts';
+import { checkConstraints } from '../constraints/check-constraints.ts';
+import type { Constraint } from '../constraints/constraint.ts';
+import { prepareInstance } from '../constraints/prepare.ts';
 import type { Configuration, Decision } from '../model/configuration.ts';
 import { checkBarrier } from './barrier-check.ts';
 import { checkCapacity } from './capacity-check.ts';
 import { checkDependencies } from './dependency-check.ts';
 import { checkFinalState } from './final-state-check.ts';
 import { checkMalformed } from './malformed-check.ts';
+import { checkNodePower } from './node-power-check.ts';
 import { indexPlan, type VerifiablePlan } from './plan-context.ts';
 import { checkSynchrony } from './synchrony-check.ts';
 import { replayTransitions } from './transition-check.ts';
@@ -14,9 +19,16 @@ import type { Verdict, Violation } from './violation.ts';
  * input first, then each VM's transitions, dependencies, vjob synchrony, capacity in the timed view,
  * capacity in the barrier view, and the final state. Pure; shares nothing with the planner.
  * Every FeasiblePlan is a VerifiablePlan; a plan without `target` skips the comparison with it.
+ *
+ * With constraints, the plan is replayed against the instance they prepare (a `running` constraint
+ * is a decision, `preserve` a raised demand, `overbook` a larger capacity: src/constraints), node
+ * power actions are checked, and then every constraint by its own check: discrete ones on the final
+ * configuration, continuous ones over the plan's timeline.
  */
-export function verifyPlan(configuration: Configuration, decision: Decision, plan: VerifiablePlan): Verdict {
-  const ctx = indexPlan(configuration, decision, plan);
+export function verifyPlan(configuration: Configuration, decision: Decision, plan: VerifiablePlan, constraints: readonly Constraint[] = []): Verdict {
+  const prepared = prepareInstance(configuration, decision, constraints);
+  if (prepared.conflicts.length > 0) return failed({ kind: 'constraint', message: `the constraints contradict each other: ${prepared.conflicts[0]}` });
+  const ctx = indexPlan(prepared.configuration, prepared.decision, plan);
   const malformed = checkMalformed(ctx);
   if (malformed) return failed(malformed);
   const replayed = replayTransitions(ctx);
@@ -27,8 +39,12 @@ export function verifyPlan(configuration: Configuration, decision: Decision, pla
     checkSynchrony(ctx) ??
     checkCapacity(ctx, replay) ??
     checkBarrier(ctx, replay) ??
-    checkFinalState(ctx, replay);
-  return found ? failed(found) : { ok: true };
+    checkFinalState(ctx, replay) ??
+    checkNodePower(ctx, replay);
+  if (found) return failed(found);
+  if (constraints.length === 0) return { ok: true };
+  const broken = checkConstraints(buildPlanView(prepared.configuration, [...plan.actions, ...(plan.nodeActions ?? [])]), constraints);
+  return broken ? failed({ kind: 'constraint', message: broken.message }) : { ok: true };
 }
 
 const failed = (violation: Violation): Verdict => ({ ok: false, violation });
