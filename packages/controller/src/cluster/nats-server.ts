@@ -3,8 +3,9 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { EntropyError, ErrorCode } from '../errors.ts';
 
-/** A real nats-server on a free loopback port, for integration tests. */
+/** A nats-server of our own on a free loopback port: the demo's embedded server, and the integration tests'. */
 export interface NatsServer {
   readonly url: string;
   readonly pid: number;
@@ -40,7 +41,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     if (failed) {
       await rm(dir, { recursive: true, force: true });
       const missing = (failed as NodeJS.ErrnoException).code === 'ENOENT';
-      throw new Error(missing ? 'nats-server not found: apt-get install -y nats-server' : failed.message);
+      throw new EntropyError(ErrorCode.Io, missing ? 'nats-server not found: install it with `apt-get install -y nats-server` (or run `bash scripts/setup.sh`)' : failed.message);
     }
     const ports = (await readdir(dir)).find((f) => f === `nats-server_${child.pid}.ports`);
     if (ports) {
@@ -52,7 +53,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     }
     if (url === undefined && Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`nats-server wrote no ports file in ${dir} within ${opts.startTimeoutMs ?? 20_000} ms`);
+      throw new EntropyError(ErrorCode.Io, `nats-server wrote no ports file in ${dir} within ${opts.startTimeoutMs ?? 20_000} ms`);
     }
   }
   return {

@@ -1,0 +1,119 @@
+import { rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { StatusReply } from '@entropy/protocol';
+import { startDemoCluster, waitUntilObserved, type DemoCluster } from '../cluster/demo-cluster.ts';
+import { parseInstance, type Instance } from '../instance/parse-instance.ts';
+import { applyCommand, type ApplyIo } from './apply-command.ts';
+import { readJsonFile, type CommandResult } from './io.ts';
+
+export const REFERENCE_INSTANCE = fileURLToPath(new URL('../../../../examples/reference.json', import.meta.url));
+
+export interface DemoCommandOptions {
+  /** An instance file to play instead of the bundled reference cluster. */
+  readonly instance?: string;
+  readonly keep?: boolean;
+  readonly speed?: number;
+  readonly mode?: 'barrier' | 'asap';
+  readonly statusPeriod?: number;
+}
+
+export const DemoExit = { Ok: 0, Failed: 4, Mismatch: 5 } as const;
+
+const defaultIo: ApplyIo = {
+  write: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+  bars: process.stderr.isTTY === true,
+  log: (line) => process.stderr.write(`${line}\n`),
+};
+
+/**
+ * `entropy demo`: an embedded nats-server, one sim agent process per node of the instance, and a
+ * controller process; then the instance's context switch, executed live, and a check that the
+ * agents report the wanted state. Every process it started is stopped before it returns.
+ */
+export async function demoCommand(options: DemoCommandOptions = {}, io: ApplyIo = defaultIo): Promise<CommandResult> {
+  const file = options.instance ?? REFERENCE_INSTANCE;
+  const instance = parseInstance(readJsonFile(file), file);
+  const { configuration } = instance;
+  io.log(`starting nats-server, ${configuration.nodes.length} sim agents and the controller (${configuration.vms.length} VMs in ${configuration.vjobs.length} vjobs)...`);
+  const cluster = await startDemoCluster({ configuration, speed: options.speed ?? 1, statusPeriodMs: options.statusPeriod ?? 500, mode: options.mode });
+  let failed = true;
+  try {
+    const before = await waitUntilObserved(cluster, configuration, 60_000);
+    io.write(`cluster up on ${cluster.url}: ${before.nodes.length} nodes online, ${before.vms.length} VMs observed\n${vjobTable(instance, before)}\n`);
+    const applied = await applyCommand(file, { nats: cluster.url, mode: options.mode }, io);
+    io.write(applied.output);
+    const after = await settledStatus(cluster, instance);
+    const mismatches = wantedStateMismatches(instance, after);
+    io.write(`\nafter the context switch:\n${vjobTable(instance, after)}`);
+    failed = applied.exitCode !== 0 || mismatches.length > 0;
+    const verdict =
+      mismatches.length === 0
+        ? 'every vjob is in the state the decision asked for, as reported by the agents'
+        : `MISMATCH between the decision and what the agents report:\n  ${mismatches.join('\n  ')}`;
+    if (options.keep) {
+      io.write(`\n${verdict}\ncluster kept up: try \`pnpm entropy status --nats ${cluster.url}\`; logs in ${cluster.dir}; Ctrl-C stops it`);
+      await untilSignal();
+    }
+    return { output: `\n${verdict}`, exitCode: applied.exitCode !== 0 ? applied.exitCode : mismatches.length > 0 ? DemoExit.Mismatch : DemoExit.Ok };
+  } finally {
+    await cluster.stop();
+    if (failed) io.log(`logs kept in ${cluster.dir}`);
+    else await rm(cluster.dir, { recursive: true, force: true });
+  }
+}
+
+/** Polls until the agents' reports show the decision (or a few seconds pass): statuses lag actions by up to one period. */
+async function settledStatus(cluster: DemoCluster, instance: Instance): Promise<StatusReply> {
+  let status = await cluster.status();
+  for (let i = 0; i < 25 && wantedStateMismatches(instance, status).length > 0; i++) {
+    await delay(200);
+    status = await cluster.status();
+  }
+  return status;
+}
+
+function wantedStateMismatches(instance: Instance, status: StatusReply): string[] {
+  const observed = new Map(status.vms.map((v) => [v.id, v]));
+  const out: string[] = [];
+  for (const vm of instance.configuration.vms) {
+    const wanted = instance.decision[vm.vjob] ?? vm.state;
+    const seen = observed.get(vm.id);
+    const state = seen?.state ?? 'absent';
+    const ok = wanted === 'terminated' || wanted === 'waiting' ? seen === undefined || seen.state === wanted : state === wanted;
+    if (!ok) out.push(`${vm.id} (vjob ${vm.vjob}): wanted ${wanted}, observed ${state}`);
+  }
+  return out;
+}
+
+function vjobTable(instance: Instance, status: StatusReply): string {
+  const observed = new Map(status.vms.map((v) => [v.id, v]));
+  const lines = [`  ${'vjob'.padEnd(6)} ${'VMs'.padStart(3)}  ${'observed states'.padEnd(24)} wanted`];
+  for (const j of instance.configuration.vjobs) {
+    const states = new Map<string, number>();
+    const hosts = new Set<string>();
+    for (const id of j.vms) {
+      const v = observed.get(id);
+      // A VM no agent reports was never created (waiting) or is gone (a cancelled or stopped vjob).
+      const s = v?.state ?? (instance.decision[j.id] === 'terminated' ? 'terminated' : 'waiting');
+      states.set(s, (states.get(s) ?? 0) + 1);
+      if (v?.host && s === 'running') hosts.add(v.host);
+    }
+    const summary = [...states].map(([s, n]) => `${n} ${s}`).join(', ');
+    const wanted = instance.decision[j.id] ?? '(unchanged)';
+    lines.push(`  ${j.id.padEnd(6)} ${String(j.vms.length).padStart(3)}  ${summary.padEnd(24)} ${wanted}${hosts.size > 0 ? `  on ${[...hosts].sort().join(' ')}` : ''}`);
+  }
+  return lines.join('\n');
+}
+
+function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
+}

@@ -1,0 +1,112 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { decodeControl, encodeControl, type StatusReply, subjects } from '@entropy/protocol';
+import { connectNats, requestController } from '../controller/nats-connect.ts';
+import { EntropyError, ErrorCode } from '../errors.ts';
+import type { Configuration } from '../model/configuration.ts';
+import { startNatsServer, type NatsServer } from './nats-server.ts';
+import { AGENT_BIN, ENTROPY_BIN, type ManagedProcess, startProcess } from './processes.ts';
+
+export interface DemoClusterOptions {
+  /** The nodes to simulate and the VMs they hold at start (running ones, and sleeping ones' images). */
+  readonly configuration: Configuration;
+  /** The sim agents run actions this many times faster than the cost model says. */
+  readonly speed: number;
+  readonly statusPeriodMs: number;
+  readonly mode?: 'barrier' | 'asap';
+}
+
+/** An embedded nats-server, one sim agent process per node, and a controller process. */
+export interface DemoCluster {
+  readonly url: string;
+  /** Holds every process's log. */
+  readonly dir: string;
+  readonly agents: readonly ManagedProcess[];
+  readonly controller: ManagedProcess;
+  status(): Promise<StatusReply>;
+  stop(): Promise<void>;
+}
+
+export async function startDemoCluster(options: DemoClusterOptions): Promise<DemoCluster> {
+  const dir = await mkdtemp(join(tmpdir(), 'entropy-demo-'));
+  const started: ManagedProcess[] = [];
+  let nats: NatsServer | undefined;
+  const stopAll = async () => {
+    await Promise.all(started.map((p) => p.stop()));
+    await nats?.stop();
+  };
+  try {
+    nats = await startNatsServer();
+    const url = nats.url;
+    const period = String(options.statusPeriodMs);
+    // The controller subscribes before the agents announce themselves.
+    const controller = startProcess('controller', ENTROPY_BIN, ['controller', '--nats', url, '--status-period', period, ...(options.mode ? ['--mode', options.mode] : [])], join(dir, 'controller.log'));
+    started.push(controller);
+    const agents: ManagedProcess[] = [];
+    for (const node of options.configuration.nodes) {
+      const held = options.configuration.vms
+        .filter((v) => v.host === node.id && (v.state === 'running' || v.state === 'sleeping'))
+        .map((v) => ({ id: v.id, vjob: v.vjob, state: v.state, demand: { ...v.demand, cpu: v.demand.cpu ?? 0, mem: v.demand.mem ?? 0 } }));
+      const vmsFile = join(dir, `${node.id}.vms.json`);
+      await writeFile(vmsFile, JSON.stringify(held));
+      const capacity = Object.entries(node.capacity).map(([k, v]) => `${k}=${v}`).join(',');
+      const agent = startProcess(`agent ${node.id}`, AGENT_BIN, [
+        '--node', node.id, '--nats', url, '--driver', 'sim', '--speed', String(options.speed),
+        '--capacity', capacity, '--sim-vms', vmsFile, '--status-interval', period, '--log-level', 'info',
+      ], join(dir, `agent-${node.id}.log`));
+      agents.push(agent);
+      started.push(agent);
+    }
+    const nc = await connectNats(url, 'entropy-demo');
+    const s = subjects();
+    const status = async (): Promise<StatusReply> => {
+      const m = await requestController(nc, s.control('status'), encodeControl('statusRequest', {}), 10_000);
+      const r = decodeControl('statusReply', m.data);
+      if (!r.ok) throw new EntropyError(ErrorCode.Io, `malformed status reply: ${r.error.field}: ${r.error.reason}`);
+      return r.msg;
+    };
+    return {
+      url, dir, agents, controller, status,
+      async stop() {
+        await nc.close();
+        await stopAll();
+      },
+    };
+  } catch (err) {
+    await stopAll();
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Waits until the controller sees every node online and every VM the nodes hold. */
+export async function waitUntilObserved(cluster: DemoCluster, configuration: Configuration, timeoutMs: number): Promise<StatusReply> {
+  const held = new Set(configuration.vms.filter((v) => v.host !== undefined).map((v) => v.id));
+  const deadline = Date.now() + timeoutMs;
+  let last: StatusReply | undefined;
+  let lastError: unknown;
+  let answered = false;
+  while (Date.now() < deadline) {
+    for (const p of [cluster.controller, ...cluster.agents]) {
+      if (p.child.exitCode !== null) throw new EntropyError(ErrorCode.Io, `${p.name} exited with code ${p.child.exitCode}; see ${p.log}`);
+    }
+    try {
+      last = await cluster.status();
+      answered = true;
+      const online = last.nodes.filter((n) => n.liveness === 'online').length;
+      // VMs the controller does not manage yet (their vjob is registered by the first apply) count as seen.
+      const seen = new Set([...last.vms.map((v) => v.id), ...last.excluded.map((e) => e.vm)].filter((id) => held.has(id))).size;
+      if (online === configuration.nodes.length && seen === held.size) return last;
+    } catch (err) {
+      lastError = err; // the controller may not answer yet
+    }
+    await delay(200);
+  }
+  const online = last?.nodes.filter((n) => n.liveness === 'online').length ?? 0;
+  throw new EntropyError(
+    ErrorCode.Io,
+    `the cluster did not come up within ${timeoutMs} ms: ${online}/${configuration.nodes.length} nodes online${!answered && lastError ? ` (${(lastError as Error).message})` : ''}; logs in ${cluster.dir}`,
+  );
+}
