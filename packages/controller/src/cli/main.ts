@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { EntropyError } from '../errors.ts';
+import { demoCommand } from './demo-command.ts';
 import type { CommandResult } from './io.ts';
 import { APPLY_HELP, applyCommand } from './apply-command.ts';
 import { controllerCommand } from './controller-command.ts';
@@ -7,6 +8,12 @@ import { statusCommand } from './status-command.ts';
 import { planCommand } from './plan-command.ts';
 import { experimentCommand } from './experiment-command.ts';
 import { VERIFY_HELP, verifyCommand } from './verify-command.ts';
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');
+  return n;
+}
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -95,6 +102,18 @@ program
   .option('--time-limit <ms>', "the engine's time budget per turn", positiveInt)
   .action((scenario: string, opts: { json?: boolean; plot?: string; policies: string; timeLimit?: number }) =>
     run(() => experimentCommand(scenario, { ...opts, policies: opts.policies.split(',').filter(Boolean) })),
+  );
+
+program
+  .command('demo')
+  .description('start an embedded nats-server, a sim agent per node and a controller, then run a context switch live')
+  .argument('[instance]', 'instance file to play (default: the bundled reference cluster, examples/reference.json)')
+  .option('--keep', 'keep the cluster up after the context switch, until Ctrl-C')
+  .option('--speed <factor>', 'run simulated actions this many times faster than the cost model says', positiveNumber, 1)
+  .option('--mode <mode>', 'execution mode: barrier (step after step) or asap', executionMode)
+  .addHelpText('after', '\nExit codes: 0 done and verified, 1 bad input or the cluster did not start, 2 infeasible, 4 the plan failed, 5 final state differs')
+  .action((instance: string | undefined, opts: { keep?: boolean; speed: number; mode?: 'barrier' | 'asap' }) =>
+    run(() => demoCommand({ ...opts, instance })),
   );
 
 function executionMode(value: string): 'barrier' | 'asap' {
