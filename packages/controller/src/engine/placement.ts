@@ -310,12 +310,16 @@ class PlacementContext {
     let bestScore = Infinity;
     const consider = (n: number) => {
       if (!p.usable[n] || n === forbidden || !fits(p, load, n, v) || !this.allows(v, n)) return;
-      let leftover = 0;
+      // Alignment of the VM's demand with the node's free room, dimensions normalised: the node
+      // with the most room where the VM needs it. Plain best fit strands room in multi-dimensional
+      // packing (nodes full in cpu with memory left that nothing can use).
+      let alignment = 0;
       for (let d = 0; d < D; d++) {
-        leftover += (p.capacity[n * D + d]! - load[n * D + d]! - p.demand[v * D + d]!) * this.meanCapInv[d]!;
+        const inv = this.meanCapInv[d]!;
+        alignment += p.demand[v * D + d]! * inv * (p.capacity[n * D + d]! - load[n * D + d]!) * inv;
       }
       // Prefer nodes where it fits right now, and nodes that need no boot.
-      const score = (fits(p, nowUsage, n, v) ? 0 : 1e9) + (p.online[n] ? 0 : 1e6) + leftover;
+      const score = (fits(p, nowUsage, n, v) ? 0 : 1e9) + (p.online[n] ? 0 : 1e6) - alignment;
       if (score < bestScore) {
         bestScore = score;
         best = n;
