@@ -32,13 +32,19 @@ export async function controllerCommand(options: ControllerCommandOptions = {}):
   });
   logger.info({ nats: url }, 'connected');
   const stop = options.signal ?? signalled();
-  await Promise.race([
-    new Promise<void>((resolve) => (stop.aborted ? resolve() : stop.addEventListener('abort', () => resolve(), { once: true }))),
-    nc.closed().then((err) => logger.error({ err: err?.message }, 'NATS connection closed')),
+  let stopping = false;
+  const lost = await Promise.race([
+    new Promise<false>((resolve) => (stop.aborted ? resolve(false) : stop.addEventListener('abort', () => resolve(false), { once: true }))),
+    nc.closed().then((err) => {
+      if (!stopping) logger.error({ err: err?.message }, 'NATS connection closed');
+      return true;
+    }),
   ]);
+  stopping = true;
   await controller.close();
-  if (!nc.isClosed()) await nc.drain();
-  return { output: '', exitCode: 0 };
+  // Draining needs the server; when it is gone, closing is all that is left to do.
+  if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
+  return { output: lost ? 'NATS connection closed' : '', exitCode: lost ? 1 : 0 };
 }
 
 function signalled(): AbortSignal {

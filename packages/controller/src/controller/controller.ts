@@ -213,7 +213,7 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
       }, options.loopIntervalMs ?? DEFAULT_LOOP_INTERVAL_MS)
     : undefined;
 
-  logger.info({ name, prefix: s.prefix }, 'controller started');
+  logger.info({ controller: name, prefix: s.prefix }, 'controller started');
   return {
     registry,
     view: () => monitor.view(),
@@ -229,7 +229,7 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
       while (running) await running.done;
       for (const sub of subs) sub.unsubscribe();
       await monitor.close();
-      logger.info({ name }, 'controller stopped');
+      logger.info({ controller: name }, 'controller stopped');
     },
   };
 }
