@@ -26,7 +26,8 @@ export function placeVms(p: Problem, options: PlacementOptions): PlacementResult
   const ctx = new PlacementContext(p, rules);
   const repaired = ctx.repair();
   if (repaired) return { ok: true, dest: repaired };
-  const repacked = ctx.repack();
+  let repacked = ctx.repack('aligned');
+  if (!repacked.ok) repacked = ctx.repack('best');
   if (repacked.ok) return { ok: true, dest: repacked.dest };
   const exact = exactPlacement(p, options.exactBudget, rules);
   if (exact.kind === 'found') return { ok: true, dest: exact.dest };
@@ -37,6 +38,15 @@ export function placeVms(p: Problem, options: PlacementOptions): PlacementResult
     reason: exact.kind === 'proved' ? `${why} (no viable configuration exists: exhaustive search)` : `${why} (no viable configuration found within the search budget)`,
   };
 }
+
+/**
+ * How to rank the nodes where a VM fits. `best`: the least free room left (normalised, summed
+ * over dimensions); it keeps nodes packed and moves little, but can strand room in one
+ * dimension (nodes full in cpu with memory nothing can use). `aligned`: the most free room where
+ * the VM's demand lies (dot product of demand and free room), which avoids stranding; the repack
+ * tries it first.
+ */
+type NodeFit = 'best' | 'aligned';
 
 function mustRun(p: Problem, v: number): boolean {
   return p.target[v] === S.running;
@@ -232,8 +242,9 @@ class PlacementContext {
   }
 
   /** Full repacking, first-fit decreasing with a preference for each VM's current node; pinned VMs first. */
-  repack(): { ok: true; dest: Int32Array } | { ok: false; failedVm: number; load: Float64Array } {
+  repack(fit: NodeFit): { ok: true; dest: Int32Array } | { ok: false; failedVm: number; load: Float64Array } {
     const p = this.p;
+    this.fit = fit;
     const R = this.rules?.placement();
     this.current = R;
     const dest = new Int32Array(p.vmCount).fill(-1);
@@ -280,6 +291,8 @@ class PlacementContext {
 
   /** The rules of the phase under way, if any constraint has placement rules. */
   private current: PlacementRules | undefined;
+  /** How bestNode ranks the nodes that fit; repair starts with best fit (see NodeFit). */
+  private fit: NodeFit = 'best';
 
   private allows(v: number, n: number): boolean {
     return this.current === undefined || this.current.allows(v, n);
@@ -306,20 +319,19 @@ class PlacementContext {
   private bestNode(v: number, load: Float64Array, nowUsage: Float64Array, forbidden: number): number {
     const p = this.p;
     const D = this.D;
+    const aligned = this.fit === 'aligned';
     let best = -1;
     let bestScore = Infinity;
     const consider = (n: number) => {
       if (!p.usable[n] || n === forbidden || !fits(p, load, n, v) || !this.allows(v, n)) return;
-      // Alignment of the VM's demand with the node's free room, dimensions normalised: the node
-      // with the most room where the VM needs it. Plain best fit strands room in multi-dimensional
-      // packing (nodes full in cpu with memory left that nothing can use).
-      let alignment = 0;
+      let rank = 0;
       for (let d = 0; d < D; d++) {
         const inv = this.meanCapInv[d]!;
-        alignment += p.demand[v * D + d]! * inv * (p.capacity[n * D + d]! - load[n * D + d]!) * inv;
+        const free = (p.capacity[n * D + d]! - load[n * D + d]!) * inv;
+        rank += aligned ? -p.demand[v * D + d]! * inv * free : free - p.demand[v * D + d]! * inv;
       }
       // Prefer nodes where it fits right now, and nodes that need no boot.
-      const score = (fits(p, nowUsage, n, v) ? 0 : 1e9) + (p.online[n] ? 0 : 1e6) - alignment;
+      const score = (fits(p, nowUsage, n, v) ? 0 : 1e9) + (p.online[n] ? 0 : 1e6) + rank;
       if (score < bestScore) {
         bestScore = score;
         best = n;
@@ -398,6 +410,25 @@ type ExactResult = { kind: 'found'; dest: Int32Array } | { kind: 'proved' } | { 
  * Empty nodes of identical capacity are interchangeable, so only the first of them is tried.
  */
 export function exactPlacement(p: Problem, budget: number, rules?: Rules): ExactResult {
+  const search = exactPlacements(p, budget, rules);
+  const first = search.next();
+  if (!first.done) return { kind: 'found', dest: first.value };
+  return first.value === 'budget' ? { kind: 'budget' } : { kind: 'proved' };
+}
+
+/**
+ * Other viable targets than the first placement, for when the planner cannot reach that one (a
+ * deadlock no pivot breaks): the repacked placement, then the exact search's solutions in order.
+ */
+export function* alternativePlacements(p: Problem, options: PlacementOptions): Generator<Int32Array> {
+  const rules = options.rules && !options.rules.empty ? options.rules : undefined;
+  const repacked = new PlacementContext(p, rules).repack();
+  if (repacked.ok) yield repacked.dest;
+  yield* exactPlacements(p, options.exactBudget, rules);
+}
+
+/** Every solution of the exact search, in its order, until the budget runs out; returns why it stopped. */
+function* exactPlacements(p: Problem, budget: number, rules?: Rules): Generator<Int32Array, 'proved' | 'budget'> {
   const R = rules?.placement();
   const D = p.dims.length;
   const order: number[] = [];
@@ -414,14 +445,22 @@ export function exactPlacement(p: Problem, budget: number, rules?: Rules): Exact
     return true;
   };
   let visits = 0;
-  const search = (i: number): boolean | 'budget' => {
-    if (i === order.length) return true;
-    if (++visits > budget) return 'budget';
+  let outOfBudget = false;
+  function* search(i: number): Generator<Int32Array> {
+    if (i === order.length) {
+      yield dest.slice();
+      return;
+    }
+    if (++visits > budget) {
+      outOfBudget = true;
+      return;
+    }
     const v = order[i]!;
     const h = p.host[v]!;
     const candidates = p.pinned[v] ? [h] : h >= 0 && p.usable[h] ? [h, ...nodes.filter((n) => n !== h)] : nodes;
     const triedEmpty: number[] = [];
     for (const n of candidates) {
+      if (outOfBudget) return;
       if (!fits(p, load, n, v) || (R && !R.allows(v, n))) continue;
       // Empty nodes of one capacity are interchangeable only when no constraint tells them apart.
       if (count[n] === 0 && !R) {
@@ -432,18 +471,15 @@ export function exactPlacement(p: Problem, budget: number, rules?: Rules): Exact
       addDemand(p, load, n, v, 1);
       R?.assign(v, n);
       count[n]++;
-      const r = search(i + 1);
-      if (r !== false) return r;
+      yield* search(i + 1);
       addDemand(p, load, n, v, -1);
       R?.unassign(v, n);
       count[n]--;
       dest[v] = -1;
     }
-    return false;
-  };
-  const r = search(0);
-  if (r === true) return { kind: 'found', dest };
-  return r === 'budget' ? { kind: 'budget' } : { kind: 'proved' };
+  }
+  yield* search(0);
+  return outOfBudget ? 'budget' : 'proved';
 }
 
 /** Why `vm` finds no node: what it needs and the most any node has free, per dimension. */
