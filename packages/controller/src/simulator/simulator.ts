@@ -73,18 +73,21 @@ const EPSILON = 1e-6;
 /**
  * The stretches of a plan and the vjobs that make no progress during each: a vjob is frozen from
  * the start of its first action to the end of its last one (to the plan's end when the plan
- * suspends or stops it, as it does not run again before the target takes effect).
+ * suspends or stops it, as it does not run again before the target takes effect). A live
+ * migration does not freeze its vjob: the VM runs on during the copy (its downtime, tens of
+ * milliseconds, is neglected).
  */
 export function frozenSpans(plan: FeasiblePlan): [number, number, Set<string>][] {
   const window = new Map<string, [number, number]>();
   for (const a of plan.actions) {
+    if (a.type === 'migrate') continue;
     const w = window.get(a.vjob);
     if (w) {
       w[0] = Math.min(w[0], a.start);
       w[1] = Math.max(w[1], a.end);
     } else window.set(a.vjob, [a.start, a.end]);
   }
-  for (const a of plan.actions) if (plan.target[a.vm]?.state !== 'running') window.get(a.vjob)![1] = plan.makespan;
+  for (const a of plan.actions) if (a.type !== 'migrate' && plan.target[a.vm]?.state !== 'running') window.get(a.vjob)![1] = plan.makespan;
   const cuts = [...new Set([0, plan.makespan, ...[...window.values()].flat()])].sort((x, y) => x - y);
   const spans: [number, number, Set<string>][] = [];
   for (let i = 0; i + 1 < cuts.length; i++) {
