@@ -1,5 +1,6 @@
 import { engineSuite } from './engine-suite.ts';
+import { gapSuite } from './gap.ts';
 import type { BenchSuite } from './suite.ts';
 
 /** Every bench suite, run in this order by `pnpm bench`. */
-export const SUITES: readonly BenchSuite[] = [engineSuite];
+export const SUITES: readonly BenchSuite[] = [engineSuite, gapSuite];

@@ -1,0 +1,57 @@
+/**
+ * `pnpm bench -- --suites gap`: the engine's plan quality on small instances (up to 6 nodes and 20
+ * VMs) against exact references, src/testing/exact-optimum.ts. "vs bound" compares with a HiGHS
+ * MILP lower bound on any plan: it ignores most waiting for room, so it over-estimates the true gap
+ * on instances where actions wait. "vs best target" compares, on instances of at most 4 nodes and 8
+ * VMs that must run, with the best plan the engine's own planner gives over every viable target:
+ * that isolates the quality of the placement.
+ */
+import { loadHighs, measureGaps, MEAN_GAP_TARGET, summarizeGaps, type GapStats } from '../src/testing/exact-optimum.ts';
+import { table } from './format.ts';
+import type { BenchOptions, BenchSuite, SuiteResult } from './suite.ts';
+
+const INSTANCES_PER_FAMILY = 200;
+
+const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : '-');
+const cells = (s: GapStats) => (s.count === 0 ? ['-', '-', '-'] : [pct(s.mean), pct(s.p95), pct(s.worst)]);
+
+export const gapSuite: BenchSuite = {
+  name: 'gap',
+  description: `plan cost vs a MILP lower bound and vs the best target (${INSTANCES_PER_FAMILY} small instances per family)`,
+  async run(options: BenchOptions): Promise<SuiteResult> {
+    const seed = options.seeds[0] ?? 1;
+    options.progress(`gap: ${INSTANCES_PER_FAMILY} instances per family, seed ${seed}`);
+    const started = performance.now();
+    const highs = await loadHighs();
+    const { records, looping } = measureGaps(highs, { count: INSTANCES_PER_FAMILY, seed });
+    const summaries = summarizeGaps(records);
+    const header = ['family', 'instances', 'waited', 'sum vs bound: mean', 'p95', 'worst', 'makespan vs bound: mean', 'p95', 'worst', 'enumerated', 'sum vs best target: mean', 'p95', 'worst', 'makespan vs best target: mean', 'p95', 'worst'];
+    const rows = summaries.map((s) => [
+      s.family,
+      String(s.instances),
+      String(s.waited),
+      ...cells(s.vsBound.sum),
+      ...cells(s.vsBound.makespan),
+      String(s.vsEnumeration.sum.count),
+      ...cells(s.vsEnumeration.sum),
+      ...cells(s.vsEnumeration.makespan),
+    ]);
+    const all = summaries.find((s) => s.family === 'all')!;
+    const failing = summaries.filter((s) => s.family !== 'all' && !(s.vsBound.sum.mean < MEAN_GAP_TARGET));
+    const verdict =
+      failing.length === 0 && looping.length === 0
+        ? `PASS: mean gap of the sum of completion times to the bound under ${pct(MEAN_GAP_TARGET)} in every family`
+        : `FAIL: ${[
+            ...failing.map((s) => `${s.family} mean gap ${pct(s.vsBound.sum.mean)} >= ${pct(MEAN_GAP_TARGET)}`),
+            ...(looping.length ? [`the engine loops on ${looping.join(', ')}`] : []),
+          ].join('; ')}`;
+    const text = [
+      `Optimality gap, (engine - reference) / reference, seed ${seed}, ${Math.round((performance.now() - started) / 1000)} s`,
+      table(header, rows),
+      `Gap to the bound on the ${all.instances - all.waited} instances where no action waited: mean ${pct(all.vsBound.sumNoWait.mean)}, worst ${pct(all.vsBound.sumNoWait.worst)}.`,
+      `Worst vs bound: ${all.vsBound.sum.worstLabel}; worst vs best target: ${all.vsEnumeration.sum.worstLabel}.`,
+      verdict,
+    ].join('\n');
+    return { text, summary: { seed, looping, families: summaries }, ok: failing.length === 0 && looping.length === 0 };
+  },
+};
