@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
   type ApplyReply,
@@ -89,6 +90,22 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
   let running: { planId: string; done: Promise<void>; abort: AbortController } | undefined;
   let last: ExecutionOutcome | undefined;
   let closed = false;
+  /** When the last plan ended: a view is fresh once every online node has reported since. */
+  let settledAt = 0;
+  /** The running plan; a function, so that the checks after an await are not narrowed away. */
+  const current = () => running;
+  const periodMs = options.statusPeriodMs ?? 2000;
+  const isFresh = (view: MonitorView) => view.nodes.every((n) => n.liveness !== 'online' || n.lastSeen >= settledAt);
+  /** The monitor's view once fresh, or after three periods at most (a node that falls silent goes offline anyway). */
+  async function freshView(): Promise<MonitorView> {
+    const deadline = Date.now() + 3 * periodMs;
+    let view = monitor.view();
+    while (!isFresh(view) && Date.now() < deadline) {
+      await delay(Math.min(50, periodMs));
+      view = monitor.view();
+    }
+    return view;
+  }
 
   function execute(planId: string, plan: FeasiblePlan, configuration: Configuration, decision: Decision, mode?: ExecutionMode): void {
     const abort = new AbortController();
@@ -114,6 +131,7 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
       },
       (err: Error) => logger.error({ planId, err: err.message, code: (err as { code?: string }).code }, 'plan not executed'),
     ).finally(() => {
+      settledAt = Date.now();
       if (running?.planId === planId) running = undefined;
     });
     running = { planId, done, abort };
@@ -126,7 +144,9 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
       const state = vm.state === 'waiting' || vm.state === 'terminated' ? vm.state : undefined;
       registry.vms.set(vm.id, { id: vm.id, vjob: vm.vjob, demand: vm.demand, ...(state ? { state } : {}) });
     }
-    const view = monitor.view();
+    const view = await freshView();
+    const started = current();
+    if (started) return { ok: false, error: { code: ControlErrorCode.Busy, message: `plan ${started.planId} is running` } };
     const planned = planApply(view, request);
     if (!planned.ok) return planned;
     const { plan } = planned;
@@ -201,6 +221,8 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
         if (running || closed) return;
         try {
           const view = monitor.view();
+          // Statuses published before the last plan's final actions would replan what is done.
+          if (!isFresh(view)) return;
           const wanted = options.decide!(view.configuration, view);
           if (!wanted || Object.keys(wanted).length === 0) return;
           const decision = validateDecision(wanted, view.configuration, 'decide');
