@@ -13,11 +13,16 @@ export function readJsonFile(file: string, code: ErrorCode = ErrorCode.InvalidIn
   } catch (cause) {
     throw new EntropyError(ErrorCode.Io, `${file}: cannot read (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, { cause });
   }
+  let text: string;
   try {
-    const text = (bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes).toString('utf8');
+    text = (bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes).toString('utf8');
+  } catch (cause) {
+    throw new EntropyError(code, `${file}: not valid gzip (${(cause as Error).message})`, { cause });
+  }
+  try {
     return JSON.parse(text);
   } catch (cause) {
-    throw new EntropyError(code, `${file}: not valid JSON or gzip (${(cause as Error).message})`, { cause });
+    throw new EntropyError(code, `${file}: not valid JSON (${(cause as Error).message})`, { cause });
   }
 }
 
