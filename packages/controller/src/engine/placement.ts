@@ -48,6 +48,9 @@ export function placeVms(p: Problem, options: PlacementOptions): PlacementResult
  */
 type NodeFit = 'best' | 'aligned';
 
+/** Up to this many movable VMs on an overloaded node, the cheapest set to move off is found exhaustively. */
+const EXACT_SHED_LIMIT = 12;
+
 function mustRun(p: Problem, v: number): boolean {
   return p.target[v] === S.running;
 }
@@ -179,6 +182,15 @@ class PlacementContext {
     const forbidden = new Int32Array(p.vmCount).fill(-1);
     for (let n = 0; n < p.nodeCount; n++) {
       if (!this.overloaded(load, n)) continue;
+      const exact = this.cheapestShed(n, load, onNode[n]!);
+      if (exact) {
+        for (const v of exact) {
+          unassign(v);
+          forbidden[v] = n;
+          queue.push(v);
+        }
+        continue;
+      }
       const byMem = [...onNode[n]!].sort((a, b) => p.mem[a]! - p.mem[b]! || a - b);
       const shed: number[] = [];
       for (const v of byMem) {
@@ -296,6 +308,48 @@ class PlacementContext {
 
   private allows(v: number, n: number): boolean {
     return this.current === undefined || this.current.allows(v, n);
+  }
+
+  /**
+   * The set of VMs to move off overloaded node `n` whose migrations cost the least, such that the
+   * rest fits: exhaustive over the subsets of its movable VMs when it has at most
+   * EXACT_SHED_LIMIT of them (smallest-first misses cheaper sets: one big-cpu VM can relieve a
+   * node that two small ones together cost more to move), undefined beyond (the caller is greedy).
+   */
+  private cheapestShed(n: number, load: Float64Array, assigned: readonly number[]): number[] | undefined {
+    const p = this.p;
+    const D = this.D;
+    const movable = assigned.filter((v) => !p.pinned[v]);
+    const k = movable.length;
+    if (k === 0 || k > EXACT_SHED_LIMIT) return undefined;
+    const excess = new Float64Array(D);
+    for (let d = 0; d < D; d++) excess[d] = load[n * D + d]! - p.capacity[n * D + d]!;
+    const cost = movable.map((v) => actionDuration(p, 'migrate', v));
+    const freed = new Float64Array(D);
+    let bestMask = -1;
+    let bestCost = Infinity;
+    let bestCount = Infinity;
+    for (let mask = 1; mask < 1 << k; mask++) {
+      let c = 0;
+      let count = 0;
+      freed.fill(0);
+      for (let i = 0; i < k; i++) {
+        if (!(mask & (1 << i))) continue;
+        c += cost[i]!;
+        count++;
+        for (let d = 0; d < D; d++) freed[d] += p.demand[movable[i]! * D + d]!;
+      }
+      if (c > bestCost || (c === bestCost && count >= bestCount)) continue;
+      let relieved = true;
+      for (let d = 0; d < D && relieved; d++) if (excess[d]! > EPSILON && freed[d]! < excess[d]! - EPSILON) relieved = false;
+      if (relieved) {
+        bestMask = mask;
+        bestCost = c;
+        bestCount = count;
+      }
+    }
+    if (bestMask < 0) return undefined;
+    return movable.filter((_, i) => bestMask & (1 << i));
   }
 
   private overloaded(load: Float64Array, n: number): boolean {
