@@ -114,6 +114,8 @@ function sizes(p: Problem): Float64Array {
 class PlacementContext {
   private readonly D: number;
   private readonly size: Float64Array;
+  /** The VMs running on each node in the source configuration. */
+  private readonly sourceOn: number[][];
   /** Usage of the source configuration plus every VM already assigned to a node it is not on. */
   private readonly nowUsage: Float64Array;
   private readonly meanCapInv: Float64Array;
@@ -125,6 +127,8 @@ class PlacementContext {
     this.D = p.dims.length;
     this.size = sizes(p);
     this.nowUsage = sourceUsage(p);
+    this.sourceOn = Array.from({ length: p.nodeCount }, () => []);
+    for (let v = 0; v < p.vmCount; v++) if (p.source[v] === S.running && p.host[v]! >= 0) this.sourceOn[p.host[v]!]!.push(v);
     this.meanCapInv = new Float64Array(this.D);
     let online = 0;
     for (let n = 0; n < p.nodeCount; n++) if (p.usable[n]) online++;
@@ -228,6 +232,10 @@ class PlacementContext {
           queue.push(w);
         }
       }
+      if (this.remoteIsSooner(v, h, load, nowUsage, dest)) {
+        queue.push(v);
+        continue;
+      }
       assign(v, h);
     }
     queue.sort((a, b) => this.size[b]! - this.size[a]! || a - b);
@@ -308,6 +316,47 @@ class PlacementContext {
 
   private allows(v: number, n: number): boolean {
     return this.current === undefined || this.current.allows(v, n);
+  }
+
+  /**
+   * Whether resuming `v` elsewhere ends sooner than resuming it on its image's node `h`, which has
+   * room in the target but not yet: the local resume waits for VMs leaving `h` (stops, suspends,
+   * migrations already decided, each assumed to start at 0), a remote one on a node with room now
+   * does not. A vjob unpauses when its last VM is restored, so one late VM delays all of them.
+   */
+  private remoteIsSooner(v: number, h: number, load: Float64Array, nowUsage: Float64Array, dest: Int32Array): boolean {
+    const p = this.p;
+    const D = this.D;
+    if (fits(p, nowUsage, h, v)) return false;
+    const leaving: [number, number][] = [];
+    for (const w of this.sourceOn[h]!) {
+      if (p.target[w] === S.running && dest[w] === h) continue;
+      const end =
+        p.target[w] === S.sleeping
+          ? actionDuration(p, 'pause', w) + actionDuration(p, 'suspend', w)
+          : p.target[w] === S.running
+            ? actionDuration(p, 'migrate', w)
+            : actionDuration(p, 'stop', w);
+      leaving.push([end, w]);
+    }
+    leaving.sort((a, b) => a[0] - b[0]);
+    const room = new Float64Array(D);
+    for (let d = 0; d < D; d++) room[d] = nowUsage[h * D + d]!;
+    let wait = Infinity;
+    for (const [end, w] of leaving) {
+      for (let d = 0; d < D; d++) room[d] -= p.demand[w * D + d]!;
+      if (this.fitsIn(room, h, v)) {
+        wait = end;
+        break;
+      }
+    }
+    const local = wait + actionDuration(p, 'resume', v, false);
+    const remote = actionDuration(p, 'resume', v, true);
+    if (remote >= local) return false;
+    for (let n = 0; n < p.nodeCount; n++) {
+      if (n !== h && p.usable[n] && fits(p, load, n, v) && fits(p, nowUsage, n, v) && this.allows(v, n)) return true;
+    }
+    return false;
   }
 
   /**
