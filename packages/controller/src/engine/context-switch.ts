@@ -6,8 +6,8 @@ import type { Configuration, Decision } from '../model/configuration.ts';
 import type { CostModel } from '../model/cost-model.ts';
 import type { FeasiblePlan, NodeAction, Plan, PlannedAction } from '../model/plan.ts';
 import { inferActions } from './actions.ts';
-import { placeVms } from './placement.ts';
-import { schedule, type Task } from './planner.ts';
+import { alternativePlacements, placeVms } from './placement.ts';
+import { schedule, START_ATTEMPTS, type ScheduleResult, type Task } from './planner.ts';
 import { compileProblem, S, STATE_NAMES, type ActionDurations, type Problem } from './problem.ts';
 import { Rules } from './rules.ts';
 
@@ -47,11 +47,35 @@ export function contextSwitch(
   });
   const rules = compileRules(p, constraints);
   if (rules.infeasible) return { feasible: false, reason: rules.infeasible, solveMs: elapsed() };
-  const placement = placeVms(p, { exactBudget: exactBudgetFor(options.timeLimitMs ?? DEFAULT_TIME_LIMIT_MS), rules });
+  const placementOptions = { exactBudget: exactBudgetFor(options.timeLimitMs ?? DEFAULT_TIME_LIMIT_MS), rules };
+  const placement = placeVms(p, placementOptions);
   if (!placement.ok) return { feasible: false, reason: placement.reason, solveMs: elapsed() };
-  const scheduled = schedule(p, inferActions(p, placement.dest), rules.schedule());
-  if (!scheduled.ok) return { feasible: false, reason: scheduled.reason, solveMs: elapsed() };
-  return toPlan(p, placement.dest, scheduled.tasks, elapsed());
+  const scheduled = scheduleTarget(p, placement.dest, rules);
+  if (scheduled.ok) return toPlan(p, placement.dest, scheduled.tasks, elapsed());
+  // The planner could not reach this target (a deadlock no pivot breaks): another viable target may be reachable.
+  const deadline = started + (options.timeLimitMs ?? DEFAULT_TIME_LIMIT_MS);
+  let tries = 0;
+  for (const dest of alternativePlacements(p, placementOptions)) {
+    const other = scheduleTarget(p, dest, rules);
+    if (other.ok) return toPlan(p, dest, other.tasks, elapsed());
+    if (++tries >= MAX_ALTERNATIVE_TARGETS || performance.now() > deadline) break;
+  }
+  return { feasible: false, reason: scheduled.reason, solveMs: elapsed() };
+}
+
+/** Alternative targets tried after a deadlock, at most. */
+const MAX_ALTERNATIVE_TARGETS = 500;
+
+/** Schedules the actions that reach `dest`, trying every attempt (start order, eager pivots) until one does not deadlock. */
+function scheduleTarget(p: Problem, dest: Int32Array, rules: Rules): ScheduleResult {
+  const specs = inferActions(p, dest);
+  let first: ScheduleResult | undefined;
+  for (const attempt of START_ATTEMPTS) {
+    const result = schedule(p, specs, rules.schedule(), attempt);
+    if (result.ok) return result;
+    first ??= result;
+  }
+  return first!;
 }
 
 /** Each constraint's engine face; pinned VMs are marked on the problem for every phase to see. */

@@ -525,8 +525,11 @@ export function exactPlacement(p: Problem, budget: number, rules?: Rules): Exact
  */
 export function* alternativePlacements(p: Problem, options: PlacementOptions): Generator<Int32Array> {
   const rules = options.rules && !options.rules.empty ? options.rules : undefined;
-  const repacked = new PlacementContext(p, rules).repack();
-  if (repacked.ok) yield repacked.dest;
+  const ctx = new PlacementContext(p, rules);
+  for (const fit of ['aligned', 'best'] as const) {
+    const repacked = ctx.repack(fit);
+    if (repacked.ok) yield repacked.dest;
+  }
   yield* exactPlacements(p, options.exactBudget, rules);
 }
 

@@ -20,6 +20,33 @@ export interface Task {
 
 export type ScheduleResult = { readonly ok: true; readonly tasks: Task[] } | { readonly ok: false; readonly reason: string };
 
+/**
+ * Which waiting action takes a node's room first. Shortest first keeps the sum of completion times
+ * low and is tried first; it can starve an action whose leaving would unblock a chain of others (a
+ * deadlock with no node free for a pivot), so on a deadlock the planner tries again with actions
+ * that free a node others wait for first, then longest first, then a few seeded shuffles.
+ */
+export type StartOrder = 'shortest' | 'unblocking' | 'longest' | number;
+
+/**
+ * One way to schedule: a start order, and whether to break a cycle of blocked migrations as soon as
+ * it forms (eager), while a third node still has room, rather than once nothing runs any more.
+ */
+export interface Attempt {
+  readonly order: StartOrder;
+  readonly eager: boolean;
+}
+
+/** The attempts in the order the context switch tries them; the first one that does not deadlock wins. */
+export const START_ATTEMPTS: readonly Attempt[] = [
+  { order: 'shortest', eager: false },
+  { order: 'unblocking', eager: false },
+  { order: 'shortest', eager: true },
+  { order: 'unblocking', eager: true },
+  { order: 'longest', eager: false },
+  ...[1, 2, 3, 4].flatMap((seed) => [{ order: seed, eager: false }, { order: seed, eager: true }]),
+];
+
 const consumes = (t: { type: PlanActionType }) => t.type === 'run' || t.type === 'resume' || t.type === 'migrate';
 
 /** What a task means to the constraints: where its VM starts occupying, and where it stops. */
@@ -56,7 +83,8 @@ function refOf(p: Problem, t: { type: PlanActionType; vm: number; from: number; 
  * mate has left the node); a node that must come online boots at once and takes VMs from the end of
  * its boot; a node that must go offline shuts down once every VM and image has left it.
  */
-export function schedule(p: Problem, specs: readonly ActionSpec[], rules?: ScheduleRules): ScheduleResult {
+export function schedule(p: Problem, specs: readonly ActionSpec[], rules?: ScheduleRules, attempt: Attempt = START_ATTEMPTS[0]!): ScheduleResult {
+  const { order, eager } = attempt;
   const leaving = shutdownBlockers(p, specs);
   if (typeof leaving === 'string') return { ok: false, reason: leaving };
   const tasks: Task[] = [];
@@ -112,7 +140,7 @@ export function schedule(p: Problem, specs: readonly ActionSpec[], rules?: Sched
   const tryStart = (node: number, now: number) => {
     const list = pending[node]!;
     if (list.length === 0 || !booted[node]) return;
-    list.sort((a, b) => tasks[a]!.duration - tasks[b]!.duration || tasks[a]!.vm - tasks[b]!.vm);
+    list.sort(comparator(tasks, pending, order));
     for (let i = 0; i < list.length; ) {
       const id = list[i]!;
       const t = tasks[id]!;
@@ -160,30 +188,51 @@ export function schedule(p: Problem, specs: readonly ActionSpec[], rules?: Sched
     if (p.online[n] && !p.usable[n] && leaving[n] === 0) shutDown(n, 0);
   }
   tryBoots(0);
-  for (let n = 0; n < p.nodeCount; n++) tryStart(n, 0);
 
   const dirty = new Set<number>();
+  const pivotsOf = new Map<number, number>();
+  let pivots = 0;
   let clock = 0;
+  /** The waiting migration `id` becomes its first leg, to `node`, now; the second leg waits for it. */
+  const pivotTo = (id: number, node: number) => {
+    pivotsOf.set(tasks[id]!.vm, (pivotsOf.get(tasks[id]!.vm) ?? 0) + 1);
+    const t = tasks[id]!;
+    const list = pending[t.to]!;
+    list.splice(list.indexOf(id), 1);
+    pendingCount--;
+    pivotNext.set(id, { type: 'migrate', vm: t.vm, from: node, to: t.to, duration: t.duration });
+    const deps = [...t.deps, ...endedFrees[node]!];
+    let step = 0;
+    for (const d of deps) if (tasks[d]!.step + 1 > step) step = tasks[d]!.step + 1;
+    const duration = actionDuration(p, 'migrate', t.vm);
+    tasks[id] = { ...t, to: node, duration, start: clock, end: clock + duration, deps, step };
+    addDemand(p, usage, node, t.vm, 1);
+    rules?.started(refOf(p, tasks[id]!));
+    ends.push(clock + duration, id);
+  };
+  const blocked = (id: number) => {
+    const t = tasks[id]!;
+    return !booted[t.to] || !fits(p, usage, t.to, t.vm) || (rules !== undefined && !rules.mayStart(refOf(p, t)));
+  };
+  const pivotBudgetLeft = () => ++pivots <= MAX_PIVOTS_PER_VM * specs.length + 1;
+  const breakCyclesEarly = () => {
+    for (;;) {
+      const id = blockedCycle(p, tasks, pending, pivotsOf, blocked);
+      if (id === undefined || !pivotBudgetLeft()) return;
+      const node = pivotNode(p, tasks[id]!, usage, booted, rules, pending);
+      if (node < 0) return;
+      pivotTo(id, node);
+    }
+  };
+  if (eager) breakCyclesEarly();
+  for (let n = 0; n < p.nodeCount; n++) tryStart(n, 0);
   while (ends.size > 0 || pendingCount > 0 || pendingBoots.length > 0) {
     if (ends.size === 0) {
       if (pendingCount === 0) return { ok: false, reason: `${pendingBoots.length} nodes cannot boot: a continuous maxOnline constraint keeps them offline` };
-      const pivot = choosePivot(p, tasks, pending, usage, booted, rules);
+      // A VM pivots at most twice: pivots that only move the cycle around would never end.
+      const pivot = pivotBudgetLeft() ? choosePivot(p, tasks, pending, usage, booted, rules, pivotsOf) : undefined;
       if (!pivot) return { ok: false, reason: describeCycle(p, tasks, pending) };
-      const { id, node } = pivot;
-      const t = tasks[id]!;
-      const list = pending[t.to]!;
-      list.splice(list.indexOf(id), 1);
-      pendingCount--;
-      // The waiting migration becomes the first leg, to the pivot node, now; the second leg waits for it.
-      pivotNext.set(id, { type: 'migrate', vm: t.vm, from: node, to: t.to, duration: t.duration });
-      const deps = [...t.deps, ...endedFrees[node]!];
-      let step = 0;
-      for (const d of deps) if (tasks[d]!.step + 1 > step) step = tasks[d]!.step + 1;
-      const duration = actionDuration(p, 'migrate', t.vm);
-      tasks[id] = { ...t, to: node, duration, start: clock, end: clock + duration, deps, step };
-      addDemand(p, usage, node, t.vm, 1);
-      rules?.started(refOf(p, tasks[id]!));
-      ends.push(clock + duration, id);
+      pivotTo(pivot.id, pivot.node);
       continue;
     }
     const now = ends.peekKey()!;
@@ -225,10 +274,26 @@ export function schedule(p: Problem, specs: readonly ActionSpec[], rules?: Sched
       }
     }
     if (pendingBoots.length > 0) tryBoots(now);
+    if (eager) breakCyclesEarly();
     for (const n of dirty) tryStart(n, now);
     dirty.clear();
   }
   return { ok: true, tasks };
+}
+
+const MAX_PIVOTS_PER_VM = 2;
+
+function comparator(tasks: readonly Task[], pending: readonly number[][], order: StartOrder): (a: number, b: number) => number {
+  const shortest = (a: number, b: number) => tasks[a]!.duration - tasks[b]!.duration || tasks[a]!.vm - tasks[b]!.vm;
+  if (order === 'shortest') return shortest;
+  if (order === 'longest') return (a, b) => -shortest(a, b);
+  if (order === 'unblocking') {
+    const frees = (t: Task) => (t.type === 'migrate' && pending[t.from]!.length > 0 ? 0 : 1);
+    return (a, b) => frees(tasks[a]!) - frees(tasks[b]!) || shortest(a, b);
+  }
+  // A seeded hash of the VM: a fixed, arbitrary order per seed.
+  const key = (t: Task) => Math.imul((t.vm + 1) ^ (order * 0x9e3779b1), 0x85ebca6b) >>> 0;
+  return (a, b) => key(tasks[a]!) - key(tasks[b]!) || shortest(a, b);
 }
 
 /**
@@ -266,36 +331,97 @@ function choosePivot(
   usage: Float64Array,
   booted: Uint8Array,
   rules: ScheduleRules | undefined,
+  pivotsOf: ReadonlyMap<number, number>,
 ): { id: number; node: number } | undefined {
   const blocked = new Set<number>();
   for (let n = 0; n < p.nodeCount; n++) if (pending[n]!.length > 0) blocked.add(n);
   const candidates: number[] = [];
-  for (const n of blocked) for (const id of pending[n]!) if (tasks[id]!.type === 'migrate') candidates.push(id);
+  for (const n of blocked) for (const id of pending[n]!) if (tasks[id]!.type === 'migrate' && (pivotsOf.get(tasks[id]!.vm) ?? 0) < MAX_PIVOTS_PER_VM) candidates.push(id);
   candidates.sort((a, b) => {
     const ha = blocked.has(tasks[a]!.from) ? 0 : 1;
     const hb = blocked.has(tasks[b]!.from) ? 0 : 1;
     return ha - hb || p.mem[tasks[a]!.vm]! - p.mem[tasks[b]!.vm]! || a - b;
   });
-  const D = p.dims.length;
   for (const id of candidates) {
-    const t = tasks[id]!;
-    let best = -1;
-    let bestScore = Infinity;
-    for (let n = 0; n < p.nodeCount; n++) {
-      if (!p.usable[n] || !booted[n] || n === t.from || n === t.to || !fits(p, usage, n, t.vm)) continue;
-      if (rules && !rules.mayStart({ type: 'migrate', vm: t.vm, from: t.from, to: n })) continue;
-      let leftover = 0;
-      for (let d = 0; d < D; d++) {
-        const cap = p.capacity[n * D + d]!;
-        if (cap > 0) leftover += (cap - usage[n * D + d]! - p.demand[t.vm * D + d]!) / cap;
+    const node = pivotNode(p, tasks[id]!, usage, booted, rules, pending);
+    if (node >= 0) return { id, node };
+  }
+  return undefined;
+}
+
+/** Best fit among the nodes with room now for a pivot of `t`, avoiding nodes with waiting actions; -1 when none. */
+function pivotNode(p: Problem, t: Task, usage: Float64Array, booted: Uint8Array, rules: ScheduleRules | undefined, pending: readonly number[][]): number {
+  const D = p.dims.length;
+  let best = -1;
+  let bestScore = Infinity;
+  for (let n = 0; n < p.nodeCount; n++) {
+    if (!p.usable[n] || !booted[n] || n === t.from || n === t.to || !fits(p, usage, n, t.vm)) continue;
+    if (rules && !rules.mayStart({ type: 'migrate', vm: t.vm, from: t.from, to: n })) continue;
+    let leftover = 0;
+    for (let d = 0; d < D; d++) {
+      const cap = p.capacity[n * D + d]!;
+      if (cap > 0) leftover += (cap - usage[n * D + d]! - p.demand[t.vm * D + d]!) / cap;
+    }
+    const score = (pending[n]!.length > 0 ? D + 1 : 0) + leftover;
+    if (score < bestScore) {
+      bestScore = score;
+      best = n;
+    }
+  }
+  return best;
+}
+
+/**
+ * A waiting migration on a cycle of waiting migrations (each waits on a node that another of them
+ * must leave first), the smallest of its cycle; undefined when there is none.
+ */
+function blockedCycle(
+  p: Problem,
+  tasks: readonly Task[],
+  pending: readonly number[][],
+  pivotsOf: ReadonlyMap<number, number>,
+  blocked: (id: number) => boolean,
+): number | undefined {
+  const leaving = new Map<number, number[]>();
+  for (let n = 0; n < p.nodeCount; n++) {
+    for (const id of pending[n]!) {
+      const t = tasks[id]!;
+      if (t.type !== 'migrate' || !blocked(id)) continue;
+      const list = leaving.get(t.from);
+      if (list) list.push(id);
+      else leaving.set(t.from, [id]);
+    }
+  }
+  if (leaving.size === 0) return undefined;
+  // Walk node to node along waiting migrations (from their source to their destination); a node seen twice closes a cycle.
+  const state = new Map<number, 1 | 2>();
+  const via = new Map<number, number>();
+  for (const start of leaving.keys()) {
+    if (state.has(start)) continue;
+    const stack: number[] = [start];
+    state.set(start, 1);
+    while (stack.length > 0) {
+      const n = stack[stack.length - 1]!;
+      const out = (leaving.get(n) ?? []).map((id) => ({ id, to: tasks[id]!.to }));
+      const open = out.find((o) => state.get(o.to) === 1);
+      if (open) {
+        // A cycle: the nodes on the stack from open.to to n, joined by `via`, plus open.id.
+        const members: number[] = [open.id];
+        for (let k = stack.length - 1; k > 0 && stack[k] !== open.to; k--) members.push(via.get(stack[k]!)!);
+        const eligible = members.filter((id) => (pivotsOf.get(tasks[id]!.vm) ?? 0) < MAX_PIVOTS_PER_VM);
+        if (eligible.length === 0) return undefined;
+        return eligible.sort((a, b) => p.mem[tasks[a]!.vm]! - p.mem[tasks[b]!.vm]! || a - b)[0];
       }
-      const score = (blocked.has(n) ? D + 1 : 0) + leftover;
-      if (score < bestScore) {
-        bestScore = score;
-        best = n;
+      const fresh = out.find((o) => !state.has(o.to));
+      if (fresh) {
+        via.set(fresh.to, fresh.id);
+        state.set(fresh.to, 1);
+        stack.push(fresh.to);
+      } else {
+        state.set(n, 2);
+        stack.pop();
       }
     }
-    if (best >= 0) return { id, node: best };
   }
   return undefined;
 }
