@@ -2,6 +2,7 @@
 export const ErrorCode = {
   InvalidInstance: 'ENTROPY_INVALID_INSTANCE',
   InvalidPlan: 'ENTROPY_INVALID_PLAN',
+  InvalidVJob: 'ENTROPY_INVALID_VJOB',
   Infeasible: 'ENTROPY_INFEASIBLE',
   Io: 'ENTROPY_IO',
 } as const;

@@ -1,0 +1,138 @@
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { type KV, type KvEntry, Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { z } from 'zod';
+import { EntropyError, ErrorCode } from '../errors.ts';
+import type { Logger } from '../controller/logger.ts';
+import { bySubmission, MemoryQueueStore, type QueueStore, type StoredVJob } from './queue-store.ts';
+
+/** The stored JSON, checked when read back: a value written by another version or by hand is reported, not trusted. */
+const storedSchema = z.object({
+  id: z.string().min(1),
+  priority: z.number().finite(),
+  submittedAt: z.number().finite(),
+  state: z.enum(['waiting', 'running', 'sleeping', 'terminated']),
+  vms: z.array(z.object({ id: z.string().min(1), demand: z.record(z.string(), z.number().finite()) })),
+  cancelRequestedAt: z.number().finite().optional(),
+  end: z.enum(['finished', 'cancelled']).optional(),
+  endedAt: z.number().finite().optional(),
+});
+
+export const DEFAULT_QUEUE_HISTORY = 5;
+/** Compare-and-set retries before giving up: only concurrent writers to the same vjob make it loop. */
+const MAX_CAS_ATTEMPTS = 50;
+
+/** The KV bucket of a subject prefix: `entropy` -> `entropy_queue` (bucket names take no dots). */
+export function queueBucketOf(prefix: string): string {
+  return `${prefix.replaceAll('.', '_')}_queue`;
+}
+
+const isCasConflict = (err: unknown) =>
+  err instanceof JetStreamApiError &&
+  (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
+
+/**
+ * The vjob queue in a JetStream KV bucket, one key per vjob id, JSON values. Every write of an
+ * existing vjob is a compare-and-set on the revision read (`kv.update`), so two controllers or a
+ * restarted one never lose an update. File storage: the queue survives a kill -9 of the controller
+ * and of the server, as long as the server keeps its store directory.
+ */
+export class KvQueueStore implements QueueStore {
+  readonly kind = 'kv' as const;
+
+  private constructor(
+    private readonly kv: KV,
+    readonly bucket: string,
+    private readonly onInvalid: (key: string, reason: string) => void,
+  ) {}
+
+  static async open(nc: NatsConnection, bucket: string, options: { history?: number; onInvalid?: (key: string, reason: string) => void } = {}): Promise<KvQueueStore> {
+    const kv = await new Kvm(nc).create(bucket, { history: options.history ?? DEFAULT_QUEUE_HISTORY });
+    return new KvQueueStore(kv, bucket, options.onInvalid ?? (() => {}));
+  }
+
+  async add(vjob: StoredVJob): Promise<boolean> {
+    try {
+      await this.kv.create(vjob.id, JSON.stringify(vjob));
+      return true;
+    } catch (err) {
+      if (isCasConflict(err)) return false;
+      throw err;
+    }
+  }
+
+  async get(id: string): Promise<StoredVJob | undefined> {
+    return this.decode(await this.kv.get(id));
+  }
+
+  async list(): Promise<StoredVJob[]> {
+    const keys: string[] = [];
+    for await (const k of await this.kv.keys()) keys.push(k);
+    const all = await Promise.all(keys.map((k) => this.get(k)));
+    return all.filter((v): v is StoredVJob => v !== undefined).sort(bySubmission);
+  }
+
+  async update(id: string, change: (current: StoredVJob) => StoredVJob | undefined): Promise<StoredVJob | undefined> {
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const entry = await this.kv.get(id);
+      const current = this.decode(entry);
+      if (!current || !entry) return undefined;
+      const next = change(current);
+      if (next === undefined) return current;
+      if (next.id !== id) throw new RangeError(`update of vjob ${id} cannot change its id to ${next.id}`);
+      try {
+        await this.kv.update(id, JSON.stringify(next), entry.revision);
+        return next;
+      } catch (err) {
+        if (!isCasConflict(err)) throw err;
+      }
+    }
+    throw new EntropyError(ErrorCode.Io, `vjob ${id}: gave up after ${MAX_CAS_ATTEMPTS} conflicting writes to bucket ${this.bucket}`);
+  }
+
+  async close(): Promise<void> {}
+
+  private decode(entry: KvEntry | null): StoredVJob | undefined {
+    if (!entry || entry.operation !== 'PUT') return undefined;
+    let json: unknown;
+    try {
+      json = entry.json();
+    } catch (err) {
+      this.onInvalid(entry.key, `not JSON: ${(err as Error).message}`);
+      return undefined;
+    }
+    const parsed = storedSchema.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      this.onInvalid(entry.key, `${issue?.path.join('.') || '$'}: ${issue?.message}`);
+      return undefined;
+    }
+    return parsed.data as StoredVJob;
+  }
+}
+
+export const QueueStoreKind = { Auto: 'auto', Kv: 'kv', Memory: 'memory' } as const;
+export type QueueStoreKind = (typeof QueueStoreKind)[keyof typeof QueueStoreKind];
+
+/**
+ * The controller's queue store. `kv` needs JetStream and fails with a one-line error naming the
+ * fix; `auto` (the default) falls back to memory with a warning, so a cluster started without
+ * JetStream still runs (and loses its queue on a controller restart); `memory` never asks.
+ */
+export async function openQueueStore(
+  nc: NatsConnection,
+  options: { kind: QueueStoreKind; bucket: string; logger: Logger },
+): Promise<QueueStore> {
+  const { kind, bucket, logger } = options;
+  if (kind === QueueStoreKind.Memory) return new MemoryQueueStore();
+  try {
+    const store = await KvQueueStore.open(nc, bucket, { onInvalid: (key, reason) => logger.warn({ bucket, key, reason }, 'invalid vjob entry in the queue store ignored') });
+    logger.info({ store: 'kv', bucket }, 'vjob queue in JetStream KV');
+    return store;
+  } catch (cause) {
+    const why = `JetStream KV bucket ${bucket} unavailable (${(cause as Error).message}); start nats-server with JetStream: nats-server -js -sd DIR`;
+    if (kind === QueueStoreKind.Kv) throw new EntropyError(ErrorCode.Io, why, { cause });
+    logger.warn({ store: 'memory', bucket, err: (cause as Error).message }, `${why}; the vjob queue is kept in memory and lost when the controller stops`);
+    return new MemoryQueueStore();
+  }
+}

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import type { QueueStore, StoredVJob } from './queue-store.ts';
+
+/** What every QueueStore promises; run against the in-memory store here and against JetStream KV in test/. */
+export function describeQueueStore(name: string, open: () => Promise<QueueStore>): void {
+  const vjob = (id: string, submittedAt: number, over: Partial<StoredVJob> = {}): StoredVJob => ({
+    id,
+    priority: 0,
+    submittedAt,
+    state: 'waiting',
+    vms: [{ id: `${id}-vm1`, demand: { cpu: 1, mem: 512, gpu: 1 } }],
+    ...over,
+  });
+
+  describe(`${name} queue store`, () => {
+    it('adds a vjob once: a second add with the same id is refused', async () => {
+      const store = await open();
+      expect(await store.add(vjob('a', 10))).toBe(true);
+      expect(await store.add(vjob('a', 20, { priority: 5 }))).toBe(false);
+      expect(await store.get('a')).toEqual(vjob('a', 10));
+      expect(await store.get('nope')).toBeUndefined();
+    });
+
+    it('lists vjobs in submission order, ties by id', async () => {
+      const store = await open();
+      await store.add(vjob('c', 30));
+      await store.add(vjob('b', 10));
+      await store.add(vjob('a', 10));
+      expect((await store.list()).map((v) => v.id)).toEqual(['a', 'b', 'c']);
+    });
+
+    it('updates through compare-and-set: concurrent updates all land, none is lost', async () => {
+      const store = await open();
+      await store.add(vjob('a', 1));
+      await Promise.all(
+        Array.from({ length: 8 }, () => store.update('a', (v) => ({ ...v, priority: v.priority + 1 }))),
+      );
+      expect((await store.get('a'))?.priority).toBe(8);
+    });
+
+    it('leaves a vjob unchanged when the change returns undefined, and ignores unknown ids', async () => {
+      const store = await open();
+      await store.add(vjob('a', 1));
+      expect(await store.update('a', () => undefined)).toEqual(vjob('a', 1));
+      expect(await store.update('zz', (v) => ({ ...v, state: 'running' }))).toBeUndefined();
+      expect(await store.get('zz')).toBeUndefined();
+    });
+
+    it('keeps the end of a vjob: state, reason and time', async () => {
+      const store = await open();
+      await store.add(vjob('a', 1));
+      const ended = await store.update('a', (v) => ({ ...v, state: 'terminated', end: 'cancelled', endedAt: 99, cancelRequestedAt: 98 }));
+      expect(ended).toMatchObject({ state: 'terminated', end: 'cancelled', endedAt: 99 });
+      expect(await store.get('a')).toEqual(ended);
+    });
+  });
+}

@@ -1,0 +1,78 @@
+import type { VJobState } from '../model/lifecycle.ts';
+import type { VMSpec } from './vjob-file.ts';
+
+/** Why a vjob ended: its VMs all stopped by themselves (as the agents report), or `entropy cancel`. */
+export const VJobEnd = { Finished: 'finished', Cancelled: 'cancelled' } as const;
+export type VJobEnd = (typeof VJobEnd)[keyof typeof VJobEnd];
+
+/** One vjob of the queue, as stored: what was submitted, and what the control loop last observed of it. */
+export interface StoredVJob {
+  readonly id: string;
+  readonly priority: number;
+  /** Milliseconds since the epoch, set by the controller on submission. */
+  readonly submittedAt: number;
+  /** `waiting` until the loop observes it otherwise; `terminated` once it ended (see `end`). */
+  readonly state: VJobState;
+  readonly vms: readonly VMSpec[];
+  /** Set by `entropy cancel`; the loop stops the vjob's VMs, then marks it terminated. */
+  readonly cancelRequestedAt?: number;
+  readonly end?: VJobEnd;
+  readonly endedAt?: number;
+}
+
+/**
+ * Where the controller keeps the vjob queue. The JetStream KV implementation (kv-queue-store.ts)
+ * survives a controller restart; the in-memory one serves unit tests and clusters without JetStream.
+ */
+export interface QueueStore {
+  readonly kind: 'kv' | 'memory';
+  /** Adds a vjob; false when a vjob with this id exists already (terminated ones included). */
+  add(vjob: StoredVJob): Promise<boolean>;
+  get(id: string): Promise<StoredVJob | undefined>;
+  /** Every stored vjob, in submission order (ties by id). */
+  list(): Promise<StoredVJob[]>;
+  /**
+   * Compare-and-set: applies `change` to the current value and writes the result unless another
+   * writer got there first, in which case it reads again and retries. `change` returns undefined to
+   * leave the vjob unchanged. Resolves to the value now stored, or undefined when there is no such vjob.
+   */
+  update(id: string, change: (current: StoredVJob) => StoredVJob | undefined): Promise<StoredVJob | undefined>;
+  close(): Promise<void>;
+}
+
+export function bySubmission(a: StoredVJob, b: StoredVJob): number {
+  return a.submittedAt - b.submittedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/** The queue in this process's memory: lost when the controller stops. */
+export class MemoryQueueStore implements QueueStore {
+  readonly kind = 'memory' as const;
+  private readonly vjobs = new Map<string, StoredVJob>();
+
+  async add(vjob: StoredVJob): Promise<boolean> {
+    if (this.vjobs.has(vjob.id)) return false;
+    this.vjobs.set(vjob.id, structuredClone(vjob));
+    return true;
+  }
+
+  async get(id: string): Promise<StoredVJob | undefined> {
+    const v = this.vjobs.get(id);
+    return v && structuredClone(v);
+  }
+
+  async list(): Promise<StoredVJob[]> {
+    return [...this.vjobs.values()].map((v) => structuredClone(v)).sort(bySubmission);
+  }
+
+  async update(id: string, change: (current: StoredVJob) => StoredVJob | undefined): Promise<StoredVJob | undefined> {
+    const current = this.vjobs.get(id);
+    if (!current) return undefined;
+    const next = change(structuredClone(current));
+    if (next === undefined) return structuredClone(current);
+    if (next.id !== id) throw new RangeError(`update of vjob ${id} cannot change its id to ${next.id}`);
+    this.vjobs.set(id, structuredClone(next));
+    return structuredClone(next);
+  }
+
+  async close(): Promise<void> {}
+}
