@@ -1,11 +1,11 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { EntropyError } from '../errors.ts';
 import { demoCommand } from './demo-command.ts';
 import type { CommandResult } from './io.ts';
 import { APPLY_HELP, applyCommand } from './apply-command.ts';
 import { controllerCommand } from './controller-command.ts';
 import { statusCommand } from './status-command.ts';
-import { planCommand } from './plan-command.ts';
+import { INPUT_FORMATS, OUTPUT_FORMATS, planCommand, type PlanCommandOptions } from './plan-command.ts';
 import { experimentCommand } from './experiment-command.ts';
 import { VERIFY_HELP, verifyCommand } from './verify-command.ts';
 
@@ -49,7 +49,9 @@ program
   .argument('<file>', 'instance file (JSON, optionally gzip-compressed)')
   .option('--json', 'print the plan as JSON')
   .option('--time-limit <ms>', 'time budget for the improvement phases', positiveInt)
-  .action((file: string, opts: { json?: boolean; timeLimit?: number }) => run(() => planCommand(file, opts)));
+  .addOption(new Option('--format <format>', "the instance file's format: Entropy's own, or BtrPlace's instance JSON").choices(INPUT_FORMATS).default('entropy'))
+  .addOption(new Option('--output-format <format>', "the plan's format: Entropy's, or BtrPlace's plan JSON").choices(OUTPUT_FORMATS).default('entropy'))
+  .action((file: string, opts: PlanCommandOptions) => run(() => planCommand(file, opts)));
 
 program
   .command('verify')

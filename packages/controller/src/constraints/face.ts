@@ -31,8 +31,8 @@ export interface Draft {
   nodeState(node: string): NodeState | undefined;
   /** Whether some constraint already wants the node in a state. */
   nodeWanted(node: string): boolean;
-  /** How many VMs (running, or sleeping images) the node holds now. */
-  vmsOn(node: string): number;
+  /** What emptying the node would move: the memory of the VMs (running, or sleeping images) it holds now, plus one per VM. */
+  loadOn(node: string): number;
   /** The VM's demand in `rc` is at least `amount` from now on. */
   raiseDemand(vm: string, rc: string, amount: number): void;
   /** The node offers `ratio` times its capacity in `rc`. */

@@ -11,7 +11,7 @@ export const maxOnline: ConstraintKind<'maxOnline'> = {
   prepare(c, draft) {
     const online = c.nodes.filter((n) => draft.nodeState(n) === 'online');
     if (online.length <= c.amount) return;
-    const spare = online.filter((n) => !draft.nodeWanted(n)).sort((a, b) => draft.vmsOn(a) - draft.vmsOn(b) || a.localeCompare(b));
+    const spare = online.filter((n) => !draft.nodeWanted(n)).sort((a, b) => draft.loadOn(a) - draft.loadOn(b) || a.localeCompare(b));
     let excess = online.length - c.amount;
     for (const n of spare) {
       if (excess === 0) break;

@@ -28,8 +28,8 @@ export function prepareInstance(configuration: Configuration, decision: Decision
   const wantedNode = new Map<string, { state: NodeState; by: Constraint }>();
   const demands = new Map<string, Record<string, number>>();
   const capacities = new Map<string, Record<string, number>>();
-  const vmsOn = new Map<string, number>();
-  for (const v of configuration.vms) if (v.host !== undefined) vmsOn.set(v.host, (vmsOn.get(v.host) ?? 0) + 1);
+  const loadOn = new Map<string, number>();
+  for (const v of configuration.vms) if (v.host !== undefined) loadOn.set(v.host, (loadOn.get(v.host) ?? 0) + 1 + (v.demand.mem ?? 0));
 
   const wantVm = (id: string, state: VJobState, by: Constraint) => {
     const vm = vmById.get(id)!;
@@ -54,7 +54,7 @@ export function prepareInstance(configuration: Configuration, decision: Decision
     },
     nodeState: (id) => wantedNode.get(id)?.state ?? nodeById.get(id)?.state,
     nodeWanted: (id) => wantedNode.has(id),
-    vmsOn: (id) => vmsOn.get(id) ?? 0,
+    loadOn: (id) => loadOn.get(id) ?? 0,
     raiseDemand(id, rc, amount) {
       const own = demands.get(id) ?? { ...vmById.get(id)!.demand };
       own[rc] = Math.max(own[rc] ?? 0, amount);
