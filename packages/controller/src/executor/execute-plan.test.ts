@@ -43,9 +43,11 @@ function expectNeverHalfPaused(transport: MemoryTransport, instance: Instance) {
   const gang = transport.sends.filter((s) => s.type === 'pause' || s.type === 'unpause');
   const changes = new Map(transport.transitions.map((t) => [t.seq, t]));
   const last = Math.max(...transport.sends.map((s) => s.repliedSeq ?? 0), ...changes.keys());
+  // States change only at transitions: check there (between a reply and the next send of the same tick, nothing can happen).
   for (let seq = 0; seq <= last; seq++) {
     const t = changes.get(seq);
-    if (t) state.set(t.vm, t.state);
+    if (!t) continue;
+    state.set(t.vm, t.state);
     for (const vjob of new Set(vjobOf.values())) {
       if (gang.some((s) => s.vjob === vjob && s.sentSeq <= seq && (s.repliedSeq ?? Infinity) > seq)) continue;
       const states = new Set([...state].filter(([vm]) => vjobOf.get(vm) === vjob).map(([, st]) => st));
@@ -137,6 +139,20 @@ describe('executePlan on a failure', () => {
     expect(outcome.leftPaused).toEqual(resumed);
     expect(events.at(-1)).toMatchObject({ kind: 'plan-failed', counts: { failed: 1 } });
     expect(events.filter((e) => e.kind === 'action-done' && e.undo)).toHaveLength(8);
+    // Undone as soon as j1's pause step ended, while other actions of step 0 still ran.
+    const lastUndo = Math.max(...transport.sends.filter((x) => x.wireId.startsWith('p1:undo-')).map((x) => x.sentSeq));
+    expect(lastUndo).toBeLessThan(Math.max(...transport.sends.filter((x) => !x.wireId.startsWith('p1:undo-')).map((x) => x.repliedSeq!)));
+    expectNeverHalfPaused(transport, reference);
+  });
+
+  it('in ASAP mode too: a failed pause stops new starts and the rest of the vjob is unpaused', async () => {
+    const { transport, outcome } = await run(reference, { failOn: ['j1-vm5'], timeScale: 0.02 }, { mode: 'asap' });
+    expect(outcome.status).toBe('failed');
+    expect(outcome.failed).toMatchObject({ action: { type: 'pause', vm: 'j1-vm5' } });
+    expect(outcome.undone.filter((u) => u.ok)).toHaveLength(8);
+    expect([...transport.vjobStates().get('j1')!]).toEqual(['running']);
+    expect(transport.sends.some((s) => s.type === 'suspend' && s.vjob === 'j1')).toBe(false);
+    expectNeverHalfPaused(transport, reference);
   });
 
   it('times out an action that never answers, and leaves its VM out of the observed configuration', async () => {

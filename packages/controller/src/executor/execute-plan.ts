@@ -43,9 +43,11 @@ type Status = 'pending' | 'running' | 'done' | 'failed';
  * Runs a verified plan on the agents through the transport and records every transition.
  *
  * On the first failure (an agent's error, a timeout, a lost node) or when the caller's signal
- * fires, no new action starts; running ones finish. A vjob whose VMs were paused by this plan and
- * none of which has started to save is then unpaused (the pause is undone), so no vjob is left
- * half paused; a vjob that had started to save keeps its paused VMs, reported in `leftPaused`.
+ * fires, no new action starts; running ones finish. A vjob's pause step that fails in part is
+ * undone at once (its paused VMs are unpaused); once the running actions have ended, a vjob this
+ * plan paused whole and none of whose VMs has started to save is unpaused too, so no vjob is left
+ * paused by a stopped plan; a vjob that had started to save keeps its paused VMs, reported in
+ * `leftPaused`.
  * The outcome carries the observed configuration for the next control-loop turn.
  */
 export async function executePlan(plan: FeasiblePlan, options: ExecuteOptions): Promise<ExecutionOutcome> {
@@ -151,10 +153,18 @@ class PlanRun {
     });
   }
 
-  /** Sends every action of the unit in the same tick; true when all succeeded. */
+  /**
+   * Sends every action of the unit in the same tick; true when all succeeded. When some pauses of
+   * a vjob fail, the others are unpaused right away rather than after the running actions of other
+   * vjobs: the vjob is half paused only while its own pause step lasts.
+   */
   private async runUnit(unit: DispatchUnit): Promise<boolean> {
     const results = await Promise.all(unit.actions.map((a) => this.runPlanned(a)));
-    return results.every(Boolean);
+    const ok = results.every(Boolean);
+    if (!ok && unit.actions[0]!.type === 'pause') {
+      await this.undoPauses(unit.actions.filter((a) => this.status.get(a.id) === 'done' && this.observed.stateOf(a.vm) === 'paused'));
+    }
+    return ok;
   }
 
   private async runPlanned(a: PlannedAction): Promise<boolean> {
@@ -242,10 +252,13 @@ class PlanRun {
 
   private async undoHalfPausedVjobs(): Promise<void> {
     if (!this.stopped()) return;
-    const toUndo = halfPausedVjobs(this.plan.actions, (id) => this.status.get(id) ?? 'pending', (vm) => this.observed.stateOf(vm));
-    // All unpauses of all vjobs in the same tick, like a planned unpause step.
+    await this.undoPauses(halfPausedVjobs(this.plan.actions, (id) => this.status.get(id) ?? 'pending', (vm) => this.observed.stateOf(vm)));
+  }
+
+  /** Unpauses the VMs of these pauses, all in the same tick like a planned unpause step. */
+  private async undoPauses(pauses: readonly PlannedAction[]): Promise<void> {
     await Promise.all(
-      toUndo.map(async (pause) => {
+      pauses.map(async (pause) => {
         const host = this.observed.hostOf(pause.vm) ?? pause.from!;
         const unpause: PlannedAction = { ...pause, id: `undo-${pause.id}`, type: 'unpause', from: host, dependsOn: [] };
         const r = await this.send(unpause, true);
