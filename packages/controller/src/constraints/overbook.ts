@@ -11,8 +11,9 @@ export const overbook: ConstraintKind<'overbook'> = {
   check(c, view) {
     const n = view.nodeIndex.get(c.node)!;
     const cap = view.capacity(n, c.rc);
-    const stays = view.staysOnNode(n).map((s) => ({ ...s, weight: view.demand(s.vm, c.rc) }));
-    const over = firstExcess(stays, cap, !c.continuous);
+    const stays = view.staysOnNode(n).map((s) => ({ ...s, weight: view.demand(s.vm, c.rc), source: !s.arrival }));
+    // As for capacity, an overloaded source is what the plan repairs: only arrivals must fit.
+    const over = firstExcess(stays, cap, !c.continuous, true);
     return over ? `node ${c.node} uses ${over.total} ${c.rc} ${when(over.at)}, more than ${cap} (its capacity x ${c.ratio})` : undefined;
   },
 };

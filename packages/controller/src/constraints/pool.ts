@@ -37,8 +37,9 @@ export function poolFace(p: Problem, nodes: readonly number[], amount: number, w
         },
         misplaced() {
           if (used <= amount + 1e-9) return [];
-          const here = nodes.flatMap((n) => on[n] ?? []).filter((v) => weight(v) > 0 && !p.pinned[v]);
-          here.sort((a, b) => p.mem[a]! - p.mem[b]! || weight(b) - weight(a) || a - b);
+          // Pinned VMs last: the placement cannot move them, but must learn that the budget still breaks.
+          const here = nodes.flatMap((n) => on[n] ?? []).filter((v) => weight(v) > 0);
+          here.sort((a, b) => p.pinned[a]! - p.pinned[b]! || p.mem[a]! - p.mem[b]! || weight(b) - weight(a) || a - b);
           const out: number[] = [];
           let excess = used - amount;
           for (const v of here) {

@@ -197,6 +197,8 @@ export interface Weighted {
   readonly from: number;
   readonly to: number;
   readonly weight: number;
+  /** An interval of the source configuration: with `sourceTolerated`, its start triggers no check. */
+  readonly source?: boolean;
 }
 
 /**
@@ -204,16 +206,17 @@ export interface Weighted {
  * first instant at which their total exceeds `limit`. With `finalOnly`, only the end of the plan
  * (the intervals that never end) is checked: the discrete form of the same rule.
  */
-export function firstExcess(intervals: readonly Weighted[], limit: number, finalOnly = false): { at: number; total: number } | undefined {
+export function firstExcess(intervals: readonly Weighted[], limit: number, finalOnly = false, sourceTolerated = false): { at: number; total: number } | undefined {
   if (finalOnly) {
     let total = 0;
     for (const i of intervals) if (i.to === Infinity) total += i.weight;
     return total > limit + 1e-9 ? { at: Infinity, total } : undefined;
   }
-  const events: [number, number][] = [];
+  // [time, weight change, whether it is an arrival the check applies to]
+  const events: [number, number, boolean][] = [];
   for (const i of intervals) {
-    events.push([i.from, i.weight]);
-    if (i.to !== Infinity) events.push([i.to, -i.weight]);
+    events.push([i.from, i.weight, !(sourceTolerated && i.source)]);
+    if (i.to !== Infinity) events.push([i.to, -i.weight, false]);
   }
   events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   let total = 0;
@@ -222,7 +225,7 @@ export function firstExcess(intervals: readonly Weighted[], limit: number, final
     let grew = false;
     for (; e < events.length && events[e]![0] === t; e++) {
       total += events[e]![1];
-      if (events[e]![1] > 0) grew = true;
+      if (events[e]![1] > 0 && events[e]![2]) grew = true;
     }
     if (grew && total > limit + 1e-9) return { at: t, total: Math.round(total * 1e6) / 1e6 };
   }

@@ -210,6 +210,8 @@ class PlacementContext {
           queue.push(v);
         }
       }
+      // Only pinned VMs (root, quarantine) are left and still too many: repair mode cannot help.
+      if (this.overloaded(load, n)) return undefined;
     }
     // Local resumes are cheaper than remote ones: give images their own node first, largest first.
     resumes.sort((a, b) => p.mem[b]! - p.mem[a]! || a - b);
@@ -258,6 +260,8 @@ class PlacementContext {
       }
       assign(v, n);
     }
+    // Rules the kept VMs still break (pinned VMs the repair could not move) leave it to the other phases.
+    if (R && R.misplaced(dest, true).length > 0) return undefined;
     return dest;
   }
 
@@ -275,7 +279,7 @@ class PlacementContext {
     order.sort((a, b) => p.pinned[b]! - p.pinned[a]! || this.size[b]! - this.size[a]! || a - b);
     for (const v of order) {
       const h = p.host[v]!;
-      const home = h >= 0 && p.usable[h] && (p.pinned[v] || (fits(p, load, h, v) && this.allows(v, h)));
+      const home = h >= 0 && p.usable[h] && fits(p, load, h, v) && this.allows(v, h);
       let n = home ? h : this.bestNode(v, load, nowUsage, -1);
       if (n < 0) return { ok: false, failedVm: v, load };
       dest[v] = n;

@@ -109,13 +109,13 @@ export class PlacementRules {
     return best;
   }
 
-  /** VMs the rules want off their node, each once, in the order the rules give. */
-  misplaced(dest: Int32Array): number[] {
+  /** VMs the rules want off their node, each once, in the order the rules give; pinned ones only when asked. */
+  misplaced(dest: Int32Array, withPinned = false): number[] {
     const seen = new Set<number>();
     const out: number[] = [];
     for (const r of this.all) {
       for (const v of r.misplaced?.(dest) ?? []) {
-        if (seen.has(v) || this.p.pinned[v]) continue;
+        if (seen.has(v) || (this.p.pinned[v] && !withPinned)) continue;
         seen.add(v);
         out.push(v);
       }
