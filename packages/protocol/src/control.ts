@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { DecodeResult } from './codec.ts';
 import { PROTOCOL_VERSION } from './codec.ts';
 import { ProtocolError, ProtocolErrorCode } from './errors.ts';
-import { ACTION_TYPES, actionErrorSchema, demandSchema, resourcesSchema } from './messages.ts';
+import { ACTION_TYPES, actionErrorSchema, demandSchema, resourcesSchema, VM_ID_RE } from './messages.ts';
 import { TOKEN_RE } from './subjects.ts';
 
 /**
@@ -32,6 +32,10 @@ export const ControlErrorCode = {
   Infeasible: 'ENTROPY_INFEASIBLE',
   /** The decision is invalid for the current configuration (unknown vjob, forbidden transition). */
   InvalidDecision: 'ENTROPY_INVALID_DECISION',
+  /** A submitted vjob or VM id is already known to the controller. */
+  Conflict: 'ENTROPY_CONFLICT',
+  /** No vjob of the queue has this id. */
+  UnknownVJob: 'ENTROPY_UNKNOWN_VJOB',
   Internal: 'ENTROPY_INTERNAL',
 } as const;
 export type ControlErrorCode = (typeof ControlErrorCode)[keyof typeof ControlErrorCode];
@@ -112,11 +116,76 @@ export const applyReplySchema = z.union([
 ]);
 export type ApplyReply = z.infer<typeof applyReplySchema>;
 
+/** A vjob file, checked by the CLI and again on receipt; the controller sets `submittedAt`. */
+export const submitRequestSchema = z.object({
+  vjob: z.object({
+    id: token,
+    priority: z.number().finite(),
+    vms: z
+      .array(z.object({ id: z.string().regex(VM_ID_RE, { error: `must match ${VM_ID_RE.source}` }), demand: demandSchema }))
+      .min(1)
+      .superRefine((vms, ctx) => {
+        const seen = new Set<string>();
+        vms.forEach((vm, i) => {
+          if (seen.has(vm.id)) ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `duplicate VM id '${vm.id}'` });
+          seen.add(vm.id);
+        });
+      }),
+  }),
+});
+export type SubmitRequest = z.infer<typeof submitRequestSchema>;
+
+/** A vjob of the queue as `entropy queue` shows it: the stored record, with live VM states where observed. */
+export const queuedVjobSchema = z.object({
+  id: token,
+  state: vjobState,
+  priority: z.number().finite(),
+  /** The policy's ordering priority (fifo-ffd: priority grown with waiting time), when the policy tells it. */
+  effectivePriority: z.number().finite().optional(),
+  submittedAt: time,
+  vms: z.array(z.object({ id: name, demand: resourcesSchema, state: vmState.optional(), host: token.optional() })),
+  cancelRequestedAt: time.optional(),
+  end: z.enum(['finished', 'cancelled']).optional(),
+  endedAt: time.optional(),
+});
+export type QueuedVjobMessage = z.infer<typeof queuedVjobSchema>;
+
+const vjobReplySchema = z.union([z.object({ ok: z.literal(true), vjob: queuedVjobSchema }), z.object({ ok: z.literal(false), error: controlErrorSchema })]);
+export const submitReplySchema = vjobReplySchema;
+export type SubmitReply = z.infer<typeof submitReplySchema>;
+
+export const queueRequestSchema = z.object({});
+export type QueueRequest = z.infer<typeof queueRequestSchema>;
+export const queueReplySchema = z.union([
+  z.object({
+    ok: z.literal(true),
+    controller: name,
+    ts: time,
+    /** The control loop's policy, and where the queue is kept. */
+    policy: name.optional(),
+    store: z.enum(['kv', 'memory']),
+    vjobs: z.array(queuedVjobSchema),
+  }),
+  z.object({ ok: z.literal(false), error: controlErrorSchema }),
+]);
+export type QueueReply = z.infer<typeof queueReplySchema>;
+
+export const cancelRequestSchema = z.object({ id: token });
+export type CancelRequest = z.infer<typeof cancelRequestSchema>;
+export const cancelReplySchema = vjobReplySchema;
+export type CancelReply = z.infer<typeof cancelReplySchema>;
+
 export const CONTROL_SCHEMAS = {
   statusRequest: statusRequestSchema,
   statusReply: statusReplySchema,
   applyRequest: applyRequestSchema,
   applyReply: applyReplySchema,
+  submitRequest: submitRequestSchema,
+  submitReply: submitReplySchema,
+  queueRequest: queueRequestSchema,
+  queueReply: queueReplySchema,
+  cancelRequest: cancelRequestSchema,
+  cancelReply: cancelReplySchema,
 } as const;
 export type ControlKind = keyof typeof CONTROL_SCHEMAS;
 export type ControlMessageOf<K extends ControlKind> = z.infer<(typeof CONTROL_SCHEMAS)[K]>;

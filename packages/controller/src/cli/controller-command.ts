@@ -2,6 +2,9 @@ import { startController, type DecideFn } from '../controller/controller.ts';
 import { createLogger } from '../controller/logger.ts';
 import { connectNats, DEFAULT_NATS_URL } from '../controller/nats-connect.ts';
 import type { ExecutionMode } from '../executor/index.ts';
+import { loadPolicy } from '../policy/index.ts';
+import { openQueueStore, queueBucketOf, type QueueStoreKind } from '../queue/kv-queue-store.ts';
+import { VJobQueue } from '../queue/vjob-queue.ts';
 import type { CommandResult } from './io.ts';
 
 export interface ControllerCommandOptions {
@@ -11,17 +14,36 @@ export interface ControllerCommandOptions {
   readonly mode?: ExecutionMode;
   readonly logLevel?: string;
   readonly name?: string;
-  /** The policy hook; the CLI runs without one (plans only on `entropy apply`) until the queue lands. */
+  /** A raw policy hook for tests; `policy` is the usual way. */
   readonly decide?: DecideFn;
+  /** The control loop's policy: a built-in name or a module path (default fifo-ffd). */
+  readonly policy?: string;
+  readonly loopInterval?: number;
+  /** Where the vjob queue is kept: JetStream KV, falling back to memory (`auto`, the default), `kv` only, or `memory`. */
+  readonly queueStore?: QueueStoreKind;
+  /** The KV bucket of the queue (default PREFIX_queue, dots as underscores). */
+  readonly queueBucket?: string;
   /** Stops the controller; SIGINT and SIGTERM when absent. */
   readonly signal?: AbortSignal;
 }
+
+/** The control loop's policy when none is named: FIFO with first-fit decreasing on measured use, aging priorities. */
+export const DEFAULT_POLICY = 'fifo-ffd';
 
 /** `entropy controller`: runs the monitor, the control subjects and the executor until stopped. */
 export async function controllerCommand(options: ControllerCommandOptions = {}): Promise<CommandResult> {
   const logger = createLogger(options.logLevel ?? 'info');
   const url = options.nats ?? DEFAULT_NATS_URL;
+  const policy = options.decide ? undefined : await loadPolicy(options.policy ?? DEFAULT_POLICY);
   const nc = await connectNats(url, options.name ?? 'entropy-controller', { reconnect: true });
+  let queue: VJobQueue | undefined;
+  try {
+    const store = await openQueueStore(nc, { kind: options.queueStore ?? 'auto', bucket: options.queueBucket ?? queueBucketOf(options.prefix ?? 'entropy'), logger });
+    queue = await VJobQueue.open(store, logger);
+  } catch (err) {
+    await nc.close();
+    throw err;
+  }
   const controller = startController(nc, {
     logger,
     ...(options.prefix ? { prefix: options.prefix } : {}),
@@ -29,8 +51,11 @@ export async function controllerCommand(options: ControllerCommandOptions = {}):
     ...(options.statusPeriod ? { statusPeriodMs: options.statusPeriod } : {}),
     ...(options.mode ? { mode: options.mode } : {}),
     ...(options.decide ? { decide: options.decide } : {}),
+    ...(policy ? { policy } : {}),
+    queue,
+    ...(options.loopInterval ? { loopIntervalMs: options.loopInterval } : {}),
   });
-  logger.info({ nats: url }, 'connected');
+  logger.info({ nats: url, policy: policy?.name, store: queue.store.kind, vjobs: queue.list().length }, 'connected');
   const stop = options.signal ?? signalled();
   let stopping = false;
   const lost = await Promise.race([

@@ -1,5 +1,9 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { EntropyError } from '../errors.ts';
+import { PolicyError } from '../policy/index.ts';
+import { cancelCommand } from './cancel-command.ts';
+import { queueCommand } from './queue-command.ts';
+import { SUBMIT_HELP, submitCommand } from './submit-command.ts';
 import { demoCommand } from './demo-command.ts';
 import type { CommandResult } from './io.ts';
 import { APPLY_HELP, applyCommand } from './apply-command.ts';
@@ -31,7 +35,7 @@ function run(handler: () => CommandResult | Promise<CommandResult>): Promise<voi
         process.exitCode = r.exitCode;
       },
       (err: unknown) => {
-        if (err instanceof EntropyError) {
+        if (err instanceof EntropyError || err instanceof PolicyError) {
           process.stderr.write(`error: ${err.message}\n`);
           process.exitCode = 1;
         } else throw err;
@@ -63,13 +67,44 @@ program
 
 program
   .command('controller')
-  .description('run the controller: monitor the agents, serve status and apply requests, execute plans')
+  .description('run the controller: monitor the agents, keep the vjob queue, run the control loop, serve apply requests')
   .option('--nats <url>', 'NATS server URL', 'nats://127.0.0.1:4222')
   .option('--prefix <prefix>', 'subject prefix', 'entropy')
   .option('--status-period <ms>', "the agents' status period; a node silent for three periods is offline", positiveInt)
   .option('--mode <mode>', 'execution mode: barrier (step after step) or asap', executionMode)
   .option('--log-level <level>', 'pino log level (JSON lines on stderr)', 'info')
-  .action((opts: { nats: string; prefix: string; statusPeriod?: number; mode?: 'barrier' | 'asap'; logLevel: string }) => run(() => controllerCommand(opts)));
+  .option('--policy <name-or-path>', 'control loop policy: fcfs, fifo-ffd, consolidate, or a module path', 'fifo-ffd')
+  .option('--loop-interval <ms>', 'run a control loop turn at least this often (it also runs on events)', positiveInt)
+  .option('--queue-store <kind>', 'where the vjob queue is kept: auto (JetStream KV, else memory with a warning), kv, memory', queueStoreKind, 'auto')
+  .option('--queue-bucket <name>', 'JetStream KV bucket of the queue (default: PREFIX_queue)')
+  .action((opts: { nats: string; prefix: string; statusPeriod?: number; mode?: 'barrier' | 'asap'; logLevel: string; policy: string; loopInterval?: number; queueStore: 'auto' | 'kv' | 'memory'; queueBucket?: string }) =>
+    run(() => controllerCommand(opts)),
+  );
+
+program
+  .command('submit')
+  .description('queue a vjob from a vjob file; the control loop runs it when its policy says so')
+  .argument('<file>', 'vjob file (JSON)')
+  .option('--nats <url>', 'NATS server URL', 'nats://127.0.0.1:4222')
+  .option('--prefix <prefix>', 'subject prefix', 'entropy')
+  .addHelpText('after', SUBMIT_HELP)
+  .action((file: string, opts: { nats: string; prefix: string }) => run(() => submitCommand(file, opts)));
+
+program
+  .command('queue')
+  .description('list the vjob queue: state, priority, effective priority, submission time, VMs')
+  .option('--nats <url>', 'NATS server URL', 'nats://127.0.0.1:4222')
+  .option('--prefix <prefix>', 'subject prefix', 'entropy')
+  .option('--json', 'print the queue as JSON')
+  .action((opts: { nats: string; prefix: string; json?: boolean }) => run(() => queueCommand(opts)));
+
+program
+  .command('cancel')
+  .description('cancel a vjob: a waiting one ends at once, a running or sleeping one once its VMs are stopped')
+  .argument('<id>', 'vjob id')
+  .option('--nats <url>', 'NATS server URL', 'nats://127.0.0.1:4222')
+  .option('--prefix <prefix>', 'subject prefix', 'entropy')
+  .action((id: string, opts: { nats: string; prefix: string }) => run(() => cancelCommand(id, opts)));
 
 program
   .command('status')
@@ -117,6 +152,11 @@ program
   .action((instance: string | undefined, opts: { keep?: boolean; speed: number; mode?: 'barrier' | 'asap' }) =>
     run(() => demoCommand({ ...opts, instance })),
   );
+
+function queueStoreKind(value: string): 'auto' | 'kv' | 'memory' {
+  if (value !== 'auto' && value !== 'kv' && value !== 'memory') throw new InvalidArgumentError('must be auto, kv or memory');
+  return value;
+}
 
 function executionMode(value: string): 'barrier' | 'asap' {
   if (value !== 'barrier' && value !== 'asap') throw new InvalidArgumentError('must be barrier or asap');

@@ -11,7 +11,6 @@ import {
   type Subjects,
   subjects as subjectsOf,
 } from '@entropy/protocol';
-import { contextSwitch } from '../engine/context-switch.ts';
 import {
   type ActionTimeouts,
   assertExecutable,
@@ -25,15 +24,14 @@ import type { Configuration, Decision } from '../model/configuration.ts';
 import { type CostModel, DEFAULT_COST_MODEL } from '../model/cost-model.ts';
 import type { FeasiblePlan } from '../model/plan.ts';
 import { MemoryRegistry, type MonitorView, startNatsMonitor } from '../monitor/index.ts';
-import { validateDecision } from '../policy/index.ts';
+import type { Policy } from '../policy/index.ts';
+import type { VJobQueue } from '../queue/vjob-queue.ts';
+import { type ControlLoop, type DecideFn, startControlLoop } from './control-loop.ts';
 import type { Logger } from './logger.ts';
 import { planApply } from './plan-apply.ts';
+import { queueRequestHandlers } from './queue-requests.ts';
 
-/**
- * The policy hook of the control loop: the wanted state of each vjob, or undefined to leave the
- * cluster as it is. The vjob queue and its policies plug in here.
- */
-export type DecideFn = (configuration: Configuration, view: MonitorView) => Decision | undefined;
+export type { DecideFn } from './control-loop.ts';
 
 export interface ControllerOptions {
   readonly prefix?: string;
@@ -42,7 +40,11 @@ export interface ControllerOptions {
   /** The agents' status period; a node silent for three periods is offline. */
   readonly statusPeriodMs?: number;
   readonly decide?: DecideFn;
-  /** How often the loop asks `decide` (default 5 s). */
+  /** The control loop's policy over the vjob queue (see control-loop.ts); takes over from `decide`. */
+  readonly policy?: Policy;
+  /** The vjob queue served on the submit, queue and cancel subjects. */
+  readonly queue?: VJobQueue;
+  /** How often the loop runs a turn besides its events (default 5 s). */
   readonly loopIntervalMs?: number;
   readonly mode?: ExecutionMode;
   readonly timeouts?: Partial<ActionTimeouts>;
@@ -76,6 +78,8 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
   const s: Subjects = subjectsOf(options.prefix);
   const name = options.name ?? `entropy-controller-${process.pid}`;
   const registry = new MemoryRegistry();
+  options.queue?.attach(registry);
+  let loop: ControlLoop | undefined;
   let transport: ReturnType<typeof natsTransport>;
   const monitor = startNatsMonitor(nc, {
     subjects: s,
@@ -83,7 +87,10 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     logger,
     registry,
     periodMs: options.statusPeriodMs,
-    onLiveness: ({ wentOffline }) => wentOffline.forEach((node) => transport.nodeLost(node)),
+    onLiveness: ({ wentOffline }) => {
+      wentOffline.forEach((node) => transport.nodeLost(node));
+      loop?.trigger(wentOffline.length > 0 ? 'node-offline' : 'node-online');
+    },
   });
   transport = natsTransport(nc, { subjects: s, isOffline: monitor.isOffline });
   const publish = progressPublisher(nc, s);
@@ -133,6 +140,7 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     ).finally(() => {
       settledAt = Date.now();
       if (running?.planId === planId) running = undefined;
+      loop?.planEnded(last?.planId === planId ? last.status : 'not-executed');
     });
     running = { planId, done, abort };
   }
@@ -215,25 +223,34 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     m.respond(encodeControl('applyReply', reply));
   });
 
-  let turns = 0;
-  const loop = options.decide
-    ? setInterval(() => {
-        if (running || closed) return;
-        try {
-          const view = monitor.view();
-          // Statuses published before the last plan's final actions would replan what is done.
-          if (!isFresh(view)) return;
-          const wanted = options.decide!(view.configuration, view);
-          if (!wanted || Object.keys(wanted).length === 0) return;
-          const decision = validateDecision(wanted, view.configuration, 'decide');
-          const plan = contextSwitch(view.configuration, decision, options.costModel ?? DEFAULT_COST_MODEL);
-          if (!plan.feasible) return logger.warn({ reason: plan.reason }, 'decision infeasible');
-          if (plan.actions.length > 0) execute(newPlanId(`loop${++turns}`), plan, view.configuration, decision);
-        } catch (err) {
-          logger.error({ err: (err as Error).message }, 'control loop turn failed');
-        }
-      }, options.loopIntervalMs ?? DEFAULT_LOOP_INTERVAL_MS)
-    : undefined;
+  const queueRequests = queueRequestHandlers({
+    name,
+    logger,
+    ...(options.queue ? { queue: options.queue } : {}),
+    ...(options.policy ? { policy: options.policy } : {}),
+    view: () => monitor.view(),
+    planRunning: () => running !== undefined,
+    trigger: (reason) => loop?.trigger(reason),
+  });
+  serve(s.control('submit'), async (m) => void m.respond(await queueRequests.submit(m.data)));
+  serve(s.control('queue'), async (m) => void m.respond(await queueRequests.queue(m.data)));
+  serve(s.control('cancel'), async (m) => void m.respond(await queueRequests.cancel(m.data)));
+
+  if (options.decide || (options.policy && options.queue))
+    loop = startControlLoop({
+      logger,
+      intervalMs: options.loopIntervalMs ?? DEFAULT_LOOP_INTERVAL_MS,
+      statusPeriodMs: periodMs,
+      view: () => monitor.view(),
+      isFresh,
+      planRunning: () => current() !== undefined || closed,
+      execute: (planId, plan, configuration, decision) => execute(planId, plan, configuration, decision),
+      newPlanId,
+      costModel: options.costModel ?? DEFAULT_COST_MODEL,
+      ...(options.policy ? { policy: options.policy } : {}),
+      ...(options.queue ? { queue: options.queue } : {}),
+      ...(options.decide ? { decide: options.decide } : {}),
+    });
 
   logger.info({ controller: name, prefix: s.prefix }, 'controller started');
   return {
@@ -246,7 +263,7 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     },
     async close() {
       closed = true;
-      if (loop) clearInterval(loop);
+      loop?.close();
       running?.abort.abort(new Error('controller stopping'));
       while (running) await running.done;
       for (const sub of subs) sub.unsubscribe();

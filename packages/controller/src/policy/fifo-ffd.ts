@@ -53,7 +53,7 @@ export function fifoFfd(options: FifoFfdOptions = {}): Policy {
     }
     return decision;
   }
-  return { name: 'fifo-ffd', sizing: 'measured', decide };
+  return { name: 'fifo-ffd', sizing: 'measured', decide, effectivePriority: effective };
 }
 
 /** Measured use where there is one, else a share of the peak demand; memory is always the demand, a VM holds it all. */

@@ -30,6 +30,11 @@ export interface Policy {
    * engine's placement packs idle VMs together. Default: `measured`.
    */
   readonly sizing?: Sizing;
+  /**
+   * The priority the policy orders a vjob by at time `now`, when it differs from the submitted one
+   * (fifo-ffd: grown with waiting time). Only shown to users (`entropy queue`); optional.
+   */
+  effectivePriority?(vjob: QueuedVJob, now: number): number;
   /** Goals the engine may read in a later version; the current engine ignores them (see consolidate.ts). */
   readonly hints?: PolicyHints;
 }

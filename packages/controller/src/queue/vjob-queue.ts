@@ -1,0 +1,169 @@
+import { ControlErrorCode, type ControlError } from '@entropy/protocol';
+import type { Logger } from '../controller/logger.ts';
+import type { VJobState } from '../model/lifecycle.ts';
+import { MemoryRegistry, type MonitorView } from '../monitor/index.ts';
+import { vjobStateOf } from '../policy/policy.ts';
+import { bySubmission, type QueueStore, type StoredVJob, VJobEnd } from './queue-store.ts';
+import type { VJobSpec } from './vjob-file.ts';
+
+/**
+ * What the agents tell of a queued vjob: its state when the monitor plans with it, `gone` when no
+ * node holds any of its VMs any more (stopped, or vanished from every online node), `unknown` when
+ * part of it is on an offline node, crashed or otherwise left out of planning.
+ */
+export type ObservedVJob = VJobState | 'gone' | 'unknown';
+
+export function observeVJob(vjob: StoredVJob, view: MonitorView): ObservedVJob {
+  const states = view.configuration.vms.filter((v) => v.vjob === vjob.id).map((v) => v.state);
+  if (states.length > 0) return vjobStateOf(states);
+  const left = view.excluded.filter((e) => e.vjob === vjob.id);
+  return left.every((e) => e.reason === 'missing') ? 'gone' : 'unknown';
+}
+
+export type QueueResult = { readonly ok: true; readonly vjob: StoredVJob } | { readonly ok: false; readonly error: ControlError };
+
+/**
+ * The vjob queue of a controller: the store (the truth across restarts), a cache of it (this
+ * process is its only writer in normal operation; every write is still a compare-and-set), and the
+ * registry entries that tell the monitor about the queued VMs no node holds yet.
+ */
+export class VJobQueue {
+  private readonly cache = new Map<string, StoredVJob>();
+  private registry: MemoryRegistry = new MemoryRegistry();
+
+  private constructor(
+    readonly store: QueueStore,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Reads the store; `attach` then tells the controller's monitor about the vjobs. */
+  static async open(store: QueueStore, logger: Logger): Promise<VJobQueue> {
+    const q = new VJobQueue(store, logger);
+    for (const v of await store.list()) q.cache.set(v.id, v);
+    return q;
+  }
+
+  /** Registers every vjob that has not ended with the controller's registry, so that the monitor plans with it. */
+  attach(registry: MemoryRegistry): void {
+    this.registry = registry;
+    for (const v of this.cache.values()) if (v.state !== 'terminated') this.register(v);
+  }
+
+  list(): StoredVJob[] {
+    return [...this.cache.values()].sort(bySubmission);
+  }
+
+  get(id: string): StoredVJob | undefined {
+    return this.cache.get(id);
+  }
+
+  /** Vjobs the policy decides on: not ended, not being cancelled, planned by the monitor now. */
+  schedulable(view: MonitorView): StoredVJob[] {
+    const planned = new Set(view.configuration.vjobs.map((j) => j.id));
+    return this.list().filter((v) => v.state !== 'terminated' && v.cancelRequestedAt === undefined && planned.has(v.id));
+  }
+
+  /** Cancelled vjobs that still hold VMs: the loop asks for them to be terminated. */
+  cancelling(view: MonitorView): StoredVJob[] {
+    const planned = new Set(view.configuration.vjobs.map((j) => j.id));
+    return this.list().filter((v) => v.state !== 'terminated' && v.cancelRequestedAt !== undefined && planned.has(v.id));
+  }
+
+  async submit(spec: VJobSpec, now: number, view: MonitorView): Promise<QueueResult> {
+    if (this.cache.has(spec.id) || this.registry.vjobs.has(spec.id) || view.configuration.vjobs.some((j) => j.id === spec.id))
+      return refuse(ControlErrorCode.Conflict, `vjob ${spec.id} exists already (ids of ended vjobs are not reused)`, 'vjob.id');
+    const taken = new Set([...this.registry.vms.keys(), ...view.configuration.vms.map((v) => v.id), ...view.excluded.map((e) => e.vm)]);
+    for (const v of this.cache.values()) for (const vm of v.vms) taken.add(vm.id);
+    const clash = spec.vms.findIndex((vm) => taken.has(vm.id));
+    if (clash >= 0) return refuse(ControlErrorCode.Conflict, `VM ${spec.vms[clash]!.id} exists already`, `vjob.vms[${clash}].id`);
+    const vjob: StoredVJob = { id: spec.id, priority: spec.priority, submittedAt: now, state: 'waiting', vms: spec.vms.map((vm) => ({ id: vm.id, demand: { ...vm.demand } })) };
+    if (!(await this.store.add(vjob))) return refuse(ControlErrorCode.Conflict, `vjob ${spec.id} exists already in the queue store`, 'vjob.id');
+    this.cache.set(vjob.id, vjob);
+    this.register(vjob);
+    this.logger.info({ vjob: vjob.id, priority: vjob.priority, vms: vjob.vms.length }, 'vjob submitted');
+    return { ok: true, vjob };
+  }
+
+  /**
+   * Marks a vjob cancelled. One that is waiting (no node holds any of its VMs) while no plan runs
+   * ends at once; otherwise the next turn asks for it to be terminated and it ends once its VMs are gone.
+   */
+  async cancel(id: string, view: MonitorView, planRunning: boolean, now: number): Promise<QueueResult> {
+    const current = this.cache.get(id);
+    if (!current) return refuse(ControlErrorCode.UnknownVJob, `no vjob ${id} in the queue`, 'id');
+    if (current.state === 'terminated') return { ok: true, vjob: current };
+    const endsNow = !planRunning && observeVJob(current, view) === 'waiting';
+    const vjob = await this.write(id, (v) =>
+      v.state === 'terminated' ? undefined : { ...v, cancelRequestedAt: v.cancelRequestedAt ?? now, ...(endsNow ? ended(VJobEnd.Cancelled, now) : {}) },
+    );
+    if (!vjob) return refuse(ControlErrorCode.UnknownVJob, `no vjob ${id} in the queue store`, 'id');
+    if (vjob.state === 'terminated') this.forget(vjob);
+    this.logger.info({ vjob: id, state: vjob.state }, vjob.state === 'terminated' ? 'vjob cancelled' : 'vjob cancel requested: its VMs will be stopped');
+    return { ok: true, vjob };
+  }
+
+  /** True when the agents report a queued vjob in another state than the store holds: a turn should look. */
+  observedChange(view: MonitorView): boolean {
+    return this.list().some((v) => {
+      if (v.state === 'terminated') return false;
+      const seen = observeVJob(v, view);
+      return seen !== 'unknown' && seen !== v.state;
+    });
+  }
+
+  /**
+   * Brings the store in line with what the agents report: a vjob's observed state, its end when all
+   * its VMs are gone (`mayEnd` false right after a restart, until every agent has reported), and the
+   * end of a cancelled vjob that holds no VM.
+   */
+  async reconcile(view: MonitorView, options: { mayEnd: boolean; now: number }): Promise<void> {
+    for (const v of this.list()) {
+      if (v.state === 'terminated') continue;
+      const seen = observeVJob(v, view);
+      if (seen === 'unknown' || seen === v.state) continue;
+      if (seen === 'gone' && v.state === 'waiting') {
+        // Nothing ran yet and the monitor lost sight of the VMs: tell it again that they wait.
+        this.register(v);
+        continue;
+      }
+      const ends = (seen === 'gone' && options.mayEnd) || (seen === 'waiting' && v.cancelRequestedAt !== undefined);
+      if (seen === 'gone' && !ends) continue;
+      const end = v.cancelRequestedAt !== undefined ? VJobEnd.Cancelled : VJobEnd.Finished;
+      const next = await this.write(v.id, (cur) =>
+        cur.state === 'terminated' ? undefined : ends ? { ...cur, ...ended(end, options.now) } : { ...cur, state: seen as VJobState },
+      );
+      if (!next) continue;
+      if (next.state === 'terminated') {
+        this.forget(next);
+        this.logger.info({ vjob: v.id, end: next.end }, next.end === VJobEnd.Finished ? 'vjob finished: all its VMs are gone' : 'vjob cancelled');
+      } else {
+        this.register(next);
+        this.logger.info({ vjob: v.id, from: v.state, to: next.state }, 'vjob state observed');
+      }
+    }
+  }
+
+  private async write(id: string, change: (v: StoredVJob) => StoredVJob | undefined): Promise<StoredVJob | undefined> {
+    const next = await this.store.update(id, change);
+    if (next) this.cache.set(id, next);
+    return next;
+  }
+
+  /** The monitor's knowledge of a vjob: its VMs' vjob and demand, and `waiting` while it has never run. */
+  private register(v: StoredVJob): void {
+    this.registry.vjobs.set(v.id, { id: v.id, priority: v.priority, submittedAt: v.submittedAt });
+    for (const vm of v.vms) this.registry.vms.set(vm.id, { id: vm.id, vjob: v.id, demand: vm.demand, ...(v.state === 'waiting' ? { state: 'waiting' as const } : {}) });
+  }
+
+  private forget(v: StoredVJob): void {
+    for (const vm of v.vms) this.registry.vms.set(vm.id, { id: vm.id, vjob: v.id, demand: vm.demand, state: 'terminated' });
+  }
+}
+
+function ended(end: VJobEnd, now: number): Pick<StoredVJob, 'state' | 'end' | 'endedAt'> {
+  return { state: 'terminated', end, endedAt: now };
+}
+
+function refuse(code: ControlErrorCode, message: string, field?: string): QueueResult {
+  return { ok: false, error: { code, message, ...(field ? { field } : {}) } };
+}

@@ -1,0 +1,28 @@
+import { Packr } from 'msgpackr';
+import { describe, expect, it } from 'vitest';
+import { decodeControl, encodeControl } from './control.ts';
+import { PROTOCOL_VERSION } from './codec.ts';
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
+const vm = (id: string) => ({ id, demand: { cpu: 1, mem: 256 } });
+
+describe('queue control messages', () => {
+  it('round-trips a submit request', () => {
+    const msg = { vjob: { id: 'j1', priority: 2, vms: [vm('j1-vm1'), { id: 'j1-vm2', demand: { cpu: 1, mem: 256, gpu: 1 } }] } };
+    expect(decodeControl('submitRequest', encodeControl('submitRequest', msg))).toEqual({ ok: true, msg });
+  });
+
+  it.each<[string, unknown, string]>([
+    ['a vjob id that is no subject token', { vjob: { id: 'j.1', priority: 0, vms: [vm('a')] } }, '$.vjob.id'],
+    ['no VM', { vjob: { id: 'j1', priority: 0, vms: [] } }, '$.vjob.vms'],
+    ['two VMs with one id', { vjob: { id: 'j1', priority: 0, vms: [vm('a'), vm('a')] } }, '$.vjob.vms[1].id'],
+    ['a VM without mem', { vjob: { id: 'j1', priority: 0, vms: [{ id: 'a', demand: { cpu: 1 } }] } }, '$.vjob.vms[0].demand.mem'],
+  ])('rejects a submit request with %s, naming %s', (_what, body, field) => {
+    const r = decodeControl('submitRequest', packr.pack({ v: PROTOCOL_VERSION, ...(body as object) }));
+    expect(r).toMatchObject({ ok: false, error: { code: 'ENTROPY_INVALID_MESSAGE', field } });
+  });
+
+  it('rejects a cancel request without an id', () => {
+    expect(decodeControl('cancelRequest', encodeControl('queueRequest', {}))).toMatchObject({ ok: false, error: { field: '$.id' } });
+  });
+});
