@@ -1,7 +1,8 @@
+import { btrplaceSuite } from './btrplace.ts';
 import { engineSuite } from './engine-suite.ts';
 import { executorSuite } from './executor-suite.ts';
 import { gapSuite } from './gap.ts';
 import type { BenchSuite } from './suite.ts';
 
 /** Every bench suite, run in this order by `pnpm bench`. */
-export const SUITES: readonly BenchSuite[] = [engineSuite, gapSuite, executorSuite];
+export const SUITES: readonly BenchSuite[] = [engineSuite, gapSuite, executorSuite, btrplaceSuite];
