@@ -1,5 +1,5 @@
 import { connect } from '@nats-io/transport-node';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { pino } from 'pino';
 import { startAgent, natsSimPeers } from './agent.ts';
 import { createDriver } from './drivers/factory.ts';
@@ -22,10 +22,13 @@ const program = new Command('entropy-agent')
   .option('--sim-fail <ids>', `sim: action ids or VM ids to fail (also $${SIM_FAIL_ENV})`)
   .option('--sim-vms <file>', 'sim: JSON list of the VMs the node holds at start')
   .option('--log-level <level>', 'pino log level', 'info')
+  .addOption(new Option('--user <name>', 'NATS user').env('ENTROPY_NATS_USER'))
+  .addOption(new Option('--password <password>', 'NATS password (prefer the environment variable: the command line is visible in ps)').env('ENTROPY_NATS_PASSWORD'))
   .showHelpAfterError();
 
 program.parse();
 const raw = program.opts<RawAgentOptions>();
+const { user, password } = program.opts<{ user?: string; password?: string }>();
 
 let settings;
 try {
@@ -44,6 +47,7 @@ const nc = await connect({
   name: `entropy-agent-${settings.driver.node}`,
   maxReconnectAttempts: -1,
   reconnectTimeWait: 1000,
+  ...(user ? { user, pass: password } : {}),
 }).catch((err: Error) => {
   logger.error({ err: err.message, nats: settings.nats }, 'cannot connect to NATS');
   process.exit(1);

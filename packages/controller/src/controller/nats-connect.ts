@@ -5,12 +5,19 @@ import { EntropyError, ErrorCode } from '../errors.ts';
 
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 
+/** Credentials come from the environment, as `entropy deploy nats-config` writes them in its credentials files. */
+export const NATS_USER_ENV = 'ENTROPY_NATS_USER';
+export const NATS_PASSWORD_ENV = 'ENTROPY_NATS_PASSWORD';
+
 /** Connects, or throws a one-line EntropyError naming the URL. */
-export async function connectNats(url: string, name: string, options: { reconnect?: boolean } = {}): Promise<NatsConnection> {
+export async function connectNats(url: string, name: string, options: { reconnect?: boolean; user?: string; password?: string } = {}): Promise<NatsConnection> {
+  const user = options.user ?? process.env[NATS_USER_ENV];
+  const pass = options.password ?? process.env[NATS_PASSWORD_ENV];
   try {
     return await connect({
       servers: url,
       name,
+      ...(user ? { user, pass } : {}),
       timeout: 5000,
       // Stack traces captured for every request cost the controller a tenth of its time per step.
       noAsyncTraces: true,
