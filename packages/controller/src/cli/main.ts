@@ -12,6 +12,7 @@ import { statusCommand } from './status-command.ts';
 import { INPUT_FORMATS, OUTPUT_FORMATS, planCommand, type PlanCommandOptions } from './plan-command.ts';
 import { experimentCommand } from './experiment-command.ts';
 import { VERIFY_HELP, verifyCommand } from './verify-command.ts';
+import { registerDeployCommands } from '../deploy/deploy-cli.ts';
 
 function positiveNumber(value: string): number {
   const n = Number(value);
@@ -162,5 +163,7 @@ function executionMode(value: string): 'barrier' | 'asap' {
   if (value !== 'barrier' && value !== 'asap') throw new InvalidArgumentError('must be barrier or asap');
   return value;
 }
+
+registerDeployCommands(program, run);
 
 await program.parseAsync(process.argv);
