@@ -3,6 +3,7 @@ import { checkConstraints } from '../constraints/check-constraints.ts';
 import type { Constraint } from '../constraints/constraint.ts';
 import { prepareInstance } from '../constraints/prepare.ts';
 import type { Configuration, Decision } from '../model/configuration.ts';
+import { checkAsap } from './asap-check.ts';
 import { checkBarrier } from './barrier-check.ts';
 import { checkCapacity } from './capacity-check.ts';
 import { checkDependencies } from './dependency-check.ts';
@@ -17,7 +18,7 @@ import type { Verdict, Violation } from './violation.ts';
 /**
  * Replays a plan against its source configuration and returns the first violation: malformed
  * input first, then each VM's transitions, dependencies, vjob synchrony, capacity in the timed view,
- * capacity in the barrier view, and the final state. Pure; shares nothing with the planner.
+ * capacity in the barrier view, capacity under ASAP execution with any durations, and the final state. Pure; shares nothing with the planner.
  * Every FeasiblePlan is a VerifiablePlan; a plan without `target` skips the comparison with it.
  *
  * With constraints, the plan is replayed against the instance they prepare (a `running` constraint
@@ -39,6 +40,7 @@ export function verifyPlan(configuration: Configuration, decision: Decision, pla
     checkSynchrony(ctx) ??
     checkCapacity(ctx, replay) ??
     checkBarrier(ctx, replay) ??
+    checkAsap(ctx, replay) ??
     checkFinalState(ctx, replay) ??
     checkNodePower(ctx, replay);
   if (found) return failed(found);
