@@ -54,7 +54,17 @@ function isPlainMap(value: unknown): value is Record<string, unknown> {
 
 /** Validates a message and packs it with the protocol version. Throws on an invalid message: that is a bug of the sender. */
 export function encode<K extends MessageKind>(kind: K, msg: MessageOf<K>): Uint8Array {
-  const parsed = MESSAGE_SCHEMAS[kind].safeParse(msg);
+  return encodeWith(MESSAGE_SCHEMAS[kind], kind, msg);
+}
+
+/** Unpacks and validates a message of the given kind. Never throws: bad input is a value. */
+export function decode<K extends MessageKind>(kind: K, bytes: Uint8Array): DecodeResult<MessageOf<K>> {
+  return decodeWith(MESSAGE_SCHEMAS[kind], bytes) as DecodeResult<MessageOf<K>>;
+}
+
+/** `encode` for any schema of the protocol (the control messages use it too). */
+export function encodeWith(schema: z.ZodType, kind: string, msg: unknown): Uint8Array {
+  const parsed = schema.safeParse(msg);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = fieldOf(issue?.path ?? []);
@@ -63,8 +73,8 @@ export function encode<K extends MessageKind>(kind: K, msg: MessageOf<K>): Uint8
   return packr.pack({ v: PROTOCOL_VERSION, ...(parsed.data as object) });
 }
 
-/** Unpacks and validates a message of the given kind. Never throws: bad input is a value. */
-export function decode<K extends MessageKind>(kind: K, bytes: Uint8Array): DecodeResult<MessageOf<K>> {
+/** `decode` for any schema of the protocol. Never throws. */
+export function decodeWith(schema: z.ZodType, bytes: Uint8Array): DecodeResult<unknown> {
   let value: unknown;
   try {
     if (!(bytes instanceof Uint8Array) || bytes.length === 0) throw new Error('empty or not bytes');
@@ -82,7 +92,7 @@ export function decode<K extends MessageKind>(kind: K, bytes: Uint8Array): Decod
       error: { code: ProtocolErrorCode.ProtocolVersion, field: '$.v', reason: `expected protocol version ${PROTOCOL_VERSION}, got ${describe(v)}` },
     };
   }
-  const parsed = MESSAGE_SCHEMAS[kind].safeParse(rest);
+  const parsed = schema.safeParse(rest);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     return {
@@ -90,7 +100,7 @@ export function decode<K extends MessageKind>(kind: K, bytes: Uint8Array): Decod
       error: { code: ProtocolErrorCode.InvalidMessage, field: fieldOf(issue?.path ?? []), reason: issue?.message ?? 'invalid' },
     };
   }
-  return { ok: true, msg: parsed.data as MessageOf<K> };
+  return { ok: true, msg: parsed.data };
 }
 
 function describe(value: unknown): string {

@@ -1,8 +1,5 @@
-import { Packr } from 'msgpackr';
 import { z } from 'zod';
-import type { DecodeResult } from './codec.ts';
-import { PROTOCOL_VERSION } from './codec.ts';
-import { ProtocolError, ProtocolErrorCode } from './errors.ts';
+import { decodeWith, encodeWith, type DecodeResult } from './codec.ts';
 import { ACTION_TYPES, actionErrorSchema, demandSchema, resourcesSchema, VM_ID_RE } from './messages.ts';
 import { TOKEN_RE } from './subjects.ts';
 
@@ -190,40 +187,11 @@ export const CONTROL_SCHEMAS = {
 export type ControlKind = keyof typeof CONTROL_SCHEMAS;
 export type ControlMessageOf<K extends ControlKind> = z.infer<(typeof CONTROL_SCHEMAS)[K]>;
 
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
-
-const fieldOf = (path: readonly PropertyKey[]) => path.reduce<string>((out, s) => out + (typeof s === 'number' ? `[${s}]` : `.${String(s)}`), '$');
-
 export function encodeControl<K extends ControlKind>(kind: K, msg: ControlMessageOf<K>): Uint8Array {
-  const parsed = CONTROL_SCHEMAS[kind].safeParse(msg);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = fieldOf(issue?.path ?? []);
-    throw new ProtocolError(ProtocolErrorCode.InvalidMessage, field, `cannot encode ${kind}: ${field}: ${issue?.message}`);
-  }
-  return packr.pack({ v: PROTOCOL_VERSION, ...(parsed.data as object) });
+  return encodeWith(CONTROL_SCHEMAS[kind], kind, msg);
 }
 
 /** Never throws: bad input is a value naming the field. */
 export function decodeControl<K extends ControlKind>(kind: K, bytes: Uint8Array): DecodeResult<ControlMessageOf<K>> {
-  let value: unknown;
-  try {
-    if (!(bytes instanceof Uint8Array) || bytes.length === 0) throw new Error('empty or not bytes');
-    value = packr.unpack(bytes);
-  } catch (err) {
-    return { ok: false, error: { code: ProtocolErrorCode.Decode, field: '$', reason: `not msgpack: ${(err as Error)?.message ?? String(err)}` } };
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    return { ok: false, error: { code: ProtocolErrorCode.InvalidMessage, field: '$', reason: 'must be a map' } };
-  }
-  const { v, ...rest } = value as Record<string, unknown>;
-  if (v !== PROTOCOL_VERSION) {
-    return { ok: false, error: { code: ProtocolErrorCode.ProtocolVersion, field: '$.v', reason: `expected protocol version ${PROTOCOL_VERSION}, got ${JSON.stringify(v) ?? 'nothing'}` } };
-  }
-  const parsed = CONTROL_SCHEMAS[kind].safeParse(rest);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return { ok: false, error: { code: ProtocolErrorCode.InvalidMessage, field: fieldOf(issue?.path ?? []), reason: issue?.message ?? 'invalid' } };
-  }
-  return { ok: true, msg: parsed.data as ControlMessageOf<K> };
+  return decodeWith(CONTROL_SCHEMAS[kind], bytes) as DecodeResult<ControlMessageOf<K>>;
 }
