@@ -5,6 +5,12 @@ export const ErrorCode = {
   InvalidVJob: 'ENTROPY_INVALID_VJOB',
   Infeasible: 'ENTROPY_INFEASIBLE',
   Io: 'ENTROPY_IO',
+  /** A policy's decision names an unknown vjob or state, or a transition the life cycle forbids. */
+  InvalidDecision: 'ENTROPY_INVALID_DECISION',
+  /** A policy's `decide` threw or returned something that is not a decision. */
+  PolicyFailed: 'ENTROPY_POLICY_FAILED',
+  /** A policy could not be found or its module does not export a policy. */
+  PolicyLoad: 'ENTROPY_POLICY_LOAD',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

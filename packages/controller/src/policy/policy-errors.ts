@@ -1,22 +1,18 @@
-/** Stable codes of the errors a policy can cause; tests assert them. */
+import { EntropyError, ErrorCode } from '../errors.ts';
+
+/** The codes of the errors a policy can cause; tests assert them. */
 export const PolicyErrorCode = {
-  /** The decision names an unknown vjob or state, or a transition the life cycle forbids. */
-  InvalidDecision: 'ENTROPY_INVALID_DECISION',
-  /** `decide` threw or returned something that is not a decision. */
-  PolicyFailed: 'ENTROPY_POLICY_FAILED',
-  /** The policy could not be found or its module does not export a policy. */
-  PolicyLoad: 'ENTROPY_POLICY_LOAD',
+  InvalidDecision: ErrorCode.InvalidDecision,
+  PolicyFailed: ErrorCode.PolicyFailed,
+  PolicyLoad: ErrorCode.PolicyLoad,
 } as const;
 export type PolicyErrorCode = (typeof PolicyErrorCode)[keyof typeof PolicyErrorCode];
 
-export class PolicyError extends Error {
+/** An EntropyError, so that the CLI reports it in one line like any other user-reachable error. */
+export class PolicyError extends EntropyError {
   override name = 'PolicyError';
-  constructor(
-    readonly code: PolicyErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
+  constructor(code: PolicyErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
   }
 }
 
