@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeControl, encodeControl, type QueueReply, subjects } from '../packages/protocol/src/index.ts';
+import { decode, decodeControl, encode, encodeControl, type QueueReply, subjects } from '../packages/protocol/src/index.ts';
 import { connectNats, type NatsConnection } from '../packages/controller/src/controller/nats-connect.ts';
 import { parseInstance } from '../packages/controller/src/instance/parse-instance.ts';
 import { startSimCluster, waitFor, type SimCluster } from './executor-cluster.ts';
@@ -180,6 +180,22 @@ describe('the control loop: submit, queue and cancel against a real controller, 
     // And it keeps scheduling: big3 still waits for room, and runs once big2 is cancelled.
     expect((await cli('cancel', 'big2')).status).toBe(0);
     await waitState('big3', 'running');
+  });
+
+  it('marks a vjob finished once the agents report all its VMs gone (here stopped behind the loop\'s back)', async () => {
+    const big3 = (await stateOf('big3'))!;
+    expect(big3.state).toBe('running');
+    for (const vm of big3.vms) {
+      const request = { actionId: `outside-${vm.id}`, planId: 'outside', type: 'stop' as const, vm: vm.id, vjob: 'big3', demand: { cpu: 1, mem: 3000 }, from: vm.host!, estimatedMs: 10, timeoutMs: 10_000 };
+      const m = await nc.request(subjects(prefix).nodeAction(vm.host!), encode('actionRequest', request), { timeout: 10_000 });
+      expect(decode('actionResult', m.data)).toMatchObject({ ok: true, msg: { ok: true } });
+    }
+    await waitState('big3', 'terminated').catch((err) => {
+      console.log(controller.log().split('\n').filter((l) => !l.includes('no-change')).join('\n'));
+      throw err;
+    });
+    expect(await stateOf('big3')).toMatchObject({ end: 'finished' });
+    expect(logLines(controller.log()).some((l) => l.msg === 'vjob finished: all its VMs are gone' && l.vjob === 'big3')).toBe(true);
   });
 
   it('reports a policy that throws and keeps running, answering requests', async () => {

@@ -167,7 +167,7 @@ export function startControlLoop(deps: ControlLoopDeps): ControlLoop {
         if (deps.queue!.observedChange(deps.view())) trigger('vjob-observed');
       }, Math.max(50, deps.statusPeriodMs))
     : undefined;
-  trigger('start');
+  setImmediate(() => trigger('start'));
 
   return {
     trigger,

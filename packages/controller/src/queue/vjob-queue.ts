@@ -107,7 +107,7 @@ export class VJobQueue {
     return this.list().some((v) => {
       if (v.state === 'terminated') return false;
       const seen = observeVJob(v, view);
-      return seen !== 'unknown' && seen !== v.state;
+      return seen !== 'unknown' && (seen !== v.state || (seen === 'waiting' && v.cancelRequestedAt !== undefined));
     });
   }
 
@@ -120,13 +120,12 @@ export class VJobQueue {
     for (const v of this.list()) {
       if (v.state === 'terminated') continue;
       const seen = observeVJob(v, view);
-      if (seen === 'unknown' || seen === v.state) continue;
-      if (seen === 'gone' && v.state === 'waiting') {
-        // Nothing ran yet and the monitor lost sight of the VMs: tell it again that they wait.
-        this.register(v);
-        continue;
-      }
-      const ends = (seen === 'gone' && options.mayEnd) || (seen === 'waiting' && v.cancelRequestedAt !== undefined);
+      const cancelledWaiting = seen === 'waiting' && v.cancelRequestedAt !== undefined;
+      if (seen === 'unknown' || (seen === v.state && !cancelledWaiting)) continue;
+      // `gone` needs a plan to have run the VMs: the monitor shows never-run VMs as waiting (the
+      // registry says so). A vjob the store still holds as waiting may thus end too: its VMs ran
+      // and stopped between two turns.
+      const ends = (seen === 'gone' && options.mayEnd) || cancelledWaiting;
       if (seen === 'gone' && !ends) continue;
       const end = v.cancelRequestedAt !== undefined ? VJobEnd.Cancelled : VJobEnd.Finished;
       const next = await this.write(v.id, (cur) =>
