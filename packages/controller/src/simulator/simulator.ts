@@ -1,3 +1,4 @@
+import { cautiousPlan } from '../controller/cautious-plan.ts';
 import { contextSwitch } from '../engine/context-switch.ts';
 import type { Configuration, Decision, VJob, VM } from '../model/configuration.ts';
 import { ACTION_TYPES, type ActionType } from '../model/lifecycle.ts';
@@ -169,11 +170,7 @@ class Simulation {
     if (plan.feasible && plan.actions.length > 0) this.execute(plan);
   }
 
-  /**
-   * When the engine finds no placement for the whole decision, keep what it stops or suspends
-   * and start or resume only the oldest of the vjobs it starts, as many as the engine can place
-   * (a binary search on their number); the next turn asks the policy again.
-   */
+  /** The live control loop's fallback when the whole decision does not fit (controller/cautious-plan.ts). */
   private cautiousPlan(
     configuration: Configuration,
     decision: Decision,
@@ -181,28 +178,11 @@ class Simulation {
     timeLimitMs: number,
   ): FeasiblePlan | undefined {
     const starts = queue.filter((j) => j.state !== 'running' && decision[j.id] === 'running').map((j) => j.id);
-    const keeping = (k: number): Decision => {
-      const dropped = new Set(starts.slice(k));
-      return Object.fromEntries(Object.entries(decision).filter(([j]) => !dropped.has(j)));
-    };
-    const attempt = (k: number) => {
-      const plan = contextSwitch(configuration, keeping(k), this.scenario.costModel, { timeLimitMs });
+    return cautiousPlan(decision, starts, (d) => {
+      const plan = contextSwitch(configuration, d, this.scenario.costModel, { timeLimitMs });
       this.solveMs += plan.solveMs;
       return plan.feasible ? plan : undefined;
-    };
-    let best = attempt(0);
-    if (!best) return undefined;
-    let lo = 0;
-    let hi = starts.length - 1;
-    while (lo < hi) {
-      const mid = Math.ceil((lo + hi) / 2);
-      const plan = attempt(mid);
-      if (plan) {
-        best = plan;
-        lo = mid;
-      } else hi = mid - 1;
-    }
-    return best;
+    })?.plan;
   }
 
   /** The configuration a monitor would report, VMs sized at peak or at their current use, and the measured use. */
