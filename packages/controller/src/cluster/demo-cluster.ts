@@ -38,7 +38,7 @@ export async function startDemoCluster(options: DemoClusterOptions): Promise<Dem
     await nats?.stop();
   };
   try {
-    nats = await startNatsServer();
+    nats = await startNatsServer({ jetstream: true });
     const url = nats.url;
     const period = String(options.statusPeriodMs);
     // The controller subscribes before the agents announce themselves.
