@@ -2,6 +2,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import type { CommandResult } from '../cli/io.ts';
 import { DEFAULT_LISTEN, DEFAULT_STORE_DIR } from './nats-config.ts';
 import { DEFAULT_CONFIG_FILE, natsConfigCommand } from './nats-config-command.ts';
+import { INSTALL_HELP, installCommand, type InstallCommandOptions } from './install-command.ts';
 
 type Run = (handler: () => CommandResult | Promise<CommandResult>) => Promise<void>;
 
@@ -28,4 +29,20 @@ export function registerDeployCommands(program: Command, run: Run): void {
     .action((opts: { nodes: string[]; prefix: string; out: string; credsDir?: string; listen: string; storeDir: string; rotate?: boolean }) =>
       run(() => natsConfigCommand(opts)),
     );
+
+  deploy
+    .command('install')
+    .description('install and start entropy-agent on nodes over SSH; a table of per-host results')
+    .requiredOption('--hosts <list>', 'NODE=[USER@]HOST[:PORT],... (user root, port 22 by default)')
+    .requiredOption('--nats <url>', 'NATS URL the agents connect to')
+    .requiredOption('--driver <driver>', 'hypervisor driver: xl or virsh (sim to try the deployment out)')
+    .option('--identity <key>', 'SSH private key (default: $SSH_AUTH_SOCK, else ~/.ssh/id_ed25519, id_ecdsa, id_rsa)')
+    .option('--creds-dir <dir>', "credentials files of entropy deploy nats-config (agent-NODE.env); omit for a server without users")
+    .option('--capacity <list>', "the nodes' capacity, cpu=16,mem=65536 (default: each host's nproc and MemTotal)")
+    .option('--agent-args <args>', 'extra entropy-agent options, e.g. "--image-dir /shared/images"')
+    .option('--root <dir>', 'stage everything under DIR on the hosts (like DESTDIR) and start nothing')
+    .option('--bundle <file.tgz>', 'copy this agent bundle instead of building one with pnpm deploy')
+    .option('--dry-run', 'log in and check each host, copy and start nothing')
+    .addHelpText('after', INSTALL_HELP)
+    .action((opts: InstallCommandOptions) => run(() => installCommand(opts)));
 }

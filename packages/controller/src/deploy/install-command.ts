@@ -1,0 +1,103 @@
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { CommandResult } from '../cli/io.ts';
+import { EntropyError, ErrorCode } from '../errors.ts';
+import { buildAgentBundle, WORKSPACE_ROOT } from './agent-bundle.ts';
+import { parseHosts } from './hosts.ts';
+import { type HostResult, INSTALL_DRIVERS, type InstallDriver, installHosts } from './installer.ts';
+import { type Connector, type SshAuth, sshConnect } from './ssh-session.ts';
+
+/** Exit code when at least one host failed (0: all succeeded, 1: bad input). */
+export const EXIT_HOST_FAILED = 6;
+
+export const INSTALL_HELP = `
+Exit codes: 0 every host succeeded, 1 bad input, ${EXIT_HOST_FAILED} at least one host failed (the others are still done).
+Each host: checks Node ${20}+ over SSH, copies the agent (a pnpm deploy bundle: no registry needed on the nodes),
+writes /etc/entropy/agent.env (mode 0600, with the node's NATS credentials from --creds-dir) and
+/etc/systemd/system/entropy-agent@.service, then runs systemctl enable --now entropy-agent@NODE when systemd
+runs there, or prints the command that starts the agent. Host keys are accepted and their fingerprints printed.`;
+
+export interface InstallCommandOptions {
+  readonly hosts: string;
+  readonly nats: string;
+  readonly driver: string;
+  readonly identity?: string;
+  readonly capacity?: string;
+  readonly agentArgs?: string;
+  readonly credsDir?: string;
+  readonly root?: string;
+  readonly bundle?: string;
+  readonly dryRun?: boolean;
+  /** Tests plug in another connector. */
+  readonly connect?: Connector;
+}
+
+async function sshAuth(identity: string | undefined, env: NodeJS.ProcessEnv): Promise<SshAuth> {
+  const read = async (file: string) => ({ privateKey: await readFile(file, 'utf8'), keyName: file });
+  if (identity) {
+    try {
+      return await read(identity);
+    } catch (cause) {
+      throw new EntropyError(ErrorCode.Io, `--identity: cannot read ${identity} (${(cause as NodeJS.ErrnoException).code ?? cause})`, { cause });
+    }
+  }
+  if (env.SSH_AUTH_SOCK) return { agent: env.SSH_AUTH_SOCK };
+  for (const name of ['id_ed25519', 'id_ecdsa', 'id_rsa']) {
+    try {
+      return await read(join(homedir(), '.ssh', name));
+    } catch {
+      // try the next one
+    }
+  }
+  throw new EntropyError(ErrorCode.Io, 'no SSH key: give --identity KEY, or run an ssh-agent');
+}
+
+function table(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ').trimEnd()).join('\n');
+}
+
+export function formatResults(results: readonly HostResult[]): string {
+  const rows = [['NODE', 'ADDRESS', 'RESULT', 'NODE.JS', 'DETAIL'], ...results.map((r) => [r.node, r.address, r.ok ? r.outcome : r.outcome.toUpperCase(), r.nodeVersion ?? '-', r.detail])];
+  const keys = results.filter((r) => r.hostKey).map((r) => `  ${r.node} ${r.hostKey}`);
+  const failed = results.filter((r) => !r.ok).length;
+  return [
+    table(rows),
+    ...(keys.length ? ['host keys (accepted, compare with ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub on each host):', ...keys] : []),
+    failed ? `${failed} of ${results.length} hosts failed` : `all ${results.length} hosts succeeded`,
+  ].join('\n');
+}
+
+export async function installCommand(opts: InstallCommandOptions, env: NodeJS.ProcessEnv = process.env): Promise<CommandResult> {
+  const hosts = parseHosts(opts.hosts);
+  if (!(INSTALL_DRIVERS as readonly string[]).includes(opts.driver)) {
+    throw new EntropyError(ErrorCode.Io, `--driver: must be one of ${INSTALL_DRIVERS.join(', ')}, got ${JSON.stringify(opts.driver)}`);
+  }
+  if (!/^(nats|tls):\/\/[^\s"']+$/.test(opts.nats)) throw new EntropyError(ErrorCode.Io, `--nats: expected nats://HOST:PORT, got ${JSON.stringify(opts.nats)}`);
+  if (opts.capacity !== undefined && !/^[A-Za-z0-9_]+=\d+(\.\d+)?(,[A-Za-z0-9_]+=\d+(\.\d+)?)*$/.test(opts.capacity)) {
+    throw new EntropyError(ErrorCode.Io, `--capacity: expected cpu=16,mem=65536, got ${JSON.stringify(opts.capacity)}`);
+  }
+  if (opts.agentArgs !== undefined && /["'\\\n$`]/.test(opts.agentArgs)) throw new EntropyError(ErrorCode.Io, '--agent-args: no quotes, backslashes, $ or newlines');
+  const auth = await sshAuth(opts.identity, env);
+  const unitText = await readFile(join(WORKSPACE_ROOT, 'deploy/systemd/entropy-agent@.service'), 'utf8');
+  const bundle = opts.dryRun || opts.bundle ? undefined : await buildAgentBundle();
+  try {
+    const results = await installHosts(hosts, {
+      natsUrl: opts.nats,
+      driver: opts.driver as InstallDriver,
+      capacity: opts.capacity,
+      agentArgs: opts.agentArgs,
+      credsDir: opts.credsDir,
+      root: opts.root,
+      dryRun: opts.dryRun,
+      bundleFile: opts.bundle ?? bundle?.file,
+      unitText,
+      auth,
+      connect: opts.connect ?? ((target, a) => sshConnect(target, a)),
+    });
+    return { output: formatResults(results), exitCode: results.every((r) => r.ok) ? 0 : EXIT_HOST_FAILED };
+  } finally {
+    await bundle?.dispose();
+  }
+}

@@ -1,0 +1,145 @@
+import { createHash } from 'node:crypto';
+import { Client, type ConnectConfig, type SFTPWrapper } from 'ssh2';
+
+/** Where to log in: `user@host:port`, as `--hosts` names it. */
+export interface SshTarget {
+  readonly user: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface SshAuth {
+  /** Private key text (OpenSSH or PEM). */
+  readonly privateKey?: string;
+  /** Name of the key, for error messages. */
+  readonly keyName?: string;
+  readonly passphrase?: string;
+  /** ssh-agent socket ($SSH_AUTH_SOCK). */
+  readonly agent?: string;
+}
+
+export interface ExecResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** What the installer does on a host: the ssh2 session below, or a fake in unit tests. */
+export interface RemoteSession {
+  /** SHA256 fingerprint of the host key, as `ssh-keygen -lf` prints it. */
+  readonly hostKey: string;
+  exec(command: string): Promise<ExecResult>;
+  putFile(localPath: string, remotePath: string): Promise<void>;
+  writeFile(remotePath: string, content: string, mode: number): Promise<void>;
+  close(): void;
+}
+
+export type Connector = (target: SshTarget, auth: SshAuth) => Promise<RemoteSession>;
+
+/** An SSH failure a user can act on: the message says what failed and what to check. */
+export class SshError extends Error {
+  override name = 'SshError';
+  constructor(
+    readonly code: 'ENTROPY_SSH_AUTH' | 'ENTROPY_SSH_CONNECT' | 'ENTROPY_SSH_TIMEOUT' | 'ENTROPY_SSH',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export const DEFAULT_READY_TIMEOUT_MS = 10_000;
+
+function explain(err: NodeJS.ErrnoException & { level?: string }, target: SshTarget, auth: SshAuth, timeoutMs: number): SshError {
+  const where = `${target.user}@${target.host}:${target.port}`;
+  if (err.level === 'client-authentication') {
+    const how = auth.keyName ? `key ${auth.keyName}` : auth.agent ? 'the keys of ssh-agent' : 'no key';
+    return new SshError('ENTROPY_SSH_AUTH', `authentication failed for ${where} with ${how} (is its public key in ~${target.user}/.ssh/authorized_keys?)`, { cause: err });
+  }
+  if (err.code === 'ECONNREFUSED') return new SshError('ENTROPY_SSH_CONNECT', `connection refused by ${target.host}:${target.port} (is sshd running there?)`, { cause: err });
+  if (err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') return new SshError('ENTROPY_SSH_CONNECT', `unknown host ${target.host}`, { cause: err });
+  if (err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH') return new SshError('ENTROPY_SSH_CONNECT', `${target.host} is unreachable`, { cause: err });
+  if (/timed out/i.test(err.message) || err.level === 'client-timeout') {
+    return new SshError('ENTROPY_SSH_TIMEOUT', `no SSH handshake with ${where} within ${timeoutMs} ms`, { cause: err });
+  }
+  if (/passphrase|encrypted/i.test(err.message)) {
+    return new SshError('ENTROPY_SSH_AUTH', `cannot use key ${auth.keyName ?? ''}: ${err.message} (load it into ssh-agent instead)`, { cause: err });
+  }
+  return new SshError('ENTROPY_SSH', `${where}: ${err.message}`, { cause: err });
+}
+
+/** Logs in with ssh2; host keys are accepted and their fingerprint is reported (compare with `ssh-keygen -lf`). */
+export function sshConnect(target: SshTarget, auth: SshAuth, timeoutMs = DEFAULT_READY_TIMEOUT_MS): Promise<RemoteSession> {
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    let hostKey = '';
+    const config: ConnectConfig = {
+      host: target.host,
+      port: target.port,
+      username: target.user,
+      readyTimeout: timeoutMs,
+      hostVerifier: (key: Buffer) => {
+        hostKey = `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
+        return true;
+      },
+      ...(auth.privateKey ? { privateKey: auth.privateKey, passphrase: auth.passphrase } : {}),
+      ...(auth.agent && !auth.privateKey ? { agent: auth.agent } : {}),
+    };
+    client.once('ready', () => resolve(new Ssh2Session(client, hostKey)));
+    client.once('error', (err) => reject(explain(err, target, auth, timeoutMs)));
+    try {
+      client.connect(config);
+    } catch (err) {
+      reject(explain(err as NodeJS.ErrnoException, target, auth, timeoutMs));
+    }
+  });
+}
+
+class Ssh2Session implements RemoteSession {
+  private sftpSession?: Promise<SFTPWrapper>;
+
+  constructor(
+    private readonly client: Client,
+    readonly hostKey: string,
+  ) {}
+
+  exec(command: string): Promise<ExecResult> {
+    return new Promise((resolve, reject) => {
+      this.client.exec(command, (err, stream) => {
+        if (err) return reject(err);
+        let stdout = '';
+        let stderr = '';
+        stream.on('data', (b: Buffer) => (stdout += b.toString()));
+        stream.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+        stream.on('close', (code: number | null, signal?: string) => resolve({ code: code ?? (signal ? 128 : 255), stdout, stderr }));
+      });
+    });
+  }
+
+  private sftp(): Promise<SFTPWrapper> {
+    this.sftpSession ??= new Promise((resolve, reject) => this.client.sftp((err, sftp) => (err ? reject(err) : resolve(sftp))));
+    return this.sftpSession;
+  }
+
+  async putFile(localPath: string, remotePath: string): Promise<void> {
+    const sftp = await this.sftp();
+    await new Promise<void>((resolve, reject) => sftp.fastPut(localPath, remotePath, (err) => (err ? reject(sftpError(err, remotePath)) : resolve())));
+  }
+
+  async writeFile(remotePath: string, content: string, mode: number): Promise<void> {
+    const sftp = await this.sftp();
+    await new Promise<void>((resolve, reject) => sftp.writeFile(remotePath, content, { mode }, (err) => (err ? reject(sftpError(err, remotePath)) : resolve())));
+    // the mode of writeFile applies only to a file it creates
+    await new Promise<void>((resolve, reject) => sftp.chmod(remotePath, mode, (err) => (err ? reject(sftpError(err, remotePath)) : resolve())));
+  }
+
+  close(): void {
+    this.client.end();
+  }
+}
+
+function sftpError(err: Error & { code?: number }, path: string): Error {
+  // SFTP status codes: 2 no such file, 3 permission denied
+  const why = err.code === 3 ? 'permission denied' : err.code === 2 ? 'no such directory' : err.message;
+  return new Error(`cannot write ${path}: ${why}`, { cause: err });
+}
