@@ -43,7 +43,15 @@ async function stopProcess(p: ControllerProcess | undefined, signal: NodeJS.Sign
   await p.exited;
 }
 
-const logLines = (log: string) => log.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+/** The controller's pino lines so far; the last one may still be half written. */
+const logLines = (log: string) =>
+  log.split('\n').flatMap((l) => {
+    try {
+      return [JSON.parse(l) as Record<string, unknown>];
+    } catch {
+      return [];
+    }
+  });
 
 describe('the control loop: submit, queue and cancel against a real controller, nats-server (JetStream) and sim agents', () => {
   const prefix = 'cl';
@@ -171,7 +179,7 @@ describe('the control loop: submit, queue and cancel against a real controller, 
     const before = (await queue()).vjobs.map((v) => [v.id, v.state]);
     await stopProcess(controller, 'SIGKILL');
     controller = startControllerProcess(server.url, prefix, '--policy', 'fifo-ffd', '--queue-store', 'kv');
-    await waitFor('the controller to restart', () => controller.log().includes('controller started'));
+    await waitFor('the controller to restart', () => controller.log().includes('"msg":"connected"'));
     expect(logLines(controller.log()).find((l) => l.msg === 'connected')).toMatchObject({ store: 'kv', policy: 'fifo-ffd' });
     // The agents still run big2's VMs: once they have reported, the queue reads as before the kill.
     await waitForAsync('the restarted controller to observe the cluster', async () => (await stateOf('big2'))?.vms.every((vm) => vm.state === 'running') ?? false);
