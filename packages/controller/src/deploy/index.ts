@@ -1,0 +1,7 @@
+export { agentUser, clusterUsers, CONTROLLER_USER, controllerPermissions, credentialsFile, natsServerConfig, parseCredentialsFile, PASSWORD_ENV, USER_ENV } from './nats-config.ts';
+export { credentialsPath, natsConfigCommand, type NatsConfigCommandOptions } from './nats-config-command.ts';
+export { type DeployHost, parseHosts } from './hosts.ts';
+export { type AgentBundle, buildAgentBundle } from './agent-bundle.ts';
+export { agentEnvFile, agentStartCommand, checkNodeVersion, type HostResult, installHost, installHosts, type InstallOptions } from './installer.ts';
+export { EXIT_HOST_FAILED, formatResults, installCommand, type InstallCommandOptions } from './install-command.ts';
+export { type Connector, type RemoteSession, SshError, sshConnect } from './ssh-session.ts';
