@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what Entropy needs on a fresh Debian machine with Node 20 and npm: pnpm, nats-server, the workspace.
+# Installs what Entropy needs on a fresh Debian machine with Node 20 and npm: pnpm, nats-server, libvirt and
+# QEMU with a tiny guest for the real-virsh test, the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,13 +9,25 @@ if ! command -v pnpm >/dev/null 2>&1 || ! pnpm --version 2>/dev/null | grep -q '
   npm install -g pnpm@10 >/dev/null
 fi
 
-if ! command -v nats-server >/dev/null 2>&1; then
+# nats-server for the cluster; libvirt, QEMU and the guest's tools for the real-virsh test (test/virsh-real.test.ts);
+# sshd and systemd-analyze for the deploy tests (test/deploy-*.test.ts).
+# One apt-get install of whatever is missing, without recommends (they would add dnsmasq, OVMF, ...).
+apt_packages=(nats-server libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils cpio busybox-static iproute2 openssh-server systemd)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
-    echo "setup: nats-server is missing; install it with: sudo apt-get install -y nats-server" >&2
+    echo "setup: missing Debian packages; install them with: sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
   fi
+fi
+# The real-virsh test's guest (a Debian kernel and a busybox initramfs), built once into .cache/libvirt-guest.
+if [ "$(id -u)" = 0 ] && command -v libvirtd >/dev/null 2>&1; then
+  bash scripts/libvirt-guest.sh >/dev/null
 fi
 
 pnpm install --frozen-lockfile --reporter=silent
