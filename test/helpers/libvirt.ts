@@ -1,4 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
 import { access, appendFile, chmod, cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -101,7 +102,15 @@ export interface LibvirtdOptions {
   /** Prefix of the per-run directory under the system's temp dir. */
   readonly prefix?: string;
   readonly startTimeoutMs?: number;
+  /**
+   * Run as a test host: in this network namespace (see libvirt-hosts.ts), with its own hostname and host UUID,
+   * listening on TCP without authentication so that another host's agent can migrate a guest to it.
+   * Without it, the daemon gets an empty network namespace of its own.
+   */
+  readonly host?: { readonly ns: string; readonly hostname: string };
 }
+
+const LIBVIRTD = 'libvirtd --pid-file /run/libvirt/libvirtd.pid';
 
 /** The private directories bind-mounted over the system ones inside the daemon's mount namespace. */
 const PRIVATE_DIRS = { etc: '/etc/libvirt', run: '/run/libvirt', lib: '/var/lib/libvirt', cache: '/var/cache/libvirt', log: '/var/log/libvirt' } as const;
@@ -116,7 +125,8 @@ const PRIVATE_DIRS = { etc: '/etc/libvirt', run: '/run/libvirt', lib: '/var/lib/
  *   plain files (no virtlogd to manage) and no autostarted network;
  * - /run/libvirt and the state directories are private to this run, so runs do not collide and the
  *   socket is reached from outside at `<dir>/run/libvirt-sock`;
- * - an empty network namespace: the daemon cannot touch the machine's interfaces.
+ * - an empty network namespace, so the daemon cannot touch the machine's interfaces; or, with `host`,
+ *   a test host's namespace and its own UTS namespace.
  */
 export async function startLibvirtd(opts: LibvirtdOptions = {}): Promise<Libvirtd> {
   const dir = await mkdtemp(join(tmpdir(), opts.prefix ?? 'entropy-libvirt-'));
@@ -129,7 +139,9 @@ export async function startLibvirtd(opts: LibvirtdOptions = {}): Promise<Libvirt
 
   const stop = async () => {
     if (child && child.exitCode === null && child.signalCode === null) {
-      for (const name of defined) {
+      // The daemon is this run's own: every domain on it is the test's (a migrated-in one is transient, not defined here).
+      const running = (await virsh(['list', '--name'], 30_000).catch(() => '')).split('\n').map((l) => l.trim()).filter(Boolean);
+      for (const name of new Set([...running, ...defined])) {
         await virsh(['destroy', name], 30_000).catch(() => {});
         await virsh(['undefine', name], 30_000).catch(() => {});
       }
@@ -164,6 +176,10 @@ export async function startLibvirtd(opts: LibvirtdOptions = {}): Promise<Libvirt
       join(dir, 'etc/qemu.conf'),
       '\nnamespaces = [ ]\nuser = "root"\ngroup = "root"\nsecurity_driver = "none"\nstdio_handler = "file"\nremember_owner = 0\n',
     );
+    if (opts.host) {
+      // Two daemons with the same host UUID or hostname refuse to migrate to each other ("the same host").
+      await appendFile(join(dir, 'etc/libvirtd.conf'), `\nlisten_tcp = 1\nlisten_tls = 0\nauth_tcp = "none"\nhost_uuid = "${randomUUID()}"\n`);
+    }
     for (const d of ['run', 'lib', 'cache', 'log/qemu']) await mkdir(join(dir, d), { recursive: true });
     await writeFile(join(dir, 'nokvm'), '');
     await chmod(join(dir, 'nokvm'), 0o000);
@@ -172,12 +188,17 @@ export async function startLibvirtd(opts: LibvirtdOptions = {}): Promise<Libvirt
       'set -e',
       `if [ -e /dev/kvm ]; then mount --bind '${join(dir, 'nokvm')}' /dev/kvm; mount -o remount,bind,ro /dev/kvm; fi`,
       ...mounts,
-      'exec libvirtd',
+      // Its default pid file, /run/libvirtd.pid, is the machine's: keep it in the private /run/libvirt.
+      ...(opts.host ? [`hostname '${opts.host.hostname}'`, `exec ${LIBVIRTD} --listen`] : [`exec ${LIBVIRTD}`]),
     ].join('\n');
     // The target directories must exist before unsharing: create them in the machine's namespace (empty, harmless).
     for (const target of Object.values(PRIVATE_DIRS)) await mkdir(target, { recursive: true });
     const out = openSync(log, 'a');
-    child = spawn('unshare', ['--mount', '--net', '--propagation', 'private', 'sh', '-c', script], { stdio: ['ignore', out, out] });
+    const [cmd, ...args] = opts.host
+      ? ['ip', 'netns', 'exec', opts.host.ns, 'unshare', '--mount', '--uts', '--propagation', 'private', 'sh', '-c', script]
+      : ['unshare', '--mount', '--net', '--propagation', 'private', 'sh', '-c', script];
+    // `ip netns exec`, unshare and sh all exec the next program: the child's pid is libvirtd's.
+    child = spawn(cmd, args, { stdio: ['ignore', out, out] });
     closeSync(out);
     const spawned = child;
     const exited = new Promise<string>((resolve) => {
