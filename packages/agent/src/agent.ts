@@ -6,6 +6,7 @@ import {
   type ActionResult,
   decode,
   encode,
+  encodeTyped,
   executingNode,
   type NodeStatus,
   type SimLinkReply,
@@ -91,7 +92,7 @@ export async function startAgent(nc: NatsConnection, opts: AgentOptions): Promis
       }),
       inFlight,
     };
-    if (!nc.isClosed() && !nc.isDraining()) nc.publish(s.nodeStatus(node), encode('status', status));
+    if (!nc.isClosed() && !nc.isDraining()) nc.publish(s.nodeStatus(node), encodeTyped<'status'>(status));
   }
 
   async function execute(req: ActionRequest): Promise<ActionResult> {

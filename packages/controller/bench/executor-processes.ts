@@ -68,7 +68,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
 
 /** Starts one child holding the agents of `task.nodes`; resolves once all of them are announced. */
 export async function startAgentGroup(task: AgentGroupTask): Promise<AgentGroup> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(task)], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  const child = spawn(process.execPath, [...(process.env.ENTROPY_BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.ENTROPY_BENCH_PROF] : []), '--import', 'tsx', CHILD, JSON.stringify(task)], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
   live.children.add(child);
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));

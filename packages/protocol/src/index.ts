@@ -45,6 +45,7 @@ export {
 export {
   decode,
   encode,
+  encodeTyped,
   MESSAGE_KINDS,
   MESSAGE_SCHEMAS,
   PROTOCOL_VERSION,

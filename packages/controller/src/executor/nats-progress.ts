@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { encode, type PlanProgress, ProgressKind, type Subjects } from '@entropy/protocol';
+import { encodeTyped, type PlanProgress, ProgressKind, type Subjects } from '@entropy/protocol';
 import type { ExecutorEvent } from './events.ts';
 
 /** The protocol's view of an executor event; events the protocol has no kind for map to undefined. */
@@ -35,6 +35,6 @@ const stepOf = (step: number) => (step >= 0 ? { step } : {});
 export function progressPublisher(nc: NatsConnection, subjects: Subjects): (e: ExecutorEvent) => void {
   return (e) => {
     const msg = toPlanProgress(e);
-    if (msg && !nc.isClosed()) nc.publish(subjects.planProgress(e.planId), encode('progress', msg));
+    if (msg && !nc.isClosed()) nc.publish(subjects.planProgress(e.planId), encodeTyped<'progress'>(msg));
   };
 }
