@@ -13,6 +13,9 @@ import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
 const AGENT_BIN = new URL('../packages/agent/bin/entropy-agent.js', import.meta.url).pathname;
 const s = subjects();
 const VM = 'v1';
+/** TCG boots take 4-10 s here, much more on a loaded machine; a guest build without setup.sh downloads 26 MB. */
+const HOOK_TIMEOUT_MS = 600_000;
+const GUEST_TEST_TIMEOUT_MS = 300_000;
 
 // On CI (root, Debian 12, scripts/setup.sh ran) these tests must run: a missing prerequisite fails them there.
 const unavailable = await libvirtUnavailableReason();
@@ -136,7 +139,7 @@ describe.skipIf(skip)(`entropy-agent --driver virsh against a real libvirtd and 
     agent = startVirshAgent({ node: NODE, nats: server.url, uri: libvirtd.uri, imageDir: join(libvirtd.dir, 'images') });
     await waitFor('a first status of the virsh agent', () => ctl!.latest(NODE));
     t.setup = Date.now() - t0;
-  });
+  }, HOOK_TIMEOUT_MS);
 
   afterAll(async () => {
     await agent?.stop();
@@ -144,7 +147,7 @@ describe.skipIf(skip)(`entropy-agent --driver virsh against a real libvirtd and 
     await server?.stop().catch(() => {});
     await libvirtd?.stop();
     console.info(`virsh-real timings (ms): ${JSON.stringify({ ...t, ...ctl?.timings })}`);
-  });
+  }, HOOK_TIMEOUT_MS);
 
   it('reports the node with no running VM before any action', () => {
     expect(ctl!.latest(NODE)).toMatchObject({ node: NODE, driver: 'virsh', capacity: { cpu: 1, mem: 512 } });
@@ -162,7 +165,7 @@ describe.skipIf(skip)(`entropy-agent --driver virsh against a real libvirtd and 
       return c.boots === 1 && (c.lastTick ?? 0) >= 2;
     }, 180_000);
     t.runToTick2 = Date.now() - t0;
-  });
+  }, GUEST_TEST_TIMEOUT_MS);
 
   it('pauses and unpauses it: the guest stops ticking while paused and goes on after', async () => {
     let t0 = Date.now();
@@ -259,7 +262,7 @@ describe.skipIf(skip)(`live migration between two libvirtd hosts in network name
     }
     await waitFor('first statuses of both agents', () => NODES.every((n) => ctl!.latest(n)));
     t.setup = Date.now() - t0;
-  });
+  }, HOOK_TIMEOUT_MS);
 
   afterAll(async () => {
     for (const a of agents) await a.stop();
@@ -269,7 +272,7 @@ describe.skipIf(skip)(`live migration between two libvirtd hosts in network name
     for (const d of daemons.reverse()) await d.stop();
     await testHosts?.remove();
     console.info(`virsh-real migration timings (ms): ${JSON.stringify({ ...t, ...ctl?.timings })}`);
-  });
+  }, HOOK_TIMEOUT_MS);
 
   it('migrates a running guest live from h0 to h1 and back: each agent reports it, its memory state survives', async () => {
     let t0 = Date.now();
@@ -296,5 +299,5 @@ describe.skipIf(skip)(`live migration between two libvirtd hosts in network name
     t0 = Date.now();
     expect(await ctl!.act('h0', { type: 'stop', from: 'h0' })).toMatchObject({ ok: true, state: 'terminated' });
     await ctl!.statusWith('h0', undefined, t0);
-  });
+  }, GUEST_TEST_TIMEOUT_MS);
 });
