@@ -1,4 +1,4 @@
-import { access, readdir, unlink } from 'node:fs/promises';
+import { access, mkdir, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -8,6 +8,8 @@ import { join } from 'node:path';
  */
 export interface ImageStore {
   pathOf(vm: string): string;
+  /** The path to save `vm` to, creating the directory first (a fresh node has none). */
+  pathToSave(vm: string): Promise<string>;
   has(vm: string): Promise<boolean>;
   list(): Promise<string[]>;
   remove(vm: string): Promise<void>;
@@ -20,6 +22,10 @@ export function imageStore(dir: string = DEFAULT_IMAGE_DIR): ImageStore {
   const pathOf = (vm: string) => join(dir, `${vm}${SUFFIX}`);
   return {
     pathOf,
+    pathToSave: async (vm) => {
+      await mkdir(dir, { recursive: true });
+      return pathOf(vm);
+    },
     has: (vm) => access(pathOf(vm)).then(() => true, () => false),
     async list() {
       const names = await readdir(dir).catch(() => [] as string[]);

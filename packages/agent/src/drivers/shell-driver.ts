@@ -98,7 +98,7 @@ export function shellDriver(opts: ShellDriverOptions): HypervisorDriver {
       toHost: host(req.to),
       cpu: String(req.demand.cpu),
       mem: String(req.demand.mem),
-      image: images.pathOf(req.vm),
+      image: type === 'suspend' ? await images.pathToSave(req.vm) : images.pathOf(req.vm),
       node,
       action: req.actionId,
       plan: req.planId,

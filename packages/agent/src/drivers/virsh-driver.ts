@@ -89,7 +89,7 @@ export function virshDriver(opts: VirshDriverOptions = {}): HypervisorDriver {
       void (await (opts.configDir ? call(req, 'create', join(opts.configDir, `${req.vm}.xml`)) : call(req, 'start', req.vm))),
     pause: async (req) => void (await call(req, 'suspend', req.vm)),
     unpause: async (req) => void (await call(req, 'resume', req.vm)),
-    suspend: async (req) => void (await call(req, 'save', req.vm, images.pathOf(req.vm))),
+    suspend: async (req) => void (await call(req, 'save', req.vm, await images.pathToSave(req.vm))),
     async resume(req) {
       if (!(await images.has(req.vm))) {
         throw new DriverError(ActionErrorCode.InvalidState, `no image ${images.pathOf(req.vm)} for ${req.vm}${req.from !== req.to ? ` (image of ${req.from}: the image directory must be shared)` : ''}`);

@@ -68,7 +68,7 @@ export function xlDriver(opts: XlDriverOptions = {}): HypervisorDriver {
     pause: async (req) => void (await call(req, 'pause', req.vm)),
     unpause: async (req) => void (await call(req, 'unpause', req.vm)),
     // Without -c or -p, xl save destroys the domain once its memory is in the image: that frees the node.
-    suspend: async (req) => void (await call(req, 'save', req.vm, images.pathOf(req.vm))),
+    suspend: async (req) => void (await call(req, 'save', req.vm, await images.pathToSave(req.vm))),
     async resume(req) {
       if (!(await images.has(req.vm))) {
         throw new DriverError(ActionErrorCode.InvalidState, `no image ${images.pathOf(req.vm)} for ${req.vm}${req.from !== req.to ? ` (image of ${req.from}: the image directory must be shared)` : ''}`);
