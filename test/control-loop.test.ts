@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,50 +7,10 @@ import { decode, decodeControl, encode, encodeControl, type QueueReply, subjects
 import { connectNats, type NatsConnection } from '../packages/controller/src/controller/nats-connect.ts';
 import { parseInstance } from '../packages/controller/src/instance/parse-instance.ts';
 import { startSimCluster, waitFor, type SimCluster } from './executor-cluster.ts';
+import { type ControllerProcess, entropy, logLines, startControllerProcess as startController, stopProcess } from './helpers/entropy-process.ts';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
 
-const ENTROPY = new URL('../packages/controller/bin/entropy.js', import.meta.url).pathname;
-
-function entropy(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [ENTROPY, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.once('exit', (status) => resolve({ status, stdout, stderr })));
-}
-
-interface ControllerProcess {
-  readonly child: ChildProcess;
-  log(): string;
-  readonly exited: Promise<void>;
-}
-
-function startControllerProcess(url: string, prefix: string, ...extra: string[]): ControllerProcess {
-  const child = spawn(process.execPath, [ENTROPY, 'controller', '--nats', url, '--prefix', prefix, '--status-period', '500', '--loop-interval', '1000', ...extra], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let log = '';
-  child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return { child, log: () => log, exited };
-}
-
-async function stopProcess(p: ControllerProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (!p || p.child.exitCode !== null || p.child.signalCode !== null) return;
-  p.child.kill(signal);
-  await p.exited;
-}
-
-/** The controller's pino lines so far; the last one may still be half written. */
-const logLines = (log: string) =>
-  log.split('\n').flatMap((l) => {
-    try {
-      return [JSON.parse(l) as Record<string, unknown>];
-    } catch {
-      return [];
-    }
-  });
+const startControllerProcess = (url: string, prefix: string, ...extra: string[]) => startController(url, prefix, '--loop-interval', '1000', ...extra);
 
 describe('the control loop: submit, queue and cancel against a real controller, nats-server (JetStream) and sim agents', () => {
   const prefix = 'cl';

@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,20 +7,11 @@ import { decodeControl, encodeControl, type StatusReply, subjects } from '../pac
 import { connectNats, type NatsConnection } from '../packages/controller/src/controller/nats-connect.ts';
 import { parseInstance } from '../packages/controller/src/instance/parse-instance.ts';
 import { startSimCluster, waitFor, type SimCluster } from './executor-cluster.ts';
+import { type ControllerProcess, entropy, startControllerProcess, stopProcess } from './helpers/entropy-process.ts';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
 
-const ENTROPY = new URL('../packages/controller/bin/entropy.js', import.meta.url).pathname;
 const prefix = 'cli';
 const s = subjects(prefix);
-
-function entropy(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [ENTROPY, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.once('exit', (status) => resolve({ status, stdout, stderr })));
-}
 
 describe('entropy controller, status and apply as processes', () => {
   const dir = mkdtempSync(join(tmpdir(), 'entropy-cli-'));
@@ -42,8 +32,7 @@ describe('entropy controller, status and apply as processes', () => {
   writeFileSync(instanceFile, JSON.stringify(cluster));
   writeFileSync(hugeFile, JSON.stringify({ ...cluster, vms: [...cluster.vms, { id: 'h-vm1', vjob: 'h', cpu: 64, mem: 128, state: 'waiting' }], vjobs: [...cluster.vjobs, { id: 'h' }], decision: { h: 'running' } }));
   let server: NatsServer;
-  let controller: ChildProcess;
-  let controllerLog = '';
+  let controller: ControllerProcess;
   let agents: SimCluster;
   let nc: NatsConnection;
 
@@ -57,9 +46,8 @@ describe('entropy controller, status and apply as processes', () => {
   beforeAll(async () => {
     server = await startNatsServer();
     nc = await connectNats(server.url, 'test');
-    controller = spawn(process.execPath, [ENTROPY, 'controller', '--nats', server.url, '--prefix', prefix, '--status-period', '500'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    controller.stderr!.on('data', (d: Buffer) => (controllerLog += d.toString()));
-    await waitFor('the controller to start', () => controllerLog.includes('controller started'));
+    controller = startControllerProcess(server.url, prefix);
+    await waitFor('the controller to start', () => controller.log().includes('controller started'));
     agents = startSimCluster(parseInstance(cluster), { url: server.url, prefix, statusIntervalMs: 500, speed: 4 });
     for (;;) {
       const st = await status().catch(() => undefined);
@@ -70,10 +58,7 @@ describe('entropy controller, status and apply as processes', () => {
 
   afterAll(async () => {
     await agents?.stop();
-    if (controller && controller.exitCode === null) {
-      controller.kill('SIGTERM');
-      await new Promise((r) => controller.once('exit', r));
-    }
+    await stopProcess(controller);
     await nc?.close();
     await server?.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -141,11 +126,11 @@ describe('entropy controller, status and apply as processes', () => {
     const bad = await nc.request(s.control('apply'), encodeControl('statusRequest', {}), { timeout: 10_000 });
     expect(decodeControl('applyReply', bad.data)).toMatchObject({ ok: true, msg: { ok: false, error: { code: 'ENTROPY_BAD_REQUEST', field: '$.planId' } } });
     expect((await status()).nodes).toHaveLength(3);
-    expect(controller.exitCode).toBeNull();
+    expect(controller.child.exitCode).toBeNull();
   });
 
   it('logs pino JSON lines', () => {
-    const lines = controllerLog.trim().split('\n');
+    const lines = controller.log().trim().split('\n');
     for (const l of lines) expect(() => JSON.parse(l)).not.toThrow();
     expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg)).toContain('plan ended');
   });

@@ -1,13 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTROL_VERBS, decode, decodeControl, encodeControl, subjects } from '../packages/protocol/src/index.ts';
 import { connectNats, type NatsConnection } from '../packages/controller/src/controller/nats-connect.ts';
 import { parseInstance } from '../packages/controller/src/instance/parse-instance.ts';
 import { startSimCluster, waitFor, type SimCluster } from './executor-cluster.ts';
+import { type ControllerProcess, startControllerProcess, stopProcess } from './helpers/entropy-process.ts';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
 
-const ENTROPY = new URL('../packages/controller/bin/entropy.js', import.meta.url).pathname;
 const prefix = 'bad';
 const s = subjects(prefix);
 
@@ -31,8 +30,7 @@ describe('malformed messages on every subject, against a real controller and a r
     vjobs: [{ id: 'j1' }],
   });
   let server: NatsServer;
-  let controller: ChildProcess;
-  let log = '';
+  let controller: ControllerProcess;
   let agents: SimCluster;
   let nc: NatsConnection;
 
@@ -45,24 +43,20 @@ describe('malformed messages on every subject, against a real controller and a r
   beforeAll(async () => {
     server = await startNatsServer({ jetstream: true });
     nc = await connectNats(server.url, 'malformed-test');
-    controller = spawn(process.execPath, [ENTROPY, 'controller', '--nats', server.url, '--prefix', prefix, '--status-period', '500'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    controller.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-    await waitFor('the controller to start', () => log.includes('controller started'));
+    controller = startControllerProcess(server.url, prefix);
+    await waitFor('the controller to start', () => controller.log().includes('controller started'));
     agents = startSimCluster(instance, { url: server.url, prefix, statusIntervalMs: 500, speed: 4 });
     for (let tries = 0; ; tries++) {
       const st = await status().catch(() => undefined);
       if (st && st.nodes.filter((n) => n.liveness === 'online').length === 2) break;
-      if (tries > 600) throw new Error(`the nodes did not come online; controller log:\n${log}`);
+      if (tries > 600) throw new Error(`the nodes did not come online; controller log:\n${controller.log()}`);
       await delay(100);
     }
   });
 
   afterAll(async () => {
     await agents?.stop();
-    if (controller && controller.exitCode === null) {
-      controller.kill('SIGTERM');
-      await new Promise((r) => controller.once('exit', r));
-    }
+    await stopProcess(controller);
     await nc?.close();
     await server?.stop();
   });
@@ -96,13 +90,13 @@ describe('malformed messages on every subject, against a real controller and a r
     }
     await nc.flush();
     await delay(1500);
-    expect(controller.exitCode).toBeNull();
+    expect(controller.child.exitCode).toBeNull();
     for (const a of agents.agents.values()) expect(a.child.exitCode).toBeNull();
     const st = await status();
     expect(st.nodes.map((n) => [n.id, n.liveness])).toEqual([['n1', 'online'], ['n2', 'online']]);
     // v1 belongs to no vjob the controller was told about: it is seen, and left out of planning.
     expect(st.excluded.map((e) => [e.vm, e.node])).toEqual([['v1', 'n1']]);
     // The controller says what it dropped, as a pino JSON line.
-    expect(log.split('\n').filter((l) => l.includes('"level":40')).length).toBeGreaterThan(0);
+    expect(controller.log().split('\n').filter((l) => l.includes('"level":40')).length).toBeGreaterThan(0);
   });
 });
