@@ -17,7 +17,7 @@ const VM = 'v1';
 const HOOK_TIMEOUT_MS = 600_000;
 const GUEST_TEST_TIMEOUT_MS = 300_000;
 
-// On CI (root, Debian 12, scripts/setup.sh ran) these tests must run: a missing prerequisite fails them there.
+// On CI (root, Debian 12, scripts/setup.sh --test ran) these tests must run: a missing prerequisite fails them there.
 const unavailable = await libvirtUnavailableReason();
 const skip = unavailable !== undefined && !process.env.CI;
 if (skip) console.warn(`virsh-real.test.ts skipped: ${unavailable}`);

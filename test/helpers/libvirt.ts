@@ -29,7 +29,7 @@ export async function libvirtUnavailableReason(): Promise<string | undefined> {
     try {
       await exec('sh', ['-c', `command -v ${bin}`]);
     } catch {
-      return `${bin} not found: run \`bash scripts/setup.sh\` as root (it installs libvirt-daemon-system, libvirt-clients, qemu-system-x86, qemu-utils, cpio, busybox-static)`;
+      return `${bin} not found: run \`bash scripts/setup.sh --test\` as root (it installs libvirt-daemon-system, libvirt-clients, qemu-system-x86, qemu-utils, cpio, busybox-static)`;
     }
   }
   return undefined;
