@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '../packages/agent/src/index.ts';
 import { type ActionRequest, type ActionResult, decode, encode, type NodeStatus, subjects } from '../packages/protocol/src/index.ts';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
+import { waitFor } from './helpers/wait-for.ts';
 
 const AGENT_BIN = new URL('../packages/agent/bin/entropy-agent.js', import.meta.url).pathname;
 const s = subjects();
@@ -36,16 +37,6 @@ function startAgent(url: string, node: string): AgentProcess {
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, logs, exited };
-}
-
-async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(50);
-  }
 }
 
 describe('entropy-agent with the sim driver on a real nats-server', () => {

@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decode, decodeControl, encode, encodeControl, type QueueReply, subjects } from '../packages/protocol/src/index.ts';
 import { connectNats, type NatsConnection } from '../packages/controller/src/controller/nats-connect.ts';
@@ -35,7 +34,7 @@ describe('the control loop: submit, queue and cancel against a real controller, 
     return r.msg;
   };
   const stateOf = async (id: string, p = prefix) => (await queue(p).catch(() => undefined))?.vjobs.find((v) => v.id === id);
-  const waitState = (id: string, state: string) => waitForAsync(`vjob ${id} ${state}`, async () => (await stateOf(id))?.state === state);
+  const waitState = (id: string, state: string) => waitFor(`vjob ${id} ${state}`, async () => (await stateOf(id))?.state === state);
 
   beforeAll(async () => {
     server = await startNatsServer({ jetstream: true });
@@ -43,7 +42,7 @@ describe('the control loop: submit, queue and cancel against a real controller, 
     controller = startControllerProcess(server.url, prefix, '--policy', 'fifo-ffd', '--queue-store', 'kv');
     await waitFor('the controller to start', () => controller.log().includes('controller started'));
     agents = startSimCluster(nodes, { url: server.url, prefix, statusIntervalMs: 500, speed: 50 });
-    await waitForAsync('both agents online', async () => {
+    await waitFor('both agents online', async () => {
       const m = await nc.request(subjects(prefix).control('status'), encodeControl('statusRequest', {}), { timeout: 10_000 }).catch(() => undefined);
       const r = m && decodeControl('statusReply', m.data);
       return !!r && r.ok && r.msg.nodes.filter((n) => n.liveness === 'online').length === 2;
@@ -141,7 +140,7 @@ describe('the control loop: submit, queue and cancel against a real controller, 
     await waitFor('the controller to restart', () => controller.log().includes('"msg":"connected"'));
     expect(logLines(controller.log()).find((l) => l.msg === 'connected')).toMatchObject({ store: 'kv', policy: 'fifo-ffd' });
     // The agents still run big2's VMs: once they have reported, the queue reads as before the kill.
-    await waitForAsync('the restarted controller to observe the cluster', async () => (await stateOf('big2'))?.vms.every((vm) => vm.state === 'running') ?? false);
+    await waitFor('the restarted controller to observe the cluster', async () => (await stateOf('big2'))?.vms.every((vm) => vm.state === 'running') ?? false);
     expect((await queue()).vjobs.map((v) => [v.id, v.state])).toEqual(before);
     expect(await stateOf('big1')).toMatchObject({ state: 'terminated', end: 'cancelled' });
     // And it keeps scheduling: big3 still waits for room, and runs once big2 is cancelled.
@@ -193,10 +192,3 @@ describe('the control loop: submit, queue and cancel against a real controller, 
   });
 });
 
-async function waitForAsync(what: string, probe: () => Promise<boolean>, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(100);
-  }
-}

@@ -2,7 +2,6 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { connect, type NatsConnection } from '../packages/agent/src/index.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decode, subjects } from '../packages/protocol/src/index.ts';
@@ -10,6 +9,7 @@ import { natsConfigCommand } from '../packages/controller/src/deploy/nats-config
 import { parseCredentialsFile } from '../packages/controller/src/deploy/nats-config.ts';
 import { KvQueueStore } from '../packages/controller/src/queue/index.ts';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
+import { waitFor } from './helpers/wait-for.ts';
 
 const AGENT_BIN = new URL('../packages/agent/bin/entropy-agent.js', import.meta.url).pathname;
 const s = subjects();
@@ -17,16 +17,6 @@ const enc = new TextEncoder();
 
 async function creds(dir: string, user: string) {
   return parseCredentialsFile(await readFile(join(dir, 'creds', `${user}.env`), 'utf8'));
-}
-
-async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(50);
-  }
 }
 
 describe('entropy deploy nats-config on a real nats-server', () => {

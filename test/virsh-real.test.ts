@@ -9,6 +9,7 @@ import { type ActionRequest, type ActionResult, decode, encode, type NodeStatus,
 import { type GuestImage, guestImage, guestXml, type Libvirtd, libvirtUnavailableReason, readSerial, startLibvirtd } from './helpers/libvirt.ts';
 import { bridgeLoopback, createTestHosts, type LoopbackBridge, type TestHosts } from './helpers/libvirt-hosts.ts';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
+import { waitFor } from './helpers/wait-for.ts';
 
 const AGENT_BIN = new URL('../packages/agent/bin/entropy-agent.js', import.meta.url).pathname;
 const s = subjects();
@@ -22,16 +23,6 @@ const unavailable = await libvirtUnavailableReason();
 const skip = unavailable !== undefined && !process.env.CI;
 if (skip) console.warn(`virsh-real.test.ts skipped: ${unavailable}`);
 const skipNote = skip ? ` (skipped: ${unavailable})` : '';
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await delay(100);
-  }
-}
 
 /** The test plays the controller: it acknowledges hellos, keeps every node's statuses and sends actions. */
 class TestController {
