@@ -46,12 +46,7 @@ describe('malformed messages on every subject, against a real controller and a r
     controller = startControllerProcess(server.url, prefix);
     await waitFor('the controller to start', () => controller.log().includes('controller started'));
     agents = startSimCluster(instance, { url: server.url, prefix, statusIntervalMs: 500, speed: 4 });
-    for (let tries = 0; ; tries++) {
-      const st = await status().catch(() => undefined);
-      if (st && st.nodes.filter((n) => n.liveness === 'online').length === 2) break;
-      if (tries > 600) throw new Error(`the nodes did not come online; controller log:\n${controller.log()}`);
-      await delay(100);
-    }
+    await waitFor('both nodes online', async () => (await status().catch(() => undefined))?.nodes.filter((n) => n.liveness === 'online').length === 2);
   });
 
   afterAll(async () => {
