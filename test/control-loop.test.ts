@@ -149,8 +149,11 @@ describe('the control loop: submit, queue and cancel against a real controller, 
   });
 
   it('marks a vjob finished once the agents report all its VMs gone (here stopped behind the loop\'s back)', async () => {
-    const big3 = (await stateOf('big3'))!;
-    expect(big3.state).toBe('running');
+    // The queue says running once the plan ends; the VMs' hosts come with the agents' next statuses.
+    const big3 = await waitFor('big3 running with every VM on a host', async () => {
+      const v = await stateOf('big3');
+      return v?.state === 'running' && v.vms.every((vm) => vm.host !== undefined) && v;
+    });
     for (const vm of big3.vms) {
       const request = { actionId: `outside-${vm.id}`, planId: 'outside', type: 'stop' as const, vm: vm.id, vjob: 'big3', demand: { cpu: 1, mem: 3000 }, from: vm.host!, estimatedMs: 10, timeoutMs: 10_000 };
       const m = await nc.request(subjects(prefix).nodeAction(vm.host!), encode('actionRequest', request), { timeout: 10_000 });
