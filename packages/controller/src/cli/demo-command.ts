@@ -5,6 +5,7 @@ import type { StatusReply } from '@entropy/protocol';
 import { startDemoCluster, waitUntilObserved, type DemoCluster } from '../cluster/demo-cluster.ts';
 import { parseInstance, type Instance } from '../instance/parse-instance.ts';
 import { applyCommand, type ApplyIo } from './apply-command.ts';
+import { readApplySource } from './apply-source.ts';
 import { readJsonFile, type CommandResult } from './io.ts';
 
 export const REFERENCE_INSTANCE = fileURLToPath(new URL('../../../../examples/reference.json', import.meta.url));
@@ -39,8 +40,10 @@ export async function demoCommand(options: DemoCommandOptions = {}, io: ApplyIo 
   const cluster = await startDemoCluster({ configuration, speed: options.speed ?? 1, statusPeriodMs: options.statusPeriod ?? 500, mode: options.mode });
   let failed = true;
   try {
-    const before = await waitUntilObserved(cluster, configuration, 60_000);
-    io.write(`cluster up on ${cluster.url}: ${before.nodes.length} nodes online, ${before.vms.length} VMs observed\n${vjobTable(instance, before)}\n`);
+    await waitUntilObserved(cluster, configuration, 60_000);
+    await cluster.register(readApplySource(file));
+    const before = await cluster.status();
+    io.write(`cluster up on ${cluster.url}: ${before.nodes.length} nodes online, ${before.vms.length} VMs known\n${vjobTable(instance, before)}\n`);
     const applied = await applyCommand(file, { nats: cluster.url, mode: options.mode }, io);
     io.write(applied.output);
     const after = await settledStatus(cluster, instance);

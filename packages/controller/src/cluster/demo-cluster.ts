@@ -2,7 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { decodeControl, encodeControl, type StatusReply, subjects } from '@entropy/protocol';
+import { type ApplyRequest, decodeControl, encodeControl, type StatusReply, subjects } from '@entropy/protocol';
+import { newPlanId } from '../controller/controller.ts';
 import { connectNats, requestController } from '../controller/nats-connect.ts';
 import { EntropyError, ErrorCode } from '../errors.ts';
 import type { Configuration } from '../model/configuration.ts';
@@ -26,6 +27,8 @@ export interface DemoCluster {
   readonly agents: readonly ManagedProcess[];
   readonly controller: ManagedProcess;
   status(): Promise<StatusReply>;
+  /** Tells the controller which vjob each VM belongs to and what it demands (a dry-run apply). */
+  register(source: Pick<ApplyRequest, 'vms' | 'vjobs'>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -67,8 +70,14 @@ export async function startDemoCluster(options: DemoClusterOptions): Promise<Dem
       if (!r.ok) throw new EntropyError(ErrorCode.Io, `malformed status reply: ${r.error.field}: ${r.error.reason}`);
       return r.msg;
     };
+    const register = async (source: Pick<ApplyRequest, 'vms' | 'vjobs'>): Promise<void> => {
+      const request: ApplyRequest = { planId: newPlanId('register'), decision: {}, vms: source.vms, vjobs: source.vjobs, dryRun: true };
+      const m = await requestController(nc, s.control('apply'), encodeControl('applyRequest', request), 30_000);
+      const r = decodeControl('applyReply', m.data);
+      if (!r.ok || !r.msg.ok) throw new EntropyError(ErrorCode.Io, `the controller refused the demo's vjobs: ${JSON.stringify(r.ok ? r.msg : r.error)}`);
+    };
     return {
-      url, dir, agents, controller, status,
+      url, dir, agents, controller, status, register,
       async stop() {
         await nc.close();
         await stopAll();
