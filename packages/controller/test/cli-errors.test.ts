@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { generateInstanceJson } from '../src/testing/generate-instance.ts';
 
 /** `entropy plan` on malformed files, as a user runs it: a real process, exit code and stderr. */
 
@@ -104,5 +105,15 @@ describe('entropy plan on a malformed instance', () => {
   it('exits 1 on a missing file, naming it', () => {
     const file = join(dir, 'absent.json');
     expectOneLineError(plan(file), `${file}: cannot read (ENOENT)`);
+  });
+});
+
+describe('entropy plan into a pipe closed early', () => {
+  it('stops quietly, exit 0, when the reader stops reading (| head)', () => {
+    const file = join(dir, 'large.json');
+    writeFileSync(file, JSON.stringify(generateInstanceJson({ seed: 3, nodes: 200, vms: 2000 })));
+    const r = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${ENTROPY}" plan --json "${file}" | head -c 100 > /dev/null`], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
   });
 });

@@ -44,6 +44,12 @@ function run(handler: () => CommandResult | Promise<CommandResult>): Promise<voi
     );
 }
 
+// `entropy plan ... | head` closes the pipe early: that is the reader's choice, not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 const program = new Command('entropy')
   .description('Entropy: a cluster-wide context switch for virtualized jobs')
   .showHelpAfterError();
