@@ -9,7 +9,8 @@ import { startSimCluster, waitFor, type SimCluster } from './executor-cluster.ts
 import { type ControllerProcess, entropy, logLines, startControllerProcess as startController, stopProcess } from './helpers/entropy-process.ts';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
 
-const startControllerProcess = (url: string, prefix: string, ...extra: string[]) => startController(url, prefix, '--loop-interval', '1000', ...extra);
+// Debug level: quiet timer turns are logged there, and the tests count turns.
+const startControllerProcess = (url: string, prefix: string, ...extra: string[]) => startController(url, prefix, '--loop-interval', '1000', '--log-level', 'debug', ...extra);
 
 describe('the control loop: submit, queue and cancel against a real controller, nats-server (JetStream) and sim agents', () => {
   const prefix = 'cl';

@@ -129,7 +129,11 @@ export function startControlLoop(deps: ControlLoopDeps): ControlLoop {
     const entry = { turn: n, triggers, policy: policy.name, queued: schedulable.length, cancelling: cancelling.length, decision: t.decision, ...(t.deferred.length ? { deferred: t.deferred } : {}) };
     if (Object.keys(t.decision).length === 0) return logger.debug({ ...entry, outcome: 'idle' }, 'control loop turn');
     if (!t.plan) return logger.warn({ ...entry, outcome: 'infeasible', reason: t.infeasible }, 'control loop turn');
-    if (t.plan.actions.length === 0) return logger.info({ ...entry, outcome: 'no-change' }, 'control loop turn');
+    if (t.plan.actions.length === 0) {
+      // A quiet cluster turns every interval: say so at debug level, unless an event asked for the turn.
+      const level = triggers.every((r) => r === 'timer') ? 'debug' : 'info';
+      return logger[level]({ ...entry, outcome: 'no-change' }, 'control loop turn');
+    }
     start(entry, t.plan, t.configuration, t.decision);
   }
 
