@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { WorkloadOptions } from '../src/btrplace/generate-workload.ts';
 import { sharedInstances, sharedInstancesDir } from '../src/btrplace/shared-instances.ts';
 import { median, ms, table, thousands } from './format.ts';
+import { runMeasurementChild } from './measure-child.ts';
 import type { BenchOptions, BenchSuite, SuiteResult } from './suite.ts';
 
 export interface BtrPlaceTask {
@@ -48,22 +48,7 @@ const GENERATED: readonly Omit<WorkloadOptions, 'seed'>[] = [
 ];
 
 function runChild(task: BtrPlaceTask): Promise<Outcome> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(task)], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
-    child.stderr.on('data', (d: Buffer) => (err += d));
-    child.on('close', (code, signal) => {
-      const last = out.trim().split('\n').pop() ?? '';
-      try {
-        if (code === 0) return resolve(JSON.parse(last) as BtrPlaceMeasurement);
-      } catch {
-        // the child's own words below
-      }
-      resolve({ ...task, error: `${signal ? `killed by ${signal}` : `exit ${code}`}: ${err.trim().split('\n').slice(-3).join(' | ') || last}` });
-    });
-  });
+  return runMeasurementChild<BtrPlaceTask, BtrPlaceMeasurement>(CHILD, task, 300_000);
 }
 
 const TYPES = ['migrate', 'run', 'stop', 'suspend', 'resume', 'bootNode', 'shutdownNode'];

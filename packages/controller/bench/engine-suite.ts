@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ACTION_TYPES } from '../src/model/lifecycle.ts';
 import { DEFAULT_NODE_CLASSES, type NodeClass } from '../src/testing/generate-instance.ts';
 import { median, ms, secondsOf, table, thousands } from './format.ts';
+import { runMeasurementChild } from './measure-child.ts';
 import type { BenchOptions, BenchSuite, SuiteResult } from './suite.ts';
 
 export interface EngineSize {
@@ -72,28 +72,8 @@ type Outcome = EngineMeasurement | (EngineTask & { readonly error: string });
 
 const CHILD = fileURLToPath(new URL('./engine-child.ts', import.meta.url));
 
-/** Runs one measurement in a fresh Node process (tsx loader), so that its peak RSS is its own. */
 function runChild(task: EngineTask): Promise<Outcome> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(task)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: CHILD_TIMEOUT_MS,
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
-    child.stderr.on('data', (d: Buffer) => (err += d));
-    child.on('close', (code, signal) => {
-      const last = out.trim().split('\n').pop() ?? '';
-      try {
-        if (code === 0) return resolve(JSON.parse(last) as EngineMeasurement);
-      } catch {
-        // fall through: report the child's own words
-      }
-      const why = signal ? `killed by ${signal}` : `exit ${code}`;
-      resolve({ ...task, error: `${why}: ${err.trim().split('\n').slice(-3).join(' | ') || last}` });
-    });
-  });
+  return runMeasurementChild<EngineTask, EngineMeasurement>(CHILD, task, CHILD_TIMEOUT_MS);
 }
 
 function verificationCell(v: Verification): string {
