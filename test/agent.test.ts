@@ -15,10 +15,10 @@ interface AgentProcess {
   readonly exited: Promise<number | null>;
 }
 
-function startAgent(url: string, node: string): AgentProcess {
+function startAgent(url: string, node: string, statusArgs = ['--status-interval', '300']): AgentProcess {
   const child = spawn(
     process.execPath,
-    [AGENT_BIN, '--node', node, '--nats', url, '--driver', 'sim', '--speed', '100', '--status-interval', '300', '--capacity', 'cpu=4,mem=4096', '--sim-fail', 'a-fail'],
+    [AGENT_BIN, '--node', node, '--nats', url, '--driver', 'sim', '--speed', '100', ...statusArgs, '--capacity', 'cpu=4,mem=4096', '--sim-fail', 'a-fail'],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   const logs: Record<string, unknown>[] = [];
@@ -45,6 +45,8 @@ describe('entropy-agent with the sim driver on a real nats-server', () => {
   const agents: Record<string, AgentProcess> = {};
   const hellos: string[] = [];
   const statuses = new Map<string, NodeStatus>();
+  /** Every status of n3, whose periodic status is rare enough not to interfere. */
+  const n3Statuses: { status: NodeStatus; at: number }[] = [];
   let n = 0;
 
   const send = async (node: string, bytes: Uint8Array): Promise<ActionResult> => {
@@ -73,10 +75,12 @@ describe('entropy-agent with the sim driver on a real nats-server', () => {
       for await (const m of nc.subscribe(s.allNodeStatus())) {
         const r = decode('status', m.data);
         if (r.ok) statuses.set(r.msg.node, r.msg);
+        if (r.ok && r.msg.node === 'n3') n3Statuses.push({ status: r.msg, at: performance.now() });
       }
     })();
     await nc.flush();
     for (const node of ['n1', 'n2']) agents[node] = startAgent(server.url, node);
+    agents.n3 = startAgent(server.url, 'n3', ['--status-interval', '600000', '--status-after-action', '300']);
   });
 
   afterAll(async () => {
@@ -147,9 +151,26 @@ describe('entropy-agent with the sim driver on a real nats-server', () => {
     expect(await act('n2', { type: 'pause', from: 'n2' })).toMatchObject({ ok: true, state: 'paused' });
   });
 
+  it('publishes one status for actions that end together, after their results', async () => {
+    await waitFor("n3's first status", () => n3Statuses.length > 0);
+    const before = n3Statuses.length;
+    const runs = ['w1', 'w2', 'w3', 'w4', 'w5'].map((vm) => act('n3', { type: 'run', vm, to: 'n3', demand: { cpu: 0.5, mem: 256 }, estimatedMs: 0 }));
+    const results = await Promise.all(runs);
+    const answeredAt = performance.now();
+    expect(results.map((r) => r.ok && r.state)).toEqual(['running', 'running', 'running', 'running', 'running']);
+    const after = await waitFor('a status of n3 with the five VMs', () => {
+      const last = n3Statuses.at(-1);
+      return n3Statuses.length > before && last!.status.vms.filter((v) => v.state === 'running').length === 5 && n3Statuses.slice(before);
+    });
+    // Published after the results, not one per action: the five ran within the agent's 300 ms.
+    expect(after).toHaveLength(1);
+    expect(after[0]!.at).toBeGreaterThanOrEqual(answeredAt);
+    expect(after[0]!.status.inFlight).toBe(0);
+  });
+
   it('stops cleanly on SIGTERM', async () => {
     for (const a of Object.values(agents)) a.child.kill('SIGTERM');
-    expect(await Promise.all(Object.values(agents).map((a) => a.exited))).toEqual([0, 0]);
+    expect(await Promise.all(Object.values(agents).map((a) => a.exited))).toEqual([0, 0, 0]);
     expect(agents.n1.logs.at(-1)).toMatchObject({ msg: 'agent stopped' });
   });
 });

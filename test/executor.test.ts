@@ -25,16 +25,19 @@ function applyRequest(instance: Instance, planId: string, decision = instance.de
 /**
  * Watches the cluster as an operator would (`nats sub 'entropy.>'`): every node status and the
  * plans' progress. `halfPauses()` replays what was seen on the agents' and the controller's clock
- * (the `ts` fields; one machine): after each status snapshot, the latest snapshot of every node
- * gives each VM's state, and a vjob with VMs running and others paused while none of its pauses
- * or unpauses is in flight was observed half paused. An agent snapshots its VMs after each action,
- * before it replies, so the end of a pause step already sees every paused VM.
+ * (the `ts` fields; one machine): at each status snapshot, each VM's state is the newer of the
+ * latest snapshot of its node and the end of its latest pause or unpause in the progress stream
+ * (an agent publishes its status shortly after its actions' results, so the results are the
+ * fresher account at a step's end). A vjob with VMs running and others paused while none of its
+ * pauses or unpauses is in flight was observed half paused.
  */
 class ClusterWatch {
   readonly latest = new Map<string, { status: NodeStatus; at: number }>();
   private readonly snapshots: NodeStatus[] = [];
   private readonly gangEvents: { vjob: string; ts: number; delta: 1 | -1 }[] = [];
-  private readonly gang = new Map<string, { type: string; vjob: string }>();
+  private readonly gang = new Map<string, { type: 'pause' | 'unpause'; vjob: string; vm: string }>();
+  /** The state each gang action left its VM in, at the controller's ts. */
+  private readonly gangDone: { vm: string; state: string; ts: number }[] = [];
 
   constructor(nc: NatsConnection, s: Subjects, private readonly vjobOf: ReadonlyMap<string, string>) {
     void (async () => {
@@ -52,6 +55,7 @@ class ClusterWatch {
         if (!r.ok || !g) continue;
         if (r.msg.kind === 'action-started') this.gangEvents.push({ vjob: g.vjob, ts: r.msg.ts, delta: 1 });
         if (r.msg.kind === 'action-done' || r.msg.kind === 'action-failed') this.gangEvents.push({ vjob: g.vjob, ts: r.msg.ts, delta: -1 });
+        if (r.msg.kind === 'action-done') this.gangDone.push({ vm: g.vm, state: g.type === 'pause' ? 'paused' : 'running', ts: r.msg.ts });
       }
     })();
   }
@@ -59,8 +63,8 @@ class ClusterWatch {
   /** Announces a plan's pauses and unpauses (and the unpauses that may undo its pauses). */
   expect(planId: string, reply: Ok<ApplyReply>): void {
     for (const a of reply.actions) {
-      if (a.type === 'pause' || a.type === 'unpause') this.gang.set(`${planId}:${a.id}`, { type: a.type, vjob: a.vjob });
-      if (a.type === 'pause') this.gang.set(`${planId}:undo-${a.id}`, { type: 'unpause', vjob: a.vjob });
+      if (a.type === 'pause' || a.type === 'unpause') this.gang.set(`${planId}:${a.id}`, { type: a.type, vjob: a.vjob, vm: a.vm });
+      if (a.type === 'pause') this.gang.set(`${planId}:undo-${a.id}`, { type: 'unpause', vjob: a.vjob, vm: a.vm });
     }
   }
 
@@ -87,6 +91,7 @@ class ClusterWatch {
         if (snap.ts - st.ts > 3 * STATUS_MS) continue;
         for (const v of st.vms) if ((byVm.get(v.id)?.ts ?? -1) < st.ts) byVm.set(v.id, { state: v.state, ts: st.ts });
       }
+      for (const d of this.gangDone) if (d.ts <= snap.ts && (byVm.get(d.vm)?.ts ?? -1) < d.ts) byVm.set(d.vm, { state: d.state, ts: d.ts });
       const states = new Map<string, Set<string>>();
       for (const [vm, { state }] of byVm) {
         const vjob = this.vjobOf.get(vm);

@@ -33,6 +33,12 @@ export interface AgentOptions {
   readonly capacity: Readonly<Record<string, number>>;
   readonly driver: HypervisorDriver;
   readonly statusIntervalMs?: number;
+  /**
+   * After an action ends, the status is published this much later, once for every action that
+   * ended meanwhile. The result already carries the VM's new state; a full status per action cost
+   * the agent and the controller's monitor half of a step barrier's time.
+   */
+  readonly statusAfterActionMs?: number;
   /** First delay between unanswered hellos; doubles up to 5 s. */
   readonly helloIntervalMs?: number;
   readonly logger: AgentLogger;
@@ -40,6 +46,7 @@ export interface AgentOptions {
 }
 
 export const DEFAULT_STATUS_INTERVAL_MS = 2000;
+export const DEFAULT_STATUS_AFTER_ACTION_MS = 50;
 export const DEFAULT_HELLO_INTERVAL_MS = 1000;
 const MAX_HELLO_INTERVAL_MS = 5000;
 
@@ -71,8 +78,22 @@ export async function startAgent(nc: NatsConnection, opts: AgentOptions): Promis
   let seq = 0;
   let stopping = false;
   const stopped = new AbortController();
+  const statusAfterActionMs = opts.statusAfterActionMs ?? DEFAULT_STATUS_AFTER_ACTION_MS;
+  let statusSoon: NodeJS.Timeout | undefined;
+
+  /** One status for every action that ends before it is sent. */
+  function publishStatusSoon(): void {
+    statusSoon ??= setTimeout(() => {
+      statusSoon = undefined;
+      void publishStatus();
+    }, statusAfterActionMs);
+  }
 
   async function publishStatus(): Promise<void> {
+    if (statusSoon) {
+      clearTimeout(statusSoon);
+      statusSoon = undefined;
+    }
     let vms;
     try {
       vms = await driver.list();
@@ -116,7 +137,7 @@ export async function startAgent(nc: NatsConnection, opts: AgentOptions): Promis
       return { actionId: req.actionId, node, ok: false, error: { code, message }, durationMs };
     } finally {
       inFlight--;
-      void publishStatus();
+      publishStatusSoon();
     }
   }
 
@@ -231,6 +252,8 @@ export async function startAgent(nc: NatsConnection, opts: AgentOptions): Promis
       const running = ledger.pending();
       if (running.length > 0) logger.info({ running: running.length }, 'waiting for running actions');
       await Promise.allSettled(running);
+      // The last actions' status goes out now rather than never.
+      if (statusSoon) await publishStatus();
       await driver.close?.();
       await nc.drain();
       logger.info({}, 'agent stopped');

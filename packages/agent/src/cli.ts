@@ -13,6 +13,7 @@ const program = new Command('entropy-agent')
   .option('--prefix <prefix>', 'subject prefix', 'entropy')
   .option('--capacity <list>', 'capacity per dimension', DEFAULT_CAPACITY)
   .option('--status-interval <ms>', 'status publication period (default 2000)')
+  .option('--status-after-action <ms>', 'delay of the status published after actions end, one for all that end meanwhile (default 50)')
   .option('--speed <factor>', 'sim: run actions this many times faster than estimated (default 1)')
   .option('--shell-config <file>', 'shell: JSON file with a command template per action')
   .option('--virsh-uri <uri>', 'virsh: connection URI (virsh -c)')
@@ -60,6 +61,7 @@ const agent = await startAgent(nc, {
   capacity: settings.driver.capacity,
   driver,
   statusIntervalMs: settings.statusIntervalMs,
+  statusAfterActionMs: settings.statusAfterActionMs,
   logger,
 });
 

@@ -1,6 +1,7 @@
 export { ActionLedger, DEFAULT_LEDGER_SIZE, type LedgerOutcome } from './action-ledger.ts';
 export {
   DEFAULT_HELLO_INTERVAL_MS,
+  DEFAULT_STATUS_AFTER_ACTION_MS,
   DEFAULT_STATUS_INTERVAL_MS,
   natsSimPeers,
   startAgent,

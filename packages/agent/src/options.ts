@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { demandSchema, TOKEN_RE, VM_ID_RE, WireVMState, PREFIX_RE, DEFAULT_PREFIX } from '@entropy/protocol';
 import { z } from 'zod';
-import { DEFAULT_STATUS_INTERVAL_MS } from './agent.ts';
+import { DEFAULT_STATUS_AFTER_ACTION_MS, DEFAULT_STATUS_INTERVAL_MS } from './agent.ts';
 import { DriverConfigError } from './drivers/driver.ts';
 import { DRIVER_NAMES, type DriverName, type DriverSettings } from './drivers/factory.ts';
 import { loadShellConfig } from './drivers/shell-driver.ts';
@@ -20,6 +20,7 @@ export interface RawAgentOptions {
   prefix?: string;
   capacity?: string;
   statusInterval?: string;
+  statusAfterAction?: string;
   speed?: string;
   shellConfig?: string;
   virshUri?: string;
@@ -35,6 +36,7 @@ export interface AgentSettings {
   readonly nats: string;
   readonly prefix: string;
   readonly statusIntervalMs: number;
+  readonly statusAfterActionMs: number;
   readonly logLevel: string;
   readonly driver: DriverSettings;
 }
@@ -72,10 +74,12 @@ export function parseCapacity(text: string): Record<string, number> {
   return out;
 }
 
-function positive(option: string, text: string | undefined, fallback: number): number {
+function positive(option: string, text: string | undefined, fallback: number, orZero = false): number {
   if (text === undefined) return fallback;
   const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0) throw new AgentOptionError(option, `must be a positive number, got ${JSON.stringify(text)}`);
+  if (text.trim() === '' || !Number.isFinite(n) || n < 0 || (n === 0 && !orZero)) {
+    throw new AgentOptionError(option, `must be a ${orZero ? 'non-negative' : 'positive'} number, got ${JSON.stringify(text)}`);
+  }
   return n;
 }
 
@@ -126,6 +130,7 @@ export async function parseAgentOptions(raw: RawAgentOptions, env: NodeJS.Proces
     nats,
     prefix,
     statusIntervalMs: positive('--status-interval', raw.statusInterval, DEFAULT_STATUS_INTERVAL_MS),
+    statusAfterActionMs: positive('--status-after-action', raw.statusAfterAction, DEFAULT_STATUS_AFTER_ACTION_MS, true),
     logLevel: raw.logLevel ?? 'info',
     driver: {
       driver,
