@@ -1,13 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { decode, encode } from '@entropy/protocol';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { decode, encode, subjects } from '@entropy/protocol';
 import { describe, expect, it } from 'vitest';
 import { contextSwitch } from '../engine/context-switch.ts';
 import { parseInstance } from '../instance/parse-instance.ts';
 import type { ExecutorEvent } from './events.ts';
 import { executePlan } from './execute-plan.ts';
 import { MemoryTransport } from './memory-transport.ts';
-import { toPlanProgress } from './nats-progress.ts';
+import { progressPublisher, toPlanProgress } from './nats-progress.ts';
 
 const reference = parseInstance(JSON.parse(readFileSync(resolve(import.meta.dirname, '../../../../examples/reference.json'), 'utf8')));
 
@@ -45,5 +47,51 @@ describe('toPlanProgress', () => {
     const undo = events.filter((e) => e.kind === 'action-done' && e.undo).map((e) => toPlanProgress(e)!);
     expect(undo).toHaveLength(8);
     for (const u of undo) expect(u.actionId).toMatch(/^p1:undo-a\d+$/);
+  });
+});
+
+describe('progressPublisher', () => {
+  /** The part of a connection the publisher uses, recording what it publishes. */
+  function recordingConnection() {
+    const published: { subject: string; kind: string; actionId?: string }[] = [];
+    let closed = false;
+    const nc = {
+      isClosed: () => closed,
+      isDraining: () => false,
+      publish(subject: string, data: Uint8Array) {
+        const r = decode('progress', data);
+        if (!r.ok) throw new Error(`invalid progress: ${r.error.field}: ${r.error.reason}`);
+        published.push({ subject, kind: r.msg.kind, ...(r.msg.actionId ? { actionId: r.msg.actionId } : {}) });
+      },
+    };
+    // The publisher needs only these three methods of a NatsConnection.
+    return { nc: nc as unknown as NatsConnection, published, close: () => (closed = true) };
+  }
+
+  it('publishes every event in order after the current turn, and everything at once with the plan\'s end', async () => {
+    const events = await eventsOf([]);
+    const { nc, published } = recordingConnection();
+    const publish = progressPublisher(nc, subjects('t'));
+    const last = events.length - 1;
+    for (const e of events.slice(0, last)) publish(e);
+    expect(published).toEqual([]);
+    await nextTurn();
+    expect(published.map((p) => p.kind)).toEqual(events.slice(0, last).map((e) => e.kind));
+    expect(new Set(published.map((p) => p.subject))).toEqual(new Set(['t.plan.p1.progress']));
+    // A plan's last event flushes the queue synchronously: nothing is pending once the plan has ended.
+    publish(events[1]!);
+    publish(events[last]!);
+    expect(published.slice(-2).map((p) => p.kind)).toEqual([events[1]!.kind, 'plan-done']);
+  });
+
+  it('drops what is queued once the connection is closed, without throwing', async () => {
+    const [first, second] = await eventsOf([]);
+    const { nc, published, close } = recordingConnection();
+    const publish = progressPublisher(nc, subjects('t'));
+    publish(first!);
+    publish(second!);
+    close();
+    await nextTurn();
+    expect(published).toEqual([]);
   });
 });

@@ -31,10 +31,33 @@ export function toPlanProgress(e: ExecutorEvent): PlanProgress | undefined {
 
 const stepOf = (step: number) => (step >= 0 ? { step } : {});
 
-/** An `onEvent` that publishes each event on the plan's progress subject. */
+/**
+ * An `onEvent` that publishes each event on the plan's progress subject, in order. Events are
+ * published after the current turn of the event loop, all at once: building them must not delay
+ * the action requests and results they describe (it was a tenth of a step's time). A plan's last
+ * event goes out at once with everything before it, so nothing is pending once a plan has ended.
+ */
 export function progressPublisher(nc: NatsConnection, subjects: Subjects): (e: ExecutorEvent) => void {
+  let queue: ExecutorEvent[] = [];
+  let scheduled: NodeJS.Immediate | undefined;
+  let subject = { planId: '', value: '' };
+  const subjectOf = (planId: string) => (subject.planId === planId ? subject.value : (subject = { planId, value: subjects.planProgress(planId) }).value);
+
+  function flush(): void {
+    if (scheduled) clearImmediate(scheduled);
+    scheduled = undefined;
+    const events = queue;
+    queue = [];
+    if (nc.isClosed() || nc.isDraining()) return;
+    for (const e of events) {
+      const msg = toPlanProgress(e);
+      if (msg) nc.publish(subjectOf(e.planId), encodeTyped<'progress'>(msg));
+    }
+  }
+
   return (e) => {
-    const msg = toPlanProgress(e);
-    if (msg && !nc.isClosed()) nc.publish(subjects.planProgress(e.planId), encodeTyped<'progress'>(msg));
+    queue.push(e);
+    if (e.kind === 'plan-done' || e.kind === 'plan-failed') flush();
+    else scheduled ??= setImmediate(flush);
   };
 }
