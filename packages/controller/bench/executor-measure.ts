@@ -3,7 +3,6 @@
  * monitor, natsTransport, progress publication) lives in this process, as in `entropy controller`.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { connect } from '@nats-io/transport-node';
 import { decode, encode, type Subjects, subjects as subjectsOf } from '@entropy/protocol';
 import { connectNats, type NatsConnection } from '../src/controller/nats-connect.ts';
 import { silentLogger } from '../src/controller/logger.ts';
@@ -17,7 +16,7 @@ export const STATUS_INTERVAL_MS = 2000;
 /** Marks the burst's statuses, so that the count leaves out the agents' periodic ones. */
 const BURST_SEQ = 2 ** 31;
 const BURST_IDLE_MS = 3000;
-export const MODES: readonly Mode[] = ['raw', 'executor', 'executorNoTraces', 'executorNoProgress'];
+export const MODES: readonly Mode[] = ['raw', 'executor', 'executorNoProgress'];
 
 /** One barrier: the wall time from its first send to the next barrier's first send, and the slowest action's agent-measured time. */
 export interface StepSample {
@@ -45,14 +44,12 @@ export interface BurstFigures {
   readonly msgsPerSecond: number;
 }
 
-export type Mode = 'raw' | 'executor' | 'executorNoTraces' | 'executorNoProgress';
+export type Mode = 'raw' | 'executor' | 'executorNoProgress';
 
 export interface ClusterFigures {
   readonly startMs: number;
   readonly raw: readonly StepSample[];
   readonly executor: readonly StepSample[];
-  /** The executor again, its requests on a connection opened with nats.js's `noAsyncTraces`. */
-  readonly executorNoTraces: readonly StepSample[];
   /** The executor again, publishing no progress. */
   readonly executorNoProgress: readonly StepSample[];
   /** CPU time of this process (the controller side) per step, by mode: unlike wall times, barely touched by other processes' load. */
@@ -73,11 +70,6 @@ export async function measureCluster(url: string, spec: ClusterSpec, progress: (
   const nodes = nodeIds(spec.agents);
   const s = subjectsOf(spec.prefix);
   const nc = await connectNats(url, `entropy-bench-controller-${spec.agents}`);
-  // nats.js builds an Error per request (for its stack) unless told not to: what that costs the executor.
-  const ncNoTraces = await connect({ servers: url, name: `entropy-bench-controller-${spec.agents}-no-traces`, timeout: 5000, reconnect: false, noAsyncTraces: true }).catch(async (err: unknown) => {
-    await nc.close();
-    throw err;
-  });
   const monitor = startNatsMonitor(nc, { subjects: s, name: 'entropy-bench', logger: silentLogger, periodMs: STATUS_INTERVAL_MS });
   const groups: AgentGroup[] = [];
   try {
@@ -94,19 +86,16 @@ export async function measureCluster(url: string, spec: ClusterSpec, progress: (
 
     const c: Controller = { nc, s, monitor, nodes, configuration: benchConfiguration(nodes) };
     const transport = natsTransport(nc, { subjects: s, isOffline: monitor.isOffline });
-    const transportNoTraces = natsTransport(ncNoTraces, { subjects: s, isOffline: monitor.isOffline });
     // Warm-up (JIT, connections, inbox subscriptions): not recorded.
     await rawBarriers(c, 'warm-raw', spec.stepsPerPlan);
     await executorBarriers(c, transport, 'warm-exec', spec.stepsPerPlan, true);
-    await executorBarriers(c, transportNoTraces, 'warm-exec-nt', spec.stepsPerPlan, true);
     const runs: Record<Mode, (planId: string) => Promise<StepSample[]>> = {
       raw: (planId) => rawBarriers(c, planId, spec.stepsPerPlan),
       executor: (planId) => executorBarriers(c, transport, planId, spec.stepsPerPlan, true),
-      executorNoTraces: (planId) => executorBarriers(c, transportNoTraces, planId, spec.stepsPerPlan, true),
       executorNoProgress: (planId) => executorBarriers(c, transport, planId, spec.stepsPerPlan, false),
     };
-    const samples: Record<Mode, StepSample[]> = { raw: [], executor: [], executorNoTraces: [], executorNoProgress: [] };
-    const cpuMs: Record<Mode, number> = { raw: 0, executor: 0, executorNoTraces: 0, executorNoProgress: 0 };
+    const samples: Record<Mode, StepSample[]> = { raw: [], executor: [], executorNoProgress: [] };
+    const cpuMs: Record<Mode, number> = { raw: 0, executor: 0, executorNoProgress: 0 };
     // Alternate the modes so that the machine's load falls on all of them alike.
     for (let r = 0; r < spec.rounds; r++) {
       for (const mode of MODES) {
@@ -123,7 +112,7 @@ export async function measureCluster(url: string, spec: ClusterSpec, progress: (
   } finally {
     await Promise.allSettled(groups.map((g) => g.stop()));
     await monitor.close();
-    await Promise.allSettled([nc.close(), ncNoTraces.close()]);
+    await nc.close();
   }
 }
 

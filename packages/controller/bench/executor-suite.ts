@@ -12,6 +12,7 @@ import { table, thousands } from './format.ts';
 import { type BurstFigures, type ClusterFigures, type ClusterSpec, measureCluster, type Mode, MODES, STATUS_INTERVAL_MS, type StepSample } from './executor-measure.ts';
 import { VMS_PER_NODE } from './executor-layout.ts';
 import { withNatsServer } from './executor-processes.ts';
+import { DEFAULT_STATUS_AFTER_ACTION_MS } from '../../agent/src/index.ts';
 import type { BenchOptions, BenchSuite, SuiteResult } from './suite.ts';
 
 interface Size extends ClusterSpec {
@@ -89,7 +90,7 @@ function judge(size: Size, figures: ClusterFigures | Error): SizeVerdict {
   };
 }
 
-const MODE_LABELS = { raw: 'bare request/reply', executor: 'executePlan', executorNoTraces: 'executePlan, noAsyncTraces', executorNoProgress: 'executePlan, no progress' } as const;
+const MODE_LABELS = { raw: 'bare request/reply', executor: 'executePlan', executorNoProgress: 'executePlan, no progress' } as const;
 
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-');
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '-');
@@ -106,26 +107,25 @@ function report(verdicts: readonly SizeVerdict[], load: number): string {
   const lines = verdicts.map((v) => {
     const who = `  ${String(v.agents).padStart(3)} agents:`;
     if (!v.modes) return `${who} FAIL (${v.why})`;
-    const { raw, executor, executorNoTraces, executorNoProgress } = v.modes;
+    const { raw, executor, executorNoProgress } = v.modes;
     return [
       `${who} executor overhead p50 ${f1(executor.overheadMs.p50)} ms (p95 ${f1(executor.overheadMs.p95)}), target < ${v.targetMs} ms per step  ${v.verdict}${v.why ? ` (${v.why})` : ''}`,
       `      the executor adds ${f1(executor.overheadMs.p50 - raw.overheadMs.p50)} ms to the bare barrier at p50 (${f1(executor.cpuMsPerStep - raw.cpuMsPerStep)} ms of controller CPU per step);` +
         ` ${thousands(Math.round(v.actionsPerSecond!))} actions/s`,
-      `      what-ifs: with noAsyncTraces p50 ${f1(executorNoTraces.overheadMs.p50)} ms, ${f1(executorNoTraces.cpuMsPerStep)} ms CPU;` +
-        ` without progress publication p50 ${f1(executorNoProgress.overheadMs.p50)} ms, ${f1(executorNoProgress.cpuMsPerStep)} ms CPU`,
+      `      what-if: without progress publication p50 ${f1(executorNoProgress.overheadMs.p50)} ms, ${f1(executorNoProgress.cpuMsPerStep)} ms CPU`,
     ].join('\n');
   });
   const sizes = SIZES.map((s) => `${s.agents} agents in ${s.processes} child process${s.processes > 1 ? 'es' : ''}`).join(', ');
   return [
     `executor: step barriers over a real nats-server on loopback (load average ${load.toFixed(1)} on ${cpus().length} cores at the start)`,
     `  agents: the real agent (startAgent, sim driver, zero-duration actions, silent logger), each on its own NATS connection,`,
-    `  run in-process: ${sizes}; status every ${STATUS_INTERVAL_MS / 1000} s and after each action. Controller side in the bench`,
-    `  process: monitor, natsTransport, executePlan in barrier mode with progress published. Each step pauses (unpauses) one VM`,
+    `  run in-process: ${sizes}; status every ${STATUS_INTERVAL_MS / 1000} s and ${DEFAULT_STATUS_AFTER_ACTION_MS} ms after actions end. Controller side in`,
+    `  the bench process: monitor, natsTransport, executePlan in barrier mode with progress published. Each step pauses (unpauses) one VM`,
     `  per agent, all of one vjob. Step time: from a step's first send to the next step's first send (a plan's last step: to`,
     `  its last result); overhead: step time minus the slowest action's agent-measured time (for agents sharing a process, that`,
     `  time includes waiting for the others). ${ROUNDS} rounds of ${STEPS_PER_PLAN} steps per mode, alternated, after a warm-up.`,
-    `  What-ifs: noAsyncTraces: the executor's requests on a connection opened with that nats.js option (no Error built per`,
-    `  request); no progress: onEvent publishes nothing.`,
+    `  Bare request/reply: the same requests through nats.js's nc.request, no executor. What-if: no progress: onEvent`,
+    `  publishes nothing.`,
     `  controller CPU ms/step: this process's CPU time per step (monitor and per-plan verification included); it runs on one`,
     `  thread, so it is a floor for the step time even on an idle machine, and other processes' load barely changes it.`,
     '',
