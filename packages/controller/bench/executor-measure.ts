@@ -30,6 +30,8 @@ export interface ClusterSpec {
   readonly prefix: string;
   readonly stepsPerPlan: number;
   readonly rounds: number;
+  /** Unrecorded rounds of every mode first: the first plans after start run cold (JIT, connections, inboxes). */
+  readonly warmupRounds: number;
   /** Statuses each agent publishes in the burst; 0: no burst. */
   readonly burstPerAgent: number;
 }
@@ -48,6 +50,8 @@ export type Mode = 'raw' | 'executor' | 'executorNoProgress';
 
 export interface ClusterFigures {
   readonly startMs: number;
+  /** The executor's first plan after start, before any warm-up. */
+  readonly cold: readonly StepSample[];
   readonly raw: readonly StepSample[];
   readonly executor: readonly StepSample[];
   /** The executor again, publishing no progress. */
@@ -86,14 +90,14 @@ export async function measureCluster(url: string, spec: ClusterSpec, progress: (
 
     const c: Controller = { nc, s, monitor, nodes, configuration: benchConfiguration(nodes) };
     const transport = natsTransport(nc, { subjects: s, isOffline: monitor.isOffline });
-    // Warm-up (JIT, connections, inbox subscriptions): not recorded.
-    await rawBarriers(c, 'warm-raw', spec.stepsPerPlan);
-    await executorBarriers(c, transport, 'warm-exec', spec.stepsPerPlan, true);
     const runs: Record<Mode, (planId: string) => Promise<StepSample[]>> = {
       raw: (planId) => rawBarriers(c, planId, spec.stepsPerPlan),
       executor: (planId) => executorBarriers(c, transport, planId, spec.stepsPerPlan, true),
       executorNoProgress: (planId) => executorBarriers(c, transport, planId, spec.stepsPerPlan, false),
     };
+    // The very first plan, as a controller just started would run it; then the warm-up, not recorded.
+    const cold = await runs.executor(`cold-${spec.agents}`);
+    for (let r = 0; r < spec.warmupRounds; r++) for (const mode of MODES) await runs[mode](`warm-${mode}-${spec.agents}-${r}`);
     const samples: Record<Mode, StepSample[]> = { raw: [], executor: [], executorNoProgress: [] };
     const cpuMs: Record<Mode, number> = { raw: 0, executor: 0, executorNoProgress: 0 };
     // Alternate the modes so that the machine's load falls on all of them alike.
@@ -108,7 +112,7 @@ export async function measureCluster(url: string, spec: ClusterSpec, progress: (
     progress(`executor: ${spec.agents} agents: ${samples.raw.length} barriers per mode done`);
     const burst = spec.burstPerAgent > 0 ? await statusBurst(c, groups, spec.burstPerAgent) : undefined;
     const cpuMsPerStep = Object.fromEntries(MODES.map((m) => [m, cpuMs[m] / samples[m].length])) as Record<Mode, number>;
-    return { startMs, ...samples, cpuMsPerStep, ...(burst ? { burst } : {}) };
+    return { startMs, cold, ...samples, cpuMsPerStep, ...(burst ? { burst } : {}) };
   } finally {
     await Promise.allSettled(groups.map((g) => g.stop()));
     await monitor.close();

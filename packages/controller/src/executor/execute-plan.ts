@@ -204,7 +204,7 @@ class PlanRun {
       type: a.type,
       vm: a.vm,
       vjob: a.vjob,
-      demand: { ...demand, cpu: demand.cpu ?? 0, mem: demand.mem ?? 0 },
+      demand: wireDemand(demand),
       ...(a.from !== undefined ? { from: a.from } : {}),
       ...(a.to !== undefined ? { to: a.to } : {}),
       estimatedMs,
@@ -307,11 +307,18 @@ class PlanRun {
     if (!this.options.onEvent) return;
     const counts: ProgressCounts = { ...this.counts };
     try {
-      this.options.onEvent({ ...event, planId: this.planId, at: this.now(), counts } as ExecutorEvent);
+      this.options.onEvent({ planId: this.planId, at: this.now(), counts, ...event } as ExecutorEvent);
     } catch {
       // A listener's bug must not stop a plan half way: the outcome still records everything.
     }
   }
+}
+
+/** cpu and mem always, then the other dimensions. Not `{ ...demand, cpu, mem }`: a spread followed by more properties is a slow path of V8. */
+function wireDemand(demand: Readonly<Record<string, number | undefined>>): ActionRequest['demand'] {
+  const out: Record<string, number> = { cpu: demand.cpu ?? 0, mem: demand.mem ?? 0 };
+  for (const [k, v] of Object.entries(demand)) if (k !== 'cpu' && k !== 'mem' && v !== undefined) out[k] = v;
+  return out as ActionRequest['demand'];
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
