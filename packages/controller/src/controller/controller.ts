@@ -127,6 +127,7 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
       signal: abort.signal,
       onEvent: (e) => {
         publish(e);
+        if (e.kind === 'action-done') monitor.observeResult(e.action.vm, e.after);
         if (e.kind === 'action-failed') logger.warn({ planId, actionId: e.wireId, vm: e.action.vm, type: e.action.type, ...e.error }, 'action failed');
       },
     }).then(

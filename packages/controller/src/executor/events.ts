@@ -1,3 +1,4 @@
+import type { VMState } from '../model/lifecycle.ts';
 import type { PlannedAction } from '../model/plan.ts';
 import type { ExecutionError, ExecutionMode, ExecutionOutcome } from './outcome.ts';
 
@@ -25,7 +26,15 @@ export type ExecutorEvent =
   | (Base & { readonly kind: 'step-done'; readonly step: number })
   | (Base & { readonly kind: 'action-started'; readonly action: PlannedAction; readonly wireId: string; readonly node: string; readonly undo?: boolean })
   | (Base & { readonly kind: 'action-retried'; readonly action: PlannedAction; readonly wireId: string; readonly attempt: number; readonly reason: string })
-  | (Base & { readonly kind: 'action-done'; readonly action: PlannedAction; readonly wireId: string; readonly durationMs: number; readonly undo?: boolean })
+  | (Base & {
+      readonly kind: 'action-done';
+      readonly action: PlannedAction;
+      readonly wireId: string;
+      readonly durationMs: number;
+      /** Where the action left its VM, by the agent's result (or the life cycle table when the result does not say). */
+      readonly after: { readonly state: VMState; readonly host?: string };
+      readonly undo?: boolean;
+    })
   | (Base & { readonly kind: 'action-failed'; readonly action: PlannedAction; readonly wireId: string; readonly error: ExecutionError; readonly undo?: boolean })
   | (Base & { readonly kind: 'plan-done' | 'plan-failed'; readonly outcome: ExecutionOutcome });
 

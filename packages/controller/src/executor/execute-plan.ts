@@ -179,9 +179,9 @@ class PlanRun {
     if (r.ok) {
       this.status.set(a.id, 'done');
       this.counts.done++;
-      this.observed.applied(a, r.result);
+      const after = this.observed.applied(a, r.result);
       this.completed.push({ action: a, wireId: r.wireId, node: r.node, durationMs: r.result.durationMs, elapsedMs: r.elapsedMs, attempts: r.attempts });
-      this.emit({ kind: 'action-done', action: a, wireId: r.wireId, durationMs: r.result.durationMs });
+      this.emit({ kind: 'action-done', action: a, wireId: r.wireId, durationMs: r.result.durationMs, after });
       const left = this.stepLeft.get(a.step)! - 1;
       this.stepLeft.set(a.step, left);
       if (left === 0) this.emit({ kind: 'step-done', step: a.step });
@@ -263,8 +263,8 @@ class PlanRun {
         const unpause: PlannedAction = { ...pause, id: `undo-${pause.id}`, type: 'unpause', from: host, dependsOn: [] };
         const r = await this.send(unpause, true);
         if (r.ok) {
-          this.observed.applied(unpause, r.result);
-          this.emit({ kind: 'action-done', action: unpause, wireId: r.wireId, durationMs: r.result.durationMs, undo: true });
+          const after = this.observed.applied(unpause, r.result);
+          this.emit({ kind: 'action-done', action: unpause, wireId: r.wireId, durationMs: r.result.durationMs, after, undo: true });
         } else {
           if (r.uncertain) this.observed.markUncertain(pause.vm);
           this.emit({ kind: 'action-failed', action: unpause, wireId: r.wireId, error: r.error, undo: true });

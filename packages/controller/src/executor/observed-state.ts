@@ -12,13 +12,15 @@ export class ObservedState {
     for (const vm of source.vms) this.vms.set(vm.id, { state: vm.state, ...(vm.host !== undefined ? { host: vm.host } : {}) });
   }
 
-  /** Applies a successful action; the agent's report wins over the life cycle table when it has one. */
-  applied(action: Pick<PlannedAction, 'type' | 'vm' | 'from' | 'to'>, result?: ActionResult): void {
+  /** Applies a successful action and returns where it left the VM; the agent's report wins over the life cycle table when it has one. */
+  applied(action: Pick<PlannedAction, 'type' | 'vm' | 'from' | 'to'>, result?: ActionResult): { readonly state: VMState; readonly host?: string } {
     const before = this.vms.get(action.vm);
     const state = (wireState(result?.state) ?? stateAfter(action.type, before?.state ?? 'running') ?? before?.state ?? 'running') as VMState;
     const host = state === 'terminated' || state === 'waiting' ? undefined : (result?.host ?? action.to ?? action.from ?? before?.host);
-    this.vms.set(action.vm, { state, ...(host !== undefined ? { host } : {}) });
+    const place = { state, ...(host !== undefined ? { host } : {}) };
+    this.vms.set(action.vm, place);
     this.uncertain.delete(action.vm);
+    return place;
   }
 
   /** A waiting VM whose vjob is cancelled: terminated without any action. */

@@ -115,4 +115,40 @@ describe('ClusterMonitor', () => {
     m.observeStatus(status('n1', 4, [vm('v1', 'n1', 'running', { vjob: 'j1' })]), 101);
     expect(m.view(101).configuration.vms.map((v) => [v.id, v.state])).toEqual([['v1', 'paused']]);
   });
+
+  it("shows where the controller's own actions left VMs until the nodes' next statuses say more", () => {
+    const m = new ClusterMonitor({ periodMs: 1000 });
+    const r = registry();
+    const place = (at: number) => Object.fromEntries(m.view(at, r).configuration.vms.map((v) => [v.id, [v.state, v.host ?? null]]));
+    m.observeStatus(status('n1', 0, [vm('v1', 'n1')]), 0);
+    m.observeStatus(status('n2', 0, [vm('v2', 'n2'), vm('v3', 'n2', 'sleeping')]), 0);
+    m.observeStatus(status('n3', 0, []), 0);
+    // Results of a migration, a suspend and a run, before any agent reports again.
+    m.observeResult('v1', { state: 'running', host: 'n3' }, 100);
+    m.observeResult('v2', { state: 'sleeping', host: 'n2' }, 100);
+    m.observeResult('v4', { state: 'running', host: 'n1' }, 100);
+    expect(place(150)).toEqual({ v1: ['running', 'n3'], v2: ['sleeping', 'n2'], v3: ['sleeping', 'n2'], v4: ['running', 'n1'] });
+    // A newer status wins over a result, even one that contradicts it; an older one does not.
+    m.observeStatus(status('n3', 1, [vm('v1', 'n3', 'paused')]), 200);
+    m.observeStatus(status('n2', 1, [vm('v2', 'n2', 'running'), vm('v3', 'n2', 'sleeping')], 50), 90);
+    expect(place(250)).toMatchObject({ v1: ['paused', 'n3'], v2: ['sleeping', 'n2'] });
+    // A stopped VM is gone at once.
+    m.observeResult('v3', { state: 'terminated' }, 300);
+    expect(place(300).v3).toBeUndefined();
+  });
+
+  it('ignores a result that puts a VM on an offline node, and forgets unconfirmed results after the silence window', () => {
+    const m = new ClusterMonitor({ periodMs: 1000 });
+    const r = registry();
+    m.observeStatus(status('n1', 0, [vm('v1', 'n1')]), 0);
+    m.observeStatus(status('n2', 0, [vm('v2', 'n2'), vm('v3', 'n2', 'sleeping')]), 0);
+    m.observeResult('v4', { state: 'running', host: 'n9' }, 10);
+    expect(m.view(20, r).configuration.vms.find((v) => v.id === 'v4')).toMatchObject({ state: 'waiting' });
+    m.observeResult('v4', { state: 'terminated' }, 30);
+    expect(m.view(40, r).configuration.vms.find((v) => v.id === 'v4')).toBeUndefined();
+    m.observeStatus(status('n1', 1, [vm('v1', 'n1')]), 3000);
+    m.observeStatus(status('n2', 1, [vm('v2', 'n2'), vm('v3', 'n2', 'sleeping')]), 3000);
+    m.sweep(3100);
+    expect(m.view(3100, r).configuration.vms.find((v) => v.id === 'v4')).toMatchObject({ state: 'waiting' });
+  });
 });

@@ -64,6 +64,13 @@ export interface MonitorView {
   readonly usage: Readonly<Record<string, Resources>>;
 }
 
+/** Where an action the controller ran left a VM, by the agent's result. */
+export interface ActionOutcomeObservation {
+  readonly state: VMStatus['state'];
+  /** Absent for a VM that no node holds any more (terminated). */
+  readonly host?: string;
+}
+
 interface NodeRecord {
   readonly id: string;
   driver: string;
@@ -81,6 +88,12 @@ export class ClusterMonitor {
   private readonly nodes = new Map<string, NodeRecord>();
   private readonly silenceMs: number;
   private readonly lastLiveness = new Map<string, NodeLiveness>();
+  /**
+   * The controller's own action results, until a newer status of the VM's node says more: an
+   * agent publishes its status shortly after its results, and a view taken meanwhile must not show
+   * a plan's VMs where they were before it.
+   */
+  private readonly results = new Map<string, ActionOutcomeObservation & { readonly at: number }>();
 
   constructor(options: MonitorOptions = {}) {
     this.silenceMs = (options.periodMs ?? DEFAULT_STATUS_PERIOD_MS) * (options.missedPeriods ?? DEFAULT_MISSED_PERIODS);
@@ -100,6 +113,15 @@ export class ClusterMonitor {
     n.capacity = status.capacity;
     n.status = status;
     n.statusAt = at;
+    for (const vm of status.vms) {
+      const r = this.results.get(vm.id);
+      if (r !== undefined && r.at <= at) this.results.delete(vm.id);
+    }
+  }
+
+  /** An action's result as the executor got it, at the controller's time `at`. */
+  observeResult(vm: string, outcome: ActionOutcomeObservation, at: number): void {
+    this.results.set(vm, { ...outcome, at });
   }
 
   livenessOf(node: string, at: number): NodeLiveness | undefined {
@@ -111,6 +133,8 @@ export class ClusterMonitor {
 
   /** Nodes whose liveness changed since the previous sweep. */
   sweep(at: number): { readonly wentOffline: string[]; readonly cameOnline: string[] } {
+    // A result no status has confirmed within the silence window stays only as long as its node's reports do.
+    for (const [vm, r] of this.results) if (at - r.at > this.silenceMs) this.results.delete(vm);
     const wentOffline: string[] = [];
     const cameOnline: string[] = [];
     for (const id of this.nodes.keys()) {
@@ -150,6 +174,19 @@ export class ClusterMonitor {
         if (!prev || prev.at < n.statusAt!) seen.set(vm.id, { vm, node: n.id, at: n.statusAt! });
       }
       nodes.push({ id: n.id, capacity, state: liveness === NodeLiveness.Online ? 'online' : 'offline' });
+    }
+
+    // The controller's results newer than the node reports, for VMs on online nodes (or on none any more).
+    for (const [id, r] of this.results) {
+      const prev = seen.get(id);
+      if (prev !== undefined && prev.at >= r.at) continue;
+      if (r.host !== undefined && this.livenessOf(r.host, at) !== NodeLiveness.Online) continue;
+      // The measured use of the report is stale after an action: left out.
+      const before = prev?.vm;
+      const host = r.host ?? before?.host ?? '';
+      const vm: VMStatus = { id, state: r.state, host, ...(before?.vjob !== undefined ? { vjob: before.vjob } : {}), ...(before?.demand ? { demand: before.demand } : {}) };
+      seen.set(id, { vm, node: host, at: r.at });
+      onOffline.delete(id);
     }
 
     const vms: VM[] = [];

@@ -1,5 +1,6 @@
 export {
   ClusterMonitor,
+  type ActionOutcomeObservation,
   DEFAULT_MISSED_PERIODS,
   DEFAULT_STATUS_PERIOD_MS,
   ExclusionReason,

@@ -1,7 +1,7 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { decode, encode, type Subjects } from '@entropy/protocol';
 import type { Logger } from '../controller/logger.ts';
-import { ClusterMonitor, type MonitorOptions, type MonitorView } from './cluster-monitor.ts';
+import { type ActionOutcomeObservation, ClusterMonitor, type MonitorOptions, type MonitorView } from './cluster-monitor.ts';
 import type { VMRegistry } from './vm-registry.ts';
 
 export interface NatsMonitorOptions extends MonitorOptions {
@@ -19,6 +19,8 @@ export interface NatsMonitor {
   readonly monitor: ClusterMonitor;
   view(): MonitorView;
   isOffline(node: string): boolean;
+  /** Where an action the controller ran left its VM, until the node's next status. */
+  observeResult(vm: string, outcome: ActionOutcomeObservation): void;
   close(): Promise<void>;
 }
 
@@ -72,6 +74,7 @@ export function startNatsMonitor(nc: NatsConnection, options: NatsMonitorOptions
     monitor,
     view: () => monitor.view(now(), options.registry),
     isOffline: (node) => monitor.livenessOf(node, now()) === 'offline',
+    observeResult: (vm, outcome) => monitor.observeResult(vm, outcome, now()),
     async close() {
       clearInterval(timer);
       for (const sub of subs) sub.unsubscribe();
