@@ -46,7 +46,7 @@ export interface AgentOptions {
 }
 
 export const DEFAULT_STATUS_INTERVAL_MS = 2000;
-export const DEFAULT_STATUS_AFTER_ACTION_MS = 50;
+export const DEFAULT_STATUS_AFTER_ACTION_MS = 100;
 export const DEFAULT_HELLO_INTERVAL_MS = 1000;
 const MAX_HELLO_INTERVAL_MS = 5000;
 

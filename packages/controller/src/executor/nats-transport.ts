@@ -1,5 +1,5 @@
 import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { type ActionRequest, type ActionResult, decode, encode, executingNode, type Subjects } from '@entropy/protocol';
+import { type ActionRequest, type ActionResult, decode, encodeTyped, executingNode, type Subjects } from '@entropy/protocol';
 import { NodeLostError, TransientTransportError, type ActionTransport, type SendOptions } from './transport.ts';
 
 export interface NatsTransportOptions {
@@ -63,7 +63,8 @@ export function natsTransport(nc: NatsConnection, options: NatsTransportOptions)
       const node = executingNode(req);
       if (options.isOffline?.(node)) throw new NodeLostError(node);
       if (nc.isClosed()) throw new Error(`${node}: connection closed`);
-      const data = encode('actionRequest', req);
+      // Not validated here: the agent validates every request and answers a bad one naming the field.
+      const data = encodeTyped<'actionRequest'>(req);
       const reply = `${replies()}.${next++}`;
       const onAbort = () => settle(reply, { err: new TransientTransportError(node, 'abandoned by the executor') });
       try {
