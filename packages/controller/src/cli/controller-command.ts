@@ -23,6 +23,8 @@ export interface ControllerCommandOptions {
   readonly queueStore?: QueueStoreKind;
   /** The KV bucket of the queue (default PREFIX_queue, dots as underscores). */
   readonly queueBucket?: string;
+  /** How long an ended vjob stays in the queue (default one day). */
+  readonly keepEnded?: number;
   /** Stops the controller; SIGINT and SIGTERM when absent. */
   readonly signal?: AbortSignal;
 }
@@ -39,7 +41,7 @@ export async function controllerCommand(options: ControllerCommandOptions = {}):
   let queue: VJobQueue | undefined;
   try {
     const store = await openQueueStore(nc, { kind: options.queueStore ?? 'auto', bucket: options.queueBucket ?? queueBucketOf(options.prefix ?? 'entropy'), logger });
-    queue = await VJobQueue.open(store, logger);
+    queue = await VJobQueue.open(store, logger, options.keepEnded !== undefined ? { keepEndedMs: options.keepEnded } : {});
   } catch (err) {
     await nc.close();
     throw err;

@@ -84,7 +84,8 @@ program
   .option('--loop-interval <ms>', 'run a control loop turn at least this often (it also runs on events)', positiveInt)
   .option('--queue-store <kind>', 'where the vjob queue is kept: auto (JetStream KV, else memory with a warning), kv, memory', queueStoreKind, 'auto')
   .option('--queue-bucket <name>', 'JetStream KV bucket of the queue (default: PREFIX_queue)')
-  .action((opts: { nats: string; prefix: string; statusPeriod?: number; mode?: 'barrier' | 'asap'; logLevel: string; policy: string; loopInterval?: number; queueStore: 'auto' | 'kv' | 'memory'; queueBucket?: string }) =>
+  .option('--keep-ended <ms>', 'an ended vjob stays in the queue (entropy queue lists it, its id stays taken) this long (default: one day)', positiveInt)
+  .action((opts: { nats: string; prefix: string; statusPeriod?: number; mode?: 'barrier' | 'asap'; logLevel: string; policy: string; loopInterval?: number; queueStore: 'auto' | 'kv' | 'memory'; queueBucket?: string; keepEnded?: number }) =>
     run(() => controllerCommand(opts)),
   );
 

@@ -90,6 +90,11 @@ export class KvQueueStore implements QueueStore {
     throw new EntropyError(ErrorCode.Io, `vjob ${id}: gave up after ${MAX_CAS_ATTEMPTS} conflicting writes to bucket ${this.bucket}`);
   }
 
+  /** Purges the key: its history goes, a purge marker stays until JetStream drops it. */
+  async remove(id: string): Promise<void> {
+    await this.kv.purge(id);
+  }
+
   async close(): Promise<void> {}
 
   private decode(entry: KvEntry | null): StoredVJob | undefined {

@@ -53,5 +53,19 @@ export function describeQueueStore(name: string, open: () => Promise<QueueStore>
       expect(ended).toMatchObject({ state: 'terminated', end: 'cancelled', endedAt: 99 });
       expect(await store.get('a')).toEqual(ended);
     });
+
+    it('removes a vjob for good: gone from get and list, its id free again', async () => {
+      const store = await open();
+      await store.add(vjob('a', 1));
+      await store.add(vjob('b', 2));
+      await store.update('a', (v) => ({ ...v, state: 'running' }));
+      await store.remove('a');
+      await store.remove('never-there');
+      expect(await store.get('a')).toBeUndefined();
+      expect((await store.list()).map((v) => v.id)).toEqual(['b']);
+      expect(await store.update('a', (v) => ({ ...v, priority: 3 }))).toBeUndefined();
+      expect(await store.add(vjob('a', 5))).toBe(true);
+      expect(await store.get('a')).toEqual(vjob('a', 5));
+    });
   });
 }

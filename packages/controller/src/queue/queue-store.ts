@@ -37,6 +37,8 @@ export interface QueueStore {
    * leave the vjob unchanged. Resolves to the value now stored, or undefined when there is no such vjob.
    */
   update(id: string, change: (current: StoredVJob) => StoredVJob | undefined): Promise<StoredVJob | undefined>;
+  /** Forgets a vjob and its history; its id may be submitted again. Unknown ids are ignored. */
+  remove(id: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -72,6 +74,10 @@ export class MemoryQueueStore implements QueueStore {
     if (next.id !== id) throw new RangeError(`update of vjob ${id} cannot change its id to ${next.id}`);
     this.vjobs.set(id, structuredClone(next));
     return structuredClone(next);
+  }
+
+  async remove(id: string): Promise<void> {
+    this.vjobs.delete(id);
   }
 
   async close(): Promise<void> {}

@@ -6,10 +6,10 @@ import { MemoryQueueStore } from './queue-store.ts';
 import { observeVJob, VJobQueue } from './vjob-queue.ts';
 
 /** A controller's queue, registry and monitor, with agents' statuses fed by hand. */
-async function harness() {
+async function harness(options: { keepEndedMs?: number } = {}) {
   const store = new MemoryQueueStore();
   const registry = new MemoryRegistry();
-  const queue = await VJobQueue.open(store, silentLogger);
+  const queue = await VJobQueue.open(store, silentLogger, options);
   queue.attach(registry);
   const monitor = new ClusterMonitor({ periodMs: 1000 });
   let seq = 0;
@@ -139,5 +139,27 @@ describe('VJobQueue', () => {
     expect(reopened.list().map((v) => [v.id, v.state])).toEqual([['a', 'waiting'], ['b', 'terminated']]);
     expect([...registry.vms.keys()]).toEqual(['a-vm1', 'a-vm2']);
     expect(registry.vms.get('a-vm1')).toMatchObject({ vjob: 'a', state: 'waiting', demand: { cpu: 1, mem: 512 } });
+  });
+
+  it('removes an ended vjob once it has been listed for keepEndedMs, from the store and the registry; its id is free again', async () => {
+    const h = await harness({ keepEndedMs: 1000 });
+    h.report('n1', []);
+    await h.queue.submit(h.spec('j1'), 1, h.view());
+    await h.queue.submit(h.spec('j2'), 2, h.view());
+    h.report('n1', [{ id: 'j1-vm1', vjob: 'j1', state: 'running' }, { id: 'j1-vm2', vjob: 'j1', state: 'running' }]);
+    await h.queue.reconcile(h.view(), { mayEnd: true, now: 10 });
+    h.report('n1', []);
+    await h.queue.reconcile(h.view(), { mayEnd: true, now: 20 });
+    expect(h.queue.get('j1')).toMatchObject({ state: 'terminated', end: 'finished', endedAt: 20 });
+    await h.queue.reconcile(h.view(), { mayEnd: true, now: 1019 });
+    expect(h.queue.list().map((v) => v.id)).toEqual(['j1', 'j2']);
+    await h.queue.reconcile(h.view(), { mayEnd: true, now: 1020 });
+    expect(h.queue.list().map((v) => v.id)).toEqual(['j2']);
+    expect(await h.store.get('j1')).toBeUndefined();
+    expect([...h.registry.vms.keys()].sort()).toEqual(['j2-vm1', 'j2-vm2']);
+    expect([...h.registry.vjobs.keys()]).toEqual(['j2']);
+    // The waiting vjob is untouched, and the ended one's id can be submitted again.
+    expect(h.queue.get('j2')).toMatchObject({ state: 'waiting' });
+    expect(await h.queue.submit(h.spec('j1'), 1030, h.view())).toMatchObject({ ok: true, vjob: { id: 'j1', state: 'waiting' } });
   });
 });

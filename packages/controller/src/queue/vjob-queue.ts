@@ -20,6 +20,9 @@ export function observeVJob(vjob: StoredVJob, view: MonitorView): ObservedVJob {
   return left.every((e) => e.reason === 'missing') ? 'gone' : 'unknown';
 }
 
+/** How long an ended vjob stays in the queue for `entropy queue` to show: one day. */
+export const DEFAULT_KEEP_ENDED_MS = 24 * 60 * 60 * 1000;
+
 export type QueueResult = { readonly ok: true; readonly vjob: StoredVJob } | { readonly ok: false; readonly error: ControlError };
 
 /**
@@ -34,11 +37,15 @@ export class VJobQueue {
   private constructor(
     readonly store: QueueStore,
     private readonly logger: Logger,
+    private readonly keepEndedMs: number,
   ) {}
 
-  /** Reads the store; `attach` then tells the controller's monitor about the vjobs. */
-  static async open(store: QueueStore, logger: Logger): Promise<VJobQueue> {
-    const q = new VJobQueue(store, logger);
+  /**
+   * Reads the store; `attach` then tells the controller's monitor about the vjobs. An ended vjob
+   * stays listed (and its id taken) for `keepEndedMs` after its end, then `reconcile` removes it.
+   */
+  static async open(store: QueueStore, logger: Logger, options: { keepEndedMs?: number } = {}): Promise<VJobQueue> {
+    const q = new VJobQueue(store, logger, options.keepEndedMs ?? DEFAULT_KEEP_ENDED_MS);
     for (const v of await store.list()) q.cache.set(v.id, v);
     return q;
   }
@@ -71,7 +78,7 @@ export class VJobQueue {
 
   async submit(spec: VJobSpec, now: number, view: MonitorView): Promise<QueueResult> {
     if (this.cache.has(spec.id) || this.registry.vjobs.has(spec.id) || view.configuration.vjobs.some((j) => j.id === spec.id))
-      return refuse(ControlErrorCode.Conflict, `vjob ${spec.id} exists already (ids of ended vjobs are not reused)`, 'vjob.id');
+      return refuse(ControlErrorCode.Conflict, `vjob ${spec.id} exists already (an ended vjob keeps its id while the queue lists it)`, 'vjob.id');
     const taken = new Set([...this.registry.vms.keys(), ...view.configuration.vms.map((v) => v.id), ...view.excluded.map((e) => e.vm)]);
     for (const v of this.cache.values()) for (const vm of v.vms) taken.add(vm.id);
     const clash = spec.vms.findIndex((vm) => taken.has(vm.id));
@@ -117,6 +124,7 @@ export class VJobQueue {
    * end of a cancelled vjob that holds no VM.
    */
   async reconcile(view: MonitorView, options: { mayEnd: boolean; now: number }): Promise<void> {
+    await this.pruneEnded(options.now);
     for (const v of this.list()) {
       if (v.state === 'terminated') continue;
       const seen = observeVJob(v, view);
@@ -139,6 +147,23 @@ export class VJobQueue {
         this.register(next);
         this.logger.info({ vjob: v.id, from: v.state, to: next.state }, 'vjob state observed');
       }
+    }
+  }
+
+  /** Removes the vjobs that ended more than `keepEndedMs` ago, from the store and from the monitor's registry. */
+  private async pruneEnded(now: number): Promise<void> {
+    for (const v of this.list()) {
+      if (v.state !== 'terminated' || v.endedAt === undefined || now - v.endedAt < this.keepEndedMs) continue;
+      try {
+        await this.store.remove(v.id);
+      } catch (err) {
+        this.logger.warn({ vjob: v.id, err: (err as Error).message }, 'cannot remove an ended vjob from the queue store; kept');
+        continue;
+      }
+      this.cache.delete(v.id);
+      this.registry.vjobs.delete(v.id);
+      for (const vm of v.vms) if (this.registry.vms.get(vm.id)?.vjob === v.id) this.registry.vms.delete(vm.id);
+      this.logger.info({ vjob: v.id, end: v.end, endedAt: v.endedAt }, 'ended vjob removed from the queue');
     }
   }
 
