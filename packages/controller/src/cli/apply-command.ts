@@ -88,6 +88,8 @@ export async function applyCommand(target: string, options: ApplyCommandOptions 
 }
 
 interface Followed {
+  /** The executor's estimate for its mode, from plan-started. */
+  estimatedMs?: number;
   readonly end?: PlanProgress;
   readonly failures: PlanProgress[];
   readonly undone: PlanProgress[];
@@ -110,6 +112,9 @@ async function follow(plan: FeasiblePlan, planId: string, sub: AsyncIterable<{ d
       const a = p.actionId ? byWireId.get(p.actionId) : undefined;
       const undo = p.actionId?.startsWith(`${planId}:undo-`) ?? false;
       switch (p.kind) {
+        case 'plan-started':
+          seen.estimatedMs = p.durationMs;
+          break;
         case 'action-started':
           actionBar?.update(p.counts.done + p.counts.failed, { detail: a ? `${a.type} ${a.vm}` : undo ? 'undoing a pause' : '' });
           break;
@@ -145,11 +150,14 @@ async function follow(plan: FeasiblePlan, planId: string, sub: AsyncIterable<{ d
 
 function summarize(plan: FeasiblePlan, planId: string, end: PlanProgress, seen: Followed, byWireId: ReadonlyMap<string, FeasiblePlan['actions'][number]>): CommandResult {
   const measured = end.durationMs ?? 0;
-  const delta = plan.makespan > 0 ? ` (${measured >= plan.makespan ? '+' : ''}${Math.round(((measured - plan.makespan) / plan.makespan) * 100)}%)` : '';
+  const estimated = seen.estimatedMs ?? plan.makespan;
+  const delta = estimated > 0 ? ` (${measured >= estimated ? '+' : ''}${Math.round(((measured - estimated) / estimated) * 100)}%)` : '';
+  // Step by step, each step waits for its slowest action: longer than the timed plan.
+  const mode = estimated > plan.makespan ? ` step by step; ${seconds(plan.makespan)} as soon as possible (--mode asap)` : '';
   const lines = [''];
   const ok = end.kind === 'plan-done';
   lines.push(ok ? `plan ${planId} completed: ${plan.actions.length} actions in ${plan.steps} steps` : `plan ${planId} FAILED: ${end.error?.code ?? ''} ${end.error?.message ?? ''}`.trimEnd());
-  lines.push(`measured ${seconds(measured)} vs estimated ${seconds(plan.makespan)}${delta}`);
+  lines.push(`measured ${seconds(measured)} vs estimated ${seconds(estimated)}${delta}${mode}`);
   if (!ok) {
     lines.push(`${end.counts.done} of ${end.counts.total} actions done, ${end.counts.failed} failed, ${end.counts.total - end.counts.done - end.counts.failed} not started`);
     for (const f of seen.failures) {

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { contextSwitch } from '../engine/context-switch.ts';
 import { parseInstance, type Instance } from '../instance/parse-instance.ts';
-import type { FeasiblePlan } from '../model/plan.ts';
+import { barrierMakespan, type FeasiblePlan } from '../model/plan.ts';
 import type { ExecutorEvent } from './events.ts';
 import { executePlan, type ExecuteOptions } from './execute-plan.ts';
 import { MemoryTransport, type MemoryTransportOptions } from './memory-transport.ts';
@@ -83,7 +83,9 @@ describe('executePlan in barrier mode', () => {
 
   it('reports progress: plan-started first, one step-started and step-done per step, plan-done last with counts', async () => {
     const { plan, events } = await run(reference);
-    expect(events[0]).toMatchObject({ kind: 'plan-started', planId: 'p1', steps: plan.steps, estimatedMs: plan.makespan });
+    // Step by step, the estimate is each step's longest action, summed: more than the timed makespan here.
+    expect(events[0]).toMatchObject({ kind: 'plan-started', planId: 'p1', steps: plan.steps, estimatedMs: barrierMakespan(plan.actions) });
+    expect(barrierMakespan(plan.actions)).toBeGreaterThan(plan.makespan);
     expect(events.at(-1)).toMatchObject({ kind: 'plan-done', counts: { total: plan.actions.length, done: plan.actions.length, failed: 0, running: 0 } });
     expect(events.filter((e) => e.kind === 'step-started').map((e) => (e as { step: number }).step)).toEqual([...Array(plan.steps).keys()]);
     expect(events.filter((e) => e.kind === 'step-done')).toHaveLength(plan.steps);

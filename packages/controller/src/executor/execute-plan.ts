@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { type ActionRequest, type ActionResult, executingNode, TOKEN_RE } from '@entropy/protocol';
 import type { Configuration, Decision, VM } from '../model/configuration.ts';
-import type { FeasiblePlan, PlannedAction } from '../model/plan.ts';
+import { barrierMakespan, type FeasiblePlan, type PlannedAction } from '../model/plan.ts';
 import { verifyPlan } from '../verifier/index.ts';
 import { dispatchUnits, type DispatchUnit } from './dispatch-units.ts';
 import { InvalidPlanIdError, PlanRefusedError, UnsupportedPlanError } from './errors.ts';
@@ -108,7 +108,7 @@ class PlanRun {
   }
 
   async execute(): Promise<ExecutionOutcome> {
-    this.emit({ kind: 'plan-started', mode: this.mode, steps: this.plan.steps, estimatedMs: this.plan.makespan });
+    this.emit({ kind: 'plan-started', mode: this.mode, steps: this.plan.steps, estimatedMs: this.estimatedMs() });
     const units = dispatchUnits(this.plan.actions);
     if (this.mode === ExecutionMode.Asap) await this.runAsap(units);
     else await this.runBarrier(units);
@@ -116,6 +116,11 @@ class PlanRun {
     const outcome = this.outcome();
     this.emit({ kind: outcome.status === ExecutionStatus.Completed ? 'plan-done' : 'plan-failed', outcome });
     return outcome;
+  }
+
+  /** The plan's duration under the cost model in this mode. */
+  private estimatedMs(): number {
+    return this.mode === ExecutionMode.Barrier ? barrierMakespan(this.plan.actions) : this.plan.makespan;
   }
 
   private stopped(): boolean {
@@ -298,7 +303,7 @@ class PlanRun {
       uncertainVms: [...uncertain].sort(),
       observed: this.observed.configuration(),
       ...(status === ExecutionStatus.Aborted && reason !== undefined ? { abortReason: reason instanceof Error ? reason.message : String(reason) } : {}),
-      estimatedMs: this.plan.makespan,
+      estimatedMs: this.estimatedMs(),
       measuredMs: this.now() - this.started,
     };
   }

@@ -85,7 +85,7 @@ export interface ExecutionOutcome {
   /** The source configuration with every known effect applied. */
   readonly observed: Configuration;
   readonly abortReason?: string;
-  /** The plan's makespan under the cost model. */
+  /** The plan's duration under the cost model in this mode: its makespan for asap, the sum of each step's longest action for barrier. */
   readonly estimatedMs: number;
   /** Wall-clock duration of the execution, undo included. */
   readonly measuredMs: number;

@@ -58,3 +58,16 @@ export interface InfeasiblePlan {
 }
 
 export type Plan = FeasiblePlan | InfeasiblePlan;
+
+/**
+ * How long the plan lasts run step by step, each step waiting for its slowest action: the sum of
+ * each step's longest action. At least the makespan, which lets an action start as soon as its
+ * dependencies are done.
+ */
+export function barrierMakespan(actions: readonly Pick<PlannedAction, 'step' | 'start' | 'end'>[]): number {
+  const longest = new Map<number, number>();
+  for (const a of actions) longest.set(a.step, Math.max(longest.get(a.step) ?? 0, a.end - a.start));
+  let total = 0;
+  for (const d of longest.values()) total += d;
+  return total;
+}
