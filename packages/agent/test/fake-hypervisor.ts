@@ -1,6 +1,7 @@
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach, beforeEach } from 'vitest';
 
 /**
  * A fake `xl` and a fake `virsh`, one node script behind two names, in a temp dir meant to go first
@@ -81,5 +82,28 @@ export async function fakeHypervisor(): Promise<FakeHypervisor> {
     setState: (domains) => writeFile(join(dir, 'state.json'), JSON.stringify(domains)),
     failOn: (...commands) => writeFile(join(dir, 'fail'), commands.join(' ')),
     remove: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+/** For each test of the calling suite, a fresh fake hypervisor and an empty image directory, both removed after it. */
+export function fakeHypervisorPerTest(): { readonly fake: FakeHypervisor; readonly images: string } {
+  const current: { fake?: FakeHypervisor; images?: string } = {};
+  beforeEach(async () => {
+    current.fake = await fakeHypervisor();
+    current.images = await mkdtemp(join(tmpdir(), 'entropy-images-'));
+  });
+  afterEach(async () => {
+    await current.fake?.remove();
+    if (current.images) await rm(current.images, { recursive: true, force: true });
+  });
+  return {
+    get fake() {
+      if (!current.fake) throw new Error('fakeHypervisorPerTest: used outside a test');
+      return current.fake;
+    },
+    get images() {
+      if (!current.images) throw new Error('fakeHypervisorPerTest: used outside a test');
+      return current.images;
+    },
   };
 }

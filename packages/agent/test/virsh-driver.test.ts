@@ -1,28 +1,16 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DriverError } from '../src/drivers/driver.ts';
 import { execRunner } from '../src/drivers/exec.ts';
 import { virshDriver } from '../src/drivers/virsh-driver.ts';
-import { type FakeHypervisor, fakeHypervisor } from './fake-hypervisor.ts';
+import { fakeHypervisorPerTest } from './fake-hypervisor.ts';
 import { request } from './requests.ts';
 
 describe('virsh driver against a fake virsh', () => {
-  let fake: FakeHypervisor;
-  let images: string;
+  const hv = fakeHypervisorPerTest();
   let t = 0;
   const driver = (over: { configDir?: string } = {}) =>
-    virshDriver({ uri: 'qemu:///system', imageDir: images, hosts: { n2: '10.200.0.12' }, runner: execRunner({ env: fake.env }), now: () => t, ...over });
-
-  beforeEach(async () => {
-    fake = await fakeHypervisor();
-    images = await mkdtemp(join(tmpdir(), 'entropy-images-'));
-  });
-  afterEach(async () => {
-    await fake.remove();
-    await rm(images, { recursive: true, force: true });
-  });
+    virshDriver({ uri: 'qemu:///system', imageDir: hv.images, hosts: { n2: '10.200.0.12' }, runner: execRunner({ env: hv.fake.env }), now: () => t, ...over });
 
   it('runs the whole life cycle with the exact virsh command lines', async () => {
     const virsh = driver();
@@ -33,9 +21,9 @@ describe('virsh driver against a fake virsh', () => {
     await virsh.resume(request('resume', { to: 'n1' }));
     await virsh.unpause(request('unpause'));
     await virsh.migrate(request('migrate', { to: 'n2' }));
-    const image = join(images, 'v1.save');
+    const image = join(hv.images, 'v1.save');
     const c = ['virsh', '-c', 'qemu:///system'];
-    expect(await fake.calls()).toEqual([
+    expect(await hv.fake.calls()).toEqual([
       [...c, 'start', 'v1'],
       [...c, 'suspend', 'v1'],
       [...c, 'save', 'v1', image],
@@ -44,14 +32,14 @@ describe('virsh driver against a fake virsh', () => {
       [...c, 'resume', 'v1'],
       [...c, 'migrate', '--live', 'v1', 'qemu+tcp://10.200.0.12/system', 'tcp://10.200.0.12'],
     ]);
-    expect(await fake.state()).toEqual({});
+    expect(await hv.fake.state()).toEqual({});
   });
 
   it('creates transient domains from <configDir>/<vm>.xml and destroys them on stop', async () => {
     const virsh = driver({ configDir: '/etc/entropy/libvirt' });
     await virsh.run(request('run', { from: undefined, to: 'n1' }));
     await virsh.stop(request('stop'));
-    expect((await fake.calls()).map((c) => c.slice(3))).toEqual([
+    expect((await hv.fake.calls()).map((c) => c.slice(3))).toEqual([
       ['create', '/etc/entropy/libvirt/v1.xml'],
       ['domstats', '--state', '--cpu-total', '--balloon'],
       ['destroy', 'v1'],
@@ -59,11 +47,11 @@ describe('virsh driver against a fake virsh', () => {
   });
 
   it('lists domains from domstats with state, memory and measured cpu', async () => {
-    await fake.setState({ v1: { state: 'r', mem: 256, cpu: 4 }, v2: { state: 'p', mem: 128, cpu: 1 } });
+    await hv.fake.setState({ v1: { state: 'r', mem: 256, cpu: 4 }, v2: { state: 'p', mem: 128, cpu: 1 } });
     const virsh = driver();
     t = 0;
     await virsh.list();
-    await fake.setState({ v1: { state: 'r', mem: 256, cpu: 4.5 }, v2: { state: 'p', mem: 128, cpu: 1 } });
+    await hv.fake.setState({ v1: { state: 'r', mem: 256, cpu: 4.5 }, v2: { state: 'p', mem: 128, cpu: 1 } });
     t = 1000;
     expect(await virsh.list()).toEqual([
       { id: 'v1', state: 'running', mem: 256, cpu: 0.5 },
@@ -72,16 +60,16 @@ describe('virsh driver against a fake virsh', () => {
   });
 
   it('propagates a failing virsh command as ENTROPY_DRIVER_FAILED', async () => {
-    await fake.setState({ v1: { state: 'r', mem: 256, cpu: 1 } });
-    await fake.failOn('suspend');
+    await hv.fake.setState({ v1: { state: 'r', mem: 256, cpu: 1 } });
+    await hv.fake.failOn('suspend');
     const err = await driver().pause(request('pause')).catch((e: DriverError) => e);
     expect((err as DriverError).code).toBe('ENTROPY_DRIVER_FAILED');
     expect((err as DriverError).message).toMatch(/virsh -c qemu:\/\/\/system suspend v1 exited with status 1: virsh: suspend failed/);
-    expect((await fake.state()).v1.state).toBe('r');
+    expect((await hv.fake.state()).v1.state).toBe('r');
   });
 
   it('reports a missing virsh as ENTROPY_DRIVER_FAILED', async () => {
-    const missing = virshDriver({ virsh: 'no-such-virsh-binary', imageDir: images });
+    const missing = virshDriver({ virsh: 'no-such-virsh-binary', imageDir: hv.images });
     const err = await missing.pause(request('pause')).catch((e: DriverError) => e);
     expect((err as DriverError).code).toBe('ENTROPY_DRIVER_FAILED');
     expect((err as DriverError).message).toMatch(/ENOENT/);

@@ -1,28 +1,16 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DriverError } from '../src/drivers/driver.ts';
 import { execRunner } from '../src/drivers/exec.ts';
 import { parseXlList, xlDriver } from '../src/drivers/xl-driver.ts';
-import { type FakeHypervisor, fakeHypervisor } from './fake-hypervisor.ts';
+import { fakeHypervisorPerTest } from './fake-hypervisor.ts';
 import { request } from './requests.ts';
 
-
 describe('xl driver against a fake xl', () => {
-  let fake: FakeHypervisor;
-  let images: string;
+  const hv = fakeHypervisorPerTest();
   let t = 0;
-  const driver = () => xlDriver({ configDir: '/etc/xen/vms', imageDir: images, hosts: { n2: '10.0.0.2' }, runner: execRunner({ env: fake.env }), now: () => t });
-
-  beforeEach(async () => {
-    fake = await fakeHypervisor();
-    images = await mkdtemp(join(tmpdir(), 'entropy-images-'));
-  });
-  afterEach(async () => {
-    await fake.remove();
-    await rm(images, { recursive: true, force: true });
-  });
+  const driver = () => xlDriver({ configDir: '/etc/xen/vms', imageDir: hv.images, hosts: { n2: '10.0.0.2' }, runner: execRunner({ env: hv.fake.env }), now: () => t });
 
   it('runs the whole life cycle with the exact xl command lines', async () => {
     const xl = driver();
@@ -33,8 +21,8 @@ describe('xl driver against a fake xl', () => {
     await xl.resume(request('resume', { to: 'n1' }));
     await xl.unpause(request('unpause'));
     await xl.migrate(request('migrate', { to: 'n2' }));
-    const image = join(images, 'v1.save');
-    expect(await fake.calls()).toEqual([
+    const image = join(hv.images, 'v1.save');
+    expect(await hv.fake.calls()).toEqual([
       ['xl', 'create', '/etc/xen/vms/v1.cfg'],
       ['xl', 'pause', 'v1'],
       ['xl', 'save', 'v1', image],
@@ -43,26 +31,26 @@ describe('xl driver against a fake xl', () => {
       ['xl', 'unpause', 'v1'],
       ['xl', 'migrate', 'v1', '10.0.0.2'],
     ]);
-    expect(await fake.state()).toEqual({});
+    expect(await hv.fake.state()).toEqual({});
     expect(await xl.list()).toEqual([]);
   });
 
   it('lists domains with their state, memory and measured cpu, without Domain-0', async () => {
-    await fake.setState({ v1: { state: 'r', mem: 512, cpu: 10 }, v2: { state: 'p', mem: 1024, cpu: 3 } });
+    await hv.fake.setState({ v1: { state: 'r', mem: 512, cpu: 10 }, v2: { state: 'p', mem: 1024, cpu: 3 } });
     const xl = driver();
     t = 1000;
     expect(await xl.list()).toEqual([
       { id: 'v1', state: 'running', mem: 512, cpu: undefined },
       { id: 'v2', state: 'paused', mem: 1024, cpu: undefined },
     ]);
-    await fake.setState({ v1: { state: 'r', mem: 512, cpu: 12 }, v2: { state: 'p', mem: 1024, cpu: 3 } });
+    await hv.fake.setState({ v1: { state: 'r', mem: 512, cpu: 12 }, v2: { state: 'p', mem: 1024, cpu: 3 } });
     t = 3000;
     expect((await xl.list()).map((v) => v.cpu)).toEqual([1, 0]);
   });
 
   it('propagates a failing xl command as ENTROPY_DRIVER_FAILED with its stderr', async () => {
-    await fake.setState({ v1: { state: 'r', mem: 512, cpu: 1 } });
-    await fake.failOn('migrate');
+    await hv.fake.setState({ v1: { state: 'r', mem: 512, cpu: 1 } });
+    await hv.fake.failOn('migrate');
     const err = await driver().migrate(request('migrate', { to: 'n2' })).catch((e: DriverError) => e);
     expect(err).toBeInstanceOf(DriverError);
     expect((err as DriverError).code).toBe('ENTROPY_DRIVER_FAILED');
@@ -70,10 +58,10 @@ describe('xl driver against a fake xl', () => {
   });
 
   it('stops a domain with shutdown -w, falling back to destroy', async () => {
-    await fake.setState({ v1: { state: 'r', mem: 512, cpu: 1 } });
-    await fake.failOn('shutdown');
+    await hv.fake.setState({ v1: { state: 'r', mem: 512, cpu: 1 } });
+    await hv.fake.failOn('shutdown');
     await driver().stop(request('stop'));
-    expect((await fake.calls()).slice(1)).toEqual([
+    expect((await hv.fake.calls()).slice(1)).toEqual([
       ['xl', 'shutdown', '-w', 'v1'],
       ['xl', 'destroy', 'v1'],
     ]);
@@ -91,8 +79,8 @@ describe('xl driver against a fake xl', () => {
   });
 
   it('kills a command that outlives the timeout', async () => {
-    await writeFile(join(fake.dir, 'slow-xl'), '#!/bin/sh\nsleep 30\n', { mode: 0o755 });
-    const slow = xlDriver({ xl: 'slow-xl', runner: execRunner({ env: fake.env }), imageDir: images });
+    await writeFile(join(hv.fake.dir, 'slow-xl'), '#!/bin/sh\nsleep 30\n', { mode: 0o755 });
+    const slow = xlDriver({ xl: 'slow-xl', runner: execRunner({ env: hv.fake.env }), imageDir: hv.images });
     const err = await slow.pause(request('pause', { timeoutMs: 300 })).catch((e: DriverError) => e);
     expect((err as DriverError).code).toBe('ENTROPY_DRIVER_TIMEOUT');
   });
