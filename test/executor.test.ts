@@ -6,7 +6,7 @@ import { type ApplyReply, type ApplyRequest, decode, type NodeStatus, subjects, 
 import { type Controller, silentLogger, startController } from '../packages/controller/src/controller/index.ts';
 import { connectNats, type NatsConnection } from '../packages/controller/src/controller/nats-connect.ts';
 import { parseInstance, type Instance } from '../packages/controller/src/instance/parse-instance.ts';
-import { startSimCluster, waitFor, type SimCluster } from './executor-cluster.ts';
+import { startSimCluster, waitFor, type SimCluster, type SimClusterOptions } from './executor-cluster.ts';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
 
 const STATUS_MS = 500;
@@ -104,53 +104,67 @@ class ClusterWatch {
   }
 }
 
+/** The agents' options a suite chooses; the rest is the suite's cluster. */
+type AgentChoices = Omit<SimClusterOptions, 'url' | 'prefix' | 'statusIntervalMs'>;
+
+interface ClusterUnderTest {
+  server: NatsServer;
+  controller: Controller;
+  cluster: SimCluster;
+  watch: ClusterWatch;
+}
+
+/**
+ * For one suite: a nats-server, a controller and a watch on their own connections, and a sim agent
+ * process per node of the instance; `ready` waits until the suite can start. All stopped after it.
+ */
+function clusterPerSuite(instance: Instance, prefix: string, agents: AgentChoices, ready: (c: ClusterUnderTest) => Promise<void>): ClusterUnderTest {
+  const c = {} as ClusterUnderTest;
+  const connections: NatsConnection[] = [];
+  beforeAll(async () => {
+    c.server = await startNatsServer();
+    const nc = await connectNats(c.server.url, 'test-controller');
+    const watchNc = await connectNats(c.server.url, 'test-watch');
+    connections.push(nc, watchNc);
+    c.watch = new ClusterWatch(watchNc, subjects(prefix), new Map(instance.configuration.vms.map((v) => [v.id, v.vjob])));
+    c.controller = startController(nc, { prefix, logger: silentLogger, statusPeriodMs: STATUS_MS, name: 'test-controller' });
+    await nc.flush();
+    c.cluster = startSimCluster(instance, { url: c.server.url, prefix, statusIntervalMs: STATUS_MS, ...agents });
+    await ready(c);
+  });
+  afterAll(async () => {
+    await c.controller?.close();
+    await c.cluster?.stop();
+    for (const nc of connections) await nc.close();
+    await c.server?.stop();
+  });
+  return c;
+}
+
 describe('executor end to end: reference cluster, real nats-server, 11 sim agent processes', () => {
   const reference = parseInstance(JSON.parse(readFileSync(resolve(import.meta.dirname, '../examples/reference.json'), 'utf8')));
-  const prefix = 'ref';
-  let server: NatsServer;
-  let nc: NatsConnection;
-  let watchNc: NatsConnection;
-  let controller: Controller;
-  let cluster: SimCluster;
-  let watch: ClusterWatch;
-
-  beforeAll(async () => {
-    server = await startNatsServer();
-    nc = await connectNats(server.url, 'test-controller');
-    watchNc = await connectNats(server.url, 'test-watch');
-    watch = new ClusterWatch(watchNc, subjects(prefix), new Map(reference.configuration.vms.map((v) => [v.id, v.vjob])));
-    controller = startController(nc, { prefix, logger: silentLogger, statusPeriodMs: STATUS_MS, name: 'test-controller' });
-    await nc.flush();
-    cluster = startSimCluster(reference, { url: server.url, prefix, statusIntervalMs: STATUS_MS, speed: 4 });
+  const h = clusterPerSuite(reference, 'ref', { speed: 4 }, async (c) => {
     const hosted = reference.configuration.vms.filter((v) => v.host !== undefined).length;
     await waitFor('11 nodes online holding the reference VMs', () => {
-      const view = controller.view();
+      const view = c.controller.view();
       return view.nodes.filter((n) => n.liveness === 'online').length === 11 && view.nodes.reduce((k, n) => k + n.vms, 0) === hosted;
     });
-  });
-
-  afterAll(async () => {
-    await controller?.close();
-    await cluster?.stop();
-    await nc?.close();
-    await watchNc?.close();
-    await server?.stop();
   });
 
   it("executes the reference context switch; the agents' final report equals the plan's target", async () => {
     const request = applyRequest(reference, 'ref-1');
     // Before the plan, the monitor sees exactly the instance's configuration.
-    controller.registry.register(reference.configuration);
-    expect(controller.view().configuration.vms.map((v) => [v.id, v.state, v.host])).toEqual(
+    h.controller.registry.register(reference.configuration);
+    expect(h.controller.view().configuration.vms.map((v) => [v.id, v.state, v.host])).toEqual(
       [...reference.configuration.vms].sort((x, y) => x.id.localeCompare(y.id)).map((v) => [v.id, v.state, v.host]),
     );
-    const reply = await controller.apply(request);
+    const reply = await h.controller.apply(request);
     if (!reply.ok) throw new Error(reply.error.message);
-    watch.expect('ref-1', reply);
+    h.watch.expect('ref-1', reply);
     expect(reply.executing).toBe(true);
     expect(new Set(reply.actions.map((a) => a.type))).toEqual(new Set(['pause', 'suspend', 'resume', 'migrate', 'unpause']));
-    await controller.idle();
-    const outcome = controller.lastOutcome()!;
+    await h.controller.idle();
+    const outcome = h.controller.lastOutcome()!;
     expect(outcome.failures).toEqual([]);
     expect(outcome.status).toBe('completed');
     expect(outcome.completed).toHaveLength(reply.actions.length);
@@ -160,19 +174,19 @@ describe('executor end to end: reference cluster, real nats-server, 11 sim agent
     const hostedTarget = Object.entries(reply.target).filter(([, t]) => t.state === 'running' || t.state === 'sleeping');
     const expected = new Map(hostedTarget.map(([vm, t]) => [vm, { state: t.state, host: t.host! }]));
     const reported = await waitFor('agents to report the target', () => {
-      const seen = watch.vms();
+      const seen = h.watch.vms();
       return [...expected].every(([vm, t]) => seen.get(vm)?.state === t.state && seen.get(vm)?.host === t.host) && seen;
     }, 30_000);
     expect(new Map([...reported].sort())).toEqual(new Map([...expected].sort()));
     // The monitor agrees, and the cancelled vjob is gone for good.
-    const view = controller.view();
+    const view = h.controller.view();
     expect(view.excluded).toEqual([]);
     expect(view.configuration.vms.filter((v) => v.vjob === 'j8')).toEqual([]);
   });
 
   it("never shows a vjob's VMs half paused", () => {
-    expect(watch.halfPauses()).toEqual([]);
-    expect(watch.latest.size).toBe(11);
+    expect(h.watch.halfPauses()).toEqual([]);
+    expect(h.watch.latest.size).toBe(11);
   });
 });
 
@@ -195,72 +209,49 @@ describe('executor failures: real nats-server, 4 sim agent processes', () => {
     }),
   );
   const small = parseInstance(JSON.parse(readFileSync(file, 'utf8')));
-  const prefix = 'small';
-  let server: NatsServer;
-  let nc: NatsConnection;
-  let watchNc: NatsConnection;
-  let controller: Controller;
-  let cluster: SimCluster;
-  let watch: ClusterWatch;
-
-  beforeAll(async () => {
-    server = await startNatsServer();
-    nc = await connectNats(server.url, 'test-controller');
-    watchNc = await connectNats(server.url, 'test-watch');
-    watch = new ClusterWatch(watchNc, subjects(prefix), new Map(small.configuration.vms.map((v) => [v.id, v.vjob])));
-    controller = startController(nc, { prefix, logger: silentLogger, statusPeriodMs: STATUS_MS, name: 'test-controller' });
-    await nc.flush();
-    cluster = startSimCluster(small, { url: server.url, prefix, statusIntervalMs: STATUS_MS, speed: 1, failOn: { s2: ['f1-vm2'] } });
-    await waitFor('4 nodes online', () => controller.view().nodes.filter((n) => n.liveness === 'online').length === 4);
+  const h = clusterPerSuite(small, 'small', { speed: 1, failOn: { s2: ['f1-vm2'] } }, async (c) => {
+    await waitFor('4 nodes online', () => c.controller.view().nodes.filter((n) => n.liveness === 'online').length === 4);
   });
-
-  afterAll(async () => {
-    await controller?.close();
-    await cluster?.stop();
-    await nc?.close();
-    await watchNc?.close();
-    await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('records an agent failure, stops, and unpauses the VMs of the half-paused vjob', async () => {
-    const reply = await controller.apply(applyRequest(small, 'fail-1', { f1: 'sleeping' }));
+    const reply = await h.controller.apply(applyRequest(small, 'fail-1', { f1: 'sleeping' }));
     if (!reply.ok) throw new Error(reply.error.message);
-    watch.expect('fail-1', reply);
-    await controller.idle();
-    const outcome = controller.lastOutcome()!;
+    h.watch.expect('fail-1', reply);
+    await h.controller.idle();
+    const outcome = h.controller.lastOutcome()!;
     expect(outcome.status).toBe('failed');
     expect(outcome.failed).toMatchObject({ action: { type: 'pause', vm: 'f1-vm2' }, node: 's2', error: { code: 'ENTROPY_INJECTED_FAILURE' } });
     expect(outcome.undone.map((u) => [u.vm, u.ok]).sort()).toEqual([['f1-vm1', true], ['f1-vm3', true]]);
     expect(outcome.notStarted.map((a) => a.type)).toEqual(['suspend', 'suspend', 'suspend']);
     expect(outcome.leftPaused).toEqual([]);
-    await waitFor('f1 running whole on the agents', () => ['f1-vm1', 'f1-vm2', 'f1-vm3'].every((vm) => watch.vms().get(vm)?.state === 'running'), 30_000);
-    expect(watch.halfPauses()).toEqual([]);
+    await waitFor('f1 running whole on the agents', () => ['f1-vm1', 'f1-vm2', 'f1-vm3'].every((vm) => h.watch.vms().get(vm)?.state === 'running'), 30_000);
+    expect(h.watch.halfPauses()).toEqual([]);
   });
 
   it('detects an agent killed mid-plan, fails its action as node lost, and stops cleanly', async () => {
-    const reply = await controller.apply(applyRequest(small, 'kill-1', { k1: 'sleeping' }));
+    const reply = await h.controller.apply(applyRequest(small, 'kill-1', { k1: 'sleeping' }));
     if (!reply.ok) throw new Error(reply.error.message);
-    watch.expect('kill-1', reply);
+    h.watch.expect('kill-1', reply);
     // Kill s4 while it saves k1-vm1 (about 4 s at speed 1).
     const saving = reply.actions.find((a) => a.type === 'suspend' && a.vm === 'k1-vm1')!;
     const started = Date.now();
-    await waitFor('the save of k1-vm1 to start', () => watch.latest.get('s4')?.status.inFlight === 1 && watch.vms().get('k1-vm1')?.state === 'paused' && saving);
-    await cluster.kill('s4');
-    await controller.idle();
-    const outcome = controller.lastOutcome()!;
+    await waitFor('the save of k1-vm1 to start', () => h.watch.latest.get('s4')?.status.inFlight === 1 && h.watch.vms().get('k1-vm1')?.state === 'paused' && saving);
+    await h.cluster.kill('s4');
+    await h.controller.idle();
+    const outcome = h.controller.lastOutcome()!;
     expect(outcome.status).toBe('failed');
     expect(outcome.failed).toMatchObject({ action: { id: saving.id }, node: 's4', uncertain: true, error: { code: 'ENTROPY_NODE_LOST' } });
     // Detected by the monitor (three silent periods), well before the action's own timeout.
     expect(Date.now() - started).toBeLessThan(saving.end - saving.start + 5000);
     expect(outcome.completed.map((c) => c.action.vm)).toContain('k1-vm2');
     expect(outcome.uncertainVms).toEqual(['k1-vm1']);
-    const view = controller.view();
+    const view = h.controller.view();
     expect(view.nodes.find((n) => n.id === 's4')!.liveness).toBe('offline');
     expect(view.excluded).toContainEqual({ vm: 'k1-vm1', vjob: 'k1', node: 's4', reason: 'node-offline' });
     // The controller still serves requests: a plan for k1 is refused, one for f1 still works.
-    const refused = await controller.apply(applyRequest(small, 'kill-2', { k1: 'running' }));
+    const refused = await h.controller.apply(applyRequest(small, 'kill-2', { k1: 'running' }));
     expect(refused).toMatchObject({ ok: false, error: { code: 'ENTROPY_INVALID_DECISION' } });
-    expect(watch.halfPauses()).toEqual([]);
+    expect(h.watch.halfPauses()).toEqual([]);
   });
 });
