@@ -68,9 +68,12 @@ program
   .command('verify')
   .description('replay a plan against its instance and report the first violation')
   .argument('<instance>', 'instance file (JSON, optionally gzip-compressed)')
-  .argument('<plan>', 'plan file (the output of entropy plan --json)')
+  .argument('<plan>', 'plan file: the output of entropy plan --json, or of entropy plan --output-format btrplace')
+  .addOption(new Option('--format <format>', "the instance file's format: Entropy's own, or BtrPlace's instance JSON").choices(INPUT_FORMATS).default('entropy'))
   .addHelpText('after', VERIFY_HELP)
-  .action((instance: string, plan: string) => run(() => verifyCommand(instance, plan)));
+  // A bad option is one line on stderr, like every other error of verify; --help shows the usage.
+  .showHelpAfterError(false)
+  .action((instance: string, plan: string, opts: { format: (typeof INPUT_FORMATS)[number] }) => run(() => verifyCommand(instance, plan, opts)));
 
 program
   .command('controller')

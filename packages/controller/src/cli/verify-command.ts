@@ -1,5 +1,5 @@
-import { ErrorCode } from '../errors.ts';
-import { parseInstance } from '../instance/parse-instance.ts';
+import { btrplaceImportContext, entropyImportContext, isBtrPlacePlan, readBtrPlacePlan, readInstanceAs, type InstanceFormat } from '../btrplace/index.ts';
+import { ErrorCode, InvalidInputError } from '../errors.ts';
 import { parsePlan } from '../instance/parse-plan.ts';
 import { verifyPlan } from '../verifier/index.ts';
 import { readJsonFile, type CommandResult } from './io.ts';
@@ -9,20 +9,48 @@ export const VerifyExit = { Ok: 0, BadInput: 1, Violation: 3 } as const;
 
 export const VERIFY_HELP = `
 Replays the plan against the instance's configuration and decision, and reports the first violation
-(malformed, transition, dependency, synchrony, capacity, barrier, final-state).
+(malformed, transition, dependency, synchrony, capacity, barrier, final-state, node-power, and, for a
+BtrPlace instance, constraint: every constraint of the instance).
+
+The plan is Entropy's plan JSON (entropy plan --json) or BtrPlace's plan JSON (entropy plan
+--output-format btrplace), told apart by its content. A BtrPlace plan has no steps and no
+dependencies: its steps follow start times, and the ASAP view is not checked.
 
 Exit codes:
   0  the plan is valid
   1  bad input (unreadable file, invalid instance or plan file)
   3  the plan violates a rule, or says the instance is infeasible (nothing to verify)`;
 
+export interface VerifyCommandOptions {
+  /** The instance file's format: Entropy's own (default) or BtrPlace's instance JSON, as for `entropy plan`. */
+  readonly format?: InstanceFormat;
+}
+
 /** `entropy verify INSTANCE PLAN`: exit 0 when the plan is valid, 3 with the first violation. */
-export function verifyCommand(instanceFile: string, planFile: string): CommandResult {
-  const instance = parseInstance(readJsonFile(instanceFile), instanceFile);
-  const plan = parsePlan(readJsonFile(planFile, ErrorCode.InvalidPlan), planFile);
+export function verifyCommand(instanceFile: string, planFile: string, options: VerifyCommandOptions = {}): CommandResult {
+  try {
+    return verifyFiles(instanceFile, planFile, options);
+  } catch (err) {
+    throw err instanceof InvalidInputError ? firstIssueOnly(err) : err;
+  }
+}
+
+/** A file with many problems is reported by its first one, on one line, with how many more there are. */
+function firstIssueOnly(err: InvalidInputError): InvalidInputError {
+  const [first, ...rest] = err.issues;
+  if (!first || rest.length === 0) return err;
+  return new InvalidInputError(err.code, err.file, [{ path: first.path, reason: `${first.reason} (and ${rest.length} more problems)` }]);
+}
+
+function verifyFiles(instanceFile: string, planFile: string, options: VerifyCommandOptions): CommandResult {
+  const format = options.format ?? 'entropy';
+  const instance = readInstanceAs(format, readJsonFile(instanceFile), instanceFile);
+  const json = readJsonFile(planFile, ErrorCode.InvalidPlan);
+  const importContext = format === 'btrplace' ? btrplaceImportContext : entropyImportContext;
+  const plan = isBtrPlacePlan(json) ? readBtrPlacePlan(json, planFile, importContext(instance.configuration)) : parsePlan(json, planFile);
   if (!plan.feasible)
     return { output: `nothing to verify: the plan says infeasible (${plan.reason})`, exitCode: VerifyExit.Violation };
-  const verdict = verifyPlan(instance.configuration, instance.decision, plan);
+  const verdict = verifyPlan(instance.configuration, instance.decision, plan, instance.constraints);
   if (!verdict.ok) {
     const { kind, message } = verdict.violation;
     return { output: `plan violation (${kind}): ${message}`, exitCode: VerifyExit.Violation };
