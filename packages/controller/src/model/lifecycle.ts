@@ -15,17 +15,10 @@ export const VJOB_STATES: readonly VJobState[] = Object.values(VJobState);
 /** A VM is in one of the vjob states, or paused: the transient state between pause and save, or restore and unpause. */
 export type VMState = VJobState | 'paused';
 
-export const ActionType = {
-  Run: 'run',
-  Stop: 'stop',
-  Suspend: 'suspend',
-  Resume: 'resume',
-  Migrate: 'migrate',
-  Pause: 'pause',
-  Unpause: 'unpause',
-} as const;
-export type ActionType = (typeof ActionType)[keyof typeof ActionType];
-export const ACTION_TYPES: readonly ActionType[] = Object.values(ActionType);
+import type { ActionType } from '@entropy/protocol';
+
+// The action types are the wire protocol's: one definition for the planner, the executor and the agents.
+export { ACTION_TYPES, ActionType } from '@entropy/protocol';
 
 /**
  * Decision-level transitions: for each current state, the states a decision may ask for.
