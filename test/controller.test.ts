@@ -64,6 +64,14 @@ describe('entropy controller, status and apply as processes', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('refuses to start a second controller on the same prefix, naming the first; the first serves on', async () => {
+    const second = await entropy('controller', '--nats', server.url, '--prefix', prefix);
+    expect(second.status, second.stderr).toBe(1);
+    expect(second.stderr.trim().split('\n')).toHaveLength(1);
+    expect(second.stderr).toMatch(/controller entropy-controller-\d+ already serves prefix cli on nats:\/\/127\.0\.0\.1:\d+: stop it first, or give this one another --prefix/);
+    expect((await status()).controller).toBe(`entropy-controller-${controller.child.pid}`);
+  });
+
   it('entropy status prints nodes and VMs as a table, and as JSON with --json', async () => {
     const table = await entropy('status', '--nats', server.url, '--prefix', prefix);
     expect(table.status, table.stderr).toBe(0);

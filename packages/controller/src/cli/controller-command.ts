@@ -1,6 +1,8 @@
 import { startController, type DecideFn } from '../controller/controller.ts';
 import { createLogger } from '../controller/logger.ts';
-import { connectNats, DEFAULT_NATS_URL } from '../controller/nats-connect.ts';
+import { subjects } from '@entropy/protocol';
+import { connectNats, DEFAULT_NATS_URL, runningController } from '../controller/nats-connect.ts';
+import { EntropyError, ErrorCode } from '../errors.ts';
 import type { ExecutionMode } from '../executor/index.ts';
 import { loadPolicy } from '../policy/index.ts';
 import { openQueueStore, queueBucketOf, type QueueStoreKind } from '../queue/kv-queue-store.ts';
@@ -29,6 +31,9 @@ export interface ControllerCommandOptions {
   readonly signal?: AbortSignal;
 }
 
+/** How long a starting controller waits for another one's status reply; no responder at all answers at once. */
+const OTHER_CONTROLLER_TIMEOUT_MS = 2000;
+
 /** The control loop's policy when none is named: FIFO with first-fit decreasing on measured use, aging priorities. */
 export const DEFAULT_POLICY = 'fifo-ffd';
 
@@ -40,6 +45,12 @@ export async function controllerCommand(options: ControllerCommandOptions = {}):
   const nc = await connectNats(url, options.name ?? 'entropy-controller', { reconnect: true });
   let queue: VJobQueue | undefined;
   try {
+    // Two controllers on one prefix would both plan and execute: the second one refuses to start.
+    const prefix = options.prefix ?? 'entropy';
+    const other = await runningController(nc, subjects(prefix), OTHER_CONTROLLER_TIMEOUT_MS);
+    if (other !== undefined) {
+      throw new EntropyError(ErrorCode.Io, `controller ${other} already serves prefix ${prefix} on ${url}: stop it first, or give this one another --prefix`);
+    }
     const store = await openQueueStore(nc, { kind: options.queueStore ?? 'auto', bucket: options.queueBucket ?? queueBucketOf(options.prefix ?? 'entropy'), logger });
     queue = await VJobQueue.open(store, logger, options.keepEnded !== undefined ? { keepEndedMs: options.keepEnded } : {});
   } catch (err) {

@@ -1,4 +1,5 @@
 import { connect, errors, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import { decodeControl, encodeControl, type Subjects } from '@entropy/protocol';
 
 export type { NatsConnection };
 import { EntropyError, ErrorCode } from '../errors.ts';
@@ -37,4 +38,19 @@ export async function requestController(nc: NatsConnection, subject: string, dat
     const why = noResponders ? 'no controller is listening (start one with: entropy controller --nats URL)' : `no reply within ${timeoutMs} ms`;
     throw new EntropyError(ErrorCode.Io, `${subject}: ${why}`, { cause });
   }
+}
+
+/**
+ * The name of a controller that already serves these subjects, when one answers a status request
+ * within `timeoutMs`; undefined when none does (no responder answers at once).
+ */
+export async function runningController(nc: NatsConnection, s: Subjects, timeoutMs: number): Promise<string | undefined> {
+  let m: Msg;
+  try {
+    m = await nc.request(s.control('status'), encodeControl('statusRequest', {}), { timeout: timeoutMs });
+  } catch {
+    return undefined;
+  }
+  const r = decodeControl('statusReply', m.data);
+  return r.ok ? r.msg.controller : 'one whose status reply does not decode';
 }
