@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decode, decodeControl, encode, encodeControl, type QueueReply, subjects } from '../packages/protocol/src/index.ts';
 import { connectNats, type NatsConnection } from '../packages/controller/src/controller/nats-connect.ts';
 import { parseInstance } from '../packages/controller/src/instance/parse-instance.ts';
+import { KvQueueStore, queueBucketOf } from '../packages/controller/src/queue/kv-queue-store.ts';
 import { startSimCluster, waitFor, type SimCluster } from './executor-cluster.ts';
 import { type ControllerProcess, entropy, logLines, startControllerProcess as startController, stopProcess } from './helpers/entropy-process.ts';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
@@ -35,6 +36,12 @@ describe('the control loop: submit, queue and cancel against a real controller, 
     return r.msg;
   };
   const stateOf = async (id: string, p = prefix) => (await queue(p).catch(() => undefined))?.vjobs.find((v) => v.id === id);
+  /** True when every node the controller knows reports no action in flight. */
+  const agentsIdle = async () => {
+    const m = await nc.request(subjects(prefix).control('status'), encodeControl('statusRequest', {}), { timeout: 10_000 }).catch(() => undefined);
+    const r = m && decodeControl('statusReply', m.data);
+    return !!r && r.ok && r.msg.nodes.length > 0 && r.msg.nodes.every((n) => n.inFlight === 0);
+  };
   const waitState = (id: string, state: string) => waitFor(`vjob ${id} ${state}`, async () => (await stateOf(id))?.state === state);
 
   beforeAll(async () => {
@@ -137,8 +144,15 @@ describe('the control loop: submit, queue and cancel against a real controller, 
   it('loses no vjob when the controller is killed (-9) and restarted: the queue comes back from JetStream KV', async () => {
     const before = (await queue()).vjobs.map((v) => [v.id, v.state]);
     await stopProcess(controller, 'SIGKILL');
+    // The plans so far were recorded with their outcome; as if the kill had cut one short, the latest is set back to running.
+    const store = await KvQueueStore.open(nc, queueBucketOf(prefix));
+    const last = await store.lastPlan();
+    expect(last).toMatchObject({ status: 'completed', mode: 'barrier', done: last?.actions });
+    await store.recordPlan({ ...last!, planId: 'cut-short', status: 'running' });
     controller = startControllerProcess(server.url, prefix, '--policy', 'fifo-ffd', '--queue-store', 'kv');
     await waitFor('the controller to restart', () => controller.log().includes('"msg":"connected"'));
+    expect(logLines(controller.log()).find((l) => l.planId === 'cut-short')).toMatchObject({ level: 40, msg: expect.stringContaining('interrupted by a controller stop') });
+    expect(await store.lastPlan()).toMatchObject({ planId: 'cut-short', status: 'interrupted' });
     expect(logLines(controller.log()).find((l) => l.msg === 'connected')).toMatchObject({ store: 'kv', policy: 'fifo-ffd' });
     // The agents still run big2's VMs: once they have reported, the queue reads as before the kill.
     await waitFor('the restarted controller to observe the cluster', async () => (await stateOf('big2'))?.vms.every((vm) => vm.state === 'running') ?? false);
@@ -150,15 +164,16 @@ describe('the control loop: submit, queue and cancel against a real controller, 
   });
 
   it('marks a vjob finished once the agents report all its VMs gone (here stopped behind the loop\'s back)', async () => {
-    // The queue says running once the plan ends; the VMs' hosts come with the agents' next statuses.
-    const big3 = await waitFor('big3 running with every VM on a host', async () => {
+    // An agent may report a VM running while its run is still in progress: wait for the agents to be idle too.
+    const big3 = await waitFor('big3 running with every VM on a host, no action in flight', async () => {
       const v = await stateOf('big3');
-      return v?.state === 'running' && v.vms.every((vm) => vm.host !== undefined) && v;
+      return v?.state === 'running' && v.vms.every((vm) => vm.host !== undefined) && (await agentsIdle()) && v;
     });
     for (const vm of big3.vms) {
       const request = { actionId: `outside-${vm.id}`, planId: 'outside', type: 'stop' as const, vm: vm.id, vjob: 'big3', demand: { cpu: 1, mem: 3000 }, from: vm.host!, estimatedMs: 10, timeoutMs: 10_000 };
       const m = await nc.request(subjects(prefix).nodeAction(vm.host!), encode('actionRequest', request), { timeout: 10_000 });
-      expect(decode('actionResult', m.data)).toMatchObject({ ok: true, msg: { ok: true } });
+      const r = decode('actionResult', m.data);
+      expect(r.ok && r.msg.ok, JSON.stringify(r)).toBe(true);
     }
     await waitState('big3', 'terminated').catch((err) => {
       console.log(controller.log().split('\n').filter((l) => !l.includes('no-change')).join('\n'));

@@ -2,6 +2,7 @@ import { startController, type DecideFn } from '../controller/controller.ts';
 import { createLogger } from '../controller/logger.ts';
 import { subjects } from '@entropy/protocol';
 import { connectNats, DEFAULT_NATS_URL, runningController } from '../controller/nats-connect.ts';
+import { closeInterruptedPlan } from '../controller/plan-records.ts';
 import { EntropyError, ErrorCode } from '../errors.ts';
 import type { ExecutionMode } from '../executor/index.ts';
 import { loadPolicy } from '../policy/index.ts';
@@ -53,6 +54,7 @@ export async function controllerCommand(options: ControllerCommandOptions = {}):
     }
     const store = await openQueueStore(nc, { kind: options.queueStore ?? 'auto', bucket: options.queueBucket ?? queueBucketOf(options.prefix ?? 'entropy'), logger });
     queue = await VJobQueue.open(store, logger, options.keepEnded !== undefined ? { keepEndedMs: options.keepEnded } : {});
+    await closeInterruptedPlan(store, logger);
   } catch (err) {
     await nc.close();
     throw err;

@@ -15,7 +15,7 @@ import {
   type ActionTimeouts,
   assertExecutable,
   executePlan,
-  type ExecutionMode,
+  ExecutionMode,
   type ExecutionOutcome,
   natsTransport,
   progressPublisher,
@@ -29,6 +29,7 @@ import type { VJobQueue } from '../queue/vjob-queue.ts';
 import { type ControlLoop, type DecideFn, startControlLoop } from './control-loop.ts';
 import type { Logger } from './logger.ts';
 import { planApply } from './plan-apply.ts';
+import { planRecorder } from './plan-records.ts';
 import { queueRequestHandlers } from './queue-requests.ts';
 
 export type { DecideFn } from './control-loop.ts';
@@ -114,9 +115,13 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     return view;
   }
 
+  /** The queue store's record of the latest plan, for the next controller should this one stop mid-plan. */
+  const records = options.queue ? planRecorder(options.queue.store, name, logger) : undefined;
+
   function execute(planId: string, plan: FeasiblePlan, configuration: Configuration, decision: Decision, mode?: ExecutionMode): void {
     const abort = new AbortController();
     logger.info({ planId, actions: plan.actions.length, steps: plan.steps, makespan: plan.makespan }, 'plan started');
+    records?.started(planId, plan, mode ?? options.mode ?? ExecutionMode.Barrier);
     const done = executePlan(plan, {
       planId,
       configuration,
@@ -133,11 +138,15 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     }).then(
       (outcome) => {
         last = outcome;
+        records?.ended(planId, outcome);
         registry.settle(outcome.observed);
         const { status, measuredMs, estimatedMs, undone, leftPaused, notStarted } = outcome;
         logger.info({ planId, status, measuredMs, estimatedMs, undone: undone.length, leftPaused, notStarted: notStarted.length }, 'plan ended');
       },
-      (err: Error) => logger.error({ planId, err: err.message, code: (err as { code?: string }).code }, 'plan not executed'),
+      (err: Error) => {
+        records?.notExecuted(planId, err.message);
+        logger.error({ planId, err: err.message, code: (err as { code?: string }).code }, 'plan not executed');
+      },
     ).finally(() => {
       settledAt = Date.now();
       if (running?.planId === planId) running = undefined;
@@ -269,6 +278,7 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
       while (running) await running.done;
       for (const sub of subs) sub.unsubscribe();
       await monitor.close();
+      await records?.flushed();
       logger.info({ controller: name }, 'controller stopped');
     },
   };

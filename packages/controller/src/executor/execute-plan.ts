@@ -71,6 +71,11 @@ export function assertExecutable(plan: FeasiblePlan, options: Pick<ExecuteOption
   if (!verdict.ok) throw new PlanRefusedError(options.planId, verdict.violation);
 }
 
+/** The plan's duration under the cost model in a mode: its makespan as soon as possible, the sum of each step's longest action step by step. */
+export function estimatedDurationMs(plan: FeasiblePlan, mode: ExecutionMode = ExecutionMode.Barrier): number {
+  return mode === ExecutionMode.Barrier ? barrierMakespan(plan.actions) : plan.makespan;
+}
+
 class PlanRun {
   private readonly planId: string;
   private readonly mode: ExecutionMode;
@@ -118,9 +123,8 @@ class PlanRun {
     return outcome;
   }
 
-  /** The plan's duration under the cost model in this mode. */
   private estimatedMs(): number {
-    return this.mode === ExecutionMode.Barrier ? barrierMakespan(this.plan.actions) : this.plan.makespan;
+    return estimatedDurationMs(this.plan, this.mode);
   }
 
   private stopped(): boolean {

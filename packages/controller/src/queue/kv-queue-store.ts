@@ -4,7 +4,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
 import { EntropyError, ErrorCode } from '../errors.ts';
 import type { Logger } from '../controller/logger.ts';
-import { bySubmission, MemoryQueueStore, type QueueStore, type StoredVJob } from './queue-store.ts';
+import { bySubmission, MemoryQueueStore, type PlanRecord, type QueueStore, type StoredVJob } from './queue-store.ts';
 
 /** The stored JSON, checked when read back: a value written by another version or by hand is reported, not trusted. */
 const storedSchema = z.object({
@@ -17,6 +17,26 @@ const storedSchema = z.object({
   end: z.enum(['finished', 'cancelled']).optional(),
   endedAt: z.number().finite().optional(),
 });
+
+const planRecordSchema = z.object({
+  planId: z.string().min(1),
+  status: z.enum(['running', 'completed', 'failed', 'aborted', 'interrupted']),
+  controller: z.string(),
+  mode: z.string(),
+  actions: z.number().int().min(0),
+  steps: z.number().int().min(0),
+  estimatedMs: z.number().finite(),
+  startedAt: z.number().finite(),
+  endedAt: z.number().finite().optional(),
+  done: z.number().int().min(0).optional(),
+  failed: z.number().int().min(0).optional(),
+  failure: z.string().optional(),
+  leftPaused: z.array(z.string()).optional(),
+  uncertainVms: z.array(z.string()).optional(),
+});
+
+/** The key of the latest plan's record: vjob ids take no dot, so it never names a vjob. */
+export const PLAN_RECORD_KEY = 'plan.last';
 
 export const DEFAULT_QUEUE_HISTORY = 5;
 /** Compare-and-set retries before giving up: only concurrent writers to the same vjob make it loop. */
@@ -67,7 +87,8 @@ export class KvQueueStore implements QueueStore {
 
   async list(): Promise<StoredVJob[]> {
     const keys: string[] = [];
-    for await (const k of await this.kv.keys()) keys.push(k);
+    // Keys with a dot are the controller's own records, not vjobs.
+    for await (const k of await this.kv.keys()) if (!k.includes('.')) keys.push(k);
     const all = await Promise.all(keys.map((k) => this.get(k)));
     return all.filter((v): v is StoredVJob => v !== undefined).sort(bySubmission);
   }
@@ -95,9 +116,22 @@ export class KvQueueStore implements QueueStore {
     await this.kv.purge(id);
   }
 
+  async recordPlan(record: PlanRecord): Promise<void> {
+    await this.kv.put(PLAN_RECORD_KEY, JSON.stringify(record));
+  }
+
+  async lastPlan(): Promise<PlanRecord | undefined> {
+    return this.read(await this.kv.get(PLAN_RECORD_KEY), planRecordSchema);
+  }
+
   async close(): Promise<void> {}
 
   private decode(entry: KvEntry | null): StoredVJob | undefined {
+    return this.read(entry, storedSchema) as StoredVJob | undefined;
+  }
+
+  /** The entry's JSON checked against its schema; a value that fails is reported and read as absent. */
+  private read<T>(entry: KvEntry | null, schema: z.ZodType<T>): T | undefined {
     if (!entry || entry.operation !== 'PUT') return undefined;
     let json: unknown;
     try {
@@ -106,13 +140,13 @@ export class KvQueueStore implements QueueStore {
       this.onInvalid(entry.key, `not JSON: ${(err as Error).message}`);
       return undefined;
     }
-    const parsed = storedSchema.safeParse(json);
+    const parsed = schema.safeParse(json);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       this.onInvalid(entry.key, `${issue?.path.join('.') || '$'}: ${issue?.message}`);
       return undefined;
     }
-    return parsed.data as StoredVJob;
+    return parsed.data;
   }
 }
 

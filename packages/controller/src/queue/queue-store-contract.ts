@@ -67,5 +67,18 @@ export function describeQueueStore(name: string, open: () => Promise<QueueStore>
       expect(await store.add(vjob('a', 5))).toBe(true);
       expect(await store.get('a')).toEqual(vjob('a', 5));
     });
+
+    it("keeps the latest plan's record apart from the vjobs", async () => {
+      const store = await open();
+      await store.add(vjob('a', 1));
+      expect(await store.lastPlan()).toBeUndefined();
+      const running = { planId: 'p-1', status: 'running', controller: 'c', mode: 'barrier', actions: 4, steps: 2, estimatedMs: 900, startedAt: 10 } as const;
+      await store.recordPlan(running);
+      expect(await store.lastPlan()).toEqual(running);
+      const ended = { ...running, status: 'failed', endedAt: 20, done: 2, failed: 1, failure: 'pause v1 on n1: injected', leftPaused: [], uncertainVms: ['v2'] } as const;
+      await store.recordPlan(ended);
+      expect(await store.lastPlan()).toEqual(ended);
+      expect((await store.list()).map((v) => v.id)).toEqual(['a']);
+    });
   });
 }

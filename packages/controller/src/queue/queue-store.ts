@@ -21,7 +21,30 @@ export interface StoredVJob {
 }
 
 /**
- * Where the controller keeps the vjob queue. The JetStream KV implementation (kv-queue-store.ts)
+ * The record of the controller's latest plan: written when it starts and again when it ends, so
+ * that a plan cut short by a controller stop (even `kill -9`) is known to the next controller.
+ */
+export interface PlanRecord {
+  readonly planId: string;
+  /** `running` until the executor's outcome; `interrupted` when a controller found it running at start. */
+  readonly status: 'running' | 'completed' | 'failed' | 'aborted' | 'interrupted';
+  readonly controller: string;
+  readonly mode: string;
+  readonly actions: number;
+  readonly steps: number;
+  readonly estimatedMs: number;
+  readonly startedAt: number;
+  readonly endedAt?: number;
+  /** From the outcome: actions done and failed, the first failure, the VMs left paused or of unknown state. */
+  readonly done?: number;
+  readonly failed?: number;
+  readonly failure?: string;
+  readonly leftPaused?: readonly string[];
+  readonly uncertainVms?: readonly string[];
+}
+
+/**
+ * Where the controller keeps the vjob queue, and the record of its latest plan. The JetStream KV implementation (kv-queue-store.ts)
  * survives a controller restart; the in-memory one serves unit tests and clusters without JetStream.
  */
 export interface QueueStore {
@@ -39,6 +62,9 @@ export interface QueueStore {
   update(id: string, change: (current: StoredVJob) => StoredVJob | undefined): Promise<StoredVJob | undefined>;
   /** Forgets a vjob and its history; its id may be submitted again. Unknown ids are ignored. */
   remove(id: string): Promise<void>;
+  /** Replaces the record of the latest plan. */
+  recordPlan(record: PlanRecord): Promise<void>;
+  lastPlan(): Promise<PlanRecord | undefined>;
   close(): Promise<void>;
 }
 
@@ -50,6 +76,7 @@ export function bySubmission(a: StoredVJob, b: StoredVJob): number {
 export class MemoryQueueStore implements QueueStore {
   readonly kind = 'memory' as const;
   private readonly vjobs = new Map<string, StoredVJob>();
+  private plan: PlanRecord | undefined;
 
   async add(vjob: StoredVJob): Promise<boolean> {
     if (this.vjobs.has(vjob.id)) return false;
@@ -78,6 +105,14 @@ export class MemoryQueueStore implements QueueStore {
 
   async remove(id: string): Promise<void> {
     this.vjobs.delete(id);
+  }
+
+  async recordPlan(record: PlanRecord): Promise<void> {
+    this.plan = structuredClone(record);
+  }
+
+  async lastPlan(): Promise<PlanRecord | undefined> {
+    return this.plan && structuredClone(this.plan);
   }
 
   async close(): Promise<void> {}

@@ -1,0 +1,72 @@
+import { estimatedDurationMs, type ExecutionMode, type ExecutionOutcome } from '../executor/index.ts';
+import type { FeasiblePlan } from '../model/plan.ts';
+import type { PlanRecord, QueueStore } from '../queue/queue-store.ts';
+import type { Logger } from './logger.ts';
+
+type RecordStore = Pick<QueueStore, 'recordPlan' | 'lastPlan'>;
+
+export interface PlanRecorder {
+  started(planId: string, plan: FeasiblePlan, mode: ExecutionMode): void;
+  ended(planId: string, outcome: ExecutionOutcome): void;
+  /** The plan could not be executed at all (the executor refused it). */
+  notExecuted(planId: string, why: string): void;
+  /** Resolves once every record asked for is written (or its failure logged). */
+  flushed(): Promise<void>;
+}
+
+/**
+ * Keeps the store's record of the controller's latest plan: written when the plan starts and again
+ * when it ends, in that order. A write that fails is logged; it never stops a plan.
+ */
+export function planRecorder(store: RecordStore, controller: string, logger: Logger, now: () => number = Date.now): PlanRecorder {
+  let writes: Promise<void> = Promise.resolve();
+  let current: PlanRecord | undefined;
+  const write = (record: PlanRecord) => {
+    current = record;
+    writes = writes.then(() =>
+      store.recordPlan(record).catch((err: Error) => logger.warn({ planId: record.planId, status: record.status, err: err.message }, 'cannot record the plan in the queue store')),
+    );
+  };
+  const base = (planId: string) => (current?.planId === planId ? current : undefined);
+  return {
+    started(planId, plan, mode) {
+      write({ planId, status: 'running', controller, mode, actions: plan.actions.length, steps: plan.steps, estimatedMs: estimatedDurationMs(plan, mode), startedAt: now() });
+    },
+    ended(planId, outcome) {
+      const start = base(planId);
+      if (!start) return;
+      write({
+        ...start,
+        status: outcome.status,
+        endedAt: now(),
+        done: outcome.completed.length,
+        failed: outcome.failures.length,
+        ...(outcome.failed ? { failure: `${outcome.failed.action.type} ${outcome.failed.action.vm} on ${outcome.failed.node}: ${outcome.failed.error.message}` } : {}),
+        leftPaused: outcome.leftPaused,
+        uncertainVms: outcome.uncertainVms,
+      });
+    },
+    notExecuted(planId, why) {
+      const start = base(planId);
+      if (start) write({ ...start, status: 'failed', endedAt: now(), done: 0, failed: 0, failure: why });
+    },
+    flushed: () => writes,
+  };
+}
+
+/**
+ * At a controller's start: a latest plan still recorded as running was cut short by a controller
+ * stop. It is logged and recorded as interrupted; what it did is what the agents report, and the
+ * control loop plans from there. Returns that record, if any.
+ */
+export async function closeInterruptedPlan(store: RecordStore, logger: Logger, now: () => number = Date.now): Promise<PlanRecord | undefined> {
+  const last = await store.lastPlan();
+  if (last?.status !== 'running') return undefined;
+  const interrupted: PlanRecord = { ...last, status: 'interrupted', endedAt: now() };
+  await store.recordPlan(interrupted);
+  logger.warn(
+    { planId: last.planId, controller: last.controller, startedAt: new Date(last.startedAt).toISOString(), actions: last.actions },
+    'the latest plan was interrupted by a controller stop; the agents report what it did, and the control loop plans from there',
+  );
+  return interrupted;
+}
