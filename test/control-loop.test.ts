@@ -8,6 +8,7 @@ import { parseInstance } from '../packages/controller/src/instance/parse-instanc
 import { KvQueueStore, queueBucketOf } from '../packages/controller/src/queue/kv-queue-store.ts';
 import { startSimCluster, waitFor, type SimCluster } from './executor-cluster.ts';
 import { type ControllerProcess, entropy, logLines, startControllerProcess as startController, stopProcess } from './helpers/entropy-process.ts';
+import { controllerStatus } from './helpers/controller-status.ts';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
 
 // Debug level: quiet timer turns are logged there, and the tests count turns.
@@ -38,9 +39,8 @@ describe('the control loop: submit, queue and cancel against a real controller, 
   const stateOf = async (id: string, p = prefix) => (await queue(p).catch(() => undefined))?.vjobs.find((v) => v.id === id);
   /** True when every node the controller knows reports no action in flight. */
   const agentsIdle = async () => {
-    const m = await nc.request(subjects(prefix).control('status'), encodeControl('statusRequest', {}), { timeout: 10_000 }).catch(() => undefined);
-    const r = m && decodeControl('statusReply', m.data);
-    return !!r && r.ok && r.msg.nodes.length > 0 && r.msg.nodes.every((n) => n.inFlight === 0);
+    const st = await controllerStatus(nc, prefix).catch(() => undefined);
+    return !!st && st.nodes.length > 0 && st.nodes.every((n) => n.inFlight === 0);
   };
   const waitState = (id: string, state: string) => waitFor(`vjob ${id} ${state}`, async () => (await stateOf(id))?.state === state);
 
@@ -50,11 +50,7 @@ describe('the control loop: submit, queue and cancel against a real controller, 
     controller = startControllerProcess(server.url, prefix, '--policy', 'fifo-ffd', '--queue-store', 'kv');
     await waitFor('the controller to start', () => controller.log().includes('controller started'));
     agents = startSimCluster(nodes, { url: server.url, prefix, statusIntervalMs: 500, speed: 50 });
-    await waitFor('both agents online', async () => {
-      const m = await nc.request(subjects(prefix).control('status'), encodeControl('statusRequest', {}), { timeout: 10_000 }).catch(() => undefined);
-      const r = m && decodeControl('statusReply', m.data);
-      return !!r && r.ok && r.msg.nodes.filter((n) => n.liveness === 'online').length === 2;
-    });
+    await waitFor('both agents online', async () => (await controllerStatus(nc, prefix).catch(() => undefined))?.nodes.filter((n) => n.liveness === 'online').length === 2);
   });
 
   afterAll(async () => {

@@ -8,6 +8,7 @@ import { connectNats, type NatsConnection } from '../packages/controller/src/con
 import { parseInstance } from '../packages/controller/src/instance/parse-instance.ts';
 import { startSimCluster, waitFor, type SimCluster } from './executor-cluster.ts';
 import { type ControllerProcess, entropy, startControllerProcess, stopProcess } from './helpers/entropy-process.ts';
+import { controllerStatus } from './helpers/controller-status.ts';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
 
 const prefix = 'cli';
@@ -36,12 +37,7 @@ describe('entropy controller, status and apply as processes', () => {
   let agents: SimCluster;
   let nc: NatsConnection;
 
-  const status = async (): Promise<StatusReply> => {
-    const m = await nc.request(s.control('status'), encodeControl('statusRequest', {}), { timeout: 10_000 });
-    const r = decodeControl('statusReply', m.data);
-    if (!r.ok) throw new Error(r.error.reason);
-    return r.msg;
-  };
+  const status = () => controllerStatus(nc, prefix);
 
   beforeAll(async () => {
     server = await startNatsServer();

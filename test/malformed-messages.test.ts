@@ -5,6 +5,7 @@ import { connectNats, type NatsConnection } from '../packages/controller/src/con
 import { parseInstance } from '../packages/controller/src/instance/parse-instance.ts';
 import { startSimCluster, waitFor, type SimCluster } from './executor-cluster.ts';
 import { type ControllerProcess, startControllerProcess, stopProcess } from './helpers/entropy-process.ts';
+import { controllerStatus } from './helpers/controller-status.ts';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
 
 const prefix = 'bad';
@@ -34,11 +35,7 @@ describe('malformed messages on every subject, against a real controller and a r
   let agents: SimCluster;
   let nc: NatsConnection;
 
-  const status = async () => {
-    const r = decodeControl('statusReply', (await nc.request(s.control('status'), encodeControl('statusRequest', {}), { timeout: 10_000 })).data);
-    if (!r.ok) throw new Error(r.error.reason);
-    return r.msg;
-  };
+  const status = () => controllerStatus(nc, prefix);
 
   beforeAll(async () => {
     server = await startNatsServer({ jetstream: true });
