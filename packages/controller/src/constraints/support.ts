@@ -2,24 +2,18 @@ import type { Problem } from '../engine/problem.ts';
 import { S } from '../engine/problem.ts';
 import { overlap, type PlanView, type Stay } from './plan-view.ts';
 
-/** Engine indexes of VM ids (ids the configuration lacks are dropped: `prepare` reports them). */
-export function vmIndexes(p: Problem, ids: readonly string[]): number[] {
+/** Engine indexes of ids (ids the configuration lacks are dropped: `prepare` reports them). */
+function indexesIn(index: ReadonlyMap<string, number>, ids: readonly string[]): number[] {
   const out: number[] = [];
   for (const id of ids) {
-    const v = p.vmIndex.get(id);
-    if (v !== undefined) out.push(v);
+    const i = index.get(id);
+    if (i !== undefined) out.push(i);
   }
   return out;
 }
 
-export function nodeIndexes(p: Problem, ids: readonly string[]): number[] {
-  const out: number[] = [];
-  for (const id of ids) {
-    const n = p.nodeIndex.get(id);
-    if (n !== undefined) out.push(n);
-  }
-  return out;
-}
+export const vmIndexes = (p: Problem, ids: readonly string[]): number[] => indexesIn(p.vmIndex, ids);
+export const nodeIndexes = (p: Problem, ids: readonly string[]): number[] => indexesIn(p.nodeIndex, ids);
 
 export interface GroupIndex {
   readonly groupOf: ReadonlyMap<number, number>;

@@ -113,10 +113,12 @@ export class ClusterMonitor {
     n.capacity = status.capacity;
     n.status = status;
     n.statusAt = at;
-    for (const vm of status.vms) {
-      const r = this.results.get(vm.id);
-      if (r !== undefined && r.at <= at) this.results.delete(vm.id);
-    }
+    // Most statuses come with no result pending: the monitor decodes thousands a second.
+    if (this.results.size > 0)
+      for (const vm of status.vms) {
+        const r = this.results.get(vm.id);
+        if (r !== undefined && r.at <= at) this.results.delete(vm.id);
+      }
   }
 
   /** An action's result as the executor got it, at the controller's time `at`. */
