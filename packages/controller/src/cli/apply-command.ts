@@ -5,7 +5,7 @@ import { newPlanId } from '../controller/controller.ts';
 import { connectNats, DEFAULT_NATS_URL, requestController } from '../controller/nats-connect.ts';
 import type { FeasiblePlan } from '../model/plan.ts';
 import { readApplySource } from './apply-source.ts';
-import { formatPlan } from './format-plan.ts';
+import { formatPlan, seconds } from './format-plan.ts';
 import type { CommandResult } from './io.ts';
 
 /** Exit codes of `entropy apply`; 1 (bad input, no controller) is main.ts's for every user-reachable error. */
@@ -46,7 +46,6 @@ const defaultIo: ApplyIo = {
   log: (line) => process.stderr.write(`${line}\n`),
 };
 
-const seconds = (ms: number) => `${(ms / 1000).toFixed(2)}s`;
 
 /** `entropy apply TARGET`: plan on the controller, print the plan, follow its execution, summarize. */
 export async function applyCommand(target: string, options: ApplyCommandOptions = {}, io: ApplyIo = defaultIo): Promise<CommandResult> {

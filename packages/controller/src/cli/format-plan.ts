@@ -1,6 +1,6 @@
 import type { NodeAction, Plan, PlannedAction } from '../model/plan.ts';
 
-const seconds = (ms: number) => `${(ms / 1000).toFixed(2)}s`;
+export const seconds = (ms: number) => `${(ms / 1000).toFixed(2)}s`;
 
 function describe(a: PlannedAction | NodeAction): string {
   if ('node' in a) return `${a.type.padEnd(8)} ${'-'.padEnd(12)} ${'-'.padEnd(10)} ${a.node.padEnd(18)} ${seconds(a.start).padStart(9)} ${seconds(a.end).padStart(9)}`;

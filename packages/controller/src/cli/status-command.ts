@@ -2,6 +2,7 @@ import { decodeControl, encodeControl, type StatusReply, subjects } from '@entro
 import { EntropyError, ErrorCode } from '../errors.ts';
 import { connectNats, DEFAULT_NATS_URL, requestController } from '../controller/nats-connect.ts';
 import type { CommandResult } from './io.ts';
+import { table } from './text-table.ts';
 
 export interface StatusCommandOptions {
   readonly nats?: string;
@@ -22,12 +23,6 @@ export async function statusCommand(options: StatusCommandOptions = {}): Promise
   } finally {
     await nc.close();
   }
-}
-
-export function table(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(header), ...rows.map(line)];
 }
 
 const num = (n: number | undefined) => (n === undefined ? '-' : String(Math.round(n * 100) / 100));

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { CommandResult } from '../cli/io.ts';
+import { table } from '../cli/text-table.ts';
 import { EntropyError, ErrorCode } from '../errors.ts';
 import { buildAgentBundle, WORKSPACE_ROOT } from './agent-bundle.ts';
 import { parseHosts } from './hosts.ts';
@@ -53,17 +54,12 @@ async function sshAuth(identity: string | undefined, env: NodeJS.ProcessEnv): Pr
   throw new EntropyError(ErrorCode.Io, 'no SSH key: give --identity KEY, or run an ssh-agent');
 }
 
-function table(rows: readonly (readonly string[])[]): string {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ').trimEnd()).join('\n');
-}
-
 export function formatResults(results: readonly HostResult[]): string {
-  const rows = [['NODE', 'ADDRESS', 'RESULT', 'NODE.JS', 'DETAIL'], ...results.map((r) => [r.node, r.address, r.ok ? r.outcome : r.outcome.toUpperCase(), r.nodeVersion ?? '-', r.detail])];
+  const rows = results.map((r) => [r.node, r.address, r.ok ? r.outcome : r.outcome.toUpperCase(), r.nodeVersion ?? '-', r.detail]);
   const keys = results.filter((r) => r.hostKey).map((r) => `  ${r.node} ${r.hostKey}`);
   const failed = results.filter((r) => !r.ok).length;
   return [
-    table(rows),
+    ...table(['NODE', 'ADDRESS', 'RESULT', 'NODE.JS', 'DETAIL'], rows),
     ...(keys.length ? ['host keys (accepted, compare with ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub on each host):', ...keys] : []),
     failed ? `${failed} of ${results.length} hosts failed` : `all ${results.length} hosts succeeded`,
   ].join('\n');
