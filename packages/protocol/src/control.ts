@@ -108,6 +108,8 @@ export const applyReplySchema = z.union([
     /** Final state and host of every VM the plan leaves not terminated. */
     target: z.record(name, z.object({ state: vjobState, host: token.optional() })),
     executing: z.boolean(),
+    /** What the turn left for later and why: vjobs an agent still acts on or in failure backoff, starts without room. */
+    notes: z.array(z.string().max(4096)).max(1000).optional(),
   }),
   z.object({ ok: z.literal(false), error: controlErrorSchema }),
 ]);

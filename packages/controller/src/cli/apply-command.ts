@@ -75,6 +75,7 @@ export async function applyCommand(target: string, options: ApplyCommandOptions 
     const plan: FeasiblePlan = { feasible: true, actions: reply.actions, steps: reply.steps, makespan: reply.makespan, sumCompletion: reply.sumCompletion, solveMs: reply.solveMs, target: {} };
     io.write(`plan ${planId}\n${formatPlan(plan)}`);
     if (reply.excluded.length > 0) io.write(`left out of planning: ${reply.excluded.map((e) => `${e.vm} (${e.reason})`).join(', ')}`);
+    for (const note of reply.notes ?? []) io.write(`note: ${note}`);
     if (!reply.executing) {
       progress.unsubscribe();
       return { output: options.dryRun ? 'dry run: nothing executed' : 'nothing to do: the cluster is already in the wanted state', exitCode: ApplyExit.Ok };

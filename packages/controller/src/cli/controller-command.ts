@@ -3,6 +3,8 @@ import { createLogger } from '../controller/logger.ts';
 import { subjects } from '@entropy/protocol';
 import { connectNats, DEFAULT_NATS_URL, runningController } from '../controller/nats-connect.ts';
 import { closeInterruptedPlan } from '../controller/plan-records.ts';
+import type { PlanJournal } from '../journal/plan-journal.ts';
+import { openJournal } from '../journal/stream-journal.ts';
 import { EntropyError, ErrorCode } from '../errors.ts';
 import type { ExecutionMode } from '../executor/index.ts';
 import { loadPolicy } from '../policy/index.ts';
@@ -45,6 +47,8 @@ export async function controllerCommand(options: ControllerCommandOptions = {}):
   const policy = options.decide ? undefined : await loadPolicy(options.policy ?? DEFAULT_POLICY);
   const nc = await connectNats(url, options.name ?? 'entropy-controller', { reconnect: true });
   let queue: VJobQueue | undefined;
+  let journal: PlanJournal | undefined;
+  let knownNodes: string[] = [];
   try {
     // Two controllers on one prefix would both plan and execute: the second one refuses to start.
     const prefix = options.prefix ?? 'entropy';
@@ -54,7 +58,9 @@ export async function controllerCommand(options: ControllerCommandOptions = {}):
     }
     const store = await openQueueStore(nc, { kind: options.queueStore ?? 'auto', bucket: options.queueBucket ?? queueBucketOf(options.prefix ?? 'entropy'), logger });
     queue = await VJobQueue.open(store, logger, options.keepEnded !== undefined ? { keepEndedMs: options.keepEnded } : {});
-    await closeInterruptedPlan(store, logger);
+    journal = store.kind === 'kv' ? await openJournal(nc, { prefix, logger }) : undefined;
+    knownNodes = await store.knownNodes();
+    await closeInterruptedPlan(store, logger, journal);
   } catch (err) {
     await nc.close();
     throw err;
@@ -68,6 +74,8 @@ export async function controllerCommand(options: ControllerCommandOptions = {}):
     ...(options.decide ? { decide: options.decide } : {}),
     ...(policy ? { policy } : {}),
     queue,
+    ...(journal ? { journal } : {}),
+    knownNodes,
     ...(options.loopInterval ? { loopIntervalMs: options.loopInterval } : {}),
   });
   logger.info({ nats: url, policy: policy?.name, store: queue.store.kind, vjobs: queue.list().length }, 'connected');

@@ -13,26 +13,30 @@ import {
 } from '@entropy/protocol';
 import {
   type ActionTimeouts,
-  assertExecutable,
   executePlan,
   ExecutionMode,
   type ExecutionOutcome,
   natsTransport,
+  type ObservedPlace,
   progressPublisher,
 } from '../executor/index.ts';
+import { MemoryJournal, type PlanJournal } from '../journal/plan-journal.ts';
 import type { Configuration, Decision } from '../model/configuration.ts';
 import { type CostModel, DEFAULT_COST_MODEL } from '../model/cost-model.ts';
 import type { FeasiblePlan } from '../model/plan.ts';
-import { MemoryRegistry, type MonitorView, startNatsMonitor } from '../monitor/index.ts';
+import { DEFAULT_MISSED_PERIODS, MemoryRegistry, type MonitorView, startNatsMonitor } from '../monitor/index.ts';
 import type { Policy } from '../policy/index.ts';
 import type { VJobQueue } from '../queue/vjob-queue.ts';
-import { type ControlLoop, type DecideFn, startControlLoop } from './control-loop.ts';
+import type { RetryPolicy } from '../reconcile/failure-book.ts';
+import type { BusyVM } from '../reconcile/reconcile.ts';
+import { type DecideFn, type ReconcileLoop, startReconcileLoop } from '../reconcile/reconcile-loop.ts';
+import { applyRequest } from './apply-request.ts';
 import type { Logger } from './logger.ts';
-import { planApply } from './plan-apply.ts';
+import { actionJournalFor } from './plan-journaling.ts';
 import { planRecorder } from './plan-records.ts';
 import { queueRequestHandlers } from './queue-requests.ts';
 
-export type { DecideFn } from './control-loop.ts';
+export type { DecideFn } from '../reconcile/reconcile-loop.ts';
 
 export interface ControllerOptions {
   readonly prefix?: string;
@@ -40,24 +44,30 @@ export interface ControllerOptions {
   readonly logger: Logger;
   /** The agents' status period; a node silent for three periods is offline. */
   readonly statusPeriodMs?: number;
+  /** A raw policy hook (tests): its decision is an overlay of every turn. */
   readonly decide?: DecideFn;
-  /** The control loop's policy over the vjob queue (see control-loop.ts); takes over from `decide`. */
+  /** The loop's policy over the vjob queue. */
   readonly policy?: Policy;
-  /** The vjob queue served on the submit, queue and cancel subjects. */
+  /** The vjob queue served on the submit, queue and cancel subjects, and the operator's vjobs. */
   readonly queue?: VJobQueue;
-  /** How often the loop runs a turn besides its events (default 5 s). */
+  /** How often the loop looks when nothing asks it to (default 5 s). */
   readonly loopIntervalMs?: number;
   readonly mode?: ExecutionMode;
   readonly timeouts?: Partial<ActionTimeouts>;
   readonly costModel?: CostModel;
+  /** Where each action's intent and result are written (default: memory). */
+  readonly journal?: PlanJournal;
+  readonly retry?: RetryPolicy;
+  /** The nodes the cluster is known to have, from the queue store: turns wait until each has reported once. */
+  readonly knownNodes?: readonly string[];
 }
 
 export interface Controller {
   readonly registry: MemoryRegistry;
   view(): MonitorView;
-  /** Computes and starts a plan; resolves once the plan is computed (or refused). */
+  /** Plans an apply request in a turn of the loop and starts its plan; resolves once the plan is computed (or refused). */
   apply(request: ApplyRequest): Promise<ApplyReply>;
-  /** The execution in progress or the last one, once it ends. */
+  /** The last execution's outcome, once it ended. */
   lastOutcome(): ExecutionOutcome | undefined;
   idle(): Promise<void>;
   close(): Promise<void>;
@@ -70,43 +80,55 @@ export function newPlanId(prefix = 'p'): string {
 }
 
 /**
- * The controller: the monitor, the control subjects, the executor, and a level-triggered loop
- * that asks `decide` for a decision each turn and runs the plan that reaches it. One plan runs at
- * a time; a failed plan is not retried as such: the next turn re-observes and plans again.
+ * The controller: the monitor, the control subjects, the executor, and the reconcile loop that
+ * every change of the cluster goes through (policy turns, applies, cancels, repairs after a fault).
  */
 export function startController(nc: NatsConnection, options: ControllerOptions): Controller {
   const { logger } = options;
   const s: Subjects = subjectsOf(options.prefix);
   const name = options.name ?? `entropy-controller-${process.pid}`;
+  const periodMs = options.statusPeriodMs ?? 2000;
+  const silenceMs = periodMs * DEFAULT_MISSED_PERIODS;
+  const journal = options.journal ?? new MemoryJournal();
   const registry = new MemoryRegistry();
   options.queue?.attach(registry);
-  let loop: ControlLoop | undefined;
+  const knownNodes = new Set(options.knownNodes ?? []);
+  let loop: ReconcileLoop | undefined;
   let transport: ReturnType<typeof natsTransport>;
   const monitor = startNatsMonitor(nc, {
     subjects: s,
     name,
     logger,
     registry,
-    periodMs: options.statusPeriodMs,
-    onLiveness: ({ wentOffline }) => {
+    periodMs,
+    onLiveness: ({ wentOffline, cameOnline }) => {
       wentOffline.forEach((node) => transport.nodeLost(node));
+      rememberNodes(cameOnline);
       loop?.trigger(wentOffline.length > 0 ? 'node-offline' : 'node-online');
     },
   });
   transport = natsTransport(nc, { subjects: s, isOffline: monitor.isOffline });
   const publish = progressPublisher(nc, s);
-  let running: { planId: string; done: Promise<void>; abort: AbortController } | undefined;
   let last: ExecutionOutcome | undefined;
   let closed = false;
   /** When the last plan ended: a view is fresh once every online node has reported since. */
   let settledAt = 0;
-  /** The running plan; a function, so that the checks after an await are not narrowed away. */
-  const current = () => running;
-  const periodMs = options.statusPeriodMs ?? 2000;
+  const abort = new AbortController();
+  const records = options.queue ? planRecorder(options.queue.store, name, logger) : undefined;
+
+  /** Nodes seen for the first time are written to the store: a restarted controller waits for them. */
+  function rememberNodes(nodes: readonly string[]): void {
+    const added = nodes.filter((n) => !knownNodes.has(n));
+    if (added.length === 0) return;
+    for (const n of added) knownNodes.add(n);
+    options.queue?.store.addKnownNodes(added).catch((err: Error) => logger.warn({ nodes: added, err: err.message }, 'cannot record the known nodes'));
+  }
+
   const isFresh = (view: MonitorView) => view.nodes.every((n) => n.liveness !== 'online' || n.lastSeen >= settledAt);
+
   /** The monitor's view once fresh, or after three periods at most (a node that falls silent goes offline anyway). */
   async function freshView(): Promise<MonitorView> {
-    const deadline = Date.now() + 3 * periodMs;
+    const deadline = Date.now() + silenceMs;
     let view = monitor.view();
     while (!isFresh(view) && Date.now() < deadline) {
       await delay(Math.min(50, periodMs));
@@ -115,92 +137,93 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     return view;
   }
 
-  /** The queue store's record of the latest plan, for the next controller should this one stop mid-plan. */
-  const records = options.queue ? planRecorder(options.queue.store, name, logger) : undefined;
-
-  function execute(planId: string, plan: FeasiblePlan, configuration: Configuration, decision: Decision, mode?: ExecutionMode): void {
-    const abort = new AbortController();
-    logger.info({ planId, actions: plan.actions.length, steps: plan.steps, makespan: plan.makespan }, 'plan started');
-    records?.started(planId, plan, mode ?? options.mode ?? ExecutionMode.Barrier);
-    const done = executePlan(plan, {
-      planId,
-      configuration,
-      decision,
-      transport,
-      mode: mode ?? options.mode,
-      timeouts: options.timeouts,
-      signal: abort.signal,
-      onEvent: (e) => {
-        publish(e);
-        if (e.kind === 'action-done') monitor.observeResult(e.action.vm, e.after);
-        if (e.kind === 'action-failed') logger.warn({ planId, actionId: e.wireId, vm: e.action.vm, type: e.action.type, ...e.error }, 'action failed');
-      },
-    }).then(
-      (outcome) => {
-        last = outcome;
-        records?.ended(planId, outcome);
-        registry.settle(outcome.observed);
-        const { status, measuredMs, estimatedMs, undone, leftPaused, notStarted } = outcome;
-        logger.info({ planId, status, measuredMs, estimatedMs, undone: undone.length, leftPaused, notStarted: notStarted.length }, 'plan ended');
-      },
-      (err: Error) => {
-        records?.notExecuted(planId, err.message);
-        logger.error({ planId, err: err.message, code: (err as { code?: string }).code }, 'plan not executed');
-      },
-    ).finally(() => {
-      settledAt = Date.now();
-      if (running?.planId === planId) running = undefined;
-      loop?.planEnded(last?.planId === planId ? last.status : 'not-executed');
-    });
-    running = { planId, done, abort };
+  /** What the agents report of some VMs, from one view at most 50 ms old: the executor's check for stale plans. */
+  let cached: { at: number; places: Map<string, ObservedPlace> } | undefined;
+  function observe(vms: readonly string[]): ReadonlyMap<string, ObservedPlace> {
+    if (!cached || Date.now() - cached.at > 50) {
+      const places = new Map<string, ObservedPlace>();
+      for (const vm of monitor.view().configuration.vms) places.set(vm.id, vm.host !== undefined ? { state: vm.state, host: vm.host } : { state: vm.state });
+      cached = { at: Date.now(), places };
+    }
+    const out = new Map<string, ObservedPlace>();
+    for (const vm of vms) {
+      const p = cached.places.get(vm);
+      if (p) out.set(vm, p);
+    }
+    return out;
   }
 
-  async function apply(request: ApplyRequest): Promise<ApplyReply> {
-    if (running) return { ok: false, error: { code: ControlErrorCode.Busy, message: `plan ${running.planId} is running` } };
-    for (const j of request.vjobs ?? []) registry.vjobs.set(j.id, j);
-    for (const vm of request.vms ?? []) {
-      const state = vm.state === 'waiting' || vm.state === 'terminated' ? vm.state : undefined;
-      registry.vms.set(vm.id, { id: vm.id, vjob: vm.vjob, demand: vm.demand, ...(state ? { state } : {}) });
-    }
-    const view = await freshView();
-    const started = current();
-    if (started) return { ok: false, error: { code: ControlErrorCode.Busy, message: `plan ${started.planId} is running` } };
-    const planned = planApply(view, request);
-    if (!planned.ok) return planned;
-    const { plan } = planned;
+  async function execute(planId: string, plan: FeasiblePlan, configuration: Configuration, decision: Decision, mode?: ExecutionMode): Promise<ExecutionOutcome | undefined> {
+    const executionMode = mode ?? options.mode ?? ExecutionMode.Barrier;
+    logger.info({ planId, actions: plan.actions.length, steps: plan.steps, makespan: plan.makespan, mode: executionMode }, 'plan started');
+    records?.started(planId, plan, executionMode);
+    const actions = actionJournalFor(journal, planId, logger);
     try {
-      assertExecutable(plan, { planId: request.planId, configuration: planned.configuration, decision: planned.decision });
+      await journal.append([{ kind: 'plan', planId, controller: name, mode: executionMode, actions: plan.actions.length, decision: { ...decision }, at: Date.now() }]);
+      const outcome = await executePlan(plan, {
+        planId,
+        configuration,
+        decision,
+        transport,
+        mode: executionMode,
+        timeouts: options.timeouts,
+        signal: abort.signal,
+        journal: actions,
+        observe,
+        onEvent: (e) => {
+          publish(e);
+          if (e.kind === 'action-done') monitor.observeResult(e.action.vm, e.after);
+          if (e.kind === 'action-failed') logger.warn({ planId, actionId: e.wireId, vm: e.action.vm, type: e.action.type, ...e.error }, 'action failed');
+        },
+      });
+      last = outcome;
+      records?.ended(planId, outcome);
+      registry.settle(outcome.observed);
+      const { status, measuredMs, estimatedMs, undone, leftPaused, notStarted, staleReason } = outcome;
+      logger.info({ planId, status, measuredMs, estimatedMs, undone: undone.length, leftPaused, notStarted: notStarted.length, ...(staleReason ? { staleReason } : {}) }, 'plan ended');
+      await actions.flushed();
+      await journal.append([{ kind: 'end', planId, status, at: Date.now() }]).catch((err: Error) => logger.warn({ planId, err: err.message }, 'journal: cannot record the plan\'s end'));
+      return outcome;
     } catch (err) {
       const e = err as Error & { code?: string };
-      logger.error({ planId: request.planId, err: e.message, code: e.code }, 'plan not executable');
-      return { ok: false, error: { code: e.code ?? ControlErrorCode.Internal, message: e.message } };
+      records?.notExecuted(planId, e.message);
+      logger.error({ planId, err: e.message, code: e.code }, 'plan not executed');
+      return undefined;
+    } finally {
+      settledAt = Date.now();
     }
-    const executing = !request.dryRun && plan.actions.length > 0;
-    if (executing) execute(request.planId, plan, planned.configuration, planned.decision, request.mode);
-    return {
-      ok: true,
-      planId: request.planId,
-      actions: plan.actions.map((a) => ({ ...a, dependsOn: [...a.dependsOn] })),
-      steps: plan.steps,
-      makespan: plan.makespan,
-      sumCompletion: plan.sumCompletion,
-      solveMs: plan.solveMs,
-      excluded: view.excluded.map((e) => ({ ...e })),
-      target: Object.fromEntries(Object.entries(plan.target).map(([vm, t]) => [vm, { ...t }])),
-      executing,
-    };
+  }
+
+  /** VMs the agents report an action in flight on: the loop leaves their vjobs alone until it ends. */
+  function busy(view: MonitorView): BusyVM[] {
+    void view;
+    return [];
   }
 
   function statusReply(): StatusReply {
     const view = monitor.view();
+    const running = loop?.running();
     return {
       controller: name,
       ts: view.at,
       nodes: view.nodes.map((n) => ({ ...n })),
       vms: view.configuration.vms.map((v) => ({ id: v.id, vjob: v.vjob, state: v.state, demand: v.demand, ...(v.host ? { host: v.host } : {}) })),
       excluded: view.excluded.map((e) => ({ ...e })),
-      ...(running ? { running: running.planId } : {}),
+      ...(running ? { running } : {}),
     };
+  }
+
+  async function apply(request: ApplyRequest): Promise<ApplyReply> {
+    if (!loop) return { ok: false, error: { code: ControlErrorCode.Internal, message: 'the controller is stopping' } };
+    if (!options.queue) {
+      // Without a queue store the operator's vjobs are known to this process only.
+      for (const j of request.vjobs ?? []) registry.vjobs.set(j.id, j);
+      for (const vm of request.vms ?? []) {
+        const state = vm.state === 'waiting' || vm.state === 'terminated' ? vm.state : undefined;
+        registry.vms.set(vm.id, { id: vm.id, vjob: vm.vjob, demand: vm.demand, ...(state ? { state } : {}) });
+      }
+    }
+    return applyRequest({ loop, ...(options.queue ? { queue: options.queue } : {}), freshView }, request);
   }
 
   const subs: Subscription[] = [];
@@ -239,28 +262,34 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     ...(options.queue ? { queue: options.queue } : {}),
     ...(options.policy ? { policy: options.policy } : {}),
     view: () => monitor.view(),
-    planRunning: () => running !== undefined,
+    planRunning: () => loop?.running() !== undefined,
     trigger: (reason) => loop?.trigger(reason),
   });
   serve(s.control('submit'), async (m) => void m.respond(await queueRequests.submit(m.data)));
   serve(s.control('queue'), async (m) => void m.respond(await queueRequests.queue(m.data)));
   serve(s.control('cancel'), async (m) => void m.respond(await queueRequests.cancel(m.data)));
 
-  if (options.decide || (options.policy && options.queue))
-    loop = startControlLoop({
-      logger,
-      intervalMs: options.loopIntervalMs ?? DEFAULT_LOOP_INTERVAL_MS,
-      statusPeriodMs: periodMs,
-      view: () => monitor.view(),
-      isFresh,
-      planRunning: () => current() !== undefined || closed,
-      execute: (planId, plan, configuration, decision) => execute(planId, plan, configuration, decision),
-      newPlanId,
-      costModel: options.costModel ?? DEFAULT_COST_MODEL,
-      ...(options.policy ? { policy: options.policy } : {}),
-      ...(options.queue ? { queue: options.queue } : {}),
-      ...(options.decide ? { decide: options.decide } : {}),
-    });
+  loop = startReconcileLoop({
+    logger,
+    intervalMs: options.loopIntervalMs ?? DEFAULT_LOOP_INTERVAL_MS,
+    statusPeriodMs: periodMs,
+    silenceMs,
+    view: () => {
+      const view = monitor.view();
+      rememberNodes(view.nodes.filter((n) => n.liveness === 'online').map((n) => n.id));
+      return view;
+    },
+    isFresh,
+    busy,
+    knownNodes: () => [...knownNodes],
+    execute,
+    newPlanId,
+    costModel: options.costModel ?? DEFAULT_COST_MODEL,
+    ...(options.retry ? { retry: options.retry } : {}),
+    ...(options.policy ? { policy: options.policy } : {}),
+    ...(options.queue ? { queue: options.queue } : {}),
+    ...(options.decide ? { decide: options.decide } : {}),
+  });
 
   logger.info({ controller: name, prefix: s.prefix }, 'controller started');
   return {
@@ -268,14 +297,15 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     view: () => monitor.view(),
     apply,
     lastOutcome: () => last,
-    idle: async () => {
-      while (running) await running.done;
-    },
+    idle: () => loop?.idle() ?? Promise.resolve(),
     async close() {
+      if (closed) return;
       closed = true;
-      loop?.close();
-      running?.abort.abort(new Error('controller stopping'));
-      while (running) await running.done;
+      const l = loop;
+      loop = undefined;
+      abort.abort(new Error('controller stopping'));
+      await l?.close();
+      await l?.idle();
       for (const sub of subs) sub.unsubscribe();
       await monitor.close();
       await records?.flushed();

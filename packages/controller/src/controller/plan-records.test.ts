@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { MemoryJournal } from '../journal/plan-journal.ts';
 import { describe, expect, it } from 'vitest';
 import { contextSwitch } from '../engine/context-switch.ts';
 import { executePlan, ExecutionMode, MemoryTransport } from '../executor/index.ts';
@@ -78,11 +79,28 @@ describe('closeInterruptedPlan', () => {
     expect(await closeInterruptedPlan(store, logger)).toBeUndefined();
     const running = { planId: 'cut', status: 'running', controller: 'old', mode: 'barrier', actions: 42, steps: 5, estimatedMs: 4620, startedAt: 1000 } as const;
     await store.recordPlan(running);
-    expect(await closeInterruptedPlan(store, logger, () => 5000)).toEqual({ ...running, status: 'interrupted', endedAt: 5000 });
+    expect(await closeInterruptedPlan(store, logger, undefined, () => 5000)).toEqual({ ...running, status: 'interrupted', endedAt: 5000 });
     expect(await store.lastPlan()).toMatchObject({ planId: 'cut', status: 'interrupted', endedAt: 5000 });
     expect(warnings).toHaveLength(1);
     expect(warnings[0]!.obj).toMatchObject({ planId: 'cut', controller: 'old', actions: 42 });
     expect(await closeInterruptedPlan(store, logger)).toBeUndefined();
     expect(warnings).toHaveLength(1);
+  });
+
+  it('reads the interrupted plan\'s journal: the actions done, failed, and sent without a result', async () => {
+    const store = new MemoryQueueStore();
+    const journal = new MemoryJournal();
+    const { warnings, logger } = recordingLogger();
+    await store.recordPlan({ planId: 'cut', status: 'running', controller: 'old', mode: 'barrier', actions: 3, steps: 2, estimatedMs: 100, startedAt: 1 });
+    await journal.append([
+      { kind: 'plan', planId: 'cut', controller: 'old', mode: 'barrier', actions: 3, decision: { j: 'running' }, at: 1 },
+      { kind: 'intent', planId: 'cut', actionId: 'cut:a1', node: 'n1', type: 'resume', vm: 'v1', vjob: 'j', at: 2 },
+      { kind: 'intent', planId: 'cut', actionId: 'cut:a2', node: 'n2', type: 'resume', vm: 'v2', vjob: 'j', at: 2 },
+      { kind: 'result', planId: 'cut', actionId: 'cut:a1', ok: true, at: 3 },
+      { kind: 'intent', planId: 'cut', actionId: 'cut:a3', node: 'n1', type: 'unpause', vm: 'v1', vjob: 'j', at: 4 },
+      { kind: 'result', planId: 'cut', actionId: 'cut:a3', ok: false, code: 'X', at: 5 },
+    ]);
+    expect(await closeInterruptedPlan(store, logger, journal, () => 9)).toMatchObject({ status: 'interrupted', done: 1, failed: 1 });
+    expect(warnings[0]!.obj).toMatchObject({ planId: 'cut', sent: 3, done: 1, failed: 1, inFlight: ['resume v2 on n2'], inFlightCount: 1 });
   });
 });

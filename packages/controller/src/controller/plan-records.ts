@@ -1,6 +1,7 @@
 import { estimatedDurationMs, type ExecutionMode, type ExecutionOutcome } from '../executor/index.ts';
 import type { FeasiblePlan } from '../model/plan.ts';
 import type { PlanRecord, QueueStore } from '../queue/queue-store.ts';
+import { summarizePlan, type PlanJournal } from '../journal/plan-journal.ts';
 import type { Logger } from './logger.ts';
 
 type RecordStore = Pick<QueueStore, 'recordPlan' | 'lastPlan'>;
@@ -56,16 +57,27 @@ export function planRecorder(store: RecordStore, controller: string, logger: Log
 
 /**
  * At a controller's start: a latest plan still recorded as running was cut short by a controller
- * stop. It is logged and recorded as interrupted; what it did is what the agents report, and the
- * control loop plans from there. Returns that record, if any.
+ * stop. Its journal tells which actions were sent without a known result; those are logged (the
+ * agents report their effects, and what they still run, in their statuses: the loop plans around
+ * them), and the plan is recorded as interrupted. Returns that record, if any.
  */
-export async function closeInterruptedPlan(store: RecordStore, logger: Logger, now: () => number = Date.now): Promise<PlanRecord | undefined> {
+export async function closeInterruptedPlan(store: RecordStore, logger: Logger, journal?: PlanJournal, now: () => number = Date.now): Promise<PlanRecord | undefined> {
   const last = await store.lastPlan();
   if (last?.status !== 'running') return undefined;
-  const interrupted: PlanRecord = { ...last, status: 'interrupted', endedAt: now() };
+  const summary = journal ? summarizePlan(await journal.read(last.planId).catch(() => [])) : undefined;
+  const inFlight = summary?.inFlight.map((i) => `${i.type} ${i.vm} on ${i.node}`) ?? [];
+  const interrupted: PlanRecord = {
+    ...last,
+    status: 'interrupted',
+    endedAt: now(),
+    ...(summary ? { done: [...summary.results.values()].filter((r) => r.ok).length, failed: [...summary.results.values()].filter((r) => !r.ok).length } : {}),
+  };
   await store.recordPlan(interrupted);
   logger.warn(
-    { planId: last.planId, controller: last.controller, startedAt: new Date(last.startedAt).toISOString(), actions: last.actions },
+    {
+      planId: last.planId, controller: last.controller, startedAt: new Date(last.startedAt).toISOString(), actions: last.actions,
+      ...(summary ? { sent: summary.intents.length, done: interrupted.done, failed: interrupted.failed, inFlight: inFlight.slice(0, 50), inFlightCount: inFlight.length } : {}),
+    },
     'the latest plan was interrupted by a controller stop; the agents report what it did, and the control loop plans from there',
   );
   return interrupted;

@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { type ActionRequest, type ActionResult, executingNode, TOKEN_RE } from '@entropy/protocol';
 import type { Configuration, Decision, VM } from '../model/configuration.ts';
+import type { VMState } from '../model/lifecycle.ts';
 import { barrierMakespan, type FeasiblePlan, type PlannedAction } from '../model/plan.ts';
 import { verifyPlan } from '../verifier/index.ts';
 import { dispatchUnits, type DispatchUnit } from './dispatch-units.ts';
@@ -34,10 +35,33 @@ export interface ExecuteOptions {
   readonly onEvent?: (event: ExecutorEvent) => void;
   /** Stops starting new actions; running ones finish, a half-done vjob pause is undone. */
   readonly signal?: AbortSignal;
+  /** The leader's fencing token, sent with every action: an agent refuses a token older than the newest it has seen. */
+  readonly token?: number;
+  /** Records each action's intent before it is sent, and its result. */
+  readonly journal?: ActionJournal;
+  /**
+   * What the agents report now of some VMs. Before each dispatch unit, the VMs the plan has not
+   * acted on yet must be where the plan expects them; otherwise the plan stops as stale.
+   */
+  readonly observe?: (vms: readonly string[]) => ReadonlyMap<string, ObservedPlace>;
   readonly now?: () => number;
 }
 
 type Status = 'pending' | 'running' | 'done' | 'failed';
+
+/** Where a VM is, as observed: its state and the node holding it (absent for waiting and terminated VMs). */
+export interface ObservedPlace {
+  readonly state: VMState;
+  readonly host?: string;
+}
+
+/** The executor's side of the plan journal (journal/plan-journal.ts): intents before sending, results after. */
+export interface ActionJournal {
+  /** Resolves once the intents are durable; a rejection keeps the actions from being sent. */
+  intents(actions: readonly { readonly request: ActionRequest; readonly node: string }[]): Promise<void>;
+  /** Not awaited: a result the journal misses is learnt from the agent's ledger after a restart. */
+  result(request: ActionRequest, result: { readonly ok: boolean; readonly code?: string; readonly message?: string; readonly final?: boolean; readonly state?: string; readonly host?: string }): void;
+}
 
 /**
  * Runs a verified plan on the agents through the transport and records every transition.
@@ -90,6 +114,9 @@ class PlanRun {
   private readonly failures: FailedAction[] = [];
   private readonly undone: UndoAction[] = [];
   private readonly counts = { total: 0, done: 0, failed: 0, running: 0 };
+  /** VMs this plan has sent an action for: their observed state is the plan's business. */
+  private readonly touched = new Set<string>();
+  private staleReason: string | undefined;
   private readonly started: number;
 
   constructor(
@@ -128,14 +155,50 @@ class PlanRun {
   }
 
   private stopped(): boolean {
-    return this.failures.length > 0 || this.options.signal?.aborted === true;
+    return this.failures.length > 0 || this.staleReason !== undefined || this.options.signal?.aborted === true;
+  }
+
+  /** Checks the units' VMs before any of them is sent; a stale one stops the plan. */
+  private foundStale(units: readonly DispatchUnit[]): boolean {
+    for (const u of units) {
+      const stale = this.staleIn(u);
+      if (stale !== undefined) {
+        this.staleReason = stale;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * The first VM of the unit, not acted on by this plan yet, that the agents report elsewhere than
+   * the plan's source configuration says: a plan computed on a configuration that no longer holds.
+   */
+  private staleIn(unit: DispatchUnit): string | undefined {
+    const observe = this.options.observe;
+    if (!observe) return undefined;
+    const fresh = unit.actions.map((a) => a.vm).filter((vm) => !this.touched.has(vm));
+    if (fresh.length === 0) return undefined;
+    const seen = observe(fresh);
+    for (const vm of fresh) {
+      const expected = this.vmById.get(vm);
+      if (!expected) continue;
+      const now = seen.get(vm);
+      const gone = expected.state === 'waiting' || expected.state === 'terminated';
+      const same = now === undefined ? gone : now.state === expected.state && (gone || now.host === expected.host);
+      if (!same) {
+        const where = (p: { state: string; host?: string } | undefined) => (p === undefined ? 'not reported' : `${p.state}${p.host ? ` on ${p.host}` : ''}`);
+        return `VM ${vm} is ${where(now)}, the plan expects it ${where(expected)}`;
+      }
+    }
+    return undefined;
   }
 
   private async runBarrier(units: readonly DispatchUnit[]): Promise<void> {
     const steps = new Map<number, DispatchUnit[]>();
     for (const u of units) steps.set(u.step, [...(steps.get(u.step) ?? []), u]);
     for (const step of [...steps.keys()].sort((x, y) => x - y)) {
-      if (this.stopped()) return;
+      if (this.stopped() || this.foundStale(steps.get(step)!)) return;
       // The barrier: every result of this step before anything of the next.
       await Promise.all(steps.get(step)!.map((u) => this.runUnit(u)));
     }
@@ -168,6 +231,8 @@ class PlanRun {
    * vjobs: the vjob is half paused only while its own pause step lasts.
    */
   private async runUnit(unit: DispatchUnit): Promise<boolean> {
+    if (this.stopped() || (this.mode === ExecutionMode.Asap && this.foundStale([unit]))) return false;
+    for (const a of unit.actions) this.touched.add(a.vm);
     const results = await Promise.all(unit.actions.map((a) => this.runPlanned(a)));
     const ok = results.every(Boolean);
     if (!ok && unit.actions[0]!.type === 'pause') {
@@ -218,15 +283,40 @@ class PlanRun {
       ...(a.to !== undefined ? { to: a.to } : {}),
       estimatedMs,
       timeoutMs: actionTimeoutMs(this.timeouts, estimatedMs),
+      ...(this.options.token !== undefined ? { token: this.options.token } : {}),
     };
   }
 
-  /** One action on the wire, retried with the same id after transient errors, until its deadline. */
+  /**
+   * One action on the wire: its intent journaled first (an action whose intent cannot be written is
+   * not sent), then sent and retried with the same id after transient errors until its deadline,
+   * then its result journaled.
+   */
   private async send(a: PlannedAction, undo: boolean): Promise<SendOutcome> {
     const wireId = `${this.planId}:${a.id}`;
     const req = this.request(a, wireId);
     const node = executingNode(req);
     this.emit({ kind: 'action-started', action: a, wireId, node, ...(undo ? { undo } : {}) });
+    const journal = this.options.journal;
+    if (journal) {
+      try {
+        await journal.intents([{ request: req, node }]);
+      } catch (err) {
+        const error = { code: ExecutorErrorCode.Journal, message: `${a.type} ${a.vm} on ${node} not sent: its intent could not be journaled (${(err as Error).message})` };
+        return { ok: false, wireId, node, attempts: 0, elapsedMs: 0, uncertain: false, error };
+      }
+    }
+    const outcome = await this.exchange(a, req, node);
+    if (journal) {
+      if (outcome.ok) journal.result(req, { ok: true, ...(outcome.result.state !== undefined ? { state: outcome.result.state } : {}), ...(outcome.result.host !== undefined ? { host: outcome.result.host } : {}) });
+      else journal.result(req, { ok: false, code: outcome.error.code, message: outcome.error.message, ...(outcome.error.final ? { final: true } : {}) });
+    }
+    return outcome;
+  }
+
+  /** Sends `req` until it gets a result, a non-transient error, or its deadline. */
+  private async exchange(a: PlannedAction, req: ActionRequest, node: string): Promise<SendOutcome> {
+    const wireId = req.actionId;
     const t0 = this.now();
     const deadline = t0 + req.timeoutMs + this.timeouts.graceMs;
     const expiry = new AbortController();
@@ -234,8 +324,8 @@ class PlanRun {
     const expired = new Promise<never>((_, reject) => expiry.signal.addEventListener('abort', () => reject(expiry.signal.reason), { once: true }));
     expired.catch(() => {});
     let attempts = 0;
-    const fail = (code: string, message: string, uncertain: boolean): SendFailure => ({
-      ok: false, wireId, node, attempts, elapsedMs: this.now() - t0, uncertain, error: { code, message },
+    const fail = (code: string, message: string, uncertain: boolean, final?: boolean): SendFailure => ({
+      ok: false, wireId, node, attempts, elapsedMs: this.now() - t0, uncertain, error: { code, message, ...(final ? { final } : {}) },
     });
     try {
       for (;;) {
@@ -243,7 +333,10 @@ class PlanRun {
         try {
           const result = await Promise.race([this.options.transport.send(req, { signal: expiry.signal, timeoutMs: Math.max(1, deadline - this.now()) }), expired]);
           if (result.actionId !== wireId) return fail(ExecutorErrorCode.BadResult, `reply for action ${JSON.stringify(result.actionId)}, expected ${wireId}`, true);
-          if (!result.ok) return { ...fail(result.error?.code ?? ExecutorErrorCode.Transport, result.error?.message ?? 'failed', false), agentDurationMs: result.durationMs };
+          if (!result.ok) {
+            const final = (result as { final?: boolean }).final === true;
+            return { ...fail(result.error?.code ?? ExecutorErrorCode.Transport, result.error?.message ?? 'failed', false, final), agentDurationMs: result.durationMs };
+          }
           return { ok: true, wireId, node, attempts, elapsedMs: this.now() - t0, result };
         } catch (err) {
           if (expiry.signal.aborted) return fail(ExecutorErrorCode.Timeout, `${a.type} ${a.vm} on ${node}: no result within ${req.timeoutMs + this.timeouts.graceMs} ms`, true);
@@ -289,7 +382,13 @@ class PlanRun {
   private outcome(): ExecutionOutcome {
     const notStarted = this.plan.actions.filter((a) => this.status.get(a.id) === 'pending');
     const allDone = this.counts.done === this.plan.actions.length;
-    const status = allDone ? ExecutionStatus.Completed : this.failures.length > 0 ? ExecutionStatus.Failed : ExecutionStatus.Aborted;
+    const status = allDone
+      ? ExecutionStatus.Completed
+      : this.failures.length > 0
+        ? ExecutionStatus.Failed
+        : this.staleReason !== undefined
+          ? ExecutionStatus.Stale
+          : ExecutionStatus.Aborted;
     const uncertain = new Set(this.observed.uncertainVms());
     const wasPaused = new Set(this.options.configuration.vms.filter((v) => v.state === 'paused').map((v) => v.id));
     const leftPaused = [...this.vmById.keys()].filter((vm) => !uncertain.has(vm) && !wasPaused.has(vm) && this.observed.stateOf(vm) === 'paused').sort();
@@ -307,6 +406,7 @@ class PlanRun {
       uncertainVms: [...uncertain].sort(),
       observed: this.observed.configuration(),
       ...(status === ExecutionStatus.Aborted && reason !== undefined ? { abortReason: reason instanceof Error ? reason.message : String(reason) } : {}),
+      ...(this.staleReason !== undefined ? { staleReason: this.staleReason } : {}),
       estimatedMs: this.estimatedMs(),
       measuredMs: this.now() - this.started,
     };

@@ -1,7 +1,7 @@
 export { dispatchUnits, type DispatchUnit } from './dispatch-units.ts';
 export { InvalidPlanIdError, PlanErrorCode, PlanRefusedError, UnsupportedPlanError } from './errors.ts';
 export type { ExecutorEvent, ExecutorEventKind, ProgressCounts } from './events.ts';
-export { assertExecutable, estimatedDurationMs, executePlan, type ExecuteOptions } from './execute-plan.ts';
+export { type ActionJournal, assertExecutable, estimatedDurationMs, executePlan, type ExecuteOptions, type ObservedPlace } from './execute-plan.ts';
 export { MemoryTransport, type MemoryTransportOptions, type SendRecord } from './memory-transport.ts';
 export {
   ExecutionMode,

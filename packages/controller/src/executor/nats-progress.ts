@@ -22,7 +22,10 @@ export function toPlanProgress(e: ExecutorEvent): PlanProgress | undefined {
     case 'plan-done':
     case 'plan-failed': {
       const { outcome } = e;
-      const error = outcome.failed?.error ?? (outcome.abortReason !== undefined ? { code: 'ENTROPY_ABORTED', message: outcome.abortReason } : undefined);
+      const error =
+        outcome.failed?.error ??
+        (outcome.staleReason !== undefined ? { code: 'ENTROPY_PLAN_STALE', message: outcome.staleReason } : undefined) ??
+        (outcome.abortReason !== undefined ? { code: 'ENTROPY_ABORTED', message: outcome.abortReason } : undefined);
       return { planId, ts, counts, kind: e.kind === 'plan-done' ? ProgressKind.PlanDone : ProgressKind.PlanFailed, durationMs: outcome.measuredMs, ...(error ? { error } : {}) };
     }
     default:

@@ -11,6 +11,11 @@ export const ExecutionStatus = {
   Failed: 'failed',
   /** The caller's signal stopped the plan; no action failed. */
   Aborted: 'aborted',
+  /**
+   * A VM the plan was about to act on is not where the plan expects it (moved or stopped behind
+   * the controller's back): no new action started; the next turn replans from what is observed.
+   */
+  Stale: 'stale',
 } as const;
 export type ExecutionStatus = (typeof ExecutionStatus)[keyof typeof ExecutionStatus];
 
@@ -24,12 +29,16 @@ export const ExecutorErrorCode = {
   Transport: 'ENTROPY_TRANSPORT',
   /** The agent's reply does not match the request (another action id). */
   BadResult: 'ENTROPY_BAD_RESULT',
+  /** The action's intent could not be written to the plan journal: it was not sent. */
+  Journal: 'ENTROPY_JOURNAL',
 } as const;
 export type ExecutorErrorCode = (typeof ExecutorErrorCode)[keyof typeof ExecutorErrorCode];
 
 export interface ExecutionError {
   readonly code: string;
   readonly message: string;
+  /** The agent said retrying cannot help. */
+  readonly final?: boolean;
 }
 
 export interface CompletedAction {
@@ -87,6 +96,8 @@ export interface ExecutionOutcome {
   readonly abortReason?: string;
   /** The plan's duration under the cost model in this mode: its makespan for asap, the sum of each step's longest action for barrier. */
   readonly estimatedMs: number;
+  /** Why a stale plan was stopped: the first VM found elsewhere than the plan expects. */
+  readonly staleReason?: string;
   /** Wall-clock duration of the execution, undo included. */
   readonly measuredMs: number;
 }

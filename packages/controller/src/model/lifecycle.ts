@@ -77,3 +77,32 @@ export function stateAfter(type: ActionType, from: VMState): VMState | undefined
 export function holdsResources(state: VMState): boolean {
   return state === 'running' || state === 'paused';
 }
+
+/** The vjob-level wanted states a VM in each observed state can reach. */
+const VM_TARGETS: Readonly<Record<VMState, readonly VJobState[]>> = {
+  waiting: ['waiting', 'running', 'terminated'],
+  running: ['running', 'sleeping', 'terminated'],
+  paused: ['running', 'sleeping', 'terminated'],
+  sleeping: ['sleeping', 'running', 'terminated'],
+  terminated: ['terminated'],
+};
+
+/** The wanted states every VM of a vjob can reach from the given observed states. */
+export function reachableTargets(states: readonly VMState[]): VJobState[] {
+  return VJOB_STATES.filter((t) => states.every((s) => VM_TARGETS[s].includes(t)));
+}
+
+/**
+ * Where a vjob goes when no decision names it: its current state (running if any VM runs or is
+ * paused, else sleeping, waiting, terminated) when every VM can reach it, else running.
+ */
+export function defaultTarget(states: readonly VMState[]): VJobState {
+  const current: VJobState = states.some((s) => s === 'running' || s === 'paused')
+    ? 'running'
+    : states.some((s) => s === 'sleeping')
+      ? 'sleeping'
+      : states.some((s) => s === 'waiting')
+        ? 'waiting'
+        : 'terminated';
+  return states.every((s) => VM_TARGETS[s].includes(current)) ? current : 'running';
+}

@@ -9,6 +9,8 @@ import { bySubmission, MemoryQueueStore, type PlanRecord, type QueueStore, type 
 /** The stored JSON, checked when read back: a value written by another version or by hand is reported, not trusted. */
 const storedSchema = z.object({
   id: z.string().min(1),
+  owner: z.enum(['policy', 'operator']).optional(),
+  wanted: z.enum(['waiting', 'running', 'sleeping', 'terminated']).optional(),
   priority: z.number().finite(),
   submittedAt: z.number().finite(),
   state: z.enum(['waiting', 'running', 'sleeping', 'terminated']),
@@ -20,7 +22,7 @@ const storedSchema = z.object({
 
 const planRecordSchema = z.object({
   planId: z.string().min(1),
-  status: z.enum(['running', 'completed', 'failed', 'aborted', 'interrupted']),
+  status: z.enum(['running', 'completed', 'failed', 'aborted', 'stale', 'interrupted']),
   controller: z.string(),
   mode: z.string(),
   actions: z.number().int().min(0),
@@ -37,6 +39,9 @@ const planRecordSchema = z.object({
 
 /** The key of the latest plan's record: vjob ids take no dot, so it never names a vjob. */
 export const PLAN_RECORD_KEY = 'plan.last';
+/** The key of the known nodes' list. */
+export const KNOWN_NODES_KEY = 'cluster.nodes';
+const knownNodesSchema = z.array(z.string().min(1));
 
 export const DEFAULT_QUEUE_HISTORY = 5;
 /** Compare-and-set retries before giving up: only concurrent writers to the same vjob make it loop. */
@@ -124,7 +129,34 @@ export class KvQueueStore implements QueueStore {
     return this.read(await this.kv.get(PLAN_RECORD_KEY), planRecordSchema);
   }
 
+  async knownNodes(): Promise<string[]> {
+    return (await this.readKnownNodes()).nodes;
+  }
+
+  async addKnownNodes(nodes: readonly string[]): Promise<void> {
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const { nodes: known, revision } = await this.readKnownNodes();
+      const added = nodes.filter((n) => !known.includes(n));
+      if (added.length === 0) return;
+      const value = JSON.stringify([...known, ...added].sort());
+      try {
+        if (revision === undefined) await this.kv.create(KNOWN_NODES_KEY, value);
+        else await this.kv.update(KNOWN_NODES_KEY, value, revision);
+        return;
+      } catch (err) {
+        if (!isCasConflict(err)) throw err;
+      }
+    }
+    throw new EntropyError(ErrorCode.Io, `${KNOWN_NODES_KEY}: gave up after ${MAX_CAS_ATTEMPTS} conflicting writes to bucket ${this.bucket}`);
+  }
+
   async close(): Promise<void> {}
+
+  private async readKnownNodes(): Promise<{ nodes: string[]; revision?: number }> {
+    const entry = await this.kv.get(KNOWN_NODES_KEY);
+    const nodes = this.read(entry, knownNodesSchema) ?? [];
+    return { nodes, ...(entry && entry.operation === 'PUT' ? { revision: entry.revision } : {}) };
+  }
 
   private decode(entry: KvEntry | null): StoredVJob | undefined {
     return this.read(entry, storedSchema) as StoredVJob | undefined;

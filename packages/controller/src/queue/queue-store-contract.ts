@@ -13,6 +13,15 @@ export function describeQueueStore(name: string, open: () => Promise<QueueStore>
   });
 
   describe(`${name} queue store`, () => {
+    it('keeps the known nodes: each once, in order, across concurrent additions', async () => {
+      const store = await open();
+      expect(await store.knownNodes()).toEqual([]);
+      await Promise.all([store.addKnownNodes(['n2', 'n1']), store.addKnownNodes(['n3', 'n1'])]);
+      await store.addKnownNodes(['n2']);
+      expect(await store.knownNodes()).toEqual(['n1', 'n2', 'n3']);
+      expect((await store.list()).map((v) => v.id)).toEqual([]);
+    });
+
     it('adds a vjob once: a second add with the same id is refused', async () => {
       const store = await open();
       expect(await store.add(vjob('a', 10))).toBe(true);

@@ -6,8 +6,16 @@ export const VJobEnd = { Finished: 'finished', Cancelled: 'cancelled' } as const
 export type VJobEnd = (typeof VJobEnd)[keyof typeof VJobEnd];
 
 /** One vjob of the queue, as stored: what was submitted, and what the control loop last observed of it. */
+/** Who says what a vjob should be: the policy (a submitted vjob) or an operator (`entropy apply`). */
+export const VJobOwner = { Policy: 'policy', Operator: 'operator' } as const;
+export type VJobOwner = (typeof VJobOwner)[keyof typeof VJobOwner];
+
 export interface StoredVJob {
   readonly id: string;
+  /** Absent for the policy's vjobs (submitted to the queue). */
+  readonly owner?: VJobOwner;
+  /** An operator vjob's wanted state, set by `entropy apply`; the loop drives the vjob there, also after a restart. */
+  readonly wanted?: VJobState;
   readonly priority: number;
   /** Milliseconds since the epoch, set by the controller on submission. */
   readonly submittedAt: number;
@@ -27,7 +35,7 @@ export interface StoredVJob {
 export interface PlanRecord {
   readonly planId: string;
   /** `running` until the executor's outcome; `interrupted` when a controller found it running at start. */
-  readonly status: 'running' | 'completed' | 'failed' | 'aborted' | 'interrupted';
+  readonly status: 'running' | 'completed' | 'failed' | 'aborted' | 'stale' | 'interrupted';
   readonly controller: string;
   readonly mode: string;
   readonly actions: number;
@@ -65,6 +73,10 @@ export interface QueueStore {
   /** Replaces the record of the latest plan. */
   recordPlan(record: PlanRecord): Promise<void>;
   lastPlan(): Promise<PlanRecord | undefined>;
+  /** Every node the cluster is known to have had: a restarted controller waits for each to report (or to be offline) before planning. */
+  knownNodes(): Promise<string[]>;
+  /** Adds nodes to the known ones (those known already are ignored). */
+  addKnownNodes(nodes: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -77,6 +89,7 @@ export class MemoryQueueStore implements QueueStore {
   readonly kind = 'memory' as const;
   private readonly vjobs = new Map<string, StoredVJob>();
   private plan: PlanRecord | undefined;
+  private readonly nodes = new Set<string>();
 
   async add(vjob: StoredVJob): Promise<boolean> {
     if (this.vjobs.has(vjob.id)) return false;
@@ -113,6 +126,14 @@ export class MemoryQueueStore implements QueueStore {
 
   async lastPlan(): Promise<PlanRecord | undefined> {
     return this.plan && structuredClone(this.plan);
+  }
+
+  async knownNodes(): Promise<string[]> {
+    return [...this.nodes].sort();
+  }
+
+  async addKnownNodes(nodes: readonly string[]): Promise<void> {
+    for (const n of nodes) this.nodes.add(n);
   }
 
   async close(): Promise<void> {}

@@ -3,7 +3,8 @@ import type { Logger } from '../controller/logger.ts';
 import type { VJobState } from '../model/lifecycle.ts';
 import { MemoryRegistry, type MonitorView } from '../monitor/index.ts';
 import { vjobStateOf } from '../policy/policy.ts';
-import { bySubmission, type QueueStore, type StoredVJob, VJobEnd } from './queue-store.ts';
+import type { Resources } from '../model/resources.ts';
+import { bySubmission, type QueueStore, type StoredVJob, VJobEnd, VJobOwner } from './queue-store.ts';
 import type { VJobSpec } from './vjob-file.ts';
 
 /**
@@ -64,10 +65,58 @@ export class VJobQueue {
     return this.cache.get(id);
   }
 
-  /** Vjobs the policy decides on: not ended, not being cancelled, planned by the monitor now. */
+  /** Vjobs the policy decides on: its own (not the operator's), not ended, not being cancelled, planned by the monitor now. */
   schedulable(view: MonitorView): StoredVJob[] {
     const planned = new Set(view.configuration.vjobs.map((j) => j.id));
-    return this.list().filter((v) => v.state !== 'terminated' && v.cancelRequestedAt === undefined && planned.has(v.id));
+    return this.list().filter((v) => v.owner !== VJobOwner.Operator && v.state !== 'terminated' && v.cancelRequestedAt === undefined && planned.has(v.id));
+  }
+
+  /**
+   * Registers the vjobs an operator names (`entropy apply`): stored with the operator as owner and
+   * their VMs' demand, so that a restarted controller knows them and keeps driving them to their
+   * wanted state. A vjob the queue holds already keeps its record; VMs it did not list are added.
+   */
+  async registerOperatorVjobs(
+    vjobs: readonly { readonly id: string; readonly priority: number; readonly submittedAt: number; readonly state: VJobState }[],
+    vms: readonly { readonly id: string; readonly vjob: string; readonly demand: Resources }[],
+  ): Promise<void> {
+    const vmsOf = new Map<string, { id: string; demand: Resources }[]>();
+    for (const vm of vms) {
+      const list = vmsOf.get(vm.vjob);
+      if (list) list.push({ id: vm.id, demand: { ...vm.demand } });
+      else vmsOf.set(vm.vjob, [{ id: vm.id, demand: { ...vm.demand } }]);
+    }
+    for (const j of vjobs) {
+      const own = vmsOf.get(j.id) ?? [];
+      const known = this.cache.get(j.id);
+      if (known && known.state !== 'terminated') {
+        const listed = new Set(known.vms.map((vm) => vm.id));
+        const added = own.filter((vm) => !listed.has(vm.id));
+        if (added.length === 0) continue;
+        const next = await this.write(j.id, (cur) => ({ ...cur, vms: [...cur.vms, ...added.filter((vm) => !cur.vms.some((c) => c.id === vm.id))] }));
+        if (next) this.register(next);
+        continue;
+      }
+      if (known) await this.store.remove(j.id); // an ended vjob's id, taken again by an operator
+      const vjob: StoredVJob = { id: j.id, owner: VJobOwner.Operator, priority: j.priority, submittedAt: j.submittedAt, state: j.state, vms: own };
+      if (!(await this.store.add(vjob))) continue;
+      this.cache.set(vjob.id, vjob);
+      this.register(vjob);
+      this.logger.info({ vjob: vjob.id, vms: vjob.vms.length, state: vjob.state }, 'vjob registered by an operator');
+    }
+  }
+
+  /** Records what an operator wants of its vjob; the loop drives the vjob there, also after a restart. */
+  async want(id: string, state: VJobState): Promise<void> {
+    const current = this.cache.get(id);
+    if (!current || current.owner !== VJobOwner.Operator || current.wanted === state) return;
+    await this.write(id, (v) => (v.state === 'terminated' ? undefined : { ...v, wanted: state }));
+  }
+
+  /** True for a vjob the policy decides on (a submitted one); false for an operator's or an unknown one. */
+  isPolicyVjob(id: string): boolean {
+    const v = this.cache.get(id);
+    return v !== undefined && v.owner !== VJobOwner.Operator;
   }
 
   /** Cancelled vjobs that still hold VMs: the loop asks for them to be terminated. */

@@ -1,4 +1,4 @@
-import { cautiousPlan } from '../controller/cautious-plan.ts';
+import { cautiousPlan, keepingFirstStarts } from '../controller/cautious-plan.ts';
 import { contextSwitch } from '../engine/context-switch.ts';
 import type { Configuration, Decision, VJob, VM } from '../model/configuration.ts';
 import { ACTION_TYPES, type ActionType } from '../model/lifecycle.ts';
@@ -178,7 +178,7 @@ class Simulation {
     timeLimitMs: number,
   ): FeasiblePlan | undefined {
     const starts = queue.filter((j) => j.state !== 'running' && decision[j.id] === 'running').map((j) => j.id);
-    return cautiousPlan(decision, starts, (d) => {
+    return cautiousPlan(starts.length, keepingFirstStarts(decision, starts), (d) => {
       const plan = contextSwitch(configuration, d, this.scenario.costModel, { timeLimitMs });
       this.solveMs += plan.solveMs;
       return plan.feasible ? plan : undefined;

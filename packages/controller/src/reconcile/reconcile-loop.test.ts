@@ -1,0 +1,141 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ExecutionOutcome } from '../executor/index.ts';
+import type { Configuration, Decision } from '../model/configuration.ts';
+import { DEFAULT_COST_MODEL } from '../model/cost-model.ts';
+import type { FeasiblePlan } from '../model/plan.ts';
+import type { MonitorView } from '../monitor/index.ts';
+import { type ReconcileLoop, type ReconcileLoopDeps, startReconcileLoop } from './reconcile-loop.ts';
+
+const configuration: Configuration = {
+  nodes: [{ id: 'n1', capacity: { cpu: 4, mem: 4096 }, state: 'online' }],
+  vms: [{ id: 'v1', vjob: 'j1', state: 'waiting', demand: { cpu: 1, mem: 512 } }],
+  vjobs: [{ id: 'j1', vms: ['v1'], priority: 0, submittedAt: 0 }],
+};
+const view: MonitorView = { at: 0, configuration, nodes: [], excluded: [], usage: {} };
+
+async function until(what: string, probe: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await delay(5);
+  }
+}
+
+/** An outcome in which the plan's first action failed with `code`. */
+function failedOutcome(planId: string, plan: FeasiblePlan, code: string): ExecutionOutcome {
+  const a = plan.actions[0]!;
+  const failure = { action: a, wireId: `${planId}:${a.id}`, node: 'n1', error: { code, message: 'boom' }, elapsedMs: 1, attempts: 1, uncertain: false };
+  return {
+    planId, mode: 'barrier', status: 'failed', completed: [], failed: failure, failures: [failure], undone: [], notStarted: [],
+    leftPaused: [], uncertainVms: [], observed: configuration, estimatedMs: 1, measuredMs: 1,
+  };
+}
+
+describe('startReconcileLoop', () => {
+  let loop: ReconcileLoop | undefined;
+  afterEach(() => loop?.close());
+
+  function harness(over: Partial<ReconcileLoopDeps> = {}) {
+    const state = {
+      fresh: true, decides: 0, started: [] as { planId: string; decision: Decision }[], lines: [] as Record<string, unknown>[],
+      finish: undefined as ((o: ExecutionOutcome | undefined) => void) | undefined, plan: undefined as FeasiblePlan | undefined,
+    };
+    const log = (o: object, msg?: string) => void state.lines.push({ ...o, msg });
+    loop = startReconcileLoop({
+      logger: { info: log, warn: log, error: log, debug: log },
+      intervalMs: 3_600_000,
+      statusPeriodMs: 40,
+      silenceMs: 120,
+      view: () => view,
+      isFresh: () => state.fresh,
+      busy: () => [],
+      knownNodes: () => [],
+      execute: (planId, plan, _c, decision) => {
+        state.started.push({ planId, decision });
+        state.plan = plan;
+        return new Promise((resolve) => (state.finish = resolve));
+      },
+      newPlanId: (p) => `${p}-x`,
+      costModel: DEFAULT_COST_MODEL,
+      decide: () => {
+        state.decides++;
+        return { j1: 'running' };
+      },
+      ...over,
+    });
+    return state;
+  }
+
+  it('runs a turn at start and hands the plan to the executor, logging the turn', async () => {
+    const st = harness();
+    await until('a plan', () => st.started.length === 1);
+    expect(st.started[0]).toEqual({ planId: 'loop1-x', decision: { j1: 'running' } });
+    expect(st.lines.find((l) => l.msg === 'control loop turn')).toMatchObject({ planId: 'loop1-x', actions: 1, byType: { run: 1 }, outcome: 'plan-started', triggers: ['start'] });
+    expect(loop!.running()).toBe('loop1-x');
+  });
+
+  it('coalesces triggers that arrive while a plan runs into one turn after its end, which re-observes', async () => {
+    const st = harness();
+    await until('a plan', () => st.started.length === 1);
+    const decided = st.decides;
+    for (const r of ['submit', 'cancel', 'node-online', 'submit']) loop!.trigger(r);
+    await delay(50);
+    expect(st.decides).toBe(decided);
+    st.finish!({ ...failedOutcome('loop1-x', st.plan!, 'X'), status: 'completed', failures: [], completed: [] } as unknown as ExecutionOutcome);
+    await until('the next plan', () => st.started.length === 2);
+    expect(st.decides).toBe(decided + 1);
+    const turns = st.lines.filter((l) => l.outcome === 'plan-started');
+    expect(turns[1]!.triggers).toEqual(expect.arrayContaining(['submit', 'cancel', 'node-online', 'plan-ended']));
+  });
+
+  it('waits for fresh statuses before deciding', async () => {
+    const st = harness();
+    st.fresh = false;
+    await delay(100);
+    expect(st.decides).toBe(0);
+    st.fresh = true;
+    await until('a decision once statuses are fresh', () => st.decides === 1);
+  });
+
+  it('keeps running when decide throws, and backs a vjob whose action failed off before retrying it', async () => {
+    let calls = 0;
+    const st = harness({
+      decide: () => {
+        if (++calls === 1) throw new Error('policy bug');
+        return { j1: 'running' };
+      },
+      retry: { maxAttempts: 3, baseBackoffMs: 300, maxBackoffMs: 1000 },
+    });
+    await until('the error to be logged', () => st.lines.some((l) => l.msg === 'control loop turn failed'));
+    expect(st.lines.find((l) => l.msg === 'control loop turn failed')).toMatchObject({ err: 'policy bug' });
+    loop!.trigger('timer');
+    await until('a plan', () => st.started.length === 1);
+    const failedAt = Date.now();
+    st.finish!(failedOutcome('loop1-x', st.plan!, 'ENTROPY_INJECTED_FAILURE'));
+    await until('the outcome per vjob', () => st.lines.some((l) => l.msg === 'plan outcome per vjob'));
+    const outcome = st.lines.find((l) => l.msg === 'plan outcome per vjob')!;
+    expect((outcome.vjobs as Record<string, string>).j1).toMatch(/^waiting -> running: FAILED run v1 on n1: ENTROPY_INJECTED_FAILURE boom; done: no action; back to waiting now, retry 2\/3 in 1 s/);
+    await until('the held turn', () => st.lines.some((l) => Array.isArray(l.held)));
+    await until('a second plan after the backoff', () => st.started.length === 2);
+    expect(Date.now() - failedAt).toBeGreaterThanOrEqual(250);
+    expect(loop!.failures().get('j1')).toMatchObject({ attempts: 1, to: 'running' });
+  });
+
+  it('runs an apply turn with its overlay and plan id, and refuses one while a plan runs', async () => {
+    const st = harness({ decide: () => undefined });
+    const reply = await loop!.turnNow({ planId: 'apply-1', overlay: { j1: 'running' } });
+    expect(reply).toMatchObject({ ok: true, executing: true });
+    expect(st.started[0]).toEqual({ planId: 'apply-1', decision: { j1: 'running' } });
+    expect(await loop!.turnNow({ planId: 'apply-2', overlay: {} })).toEqual({ ok: false, busy: 'apply-1' });
+  });
+
+  it('plans a dry-run apply without executing it', async () => {
+    const st = harness({ decide: () => undefined });
+    await until('the start turn', () => st.lines.some((l) => l.msg === 'control loop turn'));
+    const reply = await loop!.turnNow({ planId: 'apply-dry', overlay: { j1: 'running' }, dryRun: true });
+    expect(reply.ok && reply.executing).toBe(false);
+    expect(reply.ok && reply.result.plan?.actions.map((a) => a.type)).toEqual(['run']);
+    expect(st.started).toEqual([]);
+  });
+});

@@ -1,0 +1,274 @@
+import type { Logger } from '../controller/logger.ts';
+import { assertExecutable, type ExecutionMode, type ExecutionOutcome } from '../executor/index.ts';
+import type { Configuration, Decision } from '../model/configuration.ts';
+import type { CostModel } from '../model/cost-model.ts';
+import type { FeasiblePlan } from '../model/plan.ts';
+import type { MonitorView } from '../monitor/index.ts';
+import type { Policy } from '../policy/index.ts';
+import type { VJobQueue } from '../queue/vjob-queue.ts';
+import { DEFAULT_RETRY_POLICY, type FailureBook, failureVerdict, recordFailures, type RetryPolicy } from './failure-book.ts';
+import { type BusyVM, reconcile, type ReconcileResult, TurnOutcome } from './reconcile.ts';
+import { describeVjobOutcomes, failedTransitions } from './vjob-outcomes.ts';
+
+/** A test's raw policy hook: the wanted state of some vjobs, or undefined for none. */
+export type DecideFn = (configuration: Configuration, view: MonitorView) => Decision | undefined;
+
+/** What the loop needs from the controller around it. */
+export interface ReconcileLoopDeps {
+  readonly logger: Logger;
+  readonly intervalMs: number;
+  readonly statusPeriodMs: number;
+  /** How long a node may be silent before it is offline. */
+  readonly silenceMs: number;
+  view(): MonitorView;
+  /** True once every online node has reported since the last plan ended. */
+  isFresh(view: MonitorView): boolean;
+  /** VMs the agents report an action in flight on. */
+  busy(view: MonitorView): readonly BusyVM[];
+  /** Every node the cluster is known to have (durable across controller restarts). */
+  knownNodes(): readonly string[];
+  /**
+   * Starts executing a plan the verifier accepted; resolves with its outcome once it ends, or
+   * undefined when it could not start at all (then the error is logged by the controller).
+   */
+  execute(planId: string, plan: FeasiblePlan, configuration: Configuration, decision: Decision, mode?: ExecutionMode): Promise<ExecutionOutcome | undefined>;
+  newPlanId(prefix: string): string;
+  readonly costModel: CostModel;
+  readonly retry?: RetryPolicy;
+  readonly policy?: Policy;
+  readonly queue?: VJobQueue;
+  readonly decide?: DecideFn;
+  readonly now?: () => number;
+}
+
+/** A turn asked for by an operator (`entropy apply`): its overlay, its plan's id and options. */
+export interface TurnRequest {
+  readonly planId: string;
+  readonly overlay: Decision;
+  readonly mode?: ExecutionMode;
+  readonly costModel?: CostModel;
+  readonly timeLimitMs?: number;
+  /** Plan only. */
+  readonly dryRun?: boolean;
+}
+
+export type TurnReply =
+  | { readonly ok: true; readonly result: ReconcileResult; readonly executing: boolean }
+  | { readonly ok: false; readonly busy: string };
+
+export interface ReconcileLoop {
+  /** Asks for a turn; triggers during a turn or a plan are coalesced into one next turn. */
+  trigger(reason: string): void;
+  /** Runs a turn now (after the one in progress), with an overlay: how `apply` plans. */
+  turnNow(request: TurnRequest): Promise<TurnReply>;
+  /** The plan being executed, if any. */
+  running(): string | undefined;
+  /** Resolves once no plan runs. */
+  idle(): Promise<void>;
+  readonly failures: () => FailureBook;
+  close(): Promise<void>;
+}
+
+/**
+ * The thin imperative shell around `reconcile`: it runs one turn at a time on its triggers (a
+ * timer, submissions, cancels, applies, node changes, plan ends, agents' reports of a vjob's
+ * change), hands a plan to the executor, one plan at a time, and records the vjobs whose actions
+ * failed so that the next turns back them off. Every turn starts from fresh observation; nothing
+ * of a plan in progress is remembered beyond the failures it left.
+ */
+export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
+  const { logger } = deps;
+  const now = deps.now ?? Date.now;
+  const retry = deps.retry ?? DEFAULT_RETRY_POLICY;
+  const startedAt = now();
+  const pending = new Set<string>();
+  /** Reasons of turns put off until the agents' statuses are fresh: told with the turn that runs. */
+  const deferred = new Set<string>();
+  let turnInProgress: Promise<unknown> = Promise.resolve();
+  let draining = false;
+  let closed = false;
+  let turns = 0;
+  let plans = 0;
+  let lastGood: Decision = {};
+  let failures: FailureBook = new Map();
+  let running: { planId: string; done: Promise<void> } | undefined;
+  let wake: NodeJS.Timeout | undefined;
+  let wakeAt = Infinity;
+
+  /** One timer for the soonest look anybody asked for. */
+  const lookAgainIn = (reason: string, ms: number) => {
+    if (closed) return;
+    const at = now() + Math.max(0, ms);
+    if (wake && at >= wakeAt) return;
+    if (wake) clearTimeout(wake);
+    wakeAt = at;
+    wake = setTimeout(() => {
+      wake = undefined;
+      wakeAt = Infinity;
+      trigger(reason);
+    }, Math.max(0, ms));
+  };
+
+  function trigger(reason: string): void {
+    if (closed) return;
+    pending.add(reason);
+    if (!draining) void drain();
+  }
+
+  /** Serializes turns: `fn` runs after the turn in progress. */
+  function serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const next = turnInProgress.then(fn, fn);
+    turnInProgress = next.catch(() => undefined);
+    return next;
+  }
+
+  async function drain(): Promise<void> {
+    draining = true;
+    try {
+      while (pending.size > 0 && !closed) {
+        if (running) return; // the plan's end triggers the next turn, with these reasons still pending
+        const reasons = [...new Set([...deferred, ...pending])];
+        pending.clear();
+        deferred.clear();
+        await serialized(() => turn(reasons)).catch((err: Error) => {
+          logger.error({ triggers: reasons, err: err.message }, 'control loop turn failed');
+          lookAgainIn('after-error', deps.intervalMs);
+        });
+      }
+    } finally {
+      draining = false;
+    }
+  }
+
+  /** Observes, reconciles, and starts the plan of the difference; returns the result for `apply`. */
+  async function turn(triggers: string[], request?: TurnRequest): Promise<TurnReply> {
+    if (running) return { ok: false, busy: running.planId };
+    let view = deps.view();
+    if (!deps.isFresh(view)) {
+      for (const r of triggers) deferred.add(r);
+      lookAgainIn('fresh-status', Math.max(50, deps.statusPeriodMs / 4));
+      if (!request) return { ok: false, busy: 'fresh-status' };
+      view = await waitFresh();
+    }
+    const n = ++turns;
+    if (deps.queue) {
+      await deps.queue.reconcile(view, { mayEnd: now() - startedAt >= deps.silenceMs, now: now() });
+      view = deps.view();
+    }
+    const overlay = { ...(deps.decide?.(view.configuration, view) ?? {}), ...(request?.overlay ?? {}) };
+    const result = reconcile({
+      view,
+      now: now(),
+      knownNodes: deps.knownNodes(),
+      startedAt,
+      statusPeriodMs: deps.statusPeriodMs,
+      silenceMs: deps.silenceMs,
+      vjobs: deps.queue?.list() ?? [],
+      ...(deps.policy ? { policy: deps.policy } : {}),
+      lastGood,
+      overlay,
+      failures,
+      retry,
+      busy: deps.busy(view),
+      costModel: request?.costModel ?? deps.costModel,
+      ...(request?.timeLimitMs !== undefined ? { timeLimitMs: request.timeLimitMs } : {}),
+      intervalMs: deps.intervalMs,
+    });
+    failures = result.failures;
+    if (result.policyError) logger.error({ turn: n, policy: deps.policy?.name, code: result.policyError.code, err: result.policyError.message }, 'policy failed: the loop keeps the last good decision');
+    else if (result.policyDecision) lastGood = result.policyDecision;
+    const entry = {
+      turn: n, triggers, ...(deps.policy ? { policy: deps.policy.name } : {}), decision: result.decision,
+      ...(result.held.length ? { held: result.held } : {}), ...(result.deferred.length ? { deferred: result.deferred } : {}), ...(result.reasons.length ? { reasons: result.reasons } : {}),
+    };
+    lookAgainIn('requeue', result.requeueAfterMs);
+    const plan = result.plan;
+    if (!plan || request?.dryRun) {
+      const quiet = result.outcome === TurnOutcome.NoChange && triggers.every((r) => r === 'requeue' || r === 'timer');
+      const level = result.outcome === TurnOutcome.Infeasible ? 'warn' : quiet || result.outcome === TurnOutcome.WaitingForNodes ? 'debug' : 'info';
+      logger[level]({ ...entry, outcome: request?.dryRun && plan ? 'dry-run' : result.outcome }, 'control loop turn');
+      return { ok: true, result, executing: false };
+    }
+    const planId = request?.planId ?? deps.newPlanId(`loop${++plans}`);
+    const byType: Record<string, number> = {};
+    for (const a of plan.actions) byType[a.type] = (byType[a.type] ?? 0) + 1;
+    const planned = { ...entry, planId, actions: plan.actions.length, byType, steps: plan.steps, makespan: plan.makespan };
+    try {
+      assertExecutable(plan, { planId, configuration: result.configuration, decision: result.decision });
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      logger.error({ ...planned, outcome: 'not-executable', code: e.code, err: e.message }, 'control loop turn');
+      return { ok: true, result, executing: false };
+    }
+    logger.info({ ...planned, outcome: 'plan-started' }, 'control loop turn');
+    start(planId, plan, result, request?.mode);
+    return { ok: true, result, executing: true };
+  }
+
+  function start(planId: string, plan: FeasiblePlan, result: ReconcileResult, mode?: ExecutionMode): void {
+    const done = deps.execute(planId, plan, result.configuration, result.decision, mode).then(
+      (outcome) => planEnded(planId, outcome, result),
+      (err: Error) => {
+        logger.error({ planId, err: err.message }, 'plan execution failed');
+        return planEnded(planId, undefined, result);
+      },
+    );
+    running = { planId, done };
+  }
+
+  function planEnded(planId: string, outcome: ExecutionOutcome | undefined, result: ReconcileResult): void {
+    if (running?.planId === planId) running = undefined;
+    if (closed) return;
+    if (outcome === undefined) {
+      lookAgainIn('plan-not-executed', deps.intervalMs);
+      return;
+    }
+    const failed = failedTransitions(outcome, result.decision, result.observed);
+    failures = recordFailures(failures, failed, now(), retry);
+    const vjobs = describeVjobOutcomes(outcome, result.decision, result.observed, failed, (vjob) => {
+      const v = failureVerdict(failures.get(vjob), now(), retry);
+      const f = failures.get(vjob);
+      if (v.kind === 'given-up') return `given up: stays ${v.state}`;
+      if (v.kind === 'back-off') return `back to ${v.state} now, retry ${f!.attempts + 1}/${retry.maxAttempts} in ${Math.ceil((v.until - now()) / 1000)} s`;
+      return 'replanned next turn';
+    });
+    if (Object.keys(vjobs).length > 0) logger.info({ planId, status: outcome.status, vjobs }, 'plan outcome per vjob');
+    // A failure is acted on at once: the vjob goes back to a uniform state in the very next turn.
+    trigger(outcome.status === 'completed' ? 'plan-ended' : 'plan-failed');
+  }
+
+  async function waitFresh(): Promise<MonitorView> {
+    const deadline = now() + deps.silenceMs;
+    let view = deps.view();
+    while (!deps.isFresh(view) && now() < deadline) {
+      await new Promise((r) => setTimeout(r, Math.min(50, deps.statusPeriodMs)));
+      view = deps.view();
+    }
+    return view;
+  }
+
+  // Agents' reports change between turns (a vjob whose VMs all stopped): look once per status period.
+  const watch = deps.queue
+    ? setInterval(() => {
+        if (draining || running) return;
+        if (deps.queue!.observedChange(deps.view())) trigger('vjob-observed');
+      }, Math.max(50, deps.statusPeriodMs))
+    : undefined;
+  setImmediate(() => trigger('start'));
+
+  return {
+    trigger,
+    turnNow: (request) => serialized(() => turn(['apply'], request)),
+    running: () => running?.planId,
+    async idle() {
+      while (running) await running.done;
+    },
+    failures: () => failures,
+    async close() {
+      closed = true;
+      if (wake) clearTimeout(wake);
+      if (watch) clearInterval(watch);
+      await turnInProgress;
+    },
+  };
+}

@@ -1,0 +1,273 @@
+import { cautiousPlan } from '../controller/cautious-plan.ts';
+import { policyViewOf, sizedByUsage } from '../controller/policy-turn.ts';
+import { contextSwitch } from '../engine/context-switch.ts';
+import type { Configuration, Decision, Node, VM } from '../model/configuration.ts';
+import type { CostModel } from '../model/cost-model.ts';
+import { holdsResources, type VJobState } from '../model/lifecycle.ts';
+import type { FeasiblePlan } from '../model/plan.ts';
+import type { MonitorView } from '../monitor/index.ts';
+import { decideSafely, type Policy, type PolicyError } from '../policy/index.ts';
+import { type StoredVJob, VJobOwner } from '../queue/queue-store.ts';
+import { DEFAULT_RETRY_POLICY, type FailureBook, failureVerdict, type RetryPolicy, settleFailures } from './failure-book.ts';
+import { observeVjobs, type ObservedVjob, type ObservedVjobState } from './vjob-states.ts';
+
+/** A VM an agent is acting on right now (its node's status says so): its vjob waits for the action's end. */
+export interface BusyVM {
+  readonly vm: string;
+  readonly node: string;
+  readonly actionId: string;
+  /** Room the action takes on `node` for a VM the configuration does not show there yet (a run, a resume, a migration in). */
+  readonly demand?: Readonly<Record<string, number>>;
+}
+
+export interface ReconcileInput {
+  readonly view: MonitorView;
+  readonly now: number;
+  /** Every node the cluster is known to have; a turn waits until each has reported once since `startedAt`, or is silent long enough to be offline. */
+  readonly knownNodes: readonly string[];
+  readonly startedAt: number;
+  readonly statusPeriodMs: number;
+  /** How long a node may stay silent before it is offline (the monitor's rule). */
+  readonly silenceMs: number;
+  /** The queue store's vjobs: the policy's (submitted) and the operator's (registered by apply). */
+  readonly vjobs: readonly StoredVJob[];
+  readonly policy?: Policy;
+  /** The policy's last good decision, kept when it fails. */
+  readonly lastGood?: Decision;
+  /** Wanted states for this turn only (an apply of the policy's vjobs, a test's decide hook); they win over the others. */
+  readonly overlay?: Decision;
+  readonly failures: FailureBook;
+  readonly retry?: RetryPolicy;
+  readonly busy: readonly BusyVM[];
+  readonly costModel: CostModel;
+  readonly timeLimitMs?: number;
+  /** The loop's period: when nothing asks for a sooner look. */
+  readonly intervalMs: number;
+}
+
+export const TurnOutcome = {
+  /** Some known node has not reported since the controller started: nothing is planned on a partial view. */
+  WaitingForNodes: 'waiting-for-nodes',
+  /** Nothing is wanted of any vjob that it is not already. */
+  NoChange: 'no-change',
+  Plan: 'plan',
+  Infeasible: 'infeasible',
+} as const;
+export type TurnOutcome = (typeof TurnOutcome)[keyof typeof TurnOutcome];
+
+/** Why a vjob is not planned as wanted this turn. */
+export interface HeldVjob {
+  readonly vjob: string;
+  readonly reason: string;
+}
+
+export interface ReconcileResult {
+  readonly outcome: TurnOutcome;
+  /** Set when there is something to execute. */
+  readonly plan?: FeasiblePlan;
+  /** The configuration the engine planned from, and the decision the plan reaches. */
+  readonly configuration: Configuration;
+  readonly decision: Decision;
+  /** What the policy, the operator, cancellations and the overlay want, before failures and holds. */
+  readonly wanted: ReadonlyMap<string, VJobState>;
+  readonly observed: ReadonlyMap<string, ObservedVjob>;
+  readonly policyDecision?: Decision;
+  readonly policyError?: PolicyError;
+  /** Starts left for a later turn: no room for them at the demands the engine uses. */
+  readonly deferred: readonly string[];
+  readonly held: readonly HeldVjob[];
+  /** The failure book with the failures that no longer apply removed. */
+  readonly failures: FailureBook;
+  readonly requeueAfterMs: number;
+  readonly reasons: readonly string[];
+}
+
+/**
+ * One turn of the level-triggered loop, pure: compares what the agents report (`view`) with what
+ * is wanted (the policy's decision for its vjobs, the operator's wanted states, cancellations, an
+ * overlay) and returns the plan of the difference, if any, and when to look again. It trusts no
+ * memory of a plan in progress: a vjob left half paused by a crash, a failed action or an agent
+ * restart is only one more observed state, which the engine takes to one uniform state.
+ *
+ * Vjobs an agent is still acting on wait (their room stays taken); a vjob whose last transition
+ * failed goes back to where it came from and is retried after its backoff (failure-book.ts).
+ */
+export function reconcile(input: ReconcileInput): ReconcileResult {
+  const { view, now } = input;
+  const retry = input.retry ?? DEFAULT_RETRY_POLICY;
+  const observed = observeVjobs(view.configuration);
+  const silent = unreportedNodes(input);
+  if (silent.length > 0) {
+    const reason = `waiting for ${silent.length} known node(s) to report since the controller started: ${silent.slice(0, 5).join(', ')}${silent.length > 5 ? ', ...' : ''}`;
+    return idle(input, observed, new Map(), TurnOutcome.WaitingForNodes, [reason], Math.max(50, input.statusPeriodMs / 4));
+  }
+
+  const stored = new Map(input.vjobs.map((v) => [v.id, v]));
+  const busyVjobs = busyVjobsOf(input.busy, view.configuration);
+  const schedulable = new Set<string>();
+  for (const v of input.vjobs)
+    if (isPolicyOwned(v) && v.state !== 'terminated' && v.cancelRequestedAt === undefined && observed.has(v.id) && !busyVjobs.has(v.id)) schedulable.add(v.id);
+
+  // What is wanted, by precedence: the policy's decision, the operator's, cancellations, the overlay.
+  const wanted = new Map<string, VJobState>();
+  let policyDecision: Decision | undefined;
+  let policyError: PolicyError | undefined;
+  if (input.policy && schedulable.size > 0) {
+    const safe = decideSafely(input.policy, policyViewOf(view, schedulable, now), input.lastGood ?? {});
+    policyDecision = safe.decision;
+    policyError = safe.error;
+    for (const [j, s] of Object.entries(safe.decision)) if (schedulable.has(j)) wanted.set(j, s);
+  }
+  for (const v of input.vjobs) {
+    if (!observed.has(v.id) || v.state === 'terminated') continue;
+    if (v.cancelRequestedAt !== undefined) wanted.set(v.id, 'terminated');
+    else if (v.owner === VJobOwner.Operator && v.wanted !== undefined) wanted.set(v.id, v.wanted);
+  }
+  for (const [j, s] of Object.entries(input.overlay ?? {})) if (observed.has(j)) wanted.set(j, s);
+
+  // A vjob nobody names is wanted where the engine takes it anyway.
+  const effective = new Map(wanted);
+  for (const [id, o] of observed) if (!effective.has(id)) effective.set(id, o.settlesTo);
+  const failures = settleFailures(input.failures, new Map([...observed].map(([id, o]) => [id, o.state])), effective);
+  const held: HeldVjob[] = [];
+  const reasons: string[] = [];
+  const holdIds = new Set<string>();
+  const decision: Record<string, VJobState> = {};
+  let requeueAfterMs = input.intervalMs;
+  for (const [id, o] of observed) {
+    if (busyVjobs.has(id)) {
+      holdIds.add(id);
+      held.push({ vjob: id, reason: `an agent is acting on ${busyVjobs.get(id)}` });
+      requeueAfterMs = Math.min(requeueAfterMs, Math.max(50, input.statusPeriodMs / 4));
+      continue;
+    }
+    let want = wanted.get(id) ?? o.settlesTo;
+    const verdict = failureVerdict(failures.get(id), now, retry);
+    if (verdict.kind === 'back-off' || verdict.kind === 'given-up') {
+      const f = failures.get(id)!;
+      if (o.state === verdict.state) {
+        // Back where it came from, uniform: left alone until the backoff ends (or for good).
+        holdIds.add(id);
+        held.push({ vjob: id, reason: verdict.kind === 'back-off' ? `${f.to} failed (${f.lastError}); retry ${f.attempts + 1}/${retry.maxAttempts} after ${Math.ceil((verdict.until - now) / 1000)} s` : `${f.to} given up after ${f.attempts} failure(s): ${f.lastError}` });
+        if (verdict.kind === 'back-off') requeueAfterMs = Math.min(requeueAfterMs, Math.max(0, verdict.until - now));
+        continue;
+      }
+      want = verdict.state;
+    }
+    if (!o.reachable.includes(want)) {
+      reasons.push(`vjob ${id}: ${want} is not reachable from its VMs' states (${[...new Set(o.vmStates)].join(', ')}); it goes ${o.settlesTo}`);
+      want = o.settlesTo;
+    }
+    if (want !== o.state) decision[id] = want;
+  }
+
+  const configuration = withoutVjobs(view.configuration, holdIds, input.busy);
+  const sized = input.policy?.sizing === 'peak' || !input.policy ? configuration : sizedByUsage(configuration, view.usage);
+  const base = { configuration: sized, wanted, observed, held, failures, ...(policyDecision ? { policyDecision } : {}), ...(policyError ? { policyError } : {}) };
+  // Nothing wanted differs from what is: the engine has work only when a node is overloaded (at measured use, say).
+  if (Object.keys(decision).length === 0 && !hasOverloadedNode(sized)) return { ...base, outcome: TurnOutcome.NoChange, decision, deferred: [], requeueAfterMs, reasons };
+
+  const options = input.timeLimitMs !== undefined ? { timeLimitMs: input.timeLimitMs } : {};
+  const plan = contextSwitch(sized, decision, input.costModel, options);
+  if (plan.feasible) return { ...base, outcome: outcomeOf(plan), ...(plan.actions.length > 0 ? { plan } : {}), decision, deferred: [], requeueAfterMs, reasons };
+
+  // No room for every start: keep the oldest starts that fit (queue order), and everything else the
+  // decision asks. The overlay's starts (an operator's apply) are never put off: they fit or the turn is infeasible.
+  const starts = [...Object.keys(decision)].filter((j) => decision[j] === 'running' && observed.get(j)!.state !== 'running' && !(j in (input.overlay ?? {})));
+  starts.sort((a, b) => (stored.get(a)?.submittedAt ?? 0) - (stored.get(b)?.submittedAt ?? 0) || (a < b ? -1 : 1));
+  const decisionWith = (k: number): Decision => {
+    const d: Record<string, VJobState> = { ...decision };
+    for (const j of starts.slice(k)) {
+      // A uniform vjob just keeps its state; a mixed one goes back to sleep rather than half running.
+      const o = observed.get(j)!;
+      if (o.state !== 'mixed') delete d[j];
+      else if (o.reachable.includes('sleeping')) d[j] = 'sleeping';
+    }
+    return d;
+  };
+  const partial = cautiousPlan(starts.length, decisionWith, (d) => {
+    const p = contextSwitch(sized, d, input.costModel, options);
+    return p.feasible ? p : undefined;
+  });
+  if (!partial) return { ...base, outcome: TurnOutcome.Infeasible, decision, deferred: [], requeueAfterMs, reasons: [...reasons, plan.reason] };
+  const deferred = starts.slice(partial.kept);
+  return {
+    ...base, outcome: outcomeOf(partial.plan), ...(partial.plan.actions.length > 0 ? { plan: partial.plan } : {}),
+    decision: partial.decision, deferred, requeueAfterMs, reasons: [...reasons, `no room yet for ${deferred.join(', ')}: ${plan.reason}`],
+  };
+}
+
+const isPolicyOwned = (v: StoredVJob) => v.owner === undefined || v.owner === VJobOwner.Policy;
+
+const outcomeOf = (plan: FeasiblePlan): TurnOutcome => (plan.actions.length > 0 ? TurnOutcome.Plan : TurnOutcome.NoChange);
+
+function idle(input: ReconcileInput, observed: ReadonlyMap<string, ObservedVjob>, wanted: ReadonlyMap<string, VJobState>, outcome: TurnOutcome, reasons: string[], requeueAfterMs: number): ReconcileResult {
+  return { outcome, configuration: input.view.configuration, decision: {}, wanted, observed, deferred: [], held: [], failures: input.failures, requeueAfterMs, reasons };
+}
+
+/** Known nodes that have not reported since the controller started, while they may still be about to. */
+function unreportedNodes(input: ReconcileInput): string[] {
+  if (input.now - input.startedAt > input.silenceMs) return [];
+  const reported = new Set(input.view.nodes.filter((n) => n.liveness !== 'pending' && n.lastSeen >= input.startedAt).map((n) => n.id));
+  return input.knownNodes.filter((n) => !reported.has(n));
+}
+
+/** The vjobs that have a VM an agent is acting on, and one such VM each. */
+function busyVjobsOf(busy: readonly BusyVM[], configuration: Configuration): Map<string, string> {
+  if (busy.length === 0) return new Map();
+  const vjobOf = new Map(configuration.vms.map((v) => [v.id, v.vjob]));
+  const out = new Map<string, string>();
+  for (const b of busy) {
+    const j = vjobOf.get(b.vm);
+    if (j !== undefined && !out.has(j)) out.set(j, b.vm);
+  }
+  return out;
+}
+
+/**
+ * The configuration without the given vjobs, their room still taken on the nodes they hold, and
+ * the room of busy VMs arriving on a node taken there too: the engine plans around them.
+ */
+export function withoutVjobs(configuration: Configuration, vjobs: ReadonlySet<string>, busy: readonly BusyVM[]): Configuration {
+  const arriving = busy.filter((b) => b.demand !== undefined);
+  if (vjobs.size === 0 && arriving.length === 0) return configuration;
+  const taken = new Map<string, Record<string, number>>();
+  const take = (node: string, demand: Readonly<Record<string, number>>) => {
+    const t = taken.get(node) ?? {};
+    for (const [k, q] of Object.entries(demand)) t[k] = (t[k] ?? 0) + q;
+    taken.set(node, t);
+  };
+  const vms: VM[] = [];
+  for (const vm of configuration.vms) {
+    if (!vjobs.has(vm.vjob)) vms.push(vm);
+    else if (holdsResources(vm.state) && vm.host !== undefined) take(vm.host, vm.demand);
+  }
+  for (const b of arriving) take(b.node, b.demand!);
+  const nodes: Node[] = configuration.nodes.map((n) => {
+    const t = taken.get(n.id);
+    if (!t) return n;
+    const capacity: Record<string, number> = { ...n.capacity };
+    for (const [k, q] of Object.entries(t)) capacity[k] = Math.max(0, (capacity[k] ?? 0) - q);
+    return { id: n.id, capacity, state: n.state };
+  });
+  return { nodes, vms, vjobs: configuration.vjobs.filter((j) => !vjobs.has(j.id)) };
+}
+
+/** True when the VMs holding resources on some online node exceed its capacity in some dimension. */
+export function hasOverloadedNode(configuration: Configuration): boolean {
+  const used = new Map<string, Record<string, number>>();
+  for (const vm of configuration.vms) {
+    if (!holdsResources(vm.state) || vm.host === undefined) continue;
+    let u = used.get(vm.host);
+    if (u === undefined) used.set(vm.host, (u = {}));
+    for (const k in vm.demand) u[k] = (u[k] ?? 0) + vm.demand[k]!;
+  }
+  for (const n of configuration.nodes) {
+    const u = used.get(n.id);
+    if (u === undefined || n.state !== 'online') continue;
+    for (const k in u) if (u[k]! > (n.capacity[k] ?? 0) + 1e-9) return true;
+  }
+  return false;
+}
+
+export type { ObservedVjobState };
