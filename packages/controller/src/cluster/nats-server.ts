@@ -8,9 +8,14 @@ import { EntropyError, ErrorCode } from '../errors.ts';
 /** A nats-server of our own on a free loopback port: the demo's embedded server, and the integration tests'. */
 export interface NatsServer {
   readonly url: string;
+  /** The current process's pid (a restart changes it). */
   readonly pid: number;
   /** Directory holding the ports file, the log and the JetStream store. */
   readonly dir: string;
+  /** Kills the server with SIGKILL, as a crash: its store stays for `restart`. */
+  kill(): Promise<void>;
+  /** Starts the server again on the same port with the same store (killing it first if it runs). */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -24,43 +29,60 @@ export interface NatsServerOptions {
   readonly startTimeoutMs?: number;
 }
 
+interface Running {
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+  readonly url: string;
+}
+
 /** Throws a one-line error with the install command when the binary is missing. */
 export async function startNatsServer(opts: NatsServerOptions = {}): Promise<NatsServer> {
   const dir = await mkdtemp(join(tmpdir(), 'entropy-nats-'));
-  const args = ['-a', '127.0.0.1', '-p', '-1', '--ports_file_dir', dir, '-l', join(dir, 'server.log')];
-  if (opts.jetstream) args.push('-js', '-sd', join(dir, 'js'));
-  if (opts.config) args.push('-c', opts.config);
-  args.push(...(opts.args ?? []));
-  const child: ChildProcess = spawn('nats-server', args, { stdio: 'ignore' });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
-  const deadline = Date.now() + (opts.startTimeoutMs ?? 20_000);
-  let url: string | undefined;
-  while (url === undefined) {
-    const failed = await Promise.race([spawnError, exited.then((c) => new Error(`nats-server exited with ${c}; see ${dir}/server.log`)), delay(50).then(() => undefined)]);
-    if (failed) {
-      await rm(dir, { recursive: true, force: true });
-      const missing = (failed as NodeJS.ErrnoException).code === 'ENOENT';
-      throw new EntropyError(ErrorCode.Io, missing ? 'nats-server not found: install it with `apt-get install -y nats-server` (or run `bash scripts/setup.sh`)' : failed.message);
-    }
-    const ports = (await readdir(dir)).find((f) => f === `nats-server_${child.pid}.ports`);
-    if (ports) {
-      try {
-        url = (JSON.parse(await readFile(join(dir, ports), 'utf8')) as { nats: string[] }).nats[0];
-      } catch {
-        // written but not complete yet: read again on the next turn
-      }
-    }
-    if (url === undefined && Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new EntropyError(ErrorCode.Io, `nats-server wrote no ports file in ${dir} within ${opts.startTimeoutMs ?? 20_000} ms`);
-    }
+  const args = (port: string) => {
+    const a = ['-a', '127.0.0.1', '-p', port, '--ports_file_dir', dir, '-l', join(dir, 'server.log')];
+    if (opts.jetstream) a.push('-js', '-sd', join(dir, 'js'));
+    if (opts.config) a.push('-c', opts.config);
+    a.push(...(opts.args ?? []));
+    return a;
+  };
+  let current: Running;
+  try {
+    current = await spawnServer(args('-1'), dir, opts.startTimeoutMs ?? 20_000);
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
   }
+  const url = current.url;
+  const port = new URL(url).port;
+  const kill = async () => {
+    if (current.child.exitCode === null && current.child.signalCode === null) {
+      current.child.kill('SIGKILL');
+      await current.exited;
+    }
+  };
   return {
     url,
-    pid: child.pid!,
+    get pid() {
+      return current.child.pid!;
+    },
     dir,
+    kill,
+    async restart() {
+      await kill();
+      // The port may stay busy for a moment after the kill: try again for a few seconds.
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        try {
+          current = await spawnServer(args(port), dir, opts.startTimeoutMs ?? 20_000);
+          return;
+        } catch (err) {
+          if (Date.now() > deadline) throw err;
+          await delay(200);
+        }
+      }
+    },
     async stop() {
+      const { child, exited } = current;
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
         const killed = await Promise.race([exited.then(() => true), delay(10_000).then(() => false)]);
@@ -72,4 +94,32 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Spawns nats-server and waits for the ports file it writes once it listens. */
+async function spawnServer(args: readonly string[], dir: string, timeoutMs: number): Promise<Running> {
+  const child: ChildProcess = spawn('nats-server', args, { stdio: 'ignore' });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
+  const deadline = Date.now() + timeoutMs;
+  const portsFile = `nats-server_${child.pid}.ports`;
+  for (;;) {
+    const failed = await Promise.race([spawnError, exited.then((c) => new Error(`nats-server exited with ${c}; see ${dir}/server.log`)), delay(50).then(() => undefined)]);
+    if (failed) {
+      const missing = (failed as NodeJS.ErrnoException).code === 'ENOENT';
+      throw new EntropyError(ErrorCode.Io, missing ? 'nats-server not found: install it with `apt-get install -y nats-server` (or run `bash scripts/setup.sh`)' : failed.message);
+    }
+    if ((await readdir(dir)).includes(portsFile)) {
+      try {
+        const url = (JSON.parse(await readFile(join(dir, portsFile), 'utf8')) as { nats: string[] }).nats[0];
+        if (url !== undefined) return { child, exited, url };
+      } catch {
+        // written but not complete yet: read again on the next turn
+      }
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new EntropyError(ErrorCode.Io, `nats-server wrote no ports file in ${dir} within ${timeoutMs} ms`);
+    }
+  }
 }
