@@ -15,8 +15,12 @@ export interface NatsServer {
 }
 
 export interface NatsServerOptions {
-  /** Enables JetStream, stored under `dir/js`. */
+  /** Enables JetStream, stored under `dir/js` unless `storeDir` says otherwise. */
   readonly jetstream?: boolean;
+  /** The JetStream store: another server's `dir/js` brings its streams back, as after a crash. */
+  readonly storeDir?: string;
+  /** A fixed port instead of a free one, e.g. where a killed server's clients reconnect. */
+  readonly port?: number;
   /** A config file (`-c`), e.g. with per-user permissions. */
   readonly config?: string;
   readonly args?: readonly string[];
@@ -27,8 +31,8 @@ export interface NatsServerOptions {
 /** Throws a one-line error with the install command when the binary is missing. */
 export async function startNatsServer(opts: NatsServerOptions = {}): Promise<NatsServer> {
   const dir = await mkdtemp(join(tmpdir(), 'entropy-nats-'));
-  const args = ['-a', '127.0.0.1', '-p', '-1', '--ports_file_dir', dir, '-l', join(dir, 'server.log')];
-  if (opts.jetstream) args.push('-js', '-sd', join(dir, 'js'));
+  const args = ['-a', '127.0.0.1', '-p', String(opts.port ?? -1), '--ports_file_dir', dir, '-l', join(dir, 'server.log')];
+  if (opts.jetstream) args.push('-js', '-sd', opts.storeDir ?? join(dir, 'js'));
   if (opts.config) args.push('-c', opts.config);
   args.push(...(opts.args ?? []));
   const child: ChildProcess = spawn('nats-server', args, { stdio: 'ignore' });
