@@ -147,6 +147,8 @@ describe('the control loop: submit, queue and cancel against a real controller, 
     await store.recordPlan({ ...last!, planId: 'cut-short', status: 'running' });
     controller = startControllerProcess(server.url, prefix, '--policy', 'fifo-ffd', '--queue-store', 'kv');
     await waitFor('the controller to restart', () => controller.log().includes('"msg":"connected"'));
+    // It leads once the killed controller's lease has expired, and then closes the plan it left.
+    await waitFor('the restarted controller to lead', () => logLines(controller.log()).some((l) => l.planId === 'cut-short'));
     expect(logLines(controller.log()).find((l) => l.planId === 'cut-short')).toMatchObject({ level: 40, msg: expect.stringContaining('interrupted by a controller stop') });
     expect(await store.lastPlan()).toMatchObject({ planId: 'cut-short', status: 'interrupted' });
     expect(logLines(controller.log()).find((l) => l.msg === 'connected')).toMatchObject({ store: 'kv', policy: 'fifo-ffd' });

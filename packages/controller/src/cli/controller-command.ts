@@ -1,8 +1,9 @@
 import { startController, type DecideFn } from '../controller/controller.ts';
-import { createLogger } from '../controller/logger.ts';
+import { createLogger, type Logger } from '../controller/logger.ts';
 import { subjects } from '@entropy/protocol';
 import { connectNats, DEFAULT_NATS_URL, runningController } from '../controller/nats-connect.ts';
-import { closeInterruptedPlan } from '../controller/plan-records.ts';
+import { type LeaderLease, startLeaderLease } from '../controller/leader-lease.ts';
+import { DEFAULT_RETRY_POLICY } from '../reconcile/failure-book.ts';
 import type { PlanJournal } from '../journal/plan-journal.ts';
 import { openJournal } from '../journal/stream-journal.ts';
 import { EntropyError, ErrorCode } from '../errors.ts';
@@ -30,6 +31,12 @@ export interface ControllerCommandOptions {
   readonly queueBucket?: string;
   /** How long an ended vjob stays in the queue (default one day). */
   readonly keepEnded?: number;
+  /** The leader lease period (JetStream store only). */
+  readonly lease?: number;
+  /** Failures of a vjob's transition before it is given up. */
+  readonly maxAttempts?: number;
+  /** Backoff before the first retry of a failed transition. */
+  readonly retryBackoff?: number;
   /** Stops the controller; SIGINT and SIGTERM when absent. */
   readonly signal?: AbortSignal;
 }
@@ -48,34 +55,44 @@ export async function controllerCommand(options: ControllerCommandOptions = {}):
   const nc = await connectNats(url, options.name ?? 'entropy-controller', { reconnect: true });
   let queue: VJobQueue | undefined;
   let journal: PlanJournal | undefined;
-  let knownNodes: string[] = [];
+  let lease: LeaderLease | undefined;
+  const name = options.name ?? `entropy-controller-${process.pid}`;
   try {
-    // Two controllers on one prefix would both plan and execute: the second one refuses to start.
     const prefix = options.prefix ?? 'entropy';
     const other = await runningController(nc, subjects(prefix), OTHER_CONTROLLER_TIMEOUT_MS);
-    if (other !== undefined) {
+    // The store's warnings wait until it is known whether this controller starts at all.
+    const held: [string, object, string | undefined][] = [];
+    const holding: Logger = { ...logger, warn: (o, msg) => void held.push(['warn', o, msg]), info: (o, msg) => void held.push(['info', o, msg]) };
+    const store = await openQueueStore(nc, { kind: options.queueStore ?? 'auto', bucket: options.queueBucket ?? queueBucketOf(prefix), logger: holding });
+    if (store.kind !== 'kv' && other !== undefined) {
+      // Without JetStream there is no lease: two controllers would both plan and execute, so the second refuses to start.
       throw new EntropyError(ErrorCode.Io, `controller ${other} already serves prefix ${prefix} on ${url}: stop it first, or give this one another --prefix`);
     }
-    const store = await openQueueStore(nc, { kind: options.queueStore ?? 'auto', bucket: options.queueBucket ?? queueBucketOf(options.prefix ?? 'entropy'), logger });
+    for (const [level, o, msg] of held) logger[level as 'warn' | 'info'](o, msg);
+    if (store.kind === 'kv') {
+      // With JetStream, controllers of one prefix share a lease: one leads, the others stand by.
+      journal = await openJournal(nc, { prefix, logger });
+      lease = await startLeaderLease(nc, { prefix, holder: name, logger, ...(options.lease ? { leaseMs: options.lease } : {}) });
+    }
     queue = await VJobQueue.open(store, logger, options.keepEnded !== undefined ? { keepEndedMs: options.keepEnded } : {});
-    journal = store.kind === 'kv' ? await openJournal(nc, { prefix, logger }) : undefined;
-    knownNodes = await store.knownNodes();
-    await closeInterruptedPlan(store, logger, journal);
   } catch (err) {
+    await lease?.close();
     await nc.close();
     throw err;
   }
+  const retry = { ...DEFAULT_RETRY_POLICY, ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}), ...(options.retryBackoff ? { baseBackoffMs: options.retryBackoff } : {}) };
   const controller = startController(nc, {
     logger,
     ...(options.prefix ? { prefix: options.prefix } : {}),
-    ...(options.name ? { name: options.name } : {}),
+    name,
+    retry,
+    ...(lease ? { lease } : {}),
     ...(options.statusPeriod ? { statusPeriodMs: options.statusPeriod } : {}),
     ...(options.mode ? { mode: options.mode } : {}),
     ...(options.decide ? { decide: options.decide } : {}),
     ...(policy ? { policy } : {}),
     queue,
     ...(journal ? { journal } : {}),
-    knownNodes,
     ...(options.loopInterval ? { loopIntervalMs: options.loopInterval } : {}),
   });
   logger.info({ nats: url, policy: policy?.name, store: queue.store.kind, vjobs: queue.list().length }, 'connected');
@@ -90,6 +107,8 @@ export async function controllerCommand(options: ControllerCommandOptions = {}):
   ]);
   stopping = true;
   await controller.close();
+  // A clean stop hands the lease over at once.
+  await lease?.close();
   // Draining needs the server; when it is gone, closing is all that is left to do.
   if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
   return { output: lost ? 'NATS connection closed' : '', exitCode: lost ? 1 : 0 };

@@ -88,7 +88,10 @@ program
   .option('--queue-store <kind>', 'where the vjob queue is kept: auto (JetStream KV, else memory with a warning), kv, memory', queueStoreKind, 'auto')
   .option('--queue-bucket <name>', 'JetStream KV bucket of the queue (default: PREFIX_queue)')
   .option('--keep-ended <ms>', 'an ended vjob stays in the queue (entropy queue lists it, its id stays taken) this long (default: one day)', positiveInt)
-  .action((opts: { nats: string; prefix: string; statusPeriod?: number; mode?: 'barrier' | 'asap'; logLevel: string; policy: string; loopInterval?: number; queueStore: 'auto' | 'kv' | 'memory'; queueBucket?: string; keepEnded?: number }) =>
+  .option('--lease <ms>', 'leader lease period with a JetStream store: a standby controller takes over within two (default 3000)', positiveInt)
+  .option('--max-attempts <n>', 'failures of a vjob\'s transition before it is given up and the vjob left where it came from (default 3)', positiveInt)
+  .option('--retry-backoff <ms>', 'backoff before the first retry of a failed transition, doubled per failure up to 30 s (default 1000)', positiveInt)
+  .action((opts: { nats: string; prefix: string; statusPeriod?: number; mode?: 'barrier' | 'asap'; logLevel: string; policy: string; loopInterval?: number; queueStore: 'auto' | 'kv' | 'memory'; queueBucket?: string; keepEnded?: number; lease?: number; maxAttempts?: number; retryBackoff?: number }) =>
     run(() => controllerCommand(opts)),
   );
 

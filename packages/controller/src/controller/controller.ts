@@ -32,8 +32,9 @@ import type { BusyVM } from '../reconcile/reconcile.ts';
 import { type DecideFn, type ReconcileLoop, startReconcileLoop } from '../reconcile/reconcile-loop.ts';
 import { applyRequest } from './apply-request.ts';
 import type { Logger } from './logger.ts';
+import type { LeaderLease } from './leader-lease.ts';
 import { actionJournalFor } from './plan-journaling.ts';
-import { planRecorder } from './plan-records.ts';
+import { closeInterruptedPlan, planRecorder } from './plan-records.ts';
 import { queueRequestHandlers } from './queue-requests.ts';
 
 export type { DecideFn } from '../reconcile/reconcile-loop.ts';
@@ -60,10 +61,18 @@ export interface ControllerOptions {
   readonly retry?: RetryPolicy;
   /** The nodes the cluster is known to have, from the queue store: turns wait until each has reported once. */
   readonly knownNodes?: readonly string[];
+  /**
+   * Leadership among the controllers of one prefix: the controller plans, executes and answers
+   * control requests only while it holds the lease, and sends its fencing token with every action.
+   * Without one it leads from the start.
+   */
+  readonly lease?: LeaderLease;
 }
 
 export interface Controller {
   readonly registry: MemoryRegistry;
+  /** True while this controller leads (always, without a lease). */
+  leading(): boolean;
   view(): MonitorView;
   /** Plans an apply request in a turn of the loop and starts its plan; resolves once the plan is computed (or refused). */
   apply(request: ApplyRequest): Promise<ApplyReply>;
@@ -93,7 +102,9 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
   const registry = new MemoryRegistry();
   options.queue?.attach(registry);
   const knownNodes = new Set(options.knownNodes ?? []);
-  let loop: ReconcileLoop | undefined;
+  /** The leader's part: the loop, the control subscriptions, the signal that stops its plan; absent while standing by. */
+  let term: { readonly loop: ReconcileLoop; readonly subs: Subscription[]; readonly abort: AbortController; readonly token?: number } | undefined;
+  const loop = () => term?.loop;
   let transport: ReturnType<typeof natsTransport>;
   const monitor = startNatsMonitor(nc, {
     subjects: s,
@@ -104,7 +115,7 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     onLiveness: ({ wentOffline, cameOnline }) => {
       wentOffline.forEach((node) => transport.nodeLost(node));
       rememberNodes(cameOnline);
-      loop?.trigger(wentOffline.length > 0 ? 'node-offline' : 'node-online');
+      loop()?.trigger(wentOffline.length > 0 ? 'node-offline' : 'node-online');
     },
   });
   transport = natsTransport(nc, { subjects: s, isOffline: monitor.isOffline });
@@ -113,7 +124,6 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
   let closed = false;
   /** When the last plan ended: a view is fresh once every online node has reported since. */
   let settledAt = 0;
-  const abort = new AbortController();
   const records = options.queue ? planRecorder(options.queue.store, name, logger) : undefined;
 
   /** Nodes seen for the first time are written to the store: a restarted controller waits for them. */
@@ -155,11 +165,13 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
 
   async function execute(planId: string, plan: FeasiblePlan, configuration: Configuration, decision: Decision, mode?: ExecutionMode): Promise<ExecutionOutcome | undefined> {
     const executionMode = mode ?? options.mode ?? ExecutionMode.Barrier;
-    logger.info({ planId, actions: plan.actions.length, steps: plan.steps, makespan: plan.makespan, mode: executionMode }, 'plan started');
+    const leader = term;
+    if (!leader) return undefined;
+    logger.info({ planId, actions: plan.actions.length, steps: plan.steps, makespan: plan.makespan, mode: executionMode, ...(leader.token !== undefined ? { token: leader.token } : {}) }, 'plan started');
     records?.started(planId, plan, executionMode);
     const actions = actionJournalFor(journal, planId, logger);
     try {
-      await journal.append([{ kind: 'plan', planId, controller: name, mode: executionMode, actions: plan.actions.length, decision: { ...decision }, at: Date.now() }]);
+      await journal.append([{ kind: 'plan', planId, controller: name, ...(leader.token !== undefined ? { token: leader.token } : {}), mode: executionMode, actions: plan.actions.length, decision: { ...decision }, at: Date.now() }]);
       const outcome = await executePlan(plan, {
         planId,
         configuration,
@@ -167,7 +179,8 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
         transport,
         mode: executionMode,
         timeouts: options.timeouts,
-        signal: abort.signal,
+        signal: leader.abort.signal,
+        ...(leader.token !== undefined ? { token: leader.token } : {}),
         journal: actions,
         observe,
         onEvent: (e) => {
@@ -202,7 +215,7 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
 
   function statusReply(): StatusReply {
     const view = monitor.view();
-    const running = loop?.running();
+    const running = loop()?.running();
     return {
       controller: name,
       ts: view.at,
@@ -214,7 +227,8 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
   }
 
   async function apply(request: ApplyRequest): Promise<ApplyReply> {
-    if (!loop) return { ok: false, error: { code: ControlErrorCode.Internal, message: 'the controller is stopping' } };
+    const l = loop();
+    if (!l) return { ok: false, error: { code: ControlErrorCode.Busy, message: `controller ${name} is not the leader (or is stopping)` } };
     if (!options.queue) {
       // Without a queue store the operator's vjobs are known to this process only.
       for (const j of request.vjobs ?? []) registry.vjobs.set(j.id, j);
@@ -223,38 +237,8 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
         registry.vms.set(vm.id, { id: vm.id, vjob: vm.vjob, demand: vm.demand, ...(state ? { state } : {}) });
       }
     }
-    return applyRequest({ loop, ...(options.queue ? { queue: options.queue } : {}), freshView }, request);
+    return applyRequest({ loop: l, ...(options.queue ? { queue: options.queue } : {}), freshView }, request);
   }
-
-  const subs: Subscription[] = [];
-  const serve = (subject: string, handle: (m: Msg) => Promise<void> | void) => {
-    const sub = nc.subscribe(subject);
-    subs.push(sub);
-    void (async () => {
-      for await (const m of sub) {
-        Promise.resolve()
-          .then(() => handle(m))
-          .catch((err: Error) => {
-            logger.error({ subject: m.subject, err: err.message }, 'control request failed');
-            if (m.reply) m.respond(encodeControl('applyReply', { ok: false, error: { code: ControlErrorCode.Internal, message: err.message } }));
-          });
-      }
-    })();
-  };
-  serve(s.control('status'), (m) => {
-    m.respond(encodeControl('statusReply', statusReply()));
-  });
-  serve(s.control('apply'), async (m) => {
-    const r = decodeControl('applyRequest', m.data);
-    if (!r.ok) {
-      logger.warn({ subject: m.subject, ...r.error }, 'malformed apply request');
-      m.respond(encodeControl('applyReply', { ok: false, error: { code: ControlErrorCode.BadRequest, message: `${r.error.field}: ${r.error.reason}`, field: r.error.field } }));
-      return;
-    }
-    const reply = await apply(r.msg);
-    if (!reply.ok) logger.warn({ planId: r.msg.planId, ...reply.error }, 'apply refused');
-    m.respond(encodeControl('applyReply', reply));
-  });
 
   const queueRequests = queueRequestHandlers({
     name,
@@ -262,51 +246,131 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     ...(options.queue ? { queue: options.queue } : {}),
     ...(options.policy ? { policy: options.policy } : {}),
     view: () => monitor.view(),
-    planRunning: () => loop?.running() !== undefined,
-    trigger: (reason) => loop?.trigger(reason),
+    planRunning: () => loop()?.running() !== undefined,
+    trigger: (reason) => loop()?.trigger(reason),
   });
-  serve(s.control('submit'), async (m) => void m.respond(await queueRequests.submit(m.data)));
-  serve(s.control('queue'), async (m) => void m.respond(await queueRequests.queue(m.data)));
-  serve(s.control('cancel'), async (m) => void m.respond(await queueRequests.cancel(m.data)));
 
-  loop = startReconcileLoop({
-    logger,
-    intervalMs: options.loopIntervalMs ?? DEFAULT_LOOP_INTERVAL_MS,
-    statusPeriodMs: periodMs,
-    silenceMs,
-    view: () => {
-      const view = monitor.view();
-      rememberNodes(view.nodes.filter((n) => n.liveness === 'online').map((n) => n.id));
-      return view;
-    },
-    isFresh,
-    busy,
-    knownNodes: () => [...knownNodes],
-    execute,
-    newPlanId,
-    costModel: options.costModel ?? DEFAULT_COST_MODEL,
-    ...(options.retry ? { retry: options.retry } : {}),
-    ...(options.policy ? { policy: options.policy } : {}),
-    ...(options.queue ? { queue: options.queue } : {}),
-    ...(options.decide ? { decide: options.decide } : {}),
-  });
+  /** The control subjects, served while leading only: a standby answers nothing, so clients reach the leader. */
+  function serveControl(): Subscription[] {
+    const subs: Subscription[] = [];
+    const serve = (subject: string, handle: (m: Msg) => Promise<void> | void) => {
+      const sub = nc.subscribe(subject);
+      subs.push(sub);
+      void (async () => {
+        for await (const m of sub) {
+          Promise.resolve()
+            .then(() => handle(m))
+            .catch((err: Error) => {
+              logger.error({ subject: m.subject, err: err.message }, 'control request failed');
+              if (m.reply) m.respond(encodeControl('applyReply', { ok: false, error: { code: ControlErrorCode.Internal, message: err.message } }));
+            });
+        }
+      })();
+    };
+    serve(s.control('status'), (m) => {
+      m.respond(encodeControl('statusReply', statusReply()));
+    });
+    serve(s.control('apply'), async (m) => {
+      const r = decodeControl('applyRequest', m.data);
+      if (!r.ok) {
+        logger.warn({ subject: m.subject, ...r.error }, 'malformed apply request');
+        m.respond(encodeControl('applyReply', { ok: false, error: { code: ControlErrorCode.BadRequest, message: `${r.error.field}: ${r.error.reason}`, field: r.error.field } }));
+        return;
+      }
+      const reply = await apply(r.msg);
+      if (!reply.ok) logger.warn({ planId: r.msg.planId, ...reply.error }, 'apply refused');
+      m.respond(encodeControl('applyReply', reply));
+    });
+    serve(s.control('submit'), async (m) => void m.respond(await queueRequests.submit(m.data)));
+    serve(s.control('queue'), async (m) => void m.respond(await queueRequests.queue(m.data)));
+    serve(s.control('cancel'), async (m) => void m.respond(await queueRequests.cancel(m.data)));
+    return subs;
+  }
+
+  /**
+   * Takes over: reads the queue store again (the previous leader wrote to it), closes the previous
+   * leader's plan from the journal, serves the control subjects and starts the loop. Nothing of the
+   * previous leader's plan is replayed: the loop plans from what the agents report.
+   */
+  async function lead(token: number | undefined): Promise<void> {
+    if (options.queue) {
+      await options.queue.reload();
+      for (const n of await options.queue.store.knownNodes()) knownNodes.add(n);
+      await closeInterruptedPlan(options.queue.store, logger, journal);
+    }
+    if (closed) return;
+    const abort = new AbortController();
+    const subs = serveControl();
+    const l = startReconcileLoop({
+      logger,
+      intervalMs: options.loopIntervalMs ?? DEFAULT_LOOP_INTERVAL_MS,
+      statusPeriodMs: periodMs,
+      silenceMs,
+      view: () => {
+        const view = monitor.view();
+        rememberNodes(view.nodes.filter((n) => n.liveness === 'online').map((n) => n.id));
+        return view;
+      },
+      isFresh,
+      busy,
+      knownNodes: () => [...knownNodes],
+      execute,
+      newPlanId,
+      costModel: options.costModel ?? DEFAULT_COST_MODEL,
+      ...(options.retry ? { retry: options.retry } : {}),
+      ...(options.policy ? { policy: options.policy } : {}),
+      ...(options.queue ? { queue: options.queue } : {}),
+      ...(options.decide ? { decide: options.decide } : {}),
+    });
+    term = { loop: l, subs, abort, ...(token !== undefined ? { token } : {}) };
+    logger.info({ controller: name, prefix: s.prefix, ...(token !== undefined ? { token } : {}) }, token !== undefined ? 'leading: this controller plans and executes' : 'controller leading');
+  }
+
+  /** Stops leading: no new action starts, the running ones end, the loop and the control subjects stop. */
+  async function standBy(why: string): Promise<void> {
+    const t = term;
+    if (!t) return;
+    term = undefined;
+    t.abort.abort(new Error(why));
+    for (const sub of t.subs) sub.unsubscribe();
+    await t.loop.close();
+    await t.loop.idle();
+  }
+
+  // Leadership changes are applied one at a time, in order.
+  let transitions: Promise<void> = Promise.resolve();
+  const transition = (fn: () => Promise<void>) => {
+    transitions = transitions.then(fn).catch((err: Error) => logger.error({ err: err.message }, 'leadership change failed'));
+    return transitions;
+  };
+  const lease = options.lease;
+  if (lease) {
+    lease.onChange((state) => {
+      if (state.leading && !term) void transition(() => lead(state.token));
+      else if (!state.leading && term) {
+        logger.warn({ controller: name, leader: state.holder }, 'lost the leader lease: standing by');
+        void transition(() => standBy('lost the leader lease'));
+      }
+    });
+    if (lease.isLeader()) void transition(() => lead(lease.token()));
+    else logger.info({ controller: name, leader: lease.current().holder }, 'standing by: another controller leads');
+  } else void transition(() => lead(undefined));
 
   logger.info({ controller: name, prefix: s.prefix }, 'controller started');
   return {
     registry,
+    leading: () => term !== undefined,
     view: () => monitor.view(),
     apply,
     lastOutcome: () => last,
-    idle: () => loop?.idle() ?? Promise.resolve(),
+    idle: async () => {
+      await transitions;
+      await loop()?.idle();
+    },
     async close() {
       if (closed) return;
       closed = true;
-      const l = loop;
-      loop = undefined;
-      abort.abort(new Error('controller stopping'));
-      await l?.close();
-      await l?.idle();
-      for (const sub of subs) sub.unsubscribe();
+      await transition(() => standBy('controller stopping'));
       await monitor.close();
       await records?.flushed();
       logger.info({ controller: name }, 'controller stopped');

@@ -51,6 +51,14 @@ export class VJobQueue {
     return q;
   }
 
+  /** Reads the store again (a standby taking over: the previous leader wrote meanwhile) and registers what it holds. */
+  async reload(): Promise<void> {
+    const all = await this.store.list();
+    this.cache.clear();
+    for (const v of all) this.cache.set(v.id, v);
+    for (const v of this.cache.values()) if (v.state !== 'terminated') this.register(v);
+  }
+
   /** Registers every vjob that has not ended with the controller's registry, so that the monitor plans with it. */
   attach(registry: MemoryRegistry): void {
     this.registry = registry;
