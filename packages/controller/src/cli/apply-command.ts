@@ -81,7 +81,17 @@ export async function applyCommand(target: string, options: ApplyCommandOptions 
       return { output: options.dryRun ? 'dry run: nothing executed' : 'nothing to do: the cluster is already in the wanted state', exitCode: ApplyExit.Ok };
     }
     const timeoutMs = options.timeout ?? 3 * plan.makespan + 120_000;
-    return await follow(plan, planId, progress, timeoutMs, io);
+    const executor = async (): Promise<string | undefined> => {
+      try {
+        const m = await nc.request(s.control('status'), encodeControl('statusRequest', {}), { timeout: LIVENESS_TIMEOUT_MS });
+        const st = decodeControl('statusReply', m.data);
+        if (!st.ok) return undefined;
+        return st.msg.running === planId ? undefined : `controller ${st.msg.controller} leads and does not run plan ${planId} any more: it was interrupted; the leader plans from what the agents report`;
+      } catch {
+        return `the controller executing plan ${planId} is gone: no controller answers on prefix ${s.prefix}`;
+      }
+    };
+    return await follow(plan, planId, progress, timeoutMs, io, executor);
   } finally {
     await nc.close();
   }
@@ -95,7 +105,18 @@ interface Followed {
   readonly undone: PlanProgress[];
 }
 
-async function follow(plan: FeasiblePlan, planId: string, sub: AsyncIterable<{ data: Uint8Array }> & { unsubscribe(): void }, timeoutMs: number, io: ApplyIo): Promise<CommandResult> {
+/** With no progress for this long, `apply` asks whether the controller still runs its plan. */
+const LIVENESS_PERIOD_MS = 3000;
+const LIVENESS_TIMEOUT_MS = 3000;
+
+async function follow(
+  plan: FeasiblePlan,
+  planId: string,
+  sub: AsyncIterable<{ data: Uint8Array }> & { unsubscribe(): void },
+  timeoutMs: number,
+  io: ApplyIo,
+  executorGone: () => Promise<string | undefined>,
+): Promise<CommandResult> {
   const byWireId = new Map(plan.actions.map((a) => [`${planId}:${a.id}`, a]));
   const bars = io.bars ? new MultiBar({ clearOnComplete: false, hideCursor: true, format: '{name} |{bar}| {value}/{total} {detail}' }, Presets.shades_classic) : undefined;
   const stepBar: SingleBar | undefined = bars?.create(plan.steps, 0, { name: 'steps  ', detail: '' });
@@ -104,8 +125,21 @@ async function follow(plan: FeasiblePlan, planId: string, sub: AsyncIterable<{ d
   const seen: Followed = { failures: [], undone: [] };
   let end: PlanProgress | undefined;
   let stepsDone = 0;
+  let gone: string | undefined;
+  let lastProgress = Date.now();
+  // A controller killed mid-plan publishes nothing more: look for it when the plan falls silent.
+  const liveness = setInterval(() => {
+    if (Date.now() - lastProgress < LIVENESS_PERIOD_MS) return;
+    lastProgress = Date.now();
+    void executorGone().then((why) => {
+      if (why === undefined || end) return;
+      gone = why;
+      sub.unsubscribe();
+    });
+  }, LIVENESS_PERIOD_MS / 3);
   try {
     for await (const m of sub) {
+      lastProgress = Date.now();
       const r = decode('progress', m.data);
       if (!r.ok) continue;
       const p = r.msg;
@@ -141,9 +175,11 @@ async function follow(plan: FeasiblePlan, planId: string, sub: AsyncIterable<{ d
     }
   } finally {
     clearTimeout(timer);
+    clearInterval(liveness);
     bars?.stop();
     sub.unsubscribe();
   }
+  if (!end && gone) return { output: `plan ${planId}: ${gone}`, exitCode: ApplyExit.Failed };
   if (!end) return { output: `no end of plan ${planId} within ${seconds(timeoutMs)}: see the controller's log`, exitCode: ApplyExit.Failed };
   return summarize(plan, planId, end, seen, byWireId);
 }

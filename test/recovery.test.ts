@@ -1,0 +1,175 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { connectNats, type NatsConnection } from '../packages/controller/src/controller/nats-connect.ts';
+import { parseInstance } from '../packages/controller/src/instance/parse-instance.ts';
+import { decode, subjects } from '../packages/protocol/src/index.ts';
+import { startSimCluster, waitFor, type SimCluster } from './executor-cluster.ts';
+import { controllerStatus } from './helpers/controller-status.ts';
+import { ENTROPY, type ControllerProcess, entropy, logLines, startControllerProcess, stopProcess } from './helpers/entropy-process.ts';
+import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
+
+/**
+ * The faults the issue names, one scenario each, against a real nats-server (JetStream), real sim
+ * agent processes whose actions take real time, and real controller processes.
+ */
+
+const kv = (...extra: string[]) => ['--queue-store', 'kv', '--lease', '1000', '--log-level', 'debug', ...extra];
+
+/** Each VM's latest state as its agent reports it. */
+function watchAgents(nc: NatsConnection, prefix: string) {
+  const vms = new Map<string, { state: string; host: string; ts: number }>();
+  const sub = nc.subscribe(subjects(prefix).allNodeStatus(), {
+    callback: (_e, m) => {
+      const r = decode('status', m.data);
+      if (!r.ok) return;
+      for (const vm of r.msg.vms) {
+        const prev = vms.get(vm.id);
+        if (!prev || prev.ts <= r.msg.ts) vms.set(vm.id, { state: vm.state, host: r.msg.node, ts: r.msg.ts });
+      }
+      // A VM that left the node (stopped, migrated away) is not in its report any more.
+      for (const [id, v] of vms) if (v.host === r.msg.node && v.ts < r.msg.ts && !r.msg.vms.some((x) => x.id === id)) vms.delete(id);
+    },
+  });
+  return { states: (ids: readonly string[]) => ids.map((id) => vms.get(id)?.state ?? 'absent'), close: () => sub.unsubscribe() };
+}
+
+describe('recovery: a controller killed between a vjob\'s resume and its unpause', () => {
+  const prefix = 'rv';
+  const dir = mkdtempSync(join(tmpdir(), 'entropy-recovery-'));
+  // j1 sleeps on r1 and r2, its resumes take about 2 s each (512 MiB at 2 ms/MiB, speed 1); j2 waits.
+  const cluster = {
+    nodes: [{ id: 'r1', cpu: 4, mem: 4096 }, { id: 'r2', cpu: 4, mem: 4096 }],
+    vms: [
+      ...[1, 2, 3, 4].map((i) => ({ id: `j1-vm${i}`, vjob: 'j1', cpu: 1, mem: 1024, state: 'sleeping', host: i <= 2 ? 'r1' : 'r2' })),
+      { id: 'j2-vm1', vjob: 'j2', cpu: 1, mem: 256, state: 'waiting' },
+    ],
+    vjobs: [{ id: 'j1' }, { id: 'j2' }],
+  };
+  const file = join(dir, 'cluster.json');
+  writeFileSync(file, JSON.stringify({ ...cluster, decision: { j1: 'running' } }));
+  let server: NatsServer;
+  let nc: NatsConnection;
+  let agents: SimCluster;
+  let controller: ControllerProcess;
+  let watch: ReturnType<typeof watchAgents>;
+
+  beforeAll(async () => {
+    server = await startNatsServer({ jetstream: true });
+    nc = await connectNats(server.url, 'test-recovery');
+    watch = watchAgents(nc, prefix);
+    controller = startControllerProcess(server.url, prefix, ...kv());
+    await waitFor('the controller to lead', () => controller.log().includes('leading: this controller plans and executes'));
+    agents = startSimCluster(parseInstance(cluster), { url: server.url, prefix, statusIntervalMs: 500, speed: 1 });
+    await waitFor('both agents online', async () => (await controllerStatus(nc, prefix).catch(() => undefined))?.nodes.filter((n) => n.liveness === 'online').length === 2);
+  });
+
+  afterAll(async () => {
+    watch?.close();
+    await stopProcess(controller);
+    await agents?.stop();
+    await nc?.close();
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('ends with the vjob running after a restart, and later plans execute', async () => {
+    const j1 = cluster.vms.filter((v) => v.vjob === 'j1').map((v) => v.id);
+    const apply = spawn(process.execPath, [ENTROPY, 'apply', file, '--nats', server.url, '--prefix', prefix], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    apply.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    apply.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const applied = new Promise<number | null>((resolve) => apply.once('exit', resolve));
+    // Killed once a resume has ended: the agents finish the others, and no unpause is ever sent.
+    await waitFor('a resume of j1 to end', () => watch.states(j1).includes('paused'), 60_000);
+    await stopProcess(controller, 'SIGKILL');
+    await waitFor('every resume to end on the agents', () => watch.states(j1).every((s) => s === 'paused'), 60_000);
+    // The apply notices that the controller executing its plan is gone, within a few seconds.
+    const code = await applied;
+    expect(code, out).toBe(4);
+    expect(out).toMatch(/the controller executing plan apply-\S+ is gone: no controller answers on prefix rv/);
+
+    controller = startControllerProcess(server.url, prefix, ...kv());
+    await waitFor('j1 running on the agents', () => watch.states(j1).every((s) => s === 'running'), 60_000);
+    const turns = logLines(controller.log()).filter((l) => l.msg === 'control loop turn' && l.outcome === 'plan-started');
+    expect(turns[0]).toMatchObject({ decision: { j1: 'running' }, byType: { unpause: 4 } });
+    expect(logLines(controller.log()).some((l) => l.outcome === 'not-executable')).toBe(false);
+
+    const later = await entropy('apply', 'j2=running', '--nats', server.url, '--prefix', prefix);
+    expect(later.status, later.stdout + later.stderr).toBe(0);
+    expect(watch.states(['j2-vm1'])).toEqual(['running']);
+  });
+});
+
+describe('hot standby: two controllers on one prefix', () => {
+  const prefix = 'hs';
+  const cluster = {
+    nodes: [{ id: 'h1', cpu: 4, mem: 8192 }, { id: 'h2', cpu: 4, mem: 8192 }],
+    vms: [...[1, 2, 3, 4].map((i) => ({ id: `k-vm${i}`, vjob: 'k', cpu: 1, mem: 1024, state: 'waiting' }))],
+    vjobs: [{ id: 'k' }],
+  };
+  let server: NatsServer;
+  let nc: NatsConnection;
+  let agents: SimCluster | undefined;
+  const procs: ControllerProcess[] = [];
+
+  beforeAll(async () => {
+    server = await startNatsServer({ jetstream: true });
+    nc = await connectNats(server.url, 'test-standby');
+  });
+  afterEach(async () => {
+    await Promise.all(procs.splice(0).map((p) => stopProcess(p)));
+  });
+  afterAll(async () => {
+    await agents?.stop();
+    await nc?.close();
+    await server?.stop();
+  });
+
+  it('elects exactly one leader when two controllers start at the same instant, 10 times out of 10', async () => {
+    for (let round = 0; round < 10; round++) {
+      const p = `${prefix}${round}`;
+      const pair = [startControllerProcess(server.url, p, ...kv()), startControllerProcess(server.url, p, ...kv())];
+      procs.push(...pair);
+      await waitFor(`round ${round}: both controllers decided`, () =>
+        pair.every((c) => c.log().includes('leading: this controller plans and executes') || c.log().includes('standing by: another controller leads')),
+      );
+      const leaders = pair.filter((c) => c.log().includes('leading: this controller plans and executes'));
+      expect(leaders, `round ${round}`).toHaveLength(1);
+      await Promise.all(procs.splice(0).map((c) => stopProcess(c, 'SIGKILL')));
+    }
+  });
+
+  it('the standby finishes the plan of a leader killed mid-plan, and no action runs twice', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'entropy-standby-'));
+    const file = join(dir, 'k.json');
+    writeFileSync(file, JSON.stringify({ ...cluster, decision: { k: 'running' } }));
+    const [a, b] = [startControllerProcess(server.url, prefix, ...kv()), startControllerProcess(server.url, prefix, ...kv())];
+    procs.push(a, b);
+    await waitFor('a leader and a standby', () => [a, b].filter((c) => c.log().includes('leading:')).length === 1 && [a, b].some((c) => c.log().includes('standing by')));
+    // Runs take 5 s at speed 2: 2.5 s each, two per node in parallel.
+    agents = startSimCluster(parseInstance(cluster), { url: server.url, prefix, statusIntervalMs: 500, speed: 2 });
+    await waitFor('both agents online', async () => (await controllerStatus(nc, prefix).catch(() => undefined))?.nodes.filter((n) => n.liveness === 'online').length === 2);
+    const leader = [a, b].find((c) => c.log().includes('leading:'))!;
+    const standby = leader === a ? b : a;
+    const apply = spawn(process.execPath, [ENTROPY, 'apply', file, '--nats', server.url, '--prefix', prefix], { stdio: 'ignore' });
+    await waitFor('the plan to start', () => logLines(leader.log()).some((l) => l.msg === 'plan started'));
+    await stopProcess(leader, 'SIGKILL');
+    apply.kill('SIGKILL');
+    await waitFor('the standby to lead', () => standby.log().includes('leading: this controller plans and executes'), 30_000);
+    const watch = watchAgents(nc, prefix);
+    try {
+      await waitFor('k running on the agents', () => watch.states(cluster.vms.map((v) => v.id)).every((s) => s === 'running'), 60_000);
+    } finally {
+      watch.close();
+    }
+    // Every VM was run once: the runs the killed leader sent finished on the agents, the standby waited for them.
+    const runs = agents.agents;
+    let started = 0;
+    for (const ag of runs.values()) started += ag.stderr.join('').split('\n').filter((l) => l.includes('"NO_ROOM"') || l.includes('already exists')).length;
+    expect(started).toBe(0);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
