@@ -1,4 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '../packages/agent/src/index.ts';
@@ -8,6 +11,7 @@ import { waitFor } from './helpers/wait-for.ts';
 
 const AGENT_BIN = new URL('../packages/agent/bin/entropy-agent.js', import.meta.url).pathname;
 const s = subjects();
+const stateRoot = mkdtempSync(join(tmpdir(), 'entropy-agent-test-'));
 
 interface AgentProcess {
   readonly child: ChildProcess;
@@ -18,7 +22,7 @@ interface AgentProcess {
 function startAgent(url: string, node: string, statusArgs = ['--status-interval', '300']): AgentProcess {
   const child = spawn(
     process.execPath,
-    [AGENT_BIN, '--node', node, '--nats', url, '--driver', 'sim', '--speed', '100', ...statusArgs, '--capacity', 'cpu=4,mem=4096', '--sim-fail', 'a-fail'],
+    [AGENT_BIN, '--node', node, '--nats', url, '--driver', 'sim', '--speed', '100', ...statusArgs, '--capacity', 'cpu=4,mem=4096', '--sim-fail', 'a-fail', '--state-dir', join(stateRoot, node)],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   const logs: Record<string, unknown>[] = [];
@@ -87,6 +91,7 @@ describe('entropy-agent with the sim driver on a real nats-server', () => {
     for (const a of Object.values(agents)) if (a.child.exitCode === null) a.child.kill('SIGKILL');
     await nc?.close();
     await server?.stop();
+    rmSync(stateRoot, { recursive: true, force: true });
   });
 
   it('announces itself and publishes its status periodically', async () => {
