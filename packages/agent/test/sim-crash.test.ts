@@ -93,6 +93,20 @@ describe('sim driver two-phase migration', () => {
     expect(await code(run)).toBe('ok');
   });
 
+  it('lets a restarted source migrate the VM again at once: its dead attempt reservation is renewed', async () => {
+    const c = simNodes(dir.path);
+    const n1 = c.start('n1', { vms: seed });
+    const n2 = c.start('n2');
+    void n1.migrate(request('migrate', { to: 'n2' }));
+    await c.settle();
+    const restarted = c.restart('n1');
+    const again = restarted.migrate(request('migrate', { actionId: 'again', to: 'n2' }));
+    await c.settle();
+    c.finishAll();
+    expect(await again).toEqual({ state: 'running' });
+    expect([brief(restarted.snapshot()), brief(n2.snapshot())]).toEqual([[], ['v1:running']]);
+  });
+
   it('commits to a destination that restarted mid-way when it still has room', async () => {
     const c = simNodes(dir.path);
     const n1 = c.start('n1', { vms: seed });
@@ -164,6 +178,20 @@ describe('sim driver remote resume', () => {
     const n2 = c.restart('n2');
     expect([brief(n1.snapshot()), brief(n2.snapshot())]).toEqual([['v1:sleeping'], []]);
     c.clock.now += 10_001;
+    const resume = n2.resume(request('resume', { actionId: 'again', from: 'n1', to: 'n2' }));
+    await c.settle();
+    c.finishAll();
+    await resume;
+    expect([brief(n1.snapshot()), brief(n2.snapshot())]).toEqual([[], ['v1:paused']]);
+  });
+
+  it('lets a restarted destination resume again at once: its dead attempt hold is renewed', async () => {
+    const c = simNodes(dir.path);
+    const n1 = c.start('n1', { vms: image });
+    c.start('n2');
+    void c.nodes.n2!.resume(request('resume', { from: 'n1', to: 'n2' }));
+    await c.settle();
+    const n2 = c.restart('n2');
     const resume = n2.resume(request('resume', { actionId: 'again', from: 'n1', to: 'n2' }));
     await c.settle();
     c.finishAll();

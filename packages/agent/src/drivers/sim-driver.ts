@@ -84,20 +84,24 @@ export function simDriver(opts: SimDriverOptions): SimDriver {
     ? new SimFaults({ file: opts.faultsFile, firedFile: opts.stateDir ? join(opts.stateDir, SIM_FAULTS_FIRED_FILE) : undefined })
     : undefined;
 
-  /** Room held by arrivals from their start: this node's runs and resumes, and peers' migrations in (which lapse). */
-  const reserved = new Map<string, { demand: Demand; until: number; peer: boolean }>();
+  /** Room held by arrivals from their start: this node's runs and resumes, and peers' migrations in (`peer`; they lapse). */
+  const reserved = new Map<string, { demand: Demand; until: number; peer?: string }>();
   /** Sleeping images a peer's remote resume holds until it takes them (or the hold lapses). */
-  const held = new Map<string, number>();
+  const held = new Map<string, { until: number; by: string }>();
   const isReserved = (vm: string) => {
     const r = reserved.get(vm);
     if (r && r.until <= now()) reserved.delete(vm);
     return reserved.has(vm);
   };
   const isHeld = (vm: string) => {
-    const until = held.get(vm);
-    if (until !== undefined && until <= now()) held.delete(vm);
+    const h = held.get(vm);
+    if (h && h.until <= now()) held.delete(vm);
     return held.has(vm);
   };
+  // A peer that asks again for what it already reserved or holds restarted and retries: a peer
+  // acts on a VM once at a time, so the old reservation or hold is the dead attempt's, renewed.
+  const reservedByOther = (vm: string, peer: string) => isReserved(vm) && reserved.get(vm)!.peer !== peer;
+  const heldByOther = (vm: string, peer: string) => isHeld(vm) && held.get(vm)!.by !== peer;
 
   function roomFor(vm: string, demand: Demand): void {
     const used: Record<string, number> = {};
@@ -193,7 +197,7 @@ export function simDriver(opts: SimDriverOptions): SimDriver {
   /** Runs `body` with room reserved for `req.vm` on this node. */
   async function arriving<R>(req: ActionRequest, body: () => Promise<R>): Promise<R> {
     roomFor(req.vm, req.demand);
-    reserved.set(req.vm, { demand: req.demand, until: Infinity, peer: false });
+    reserved.set(req.vm, { demand: req.demand, until: Infinity });
     try {
       return await body();
     } finally {
@@ -255,9 +259,9 @@ export function simDriver(opts: SimDriverOptions): SimDriver {
   function receive(req: SimLinkRequest): void {
     switch (req.op) {
       case 'migrate-in':
-        if (vms.has(req.vm) || isReserved(req.vm)) throw invalid(`migrate ${req.vm}: VM already exists on ${node}`);
+        if (vms.has(req.vm) || reservedByOther(req.vm, req.from)) throw invalid(`migrate ${req.vm}: VM already exists on ${node}`);
         roomFor(req.vm, req.demand);
-        reserved.set(req.vm, { demand: req.demand, until: now() + (req.timeoutMs ?? DEFAULT_PEER_HOLD_MS), peer: true });
+        reserved.set(req.vm, { demand: req.demand, until: now() + (req.timeoutMs ?? DEFAULT_PEER_HOLD_MS), peer: req.from });
         return;
       case 'migrate-commit': {
         if (vms.has(req.vm)) throw invalid(`migrate ${req.vm}: VM already exists on ${node}`);
@@ -273,8 +277,8 @@ export function simDriver(opts: SimDriverOptions): SimDriver {
       case 'hold-image': {
         const vm = vms.get(req.vm);
         if (!vm || vm.state !== 'sleeping') throw invalid(`resume ${req.vm} on ${req.to}: ${node} holds no image of it`);
-        if (vm.busy || isHeld(req.vm)) throw invalid(`resume ${req.vm} on ${req.to}: another action on its image is in progress on ${node}`);
-        held.set(req.vm, now() + (req.timeoutMs ?? DEFAULT_PEER_HOLD_MS));
+        if (vm.busy || heldByOther(req.vm, req.to)) throw invalid(`resume ${req.vm} on ${req.to}: another action on its image is in progress on ${node}`);
+        held.set(req.vm, { until: now() + (req.timeoutMs ?? DEFAULT_PEER_HOLD_MS), by: req.to });
         return;
       }
       case 'take-image': {
@@ -287,8 +291,8 @@ export function simDriver(opts: SimDriverOptions): SimDriver {
         return;
       }
       case 'release':
-        if (reserved.get(req.vm)?.peer) reserved.delete(req.vm);
-        held.delete(req.vm);
+        if (reserved.get(req.vm)?.peer === req.from) reserved.delete(req.vm);
+        if (held.get(req.vm)?.by === req.to) held.delete(req.vm);
         return;
     }
   }
