@@ -13,7 +13,7 @@ import { tempDirPerTest } from './temp-dir.ts';
 
 const silent: AgentLogger = { info() {}, warn() {}, error() {}, debug() {} };
 
-/** An agent's action path on a state directory, over a sim driver whose actions end when `finish()` is called. */
+/** An agent's action path on a state directory, over a sim driver whose actions end only when `complete` lets them. */
 function node(dir: string, over: { driver?: HypervisorDriver } = {}) {
   mkdirSync(dir, { recursive: true });
   const state: AgentState = openAgentState(dir, { node: 'n1', warn: () => {} });
@@ -24,13 +24,20 @@ function node(dir: string, over: { driver?: HypervisorDriver } = {}) {
   const started: string[] = [];
   const logger: AgentLogger = { ...silent, info: (obj, msg) => void (msg === 'action started' && started.push((obj as { actionId: string }).actionId)) };
   const run = actionRunner({ node: 'n1', driver, state, logger, stopping: () => false, ended: () => {} });
+  const send = (req: ActionRequest) => run(encode('actionRequest', req));
+  const finish = async () => {
+    await new Promise((r) => setTimeout(r, 5));
+    waiting.splice(0).forEach((r) => r());
+  };
   return {
     state,
     started,
-    send: (req: ActionRequest) => run(encode('actionRequest', req)),
-    finish: async () => {
-      await new Promise((r) => setTimeout(r, 5));
-      waiting.splice(0).forEach((r) => r());
+    send,
+    /** Sends a request and lets its action end. */
+    async complete(req: ActionRequest) {
+      const result = send(req);
+      await finish();
+      return result;
     },
   };
 }
@@ -42,15 +49,11 @@ describe('agent action path', () => {
 
   it('refuses a request from a deposed leader without running it, and runs a newer one', async () => {
     const n = node(dir.path);
-    const first = n.send(runReq({ actionId: 'a1', token: 5 }));
-    await n.finish();
-    expect(await first).toMatchObject({ ok: true });
+    expect(await n.complete(runReq({ actionId: 'a1', token: 5 }))).toMatchObject({ ok: true });
     const stale = await n.send(request('pause', { actionId: 'a2', token: 4 }));
     expect(stale).toMatchObject({ actionId: 'a2', ok: false, final: true, error: { code: 'ENTROPY_STALE_LEADER' } });
     expect(stale.error!.message).toMatch(/token 4 is older than 5/);
-    const newer = n.send(request('pause', { actionId: 'a3', token: 6 }));
-    await n.finish();
-    expect(await newer).toMatchObject({ ok: true, state: 'paused' });
+    expect(await n.complete(request('pause', { actionId: 'a3', token: 6 }))).toMatchObject({ ok: true, state: 'paused' });
     expect(n.started).toEqual(['a1', 'a3']);
     // The stale id was never recorded: it is unknown to the ledger.
     expect(n.state.ledger.query(['a2'])[0]!.status).toBe('unknown');
@@ -58,11 +61,8 @@ describe('agent action path', () => {
 
   it('answers a recorded id from the ledger whatever its token, and keeps the newest token across restarts', async () => {
     const n = node(dir.path);
-    const first = n.send(runReq({ actionId: 'a1', token: 1 }));
-    await n.finish();
-    await first;
-    n.send(request('pause', { actionId: 'a2', token: 9 }));
-    await n.finish();
+    await n.complete(runReq({ actionId: 'a1', token: 1 }));
+    await n.complete(request('pause', { actionId: 'a2', token: 9 }));
     expect(await n.send(runReq({ actionId: 'a1', token: 0 }))).toMatchObject({ ok: true, deduplicated: true });
     n.state.close();
     const restarted = node(dir.path);
@@ -71,9 +71,7 @@ describe('agent action path', () => {
 
   it('never runs again an action the agent died during: ENTROPY_INTERRUPTED, and the VM as it was', async () => {
     const n = node(dir.path);
-    const run = n.send(runReq({ actionId: 'a1' }));
-    await n.finish();
-    await run;
+    await n.complete(runReq({ actionId: 'a1' }));
     void n.send(request('suspend', { actionId: 'a2' }));
     await new Promise((r) => setTimeout(r, 5));
     // kill -9: the suspend never ends; a new agent opens the same directory.
@@ -90,13 +88,9 @@ describe('agent action path', () => {
     const failing = await n.send(request('pause', { vm: 'ghost', vjob: 'jg' }));
     expect(failing).toMatchObject({ ok: false, final: true, error: { code: 'ENTROPY_INVALID_STATE' } });
     expect(n.state.meta.get('ghost')).toBeUndefined();
-    const run = n.send(runReq({ actionId: 'a1', vjob: 'j7', demand: { cpu: 2, mem: 100 } }));
-    await n.finish();
-    await run;
+    await n.complete(runReq({ actionId: 'a1', vjob: 'j7', demand: { cpu: 2, mem: 100 } }));
     expect(n.state.meta.get('v1')).toEqual({ vjob: 'j7', demand: { cpu: 2, mem: 100 } });
-    const migrate = n.send(request('migrate', { actionId: 'a2', to: 'n2', vjob: 'j7', demand: { cpu: 2, mem: 100 } }));
-    await n.finish();
-    expect(await migrate).toMatchObject({ ok: true, state: 'running', host: 'n2' });
+    expect(await n.complete(request('migrate', { actionId: 'a2', to: 'n2', vjob: 'j7', demand: { cpu: 2, mem: 100 } }))).toMatchObject({ ok: true, state: 'running', host: 'n2' });
     expect(n.state.meta.get('v1')).toBeUndefined();
   });
 
@@ -121,9 +115,7 @@ describe('agent action path', () => {
 
   it('answers malformed, misdirected and reused requests with final refusals', async () => {
     const n = node(dir.path);
-    const run = n.send(runReq({ actionId: 'a1' }));
-    await n.finish();
-    await run;
+    await n.complete(runReq({ actionId: 'a1' }));
     expect(await n.send(request('pause', { from: 'n2' }))).toMatchObject({ final: true, error: { code: 'ENTROPY_WRONG_NODE' } });
     expect(await n.send(request('pause', { actionId: 'a1' }))).toMatchObject({ final: true, error: { code: 'ENTROPY_ACTION_ID_REUSED' } });
   });
@@ -134,9 +126,7 @@ describe('ledger and metadata requests', () => {
 
   it('tells the status of each asked action id', async () => {
     const n = node(dir.path);
-    const run = n.send(runReq({ actionId: 'a1' }));
-    await n.finish();
-    await run;
+    await n.complete(runReq({ actionId: 'a1' }));
     void n.send(request('pause', { actionId: 'a2' }));
     const reply = decode('ledgerReply', answerLedgerQuery('n1', n.state, encode('ledgerQuery', { actionIds: ['a1', 'a2', 'a3'] }), 1 << 20));
     expect(reply.ok && reply.msg).toEqual({

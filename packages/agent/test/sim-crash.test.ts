@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DriverError } from '../src/drivers/driver.ts';
 import { request } from './requests.ts';
-import { simNodes } from './sim-nodes.ts';
+import { simNodes, simPair } from './sim-nodes.ts';
 import { tempDirPerTest } from './temp-dir.ts';
 
 const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: DriverError) => e.code);
@@ -13,10 +13,7 @@ describe('sim driver state across agent restarts', () => {
   it('keeps its VMs in the state directory: a restarted driver holds them as they were, vjob and demand included', async () => {
     const c = simNodes(dir.path);
     const n1 = c.start('n1');
-    const run = n1.run(request('run', { from: undefined, to: 'n1', vjob: 'jx', demand: { cpu: 1, mem: 300 } }));
-    await c.settle();
-    c.finishAll();
-    await run;
+    await c.complete(n1.run(request('run', { from: undefined, to: 'n1', vjob: 'jx', demand: { cpu: 1, mem: 300 } })));
     const after = c.restart('n1');
     expect(after.snapshot()).toEqual([{ id: 'v1', vjob: 'jx', state: 'running', demand: { cpu: 1, mem: 300 } }]);
   });
@@ -38,11 +35,7 @@ describe('sim driver state across agent restarts', () => {
     const restarted = c.restart('n1');
     expect(brief(restarted.snapshot())).toEqual(['v1:running']);
     // Nothing of the cut action remains: the VM takes a new action at once.
-    await c.settle();
-    const pause = restarted.pause(request('pause', { actionId: 'p2' }));
-    await c.settle();
-    c.finishAll();
-    await pause;
+    await c.complete(restarted.pause(request('pause', { actionId: 'p2' })));
     expect(brief(restarted.snapshot())).toEqual(['v1:paused']);
   });
 });
@@ -52,9 +45,7 @@ describe('sim driver two-phase migration', () => {
   const seed = [{ id: 'v1', vjob: 'j1', state: 'running' as const, demand: { cpu: 1, mem: 512 } }];
 
   it('reserves room on the destination from the start, and moves the VM at the end, on disk on both sides', async () => {
-    const c = simNodes(dir.path);
-    const n1 = c.start('n1', { vms: seed });
-    const n2 = c.start('n2');
+    const { c, n1, n2 } = simPair(dir.path, seed);
     const migration = n1.migrate(request('migrate', { to: 'n2' }));
     await c.settle();
     // Room is taken on n2 but the VM is still n1's.
@@ -69,17 +60,12 @@ describe('sim driver two-phase migration', () => {
     const c = simNodes(dir.path);
     const n1 = c.start('n1', { vms: [{ ...seed[0]!, state: 'paused' }] });
     const n2 = c.start('n2');
-    const migration = n1.migrate(request('migrate', { to: 'n2' }));
-    await c.settle();
-    c.finishAll();
-    expect(await migration).toEqual({ state: 'paused' });
+    expect(await c.complete(n1.migrate(request('migrate', { to: 'n2' })))).toEqual({ state: 'paused' });
     expect(brief(n2.snapshot())).toEqual(['v1:paused']);
   });
 
   it('leaves the VM on the source alone when the source dies mid-way; the reservation lapses after the timeout', async () => {
-    const c = simNodes(dir.path);
-    const n1 = c.start('n1', { vms: seed });
-    const n2 = c.start('n2');
+    const { c, n1, n2 } = simPair(dir.path, seed);
     void n1.migrate(request('migrate', { to: 'n2', timeoutMs: 10_000 }));
     await c.settle();
     const restarted = c.restart('n1');
@@ -87,30 +73,20 @@ describe('sim driver two-phase migration', () => {
     const big = request('run', { vm: 'big', from: undefined, to: 'n2', demand: { cpu: 1, mem: 600 } });
     expect(await code(n2.run(big))).toBe('ENTROPY_NO_ROOM');
     c.clock.now += 10_001;
-    const run = n2.run(big);
-    await c.settle();
-    c.finishAll();
-    expect(await code(run)).toBe('ok');
+    expect(await code(c.complete(n2.run(big)))).toBe('ok');
   });
 
   it('lets a restarted source migrate the VM again at once: its dead attempt reservation is renewed', async () => {
-    const c = simNodes(dir.path);
-    const n1 = c.start('n1', { vms: seed });
-    const n2 = c.start('n2');
+    const { c, n1, n2 } = simPair(dir.path, seed);
     void n1.migrate(request('migrate', { to: 'n2' }));
     await c.settle();
     const restarted = c.restart('n1');
-    const again = restarted.migrate(request('migrate', { actionId: 'again', to: 'n2' }));
-    await c.settle();
-    c.finishAll();
-    expect(await again).toEqual({ state: 'running' });
+    expect(await c.complete(restarted.migrate(request('migrate', { actionId: 'again', to: 'n2' })))).toEqual({ state: 'running' });
     expect([brief(restarted.snapshot()), brief(n2.snapshot())]).toEqual([[], ['v1:running']]);
   });
 
   it('commits to a destination that restarted mid-way when it still has room', async () => {
-    const c = simNodes(dir.path);
-    const n1 = c.start('n1', { vms: seed });
-    c.start('n2');
+    const { c, n1 } = simPair(dir.path, seed);
     const migration = n1.migrate(request('migrate', { to: 'n2' }));
     await c.settle();
     const n2 = c.restart('n2');
@@ -120,33 +96,20 @@ describe('sim driver two-phase migration', () => {
   });
 
   it('fails, leaving the VM on the source, when a destination that restarted mid-way has no room any more', async () => {
-    const c = simNodes(dir.path);
-    const n1 = c.start('n1', { vms: seed });
-    c.start('n2');
+    const { c, n1 } = simPair(dir.path, seed);
     const migration = n1.migrate(request('migrate', { to: 'n2' }));
     await c.settle();
     // n2 restarts, forgets the reservation, and a VM fills it meanwhile.
     const n2 = c.restart('n2');
-    const fill = n2.run(request('run', { vm: 'big', actionId: 'fill', from: undefined, to: 'n2', demand: { cpu: 1, mem: 600 } }));
-    await c.settle();
-    c.finishAll();
-    await fill;
+    await c.complete(n2.run(request('run', { vm: 'big', actionId: 'fill', from: undefined, to: 'n2', demand: { cpu: 1, mem: 600 } })));
     expect(await code(migration)).toBe('ENTROPY_NO_ROOM');
     expect([brief(c.restart('n1').snapshot()), brief(c.restart('n2').snapshot())]).toEqual([['v1:running'], ['big:running']]);
   });
 
   it('drops the reservation on the destination when the migration fails', async () => {
-    const c = simNodes(dir.path);
-    const n1 = c.start('n1', { vms: seed });
-    const n2 = c.start('n2');
-    const migration = n1.migrate(request('migrate', { to: 'n2', estimatedMs: 5000, timeoutMs: 100 }));
-    await c.settle();
-    c.finishAll();
-    expect(await code(migration)).toBe('ENTROPY_DRIVER_TIMEOUT');
-    const run = n2.run(request('run', { vm: 'big', from: undefined, to: 'n2', demand: { cpu: 1, mem: 600 } }));
-    await c.settle();
-    c.finishAll();
-    expect(await code(run)).toBe('ok');
+    const { c, n1, n2 } = simPair(dir.path, seed);
+    expect(await code(c.complete(n1.migrate(request('migrate', { to: 'n2', estimatedMs: 5000, timeoutMs: 100 }))))).toBe('ENTROPY_DRIVER_TIMEOUT');
+    expect(await code(c.complete(n2.run(request('run', { vm: 'big', from: undefined, to: 'n2', demand: { cpu: 1, mem: 600 } }))))).toBe('ok');
     expect(brief(n1.snapshot())).toEqual(['v1:running']);
   });
 });
@@ -156,9 +119,7 @@ describe('sim driver remote resume', () => {
   const image = [{ id: 'v1', vjob: 'j1', state: 'sleeping' as const, demand: { cpu: 1, mem: 512 } }];
 
   it('takes the image from its node only at the end: the source gives it up, the destination saves the paused VM', async () => {
-    const c = simNodes(dir.path);
-    const n1 = c.start('n1', { vms: image });
-    const n2 = c.start('n2');
+    const { c, n1, n2 } = simPair(dir.path, image);
     const resume = n2.resume(request('resume', { from: 'n1', to: 'n2' }));
     await c.settle();
     expect([brief(n1.snapshot()), brief(n2.snapshot())]).toEqual([['v1:sleeping'], []]);
@@ -170,39 +131,27 @@ describe('sim driver remote resume', () => {
   });
 
   it('leaves the image on its node when the destination dies mid-resume; the hold lapses after the timeout', async () => {
-    const c = simNodes(dir.path);
-    const n1 = c.start('n1', { vms: image });
-    c.start('n2');
-    void c.nodes.n2!.resume(request('resume', { from: 'n1', to: 'n2', timeoutMs: 10_000 }));
+    const { c, n1, n2: dying } = simPair(dir.path, image);
+    void dying.resume(request('resume', { from: 'n1', to: 'n2', timeoutMs: 10_000 }));
     await c.settle();
     const n2 = c.restart('n2');
     expect([brief(n1.snapshot()), brief(n2.snapshot())]).toEqual([['v1:sleeping'], []]);
     c.clock.now += 10_001;
-    const resume = n2.resume(request('resume', { actionId: 'again', from: 'n1', to: 'n2' }));
-    await c.settle();
-    c.finishAll();
-    await resume;
+    await c.complete(n2.resume(request('resume', { actionId: 'again', from: 'n1', to: 'n2' })));
     expect([brief(n1.snapshot()), brief(n2.snapshot())]).toEqual([[], ['v1:paused']]);
   });
 
   it('lets a restarted destination resume again at once: its dead attempt hold is renewed', async () => {
-    const c = simNodes(dir.path);
-    const n1 = c.start('n1', { vms: image });
-    c.start('n2');
-    void c.nodes.n2!.resume(request('resume', { from: 'n1', to: 'n2' }));
+    const { c, n1, n2: dying } = simPair(dir.path, image);
+    void dying.resume(request('resume', { from: 'n1', to: 'n2' }));
     await c.settle();
     const n2 = c.restart('n2');
-    const resume = n2.resume(request('resume', { actionId: 'again', from: 'n1', to: 'n2' }));
-    await c.settle();
-    c.finishAll();
-    await resume;
+    await c.complete(n2.resume(request('resume', { actionId: 'again', from: 'n1', to: 'n2' })));
     expect([brief(n1.snapshot()), brief(n2.snapshot())]).toEqual([[], ['v1:paused']]);
   });
 
   it('gives the image to the resume of a destination even if its own agent restarted and forgot the hold', async () => {
-    const c = simNodes(dir.path);
-    c.start('n1', { vms: image });
-    const n2 = c.start('n2');
+    const { c, n2 } = simPair(dir.path, image);
     const resume = n2.resume(request('resume', { from: 'n1', to: 'n2' }));
     await c.settle();
     const n1 = c.restart('n1');

@@ -33,15 +33,29 @@ export function simNodes(root: string, over: Partial<SimDriverOptions> = {}) {
     });
     return nodes[node]!;
   };
+  const finishAll = () => [...waiting.values()].forEach((list) => list.splice(0).forEach((resolve) => resolve()));
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 5));
   return {
     nodes,
     clock,
     start,
     restart: (node: string, extra: Partial<SimDriverOptions> = {}) => start(node, extra),
     /** Ends every simulated duration started so far. */
-    finishAll: () => [...waiting.values()].forEach((list) => list.splice(0).forEach((resolve) => resolve())),
+    finishAll,
     /** Lets started actions reach their simulated duration. */
-    settle: () => new Promise((resolve) => setTimeout(resolve, 5)),
+    settle,
+    /** Lets `action` reach its simulated duration, ends every duration so far, and waits for it. */
+    async complete<T>(action: Promise<T>): Promise<T> {
+      await settle();
+      finishAll();
+      return action;
+    },
     sleeping: () => [...waiting.values()].reduce((n, list) => n + list.length, 0),
   };
+}
+
+/** Two linked sim nodes: n1 first started with `vms`, n2 empty. */
+export function simPair(root: string, vms: SimDriverOptions['vms']) {
+  const c = simNodes(root);
+  return { c, n1: c.start('n1', { vms }), n2: c.start('n2') };
 }

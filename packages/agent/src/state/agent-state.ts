@@ -31,12 +31,14 @@ export interface AgentStateOptions {
 /** Locks `dir` (creating it) and reads what a previous agent process left there. */
 export function openAgentState(dir: string, opts: AgentStateOptions): AgentState {
   const unlock = openStateDir(dir);
+  let opened: ActionLedger | undefined;
   try {
     const { ledger, recovery } = ActionLedger.open(join(dir, LEDGER_FILE), {
       node: opts.node,
       maxEntries: opts.maxLedgerEntries,
       onWriteError: (err) => opts.warn(`action ledger: ${err.message}`),
     });
+    opened = ledger;
     const meta = new VMMetaStore(join(dir, VM_META_FILE), (problem) => opts.warn(`VM metadata dropped: ${problem}`));
     const token = new FencingToken(join(dir, TOKEN_FILE));
     return {
@@ -51,6 +53,7 @@ export function openAgentState(dir: string, opts: AgentStateOptions): AgentState
       },
     };
   } catch (err) {
+    opened?.close();
     unlock();
     throw err;
   }
