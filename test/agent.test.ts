@@ -1,84 +1,40 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '../packages/agent/src/index.ts';
-import { type ActionRequest, type ActionResult, decode, encode, type NodeStatus, subjects } from '../packages/protocol/src/index.ts';
+import { type ActionRequest, type ActionResult, encode, subjects } from '../packages/protocol/src/index.ts';
+import { type AgentProcess, spawnAgent } from './helpers/agent-process.ts';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
+import { type PlayedController, playController } from './helpers/play-controller.ts';
 import { waitFor } from './helpers/wait-for.ts';
 
-const AGENT_BIN = new URL('../packages/agent/bin/entropy-agent.js', import.meta.url).pathname;
 const s = subjects();
-
-interface AgentProcess {
-  readonly child: ChildProcess;
-  readonly logs: Record<string, unknown>[];
-  readonly exited: Promise<number | null>;
-}
+const stateRoot = mkdtempSync(join(tmpdir(), 'entropy-agent-test-'));
 
 function startAgent(url: string, node: string, statusArgs = ['--status-interval', '300']): AgentProcess {
-  const child = spawn(
-    process.execPath,
-    [AGENT_BIN, '--node', node, '--nats', url, '--driver', 'sim', '--speed', '100', ...statusArgs, '--capacity', 'cpu=4,mem=4096', '--sim-fail', 'a-fail'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  const logs: Record<string, unknown>[] = [];
-  let buf = '';
-  child.stderr!.on('data', (chunk: Buffer) => {
-    buf += chunk.toString();
-    const lines = buf.split('\n');
-    buf = lines.pop()!;
-    for (const l of lines) {
-      try {
-        logs.push(JSON.parse(l) as Record<string, unknown>);
-      } catch {
-        logs.push({ raw: l });
-      }
-    }
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, logs, exited };
+  return spawnAgent(['--node', node, '--nats', url, '--driver', 'sim', '--speed', '100', ...statusArgs, '--capacity', 'cpu=4,mem=4096', '--sim-fail', 'a-fail', '--state-dir', join(stateRoot, node)]);
 }
 
 describe('entropy-agent with the sim driver on a real nats-server', () => {
   let server: NatsServer;
   let nc: NatsConnection;
+  let ctl: PlayedController;
   const agents: Record<string, AgentProcess> = {};
-  const hellos: string[] = [];
-  const statuses = new Map<string, NodeStatus>();
+  const statuses = { get: (node: string) => ctl.latest(node) };
   /** Every status of n3, whose periodic status is rare enough not to interfere. */
-  const n3Statuses: { status: NodeStatus; at: number }[] = [];
+  const n3Statuses = () => ctl.statuses.filter((st) => st.status.node === 'n3');
   let n = 0;
 
-  const send = async (node: string, bytes: Uint8Array): Promise<ActionResult> => {
-    const m = await nc.request(s.nodeAction(node), bytes, { timeout: 60_000 });
-    const r = decode('actionResult', m.data);
-    if (!r.ok) throw new Error(`bad reply: ${JSON.stringify(r.error)}`);
-    return r.msg;
-  };
+  const send = (node: string, bytes: Uint8Array): Promise<ActionResult> => ctl.send(node, bytes);
   const act = (node: string, req: Partial<ActionRequest> & Pick<ActionRequest, 'type'>) =>
     send(node, encode('actionRequest', { actionId: `a${++n}`, planId: 'p1', vm: 'v1', vjob: 'j1', demand: { cpu: 1, mem: 1024 }, estimatedMs: 1000, timeoutMs: 60_000, ...req }));
 
   beforeAll(async () => {
     server = await startNatsServer();
     nc = await connect({ servers: server.url });
-    // The test plays the controller: it acknowledges hellos and keeps the latest status of each node.
-    void (async () => {
-      for await (const m of nc.subscribe(s.allNodeHello())) {
-        const r = decode('hello', m.data);
-        if (r.ok) {
-          hellos.push(r.msg.node);
-          m.respond(encode('helloAck', { node: r.msg.node, by: 'test', ts: Date.now() }));
-        }
-      }
-    })();
-    void (async () => {
-      for await (const m of nc.subscribe(s.allNodeStatus())) {
-        const r = decode('status', m.data);
-        if (r.ok) statuses.set(r.msg.node, r.msg);
-        if (r.ok && r.msg.node === 'n3') n3Statuses.push({ status: r.msg, at: performance.now() });
-      }
-    })();
-    await nc.flush();
+    ctl = await playController(nc);
     for (const node of ['n1', 'n2']) agents[node] = startAgent(server.url, node);
     agents.n3 = startAgent(server.url, 'n3', ['--status-interval', '600000', '--status-after-action', '300']);
   });
@@ -87,10 +43,11 @@ describe('entropy-agent with the sim driver on a real nats-server', () => {
     for (const a of Object.values(agents)) if (a.child.exitCode === null) a.child.kill('SIGKILL');
     await nc?.close();
     await server?.stop();
+    rmSync(stateRoot, { recursive: true, force: true });
   });
 
   it('announces itself and publishes its status periodically', async () => {
-    await waitFor('hellos of n1 and n2', () => hellos.includes('n1') && hellos.includes('n2'));
+    await waitFor('hellos of n1 and n2', () => ctl.hellos.includes('n1') && ctl.hellos.includes('n2'));
     await waitFor('announced in the logs', () => agents.n1.logs.some((l) => l.msg === 'announced'));
     const st = await waitFor('a second status of n1', () => (statuses.get('n1')?.seq ?? 0) >= 2 && statuses.get('n1'));
     expect(st).toMatchObject({ node: 'n1', driver: 'sim', capacity: { cpu: 4, mem: 4096 }, vms: [] });
@@ -152,15 +109,15 @@ describe('entropy-agent with the sim driver on a real nats-server', () => {
   });
 
   it('publishes one status for actions that end together, after their results', async () => {
-    await waitFor("n3's first status", () => n3Statuses.length > 0);
-    const before = n3Statuses.length;
+    await waitFor("n3's first status", () => n3Statuses().length > 0);
+    const before = n3Statuses().length;
     const runs = ['w1', 'w2', 'w3', 'w4', 'w5'].map((vm) => act('n3', { type: 'run', vm, to: 'n3', demand: { cpu: 0.5, mem: 256 }, estimatedMs: 0 }));
     const results = await Promise.all(runs);
     const answeredAt = performance.now();
     expect(results.map((r) => r.ok && r.state)).toEqual(['running', 'running', 'running', 'running', 'running']);
     const after = await waitFor('a status of n3 with the five VMs', () => {
-      const last = n3Statuses.at(-1);
-      return n3Statuses.length > before && last!.status.vms.filter((v) => v.state === 'running').length === 5 && n3Statuses.slice(before);
+      const last = n3Statuses().at(-1);
+      return n3Statuses().length > before && last!.status.vms.filter((v) => v.state === 'running').length === 5 && n3Statuses().slice(before);
     });
     // Published after the results, not one per action: the five ran within the agent's 300 ms.
     expect(after).toHaveLength(1);

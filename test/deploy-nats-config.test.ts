@@ -150,7 +150,7 @@ describe('entropy deploy nats-config on a real nats-server', () => {
       },
     });
     await ctl.flush();
-    agent = spawn(process.execPath, [AGENT_BIN, '--node', 'n1', '--nats', server!.url, '--driver', 'sim', '--status-interval', '200'], {
+    agent = spawn(process.execPath, [AGENT_BIN, '--node', 'n1', '--nats', server!.url, '--driver', 'sim', '--state-dir', join(dir, 'agent-state'), '--status-interval', '200'], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, ENTROPY_NATS_USER: 'agent-n1', ENTROPY_NATS_PASSWORD: pass },
     });

@@ -50,7 +50,7 @@ export function startSimCluster(instance: Instance, options: SimClusterOptions):
     const args = [
       AGENT_BIN, '--node', node.id, '--nats', options.url, '--driver', 'sim', '--prefix', options.prefix,
       '--capacity', capacity, '--status-interval', String(options.statusIntervalMs), '--speed', String(options.speed),
-      '--sim-vms', file, '--log-level', 'warn',
+      '--sim-vms', file, '--state-dir', join(dir, `state-${node.id}`), '--log-level', 'warn',
     ];
     const fail = options.failOn?.[node.id];
     if (fail?.length) args.push('--sim-fail', fail.join(','));

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '../packages/agent/src/index.ts';
@@ -86,7 +86,7 @@ interface AgentProcess {
 /** A real entropy-agent with the virsh driver; inside a test host's network namespace when `ns` is given. */
 function startVirshAgent(opts: { node: string; nats: string; uri: string; imageDir: string; hosts?: string; ns?: string }): AgentProcess {
   const args = [AGENT_BIN, '--node', opts.node, '--nats', opts.nats, '--driver', 'virsh', '--virsh-uri', opts.uri,
-    '--image-dir', opts.imageDir, '--status-interval', '500', '--capacity', 'cpu=1,mem=512', ...(opts.hosts ? ['--hosts', opts.hosts] : [])];
+    '--image-dir', opts.imageDir, '--state-dir', join(dirname(opts.imageDir), `state-${opts.node}`), '--status-interval', '500', '--capacity', 'cpu=1,mem=512', ...(opts.hosts ? ['--hosts', opts.hosts] : [])];
   // `ip netns exec` execs the agent: the child's pid is the agent's.
   const child = opts.ns ? spawn('ip', ['netns', 'exec', opts.ns, process.execPath, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
     : spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -2,36 +2,32 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
   ActionErrorCode,
-  type ActionRequest,
-  type ActionResult,
   decode,
   encode,
   encodeTyped,
-  executingNode,
+  MAX_STATUS_ACTIONS,
   type NodeStatus,
   type SimLinkReply,
   type SimLinkRequest,
   type Subjects,
   subjects as subjectsOf,
 } from '@entropy/protocol';
-import { ActionLedger } from './action-ledger.ts';
-import { DriverError, type HypervisorDriver } from './drivers/driver.ts';
+import type { AgentLogger } from './agent-logger.ts';
+import { actionRunner } from './action-runner.ts';
+import type { HypervisorDriver } from './drivers/driver.ts';
 import type { SimDriver } from './drivers/sim-driver.ts';
-import { STATE_AFTER } from './drivers/state-after.ts';
+import { answerLedgerQuery, answerSimLink, answerVmMeta } from './node-requests.ts';
+import { type AgentState, memoryAgentState } from './state/agent-state.ts';
 
-/** The logging the agent needs; a pino logger fits. */
-export interface AgentLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-  debug(obj: object, msg?: string): void;
-}
+export type { AgentLogger } from './agent-logger.ts';
 
 export interface AgentOptions {
   readonly node: string;
   readonly prefix?: string;
   readonly capacity: Readonly<Record<string, number>>;
   readonly driver: HypervisorDriver;
+  /** What outlives the agent (`openAgentState`); in memory only when absent. The agent closes it when it stops. */
+  readonly state?: AgentState;
   readonly statusIntervalMs?: number;
   /**
    * After an action ends, the status is published this much later, once for every action that
@@ -49,6 +45,8 @@ export const DEFAULT_STATUS_INTERVAL_MS = 2000;
 export const DEFAULT_STATUS_AFTER_ACTION_MS = 100;
 export const DEFAULT_HELLO_INTERVAL_MS = 1000;
 const MAX_HELLO_INTERVAL_MS = 5000;
+/** nats-server's default limit on a message, when the server does not say. */
+const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 
 export interface Agent {
   /** Refuses new actions, waits for the running ones, then drains the connection. */
@@ -57,29 +55,28 @@ export interface Agent {
   readonly announced: Promise<void>;
 }
 
-/** Answers a request that could not be decoded; the action id is unknown then. */
-function badRequest(node: string, field: string, reason: string, code = ActionErrorCode.BadRequest): ActionResult {
-  return { actionId: '', node, ok: false, error: { code, message: `${field}: ${reason}`, field }, durationMs: 0 };
-}
-
 /**
- * The node agent: announces itself, publishes the node's status, and executes the actions sent to
- * it through the injected driver, once per action id.
+ * The node agent: announces itself, publishes the node's status, executes the actions sent to it
+ * through the injected driver, once per action id, and answers the controller's questions about
+ * past actions and VM metadata.
  */
 export async function startAgent(nc: NatsConnection, opts: AgentOptions): Promise<Agent> {
   const { node, driver, logger } = opts;
   const s: Subjects = subjectsOf(opts.prefix);
   const now = opts.now ?? Date.now;
   const startedAt = now();
-  const ledger = new ActionLedger();
-  /** What action requests told about each VM: its vjob and demand, for status. */
-  const meta = new Map<string, Pick<ActionRequest, 'vjob' | 'demand'>>();
-  let inFlight = 0;
+  const state = opts.state ?? memoryAgentState(node);
+  const { ledger, meta } = state;
   let seq = 0;
   let stopping = false;
   const stopped = new AbortController();
   const statusAfterActionMs = opts.statusAfterActionMs ?? DEFAULT_STATUS_AFTER_ACTION_MS;
   let statusSoon: NodeJS.Timeout | undefined;
+
+  if (state.recovery.interrupted.length > 0) {
+    logger.warn({ interrupted: state.recovery.interrupted }, 'actions cut short by the previous agent process: never run again');
+  }
+  if (state.recovery.badLines > 0) logger.warn({ badLines: state.recovery.badLines }, 'unreadable action ledger lines skipped');
 
   /** One status for every action that ends before it is sent. */
   function publishStatusSoon(): void {
@@ -89,7 +86,8 @@ export async function startAgent(nc: NatsConnection, opts: AgentOptions): Promis
     }, statusAfterActionMs);
   }
 
-  async function publishStatus(): Promise<void> {
+  /** `firstAfterStart`: the metadata of VMs the node no longer holds (they left while no agent ran) is dropped. */
+  async function publishStatus(firstAfterStart = false): Promise<void> {
     if (statusSoon) {
       clearTimeout(statusSoon);
       statusSoon = undefined;
@@ -101,6 +99,15 @@ export async function startAgent(nc: NatsConnection, opts: AgentOptions): Promis
       logger.warn({ err: (err as Error).message }, 'cannot list VMs; status not published');
       return;
     }
+    if (firstAfterStart) {
+      try {
+        const dropped = meta.keepOnly(vms.map((v) => v.id));
+        if (dropped > 0) logger.info({ dropped }, 'metadata of VMs no longer on the node dropped');
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, 'cannot save VM metadata');
+      }
+    }
+    const running = ledger.running();
     const status: NodeStatus = {
       node,
       seq: seq++,
@@ -112,85 +119,39 @@ export async function startAgent(nc: NatsConnection, opts: AgentOptions): Promis
         const m = meta.get(v.id);
         return { id: v.id, state: v.state, host: node, ...(v.cpu !== undefined ? { cpu: v.cpu } : {}), ...(v.mem !== undefined ? { mem: v.mem } : {}), ...(m ? { vjob: m.vjob, demand: m.demand } : {}) };
       }),
-      inFlight,
+      inFlight: running.length,
+      actions: running.length > MAX_STATUS_ACTIONS ? running.slice(0, MAX_STATUS_ACTIONS) : running,
     };
     if (!nc.isClosed() && !nc.isDraining()) nc.publish(s.nodeStatus(node), encodeTyped<'status'>(status));
   }
 
-  async function execute(req: ActionRequest): Promise<ActionResult> {
-    meta.set(req.vm, { vjob: req.vjob, demand: req.demand });
-    inFlight++;
-    const t0 = performance.now();
-    logger.info({ actionId: req.actionId, planId: req.planId, type: req.type, vm: req.vm, from: req.from, to: req.to }, 'action started');
-    try {
-      await driver[req.type](req);
-      const durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
-      const state = STATE_AFTER[req.type];
-      const host = req.type === 'migrate' ? req.to : state === 'terminated' ? undefined : node;
-      if (req.type === 'migrate' || state === 'terminated') meta.delete(req.vm);
-      logger.info({ actionId: req.actionId, type: req.type, vm: req.vm, durationMs }, 'action done');
-      return { actionId: req.actionId, node, ok: true, durationMs, state, ...(host ? { host } : {}) };
-    } catch (err) {
-      const durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
-      const code = err instanceof DriverError ? err.code : ActionErrorCode.DriverFailed;
-      const message = err instanceof Error ? err.message : String(err);
-      logger.warn({ actionId: req.actionId, type: req.type, vm: req.vm, durationMs, code, err: message }, 'action failed');
-      return { actionId: req.actionId, node, ok: false, error: { code, message }, durationMs };
-    } finally {
-      inFlight--;
-      publishStatusSoon();
-    }
-  }
+  const runAction = actionRunner({ node, driver, state, logger, stopping: () => stopping, ended: publishStatusSoon });
 
-  function reply(m: Msg, result: ActionResult): void {
+  function respond(m: Msg, bytes: Uint8Array): void {
     if (!m.reply) {
-      logger.warn({ subject: m.subject, actionId: result.actionId }, 'action published without a reply subject; result dropped');
+      logger.warn({ subject: m.subject }, 'request published without a reply subject; reply dropped');
       return;
     }
     try {
-      m.respond(encode('actionResult', result));
+      m.respond(bytes);
     } catch (err) {
-      logger.error({ err: (err as Error).message, actionId: result.actionId }, 'cannot send action result');
+      logger.error({ err: (err as Error).message, subject: m.subject }, 'cannot send reply');
     }
   }
 
-  async function handleAction(m: Msg): Promise<void> {
-    const r = decode('actionRequest', m.data);
-    if (!r.ok) {
-      logger.warn({ subject: m.subject, ...r.error }, 'malformed action request');
-      return reply(m, badRequest(node, r.error.field, r.error.reason));
-    }
-    const req = r.msg;
-    if (executingNode(req) !== node) {
-      return reply(m, {
-        actionId: req.actionId,
-        node,
-        ok: false,
-        error: { code: ActionErrorCode.WrongNode, message: `${req.type} ${req.vm} runs on ${executingNode(req)}, not ${node}` },
-        durationMs: 0,
-      });
-    }
-    if (stopping && !ledger.has(req.actionId)) {
-      return reply(m, { actionId: req.actionId, node, ok: false, error: { code: ActionErrorCode.ShuttingDown, message: `${node} is shutting down` }, durationMs: 0 });
-    }
-    const outcome = ledger.submit(req, () => execute(req));
-    if (outcome.kind === 'conflict') {
-      return reply(m, {
-        actionId: req.actionId,
-        node,
-        ok: false,
-        error: { code: ActionErrorCode.ActionIdReused, message: `action id ${req.actionId} was ${outcome.first.type} ${outcome.first.vm}, now ${req.type} ${req.vm}` },
-        durationMs: 0,
-      });
-    }
-    if (outcome.kind === 'duplicate') logger.info({ actionId: req.actionId }, 'retried action id: not run again');
-    const result = await outcome.result;
-    reply(m, outcome.kind === 'duplicate' ? { ...result, deduplicated: true } : result);
-  }
-
-  async function serve(sub: Subscription, handle: (m: Msg) => Promise<void>): Promise<void> {
+  /** Serves one subject; each request is answered on its own (a long action does not hold the others). */
+  async function serve(sub: Subscription, answer: (data: Uint8Array) => Uint8Array | Promise<Uint8Array>): Promise<void> {
+    const failed = (m: Msg) => (err: unknown) => logger.error({ err: (err as Error)?.message, subject: m.subject }, 'handler failed');
     for await (const m of sub) {
-      handle(m).catch((err: unknown) => logger.error({ err: (err as Error)?.message, subject: m.subject }, 'handler failed'));
+      // Called at once, so that requests reach the ledger in the order they arrived.
+      let answered;
+      try {
+        answered = answer(m.data);
+      } catch (err) {
+        failed(m)(err);
+        continue;
+      }
+      Promise.resolve(answered).then((bytes) => respond(m, bytes), failed(m));
     }
   }
 
@@ -214,19 +175,18 @@ export async function startAgent(nc: NatsConnection, opts: AgentOptions): Promis
     }
   }
 
-  const actionSub = nc.subscribe(s.nodeAction(node));
-  void serve(actionSub, handleAction);
+  void serve(nc.subscribe(s.nodeAction(node)), async (data) => encode('actionResult', await runAction(data)));
+  void serve(nc.subscribe(s.nodeLedger(node)), (data) => answerLedgerQuery(node, state, data, nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD));
+  void serve(nc.subscribe(s.nodeMeta(node)), (data) => {
+    const ack = answerVmMeta(node, state, data, logger);
+    publishStatusSoon();
+    return ack;
+  });
 
   const sim = driver as Partial<SimDriver>;
   if (typeof sim.receiveFromPeer === 'function') {
     const receive = sim.receiveFromPeer.bind(driver);
-    void serve(nc.subscribe(s.simLink(node)), async (m) => {
-      const r = decode('simLinkRequest', m.data);
-      const out: SimLinkReply = r.ok
-        ? await receive(r.msg)
-        : { ok: false, error: { code: ActionErrorCode.BadRequest, message: `${r.error.field}: ${r.error.reason}`, field: r.error.field } };
-      if (m.reply) m.respond(encode('simLinkReply', out));
-    });
+    void serve(nc.subscribe(s.simLink(node)), (data) => answerSimLink(state, data, receive, logger));
   }
 
   const announced = announce();
@@ -239,9 +199,10 @@ export async function startAgent(nc: NatsConnection, opts: AgentOptions): Promis
     }
   })();
 
-  void publishStatus();
+  // At once: a restarted agent tells what its node holds before anyone plans with an old view.
+  void publishStatus(true);
   const statusTimer = setInterval(() => void publishStatus(), opts.statusIntervalMs ?? DEFAULT_STATUS_INTERVAL_MS);
-  logger.info({ prefix: s.prefix, driver: driver.name, capacity: opts.capacity }, 'agent started');
+  logger.info({ prefix: s.prefix, driver: driver.name, capacity: opts.capacity, stateDir: state.dir }, 'agent started');
 
   return {
     announced,
@@ -257,6 +218,7 @@ export async function startAgent(nc: NatsConnection, opts: AgentOptions): Promis
       if (statusSoon) await publishStatus();
       await driver.close?.();
       await nc.drain();
+      state.close();
       logger.info({}, 'agent stopped');
     },
   };

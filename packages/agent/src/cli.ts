@@ -4,6 +4,8 @@ import { pino } from 'pino';
 import { startAgent, natsSimPeers } from './agent.ts';
 import { createDriver } from './drivers/factory.ts';
 import { AgentOptionError, DEFAULT_CAPACITY, DEFAULT_NATS_URL, parseAgentOptions, type RawAgentOptions, SIM_FAIL_ENV } from './options.ts';
+import { type AgentState, openAgentState } from './state/agent-state.ts';
+import { StateDirError } from './state/state-dir.ts';
 
 const program = new Command('entropy-agent')
   .description("Entropy's node agent: executes the node's actions and publishes its status over NATS")
@@ -21,7 +23,9 @@ const program = new Command('entropy-agent')
   .option('--config-dir <dir>', 'xl: <dir>/<vm>.cfg; virsh: <dir>/<vm>.xml for virsh create')
   .option('--hosts <list>', 'migration addresses: n1=10.0.0.1,n2=10.0.0.2 (default: node ids)')
   .option('--sim-fail <ids>', `sim: action ids or VM ids to fail (also $${SIM_FAIL_ENV})`)
-  .option('--sim-vms <file>', 'sim: JSON list of the VMs the node holds at start')
+  .option('--sim-vms <file>', 'sim: JSON list of the VMs the node holds at its first start (an empty state directory)')
+  .option('--sim-faults <file>', 'sim: JSON fault rules, re-read when the file changes')
+  .option('--state-dir <dir>', 'what the agent keeps across restarts: action ledger, VM metadata, fencing token, sim VMs (default /var/lib/entropy/agent/<node>)')
   .option('--log-level <level>', 'pino log level', 'info')
   .addOption(new Option('--user <name>', 'NATS user').env('ENTROPY_NATS_USER'))
   .addOption(new Option('--password <password>', 'NATS password (prefer the environment variable: the command line is visible in ps)').env('ENTROPY_NATS_PASSWORD'))
@@ -31,18 +35,24 @@ program.parse();
 const raw = program.opts<RawAgentOptions>();
 const { user, password } = program.opts<{ user?: string; password?: string }>();
 
-let settings;
-try {
-  settings = await parseAgentOptions(raw);
-} catch (err) {
-  if (err instanceof AgentOptionError) {
-    process.stderr.write(`entropy-agent: ${err.message}\n`);
-    process.exit(1);
-  }
-  throw err;
+/** A bad option or an unusable state directory ends the agent with its message, not a stack. */
+function refuse(err: unknown): never {
+  if (err instanceof AgentOptionError) process.stderr.write(`entropy-agent: ${err.message}\n`);
+  else if (err instanceof StateDirError) process.stderr.write(`entropy-agent: --state-dir: ${err.message}\n`);
+  else throw err;
+  process.exit(1);
 }
 
+const settings = await parseAgentOptions(raw).catch(refuse);
+
 const logger = pino({ level: settings.logLevel, base: { node: settings.driver.node } }, pino.destination(2));
+let state: AgentState;
+try {
+  // Before the driver: the sim driver keeps its VMs in the same directory, which must be this agent's alone.
+  state = openAgentState(settings.stateDir, { node: settings.driver.node, warn: (message) => logger.warn({ stateDir: settings.stateDir }, message) });
+} catch (err) {
+  refuse(err);
+}
 const nc = await connect({
   servers: settings.nats,
   name: `entropy-agent-${settings.driver.node}`,
@@ -54,12 +64,19 @@ const nc = await connect({
   process.exit(1);
 });
 
-const driver = createDriver(settings.driver, natsSimPeers(nc, settings.prefix));
+let driver;
+try {
+  driver = createDriver(settings.driver, natsSimPeers(nc, settings.prefix));
+} catch (err) {
+  state.close();
+  refuse(err);
+}
 const agent = await startAgent(nc, {
   node: settings.driver.node,
   prefix: settings.prefix,
   capacity: settings.driver.capacity,
   driver,
+  state,
   statusIntervalMs: settings.statusIntervalMs,
   statusAfterActionMs: settings.statusAfterActionMs,
   logger,

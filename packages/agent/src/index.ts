@@ -1,4 +1,8 @@
-export { ActionLedger, DEFAULT_LEDGER_SIZE, type LedgerOutcome } from './action-ledger.ts';
+export { ActionLedger, DEFAULT_LEDGER_SIZE, interruptedResult, type ActionLedgerOptions, type LedgerEntry, type LedgerOutcome, type LedgerRecovery } from './state/action-ledger.ts';
+export { LEDGER_FILE, memoryAgentState, openAgentState, TOKEN_FILE, VM_META_FILE, type AgentState, type AgentStateOptions } from './state/agent-state.ts';
+export { FencingToken, type TokenVerdict } from './state/fencing-token.ts';
+export { DEFAULT_STATE_ROOT, defaultStateDir, StateDirError } from './state/state-dir.ts';
+export { VMMetaStore, type VMMetadata } from './state/vm-meta-store.ts';
 export {
   DEFAULT_HELLO_INTERVAL_MS,
   DEFAULT_STATUS_AFTER_ACTION_MS,
@@ -9,12 +13,14 @@ export {
   type AgentLogger,
   type AgentOptions,
 } from './agent.ts';
-export { DriverConfigError, DriverError, type DriverVM, type HypervisorDriver } from './drivers/driver.ts';
+export { DriverConfigError, DriverError, type DriverVM, type HypervisorDriver, type MigrateOutcome } from './drivers/driver.ts';
 export { execRunner, type CommandOutput, type CommandRunner, type ExecRunnerOptions } from './drivers/exec.ts';
 export { createDriver, DRIVER_NAMES, DriverName, type DriverFactory, type DriverSettings } from './drivers/factory.ts';
 export { DEFAULT_IMAGE_DIR, imageStore, type ImageStore } from './drivers/image-store.ts';
 export { loadShellConfig, parseShellConfig, PLACEHOLDERS, renderCommand, shellDriver, type ShellConfig, type ShellDriverOptions } from './drivers/shell-driver.ts';
-export { simDriver, type SimDriver, type SimDriverOptions, type SimPeerSend, type SimVM } from './drivers/sim-driver.ts';
+export { HANG_OVERRUN_MS, SIM_FAULTS_FIRED_FILE, simDriver, type SimDriver, type SimDriverOptions, type SimPeerSend, type SimVM } from './drivers/sim-driver.ts';
+export { faultRuleSchema, parseFaultRules, SimFault, SimFaults, type FaultRule, type SimFaultsOptions } from './drivers/sim-faults.ts';
+export { SIM_STATE_FILE, SIM_VM_STATES, simStateFile, simVmSchema, type SimVMRecord, type SimVMState } from './drivers/sim-store.ts';
 export { STATE_AFTER } from './drivers/state-after.ts';
 export { parseDomstats, virshDriver, type VirshDriverOptions } from './drivers/virsh-driver.ts';
 export { DEFAULT_XL_CONFIG_DIR, parseXlList, xlDriver, type XlDriverOptions } from './drivers/xl-driver.ts';

@@ -1,11 +1,12 @@
 import { readFile } from 'node:fs/promises';
-import { demandSchema, TOKEN_RE, VM_ID_RE, WireVMState, PREFIX_RE, DEFAULT_PREFIX } from '@entropy/protocol';
-import { z } from 'zod';
+import { TOKEN_RE, PREFIX_RE, DEFAULT_PREFIX } from '@entropy/protocol';
 import { DEFAULT_STATUS_AFTER_ACTION_MS, DEFAULT_STATUS_INTERVAL_MS } from './agent.ts';
 import { DriverConfigError } from './drivers/driver.ts';
 import { DRIVER_NAMES, type DriverName, type DriverSettings } from './drivers/factory.ts';
 import { loadShellConfig } from './drivers/shell-driver.ts';
-import type { SimVM } from './drivers/sim-driver.ts';
+import { parseFaultRules } from './drivers/sim-faults.ts';
+import { type SimVMRecord, simVmsSchema } from './drivers/sim-store.ts';
+import { defaultStateDir } from './state/state-dir.ts';
 
 export const DEFAULT_CAPACITY = 'cpu=4,mem=8192';
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
@@ -29,6 +30,8 @@ export interface RawAgentOptions {
   hosts?: string;
   simFail?: string;
   simVms?: string;
+  simFaults?: string;
+  stateDir?: string;
   logLevel?: string;
 }
 
@@ -38,6 +41,8 @@ export interface AgentSettings {
   readonly statusIntervalMs: number;
   readonly statusAfterActionMs: number;
   readonly logLevel: string;
+  /** Everything the agent keeps across its restarts; the sim driver's VMs too. */
+  readonly stateDir: string;
   readonly driver: DriverSettings;
 }
 
@@ -83,16 +88,7 @@ function positive(option: string, text: string | undefined, fallback: number, or
   return n;
 }
 
-const simVmsSchema = z.array(
-  z.strictObject({
-    id: z.string().regex(VM_ID_RE),
-    vjob: z.string().min(1).optional(),
-    state: z.enum(['running', 'paused', 'sleeping'] as const satisfies readonly WireVMState[]),
-    demand: demandSchema,
-  }),
-);
-
-async function loadSimVms(file: string): Promise<Omit<SimVM, 'busy'>[]> {
+async function loadSimVms(file: string): Promise<SimVMRecord[]> {
   let json: unknown;
   try {
     json = JSON.parse(await readFile(file, 'utf8'));
@@ -105,6 +101,23 @@ async function loadSimVms(file: string): Promise<Omit<SimVM, 'busy'>[]> {
     throw new AgentOptionError('--sim-vms', `${file}: $${issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')}: ${issue.message}`);
   }
   return r.data;
+}
+
+/** A fault file may be written after the agent starts; one that exists must be valid. */
+async function checkSimFaults(file: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return file;
+    throw new AgentOptionError('--sim-faults', `${file}: ${(err as Error).message}`);
+  }
+  try {
+    parseFaultRules(text, file);
+  } catch (err) {
+    throw new AgentOptionError('--sim-faults', (err as Error).message);
+  }
+  return file;
 }
 
 /** Validates the command line and loads the files it names. */
@@ -126,12 +139,15 @@ export async function parseAgentOptions(raw: RawAgentOptions, env: NodeJS.Proces
     }
   }
   const simFail = [raw.simFail, env[SIM_FAIL_ENV]].flatMap((t) => (t ?? '').split(',')).map((t) => t.trim()).filter(Boolean);
+  if (raw.stateDir !== undefined && raw.stateDir.trim() === '') throw new AgentOptionError('--state-dir', 'must not be empty');
+  const stateDir = raw.stateDir ?? defaultStateDir(raw.node);
   return {
     nats,
     prefix,
     statusIntervalMs: positive('--status-interval', raw.statusInterval, DEFAULT_STATUS_INTERVAL_MS),
     statusAfterActionMs: positive('--status-after-action', raw.statusAfterAction, DEFAULT_STATUS_AFTER_ACTION_MS, true),
     logLevel: raw.logLevel ?? 'info',
+    stateDir,
     driver: {
       driver,
       node: raw.node,
@@ -144,6 +160,8 @@ export async function parseAgentOptions(raw: RawAgentOptions, env: NodeJS.Proces
       shellConfig,
       simFail,
       simVms: raw.simVms ? await loadSimVms(raw.simVms) : undefined,
+      simFaults: raw.simFaults ? await checkSimFaults(raw.simFaults) : undefined,
+      stateDir,
     },
   };
 }

@@ -34,8 +34,15 @@ describe('parseAgentOptions', () => {
       statusIntervalMs: DEFAULT_STATUS_INTERVAL_MS,
       statusAfterActionMs: DEFAULT_STATUS_AFTER_ACTION_MS,
       logLevel: 'info',
-      driver: { driver: 'sim', node: 'n1', capacity: { cpu: 4, mem: 8192 }, speed: 1, simFail: [] },
+      stateDir: '/var/lib/entropy/agent/n1',
+      driver: { driver: 'sim', node: 'n1', capacity: { cpu: 4, mem: 8192 }, speed: 1, simFail: [], stateDir: '/var/lib/entropy/agent/n1' },
     });
+  });
+
+  it('gives the driver the state directory of the command line', async () => {
+    const s = await parseAgentOptions({ node: 'n1', driver: 'xl', stateDir: '/tmp/st' }, {});
+    expect([s.stateDir, s.driver.stateDir]).toEqual(['/tmp/st', '/tmp/st']);
+    expect(await refusal({ node: 'n1', driver: 'sim', stateDir: ' ' })).toMatchObject({ option: '--state-dir' });
   });
 
   it('reads every timing and the sim failures from the options and the environment', async () => {

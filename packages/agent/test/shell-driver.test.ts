@@ -37,6 +37,15 @@ describe('shell driver', () => {
     expect(await d.list()).toEqual([{ id: 'v1', state: 'paused' }]);
   });
 
+  it('reports the state its actions left as the state after a migration', async () => {
+    const d = shellDriver({ node: 'n1', config: parseShellConfig(config('/dev/null')) });
+    await d.run(request('run', { from: undefined, to: 'n1' }));
+    await d.pause(request('pause'));
+    expect(await d.migrate(request('migrate', { to: 'n2' }))).toEqual({ state: 'paused' });
+    await d.run(request('run', { vm: 'v2', from: undefined, to: 'n1' }));
+    expect(await d.migrate(request('migrate', { vm: 'v2', to: 'n2' }))).toEqual({ state: 'running' });
+  });
+
   it('reports a failing command with its status and stderr', async () => {
     const cfg = config('/dev/null');
     cfg.commands.pause = 'echo cannot pause {vm} >&2; exit 3';

@@ -20,7 +20,7 @@ describe('virsh driver against a fake virsh', () => {
     expect(await virsh.list()).toEqual([{ id: 'v1', state: 'sleeping' }]);
     await virsh.resume(request('resume', { to: 'n1' }));
     await virsh.unpause(request('unpause'));
-    await virsh.migrate(request('migrate', { to: 'n2' }));
+    expect(await virsh.migrate(request('migrate', { to: 'n2' }))).toEqual({ state: 'running' });
     const image = join(hv.images, 'v1.save');
     const c = ['virsh', '-c', 'qemu:///system'];
     expect(await hv.fake.calls()).toEqual([
@@ -30,9 +30,16 @@ describe('virsh driver against a fake virsh', () => {
       [...c, 'domstats', '--state', '--cpu-total', '--balloon'],
       [...c, 'restore', image, '--paused'],
       [...c, 'resume', 'v1'],
+      [...c, 'domstats', '--state', '--cpu-total', '--balloon'],
       [...c, 'migrate', '--live', 'v1', 'qemu+tcp://10.200.0.12/system', 'tcp://10.200.0.12'],
     ]);
     expect(await hv.fake.state()).toEqual({});
+  });
+
+  it('reports a migrated paused domain as paused: libvirt keeps its state', async () => {
+    await hv.fake.setState({ v1: { state: 'p', mem: 256, cpu: 1 } });
+    expect(await driver().migrate(request('migrate', { to: 'n2' }))).toEqual({ state: 'paused' });
+    expect((await hv.fake.calls()).at(-1)).toEqual(['virsh', '-c', 'qemu:///system', 'migrate', '--live', 'v1', 'qemu+tcp://10.200.0.12/system', 'tcp://10.200.0.12']);
   });
 
   it('creates transient domains from <configDir>/<vm>.xml and destroys them on stop', async () => {

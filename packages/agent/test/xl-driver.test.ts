@@ -20,7 +20,7 @@ describe('xl driver against a fake xl', () => {
     expect(await xl.list()).toEqual([{ id: 'v1', state: 'sleeping' }]);
     await xl.resume(request('resume', { to: 'n1' }));
     await xl.unpause(request('unpause'));
-    await xl.migrate(request('migrate', { to: 'n2' }));
+    expect(await xl.migrate(request('migrate', { to: 'n2' }))).toEqual({ state: 'running' });
     const image = join(hv.images, 'v1.save');
     expect(await hv.fake.calls()).toEqual([
       ['xl', 'create', '/etc/xen/vms/v1.cfg'],
@@ -29,10 +29,17 @@ describe('xl driver against a fake xl', () => {
       ['xl', 'list'],
       ['xl', 'restore', '-p', image],
       ['xl', 'unpause', 'v1'],
+      ['xl', 'list'],
       ['xl', 'migrate', 'v1', '10.0.0.2'],
     ]);
     expect(await hv.fake.state()).toEqual({});
     expect(await xl.list()).toEqual([]);
+  });
+
+  it('migrates a paused domain with -p so that it stays paused, and says so', async () => {
+    await hv.fake.setState({ v1: { state: 'p', mem: 512, cpu: 1 } });
+    expect(await driver().migrate(request('migrate', { to: 'n2' }))).toEqual({ state: 'paused' });
+    expect((await hv.fake.calls()).at(-1)).toEqual(['xl', 'migrate', '-p', 'v1', '10.0.0.2']);
   });
 
   it('lists domains with their state, memory and measured cpu, without Domain-0', async () => {

@@ -16,6 +16,7 @@ const SAMPLES: { [K in MessageKind]: MessageOf<K> } = {
       { id: 'v2', state: 'sleeping', host: 'n1' },
     ],
     inFlight: 1,
+    actions: [{ actionId: 'p1:a3', type: 'migrate', vm: 'v1' }],
   },
   hello: { node: 'n1', driver: 'xl', capacity: { cpu: 4, mem: 8192 }, startedAt: 1, pid: 42 },
   helloAck: { node: 'n1', by: 'controller', ts: 2 },
@@ -30,6 +31,7 @@ const SAMPLES: { [K in MessageKind]: MessageOf<K> } = {
     to: 'n2',
     estimatedMs: 1024,
     timeoutMs: 10_000,
+    token: 7,
   },
   actionResult: {
     actionId: 'p1:a3',
@@ -39,9 +41,20 @@ const SAMPLES: { [K in MessageKind]: MessageOf<K> } = {
     durationMs: 12.5,
     state: 'running',
     host: 'n1',
+    final: false,
   },
   progress: { planId: 'p1', kind: 'action-done', ts: 3, actionId: 'a1', step: 0, counts: { total: 4, done: 1, failed: 0, running: 2 } },
-  simLinkRequest: { op: 'migrate-in', vm: 'v1', demand: { cpu: 1, mem: 1024 }, from: 'n1', to: 'n2' },
+  ledgerQuery: { actionIds: ['p1:a3', 'p1:a4'] },
+  ledgerReply: {
+    node: 'n1',
+    entries: [
+      { actionId: 'p1:a3', status: 'interrupted', result: { actionId: 'p1:a3', node: 'n1', ok: false, error: { code: 'ENTROPY_INTERRUPTED', message: 'restarted' }, durationMs: 0, final: true } },
+      { actionId: 'p1:a4', status: 'unknown' },
+    ],
+  },
+  vmMeta: { vms: [{ vm: 'v1', vjob: 'j1', demand: { cpu: 1, mem: 1024 } }], token: 3 },
+  vmMetaAck: { node: 'n1', updated: 1 },
+  simLinkRequest: { op: 'migrate-commit', vm: 'v1', demand: { cpu: 1, mem: 1024 }, from: 'n1', to: 'n2', state: 'paused', timeoutMs: 5000 },
   simLinkReply: { ok: true },
 };
 
@@ -53,6 +66,10 @@ const BREAKS: { [K in MessageKind]: [string, (m: Record<string, unknown>) => voi
   actionRequest: ['$.to', (m) => delete m.to],
   actionResult: ['$.error', (m) => delete m.error],
   progress: ['$.counts.done', (m) => ((m.counts as Record<string, unknown>).done = -1)],
+  ledgerQuery: ['$.actionIds[0]', (m) => ((m.actionIds as unknown[])[0] = 'a b')],
+  ledgerReply: ['$.entries[1].status', (m) => ((m.entries as Record<string, unknown>[])[1].status = 'lost')],
+  vmMeta: ['$.token', (m) => (m.token = -1)],
+  vmMetaAck: ['$.updated', (m) => (m.updated = 0.5)],
   simLinkRequest: ['$.op', (m) => (m.op = 'teleport')],
   simLinkReply: ['$.ok', (m) => (m.ok = 'yes')],
 };
@@ -100,6 +117,21 @@ describe('codec', () => {
       error: { field: '$.from' },
     });
     expect(decode('actionRequest', pack({ v: 1, ...SAMPLES.actionRequest, to: 'n1' }))).toMatchObject({ ok: false, error: { field: '$.to' } });
+  });
+
+  it('accepts the messages of an older peer: no token, no final, no in-flight actions', () => {
+    const { token: _t, ...request } = SAMPLES.actionRequest;
+    const { final: _f, ...result } = SAMPLES.actionResult;
+    const { actions: _a, ...status } = SAMPLES.status;
+    expect(decode('actionRequest', encode('actionRequest', request)).ok).toBe(true);
+    expect(decode('actionResult', encode('actionResult', result)).ok).toBe(true);
+    expect(decode('status', encode('status', status)).ok).toBe(true);
+  });
+
+  it('bounds a ledger query to 10,000 ids', () => {
+    const ids = Array.from({ length: 10_001 }, (_, i) => `a${i}`);
+    expect(decode('ledgerQuery', pack({ v: 1, actionIds: ids }))).toMatchObject({ ok: false, error: { field: '$.actionIds' } });
+    expect(decode('ledgerQuery', pack({ v: 1, actionIds: ids.slice(1) })).ok).toBe(true);
   });
 
   it('refuses to encode an invalid message', () => {

@@ -6,10 +6,14 @@ import {
   actionResultSchema,
   helloAckSchema,
   helloSchema,
+  ledgerQuerySchema,
+  ledgerReplySchema,
   nodeStatusSchema,
   planProgressSchema,
   simLinkReplySchema,
   simLinkRequestSchema,
+  vmMetaAckSchema,
+  vmMetaSchema,
 } from './messages.ts';
 
 export const PROTOCOL_VERSION = 1;
@@ -22,6 +26,10 @@ export const MESSAGE_SCHEMAS = {
   actionRequest: actionRequestSchema,
   actionResult: actionResultSchema,
   progress: planProgressSchema,
+  ledgerQuery: ledgerQuerySchema,
+  ledgerReply: ledgerReplySchema,
+  vmMeta: vmMetaSchema,
+  vmMetaAck: vmMetaAckSchema,
   simLinkRequest: simLinkRequestSchema,
   simLinkReply: simLinkReplySchema,
 } as const;

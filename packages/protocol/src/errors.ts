@@ -31,8 +31,33 @@ export const ActionErrorCode = {
   InjectedFailure: 'ENTROPY_INJECTED_FAILURE',
   /** The agent is shutting down and takes no new action. */
   ShuttingDown: 'ENTROPY_SHUTTING_DOWN',
+  /** The agent restarted while the action ran: it is never run again; the VM's state is in the node's status. */
+  Interrupted: 'ENTROPY_INTERRUPTED',
+  /** The request's fencing token is older than the newest the agent has seen: it comes from a deposed controller. */
+  StaleLeader: 'ENTROPY_STALE_LEADER',
+  /** The agent cannot write its state directory, so it cannot promise to run the action once. */
+  StateDir: 'ENTROPY_STATE_DIR',
 } as const;
 export type ActionErrorCode = (typeof ActionErrorCode)[keyof typeof ActionErrorCode];
+
+/**
+ * Failures that a retry of the same request cannot cure: the request itself is wrong, it reached
+ * the wrong agent, its id or leader is spent, or the VM is not in a state that allows it. The
+ * others (driver failures, timeouts, no room, shutting down) may pass on a retry. A driver may
+ * say otherwise for one failure (`ActionResult.final` is what the agent reports).
+ */
+export const FINAL_ACTION_ERRORS: ReadonlySet<string> = new Set<ActionErrorCode>([
+  ActionErrorCode.BadRequest,
+  ActionErrorCode.WrongNode,
+  ActionErrorCode.ActionIdReused,
+  ActionErrorCode.InvalidState,
+  ActionErrorCode.Interrupted,
+  ActionErrorCode.StaleLeader,
+]);
+
+export function isFinalActionError(code: string): boolean {
+  return FINAL_ACTION_ERRORS.has(code);
+}
 
 /** A programming error at the protocol boundary (bad subject token, encoding an invalid message). */
 export class ProtocolError extends Error {

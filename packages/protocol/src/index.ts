@@ -1,4 +1,4 @@
-export { ActionErrorCode, ProtocolError, ProtocolErrorCode } from './errors.ts';
+export { ActionErrorCode, FINAL_ACTION_ERRORS, isFinalActionError, ProtocolError, ProtocolErrorCode } from './errors.ts';
 export {
   agentPermissions,
   assertToken,
@@ -22,6 +22,12 @@ export {
   executingNode,
   helloAckSchema,
   helloSchema,
+  ledgerQuerySchema,
+  ledgerReplySchema,
+  LedgerStatus,
+  MAX_LEDGER_QUERY,
+  MAX_STATUS_ACTIONS,
+  MAX_VM_META,
   nodeStatusSchema,
   planProgressSchema,
   ProgressKind,
@@ -29,6 +35,8 @@ export {
   simLinkReplySchema,
   simLinkRequestSchema,
   VM_ID_RE,
+  vmMetaAckSchema,
+  vmMetaSchema,
   vmStatusSchema,
   WireVMState,
   type ActionError,
@@ -36,10 +44,14 @@ export {
   type ActionResult,
   type Hello,
   type HelloAck,
+  type LedgerQuery,
+  type LedgerReply,
   type NodeStatus,
   type PlanProgress,
   type SimLinkReply,
   type SimLinkRequest,
+  type VMMeta,
+  type VMMetaAck,
   type VMStatus,
 } from './messages.ts';
 export {

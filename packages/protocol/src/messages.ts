@@ -49,6 +49,11 @@ export const ActionType = {
 export type ActionType = (typeof ActionType)[keyof typeof ActionType];
 export const ACTION_TYPES = Object.values(ActionType) as [ActionType, ...ActionType[]];
 
+/** Bounds of the lists an agent sends or takes. */
+export const MAX_STATUS_ACTIONS = 1000;
+export const MAX_LEDGER_QUERY = 10_000;
+export const MAX_VM_META = 10_000;
+
 export const vmStatusSchema = z.object({
   id: vmId,
   vjob: name.optional(),
@@ -73,6 +78,8 @@ export const nodeStatusSchema = z.object({
   vms: z.array(vmStatusSchema),
   /** Actions being executed right now. */
   inFlight: count,
+  /** Which ones (the first MAX_STATUS_ACTIONS): the controller plans no VM an agent still acts on. */
+  actions: z.array(z.object({ actionId, type: z.enum(ACTION_TYPES), vm: vmId })).max(MAX_STATUS_ACTIONS).optional(),
 });
 export type NodeStatus = z.infer<typeof nodeStatusSchema>;
 
@@ -119,6 +126,11 @@ export const actionRequestSchema = z
     estimatedMs: amount,
     /** The agent kills a hypervisor command that runs longer. */
     timeoutMs: z.number().finite().positive(),
+    /**
+     * The sending controller leader's fencing token. The agent refuses a request whose token is
+     * below the newest it has seen (ENTROPY_STALE_LEADER); requests without one are accepted.
+     */
+    token: count.optional(),
   })
   .superRefine((req, ctx) => {
     for (const field of ['from', 'to'] as const) {
@@ -164,6 +176,8 @@ export const actionResultSchema = z
     host: nodeId.optional(),
     /** True when this reply repeats the result of an earlier request with the same action id. */
     deduplicated: z.boolean().optional(),
+    /** On a failure: true when a retry cannot help (see isFinalActionError). */
+    final: z.boolean().optional(),
   })
   .superRefine((r, ctx) => {
     if (!r.ok && r.error === undefined) ctx.addIssue({ code: 'custom', path: ['error'], message: 'is required when ok is false' });
@@ -194,14 +208,64 @@ export const planProgressSchema = z.object({
 });
 export type PlanProgress = z.infer<typeof planProgressSchema>;
 
-/** Sim driver only: the source hands a migrating VM to the destination, or the destination takes a sleeping VM's image. */
+/** What happened to an action id, as the agent's ledger knows it. */
+export const LedgerStatus = {
+  Running: 'running',
+  Done: 'done',
+  Failed: 'failed',
+  /** Started, then the agent restarted before it ended: never run again. */
+  Interrupted: 'interrupted',
+  /** Never seen, or forgotten (the ledger keeps the last 10,000 ended actions). */
+  Unknown: 'unknown',
+} as const;
+export type LedgerStatus = (typeof LedgerStatus)[keyof typeof LedgerStatus];
+
+/** Controller -> agent: what became of these action ids (after a controller restart). */
+export const ledgerQuerySchema = z.object({ actionIds: z.array(actionId).max(MAX_LEDGER_QUERY) });
+export type LedgerQuery = z.infer<typeof ledgerQuerySchema>;
+
+export const ledgerReplySchema = z.object({
+  node: nodeId,
+  /** One per asked id, in the order asked; `result` for the ended ones. */
+  entries: z.array(z.object({ actionId, status: z.enum(Object.values(LedgerStatus) as [LedgerStatus, ...LedgerStatus[]]), result: actionResultSchema.optional() })),
+  /** Set, with no entries, when the query was malformed. */
+  error: actionErrorSchema.optional(),
+});
+export type LedgerReply = z.infer<typeof ledgerReplySchema>;
+
+/** Controller -> agent: the vjob and demand of VMs the agent holds without them (e.g. arrived by a live migration). */
+export const vmMetaSchema = z.object({
+  vms: z.array(z.object({ vm: vmId, vjob: name, demand: demandSchema })).max(MAX_VM_META),
+  /** The leader's fencing token, as in ActionRequest. */
+  token: count.optional(),
+});
+export type VMMeta = z.infer<typeof vmMetaSchema>;
+
+export const vmMetaAckSchema = z.object({
+  node: nodeId,
+  /** How many VMs' metadata changed. */
+  updated: count,
+  error: actionErrorSchema.optional(),
+});
+export type VMMetaAck = z.infer<typeof vmMetaAckSchema>;
+
+/**
+ * Sim driver only: the simulated hypervisors' link. A migration reserves room on the destination
+ * at its start (`migrate-in`) and hands the VM over at its end (`migrate-commit`); a remote resume
+ * holds the source's image at its start (`hold-image`) and takes it at its end (`take-image`);
+ * `release` drops a reservation or a hold after a failure.
+ */
 export const simLinkRequestSchema = z.object({
-  op: z.enum(['migrate-in', 'take-image']),
+  op: z.enum(['migrate-in', 'migrate-commit', 'hold-image', 'take-image', 'release']),
   vm: vmId,
   vjob: name.optional(),
   demand: demandSchema,
   from: nodeId,
   to: nodeId,
+  /** migrate-commit: the VM's state, kept by the migration. */
+  state: z.enum(['running', 'paused']).optional(),
+  /** migrate-in, hold-image: the reservation or hold lapses after this long (its source may have died). */
+  timeoutMs: z.number().finite().positive().optional(),
 });
 export type SimLinkRequest = z.infer<typeof simLinkRequestSchema>;
 

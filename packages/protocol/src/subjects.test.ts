@@ -9,6 +9,8 @@ describe('subjects', () => {
     expect(s.nodeHello('n1')).toBe('entropy.node.n1.hello');
     expect(s.nodeAction('n1')).toBe('entropy.node.n1.action');
     expect(s.simLink('n1')).toBe('entropy.node.n1.sim');
+    expect(s.nodeLedger('n1')).toBe('entropy.node.n1.ledger');
+    expect(s.nodeMeta('n1')).toBe('entropy.node.n1.meta');
     expect(s.node('n1')).toBe('entropy.node.n1.>');
     expect(s.allNodeStatus()).toBe('entropy.node.*.status');
     expect(s.planProgress('p-7')).toBe('entropy.plan.p-7.progress');
@@ -47,6 +49,8 @@ describe('subjects', () => {
     expect(s.parse(s.nodeStatus('n1'))).toEqual({ kind: 'status', node: 'n1' });
     expect(s.parse(s.nodeHello('n1'))).toEqual({ kind: 'hello', node: 'n1' });
     expect(s.parse(s.simLink('n1'))).toEqual({ kind: 'simLink', node: 'n1' });
+    expect(s.parse(s.nodeLedger('n1'))).toEqual({ kind: 'ledger', node: 'n1' });
+    expect(s.parse(s.nodeMeta('n1'))).toEqual({ kind: 'meta', node: 'n1' });
     expect(s.parse(s.planProgress('p1'))).toEqual({ kind: 'progress', planId: 'p1' });
     expect(s.parse(s.control('queue'))).toEqual({ kind: 'control', verb: 'queue' });
     expect(s.parse('entropy.node.n1.other')).toBeUndefined();

@@ -25,7 +25,7 @@ export const CONTROL_VERBS: readonly ControlVerb[] = Object.values(ControlVerb);
 
 /** What a concrete subject is, once parsed. `kind` names the message it carries (see codec.ts). */
 export type ParsedSubject =
-  | { readonly kind: 'status' | 'hello' | 'action' | 'simLink'; readonly node: string }
+  | { readonly kind: 'status' | 'hello' | 'action' | 'ledger' | 'meta' | 'simLink'; readonly node: string }
   | { readonly kind: 'progress'; readonly planId: string }
   | { readonly kind: 'control'; readonly verb: ControlVerb };
 
@@ -48,6 +48,10 @@ export interface Subjects {
   nodeHello(node: string): string;
   /** Controller -> agent request: one action; the reply is its result. */
   nodeAction(node: string): string;
+  /** Controller -> agent request: what became of some action ids (`LedgerQuery` -> `LedgerReply`). */
+  nodeLedger(node: string): string;
+  /** Controller -> agent request: vjob and demand of VMs the agent holds (`VMMeta` -> `VMMetaAck`). */
+  nodeMeta(node: string): string;
   /** Simulated hypervisors' migration link (sim driver only): image and VM hand-over between nodes. */
   simLink(node: string): string;
   /** Everything of one node: what an agent's permissions allow. */
@@ -79,6 +83,8 @@ export function subjects(prefix: string = DEFAULT_PREFIX): Subjects {
     nodeStatus: (node) => nodeSubject(node, 'status'),
     nodeHello: (node) => nodeSubject(node, 'hello'),
     nodeAction: (node) => nodeSubject(node, 'action'),
+    nodeLedger: (node) => nodeSubject(node, 'ledger'),
+    nodeMeta: (node) => nodeSubject(node, 'meta'),
     simLink: (node) => nodeSubject(node, 'sim'),
     node: (node) => nodeSubject(node, '>'),
     allNodeStatus: () => `${p}.node.*.status`,
@@ -96,7 +102,7 @@ export function subjects(prefix: string = DEFAULT_PREFIX): Subjects {
       if (!subject.startsWith(`${p}.`)) return undefined;
       const t = subject.split('.').slice(depth);
       if (t.length === 3 && t[0] === 'node' && TOKEN_RE.test(t[1])) {
-        const leaf = { status: 'status', hello: 'hello', action: 'action', sim: 'simLink' } as const;
+        const leaf = { status: 'status', hello: 'hello', action: 'action', ledger: 'ledger', meta: 'meta', sim: 'simLink' } as const;
         const kind = leaf[t[2] as keyof typeof leaf];
         return kind === undefined ? undefined : { kind, node: t[1] };
       }

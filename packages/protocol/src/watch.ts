@@ -6,7 +6,15 @@ export interface WatchSource {
   subscribe(subject: string): AsyncIterable<{ readonly subject: string; readonly data: Uint8Array }>;
 }
 
-const KIND_OF = { status: 'status', hello: 'hello', action: 'actionRequest', simLink: 'simLinkRequest', progress: 'progress' } as const;
+const KIND_OF = {
+  status: 'status',
+  hello: 'hello',
+  action: 'actionRequest',
+  ledger: 'ledgerQuery',
+  meta: 'vmMeta',
+  simLink: 'simLinkRequest',
+  progress: 'progress',
+} as const;
 
 /** Prints every message under `PREFIX.>` as one JSON line: `{ subject, msg }`, or `{ subject, error }` when it does not decode. */
 export async function watch(source: WatchSource, write: (line: string) => void, prefix?: string): Promise<void> {

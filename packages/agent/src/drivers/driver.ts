@@ -9,6 +9,11 @@ export interface DriverVM {
   readonly mem?: number;
 }
 
+/** What a migration leaves: the VM keeps its state (a paused VM stays paused), as the driver observed it. */
+export interface MigrateOutcome {
+  readonly state: WireVMState;
+}
+
 /**
  * The agent's only access to a hypervisor: one method per action, and `list()` for status.
  * A method resolves when the hypervisor has done the action and rejects with a `DriverError`
@@ -21,7 +26,7 @@ export interface HypervisorDriver {
   stop(req: ActionRequest): Promise<void>;
   suspend(req: ActionRequest): Promise<void>;
   resume(req: ActionRequest): Promise<void>;
-  migrate(req: ActionRequest): Promise<void>;
+  migrate(req: ActionRequest): Promise<MigrateOutcome>;
   pause(req: ActionRequest): Promise<void>;
   unpause(req: ActionRequest): Promise<void>;
   /** Releases what the driver holds (subscriptions of the sim link, timers). */
@@ -30,12 +35,15 @@ export interface HypervisorDriver {
 
 export class DriverError extends Error {
   override name = 'DriverError';
+  /** Whether a retry cannot help; when absent, the code decides (isFinalActionError). */
+  readonly final?: boolean;
   constructor(
     readonly code: ActionErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; final?: boolean },
   ) {
     super(message, options);
+    if (options?.final !== undefined) this.final = options.final;
   }
 }
 

@@ -2,7 +2,8 @@ import type { HypervisorDriver } from './driver.ts';
 import { DriverConfigError } from './driver.ts';
 import type { CommandRunner } from './exec.ts';
 import { type ShellConfig, shellDriver } from './shell-driver.ts';
-import { type SimPeerSend, type SimVM, simDriver } from './sim-driver.ts';
+import { type SimPeerSend, simDriver } from './sim-driver.ts';
+import type { SimVMRecord } from './sim-store.ts';
 import { virshDriver } from './virsh-driver.ts';
 import { xlDriver } from './xl-driver.ts';
 
@@ -21,7 +22,11 @@ export interface DriverSettings {
   readonly shellConfig?: ShellConfig;
   readonly speed?: number;
   readonly simFail?: readonly string[];
-  readonly simVms?: readonly Omit<SimVM, 'busy'>[];
+  readonly simVms?: readonly SimVMRecord[];
+  /** sim: the fault rules file (`--sim-faults`). */
+  readonly simFaults?: string;
+  /** sim: where the simulated hypervisor keeps its VMs (the agent's state directory); in memory when absent. */
+  readonly stateDir?: string;
   readonly runner?: CommandRunner;
 }
 
@@ -38,7 +43,7 @@ export const createDriver: DriverFactory = (s, peers) => {
       if (!s.shellConfig) throw new DriverConfigError('--shell-config', 'the shell driver needs a config file');
       return shellDriver({ node: s.node, config: s.shellConfig, runner: s.runner });
     case 'sim':
-      return simDriver({ node: s.node, capacity: s.capacity, speed: s.speed, failOn: s.simFail, vms: s.simVms, peers });
+      return simDriver({ node: s.node, capacity: s.capacity, speed: s.speed, failOn: s.simFail, vms: s.simVms, stateDir: s.stateDir, faultsFile: s.simFaults, peers });
     default:
       throw new DriverConfigError('--driver', `unknown driver ${JSON.stringify(s.driver)}; one of ${DRIVER_NAMES.join(', ')}`);
   }

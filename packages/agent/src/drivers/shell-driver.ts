@@ -128,7 +128,12 @@ export function shellDriver(opts: ShellDriverOptions): HypervisorDriver {
     stop: act('stop'),
     suspend: act('suspend'),
     resume: act('resume'),
-    migrate: act('migrate'),
+    async migrate(req) {
+      // The template migrates; what the driver knows of the VM is the state its actions left it in.
+      const paused = known.get(req.vm)?.state === 'paused';
+      await act('migrate')(req);
+      return { state: paused ? 'paused' : 'running' };
+    },
     pause: act('pause'),
     unpause: act('unpause'),
   };

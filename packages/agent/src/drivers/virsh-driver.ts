@@ -98,8 +98,11 @@ export function virshDriver(opts: VirshDriverOptions = {}): HypervisorDriver {
       await images.remove(req.vm);
     },
     async migrate(req) {
+      // libvirt keeps a paused domain paused on the destination: the state before is the state after.
+      const paused = (await live()).find((v) => v.id === req.vm)?.state === 'paused';
       const host = opts.hosts?.[req.to!] ?? req.to!;
       await call(req, 'migrate', '--live', req.vm, destUri.replaceAll('{host}', host), dataUri.replaceAll('{host}', host));
+      return { state: paused ? 'paused' : 'running' };
     },
     async stop(req) {
       if ((await live()).some((v) => v.id === req.vm)) return void (await call(req, 'destroy', req.vm));

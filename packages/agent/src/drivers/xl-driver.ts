@@ -76,7 +76,12 @@ export function xlDriver(opts: XlDriverOptions = {}): HypervisorDriver {
       await call(req, 'restore', '-p', images.pathOf(req.vm));
       await images.remove(req.vm);
     },
-    migrate: async (req) => void (await call(req, 'migrate', req.vm, opts.hosts?.[req.to!] ?? req.to!)),
+    async migrate(req) {
+      // xl unpauses a migrated domain unless given -p: a paused VM stays paused, as with virsh.
+      const paused = (await live()).find((v) => v.id === req.vm)?.state === 'paused';
+      await call(req, 'migrate', ...(paused ? ['-p'] : []), req.vm, opts.hosts?.[req.to!] ?? req.to!);
+      return { state: paused ? 'paused' : 'running' };
+    },
     async stop(req) {
       const isLive = (await live()).some((v) => v.id === req.vm);
       if (!isLive) {

@@ -57,7 +57,7 @@ export async function startDemoCluster(options: DemoClusterOptions): Promise<Dem
       const capacity = Object.entries(node.capacity).map(([k, v]) => `${k}=${v}`).join(',');
       const agent = startProcess(`agent ${node.id}`, AGENT_BIN, [
         '--node', node.id, '--nats', url, '--driver', 'sim', '--speed', String(options.speed),
-        '--capacity', capacity, '--sim-vms', vmsFile, '--status-interval', period, '--log-level', 'info',
+        '--capacity', capacity, '--sim-vms', vmsFile, '--state-dir', join(dir, `state-${node.id}`), '--status-interval', period, '--log-level', 'info',
       ], join(dir, `agent-${node.id}.log`));
       agents.push(agent);
       started.push(agent);
