@@ -5,7 +5,10 @@ import {
   type ApplyReply,
   type ApplyRequest,
   ControlErrorCode,
+  decode,
   decodeControl,
+  encode,
+  type LedgerReply,
   encodeControl,
   type StatusReply,
   type Subjects,
@@ -207,10 +210,17 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     }
   }
 
-  /** VMs the agents report an action in flight on: the loop leaves their vjobs alone until it ends. */
+  /**
+   * VMs the agents report an action in flight on (an action a killed controller sent, or anyone's):
+   * the loop leaves their vjobs alone until it ends, and a VM arriving on a node by a run or a
+   * resume takes its room there meanwhile.
+   */
   function busy(view: MonitorView): BusyVM[] {
     void view;
-    return [];
+    return monitor.actionsInFlight().map((a) => {
+      const demand = a.type === 'run' || a.type === 'resume' ? registry.vms.get(a.vm)?.demand : undefined;
+      return { vm: a.vm, node: a.node, actionId: a.actionId, ...(demand ? { demand } : {}) };
+    });
   }
 
   function statusReply(): StatusReply {
@@ -287,6 +297,35 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     return subs;
   }
 
+  let annotating: NodeJS.Timeout | undefined;
+  /** When each VM's metadata was last sent, so that an agent slow to report it is not flooded. */
+  const annotated = new Map<string, number>();
+  /** Tells agents the vjob and demand of the VMs they report without them (a VM that arrived by live migration). */
+  function annotate(token: number | undefined): void {
+    const now = Date.now();
+    for (const [node, vms] of monitor.unannotated()) {
+      const due = vms.filter((v) => now - (annotated.get(v.vm) ?? 0) > 10 * periodMs);
+      if (due.length === 0) continue;
+      for (const v of due) annotated.set(v.vm, now);
+      const msg = { vms: due.map((v) => ({ vm: v.vm, vjob: v.vjob, demand: { ...v.demand, cpu: v.demand.cpu ?? 0, mem: v.demand.mem ?? 0 } })), ...(token !== undefined ? { token } : {}) };
+      nc.request(s.nodeMeta(node), encode('vmMeta', msg), { timeout: 2000 }).then(
+        (m) => {
+          const r = decode('vmMetaAck', m.data);
+          if (r.ok && r.msg.updated > 0) logger.info({ node, vms: due.map((v) => v.vm) }, 'told an agent the vjob and demand of VMs it reported without them');
+        },
+        () => undefined,
+      );
+    }
+  }
+
+  /** One agent's ledger entries for some action ids (journaled intents of an interrupted plan). */
+  async function askLedger(node: string, actionIds: readonly string[]): Promise<LedgerReply['entries'] | undefined> {
+    const m = await nc.request(s.nodeLedger(node), encode('ledgerQuery', { actionIds: [...actionIds] }), { timeout: 2000 }).catch(() => undefined);
+    if (!m) return undefined;
+    const r = decode('ledgerReply', m.data);
+    return r.ok && !r.msg.error ? r.msg.entries : undefined;
+  }
+
   /**
    * Takes over: reads the queue store again (the previous leader wrote to it), closes the previous
    * leader's plan from the journal, serves the control subjects and starts the loop. Nothing of the
@@ -296,7 +335,7 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     if (options.queue) {
       await options.queue.reload();
       for (const n of await options.queue.store.knownNodes()) knownNodes.add(n);
-      await closeInterruptedPlan(options.queue.store, logger, journal);
+      await closeInterruptedPlan(options.queue.store, logger, journal, askLedger);
     }
     if (closed) return;
     const abort = new AbortController();
@@ -323,6 +362,7 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
       ...(options.decide ? { decide: options.decide } : {}),
     });
     term = { loop: l, subs, abort, ...(token !== undefined ? { token } : {}) };
+    annotating = setInterval(() => annotate(token), periodMs);
     logger.info({ controller: name, prefix: s.prefix, ...(token !== undefined ? { token } : {}) }, token !== undefined ? 'leading: this controller plans and executes' : 'controller leading');
   }
 
@@ -331,6 +371,7 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     const t = term;
     if (!t) return;
     term = undefined;
+    clearInterval(annotating);
     t.abort.abort(new Error(why));
     for (const sub of t.subs) sub.unsubscribe();
     await t.loop.close();

@@ -79,7 +79,7 @@ describe('closeInterruptedPlan', () => {
     expect(await closeInterruptedPlan(store, logger)).toBeUndefined();
     const running = { planId: 'cut', status: 'running', controller: 'old', mode: 'barrier', actions: 42, steps: 5, estimatedMs: 4620, startedAt: 1000 } as const;
     await store.recordPlan(running);
-    expect(await closeInterruptedPlan(store, logger, undefined, () => 5000)).toEqual({ ...running, status: 'interrupted', endedAt: 5000 });
+    expect(await closeInterruptedPlan(store, logger, undefined, undefined, () => 5000)).toEqual({ ...running, status: 'interrupted', endedAt: 5000 });
     expect(await store.lastPlan()).toMatchObject({ planId: 'cut', status: 'interrupted', endedAt: 5000 });
     expect(warnings).toHaveLength(1);
     expect(warnings[0]!.obj).toMatchObject({ planId: 'cut', controller: 'old', actions: 42 });
@@ -100,7 +100,14 @@ describe('closeInterruptedPlan', () => {
       { kind: 'intent', planId: 'cut', actionId: 'cut:a3', node: 'n1', type: 'unpause', vm: 'v1', vjob: 'j', at: 4 },
       { kind: 'result', planId: 'cut', actionId: 'cut:a3', ok: false, code: 'X', at: 5 },
     ]);
-    expect(await closeInterruptedPlan(store, logger, journal, () => 9)).toMatchObject({ status: 'interrupted', done: 1, failed: 1 });
-    expect(warnings[0]!.obj).toMatchObject({ planId: 'cut', sent: 3, done: 1, failed: 1, inFlight: ['resume v2 on n2'], inFlightCount: 1 });
+    const asked: [string, readonly string[]][] = [];
+    const lookup = async (node: string, ids: readonly string[]) => {
+      asked.push([node, ids]);
+      return ids.map((actionId) => ({ actionId, status: 'done' as const, result: { actionId, node, ok: true, durationMs: 5, state: 'paused' as const, host: node } }));
+    };
+    expect(await closeInterruptedPlan(store, logger, journal, lookup, () => 9)).toMatchObject({ status: 'interrupted', done: 1, failed: 1 });
+    expect(asked).toEqual([['n2', ['cut:a2']]]);
+    expect(warnings[0]!.obj).toMatchObject({ planId: 'cut', sent: 3, done: 1, failed: 1, inFlight: ['resume v2 on n2: done'], inFlightCount: 1 });
+    expect((await journal.read('cut')).at(-1)).toMatchObject({ kind: 'result', actionId: 'cut:a2', ok: true, via: 'ledger', state: 'paused' });
   });
 });

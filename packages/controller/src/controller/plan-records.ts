@@ -1,7 +1,8 @@
 import { estimatedDurationMs, type ExecutionMode, type ExecutionOutcome } from '../executor/index.ts';
 import type { FeasiblePlan } from '../model/plan.ts';
 import type { PlanRecord, QueueStore } from '../queue/queue-store.ts';
-import { summarizePlan, type PlanJournal } from '../journal/plan-journal.ts';
+import type { LedgerReply } from '@entropy/protocol';
+import { type JournalRecord, summarizePlan, type PlanJournal } from '../journal/plan-journal.ts';
 import type { Logger } from './logger.ts';
 
 type RecordStore = Pick<QueueStore, 'recordPlan' | 'lastPlan'>;
@@ -55,24 +56,60 @@ export function planRecorder(store: RecordStore, controller: string, logger: Log
   };
 }
 
+/** Asks one node's agent what became of some action ids; undefined when it does not answer. */
+export type LedgerLookup = (node: string, actionIds: readonly string[]) => Promise<LedgerReply['entries'] | undefined>;
+
 /**
- * At a controller's start: a latest plan still recorded as running was cut short by a controller
- * stop. Its journal tells which actions were sent without a known result; those are logged (the
- * agents report their effects, and what they still run, in their statuses: the loop plans around
- * them), and the plan is recorded as interrupted. Returns that record, if any.
+ * At a controller's start, or when a standby takes over: a latest plan still recorded as running
+ * was cut short. Its journal tells which actions were sent without a known result; their agents'
+ * ledgers tell what became of each (done, failed, still running, interrupted by an agent restart,
+ * never received), which is journaled and logged, and the plan is recorded as interrupted. Nothing
+ * is replayed: what the actions did is what the agents report, and the loop plans around the ones
+ * still running (the agents list them in their statuses). Returns that record, if any.
  */
-export async function closeInterruptedPlan(store: RecordStore, logger: Logger, journal?: PlanJournal, now: () => number = Date.now): Promise<PlanRecord | undefined> {
+export async function closeInterruptedPlan(
+  store: RecordStore,
+  logger: Logger,
+  journal?: PlanJournal,
+  lookup?: LedgerLookup,
+  now: () => number = Date.now,
+): Promise<PlanRecord | undefined> {
   const last = await store.lastPlan();
   if (last?.status !== 'running') return undefined;
   const summary = journal ? summarizePlan(await journal.read(last.planId).catch(() => [])) : undefined;
-  const inFlight = summary?.inFlight.map((i) => `${i.type} ${i.vm} on ${i.node}`) ?? [];
+  const learnt = new Map<string, string>();
+  if (summary && lookup && summary.inFlight.length > 0) {
+    const byNode = new Map<string, string[]>();
+    for (const i of summary.inFlight) byNode.set(i.node, [...(byNode.get(i.node) ?? []), i.actionId]);
+    const records: JournalRecord[] = [];
+    await Promise.all(
+      [...byNode].map(async ([node, ids]) => {
+        const entries = await lookup(node, ids).catch(() => undefined);
+        for (const id of ids) learnt.set(id, entries === undefined ? 'no answer' : 'unknown');
+        for (const e of entries ?? []) {
+          learnt.set(e.actionId, e.status);
+          if (e.result) {
+            const r = e.result;
+            records.push({
+              kind: 'result', planId: last.planId, actionId: e.actionId, ok: r.ok, via: 'ledger', at: now(),
+              ...(r.error ? { code: r.error.code, message: r.error.message } : {}), ...(r.final ? { final: true } : {}),
+              ...(r.state ? { state: r.state } : {}), ...(r.host ? { host: r.host } : {}),
+            });
+          }
+        }
+      }),
+    );
+    if (journal && records.length > 0) await journal.append(records).catch((err: Error) => logger.warn({ planId: last.planId, err: err.message }, 'journal: cannot record what the agents said'));
+  }
+  const results = summary ? [...summary.results.values()] : [];
   const interrupted: PlanRecord = {
     ...last,
     status: 'interrupted',
     endedAt: now(),
-    ...(summary ? { done: [...summary.results.values()].filter((r) => r.ok).length, failed: [...summary.results.values()].filter((r) => !r.ok).length } : {}),
+    ...(summary ? { done: results.filter((r) => r.ok).length, failed: results.filter((r) => !r.ok).length } : {}),
   };
   await store.recordPlan(interrupted);
+  const inFlight = summary?.inFlight.map((i) => `${i.type} ${i.vm} on ${i.node}${learnt.has(i.actionId) ? `: ${learnt.get(i.actionId)}` : ''}`) ?? [];
   logger.warn(
     {
       planId: last.planId, controller: last.controller, startedAt: new Date(last.startedAt).toISOString(), actions: last.actions,

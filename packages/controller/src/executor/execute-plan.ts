@@ -334,7 +334,7 @@ class PlanRun {
           const result = await Promise.race([this.options.transport.send(req, { signal: expiry.signal, timeoutMs: Math.max(1, deadline - this.now()) }), expired]);
           if (result.actionId !== wireId) return fail(ExecutorErrorCode.BadResult, `reply for action ${JSON.stringify(result.actionId)}, expected ${wireId}`, true);
           if (!result.ok) {
-            const final = (result as { final?: boolean }).final === true;
+            const final = result.final === true;
             return { ...fail(result.error?.code ?? ExecutorErrorCode.Transport, result.error?.message ?? 'failed', false, final), agentDurationMs: result.durationMs };
           }
           return { ok: true, wireId, node, attempts, elapsedMs: this.now() - t0, result };

@@ -126,6 +126,38 @@ export class ClusterMonitor {
     this.results.set(vm, { ...outcome, at });
   }
 
+  /**
+   * Per online node, the VMs its latest status lists without their vjob or demand while the
+   * registry knows them (a VM that arrived by a live migration, an agent that lost its metadata):
+   * what the controller tells that agent, so that its reports are complete after any restart.
+   */
+  unannotated(registry: VMRegistry, at: number): Map<string, { vm: string; vjob: string; demand: Resources }[]> {
+    const out = new Map<string, { vm: string; vjob: string; demand: Resources }[]>();
+    for (const n of this.nodes.values()) {
+      if (!n.status || this.livenessOf(n.id, at) !== NodeLiveness.Online) continue;
+      for (const vm of n.status.vms) {
+        if (vm.vjob !== undefined && vm.demand !== undefined) continue;
+        const known = registry.vms.get(vm.id);
+        if (!known) continue;
+        const list = out.get(n.id);
+        const entry = { vm: vm.id, vjob: known.vjob, demand: known.demand };
+        if (list) list.push(entry);
+        else out.set(n.id, [entry]);
+      }
+    }
+    return out;
+  }
+
+  /** The actions the online nodes' latest statuses say are running, with the node running each. */
+  actionsInFlight(at: number): { readonly node: string; readonly actionId: string; readonly type: string; readonly vm: string }[] {
+    const out: { node: string; actionId: string; type: string; vm: string }[] = [];
+    for (const n of this.nodes.values()) {
+      if (!n.status?.actions?.length || this.livenessOf(n.id, at) !== NodeLiveness.Online) continue;
+      for (const a of n.status.actions) out.push({ node: n.id, actionId: a.actionId, type: a.type, vm: a.vm });
+    }
+    return out;
+  }
+
   livenessOf(node: string, at: number): NodeLiveness | undefined {
     const n = this.nodes.get(node);
     if (!n) return undefined;

@@ -19,6 +19,10 @@ export interface NatsMonitor {
   readonly monitor: ClusterMonitor;
   view(): MonitorView;
   isOffline(node: string): boolean;
+  /** Per node, the VMs it reports without the vjob and demand the registry knows. */
+  unannotated(): ReturnType<ClusterMonitor['unannotated']>;
+  /** The actions the online agents report running now. */
+  actionsInFlight(): ReturnType<ClusterMonitor['actionsInFlight']>;
   /** Where an action the controller ran left its VM, until the node's next status. */
   observeResult(vm: string, outcome: ActionOutcomeObservation): void;
   close(): Promise<void>;
@@ -74,6 +78,8 @@ export function startNatsMonitor(nc: NatsConnection, options: NatsMonitorOptions
     monitor,
     view: () => monitor.view(now(), options.registry),
     isOffline: (node) => monitor.livenessOf(node, now()) === 'offline',
+    actionsInFlight: () => monitor.actionsInFlight(now()),
+    unannotated: () => monitor.unannotated(options.registry ?? { vms: new Map(), vjobs: new Map() }, now()),
     observeResult: (vm, outcome) => monitor.observeResult(vm, outcome, now()),
     async close() {
       clearInterval(timer);

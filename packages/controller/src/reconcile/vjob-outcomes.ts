@@ -1,11 +1,16 @@
+import { ActionErrorCode } from '@entropy/protocol';
 import type { ExecutionOutcome } from '../executor/index.ts';
 import type { Decision } from '../model/configuration.ts';
 import type { VJobState } from '../model/lifecycle.ts';
 import type { FailedTransition } from './failure-book.ts';
 import type { ObservedVjob } from './vjob-states.ts';
 
-/** Error codes an agent answers when retrying the same action cannot help; the agent may also say so itself (`final`). */
-const FINAL_CODES = new Set(['ENTROPY_BAD_REQUEST', 'ENTROPY_WRONG_NODE', 'ENTROPY_ACTION_ID_REUSED', 'ENTROPY_STALE_LEADER']);
+/**
+ * Final errors (the agent's `final`) that say the *request* cannot succeed, not the vjob's move: a
+ * plan computed on a state that changed, an agent restarted mid-action, a deposed leader. The next
+ * turn replans from what is observed; only the other final errors give the transition up at once.
+ */
+const REPLANNABLE = new Set<string>([ActionErrorCode.InvalidState, ActionErrorCode.Interrupted, ActionErrorCode.StaleLeader, ActionErrorCode.WrongNode, ActionErrorCode.ActionIdReused]);
 
 /** Where a vjob goes back to when its move to `to` failed: the state it was in, or for a mixed one the other uniform state that needs no new room. */
 export function fallbackOf(o: ObservedVjob, to: VJobState): VJobState {
@@ -22,7 +27,7 @@ export function failedTransitions(outcome: ExecutionOutcome, decision: Decision,
     const o = observed.get(vjob);
     if (o === undefined || byVjob.has(vjob)) continue;
     const to = decision[vjob] ?? (o.state === 'mixed' ? o.settlesTo : o.state);
-    const final = (f.error as { final?: boolean }).final === true || FINAL_CODES.has(f.error.code);
+    const final = f.error.final === true && !REPLANNABLE.has(f.error.code);
     byVjob.set(vjob, { vjob, from: fallbackOf(o, to), to, final, error: `${f.action.type} ${f.action.vm} on ${f.node}: ${f.error.code} ${f.error.message}` });
   }
   return [...byVjob.values()];
