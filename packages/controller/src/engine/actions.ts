@@ -49,5 +49,6 @@ function alignVjobGroups(p: Problem, specs: ActionSpec[]): ActionSpec[] {
   for (const s of specs) {
     if (s.type === 'pause' || s.type === 'unpause') longest.set(key(s), Math.max(longest.get(key(s)) ?? 0, s.duration));
   }
-  return specs.map((s) => (s.type === 'pause' || s.type === 'unpause' ? { ...s, duration: longest.get(key(s))! } : s));
+  // Field by field: V8 builds `{ ...s, duration }` on a slow path.
+  return specs.map((s) => (s.type === 'pause' || s.type === 'unpause' ? { type: s.type, vm: s.vm, from: s.from, to: s.to, duration: longest.get(key(s))! } : s));
 }
