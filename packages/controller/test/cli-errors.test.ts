@@ -77,7 +77,7 @@ describe('entropy plan on a malformed instance', () => {
     const file = writeInstance('terminated-to-running.json', (j) => (j.decision = { j3: 'running' }));
     const r = plan(file);
     expectOneLine(r);
-    expect(r.stderr).toMatch(new RegExp(`^error: ${file}: \\$\\.decision\\.j3: vjob 'j3' cannot go from terminated to running `));
+    expect(r.stderr).toMatch(new RegExp(`^error: ${file}: \\$\\.decision\\.j3: vjob 'j3': VM 'v\\d+' is terminated: it cannot go to running `));
   });
 
   it('lists several problems, one per line, still without a stack trace', () => {
@@ -90,7 +90,7 @@ describe('entropy plan on a malformed instance', () => {
     expect(r.stderr).not.toContain('    at ');
     const lines = r.stderr.trimEnd().split('\n');
     expect(lines[0]).toBe(`error: ${file}: $.vms[0].host: unknown node 'n9'`);
-    expect(lines[1]).toMatch(/^ {2}\$\.decision\.j3: vjob 'j3' cannot go from terminated to running/);
+    expect(lines[1]).toMatch(/^ {2}\$\.decision\.j3: vjob 'j3': VM 'v\d+' is terminated: it cannot go to running /);
     expect(lines).toHaveLength(2);
   });
 

@@ -1,5 +1,5 @@
 import type { Configuration, Decision, Node, NodeState, VM } from '../model/configuration.ts';
-import { isAllowedTransition, type VJobState } from '../model/lifecycle.ts';
+import { canReach, type VJobState } from '../model/lifecycle.ts';
 import { describeConstraint, nodesOf, vmsOf, type Constraint } from './constraint.ts';
 import type { Draft } from './face.ts';
 import { CONSTRAINT_TYPES, kindOf } from './registry.ts';
@@ -33,12 +33,11 @@ export function prepareInstance(configuration: Configuration, decision: Decision
 
   const wantVm = (id: string, state: VJobState, by: Constraint) => {
     const vm = vmById.get(id)!;
-    const from = vm.state === 'paused' ? 'running' : vm.state;
     const said = decision[vm.vjob];
     const earlier = wantedVjob.get(vm.vjob);
     if (said !== undefined && said !== state) conflicts.push(`${describeConstraint(by)} wants VM ${id} ${state} but the decision wants vjob ${vm.vjob} ${said}`);
     else if (earlier && earlier.state !== state) conflicts.push(`${describeConstraint(by)} and ${describeConstraint(earlier.by)} want vjob ${vm.vjob} in different states`);
-    else if (!isAllowedTransition(from, state)) conflicts.push(`${describeConstraint(by)}: VM ${id} is ${from}, and the life cycle cannot take it to ${state}`);
+    else if (!canReach(vm.state, state)) conflicts.push(`${describeConstraint(by)}: VM ${id} is ${vm.state}, and the life cycle cannot take it to ${state}`);
     else wantedVjob.set(vm.vjob, { state, by });
   };
   const draft: Draft = {

@@ -1,5 +1,4 @@
 import type { Problem } from '../engine/problem.ts';
-import { S } from '../engine/problem.ts';
 import { overlap, type PlanView, type Stay } from './plan-view.ts';
 
 /** Engine indexes of ids (ids the configuration lacks are dropped: `prepare` reports them). */
@@ -67,10 +66,7 @@ export function rcDemand(p: Problem, rc: string): Float64Array {
   return out;
 }
 
-/** Whether the VM occupies its host in the source configuration (running, or paused). */
-export function runsAtSource(p: Problem, v: number): boolean {
-  return p.source[v] === S.running && p.host[v]! >= 0;
-}
+export { runsAtSource } from '../engine/problem.ts';
 
 /** A count per node, sparse (most constraints involve a few nodes of thousands). */
 export class NodeCounts {

@@ -12,7 +12,9 @@ export interface ActionSpec {
 
 /**
  * The actions that turn the source into the target: one per VM that changes, plus the pause before
- * a suspend and the unpause after a resume (the planner groups those per vjob).
+ * a suspend and the unpause after a resume (the planner groups those per vjob). A VM observed
+ * paused goes on from where it is: it is unpaused (after a migration, when it must move) to run,
+ * suspended to sleep, stopped to end.
  */
 export function inferActions(p: Problem, dest: Int32Array): ActionSpec[] {
   const out: ActionSpec[] = [];
@@ -20,12 +22,14 @@ export function inferActions(p: Problem, dest: Int32Array): ActionSpec[] {
     const from = p.source[v]!;
     const to = p.target[v]!;
     const host = p.host[v]!;
-    if (from === S.running && to === S.running) {
+    const holds = from === S.running || from === S.paused;
+    if (holds && to === S.running) {
       if (dest[v] !== host) out.push({ type: 'migrate', vm: v, from: host, to: dest[v]!, duration: actionDuration(p, 'migrate', v) });
-    } else if (from === S.running && to === S.sleeping) {
-      out.push({ type: 'pause', vm: v, from: host, to: -1, duration: actionDuration(p, 'pause', v) });
+      if (from === S.paused) out.push({ type: 'unpause', vm: v, from: dest[v]!, to: -1, duration: actionDuration(p, 'unpause', v) });
+    } else if (holds && to === S.sleeping) {
+      if (from === S.running) out.push({ type: 'pause', vm: v, from: host, to: -1, duration: actionDuration(p, 'pause', v) });
       out.push({ type: 'suspend', vm: v, from: host, to: -1, duration: actionDuration(p, 'suspend', v) });
-    } else if (to === S.terminated && (from === S.running || from === S.sleeping)) {
+    } else if (to === S.terminated && (holds || from === S.sleeping)) {
       out.push({ type: 'stop', vm: v, from: host, to: -1, duration: actionDuration(p, 'stop', v) });
     } else if (from === S.sleeping && to === S.running) {
       const remote = dest[v] !== host;
@@ -45,5 +49,6 @@ function alignVjobGroups(p: Problem, specs: ActionSpec[]): ActionSpec[] {
   for (const s of specs) {
     if (s.type === 'pause' || s.type === 'unpause') longest.set(key(s), Math.max(longest.get(key(s)) ?? 0, s.duration));
   }
-  return specs.map((s) => (s.type === 'pause' || s.type === 'unpause' ? { ...s, duration: longest.get(key(s))! } : s));
+  // Field by field: V8 builds `{ ...s, duration }` on a slow path.
+  return specs.map((s) => (s.type === 'pause' || s.type === 'unpause' ? { type: s.type, vm: s.vm, from: s.from, to: s.to, duration: longest.get(key(s))! } : s));
 }

@@ -4,6 +4,7 @@ import { prepareInstance } from '../constraints/prepare.ts';
 import { kindOf } from '../constraints/registry.ts';
 import type { Configuration, Decision } from '../model/configuration.ts';
 import type { CostModel } from '../model/cost-model.ts';
+import { describeUnreachableVjob } from '../model/lifecycle.ts';
 import type { FeasiblePlan, NodeAction, Plan, PlannedAction } from '../model/plan.ts';
 import { inferActions } from './actions.ts';
 import { alternativePlacements, placeVms } from './placement.ts';
@@ -24,7 +25,9 @@ export const DEFAULT_TIME_LIMIT_MS = 2000;
 
 /**
  * The cluster-wide context switch: a pure function from the current configuration and the
- * policy's decision to a plan whose every instant is viable. No I/O; the clock is read only to
+ * policy's decision to a plan whose every instant is viable. It plans from any observed state: a
+ * vjob caught half paused or in mixed states ends whole in one state (the decision's, or
+ * model/lifecycle.ts defaultTarget), pausing and unpausing at most once, as one group. No I/O; the clock is read only to
  * report solveMs.
  */
 export function contextSwitch(
@@ -45,6 +48,7 @@ export function contextSwitch(
     nodeStates: prepared.nodeStates,
     ...(options.durations ? { durations: options.durations } : {}),
   });
+  if (p.unreachable) return { feasible: false, reason: describeUnreachableVjob(p.unreachable), solveMs: elapsed() };
   const rules = compileRules(p, constraints);
   if (rules.infeasible) return { feasible: false, reason: rules.infeasible, solveMs: elapsed() };
   const placementOptions = { exactBudget: exactBudgetFor(options.timeLimitMs ?? DEFAULT_TIME_LIMIT_MS), rules };

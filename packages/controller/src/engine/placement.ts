@@ -1,4 +1,4 @@
-import { actionDuration, addDemand, EPSILON, fits, S, sourceUsage, type Problem } from './problem.ts';
+import { actionDuration, addDemand, EPSILON, fits, runsAtSource, S, sourceUsage, type Problem } from './problem.ts';
 import type { PlacementRules, Rules } from './rules.ts';
 
 export type PlacementResult =
@@ -14,9 +14,9 @@ export interface PlacementOptions {
 
 /**
  * Chooses a host for every VM that must run, so that the target configuration is viable and cheap
- * to reach. Repair mode first: running VMs stay where they are unless their node is overloaded,
- * sleeping VMs resume where their image is when they fit, and only the VMs that must move or be
- * placed are decided, cheapest (smallest memory) evictions first. When that finds no room, every
+ * to reach. Repair mode first: running VMs (and paused ones, which hold their room) stay where they
+ * are unless their node is overloaded, sleeping VMs resume where their image is when they fit, and
+ * only the VMs that must move or be placed are decided, cheapest (smallest memory) evictions first. When that finds no room, every
  * running VM is repacked; when that fails too, an exact search settles feasibility.
  */
 export function placeVms(p: Problem, options: PlacementOptions): PlacementResult {
@@ -83,7 +83,7 @@ function pinnedShortage(p: Problem): string | undefined {
 
 function startingVjobs(p: Problem): string {
   const ids = new Set<string>();
-  for (let v = 0; v < p.vmCount; v++) if (mustRun(p, v) && p.source[v] !== S.running) ids.add(p.configuration.vms[v]!.vjob);
+  for (let v = 0; v < p.vmCount; v++) if (mustRun(p, v) && !runsAtSource(p, v)) ids.add(p.configuration.vms[v]!.vjob);
   const list = [...ids];
   return list.length > 8 ? `${list.slice(0, 8).join(', ')} and ${list.length - 8} more` : list.join(', ');
 }
@@ -128,7 +128,7 @@ class PlacementContext {
     this.size = sizes(p);
     this.nowUsage = sourceUsage(p);
     this.sourceOn = Array.from({ length: p.nodeCount }, () => []);
-    for (let v = 0; v < p.vmCount; v++) if (p.source[v] === S.running && p.host[v]! >= 0) this.sourceOn[p.host[v]!]!.push(v);
+    for (let v = 0; v < p.vmCount; v++) if (runsAtSource(p, v)) this.sourceOn[p.host[v]!]!.push(v);
     this.meanCapInv = new Float64Array(this.D);
     let online = 0;
     for (let n = 0; n < p.nodeCount; n++) if (p.usable[n]) online++;
@@ -152,7 +152,7 @@ class PlacementContext {
       dest[v] = n;
       addDemand(p, load, n, v, 1);
       onNode[n]!.push(v);
-      if (!(p.source[v] === S.running && p.host[v] === n)) addDemand(p, nowUsage, n, v, 1);
+      if (!(runsAtSource(p, v) && p.host[v] === n)) addDemand(p, nowUsage, n, v, 1);
       R?.assign(v, n);
     };
     const unassign = (v: number) => {
@@ -161,7 +161,7 @@ class PlacementContext {
       addDemand(p, load, n, v, -1);
       const list = onNode[n]!;
       list.splice(list.indexOf(v), 1);
-      if (!(p.source[v] === S.running && p.host[v] === n)) addDemand(p, nowUsage, n, v, -1);
+      if (!(runsAtSource(p, v) && p.host[v] === n)) addDemand(p, nowUsage, n, v, -1);
       R?.unassign(v, n);
     };
 
@@ -170,7 +170,7 @@ class PlacementContext {
     for (let v = 0; v < p.vmCount; v++) {
       if (!mustRun(p, v)) continue;
       const h = p.host[v]!;
-      if (p.source[v] === S.running && h >= 0 && p.usable[h]) assign(v, h);
+      if (runsAtSource(p, v) && p.usable[h]) assign(v, h);
       else if (p.source[v] === S.sleeping && h >= 0 && p.usable[h]) resumes.push(v);
       else queue.push(v);
     }
@@ -285,7 +285,7 @@ class PlacementContext {
       dest[v] = n;
       addDemand(p, load, n, v, 1);
       R?.assign(v, n);
-      if (n !== h || p.source[v] !== S.running) addDemand(p, nowUsage, n, v, 1);
+      if (n !== h || !runsAtSource(p, v)) addDemand(p, nowUsage, n, v, 1);
     }
     return { ok: true, dest };
   }
@@ -301,7 +301,7 @@ class PlacementContext {
     const load = new Float64Array(p.nodeCount * this.D);
     const order: number[] = [];
     for (let v = 0; v < p.vmCount; v++) if (mustRun(p, v)) order.push(v);
-    const wasRunning = (v: number) => (p.source[v] === S.running ? 0 : 1);
+    const wasRunning = (v: number) => (runsAtSource(p, v) ? 0 : 1);
     order.sort((a, b) => wasRunning(a) - wasRunning(b) || this.size[b]! - this.size[a]! || a - b);
     for (const v of order) {
       const h = p.host[v]!;
@@ -337,7 +337,7 @@ class PlacementContext {
       if (p.target[w] === S.running && dest[w] === h) continue;
       const end =
         p.target[w] === S.sleeping
-          ? actionDuration(p, 'pause', w) + actionDuration(p, 'suspend', w)
+          ? (p.source[w] === S.paused ? 0 : actionDuration(p, 'pause', w)) + actionDuration(p, 'suspend', w)
           : p.target[w] === S.running
             ? actionDuration(p, 'migrate', w)
             : actionDuration(p, 'stop', w);
@@ -463,7 +463,7 @@ class PlacementContext {
     for (let d = 0; d < D; d++) trial[d] = load[n * D + d]!;
     const evict: number[] = [];
     let cost = 0;
-    const byCost = assigned.filter((w) => p.source[w] === S.running && !p.pinned[w]).sort((a, b) => p.mem[a]! - p.mem[b]! || a - b);
+    const byCost = assigned.filter((w) => runsAtSource(p, w) && !p.pinned[w]).sort((a, b) => p.mem[a]! - p.mem[b]! || a - b);
     for (const w of byCost) {
       if (this.fitsIn(trial, n, v)) break;
       cost += actionDuration(p, 'migrate', w);

@@ -2,7 +2,7 @@ import type { TaskRef } from '../constraints/face.ts';
 import type { PlanActionType } from '../model/lifecycle.ts';
 import type { ActionSpec } from './actions.ts';
 import { MinHeap } from './heap.ts';
-import { actionDuration, addDemand, fits, nodeActionDuration, S, sourceUsage, type Problem } from './problem.ts';
+import { actionDuration, addDemand, fits, nodeActionDuration, runsAtSource, S, sourceUsage, type Problem } from './problem.ts';
 import type { ScheduleRules } from './rules.ts';
 
 /** A scheduled action: its spec plus start, end, the actions it waits for, and its barrier step. Node actions have vm -1. */
@@ -24,6 +24,20 @@ export interface Task {
  */
 function taskOf(spec: ActionSpec, start: number, end: number, deps: number[], step: number): Task {
   return { type: spec.type, vm: spec.vm, from: spec.from, to: spec.to, duration: spec.duration, start, end, deps, step };
+}
+
+/** A vjob's pause group: the pauses not yet ended, their ids, and the suspends of its VMs paused in the source, which wait for the group. */
+interface PauseGroup {
+  left: number;
+  readonly ids: number[];
+  readonly suspends: ActionSpec[];
+}
+
+/** A vjob's unpause group: its unpauses, and the resumes and migrations of paused VMs it waits for (how many are left, the ids of those known). */
+interface UnpauseGroup {
+  readonly unpauses: ActionSpec[];
+  left: number;
+  readonly after: number[];
 }
 
 export type ScheduleResult = { readonly ok: true; readonly tasks: Task[] } | { readonly ok: false; readonly reason: string };
@@ -67,7 +81,7 @@ function refOf(p: Problem, t: { type: PlanActionType; vm: number; from: number; 
     case 'suspend': case 'shutdownNode':
       return { type: t.type, vm: t.vm, from: t.from, to: -1 };
     case 'stop':
-      return { type: t.type, vm: t.vm, from: p.source[t.vm] === S.running ? t.from : -1, to: -1 };
+      return { type: t.type, vm: t.vm, from: runsAtSource(p, t.vm) ? t.from : -1, to: -1 };
     default:
       return { type: t.type, vm: t.vm, from: -1, to: -1 };
   }
@@ -75,14 +89,18 @@ function refOf(p: Problem, t: { type: PlanActionType; vm: number; from: number; 
 
 /**
  * List scheduling in simulated time. Actions that only free resources (stop, pause then suspend)
- * start at 0. An action that brings a VM onto a node starts at the first instant the node has room,
- * counting incoming VMs from their start and outgoing VMs until their end; among those waiting for
- * one node, the shortest goes first, which keeps the sum of completion times low.
+ * start at 0; the VMs of a vjob found paused are saved once its pause group, if any, has ended. An
+ * action that brings a VM onto a node starts at the first instant the node has room, counting
+ * incoming VMs from their start and outgoing VMs until their end; among those waiting for one node,
+ * the shortest goes first, which keeps the sum of completion times low.
  *
  * Each such action depends on every action that freed its node before it started. That makes the
  * schedule safe to run with other durations than estimated: whatever order the frees complete in,
  * an incoming VM starts only once at least the room it was planned with exists (the executor's ASAP
  * mode relies on this), and the barrier steps derived from these dependencies are viable as well.
+ *
+ * A vjob's unpause group starts once every resume of the vjob and every migration of its paused
+ * VMs has ended (at 0 when there is none): the vjob runs again whole, on its final nodes.
  *
  * When nothing runs and migrations still wait for each other (a cycle), one of them, the smallest,
  * moves first to a third node with room now (the pivot), and from there to its destination.
@@ -100,10 +118,10 @@ export function schedule(p: Problem, specs: readonly ActionSpec[], rules?: Sched
   const ends = new MinHeap<number>();
   const pending: number[][] = Array.from({ length: p.nodeCount }, () => []);
   const endedFrees: number[][] = Array.from({ length: p.nodeCount }, () => []);
-  const resumesLeft = new Map<number, number>();
-  const resumesOf = new Map<number, number[]>();
-  const unpauseSpecs = new Map<number, ActionSpec[]>();
+  /** Suspends that follow their VM's own pause. */
   const suspendOf = new Map<number, ActionSpec>();
+  const pauseGroups = new Map<number, PauseGroup>();
+  const unpauseGroups = new Map<number, UnpauseGroup>();
   const pivotNext = new Map<number, ActionSpec>();
   let pendingCount = 0;
   const booted = Uint8Array.from(p.online);
@@ -170,27 +188,41 @@ export function schedule(p: Problem, specs: readonly ActionSpec[], rules?: Sched
 
   // Pauses of a vjob start together at 0; each VM's save follows its pause.
   for (const s of specs) {
-    if (s.type === 'suspend') suspendOf.set(s.vm, s);
-    else if (s.type === 'unpause') {
+    if (s.type === 'suspend' && p.source[s.vm] === S.running) suspendOf.set(s.vm, s);
+    else if (s.type === 'pause') {
       const j = p.vjobOf[s.vm]!;
-      const list = unpauseSpecs.get(j);
-      if (list) list.push(s);
-      else unpauseSpecs.set(j, [s]);
+      if (!pauseGroups.has(j)) pauseGroups.set(j, { left: 0, ids: [], suspends: [] });
+    } else if (s.type === 'unpause') {
+      const j = p.vjobOf[s.vm]!;
+      const group = unpauseGroups.get(j);
+      if (group) group.unpauses.push(s);
+      else unpauseGroups.set(j, { unpauses: [s], left: 0, after: [] });
     }
   }
   for (const s of specs) {
-    if (s.type === 'stop' || s.type === 'pause') addTask(s, 0, []);
-    else if (consumes(s)) {
+    if (s.type === 'stop') addTask(s, 0, []);
+    else if (s.type === 'pause') {
+      const group = pauseGroups.get(p.vjobOf[s.vm]!)!;
+      group.left++;
+      group.ids.push(addTask(s, 0, []));
+    } else if (s.type === 'suspend' && p.source[s.vm] === S.paused) {
+      const group = pauseGroups.get(p.vjobOf[s.vm]!);
+      if (group) group.suspends.push(s);
+      else addTask(s, 0, []);
+    } else if (consumes(s)) {
       const id = addPending(s, -1);
-      if (s.type === 'resume') {
-        const j = p.vjobOf[s.vm]!;
-        resumesLeft.set(j, (resumesLeft.get(j) ?? 0) + 1);
-        const list = resumesOf.get(j);
-        if (list) list.push(id);
-        else resumesOf.set(j, [id]);
+      const group = s.type === 'resume' || p.source[s.vm] === S.paused ? unpauseGroups.get(p.vjobOf[s.vm]!)! : undefined;
+      if (group) {
+        group.left++;
+        // A migration's id is known once its last leg ends (a pivot adds a leg).
+        if (s.type === 'resume') group.after.push(id);
       }
     }
   }
+  const releaseUnpauses = (group: UnpauseGroup, now: number) => {
+    for (const u of group.unpauses) addTask(u, now, [...group.after]);
+  };
+  for (const group of unpauseGroups.values()) if (group.left === 0) releaseUnpauses(group, 0);
   for (let n = 0; n < p.nodeCount; n++) {
     if (!p.online[n] && p.usable[n]) pendingBoots.push(n);
     if (p.online[n] && !p.usable[n] && leaving[n] === 0) shutDown(n, 0);
@@ -248,7 +280,7 @@ export function schedule(p: Problem, specs: readonly ActionSpec[], rules?: Sched
     while (ends.size > 0 && ends.peekKey() === now) {
       const id = ends.pop()!;
       const t = tasks[id]!;
-      const freesNode = (t.type === 'stop' && p.source[t.vm] === S.running) || t.type === 'suspend' || t.type === 'migrate';
+      const freesNode = (t.type === 'stop' && runsAtSource(p, t.vm)) || t.type === 'suspend' || t.type === 'migrate';
       if (freesNode) {
         addDemand(p, usage, t.from, t.vm, -1);
         endedFrees[t.from]!.push(id);
@@ -268,16 +300,20 @@ export function schedule(p: Problem, specs: readonly ActionSpec[], rules?: Sched
       } else if (t.type === 'pause') {
         const s = suspendOf.get(t.vm);
         if (s) addTask(s, now, [id]);
+        const group = pauseGroups.get(p.vjobOf[t.vm]!)!;
+        if (--group.left === 0) for (const w of group.suspends) addTask(w, now, [...group.ids]);
       } else if (t.type === 'resume') {
-        const j = p.vjobOf[t.vm]!;
-        const left = resumesLeft.get(j)! - 1;
-        resumesLeft.set(j, left);
-        if (left === 0) for (const u of unpauseSpecs.get(j) ?? []) addTask(u, now, [...resumesOf.get(j)!]);
+        const group = unpauseGroups.get(p.vjobOf[t.vm]!)!;
+        if (--group.left === 0) releaseUnpauses(group, now);
       } else if (t.type === 'migrate') {
         const next = pivotNext.get(id);
         if (next) {
           addPending(next, id);
           dirty.add(next.to);
+        } else if (p.source[t.vm] === S.paused) {
+          const group = unpauseGroups.get(p.vjobOf[t.vm]!)!;
+          group.after.push(id);
+          if (--group.left === 0) releaseUnpauses(group, now);
         }
       }
     }
@@ -317,7 +353,7 @@ function shutdownBlockers(p: Problem, specs: readonly ActionSpec[]): Int32Array 
   for (const s of specs) if (s.type === 'migrate' || s.type === 'stop' || (s.type === 'resume' && s.from !== s.to)) leaves[s.vm] = 1;
   for (let v = 0; v < p.vmCount; v++) {
     const h = p.host[v]!;
-    if (h < 0 || !p.online[h] || p.usable[h] || (p.source[v] !== S.running && p.source[v] !== S.sleeping)) continue;
+    if (h < 0 || !p.online[h] || p.usable[h] || (!runsAtSource(p, v) && p.source[v] !== S.sleeping)) continue;
     if (!leaves[v]) {
       const vm = p.configuration.vms[v]!;
       return `node '${p.configuration.nodes[h]!.id}' must go offline but VM '${vm.id}' (vjob '${vm.vjob}') would stay ${p.target[v] === S.sleeping ? 'asleep' : 'running'} on it`;

@@ -1,10 +1,11 @@
 import type { Configuration, Decision, NodeState } from '../model/configuration.ts';
 import { costKindOf, durationOf, type CostKind, type CostModel } from '../model/cost-model.ts';
-import type { ActionType, VJobState } from '../model/lifecycle.ts';
+import { blockingVm, defaultTarget, vmTarget, type ActionType, type UnreachableTarget, type VJobState, type VMState } from '../model/lifecycle.ts';
 import { dimensionsOf } from '../model/resources.ts';
 
-/** VM states as small integers, for the typed arrays of the engine. */
-export const S = { waiting: 0, running: 1, sleeping: 2, terminated: 3 } as const;
+/** VM states as small integers, for the typed arrays of the engine; paused is a source state only, never a target. */
+export const S = { waiting: 0, running: 1, sleeping: 2, terminated: 3, paused: 4 } as const;
+/** Names of the target states, by code. */
 export const STATE_NAMES: readonly VJobState[] = ['waiting', 'running', 'sleeping', 'terminated'];
 
 /**
@@ -21,9 +22,11 @@ export interface Problem {
   readonly vmCount: number;
   readonly demand: Float64Array;
   readonly mem: Float64Array;
+  /** State code (S) of each VM in the source configuration. */
   readonly source: Uint8Array;
-  /** Node index of a running VM, or of a sleeping VM's image; -1 otherwise. */
+  /** Node index of a running or paused VM, or of a sleeping VM's image; -1 otherwise. */
   readonly host: Int32Array;
+  /** State code of each VM at the end: one state per vjob (model/lifecycle.ts wantedStates). */
   readonly target: Uint8Array;
   readonly vjobOf: Int32Array;
   readonly vjobVms: readonly (readonly number[])[];
@@ -34,6 +37,8 @@ export interface Problem {
   /** 1 for a VM that must stay on its node (root, quarantine). */
   readonly pinned: Uint8Array;
   readonly durations?: ActionDurations;
+  /** The first vjob of the decision that one of its VMs cannot follow: no plan reaches the decision. */
+  readonly unreachable?: UnreachableTarget;
 }
 
 /** Per-element action durations that override the cost model (BtrPlace's attribute-based durations). */
@@ -79,21 +84,46 @@ export function compileProblem(configuration: Configuration, decision: Decision,
     vmIndex.set(v.id, i);
     for (let d = 0; d < D; d++) demand[i * D + d] = v.demand[dims[d]!] ?? 0;
     mem[i] = v.demand.mem ?? 0;
-    // A VM observed paused (e.g. after an interrupted plan) still holds its resources: treat it as running.
-    const state = v.state === 'paused' ? 'running' : v.state;
-    source[i] = S[state];
+    source[i] = S[v.state];
     host[i] = v.host === undefined ? -1 : (nodeIndex.get(v.host) ?? -1);
     const j = vjobIndex.get(v.vjob) ?? -1;
     vjobOf[i] = j;
     if (j >= 0) vjobVms[j]!.push(i);
-    target[i] = S[decision[v.vjob] ?? state];
+    // A VM of no listed vjob is a vjob of its own.
+    else target[i] = S[vmTarget(v.state, decision[v.vjob] ?? defaultTarget([v.state]))];
   });
+  const unreachable = compileTargets(configuration, decision, vjobVms, target);
   return {
     configuration, costModel, dims, nodeCount: nodes.length, capacity, online,
     vmCount: vms.length, demand, mem, source, host, target, vjobOf, vjobVms,
     vmIndex, nodeIndex, usable, pinned: new Uint8Array(vms.length),
     ...(options.durations ? { durations: options.durations } : {}),
+    ...(unreachable ? { unreachable } : {}),
   };
+}
+
+/**
+ * Fills `target` with one state per vjob (the decision's, or defaultTarget), reading the life-cycle
+ * helpers per vjob over one reused array; returns the first vjob of the decision that one of its
+ * VMs cannot follow.
+ */
+function compileTargets(configuration: Configuration, decision: Decision, vjobVms: readonly (readonly number[])[], target: Uint8Array): UnreachableTarget | undefined {
+  const { vms, vjobs } = configuration;
+  const states: VMState[] = [];
+  let unreachable: UnreachableTarget | undefined;
+  for (let j = 0; j < vjobs.length; j++) {
+    const members = vjobVms[j]!;
+    states.length = 0;
+    for (const i of members) states.push(vms[i]!.state);
+    const named = decision[vjobs[j]!.id];
+    const wanted = named ?? defaultTarget(states);
+    if (named !== undefined && unreachable === undefined) {
+      const blocking = blockingVm(states, named);
+      if (blocking >= 0) unreachable = { vjob: vjobs[j]!.id, vm: vms[members[blocking]!]!.id, from: states[blocking]!, to: named };
+    }
+    for (const i of members) target[i] = S[vmTarget(vms[i]!.state, wanted)];
+  }
+  return unreachable;
 }
 
 /** Duration of an action on VM `vm`: its own duration when one is given, else the cost model's. */
@@ -125,9 +155,15 @@ export function addDemand(p: Problem, usage: Float64Array, node: number, vm: num
   for (let d = 0; d < D; d++) usage[node * D + d] += sign * p.demand[vm * D + d]!;
 }
 
-/** Usage per node of the VMs running in the source configuration. */
+/** Whether VM `v` holds resources on its host in the source configuration: running, or paused. */
+export function runsAtSource(p: Problem, v: number): boolean {
+  const s = p.source[v];
+  return (s === S.running || s === S.paused) && p.host[v]! >= 0;
+}
+
+/** Usage per node of the VMs holding resources in the source configuration. */
 export function sourceUsage(p: Problem): Float64Array {
   const usage = new Float64Array(p.nodeCount * p.dims.length);
-  for (let v = 0; v < p.vmCount; v++) if (p.source[v] === S.running && p.host[v]! >= 0) addDemand(p, usage, p.host[v]!, v, 1);
+  for (let v = 0; v < p.vmCount; v++) if (runsAtSource(p, v)) addDemand(p, usage, p.host[v]!, v, 1);
   return usage;
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { COST_KINDS } from '../model/cost-model.ts';
-import type { VJobState } from '../model/lifecycle.ts';
+import type { VJobState, VMState } from '../model/lifecycle.ts';
 
 /** The JSON shape of an instance file (DESIGN.md, "Instance file"); semantic checks live in parse-instance.ts. */
 
@@ -10,6 +10,8 @@ const amount = z.number(expected('a number')).finite().min(0, { error: 'must not
 const id = z.string(expected('a string')).min(1, { error: 'must not be empty' });
 const extraResources = z.record(z.string(), amount);
 const VJOB_STATE_TUPLE = ['waiting', 'running', 'sleeping', 'terminated'] as const satisfies readonly VJobState[];
+// An observed VM may be paused (a plan cut between a pause and a save, or a restore and an unpause); a decision never asks for it.
+const VM_STATE_TUPLE = [...VJOB_STATE_TUPLE, 'paused'] as const satisfies readonly VMState[];
 const stateOf = <T extends readonly [string, ...string[]]>(values: T) =>
   z.enum(values, { error: (iss) => `must be one of ${values.join(', ')}, got ${JSON.stringify(iss.input)}` });
 
@@ -26,7 +28,7 @@ export const vmSchema = z.strictObject({
   vjob: id.optional(),
   cpu: amount,
   mem: amount,
-  state: stateOf(VJOB_STATE_TUPLE),
+  state: stateOf(VM_STATE_TUPLE),
   host: id.optional(),
   resources: extraResources.optional(),
 });

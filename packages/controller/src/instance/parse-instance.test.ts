@@ -84,7 +84,9 @@ describe('parseInstance', () => {
     ['a VM naming another vjob than the one listing it', (j) => (j.vms[0].vjob = 'j2'), '$.vms[0].vjob', "VM 'v1' names vjob 'j2' but is listed in vjob 'j1'"],
     ['a vjob without VMs', (j) => j.vjobs.push({ id: 'j5' }), '$.vjobs[4]', "vjob 'j5' has no VM"],
     ['an unknown decision state', (j) => (j.decision.j1 = 'paused'), '$.decision.j1', 'must be one of waiting, running, sleeping, terminated, got "paused"'],
-    ['an unknown VM state', (j) => (j.vms[0].state = 'paused'), '$.vms[0].state', 'must be one of waiting, running, sleeping, terminated, got "paused"'],
+    ['an unknown VM state', (j) => (j.vms[0].state = 'crashed'), '$.vms[0].state', 'must be one of waiting, running, sleeping, terminated, paused, got "crashed"'],
+    ['a paused VM without a host', (j) => (j.vms[2].state = 'paused'), '$.vms[2].host', 'a paused VM needs a host'],
+    ['a paused VM on an offline node', (j) => Object.assign(j.vms[0], { state: 'paused', host: 'n2' }), '$.vms[0].host', "VM 'v1' is paused on node 'n2', which is offline"],
     ['an unknown node state', (j) => (j.nodes[0].state = 'down'), '$.nodes[0].state', 'must be one of online, offline, got "down"'],
     ['a decision naming an unknown vjob', (j) => (j.decision.j9 = 'running'), '$.decision.j9', "unknown vjob 'j9'"],
     ['a running VM without a host', (j) => delete j.vms[0].host, '$.vms[0].host', 'a running VM needs a host'],
@@ -114,7 +116,31 @@ describe('parseInstance', () => {
     const [issue, ...rest] = issuesOf(edit((j) => (j.decision = { [vjob]: to })));
     expect(rest).toEqual([]);
     expect(issue!.path).toBe(`$.decision.${vjob}`);
-    expect(issue!.reason).toMatch(new RegExp(`^vjob '${vjob}' cannot go from ${from} to ${to} \\(VM '${vm}' is ${from}; from ${from} the life cycle allows `));
+    expect(issue!.reason).toMatch(new RegExp(`^vjob '${vjob}': VM '${vm}' is ${from}( \\(never ran\\))?: it cannot go to ${to} \\(from ${from} the life cycle allows `));
+  });
+
+  it('accepts an observed paused VM, and a decision every VM of its vjob can reach', () => {
+    const instance = parseInstance(edit((j) => (j.vms[0].state = 'paused')));
+    expect(instance.configuration.vms[0]).toMatchObject({ id: 'v1', state: 'paused', host: 'n1' });
+    expect(instance.decision).toEqual({ j1: 'sleeping', j2: 'running' });
+  });
+
+  it('rejects a decision one VM of a mixed vjob cannot reach, naming that VM', () => {
+    // j1 holds a paused VM and one that never ran: running or terminated, but not sleeping.
+    const mixed = (decision: string) =>
+      edit((j) => {
+        j.vms[0].state = 'paused';
+        j.vms[2].vjob = 'j1';
+        j.vjobs.splice(2, 1);
+        j.decision = { j1: decision };
+      });
+    expect(parseInstance(mixed('running')).decision).toEqual({ j1: 'running' });
+    expect(issuesOf(mixed('sleeping'))).toEqual([
+      {
+        path: '$.decision.j1',
+        reason: "vjob 'j1': VM 'v3' is waiting (never ran): it cannot go to sleeping (from waiting the life cycle allows waiting, running, terminated)",
+      },
+    ]);
   });
 
   it('does not blame a vjob for having no VM when its only VM is rejected', () => {

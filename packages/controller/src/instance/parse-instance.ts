@@ -1,13 +1,13 @@
 import { ErrorCode, InvalidInputError, jsonPath, type InputIssue } from '../errors.ts';
 import type { Configuration, Decision, Node, VJob, VM } from '../model/configuration.ts';
 import { costModelWith, type CostModel } from '../model/cost-model.ts';
-import { isAllowedTransition, VJOB_TRANSITIONS, type VJobState } from '../model/lifecycle.ts';
+import { describeUnreachableVjob, holdsResources, unreachableTargets, type VJobState } from '../model/lifecycle.ts';
 import { instanceSchema, type ParsedInstanceJson } from './instance-schema.ts';
 
 /** What the context switch needs: where things are, where the policy wants them, and what actions cost. */
 export interface Instance {
   readonly configuration: Configuration;
-  /** Wanted state per vjob; vjobs it does not name keep their current state. */
+  /** Wanted state per vjob; vjobs it does not name go to model/lifecycle.ts defaultTarget (their current state when uniform). */
   readonly decision: Decision;
   readonly costModel: CostModel;
 }
@@ -75,14 +75,14 @@ function buildInstance(data: ParsedInstanceJson, issues: InputIssue[]): Instance
     if (!vjobIndex.has(vjob)) return report(['vms', i, 'vjob'], `unknown vjob '${vjob}'`);
     if (listed !== undefined && listed !== vjob)
       return report(['vms', i, 'vjob'], `VM '${v.id}' names vjob '${vjob}' but is listed in vjob '${listed}'`);
-    const needsHost = v.state === 'running' || v.state === 'sleeping';
+    const needsHost = v.state === 'running' || v.state === 'paused' || v.state === 'sleeping';
     if (needsHost && v.host === undefined) return report(['vms', i, 'host'], `a ${v.state} VM needs a host`);
     if (!needsHost && v.host !== undefined) return report(['vms', i, 'host'], `a ${v.state} VM must not have a host`);
     if (v.host !== undefined) {
       const host = nodeById.get(v.host);
       if (host === undefined) return report(['vms', i, 'host'], `unknown node '${v.host}'`);
-      if (v.state === 'running' && host.state === 'offline')
-        return report(['vms', i, 'host'], `VM '${v.id}' runs on node '${v.host}', which is offline`);
+      if (holdsResources(v.state) && host.state === 'offline')
+        return report(['vms', i, 'host'], `VM '${v.id}' ${v.state === 'running' ? 'runs' : 'is paused'} on node '${v.host}', which is offline`);
     }
     vms.push({ id: v.id, vjob, state: v.state, host: v.host, demand: { ...v.resources, cpu: v.cpu, mem: v.mem } });
     const list = vmsOfVjob.get(vjob);
@@ -104,25 +104,12 @@ function buildInstance(data: ParsedInstanceJson, issues: InputIssue[]): Instance
     vjobs.push({ id: j.id, vms: own, priority: j.priority, submittedAt: j.submittedAt });
   });
 
-  const vmById = new Map(vms.map((v) => [v.id, v]));
   const decision: Record<string, VJobState> = {};
   for (const [vjobId, wanted] of Object.entries(data.decision ?? {})) {
-    if (!vjobIndex.has(vjobId)) {
-      report(['decision', vjobId], `unknown vjob '${vjobId}'`);
-      continue;
-    }
-    for (const vmId of vmsOfVjob.get(vjobId) ?? []) {
-      const from = vmById.get(vmId)!.state as VJobState;
-      if (!isAllowedTransition(from, wanted)) {
-        report(
-          ['decision', vjobId],
-          `vjob '${vjobId}' cannot go from ${from} to ${wanted} (VM '${vmId}' is ${from}; from ${from} the life cycle allows ${VJOB_TRANSITIONS[from].join(', ')})`,
-        );
-        break;
-      }
-    }
-    decision[vjobId] = wanted;
+    if (vjobIndex.has(vjobId)) decision[vjobId] = wanted;
+    else report(['decision', vjobId], `unknown vjob '${vjobId}'`);
   }
+  for (const u of unreachableTargets(vms, decision)) report(['decision', u.vjob], describeUnreachableVjob(u));
 
   return { configuration: { nodes, vms, vjobs }, decision, costModel: costModelWith(data.costModel) };
 }

@@ -34,5 +34,8 @@ export interface Configuration {
   readonly vjobs: readonly VJob[];
 }
 
-/** The wanted state of each vjob. Vjobs it does not name keep their current state. */
+/**
+ * The wanted state of each vjob. Vjobs it does not name keep their current state, or go to running
+ * when their VMs are in mixed states (model/lifecycle.ts defaultTarget).
+ */
 export type Decision = Readonly<Record<string, VJobState>>;

@@ -1,5 +1,5 @@
 import type { Decision } from '../model/configuration.ts';
-import { isAllowedTransition } from '../model/lifecycle.ts';
+import { blockingVm } from '../model/lifecycle.ts';
 import { PolicyError, PolicyErrorCode } from './policy-errors.ts';
 import type { Policy, PolicyView } from './policy.ts';
 import { currentStates, validateDecision } from './validate-decision.ts';
@@ -37,8 +37,8 @@ export function decideSafely(policy: Policy, view: PolicyView, lastGood: Decisio
     const states = currentStates(view.configuration);
     const kept: Record<string, Decision[string]> = {};
     for (const [vjob, wanted] of Object.entries(lastGood)) {
-      const from = states.get(vjob);
-      if (from !== undefined && isAllowedTransition(from, wanted)) kept[vjob] = wanted;
+      const vms = states.get(vjob);
+      if (vms !== undefined && blockingVm(vms, wanted) < 0) kept[vjob] = wanted;
     }
     return { decision: kept, error };
   }

@@ -1,5 +1,6 @@
 export type { Policy, PolicyFactory, PolicyHints, PolicyView, QueuedVJob, QueuedVM } from './policy.ts';
-export { buildPolicyView, Sizing, vjobStateOf } from './policy.ts';
+export { buildPolicyView, Sizing } from './policy.ts';
+export { vjobStateOf } from '../model/lifecycle.ts';
 export { InvalidDecisionError, PolicyError, PolicyErrorCode } from './policy-errors.ts';
 export { currentStates, validateDecision } from './validate-decision.ts';
 export { decideSafely, type SafeDecision } from './decide-safely.ts';

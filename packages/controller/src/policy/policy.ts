@@ -1,5 +1,5 @@
 import type { Configuration, Decision } from '../model/configuration.ts';
-import type { VJobState } from '../model/lifecycle.ts';
+import { vjobStateOf, type VJobState } from '../model/lifecycle.ts';
 import type { Resources } from '../model/resources.ts';
 
 /**
@@ -19,7 +19,8 @@ import type { Resources } from '../model/resources.ts';
 export interface Policy {
   readonly name: string;
   /**
-   * Returns the wanted state of each vjob. Vjobs it does not name keep their current state.
+   * Returns the wanted state of each vjob. Vjobs it does not name keep their current state (a vjob
+   * caught in mixed states, half paused say, goes to running: model/lifecycle.ts defaultTarget).
    * Must be synchronous and free of side effects the control loop depends on: the loop may call
    * it at any moment, several times, and keeps the last good decision when it throws.
    */
@@ -81,14 +82,6 @@ export interface QueuedVM {
   readonly usage?: Resources;
   /** Node the VM runs on or holding its image. */
   readonly host?: string;
-}
-
-/** The state of a vjob from its VMs: a paused VM counts as running (pause is transient). */
-export function vjobStateOf(states: readonly string[]): VJobState {
-  if (states.some((s) => s === 'running' || s === 'paused')) return 'running';
-  if (states.some((s) => s === 'sleeping')) return 'sleeping';
-  if (states.some((s) => s === 'waiting')) return 'waiting';
-  return 'terminated';
 }
 
 /** Builds the view a policy sees from a configuration, measured use and the clock. */

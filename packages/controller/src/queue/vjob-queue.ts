@@ -1,8 +1,7 @@
 import { ControlErrorCode, type ControlError } from '@entropy/protocol';
 import type { Logger } from '../controller/logger.ts';
-import type { VJobState } from '../model/lifecycle.ts';
+import { vjobStateOf, type VJobState } from '../model/lifecycle.ts';
 import { MemoryRegistry, type MonitorView } from '../monitor/index.ts';
-import { vjobStateOf } from '../policy/policy.ts';
 import type { Resources } from '../model/resources.ts';
 import { bySubmission, type QueueStore, type StoredVJob, VJobEnd, VJobOwner } from './queue-store.ts';
 import type { VJobSpec } from './vjob-file.ts';

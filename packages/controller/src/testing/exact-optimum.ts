@@ -13,7 +13,7 @@ import { schedule } from '../engine/planner.ts';
 import { compileProblem } from '../engine/problem.ts';
 import type { Configuration, Decision } from '../model/configuration.ts';
 import { costKindOf, durationOf, type CostModel } from '../model/cost-model.ts';
-import type { VJobState } from '../model/lifecycle.ts';
+import { vmTarget, wantedStates, type VJobState } from '../model/lifecycle.ts';
 import { dimensionsOf } from '../model/resources.ts';
 import type { Instance } from '../instance/parse-instance.ts';
 import { arbitraryInstance } from './arbitrary-instance.ts';
@@ -50,7 +50,9 @@ export function viewOf(configuration: Configuration, decision: Decision): TinyVi
   const { nodes, vms } = configuration;
   const dims = dimensionsOf([...nodes.map((n) => n.capacity), ...vms.map((v) => v.demand)]);
   const nodeIndex = new Map(nodes.map((n, i) => [n.id, i]));
+  const wanted = wantedStates(vms, decision);
   const viewVms: ViewVm[] = vms.map((v, index) => {
+    // A paused VM holds its room as a running one does.
     const from: VJobState = v.state === 'paused' ? 'running' : v.state;
     return {
       id: v.id,
@@ -59,7 +61,7 @@ export function viewOf(configuration: Configuration, decision: Decision): TinyVi
       demand: dims.map((d) => v.demand[d] ?? 0),
       mem: v.demand.mem ?? 0,
       from,
-      to: decision[v.vjob] ?? from,
+      to: vmTarget(v.state, wanted.get(v.vjob)!),
       host: v.host === undefined ? -1 : (nodeIndex.get(v.host) ?? -1),
     };
   });

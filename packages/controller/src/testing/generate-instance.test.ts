@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { contextSwitch } from '../engine/context-switch.ts';
 import { parseInstance, type Instance } from '../instance/parse-instance.ts';
 import type { Configuration } from '../model/configuration.ts';
-import { isAllowedTransition, type VJobState } from '../model/lifecycle.ts';
+import { canReach, type VJobState } from '../model/lifecycle.ts';
 import { arbitraryInstance, generateInstance, generateInstanceJson, mulberry32, toInstanceJson } from './generate-instance.ts';
 
 const small = { nodes: 40, vms: 300 };
@@ -55,7 +55,7 @@ describe('generateInstance', () => {
     for (const v of vms) expect(v.host === undefined).toBe(v.state === 'waiting' || v.state === 'terminated');
     const stateOf = new Map(vms.map((v) => [v.vjob, v.state as VJobState]));
     for (const [j, wanted] of Object.entries(g.decision)) {
-      expect(isAllowedTransition(stateOf.get(j)!, wanted)).toBe(true);
+      expect(canReach(stateOf.get(j)!, wanted)).toBe(true);
       expect(wanted).not.toBe(stateOf.get(j));
     }
     const changed = Object.keys(g.decision).length;

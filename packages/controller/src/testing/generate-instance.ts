@@ -307,7 +307,6 @@ export function toInstanceJson(instance: Instance): InstanceJson {
       return { id: n.id, cpu, mem, state: n.state, ...(resources ? { resources } : {}) };
     }),
     vms: vms.map((v) => {
-      if (v.state === 'paused') throw new Error(`VM '${v.id}' is paused: an instance file has no paused state`);
       const { cpu, mem, resources } = split(v.demand);
       return { id: v.id, vjob: v.vjob, cpu, mem, state: v.state, ...(v.host !== undefined ? { host: v.host } : {}), ...(resources ? { resources } : {}) };
     }),

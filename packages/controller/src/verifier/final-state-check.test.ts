@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Decision } from '../model/configuration.ts';
 import { verifyPlan } from './index.ts';
 import { action, configuration, edit, node, plan, referenceCase, vm } from './test-fixtures.ts';
 
@@ -49,4 +50,26 @@ describe('the final state', () => {
     const verdict = verifyPlan(asleep, { js: 'terminated' }, plan([], {}));
     expect(verdict).toMatchObject({ ok: false, violation: { kind: 'final-state', vm: 's' } });
   });
+
+  it('reports a VM found paused and left paused', () => {
+    const cut = configuration([node('n1')], [vm('p', 'jp', 'paused', 'n1')]);
+    for (const decision of [{ jp: 'running' }, {}] as Decision[]) {
+      const verdict = verifyPlan(cut, decision, plan([], { p: { state: 'running', host: 'n1' } }));
+      expect(verdict).toMatchObject({ ok: false, violation: { kind: 'final-state', vm: 'p', node: 'n1' } });
+      if (!verdict.ok) expect(verdict.violation.message).toContain("VM 'p' is left paused on node 'n1'");
+    }
+  });
+
+  it('wants a vjob the decision does not name whole: back to running when its VMs are in mixed states', () => {
+    const mixed = configuration([node('n1')], [vm('s', 'jm', 'sleeping', 'n1'), vm('w', 'jm', 'waiting')]);
+    const verdict = verifyPlan(mixed, {}, plan([], { s: { state: 'sleeping', host: 'n1' }, w: { state: 'waiting' } }));
+    expect(verdict).toMatchObject({ ok: false, violation: { kind: 'final-state', vm: 's', vjob: 'jm' } });
+    if (!verdict.ok) expect(verdict.violation.message).toContain("VM 's' ends sleeping but vjob 'jm', which the decision does not name, must end running");
+  });
+
+  it('leaves a VM terminated in the source out of the state its vjob must end in', () => {
+    const ended = configuration([node('n1')], [vm('r', 'je', 'running', 'n1'), vm('t', 'je', 'terminated')]);
+    expect(verifyPlan(ended, {}, plan([], { r: { state: 'running', host: 'n1' } }))).toEqual({ ok: true });
+  });
 });
+

@@ -1,28 +1,32 @@
-import { ACTION_TYPES, isAllowedTransition, stateAfter, type VJobState, type VMState } from '../model/lifecycle.ts';
+import { ACTION_TYPES, canReach, stateAfter, vmTarget, wantedStates, type VJobState, type VMState } from '../model/lifecycle.ts';
 import type { PlanContext } from './plan-context.ts';
 import type { Replay } from './transition-check.ts';
 import { addDemand, describeOverflow, overflowOf, sourceUsage } from './usage.ts';
 import { violation, type Violation } from './violation.ts';
 
 /**
- * After the last action: every VM is in the state the decision asks of its vjob (its source state
- * when the decision does not name the vjob), none is left paused, running VMs are on online nodes,
+ * After the last action: every VM is in the state its vjob must end in (the decision's, or
+ * model/lifecycle.ts defaultTarget for a vjob it does not name: one state for the whole vjob; a VM
+ * terminated in the source stays so), none is left paused, running VMs are on online nodes,
  * the configuration is viable (strictly: no overload tolerance once the plan is over), and it is
  * the plan's own `target` when the plan states one.
  */
 export function checkFinalState(ctx: PlanContext, replay: Replay): Violation | undefined {
   const finalState: VMState[] = [];
+  const wantedOf = wantedStates(ctx.vms, ctx.decision);
   for (let v = 0; v < ctx.vms.length; v++) {
     const vm = ctx.vms[v]!;
     let state = replay.finalState[v]!;
     const host = replay.finalHost[v];
     const subject = { vm: vm.id, vjob: vm.vjob, node: host };
     if (state === 'paused') return violation('final-state', `VM '${vm.id}' is left paused on node '${host}'`, subject);
-    const wanted = ctx.decision[vm.vjob] ?? vm.state;
+    const wanted = vmTarget(vm.state, wantedOf.get(vm.vjob)!);
     if (state !== wanted && settlesWithoutAction(state, wanted)) state = wanted;
     finalState.push(state);
-    if (state !== wanted)
-      return violation('final-state', `VM '${vm.id}' ends ${state} but the decision wants vjob '${vm.vjob}' ${wanted}`, subject);
+    if (state !== wanted) {
+      const who = ctx.decision[vm.vjob] !== undefined ? `the decision wants vjob '${vm.vjob}' ${wanted}` : `vjob '${vm.vjob}', which the decision does not name, must end ${wanted}`;
+      return violation('final-state', `VM '${vm.id}' ends ${state} but ${who}`, subject);
+    }
     if (state === 'running' && !ctx.finalOnline[ctx.nodeIndex.get(host!)!])
       return violation('final-state', `VM '${vm.id}' ends running on node '${host}', which is offline`, subject);
   }
@@ -61,10 +65,10 @@ export function checkFinalState(ctx: PlanContext, replay: Replay): Violation | u
 }
 
 /**
- * Cancelling needs no action when no action could terminate the VM from where it is (VJOB_TRANSITIONS
+ * Cancelling needs no action when no action could terminate the VM from where it is (REACHABLE_TARGETS
  * allows waiting -> terminated, and no entry of ACTION_TRANSITIONS leaves waiting for terminated):
- * a queued VM is dropped, nothing runs. A sleeping or running VM must still be stopped.
+ * a queued VM is dropped, nothing runs. A sleeping, paused or running VM must still be stopped.
  */
-function settlesWithoutAction(from: VJobState, to: VJobState): boolean {
-  return to === 'terminated' && isAllowedTransition(from, to) && !ACTION_TYPES.some((type) => stateAfter(type, from) === to);
+function settlesWithoutAction(from: VMState, to: VJobState): boolean {
+  return to === 'terminated' && canReach(from, to) && !ACTION_TYPES.some((type) => stateAfter(type, from) === to);
 }

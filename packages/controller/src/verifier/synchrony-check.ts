@@ -1,6 +1,7 @@
 import type { VM } from '../model/configuration.ts';
 import type { PlannedAction } from '../model/plan.ts';
 import type { PlanContext } from './plan-context.ts';
+import type { Replay } from './transition-check.ts';
 import { violation, type Violation } from './violation.ts';
 
 interface VjobActions {
@@ -8,25 +9,29 @@ interface VjobActions {
   readonly unpause: PlannedAction[];
   readonly suspend: PlannedAction[];
   readonly resume: PlannedAction[];
+  /** Migrations of VMs that are paused while they move. */
+  readonly pausedMigrate: PlannedAction[];
 }
-type GroupType = keyof VjobActions;
+type GroupType = 'pause' | 'unpause' | 'suspend' | 'resume';
 const isGroupType = (t: string): t is GroupType => t === 'pause' || t === 'unpause' || t === 'suspend' || t === 'resume';
 
 /**
- * A vjob is never seen half running, half paused: its VMs are paused as one group (one start, one
- * end, one step) before any of them is saved, and restored images are unpaused as one group after
- * the last of them is restored. Every VM of the vjob running in the source belongs to the pause
- * group, and every VM resumed belongs to the unpause group.
+ * A vjob is never seen half running, half paused by the plan: its VMs are paused as one group (one
+ * start, one end, one step) before any of them is saved, and paused VMs are unpaused as one group
+ * once none of them is still being restored or moved. So a vjob has at most one pause group and one
+ * unpause group; every VM of the vjob running in the source belongs to the pause group, and every VM
+ * paused in the source or resumed by the plan belongs to the unpause group.
  */
-export function checkSynchrony(ctx: PlanContext): Violation | undefined {
+export function checkSynchrony(ctx: PlanContext, replay: Replay): Violation | undefined {
   const byVjob = new Map<string, VjobActions>();
   for (let i = 0; i < ctx.actions.length; i++) {
     const a = ctx.actions[i]!;
-    if (!isGroupType(a.type)) continue;
+    const pausedMigrate = a.type === 'migrate' && replay.stateBefore[i] === 'paused';
+    if (!isGroupType(a.type) && !pausedMigrate) continue;
     const vjob = ctx.vms[ctx.vmOf[i]!]!.vjob;
     let group = byVjob.get(vjob);
-    if (group === undefined) byVjob.set(vjob, (group = { pause: [], unpause: [], suspend: [], resume: [] }));
-    group[a.type].push(a);
+    if (group === undefined) byVjob.set(vjob, (group = { pause: [], unpause: [], suspend: [], resume: [], pausedMigrate: [] }));
+    group[pausedMigrate ? 'pausedMigrate' : (a.type as GroupType)].push(a);
   }
   const vmsOfVjob = new Map<string, VM[]>();
   for (const vm of ctx.vms) {
@@ -54,10 +59,16 @@ function checkVjob(vjob: string, g: VjobActions, vms: readonly VM[]): Violation 
     if (pausesEnd !== undefined && s.start < pausesEnd)
       return violation('synchrony', `vjob '${vjob}': suspend '${s.id}' of VM '${s.vm}' starts at ${s.start}, before the vjob's pauses end (${pausesEnd})`, subjectOf(s, vjob));
   }
-  const resumesEnd = Math.max(...g.resume.map((r) => r.end));
-  for (const u of g.unpause) {
-    if (u.start < resumesEnd)
-      return violation('synchrony', `vjob '${vjob}': unpause '${u.id}' of VM '${u.vm}' starts at ${u.start}, before the vjob's resumes end (${resumesEnd})`, subjectOf(u, vjob));
+  const unpause = g.unpause[0];
+  if (unpause !== undefined) {
+    for (const r of g.resume) {
+      if (unpause.start < r.end)
+        return violation('synchrony', `vjob '${vjob}': unpause '${unpause.id}' of VM '${unpause.vm}' starts at ${unpause.start}, before the vjob's resume '${r.id}' of VM '${r.vm}' ends (${r.end})`, subjectOf(unpause, vjob));
+    }
+    for (const m of g.pausedMigrate) {
+      if (unpause.start < m.end)
+        return violation('synchrony', `vjob '${vjob}': unpause '${unpause.id}' of VM '${unpause.vm}' starts at ${unpause.start}, before the migration '${m.id}' of paused VM '${m.vm}' ends (${m.end})`, subjectOf(unpause, vjob));
+    }
   }
   if (g.pause.length > 0 || g.suspend.length > 0) {
     const paused = new Set(g.pause.map((a) => a.vm));
@@ -71,6 +82,11 @@ function checkVjob(vjob: string, g: VjobActions, vms: readonly VM[]): Violation 
   for (const r of g.resume) {
     if (!unpaused.has(r.vm))
       return violation('synchrony', `vjob '${vjob}': VM '${r.vm}' is resumed by '${r.id}' but not unpaused with the vjob`, subjectOf(r, vjob));
+  }
+  if (unpause !== undefined) {
+    const left = vms.find((vm) => vm.state === 'paused' && !unpaused.has(vm.id));
+    if (left !== undefined)
+      return violation('synchrony', `vjob '${vjob}' is unpaused but its VM '${left.id}', paused in the source, is not unpaused with the others`, { ...subjectOf(unpause, vjob), vm: left.id });
   }
   return undefined;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { ActionType } from '../model/lifecycle.ts';
 import { verifyPlan } from './index.ts';
-import { action, edit, plan, referenceCase } from './test-fixtures.ts';
+import { action, configuration, edit, node, plan, referenceCase, vm, type ActionSpec } from './test-fixtures.ts';
 
 describe('state transitions', () => {
   const { config, decision, actions, target } = referenceCase();
@@ -34,4 +35,29 @@ describe('state transitions', () => {
     const wide = { ...config, nodes: config.nodes.map((n) => (n.id === 'n2' ? { ...n, capacity: { cpu: 4, mem: 8192 } } : n)) };
     expect(verifyPlan(wide, decision, plan(changed, t))).toEqual({ ok: true });
   });
+
+  it('accepts a paused VM migrated (it stays paused) and a paused VM stopped, each freeing its node', () => {
+    const cut = configuration([node('n1', 2, 4096), node('n2', 2, 4096)], [vm('m', 'jm', 'paused', 'n1'), vm('o', 'jm', 'paused', 'n1'), vm('x', 'jx', 'paused', 'n2')]);
+    const a = (id: string, type: 'migrate' | 'unpause' | 'stop', vmId: string, spec: ActionSpec) => action(cut, id, type, vmId, spec);
+    const actions = [
+      a('s', 'stop', 'x', { from: 'n2', start: 0, end: 1000, step: 0 }),
+      a('m1', 'migrate', 'm', { from: 'n1', to: 'n2', start: 1000, end: 2024, step: 1, dependsOn: ['s'] }),
+      a('u1', 'unpause', 'm', { from: 'n2', start: 2024, end: 2034, step: 2, dependsOn: ['m1'] }),
+      a('u2', 'unpause', 'o', { from: 'n1', start: 2024, end: 2034, step: 2, dependsOn: ['m1'] }),
+    ];
+    const t = { m: { state: 'running', host: 'n2' }, o: { state: 'running', host: 'n1' } } as const;
+    expect(verifyPlan(cut, { jx: 'terminated' }, plan(actions, t))).toEqual({ ok: true });
+    // Without the stop, n2 has no room for the paused VM: x holds its resources until it ends.
+    const crowded = [{ ...actions[1]!, start: 0, end: 1024, step: 0, dependsOn: [] }];
+    const verdict = verifyPlan(cut, { jx: 'terminated' }, plan(crowded));
+    expect(verdict.ok).toBe(false);
+  });
+
+  it('reports an unpause of a VM that is not paused', () => {
+    const changed = [...actions, action(config, 'u4', 'unpause', 'v4', { from: 'n3', start: 2000, end: 2010, step: 1 })];
+    const verdict = verifyPlan(config, decision, plan(changed, target));
+    expect(verdict).toMatchObject({ ok: false, violation: { kind: 'transition', vm: 'v4', actionId: 'u4' } });
+    if (!verdict.ok) expect(verdict.violation.message).toContain('it is running, a unpause needs paused');
+  });
 });
+

@@ -12,6 +12,8 @@ export interface Replay {
   readonly freeOn: Int32Array;
   /** Per VM: its actions' indexes in time order. */
   readonly actionsOfVm: readonly (readonly number[])[];
+  /** Per action: the state its VM is in when it starts. */
+  readonly stateBefore: readonly VMState[];
   readonly finalState: readonly VMState[];
   readonly finalHost: readonly (string | undefined)[];
 }
@@ -29,6 +31,7 @@ export function replayTransitions(ctx: PlanContext): ReplayResult {
   ctx.vmOf.forEach((v, i) => actionsOfVm[v]!.push(i));
   const consumeOn = new Int32Array(actions.length).fill(-1);
   const freeOn = new Int32Array(actions.length).fill(-1);
+  const stateBefore = new Array<VMState>(actions.length);
   const finalState: VMState[] = [];
   const finalHost: (string | undefined)[] = [];
   for (let v = 0; v < ctx.vms.length; v++) {
@@ -42,6 +45,7 @@ export function replayTransitions(ctx: PlanContext): ReplayResult {
       const subject = { actionId: a.id, vm: a.vm, vjob: a.vjob, at: a.start };
       if (prev !== undefined && a.start < prev.end)
         return fail(violation('transition', `VM '${a.vm}': actions '${prev.id}' (${span(prev)}) and '${a.id}' (${span(a)}) overlap`, subject));
+      stateBefore[i] = state;
       const next = stateAfter(a.type, state);
       if (next === undefined) {
         const needs = ACTION_TRANSITIONS[a.type].map((t) => t.from).join(' or ');
@@ -66,7 +70,7 @@ export function replayTransitions(ctx: PlanContext): ReplayResult {
     finalState.push(state);
     finalHost.push(host);
   }
-  return { ok: true, replay: { consumeOn, freeOn, actionsOfVm, finalState, finalHost } };
+  return { ok: true, replay: { consumeOn, freeOn, actionsOfVm, stateBefore, finalState, finalHost } };
 }
 
 /** Start, then step, then end: zero-length actions at one instant keep their barrier order. */

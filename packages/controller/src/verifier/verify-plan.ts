@@ -37,7 +37,7 @@ export function verifyPlan(configuration: Configuration, decision: Decision, pla
   const { replay } = replayed;
   const found =
     checkDependencies(ctx) ??
-    checkSynchrony(ctx) ??
+    checkSynchrony(ctx, replay) ??
     checkCapacity(ctx, replay) ??
     checkBarrier(ctx, replay) ??
     checkAsap(ctx, replay) ??
