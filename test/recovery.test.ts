@@ -39,11 +39,12 @@ function watchAgents(nc: NatsConnection, prefix: string) {
 describe('recovery: a controller killed between a vjob\'s resume and its unpause', () => {
   const prefix = 'rv';
   const dir = mkdtempSync(join(tmpdir(), 'entropy-recovery-'));
-  // j1 sleeps on r1 and r2, its resumes take about 2 s each (512 MiB at 2 ms/MiB, speed 1); j2 waits.
+  // j1 sleeps on r1 and r2: the resume of its first VM takes 0.25 s, the others' 2 s (1 ms/MiB at speed 1), so the
+  // controller can be killed once the first has ended, before the vjob's unpause; j2 waits.
   const cluster = {
     nodes: [{ id: 'r1', cpu: 4, mem: 4096 }, { id: 'r2', cpu: 4, mem: 4096 }],
     vms: [
-      ...[1, 2, 3, 4].map((i) => ({ id: `j1-vm${i}`, vjob: 'j1', cpu: 1, mem: 1024, state: 'sleeping', host: i <= 2 ? 'r1' : 'r2' })),
+      ...[1, 2, 3, 4].map((i) => ({ id: `j1-vm${i}`, vjob: 'j1', cpu: 1, mem: i === 1 ? 256 : 2048, state: 'sleeping', host: i <= 2 ? 'r1' : 'r2' })),
       { id: 'j2-vm1', vjob: 'j2', cpu: 1, mem: 256, state: 'waiting' },
     ],
     vjobs: [{ id: 'j1' }, { id: 'j2' }],
