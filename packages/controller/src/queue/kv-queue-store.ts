@@ -14,7 +14,7 @@ const storedSchema = z.object({
   priority: z.number().finite(),
   submittedAt: z.number().finite(),
   state: z.enum(['waiting', 'running', 'sleeping', 'terminated']),
-  vms: z.array(z.object({ id: z.string().min(1), demand: z.record(z.string(), z.number().finite()) })),
+  vms: z.array(z.object({ id: z.string().min(1), demand: z.record(z.string(), z.number().finite()), started: z.boolean().optional() })),
   cancelRequestedAt: z.number().finite().optional(),
   end: z.enum(['finished', 'cancelled']).optional(),
   endedAt: z.number().finite().optional(),

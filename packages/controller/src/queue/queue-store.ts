@@ -6,6 +6,17 @@ export const VJobEnd = { Finished: 'finished', Cancelled: 'cancelled' } as const
 export type VJobEnd = (typeof VJobEnd)[keyof typeof VJobEnd];
 
 /** One vjob of the queue, as stored: what was submitted, and what the control loop last observed of it. */
+/** A VM of a stored vjob: its spec, and whether an agent ever reported it started. */
+export interface StoredVM extends VMSpec {
+  /**
+   * False until an agent first reports the VM running, paused or sleeping. A VM never started that no
+   * node reports (its run cut short by an agent restart) is waiting, and is run again; one that
+   * started and is no longer reported is gone. Absent in records of older versions: started unless
+   * the vjob is waiting.
+   */
+  readonly started?: boolean;
+}
+
 /** Who says what a vjob should be: the policy (a submitted vjob) or an operator (`entropy apply`). */
 export const VJobOwner = { Policy: 'policy', Operator: 'operator' } as const;
 export type VJobOwner = (typeof VJobOwner)[keyof typeof VJobOwner];
@@ -21,7 +32,7 @@ export interface StoredVJob {
   readonly submittedAt: number;
   /** `waiting` until the loop observes it otherwise; `terminated` once it ended (see `end`). */
   readonly state: VJobState;
-  readonly vms: readonly VMSpec[];
+  readonly vms: readonly StoredVM[];
   /** Set by `entropy cancel`; the loop stops the vjob's VMs, then marks it terminated. */
   readonly cancelRequestedAt?: number;
   readonly end?: VJobEnd;

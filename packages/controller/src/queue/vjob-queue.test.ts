@@ -34,6 +34,20 @@ describe('VJobQueue', () => {
     expect(h.queue.schedulable(h.view()).map((v) => v.id)).toEqual(['j1']);
   });
 
+  it('keeps planning a VM whose run never ended as waiting (its agent restarted mid-run), and one that started and vanished as gone', async () => {
+    const h = await harness();
+    h.report('n1', []);
+    await h.queue.submit(h.spec('j1', 3), 1, h.view());
+    // vm1 and vm2 started; vm3's run was cut short: no node reports it.
+    h.report('n1', [{ id: 'j1-vm1', vjob: 'j1', state: 'running' }, { id: 'j1-vm2', vjob: 'j1', state: 'running' }]);
+    await h.queue.reconcile(h.view(), { mayEnd: true, now: 10 });
+    expect((await h.store.get('j1'))!.vms.map((vm) => [vm.id, vm.started])).toEqual([['j1-vm1', true], ['j1-vm2', true], ['j1-vm3', false]]);
+    expect(h.view().configuration.vms.map((v) => [v.id, v.state])).toEqual([['j1-vm1', 'running'], ['j1-vm2', 'running'], ['j1-vm3', 'waiting']]);
+    // vm2 vanishes after it started: it is missing, not waiting, and the vjob is left out of planning.
+    h.report('n1', [{ id: 'j1-vm1', vjob: 'j1', state: 'running' }]);
+    expect(h.view().excluded.find((e) => e.vm === 'j1-vm2')).toMatchObject({ reason: 'missing' });
+  });
+
   it('refuses a vjob id or a VM id already in use, naming the field', async () => {
     const h = await harness();
     h.report('n1', [{ id: 'other-vm', vjob: 'x', state: 'running' }]);

@@ -3,7 +3,7 @@ import type { Logger } from '../controller/logger.ts';
 import { vjobStateOf, type VJobState } from '../model/lifecycle.ts';
 import { MemoryRegistry, type MonitorView } from '../monitor/index.ts';
 import type { Resources } from '../model/resources.ts';
-import { bySubmission, type QueueStore, type StoredVJob, VJobEnd, VJobOwner } from './queue-store.ts';
+import { bySubmission, type QueueStore, type StoredVJob, type StoredVM, VJobEnd, VJobOwner } from './queue-store.ts';
 import type { VJobSpec } from './vjob-file.ts';
 
 /**
@@ -87,11 +87,11 @@ export class VJobQueue {
     vjobs: readonly { readonly id: string; readonly priority: number; readonly submittedAt: number; readonly state: VJobState }[],
     vms: readonly { readonly id: string; readonly vjob: string; readonly demand: Resources }[],
   ): Promise<void> {
-    const vmsOf = new Map<string, { id: string; demand: Resources }[]>();
+    const vmsOf = new Map<string, { id: string; demand: Resources; started: boolean }[]>();
     for (const vm of vms) {
       const list = vmsOf.get(vm.vjob);
-      if (list) list.push({ id: vm.id, demand: { ...vm.demand } });
-      else vmsOf.set(vm.vjob, [{ id: vm.id, demand: { ...vm.demand } }]);
+      if (list) list.push({ id: vm.id, demand: { ...vm.demand }, started: false });
+      else vmsOf.set(vm.vjob, [{ id: vm.id, demand: { ...vm.demand }, started: false }]);
     }
     for (const j of vjobs) {
       const own = vmsOf.get(j.id) ?? [];
@@ -139,7 +139,7 @@ export class VJobQueue {
     for (const v of this.cache.values()) for (const vm of v.vms) taken.add(vm.id);
     const clash = spec.vms.findIndex((vm) => taken.has(vm.id));
     if (clash >= 0) return refuse(ControlErrorCode.Conflict, `VM ${spec.vms[clash]!.id} exists already`, `vjob.vms[${clash}].id`);
-    const vjob: StoredVJob = { id: spec.id, priority: spec.priority, submittedAt: now, state: 'waiting', vms: spec.vms.map((vm) => ({ id: vm.id, demand: { ...vm.demand } })) };
+    const vjob: StoredVJob = { id: spec.id, priority: spec.priority, submittedAt: now, state: 'waiting', vms: spec.vms.map((vm) => ({ id: vm.id, demand: { ...vm.demand }, started: false })) };
     if (!(await this.store.add(vjob))) return refuse(ControlErrorCode.Conflict, `vjob ${spec.id} exists already in the queue store`, 'vjob.id');
     this.cache.set(vjob.id, vjob);
     this.register(vjob);
@@ -181,8 +181,15 @@ export class VJobQueue {
    */
   async reconcile(view: MonitorView, options: { mayEnd: boolean; now: number }): Promise<void> {
     await this.pruneEnded(options.now);
+    const stateOfVm = new Map(view.configuration.vms.map((vm) => [vm.id, vm.state]));
+    const isStarted = (s: string | undefined) => s === 'running' || s === 'paused' || s === 'sleeping';
     for (const v of this.list()) {
       if (v.state === 'terminated') continue;
+      // A VM an agent reports for the first time is started: from now on, no longer reported means gone, not waiting.
+      if (v.vms.some((vm) => !startedOf(vm, v) && isStarted(stateOfVm.get(vm.id)))) {
+        const next = await this.write(v.id, (cur) => ({ ...cur, vms: cur.vms.map((vm) => (startedOf(vm, cur) || !isStarted(stateOfVm.get(vm.id)) ? vm : { ...vm, started: true })) }));
+        if (next) this.register(next);
+      }
       const seen = observeVJob(v, view);
       const cancelledWaiting = seen === 'waiting' && v.cancelRequestedAt !== undefined;
       if (seen === 'unknown' || (seen === v.state && !cancelledWaiting)) continue;
@@ -193,7 +200,11 @@ export class VJobQueue {
       if (seen === 'gone' && !ends) continue;
       const end = v.cancelRequestedAt !== undefined ? VJobEnd.Cancelled : VJobEnd.Finished;
       const next = await this.write(v.id, (cur) =>
-        cur.state === 'terminated' ? undefined : ends ? { ...cur, ...ended(end, options.now) } : { ...cur, state: seen as VJobState },
+        cur.state === 'terminated'
+          ? undefined
+          : ends
+            ? { ...cur, ...ended(end, options.now) }
+            : { ...cur, state: seen as VJobState },
       );
       if (!next) continue;
       if (next.state === 'terminated') {
@@ -229,15 +240,19 @@ export class VJobQueue {
     return next;
   }
 
-  /** The monitor's knowledge of a vjob: its VMs' vjob and demand, and `waiting` while it has never run. */
+  /** The monitor's knowledge of a vjob: its VMs' vjob and demand, and `waiting` for each VM never started. */
   private register(v: StoredVJob): void {
     this.registry.vjobs.set(v.id, { id: v.id, priority: v.priority, submittedAt: v.submittedAt });
-    for (const vm of v.vms) this.registry.vms.set(vm.id, { id: vm.id, vjob: v.id, demand: vm.demand, ...(v.state === 'waiting' ? { state: 'waiting' as const } : {}) });
+    for (const vm of v.vms) this.registry.vms.set(vm.id, { id: vm.id, vjob: v.id, demand: vm.demand, ...(!startedOf(vm, v) ? { state: 'waiting' as const } : {}) });
   }
 
   private forget(v: StoredVJob): void {
     for (const vm of v.vms) this.registry.vms.set(vm.id, { id: vm.id, vjob: v.id, demand: vm.demand, state: 'terminated' });
   }
+}
+
+function startedOf(vm: StoredVM, v: StoredVJob): boolean {
+  return vm.started ?? v.state !== 'waiting';
 }
 
 function ended(end: VJobEnd, now: number): Pick<StoredVJob, 'state' | 'end' | 'endedAt'> {
