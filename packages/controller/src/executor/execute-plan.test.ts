@@ -195,6 +195,58 @@ describe('executePlan on a failure', () => {
   });
 });
 
+describe('executePlan against the cluster as it is', () => {
+  it('stops a stale plan before sending anything to a VM that moved behind its back, in both modes', async () => {
+    for (const mode of ['barrier', 'asap'] as const) {
+      const plan = planOf(reference);
+      // A VM of the plan's third step, not acted on before: an operator migrated it elsewhere meanwhile.
+      const later = plan.actions.find((a) => a.step === 2 && a.type === 'migrate')!;
+      const source = reference.configuration.vms.find((v) => v.id === later.vm)!;
+      const observe = (vms: readonly string[]) => new Map(vms.flatMap((vm) => {
+        const v = reference.configuration.vms.find((x) => x.id === vm)!;
+        const moved = vm === later.vm ? { state: 'running' as const, host: 'elsewhere' } : v.host !== undefined ? { state: v.state, host: v.host } : { state: v.state };
+        return v.state === 'waiting' && vm !== later.vm ? [] : [[vm, moved] as const];
+      }));
+      const { outcome, transport } = await run(reference, {}, { mode, observe });
+      expect(outcome.status, mode).toBe('stale');
+      expect(outcome.staleReason).toBe(`VM ${later.vm} is running on elsewhere, the plan expects it running on ${source.host}`);
+      expect(transport.sends.some((x) => x.vm === later.vm)).toBe(false);
+      expect(outcome.failures).toEqual([]);
+    }
+  });
+
+  it('journals every intent before its action is sent and every result after; sends the fencing token', async () => {
+    const order: string[] = [];
+    const tokens = new Set<number | undefined>();
+    const journal = {
+      intents: async (actions: readonly { request: { actionId: string; token?: number } }[]) => {
+        for (const a of actions) {
+          order.push(`intent ${a.request.actionId}`);
+          tokens.add(a.request.token);
+        }
+      },
+      result: (request: { actionId: string }, r: { ok: boolean }) => void order.push(`result ${request.actionId} ${r.ok}`),
+    };
+    const { plan, transport, outcome } = await run(reference, {}, { journal, token: 42 });
+    expect(outcome.status).toBe('completed');
+    expect(tokens).toEqual(new Set([42]));
+    for (const a of plan.actions) {
+      const id = `p1:${a.id}`;
+      expect(order.indexOf(`intent ${id}`)).toBeGreaterThanOrEqual(0);
+      expect(order.indexOf(`result ${id} true`)).toBeGreaterThan(order.indexOf(`intent ${id}`));
+    }
+    expect(transport.sends).toHaveLength(plan.actions.length);
+  });
+
+  it('sends no action whose intent cannot be journaled, and fails it', async () => {
+    const journal = { intents: async () => { throw new Error('stream unavailable'); }, result: () => {} };
+    const { outcome, transport } = await run(reference, {}, { journal });
+    expect(outcome.status).toBe('failed');
+    expect(outcome.failed?.error).toMatchObject({ code: 'ENTROPY_JOURNAL', message: expect.stringContaining('stream unavailable') });
+    expect(transport.sends).toEqual([]);
+  });
+});
+
 describe('executePlan refuses', () => {
   it('a plan that fails the verifier, with ENTROPY_PLAN_REFUSED and the violation, before sending anything', async () => {
     const plan = planOf(reference);
