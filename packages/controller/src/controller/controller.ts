@@ -7,7 +7,6 @@ import {
   ControlErrorCode,
   decodeControl,
   encodeControl,
-  type StatusReply,
   type Subjects,
   subjects as subjectsOf,
 } from '@entropy/protocol';
@@ -31,6 +30,7 @@ import type { Logger } from './logger.ts';
 import { planApply } from './plan-apply.ts';
 import { planRecorder } from './plan-records.ts';
 import { queueRequestHandlers } from './queue-requests.ts';
+import { statusReplyOf } from './status-reply.ts';
 
 export type { DecideFn } from './control-loop.ts';
 
@@ -191,18 +191,6 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     };
   }
 
-  function statusReply(): StatusReply {
-    const view = monitor.view();
-    return {
-      controller: name,
-      ts: view.at,
-      nodes: view.nodes.map((n) => ({ ...n })),
-      vms: view.configuration.vms.map((v) => ({ id: v.id, vjob: v.vjob, state: v.state, demand: v.demand, ...(v.host ? { host: v.host } : {}) })),
-      excluded: view.excluded.map((e) => ({ ...e })),
-      ...(running ? { running: running.planId } : {}),
-    };
-  }
-
   const subs: Subscription[] = [];
   const serve = (subject: string, handle: (m: Msg) => Promise<void> | void) => {
     const sub = nc.subscribe(subject);
@@ -219,7 +207,7 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     })();
   };
   serve(s.control('status'), (m) => {
-    m.respond(encodeControl('statusReply', statusReply()));
+    m.respond(encodeControl('statusReply', statusReplyOf(monitor.view(), name, running?.planId)));
   });
   serve(s.control('apply'), async (m) => {
     const r = decodeControl('applyRequest', m.data);
