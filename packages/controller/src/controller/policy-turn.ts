@@ -1,5 +1,5 @@
 import { contextSwitch } from '../engine/context-switch.ts';
-import type { Configuration, Decision, Node } from '../model/configuration.ts';
+import type { Configuration, Decision, Node, VM } from '../model/configuration.ts';
 import type { CostModel } from '../model/cost-model.ts';
 import { holdsResources } from '../model/lifecycle.ts';
 import type { FeasiblePlan } from '../model/plan.ts';
@@ -69,24 +69,25 @@ export function planPolicyTurn(input: PolicyTurnInput): PolicyTurn {
 export function policyViewOf(view: MonitorView, vjobs: ReadonlySet<string>, now: number): PolicyView {
   const { configuration } = view;
   const taken = new Map<string, Record<string, number>>();
+  const vms: VM[] = [];
   for (const vm of configuration.vms) {
-    if (vjobs.has(vm.vjob) || !holdsResources(vm.state) || vm.host === undefined) continue;
-    const t = taken.get(vm.host) ?? {};
-    for (const [k, q] of Object.entries(vm.demand)) t[k] = (t[k] ?? 0) + q;
-    taken.set(vm.host, t);
+    if (vjobs.has(vm.vjob)) {
+      vms.push(vm);
+      continue;
+    }
+    if (!holdsResources(vm.state) || vm.host === undefined) continue;
+    let t = taken.get(vm.host);
+    if (t === undefined) taken.set(vm.host, (t = {}));
+    for (const k in vm.demand) t[k] = (t[k] ?? 0) + vm.demand[k]!;
   }
   const nodes: Node[] = configuration.nodes.map((n) => {
     const t = taken.get(n.id);
     if (!t) return n;
     const capacity: Record<string, number> = { ...n.capacity };
-    for (const [k, q] of Object.entries(t)) capacity[k] = Math.max(0, (capacity[k] ?? 0) - q);
+    for (const k in t) capacity[k] = Math.max(0, (capacity[k] ?? 0) - t[k]!);
     return { ...n, capacity };
   });
-  const restricted: Configuration = {
-    nodes,
-    vms: configuration.vms.filter((v) => vjobs.has(v.vjob)),
-    vjobs: configuration.vjobs.filter((j) => vjobs.has(j.id)),
-  };
+  const restricted: Configuration = { nodes, vms, vjobs: configuration.vjobs.filter((j) => vjobs.has(j.id)) };
   return buildPolicyView(restricted, view.usage, now);
 }
 
@@ -94,9 +95,14 @@ export function policyViewOf(view: MonitorView, vjobs: ReadonlySet<string>, now:
 export function sizedByUsage(configuration: Configuration, usage: Readonly<Record<string, Resources>>): Configuration {
   return {
     ...configuration,
+    // Built field by field: one VM and one demand per running VM of the cluster, every turn.
     vms: configuration.vms.map((vm) => {
       const cpu = usage[vm.id]?.cpu;
-      return holdsResources(vm.state) && cpu !== undefined ? { ...vm, demand: { ...vm.demand, cpu } } : vm;
+      if (!holdsResources(vm.state) || cpu === undefined) return vm;
+      const demand: Record<string, number> = {};
+      for (const d in vm.demand) demand[d] = vm.demand[d]!;
+      demand.cpu = cpu;
+      return vm.host !== undefined ? { id: vm.id, vjob: vm.vjob, demand, state: vm.state, host: vm.host } : { id: vm.id, vjob: vm.vjob, demand, state: vm.state };
     }),
   };
 }

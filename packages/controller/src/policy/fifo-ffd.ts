@@ -60,7 +60,13 @@ export function fifoFfd(options: FifoFfdOptions = {}): Policy {
 
 /** Measured use where there is one, else a share of the peak demand; memory is always the demand, a VM holds it all. */
 export function estimatedUse(vm: QueuedVM, unmeasuredCpu = 1): Resources {
-  if (!vm.usage) return { ...vm.demand, cpu: (vm.demand.cpu ?? 0) * unmeasuredCpu };
-  const { mem: _mem, ...measured } = vm.usage;
-  return { ...vm.demand, ...measured };
+  // Built field by field, in the demand's key order then the measured ones: one object per VM, every turn.
+  const use: Record<string, number> = {};
+  for (const d in vm.demand) use[d] = vm.demand[d]!;
+  if (!vm.usage) {
+    use.cpu = (vm.demand.cpu ?? 0) * unmeasuredCpu;
+    return use;
+  }
+  for (const d in vm.usage) if (d !== 'mem') use[d] = vm.usage[d]!;
+  return use;
 }

@@ -108,12 +108,14 @@ export function buildPolicyView(
       priority: j.priority,
       submittedAt: j.submittedAt,
       state,
-      vms: vms.map((v) => ({
-        id: v.id,
-        demand: v.demand,
-        ...(usage[v.id] ? { usage: usage[v.id] } : {}),
-        ...(v.host !== undefined ? { host: v.host } : {}),
-      })),
+      // Built field by field: one object per VM of the cluster, every turn.
+      vms: vms.map((v) => {
+        const q: { -readonly [K in keyof QueuedVM]: QueuedVM[K] } = { id: v.id, demand: v.demand };
+        const used = usage[v.id];
+        if (used) q.usage = used;
+        if (v.host !== undefined) q.host = v.host;
+        return q;
+      }),
     });
   }
   queue.sort((a, b) => a.submittedAt - b.submittedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

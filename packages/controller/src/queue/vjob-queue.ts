@@ -1,7 +1,7 @@
 import { ControlErrorCode, type ControlError } from '@entropy/protocol';
 import type { Logger } from '../controller/logger.ts';
 import type { VJobState } from '../model/lifecycle.ts';
-import { MemoryRegistry, type MonitorView } from '../monitor/index.ts';
+import { MemoryRegistry, type MonitorView, vjobIndexOf } from '../monitor/index.ts';
 import { vjobStateOf } from '../policy/policy.ts';
 import { bySubmission, type QueueStore, type StoredVJob, VJobEnd } from './queue-store.ts';
 import type { VJobSpec } from './vjob-file.ts';
@@ -14,9 +14,10 @@ import type { VJobSpec } from './vjob-file.ts';
 export type ObservedVJob = VJobState | 'gone' | 'unknown';
 
 export function observeVJob(vjob: StoredVJob, view: MonitorView): ObservedVJob {
-  const states = view.configuration.vms.filter((v) => v.vjob === vjob.id).map((v) => v.state);
-  if (states.length > 0) return vjobStateOf(states);
-  const left = view.excluded.filter((e) => e.vjob === vjob.id);
+  const index = vjobIndexOf(view);
+  const vms = index.vms.get(vjob.id);
+  if (vms !== undefined) return vjobStateOf(vms.map((v) => v.state));
+  const left = index.excluded.get(vjob.id) ?? [];
   return left.every((e) => e.reason === 'missing') ? 'gone' : 'unknown';
 }
 
@@ -176,7 +177,8 @@ export class VJobQueue {
   /** The monitor's knowledge of a vjob: its VMs' vjob and demand, and `waiting` while it has never run. */
   private register(v: StoredVJob): void {
     this.registry.vjobs.set(v.id, { id: v.id, priority: v.priority, submittedAt: v.submittedAt });
-    for (const vm of v.vms) this.registry.vms.set(vm.id, { id: vm.id, vjob: v.id, demand: vm.demand, ...(v.state === 'waiting' ? { state: 'waiting' as const } : {}) });
+    const waiting = v.state === 'waiting';
+    for (const vm of v.vms) this.registry.vms.set(vm.id, waiting ? { id: vm.id, vjob: v.id, demand: vm.demand, state: 'waiting' } : { id: vm.id, vjob: v.id, demand: vm.demand });
   }
 
   private forget(v: StoredVJob): void {
