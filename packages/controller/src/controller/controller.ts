@@ -29,6 +29,7 @@ import { type ControlLoop, type DecideFn, startControlLoop } from './control-loo
 import type { Logger } from './logger.ts';
 import { planApply } from './plan-apply.ts';
 import { planRecorder } from './plan-records.ts';
+import { respondChunked } from './nats-connect.ts';
 import { queueRequestHandlers } from './queue-requests.ts';
 import { statusReplyOf } from './status-reply.ts';
 
@@ -192,7 +193,8 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
   }
 
   const subs: Subscription[] = [];
-  const serve = (subject: string, handle: (m: Msg) => Promise<void> | void) => {
+  /** Every control reply goes out in chunks (respondChunked): status, queue and apply grow with the cluster. */
+  const serve = (subject: string, handle: (m: Msg) => Promise<Uint8Array> | Uint8Array) => {
     const sub = nc.subscribe(subject);
     subs.push(sub);
     void (async () => {
@@ -201,24 +203,23 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
           .then(() => handle(m))
           .catch((err: Error) => {
             logger.error({ subject: m.subject, err: err.message }, 'control request failed');
-            if (m.reply) m.respond(encodeControl('applyReply', { ok: false, error: { code: ControlErrorCode.Internal, message: err.message } }));
-          });
+            return encodeControl('applyReply', { ok: false, error: { code: ControlErrorCode.Internal, message: err.message } });
+          })
+          .then((reply) => respondChunked(nc, m, reply))
+          .catch((err: Error) => logger.error({ subject: m.subject, err: err.message }, 'control reply not sent'));
       }
     })();
   };
-  serve(s.control('status'), (m) => {
-    m.respond(encodeControl('statusReply', statusReplyOf(monitor.view(), name, running?.planId)));
-  });
+  serve(s.control('status'), () => encodeControl('statusReply', statusReplyOf(monitor.view(), name, running?.planId)));
   serve(s.control('apply'), async (m) => {
     const r = decodeControl('applyRequest', m.data);
     if (!r.ok) {
       logger.warn({ subject: m.subject, ...r.error }, 'malformed apply request');
-      m.respond(encodeControl('applyReply', { ok: false, error: { code: ControlErrorCode.BadRequest, message: `${r.error.field}: ${r.error.reason}`, field: r.error.field } }));
-      return;
+      return encodeControl('applyReply', { ok: false, error: { code: ControlErrorCode.BadRequest, message: `${r.error.field}: ${r.error.reason}`, field: r.error.field } });
     }
     const reply = await apply(r.msg);
     if (!reply.ok) logger.warn({ planId: r.msg.planId, ...reply.error }, 'apply refused');
-    m.respond(encodeControl('applyReply', reply));
+    return encodeControl('applyReply', reply);
   });
 
   const queueRequests = queueRequestHandlers({
@@ -230,9 +231,9 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     planRunning: () => running !== undefined,
     trigger: (reason) => loop?.trigger(reason),
   });
-  serve(s.control('submit'), async (m) => void m.respond(await queueRequests.submit(m.data)));
-  serve(s.control('queue'), async (m) => void m.respond(await queueRequests.queue(m.data)));
-  serve(s.control('cancel'), async (m) => void m.respond(await queueRequests.cancel(m.data)));
+  serve(s.control('submit'), (m) => queueRequests.submit(m.data));
+  serve(s.control('queue'), (m) => queueRequests.queue(m.data));
+  serve(s.control('cancel'), (m) => queueRequests.cancel(m.data));
 
   if (options.decide || (options.policy && options.queue))
     loop = startControlLoop({
