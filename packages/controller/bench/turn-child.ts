@@ -3,7 +3,7 @@
  * statuses, then times each part of a control-loop turn as the controller runs it, `repeat` times,
  * and prints a TurnMeasurement as JSON on stdout.
  */
-import { encodeControl } from '@entropy/protocol';
+import { chunkSizeFor, encodeControl, splitReply } from '@entropy/protocol';
 import { queuedVjobOf } from '../src/controller/queue-requests.ts';
 import { policyViewOf, sizedByUsage } from '../src/controller/policy-turn.ts';
 import { silentLogger } from '../src/controller/logger.ts';
@@ -34,15 +34,24 @@ async function measure(task: TurnTask): Promise<TurnMeasurement> {
   const policy = fifoFfd();
   const now = 1_000_000;
 
-  const times: Record<TurnPart, number[]> = Object.fromEntries(TURN_PARTS.map((p) => [p, []])) as unknown as Record<TurnPart, number[]>;
+  const times = Object.fromEntries(TURN_PARTS.map((p) => [p, [] as number[]])) as Record<TurnPart, number[]>;
+  const cpuTimes = Object.fromEntries(TURN_PARTS.map((p) => [p, [] as number[]])) as Record<TurnPart, number[]>;
+  // CPU time beside wall time: on a shared machine the wall time of a part includes other processes' turns.
+  const cpuMs = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
   const time = <T>(part: TurnPart, f: () => T): T => {
     const started = performance.now();
+    const cpu = cpuMs();
     const out = f();
     times[part].push(performance.now() - started);
+    cpuTimes[part].push(cpuMs() - cpu);
     return out;
   };
   let plan: Plan | undefined;
   let statusBytes = 0;
+  let statusChunks = 0;
   let queueBytes = 0;
   let starts = 0;
   for (let r = 0; r < task.repeat; r++) {
@@ -51,8 +60,10 @@ async function measure(task: TurnTask): Promise<TurnMeasurement> {
     });
     const view = time('view', () => monitor.view(now, registry));
     const reconciled = performance.now();
+    const reconciledCpu = cpuMs();
     await queue.reconcile(view, { mayEnd: true, now });
     times.reconcile.push(performance.now() - reconciled);
+    cpuTimes.reconcile.push(cpuMs() - reconciledCpu);
     const { schedulable, cancelling } = time('schedulable', () => ({
       schedulable: queue.schedulable(view).map((v) => v.id),
       cancelling: queue.cancelling(view).map((v) => v.id),
@@ -68,10 +79,12 @@ async function measure(task: TurnTask): Promise<TurnMeasurement> {
     if (plan.feasible) time('verify', () => assertExecutable(plan as Extract<Plan, { feasible: true }>, { planId: `bench-${r}`, configuration, decision }));
     const status = time('statusReply', () => encodeControl('statusReply', statusReplyOf(view, 'bench')));
     statusBytes = status.length;
+    statusChunks = splitReply(status, chunkSizeFor(MAX_PAYLOAD)).length;
     const q = time('queueReply', () => encodeControl('queueReply', { ok: true, controller: 'bench', ts: now, policy: policy.name, store: 'memory', vjobs: queue.list().map((v) => queuedVjobOf(v, view, policy, now)) }));
     queueBytes = q.length;
   }
   const medians = Object.fromEntries(TURN_PARTS.map((p) => [p, median(times[p])])) as Record<TurnPart, number>;
+  const cpuMedians = Object.fromEntries(TURN_PARTS.map((p) => [p, median(cpuTimes[p])])) as Record<TurnPart, number>;
   const actions: Record<string, number> = {};
   if (plan?.feasible) for (const a of plan.actions) actions[a.type] = (actions[a.type] ?? 0) + 1;
   return {
@@ -80,12 +93,13 @@ async function measure(task: TurnTask): Promise<TurnMeasurement> {
     vms: cluster.vms,
     vjobs: cluster.vjobs.length,
     ms: medians,
+    cpuMs: cpuMedians,
     feasible: plan?.feasible ?? false,
     ...(plan && !plan.feasible ? { reason: plan.reason } : {}),
     starts,
     actions,
     statusBytes,
-    statusChunks: Math.ceil(statusBytes / MAX_PAYLOAD),
+    statusChunks,
     queueBytes,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
   };

@@ -60,13 +60,13 @@ export function fifoFfd(options: FifoFfdOptions = {}): Policy {
 
 /** Measured use where there is one, else a share of the peak demand; memory is always the demand, a VM holds it all. */
 export function estimatedUse(vm: QueuedVM, unmeasuredCpu = 1): Resources {
-  // Built field by field, in the demand's key order then the measured ones: one object per VM, every turn.
-  const use: Record<string, number> = {};
-  for (const d in vm.demand) use[d] = vm.demand[d]!;
-  if (!vm.usage) {
+  // A plain clone then stores, not { ...x, more } (Node 20's slow path): one object per VM, every turn.
+  const use: Record<string, number> = { ...vm.demand };
+  const measured = vm.usage;
+  if (!measured) {
     use.cpu = (vm.demand.cpu ?? 0) * unmeasuredCpu;
     return use;
   }
-  for (const d in vm.usage) if (d !== 'mem') use[d] = vm.usage[d]!;
+  for (const d in measured) if (d !== 'mem') use[d] = measured[d]!;
   return use;
 }

@@ -18,6 +18,8 @@ export class NodeBins {
   /** Leaves: a power of two at least the number of nodes; the padding leaves never fit. */
   private readonly leaves: number;
   private readonly dims = new Map<string, Dimension>();
+  /** Scratch: the size being placed, as dimension, amount, dimension, amount... */
+  private readonly need: (Dimension | number)[] = [];
 
   constructor(nodes: readonly Node[]) {
     const online: Node[] = [];
@@ -69,18 +71,26 @@ export class NodeBins {
       });
       order.sort((a, b) => weights[b]! - weights[a]! || a - b);
     }
-    const taken: { node: number; size: Resources }[] = [];
+    // One scratch list of needs for every size, and the placements as two lists: no object per VM.
+    const need = this.need;
+    const takenNodes: number[] = [];
     for (const i of order) {
       const size = sizes[i]!;
-      const need: [Dimension, number][] = [];
-      for (const d in size) need.push([this.dimension(d), size[d]!]);
+      need.length = 0;
+      for (const d in size) need.push(this.dimension(d), size[d]!);
       const node = this.firstFit(need, 1);
       if (node < 0) {
-        for (const t of taken) for (const d in t.size) this.set(this.dims.get(d)!, t.node, this.dims.get(d)!.free[t.node]! + t.size[d]!);
+        for (const [k, n] of takenNodes.entries()) {
+          const placed = sizes[order[k]!]!;
+          for (const d in placed) this.set(this.dims.get(d)!, n, this.dims.get(d)!.free[n]! + placed[d]!);
+        }
         return false;
       }
-      for (const [dim, x] of need) this.set(dim, node, dim.free[node]! - x);
-      taken.push({ node, size });
+      for (let k = 0; k < need.length; k += 2) {
+        const dim = need[k] as Dimension;
+        this.set(dim, node, dim.free[node]! - (need[k + 1] as number));
+      }
+      takenNodes.push(node);
     }
     return true;
   }
@@ -90,9 +100,9 @@ export class NodeBins {
     return this.dims.get(d)?.positive[1] ?? 0;
   }
 
-  /** The first node, in node order, under tree node `t` with room for every need; -1 when none. */
-  private firstFit(need: readonly [Dimension, number][], t: number): number {
-    for (const [dim, x] of need) if (x > dim.max[t]! + EPSILON) return -1;
+  /** The first node, in node order, under tree node `t` with room for every need (dimension, amount, ...); -1 when none. */
+  private firstFit(need: readonly (Dimension | number)[], t: number): number {
+    for (let k = 0; k < need.length; k += 2) if ((need[k + 1] as number) > (need[k] as Dimension).max[t]! + EPSILON) return -1;
     if (t >= this.leaves) return t - this.leaves < this.index.size ? t - this.leaves : -1;
     const left = this.firstFit(need, 2 * t);
     return left >= 0 ? left : this.firstFit(need, 2 * t + 1);

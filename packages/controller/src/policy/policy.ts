@@ -1,6 +1,7 @@
 import type { Configuration, Decision } from '../model/configuration.ts';
 import type { VJobState } from '../model/lifecycle.ts';
 import type { Resources } from '../model/resources.ts';
+import { vmsOfVjobs } from '../model/vjob-vms.ts';
 
 /**
  * The Policy API. A policy is the only code a scheduler's author writes: it looks at the
@@ -97,10 +98,10 @@ export function buildPolicyView(
   usage: Readonly<Record<string, Resources>>,
   now: number,
 ): PolicyView {
-  const vmById = new Map(configuration.vms.map((v) => [v.id, v]));
+  const vmsOf = vmsOfVjobs(configuration);
   const queue: QueuedVJob[] = [];
-  for (const j of configuration.vjobs) {
-    const vms = j.vms.map((id) => vmById.get(id)).filter((v) => v !== undefined);
+  for (const [k, j] of configuration.vjobs.entries()) {
+    const vms = vmsOf[k]!.filter((v) => v !== undefined);
     const state = vjobStateOf(vms.map((v) => v.state));
     if (state === 'terminated') continue;
     queue.push({

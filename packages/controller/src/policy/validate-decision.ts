@@ -1,5 +1,6 @@
 import type { Configuration, Decision } from '../model/configuration.ts';
 import { isAllowedTransition, VJOB_STATES, VJOB_TRANSITIONS, type VJobState } from '../model/lifecycle.ts';
+import { vmsOfVjobs } from '../model/vjob-vms.ts';
 import { InvalidDecisionError } from './policy-errors.ts';
 import { vjobStateOf } from './policy.ts';
 
@@ -32,8 +33,8 @@ export function validateDecision(decision: unknown, configuration: Configuration
 
 /** The current state of every vjob of a configuration. */
 export function currentStates(configuration: Configuration): Map<string, VJobState> {
-  const stateOfVm = new Map(configuration.vms.map((v) => [v.id, v.state]));
-  return new Map(
-    configuration.vjobs.map((j) => [j.id, vjobStateOf(j.vms.map((id) => stateOfVm.get(id) ?? 'terminated'))]),
-  );
+  const vmsOf = vmsOfVjobs(configuration);
+  const states = new Map<string, VJobState>();
+  configuration.vjobs.forEach((j, k) => states.set(j.id, vjobStateOf(vmsOf[k]!.map((v) => v?.state ?? 'terminated'))));
+  return states;
 }

@@ -122,10 +122,11 @@ export class VJobQueue {
   /**
    * Brings the store in line with what the agents report: a vjob's observed state, its end when all
    * its VMs are gone (`mayEnd` false right after a restart, until every agent has reported), and the
-   * end of a cancelled vjob that holds no VM.
+   * end of a cancelled vjob that holds no VM. Resolves to true when it changed what the monitor's
+   * registry says (a view taken before is then out of date).
    */
-  async reconcile(view: MonitorView, options: { mayEnd: boolean; now: number }): Promise<void> {
-    await this.pruneEnded(options.now);
+  async reconcile(view: MonitorView, options: { mayEnd: boolean; now: number }): Promise<boolean> {
+    let changed = await this.pruneEnded(options.now);
     for (const v of this.list()) {
       if (v.state === 'terminated') continue;
       const seen = observeVJob(v, view);
@@ -141,6 +142,7 @@ export class VJobQueue {
         cur.state === 'terminated' ? undefined : ends ? { ...cur, ...ended(end, options.now) } : { ...cur, state: seen as VJobState },
       );
       if (!next) continue;
+      changed = true;
       if (next.state === 'terminated') {
         this.forget(next);
         this.logger.info({ vjob: v.id, end: next.end }, next.end === VJobEnd.Finished ? 'vjob finished: all its VMs are gone' : 'vjob cancelled');
@@ -149,10 +151,12 @@ export class VJobQueue {
         this.logger.info({ vjob: v.id, from: v.state, to: next.state }, 'vjob state observed');
       }
     }
+    return changed;
   }
 
-  /** Removes the vjobs that ended more than `keepEndedMs` ago, from the store and from the monitor's registry. */
-  private async pruneEnded(now: number): Promise<void> {
+  /** Removes the vjobs that ended more than `keepEndedMs` ago, from the store and from the monitor's registry; true when it removed one. */
+  private async pruneEnded(now: number): Promise<boolean> {
+    let removed = false;
     for (const v of this.list()) {
       if (v.state !== 'terminated' || v.endedAt === undefined || now - v.endedAt < this.keepEndedMs) continue;
       try {
@@ -164,8 +168,10 @@ export class VJobQueue {
       this.cache.delete(v.id);
       this.registry.vjobs.delete(v.id);
       for (const vm of v.vms) if (this.registry.vms.get(vm.id)?.vjob === v.id) this.registry.vms.delete(vm.id);
+      removed = true;
       this.logger.info({ vjob: v.id, end: v.end, endedAt: v.endedAt }, 'ended vjob removed from the queue');
     }
+    return removed;
   }
 
   private async write(id: string, change: (v: StoredVJob) => StoredVJob | undefined): Promise<StoredVJob | undefined> {

@@ -16,15 +16,14 @@ export function checkFinalState(ctx: PlanContext, replay: Replay): Violation | u
     const vm = ctx.vms[v]!;
     let state = replay.finalState[v]!;
     const host = replay.finalHost[v];
-    const subject = { vm: vm.id, vjob: vm.vjob, node: host };
-    if (state === 'paused') return violation('final-state', `VM '${vm.id}' is left paused on node '${host}'`, subject);
+    if (state === 'paused') return violation('final-state', `VM '${vm.id}' is left paused on node '${host}'`, { vm: vm.id, vjob: vm.vjob, node: host });
     const wanted = ctx.decision[vm.vjob] ?? vm.state;
     if (state !== wanted && settlesWithoutAction(state, wanted)) state = wanted;
     finalState.push(state);
     if (state !== wanted)
-      return violation('final-state', `VM '${vm.id}' ends ${state} but the decision wants vjob '${vm.vjob}' ${wanted}`, subject);
+      return violation('final-state', `VM '${vm.id}' ends ${state} but the decision wants vjob '${vm.vjob}' ${wanted}`, { vm: vm.id, vjob: vm.vjob, node: host });
     if (state === 'running' && !ctx.finalOnline[ctx.nodeIndex.get(host!)!])
-      return violation('final-state', `VM '${vm.id}' ends running on node '${host}', which is offline`, subject);
+      return violation('final-state', `VM '${vm.id}' ends running on node '${host}', which is offline`, { vm: vm.id, vjob: vm.vjob, node: host });
   }
 
   const usage = sourceUsage(ctx);
