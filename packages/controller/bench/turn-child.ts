@@ -13,7 +13,7 @@ import { assertExecutable } from '../src/executor/index.ts';
 import { DEFAULT_COST_MODEL } from '../src/model/cost-model.ts';
 import type { Plan } from '../src/model/plan.ts';
 import { ClusterMonitor, MemoryRegistry } from '../src/monitor/index.ts';
-import { decideSafely, fifoFfd } from '../src/policy/index.ts';
+import { consolidate, decideSafely, fcfs, fifoFfd } from '../src/policy/index.ts';
 import { MemoryQueueStore } from '../src/queue/queue-store.ts';
 import { VJobQueue } from '../src/queue/vjob-queue.ts';
 import { median } from './format.ts';
@@ -71,6 +71,8 @@ async function measure(task: TurnTask): Promise<TurnMeasurement> {
     time('observedChange', () => queue.observedChange(view));
     const policyView = time('policyView', () => policyViewOf(view, new Set(schedulable), now));
     const { decision } = time('decide', () => decideSafely(policy, policyView, {}));
+    time('fcfs', () => decideSafely(fcfs(), policyView, {}));
+    time('consolidate', () => decideSafely(consolidate(), policyView, {}));
     const wanted: Record<string, string> = { ...decision };
     for (const j of cancelling) wanted[j] = 'terminated';
     const configuration = time('sizing', () => sizedByUsage(view.configuration, view.usage));

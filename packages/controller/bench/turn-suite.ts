@@ -19,6 +19,8 @@ export const TURN_PARTS = [
   'verify',
   'statusReply',
   'queueReply',
+  'fcfs',
+  'consolidate',
 ] as const;
 export type TurnPart = (typeof TURN_PARTS)[number];
 
@@ -79,11 +81,11 @@ export function turnMs(m: TurnMeasurement['ms']): number {
 const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
 
 function report(outcomes: readonly Outcome[]): string {
-  const header = ['size', 'seed', 'view', 'reconcile', 'sched.', 'observed', 'pol. view', 'decide', 'sizing', 'verify', 'turn', 'turn cpu', 'engine', 'status enc.', 'status MiB', 'chunks', 'queue enc.', 'queue MiB', 'peak MiB'];
+  const header = ['size', 'seed', 'view', 'reconcile', 'sched.', 'observed', 'pol. view', 'decide', 'sizing', 'verify', 'turn', 'turn cpu', 'engine', 'status enc.', 'status MiB', 'chunks', 'queue enc.', 'queue MiB', 'fcfs', 'consol.', 'peak MiB'];
   const rows = outcomes.map((o) => {
     if ('error' in o) return [o.size, String(o.cluster.seed), ...header.slice(2).map(() => '-')];
     const m = o.ms;
-    return [o.size, String(o.cluster.seed), ms(m.view), ms(m.reconcile), ms(m.schedulable), ms(m.observedChange), ms(m.policyView), ms(m.decide), ms(m.sizing), ms(m.verify), ms(turnMs(m)), ms(turnMs(o.cpuMs)), ms(m.engine), ms(m.statusReply), mib(o.statusBytes), String(o.statusChunks), ms(m.queueReply), mib(o.queueBytes), o.peakRssMiB.toFixed(0)];
+    return [o.size, String(o.cluster.seed), ms(m.view), ms(m.reconcile), ms(m.schedulable), ms(m.observedChange), ms(m.policyView), ms(m.decide), ms(m.sizing), ms(m.verify), ms(turnMs(m)), ms(turnMs(o.cpuMs)), ms(m.engine), ms(m.statusReply), mib(o.statusBytes), String(o.statusChunks), ms(m.queueReply), mib(o.queueBytes), ms(m.fcfs), ms(m.consolidate), o.peakRssMiB.toFixed(0)];
   });
   const notes = outcomes.flatMap((o) => {
     if ('error' in o) return [`  ${o.size} seed ${o.cluster.seed}: ${o.error}`];
@@ -103,6 +105,7 @@ function report(outcomes: readonly Outcome[]): string {
     '      turn = view + reconcile + sched. (schedulable, cancelling) + pol. view + decide (fifo-ffd) + sizing + verify',
     '      (a second view when reconcile changed the queue); turn cpu = the same parts in CPU time of the process;',
     '      observed = the queue watch (every status period), status/queue enc. = building and encoding the reply;',
+    '      fcfs, consol. = the other built-in policies\' decide on the same policy view (not in the turn);',
     `      chunks = messages of at most 1 MiB less 1 KiB (then the sentinel); load average when done: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`,
     '',
     table(header, rows),

@@ -3,7 +3,7 @@ import { assertExecutable } from '../executor/index.ts';
 import type { Configuration, Decision } from '../model/configuration.ts';
 import type { CostModel } from '../model/cost-model.ts';
 import type { FeasiblePlan } from '../model/plan.ts';
-import type { MonitorView } from '../monitor/index.ts';
+import type { MonitorView, NodeView } from '../monitor/index.ts';
 import type { Policy } from '../policy/index.ts';
 import { validateDecision } from '../policy/index.ts';
 import type { VJobQueue } from '../queue/vjob-queue.ts';
@@ -23,8 +23,10 @@ export interface ControlLoopDeps {
   /** The agents' status period: a finished vjob is noticed within one, and ends are not declared in the first three after a start. */
   readonly statusPeriodMs: number;
   view(): MonitorView;
+  /** The view's nodes alone, when cheaper than a view: the loop checks freshness on them first. */
+  nodes?(): readonly NodeView[];
   /** True once every online node has reported since the last plan ended. */
-  isFresh(view: MonitorView): boolean;
+  isFresh(view: Pick<MonitorView, 'nodes'>): boolean;
   planRunning(): boolean;
   /** Starts a plan; the controller calls `planEnded` when it ends. */
   execute(planId: string, plan: FeasiblePlan, configuration: Configuration, decision: Decision): void;
@@ -103,8 +105,10 @@ export function startControlLoop(deps: ControlLoopDeps): ControlLoop {
       for (const r of triggers) deferred.add(r);
       return;
     }
-    let view = deps.view();
-    if (!deps.isFresh(view)) {
+    // After a plan the loop waits for every node's next status: checked on the nodes alone first, a view of every VM costs more.
+    const stale = deps.nodes !== undefined && !deps.isFresh({ nodes: deps.nodes() });
+    let view = stale ? undefined : deps.view();
+    if (view === undefined || !deps.isFresh(view)) {
       for (const r of triggers) deferred.add(r);
       later('fresh-status', Math.max(50, deps.statusPeriodMs / 4));
       return;

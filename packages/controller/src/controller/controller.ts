@@ -104,16 +104,15 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
   /** The running plan; a function, so that the checks after an await are not narrowed away. */
   const current = () => running;
   const periodMs = options.statusPeriodMs ?? 2000;
-  const isFresh = (view: MonitorView) => view.nodes.every((n) => n.liveness !== 'online' || n.lastSeen >= settledAt);
-  /** The monitor's view once fresh, or after three periods at most (a node that falls silent goes offline anyway). */
+  const isFresh = (view: Pick<MonitorView, 'nodes'>) => view.nodes.every((n) => n.liveness !== 'online' || n.lastSeen >= settledAt);
+  /**
+   * The monitor's view once fresh, or after three periods at most (a node that falls silent goes
+   * offline anyway). Polled on the nodes alone: a view of 100,000 VMs costs a quarter of a second.
+   */
   async function freshView(): Promise<MonitorView> {
     const deadline = Date.now() + 3 * periodMs;
-    let view = monitor.view();
-    while (!isFresh(view) && Date.now() < deadline) {
-      await delay(Math.min(50, periodMs));
-      view = monitor.view();
-    }
-    return view;
+    while (!isFresh({ nodes: monitor.nodes() }) && Date.now() < deadline) await delay(Math.min(50, periodMs));
+    return monitor.view();
   }
 
   /** The queue store's record of the latest plan, for the next controller should this one stop mid-plan. */
@@ -241,6 +240,7 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
       intervalMs: options.loopIntervalMs ?? DEFAULT_LOOP_INTERVAL_MS,
       statusPeriodMs: periodMs,
       view: () => monitor.view(),
+      nodes: () => monitor.nodes(),
       isFresh,
       planRunning: () => current() !== undefined || closed,
       execute: (planId, plan, configuration, decision) => execute(planId, plan, configuration, decision),

@@ -158,15 +158,16 @@ export class ClusterMonitor {
     const nodes: Node[] = [];
     const nodeViews: NodeView[] = [];
     const excluded: ExcludedVM[] = [];
-    const usage: Record<string, Resources> = {};
+    /** Running or paused VMs with a measured use, in view order. */
+    const measured: VMStatus[] = [];
     /** The capacity of each online node, reduced below by the VMs it holds that are left out of planning. */
     const room = new Map<string, Record<string, number>>();
     /** The freshest report of each VM, from online nodes only. */
     const seen = new Map<string, { vm: VMStatus; node: string; at: number }>();
     const onOffline = new Map<string, { node: string; vjob?: string }>();
-    for (const n of [...this.nodes.values()].sort((x, y) => x.id.localeCompare(y.id))) {
+    for (const n of this.sortedNodes()) {
       const liveness = this.livenessOf(n.id, at)!;
-      nodeViews.push({ id: n.id, liveness, driver: n.driver, capacity: n.capacity, lastSeen: n.lastSeen, vms: n.status?.vms.length ?? 0, inFlight: n.status?.inFlight ?? 0 });
+      nodeViews.push(nodeViewOf(n, liveness));
       const capacity: Record<string, number> = { ...n.capacity };
       const online = liveness === NodeLiveness.Online;
       if (online) room.set(n.id, capacity);
@@ -217,7 +218,7 @@ export class ClusterMonitor {
         continue;
       }
       if (vm.state === 'terminated') continue;
-      if (holdsResources(vm.state) && vm.cpu !== undefined) usage[vm.id] = vm.mem !== undefined ? { cpu: vm.cpu, mem: vm.mem } : { cpu: vm.cpu };
+      if (holdsResources(vm.state) && vm.cpu !== undefined) measured.push(vm);
       vms.push(vm.state === 'waiting' ? { id: vm.id, vjob, demand, state: vm.state } : { id: vm.id, vjob, demand, state: vm.state, host: vm.host ?? node });
     }
     for (const known of registry.vms.values()) {
@@ -256,7 +257,27 @@ export class ClusterMonitor {
     }
     vjobs.sort((x, y) => x.submittedAt - y.submittedAt || x.id.localeCompare(y.id));
     excluded.sort((x, y) => x.vm.localeCompare(y.vm));
-    return { at, configuration: { nodes, vms: kept, vjobs }, nodes: nodeViews, excluded, usage };
+    let usage: Record<string, Resources> | undefined;
+    return {
+      at,
+      configuration: { nodes, vms: kept, vjobs },
+      nodes: nodeViews,
+      excluded,
+      // Built on first read: a record of 100,000 keys costs a third of the view, and status
+      // requests, the queue's requests and its watch never read it.
+      get usage() {
+        return (usage ??= usageOf(measured));
+      },
+    };
+  }
+
+  /** The nodes alone, as `view(at).nodes` lists them: enough to tell whether every node has reported since a given time. */
+  nodeViews(at: number): NodeView[] {
+    return this.sortedNodes().map((n) => nodeViewOf(n, this.livenessOf(n.id, at)!));
+  }
+
+  private sortedNodes(): NodeRecord[] {
+    return [...this.nodes.values()].sort((x, y) => x.id.localeCompare(y.id));
   }
 
   private record(node: string, at: number): NodeRecord {
@@ -268,6 +289,16 @@ export class ClusterMonitor {
     n.lastSeen = Math.max(n.lastSeen, at);
     return n;
   }
+}
+
+function usageOf(measured: readonly VMStatus[]): Record<string, Resources> {
+  const usage: Record<string, Resources> = {};
+  for (const vm of measured) usage[vm.id] = vm.mem !== undefined ? { cpu: vm.cpu!, mem: vm.mem } : { cpu: vm.cpu! };
+  return usage;
+}
+
+function nodeViewOf(n: NodeRecord, liveness: NodeLiveness): NodeView {
+  return { id: n.id, liveness, driver: n.driver, capacity: n.capacity, lastSeen: n.lastSeen, vms: n.status?.vms.length ?? 0, inFlight: n.status?.inFlight ?? 0 };
 }
 
 function emptyRegistry(): VMRegistry {
