@@ -93,7 +93,8 @@ describe('NodeBins', () => {
     expect(bins.freeRoom('n624')).toEqual({ cpu: 0, mem: 65536 - 16 * 1024 });
     expect(bins.freeRoom('n937')!.cpu).toBeLessThan(32);
     expect(bins.freeRoom('n938')).toEqual({ cpu: 32, mem: 65536 });
-    // A scan per VM takes seconds here; the tree takes milliseconds (bound loose for a busy machine).
-    expect(performance.now() - started).toBeLessThan(1000);
+    // A scan of the nodes per VM takes seconds here (and the totals per comparison, minutes); the
+    // tree takes tens of milliseconds. The bound is loose: the machines are shared and slow.
+    expect(performance.now() - started).toBeLessThan(5000);
   });
 });
