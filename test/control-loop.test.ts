@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decode, decodeControl, encode, encodeControl, type QueueReply, subjects } from '../packages/protocol/src/index.ts';
-import { connectNats, type NatsConnection } from '../packages/controller/src/controller/nats-connect.ts';
+import { askController, connectNats, type NatsConnection } from '../packages/controller/src/controller/nats-connect.ts';
 import { parseInstance } from '../packages/controller/src/instance/parse-instance.ts';
 import { KvQueueStore, queueBucketOf } from '../packages/controller/src/queue/kv-queue-store.ts';
 import { startSimCluster, waitFor, type SimCluster } from './executor-cluster.ts';
@@ -31,10 +31,9 @@ describe('the control loop: submit, queue and cancel against a real controller, 
   const cli = (...args: string[]) => entropy(...args, '--nats', server.url, '--prefix', prefix);
 
   const queue = async (p = prefix): Promise<Extract<QueueReply, { ok: true }>> => {
-    const m = await nc.request(subjects(p).control('queue'), encodeControl('queueRequest', {}), { timeout: 10_000 });
-    const r = decodeControl('queueReply', m.data);
-    if (!r.ok || !r.msg.ok) throw new Error(`bad queue reply: ${JSON.stringify(r)}`);
-    return r.msg;
+    const r = await askController(nc, { subjects: subjects(p), url: server.url }, 'queue', encodeControl('queueRequest', {}), 'queueReply', 10_000);
+    if (!r.ok) throw new Error(`bad queue reply: ${JSON.stringify(r)}`);
+    return r;
   };
   const stateOf = async (id: string, p = prefix) => (await queue(p).catch(() => undefined))?.vjobs.find((v) => v.id === id);
   /** True when every node the controller knows reports no action in flight. */

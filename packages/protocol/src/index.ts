@@ -66,5 +66,6 @@ export {
   type MessageKind,
   type MessageOf,
 } from './codec.ts';
+export { CHUNK_MARGIN_BYTES, chunkSizeFor, joinReply, REPLY_SENTINEL, splitReply } from './chunks.ts';
 export { watch, type WatchSource } from './watch.ts';
 export * from './control.ts';

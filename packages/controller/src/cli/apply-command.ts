@@ -1,8 +1,7 @@
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
-import { type ApplyReply, ControlErrorCode, decode, decodeControl, encodeControl, type PlanProgress, subjects } from '@entropy/protocol';
-import { EntropyError, ErrorCode } from '../errors.ts';
+import { type ApplyReply, ControlErrorCode, decode, encodeControl, type PlanProgress, subjects } from '@entropy/protocol';
 import { newPlanId } from '../controller/controller.ts';
-import { connectNats, DEFAULT_NATS_URL, requestController } from '../controller/nats-connect.ts';
+import { askController, connectNats, DEFAULT_NATS_URL } from '../controller/nats-connect.ts';
 import type { FeasiblePlan } from '../model/plan.ts';
 import { readApplySource } from './apply-source.ts';
 import { formatPlan, seconds } from './format-plan.ts';
@@ -50,7 +49,8 @@ const defaultIo: ApplyIo = {
 /** `entropy apply TARGET`: plan on the controller, print the plan, follow its execution, summarize. */
 export async function applyCommand(target: string, options: ApplyCommandOptions = {}, io: ApplyIo = defaultIo): Promise<CommandResult> {
   const source = readApplySource(target);
-  const nc = await connectNats(options.nats ?? DEFAULT_NATS_URL, 'entropy-apply');
+  const url = options.nats ?? DEFAULT_NATS_URL;
+  const nc = await connectNats(url, 'entropy-apply');
   try {
     const s = subjects(options.prefix);
     const planId = newPlanId('apply');
@@ -64,10 +64,8 @@ export async function applyCommand(target: string, options: ApplyCommandOptions 
       ...(options.timeLimit ? { timeLimitMs: options.timeLimit } : {}),
       ...(options.dryRun ? { dryRun: true } : {}),
     };
-    const m = await requestController(nc, s.control('apply'), encodeControl('applyRequest', request), 60_000 + (options.timeLimit ?? 0));
-    const r = decodeControl('applyReply', m.data);
-    if (!r.ok) throw new EntropyError(ErrorCode.Io, `malformed apply reply: ${r.error.field}: ${r.error.reason}`);
-    const reply: ApplyReply = r.msg;
+    // The reply lists every action of the plan and every VM's target: chunked on a large cluster.
+    const reply: ApplyReply = await askController(nc, { subjects: s, url }, 'apply', encodeControl('applyRequest', request), 'applyReply', 60_000 + (options.timeLimit ?? 0));
     if (!reply.ok) {
       if (reply.error.code === ControlErrorCode.Infeasible) return { output: `infeasible: ${reply.error.message}`, exitCode: ApplyExit.Infeasible };
       return { output: `apply refused (${reply.error.code}): ${reply.error.message}`, exitCode: ApplyExit.BadInput };
@@ -83,10 +81,8 @@ export async function applyCommand(target: string, options: ApplyCommandOptions 
     const timeoutMs = options.timeout ?? 3 * plan.makespan + 120_000;
     const executor = async (): Promise<string | undefined> => {
       try {
-        const m = await nc.request(s.control('status'), encodeControl('statusRequest', {}), { timeout: LIVENESS_TIMEOUT_MS });
-        const st = decodeControl('statusReply', m.data);
-        if (!st.ok) return undefined;
-        return st.msg.running === planId ? undefined : `controller ${st.msg.controller} leads and does not run plan ${planId} any more: it was interrupted; the leader plans from what the agents report`;
+        const st = await askController(nc, { subjects: s, url }, 'status', encodeControl('statusRequest', {}), 'statusReply', LIVENESS_TIMEOUT_MS);
+        return st.running === planId ? undefined : `controller ${st.controller} leads and does not run plan ${planId} any more: it was interrupted; the leader plans from what the agents report`;
       } catch {
         return `the controller executing plan ${planId} is gone: no controller answers on prefix ${s.prefix}`;
       }

@@ -13,6 +13,7 @@ import { INPUT_FORMATS, OUTPUT_FORMATS, planCommand, type PlanCommandOptions } f
 import { experimentCommand } from './experiment-command.ts';
 import { VERIFY_HELP, verifyCommand } from './verify-command.ts';
 import { registerDeployCommands } from '../deploy/deploy-cli.ts';
+import { DEFAULT_CONTROL_TIMEOUT_MS } from '../controller/nats-connect.ts';
 
 function positiveNumber(value: string): number {
   const n = Number(value);
@@ -101,8 +102,9 @@ program
   .argument('<file>', 'vjob file (JSON)')
   .option('--nats <url>', 'NATS server URL', 'nats://127.0.0.1:4222')
   .option('--prefix <prefix>', 'subject prefix', 'entropy')
+  .option('--timeout <ms>', 'fail when the controller has not answered within this long', positiveInt, DEFAULT_CONTROL_TIMEOUT_MS)
   .addHelpText('after', SUBMIT_HELP)
-  .action((file: string, opts: { nats: string; prefix: string }) => run(() => submitCommand(file, opts)));
+  .action((file: string, opts: { nats: string; prefix: string; timeout: number }) => run(() => submitCommand(file, opts)));
 
 program
   .command('queue')
@@ -110,7 +112,8 @@ program
   .option('--nats <url>', 'NATS server URL', 'nats://127.0.0.1:4222')
   .option('--prefix <prefix>', 'subject prefix', 'entropy')
   .option('--json', 'print the queue as JSON')
-  .action((opts: { nats: string; prefix: string; json?: boolean }) => run(() => queueCommand(opts)));
+  .option('--timeout <ms>', 'fail when the controller has not answered within this long', positiveInt, DEFAULT_CONTROL_TIMEOUT_MS)
+  .action((opts: { nats: string; prefix: string; json?: boolean; timeout: number }) => run(() => queueCommand(opts)));
 
 program
   .command('cancel')
@@ -118,7 +121,8 @@ program
   .argument('<id>', 'vjob id')
   .option('--nats <url>', 'NATS server URL', 'nats://127.0.0.1:4222')
   .option('--prefix <prefix>', 'subject prefix', 'entropy')
-  .action((id: string, opts: { nats: string; prefix: string }) => run(() => cancelCommand(id, opts)));
+  .option('--timeout <ms>', 'fail when the controller has not answered within this long', positiveInt, DEFAULT_CONTROL_TIMEOUT_MS)
+  .action((id: string, opts: { nats: string; prefix: string; timeout: number }) => run(() => cancelCommand(id, opts)));
 
 program
   .command('status')
@@ -126,7 +130,8 @@ program
   .option('--nats <url>', 'NATS server URL', 'nats://127.0.0.1:4222')
   .option('--prefix <prefix>', 'subject prefix', 'entropy')
   .option('--json', 'print the status as JSON')
-  .action((opts: { nats: string; prefix: string; json?: boolean }) => run(() => statusCommand(opts)));
+  .option('--timeout <ms>', 'fail when the controller has not answered within this long', positiveInt, DEFAULT_CONTROL_TIMEOUT_MS)
+  .action((opts: { nats: string; prefix: string; json?: boolean; timeout: number }) => run(() => statusCommand(opts)));
 
 program
   .command('apply')

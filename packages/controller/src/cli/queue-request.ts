@@ -1,26 +1,28 @@
-import { type ControlKind, type ControlMessageOf, type ControlVerb, decodeControl, encodeControl, subjects } from '@entropy/protocol';
-import { connectNats, DEFAULT_NATS_URL, requestController } from '../controller/nats-connect.ts';
-import { EntropyError, ErrorCode } from '../errors.ts';
+import { type ControlKind, type ControlMessageOf, type ControlVerb, encodeControl, subjects } from '@entropy/protocol';
+import { askController, connectNats, DEFAULT_CONTROL_TIMEOUT_MS, DEFAULT_NATS_URL } from '../controller/nats-connect.ts';
 
 export interface ControlClientOptions {
   readonly nats?: string;
   readonly prefix?: string;
+  /** How long to wait for the controller's whole reply (default 5 s). */
   readonly timeout?: number;
 }
 
-/** One control request to the controller and its validated reply; no controller or a bad reply is a one-line EntropyError. */
+/**
+ * One control request to the controller and its validated reply. No controller (at once), no
+ * whole reply within the timeout, or a bad reply is a one-line EntropyError naming the prefix and URL.
+ */
 export async function controlRequest<Q extends ControlKind, R extends ControlKind>(
   verb: ControlVerb,
   request: { kind: Q; msg: ControlMessageOf<Q> },
   replyKind: R,
   options: ControlClientOptions,
 ): Promise<ControlMessageOf<R>> {
-  const nc = await connectNats(options.nats ?? DEFAULT_NATS_URL, `entropy-${verb}`);
+  const url = options.nats ?? DEFAULT_NATS_URL;
+  const nc = await connectNats(url, `entropy-${verb}`);
   try {
-    const m = await requestController(nc, subjects(options.prefix).control(verb), encodeControl(request.kind, request.msg), options.timeout ?? 10_000);
-    const r = decodeControl(replyKind, m.data);
-    if (!r.ok) throw new EntropyError(ErrorCode.Io, `malformed ${verb} reply: ${r.error.field}: ${r.error.reason}`);
-    return r.msg;
+    const to = { subjects: subjects(options.prefix), url };
+    return await askController(nc, to, verb, encodeControl(request.kind, request.msg), replyKind, options.timeout ?? DEFAULT_CONTROL_TIMEOUT_MS);
   } finally {
     await nc.close();
   }

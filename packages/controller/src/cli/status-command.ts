@@ -1,28 +1,16 @@
-import { decodeControl, encodeControl, type StatusReply, subjects } from '@entropy/protocol';
-import { EntropyError, ErrorCode } from '../errors.ts';
-import { connectNats, DEFAULT_NATS_URL, requestController } from '../controller/nats-connect.ts';
+import type { StatusReply } from '@entropy/protocol';
 import type { CommandResult } from './io.ts';
+import { controlRequest, type ControlClientOptions } from './queue-request.ts';
 import { table } from './text-table.ts';
 
-export interface StatusCommandOptions {
-  readonly nats?: string;
-  readonly prefix?: string;
+export interface StatusCommandOptions extends ControlClientOptions {
   readonly json?: boolean;
-  readonly timeout?: number;
 }
 
 /** `entropy status`: the controller's view of nodes and VMs, as tables or JSON. */
 export async function statusCommand(options: StatusCommandOptions = {}): Promise<CommandResult> {
-  const nc = await connectNats(options.nats ?? DEFAULT_NATS_URL, 'entropy-status');
-  try {
-    const s = subjects(options.prefix);
-    const m = await requestController(nc, s.control('status'), encodeControl('statusRequest', {}), options.timeout ?? 5000);
-    const r = decodeControl('statusReply', m.data);
-    if (!r.ok) throw new EntropyError(ErrorCode.Io, `malformed status reply: ${r.error.field}: ${r.error.reason}`);
-    return { output: options.json ? JSON.stringify(r.msg, null, 2) : formatStatus(r.msg), exitCode: 0 };
-  } finally {
-    await nc.close();
-  }
+  const status = await controlRequest('status', { kind: 'statusRequest', msg: {} }, 'statusReply', options);
+  return { output: options.json ? JSON.stringify(status, null, 2) : formatStatus(status), exitCode: 0 };
 }
 
 const num = (n: number | undefined) => (n === undefined ? '-' : String(Math.round(n * 100) / 100));

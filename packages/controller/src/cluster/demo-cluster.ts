@@ -2,9 +2,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { type ApplyRequest, decodeControl, encodeControl, type StatusReply, subjects } from '@entropy/protocol';
+import { type ApplyRequest, encodeControl, type StatusReply, subjects } from '@entropy/protocol';
 import { newPlanId } from '../controller/controller.ts';
-import { connectNats, requestController } from '../controller/nats-connect.ts';
+import { askController, connectNats } from '../controller/nats-connect.ts';
 import { EntropyError, ErrorCode } from '../errors.ts';
 import type { Configuration } from '../model/configuration.ts';
 import { startNatsServer, type NatsServer } from './nats-server.ts';
@@ -63,18 +63,12 @@ export async function startDemoCluster(options: DemoClusterOptions): Promise<Dem
       started.push(agent);
     }
     const nc = await connectNats(url, 'entropy-demo');
-    const s = subjects();
-    const status = async (): Promise<StatusReply> => {
-      const m = await requestController(nc, s.control('status'), encodeControl('statusRequest', {}), 10_000);
-      const r = decodeControl('statusReply', m.data);
-      if (!r.ok) throw new EntropyError(ErrorCode.Io, `malformed status reply: ${r.error.field}: ${r.error.reason}`);
-      return r.msg;
-    };
+    const to = { subjects: subjects(), url };
+    const status = (): Promise<StatusReply> => askController(nc, to, 'status', encodeControl('statusRequest', {}), 'statusReply', 10_000);
     const register = async (source: Pick<ApplyRequest, 'vms' | 'vjobs'>): Promise<void> => {
       const request: ApplyRequest = { planId: newPlanId('register'), decision: {}, vms: source.vms, vjobs: source.vjobs, dryRun: true };
-      const m = await requestController(nc, s.control('apply'), encodeControl('applyRequest', request), 30_000);
-      const r = decodeControl('applyReply', m.data);
-      if (!r.ok || !r.msg.ok) throw new EntropyError(ErrorCode.Io, `the controller refused the demo's vjobs: ${JSON.stringify(r.ok ? r.msg : r.error)}`);
+      const reply = await askController(nc, to, 'apply', encodeControl('applyRequest', request), 'applyReply', 30_000);
+      if (!reply.ok) throw new EntropyError(ErrorCode.Io, `the controller refused the demo's vjobs: ${JSON.stringify(reply)}`);
     };
     return {
       url, dir, agents, controller, status, register,

@@ -10,7 +10,6 @@ import {
   encode,
   type LedgerReply,
   encodeControl,
-  type StatusReply,
   type Subjects,
   subjects as subjectsOf,
 } from '@entropy/protocol';
@@ -37,8 +36,10 @@ import { applyRequest } from './apply-request.ts';
 import type { Logger } from './logger.ts';
 import type { LeaderLease } from './leader-lease.ts';
 import { actionJournalFor } from './plan-journaling.ts';
+import { respondChunked } from './nats-connect.ts';
 import { closeInterruptedPlan, planRecorder } from './plan-records.ts';
 import { queueRequestHandlers } from './queue-requests.ts';
+import { statusReplyOf } from './status-reply.ts';
 
 export type { DecideFn } from '../reconcile/reconcile-loop.ts';
 
@@ -137,17 +138,16 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     options.queue?.store.addKnownNodes(added).catch((err: Error) => logger.warn({ nodes: added, err: err.message }, 'cannot record the known nodes'));
   }
 
-  const isFresh = (view: MonitorView) => view.nodes.every((n) => n.liveness !== 'online' || n.lastSeen >= settledAt);
+  const isFresh = (view: Pick<MonitorView, 'nodes'>) => view.nodes.every((n) => n.liveness !== 'online' || n.lastSeen >= settledAt);
 
-  /** The monitor's view once fresh, or after three periods at most (a node that falls silent goes offline anyway). */
+  /**
+   * The monitor's view once fresh, or after three periods at most (a node that falls silent goes
+   * offline anyway). Polled on the nodes alone: a view of 100,000 VMs costs a quarter of a second.
+   */
   async function freshView(): Promise<MonitorView> {
     const deadline = Date.now() + silenceMs;
-    let view = monitor.view();
-    while (!isFresh(view) && Date.now() < deadline) {
-      await delay(Math.min(50, periodMs));
-      view = monitor.view();
-    }
-    return view;
+    while (!isFresh({ nodes: monitor.nodes() }) && Date.now() < deadline) await delay(Math.min(50, periodMs));
+    return monitor.view();
   }
 
   /** What the agents report of some VMs, from one view at most 50 ms old: the executor's check for stale plans. */
@@ -223,19 +223,6 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     });
   }
 
-  function statusReply(): StatusReply {
-    const view = monitor.view();
-    const running = loop()?.running();
-    return {
-      controller: name,
-      ts: view.at,
-      nodes: view.nodes.map((n) => ({ ...n })),
-      vms: view.configuration.vms.map((v) => ({ id: v.id, vjob: v.vjob, state: v.state, demand: v.demand, ...(v.host ? { host: v.host } : {}) })),
-      excluded: view.excluded.map((e) => ({ ...e })),
-      ...(running ? { running } : {}),
-    };
-  }
-
   async function apply(request: ApplyRequest): Promise<ApplyReply> {
     const l = loop();
     if (!l) return { ok: false, error: { code: ControlErrorCode.Busy, message: `controller ${name} is not the leader (or is stopping)` } };
@@ -263,7 +250,8 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
   /** The control subjects, served while leading only: a standby answers nothing, so clients reach the leader. */
   function serveControl(): Subscription[] {
     const subs: Subscription[] = [];
-    const serve = (subject: string, handle: (m: Msg) => Promise<void> | void) => {
+    /** Every control reply goes out in chunks (respondChunked): status, queue and apply grow with the cluster. */
+    const serve = (subject: string, handle: (m: Msg) => Promise<Uint8Array> | Uint8Array) => {
       const sub = nc.subscribe(subject);
       subs.push(sub);
       void (async () => {
@@ -272,28 +260,27 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
             .then(() => handle(m))
             .catch((err: Error) => {
               logger.error({ subject: m.subject, err: err.message }, 'control request failed');
-              if (m.reply) m.respond(encodeControl('applyReply', { ok: false, error: { code: ControlErrorCode.Internal, message: err.message } }));
-            });
+              return encodeControl('applyReply', { ok: false, error: { code: ControlErrorCode.Internal, message: err.message } });
+            })
+            .then((reply) => respondChunked(nc, m, reply))
+            .catch((err: Error) => logger.error({ subject: m.subject, err: err.message }, 'control reply not sent'));
         }
       })();
     };
-    serve(s.control('status'), (m) => {
-      m.respond(encodeControl('statusReply', statusReply()));
-    });
+    serve(s.control('status'), () => encodeControl('statusReply', statusReplyOf(monitor.view(), name, loop()?.running())));
     serve(s.control('apply'), async (m) => {
       const r = decodeControl('applyRequest', m.data);
       if (!r.ok) {
         logger.warn({ subject: m.subject, ...r.error }, 'malformed apply request');
-        m.respond(encodeControl('applyReply', { ok: false, error: { code: ControlErrorCode.BadRequest, message: `${r.error.field}: ${r.error.reason}`, field: r.error.field } }));
-        return;
+        return encodeControl('applyReply', { ok: false, error: { code: ControlErrorCode.BadRequest, message: `${r.error.field}: ${r.error.reason}`, field: r.error.field } });
       }
       const reply = await apply(r.msg);
       if (!reply.ok) logger.warn({ planId: r.msg.planId, ...reply.error }, 'apply refused');
-      m.respond(encodeControl('applyReply', reply));
+      return encodeControl('applyReply', reply);
     });
-    serve(s.control('submit'), async (m) => void m.respond(await queueRequests.submit(m.data)));
-    serve(s.control('queue'), async (m) => void m.respond(await queueRequests.queue(m.data)));
-    serve(s.control('cancel'), async (m) => void m.respond(await queueRequests.cancel(m.data)));
+    serve(s.control('submit'), (m) => queueRequests.submit(m.data));
+    serve(s.control('queue'), (m) => queueRequests.queue(m.data));
+    serve(s.control('cancel'), (m) => queueRequests.cancel(m.data));
     return subs;
   }
 
@@ -350,6 +337,7 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
         rememberNodes(view.nodes.filter((n) => n.liveness === 'online').map((n) => n.id));
         return view;
       },
+      nodes: () => monitor.nodes(),
       isFresh,
       busy,
       knownNodes: () => [...knownNodes],

@@ -1,10 +1,27 @@
 import { connect, errors, type Msg, type NatsConnection } from '@nats-io/transport-node';
-import { decodeControl, encodeControl, type Subjects } from '@entropy/protocol';
+import {
+  chunkSizeFor,
+  type ControlKind,
+  type ControlMessageOf,
+  type ControlVerb,
+  decodeControl,
+  encodeControl,
+  joinReply,
+  REPLY_SENTINEL,
+  splitReply,
+  type Subjects,
+} from '@entropy/protocol';
 
 export type { NatsConnection };
 import { EntropyError, ErrorCode } from '../errors.ts';
 
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+
+/** How long a client waits for a controller's reply unless told otherwise (`--timeout`). */
+export const DEFAULT_CONTROL_TIMEOUT_MS = 5000;
+
+/** nats-server's default max_payload, for a connection that has not received the server's INFO. */
+const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 
 /** Credentials come from the environment, as `entropy deploy nats-config` writes them in its credentials files. */
 export const NATS_USER_ENV = 'ENTROPY_NATS_USER';
@@ -29,15 +46,63 @@ export async function connectNats(url: string, name: string, options: { reconnec
   }
 }
 
-/** A control request; "no controller" and timeouts become one-line EntropyErrors. */
-export async function requestController(nc: NatsConnection, subject: string, data: Uint8Array, timeoutMs: number): Promise<Msg> {
+/** Where a controller serves its control requests: its prefix, and the NATS URL (both named in errors). */
+export interface ControllerAddress {
+  readonly subjects: Subjects;
+  readonly url: string;
+}
+
+function noResponders(cause: unknown): boolean {
+  return cause instanceof errors.NoRespondersError || (cause instanceof errors.RequestError && cause.isNoResponders());
+}
+
+function unreachable(to: ControllerAddress, verb: ControlVerb, why: string, cause?: unknown): EntropyError {
+  return new EntropyError(ErrorCode.Io, `${to.subjects.control(verb)}: ${why}`, cause === undefined ? undefined : { cause });
+}
+
+const nobody = (to: ControllerAddress) =>
+  `no controller is listening on prefix ${to.subjects.prefix} at ${to.url} (start one with: entropy controller --nats ${to.url} --prefix ${to.subjects.prefix})`;
+
+/**
+ * A control request and its whole reply: the chunks up to the empty sentinel, joined (see
+ * @entropy/protocol's chunks.ts). No responder fails at once; a controller that does not finish
+ * its reply within `timeoutMs` fails then; both as one-line EntropyErrors naming the prefix and URL.
+ */
+export async function requestChunkedReply(nc: NatsConnection, to: ControllerAddress, verb: ControlVerb, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
   try {
-    return await nc.request(subject, data, { timeout: timeoutMs });
+    const replies = await nc.requestMany(to.subjects.control(verb), data, { strategy: 'sentinel', maxWait: timeoutMs });
+    for await (const m of replies) {
+      if (m.data.length === 0) return joinReply(chunks);
+      chunks.push(m.data);
+    }
   } catch (cause) {
-    const noResponders = cause instanceof errors.NoRespondersError || (cause instanceof errors.RequestError && cause.isNoResponders());
-    const why = noResponders ? 'no controller is listening (start one with: entropy controller --nats URL)' : `no reply within ${timeoutMs} ms`;
-    throw new EntropyError(ErrorCode.Io, `${subject}: ${why}`, { cause });
+    throw unreachable(to, verb, noResponders(cause) ? nobody(to) : `request failed: ${(cause as Error).message}`, cause);
   }
+  // requestMany ends quietly at maxWait: a controller that did not answer, or did not finish.
+  const got = chunks.length === 0 ? 'no reply' : `an incomplete reply (${chunks.length} chunks, no end)`;
+  throw unreachable(to, verb, `${got} within ${timeoutMs} ms from the controller on prefix ${to.subjects.prefix} at ${to.url}`);
+}
+
+/** `requestChunkedReply`, then the reply decoded and validated; a reply that does not decode is a one-line EntropyError. */
+export async function askController<R extends ControlKind>(
+  nc: NatsConnection,
+  to: ControllerAddress,
+  verb: ControlVerb,
+  request: Uint8Array,
+  replyKind: R,
+  timeoutMs: number,
+): Promise<ControlMessageOf<R>> {
+  const r = decodeControl(replyKind, await requestChunkedReply(nc, to, verb, request, timeoutMs));
+  if (!r.ok) throw new EntropyError(ErrorCode.Io, `malformed ${verb} reply: ${r.error.field}: ${r.error.reason}`);
+  return r.msg;
+}
+
+/** Answers a control request in chunks that fit the server's max_payload, then the empty sentinel. */
+export function respondChunked(nc: NatsConnection, m: Msg, reply: Uint8Array): void {
+  if (!m.reply) return;
+  for (const chunk of splitReply(reply, chunkSizeFor(nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD))) nc.publish(m.reply, chunk);
+  nc.publish(m.reply, REPLY_SENTINEL);
 }
 
 /**
@@ -45,12 +110,12 @@ export async function requestController(nc: NatsConnection, subject: string, dat
  * within `timeoutMs`; undefined when none does (no responder answers at once).
  */
 export async function runningController(nc: NatsConnection, s: Subjects, timeoutMs: number): Promise<string | undefined> {
-  let m: Msg;
+  let data: Uint8Array;
   try {
-    m = await nc.request(s.control('status'), encodeControl('statusRequest', {}), { timeout: timeoutMs });
+    data = await requestChunkedReply(nc, { subjects: s, url: nc.getServer() }, 'status', encodeControl('statusRequest', {}), timeoutMs);
   } catch {
     return undefined;
   }
-  const r = decodeControl('statusReply', m.data);
+  const r = decodeControl('statusReply', data);
   return r.ok ? r.msg.controller : 'one whose status reply does not decode';
 }

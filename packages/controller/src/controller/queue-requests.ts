@@ -7,7 +7,8 @@ import {
   type QueuedVjobMessage,
   type QueueReply,
 } from '@entropy/protocol';
-import type { MonitorView } from '../monitor/index.ts';
+import type { VM } from '../model/configuration.ts';
+import { type MonitorView, vjobIndexOf } from '../monitor/index.ts';
 import type { Policy } from '../policy/index.ts';
 import type { StoredVJob } from '../queue/queue-store.ts';
 import { type QueueResult, type VJobQueue, observeVJob } from '../queue/vjob-queue.ts';
@@ -93,12 +94,17 @@ export function queueRequestHandlers(deps: QueueRequestDeps): QueueRequestHandle
 
 /** A stored vjob with what the agents report now: each VM's state and host, the vjob's observed state. */
 export function queuedVjobOf(v: StoredVJob, view: MonitorView, policy: Policy | undefined, now: number): QueuedVjobMessage {
-  const live = new Map(view.configuration.vms.filter((vm) => vm.vjob === v.id).map((vm) => [vm.id, vm]));
+  const live = new Map<string, VM>();
+  for (const vm of vjobIndexOf(view).vms.get(v.id) ?? []) live.set(vm.id, vm);
   const seen = v.state === 'terminated' ? 'terminated' : observeVJob(v, view);
   const state = seen === 'gone' || seen === 'unknown' ? v.state : seen;
+  // Built field by field: `entropy queue` lists every VM of the cluster's vjobs.
   const vms = v.vms.map((vm) => {
+    const shown: QueuedVjobMessage['vms'][number] = { id: vm.id, demand: { ...vm.demand } };
     const l = live.get(vm.id);
-    return { id: vm.id, demand: { ...vm.demand }, ...(l ? { state: l.state } : {}), ...(l?.host ? { host: l.host } : {}) };
+    if (l !== undefined) shown.state = l.state;
+    if (l?.host) shown.host = l.host;
+    return shown;
   });
   let effectivePriority: number | undefined;
   if (policy?.effectivePriority && state !== 'terminated') {
@@ -109,15 +115,10 @@ export function queuedVjobOf(v: StoredVJob, view: MonitorView, policy: Policy | 
       // A user policy's optional display hook must not break `entropy queue`.
     }
   }
-  return {
-    id: v.id,
-    state,
-    priority: v.priority,
-    ...(effectivePriority !== undefined ? { effectivePriority } : {}),
-    submittedAt: v.submittedAt,
-    vms,
-    ...(v.cancelRequestedAt !== undefined ? { cancelRequestedAt: v.cancelRequestedAt } : {}),
-    ...(v.end ? { end: v.end } : {}),
-    ...(v.endedAt !== undefined ? { endedAt: v.endedAt } : {}),
-  };
+  const queued: QueuedVjobMessage = { id: v.id, state, priority: v.priority, submittedAt: v.submittedAt, vms };
+  if (effectivePriority !== undefined) queued.effectivePriority = effectivePriority;
+  if (v.cancelRequestedAt !== undefined) queued.cancelRequestedAt = v.cancelRequestedAt;
+  if (v.end) queued.end = v.end;
+  if (v.endedAt !== undefined) queued.endedAt = v.endedAt;
+  return queued;
 }

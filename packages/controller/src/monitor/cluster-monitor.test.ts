@@ -102,6 +102,44 @@ describe('ClusterMonitor', () => {
     expect(withRegistry.excluded).toContainEqual({ vm: 'v1', vjob: 'j1', node: 'n1', reason: 'crashed' });
   });
 
+  it('counts the VMs of a vjob left out as incomplete against their nodes: a node they fill has no room left', () => {
+    const r = new MemoryRegistry();
+    r.register({
+      nodes: [],
+      vms: [
+        { id: 'a1', vjob: 'ja', demand: { cpu: 2, mem: 2048, gpu: 1 }, state: 'running', host: 'n1' },
+        { id: 'a2', vjob: 'ja', demand: { cpu: 2, mem: 2048 }, state: 'running', host: 'n1' },
+        { id: 'a3', vjob: 'ja', demand: { cpu: 1, mem: 512 }, state: 'running', host: 'n2' },
+        { id: 'a4', vjob: 'ja', demand: { cpu: 1, mem: 512 }, state: 'sleeping', host: 'n2' },
+      ],
+      vjobs: [{ id: 'ja', vms: ['a1', 'a2', 'a3', 'a4'], priority: 0, submittedAt: 0 }],
+    });
+    const m = new ClusterMonitor({ periodMs: 1000 });
+    const n1 = { ...status('n1', 0, [vm('a1', 'n1', 'running', { cpu: 0.1, mem: 100 }), vm('a2', 'n1', 'paused', { cpu: 0.5, mem: 700 })]), capacity: { cpu: 4, mem: 4096, gpu: 2 } };
+    m.observeStatus(n1, 0);
+    // a3 crashed: the whole vjob is left out of planning, yet a1 and a2 hold n1 whole; a4's image takes no room.
+    m.observeStatus(status('n2', 0, [vm('a3', 'n2', 'crashed'), vm('a4', 'n2', 'sleeping'), vm('b1', 'n2', 'running', { vjob: 'jb', cpu: 3, mem: 1000 })]), 0);
+    const view = m.view(0, r);
+    expect(view.excluded.map((e) => [e.vm, e.reason])).toEqual([
+      ['a1', 'vjob-incomplete'],
+      ['a2', 'vjob-incomplete'],
+      ['a3', 'crashed'],
+      ['a4', 'vjob-incomplete'],
+    ]);
+    // Each VM counts at its declared demand, in every dimension it names.
+    expect(view.configuration.nodes).toEqual([
+      { id: 'n1', capacity: { cpu: 0, mem: 0, gpu: 1 }, state: 'online' },
+      { id: 'n2', capacity: { cpu: 4, mem: 4096 }, state: 'online' },
+    ]);
+    // b1 is planned: the engine counts it, the view's capacity does not.
+    expect(view.configuration.vms).toEqual([{ id: 'b1', vjob: 'jb', demand: { cpu: 3, mem: 1000 }, state: 'running', host: 'n2' }]);
+    // A VM of no known demand counts at its measured use.
+    r.vms.delete('a2');
+    const unknownDemand = m.view(0, r);
+    expect(unknownDemand.excluded.find((e) => e.vm === 'a2')).toEqual({ vm: 'a2', node: 'n1', reason: 'unmanaged' });
+    expect(unknownDemand.configuration.nodes[0]!.capacity).toEqual({ cpu: 1.5, mem: 1348, gpu: 1 });
+  });
+
   it('reports a registered VM no online node holds as missing', () => {
     const m = new ClusterMonitor({ periodMs: 1000 });
     m.observeStatus(status('n1', 0, [vm('v1', 'n1')]), 0);

@@ -1,5 +1,6 @@
 import type { Hello, NodeStatus, VMStatus } from '@entropy/protocol';
 import type { Configuration, Node, VJob, VM } from '../model/configuration.ts';
+import { holdsResources } from '../model/lifecycle.ts';
 import type { Resources } from '../model/resources.ts';
 import type { VMRegistry } from './vm-registry.ts';
 
@@ -181,33 +182,36 @@ export class ClusterMonitor {
     return { wentOffline, cameOnline };
   }
 
+  /**
+   * The configuration to plan with. Linear in VMs and nodes (plus sorting by id): it runs twice per
+   * control-loop turn and on every status request, on clusters of 100,000 VMs.
+   */
   view(at: number, registry: VMRegistry = emptyRegistry()): MonitorView {
     const nodes: Node[] = [];
     const nodeViews: NodeView[] = [];
     const excluded: ExcludedVM[] = [];
-    const usage: Record<string, Resources> = {};
+    /** Running or paused VMs with a measured use, in view order. */
+    const measured: VMStatus[] = [];
+    /** The capacity of each online node, reduced below by the VMs it holds that are left out of planning. */
+    const room = new Map<string, Record<string, number>>();
     /** The freshest report of each VM, from online nodes only. */
     const seen = new Map<string, { vm: VMStatus; node: string; at: number }>();
     const onOffline = new Map<string, { node: string; vjob?: string }>();
-    for (const n of [...this.nodes.values()].sort((x, y) => x.id.localeCompare(y.id))) {
+    for (const n of this.sortedNodes()) {
       const liveness = this.livenessOf(n.id, at)!;
-      nodeViews.push({ id: n.id, liveness, driver: n.driver, capacity: n.capacity, lastSeen: n.lastSeen, vms: n.status?.vms.length ?? 0, inFlight: n.status?.inFlight ?? 0 });
+      nodeViews.push(nodeViewOf(n, liveness));
       const capacity: Record<string, number> = { ...n.capacity };
+      const online = liveness === NodeLiveness.Online;
+      if (online) room.set(n.id, capacity);
       for (const vm of n.status?.vms ?? []) {
-        if (liveness !== NodeLiveness.Online) {
-          onOffline.set(vm.id, { node: n.id, ...(vm.vjob !== undefined ? { vjob: vm.vjob } : {}) });
+        if (!online) {
+          onOffline.set(vm.id, vm.vjob !== undefined ? { node: n.id, vjob: vm.vjob } : { node: n.id });
           continue;
-        }
-        const managed = registry.vms.has(vm.id) || vm.vjob !== undefined;
-        if (!managed && (vm.state === 'running' || vm.state === 'paused')) {
-          // A VM Entropy does not manage still takes room on the node.
-          capacity.cpu = Math.max(0, (capacity.cpu ?? 0) - (vm.cpu ?? 0));
-          capacity.mem = Math.max(0, (capacity.mem ?? 0) - (vm.mem ?? 0));
         }
         const prev = seen.get(vm.id);
         if (!prev || prev.at < n.statusAt!) seen.set(vm.id, { vm, node: n.id, at: n.statusAt! });
       }
-      nodes.push({ id: n.id, capacity, state: liveness === NodeLiveness.Online ? 'online' : 'offline' });
+      nodes.push({ id: n.id, capacity, state: online ? 'online' : 'offline' });
     }
 
     // The controller's results newer than the node reports, for VMs on online nodes (or on none any more).
@@ -218,17 +222,27 @@ export class ClusterMonitor {
       // The measured use of the report is stale after an action: left out.
       const before = prev?.vm;
       const host = r.host ?? before?.host ?? '';
-      const vm: VMStatus = { id, state: r.state, host, ...(before?.vjob !== undefined ? { vjob: before.vjob } : {}), ...(before?.demand ? { demand: before.demand } : {}) };
+      const vm: VMStatus = { id, state: r.state, host };
+      if (before?.vjob !== undefined) vm.vjob = before.vjob;
+      if (before?.demand) vm.demand = before.demand;
       seen.set(id, { vm, node: host, at: r.at });
       onOffline.delete(id);
     }
 
+    // A VM left out of planning still takes room on its node: the engine must not place others there.
+    const takeRoom = (node: string, demand: Resources) => {
+      const capacity = room.get(node);
+      if (capacity === undefined) return;
+      for (const d in demand) capacity[d] = Math.max(0, (capacity[d] ?? 0) - demand[d]!);
+    };
     const vms: VM[] = [];
-    const vjobOf = (id: string, reported?: string) => registry.vms.get(id)?.vjob ?? reported;
     for (const { vm, node } of seen.values()) {
-      const vjob = vjobOf(vm.id, vm.vjob);
+      const known = registry.vms.get(vm.id);
+      const vjob = known?.vjob ?? vm.vjob;
+      const demand = known?.demand ?? vm.demand ?? { cpu: vm.cpu ?? 0, mem: vm.mem ?? 0 };
       if (vjob === undefined) {
         excluded.push({ vm: vm.id, node, reason: ExclusionReason.Unmanaged });
+        if (vm.state === 'running' || vm.state === 'paused') takeRoom(node, demand);
         continue;
       }
       if (vm.state === 'crashed' || vm.state === 'unknown') {
@@ -236,9 +250,8 @@ export class ClusterMonitor {
         continue;
       }
       if (vm.state === 'terminated') continue;
-      const demand = registry.vms.get(vm.id)?.demand ?? vm.demand ?? { cpu: vm.cpu ?? 0, mem: vm.mem ?? 0 };
-      if ((vm.state === 'running' || vm.state === 'paused') && vm.cpu !== undefined) usage[vm.id] = { cpu: vm.cpu, ...(vm.mem !== undefined ? { mem: vm.mem } : {}) };
-      vms.push({ id: vm.id, vjob, demand, state: vm.state, ...(vm.state === 'waiting' ? {} : { host: vm.host ?? node }) });
+      if (holdsResources(vm.state) && vm.cpu !== undefined) measured.push(vm);
+      vms.push(vm.state === 'waiting' ? { id: vm.id, vjob, demand, state: vm.state } : { id: vm.id, vjob, demand, state: vm.state, host: vm.host ?? node });
     }
     for (const known of registry.vms.values()) {
       if (seen.has(known.id)) continue;
@@ -248,25 +261,55 @@ export class ClusterMonitor {
       else if (known.state !== 'terminated') excluded.push({ vm: known.id, vjob: known.vjob, reason: ExclusionReason.Missing });
     }
     for (const [vm, { node, vjob }] of onOffline)
-      if (!seen.has(vm) && !registry.vms.has(vm)) excluded.push({ vm, node, ...(vjob !== undefined ? { vjob } : {}), reason: ExclusionReason.NodeOffline });
+      if (!seen.has(vm) && !registry.vms.has(vm)) excluded.push(vjob !== undefined ? { vm, node, vjob, reason: ExclusionReason.NodeOffline } : { vm, node, reason: ExclusionReason.NodeOffline });
 
     // A vjob with a VM left out is left out whole: the engine never plans part of a vjob.
-    const incomplete = new Set(excluded.map((e) => e.vjob).filter((j): j is string => j !== undefined));
-    const kept = vms.filter((v) => {
-      if (!incomplete.has(v.vjob)) return true;
-      excluded.push({ vm: v.id, vjob: v.vjob, ...(v.host ? { node: v.host } : {}), reason: ExclusionReason.VjobIncomplete });
-      return false;
-    });
+    const incomplete = new Set<string>();
+    for (const e of excluded) if (e.vjob !== undefined) incomplete.add(e.vjob);
+    const kept: VM[] = [];
+    for (const v of vms) {
+      if (!incomplete.has(v.vjob)) {
+        kept.push(v);
+        continue;
+      }
+      excluded.push(v.host ? { vm: v.id, vjob: v.vjob, node: v.host, reason: ExclusionReason.VjobIncomplete } : { vm: v.id, vjob: v.vjob, reason: ExclusionReason.VjobIncomplete });
+      if (v.host !== undefined && holdsResources(v.state)) takeRoom(v.host, v.demand);
+    }
     kept.sort((x, y) => x.id.localeCompare(y.id));
     const byVjob = new Map<string, string[]>();
-    for (const v of kept) byVjob.set(v.vjob, [...(byVjob.get(v.vjob) ?? []), v.id]);
-    const vjobs: VJob[] = [...byVjob].map(([id, ids]) => {
+    for (const v of kept) {
+      const ids = byVjob.get(v.vjob);
+      if (ids === undefined) byVjob.set(v.vjob, [v.id]);
+      else ids.push(v.id);
+    }
+    const vjobs: VJob[] = [];
+    for (const [id, ids] of byVjob) {
       const info = registry.vjobs.get(id);
-      return { id, vms: ids, priority: info?.priority ?? 0, submittedAt: info?.submittedAt ?? 0 };
-    });
+      vjobs.push({ id, vms: ids, priority: info?.priority ?? 0, submittedAt: info?.submittedAt ?? 0 });
+    }
     vjobs.sort((x, y) => x.submittedAt - y.submittedAt || x.id.localeCompare(y.id));
     excluded.sort((x, y) => x.vm.localeCompare(y.vm));
-    return { at, configuration: { nodes, vms: kept, vjobs }, nodes: nodeViews, excluded, usage };
+    let usage: Record<string, Resources> | undefined;
+    return {
+      at,
+      configuration: { nodes, vms: kept, vjobs },
+      nodes: nodeViews,
+      excluded,
+      // Built on first read: a record of 100,000 keys costs a third of the view, and status
+      // requests, the queue's requests and its watch never read it.
+      get usage() {
+        return (usage ??= usageOf(measured));
+      },
+    };
+  }
+
+  /** The nodes alone, as `view(at).nodes` lists them: enough to tell whether every node has reported since a given time. */
+  nodeViews(at: number): NodeView[] {
+    return this.sortedNodes().map((n) => nodeViewOf(n, this.livenessOf(n.id, at)!));
+  }
+
+  private sortedNodes(): NodeRecord[] {
+    return [...this.nodes.values()].sort((x, y) => x.id.localeCompare(y.id));
   }
 
   private record(node: string, at: number): NodeRecord {
@@ -278,6 +321,16 @@ export class ClusterMonitor {
     n.lastSeen = Math.max(n.lastSeen, at);
     return n;
   }
+}
+
+function usageOf(measured: readonly VMStatus[]): Record<string, Resources> {
+  const usage: Record<string, Resources> = {};
+  for (const vm of measured) usage[vm.id] = vm.mem !== undefined ? { cpu: vm.cpu!, mem: vm.mem } : { cpu: vm.cpu! };
+  return usage;
+}
+
+function nodeViewOf(n: NodeRecord, liveness: NodeLiveness): NodeView {
+  return { id: n.id, liveness, driver: n.driver, capacity: n.capacity, lastSeen: n.lastSeen, vms: n.status?.vms.length ?? 0, inFlight: n.status?.inFlight ?? 0 };
 }
 
 function emptyRegistry(): VMRegistry {

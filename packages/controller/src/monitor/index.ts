@@ -11,4 +11,5 @@ export {
   type NodeView,
 } from './cluster-monitor.ts';
 export { startNatsMonitor, type NatsMonitor, type NatsMonitorOptions } from './nats-monitor.ts';
+export { vjobIndexOf, type VjobIndex } from './vjob-index.ts';
 export { MemoryRegistry, type KnownVJob, type KnownVM, type VMRegistry } from './vm-registry.ts';

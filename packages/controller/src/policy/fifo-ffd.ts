@@ -60,7 +60,13 @@ export function fifoFfd(options: FifoFfdOptions = {}): Policy {
 
 /** Measured use where there is one, else a share of the peak demand; memory is always the demand, a VM holds it all. */
 export function estimatedUse(vm: QueuedVM, unmeasuredCpu = 1): Resources {
-  if (!vm.usage) return { ...vm.demand, cpu: (vm.demand.cpu ?? 0) * unmeasuredCpu };
-  const { mem: _mem, ...measured } = vm.usage;
-  return { ...vm.demand, ...measured };
+  // A plain clone then stores, not { ...x, more } (Node 20's slow path): one object per VM, every turn.
+  const use: Record<string, number> = { ...vm.demand };
+  const measured = vm.usage;
+  if (!measured) {
+    use.cpu = (vm.demand.cpu ?? 0) * unmeasuredCpu;
+    return use;
+  }
+  for (const d in measured) if (d !== 'mem') use[d] = measured[d]!;
+  return use;
 }

@@ -1,6 +1,7 @@
 import type { Configuration, Decision } from '../model/configuration.ts';
 import { vjobStateOf, type VJobState } from '../model/lifecycle.ts';
 import type { Resources } from '../model/resources.ts';
+import { vmsOfVjobs } from '../model/vjob-vms.ts';
 
 /**
  * The Policy API. A policy is the only code a scheduler's author writes: it looks at the
@@ -90,10 +91,10 @@ export function buildPolicyView(
   usage: Readonly<Record<string, Resources>>,
   now: number,
 ): PolicyView {
-  const vmById = new Map(configuration.vms.map((v) => [v.id, v]));
+  const vmsOf = vmsOfVjobs(configuration);
   const queue: QueuedVJob[] = [];
-  for (const j of configuration.vjobs) {
-    const vms = j.vms.map((id) => vmById.get(id)).filter((v) => v !== undefined);
+  for (const [k, j] of configuration.vjobs.entries()) {
+    const vms = vmsOf[k]!.filter((v) => v !== undefined);
     const state = vjobStateOf(vms.map((v) => v.state));
     if (state === 'terminated') continue;
     queue.push({
@@ -101,12 +102,14 @@ export function buildPolicyView(
       priority: j.priority,
       submittedAt: j.submittedAt,
       state,
-      vms: vms.map((v) => ({
-        id: v.id,
-        demand: v.demand,
-        ...(usage[v.id] ? { usage: usage[v.id] } : {}),
-        ...(v.host !== undefined ? { host: v.host } : {}),
-      })),
+      // Built field by field: one object per VM of the cluster, every turn.
+      vms: vms.map((v) => {
+        const q: { -readonly [K in keyof QueuedVM]: QueuedVM[K] } = { id: v.id, demand: v.demand };
+        const used = usage[v.id];
+        if (used) q.usage = used;
+        if (v.host !== undefined) q.host = v.host;
+        return q;
+      }),
     });
   }
   queue.sort((a, b) => a.submittedAt - b.submittedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

@@ -1,7 +1,7 @@
 import { ControlErrorCode, type ControlError } from '@entropy/protocol';
 import type { Logger } from '../controller/logger.ts';
 import { vjobStateOf, type VJobState } from '../model/lifecycle.ts';
-import { MemoryRegistry, type MonitorView } from '../monitor/index.ts';
+import { MemoryRegistry, type MonitorView, vjobIndexOf } from '../monitor/index.ts';
 import type { Resources } from '../model/resources.ts';
 import { bySubmission, type QueueStore, type StoredVJob, type StoredVM, VJobEnd, VJobOwner } from './queue-store.ts';
 import type { VJobSpec } from './vjob-file.ts';
@@ -14,9 +14,10 @@ import type { VJobSpec } from './vjob-file.ts';
 export type ObservedVJob = VJobState | 'gone' | 'unknown';
 
 export function observeVJob(vjob: StoredVJob, view: MonitorView): ObservedVJob {
-  const states = view.configuration.vms.filter((v) => v.vjob === vjob.id).map((v) => v.state);
-  if (states.length > 0) return vjobStateOf(states);
-  const left = view.excluded.filter((e) => e.vjob === vjob.id);
+  const index = vjobIndexOf(view);
+  const vms = index.vms.get(vjob.id);
+  if (vms !== undefined) return vjobStateOf(vms.map((v) => v.state));
+  const left = index.excluded.get(vjob.id) ?? [];
   return left.every((e) => e.reason === 'missing') ? 'gone' : 'unknown';
 }
 
@@ -177,10 +178,11 @@ export class VJobQueue {
   /**
    * Brings the store in line with what the agents report: a vjob's observed state, its end when all
    * its VMs are gone (`mayEnd` false right after a restart, until every agent has reported), and the
-   * end of a cancelled vjob that holds no VM.
+   * end of a cancelled vjob that holds no VM. Resolves to true when it changed what the monitor's
+   * registry says (a view taken before is then out of date).
    */
-  async reconcile(view: MonitorView, options: { mayEnd: boolean; now: number }): Promise<void> {
-    await this.pruneEnded(options.now);
+  async reconcile(view: MonitorView, options: { mayEnd: boolean; now: number }): Promise<boolean> {
+    let changed = await this.pruneEnded(options.now);
     const stateOfVm = new Map(view.configuration.vms.map((vm) => [vm.id, vm.state]));
     const isStarted = (s: string | undefined) => s === 'running' || s === 'paused' || s === 'sleeping';
     for (const v of this.list()) {
@@ -188,7 +190,10 @@ export class VJobQueue {
       // A VM an agent reports for the first time is started: from now on, no longer reported means gone, not waiting.
       if (v.vms.some((vm) => !startedOf(vm, v) && isStarted(stateOfVm.get(vm.id)))) {
         const next = await this.write(v.id, (cur) => ({ ...cur, vms: cur.vms.map((vm) => (startedOf(vm, cur) || !isStarted(stateOfVm.get(vm.id)) ? vm : { ...vm, started: true })) }));
-        if (next) this.register(next);
+        if (next) {
+          this.register(next);
+          changed = true;
+        }
       }
       const seen = observeVJob(v, view);
       const cancelledWaiting = seen === 'waiting' && v.cancelRequestedAt !== undefined;
@@ -207,6 +212,7 @@ export class VJobQueue {
             : { ...cur, state: seen as VJobState },
       );
       if (!next) continue;
+      changed = true;
       if (next.state === 'terminated') {
         this.forget(next);
         this.logger.info({ vjob: v.id, end: next.end }, next.end === VJobEnd.Finished ? 'vjob finished: all its VMs are gone' : 'vjob cancelled');
@@ -215,10 +221,12 @@ export class VJobQueue {
         this.logger.info({ vjob: v.id, from: v.state, to: next.state }, 'vjob state observed');
       }
     }
+    return changed;
   }
 
-  /** Removes the vjobs that ended more than `keepEndedMs` ago, from the store and from the monitor's registry. */
-  private async pruneEnded(now: number): Promise<void> {
+  /** Removes the vjobs that ended more than `keepEndedMs` ago, from the store and from the monitor's registry; true when it removed one. */
+  private async pruneEnded(now: number): Promise<boolean> {
+    let removed = false;
     for (const v of this.list()) {
       if (v.state !== 'terminated' || v.endedAt === undefined || now - v.endedAt < this.keepEndedMs) continue;
       try {
@@ -230,8 +238,10 @@ export class VJobQueue {
       this.cache.delete(v.id);
       this.registry.vjobs.delete(v.id);
       for (const vm of v.vms) if (this.registry.vms.get(vm.id)?.vjob === v.id) this.registry.vms.delete(vm.id);
+      removed = true;
       this.logger.info({ vjob: v.id, end: v.end, endedAt: v.endedAt }, 'ended vjob removed from the queue');
     }
+    return removed;
   }
 
   private async write(id: string, change: (v: StoredVJob) => StoredVJob | undefined): Promise<StoredVJob | undefined> {
@@ -243,7 +253,7 @@ export class VJobQueue {
   /** The monitor's knowledge of a vjob: its VMs' vjob and demand, and `waiting` for each VM never started. */
   private register(v: StoredVJob): void {
     this.registry.vjobs.set(v.id, { id: v.id, priority: v.priority, submittedAt: v.submittedAt });
-    for (const vm of v.vms) this.registry.vms.set(vm.id, { id: vm.id, vjob: v.id, demand: vm.demand, ...(!startedOf(vm, v) ? { state: 'waiting' as const } : {}) });
+    for (const vm of v.vms) this.registry.vms.set(vm.id, startedOf(vm, v) ? { id: vm.id, vjob: v.id, demand: vm.demand } : { id: vm.id, vjob: v.id, demand: vm.demand, state: 'waiting' });
   }
 
   private forget(v: StoredVJob): void {

@@ -3,7 +3,7 @@ import { assertExecutable, type ExecutionMode, type ExecutionOutcome } from '../
 import type { Configuration, Decision } from '../model/configuration.ts';
 import type { CostModel } from '../model/cost-model.ts';
 import type { FeasiblePlan } from '../model/plan.ts';
-import type { MonitorView } from '../monitor/index.ts';
+import type { MonitorView, NodeView } from '../monitor/index.ts';
 import type { Policy } from '../policy/index.ts';
 import type { VJobQueue } from '../queue/vjob-queue.ts';
 import { DEFAULT_RETRY_POLICY, type FailureBook, failureVerdict, recordFailures, type RetryPolicy } from './failure-book.ts';
@@ -21,8 +21,10 @@ export interface ReconcileLoopDeps {
   /** How long a node may be silent before it is offline. */
   readonly silenceMs: number;
   view(): MonitorView;
+  /** The view's nodes alone, cheaper than a view: freshness is checked on them first. */
+  nodes?(): readonly NodeView[];
   /** True once every online node has reported since the last plan ended. */
-  isFresh(view: MonitorView): boolean;
+  isFresh(view: Pick<MonitorView, 'nodes'>): boolean;
   /** VMs the agents report an action in flight on. */
   busy(view: MonitorView): readonly BusyVM[];
   /** Every node the cluster is known to have (durable across controller restarts). */
@@ -143,18 +145,18 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
   /** Observes, reconciles, and starts the plan of the difference; returns the result for `apply`. */
   async function turn(triggers: string[], request?: TurnRequest): Promise<TurnReply> {
     if (running) return { ok: false, busy: running.planId };
-    let view = deps.view();
-    if (!deps.isFresh(view)) {
+    // After a plan the loop waits for every node's next status: checked on the nodes alone first, a view of every VM costs more.
+    const fresh = () => deps.isFresh({ nodes: deps.nodes ? deps.nodes() : deps.view().nodes });
+    if (!fresh()) {
       for (const r of triggers) deferred.add(r);
       lookAgainIn('fresh-status', Math.max(50, deps.statusPeriodMs / 4));
       if (!request) return { ok: false, busy: 'fresh-status' };
-      view = await waitFresh();
+      await waitFresh(fresh);
     }
+    let view = deps.view();
     const n = ++turns;
-    if (deps.queue) {
-      await deps.queue.reconcile(view, { mayEnd: now() - startedAt >= deps.silenceMs, now: now() });
-      view = deps.view();
-    }
+    // When the store changed what the monitor plans with (an ended vjob's VMs, a VM first seen started), look again.
+    if (deps.queue && (await deps.queue.reconcile(view, { mayEnd: now() - startedAt >= deps.silenceMs, now: now() }))) view = deps.view();
     const overlay = { ...(deps.decide?.(view.configuration, view) ?? {}), ...(request?.overlay ?? {}) };
     const result = reconcile({
       view,
@@ -237,14 +239,9 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
     trigger(outcome.status === 'completed' ? 'plan-ended' : 'plan-failed');
   }
 
-  async function waitFresh(): Promise<MonitorView> {
+  async function waitFresh(fresh: () => boolean): Promise<void> {
     const deadline = now() + deps.silenceMs;
-    let view = deps.view();
-    while (!deps.isFresh(view) && now() < deadline) {
-      await new Promise((r) => setTimeout(r, Math.min(50, deps.statusPeriodMs)));
-      view = deps.view();
-    }
-    return view;
+    while (!fresh() && now() < deadline) await new Promise((r) => setTimeout(r, Math.min(50, deps.statusPeriodMs)));
   }
 
   // Agents' reports change between turns (a vjob whose VMs all stopped): look once per status period.

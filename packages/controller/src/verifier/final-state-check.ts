@@ -18,17 +18,15 @@ export function checkFinalState(ctx: PlanContext, replay: Replay): Violation | u
     const vm = ctx.vms[v]!;
     let state = replay.finalState[v]!;
     const host = replay.finalHost[v];
-    const subject = { vm: vm.id, vjob: vm.vjob, node: host };
-    if (state === 'paused') return violation('final-state', `VM '${vm.id}' is left paused on node '${host}'`, subject);
+    if (state === 'paused') return violation('final-state', `VM '${vm.id}' is left paused on node '${host}'`, { vm: vm.id, vjob: vm.vjob, node: host });
     const wanted = vmTarget(vm.state, wantedOf.get(vm.vjob)!);
     if (state !== wanted && settlesWithoutAction(state, wanted)) state = wanted;
     finalState.push(state);
     if (state !== wanted) {
       const who = ctx.decision[vm.vjob] !== undefined ? `the decision wants vjob '${vm.vjob}' ${wanted}` : `vjob '${vm.vjob}', which the decision does not name, must end ${wanted}`;
-      return violation('final-state', `VM '${vm.id}' ends ${state} but ${who}`, subject);
-    }
-    if (state === 'running' && !ctx.finalOnline[ctx.nodeIndex.get(host!)!])
-      return violation('final-state', `VM '${vm.id}' ends running on node '${host}', which is offline`, subject);
+      return violation('final-state', `VM '${vm.id}' ends ${state} but ${who}`, { vm: vm.id, vjob: vm.vjob, node: host });
+    }    if (state === 'running' && !ctx.finalOnline[ctx.nodeIndex.get(host!)!])
+      return violation('final-state', `VM '${vm.id}' ends running on node '${host}', which is offline`, { vm: vm.id, vjob: vm.vjob, node: host });
   }
 
   const usage = sourceUsage(ctx);

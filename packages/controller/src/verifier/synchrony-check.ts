@@ -33,8 +33,10 @@ export function checkSynchrony(ctx: PlanContext, replay: Replay): Violation | un
     if (group === undefined) byVjob.set(vjob, (group = { pause: [], unpause: [], suspend: [], resume: [], pausedMigrate: [] }));
     group[pausedMigrate ? 'pausedMigrate' : (a.type as GroupType)].push(a);
   }
+  if (byVjob.size === 0) return undefined;
   const vmsOfVjob = new Map<string, VM[]>();
   for (const vm of ctx.vms) {
+    if (!byVjob.has(vm.vjob)) continue;
     const list = vmsOfVjob.get(vm.vjob);
     if (list) list.push(vm);
     else vmsOfVjob.set(vm.vjob, [vm]);

@@ -27,8 +27,12 @@ export type ReplayResult = { readonly ok: true; readonly replay: Replay } | { re
  */
 export function replayTransitions(ctx: PlanContext): ReplayResult {
   const { actions } = ctx;
-  const actionsOfVm: number[][] = ctx.vms.map(() => []);
-  ctx.vmOf.forEach((v, i) => actionsOfVm[v]!.push(i));
+  // Most VMs of a large cluster have no action: they share one empty list.
+  const actionsOfVm: number[][] = new Array<number[]>(ctx.vms.length).fill(NO_ACTIONS);
+  ctx.vmOf.forEach((v, i) => {
+    if (actionsOfVm[v] === NO_ACTIONS) actionsOfVm[v] = [i];
+    else actionsOfVm[v]!.push(i);
+  });
   const consumeOn = new Int32Array(actions.length).fill(-1);
   const freeOn = new Int32Array(actions.length).fill(-1);
   const stateBefore = new Array<VMState>(actions.length);
@@ -36,7 +40,7 @@ export function replayTransitions(ctx: PlanContext): ReplayResult {
   const finalHost: (string | undefined)[] = [];
   for (let v = 0; v < ctx.vms.length; v++) {
     const list = actionsOfVm[v]!;
-    list.sort((x, y) => inTimeOrder(actions[x]!, actions[y]!) || x - y);
+    if (list.length > 1) list.sort((x, y) => inTimeOrder(actions[x]!, actions[y]!) || x - y);
     let state = ctx.vms[v]!.state;
     let host = ctx.vms[v]!.host;
     let prev: PlannedAction | undefined;
@@ -72,6 +76,8 @@ export function replayTransitions(ctx: PlanContext): ReplayResult {
   }
   return { ok: true, replay: { consumeOn, freeOn, actionsOfVm, stateBefore, finalState, finalHost } };
 }
+
+const NO_ACTIONS: number[] = Object.freeze([]) as unknown as number[];
 
 /** Start, then step, then end: zero-length actions at one instant keep their barrier order. */
 export function inTimeOrder(a: PlannedAction, b: PlannedAction): number {

@@ -4,15 +4,23 @@ import type { PlanContext } from './plan-context.ts';
 /** Sums of float demands drift by a few ulps; a node is over capacity only beyond this (relative) margin. */
 export const EPSILON = 1e-9;
 
-/** Per node and dimension, what the VMs holding resources (running or paused) use in the source configuration. */
+// Four checks start from the source usage: one walk over the VMs per plan context, a copy for each.
+const sourceUsages = new WeakMap<PlanContext, Float64Array>();
+
+/** Per node and dimension, what the VMs holding resources (running or paused) use in the source configuration: a fresh copy. */
 export function sourceUsage(ctx: PlanContext): Float64Array {
-  const usage = new Float64Array(ctx.nodes.length * ctx.dims.length);
-  ctx.vms.forEach((vm, v) => {
-    if (vm.host === undefined || !holdsResources(vm.state)) return;
-    const n = ctx.nodeIndex.get(vm.host);
-    if (n !== undefined) addDemand(ctx, usage, n, v, 1);
-  });
-  return usage;
+  let usage = sourceUsages.get(ctx);
+  if (usage === undefined) {
+    usage = new Float64Array(ctx.nodes.length * ctx.dims.length);
+    for (let v = 0; v < ctx.vms.length; v++) {
+      const vm = ctx.vms[v]!;
+      if (vm.host === undefined || !holdsResources(vm.state)) continue;
+      const n = ctx.nodeIndex.get(vm.host);
+      if (n !== undefined) addDemand(ctx, usage, n, v, 1);
+    }
+    sourceUsages.set(ctx, usage);
+  }
+  return usage.slice();
 }
 
 /** Adds (sign 1) or removes (sign -1) a VM's demand on a node. */
