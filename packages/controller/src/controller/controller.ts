@@ -150,18 +150,13 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     return monitor.view();
   }
 
-  /** What the agents report of some VMs, from one view at most 50 ms old: the executor's check for stale plans. */
-  let cached: { at: number; places: Map<string, ObservedPlace> } | undefined;
+  /** What the agents report of some VMs now: the executor's check for stale plans. */
   function observe(vms: readonly string[]): ReadonlyMap<string, ObservedPlace> {
-    if (!cached || Date.now() - cached.at > 50) {
-      const places = new Map<string, ObservedPlace>();
-      for (const vm of monitor.view().configuration.vms) places.set(vm.id, vm.host !== undefined ? { state: vm.state, host: vm.host } : { state: vm.state });
-      cached = { at: Date.now(), places };
-    }
     const out = new Map<string, ObservedPlace>();
     for (const vm of vms) {
-      const p = cached.places.get(vm);
-      if (p) out.set(vm, p);
+      const p = monitor.placeOf(vm);
+      // Crashed and unknown are no plan's expectation: reported as such, they make the plan stale.
+      if (p && p.state !== 'terminated') out.set(vm, p as ObservedPlace);
     }
     return out;
   }

@@ -79,6 +79,8 @@ interface NodeRecord {
   lastSeen: number;
   status?: NodeStatus;
   statusAt?: number;
+  /** The latest status's VMs by id, built on the first lookup after it arrived. */
+  byId?: Map<string, VMStatus>;
 }
 
 /**
@@ -114,12 +116,31 @@ export class ClusterMonitor {
     n.capacity = status.capacity;
     n.status = status;
     n.statusAt = at;
+    n.byId = undefined;
     // Most statuses come with no result pending: the monitor decodes thousands a second.
     if (this.results.size > 0)
       for (const vm of status.vms) {
         const r = this.results.get(vm.id);
         if (r !== undefined && r.at <= at) this.results.delete(vm.id);
       }
+  }
+
+  /**
+   * Where the agents (or the controller's own newer results) put one VM now: its state and host,
+   * or undefined when no online node reports it. Costs a lookup per online node, not a view: the
+   * executor asks before each step of a plan.
+   */
+  placeOf(vm: string, at: number): { readonly state: VMStatus['state']; readonly host?: string } | undefined {
+    let best: { state: VMStatus['state']; host: string; at: number } | undefined;
+    for (const n of this.nodes.values()) {
+      if (!n.status || this.livenessOf(n.id, at) !== NodeLiveness.Online) continue;
+      n.byId ??= new Map(n.status.vms.map((v) => [v.id, v]));
+      const v = n.byId.get(vm);
+      if (v !== undefined && (best === undefined || n.statusAt! > best.at)) best = { state: v.state, host: v.host ?? n.id, at: n.statusAt! };
+    }
+    const r = this.results.get(vm);
+    if (r !== undefined && (best === undefined || r.at > best.at)) return r.host !== undefined ? { state: r.state, host: r.host } : { state: r.state };
+    return best && { state: best.state, host: best.host };
   }
 
   /** An action's result as the executor got it, at the controller's time `at`. */

@@ -23,6 +23,8 @@ export interface NatsMonitor {
   isOffline(node: string): boolean;
   /** Per node, the VMs it reports without the vjob and demand the registry knows. */
   unannotated(): ReturnType<ClusterMonitor['unannotated']>;
+  /** Where the agents put one VM now (ClusterMonitor.placeOf). */
+  placeOf(vm: string): ReturnType<ClusterMonitor['placeOf']>;
   /** The actions the online agents report running now. */
   actionsInFlight(): ReturnType<ClusterMonitor['actionsInFlight']>;
   /** Where an action the controller ran left its VM, until the node's next status. */
@@ -82,6 +84,7 @@ export function startNatsMonitor(nc: NatsConnection, options: NatsMonitorOptions
     nodes: () => monitor.nodeViews(now()),
     isOffline: (node) => monitor.livenessOf(node, now()) === 'offline',
     actionsInFlight: () => monitor.actionsInFlight(now()),
+    placeOf: (vm) => monitor.placeOf(vm, now()),
     unannotated: () => monitor.unannotated(options.registry ?? { vms: new Map(), vjobs: new Map() }, now()),
     observeResult: (vm, outcome) => monitor.observeResult(vm, outcome, now()),
     async close() {
