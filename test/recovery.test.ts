@@ -100,7 +100,7 @@ describe('recovery: a controller killed between a vjob\'s resume and its unpause
 
     const later = await entropy('apply', 'j2=running', '--nats', server.url, '--prefix', prefix);
     expect(later.status, later.stdout + later.stderr).toBe(0);
-    expect(watch.states(['j2-vm1'])).toEqual(['running']);
+    await waitFor('the agent to report j2 running', () => watch.states(['j2-vm1'])[0] === 'running', 10_000);
   });
 });
 

@@ -8,6 +8,8 @@ import type { Connector, RemoteSession, SshAuth } from './ssh-session.ts';
 /** Where an agent lives on a node; `--root` prefixes them all (a staged install, like DESTDIR). */
 export const AGENT_DIR = '/opt/entropy/agent';
 export const AGENT_ENV_FILE = '/etc/entropy/agent.env';
+/** The agents' state directories, one per node (entropy-agent's default --state-dir). */
+export const AGENT_STATE_DIR = '/var/lib/entropy/agent';
 export const AGENT_UNIT_FILE = '/etc/systemd/system/entropy-agent@.service';
 export const MIN_NODE_MAJOR = 20;
 export const INSTALL_DRIVERS = ['xl', 'virsh', 'sim'] as const;
@@ -73,13 +75,15 @@ function parseProbe(stdout: string): Record<string, string> {
 }
 
 /** The agent's environment file: read by systemd (EnvironmentFile) and by `sh` (`set -a; . FILE`). */
-export function agentEnvFile(node: string, values: { natsUrl: string; driver: string; capacity: string; user?: string; password?: string; agentArgs?: string }): string {
+export function agentEnvFile(node: string, values: { natsUrl: string; driver: string; capacity: string; user?: string; password?: string; agentArgs?: string; stateDir?: string }): string {
   const lines = [
     `# Written by entropy deploy install for node ${node}; read by entropy-agent@${node}.service. Holds the NATS password: mode 0600.`,
     `ENTROPY_NATS_URL=${values.natsUrl}`,
     `ENTROPY_DRIVER=${values.driver}`,
     `ENTROPY_CAPACITY=${values.capacity}`,
   ];
+  // What the agent keeps across its restarts (action ledger, VM metadata, fencing token); staged installs keep it under their root.
+  if (values.stateDir) lines.push(`ENTROPY_STATE_DIR=${values.stateDir}`);
   if (values.user) lines.push(`${USER_ENV}=${values.user}`, `${PASSWORD_ENV}=${values.password ?? ''}`);
   if (values.agentArgs) lines.push(`ENTROPY_AGENT_ARGS="${values.agentArgs}"`);
   return `${lines.join('\n')}\n`;
@@ -179,7 +183,8 @@ export async function installHost(host: DeployHost, opts: InstallOptions): Promi
     // The bundle runs there: same Node, its dependencies complete. A private TMPDIR leaves no tsx cache behind.
     await step(session, 'agent check', `d=$(mktemp -d) && TMPDIR="$d" TSX_DISABLE_CACHE=1 node ${sq(dir + '/bin/entropy-agent.js')} --help >/dev/null; rc=$?; rm -rf "$d"; exit $rc`);
     try {
-      await session.writeFile(root + AGENT_ENV_FILE, agentEnvFile(host.node, { natsUrl: opts.natsUrl, driver: opts.driver, capacity, ...creds, agentArgs: opts.agentArgs }), 0o600);
+      const stateDir = root ? `${root}${AGENT_STATE_DIR}/${host.node}` : undefined;
+      await session.writeFile(root + AGENT_ENV_FILE, agentEnvFile(host.node, { natsUrl: opts.natsUrl, driver: opts.driver, capacity, ...creds, agentArgs: opts.agentArgs, ...(stateDir ? { stateDir } : {}) }), 0o600);
       await session.writeFile(root + AGENT_UNIT_FILE, opts.unitText, 0o644);
     } catch (err) {
       throw new StepError('write', (err as Error).message);
