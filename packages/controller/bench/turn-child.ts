@@ -16,6 +16,7 @@ import { ClusterMonitor, MemoryRegistry } from '../src/monitor/index.ts';
 import { consolidate, decideSafely, fcfs, fifoFfd } from '../src/policy/index.ts';
 import { MemoryQueueStore } from '../src/queue/queue-store.ts';
 import { VJobQueue } from '../src/queue/vjob-queue.ts';
+import { reconcile } from '../src/reconcile/reconcile.ts';
 import { median } from './format.ts';
 import { turnCluster } from './turn-cluster.ts';
 import { TURN_PARTS, type TurnMeasurement, type TurnPart, type TurnTask } from './turn-suite.ts';
@@ -82,6 +83,12 @@ async function measure(task: TurnTask): Promise<TurnMeasurement> {
     const status = time('statusReply', () => encodeControl('statusReply', statusReplyOf(view, 'bench')));
     statusBytes = status.length;
     statusChunks = splitReply(status, chunkSizeFor(MAX_PAYLOAD)).length;
+    time('reconcileFn', () =>
+      reconcile({
+        view, now, knownNodes: [], startedAt: 0, statusPeriodMs: 2000, silenceMs: 6000, vjobs: queue.list(), policy, failures: new Map(), busy: [],
+        costModel: DEFAULT_COST_MODEL, intervalMs: 5000, ...(task.timeLimitMs !== undefined ? { timeLimitMs: task.timeLimitMs } : {}),
+      }),
+    );
     const q = time('queueReply', () => encodeControl('queueReply', { ok: true, controller: 'bench', ts: now, policy: policy.name, store: 'memory', vjobs: queue.list().map((v) => queuedVjobOf(v, view, policy, now)) }));
     queueBytes = q.length;
   }

@@ -17,6 +17,8 @@ export const TURN_PARTS = [
   'sizing',
   'engine',
   'verify',
+  /** The loop's own pure turn, `reconcile()`: policy, holds, decision, the engine's solve. */
+  'reconcileFn',
   'statusReply',
   'queueReply',
   'fcfs',
@@ -78,14 +80,19 @@ export function turnMs(m: TurnMeasurement['ms']): number {
   return m.view + m.reconcile + m.schedulable + m.policyView + m.decide + m.sizing + m.verify;
 }
 
+/** The turn the controller runs: a view, the queue store's reconcile, `reconcile()` and the verifier, less the engine's solve. */
+export function loopTurnMs(m: TurnMeasurement['ms']): number {
+  return m.view + m.reconcile + Math.max(0, m.reconcileFn - m.engine) + m.verify;
+}
+
 const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
 
 function report(outcomes: readonly Outcome[]): string {
-  const header = ['size', 'seed', 'view', 'reconcile', 'sched.', 'observed', 'pol. view', 'decide', 'sizing', 'verify', 'turn', 'turn cpu', 'engine', 'status enc.', 'status MiB', 'chunks', 'queue enc.', 'queue MiB', 'fcfs', 'consol.', 'peak MiB'];
+  const header = ['size', 'seed', 'view', 'reconcile', 'sched.', 'observed', 'pol. view', 'decide', 'sizing', 'verify', 'turn', 'turn cpu', 'reconcile()', 'loop turn', 'engine', 'status enc.', 'status MiB', 'chunks', 'queue enc.', 'queue MiB', 'fcfs', 'consol.', 'peak MiB'];
   const rows = outcomes.map((o) => {
     if ('error' in o) return [o.size, String(o.cluster.seed), ...header.slice(2).map(() => '-')];
     const m = o.ms;
-    return [o.size, String(o.cluster.seed), ms(m.view), ms(m.reconcile), ms(m.schedulable), ms(m.observedChange), ms(m.policyView), ms(m.decide), ms(m.sizing), ms(m.verify), ms(turnMs(m)), ms(turnMs(o.cpuMs)), ms(m.engine), ms(m.statusReply), mib(o.statusBytes), String(o.statusChunks), ms(m.queueReply), mib(o.queueBytes), ms(m.fcfs), ms(m.consolidate), o.peakRssMiB.toFixed(0)];
+    return [o.size, String(o.cluster.seed), ms(m.view), ms(m.reconcile), ms(m.schedulable), ms(m.observedChange), ms(m.policyView), ms(m.decide), ms(m.sizing), ms(m.verify), ms(turnMs(m)), ms(turnMs(o.cpuMs)), ms(m.reconcileFn), ms(loopTurnMs(m)), ms(m.engine), ms(m.statusReply), mib(o.statusBytes), String(o.statusChunks), ms(m.queueReply), mib(o.queueBytes), ms(m.fcfs), ms(m.consolidate), o.peakRssMiB.toFixed(0)];
   });
   const notes = outcomes.flatMap((o) => {
     if ('error' in o) return [`  ${o.size} seed ${o.cluster.seed}: ${o.error}`];
@@ -95,15 +102,16 @@ function report(outcomes: readonly Outcome[]): string {
   const verdicts = TURN_SIZES.flatMap((size) => {
     const done = outcomes.filter((o): o is TurnMeasurement => o.size === size.name && !('error' in o));
     if (done.length === 0) return [];
-    const turn = median(done.map((o) => turnMs(o.ms)));
-    const cpu = median(done.map((o) => turnMs(o.cpuMs)));
+    const turn = median(done.map((o) => loopTurnMs(o.ms)));
+    const cpu = median(done.map((o) => loopTurnMs(o.cpuMs)));
     const engine = median(done.map((o) => o.ms.engine));
-    return [`  ${size.name.padEnd(8)} turn ${ms(turn).padStart(5)} ms (cpu ${ms(cpu)} ms) without the engine (target < ${secondsOf(TURN_TARGET_MS)} s) ${turn < TURN_TARGET_MS ? 'PASS' : 'FAIL'}; engine solve ${ms(engine)} ms (no target)`];
+    return [`  ${size.name.padEnd(8)} loop turn ${ms(turn).padStart(5)} ms (cpu ${ms(cpu)} ms) without the engine (target < ${secondsOf(TURN_TARGET_MS)} s) ${turn < TURN_TARGET_MS ? 'PASS' : 'FAIL'}; engine solve ${ms(engine)} ms (no target)`];
   });
   return [
     'turn: one control-loop turn on a synthetic cluster, in one process (ms of wall time, medians of the repeats)',
     '      turn = view + reconcile + sched. (schedulable, cancelling) + pol. view + decide (fifo-ffd) + sizing + verify',
     '      (a second view when reconcile changed the queue); turn cpu = the same parts in CPU time of the process;',
+    '      reconcile() = the loop\'s pure turn (policy, holds, decision, engine); loop turn = view + reconcile + reconcile() + verify - engine;',
     '      observed = the queue watch (every status period), status/queue enc. = building and encoding the reply;',
     '      fcfs, consol. = the other built-in policies\' decide on the same policy view (not in the turn);',
     `      chunks = messages of at most 1 MiB less 1 KiB (then the sentinel); load average when done: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`,
@@ -132,7 +140,7 @@ export const turnSuite: BenchSuite = {
       options.progress(`turn ${size.name}: ${'error' in outcome ? 'ERROR' : 'done'} in ${secondsOf(performance.now() - started)} s`);
       outcomes.push(outcome);
     }
-    const ok = outcomes.every((o) => !('error' in o) && o.feasible && turnMs(o.ms) < TURN_TARGET_MS);
+    const ok = outcomes.every((o) => !('error' in o) && o.feasible && loopTurnMs(o.ms) < TURN_TARGET_MS);
     return { text: report(outcomes), summary: { runs: outcomes }, ok };
   },
 };
