@@ -6,7 +6,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { decode, encode, type Subjects, subjects as subjectsOf } from '@entropy/protocol';
 import { connectNats, type NatsConnection } from '../src/controller/nats-connect.ts';
 import { silentLogger } from '../src/controller/logger.ts';
-import { executePlan, ExecutionStatus, natsTransport, progressPublisher, type NatsTransport } from '../src/executor/index.ts';
+import { actionJournalFor } from '../src/controller/plan-journaling.ts';
+import { type ActionJournal, executePlan, ExecutionStatus, natsTransport, progressPublisher, type NatsTransport } from '../src/executor/index.ts';
+import { StreamJournal } from '../src/journal/stream-journal.ts';
 import type { Configuration } from '../src/model/configuration.ts';
 import { type NatsMonitor, startNatsMonitor } from '../src/monitor/index.ts';
 import { barrierPlan, benchConfiguration, nodeIds, rawRequest } from './executor-layout.ts';
@@ -16,7 +18,7 @@ export const STATUS_INTERVAL_MS = 2000;
 /** Marks the burst's statuses, so that the count leaves out the agents' periodic ones. */
 const BURST_SEQ = 2 ** 31;
 const BURST_IDLE_MS = 3000;
-export const MODES: readonly Mode[] = ['raw', 'executor', 'executorNoProgress'];
+export const MODES: readonly Mode[] = ['raw', 'executor', 'executorNoProgress', 'executorJournal'];
 
 /** One barrier: the wall time from its first send to the next barrier's first send, and the slowest action's agent-measured time. */
 export interface StepSample {
@@ -46,7 +48,7 @@ export interface BurstFigures {
   readonly msgsPerSecond: number;
 }
 
-export type Mode = 'raw' | 'executor' | 'executorNoProgress';
+export type Mode = 'raw' | 'executor' | 'executorNoProgress' | 'executorJournal';
 
 export interface ClusterFigures {
   readonly startMs: number;
@@ -56,6 +58,8 @@ export interface ClusterFigures {
   readonly executor: readonly StepSample[];
   /** The executor again, publishing no progress. */
   readonly executorNoProgress: readonly StepSample[];
+  /** The executor as `entropy controller` runs it with JetStream: each intent stored in the plan journal before its action leaves. */
+  readonly executorJournal: readonly StepSample[];
   /** CPU time of this process (the controller side) per step, by mode: unlike wall times, barely touched by other processes' load. */
   readonly cpuMsPerStep: Readonly<Record<Mode, number>>;
   readonly burst?: BurstFigures;
@@ -90,16 +94,18 @@ export async function measureCluster(url: string, spec: ClusterSpec, progress: (
 
     const c: Controller = { nc, s, monitor, nodes, configuration: benchConfiguration(nodes) };
     const transport = natsTransport(nc, { subjects: s, isOffline: monitor.isOffline });
+    const journal = await StreamJournal.open(nc, { prefix: spec.prefix, logger: silentLogger });
     const runs: Record<Mode, (planId: string) => Promise<StepSample[]>> = {
       raw: (planId) => rawBarriers(c, planId, spec.stepsPerPlan),
       executor: (planId) => executorBarriers(c, transport, planId, spec.stepsPerPlan, true),
       executorNoProgress: (planId) => executorBarriers(c, transport, planId, spec.stepsPerPlan, false),
+      executorJournal: (planId) => executorBarriers(c, transport, planId, spec.stepsPerPlan, true, actionJournalFor(journal, planId, silentLogger)),
     };
     // The very first plan, as a controller just started would run it; then the warm-up, not recorded.
     const cold = await runs.executor(`cold-${spec.agents}`);
     for (let r = 0; r < spec.warmupRounds; r++) for (const mode of MODES) await runs[mode](`warm-${mode}-${spec.agents}-${r}`);
-    const samples: Record<Mode, StepSample[]> = { raw: [], executor: [], executorNoProgress: [] };
-    const cpuMs: Record<Mode, number> = { raw: 0, executor: 0, executorNoProgress: 0 };
+    const samples: Record<Mode, StepSample[]> = { raw: [], executor: [], executorNoProgress: [], executorJournal: [] };
+    const cpuMs: Record<Mode, number> = { raw: 0, executor: 0, executorNoProgress: 0, executorJournal: 0 };
     // Alternate the modes so that the machine's load falls on all of them alike.
     for (let r = 0; r < spec.rounds; r++) {
       for (const mode of MODES) {
@@ -154,7 +160,7 @@ async function rawBarriers(c: Controller, planId: string, steps: number): Promis
 }
 
 /** One plan through executePlan, as the controller runs it; each step's time comes from the executor's own events. */
-async function executorBarriers(c: Controller, transport: NatsTransport, planId: string, steps: number, withProgress: boolean): Promise<StepSample[]> {
+async function executorBarriers(c: Controller, transport: NatsTransport, planId: string, steps: number, withProgress: boolean, journal?: ActionJournal): Promise<StepSample[]> {
   const startedAt: number[] = [];
   const doneAt: number[] = [];
   const driverMs: number[] = new Array(steps).fill(0);
@@ -164,6 +170,7 @@ async function executorBarriers(c: Controller, transport: NatsTransport, planId:
     configuration: c.configuration,
     decision: {},
     transport,
+    ...(journal ? { journal } : {}),
     now: () => performance.now(),
     onEvent: (e) => {
       if (withProgress) publish(e);

@@ -43,7 +43,7 @@ export async function withNatsServer<T>(body: (server: NatsServer) => Promise<T>
   const onSignal = (signal: NodeJS.Signals) => killEverything(signal);
   process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
   try {
-    live.server = await startNatsServer();
+    live.server = await startNatsServer({ jetstream: true });
     return await body(live.server);
   } finally {
     await Promise.allSettled([...live.children].map((c) => stopChild(c)));

@@ -94,7 +94,7 @@ function judge(size: Size, figures: ClusterFigures | Error): SizeVerdict {
   };
 }
 
-const MODE_LABELS = { raw: 'bare request/reply', executor: 'executePlan', executorNoProgress: 'executePlan, no progress' } as const;
+const MODE_LABELS = { raw: 'bare request/reply', executor: 'executePlan', executorNoProgress: 'executePlan, no progress', executorJournal: 'executePlan, journaled' } as const;
 
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-');
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '-');
@@ -111,13 +111,14 @@ function report(verdicts: readonly SizeVerdict[], load: number): string {
   const lines = verdicts.map((v) => {
     const who = `  ${String(v.agents).padStart(3)} agents:`;
     if (!v.modes) return `${who} FAIL (${v.why})`;
-    const { raw, executor, executorNoProgress } = v.modes;
+    const { raw, executor, executorNoProgress, executorJournal } = v.modes;
     return [
       `${who} executor overhead p50 ${f1(executor.overheadMs.p50)} ms (p95 ${f1(executor.overheadMs.p95)}), target < ${v.targetMs} ms per step  ${v.verdict}${v.why ? ` (${v.why})` : ''}`,
       `      the executor adds ${f1(executor.overheadMs.p50 - raw.overheadMs.p50)} ms to the bare barrier at p50 (${f1(executor.cpuMsPerStep - raw.cpuMsPerStep)} ms of controller CPU per step);` +
         ` ${thousands(Math.round(v.actionsPerSecond!))} actions/s`,
       `      the first plan after start (cold, before the warm-up): overhead p50 ${f1(v.cold!.overheadMs.p50)} ms, max ${f1(v.cold!.overheadMs.max)} ms\n` +
-        `      what-if: without progress publication p50 ${f1(executorNoProgress.overheadMs.p50)} ms, ${f1(executorNoProgress.cpuMsPerStep)} ms CPU`,
+        `      what-if: without progress publication p50 ${f1(executorNoProgress.overheadMs.p50)} ms, ${f1(executorNoProgress.cpuMsPerStep)} ms CPU\n` +
+        `      with the plan journal (each intent stored in JetStream before its action leaves, as entropy controller does): p50 ${f1(executorJournal.overheadMs.p50)} ms, ${f1(executorJournal.cpuMsPerStep)} ms CPU`,
     ].join('\n');
   });
   const sizes = SIZES.map((s) => `${s.agents} agents in ${s.processes} child process${s.processes > 1 ? 'es' : ''}`).join(', ');
