@@ -216,6 +216,15 @@ describe('a controller restarted on a full cluster', () => {
     writeFileSync(xFile, JSON.stringify({ ...cluster, decision: { x: 'running' } }));
     const registered = await entropy('apply', xFile, '--nats', server.url, '--prefix', prefix);
     expect(registered.status, registered.stdout + registered.stderr).toBe(0);
+    // The agents were started with x's VMs but no metadata: the controller tells them x's vjob and demand.
+    const annotated = new Set<string>();
+    const sub = nc.subscribe(subjects(prefix).allNodeStatus(), {
+      callback: (_e, m) => {
+        const r = decode('status', m.data);
+        if (r.ok) for (const vm of r.msg.vms) if (vm.vjob === 'x' && vm.demand?.mem === 2048) annotated.add(vm.id);
+      },
+    });
+    await waitFor('the agents to report x\'s VMs with their vjob and demand', () => annotated.size === 3, 30_000).finally(() => sub.unsubscribe());
     await agents.kill('f3');
     await waitFor('f3 offline', async () => (await controllerStatus(nc, prefix).catch(() => undefined))?.nodes.find((n) => n.id === 'f3')?.liveness === 'offline');
     const file = join(dir, 'w.json');
