@@ -7,6 +7,7 @@ import { connectNats, type NatsConnection } from '../packages/controller/src/con
 import { parseInstance } from '../packages/controller/src/instance/parse-instance.ts';
 import { decode, subjects } from '../packages/protocol/src/index.ts';
 import { startSimCluster, waitFor, type SimCluster } from './executor-cluster.ts';
+import { type ControllerCluster, startControllerCluster } from './helpers/controller-cluster.ts';
 import { controllerStatus } from './helpers/controller-status.ts';
 import { ENTROPY, type ControllerProcess, entropy, logLines, startControllerProcess, stopProcess } from './helpers/entropy-process.ts';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
@@ -51,54 +52,43 @@ describe('recovery: a controller killed between a vjob\'s resume and its unpause
   };
   const file = join(dir, 'cluster.json');
   writeFileSync(file, JSON.stringify({ ...cluster, decision: { j1: 'running' } }));
-  let server: NatsServer;
-  let nc: NatsConnection;
-  let agents: SimCluster;
-  let controller: ControllerProcess;
+  let c: ControllerCluster;
   let watch: ReturnType<typeof watchAgents>;
 
   beforeAll(async () => {
-    server = await startNatsServer({ jetstream: true });
-    nc = await connectNats(server.url, 'test-recovery');
-    watch = watchAgents(nc, prefix);
-    controller = startControllerProcess(server.url, prefix, ...kv());
-    await waitFor('the controller to lead', () => controller.log().includes('leading: this controller plans and executes'));
-    agents = startSimCluster(parseInstance(cluster), { url: server.url, prefix, statusIntervalMs: 500, speed: 1 });
-    await waitFor('both agents online', async () => (await controllerStatus(nc, prefix).catch(() => undefined))?.nodes.filter((n) => n.liveness === 'online').length === 2);
+    c = await startControllerCluster({ prefix, instance: parseInstance(cluster), speed: 1, controllerArgs: kv() });
+    watch = watchAgents(c.nc, prefix);
   });
 
   afterAll(async () => {
     watch?.close();
-    await stopProcess(controller);
-    await agents?.stop();
-    await nc?.close();
-    await server?.stop();
+    await c?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('ends with the vjob running after a restart, and later plans execute', async () => {
     const j1 = cluster.vms.filter((v) => v.vjob === 'j1').map((v) => v.id);
-    const apply = spawn(process.execPath, [ENTROPY, 'apply', file, '--nats', server.url, '--prefix', prefix], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const apply = spawn(process.execPath, [ENTROPY, 'apply', file, '--nats', c.server.url, '--prefix', prefix], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     apply.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     apply.stderr!.on('data', (d: Buffer) => (out += d.toString()));
     const applied = new Promise<number | null>((resolve) => apply.once('exit', resolve));
     // Killed once a resume has ended: the agents finish the others, and no unpause is ever sent.
     await waitFor('a resume of j1 to end', () => watch.states(j1).includes('paused'), 60_000);
-    await stopProcess(controller, 'SIGKILL');
+    await stopProcess(c.controller, 'SIGKILL');
     await waitFor('every resume to end on the agents', () => watch.states(j1).every((s) => s === 'paused'), 60_000);
     // The apply notices that the controller executing its plan is gone, within a few seconds.
     const code = await applied;
     expect(code, out).toBe(4);
     expect(out).toMatch(/the controller executing plan apply-\S+ is gone: no controller answers on prefix rv/);
 
-    controller = startControllerProcess(server.url, prefix, ...kv());
+    const controller = await c.restart();
     await waitFor('j1 running on the agents', () => watch.states(j1).every((s) => s === 'running'), 60_000);
     const turns = logLines(controller.log()).filter((l) => l.msg === 'control loop turn' && l.outcome === 'plan-started');
     expect(turns[0]).toMatchObject({ decision: { j1: 'running' }, byType: { unpause: 4 } });
     expect(logLines(controller.log()).some((l) => l.outcome === 'not-executable')).toBe(false);
 
-    const later = await entropy('apply', 'j2=running', '--nats', server.url, '--prefix', prefix);
+    const later = await entropy('apply', 'j2=running', '--nats', c.server.url, '--prefix', prefix);
     expect(later.status, later.stdout + later.stderr).toBe(0);
     await waitFor('the agent to report j2 running', () => watch.states(['j2-vm1'])[0] === 'running', 10_000);
   });
@@ -184,29 +174,18 @@ describe('a controller restarted on a full cluster', () => {
     vjobs: [{ id: 'x' }],
   };
   const dir = mkdtempSync(join(tmpdir(), 'entropy-full-'));
-  let server: NatsServer;
-  let nc: NatsConnection;
-  let agents: SimCluster;
-  let controller: ControllerProcess;
+  let c: ControllerCluster;
 
   // A policy that asks every vjob to run, whatever the room: only the engine's view of the room stands between w and full nodes.
   const policy = join(dir, 'run-all.mjs');
   writeFileSync(policy, "export default { name: 'run-all', sizing: 'peak', decide: (view) => Object.fromEntries(view.queue.map((j) => [j.id, 'running'])) };\n");
 
   beforeAll(async () => {
-    server = await startNatsServer({ jetstream: true });
-    nc = await connectNats(server.url, 'test-full');
-    controller = startControllerProcess(server.url, prefix, ...kv('--policy', policy));
-    await waitFor('the controller to lead', () => controller.log().includes('leading: this controller plans and executes'));
-    agents = startSimCluster(parseInstance(cluster), { url: server.url, prefix, statusIntervalMs: 500, speed: 10 });
-    await waitFor('three agents online', async () => (await controllerStatus(nc, prefix).catch(() => undefined))?.nodes.filter((n) => n.liveness === 'online').length === 3);
+    c = await startControllerCluster({ prefix, instance: parseInstance(cluster), speed: 10, controllerArgs: kv('--policy', policy) });
   });
 
   afterAll(async () => {
-    await stopProcess(controller);
-    await agents?.stop();
-    await nc?.close();
-    await server?.stop();
+    await c?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -214,36 +193,35 @@ describe('a controller restarted on a full cluster', () => {
     // x is the operator's: registered, so that the controller knows its VMs (and leaves it out as incomplete once f3 is gone).
     const xFile = join(dir, 'x.json');
     writeFileSync(xFile, JSON.stringify({ ...cluster, decision: { x: 'running' } }));
-    const registered = await entropy('apply', xFile, '--nats', server.url, '--prefix', prefix);
+    const registered = await entropy('apply', xFile, '--nats', c.server.url, '--prefix', prefix);
     expect(registered.status, registered.stdout + registered.stderr).toBe(0);
     // The agents were started with x's VMs but no metadata: the controller tells them x's vjob and demand.
     const annotated = new Set<string>();
-    const sub = nc.subscribe(subjects(prefix).allNodeStatus(), {
+    const sub = c.nc.subscribe(subjects(prefix).allNodeStatus(), {
       callback: (_e, m) => {
         const r = decode('status', m.data);
         if (r.ok) for (const vm of r.msg.vms) if (vm.vjob === 'x' && vm.demand?.mem === 2048) annotated.add(vm.id);
       },
     });
     await waitFor('the agents to report x\'s VMs with their vjob and demand', () => annotated.size === 3, 30_000).finally(() => sub.unsubscribe());
-    await agents.kill('f3');
-    await waitFor('f3 offline', async () => (await controllerStatus(nc, prefix).catch(() => undefined))?.nodes.find((n) => n.id === 'f3')?.liveness === 'offline');
+    await c.agents.kill('f3');
+    await waitFor('f3 offline', async () => (await controllerStatus(c.nc, prefix).catch(() => undefined))?.nodes.find((n) => n.id === 'f3')?.liveness === 'offline');
     const file = join(dir, 'w.json');
     writeFileSync(file, JSON.stringify({ id: 'w', priority: 0, vms: [{ id: 'w-vm1', cpu: 1, mem: 1024 }, { id: 'w-vm2', cpu: 1, mem: 1024 }] }));
-    expect((await entropy('submit', file, '--nats', server.url, '--prefix', prefix)).status).toBe(0);
-    const turns = () => logLines(controller.log()).filter((l) => l.msg === 'control loop turn' && l.outcome !== 'waiting-for-nodes').length;
+    expect((await entropy('submit', file, '--nats', c.server.url, '--prefix', prefix)).status).toBe(0);
+    const turns = () => logLines(c.controller.log()).filter((l) => l.msg === 'control loop turn' && l.outcome !== 'waiting-for-nodes').length;
     const before = turns();
     await waitFor('three more turns', () => turns() >= before + 3);
-    expect(logLines(controller.log()).filter((l) => l.msg === 'plan started')).toEqual([]);
-    await stopProcess(controller, 'SIGKILL');
-    controller = startControllerProcess(server.url, prefix, ...kv('--policy', policy));
-    await waitFor('the restarted controller to lead', () => controller.log().includes('leading: this controller plans and executes'));
+    expect(logLines(c.controller.log()).filter((l) => l.msg === 'plan started')).toEqual([]);
+    await stopProcess(c.controller, 'SIGKILL');
+    const controller = await c.restart();
     const after = () => logLines(controller.log()).filter((l) => l.msg === 'control loop turn' && l.outcome !== 'waiting-for-nodes').length;
     await waitFor('three turns of the restarted controller', () => after() >= 3);
     const started = logLines(controller.log()).filter((l) => l.msg === 'plan started');
     expect(started).toEqual([]);
-    const failed = [...agents.agents.values()].flatMap((a) => a.stderr.join('').split('\n')).filter((l) => l.includes('ENTROPY_NO_ROOM'));
+    const failed = [...c.agents.agents.values()].flatMap((a) => a.stderr.join('').split('\n')).filter((l) => l.includes('ENTROPY_NO_ROOM'));
     expect(failed).toEqual([]);
-    const st = await controllerStatus(nc, prefix);
+    const st = await controllerStatus(c.nc, prefix);
     expect(st.vms.filter((v) => v.vjob === 'w').map((v) => v.state)).toEqual(['waiting', 'waiting']);
     // x-vm3 is missing to the restarted controller, which never heard from f3: x stays out of planning, its room taken.
     expect(st.excluded.filter((e) => e.vjob === 'x').map((e) => e.reason).sort()).toEqual(['missing', 'vjob-incomplete', 'vjob-incomplete']);
