@@ -5,7 +5,7 @@
  */
 import { chunkSizeFor, encodeControl, splitReply } from '@entropy/protocol';
 import { queuedVjobOf } from '../src/controller/queue-requests.ts';
-import { policyViewOf, sizedByUsage } from '../src/controller/policy-turn.ts';
+import { policyViewOf, sizedByUsage } from '../src/reconcile/policy-view.ts';
 import { silentLogger } from '../src/controller/logger.ts';
 import { statusReplyOf } from '../src/controller/status-reply.ts';
 import { contextSwitch } from '../src/engine/context-switch.ts';

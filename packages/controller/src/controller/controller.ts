@@ -210,8 +210,7 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
    * the loop leaves their vjobs alone until it ends, and a VM arriving on a node by a run or a
    * resume takes its room there meanwhile.
    */
-  function busy(view: MonitorView): BusyVM[] {
-    void view;
+  function busy(): BusyVM[] {
     return monitor.actionsInFlight().map((a) => {
       const demand = a.type === 'run' || a.type === 'resume' ? registry.vms.get(a.vm)?.demand : undefined;
       return { vm: a.vm, node: a.node, actionId: a.actionId, ...(demand ? { demand } : {}) };

@@ -26,7 +26,7 @@ export interface ReconcileLoopDeps {
   /** True once every online node has reported since the last plan ended. */
   isFresh(view: Pick<MonitorView, 'nodes'>): boolean;
   /** VMs the agents report an action in flight on. */
-  busy(view: MonitorView): readonly BusyVM[];
+  busy(): readonly BusyVM[];
   /** Every node the cluster is known to have (durable across controller restarts). */
   knownNodes(): readonly string[];
   /**
@@ -171,7 +171,7 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
       overlay,
       failures,
       retry,
-      busy: deps.busy(view),
+      busy: deps.busy(),
       costModel: request?.costModel ?? deps.costModel,
       ...(request?.timeLimitMs !== undefined ? { timeLimitMs: request.timeLimitMs } : {}),
       intervalMs: deps.intervalMs,

@@ -1,7 +1,8 @@
-import { cautiousPlan } from '../controller/cautious-plan.ts';
-import { policyViewOf, sizedByUsage } from '../controller/policy-turn.ts';
+import { cautiousPlan } from './cautious-plan.ts';
+import { policyViewOf, sizedByUsage } from './policy-view.ts';
 import { contextSwitch } from '../engine/context-switch.ts';
-import type { Configuration, Decision, Node, VM } from '../model/configuration.ts';
+import type { Configuration, Decision, VM } from '../model/configuration.ts';
+import { TakenRoom } from '../model/room.ts';
 import type { CostModel } from '../model/cost-model.ts';
 import { holdsResources, type VJobState } from '../model/lifecycle.ts';
 import type { FeasiblePlan } from '../model/plan.ts';
@@ -231,25 +232,14 @@ function busyVjobsOf(busy: readonly BusyVM[], configuration: Configuration): Map
 export function withoutVjobs(configuration: Configuration, vjobs: ReadonlySet<string>, busy: readonly BusyVM[]): Configuration {
   const arriving = busy.filter((b) => b.demand !== undefined);
   if (vjobs.size === 0 && arriving.length === 0) return configuration;
-  const taken = new Map<string, Record<string, number>>();
-  const take = (node: string, demand: Readonly<Record<string, number>>) => {
-    const t = taken.get(node) ?? {};
-    for (const [k, q] of Object.entries(demand)) t[k] = (t[k] ?? 0) + q;
-    taken.set(node, t);
-  };
+  const taken = new TakenRoom();
   const vms: VM[] = [];
   for (const vm of configuration.vms) {
     if (!vjobs.has(vm.vjob)) vms.push(vm);
-    else if (holdsResources(vm.state) && vm.host !== undefined) take(vm.host, vm.demand);
+    else if (holdsResources(vm.state) && vm.host !== undefined) taken.take(vm.host, vm.demand);
   }
-  for (const b of arriving) take(b.node, b.demand!);
-  const nodes: Node[] = configuration.nodes.map((n) => {
-    const t = taken.get(n.id);
-    if (!t) return n;
-    const capacity: Record<string, number> = { ...n.capacity };
-    for (const [k, q] of Object.entries(t)) capacity[k] = Math.max(0, (capacity[k] ?? 0) - q);
-    return { id: n.id, capacity, state: n.state };
-  });
+  for (const b of arriving) taken.take(b.node, b.demand!);
+  const nodes = taken.from(configuration.nodes);
   return { nodes, vms, vjobs: configuration.vjobs.filter((j) => !vjobs.has(j.id)) };
 }
 

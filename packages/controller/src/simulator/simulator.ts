@@ -1,4 +1,4 @@
-import { cautiousPlan, keepingFirstStarts } from '../controller/cautious-plan.ts';
+import { cautiousPlan, keepingFirstStarts } from '../reconcile/cautious-plan.ts';
 import { contextSwitch } from '../engine/context-switch.ts';
 import type { Configuration, Decision, VJob, VM } from '../model/configuration.ts';
 import { ACTION_TYPES, type ActionType } from '../model/lifecycle.ts';
@@ -170,7 +170,7 @@ class Simulation {
     if (plan.feasible && plan.actions.length > 0) this.execute(plan);
   }
 
-  /** The live control loop's fallback when the whole decision does not fit (controller/cautious-plan.ts). */
+  /** The live control loop's fallback when the whole decision does not fit (reconcile/cautious-plan.ts). */
   private cautiousPlan(
     configuration: Configuration,
     decision: Decision,

@@ -1,4 +1,5 @@
-import type { Configuration, Node, VM } from '../model/configuration.ts';
+import type { Configuration, VM } from '../model/configuration.ts';
+import { TakenRoom } from '../model/room.ts';
 import { holdsResources } from '../model/lifecycle.ts';
 import type { Resources } from '../model/resources.ts';
 import type { MonitorView } from '../monitor/index.ts';
@@ -7,25 +8,13 @@ import { buildPolicyView, type PolicyView } from '../policy/index.ts';
 /** The queued vjobs' part of the monitor's view, on nodes with the room the other VMs leave. */
 export function policyViewOf(view: MonitorView, vjobs: ReadonlySet<string>, now: number): PolicyView {
   const { configuration } = view;
-  const taken = new Map<string, Record<string, number>>();
+  const taken = new TakenRoom();
   const vms: VM[] = [];
   for (const vm of configuration.vms) {
-    if (vjobs.has(vm.vjob)) {
-      vms.push(vm);
-      continue;
-    }
-    if (!holdsResources(vm.state) || vm.host === undefined) continue;
-    let t = taken.get(vm.host);
-    if (t === undefined) taken.set(vm.host, (t = {}));
-    for (const k in vm.demand) t[k] = (t[k] ?? 0) + vm.demand[k]!;
+    if (vjobs.has(vm.vjob)) vms.push(vm);
+    else if (holdsResources(vm.state) && vm.host !== undefined) taken.take(vm.host, vm.demand);
   }
-  const nodes: Node[] = configuration.nodes.map((n) => {
-    const t = taken.get(n.id);
-    if (!t) return n;
-    const capacity: Record<string, number> = { ...n.capacity };
-    for (const k in t) capacity[k] = Math.max(0, (capacity[k] ?? 0) - t[k]!);
-    return { ...n, capacity };
-  });
+  const nodes = taken.from(configuration.nodes);
   const restricted: Configuration = { nodes, vms, vjobs: configuration.vjobs.filter((j) => vjobs.has(j.id)) };
   return buildPolicyView(restricted, view.usage, now);
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Configuration, VM } from '../model/configuration.ts';
 import type { MonitorView } from '../monitor/index.ts';
-import { policyViewOf, sizedByUsage } from './policy-turn.ts';
+import { policyViewOf, sizedByUsage } from './policy-view.ts';
 
 const vm = (id: string, vjob: string, state: VM['state'], host?: string, cpu = 1, mem = 1024): VM => ({ id, vjob, state, demand: { cpu, mem }, ...(host ? { host } : {}) });
 
