@@ -5,16 +5,24 @@ import { kindOf } from '../constraints/registry.ts';
 import type { Configuration, Decision } from '../model/configuration.ts';
 import type { CostModel } from '../model/cost-model.ts';
 import { describeUnreachableVjob } from '../model/lifecycle.ts';
-import type { FeasiblePlan, NodeAction, Plan, PlannedAction } from '../model/plan.ts';
+import type { FeasiblePlan, NodeAction, Plan, PlannedAction, SolverStats } from '../model/plan.ts';
 import { inferActions } from './actions.ts';
+import { improvePlacement, type ImproveStats } from './improve-placement.ts';
+import { placementCost } from './placement-cost.ts';
+import { SearchBudget } from './search-budget.ts';
 import { alternativePlacements, placeVms } from './placement.ts';
 import { schedule, START_ATTEMPTS, type ScheduleResult, type Task } from './planner.ts';
 import { compileProblem, S, STATE_NAMES, type ActionDurations, type Problem } from './problem.ts';
 import { Rules } from './rules.ts';
 
 export interface ContextSwitchOptions {
-  /** Budget for the optional improvement and exact phases; the heuristic always runs to the end. */
+  /** Wall-clock bound of the whole solve: the improvement stops at it with the best plan so far (the statistics say so). */
   readonly timeLimitMs?: number;
+  /**
+   * Work the improvement phase may spend (search nodes): the same instance and options give the
+   * same plan on every machine unless the wall clock stops the search first. Default DEFAULT_WORK_BUDGET.
+   */
+  readonly workBudget?: number;
   /** Placement constraints (BtrPlace's catalog, src/constraints); the plan satisfies every one. */
   readonly constraints?: readonly Constraint[];
   /** Per-VM and per-node action durations that override the cost model (BtrPlace's attributes). */
@@ -22,6 +30,8 @@ export interface ContextSwitchOptions {
 }
 
 export const DEFAULT_TIME_LIMIT_MS = 2000;
+/** Search nodes the improvement may explore by default: about a tenth of a second on this project's machine. */
+export const DEFAULT_WORK_BUDGET = 300_000;
 
 /**
  * The cluster-wide context switch: a pure function from the current configuration and the
@@ -54,17 +64,51 @@ export function contextSwitch(
   const placementOptions = { exactBudget: exactBudgetFor(options.timeLimitMs ?? DEFAULT_TIME_LIMIT_MS), rules };
   const placement = placeVms(p, placementOptions);
   if (!placement.ok) return { feasible: false, reason: placement.reason, solveMs: elapsed() };
+  // The repair's placement is the first solution; the improvement lowers its placement cost within the budget.
+  const budget = new SearchBudget(options.workBudget ?? DEFAULT_WORK_BUDGET, started + (options.timeLimitMs ?? DEFAULT_TIME_LIMIT_MS));
+  const improved = improvePlacement(p, placement.dest, { budget, rules });
+  const stats = statsOf(improved.stats, budget);
+  const firstGap = gapOf(stats.firstCost, improved.stats.lowerBound);
+  const { gap: _improvedGap, ...rest } = stats;
+  const firstStats: SolverStats = { ...rest, finalCost: stats.firstCost, optimal: stats.firstCost <= improved.stats.lowerBound, ...(firstGap !== undefined ? { gap: firstGap } : {}) };
   const scheduled = scheduleTarget(p, placement.dest, rules);
-  if (scheduled.ok) return toPlan(p, placement.dest, scheduled.tasks, elapsed());
+  if (improved.dest !== placement.dest && !sameTarget(improved.dest, placement.dest)) {
+    // Cheaper wins; at equal cost (the search only broke ties on waiting arrivals), the shorter plan.
+    const better = scheduleTarget(p, improved.dest, rules);
+    const cheaper = improved.stats.finalCost < improved.stats.firstCost;
+    if (better.ok && (cheaper || !scheduled.ok || shorter(better.tasks, scheduled.tasks))) return toPlan(p, improved.dest, better.tasks, elapsed(), stats);
+  }
+  if (scheduled.ok) return toPlan(p, placement.dest, scheduled.tasks, elapsed(), firstStats);
   // The planner could not reach this target (a deadlock no pivot breaks): another viable target may be reachable.
   const deadline = started + (options.timeLimitMs ?? DEFAULT_TIME_LIMIT_MS);
   let tries = 0;
   for (const dest of alternativePlacements(p, placementOptions)) {
     const other = scheduleTarget(p, dest, rules);
-    if (other.ok) return toPlan(p, dest, other.tasks, elapsed());
+    if (other.ok) return toPlan(p, dest, other.tasks, elapsed(), { ...firstStats, finalCost: placementCost(p, dest), optimal: false });
     if (++tries >= MAX_ALTERNATIVE_TARGETS || performance.now() > deadline) break;
   }
   return { feasible: false, reason: scheduled.reason, solveMs: elapsed() };
+}
+
+function sameTarget(a: Int32Array, b: Int32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Whether a schedule ends sooner than another: its makespan, then its sum of completion times. */
+function shorter(a: readonly Task[], b: readonly Task[]): boolean {
+  const measure = (ts: readonly Task[]) => {
+    let makespan = 0;
+    let sum = 0;
+    for (const t of ts) {
+      if (t.end > makespan) makespan = t.end;
+      sum += t.end;
+    }
+    return { makespan, sum };
+  };
+  const x = measure(a);
+  const y = measure(b);
+  return x.makespan < y.makespan || (x.makespan === y.makespan && x.sum < y.sum);
 }
 
 /** Alternative targets tried after a deadlock, at most. */
@@ -103,7 +147,22 @@ function exactBudgetFor(timeLimitMs: number): number {
 
 const TYPE_ORDER = { bootNode: 0, stop: 1, pause: 2, suspend: 3, migrate: 4, resume: 5, run: 6, unpause: 7, shutdownNode: 8 } as const;
 
-function toPlan(p: Problem, dest: Int32Array, tasks: readonly Task[], solveMs: number): FeasiblePlan {
+/** The plan's solver statistics from the improvement's, with the gap to the bound. */
+function statsOf(s: ImproveStats, budget: SearchBudget): SolverStats {
+  const gap = gapOf(s.finalCost, s.lowerBound);
+  return {
+    firstCost: s.firstCost, finalCost: s.finalCost, lowerBound: s.lowerBound, ...(gap !== undefined ? { gap } : {}), optimal: s.optimal,
+    method: s.method, nodes: s.nodes, neighbourhoods: s.neighbourhoods, improvements: s.improvements, work: budget.used, stoppedBy: s.stoppedBy,
+  };
+}
+
+/** (cost - bound) / bound: how far the cost may be from the optimum at most; undefined when the bound is 0 and not met. */
+function gapOf(cost: number, bound: number): number | undefined {
+  if (bound > 0) return Math.max(0, (cost - bound) / bound);
+  return cost > 0 ? undefined : 0;
+}
+
+function toPlan(p: Problem, dest: Int32Array, tasks: readonly Task[], solveMs: number, stats?: SolverStats): FeasiblePlan {
   const { nodes, vms } = p.configuration;
   const order = tasks.map((_, i) => i);
   order.sort((a, b) => {
@@ -152,6 +211,6 @@ function toPlan(p: Problem, dest: Int32Array, tasks: readonly Task[], solveMs: n
   }
   return {
     feasible: true, actions, ...(nodeActions.length > 0 ? { nodeActions } : {}),
-    steps, makespan, sumCompletion, mttr, solveMs, target,
+    steps, makespan, sumCompletion, mttr, solveMs, target, ...(stats ? { stats } : {}),
   };
 }

@@ -54,6 +54,22 @@ export const planSchema = z.discriminatedUnion(
       mttr: time.optional(),
       solveMs: time,
       target: targetSchema.optional(),
+      // What the solver did; informative, never checked against the plan (model/plan.ts SolverStats).
+      stats: z
+        .strictObject({
+          firstCost: z.number(),
+          finalCost: z.number(),
+          lowerBound: z.number().optional(),
+          gap: z.number().optional(),
+          optimal: z.boolean(),
+          method: z.enum(['none', 'exact', 'neighbourhoods']),
+          nodes: count,
+          neighbourhoods: count,
+          improvements: count,
+          work: count,
+          stoppedBy: z.enum(['finished', 'work-budget', 'time-limit']),
+        })
+        .optional(),
     }),
     z.strictObject({ feasible: z.literal(false), reason: z.string({ error: 'must be a string' }), solveMs: time }),
   ],

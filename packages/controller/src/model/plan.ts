@@ -33,6 +33,30 @@ export interface NodeAction {
   readonly dependsOn: readonly string[];
 }
 
+/**
+ * What the solver did to reach the plan: the placement cost (MiB the vjobs are disturbed by:
+ * migrations, suspends, resumes, engine/placement-cost.ts) of its first solution and of the one
+ * kept, a proven lower bound and the gap to it, the search effort, and why the search stopped:
+ * `finished` and `work-budget` give the same plan on any machine, `time-limit` may not.
+ */
+export interface SolverStats {
+  readonly firstCost: number;
+  readonly finalCost: number;
+  readonly lowerBound?: number;
+  /** (final cost - bound) / bound: at most this far from the optimum. */
+  readonly gap?: number;
+  /** The final cost is proven minimal. */
+  readonly optimal: boolean;
+  /** `exact` (branch and bound over the whole placement), `neighbourhoods` (large neighbourhood search), or `none` (the first solution met the bound). */
+  readonly method: 'none' | 'exact' | 'neighbourhoods';
+  readonly nodes: number;
+  readonly neighbourhoods: number;
+  readonly improvements: number;
+  /** Units of work spent, of the budget. */
+  readonly work: number;
+  readonly stoppedBy: 'finished' | 'work-budget' | 'time-limit';
+}
+
 export interface FeasiblePlan {
   readonly feasible: true;
   readonly actions: readonly PlannedAction[];
@@ -47,6 +71,8 @@ export interface FeasiblePlan {
    */
   readonly mttr?: number;
   readonly solveMs: number;
+  /** The placement search's statistics (absent in plans of older versions). */
+  readonly stats?: SolverStats;
   /** Final host and state of every VM that is not terminated. */
   readonly target: Readonly<Record<string, { readonly state: VJobState; readonly host?: string }>>;
 }

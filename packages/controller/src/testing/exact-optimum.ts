@@ -11,6 +11,9 @@ import { inferActions } from '../engine/actions.ts';
 import { contextSwitch } from '../engine/context-switch.ts';
 import { schedule } from '../engine/planner.ts';
 import { compileProblem } from '../engine/problem.ts';
+import { fixedPlacementCost, vmCostAt } from '../engine/placement-cost.ts';
+import type { HighsSolver } from './highs.ts';
+import { optimalPlacementCost } from './placement-optimum.ts';
 import type { Configuration, Decision } from '../model/configuration.ts';
 import { costKindOf, durationOf, type CostModel } from '../model/cost-model.ts';
 import { vmTarget, wantedStates, type VJobState } from '../model/lifecycle.ts';
@@ -224,6 +227,7 @@ export function targetEnumerationOptimum(
   decision: Decision,
   costModel: CostModel,
   incumbent?: Cost,
+  placementCostCap?: number,
 ): (Cost & { targets: number; scheduled: number; looping: number }) | undefined {
   const view = viewOf(configuration, decision);
   const relaxation = relax(view, costModel, true);
@@ -233,6 +237,7 @@ export function targetEnumerationOptimum(
   let looping = 0;
   let scheduled = 0;
   const targets = forEachViableTarget(view, (hosts) => {
+    if (placementCostCap !== undefined && placementCostOf(configuration, decision, costModel, view, hosts) > placementCostCap + EPS) return;
     const bar = best ?? incumbent;
     if (bar) {
       const floor = relaxedCostAt(relaxation, hosts);
@@ -272,9 +277,10 @@ export function targetEnumerationOptimum(
  * longest of its VMs' durations: the engine aligns them so that a vjob pauses and unpauses as one.
  *
  * With `firstDeparture`, an arrival on a node whose source usage leaves no room for the VM cannot
- * start before the first VM running there in the source could have left it: no earlier than the
- * shortest of their stop, pause + save or migration. Until then the node holds at least its source
- * load (a VM frees its node at the end of its action), so this is still a lower bound for any plan.
+ * start before enough VMs running there in the source could have left it for the VM alone to fit,
+ * each leaving at the earliest end of its stop, pause + save or migration (a VM that must run is
+ * counted as leaving, which can only make the wait shorter). Until then the node holds at least
+ * that load (a VM frees its node at the end of its action), so this is still a lower bound for any plan.
  * Without it, the relaxation is "nothing ever waits".
  */
 interface Relaxation {
@@ -299,7 +305,8 @@ function relax(view: TinyView, costModel: CostModel, firstDeparture: boolean): R
   }
   const D = view.dims.length;
   const sourceUsage = view.capacity.map(() => new Array<number>(D).fill(0));
-  const firstLeave = view.capacity.map(() => Infinity);
+  /** Per node, each source VM's earliest departure (a VM that must run counted as leaving: optimistic, so still a bound). */
+  const departures: { leaves: number; demand: readonly number[] }[][] = view.capacity.map(() => []);
   const fixed: number[] = [];
   for (const v of view.vms) {
     let leaves = Infinity;
@@ -313,9 +320,20 @@ function relax(view: TinyView, costModel: CostModel, firstDeparture: boolean): R
     } else if (v.from === 'running') leaves = dur('migrate', v.mem);
     if (v.from === 'running' && v.host >= 0) {
       add(sourceUsage, v.host, v.demand, 1);
-      firstLeave[v.host] = Math.min(firstLeave[v.host]!, leaves);
+      departures[v.host]!.push({ leaves, demand: v.demand });
     }
   }
+  for (const list of departures) list.sort((a, b) => a.leaves - b.leaves);
+  /** The earliest instant node `n` can have room for `demand` alone: enough of its source VMs have left. */
+  const roomAt = (n: number, demand: readonly number[]): number => {
+    if (fitsOn(view, sourceUsage, n, demand)) return 0;
+    const left = [...sourceUsage[n]!];
+    for (const d of departures[n]!) {
+      for (let k = 0; k < D; k++) left[k] -= d.demand[k]!;
+      if (left.every((q, k) => q + demand[k]! <= view.capacity[n]![k]! + EPS)) return d.leaves;
+    }
+    return Infinity;
+  };
   const kind = view.mustRun.map((vi) => {
     const from = view.vms[vi]!.from;
     return from === 'running' ? 'migrate' : from === 'sleeping' ? 'resume' : 'run';
@@ -326,7 +344,7 @@ function relax(view: TinyView, costModel: CostModel, firstDeparture: boolean): R
     return view.capacity.map((_, n) => {
       if (!moves[i]![n]) return 0;
       const own = kind[i] === 'migrate' ? dur('migrate', v.mem) : kind[i] === 'resume' ? dur('resume', v.mem, n !== v.host) : dur('run', v.mem);
-      const wait = firstDeparture && !fitsOn(view, sourceUsage, n, v.demand) ? firstLeave[n]! : 0;
+      const wait = firstDeparture ? roomAt(n, v.demand) : 0;
       return wait + own;
     });
   });
@@ -369,20 +387,17 @@ export function noWaitCost(configuration: Configuration, decision: Decision, cos
   return relaxedCostAt(relax(view, costModel, false), view.mustRun.map((vi) => nodeIndex.get(hostOf(view.vms[vi]!.id))!));
 }
 
-/** The part of the `highs` package this module uses. */
-export interface HighsSolver {
-  solve(lp: string, options?: Record<string, unknown>): { Status: string; ObjectiveValue: number };
-}
-
-export async function loadHighs(): Promise<HighsSolver> {
-  // The package is CommonJS with a default export; under NodeNext its typed default is the module.
-  const loader = (await import('highs')).default as unknown as () => Promise<HighsSolver>;
-  return loader();
-}
+export { loadHighs, type HighsSolver } from './highs.ts';
 
 export interface BoundOptions {
   /** Add the wait for the first departure from a full node (see relax); default true. */
   readonly firstDeparture?: boolean;
+  /**
+   * Only targets whose placement cost (engine/placement-cost.ts) is at most this: the engine
+   * minimizes the placement cost first, so its plans are judged against the best plan among the
+   * targets of minimal cost.
+   */
+  readonly placementCostCap?: number;
 }
 
 /**
@@ -392,7 +407,8 @@ export interface BoundOptions {
  * pause + save, stop, run, migrate (only when the host changes), local or remote resume, and for a
  * resumed vjob the longest of its VMs' resumes plus the unpause, once per resumed VM; with
  * `firstDeparture` (the default), an arrival on a node with no room in the source starts no
- * earlier than the first departure from that node can end. Any further waiting, pivots and the
+ * earlier than enough of that node's VMs can have left for it alone to fit (each leaving as early
+ * as it can, every VM that must run counted as leaving). Any further waiting, pivots and the
  * planner's ordering only add to a real plan, so (plan - bound) / bound over-estimates the gap to
  * the true optimum. Undefined when no viable target exists.
  */
@@ -403,15 +419,35 @@ export function lowerBound(highs: HighsSolver, configuration: Configuration, dec
   const fixedMax = r.fixed.reduce((s, c) => Math.max(s, c), 0);
   const unpauseFixed = r.resumed.reduce((s, j) => s + j.unpause * j.vms.length, 0);
   if (view.mustRun.length === 0) return { sumCompletion: fixedSum, makespan: fixedMax };
-  const sum = solveMilp(highs, view, r, 'sum');
+  const cap = options.placementCostCap !== undefined ? placementCap(configuration, decision, costModel, view, options.placementCostCap) : undefined;
+  const sum = solveMilp(highs, view, r, 'sum', cap);
   if (sum === undefined) return undefined;
-  const makespan = solveMilp(highs, view, r, 'makespan')!;
+  const makespan = solveMilp(highs, view, r, 'makespan', cap)!;
   return { sumCompletion: Math.round(sum + fixedSum + unpauseFixed), makespan: Math.round(Math.max(fixedMax, makespan)) };
 }
 
 const x = (i: number, n: number) => `x_${i}_${n}`;
 
-function solveMilp(highs: HighsSolver, view: TinyView, r: Relaxation, objective: 'sum' | 'makespan'): number | undefined {
+/** The placement cost of each VM that must run on each node, and the cap on their sum (the fixed suspends taken off). */
+interface PlacementCap {
+  cost(i: number, n: number): number;
+  readonly cap: number;
+}
+
+function placementCap(configuration: Configuration, decision: Decision, costModel: CostModel, view: TinyView, cap: number): PlacementCap {
+  const p = compileProblem(configuration, decision, costModel);
+  return { cost: (i, n) => vmCostAt(p, view.vms[view.mustRun[i]!]!.index, n), cap: cap - fixedPlacementCost(p) };
+}
+
+/** The placement cost of a target given as a host per VM that must run (view order). */
+function placementCostOf(configuration: Configuration, decision: Decision, costModel: CostModel, view: TinyView, hosts: ArrayLike<number>): number {
+  const p = compileProblem(configuration, decision, costModel);
+  let cost = fixedPlacementCost(p);
+  view.mustRun.forEach((vi, i) => (cost += vmCostAt(p, view.vms[vi]!.index, hosts[i]!)));
+  return cost;
+}
+
+function solveMilp(highs: HighsSolver, view: TinyView, r: Relaxation, objective: 'sum' | 'makespan', cap?: PlacementCap): number | undefined {
   const nodes = view.online.flatMap((on, n) => (on ? [n] : []));
   const candidates = view.mustRun.map((vi, i) =>
     nodes.filter((n) => Number.isFinite(r.arrival[i]![n]!) && view.vms[vi]!.demand.every((q, d) => q <= view.capacity[n]![d]! + EPS)),
@@ -430,6 +466,13 @@ function solveMilp(highs: HighsSolver, view: TinyView, r: Relaxation, objective:
       });
       if (pairs.length > 0) rows.push(`cap_${n}_${d}: ${terms(pairs)} <= ${view.capacity[n]![d]!}`);
     });
+  }
+  if (cap) {
+    const pairs: [number, string][] = [];
+    candidates.forEach((c, i) => {
+      for (const n of c) pairs.push([cap.cost(i, n), x(i, n)]);
+    });
+    if (pairs.some(([c]) => c !== 0)) rows.push(`placement_cost: ${terms(pairs)} <= ${cap.cap}`);
   }
   // U_k >= the arrival of each resumed VM of vjob k: the unpause waits for the last resume.
   const arrivalTerms = (i: number) => terms(candidates[i]!.map((n) => [-r.arrival[i]![n]!, x(i, n)] as [number, string]));
@@ -480,7 +523,10 @@ export interface GapRecord {
   readonly family: string;
   readonly label: string;
   readonly engine: Cost;
+  /** Among the targets of minimal placement cost (the engine's first objective). */
   readonly bound: Cost;
+  /** The placement cost of the engine's target, and the minimum over every viable target (MILP). */
+  readonly placement: { readonly engine: number; readonly optimal: number };
   /** Best plan of the engine's planner over every viable target; only on instances small enough. */
   readonly enumeration?: Cost & { readonly targets: number; readonly scheduled: number; readonly looping: number };
   /** Some action of the engine's plan started later than it could have with room to spare (or a pivot). */
@@ -494,15 +540,24 @@ export const ENUMERATION_LIMIT = { nodes: 4, mustRun: 8 } as const;
 
 const ratio = (engine: number, reference: number) => (reference > 0 ? (engine - reference) / reference : engine > 0 ? Infinity : 0);
 
-export function measureGap(highs: HighsSolver, instance: { configuration: Configuration; decision: Decision; costModel: CostModel }, plan: Cost & { target: Readonly<Record<string, { host?: string }>> }, family: string, label: string): GapRecord {
+export function measureGap(
+  highs: HighsSolver,
+  instance: { configuration: Configuration; decision: Decision; costModel: CostModel },
+  plan: Cost & { target: Readonly<Record<string, { host?: string }>>; stats?: { readonly finalCost: number } },
+  family: string,
+  label: string,
+): GapRecord {
   const { configuration, decision, costModel } = instance;
-  const bound = lowerBound(highs, configuration, decision, costModel);
+  // The engine minimizes the placement cost first: its plans are judged among the targets of minimal cost.
+  const optimalCost = optimalPlacementCost(highs, { configuration, decision, costModel });
+  if (optimalCost === undefined) throw new Error(`${label}: the engine found a plan but the MILP finds no viable target`);
+  const bound = lowerBound(highs, configuration, decision, costModel, { placementCostCap: optimalCost });
   if (!bound) throw new Error(`${label}: the engine found a plan but the MILP finds no viable target`);
   const view = viewOf(configuration, decision);
   const onlineNodes = view.online.filter(Boolean).length;
   const enumeration =
     onlineNodes <= ENUMERATION_LIMIT.nodes && view.mustRun.length <= ENUMERATION_LIMIT.mustRun
-      ? targetEnumerationOptimum(configuration, decision, costModel, { sumCompletion: plan.sumCompletion, makespan: plan.makespan })
+      ? targetEnumerationOptimum(configuration, decision, costModel, { sumCompletion: plan.sumCompletion, makespan: plan.makespan }, optimalCost)
       : undefined;
   const relaxed = noWaitCost(configuration, decision, costModel, (id) => plan.target[id]!.host!);
   const engine = { sumCompletion: plan.sumCompletion, makespan: plan.makespan };
@@ -511,6 +566,7 @@ export function measureGap(highs: HighsSolver, instance: { configuration: Config
     label,
     engine,
     bound,
+    placement: { engine: plan.stats?.finalCost ?? placementCostOf(configuration, decision, costModel, view, view.mustRun.map((vi) => view.nodeIds.indexOf(plan.target[view.vms[vi]!.id]!.host!))), optimal: optimalCost },
     ...(enumeration ? { enumeration } : {}),
     waited: engine.sumCompletion > relaxed.sumCompletion,
     gap: { sum: ratio(engine.sumCompletion, bound.sumCompletion), makespan: ratio(engine.makespan, bound.makespan) },
