@@ -66,7 +66,7 @@ async function measure(task: EngineTask): Promise<EngineMeasurement> {
     baseRssMiB,
     feasible: plan!.feasible,
     ...(plan!.feasible
-      ? { actions, steps: plan!.steps, makespan: plan!.makespan, sumCompletion: plan!.sumCompletion }
+      ? { actions, steps: plan!.steps, makespan: plan!.makespan, sumCompletion: plan!.sumCompletion, ...(plan!.stats ? { stats: plan!.stats } : {}) }
       : { reason: plan!.reason }),
     verification,
   };

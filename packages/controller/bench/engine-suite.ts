@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { ACTION_TYPES } from '../src/model/lifecycle.ts';
+import type { SolverStats } from '../src/model/plan.ts';
 import { DEFAULT_NODE_CLASSES, type NodeClass } from '../src/testing/generate-instance.ts';
 import { median, ms, secondsOf, table, thousands } from './format.ts';
 import { runMeasurementChild } from './measure-child.ts';
@@ -11,6 +12,8 @@ export interface EngineSize {
   readonly vms: number;
   /** Median wall time of the context switch must stay under this, when set. */
   readonly targetMs?: number;
+  /** Peak memory of the run must stay under this, when set. */
+  readonly targetMiB?: number;
   readonly nodeClasses: readonly NodeClass[];
 }
 
@@ -23,8 +26,9 @@ const SMALL_NODES_FIRST: readonly NodeClass[] = [
 
 export const ENGINE_SIZES: readonly EngineSize[] = [
   { name: 'small', nodes: 100, vms: 1_000, nodeClasses: DEFAULT_NODE_CLASSES },
-  { name: 'medium', nodes: 1_000, vms: 10_000, targetMs: 1_000, nodeClasses: DEFAULT_NODE_CLASSES },
-  { name: 'large', nodes: 5_000, vms: 30_000, targetMs: 5_000, nodeClasses: SMALL_NODES_FIRST },
+  { name: 'medium', nodes: 1_000, vms: 10_000, targetMs: 500, nodeClasses: DEFAULT_NODE_CLASSES },
+  { name: 'large', nodes: 5_000, vms: 30_000, targetMs: 1_000, nodeClasses: SMALL_NODES_FIRST },
+  { name: 'huge', nodes: 20_000, vms: 200_000, targetMs: 5_000, targetMiB: 2_048, nodeClasses: DEFAULT_NODE_CLASSES },
 ];
 
 /** Source load per seed, cycling, so that three seeds span the 60-85% range. */
@@ -65,6 +69,7 @@ export interface EngineMeasurement extends EngineTask {
   readonly steps?: number;
   readonly makespan?: number;
   readonly sumCompletion?: number;
+  readonly stats?: SolverStats;
   readonly verification: Verification;
 }
 
@@ -100,17 +105,19 @@ function judge(size: EngineSize, outcomes: readonly Outcome[]): SizeVerdict {
   if (done.some((m) => !m.feasible)) problems.push('infeasible plan');
   if (done.some((m) => m.verification.status === 'failed')) problems.push('plan failed verification');
   if (size.targetMs !== undefined && !(medianWallMs < size.targetMs)) problems.push(`median ${ms(medianWallMs)} ms >= ${size.targetMs} ms`);
+  if (size.targetMiB !== undefined && done.some((m) => m.peakRssMiB >= size.targetMiB!)) problems.push(`peak memory >= ${size.targetMiB} MiB`);
   const verdict = problems.length > 0 ? 'FAIL' : size.targetMs === undefined ? '-' : 'PASS';
   return { size: size.name, medianWallMs, medianSolveMs, targetMs: size.targetMs, verdict, ...(problems.length ? { why: problems.join(', ') } : {}) };
 }
 
 function report(sizes: readonly EngineSize[], outcomes: readonly Outcome[], verdicts: readonly SizeVerdict[]): string {
   const types = ACTION_TYPES;
-  const header = ['size', 'seed', 'load', 'solve ms', 'wall ms', 'peak MiB', 'base MiB', ...types, 'steps', 'makespan s', 'sum compl. s', 'feasible', 'verified'];
+  const header = ['size', 'seed', 'load', 'solve ms', 'wall ms', 'peak MiB', 'base MiB', ...types, 'steps', 'makespan s', 'sum compl. s', 'first cost', 'cost', 'bound', 'gain', 'search', 'feasible', 'verified'];
   const rows = outcomes.map((o) => {
     const size = sizes.find((s) => s.name === o.size)!;
     const label = `${o.size} ${thousands(size.nodes)}/${thousands(size.vms)}`;
-    if ('error' in o) return [label, String(o.seed), '-', '-', '-', '-', '-', ...types.map(() => '-'), '-', '-', '-', 'ERROR', '-'];
+    if ('error' in o) return [label, String(o.seed), '-', '-', '-', '-', '-', ...types.map(() => '-'), '-', '-', '-', '-', '-', '-', '-', '-', 'ERROR', '-'];
+    const st = o.stats;
     return [
       label,
       String(o.seed),
@@ -123,6 +130,11 @@ function report(sizes: readonly EngineSize[], outcomes: readonly Outcome[], verd
       String(o.steps ?? '-'),
       secondsOf(o.makespan ?? NaN),
       secondsOf(o.sumCompletion ?? NaN),
+      st ? thousands(Math.round(st.firstCost)) : '-',
+      st ? thousands(Math.round(st.finalCost)) : '-',
+      st?.lowerBound !== undefined ? thousands(Math.round(st.lowerBound)) : '-',
+      st ? `${st.firstCost > 0 ? ((100 * (st.firstCost - st.finalCost)) / st.firstCost).toFixed(1) : '0.0'}%` : '-',
+      st ? `${st.method}${st.method === 'neighbourhoods' ? ` ${st.neighbourhoods}` : ''}, ${st.stoppedBy}${st.optimal ? ', optimal' : ''}` : '-',
       o.feasible ? 'yes' : 'NO',
       verificationCell(o.verification),
     ];
@@ -136,12 +148,15 @@ function report(sizes: readonly EngineSize[], outcomes: readonly Outcome[], verd
   });
   const naReasons = [...new Set(outcomes.flatMap((o) => ('error' in o || o.verification.status !== 'n/a' || !o.feasible ? [] : [o.verification.detail])))];
   const targets = verdicts.map((v) => {
-    const target = v.targetMs === undefined ? 'no target' : `target < ${secondsOf(v.targetMs)} s`;
+    const size = sizes.find((x) => x.name === v.size);
+    const target = v.targetMs === undefined ? 'no target' : `target < ${secondsOf(v.targetMs)} s${size?.targetMiB ? ` and ${size.targetMiB} MiB` : ''}`;
     return `  ${v.size.padEnd(7)} median wall ${ms(v.medianWallMs).padStart(6)} ms, median solveMs ${ms(v.medianSolveMs).padStart(6)} ms  (${target})  ${v.verdict}${v.why ? ` (${v.why})` : ''}`;
   });
   return [
     'engine: contextSwitch on generated instances (one process per run; times are medians of the repeats;',
-    '        peak MiB = maxRSS of the run, base MiB = RSS before generating the instance)',
+    '        peak MiB = maxRSS of the run, base MiB = RSS before generating the instance;',
+    '        first cost / cost = placement cost (MiB migrated, suspended, resumed) of the repair\'s placement and of the plan,',
+    '        bound = proven lower bound, gain = what the improvement took off the first cost)',
     '',
     table(header, rows),
     ...(notes.length ? ['', ...notes] : []),

@@ -27,10 +27,10 @@ export interface ImproveOptions {
 
 /** Up to this many VMs that must run, the whole placement is searched exactly (branch and bound). */
 export const EXACT_VM_LIMIT = 40;
-/** VMs a neighbourhood frees at most, and search nodes it may spend: each stays a small exact search. */
+/** VMs a neighbourhood frees at most, nodes it spans, and search nodes it may spend: each stays a small exact search. */
 const NEIGHBOURHOOD_VMS = 24;
 const NEIGHBOURHOOD_NODES = 4;
-const NEIGHBOURHOOD_WORK = 20_000;
+const NEIGHBOURHOOD_WORK = 5_000;
 
 /**
  * Improves a viable placement's cost (engine/placement-cost.ts) within the budget, never making it
@@ -47,17 +47,14 @@ export function improvePlacement(p: Problem, first: Int32Array, options: Improve
   if (firstCost <= lowerBound + EPSILON) {
     return { dest: first, stats: { ...base, finalCost: firstCost, optimal: true, method: 'none', nodes: 0, neighbourhoods: 0, improvements: 0, stoppedBy: StopReason.Finished } };
   }
-  const runs: number[] = [];
-  for (let v = 0; v < p.vmCount; v++) if (p.target[v] === S.running) runs.push(v);
-  const dest = first.slice();
-  if (runs.length <= EXACT_VM_LIMIT) {
-    const free = runs.filter((v) => !p.pinned[v]);
-    const cands = free.map((v) => usableNodes(p, v));
-    const found = searchAssignment(p, dest, free, cands, budget, rules);
-    const finalCost = costOf(p, dest);
+  const state = new PlacementState(p, first.slice(), rules);
+  if (state.runs.length <= EXACT_VM_LIMIT) {
+    const free = state.runs.filter((v) => !p.pinned[v]);
+    const found = searchAssignment(state, free, free.map((v) => state.usableNodes(v)), budget);
+    const finalCost = costOf(p, state.dest);
     const stoppedBy = budget.reason;
     const optimal = finalCost <= lowerBound + EPSILON || (stoppedBy === StopReason.Finished && found.complete);
-    return { dest, stats: { ...base, finalCost, optimal, method: 'exact', nodes: found.nodes, neighbourhoods: 0, improvements: found.improved ? 1 : 0, stoppedBy } };
+    return { dest: state.dest, stats: { ...base, finalCost, optimal, method: 'exact', nodes: found.nodes, neighbourhoods: 0, improvements: found.improved ? 1 : 0, stoppedBy } };
   }
   let nodes = 0;
   let neighbourhoods = 0;
@@ -66,23 +63,24 @@ export function improvePlacement(p: Problem, first: Int32Array, options: Improve
   // Passes over the nodes where the placement pays, until a pass improves nothing.
   for (let improvedInPass = true; improvedInPass && !budget.exhausted && cost > lowerBound + EPSILON; ) {
     improvedInPass = false;
-    for (const seed of payingHomes(p, dest)) {
+    const roomy = state.roomiestNodes(NEIGHBOURHOOD_NODES);
+    for (const seed of state.payingHomes()) {
       if (budget.exhausted || cost <= lowerBound + EPSILON) break;
-      const hood = neighbourhood(p, dest, seed);
+      const hood = state.neighbourhood(seed, roomy);
       neighbourhoods++;
-      const local = new SearchBudget(NEIGHBOURHOOD_WORK);
-      const found = searchAssignment(p, dest, hood.free, hood.cands, local, rules, budget);
+      if (!budget.spend(hood.free.length + 1)) break;
+      const found = searchAssignment(state, hood.free, hood.cands, new SearchBudget(NEIGHBOURHOOD_WORK), budget);
       nodes += found.nodes;
       if (found.improved) {
         improvements++;
         improvedInPass = true;
-        cost = costOf(p, dest);
+        cost = costOf(p, state.dest);
       }
     }
   }
-  const finalCost = costOf(p, dest);
+  const finalCost = costOf(p, state.dest);
   return {
-    dest,
+    dest: state.dest,
     stats: { ...base, finalCost, optimal: finalCost <= lowerBound + EPSILON, method: 'neighbourhoods', nodes, neighbourhoods, improvements, stoppedBy: budget.reason },
   };
 }
@@ -93,98 +91,165 @@ function costOf(p: Problem, dest: Int32Array): number {
   return cost;
 }
 
-/** The online nodes a VM fits on when empty; its host alone for a pinned one. */
-function usableNodes(p: Problem, v: number): number[] {
-  if (p.pinned[v]) return [p.host[v]!];
-  const D = p.dims.length;
-  const out: number[] = [];
-  for (let n = 0; n < p.nodeCount; n++) {
-    if (!p.usable[n]) continue;
-    let ok = true;
-    for (let d = 0; d < D && ok; d++) if (p.demand[v * D + d]! > p.capacity[n * D + d]! + EPSILON) ok = false;
-    if (ok) out.push(n);
-  }
-  return out;
-}
-
-/** The VM's cheapest node: its host or its image's node when that is usable. */
+/** The VM's cheapest node: its host, or its image's node, when that is usable; -1 for a VM that never ran. */
 function homeOf(p: Problem, v: number): number {
   const h = p.host[v]!;
   return h >= 0 && p.usable[h] && p.source[v] !== S.waiting ? h : -1;
 }
 
-/** Homes where the placement pays more than the minimum (VMs away from them), most paid first. */
-function payingHomes(p: Problem, dest: Int32Array): number[] {
-  const paid = new Map<number, number>();
-  for (let v = 0; v < p.vmCount; v++) {
-    if (p.target[v] !== S.running) continue;
-    const h = homeOf(p, v);
-    if (h < 0 || dest[v] === h) continue;
-    paid.set(h, (paid.get(h) ?? 0) + vmCostAt(p, v, dest[v]!) - vmCostAt(p, v, h));
-  }
-  return [...paid].sort((a, b) => b[1] - a[1] || a[0] - b[0]).map(([n]) => n);
+/** Whether VM `v` placed on `n` arrives there (it does not hold `n` already in the source). */
+function arrives(p: Problem, v: number, n: number): boolean {
+  return !(runsAtSource(p, v) && p.host[v] === n);
 }
 
 /**
- * The neighbourhood of a home node: the node, the nodes its VMs went to, the nodes with most room;
- * freed: the VMs away from these nodes' homes (they may come back), then the ones that cost the
- * same anywhere in it (started, or already away), then the smallest VMs at home (the cheapest to
- * move out of the way), at most NEIGHBOURHOOD_VMS. Each may go to any node of the neighbourhood or stay.
+ * A placement being improved, with what the searches read kept up to date as VMs move: each node's
+ * load in the target, its load right now (source plus arrivals: an arrival that does not fit there
+ * waits for departures), the VMs placed on it, and the constraints' placement rules.
  */
-function neighbourhood(p: Problem, dest: Int32Array, seed: number): { free: number[]; cands: number[][] } {
-  const D = p.dims.length;
-  const inHood = new Set<number>([seed]);
-  for (let v = 0; v < p.vmCount && inHood.size < NEIGHBOURHOOD_NODES - 1; v++) {
-    if (p.target[v] === S.running && homeOf(p, v) === seed && dest[v]! >= 0) inHood.add(dest[v]!);
+class PlacementState {
+  readonly D: number;
+  readonly runs: number[] = [];
+  readonly load: Float64Array;
+  readonly now: Float64Array;
+  readonly onNode: Set<number>[];
+  /** The VMs that call each node home (static). */
+  readonly homed: number[][];
+  readonly size: Float64Array;
+  readonly R: PlacementRules | undefined;
+
+  constructor(
+    readonly p: Problem,
+    readonly dest: Int32Array,
+    rules: Rules | undefined,
+  ) {
+    const D = (this.D = p.dims.length);
+    this.load = new Float64Array(p.nodeCount * D);
+    this.now = sourceUsage(p);
+    this.onNode = Array.from({ length: p.nodeCount }, () => new Set<number>());
+    this.homed = Array.from({ length: p.nodeCount }, () => []);
+    this.R = rules?.placement();
+    const capMax = new Float64Array(D);
+    for (let n = 0; n < p.nodeCount; n++) for (let d = 0; d < D; d++) capMax[d] = Math.max(capMax[d]!, p.capacity[n * D + d]!);
+    this.size = new Float64Array(p.vmCount);
+    for (let v = 0; v < p.vmCount; v++) {
+      if (p.target[v] !== S.running) continue;
+      this.runs.push(v);
+      for (let d = 0; d < D; d++) if (capMax[d]! > 0) this.size[v] += p.demand[v * D + d]! / capMax[d]!;
+      const h = homeOf(p, v);
+      if (h >= 0) this.homed[h]!.push(v);
+      if (dest[v]! >= 0) this.place(v, dest[v]!);
+    }
   }
-  if (inHood.size < NEIGHBOURHOOD_NODES) {
-    const load = new Float64Array(p.nodeCount * D);
-    for (let v = 0; v < p.vmCount; v++) if (p.target[v] === S.running && dest[v]! >= 0) addDemand(p, load, dest[v]!, v, 1);
+
+  /** Takes `v` off its node (its load, its arrival, the rules' counts). */
+  remove(v: number): void {
+    const n = this.dest[v]!;
+    addDemand(this.p, this.load, n, v, -1);
+    if (arrives(this.p, v, n)) addDemand(this.p, this.now, n, v, -1);
+    this.onNode[n]!.delete(v);
+    this.R?.unassign(v, n);
+  }
+
+  place(v: number, n: number): void {
+    this.dest[v] = n;
+    addDemand(this.p, this.load, n, v, 1);
+    if (arrives(this.p, v, n)) addDemand(this.p, this.now, n, v, 1);
+    this.onNode[n]!.add(v);
+    this.R?.assign(v, n);
+  }
+
+  /** The online nodes a VM fits on when empty; its host alone for a pinned one. */
+  usableNodes(v: number): number[] {
+    const p = this.p;
+    if (p.pinned[v]) return [p.host[v]!];
+    const out: number[] = [];
+    for (let n = 0; n < p.nodeCount; n++) if (p.usable[n] && this.fitsEmpty(v, n)) out.push(n);
+    return out;
+  }
+
+  fitsEmpty(v: number, n: number): boolean {
+    for (let d = 0; d < this.D; d++) if (this.p.demand[v * this.D + d]! > this.p.capacity[n * this.D + d]! + EPSILON) return false;
+    return true;
+  }
+
+  /** Homes where the placement pays more than the minimum (VMs away from them), most paid first. */
+  payingHomes(): number[] {
+    const p = this.p;
+    const paid = new Map<number, number>();
+    for (const v of this.runs) {
+      const h = homeOf(p, v);
+      if (h < 0 || this.dest[v] === h) continue;
+      paid.set(h, (paid.get(h) ?? 0) + vmCostAt(p, v, this.dest[v]!) - vmCostAt(p, v, h));
+    }
+    return [...paid].sort((a, b) => b[1] - a[1] || a[0] - b[0]).map(([n]) => n);
+  }
+
+  /** The `k` usable nodes with the most free room (normalised, summed over dimensions). */
+  roomiestNodes(k: number): number[] {
+    const p = this.p;
+    const D = this.D;
     const roomy: [number, number][] = [];
     for (let n = 0; n < p.nodeCount; n++) {
-      if (!p.usable[n] || inHood.has(n)) continue;
+      if (!p.usable[n]) continue;
       let free = 0;
       for (let d = 0; d < D; d++) {
         const cap = p.capacity[n * D + d]!;
-        if (cap > 0) free += (cap - load[n * D + d]!) / cap;
+        if (cap > 0) free += (cap - this.load[n * D + d]!) / cap;
       }
       roomy.push([free, n]);
     }
     roomy.sort((a, b) => b[0] - a[0] || a[1] - b[1]);
-    for (const [, n] of roomy.slice(0, NEIGHBOURHOOD_NODES - inHood.size)) inHood.add(n);
+    return roomy.slice(0, k).map(([, n]) => n);
   }
-  const away: number[] = [];
-  const anywhere: number[] = [];
-  const atHome: number[] = [];
-  for (let v = 0; v < p.vmCount; v++) {
-    if (p.target[v] !== S.running || p.pinned[v]) continue;
-    const h = homeOf(p, v);
-    const here = inHood.has(dest[v]!);
-    if (h >= 0 && inHood.has(h) && dest[v] !== h) away.push(v);
-    else if (here && (h < 0 || dest[v] !== h)) anywhere.push(v);
-    else if (here) atHome.push(v);
-  }
-  anywhere.sort((a, b) => p.mem[b]! - p.mem[a]! || a - b);
-  atHome.sort((a, b) => p.mem[a]! - p.mem[b]! || a - b);
-  const free = [...away, ...anywhere, ...atHome].slice(0, NEIGHBOURHOOD_VMS);
-  const hood = [...inHood].sort((a, b) => a - b);
-  const cands = free.map((v) => {
-    const c = new Set(hood);
-    c.add(dest[v]!);
-    return [...c].filter((n) => p.usable[n] && fitsEmpty(p, v, n));
-  });
-  return { free, cands };
-}
 
-function fitsEmpty(p: Problem, v: number, n: number): boolean {
-  const D = p.dims.length;
-  for (let d = 0; d < D; d++) if (p.demand[v * D + d]! > p.capacity[n * D + d]! + EPSILON) return false;
-  return true;
+  /**
+   * The neighbourhood of a home node: the node, the nodes its VMs went to, the roomiest nodes;
+   * freed: the VMs away from these nodes' homes (they may come back), then the ones that cost the
+   * same anywhere in it (started, or already away), then the smallest VMs at home (the cheapest to
+   * move out of the way), at most NEIGHBOURHOOD_VMS. Each may go to any node of it or stay.
+   */
+  neighbourhood(seed: number, roomy: readonly number[]): { free: number[]; cands: number[][] } {
+    const p = this.p;
+    const inHood = new Set<number>([seed]);
+    for (const v of this.homed[seed]!) {
+      if (inHood.size >= NEIGHBOURHOOD_NODES - 1) break;
+      if (this.dest[v] !== seed) inHood.add(this.dest[v]!);
+    }
+    for (const n of roomy) if (inHood.size < NEIGHBOURHOOD_NODES) inHood.add(n);
+    const away: number[] = [];
+    const anywhere: number[] = [];
+    const atHome: number[] = [];
+    const seen = new Set<number>();
+    for (const n of inHood) {
+      for (const v of this.homed[n]!) {
+        if (this.dest[v] === n || p.pinned[v] || seen.has(v)) continue;
+        seen.add(v);
+        away.push(v);
+      }
+      for (const v of this.onNode[n]!) {
+        if (p.pinned[v] || seen.has(v)) continue;
+        seen.add(v);
+        (homeOf(p, v) === n ? atHome : anywhere).push(v);
+      }
+    }
+    away.sort((a, b) => a - b);
+    anywhere.sort((a, b) => p.mem[b]! - p.mem[a]! || a - b);
+    atHome.sort((a, b) => p.mem[a]! - p.mem[b]! || a - b);
+    const free = [...away, ...anywhere, ...atHome].slice(0, NEIGHBOURHOOD_VMS);
+    const hood = [...inHood].sort((a, b) => a - b);
+    const cands = free.map((v) => {
+      const c = new Set(hood);
+      c.add(this.dest[v]!);
+      return [...c].filter((n) => p.usable[n] && this.fitsEmpty(v, n));
+    });
+    return { free, cands };
+  }
 }
 
 /**
- * Branch and bound over the hosts of the `free` VMs (each among its candidates), every other VM of
- * `dest` where it is: writes a better assignment into `dest` when it finds one. Better is cheaper,
+ * Branch and bound over the hosts of the `free` VMs (each among its candidates), every other VM
+ * where it is: places them better when it can, else back where they were. Better is cheaper,
  * then, at equal cost, fewer arrivals on a node without room for them yet (such an arrival waits
  * for departures: a longer plan); the second criterion weighs less than one MiB in all, so it only
  * breaks ties. VMs with the most to lose by a bad choice go first; each tries its cheapest nodes
@@ -194,60 +259,48 @@ function fitsEmpty(p: Problem, v: number, n: number): boolean {
  * them apart).
  */
 function searchAssignment(
-  p: Problem,
-  dest: Int32Array,
+  state: PlacementState,
   free: readonly number[],
   candidates: readonly (readonly number[])[],
   budget: SearchBudget,
-  rules?: Rules,
   outer?: SearchBudget,
 ): { nodes: number; improved: boolean; complete: boolean } {
-  const D = p.dims.length;
+  const { p, D, load, now, R, dest } = state;
   const k = free.length;
   if (k === 0) return { nodes: 0, improved: false, complete: true };
-  const freeSet = new Set(free);
-  const load = new Float64Array(p.nodeCount * D);
-  // What each node holds right now, and what arrives on it: an arrival that does not fit waits.
-  const now = sourceUsage(p);
-  for (let v = 0; v < p.vmCount; v++) {
-    if (p.target[v] !== S.running || dest[v]! < 0 || freeSet.has(v)) continue;
-    addDemand(p, load, dest[v]!, v, 1);
-    if (arrives(p, v, dest[v]!)) addDemand(p, now, dest[v]!, v, 1);
-  }
-  const R: PlacementRules | undefined = rules?.placement();
-  if (R) for (let v = 0; v < p.vmCount; v++) if (p.target[v] === S.running && dest[v]! >= 0 && !freeSet.has(v)) R.assign(v, dest[v]!);
   const waitWeight = 1 / (k + 1);
-
   // Order: the largest spread between a VM's cheapest and dearest node first, then the largest VMs.
   const items = free.map((v, i) => {
     const cs = candidates[i]!.map((n) => vmCostAt(p, v, n));
-    return { v, nodes: candidates[i]!, costs: cs, min: Math.min(...cs), spread: Math.max(...cs) - Math.min(...cs), size: sizeOf(p, v) };
+    let min = Infinity;
+    let max = -Infinity;
+    for (const c of cs) {
+      if (c < min) min = c;
+      if (c > max) max = c;
+    }
+    return { v, was: dest[v]!, nodes: candidates[i]!, costs: cs, min, spread: max - min };
   });
-  items.sort((a, b) => b.spread - a.spread || b.size - a.size || a.v - b.v);
+  items.sort((a, b) => b.spread - a.spread || state.size[b.v]! - state.size[a.v]! || a.v - b.v);
   // Within a VM: cheapest first, its current node first among equals, then by index.
   const order = items.map((it) =>
-    it.nodes.map((n, j) => ({ n, c: it.costs[j]! })).sort((a, b) => a.c - b.c || (a.n === dest[it.v] ? -1 : b.n === dest[it.v] ? 1 : a.n - b.n)),
+    it.nodes.map((n, j) => ({ n, c: it.costs[j]! })).sort((a, b) => a.c - b.c || (a.n === it.was ? -1 : b.n === it.was ? 1 : a.n - b.n)),
   );
   const suffix = new Float64Array(k + 1);
   for (let i = k - 1; i >= 0; i--) suffix[i] = suffix[i + 1]! + items[i]!.min;
-  const isHome = new Uint8Array(p.nodeCount);
+  const homeNodes = new Set<number>();
   for (const it of items) {
     const h = homeOf(p, it.v);
-    if (h >= 0) isHome[h] = 1;
+    if (h >= 0) homeNodes.add(h);
   }
-  // The incumbent's score, to beat strictly.
+  for (const it of items) state.remove(it.v);
+  // The incumbent's score (where the free VMs were), to beat strictly.
   let best = 0;
-  {
-    const trial = now.slice();
-    for (const it of items) {
-      const n = dest[it.v]!;
-      best += vmCostAt(p, it.v, n);
-      if (arrives(p, it.v, n)) {
-        if (!fits(p, trial, n, it.v)) best += waitWeight;
-        addDemand(p, trial, n, it.v, 1);
-      }
-    }
+  for (const it of items) {
+    best += vmCostAt(p, it.v, it.was);
+    if (arrives(p, it.v, it.was) && !fits(p, now, it.was, it.v)) best += waitWeight;
+    if (arrives(p, it.v, it.was)) addDemand(p, now, it.was, it.v, 1);
   }
+  for (const it of items) if (arrives(p, it.v, it.was)) addDemand(p, now, it.was, it.v, -1);
   const floor = suffix[0]!;
   const current = new Int32Array(k);
   let bestAssign: Int32Array | undefined;
@@ -279,7 +332,7 @@ function searchAssignment(
     for (const { n, c } of order[i]!) {
       if (score + c + suffix[i + 1]! >= best - EPSILON) break;
       if (!fits(p, load, n, it.v) || (R && !R.allows(it.v, n))) continue;
-      if (!R && !isHome[n]) {
+      if (!R && !homeNodes.has(n)) {
         if (tried.some((m) => sameNode(m, n))) continue;
         tried.push(n);
       }
@@ -298,25 +351,8 @@ function searchAssignment(
     }
   };
   dfs(0, 0);
-  if (bestAssign) items.forEach((it, i) => (dest[it.v] = bestAssign![i]!));
+  items.forEach((it, i) => state.place(it.v, bestAssign ? bestAssign[i]! : it.was));
   // Complete: the search ran to its end (or met the floor), so nothing better exists.
   const complete = !stopped || (bestAssign !== undefined && best <= floor + EPSILON);
   return { nodes, improved: bestAssign !== undefined, complete };
-}
-
-/** Whether VM `v` placed on `n` arrives there (it does not hold `n` already in the source). */
-function arrives(p: Problem, v: number, n: number): boolean {
-  return !(runsAtSource(p, v) && p.host[v] === n);
-}
-
-/** A VM's demand relative to the largest capacity in each dimension, summed. */
-function sizeOf(p: Problem, v: number): number {
-  const D = p.dims.length;
-  let s = 0;
-  for (let d = 0; d < D; d++) {
-    let cap = 0;
-    for (let n = 0; n < p.nodeCount; n++) cap = Math.max(cap, p.capacity[n * D + d]!);
-    if (cap > 0) s += p.demand[v * D + d]! / cap;
-  }
-  return s;
 }

@@ -1,4 +1,5 @@
 import { actionDuration, addDemand, EPSILON, fits, runsAtSource, S, sourceUsage, type Problem } from './problem.ts';
+import { FitIndex } from './fit-index.ts';
 import type { PlacementRules, Rules } from './rules.ts';
 
 export type PlacementResult =
@@ -148,9 +149,11 @@ class PlacementContext {
     const load = new Float64Array(p.nodeCount * this.D);
     const onNode: number[][] = Array.from({ length: p.nodeCount }, () => []);
     const nowUsage = this.nowUsage.slice();
+    let index: FitIndex | undefined;
     const assign = (v: number, n: number) => {
       dest[v] = n;
       addDemand(p, load, n, v, 1);
+      index?.update(n);
       onNode[n]!.push(v);
       if (!(runsAtSource(p, v) && p.host[v] === n)) addDemand(p, nowUsage, n, v, 1);
       R?.assign(v, n);
@@ -159,6 +162,7 @@ class PlacementContext {
       const n = dest[v]!;
       dest[v] = -1;
       addDemand(p, load, n, v, -1);
+      index?.update(n);
       const list = onNode[n]!;
       list.splice(list.indexOf(v), 1);
       if (!(runsAtSource(p, v) && p.host[v] === n)) addDemand(p, nowUsage, n, v, -1);
@@ -241,11 +245,12 @@ class PlacementContext {
       assign(v, h);
     }
     queue.sort((a, b) => this.size[b]! - this.size[a]! || a - b);
+    index = new FitIndex(p, load, this.meanCapInv);
     let evictions = 0;
     const evictionLimit = 2 * p.vmCount + 16;
     for (let i = 0; i < queue.length; i++) {
       const v = queue[i]!;
-      let n = this.bestNode(v, load, nowUsage, forbidden[v]!);
+      let n = this.bestNode(v, load, nowUsage, forbidden[v]!, index);
       if (n < 0) {
         if (evictions > evictionLimit) return undefined;
         const room = this.cheapestRoom(v, load, onNode, forbidden[v]!);
@@ -423,10 +428,13 @@ class PlacementContext {
    * Best fit among the nodes where the VM fits in the target, preferring nodes where it also fits
    * right now: an action that need not wait for others to leave can start at time 0.
    */
-  private bestNode(v: number, load: Float64Array, nowUsage: Float64Array, forbidden: number): number {
+  private bestNode(v: number, load: Float64Array, nowUsage: Float64Array, forbidden: number, index?: FitIndex): number {
     const p = this.p;
     const D = this.D;
     const aligned = this.fit === 'aligned';
+    const candidates = p.pinned[v] ? undefined : this.current?.candidates(v);
+    // Best fit over the whole cluster: the index walks the few nodes of about the VM's size.
+    if (index && !aligned && !p.pinned[v] && !candidates) return index.bestFit(v, nowUsage, (n) => n !== forbidden && this.allows(v, n));
     let best = -1;
     let bestScore = Infinity;
     const consider = (n: number) => {
@@ -449,7 +457,6 @@ class PlacementContext {
       if (h >= 0) consider(h);
       return best;
     }
-    const candidates = this.current?.candidates(v);
     if (candidates) for (const n of candidates) consider(n);
     else for (let n = 0; n < p.nodeCount; n++) consider(n);
     return best;
