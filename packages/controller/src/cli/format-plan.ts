@@ -1,4 +1,4 @@
-import type { NodeAction, Plan, PlannedAction } from '../model/plan.ts';
+import type { NodeAction, Plan, PlannedAction, SolverStats } from '../model/plan.ts';
 
 export const seconds = (ms: number) => `${(ms / 1000).toFixed(2)}s`;
 
@@ -32,5 +32,15 @@ export function formatPlan(plan: Plan): string {
   lines.push(`${all.length} actions (${summary}) in ${plan.steps} steps`);
   const mttr = plan.mttr !== undefined ? `, MTTR ${seconds(plan.mttr)}` : '';
   lines.push(`makespan ${seconds(plan.makespan)}, sum of completion times ${seconds(plan.sumCompletion)}${mttr}, solved in ${plan.solveMs} ms`);
+  if (plan.stats) lines.push(describeStats(plan.stats));
   return lines.join('\n');
+}
+
+/** One line on the placement search: its cost (MiB the vjobs are disturbed by), the bound, the effort, why it stopped. */
+export function describeStats(st: SolverStats): string {
+  const mib = (x: number) => `${Math.round(x).toLocaleString('en-US')} MiB`;
+  const cost = st.finalCost < st.firstCost ? `${mib(st.finalCost)} (first solution ${mib(st.firstCost)})` : mib(st.finalCost);
+  const bound = st.lowerBound !== undefined ? (st.optimal ? ', optimal' : `, lower bound ${mib(st.lowerBound)}${st.gap !== undefined ? ` (gap ${(100 * st.gap).toFixed(1)}%)` : ''}`) : '';
+  const effort = st.method === 'none' ? 'no search needed' : `${st.method === 'exact' ? 'exact search' : `${st.neighbourhoods} neighbourhoods`}, ${st.nodes.toLocaleString('en-US')} nodes, ${st.improvements} improvement(s), ${st.stoppedBy}`;
+  return `placement cost ${cost}${bound}; ${effort}`;
 }

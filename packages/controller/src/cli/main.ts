@@ -27,6 +27,12 @@ function positiveInt(value: string): number {
   return n;
 }
 
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a non-negative integer');
+  return n;
+}
+
 /** Prints a handler's result and sets the exit code; user-reachable errors print one line, no stack. */
 function run(handler: () => CommandResult | Promise<CommandResult>): Promise<void> {
   return Promise.resolve()
@@ -60,7 +66,8 @@ program
   .description('compute the plan of a context switch for an instance file')
   .argument('<file>', 'instance file (JSON, optionally gzip-compressed)')
   .option('--json', 'print the plan as JSON')
-  .option('--time-limit <ms>', 'time budget for the improvement phases', positiveInt)
+  .option('--time-limit <ms>', 'wall-clock bound of the whole solve (default 2 s + 25 ms per 1,000 VMs); the search then keeps the best plan so far', positiveInt)
+  .option('--work-budget <nodes>', 'search nodes the placement improvement may explore (default 300,000): the same plan on any machine', nonNegativeInt)
   .addOption(new Option('--format <format>', "the instance file's format: Entropy's own, or BtrPlace's instance JSON").choices(INPUT_FORMATS).default('entropy'))
   .addOption(new Option('--output-format <format>', "the plan's format: Entropy's, or BtrPlace's plan JSON").choices(OUTPUT_FORMATS).default('entropy'))
   .action((file: string, opts: PlanCommandOptions) => run(() => planCommand(file, opts)));
@@ -140,7 +147,7 @@ program
   .option('--nats <url>', 'NATS server URL', 'nats://127.0.0.1:4222')
   .option('--prefix <prefix>', 'subject prefix', 'entropy')
   .option('--mode <mode>', 'execution mode: barrier (step after step) or asap', executionMode)
-  .option('--time-limit <ms>', 'time budget for the improvement phases', positiveInt)
+  .option('--time-limit <ms>', 'wall-clock bound of the solve (default 2 s + 25 ms per 1,000 VMs)', positiveInt)
   .option('--dry-run', 'print the plan, execute nothing')
   .option('--timeout <ms>', 'give up waiting for the end of the plan after this long', positiveInt)
   .addHelpText('after', APPLY_HELP)

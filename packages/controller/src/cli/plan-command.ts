@@ -10,6 +10,8 @@ export const OUTPUT_FORMATS = ['entropy', 'btrplace'] as const;
 export interface PlanCommandOptions {
   readonly json?: boolean;
   readonly timeLimit?: number;
+  /** Search nodes the placement improvement may explore (deterministic). */
+  readonly workBudget?: number;
   /** The instance file's format: Entropy's own (default) or BtrPlace's instance JSON. */
   readonly format?: InstanceFormat;
   /** With `btrplace`, the plan is written as BtrPlace's plan JSON (implies JSON output). */
@@ -22,7 +24,8 @@ export function planCommand(file: string, options: PlanCommandOptions = {}): Com
   const { btrplace } = instance;
   const plan = contextSwitch(instance.configuration, instance.decision, instance.costModel, {
     ...(btrplace ? { constraints: btrplace.constraints, durations: btrplace.durations } : {}),
-    timeLimitMs: options.timeLimit,
+    ...(options.timeLimit !== undefined ? { timeLimitMs: options.timeLimit } : {}),
+    ...(options.workBudget !== undefined ? { workBudget: options.workBudget } : {}),
   });
   const exitCode = plan.feasible ? 0 : 2;
   if (options.outputFormat === 'btrplace') {

@@ -50,7 +50,10 @@ export function improvePlacement(p: Problem, first: Int32Array, options: Improve
   const state = new PlacementState(p, first.slice(), rules);
   if (state.runs.length <= EXACT_VM_LIMIT) {
     const free = state.runs.filter((v) => !p.pinned[v]);
-    const found = searchAssignment(state, free, free.map((v) => state.usableNodes(v)), budget);
+    // What the free VMs may cost at best: the bound less what the rest costs anyway.
+    let rest = fixedPlacementCost(p);
+    for (const v of state.runs) if (p.pinned[v]) rest += vmCostAt(p, v, state.dest[v]!);
+    const found = searchAssignment(state, free, free.map((v) => state.usableNodes(v)), budget, undefined, lowerBound - rest);
     const finalCost = costOf(p, state.dest);
     const stoppedBy = budget.reason;
     const optimal = finalCost <= lowerBound + EPSILON || (stoppedBy === StopReason.Finished && found.complete);
@@ -264,6 +267,8 @@ function searchAssignment(
   candidates: readonly (readonly number[])[],
   budget: SearchBudget,
   outer?: SearchBudget,
+  /** A proven bound on the free VMs' cost: an assignment that meets it (ties aside) ends the search. */
+  bound = -Infinity,
 ): { nodes: number; improved: boolean; complete: boolean } {
   const { p, D, load, now, R, dest } = state;
   const k = free.length;
@@ -301,11 +306,12 @@ function searchAssignment(
     if (arrives(p, it.v, it.was)) addDemand(p, now, it.was, it.v, 1);
   }
   for (const it of items) if (arrives(p, it.v, it.was)) addDemand(p, now, it.was, it.v, -1);
-  const floor = suffix[0]!;
+  const floor = Math.max(suffix[0]!, bound);
   const current = new Int32Array(k);
   let bestAssign: Int32Array | undefined;
   let nodes = 0;
   let stopped = false;
+  let reachedFloor = false;
 
   const sameNode = (a: number, b: number) => {
     for (let d = 0; d < D; d++) {
@@ -313,7 +319,7 @@ function searchAssignment(
     }
     return true;
   };
-  const dfs = (i: number, score: number): void => {
+  const dfs = (i: number, score: number, waits: number): void => {
     if (stopped) return;
     nodes++;
     if (!budget.spend() || (outer !== undefined && !outer.spend())) {
@@ -323,8 +329,11 @@ function searchAssignment(
     if (i === k) {
       best = score;
       bestAssign = current.slice();
-      // Nothing can beat each VM at its cheapest node with no wait.
-      if (best <= floor + EPSILON) stopped = true;
+      // The cost cannot go below the floor (each VM at its cheapest node, or the proven bound): only waits could still be fewer.
+      if (score - waits * waitWeight <= floor + EPSILON) {
+        reachedFloor = true;
+        stopped = true;
+      }
       return;
     }
     const it = items[i]!;
@@ -343,16 +352,16 @@ function searchAssignment(
       addDemand(p, load, n, it.v, 1);
       if (arriving) addDemand(p, now, n, it.v, 1);
       R?.assign(it.v, n);
-      dfs(i + 1, score + c + wait);
+      dfs(i + 1, score + c + wait, wait > 0 ? waits + 1 : waits);
       addDemand(p, load, n, it.v, -1);
       if (arriving) addDemand(p, now, n, it.v, -1);
       R?.unassign(it.v, n);
       if (stopped) return;
     }
   };
-  dfs(0, 0);
+  dfs(0, 0, 0);
   items.forEach((it, i) => state.place(it.v, bestAssign ? bestAssign[i]! : it.was));
   // Complete: the search ran to its end (or met the floor), so nothing better exists.
-  const complete = !stopped || (bestAssign !== undefined && best <= floor + EPSILON);
+  const complete = !stopped || (bestAssign !== undefined && reachedFloor);
   return { nodes, improved: bestAssign !== undefined, complete };
 }

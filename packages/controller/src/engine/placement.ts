@@ -4,14 +4,19 @@ import type { PlacementRules, Rules } from './rules.ts';
 
 export type PlacementResult =
   | { readonly ok: true; readonly dest: Int32Array }
-  | { readonly ok: false; readonly reason: string };
+  | { readonly ok: false; readonly reason: string; readonly timedOut?: true };
 
 export interface PlacementOptions {
   /** Node visits allowed to the exact search that runs when the heuristics find no viable configuration. */
   readonly exactBudget: number;
   /** The constraints' placement rules; every phase asks them before it uses a node. */
   readonly rules?: Rules;
+  /** True once the solve's time limit has passed (search-budget.ts clockCheck): the phases give up. */
+  readonly expired?: () => boolean;
 }
+
+/** What a phase stopped by the time limit returns: no placement, and why. */
+export const TIMED_OUT = 'the time limit passed before a first placement was found';
 
 /**
  * Chooses a host for every VM that must run, so that the target configuration is viable and cheap
@@ -24,12 +29,15 @@ export function placeVms(p: Problem, options: PlacementOptions): PlacementResult
   const rules = options.rules && !options.rules.empty ? options.rules : undefined;
   const shortage = aggregateShortage(p) ?? pinnedShortage(p);
   if (shortage) return { ok: false, reason: shortage };
-  const ctx = new PlacementContext(p, rules);
+  const expired = options.expired ?? (() => false);
+  const ctx = new PlacementContext(p, rules, expired);
   const repaired = ctx.repair();
   if (repaired) return { ok: true, dest: repaired };
+  if (expired()) return { ok: false, reason: TIMED_OUT, timedOut: true };
   let repacked = ctx.repack('aligned');
-  if (!repacked.ok) repacked = ctx.repack('best');
+  if (!repacked.ok && !expired()) repacked = ctx.repack('best');
   if (repacked.ok) return { ok: true, dest: repacked.dest };
+  if (expired()) return { ok: false, reason: TIMED_OUT, timedOut: true };
   const exact = exactPlacement(p, options.exactBudget, rules);
   if (exact.kind === 'found') return { ok: true, dest: exact.dest };
   const blamed = ctx.blame() ?? { vm: repacked.failedVm, load: repacked.load };
@@ -124,6 +132,7 @@ class PlacementContext {
   constructor(
     private readonly p: Problem,
     private readonly rules?: Rules,
+    private readonly expired: () => boolean = () => false,
   ) {
     this.D = p.dims.length;
     this.size = sizes(p);
@@ -249,6 +258,7 @@ class PlacementContext {
     let evictions = 0;
     const evictionLimit = 2 * p.vmCount + 16;
     for (let i = 0; i < queue.length; i++) {
+      if (this.expired()) return undefined;
       const v = queue[i]!;
       let n = this.bestNode(v, load, nowUsage, forbidden[v]!, index);
       if (n < 0) {
@@ -283,6 +293,7 @@ class PlacementContext {
     for (let v = 0; v < p.vmCount; v++) if (mustRun(p, v)) order.push(v);
     order.sort((a, b) => p.pinned[b]! - p.pinned[a]! || this.size[b]! - this.size[a]! || a - b);
     for (const v of order) {
+      if (this.expired()) return { ok: false, failedVm: v, load };
       const h = p.host[v]!;
       const home = h >= 0 && p.usable[h] && fits(p, load, h, v) && this.allows(v, h);
       let n = home ? h : this.bestNode(v, load, nowUsage, -1);

@@ -40,7 +40,7 @@ interface UnpauseGroup {
   readonly after: number[];
 }
 
-export type ScheduleResult = { readonly ok: true; readonly tasks: Task[] } | { readonly ok: false; readonly reason: string };
+export type ScheduleResult = { readonly ok: true; readonly tasks: Task[] } | { readonly ok: false; readonly reason: string; readonly timedOut?: true };
 
 /**
  * Which waiting action takes a node's room first. Shortest first keeps the sum of completion times
@@ -109,7 +109,13 @@ function refOf(p: Problem, t: { type: PlanActionType; vm: number; from: number; 
  * mate has left the node); a node that must come online boots at once and takes VMs from the end of
  * its boot; a node that must go offline shuts down once every VM and image has left it.
  */
-export function schedule(p: Problem, specs: readonly ActionSpec[], rules?: ScheduleRules, attempt: Attempt = START_ATTEMPTS[0]!): ScheduleResult {
+export function schedule(
+  p: Problem,
+  specs: readonly ActionSpec[],
+  rules?: ScheduleRules,
+  attempt: Attempt = START_ATTEMPTS[0]!,
+  expired: () => boolean = () => false,
+): ScheduleResult {
   const { order, eager } = attempt;
   const leaving = shutdownBlockers(p, specs);
   if (typeof leaving === 'string') return { ok: false, reason: leaving };
@@ -267,6 +273,7 @@ export function schedule(p: Problem, specs: readonly ActionSpec[], rules?: Sched
   if (eager) breakCyclesEarly();
   for (let n = 0; n < p.nodeCount; n++) tryStart(n, 0);
   while (ends.size > 0 || pendingCount > 0 || pendingBoots.length > 0) {
+    if (expired()) return { ok: false, reason: 'the time limit passed before the plan was scheduled', timedOut: true };
     if (ends.size === 0) {
       if (pendingCount === 0) return { ok: false, reason: `${pendingBoots.length} nodes cannot boot: a continuous maxOnline constraint keeps them offline` };
       // A VM pivots at most twice: pivots that only move the cycle around would never end.

@@ -67,3 +67,19 @@ export class SearchBudget {
     return this.stop !== undefined;
   }
 }
+
+/**
+ * A cheap deadline test for loops: true once the wall clock passed `deadline`, read once per
+ * `stride` calls. The engine's phases that run before a first plan exists call it, so that a time
+ * limit bounds the whole solve.
+ */
+export function clockCheck(deadline: number, now: () => number = () => performance.now(), stride = 256): () => boolean {
+  let calls = 0;
+  let expired = false;
+  return () => {
+    if (expired) return true;
+    if (++calls % stride !== 0) return false;
+    expired = now() > deadline;
+    return expired;
+  };
+}
