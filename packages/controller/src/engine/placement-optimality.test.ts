@@ -5,8 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadHighs, type HighsSolver } from '../testing/highs.ts';
-import { optimalPlacementCost, tightInstance } from '../testing/placement-optimum.ts';
-import { verifyPlan } from '../verifier/index.ts';
+import { measurePlacement, optimalPlacementCost, tightInstance } from '../testing/placement-optimum.ts';
 import { contextSwitch, DEFAULT_TIME_LIMIT_MS } from './context-switch.ts';
 import { compileProblem } from './problem.ts';
 import { placementLowerBound } from './placement-cost.ts';
@@ -19,33 +18,18 @@ beforeAll(async () => {
 
 describe('placement cost on tight instances of up to 8 nodes and 30 VMs', () => {
   it('is the exact minimum on at least 90% of them, 1% above it at most on average; every plan verified, within the default time limit', () => {
-    let solved = 0;
-    let optimal = 0;
-    let ratios = 0;
-    const misses: string[] = [];
-    for (let seed = 1; seed <= SEEDS; seed++) {
-      const instance = tightInstance(seed);
-      const best = optimalPlacementCost(highs, instance);
-      const plan = contextSwitch(instance.configuration, instance.decision, instance.costModel);
-      if (best === undefined) {
-        expect(plan.feasible, `seed ${seed}: no viable target exists`).toBe(false);
-        continue;
-      }
-      expect(plan.feasible, `seed ${seed}`).toBe(true);
-      if (!plan.feasible) continue;
-      expect(verifyPlan(instance.configuration, instance.decision, plan), `seed ${seed}`).toEqual({ ok: true });
-      expect(plan.solveMs, `seed ${seed}`).toBeLessThan(DEFAULT_TIME_LIMIT_MS);
-      const cost = plan.stats!.finalCost;
-      expect(cost, `seed ${seed}: below the exact minimum`).toBeGreaterThanOrEqual(best);
-      expect(plan.stats!.lowerBound!, `seed ${seed}: the bound`).toBeLessThanOrEqual(best + 1e-6);
-      solved++;
-      if (cost === best) optimal++;
-      else misses.push(`seed ${seed}: ${cost} vs ${best}`);
-      ratios += best > 0 ? cost / best : 1;
+    const m = measurePlacement(highs, 1, SEEDS);
+    expect(m.disagreements, 'seeds where the engine and the MILP disagree on feasibility').toEqual([]);
+    expect(m.records.length).toBeGreaterThan(100);
+    for (const r of m.records) {
+      expect(r.violation, `seed ${r.seed}`).toBeUndefined();
+      expect(r.solveMs, `seed ${r.seed}`).toBeLessThan(DEFAULT_TIME_LIMIT_MS);
+      expect(r.cost, `seed ${r.seed}: below the exact minimum`).toBeGreaterThanOrEqual(r.optimum);
+      expect(r.lowerBound, `seed ${r.seed}: the bound`).toBeLessThanOrEqual(r.optimum + 1e-6);
     }
-    expect(solved).toBeGreaterThan(100);
-    expect(optimal / solved, misses.join('; ')).toBeGreaterThanOrEqual(0.9);
-    expect(ratios / solved).toBeLessThanOrEqual(1.01);
+    const misses = m.records.filter((r) => r.cost !== r.optimum).map((r) => `seed ${r.seed}: ${r.cost} vs ${r.optimum}`);
+    expect(m.optimal / m.records.length, misses.join('; ')).toBeGreaterThanOrEqual(0.9);
+    expect(m.meanRatio).toBeLessThanOrEqual(1.01);
   });
 
   it('proves its lower bound: never above the exact minimum', () => {

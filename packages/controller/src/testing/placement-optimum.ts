@@ -1,4 +1,7 @@
+import { contextSwitch } from '../engine/context-switch.ts';
 import { compileProblem, type Problem } from '../engine/problem.ts';
+import type { FeasiblePlan } from '../model/plan.ts';
+import { verifyPlan } from '../verifier/index.ts';
 import { fixedPlacementCost, vmCostAt } from '../engine/placement-cost.ts';
 import type { Instance } from '../instance/parse-instance.ts';
 import { generateInstance } from './generate-instance.ts';
@@ -63,4 +66,62 @@ export function tightInstance(seed: number): Instance {
     maxTargetLoad: 0.98,
     nodeClasses: [{ cpu: 8, mem: 8 * 1024, weight: 1 }, { cpu: 16, mem: 16 * 1024, weight: 1 }],
   });
+}
+
+/** One tight instance: the engine's plan against the exact minimum of the placement cost. */
+export interface PlacementRecord {
+  readonly seed: number;
+  readonly optimum: number;
+  readonly firstCost: number;
+  readonly cost: number;
+  readonly lowerBound: number;
+  readonly solveMs: number;
+  /** The verifier's complaint, if any. */
+  readonly violation?: string;
+}
+
+export interface PlacementSummary {
+  readonly records: readonly PlacementRecord[];
+  /** Seeds whose instance has no viable target (the engine must say infeasible there too). */
+  readonly infeasible: readonly number[];
+  /** Seeds where the engine and the MILP disagree on feasibility. */
+  readonly disagreements: readonly number[];
+  readonly optimal: number;
+  readonly firstOptimal: number;
+  readonly meanRatio: number;
+  readonly worstRatio: number;
+  readonly maxSolveMs: number;
+}
+
+/** Plans tight instances `from..to` and compares each placement cost with the exact minimum. */
+export function measurePlacement(highs: HighsSolver, from: number, to: number): PlacementSummary {
+  const records: PlacementRecord[] = [];
+  const infeasible: number[] = [];
+  const disagreements: number[] = [];
+  for (let seed = from; seed <= to; seed++) {
+    const instance = tightInstance(seed);
+    const optimum = optimalPlacementCost(highs, instance);
+    const plan = contextSwitch(instance.configuration, instance.decision, instance.costModel);
+    if (optimum === undefined || !plan.feasible) {
+      if ((optimum === undefined) === !plan.feasible) infeasible.push(seed);
+      else disagreements.push(seed);
+      continue;
+    }
+    const verdict = verifyPlan(instance.configuration, instance.decision, plan);
+    const st = (plan as FeasiblePlan).stats!;
+    records.push({
+      seed, optimum, firstCost: st.firstCost, cost: st.finalCost, lowerBound: st.lowerBound ?? 0, solveMs: plan.solveMs,
+      ...(verdict.ok ? {} : { violation: `${verdict.violation.kind}: ${verdict.violation.message}` }),
+    });
+  }
+  const ratio = (x: number, r: PlacementRecord) => (r.optimum > 0 ? x / r.optimum : x > 0 ? Infinity : 1);
+  const ratios = records.map((r) => ratio(r.cost, r));
+  return {
+    records, infeasible, disagreements,
+    optimal: records.filter((r) => r.cost === r.optimum).length,
+    firstOptimal: records.filter((r) => r.firstCost === r.optimum).length,
+    meanRatio: ratios.reduce((a, b) => a + b, 0) / Math.max(1, ratios.length),
+    worstRatio: Math.max(1, ...ratios),
+    maxSolveMs: Math.max(0, ...records.map((r) => r.solveMs)),
+  };
 }
