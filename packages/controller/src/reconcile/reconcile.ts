@@ -186,14 +186,17 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
     }
     return d;
   };
+  // The probes only ask whether a decision fits (no improvement search); the one kept is then planned in full.
   const partial = cautiousPlan(starts.length, decisionWith, (d) => {
-    const p = contextSwitch(sized, d, input.costModel, options);
+    const p = contextSwitch(sized, d, input.costModel, { ...options, workBudget: 0 });
     return p.feasible ? p : undefined;
   });
   if (!partial) return { ...base, outcome: TurnOutcome.Infeasible, decision, deferred: [], requeueAfterMs, reasons: [...reasons, plan.reason] };
+  const full = contextSwitch(sized, partial.decision, input.costModel, options);
+  const kept = full.feasible ? full : partial.plan;
   const deferred = starts.slice(partial.kept);
   return {
-    ...base, outcome: outcomeOf(partial.plan), ...(partial.plan.actions.length > 0 ? { plan: partial.plan } : {}),
+    ...base, outcome: outcomeOf(kept), ...(kept.actions.length > 0 ? { plan: kept } : {}),
     decision: partial.decision, deferred, requeueAfterMs, reasons: [...reasons, `no room yet for ${deferred.join(', ')}: ${plan.reason}`],
   };
 }

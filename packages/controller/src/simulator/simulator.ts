@@ -178,11 +178,16 @@ class Simulation {
     timeLimitMs: number,
   ): FeasiblePlan | undefined {
     const starts = queue.filter((j) => j.state !== 'running' && decision[j.id] === 'running').map((j) => j.id);
-    return cautiousPlan(starts.length, keepingFirstStarts(decision, starts), (d) => {
-      const plan = contextSwitch(configuration, d, this.scenario.costModel, { timeLimitMs });
+    // The probes only ask whether a decision fits; the one kept is then planned with the improvement.
+    const partial = cautiousPlan(starts.length, keepingFirstStarts(decision, starts), (d) => {
+      const plan = contextSwitch(configuration, d, this.scenario.costModel, { timeLimitMs, workBudget: 0 });
       this.solveMs += plan.solveMs;
       return plan.feasible ? plan : undefined;
-    })?.plan;
+    });
+    if (!partial) return undefined;
+    const full = contextSwitch(configuration, partial.decision, this.scenario.costModel, { timeLimitMs });
+    this.solveMs += full.solveMs;
+    return full.feasible ? full : partial.plan;
   }
 
   /** The configuration a monitor would report, VMs sized at peak or at their current use, and the measured use. */
