@@ -65,14 +65,16 @@ export type StatusReply = z.infer<typeof statusReplySchema>;
 export const registeredVmSchema = z.object({ id: name, vjob: name, demand: demandSchema, state: vmState.optional() });
 export const registeredVjobSchema = z.object({ id: name, priority: z.number().finite(), submittedAt: time });
 
+const costLine = z.object({ base: z.number().finite().min(0).optional(), perMiB: z.number().finite().min(0).optional() });
+
 export const applyRequestSchema = z.object({
   /** Chosen by the requester, so that it can subscribe to the plan's progress before asking. */
   planId: token,
   decision: z.record(name, vjobState),
   vms: z.array(registeredVmSchema).optional(),
   vjobs: z.array(registeredVjobSchema).optional(),
-  /** Cost model overrides, as in an instance file. */
-  costModel: z.record(name, z.object({ base: z.number().finite().min(0).optional(), perMiB: z.number().finite().min(0).optional() })).optional(),
+  /** Cost model overrides, as in an instance file: a line per kind, and per node (`nodes`) a line per kind. */
+  costModel: z.object({ nodes: z.record(token, z.record(name, costLine)).optional() }).catchall(costLine).optional(),
   mode: z.enum(['barrier', 'asap']).optional(),
   timeLimitMs: z.number().finite().positive().optional(),
   /** Plan only: reply with the plan and execute nothing. */
