@@ -1,4 +1,4 @@
-import { DiscardPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, StorageType } from '@nats-io/jetstream';
+import { DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, StorageType } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import { assertToken } from '@entropy/protocol';
 import type { Logger } from '../controller/logger.ts';
@@ -95,6 +95,28 @@ export class StreamJournal implements PlanJournal {
     }
     if (read < count) this.logger.warn({ planId, read, count }, 'journal: the plan\'s records could not all be read in time');
     return out;
+  }
+
+  async plans(): Promise<string[]> {
+    const all = `${this.prefix}.journal.*`;
+    const info = await this.jsm.streams.info(this.stream, { subjects_filter: all });
+    const count = Object.keys(info.state.subjects ?? {}).length;
+    if (count === 0) return [];
+    // The last record of each plan's subject, headers only: its sequence orders the plans.
+    const consumer = await this.js.consumers.get(this.stream, { filter_subjects: all, deliver_policy: DeliverPolicy.LastPerSubject, headers_only: true });
+    const last: [number, string][] = [];
+    const messages = await consumer.consume({ max_messages: Math.min(count, 1000) });
+    const timer = setTimeout(() => void messages.close(), READ_TIMEOUT_MS);
+    try {
+      for await (const m of messages) {
+        last.push([m.seq, m.subject.slice(this.prefix.length + '.journal.'.length)]);
+        if (m.info.pending === 0 || last.length >= count) break;
+      }
+    } finally {
+      clearTimeout(timer);
+      await messages.close();
+    }
+    return last.sort((a, b) => a[0] - b[0]).map(([, planId]) => planId);
   }
 
   async close(): Promise<void> {}
