@@ -1,3 +1,4 @@
+import { escapeXml } from '../svg/escape-xml.ts';
 import type { SimulationResult, UseSegment } from './simulator.ts';
 
 /** Colours that stay distinct for colour-blind readers (ColorBrewer Dark2). */
@@ -106,4 +107,4 @@ function ticks(end: number): number[] {
 }
 
 const fmt = (x: number) => x.toFixed(1);
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const esc = escapeXml;
