@@ -67,6 +67,19 @@ export class StreamJournal implements PlanJournal {
     return new StreamJournal(jetstream(nc), jsm, name, options.prefix, options.logger);
   }
 
+  /** The journal of a prefix for a reader (`entropy calibrate`, `entropy gantt`): never creates or changes the stream. */
+  static async existing(nc: NatsConnection, options: Pick<StreamJournalOptions, 'prefix' | 'logger'>): Promise<StreamJournal> {
+    const name = journalStreamOf(options.prefix);
+    let jsm: JetStreamManager;
+    try {
+      jsm = await jetstreamManager(nc);
+      await jsm.streams.info(name);
+    } catch (cause) {
+      throw new EntropyError(ErrorCode.Io, `no plan journal on prefix ${options.prefix} at ${nc.getServer()}: JetStream stream ${name} unavailable (${(cause as Error).message})`, { cause });
+    }
+    return new StreamJournal(jetstream(nc), jsm, name, options.prefix, options.logger);
+  }
+
   async append(records: readonly JournalRecord[]): Promise<void> {
     // Published together, acknowledged together: one round trip for a whole dispatch unit.
     await Promise.all(records.map((r) => this.js.publish(journalSubject(this.prefix, r.planId), this.encoder.encode(JSON.stringify(r)))));
