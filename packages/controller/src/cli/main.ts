@@ -11,6 +11,7 @@ import { CALIBRATE_HELP, calibrateCommand, type CalibrateCommandOptions } from '
 import { GANTT_HELP, ganttCommand, type GanttCommandOptions } from './gantt-command.ts';
 import { controllerCommand } from './controller-command.ts';
 import { statusCommand } from './status-command.ts';
+import { DEFAULT_WATCH_INTERVAL_MS, statusWatch } from './status-watch.ts';
 import { INPUT_FORMATS, OUTPUT_FORMATS, planCommand, type PlanCommandOptions } from './plan-command.ts';
 import { experimentCommand } from './experiment-command.ts';
 import { VERIFY_HELP, verifyCommand } from './verify-command.ts';
@@ -135,7 +136,11 @@ program
   .option('--prefix <prefix>', 'subject prefix', 'entropy')
   .option('--json', 'print the status as JSON')
   .option('--timeout <ms>', 'fail when the controller has not answered within this long', positiveInt, DEFAULT_CONTROL_TIMEOUT_MS)
-  .action((opts: { nats: string; prefix: string; json?: boolean; timeout: number }) => run(() => statusCommand(opts)));
+  .addOption(new Option('--watch', 'redraw nodes, vjobs and the running plan every interval until Ctrl-C (one snapshot after another when not on a terminal)').conflicts('json'))
+  .option('--interval <ms>', 'time between two snapshots of --watch', positiveInt, DEFAULT_WATCH_INTERVAL_MS)
+  .action((opts: { nats: string; prefix: string; json?: boolean; timeout: number; watch?: boolean; interval: number }) =>
+    run(() => (opts.watch ? statusWatch(opts) : statusCommand(opts))),
+  );
 
 program
   .command('apply')
