@@ -5,9 +5,8 @@ import { formatResultLines, resultLines } from '../calibration/results-file.ts';
 import { askController, connectNats, type ControllerAddress, DEFAULT_NATS_URL, type NatsConnection } from '../controller/nats-connect.ts';
 import { ganttSvg } from '../gantt/gantt-svg.ts';
 import { measuredFromProgress } from '../gantt/measured-actions.ts';
-import { type CostModelOverrides, costModelOverrides, costModelWith } from '../model/cost-model.ts';
 import type { FeasiblePlan } from '../model/plan.ts';
-import { type ApplySource, readApplySource } from './apply-source.ts';
+import { type ApplySource, readApplySource, withCostModel } from './apply-source.ts';
 import { readCostModelFile } from './cost-model-option.ts';
 import { formatPlan, seconds } from './format-plan.ts';
 import { type CommandResult, writeTextFile } from './io.ts';
@@ -60,7 +59,7 @@ const defaultIo: ApplyIo = {
 /** `entropy apply TARGET`: plan on the controller, print the plan, follow its execution, summarize. */
 export async function applyCommand(target: string, options: ApplyCommandOptions = {}, io: ApplyIo = defaultIo): Promise<CommandResult> {
   const read = readApplySource(target);
-  const source = options.costModel ? { ...read, costModel: costModelOverrides(costModelWith(read.costModel as CostModelOverrides | undefined, readCostModelFile(options.costModel))) } : read;
+  const source = options.costModel ? withCostModel(read, readCostModelFile(options.costModel)) : read;
   const url = options.nats ?? DEFAULT_NATS_URL;
   const nc = await connectNats(url, 'entropy-apply');
   try {
