@@ -1,7 +1,7 @@
 import { executingNode } from '@entropy/protocol';
 import type { NodeActionType, PlanActionType } from '../model/lifecycle.ts';
 import type { FeasiblePlan, NodeAction } from '../model/plan.ts';
-import { escapeXml as esc } from '../svg/escape-xml.ts';
+import { escapeXml as esc, svgStart } from '../svg/svg-document.ts';
 import type { MeasuredAction } from './measured-actions.ts';
 
 type BarType = PlanActionType | NodeActionType;
@@ -93,8 +93,7 @@ export function ganttSvg(plan: GanttPlan, measured?: readonly MeasuredAction[], 
   const height = bottom + AXIS;
 
   const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif">`,
-    `<rect width="100%" height="100%" fill="#ffffff"/>`,
+    ...svgStart(WIDTH, height),
     `<text x="${LEFT}" y="26" font-size="17" font-weight="600" fill="#222">${esc(options.title ?? 'plan')}</text>`,
     ...legend(bars, withMeasures),
   ];
