@@ -1,7 +1,14 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { samplesFromJournal } from '../packages/controller/src/calibration/journal-samples.ts';
+import { actionJournalFor } from '../packages/controller/src/controller/plan-journaling.ts';
+import { contextSwitch } from '../packages/controller/src/engine/context-switch.ts';
+import { executePlan, MemoryTransport } from '../packages/controller/src/executor/index.ts';
+import { parseInstance } from '../packages/controller/src/instance/parse-instance.ts';
+import { costKindOf } from '../packages/controller/src/model/cost-model.ts';
 import { connectNats, type NatsConnection } from '../packages/controller/src/controller/nats-connect.ts';
 import { silentLogger } from '../packages/controller/src/controller/logger.ts';
-import { type JournalRecord, MemoryJournal, summarizePlan } from '../packages/controller/src/journal/plan-journal.ts';
+import { type JournalRecord, journalRecordSchema, MemoryJournal, summarizePlan } from '../packages/controller/src/journal/plan-journal.ts';
 import { journalSubject, openJournal, StreamJournal } from '../packages/controller/src/journal/stream-journal.ts';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
 
@@ -21,6 +28,43 @@ describe('the plan journal', () => {
     expect(s.results.size).toBe(2);
     expect(s.inFlight.map((i) => i.actionId)).toEqual(['p1:a3']);
     expect(await journal.read('other')).toEqual([]);
+  });
+
+  it('records what calibration needs: each intent its kind, memory, nodes and planned times, each result the measured duration', async () => {
+    const instance = parseInstance(JSON.parse(readFileSync(new URL('../examples/reference.json', import.meta.url), 'utf8')));
+    const plan = contextSwitch(instance.configuration, instance.decision, instance.costModel);
+    if (!plan.feasible) throw new Error(plan.reason);
+    const journal = new MemoryJournal();
+    const actions = actionJournalFor(journal, 'cal', silentLogger);
+    const outcome = await executePlan(plan, {
+      planId: 'cal', configuration: instance.configuration, decision: instance.decision,
+      transport: new MemoryTransport(instance.configuration, { timeScale: 0.001 }), journal: actions,
+    });
+    await actions.flushed();
+    expect(outcome.status).toBe('completed');
+    const records = await journal.read('cal');
+    const memOf = new Map(instance.configuration.vms.map((v) => [v.id, v.demand.mem]));
+    const migrate = plan.actions.find((a) => a.type === 'migrate')!;
+    expect(records.find((r) => r.kind === 'intent' && r.actionId === `cal:${migrate.id}`)).toMatchObject({
+      type: 'migrate', node: migrate.from, from: migrate.from, to: migrate.to, mem: memOf.get(migrate.vm),
+      estimatedMs: migrate.end - migrate.start, step: migrate.step, start: migrate.start, end: migrate.end,
+    });
+    const done = outcome.completed.find((c) => c.action.id === migrate.id)!;
+    expect(records.find((r) => r.kind === 'result' && r.actionId === `cal:${migrate.id}`)).toMatchObject({ ok: true, durationMs: done.durationMs });
+    const { samples, skipped } = samplesFromJournal(records);
+    expect(skipped).toBe(0);
+    expect(samples).toHaveLength(plan.actions.length);
+    expect(new Set(samples.map((x) => x.kind))).toEqual(new Set(plan.actions.map((a) => costKindOf(a.type, a.from !== a.to))));
+    expect(samples.every((x) => x.durationMs >= 0 && x.mem > 0 && x.node !== undefined)).toBe(true);
+  });
+
+  it('still reads records written without the calibration fields, and counts them as skipped samples', () => {
+    const old: unknown[] = [
+      { kind: 'intent', planId: 'old', actionId: 'old:a1', node: 'n1', type: 'migrate', vm: 'v1', vjob: 'j1', at: 2 },
+      { kind: 'result', planId: 'old', actionId: 'old:a1', ok: true, state: 'running', host: 'n2', via: 'reply', at: 3 },
+    ];
+    const parsed = old.map((r) => journalRecordSchema.parse(r));
+    expect(samplesFromJournal(parsed)).toEqual({ samples: [], skipped: 1 });
   });
 });
 
@@ -51,6 +95,10 @@ describe('the plan journal in a JetStream stream (real nats-server)', () => {
     const p2 = await again.read('p2');
     expect(p2.map((r) => r.kind)).toEqual(['plan', 'intent', 'intent', 'result', 'end']);
     expect(await again.read('nothing')).toEqual([]);
+    // The plans, the one written to last at the end.
+    await again.append([{ kind: 'end', planId: 'p1', status: 'completed', at: 10 }]);
+    expect(await again.plans()).toEqual(['p2', 'p1']);
+    expect(await (await StreamJournal.open(nc, { prefix: 'empty', logger: silentLogger })).plans()).toEqual([]);
   });
 
   it('falls back to memory, with a warning, when the server has no JetStream', async () => {

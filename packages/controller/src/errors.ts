@@ -11,6 +11,10 @@ export const ErrorCode = {
   PolicyFailed: 'ENTROPY_POLICY_FAILED',
   /** A policy could not be found or its module does not export a policy. */
   PolicyLoad: 'ENTROPY_POLICY_LOAD',
+  /** A cost-model file (`--cost-model`, `entropy calibrate --base`) is malformed. */
+  InvalidCostModel: 'ENTROPY_INVALID_COST_MODEL',
+  /** A results file (`entropy calibrate --results`) has a malformed line. */
+  InvalidResults: 'ENTROPY_INVALID_RESULTS',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -26,3 +26,19 @@ describe('queue control messages', () => {
     expect(decodeControl('cancelRequest', encodeControl('queueRequest', {}))).toMatchObject({ ok: false, error: { field: '$.id' } });
   });
 });
+
+describe('the cost model of an apply request', () => {
+  it('round-trips lines per kind and per node', () => {
+    const msg = { planId: 'p1', decision: { j1: 'running' as const }, costModel: { run: { base: 3000 }, nodes: { n1: { migrate: { base: 5, perMiB: 2 } } } } };
+    expect(decodeControl('applyRequest', encodeControl('applyRequest', msg))).toEqual({ ok: true, msg });
+  });
+
+  it.each<[string, unknown, string]>([
+    ['a negative line', { run: { base: -1 } }, '$.costModel.run.base'],
+    ['a negative node line', { nodes: { n1: { run: { perMiB: -1 } } } }, '$.costModel.nodes.n1.run.perMiB'],
+    ['a node id that is no subject token', { nodes: { 'n.1': { run: { base: 1 } } } }, '$.costModel.nodes'],
+  ])('rejects %s, naming %s', (_what, costModel, field) => {
+    const r = decodeControl('applyRequest', packr.pack({ v: PROTOCOL_VERSION, planId: 'p1', decision: {}, costModel }));
+    expect(r).toMatchObject({ ok: false, error: { field: expect.stringContaining(field) } });
+  });
+});

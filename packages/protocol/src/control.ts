@@ -65,14 +65,22 @@ export type StatusReply = z.infer<typeof statusReplySchema>;
 export const registeredVmSchema = z.object({ id: name, vjob: name, demand: demandSchema, state: vmState.optional() });
 export const registeredVjobSchema = z.object({ id: name, priority: z.number().finite(), submittedAt: time });
 
+const costLine = z.object({ base: z.number().finite().min(0).optional(), perMiB: z.number().finite().min(0).optional() });
+type CostLine = z.infer<typeof costLine>;
+type NodeCostLines = Readonly<Record<string, Readonly<Record<string, CostLine>>>>;
+/** Cost-model overrides: a line per kind, and under `nodes` a line per node and kind. */
+export type CostModelOverridesMessage = { readonly [kind: string]: CostLine | NodeCostLines | undefined; readonly nodes?: NodeCostLines };
+// The inferred type would give every key, `nodes` too, the type of a line: TypeScript cannot say "every key but one".
+const costModelOverridesSchema = z.object({ nodes: z.record(token, z.record(name, costLine)).optional() }).catchall(costLine) as unknown as z.ZodType<CostModelOverridesMessage>;
+
 export const applyRequestSchema = z.object({
   /** Chosen by the requester, so that it can subscribe to the plan's progress before asking. */
   planId: token,
   decision: z.record(name, vjobState),
   vms: z.array(registeredVmSchema).optional(),
   vjobs: z.array(registeredVjobSchema).optional(),
-  /** Cost model overrides, as in an instance file. */
-  costModel: z.record(name, z.object({ base: z.number().finite().min(0).optional(), perMiB: z.number().finite().min(0).optional() })).optional(),
+  /** Cost model overrides, as in an instance file: a line per kind, and per node (`nodes`) a line per kind. */
+  costModel: costModelOverridesSchema.optional(),
   mode: z.enum(['barrier', 'asap']).optional(),
   timeLimitMs: z.number().finite().positive().optional(),
   /** Plan only: reply with the plan and execute nothing. */

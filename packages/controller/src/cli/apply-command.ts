@@ -1,11 +1,15 @@
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import { type ApplyReply, ControlErrorCode, decode, encodeControl, type PlanProgress, subjects } from '@entropy/protocol';
 import { newPlanId } from '../controller/controller.ts';
-import { askController, connectNats, DEFAULT_NATS_URL } from '../controller/nats-connect.ts';
+import { formatResultLines, resultLines } from '../calibration/results-file.ts';
+import { askController, connectNats, type ControllerAddress, DEFAULT_NATS_URL, type NatsConnection } from '../controller/nats-connect.ts';
+import { ganttSvg } from '../gantt/gantt-svg.ts';
+import { measuredFromProgress } from '../gantt/measured-actions.ts';
 import type { FeasiblePlan } from '../model/plan.ts';
-import { readApplySource } from './apply-source.ts';
+import { type ApplySource, readApplySource, withCostModel } from './apply-source.ts';
+import { readCostModelFile } from './cost-model-option.ts';
 import { formatPlan, seconds } from './format-plan.ts';
-import type { CommandResult } from './io.ts';
+import { type CommandResult, writeTextFile } from './io.ts';
 
 /** Exit codes of `entropy apply`; 1 (bad input, no controller) is main.ts's for every user-reachable error. */
 export const ApplyExit = { Ok: 0, BadInput: 1, Infeasible: 2, Failed: 4 } as const;
@@ -29,6 +33,12 @@ export interface ApplyCommandOptions {
   readonly dryRun?: boolean;
   /** Give up waiting for the end of the plan after this long (default: 3 x makespan + 2 min). */
   readonly timeout?: number;
+  /** A cost-model file to plan with (the target instance's own `costModel` still applies over it). */
+  readonly costModel?: string;
+  /** Write a Gantt chart (SVG) of the plan, planned and measured, once it ends. */
+  readonly gantt?: string;
+  /** Write each completed action, measured, as a results file (JSON lines, calibration/results-file.ts) once the plan ends. */
+  readonly results?: string;
 }
 
 export interface ApplyIo {
@@ -48,12 +58,15 @@ const defaultIo: ApplyIo = {
 
 /** `entropy apply TARGET`: plan on the controller, print the plan, follow its execution, summarize. */
 export async function applyCommand(target: string, options: ApplyCommandOptions = {}, io: ApplyIo = defaultIo): Promise<CommandResult> {
-  const source = readApplySource(target);
+  const read = readApplySource(target);
+  const source = options.costModel ? withCostModel(read, readCostModelFile(options.costModel)) : read;
   const url = options.nats ?? DEFAULT_NATS_URL;
   const nc = await connectNats(url, 'entropy-apply');
   try {
     const s = subjects(options.prefix);
     const planId = newPlanId('apply');
+    // The VMs' memory, for the results file: asked before the plan, while every VM it acts on is known.
+    const memOf = options.results ? await vmMemory(nc, { subjects: s, url }, source) : undefined;
     // Subscribe first: the controller starts publishing progress right after its reply.
     const progress = nc.subscribe(s.planProgress(planId));
     await nc.flush();
@@ -76,7 +89,8 @@ export async function applyCommand(target: string, options: ApplyCommandOptions 
     for (const note of reply.notes ?? []) io.write(`note: ${note}`);
     if (!reply.executing) {
       progress.unsubscribe();
-      return { output: options.dryRun ? 'dry run: nothing executed' : 'nothing to do: the cluster is already in the wanted state', exitCode: ApplyExit.Ok };
+      const written = writeReports(plan, planId, undefined, options, memOf);
+      return { output: [options.dryRun ? 'dry run: nothing executed' : 'nothing to do: the cluster is already in the wanted state', ...written].join('\n'), exitCode: ApplyExit.Ok };
     }
     const timeoutMs = options.timeout ?? 3 * plan.makespan + 120_000;
     const executor = async (): Promise<string | undefined> => {
@@ -87,10 +101,38 @@ export async function applyCommand(target: string, options: ApplyCommandOptions 
         return `the controller executing plan ${planId} is gone: no controller answers on prefix ${s.prefix}`;
       }
     };
-    return await follow(plan, planId, progress, timeoutMs, io, executor);
+    const { result, events } = await follow(plan, planId, progress, timeoutMs, io, executor);
+    const written = writeReports(plan, planId, events, options, memOf);
+    return written.length > 0 ? { ...result, output: [result.output, ...written].join('\n') } : result;
   } finally {
     await nc.close();
   }
+}
+
+/** Each VM's memory (MiB) as the controller knows it, and as the target instance declares it. */
+async function vmMemory(nc: NatsConnection, to: ControllerAddress, source: ApplySource): Promise<Map<string, number>> {
+  const st = await askController(nc, to, 'status', encodeControl('statusRequest', {}), 'statusReply', LIVENESS_TIMEOUT_MS);
+  const mem = new Map<string, number>();
+  for (const v of st.vms) if (v.demand.mem !== undefined) mem.set(v.id, v.demand.mem);
+  for (const v of source.vms ?? []) mem.set(v.id, v.demand.mem);
+  return mem;
+}
+
+/** The files `--gantt` and `--results` ask for, from the plan and its progress messages; one line per file written. */
+function writeReports(plan: FeasiblePlan, planId: string, events: readonly PlanProgress[] | undefined, options: ApplyCommandOptions, memOf: ReadonlyMap<string, number> | undefined): string[] {
+  const measured = events ? measuredFromProgress(planId, events) : undefined;
+  const lines: string[] = [];
+  if (options.gantt) {
+    writeTextFile(options.gantt, ganttSvg(plan, measured, { title: `plan ${planId}` }));
+    lines.push(`wrote ${options.gantt}`);
+  }
+  if (options.results && memOf) {
+    const done = (measured ?? []).flatMap((m) => (m.ok && m.end !== undefined && m.durationMs !== undefined ? [{ id: m.id, durationMs: m.durationMs, start: m.start, end: m.end }] : []));
+    const results = resultLines(planId, plan.actions, done, (vm) => memOf.get(vm));
+    writeTextFile(options.results, formatResultLines(results));
+    lines.push(`wrote ${options.results}: ${results.length} completed actions`);
+  }
+  return lines;
 }
 
 interface Followed {
@@ -112,7 +154,8 @@ async function follow(
   timeoutMs: number,
   io: ApplyIo,
   executorGone: () => Promise<string | undefined>,
-): Promise<CommandResult> {
+): Promise<{ result: CommandResult; events: PlanProgress[] }> {
+  const events: PlanProgress[] = [];
   const byWireId = new Map(plan.actions.map((a) => [`${planId}:${a.id}`, a]));
   const bars = io.bars ? new MultiBar({ clearOnComplete: false, hideCursor: true, format: '{name} |{bar}| {value}/{total} {detail}' }, Presets.shades_classic) : undefined;
   const stepBar: SingleBar | undefined = bars?.create(plan.steps, 0, { name: 'steps  ', detail: '' });
@@ -139,6 +182,7 @@ async function follow(
       const r = decode('progress', m.data);
       if (!r.ok) continue;
       const p = r.msg;
+      events.push(p);
       const a = p.actionId ? byWireId.get(p.actionId) : undefined;
       const undo = p.actionId?.startsWith(`${planId}:undo-`) ?? false;
       switch (p.kind) {
@@ -175,9 +219,9 @@ async function follow(
     bars?.stop();
     sub.unsubscribe();
   }
-  if (!end && gone) return { output: `plan ${planId}: ${gone}`, exitCode: ApplyExit.Failed };
-  if (!end) return { output: `no end of plan ${planId} within ${seconds(timeoutMs)}: see the controller's log`, exitCode: ApplyExit.Failed };
-  return summarize(plan, planId, end, seen, byWireId);
+  if (!end && gone) return { result: { output: `plan ${planId}: ${gone}`, exitCode: ApplyExit.Failed }, events };
+  if (!end) return { result: { output: `no end of plan ${planId} within ${seconds(timeoutMs)}: see the controller's log`, exitCode: ApplyExit.Failed }, events };
+  return { result: summarize(plan, planId, end, seen, byWireId), events };
 }
 
 function summarize(plan: FeasiblePlan, planId: string, end: PlanProgress, seen: Followed, byWireId: ReadonlyMap<string, FeasiblePlan['actions'][number]>): CommandResult {

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import type { ApplyRequest } from '@entropy/protocol';
 import { EntropyError, ErrorCode } from '../errors.ts';
 import { parseInstance } from '../instance/parse-instance.ts';
+import { type CostModel, type CostModelOverrides, costModelOverrides, costModelWith } from '../model/cost-model.ts';
 import { VJOB_STATES, type VJobState } from '../model/lifecycle.ts';
 import { readJsonFile } from './io.ts';
 
@@ -47,4 +48,13 @@ function checkDecision(value: unknown, where: string): Record<string, VJobState>
     }
   }
   return value as Record<string, VJobState>;
+}
+
+/**
+ * The source planned with a cost model (`entropy apply --cost-model FILE`): every line of the
+ * model, the target instance's own overrides over it. The controller applies them over its own
+ * model, so the whole of this one wins.
+ */
+export function withCostModel(source: ApplySource, model: CostModel): ApplySource {
+  return { ...source, costModel: costModelOverrides(costModelWith(source.costModel as CostModelOverrides | undefined, model)) };
 }

@@ -11,6 +11,7 @@ import type { ExecutionMode } from '../executor/index.ts';
 import { loadPolicy } from '../policy/index.ts';
 import { openQueueStore, queueBucketOf, type QueueStoreKind } from '../queue/kv-queue-store.ts';
 import { VJobQueue } from '../queue/vjob-queue.ts';
+import { readCostModelFile } from './cost-model-option.ts';
 import type { CommandResult } from './io.ts';
 
 export interface ControllerCommandOptions {
@@ -37,6 +38,8 @@ export interface ControllerCommandOptions {
   readonly maxAttempts?: number;
   /** Backoff before the first retry of a failed transition. */
   readonly retryBackoff?: number;
+  /** A cost-model file (`entropy calibrate`'s output): the model every plan is made with, instead of the defaults. */
+  readonly costModel?: string;
   /** Stops the controller; SIGINT and SIGTERM when absent. */
   readonly signal?: AbortSignal;
 }
@@ -51,6 +54,7 @@ export const DEFAULT_POLICY = 'fifo-ffd';
 export async function controllerCommand(options: ControllerCommandOptions = {}): Promise<CommandResult> {
   const logger = createLogger(options.logLevel ?? 'info');
   const url = options.nats ?? DEFAULT_NATS_URL;
+  const costModel = options.costModel ? readCostModelFile(options.costModel) : undefined;
   const policy = options.decide ? undefined : await loadPolicy(options.policy ?? DEFAULT_POLICY);
   const nc = await connectNats(url, options.name ?? 'entropy-controller', { reconnect: true });
   let queue: VJobQueue | undefined;
@@ -94,8 +98,9 @@ export async function controllerCommand(options: ControllerCommandOptions = {}):
     queue,
     ...(journal ? { journal } : {}),
     ...(options.loopInterval ? { loopIntervalMs: options.loopInterval } : {}),
+    ...(costModel ? { costModel } : {}),
   });
-  logger.info({ nats: url, policy: policy?.name, store: queue.store.kind, vjobs: queue.list().length }, 'connected');
+  logger.info({ nats: url, policy: policy?.name, ...(options.costModel ? { costModel: options.costModel } : {}), store: queue.store.kind, vjobs: queue.list().length }, 'connected');
   const stop = options.signal ?? signalled();
   let stopping = false;
   const lost = await Promise.race([

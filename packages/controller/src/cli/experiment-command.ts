@@ -1,12 +1,11 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { EntropyError, ErrorCode } from '../errors.ts';
 import { loadPolicy } from '../policy/load-policy.ts';
 import { PolicyError } from '../policy/policy-errors.ts';
 import { loadScenario, type Scenario } from '../simulator/scenario.ts';
 import { simulate, type SimulationResult } from '../simulator/simulator.ts';
 import { plotUse } from '../simulator/svg-plot.ts';
-import type { CommandResult } from './io.ts';
+import { type CommandResult, writeTextFile } from './io.ts';
 
 export interface ExperimentCommandOptions {
   readonly json?: boolean;
@@ -52,11 +51,7 @@ export async function experimentCommand(scenarioArg: string, options: Experiment
     throw error;
   }
   if (options.plot) {
-    try {
-      writeFileSync(options.plot, plotUse(results, `${scenario.name}: cluster use over time, ${results.map((r) => r.policy).join(' vs ')}`));
-    } catch (cause) {
-      throw new EntropyError(ErrorCode.Io, `${options.plot}: cannot write (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, { cause });
-    }
+    writeTextFile(options.plot, plotUse(results, `${scenario.name}: cluster use over time, ${results.map((r) => r.policy).join(' vs ')}`));
   }
   const figures = Object.fromEntries(results.map((r) => [r.policy, figuresOf(r)]));
   const output = options.json ? JSON.stringify(figures, null, 2) : formatExperiment(scenario, results, options.plot);

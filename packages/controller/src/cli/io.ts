@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { EntropyError, ErrorCode } from '../errors.ts';
 
@@ -23,6 +23,15 @@ export function readJsonFile(file: string, code: ErrorCode = ErrorCode.InvalidIn
     return JSON.parse(text);
   } catch (cause) {
     throw new EntropyError(code, `${file}: not valid JSON (${(cause as Error).message})`, { cause });
+  }
+}
+
+/** Writes a file the user asked for; failing is an EntropyError naming it. */
+export function writeTextFile(file: string, text: string): void {
+  try {
+    writeFileSync(file, text);
+  } catch (cause) {
+    throw new EntropyError(ErrorCode.Io, `${file}: cannot write (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, { cause });
   }
 }
 

@@ -6,9 +6,12 @@ import { queueCommand } from './queue-command.ts';
 import { SUBMIT_HELP, submitCommand } from './submit-command.ts';
 import { demoCommand } from './demo-command.ts';
 import type { CommandResult } from './io.ts';
-import { APPLY_HELP, applyCommand } from './apply-command.ts';
+import { APPLY_HELP, applyCommand, type ApplyCommandOptions } from './apply-command.ts';
+import { CALIBRATE_HELP, calibrateCommand, type CalibrateCommandOptions } from './calibrate-command.ts';
+import { GANTT_HELP, ganttCommand, type GanttCommandOptions } from './gantt-command.ts';
 import { controllerCommand } from './controller-command.ts';
 import { statusCommand } from './status-command.ts';
+import { DEFAULT_WATCH_INTERVAL_MS, statusWatch } from './status-watch.ts';
 import { INPUT_FORMATS, OUTPUT_FORMATS, planCommand, type PlanCommandOptions } from './plan-command.ts';
 import { experimentCommand } from './experiment-command.ts';
 import { VERIFY_HELP, verifyCommand } from './verify-command.ts';
@@ -70,6 +73,7 @@ program
   .option('--work-budget <nodes>', 'search nodes the placement improvement may explore (default 300,000): the same plan on any machine', nonNegativeInt)
   .addOption(new Option('--format <format>', "the instance file's format: Entropy's own, or BtrPlace's instance JSON").choices(INPUT_FORMATS).default('entropy'))
   .addOption(new Option('--output-format <format>', "the plan's format: Entropy's, or BtrPlace's plan JSON").choices(OUTPUT_FORMATS).default('entropy'))
+  .option('--cost-model <file>', "a cost-model file (entropy calibrate's output) to plan with; the instance's own costModel applies over it")
   .action((file: string, opts: PlanCommandOptions) => run(() => planCommand(file, opts)));
 
 program
@@ -99,7 +103,8 @@ program
   .option('--lease <ms>', 'leader lease period with a JetStream store: a standby controller takes over within two (default 3000)', positiveInt)
   .option('--max-attempts <n>', 'failures of a vjob\'s transition before it is given up and the vjob left where it came from (default 3)', positiveInt)
   .option('--retry-backoff <ms>', 'backoff before the first retry of a failed transition, doubled per failure up to 30 s (default 1000)', positiveInt)
-  .action((opts: { nats: string; prefix: string; statusPeriod?: number; mode?: 'barrier' | 'asap'; logLevel: string; policy: string; loopInterval?: number; queueStore: 'auto' | 'kv' | 'memory'; queueBucket?: string; keepEnded?: number; lease?: number; maxAttempts?: number; retryBackoff?: number }) =>
+  .option('--cost-model <file>', "a cost-model file (entropy calibrate's output): every plan is made with it instead of the defaults")
+  .action((opts: { nats: string; prefix: string; statusPeriod?: number; mode?: 'barrier' | 'asap'; logLevel: string; policy: string; loopInterval?: number; queueStore: 'auto' | 'kv' | 'memory'; queueBucket?: string; keepEnded?: number; lease?: number; maxAttempts?: number; retryBackoff?: number; costModel?: string }) =>
     run(() => controllerCommand(opts)),
   );
 
@@ -138,7 +143,11 @@ program
   .option('--prefix <prefix>', 'subject prefix', 'entropy')
   .option('--json', 'print the status as JSON')
   .option('--timeout <ms>', 'fail when the controller has not answered within this long', positiveInt, DEFAULT_CONTROL_TIMEOUT_MS)
-  .action((opts: { nats: string; prefix: string; json?: boolean; timeout: number }) => run(() => statusCommand(opts)));
+  .addOption(new Option('--watch', 'redraw nodes, vjobs and the running plan every interval until Ctrl-C (one snapshot after another when not on a terminal)').conflicts('json'))
+  .option('--interval <ms>', 'time between two snapshots of --watch', positiveInt, DEFAULT_WATCH_INTERVAL_MS)
+  .action((opts: { nats: string; prefix: string; json?: boolean; timeout: number; watch?: boolean; interval: number }) =>
+    run(() => (opts.watch ? statusWatch(opts) : statusCommand(opts))),
+  );
 
 program
   .command('apply')
@@ -150,10 +159,35 @@ program
   .option('--time-limit <ms>', 'wall-clock bound of the solve (default 2 s + 25 ms per 1,000 VMs)', positiveInt)
   .option('--dry-run', 'print the plan, execute nothing')
   .option('--timeout <ms>', 'give up waiting for the end of the plan after this long', positiveInt)
+  .option('--cost-model <file>', "a cost-model file to plan with (the target instance's own costModel applies over it)")
+  .option('--gantt <file.svg>', 'write a Gantt chart of the plan, planned and measured, once it ends')
+  .option('--results <file>', 'write every completed action, measured, as JSON lines (the input of entropy calibrate)')
   .addHelpText('after', APPLY_HELP)
-  .action((target: string, opts: { nats: string; prefix: string; mode?: 'barrier' | 'asap'; timeLimit?: number; dryRun?: boolean; timeout?: number }) =>
-    run(() => applyCommand(target, opts)),
-  );
+  .action((target: string, opts: ApplyCommandOptions) => run(() => applyCommand(target, opts)));
+
+program
+  .command('calibrate')
+  .description('fit the cost model to measured action durations (results files, the plan journal) and write it as a cost-model file')
+  .option('--results <file...>', 'results files (JSON lines, as entropy apply --results writes them)')
+  .option('--journal', "read the samples from the plan journal (JetStream stream PREFIX_journal)")
+  .option('--nats <url>', 'NATS server URL (with --journal)', 'nats://127.0.0.1:4222')
+  .option('--prefix <prefix>', 'subject prefix (with --journal)', 'entropy')
+  .option('--plans <n>', "only the journal's newest N plans", positiveInt)
+  .option('--base <file>', 'the cost-model file to start from: kinds without samples keep its lines (default: the built-in model)')
+  .requiredOption('--out <file>', 'where to write the calibrated cost-model file')
+  .addHelpText('after', CALIBRATE_HELP)
+  .action((opts: CalibrateCommandOptions) => run(() => calibrateCommand(opts)));
+
+program
+  .command('gantt')
+  .description('write a Gantt chart (SVG) of a plan: from a plan file, or planned and measured from the plan journal')
+  .argument('[plan]', 'plan file (entropy plan --json)')
+  .option('--plan <id>', "a plan's id in the journal, instead of a plan file")
+  .option('--nats <url>', 'NATS server URL (with --plan)', 'nats://127.0.0.1:4222')
+  .option('--prefix <prefix>', 'subject prefix (with --plan)', 'entropy')
+  .requiredOption('--out <file.svg>', 'where to write the chart')
+  .addHelpText('after', GANTT_HELP)
+  .action((plan: string | undefined, opts: GanttCommandOptions) => run(() => ganttCommand(plan, opts)));
 
 program
   .command('experiment')

@@ -1,5 +1,7 @@
 import { entropyExportContext, exportContextOf, INSTANCE_FORMATS, readInstanceAs, writeBtrPlacePlan, type InstanceFormat } from '../btrplace/index.ts';
 import { contextSwitch } from '../engine/context-switch.ts';
+import { type CostModelOverrides, costModelWith } from '../model/cost-model.ts';
+import { readCostModelFile } from './cost-model-option.ts';
 import { formatPlan } from './format-plan.ts';
 import { readJsonFile, type CommandResult } from './io.ts';
 
@@ -16,13 +18,17 @@ export interface PlanCommandOptions {
   readonly format?: InstanceFormat;
   /** With `btrplace`, the plan is written as BtrPlace's plan JSON (implies JSON output). */
   readonly outputFormat?: (typeof OUTPUT_FORMATS)[number];
+  /** A cost-model file: the model to plan with; an Entropy instance's own `costModel` overrides still apply over it. */
+  readonly costModel?: string;
 }
 
 /** `entropy plan FILE`: exit 0 with a plan, 2 when the instance is infeasible. */
 export function planCommand(file: string, options: PlanCommandOptions = {}): CommandResult {
-  const instance = readInstanceAs(options.format ?? 'entropy', readJsonFile(file), file);
+  const json = readJsonFile(file);
+  const instance = readInstanceAs(options.format ?? 'entropy', json, file);
   const { btrplace } = instance;
-  const plan = contextSwitch(instance.configuration, instance.decision, instance.costModel, {
+  const costModel = options.costModel ? costModelWith(btrplace ? {} : ownOverrides(json), readCostModelFile(options.costModel)) : instance.costModel;
+  const plan = contextSwitch(instance.configuration, instance.decision, costModel, {
     ...(btrplace ? { constraints: btrplace.constraints, durations: btrplace.durations } : {}),
     ...(options.timeLimit !== undefined ? { timeLimitMs: options.timeLimit } : {}),
     ...(options.workBudget !== undefined ? { workBudget: options.workBudget } : {}),
@@ -35,4 +41,9 @@ export function planCommand(file: string, options: PlanCommandOptions = {}): Com
   }
   const output = options.json ? JSON.stringify(plan, null, 2) : formatPlan(plan);
   return { output, exitCode };
+}
+
+/** An instance file's own cost-model overrides (already validated by readInstanceAs). */
+function ownOverrides(json: unknown): CostModelOverrides {
+  return ((json as { costModel?: CostModelOverrides }).costModel ?? {});
 }

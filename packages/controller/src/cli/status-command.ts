@@ -16,10 +16,25 @@ export async function statusCommand(options: StatusCommandOptions = {}): Promise
 const num = (n: number | undefined) => (n === undefined ? '-' : String(Math.round(n * 100) / 100));
 
 export function formatStatus(st: StatusReply): string {
-  const out: string[] = [];
-  const online = st.nodes.filter((n) => n.liveness === 'online').length;
-  out.push(`controller ${st.controller}: ${online}/${st.nodes.length} nodes online, ${st.vms.length} VMs${st.running ? `, running plan ${st.running}` : ''}`);
+  const out = [statusHeadline(st), '', ...nodeTable(st)];
   out.push('');
+  out.push(...table(['vm', 'vjob', 'state', 'host', 'cpu', 'mem'], st.vms.map((v) => [v.id, v.vjob, v.state, v.host ?? '-', num(v.demand.cpu), num(v.demand.mem)])));
+  if (st.excluded.length > 0) {
+    out.push('');
+    out.push(`${st.excluded.length} VMs left out of planning:`);
+    out.push(...table(['vm', 'vjob', 'node', 'reason'], st.excluded.map((e) => [e.vm, e.vjob ?? '-', e.node ?? '-', e.reason])));
+  }
+  return out.join('\n');
+}
+
+export function statusHeadline(st: StatusReply): string {
+  const online = st.nodes.filter((n) => n.liveness === 'online').length;
+  return `controller ${st.controller}: ${online}/${st.nodes.length} nodes online, ${st.vms.length} VMs${st.running ? `, running plan ${st.running}` : ''}`;
+}
+
+/** One line per node: liveness, driver, use against capacity, VMs, actions in flight, last status. */
+export function nodeTable(st: StatusReply): string[] {
+  const out: string[] = [];
   const used = new Map<string, { cpu: number; mem: number }>();
   for (const v of st.vms)
     if (v.host && (v.state === 'running' || v.state === 'paused')) {
@@ -41,12 +56,5 @@ export function formatStatus(st: StatusReply): string {
       ]),
     ),
   );
-  out.push('');
-  out.push(...table(['vm', 'vjob', 'state', 'host', 'cpu', 'mem'], st.vms.map((v) => [v.id, v.vjob, v.state, v.host ?? '-', num(v.demand.cpu), num(v.demand.mem)])));
-  if (st.excluded.length > 0) {
-    out.push('');
-    out.push(`${st.excluded.length} VMs left out of planning:`);
-    out.push(...table(['vm', 'vjob', 'node', 'reason'], st.excluded.map((e) => [e.vm, e.vjob ?? '-', e.node ?? '-', e.reason])));
-  }
-  return out.join('\n');
+  return out;
 }

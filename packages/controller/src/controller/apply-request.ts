@@ -1,6 +1,6 @@
 import { type ApplyReply, type ApplyRequest, ControlErrorCode, type ControlError } from '@entropy/protocol';
 import type { Decision } from '../model/configuration.ts';
-import { type CostModelOverrides, costModelWith } from '../model/cost-model.ts';
+import { type CostModel, type CostModelOverrides, costModelWith } from '../model/cost-model.ts';
 import type { MonitorView } from '../monitor/index.ts';
 import { InvalidDecisionError, validateDecision } from '../policy/index.ts';
 import { TurnOutcome } from '../reconcile/reconcile.ts';
@@ -14,6 +14,8 @@ export interface ApplyDeps {
   /** The monitor's view once every online node has reported since the last plan. */
   freshView(): Promise<MonitorView>;
   readonly now?: () => number;
+  /** The controller's cost model: a request's overrides apply to it, and a request without any plans with it. */
+  readonly costModel?: CostModel;
 }
 
 const refuse = (code: ControlErrorCode, message: string, field?: string): ApplyReply => ({ ok: false, error: { code, message, ...(field ? { field } : {}) } as ControlError });
@@ -66,11 +68,10 @@ export async function applyRequest(deps: ApplyDeps, request: ApplyRequest): Prom
     throw err;
   }
   if (queue && !request.dryRun) for (const [vjob, state] of Object.entries(decision)) if (!queue.isPolicyVjob(vjob)) await queue.want(vjob, state);
-  const costModel = costModelWith(request.costModel as CostModelOverrides | undefined);
   const reply = await loop.turnNow({
     planId: request.planId,
     overlay: decision,
-    costModel,
+    ...(request.costModel ? { costModel: costModelWith(request.costModel as CostModelOverrides, deps.costModel) } : {}),
     ...(request.mode ? { mode: request.mode } : {}),
     ...(request.timeLimitMs !== undefined ? { timeLimitMs: request.timeLimitMs } : {}),
     ...(request.dryRun ? { dryRun: true } : {}),

@@ -12,7 +12,11 @@ export function actionJournalFor(journal: PlanJournal, planId: string, logger: L
   return {
     intents: (actions) =>
       journal.append(
-        actions.map(({ request: r, node }): JournalRecord => ({ kind: 'intent', planId, actionId: r.actionId, node, type: r.type, vm: r.vm, vjob: r.vjob, at: now() })),
+        actions.map(({ request: r, node, action: a }): JournalRecord => ({
+          kind: 'intent', planId, actionId: r.actionId, node, type: r.type, vm: r.vm, vjob: r.vjob,
+          ...(r.from !== undefined ? { from: r.from } : {}), ...(r.to !== undefined ? { to: r.to } : {}),
+          mem: r.demand.mem, estimatedMs: r.estimatedMs, ...(a.step >= 0 ? { step: a.step } : {}), start: a.start, end: a.end, at: now(),
+        })),
       ),
     result(request, r) {
       const record: JournalRecord = { kind: 'result', planId, actionId: request.actionId, via: 'reply', at: now(), ...r };

@@ -93,7 +93,7 @@ export async function closeInterruptedPlan(
             records.push({
               kind: 'result', planId: last.planId, actionId: e.actionId, ok: r.ok, via: 'ledger', at: now(),
               ...(r.error ? { code: r.error.code, message: r.error.message } : {}), ...(r.final ? { final: true } : {}),
-              ...(r.state ? { state: r.state } : {}), ...(r.host ? { host: r.host } : {}),
+              ...(r.state ? { state: r.state } : {}), ...(r.host ? { host: r.host } : {}), durationMs: r.durationMs,
             });
           }
         }

@@ -25,7 +25,7 @@ export function inferActions(p: Problem, dest: Int32Array): ActionSpec[] {
     const holds = from === S.running || from === S.paused;
     if (holds && to === S.running) {
       if (dest[v] !== host) out.push({ type: 'migrate', vm: v, from: host, to: dest[v]!, duration: actionDuration(p, 'migrate', v) });
-      if (from === S.paused) out.push({ type: 'unpause', vm: v, from: dest[v]!, to: -1, duration: actionDuration(p, 'unpause', v) });
+      if (from === S.paused) out.push({ type: 'unpause', vm: v, from: dest[v]!, to: -1, duration: actionDuration(p, 'unpause', v, false, dest[v]!) });
     } else if (holds && to === S.sleeping) {
       if (from === S.running) out.push({ type: 'pause', vm: v, from: host, to: -1, duration: actionDuration(p, 'pause', v) });
       out.push({ type: 'suspend', vm: v, from: host, to: -1, duration: actionDuration(p, 'suspend', v) });
@@ -33,10 +33,10 @@ export function inferActions(p: Problem, dest: Int32Array): ActionSpec[] {
       out.push({ type: 'stop', vm: v, from: host, to: -1, duration: actionDuration(p, 'stop', v) });
     } else if (from === S.sleeping && to === S.running) {
       const remote = dest[v] !== host;
-      out.push({ type: 'resume', vm: v, from: host, to: dest[v]!, duration: actionDuration(p, 'resume', v, remote) });
-      out.push({ type: 'unpause', vm: v, from: dest[v]!, to: -1, duration: actionDuration(p, 'unpause', v) });
+      out.push({ type: 'resume', vm: v, from: host, to: dest[v]!, duration: actionDuration(p, 'resume', v, remote, dest[v]!) });
+      out.push({ type: 'unpause', vm: v, from: dest[v]!, to: -1, duration: actionDuration(p, 'unpause', v, false, dest[v]!) });
     } else if (from === S.waiting && to === S.running) {
-      out.push({ type: 'run', vm: v, from: -1, to: dest[v]!, duration: actionDuration(p, 'run', v) });
+      out.push({ type: 'run', vm: v, from: -1, to: dest[v]!, duration: actionDuration(p, 'run', v, false, dest[v]!) });
     }
   }
   return alignVjobGroups(p, out);

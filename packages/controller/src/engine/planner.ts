@@ -250,7 +250,7 @@ export function schedule(
     const deps = [...t.deps, ...endedFrees[node]!];
     let step = 0;
     for (const d of deps) if (tasks[d]!.step + 1 > step) step = tasks[d]!.step + 1;
-    const duration = actionDuration(p, 'migrate', t.vm);
+    const duration = actionDuration(p, 'migrate', t.vm, false, t.from);
     tasks[id] = { ...t, to: node, duration, start: clock, end: clock + duration, deps, step };
     addDemand(p, usage, node, t.vm, 1);
     rules?.started(refOf(p, tasks[id]!));

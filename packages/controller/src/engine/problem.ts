@@ -126,17 +126,22 @@ function compileTargets(configuration: Configuration, decision: Decision, vjobVm
   return unreachable;
 }
 
-/** Duration of an action on VM `vm`: its own duration when one is given, else the cost model's. */
-export function actionDuration(p: Problem, type: ActionType, vm: number, remote = false): number {
+/**
+ * Duration of an action on VM `vm` executed on node `node` (an index, the VM's host unless told:
+ * the agent that runs the action, the source of a migration, the destination of a run or resume):
+ * its own duration when one is given, else the cost model's, by the node's own line when the model
+ * has one.
+ */
+export function actionDuration(p: Problem, type: ActionType, vm: number, remote = false, node = p.host[vm]!): number {
   const kind = costKindOf(type, remote);
   const own = p.durations?.vm?.(p.configuration.vms[vm]!.id, kind);
-  return own ?? durationOf(p.costModel, kind, p.mem[vm]!);
+  return own ?? durationOf(p.costModel, kind, p.mem[vm]!, p.costModel.nodes ? p.configuration.nodes[node]?.id : undefined);
 }
 
 /** Duration of booting or shutting down node `node`. */
 export function nodeActionDuration(p: Problem, kind: 'bootNode' | 'shutdownNode', node: number): number {
   const own = p.durations?.node?.(p.configuration.nodes[node]!.id, kind);
-  return own ?? durationOf(p.costModel, kind, 0);
+  return own ?? durationOf(p.costModel, kind, 0, p.costModel.nodes ? p.configuration.nodes[node]!.id : undefined);
 }
 
 /** Whether `vm` fits on `node` given the node's current usage array (same layout as capacity). */

@@ -58,9 +58,12 @@ export interface ObservedPlace {
 /** The executor's side of the plan journal (journal/plan-journal.ts): intents before sending, results after. */
 export interface ActionJournal {
   /** Resolves once the intents are durable; a rejection keeps the actions from being sent. */
-  intents(actions: readonly { readonly request: ActionRequest; readonly node: string }[]): Promise<void>;
+  intents(actions: readonly { readonly request: ActionRequest; readonly node: string; readonly action: PlannedAction }[]): Promise<void>;
   /** Not awaited: a result the journal misses is learnt from the agent's ledger after a restart. */
-  result(request: ActionRequest, result: { readonly ok: boolean; readonly code?: string; readonly message?: string; readonly final?: boolean; readonly state?: string; readonly host?: string }): void;
+  result(
+    request: ActionRequest,
+    result: { readonly ok: boolean; readonly code?: string; readonly message?: string; readonly final?: boolean; readonly state?: string; readonly host?: string; readonly durationMs?: number },
+  ): void;
 }
 
 /**
@@ -300,7 +303,7 @@ class PlanRun {
     const journal = this.options.journal;
     if (journal) {
       try {
-        await journal.intents([{ request: req, node }]);
+        await journal.intents([{ request: req, node, action: a }]);
       } catch (err) {
         const error = { code: ExecutorErrorCode.Journal, message: `${a.type} ${a.vm} on ${node} not sent: its intent could not be journaled (${(err as Error).message})` };
         return { ok: false, wireId, node, attempts: 0, elapsedMs: 0, uncertain: false, error };
@@ -308,8 +311,12 @@ class PlanRun {
     }
     const outcome = await this.exchange(a, req, node);
     if (journal) {
-      if (outcome.ok) journal.result(req, { ok: true, ...(outcome.result.state !== undefined ? { state: outcome.result.state } : {}), ...(outcome.result.host !== undefined ? { host: outcome.result.host } : {}) });
-      else journal.result(req, { ok: false, code: outcome.error.code, message: outcome.error.message, ...(outcome.error.final ? { final: true } : {}) });
+      const { result } = outcome.ok ? outcome : { result: undefined };
+      if (result) journal.result(req, { ok: true, durationMs: result.durationMs, ...(result.state !== undefined ? { state: result.state } : {}), ...(result.host !== undefined ? { host: result.host } : {}) });
+      else if (!outcome.ok) {
+        const duration = outcome.agentDurationMs !== undefined ? { durationMs: outcome.agentDurationMs } : {};
+        journal.result(req, { ok: false, code: outcome.error.code, message: outcome.error.message, ...duration, ...(outcome.error.final ? { final: true } : {}) });
+      }
     }
     return outcome;
   }

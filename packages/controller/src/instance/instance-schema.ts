@@ -41,9 +41,13 @@ export const vjobSchema = z.strictObject({
 });
 
 const linearCost = z.strictObject({ base: amount.optional(), perMiB: amount.optional() });
-export const costModelSchema = z.strictObject(
-  Object.fromEntries(COST_KINDS.map((k) => [k, linearCost.optional()])) as Record<string, z.ZodOptional<typeof linearCost>>,
-);
+const kindLines = Object.fromEntries(COST_KINDS.map((k) => [k, linearCost.optional()])) as Record<string, z.ZodOptional<typeof linearCost>>;
+/** Cost-model overrides (model/cost-model.ts CostModelOverrides): an instance's `costModel`, and a cost-model file. */
+export const costModelSchema = z.strictObject({
+  ...kindLines,
+  /** Per node, the kinds whose line differs from the cluster's. */
+  nodes: z.record(id, z.strictObject(kindLines), { error: 'must map node ids to cost lines' }).optional(),
+});
 
 export const instanceSchema = z.strictObject({
   nodes: z.array(nodeSchema, { error: 'must be an array of nodes' }),

@@ -2,6 +2,7 @@ import { ErrorCode, InvalidInputError, jsonPath, type InputIssue } from '../erro
 import type { Configuration, Decision, Node, VJob, VM } from '../model/configuration.ts';
 import { costModelWith, type CostModel } from '../model/cost-model.ts';
 import { describeUnreachableVjob, holdsResources, unreachableTargets, type VJobState } from '../model/lifecycle.ts';
+import { inputIssues } from './input-issues.ts';
 import { instanceSchema, type ParsedInstanceJson } from './instance-schema.ts';
 
 /** What the context switch needs: where things are, where the policy wants them, and what actions cost. */
@@ -18,13 +19,7 @@ const MAX_ISSUES = 20;
 export function parseInstance(json: unknown, file = 'instance'): Instance {
   const shaped = instanceSchema.safeParse(json);
   if (!shaped.success) {
-    // zod reports unknown keys on their object; a user looks for the field itself.
-    const issues = shaped.error.issues.flatMap((i) =>
-      i.code === 'unrecognized_keys'
-        ? i.keys.map((key) => ({ path: jsonPath([...i.path, key]), reason: `unknown field '${key}'` }))
-        : [{ path: jsonPath(i.path), reason: i.message }],
-    );
-    throw new InvalidInputError(ErrorCode.InvalidInstance, file, issues.slice(0, MAX_ISSUES));
+    throw new InvalidInputError(ErrorCode.InvalidInstance, file, inputIssues(shaped.error).slice(0, MAX_ISSUES));
   }
   const issues: InputIssue[] = [];
   const instance = buildInstance(shaped.data, issues);

@@ -32,6 +32,16 @@ export const journalRecordSchema = z.discriminatedUnion('kind', [
     type: z.string(),
     vm: id,
     vjob: id,
+    /** Where the VM (or its image) is and where it goes, as in the plan. */
+    from: id.optional(),
+    to: id.optional(),
+    /** The VM's memory (MiB) and the cost model's estimate: with the result's durationMs, a calibration sample. */
+    mem: time.optional(),
+    estimatedMs: time.optional(),
+    /** The action's place in the plan: its step, and its planned start and end in ms from the plan's start. */
+    step: z.number().int().min(0).optional(),
+    start: time.optional(),
+    end: time.optional(),
     at: time,
   }),
   z.object({
@@ -45,6 +55,8 @@ export const journalRecordSchema = z.discriminatedUnion('kind', [
     final: z.boolean().optional(),
     state: z.string().optional(),
     host: z.string().optional(),
+    /** How long the action took, measured by the agent around the hypervisor call. */
+    durationMs: time.optional(),
     /** How the result was learnt: the executor's reply, or a ledger query after a controller restart. */
     via: z.enum(['reply', 'ledger']).optional(),
     at: time,
@@ -67,6 +79,8 @@ export interface PlanJournal {
   append(records: readonly JournalRecord[]): Promise<void>;
   /** Every record of one plan, in append order; malformed ones are reported and skipped. */
   read(planId: string): Promise<JournalRecord[]>;
+  /** The ids of the plans with records, the one written to last at the end. */
+  plans(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -99,18 +113,23 @@ export function summarizePlan(records: readonly JournalRecord[]): PlanSummary {
 /** The journal in this process's memory: for tests and clusters without JetStream. */
 export class MemoryJournal implements PlanJournal {
   readonly kind = 'memory' as const;
-  private readonly plans = new Map<string, JournalRecord[]>();
+  private readonly records = new Map<string, JournalRecord[]>();
 
   async append(records: readonly JournalRecord[]): Promise<void> {
     for (const r of records) {
-      const list = this.plans.get(r.planId);
-      if (list) list.push(structuredClone(r));
-      else this.plans.set(r.planId, [structuredClone(r)]);
+      const list = this.records.get(r.planId) ?? [];
+      // Re-inserted: the map's order is the order of each plan's last record.
+      this.records.delete(r.planId);
+      this.records.set(r.planId, [...list, structuredClone(r)]);
     }
   }
 
+  async plans(): Promise<string[]> {
+    return [...this.records.keys()];
+  }
+
   async read(planId: string): Promise<JournalRecord[]> {
-    return (this.plans.get(planId) ?? []).map((r) => structuredClone(r));
+    return (this.records.get(planId) ?? []).map((r) => structuredClone(r));
   }
 
   async close(): Promise<void> {}

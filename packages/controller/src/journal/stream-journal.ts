@@ -1,4 +1,4 @@
-import { DiscardPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, StorageType } from '@nats-io/jetstream';
+import { DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, StorageType } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import { assertToken } from '@entropy/protocol';
 import type { Logger } from '../controller/logger.ts';
@@ -67,6 +67,19 @@ export class StreamJournal implements PlanJournal {
     return new StreamJournal(jetstream(nc), jsm, name, options.prefix, options.logger);
   }
 
+  /** The journal of a prefix for a reader (`entropy calibrate`, `entropy gantt`): never creates or changes the stream. */
+  static async existing(nc: NatsConnection, options: Pick<StreamJournalOptions, 'prefix' | 'logger'>): Promise<StreamJournal> {
+    const name = journalStreamOf(options.prefix);
+    let jsm: JetStreamManager;
+    try {
+      jsm = await jetstreamManager(nc);
+      await jsm.streams.info(name);
+    } catch (cause) {
+      throw new EntropyError(ErrorCode.Io, `no plan journal on prefix ${options.prefix} at ${nc.getServer()}: JetStream stream ${name} unavailable (${(cause as Error).message})`, { cause });
+    }
+    return new StreamJournal(jetstream(nc), jsm, name, options.prefix, options.logger);
+  }
+
   async append(records: readonly JournalRecord[]): Promise<void> {
     // Published together, acknowledged together: one round trip for a whole dispatch unit.
     await Promise.all(records.map((r) => this.js.publish(journalSubject(this.prefix, r.planId), this.encoder.encode(JSON.stringify(r)))));
@@ -95,6 +108,28 @@ export class StreamJournal implements PlanJournal {
     }
     if (read < count) this.logger.warn({ planId, read, count }, 'journal: the plan\'s records could not all be read in time');
     return out;
+  }
+
+  async plans(): Promise<string[]> {
+    const all = `${this.prefix}.journal.*`;
+    const info = await this.jsm.streams.info(this.stream, { subjects_filter: all });
+    const count = Object.keys(info.state.subjects ?? {}).length;
+    if (count === 0) return [];
+    // The last record of each plan's subject, headers only: its sequence orders the plans.
+    const consumer = await this.js.consumers.get(this.stream, { filter_subjects: all, deliver_policy: DeliverPolicy.LastPerSubject, headers_only: true });
+    const last: [number, string][] = [];
+    const messages = await consumer.consume({ max_messages: Math.min(count, 1000) });
+    const timer = setTimeout(() => void messages.close(), READ_TIMEOUT_MS);
+    try {
+      for await (const m of messages) {
+        last.push([m.seq, m.subject.slice(this.prefix.length + '.journal.'.length)]);
+        if (m.info.pending === 0 || last.length >= count) break;
+      }
+    } finally {
+      clearTimeout(timer);
+      await messages.close();
+    }
+    return last.sort((a, b) => a[0] - b[0]).map(([, planId]) => planId);
   }
 
   async close(): Promise<void> {}

@@ -22,9 +22,17 @@ export interface CostModel {
   /** Booting and shutting down a node (`perMiB` is unused: a node has no memory image to move). */
   readonly bootNode: LinearCost;
   readonly shutdownNode: LinearCost;
+  /**
+   * Lines of some nodes that differ from the cluster's (a slower disk, a busier link), per node
+   * then per kind; an action takes its executing node's line when there is one. A calibration
+   * writes them (model/calibrate.ts); absent in most models.
+   */
+  readonly nodes?: Readonly<Record<string, NodeCosts>>;
 }
 
-export type CostKind = keyof CostModel;
+export type CostKind = Exclude<keyof CostModel, 'nodes'>;
+/** One node's own lines, for the kinds where it differs from the cluster. */
+export type NodeCosts = { readonly [K in CostKind]?: LinearCost };
 export const COST_KINDS: readonly CostKind[] = [
   'run', 'stop', 'suspend', 'resumeLocal', 'resumeRemote', 'migrate', 'pause', 'unpause', 'bootNode', 'shutdownNode',
 ];
@@ -42,12 +50,38 @@ export const DEFAULT_COST_MODEL: CostModel = {
   shutdownNode: { base: 30_000, perMiB: 0 },
 };
 
-export type CostModelOverrides = { readonly [K in CostKind]?: Partial<LinearCost> };
+type KindOverrides = { readonly [K in CostKind]?: Partial<LinearCost> };
 
-export function costModelWith(overrides: CostModelOverrides = {}): CostModel {
-  const out: Record<string, LinearCost> = {};
-  for (const kind of COST_KINDS) out[kind] = { ...DEFAULT_COST_MODEL[kind], ...overrides[kind] };
+/**
+ * Changes to a cost model, as an instance file's `costModel` and a cost-model file write them: a
+ * part of any kind's line, and per node a part of any kind's line (the missing part is the
+ * cluster's, after the overrides).
+ */
+export type CostModelOverrides = KindOverrides & { readonly nodes?: Readonly<Record<string, KindOverrides>> };
+
+/** `base` (the defaults unless given) with the overrides applied. */
+export function costModelWith(overrides: CostModelOverrides = {}, base: CostModel = DEFAULT_COST_MODEL): CostModel {
+  const out: Record<string, unknown> = {};
+  for (const kind of COST_KINDS) out[kind] = { ...base[kind], ...overrides[kind] };
+  const nodes: Record<string, Record<string, LinearCost>> = {};
+  for (const [node, own] of Object.entries(base.nodes ?? {})) nodes[node] = { ...own };
+  for (const [node, own] of Object.entries(overrides.nodes ?? {})) {
+    const lines = (nodes[node] ??= {});
+    for (const kind of COST_KINDS) {
+      const part = own[kind];
+      if (part) lines[kind] = { ...(lines[kind] ?? (out[kind] as LinearCost)), ...part };
+    }
+  }
+  if (Object.keys(nodes).length > 0) out.nodes = nodes;
   return out as unknown as CostModel;
+}
+
+/** A cost model as overrides of nothing: every kind's line and every node's, the shape of a cost-model file. */
+export function costModelOverrides(model: CostModel): CostModelOverrides {
+  const out: Record<string, unknown> = {};
+  for (const kind of COST_KINDS) out[kind] = { ...model[kind] };
+  if (model.nodes && Object.keys(model.nodes).length > 0) out.nodes = structuredClone(model.nodes);
+  return out as CostModelOverrides;
 }
 
 /** The cost kind that prices an action; resume depends on whether the image changes node. */
@@ -56,7 +90,8 @@ export function costKindOf(type: ActionType, remote: boolean): CostKind {
   return type;
 }
 
-export function durationOf(model: CostModel, kind: CostKind, memMiB: number): number {
-  const c = model[kind];
+/** How long an action of `kind` on `memMiB` takes; on `node`, by that node's own line when it has one. */
+export function durationOf(model: CostModel, kind: CostKind, memMiB: number, node?: string): number {
+  const c = (node !== undefined ? model.nodes?.[node]?.[kind] : undefined) ?? model[kind];
   return Math.max(0, Math.round(c.base + c.perMiB * memMiB));
 }

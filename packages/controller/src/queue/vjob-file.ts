@@ -1,6 +1,7 @@
 import { TOKEN_RE, VM_ID_RE } from '@entropy/protocol';
 import { z } from 'zod';
 import { ErrorCode, InvalidInputError, jsonPath, type InputIssue } from '../errors.ts';
+import { inputIssues } from '../instance/input-issues.ts';
 import type { Resources } from '../model/resources.ts';
 
 /**
@@ -52,12 +53,7 @@ const MAX_ISSUES = 20;
 export function parseVJobFile(json: unknown, file = 'vjob'): VJobSpec {
   const shaped = vjobFileSchema.safeParse(json);
   if (!shaped.success) {
-    const issues = shaped.error.issues.flatMap((i) =>
-      i.code === 'unrecognized_keys'
-        ? i.keys.map((key) => ({ path: jsonPath([...i.path, key]), reason: `unknown field '${key}'` }))
-        : [{ path: jsonPath(i.path), reason: i.message }],
-    );
-    throw new InvalidInputError(ErrorCode.InvalidVJob, file, issues.slice(0, MAX_ISSUES));
+    throw new InvalidInputError(ErrorCode.InvalidVJob, file, inputIssues(shaped.error).slice(0, MAX_ISSUES));
   }
   const { id, priority, vms } = shaped.data;
   const issues: InputIssue[] = [];

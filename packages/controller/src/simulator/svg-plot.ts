@@ -1,3 +1,4 @@
+import { escapeXml, svgStart } from '../svg/svg-document.ts';
 import type { SimulationResult, UseSegment } from './simulator.ts';
 
 /** Colours that stay distinct for colour-blind readers (ColorBrewer Dark2). */
@@ -21,8 +22,7 @@ export function plotUse(results: readonly SimulationResult[], title: string): st
   const x = (minutes: number) => LEFT + (minutes / end) * plotW;
   const out: string[] = [];
   out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif">`,
-    `<rect width="100%" height="100%" fill="#ffffff"/>`,
+    ...svgStart(WIDTH, height),
     `<text x="${LEFT}" y="30" font-size="19" font-weight="600" fill="#222">${esc(title)}</text>`,
   );
   results.forEach((r, i) => {
@@ -106,4 +106,4 @@ function ticks(end: number): number[] {
 }
 
 const fmt = (x: number) => x.toFixed(1);
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const esc = escapeXml;

@@ -1,0 +1,111 @@
+import { readFileSync } from 'node:fs';
+import { samplesFromJournal } from '../calibration/journal-samples.ts';
+import { parseResultsFile } from '../calibration/results-file.ts';
+import { silentLogger } from '../controller/logger.ts';
+import { connectNats, DEFAULT_NATS_URL } from '../controller/nats-connect.ts';
+import { EntropyError, ErrorCode } from '../errors.ts';
+import { formatCostModelFile } from '../instance/cost-model-file.ts';
+import { StreamJournal } from '../journal/stream-journal.ts';
+import { type CostSample, fitCostModel, type KindCalibration } from '../model/calibrate.ts';
+import { DEFAULT_COST_MODEL, type LinearCost } from '../model/cost-model.ts';
+import { readCostModelFile } from './cost-model-option.ts';
+import { type CommandResult, writeTextFile } from './io.ts';
+import { table } from './text-table.ts';
+
+export interface CalibrateCommandOptions {
+  /** Read samples from the plan journal (JetStream stream PREFIX_journal). */
+  readonly journal?: boolean;
+  readonly nats?: string;
+  readonly prefix?: string;
+  /** Only the journal's newest N plans. */
+  readonly plans?: number;
+  /** Results files (JSON lines, `entropy apply --results`). */
+  readonly results?: readonly string[];
+  /** The model the fit starts from (kinds without samples keep its lines); the defaults when absent. */
+  readonly base?: string;
+  /** Where the calibrated cost-model file goes. */
+  readonly out: string;
+}
+
+export const CALIBRATE_HELP = `
+Samples are measured actions: from results files (JSON lines, one completed action each, as
+entropy apply --results writes them: {"kind":"migrate","mem":1024,"durationMs":1180,"node":"n1",...})
+and from the plan journal (--journal: every action that succeeded with its memory and duration).
+Per kind, duration = base + perMiB x mem is fitted (Theil-Sen, outliers beyond 3 MADs dropped, then
+least squares, never negative); a node that differs by more than 20% with at least 8 samples gets
+its own line. The output file has the shape of an instance file's costModel; use it with
+entropy plan|apply|controller --cost-model FILE.
+
+Exit codes: 0 written, 1 bad input or no samples`;
+
+/** `entropy calibrate`: fits a cost model to measured durations and writes it as a cost-model file. */
+export async function calibrateCommand(options: CalibrateCommandOptions): Promise<CommandResult> {
+  const files = options.results ?? [];
+  if (files.length === 0 && !options.journal) throw new EntropyError(ErrorCode.InvalidResults, 'calibrate: no samples to read: give --results FILE or --journal');
+  const base = options.base ? readCostModelFile(options.base) : DEFAULT_COST_MODEL;
+  const samples: CostSample[] = [];
+  const sources: string[] = [];
+  for (const file of files) {
+    const read = parseResultsFile(readText(file), file);
+    samples.push(...read);
+    sources.push(`${read.length} from ${file}`);
+  }
+  if (options.journal) {
+    const j = await journalSamples(options);
+    samples.push(...j.samples);
+    sources.push(`${j.samples.length} from the journal (${j.plans} plans${j.skipped > 0 ? `, ${j.skipped} actions without memory or duration skipped` : ''})`);
+  }
+  if (samples.length === 0) throw new EntropyError(ErrorCode.InvalidResults, `calibrate: no samples (${sources.join(', ')})`);
+  const { model, kinds } = fitCostModel(samples, base);
+  writeTextFile(options.out, formatCostModelFile(model));
+  return { output: formatCalibration(kinds, `${samples.length} samples: ${sources.join(', ')}; wrote ${options.out}`), exitCode: 0 };
+}
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new EntropyError(ErrorCode.Io, `${file}: cannot read (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, { cause });
+  }
+}
+
+async function journalSamples(options: CalibrateCommandOptions): Promise<{ samples: CostSample[]; skipped: number; plans: number }> {
+  const nc = await connectNats(options.nats ?? DEFAULT_NATS_URL, 'entropy-calibrate');
+  try {
+    const journal = await StreamJournal.existing(nc, { prefix: options.prefix ?? 'entropy', logger: silentLogger });
+    const ids = await journal.plans();
+    const chosen = options.plans !== undefined ? ids.slice(-options.plans) : ids;
+    const samples: CostSample[] = [];
+    let skipped = 0;
+    for (const id of chosen) {
+      const s = samplesFromJournal(await journal.read(id));
+      samples.push(...s.samples);
+      skipped += s.skipped;
+    }
+    return { samples, skipped, plans: chosen.length };
+  } finally {
+    await nc.close();
+  }
+}
+
+const num = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 1 ? x.toFixed(2) : x.toFixed(4).replace(/0+$/, '').replace(/\.$/, ''));
+const line = (c: LinearCost) => `${num(c.base)} + ${num(c.perMiB)} x mem`;
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+
+/** Per kind: the fit, and the estimates' errors before and after; then the nodes' own lines. */
+export function formatCalibration(kinds: readonly KindCalibration[], head: string): string {
+  const rows = kinds.map((k) => [
+    k.kind,
+    String(k.samples),
+    String(k.outliers),
+    line(k.before),
+    `${line(k.after)}${k.method === 'scaled' ? ' (scaled: one memory size)' : ''}`,
+    `${pct(k.mdapeBefore)} -> ${pct(k.mdapeAfter)}`,
+    `${num(k.medianErrorBeforeMs)} -> ${num(k.medianErrorAfterMs)} ms`,
+    k.r2 === undefined ? '-' : k.r2.toFixed(3),
+  ]);
+  const out = [head, '', ...table(['kind', 'samples', 'outliers', 'before (ms)', 'after (ms)', 'MdAPE before -> after', 'median error', 'R2'], rows)];
+  const nodes = kinds.flatMap((k) => k.nodes.map((n) => `  ${k.kind} on ${n.node}: ${line(n.line)} (${n.samples} samples)`));
+  if (nodes.length > 0) out.push('', 'nodes with their own line (more than 20% from the cluster):', ...nodes);
+  return out.join('\n');
+}
