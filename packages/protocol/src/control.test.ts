@@ -22,6 +22,14 @@ describe('queue control messages', () => {
     expect(r).toMatchObject({ ok: false, error: { code: 'ENTROPY_INVALID_MESSAGE', field } });
   });
 
+  it('round-trips a node request and its reply, and rejects a state other than online or offline', () => {
+    const msg = { node: 'n3', state: 'offline' } as const;
+    expect(decodeControl('nodeRequest', encodeControl('nodeRequest', msg))).toEqual({ ok: true, msg });
+    const reply = { ok: true, node: 'n3', wanted: 'offline', liveness: 'online', note: 'v1, v2 move away first' } as const;
+    expect(decodeControl('nodeReply', encodeControl('nodeReply', reply))).toEqual({ ok: true, msg: reply });
+    expect(decodeControl('nodeRequest', packr.pack({ v: PROTOCOL_VERSION, node: 'n3', state: 'asleep' }))).toMatchObject({ ok: false, error: { field: '$.state' } });
+  });
+
   it('rejects a cancel request without an id', () => {
     expect(decodeControl('cancelRequest', encodeControl('queueRequest', {}))).toMatchObject({ ok: false, error: { field: '$.id' } });
   });
