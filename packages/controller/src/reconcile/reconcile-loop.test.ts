@@ -28,7 +28,7 @@ function failedOutcome(planId: string, plan: FeasiblePlan, code: string): Execut
   const failure = { action: a, wireId: `${planId}:${a.id}`, node: 'n1', error: { code, message: 'boom' }, elapsedMs: 1, attempts: 1, uncertain: false };
   return {
     planId, mode: 'barrier', status: 'failed', completed: [], failed: failure, failures: [failure], undone: [], notStarted: [],
-    leftPaused: [], uncertainVms: [], observed: configuration, estimatedMs: 1, measuredMs: 1,
+    nodeActions: { completed: [], failures: [], notStarted: [] }, leftPaused: [], uncertainVms: [], observed: configuration, estimatedMs: 1, measuredMs: 1,
   };
 }
 
