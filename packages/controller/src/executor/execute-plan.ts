@@ -90,7 +90,10 @@ export async function executePlan(plan: FeasiblePlan, options: ExecuteOptions): 
  * the verifier's approval. Throws InvalidPlanIdError, UnsupportedPlanError (node actions and no
  * NodePower), NodePowerUnsupportedError (one the NodePower refuses, naming why) or PlanRefusedError.
  */
-export function assertExecutable(plan: FeasiblePlan, options: Pick<ExecuteOptions, 'planId' | 'configuration' | 'decision' | 'nodePower'>): void {
+export function assertExecutable(
+  plan: FeasiblePlan,
+  options: Pick<ExecuteOptions, 'planId' | 'configuration' | 'decision'> & { readonly nodePower?: Pick<NodePower, 'unsupported'> },
+): void {
   if (!TOKEN_RE.test(options.planId)) throw new InvalidPlanIdError(options.planId);
   const nodeActions = plan.nodeActions ?? [];
   if (nodeActions.length > 0 && !options.nodePower) {
