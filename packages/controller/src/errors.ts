@@ -11,6 +11,8 @@ export const ErrorCode = {
   PolicyFailed: 'ENTROPY_POLICY_FAILED',
   /** A policy could not be found or its module does not export a policy. */
   PolicyLoad: 'ENTROPY_POLICY_LOAD',
+  /** A command-line option's value is unusable (a `--boot-command` that does not parse, say); the message names the option. */
+  InvalidOption: 'ENTROPY_INVALID_OPTION',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
