@@ -30,6 +30,15 @@ describe('queue control messages', () => {
     expect(decodeControl('nodeRequest', packr.pack({ v: PROTOCOL_VERSION, node: 'n3', state: 'asleep' }))).toMatchObject({ ok: false, error: { field: '$.state' } });
   });
 
+  it("carries a plan's node actions in an apply reply, and accepts a reply without them", () => {
+    const reply = {
+      ok: true, planId: 'p1', actions: [], steps: 1, makespan: 30_000, sumCompletion: 30_000, solveMs: 1, excluded: [], target: {}, executing: true,
+    } as const;
+    const withNodes = { ...reply, nodeActions: [{ id: 'a1', type: 'shutdownNode', node: 'n3', start: 0, end: 30_000, step: 0, dependsOn: [] }] } as const;
+    expect(decodeControl('applyReply', encodeControl('applyReply', withNodes))).toEqual({ ok: true, msg: withNodes });
+    expect(decodeControl('applyReply', encodeControl('applyReply', reply))).toEqual({ ok: true, msg: reply });
+  });
+
   it('rejects a cancel request without an id', () => {
     expect(decodeControl('cancelRequest', encodeControl('queueRequest', {}))).toMatchObject({ ok: false, error: { field: '$.id' } });
   });

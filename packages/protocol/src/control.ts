@@ -102,11 +102,25 @@ export const plannedActionSchema = z.object({
 });
 export type PlannedActionMessage = z.infer<typeof plannedActionSchema>;
 
+/** A node power action of a plan (BtrPlace's bootNode, shutdownNode), in the id space and steps of the VM actions. */
+export const plannedNodeActionSchema = z.object({
+  id: name,
+  type: z.enum(['bootNode', 'shutdownNode']),
+  node: token,
+  start: time,
+  end: time,
+  step: count,
+  dependsOn: z.array(name),
+});
+export type PlannedNodeActionMessage = z.infer<typeof plannedNodeActionSchema>;
+
 export const applyReplySchema = z.union([
   z.object({
     ok: z.literal(true),
     planId: token,
     actions: z.array(plannedActionSchema),
+    /** Node boots and shutdowns of the plan (a node an operator wants online or offline); absent when none. */
+    nodeActions: z.array(plannedNodeActionSchema).optional(),
     steps: count,
     makespan: time,
     sumCompletion: time,
