@@ -2,10 +2,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { askController } from '../packages/controller/src/controller/nats-connect.ts';
 import { parseInstance } from '../packages/controller/src/instance/parse-instance.ts';
+import { encodeControl, subjects } from '../packages/protocol/src/index.ts';
 import { type ControllerCluster, startControllerCluster } from './helpers/controller-cluster.ts';
 import { controllerStatus } from './helpers/controller-status.ts';
-import { entropy, logLines } from './helpers/entropy-process.ts';
+import { entropy, logLines, stopProcess } from './helpers/entropy-process.ts';
 import { waitFor } from './helpers/wait-for.ts';
 
 const prefix = `power${process.pid}`;
@@ -92,6 +94,24 @@ describe('node power: entropy node shutdown and boot, executed by a controller w
     // Nothing is planned on n3 while it is off; asking again changes nothing.
     const again = await cli('node', 'shutdown', 'n3');
     expect(again.stdout).toMatch(/node n3 wanted offline \(offline now\)/);
+  });
+
+  it('a controller restarted meanwhile knows n3 is powered off and wanted offline (the queue store), and does not wait for it', async () => {
+    await stopProcess(cluster.controller, 'SIGKILL');
+    await cluster.restart();
+    const n3 = await waitFor('n3 in the new controller\'s status', async () => (await status().catch(() => undefined))?.nodes.find((n) => n.id === 'n3'));
+    expect(n3).toMatchObject({ liveness: 'offline', poweredOff: true, wanted: 'offline', capacity: { cpu: 4, mem: 4096 } });
+    // Its first turns wait for n1 and n2 to report, never for n3: applies sent at once are refused
+    // (or answered) without naming it.
+    const refusals: string[] = [];
+    const s = subjects(prefix);
+    await waitFor('an apply answered', async () => {
+      const r = await askController(cluster.nc, { subjects: s, url: cluster.server.url }, 'apply', encodeControl('applyRequest', { planId: `after-restart-${refusals.length}`, decision: { j1: 'running' } }), 'applyReply', 10_000);
+      if (r.ok) return true;
+      refusals.push(r.error.message);
+      return false;
+    });
+    expect(refusals.filter((m) => m.includes('n3'))).toEqual([]);
   });
 
   it('entropy node boot n3: the boot command runs, the agent says hello and reports, n3 is online and a later apply places a VM there', async () => {

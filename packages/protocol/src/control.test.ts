@@ -1,6 +1,6 @@
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import { decodeControl, encodeControl } from './control.ts';
+import { type ApplyReply, decodeControl, encodeControl } from './control.ts';
 import { PROTOCOL_VERSION } from './codec.ts';
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
@@ -31,10 +31,10 @@ describe('queue control messages', () => {
   });
 
   it("carries a plan's node actions in an apply reply, and accepts a reply without them", () => {
-    const reply = {
+    const reply: ApplyReply = {
       ok: true, planId: 'p1', actions: [], steps: 1, makespan: 30_000, sumCompletion: 30_000, solveMs: 1, excluded: [], target: {}, executing: true,
-    } as const;
-    const withNodes = { ...reply, nodeActions: [{ id: 'a1', type: 'shutdownNode', node: 'n3', start: 0, end: 30_000, step: 0, dependsOn: [] }] } as const;
+    };
+    const withNodes: ApplyReply = { ...reply, nodeActions: [{ id: 'a1', type: 'shutdownNode', node: 'n3', start: 0, end: 30_000, step: 0, dependsOn: [] }] };
     expect(decodeControl('applyReply', encodeControl('applyReply', withNodes))).toEqual({ ok: true, msg: withNodes });
     expect(decodeControl('applyReply', encodeControl('applyReply', reply))).toEqual({ ok: true, msg: reply });
   });

@@ -44,7 +44,8 @@ export async function nodePowerRequest(deps: NodePowerRequestDeps, data: Uint8Ar
   }
   const why = deps.unsupported(state);
   if (why !== undefined) return refuse(ControlErrorCode.NodePowerUnsupported, `cannot ${state === 'online' ? 'boot' : 'shut down'} ${node}: ${why}`, 'state');
-  const liveness: Extract<NodeReply, { ok: true }>['liveness'] = seen?.liveness ?? 'unknown';
+  // A node powered off before this controller started is offline, as status shows it.
+  const liveness: Extract<NodeReply, { ok: true }>['liveness'] = seen?.liveness ?? (record?.poweredOff ? 'offline' : 'unknown');
   const online = liveness === 'online' && !seen?.poweredOff;
   // Wanted online and online already: nothing is wanted any more.
   await deps.update(node, (current) => {
