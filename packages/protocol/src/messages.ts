@@ -162,26 +162,33 @@ export const actionErrorSchema = z.object({
 });
 export type ActionError = z.infer<typeof actionErrorSchema>;
 
+/** What every agent reply to a controller's action says: which action, whether it worked, how long it took. */
+const resultFields = {
+  /** Empty when the request could not be decoded far enough to read its id. */
+  actionId: z.union([actionId, z.literal('')]),
+  node: nodeId,
+  ok: z.boolean(),
+  error: actionErrorSchema.optional(),
+  /** Measured on the agent, around the driver call (or the shutdown's checks and command). */
+  durationMs: amount,
+  /** On a failure: true when a retry cannot help (see isFinalActionError). */
+  final: z.boolean().optional(),
+};
+
+const errorWhenFailed = (r: { ok: boolean; error?: unknown }, ctx: z.RefinementCtx) => {
+  if (!r.ok && r.error === undefined) ctx.addIssue({ code: 'custom', path: ['error'], message: 'is required when ok is false' });
+};
+
 export const actionResultSchema = z
   .object({
-    /** Empty when the request could not be decoded far enough to read its id. */
-    actionId: z.union([actionId, z.literal('')]),
-    node: nodeId,
-    ok: z.boolean(),
-    error: actionErrorSchema.optional(),
-    /** Measured on the agent, from the driver call's start to its end. */
-    durationMs: amount,
+    ...resultFields,
     /** The VM's state after the action, and where it is. */
     state: z.enum(WIRE_VM_STATES).optional(),
     host: nodeId.optional(),
     /** True when this reply repeats the result of an earlier request with the same action id. */
     deduplicated: z.boolean().optional(),
-    /** On a failure: true when a retry cannot help (see isFinalActionError). */
-    final: z.boolean().optional(),
   })
-  .superRefine((r, ctx) => {
-    if (!r.ok && r.error === undefined) ctx.addIssue({ code: 'custom', path: ['error'], message: 'is required when ok is false' });
-  });
+  .superRefine(errorWhenFailed);
 export type ActionResult = z.infer<typeof actionResultSchema>;
 
 export const ProgressKind = {
@@ -231,21 +238,7 @@ export const powerRequestSchema = z.object({
 });
 export type PowerRequest = z.infer<typeof powerRequestSchema>;
 
-export const powerReplySchema = z
-  .object({
-    /** Empty when the request could not be decoded far enough to read its id. */
-    actionId: z.union([actionId, z.literal('')]),
-    node: nodeId,
-    ok: z.boolean(),
-    error: actionErrorSchema.optional(),
-    /** Measured on the agent, around the checks and the shutdown command. */
-    durationMs: amount,
-    /** On a failure: true when a retry cannot help. */
-    final: z.boolean().optional(),
-  })
-  .superRefine((r, ctx) => {
-    if (!r.ok && r.error === undefined) ctx.addIssue({ code: 'custom', path: ['error'], message: 'is required when ok is false' });
-  });
+export const powerReplySchema = z.object(resultFields).superRefine(errorWhenFailed);
 export type PowerReply = z.infer<typeof powerReplySchema>;
 
 /** What happened to an action id, as the agent's ledger knows it. */
