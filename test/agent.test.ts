@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '../packages/agent/src/index.ts';
-import { type ActionRequest, type ActionResult, encode, subjects } from '../packages/protocol/src/index.ts';
+import { type ActionRequest, type ActionResult, decode, encode, subjects } from '../packages/protocol/src/index.ts';
 import { type AgentProcess, spawnAgent } from './helpers/agent-process.ts';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
 import { type PlayedController, playController } from './helpers/play-controller.ts';
@@ -123,6 +123,29 @@ describe('entropy-agent with the sim driver on a real nats-server', () => {
     expect(after).toHaveLength(1);
     expect(after[0]!.at).toBeGreaterThanOrEqual(answeredAt);
     expect(after[0]!.status.inFlight).toBe(0);
+  });
+
+  it('powers its node off when asked: refuses while it holds a VM, then runs its --shutdown-command, replies ok and exits 0', async () => {
+    const marker = join(stateRoot, 'n4-powered-off');
+    const n4 = spawnAgent([
+      '--node', 'n4', '--nats', server.url, '--driver', 'sim', '--speed', '100', '--status-interval', '300', '--capacity', 'cpu=4,mem=4096',
+      '--state-dir', join(stateRoot, 'n4'), '--shutdown-command', `touch '${marker}-{node}'`,
+    ]);
+    await waitFor('a status of n4', () => statuses.get('n4'));
+    const power = async (actionId: string) => {
+      const m = await nc.request(s.nodePower('n4'), encode('powerRequest', { actionId, planId: 'p1', type: 'shutdownNode', timeoutMs: 10_000 }), { timeout: 10_000 });
+      const r = decode('powerReply', m.data);
+      if (!r.ok) throw new Error(r.error.reason);
+      return r.msg;
+    };
+    expect(await act('n4', { type: 'run', vm: 'x1', vjob: 'jx', to: 'n4', estimatedMs: 0 })).toMatchObject({ ok: true });
+    expect(await power('p1:s1')).toMatchObject({ ok: false, final: true, error: { code: 'ENTROPY_NODE_NOT_EMPTY' } });
+    expect(n4.child.exitCode).toBeNull();
+    expect(await act('n4', { type: 'stop', vm: 'x1', vjob: 'jx', from: 'n4', estimatedMs: 0 })).toMatchObject({ ok: true });
+    expect(await power('p1:s2')).toMatchObject({ actionId: 'p1:s2', node: 'n4', ok: true });
+    expect(await n4.exited).toBe(0);
+    expect(existsSync(`${marker}-n4`)).toBe(true);
+    expect(n4.logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['powering off: running the shutdown command', 'powered off: the agent stops', 'agent stopped']));
   });
 
   it('stops cleanly on SIGTERM', async () => {

@@ -19,6 +19,8 @@ export interface AgentProcess {
 
 export interface SimCluster {
   readonly agents: Map<string, AgentProcess>;
+  /** The command line that started a node's agent (Node first): what a boot command runs again, on the same state directory. */
+  commandOf(node: string): readonly string[];
   /** SIGKILL one agent, as a crashed node. */
   kill(node: string): Promise<void>;
   stop(): Promise<void>;
@@ -40,6 +42,7 @@ export interface SimClusterOptions {
 export function startSimCluster(instance: Instance, options: SimClusterOptions): SimCluster {
   const dir = mkdtempSync(join(tmpdir(), 'entropy-executor-'));
   const agents = new Map<string, AgentProcess>();
+  const commands = new Map<string, string[]>();
   for (const node of instance.configuration.nodes) {
     const vms = instance.configuration.vms
       .filter((v) => v.host === node.id && (v.state === 'running' || v.state === 'sleeping'))
@@ -54,6 +57,7 @@ export function startSimCluster(instance: Instance, options: SimClusterOptions):
     ];
     const fail = options.failOn?.[node.id];
     if (fail?.length) args.push('--sim-fail', fail.join(','));
+    commands.set(node.id, [process.execPath, ...args]);
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     const stderr: string[] = [];
     child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
@@ -62,6 +66,7 @@ export function startSimCluster(instance: Instance, options: SimClusterOptions):
   }
   return {
     agents,
+    commandOf: (node) => commands.get(node)!,
     async kill(node) {
       const a = agents.get(node)!;
       a.child.kill('SIGKILL');

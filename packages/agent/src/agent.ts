@@ -2,6 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
   ActionErrorCode,
+  type CommandTemplate,
   decode,
   encode,
   encodeTyped,
@@ -15,8 +16,10 @@ import {
 import type { AgentLogger } from './agent-logger.ts';
 import { actionRunner } from './action-runner.ts';
 import type { HypervisorDriver } from './drivers/driver.ts';
+import { type CommandRunner, execRunner } from './drivers/exec.ts';
 import type { SimDriver } from './drivers/sim-driver.ts';
 import { answerLedgerQuery, answerSimLink, answerVmMeta } from './node-requests.ts';
+import { powerOffHandler } from './power-off.ts';
 import { type AgentState, memoryAgentState } from './state/agent-state.ts';
 
 export type { AgentLogger } from './agent-logger.ts';
@@ -39,6 +42,10 @@ export interface AgentOptions {
   readonly helloIntervalMs?: number;
   readonly logger: AgentLogger;
   readonly now?: () => number;
+  /** `--shutdown-command`: run when the controller powers the node off. The sim driver simulates a power-off without one. */
+  readonly shutdownCommand?: CommandTemplate;
+  /** Runs the shutdown command (tests record it); child processes without a shell by default. */
+  readonly runCommand?: CommandRunner;
 }
 
 export const DEFAULT_STATUS_INTERVAL_MS = 2000;
@@ -53,6 +60,13 @@ export interface Agent {
   stop(): Promise<void>;
   /** Resolves once the hello was acknowledged (tests, the demo). */
   readonly announced: Promise<void>;
+  /**
+   * Resolves once the controller powered the node off and the agent, having replied, stopped (as
+   * after `stop()`): the process should exit, as a powered-off node's agent would.
+   */
+  readonly poweredOff: Promise<void>;
+  /** True once the agent began to stop (asked to, or powering off): its connection closing is expected. */
+  stopping(): boolean;
 }
 
 /**
@@ -69,6 +83,8 @@ export async function startAgent(nc: NatsConnection, opts: AgentOptions): Promis
   const { ledger, meta } = state;
   let seq = 0;
   let stopping = false;
+  /** True while a power-off is decided and once it is under way: new actions are refused. */
+  let poweringOff = false;
   const stopped = new AbortController();
   const statusAfterActionMs = opts.statusAfterActionMs ?? DEFAULT_STATUS_AFTER_ACTION_MS;
   let statusSoon: NodeJS.Timeout | undefined;
@@ -125,7 +141,7 @@ export async function startAgent(nc: NatsConnection, opts: AgentOptions): Promis
     if (!nc.isClosed() && !nc.isDraining()) nc.publish(s.nodeStatus(node), encodeTyped<'status'>(status));
   }
 
-  const runAction = actionRunner({ node, driver, state, logger, stopping: () => stopping, ended: publishStatusSoon });
+  const runAction = actionRunner({ node, driver, state, logger, stopping: () => stopping || poweringOff, ended: publishStatusSoon });
 
   function respond(m: Msg, bytes: Uint8Array): void {
     if (!m.reply) {
@@ -183,6 +199,35 @@ export async function startAgent(nc: NatsConnection, opts: AgentOptions): Promis
     return ack;
   });
 
+  const powerOff = powerOffHandler({
+    node,
+    driver,
+    state,
+    logger,
+    ...(opts.shutdownCommand ? { command: opts.shutdownCommand } : {}),
+    run: opts.runCommand ?? execRunner(),
+    holdActions: (hold) => void (poweringOff = hold),
+  });
+  let wentDown: () => void = () => {};
+  const poweredOff = new Promise<void>((resolve) => (wentDown = resolve));
+  /** The reply goes out and reaches the server before the agent stops: it is the end of the controller's action. */
+  void (async () => {
+    for await (const m of nc.subscribe(s.nodePower(node))) {
+      const outcome = await powerOff(m.data).catch((err: Error) => {
+        logger.error({ err: err.message }, 'power request handler failed');
+        return undefined;
+      });
+      if (!outcome) continue;
+      respond(m, encode('powerReply', outcome.reply));
+      if (!outcome.poweredOff || stopping) continue;
+      await nc.flush().catch(() => undefined);
+      logger.info({ actionId: outcome.reply.actionId }, 'powered off: the agent stops');
+      await stop();
+      wentDown();
+      return;
+    }
+  })();
+
   const sim = driver as Partial<SimDriver>;
   if (typeof sim.receiveFromPeer === 'function') {
     const receive = sim.receiveFromPeer.bind(driver);
@@ -204,24 +249,23 @@ export async function startAgent(nc: NatsConnection, opts: AgentOptions): Promis
   const statusTimer = setInterval(() => void publishStatus(), opts.statusIntervalMs ?? DEFAULT_STATUS_INTERVAL_MS);
   logger.info({ prefix: s.prefix, driver: driver.name, capacity: opts.capacity, stateDir: state.dir }, 'agent started');
 
-  return {
-    announced,
-    async stop() {
-      if (stopping) return;
-      stopping = true;
-      stopped.abort();
-      clearInterval(statusTimer);
-      const running = ledger.pending();
-      if (running.length > 0) logger.info({ running: running.length }, 'waiting for running actions');
-      await Promise.allSettled(running);
-      // The last actions' status goes out now rather than never.
-      if (statusSoon) await publishStatus();
-      await driver.close?.();
-      await nc.drain();
-      state.close();
-      logger.info({}, 'agent stopped');
-    },
-  };
+  async function stop(): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    stopped.abort();
+    clearInterval(statusTimer);
+    const running = ledger.pending();
+    if (running.length > 0) logger.info({ running: running.length }, 'waiting for running actions');
+    await Promise.allSettled(running);
+    // The last actions' status goes out now rather than never.
+    if (statusSoon) await publishStatus();
+    await driver.close?.();
+    await nc.drain();
+    state.close();
+    logger.info({}, 'agent stopped');
+  }
+
+  return { announced, poweredOff, stop, stopping: () => stopping };
 }
 
 /** For sim drivers: how one agent hands a VM or an image to another one, over NATS. */

@@ -25,6 +25,7 @@ const program = new Command('entropy-agent')
   .option('--sim-fail <ids>', `sim: action ids or VM ids to fail (also $${SIM_FAIL_ENV})`)
   .option('--sim-vms <file>', 'sim: JSON list of the VMs the node holds at its first start (an empty state directory)')
   .option('--sim-faults <file>', 'sim: JSON fault rules, re-read when the file changes')
+  .option('--shutdown-command <cmd>', "what powers the node off when the controller shuts it down, run without a shell ({node}: this node); the sim driver simulates it without one (the agent stops)")
   .addOption(new Option('--state-dir <dir>', 'what the agent keeps across restarts: action ledger, VM metadata, fencing token, sim VMs (default /var/lib/entropy/agent/<node>)').env('ENTROPY_STATE_DIR'))
   .option('--log-level <level>', 'pino log level', 'info')
   .addOption(new Option('--user <name>', 'NATS user').env('ENTROPY_NATS_USER'))
@@ -79,8 +80,12 @@ const agent = await startAgent(nc, {
   state,
   statusIntervalMs: settings.statusIntervalMs,
   statusAfterActionMs: settings.statusAfterActionMs,
+  ...(settings.shutdownCommand ? { shutdownCommand: settings.shutdownCommand } : {}),
   logger,
 });
+
+// The controller powered the node off: the agent replied and stopped; the process ends as the node would.
+void agent.poweredOff.then(() => process.exit(0));
 
 let signals = 0;
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
@@ -97,7 +102,7 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   });
 }
 void nc.closed().then((err) => {
-  if (!signals) {
+  if (!signals && !agent.stopping()) {
     logger.error({ err: err?.message }, 'NATS connection closed');
     process.exit(1);
   }

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { TOKEN_RE, PREFIX_RE, DEFAULT_PREFIX } from '@entropy/protocol';
+import { type CommandTemplate, CommandTemplateError, DEFAULT_PREFIX, parseCommandTemplate, PREFIX_RE, TOKEN_RE } from '@entropy/protocol';
 import { DEFAULT_STATUS_AFTER_ACTION_MS, DEFAULT_STATUS_INTERVAL_MS } from './agent.ts';
 import { DriverConfigError } from './drivers/driver.ts';
 import { DRIVER_NAMES, type DriverName, type DriverSettings } from './drivers/factory.ts';
@@ -33,6 +33,7 @@ export interface RawAgentOptions {
   simFaults?: string;
   stateDir?: string;
   logLevel?: string;
+  shutdownCommand?: string;
 }
 
 export interface AgentSettings {
@@ -44,6 +45,21 @@ export interface AgentSettings {
   /** Everything the agent keeps across its restarts; the sim driver's VMs too. */
   readonly stateDir: string;
   readonly driver: DriverSettings;
+  /** What powers the node off when the controller asks (`{node}` is this node's id); the sim driver simulates it without one. */
+  readonly shutdownCommand?: CommandTemplate;
+}
+
+/** The placeholders of `--shutdown-command`. */
+export const SHUTDOWN_COMMAND_PLACEHOLDERS = ['node'] as const;
+
+function parseShutdownCommand(text: string | undefined): CommandTemplate | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return parseCommandTemplate(text, { option: '--shutdown-command', placeholders: SHUTDOWN_COMMAND_PLACEHOLDERS });
+  } catch (err) {
+    if (err instanceof CommandTemplateError) throw new AgentOptionError(err.option, err.message.slice(err.option.length + 2));
+    throw err;
+  }
 }
 
 /** A bad option: names the option, as the user typed it. */
@@ -141,7 +157,9 @@ export async function parseAgentOptions(raw: RawAgentOptions, env: NodeJS.Proces
   const simFail = [raw.simFail, env[SIM_FAIL_ENV]].flatMap((t) => (t ?? '').split(',')).map((t) => t.trim()).filter(Boolean);
   if (raw.stateDir !== undefined && raw.stateDir.trim() === '') throw new AgentOptionError('--state-dir', 'must not be empty');
   const stateDir = raw.stateDir ?? defaultStateDir(raw.node);
+  const shutdownCommand = parseShutdownCommand(raw.shutdownCommand);
   return {
+    ...(shutdownCommand ? { shutdownCommand } : {}),
     nats,
     prefix,
     statusIntervalMs: positive('--status-interval', raw.statusInterval, DEFAULT_STATUS_INTERVAL_MS),

@@ -26,6 +26,15 @@ describe('parseAgentOptions', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it('splits --shutdown-command into an argv, and refuses one that needs a shell, naming the option', async () => {
+    const s = await parseAgentOptions({ node: 'n1', driver: 'xl', shutdownCommand: "systemctl poweroff --message 'entropy {node}'" }, {});
+    expect(s.shutdownCommand?.argv).toEqual(['systemctl', 'poweroff', '--message', 'entropy {node}']);
+    const bad = await refusal({ node: 'n1', driver: 'xl', shutdownCommand: 'stop-libvirtd && poweroff' });
+    expect(bad.option).toBe('--shutdown-command');
+    expect(bad.message).toMatch(/^--shutdown-command: unquoted '&'.*sh -c/);
+    expect((await refusal({ node: 'n1', driver: 'xl', shutdownCommand: 'off {host}' })).message).toMatch(/unknown placeholder \{host\}/);
+  });
+
   it('fills the defaults of a minimal sim agent', async () => {
     const s = await parseAgentOptions({ node: 'n1', driver: 'sim' }, {});
     expect(s).toMatchObject({

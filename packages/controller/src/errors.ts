@@ -15,6 +15,8 @@ export const ErrorCode = {
   InvalidCostModel: 'ENTROPY_INVALID_COST_MODEL',
   /** A results file (`entropy calibrate --results`) has a malformed line. */
   InvalidResults: 'ENTROPY_INVALID_RESULTS',
+  /** A command-line option's value is unusable (a `--boot-command` that does not parse, say); the message names the option. */
+  InvalidOption: 'ENTROPY_INVALID_OPTION',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -54,6 +54,8 @@ const SAMPLES: { [K in MessageKind]: MessageOf<K> } = {
   },
   vmMeta: { vms: [{ vm: 'v1', vjob: 'j1', demand: { cpu: 1, mem: 1024 } }], token: 3 },
   vmMetaAck: { node: 'n1', updated: 1 },
+  powerRequest: { actionId: 'p1:a9', planId: 'p1', type: 'shutdownNode', timeoutMs: 60_000, token: 7 },
+  powerReply: { actionId: 'p1:a9', node: 'n3', ok: false, error: { code: 'ENTROPY_NODE_NOT_EMPTY', message: 'n3 holds v1' }, durationMs: 2, final: true },
   simLinkRequest: { op: 'migrate-commit', vm: 'v1', demand: { cpu: 1, mem: 1024 }, from: 'n1', to: 'n2', state: 'paused', timeoutMs: 5000 },
   simLinkReply: { ok: true },
 };
@@ -70,6 +72,8 @@ const BREAKS: { [K in MessageKind]: [string, (m: Record<string, unknown>) => voi
   ledgerReply: ['$.entries[1].status', (m) => ((m.entries as Record<string, unknown>[])[1].status = 'lost')],
   vmMeta: ['$.token', (m) => (m.token = -1)],
   vmMetaAck: ['$.updated', (m) => (m.updated = 0.5)],
+  powerRequest: ['$.type', (m) => (m.type = 'bootNode')],
+  powerReply: ['$.error', (m) => delete m.error],
   simLinkRequest: ['$.op', (m) => (m.op = 'teleport')],
   simLinkReply: ['$.ok', (m) => (m.ok = 'yes')],
 };
@@ -126,6 +130,12 @@ describe('codec', () => {
     expect(decode('actionRequest', encode('actionRequest', request)).ok).toBe(true);
     expect(decode('actionResult', encode('actionResult', result)).ok).toBe(true);
     expect(decode('status', encode('status', status)).ok).toBe(true);
+  });
+
+  it('carries the node of a node power action in a progress message, and accepts one without', () => {
+    const withNode = { ...SAMPLES.progress, actionId: 'p1:a9', node: 'n3' };
+    expect(decode('progress', encode('progress', withNode))).toEqual({ ok: true, msg: withNode });
+    expect(decode('progress', pack({ v: 1, ...withNode, node: 'n.3' }))).toMatchObject({ ok: false, error: { field: '$.node' } });
   });
 
   it('bounds a ledger query to 10,000 ids', () => {

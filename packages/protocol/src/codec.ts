@@ -10,6 +10,8 @@ import {
   ledgerReplySchema,
   nodeStatusSchema,
   planProgressSchema,
+  powerReplySchema,
+  powerRequestSchema,
   simLinkReplySchema,
   simLinkRequestSchema,
   vmMetaAckSchema,
@@ -30,6 +32,8 @@ export const MESSAGE_SCHEMAS = {
   ledgerReply: ledgerReplySchema,
   vmMeta: vmMetaSchema,
   vmMetaAck: vmMetaAckSchema,
+  powerRequest: powerRequestSchema,
+  powerReply: powerReplySchema,
   simLinkRequest: simLinkRequestSchema,
   simLinkReply: simLinkReplySchema,
 } as const;

@@ -1,6 +1,6 @@
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import { decodeControl, encodeControl } from './control.ts';
+import { type ApplyReply, decodeControl, encodeControl } from './control.ts';
 import { PROTOCOL_VERSION } from './codec.ts';
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
@@ -20,6 +20,23 @@ describe('queue control messages', () => {
   ])('rejects a submit request with %s, naming %s', (_what, body, field) => {
     const r = decodeControl('submitRequest', packr.pack({ v: PROTOCOL_VERSION, ...(body as object) }));
     expect(r).toMatchObject({ ok: false, error: { code: 'ENTROPY_INVALID_MESSAGE', field } });
+  });
+
+  it('round-trips a node request and its reply, and rejects a state other than online or offline', () => {
+    const msg = { node: 'n3', state: 'offline' } as const;
+    expect(decodeControl('nodeRequest', encodeControl('nodeRequest', msg))).toEqual({ ok: true, msg });
+    const reply = { ok: true, node: 'n3', wanted: 'offline', liveness: 'online', note: 'v1, v2 move away first' } as const;
+    expect(decodeControl('nodeReply', encodeControl('nodeReply', reply))).toEqual({ ok: true, msg: reply });
+    expect(decodeControl('nodeRequest', packr.pack({ v: PROTOCOL_VERSION, node: 'n3', state: 'asleep' }))).toMatchObject({ ok: false, error: { field: '$.state' } });
+  });
+
+  it("carries a plan's node actions in an apply reply, and accepts a reply without them", () => {
+    const reply: ApplyReply = {
+      ok: true, planId: 'p1', actions: [], steps: 1, makespan: 30_000, sumCompletion: 30_000, solveMs: 1, excluded: [], target: {}, executing: true,
+    };
+    const withNodes: ApplyReply = { ...reply, nodeActions: [{ id: 'a1', type: 'shutdownNode', node: 'n3', start: 0, end: 30_000, step: 0, dependsOn: [] }] };
+    expect(decodeControl('applyReply', encodeControl('applyReply', withNodes))).toEqual({ ok: true, msg: withNodes });
+    expect(decodeControl('applyReply', encodeControl('applyReply', reply))).toEqual({ ok: true, msg: reply });
   });
 
   it('rejects a cancel request without an id', () => {

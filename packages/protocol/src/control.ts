@@ -33,6 +33,10 @@ export const ControlErrorCode = {
   Conflict: 'ENTROPY_CONFLICT',
   /** No vjob of the queue has this id. */
   UnknownVJob: 'ENTROPY_UNKNOWN_VJOB',
+  /** No node of the cluster has this id. */
+  UnknownNode: 'ENTROPY_UNKNOWN_NODE',
+  /** The controller cannot power nodes that way (no `--boot-command` for a boot). */
+  NodePowerUnsupported: 'ENTROPY_NODE_POWER_UNSUPPORTED',
   Internal: 'ENTROPY_INTERNAL',
 } as const;
 export type ControlErrorCode = (typeof ControlErrorCode)[keyof typeof ControlErrorCode];
@@ -52,6 +56,10 @@ export const statusReplySchema = z.object({
       lastSeen: time,
       vms: count,
       inFlight: count,
+      /** Powered off by a plan of this cluster (`entropy node shutdown`): offline at once, and not waited for after a restart. */
+      poweredOff: z.boolean().optional(),
+      /** The state an operator wants the node in (`entropy node boot|shutdown`), until reached (online) or told otherwise (offline). */
+      wanted: z.enum(['online', 'offline']).optional(),
     }),
   ),
   vms: z.array(z.object({ id: name, vjob: name, state: vmState, host: token.optional(), demand: resourcesSchema })),
@@ -102,11 +110,25 @@ export const plannedActionSchema = z.object({
 });
 export type PlannedActionMessage = z.infer<typeof plannedActionSchema>;
 
+/** A node power action of a plan (BtrPlace's bootNode, shutdownNode), in the id space and steps of the VM actions. */
+export const plannedNodeActionSchema = z.object({
+  id: name,
+  type: z.enum(['bootNode', 'shutdownNode']),
+  node: token,
+  start: time,
+  end: time,
+  step: count,
+  dependsOn: z.array(name),
+});
+export type PlannedNodeActionMessage = z.infer<typeof plannedNodeActionSchema>;
+
 export const applyReplySchema = z.union([
   z.object({
     ok: z.literal(true),
     planId: token,
     actions: z.array(plannedActionSchema),
+    /** Node boots and shutdowns of the plan (a node an operator wants online or offline); absent when none. */
+    nodeActions: z.array(plannedNodeActionSchema).optional(),
     steps: count,
     makespan: time,
     sumCompletion: time,
@@ -182,6 +204,23 @@ export type CancelRequest = z.infer<typeof cancelRequestSchema>;
 export const cancelReplySchema = vjobReplySchema;
 export type CancelReply = z.infer<typeof cancelReplySchema>;
 
+/** `entropy node boot|shutdown N`: the control loop boots the node, or evacuates it and shuts it down. */
+export const nodeRequestSchema = z.object({ node: token, state: z.enum(['online', 'offline']) });
+export type NodeRequest = z.infer<typeof nodeRequestSchema>;
+export const nodeReplySchema = z.union([
+  z.object({
+    ok: z.literal(true),
+    node: token,
+    wanted: z.enum(['online', 'offline']),
+    /** What the controller sees of the node now; `unknown` for a node it has no report of (powered off before it started). */
+    liveness: z.enum(['online', 'offline', 'pending', 'unknown']),
+    /** Why nothing will happen, or what happens first (the VMs to move away). */
+    note: z.string().max(4096).optional(),
+  }),
+  z.object({ ok: z.literal(false), error: controlErrorSchema }),
+]);
+export type NodeReply = z.infer<typeof nodeReplySchema>;
+
 export const CONTROL_SCHEMAS = {
   statusRequest: statusRequestSchema,
   statusReply: statusReplySchema,
@@ -193,6 +232,8 @@ export const CONTROL_SCHEMAS = {
   queueReply: queueReplySchema,
   cancelRequest: cancelRequestSchema,
   cancelReply: cancelReplySchema,
+  nodeRequest: nodeRequestSchema,
+  nodeReply: nodeReplySchema,
 } as const;
 export type ControlKind = keyof typeof CONTROL_SCHEMAS;
 export type ControlMessageOf<K extends ControlKind> = z.infer<(typeof CONTROL_SCHEMAS)[K]>;

@@ -9,6 +9,8 @@ describe('action error codes', () => {
       'ENTROPY_BAD_REQUEST',
       'ENTROPY_INTERRUPTED',
       'ENTROPY_INVALID_STATE',
+      'ENTROPY_NODE_NOT_EMPTY',
+      'ENTROPY_POWER_UNSUPPORTED',
       'ENTROPY_STALE_LEADER',
       'ENTROPY_WRONG_NODE',
     ]);

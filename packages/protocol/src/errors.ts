@@ -37,12 +37,17 @@ export const ActionErrorCode = {
   StaleLeader: 'ENTROPY_STALE_LEADER',
   /** The agent cannot write its state directory, so it cannot promise to run the action once. */
   StateDir: 'ENTROPY_STATE_DIR',
+  /** A shutdown sent to a node that still holds VMs, images or running actions: it is not powered off. */
+  NodeNotEmpty: 'ENTROPY_NODE_NOT_EMPTY',
+  /** The agent cannot power its node off: its driver has no simulated power-off and no `--shutdown-command` is configured. */
+  PowerUnsupported: 'ENTROPY_POWER_UNSUPPORTED',
 } as const;
 export type ActionErrorCode = (typeof ActionErrorCode)[keyof typeof ActionErrorCode];
 
 /**
  * Failures that a retry of the same request cannot cure: the request itself is wrong, it reached
- * the wrong agent, its id or leader is spent, or the VM is not in a state that allows it. The
+ * the wrong agent, its id or leader is spent, the VM (or the node, for a shutdown) is not in a
+ * state that allows it, or the agent has no way to power its node off. The
  * others (driver failures, timeouts, no room, shutting down) may pass on a retry. A driver may
  * say otherwise for one failure (`ActionResult.final` is what the agent reports).
  */
@@ -53,6 +58,8 @@ export const FINAL_ACTION_ERRORS: ReadonlySet<string> = new Set<ActionErrorCode>
   ActionErrorCode.InvalidState,
   ActionErrorCode.Interrupted,
   ActionErrorCode.StaleLeader,
+  ActionErrorCode.NodeNotEmpty,
+  ActionErrorCode.PowerUnsupported,
 ]);
 
 export function isFinalActionError(code: string): boolean {

@@ -30,6 +30,9 @@ export {
   MAX_VM_META,
   nodeStatusSchema,
   planProgressSchema,
+  PowerActionType,
+  powerReplySchema,
+  powerRequestSchema,
   ProgressKind,
   resourcesSchema,
   simLinkReplySchema,
@@ -48,6 +51,8 @@ export {
   type LedgerReply,
   type NodeStatus,
   type PlanProgress,
+  type PowerReply,
+  type PowerRequest,
   type SimLinkReply,
   type SimLinkRequest,
   type VMMeta,
@@ -66,6 +71,15 @@ export {
   type MessageKind,
   type MessageOf,
 } from './codec.ts';
+export {
+  commandArgv,
+  CommandTemplateError,
+  CommandTemplateErrorCode,
+  describeCommand,
+  parseCommandTemplate,
+  type CommandTemplate,
+  type CommandTemplateOptions,
+} from './command-template.ts';
 export { CHUNK_MARGIN_BYTES, chunkSizeFor, joinReply, REPLY_SENTINEL, splitReply } from './chunks.ts';
 export { watch, type WatchSource } from './watch.ts';
 export * from './control.ts';

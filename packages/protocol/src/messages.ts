@@ -162,26 +162,33 @@ export const actionErrorSchema = z.object({
 });
 export type ActionError = z.infer<typeof actionErrorSchema>;
 
+/** What every agent reply to a controller's action says: which action, whether it worked, how long it took. */
+const resultFields = {
+  /** Empty when the request could not be decoded far enough to read its id. */
+  actionId: z.union([actionId, z.literal('')]),
+  node: nodeId,
+  ok: z.boolean(),
+  error: actionErrorSchema.optional(),
+  /** Measured on the agent, around the driver call (or the shutdown's checks and command). */
+  durationMs: amount,
+  /** On a failure: true when a retry cannot help (see isFinalActionError). */
+  final: z.boolean().optional(),
+};
+
+const errorWhenFailed = (r: { ok: boolean; error?: unknown }, ctx: z.RefinementCtx) => {
+  if (!r.ok && r.error === undefined) ctx.addIssue({ code: 'custom', path: ['error'], message: 'is required when ok is false' });
+};
+
 export const actionResultSchema = z
   .object({
-    /** Empty when the request could not be decoded far enough to read its id. */
-    actionId: z.union([actionId, z.literal('')]),
-    node: nodeId,
-    ok: z.boolean(),
-    error: actionErrorSchema.optional(),
-    /** Measured on the agent, from the driver call's start to its end. */
-    durationMs: amount,
+    ...resultFields,
     /** The VM's state after the action, and where it is. */
     state: z.enum(WIRE_VM_STATES).optional(),
     host: nodeId.optional(),
     /** True when this reply repeats the result of an earlier request with the same action id. */
     deduplicated: z.boolean().optional(),
-    /** On a failure: true when a retry cannot help (see isFinalActionError). */
-    final: z.boolean().optional(),
   })
-  .superRefine((r, ctx) => {
-    if (!r.ok && r.error === undefined) ctx.addIssue({ code: 'custom', path: ['error'], message: 'is required when ok is false' });
-  });
+  .superRefine(errorWhenFailed);
 export type ActionResult = z.infer<typeof actionResultSchema>;
 
 export const ProgressKind = {
@@ -205,8 +212,34 @@ export const planProgressSchema = z.object({
   counts: z.object({ total: count, done: count, failed: count, running: count }),
   error: actionErrorSchema.optional(),
   durationMs: amount.optional(),
+  /** Set for a node power action (bootNode, shutdownNode): the node it boots or shuts down. */
+  node: nodeId.optional(),
 });
 export type PlanProgress = z.infer<typeof planProgressSchema>;
+
+/** Node power actions an agent executes: only the shutdown (a powered-off node has no agent to boot it). */
+export const PowerActionType = { ShutdownNode: 'shutdownNode' } as const;
+export type PowerActionType = (typeof PowerActionType)[keyof typeof PowerActionType];
+
+/**
+ * Controller -> agent (`PREFIX.node.<node>.power`): power the node off. The agent refuses while the
+ * node holds a VM, an image or a running action (ENTROPY_NODE_NOT_EMPTY), runs its shutdown
+ * command, replies, and then stops serving: its reply is the end of the action.
+ */
+export const powerRequestSchema = z.object({
+  /** As for actions: `<planId>:<action id>`; a repeat while the shutdown runs waits for the same result. */
+  actionId,
+  planId,
+  type: z.enum(Object.values(PowerActionType) as [PowerActionType, ...PowerActionType[]]),
+  /** The agent kills a shutdown command that runs longer. */
+  timeoutMs: z.number().finite().positive(),
+  /** The leader's fencing token, as in ActionRequest. */
+  token: count.optional(),
+});
+export type PowerRequest = z.infer<typeof powerRequestSchema>;
+
+export const powerReplySchema = z.object(resultFields).superRefine(errorWhenFailed);
+export type PowerReply = z.infer<typeof powerReplySchema>;
 
 /** What happened to an action id, as the agent's ledger knows it. */
 export const LedgerStatus = {

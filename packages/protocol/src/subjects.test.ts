@@ -11,6 +11,7 @@ describe('subjects', () => {
     expect(s.simLink('n1')).toBe('entropy.node.n1.sim');
     expect(s.nodeLedger('n1')).toBe('entropy.node.n1.ledger');
     expect(s.nodeMeta('n1')).toBe('entropy.node.n1.meta');
+    expect(s.nodePower('n1')).toBe('entropy.node.n1.power');
     expect(s.node('n1')).toBe('entropy.node.n1.>');
     expect(s.allNodeStatus()).toBe('entropy.node.*.status');
     expect(s.planProgress('p-7')).toBe('entropy.plan.p-7.progress');
@@ -51,6 +52,8 @@ describe('subjects', () => {
     expect(s.parse(s.simLink('n1'))).toEqual({ kind: 'simLink', node: 'n1' });
     expect(s.parse(s.nodeLedger('n1'))).toEqual({ kind: 'ledger', node: 'n1' });
     expect(s.parse(s.nodeMeta('n1'))).toEqual({ kind: 'meta', node: 'n1' });
+    expect(s.parse(s.nodePower('n1'))).toEqual({ kind: 'power', node: 'n1' });
+    expect(s.parse(s.control('node'))).toEqual({ kind: 'control', verb: 'node' });
     expect(s.parse(s.planProgress('p1'))).toEqual({ kind: 'progress', planId: 'p1' });
     expect(s.parse(s.control('queue'))).toEqual({ kind: 'control', verb: 'queue' });
     expect(s.parse('entropy.node.n1.other')).toBeUndefined();

@@ -19,13 +19,15 @@ export const ControlVerb = {
   Submit: 'submit',
   Queue: 'queue',
   Cancel: 'cancel',
+  /** `entropy node boot|shutdown`: the node state an operator wants. */
+  Node: 'node',
 } as const;
 export type ControlVerb = (typeof ControlVerb)[keyof typeof ControlVerb];
 export const CONTROL_VERBS: readonly ControlVerb[] = Object.values(ControlVerb);
 
 /** What a concrete subject is, once parsed. `kind` names the message it carries (see codec.ts). */
 export type ParsedSubject =
-  | { readonly kind: 'status' | 'hello' | 'action' | 'ledger' | 'meta' | 'simLink'; readonly node: string }
+  | { readonly kind: 'status' | 'hello' | 'action' | 'ledger' | 'meta' | 'power' | 'simLink'; readonly node: string }
   | { readonly kind: 'progress'; readonly planId: string }
   | { readonly kind: 'control'; readonly verb: ControlVerb };
 
@@ -52,6 +54,8 @@ export interface Subjects {
   nodeLedger(node: string): string;
   /** Controller -> agent request: vjob and demand of VMs the agent holds (`VMMeta` -> `VMMetaAck`). */
   nodeMeta(node: string): string;
+  /** Controller -> agent request: power the node off (`PowerRequest` -> `PowerReply`). */
+  nodePower(node: string): string;
   /** Simulated hypervisors' migration link (sim driver only): image and VM hand-over between nodes. */
   simLink(node: string): string;
   /** Everything of one node: what an agent's permissions allow. */
@@ -85,6 +89,7 @@ export function subjects(prefix: string = DEFAULT_PREFIX): Subjects {
     nodeAction: (node) => nodeSubject(node, 'action'),
     nodeLedger: (node) => nodeSubject(node, 'ledger'),
     nodeMeta: (node) => nodeSubject(node, 'meta'),
+    nodePower: (node) => nodeSubject(node, 'power'),
     simLink: (node) => nodeSubject(node, 'sim'),
     node: (node) => nodeSubject(node, '>'),
     allNodeStatus: () => `${p}.node.*.status`,
@@ -102,7 +107,7 @@ export function subjects(prefix: string = DEFAULT_PREFIX): Subjects {
       if (!subject.startsWith(`${p}.`)) return undefined;
       const t = subject.split('.').slice(depth);
       if (t.length === 3 && t[0] === 'node' && TOKEN_RE.test(t[1])) {
-        const leaf = { status: 'status', hello: 'hello', action: 'action', ledger: 'ledger', meta: 'meta', sim: 'simLink' } as const;
+        const leaf = { status: 'status', hello: 'hello', action: 'action', ledger: 'ledger', meta: 'meta', power: 'power', sim: 'simLink' } as const;
         const kind = leaf[t[2] as keyof typeof leaf];
         return kind === undefined ? undefined : { kind, node: t[1] };
       }

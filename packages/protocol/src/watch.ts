@@ -12,6 +12,7 @@ const KIND_OF = {
   action: 'actionRequest',
   ledger: 'ledgerQuery',
   meta: 'vmMeta',
+  power: 'powerRequest',
   simLink: 'simLinkRequest',
   progress: 'progress',
 } as const;

@@ -83,7 +83,7 @@ export async function applyCommand(target: string, options: ApplyCommandOptions 
       if (reply.error.code === ControlErrorCode.Infeasible) return { output: `infeasible: ${reply.error.message}`, exitCode: ApplyExit.Infeasible };
       return { output: `apply refused (${reply.error.code}): ${reply.error.message}`, exitCode: ApplyExit.BadInput };
     }
-    const plan: FeasiblePlan = { feasible: true, actions: reply.actions, steps: reply.steps, makespan: reply.makespan, sumCompletion: reply.sumCompletion, solveMs: reply.solveMs, target: {} };
+    const plan: FeasiblePlan = { feasible: true, actions: reply.actions, ...(reply.nodeActions ? { nodeActions: reply.nodeActions } : {}), steps: reply.steps, makespan: reply.makespan, sumCompletion: reply.sumCompletion, solveMs: reply.solveMs, target: {} };
     io.write(`plan ${planId}\n${formatPlan(plan)}`);
     if (reply.excluded.length > 0) io.write(`left out of planning: ${reply.excluded.map((e) => `${e.vm} (${e.reason})`).join(', ')}`);
     for (const note of reply.notes ?? []) io.write(`note: ${note}`);
@@ -159,7 +159,15 @@ async function follow(
   const byWireId = new Map(plan.actions.map((a) => [`${planId}:${a.id}`, a]));
   const bars = io.bars ? new MultiBar({ clearOnComplete: false, hideCursor: true, format: '{name} |{bar}| {value}/{total} {detail}' }, Presets.shades_classic) : undefined;
   const stepBar: SingleBar | undefined = bars?.create(plan.steps, 0, { name: 'steps  ', detail: '' });
-  const actionBar: SingleBar | undefined = bars?.create(plan.actions.length, 0, { name: 'actions', detail: '' });
+  const actionBar: SingleBar | undefined = bars?.create(plan.actions.length + (plan.nodeActions?.length ?? 0), 0, { name: 'actions', detail: '' });
+  const nodeActionOf = new Map((plan.nodeActions ?? []).map((a) => [`${planId}:${a.id}`, a]));
+  /** What a progress message is about: `migrate v1`, `shutdownNode n3`, or its id. */
+  const what = (p: PlanProgress) => {
+    const a = p.actionId ? byWireId.get(p.actionId) : undefined;
+    if (a) return `${a.type} ${a.vm}`;
+    const n = p.actionId ? nodeActionOf.get(p.actionId) : undefined;
+    return n ? `${n.type} ${n.node}` : undefined;
+  };
   const timer = setTimeout(() => sub.unsubscribe(), timeoutMs);
   const seen: Followed = { failures: [], undone: [] };
   let end: PlanProgress | undefined;
@@ -183,23 +191,23 @@ async function follow(
       if (!r.ok) continue;
       const p = r.msg;
       events.push(p);
-      const a = p.actionId ? byWireId.get(p.actionId) : undefined;
+      const a = what(p);
       const undo = p.actionId?.startsWith(`${planId}:undo-`) ?? false;
       switch (p.kind) {
         case 'plan-started':
           seen.estimatedMs = p.durationMs;
           break;
         case 'action-started':
-          actionBar?.update(p.counts.done + p.counts.failed, { detail: a ? `${a.type} ${a.vm}` : undo ? 'undoing a pause' : '' });
+          actionBar?.update(p.counts.done + p.counts.failed, { detail: a ?? (undo ? 'undoing a pause' : '') });
           break;
         case 'action-done':
           if (undo) seen.undone.push(p);
-          else actionBar?.update(p.counts.done + p.counts.failed, { detail: a ? `${a.type} ${a.vm} ${seconds(p.durationMs ?? 0)}` : '' });
+          else actionBar?.update(p.counts.done + p.counts.failed, { detail: a ? `${a} ${seconds(p.durationMs ?? 0)}` : '' });
           break;
         case 'action-failed':
           seen.failures.push(p);
-          actionBar?.update(p.counts.done + p.counts.failed, { detail: `FAILED ${a ? `${a.type} ${a.vm}` : p.actionId}` });
-          if (!bars) io.log(`failed: ${a ? `${a.type} ${a.vm}` : p.actionId}: ${p.error?.message ?? ''}`);
+          actionBar?.update(p.counts.done + p.counts.failed, { detail: `FAILED ${a ?? p.actionId}` });
+          if (!bars) io.log(`failed: ${a ?? p.actionId}: ${p.error?.message ?? ''}`);
           break;
         case 'step-done':
           stepsDone++;
@@ -232,13 +240,14 @@ function summarize(plan: FeasiblePlan, planId: string, end: PlanProgress, seen: 
   const mode = estimated > plan.makespan ? ` step by step; ${seconds(plan.makespan)} as soon as possible (--mode asap)` : '';
   const lines = [''];
   const ok = end.kind === 'plan-done';
-  lines.push(ok ? `plan ${planId} completed: ${plan.actions.length} actions in ${plan.steps} steps` : `plan ${planId} FAILED: ${end.error?.code ?? ''} ${end.error?.message ?? ''}`.trimEnd());
+  lines.push(ok ? `plan ${planId} completed: ${plan.actions.length + (plan.nodeActions?.length ?? 0)} actions in ${plan.steps} steps` : `plan ${planId} FAILED: ${end.error?.code ?? ''} ${end.error?.message ?? ''}`.trimEnd());
   lines.push(`measured ${seconds(measured)} vs estimated ${seconds(estimated)}${delta}${mode}`);
   if (!ok) {
     lines.push(`${end.counts.done} of ${end.counts.total} actions done, ${end.counts.failed} failed, ${end.counts.total - end.counts.done - end.counts.failed} not started`);
     for (const f of seen.failures) {
       const a = f.actionId ? byWireId.get(f.actionId) : undefined;
-      lines.push(`  failed: ${a ? `${a.id} ${a.type} ${a.vm}` : f.actionId}: ${f.error?.code ?? ''} ${f.error?.message ?? ''}`);
+      const n = f.actionId ? plan.nodeActions?.find((x) => `${planId}:${x.id}` === f.actionId) : undefined;
+      lines.push(`  failed: ${a ? `${a.id} ${a.type} ${a.vm}` : n ? `${n.id} ${n.type} ${n.node}` : f.actionId}: ${f.error?.code ?? ''} ${f.error?.message ?? ''}`);
     }
     if (seen.undone.length > 0) lines.push(`  undone: ${seen.undone.length} paused VMs unpaused (their vjob's pause was not complete)`);
   }

@@ -1,8 +1,9 @@
 import { startController, type DecideFn } from '../controller/controller.ts';
 import { createLogger, type Logger } from '../controller/logger.ts';
-import { subjects } from '@entropy/protocol';
+import { type CommandTemplate, CommandTemplateError, parseCommandTemplate, subjects } from '@entropy/protocol';
 import { connectNats, DEFAULT_NATS_URL, runningController } from '../controller/nats-connect.ts';
 import { type LeaderLease, startLeaderLease } from '../controller/leader-lease.ts';
+import { BOOT_COMMAND_PLACEHOLDERS } from '../controller/nats-node-power.ts';
 import { DEFAULT_RETRY_POLICY } from '../reconcile/failure-book.ts';
 import type { PlanJournal } from '../journal/plan-journal.ts';
 import { openJournal } from '../journal/stream-journal.ts';
@@ -40,6 +41,10 @@ export interface ControllerCommandOptions {
   readonly retryBackoff?: number;
   /** A cost-model file (`entropy calibrate`'s output): the model every plan is made with, instead of the defaults. */
   readonly costModel?: string;
+  /** How a node is booted: a command run without a shell, its id in `{node}` (IPMI, Wake-on-LAN; in tests, a script starting a sim agent). */
+  readonly bootCommand?: string;
+  /** How long a boot may take until the node's agent reports (default 5 minutes). */
+  readonly bootTimeout?: number;
   /** Stops the controller; SIGINT and SIGTERM when absent. */
   readonly signal?: AbortSignal;
 }
@@ -52,6 +57,7 @@ export const DEFAULT_POLICY = 'fifo-ffd';
 
 /** `entropy controller`: runs the monitor, the control subjects and the executor until stopped. */
 export async function controllerCommand(options: ControllerCommandOptions = {}): Promise<CommandResult> {
+  const bootCommand = parseBootCommand(options.bootCommand);
   const logger = createLogger(options.logLevel ?? 'info');
   const url = options.nats ?? DEFAULT_NATS_URL;
   const costModel = options.costModel ? readCostModelFile(options.costModel) : undefined;
@@ -99,6 +105,8 @@ export async function controllerCommand(options: ControllerCommandOptions = {}):
     ...(journal ? { journal } : {}),
     ...(options.loopInterval ? { loopIntervalMs: options.loopInterval } : {}),
     ...(costModel ? { costModel } : {}),
+    ...(bootCommand ? { bootCommand } : {}),
+    ...(options.bootTimeout ? { bootTimeoutMs: options.bootTimeout } : {}),
   });
   logger.info({ nats: url, policy: policy?.name, ...(options.costModel ? { costModel: options.costModel } : {}), store: queue.store.kind, vjobs: queue.list().length }, 'connected');
   const stop = options.signal ?? signalled();
@@ -117,6 +125,17 @@ export async function controllerCommand(options: ControllerCommandOptions = {}):
   // Draining needs the server; when it is gone, closing is all that is left to do.
   if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
   return { output: lost ? 'NATS connection closed' : '', exitCode: lost ? 1 : 0 };
+}
+
+/** Checked before anything starts: a template that does not parse is one line naming the option. */
+export function parseBootCommand(text: string | undefined): CommandTemplate | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return parseCommandTemplate(text, { option: '--boot-command', placeholders: BOOT_COMMAND_PLACEHOLDERS, required: ['node'] });
+  } catch (err) {
+    if (err instanceof CommandTemplateError) throw new EntropyError(ErrorCode.InvalidOption, err.message, { cause: err });
+    throw err;
+  }
 }
 
 function signalled(): AbortSignal {

@@ -10,6 +10,7 @@ import { APPLY_HELP, applyCommand, type ApplyCommandOptions } from './apply-comm
 import { CALIBRATE_HELP, calibrateCommand, type CalibrateCommandOptions } from './calibrate-command.ts';
 import { GANTT_HELP, ganttCommand, type GanttCommandOptions } from './gantt-command.ts';
 import { controllerCommand } from './controller-command.ts';
+import { NODE_HELP, nodeCommand, type NodeVerb } from './node-command.ts';
 import { statusCommand } from './status-command.ts';
 import { DEFAULT_WATCH_INTERVAL_MS, statusWatch } from './status-watch.ts';
 import { INPUT_FORMATS, OUTPUT_FORMATS, planCommand, type PlanCommandOptions } from './plan-command.ts';
@@ -104,7 +105,9 @@ program
   .option('--max-attempts <n>', 'failures of a vjob\'s transition before it is given up and the vjob left where it came from (default 3)', positiveInt)
   .option('--retry-backoff <ms>', 'backoff before the first retry of a failed transition, doubled per failure up to 30 s (default 1000)', positiveInt)
   .option('--cost-model <file>', "a cost-model file (entropy calibrate's output): every plan is made with it instead of the defaults")
-  .action((opts: { nats: string; prefix: string; statusPeriod?: number; mode?: 'barrier' | 'asap'; logLevel: string; policy: string; loopInterval?: number; queueStore: 'auto' | 'kv' | 'memory'; queueBucket?: string; keepEnded?: number; lease?: number; maxAttempts?: number; retryBackoff?: number; costModel?: string }) =>
+  .option('--boot-command <cmd>', "how a node is booted (entropy node boot): a command run without a shell, the node's id in {node} (e.g. 'ipmitool -H {node}-bmc chassis power on'); without it, boots are refused")
+  .option('--boot-timeout <ms>', "a boot fails when the node's agent has not said hello and reported within this long (default 300000)", positiveInt)
+  .action((opts: { nats: string; prefix: string; statusPeriod?: number; mode?: 'barrier' | 'asap'; logLevel: string; policy: string; loopInterval?: number; queueStore: 'auto' | 'kv' | 'memory'; queueBucket?: string; keepEnded?: number; lease?: number; maxAttempts?: number; retryBackoff?: number; costModel?: string; bootCommand?: string; bootTimeout?: number }) =>
     run(() => controllerCommand(opts)),
   );
 
@@ -190,6 +193,18 @@ program
   .action((plan: string | undefined, opts: GanttCommandOptions) => run(() => ganttCommand(plan, opts)));
 
 program
+  .command('node')
+  .description('boot a node, or move its VMs away and shut it down, through the control loop')
+  .argument('<verb>', 'boot or shutdown', nodeVerb)
+  .argument('<node>', 'node id')
+  .option('--nats <url>', 'NATS server URL', 'nats://127.0.0.1:4222')
+  .option('--prefix <prefix>', 'subject prefix', 'entropy')
+  .option('--wait <ms>', 'wait until the node is online (boot) or powered off (shutdown), at most this long', positiveInt)
+  .option('--timeout <ms>', 'fail when the controller has not answered within this long', positiveInt, DEFAULT_CONTROL_TIMEOUT_MS)
+  .addHelpText('after', NODE_HELP)
+  .action((verb: NodeVerb, node: string, opts: { nats: string; prefix: string; wait?: number; timeout: number }) => run(() => nodeCommand(verb, node, opts)));
+
+program
   .command('experiment')
   .description('simulate a workload in virtual time with several policies and compare them side by side')
   .argument('<scenario>', 'reference, large, tiny, or a scenario file (JSON)')
@@ -215,6 +230,11 @@ program
 
 function queueStoreKind(value: string): 'auto' | 'kv' | 'memory' {
   if (value !== 'auto' && value !== 'kv' && value !== 'memory') throw new InvalidArgumentError('must be auto, kv or memory');
+  return value;
+}
+
+function nodeVerb(value: string): NodeVerb {
+  if (value !== 'boot' && value !== 'shutdown') throw new InvalidArgumentError('must be boot or shutdown');
   return value;
 }
 

@@ -25,6 +25,7 @@ function fakeLoop(turns: TurnRequest[]): ReconcileLoop {
     running: () => undefined,
     idle: async () => {},
     failures: () => { throw new Error('unused'); },
+    nodeRequested: () => {},
     close: async () => {},
   };
 }

@@ -86,6 +86,7 @@ export async function applyRequest(deps: ApplyDeps, request: ApplyRequest): Prom
     ok: true,
     planId: request.planId,
     actions: (plan?.actions ?? []).map((a) => ({ ...a, dependsOn: [...a.dependsOn] })),
+    ...(plan?.nodeActions?.length ? { nodeActions: plan.nodeActions.map((a) => ({ ...a, dependsOn: [...a.dependsOn] })) } : {}),
     steps: plan?.steps ?? 0,
     makespan: plan?.makespan ?? 0,
     sumCompletion: plan?.sumCompletion ?? 0,

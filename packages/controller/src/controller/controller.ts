@@ -5,6 +5,7 @@ import {
   type ApplyReply,
   type ApplyRequest,
   ControlErrorCode,
+  type CommandTemplate,
   decode,
   decodeControl,
   encode,
@@ -28,11 +29,15 @@ import { type CostModel, DEFAULT_COST_MODEL } from '../model/cost-model.ts';
 import type { FeasiblePlan } from '../model/plan.ts';
 import { DEFAULT_MISSED_PERIODS, MemoryRegistry, type MonitorView, startNatsMonitor } from '../monitor/index.ts';
 import type { Policy } from '../policy/index.ts';
+import type { NodePowerRecord } from '../queue/queue-store.ts';
 import type { VJobQueue } from '../queue/vjob-queue.ts';
 import type { RetryPolicy } from '../reconcile/failure-book.ts';
 import type { BusyVM } from '../reconcile/reconcile.ts';
 import { type DecideFn, type ReconcileLoop, startReconcileLoop } from '../reconcile/reconcile-loop.ts';
 import { applyRequest } from './apply-request.ts';
+import type { BootCommandRunner } from './boot-command.ts';
+import { natsNodePower } from './nats-node-power.ts';
+import { nodePowerRequest } from './node-power-request.ts';
 import type { Logger } from './logger.ts';
 import type { LeaderLease } from './leader-lease.ts';
 import { actionJournalFor } from './plan-journaling.ts';
@@ -71,6 +76,12 @@ export interface ControllerOptions {
    * Without one it leads from the start.
    */
   readonly lease?: LeaderLease;
+  /** `--boot-command`: how a node is booted (its id in `{node}`); without one, plans that boot a node are refused. */
+  readonly bootCommand?: CommandTemplate;
+  /** How long a boot may take until the node's agent reports (default 5 minutes). */
+  readonly bootTimeoutMs?: number;
+  /** Runs the boot command (tests); child processes without a shell by default. */
+  readonly runBoot?: BootCommandRunner;
 }
 
 export interface Controller {
@@ -106,6 +117,8 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
   const registry = new MemoryRegistry();
   options.queue?.attach(registry);
   const knownNodes = new Set(options.knownNodes ?? []);
+  /** The nodes' power records (wanted states, plans' power-offs): the queue store's, read when leading starts, written through. */
+  const power = new Map<string, NodePowerRecord>();
   /** The leader's part: the loop, the control subscriptions, the signal that stops its plan; absent while standing by. */
   let term: { readonly loop: ReconcileLoop; readonly subs: Subscription[]; readonly abort: AbortController; readonly token?: number } | undefined;
   const loop = () => term?.loop;
@@ -119,10 +132,23 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     onLiveness: ({ wentOffline, cameOnline }) => {
       wentOffline.forEach((node) => transport.nodeLost(node));
       rememberNodes(cameOnline);
+      cameOnline.forEach(poweredOn);
       loop()?.trigger(wentOffline.length > 0 ? 'node-offline' : 'node-online');
     },
   });
   transport = natsTransport(nc, { subjects: s, isOffline: monitor.isOffline });
+  const nodePower = natsNodePower(nc, {
+    subjects: s,
+    monitor,
+    logger,
+    ...(options.bootCommand ? { bootCommand: options.bootCommand } : {}),
+    ...(options.bootTimeoutMs !== undefined ? { bootTimeoutMs: options.bootTimeoutMs } : {}),
+    ...(options.runBoot ? { runBoot: options.runBoot } : {}),
+    onPoweredOff: (node) => {
+      const capacity = monitor.nodes().find((n) => n.id === node)?.capacity ?? {};
+      void updatePower(node, (r) => ({ ...r, poweredOff: { at: Date.now(), capacity } }));
+    },
+  });
   const publish = progressPublisher(nc, s);
   let last: ExecutionOutcome | undefined;
   let closed = false;
@@ -136,6 +162,28 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     if (added.length === 0) return;
     for (const n of added) knownNodes.add(n);
     options.queue?.store.addKnownNodes(added).catch((err: Error) => logger.warn({ nodes: added, err: err.message }, 'cannot record the known nodes'));
+  }
+
+  /** Writes a node's power record to the store and the cache; a store that fails is logged, the cache still changes. */
+  async function updatePower(node: string, change: (current: NodePowerRecord | undefined) => NodePowerRecord | undefined): Promise<void> {
+    const local = change(power.get(node));
+    if (local && (local.wanted !== undefined || local.poweredOff !== undefined)) power.set(node, local);
+    else power.delete(node);
+    if (!options.queue) return;
+    try {
+      const stored = await options.queue.store.updateNodePower(node, change);
+      if (stored) power.set(node, stored);
+      else power.delete(node);
+    } catch (err) {
+      logger.warn({ node, err: (err as Error).message }, 'cannot record the node power state');
+    }
+  }
+
+  /** A node came online: it is no longer powered off, and a wish to see it online is fulfilled. */
+  function poweredOn(node: string): void {
+    const r = power.get(node);
+    if (!r || (r.poweredOff === undefined && r.wanted !== 'online')) return;
+    void updatePower(node, (current) => (current?.wanted === 'offline' ? { wanted: 'offline' } : undefined));
   }
 
   const isFresh = (view: Pick<MonitorView, 'nodes'>) => view.nodes.every((n) => n.liveness !== 'online' || n.lastSeen >= settledAt);
@@ -175,6 +223,7 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
         configuration,
         decision,
         transport,
+        nodePower,
         mode: executionMode,
         timeouts: options.timeouts,
         signal: leader.abort.signal,
@@ -185,6 +234,7 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
           publish(e);
           if (e.kind === 'action-done') monitor.observeResult(e.action.vm, e.after);
           if (e.kind === 'action-failed') logger.warn({ planId, actionId: e.wireId, vm: e.action.vm, type: e.action.type, ...e.error }, 'action failed');
+          if (e.kind === 'node-action-failed') logger.warn({ planId, actionId: e.wireId, node: e.nodeAction.node, type: e.nodeAction.type, ...e.error }, 'node action failed');
         },
       });
       last = outcome;
@@ -261,7 +311,7 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
         }
       })();
     };
-    serve(s.control('status'), () => encodeControl('statusReply', statusReplyOf(monitor.view(), name, loop()?.running())));
+    serve(s.control('status'), () => encodeControl('statusReply', statusReplyOf(monitor.view(), name, loop()?.running(), power)));
     serve(s.control('apply'), async (m) => {
       const r = decodeControl('applyRequest', m.data);
       if (!r.ok) {
@@ -275,6 +325,21 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     serve(s.control('submit'), (m) => queueRequests.submit(m.data));
     serve(s.control('queue'), (m) => queueRequests.queue(m.data));
     serve(s.control('cancel'), (m) => queueRequests.cancel(m.data));
+    serve(s.control('node'), (m) =>
+      nodePowerRequest(
+        {
+          logger,
+          leading: () => term !== undefined,
+          view: () => monitor.view(),
+          records: () => power,
+          knownNodes: () => knownNodes,
+          unsupported: (state) => nodePower.unsupported(state === 'online' ? 'bootNode' : 'shutdownNode'),
+          update: updatePower,
+          requested: (node) => loop()?.nodeRequested(node),
+        },
+        m.data,
+      ),
+    );
     return subs;
   }
 
@@ -316,6 +381,8 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     if (options.queue) {
       await options.queue.reload();
       for (const n of await options.queue.store.knownNodes()) knownNodes.add(n);
+      power.clear();
+      for (const [n, r] of Object.entries(await options.queue.store.nodePower())) power.set(n, r);
       await closeInterruptedPlan(options.queue.store, logger, journal, askLedger);
     }
     if (closed) return;
@@ -334,7 +401,18 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
       nodes: () => monitor.nodes(),
       isFresh,
       busy,
-      knownNodes: () => [...knownNodes],
+      // Nodes a plan powered off are not waited for: they report again only once booted.
+      knownNodes: () => [...knownNodes].filter((n) => power.get(n)?.poweredOff === undefined),
+      nodePower,
+      nodeWants: () => {
+        const wanted: Record<string, 'online' | 'offline'> = {};
+        const poweredOff: Record<string, Readonly<Record<string, number>>> = {};
+        for (const [n, r] of power) {
+          if (r.wanted !== undefined) wanted[n] = r.wanted;
+          if (r.poweredOff !== undefined) poweredOff[n] = r.poweredOff.capacity;
+        }
+        return { wanted, poweredOff };
+      },
       execute,
       newPlanId,
       costModel: options.costModel ?? DEFAULT_COST_MODEL,

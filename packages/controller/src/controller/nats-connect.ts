@@ -52,7 +52,8 @@ export interface ControllerAddress {
   readonly url: string;
 }
 
-function noResponders(cause: unknown): boolean {
+/** True for a request nobody serves (nats-server's 503), whichever error nats.js wraps it in. */
+export function isNoResponders(cause: unknown): boolean {
   return cause instanceof errors.NoRespondersError || (cause instanceof errors.RequestError && cause.isNoResponders());
 }
 
@@ -77,7 +78,7 @@ export async function requestChunkedReply(nc: NatsConnection, to: ControllerAddr
       chunks.push(m.data);
     }
   } catch (cause) {
-    throw unreachable(to, verb, noResponders(cause) ? nobody(to) : `request failed: ${(cause as Error).message}`, cause);
+    throw unreachable(to, verb, isNoResponders(cause) ? nobody(to) : `request failed: ${(cause as Error).message}`, cause);
   }
   // requestMany ends quietly at maxWait: a controller that did not answer, or did not finish.
   const got = chunks.length === 0 ? 'no reply' : `an incomplete reply (${chunks.length} chunks, no end)`;

@@ -32,7 +32,7 @@ export function planRecorder(store: RecordStore, controller: string, logger: Log
   const base = (planId: string) => (current?.planId === planId ? current : undefined);
   return {
     started(planId, plan, mode) {
-      write({ planId, status: 'running', controller, mode, actions: plan.actions.length, steps: plan.steps, estimatedMs: estimatedDurationMs(plan, mode), startedAt: now() });
+      write({ planId, status: 'running', controller, mode, actions: plan.actions.length + (plan.nodeActions?.length ?? 0), steps: plan.steps, estimatedMs: estimatedDurationMs(plan, mode), startedAt: now() });
     },
     ended(planId, outcome) {
       const start = base(planId);
@@ -41,9 +41,9 @@ export function planRecorder(store: RecordStore, controller: string, logger: Log
         ...start,
         status: outcome.status,
         endedAt: now(),
-        done: outcome.completed.length,
-        failed: outcome.failures.length,
-        ...(outcome.failed ? { failure: `${outcome.failed.action.type} ${outcome.failed.action.vm} on ${outcome.failed.node}: ${outcome.failed.error.message}` } : {}),
+        done: outcome.completed.length + outcome.nodeActions.completed.length,
+        failed: outcome.failures.length + outcome.nodeActions.failures.length,
+        ...(failureOf(outcome) !== undefined ? { failure: failureOf(outcome) } : {}),
         leftPaused: outcome.leftPaused,
         uncertainVms: outcome.uncertainVms,
       });
@@ -54,6 +54,14 @@ export function planRecorder(store: RecordStore, controller: string, logger: Log
     },
     flushed: () => writes,
   };
+}
+
+/** The first failure of an outcome, one line: a VM action's, else a node action's. */
+function failureOf(outcome: ExecutionOutcome): string | undefined {
+  const f = outcome.failed;
+  if (f) return `${f.action.type} ${f.action.vm} on ${f.node}: ${f.error.message}`;
+  const n = outcome.nodeActions.failures[0];
+  return n && `${n.action.type} ${n.action.node}: ${n.error.message}`;
 }
 
 /** Asks one node's agent what became of some action ids; undefined when it does not answer. */

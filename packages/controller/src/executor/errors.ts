@@ -1,3 +1,4 @@
+import type { NodeActionType } from '../model/lifecycle.ts';
 import type { Violation } from '../verifier/index.ts';
 
 /** Stable codes of the errors the executor throws before it sends anything. */
@@ -5,8 +6,10 @@ export const PlanErrorCode = {
   /** The verifier found a violation: the executor never runs such a plan. */
   Refused: 'ENTROPY_PLAN_REFUSED',
   InvalidPlanId: 'ENTROPY_INVALID_PLAN_ID',
-  /** The plan holds actions no agent can execute (node power actions). */
+  /** The plan holds actions the executor was given no way to run (node power actions without a NodePower). */
   Unsupported: 'ENTROPY_PLAN_UNSUPPORTED',
+  /** The plan boots or shuts down a node and the controller cannot (no `--boot-command` for a boot). */
+  NodePowerUnsupported: 'ENTROPY_NODE_POWER_UNSUPPORTED',
 } as const;
 export type PlanErrorCode = (typeof PlanErrorCode)[keyof typeof PlanErrorCode];
 
@@ -37,5 +40,19 @@ export class UnsupportedPlanError extends Error {
     message: string,
   ) {
     super(`plan ${planId} cannot be executed: ${message}`);
+  }
+}
+
+/** A node power action the controller cannot run; the message names what would enable it. */
+export class NodePowerUnsupportedError extends Error {
+  override name = 'NodePowerUnsupportedError';
+  readonly code = PlanErrorCode.NodePowerUnsupported;
+  constructor(
+    readonly planId: string,
+    readonly actionType: NodeActionType,
+    readonly node: string,
+    readonly reason: string,
+  ) {
+    super(`plan ${planId} cannot be executed: ${actionType} ${node}: ${reason}`);
   }
 }

@@ -1,8 +1,8 @@
 import type { VMState } from '../model/lifecycle.ts';
-import type { PlannedAction } from '../model/plan.ts';
+import type { NodeAction, PlannedAction } from '../model/plan.ts';
 import type { ExecutionError, ExecutionMode, ExecutionOutcome } from './outcome.ts';
 
-/** Plan-wide counters, carried by every event (progress bars read them). */
+/** Plan-wide counters, carried by every event (progress bars read them); VM and node actions together. */
 export interface ProgressCounts {
   readonly total: number;
   readonly done: number;
@@ -36,6 +36,10 @@ export type ExecutorEvent =
       readonly undo?: boolean;
     })
   | (Base & { readonly kind: 'action-failed'; readonly action: PlannedAction; readonly wireId: string; readonly error: ExecutionError; readonly undo?: boolean })
+  // A node power action (boot, shutdown): its own kinds, so that consumers of VM actions keep `action.vm`.
+  | (Base & { readonly kind: 'node-action-started'; readonly nodeAction: NodeAction; readonly wireId: string })
+  | (Base & { readonly kind: 'node-action-done'; readonly nodeAction: NodeAction; readonly wireId: string; readonly durationMs: number })
+  | (Base & { readonly kind: 'node-action-failed'; readonly nodeAction: NodeAction; readonly wireId: string; readonly error: ExecutionError })
   | (Base & { readonly kind: 'plan-done' | 'plan-failed'; readonly outcome: ExecutionOutcome });
 
 export type ExecutorEventKind = ExecutorEvent['kind'];

@@ -257,7 +257,7 @@ describe('executePlan refuses', () => {
     expect(transport.sends).toEqual([]);
   });
 
-  it('a plan with node power actions, which no agent can execute', async () => {
+  it('a plan with node power actions when it was given no NodePower', async () => {
     const plan = { ...planOf(reference), nodeActions: [{ id: 'b1', type: 'bootNode' as const, node: 'n01', start: 0, end: 1, step: 0, dependsOn: [] }] };
     const transport = new MemoryTransport(reference.configuration);
     const attempt = executePlan(plan, { planId: 'p1', configuration: reference.configuration, decision: reference.decision, transport });

@@ -2,20 +2,23 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { type ActionRequest, type ActionResult, executingNode, TOKEN_RE } from '@entropy/protocol';
 import type { Configuration, Decision, VM } from '../model/configuration.ts';
 import type { VMState } from '../model/lifecycle.ts';
-import { barrierMakespan, type FeasiblePlan, type PlannedAction } from '../model/plan.ts';
+import { barrierMakespan, type FeasiblePlan, type NodeAction, type PlannedAction } from '../model/plan.ts';
 import { verifyPlan } from '../verifier/index.ts';
 import { dispatchUnits, type DispatchUnit } from './dispatch-units.ts';
-import { InvalidPlanIdError, PlanRefusedError, UnsupportedPlanError } from './errors.ts';
+import { InvalidPlanIdError, NodePowerUnsupportedError, PlanRefusedError, UnsupportedPlanError } from './errors.ts';
+import { type NodePower, NodePowerError } from './node-power.ts';
 import type { ExecutorEvent, ProgressCounts } from './events.ts';
 import { ObservedState } from './observed-state.ts';
 import {
   type CompletedAction,
+  type CompletedNodeAction,
   type ExecutionError,
   ExecutionMode,
   type ExecutionOutcome,
   ExecutionStatus,
   ExecutorErrorCode,
   type FailedAction,
+  type FailedNodeAction,
   type UndoAction,
 } from './outcome.ts';
 import { halfPausedVjobs } from './half-paused.ts';
@@ -29,6 +32,8 @@ export interface ExecuteOptions {
   readonly configuration: Configuration;
   readonly decision: Decision;
   readonly transport: ActionTransport;
+  /** Boots and shuts down nodes: required by a plan with node power actions (`nodeActions`). */
+  readonly nodePower?: NodePower;
   /** `barrier` (default): step after step. `asap`: each action once its dependencies are done. */
   readonly mode?: ExecutionMode;
   readonly timeouts?: Partial<ActionTimeouts>;
@@ -84,15 +89,22 @@ export async function executePlan(plan: FeasiblePlan, options: ExecuteOptions): 
 
 /**
  * The checks executePlan makes before sending anything, for callers that must answer before the
- * execution starts: a subject-safe plan id, no action an agent cannot run, and the verifier's
- * approval. Throws InvalidPlanIdError, UnsupportedPlanError or PlanRefusedError.
+ * execution starts: a subject-safe plan id, no node power action the controller cannot run, and
+ * the verifier's approval. Throws InvalidPlanIdError, UnsupportedPlanError (node actions and no
+ * NodePower), NodePowerUnsupportedError (one the NodePower refuses, naming why) or PlanRefusedError.
  */
-export function assertExecutable(plan: FeasiblePlan, options: Pick<ExecuteOptions, 'planId' | 'configuration' | 'decision'>): void {
+export function assertExecutable(
+  plan: FeasiblePlan,
+  options: Pick<ExecuteOptions, 'planId' | 'configuration' | 'decision'> & { readonly nodePower?: Pick<NodePower, 'unsupported'> },
+): void {
   if (!TOKEN_RE.test(options.planId)) throw new InvalidPlanIdError(options.planId);
-  // Node power actions (boot, shutdown) have no agent-side counterpart in the protocol yet.
-  const nodeActions = (plan as { readonly nodeActions?: readonly unknown[] }).nodeActions;
-  if (nodeActions !== undefined && nodeActions.length > 0) {
-    throw new UnsupportedPlanError(options.planId, `${nodeActions.length} node power action(s); agents execute VM actions only`);
+  const nodeActions = plan.nodeActions ?? [];
+  if (nodeActions.length > 0 && !options.nodePower) {
+    throw new UnsupportedPlanError(options.planId, `${nodeActions.length} node power action(s) and no way to boot or shut down nodes`);
+  }
+  for (const a of nodeActions) {
+    const why = options.nodePower!.unsupported(a.type);
+    if (why !== undefined) throw new NodePowerUnsupportedError(options.planId, a.type, a.node, why);
   }
   const verdict = verifyPlan(options.configuration, options.decision, plan);
   if (!verdict.ok) throw new PlanRefusedError(options.planId, verdict.violation);
@@ -100,7 +112,7 @@ export function assertExecutable(plan: FeasiblePlan, options: Pick<ExecuteOption
 
 /** The plan's duration under the cost model in a mode: its makespan as soon as possible, the sum of each step's longest action step by step. */
 export function estimatedDurationMs(plan: FeasiblePlan, mode: ExecutionMode = ExecutionMode.Barrier): number {
-  return mode === ExecutionMode.Barrier ? barrierMakespan(plan.actions) : plan.makespan;
+  return mode === ExecutionMode.Barrier ? barrierMakespan([...plan.actions, ...(plan.nodeActions ?? [])]) : plan.makespan;
 }
 
 class PlanRun {
@@ -116,6 +128,9 @@ class PlanRun {
   private readonly completed: CompletedAction[] = [];
   private readonly failures: FailedAction[] = [];
   private readonly undone: UndoAction[] = [];
+  private readonly nodeCompleted: CompletedNodeAction[] = [];
+  private readonly nodeFailures: FailedNodeAction[] = [];
+  private readonly nodeActions: readonly NodeAction[];
   private readonly counts = { total: 0, done: 0, failed: 0, running: 0 };
   /** VMs this plan has sent an action for: their observed state is the plan's business. */
   private readonly touched = new Set<string>();
@@ -134,8 +149,9 @@ class PlanRun {
     this.observed = new ObservedState(options.configuration);
     for (const vm of options.configuration.vms)
       if (vm.state === 'waiting' && options.decision[vm.vjob] === 'terminated') this.observed.cancelled(vm.id);
-    this.counts.total = plan.actions.length;
-    for (const a of plan.actions) {
+    this.nodeActions = plan.nodeActions ?? [];
+    this.counts.total = plan.actions.length + this.nodeActions.length;
+    for (const a of [...plan.actions, ...this.nodeActions]) {
       this.status.set(a.id, 'pending');
       this.stepLeft.set(a.step, (this.stepLeft.get(a.step) ?? 0) + 1);
     }
@@ -144,7 +160,7 @@ class PlanRun {
 
   async execute(): Promise<ExecutionOutcome> {
     this.emit({ kind: 'plan-started', mode: this.mode, steps: this.plan.steps, estimatedMs: this.estimatedMs() });
-    const units = dispatchUnits(this.plan.actions);
+    const units = dispatchUnits(this.plan.actions, this.nodeActions);
     if (this.mode === ExecutionMode.Asap) await this.runAsap(units);
     else await this.runBarrier(units);
     await this.undoHalfPausedVjobs();
@@ -158,7 +174,7 @@ class PlanRun {
   }
 
   private stopped(): boolean {
-    return this.failures.length > 0 || this.staleReason !== undefined || this.options.signal?.aborted === true;
+    return this.failures.length > 0 || this.nodeFailures.length > 0 || this.staleReason !== undefined || this.options.signal?.aborted === true;
   }
 
   /** Checks the units' VMs before any of them is sent; a stale one stops the plan. */
@@ -235,6 +251,7 @@ class PlanRun {
    */
   private async runUnit(unit: DispatchUnit): Promise<boolean> {
     if (this.stopped() || (this.mode === ExecutionMode.Asap && this.foundStale([unit]))) return false;
+    if (unit.nodeAction) return this.runNodeAction(unit.nodeAction);
     for (const a of unit.actions) this.touched.add(a.vm);
     const results = await Promise.all(unit.actions.map((a) => this.runPlanned(a)));
     const ok = results.every(Boolean);
@@ -244,13 +261,69 @@ class PlanRun {
     return ok;
   }
 
-  private async runPlanned(a: PlannedAction): Promise<boolean> {
+  /** Marks an action running, and its step started the first time. */
+  private starting(a: { readonly id: string; readonly step: number }): void {
     this.status.set(a.id, 'running');
     this.counts.running++;
     if (!this.stepStarted.has(a.step)) {
       this.stepStarted.add(a.step);
       this.emit({ kind: 'step-started', step: a.step, actions: this.stepLeft.get(a.step) ?? 0 });
     }
+  }
+
+  /** Counts an action of a step done; the step's last one ends the step. */
+  private endOfStep(step: number): void {
+    const left = this.stepLeft.get(step)! - 1;
+    this.stepLeft.set(step, left);
+    if (left === 0) this.emit({ kind: 'step-done', step });
+  }
+
+  /**
+   * A boot or a shutdown, through the controller's NodePower: complete when the port resolves (a
+   * boot once the node's agent has reported, a shutdown once its agent replied). A failure stops
+   * the plan like a VM action's; the node's state is then the next turn's to observe.
+   */
+  private async runNodeAction(a: NodeAction): Promise<boolean> {
+    this.starting(a);
+    const wireId = `${this.planId}:${a.id}`;
+    const estimatedMs = Math.max(0, a.end - a.start);
+    const t0 = this.now();
+    this.emit({ kind: 'node-action-started', nodeAction: a, wireId });
+    const request = {
+      node: a.node, wireId, planId: this.planId, estimatedMs, timeoutMs: actionTimeoutMs(this.timeouts, estimatedMs),
+      ...(this.options.token !== undefined ? { token: this.options.token } : {}),
+      ...(this.options.signal ? { signal: this.options.signal } : {}),
+    };
+    const power = this.options.nodePower!;
+    let error: ExecutionError | undefined;
+    let uncertain = false;
+    try {
+      await (a.type === 'bootNode' ? power.boot(request) : power.shutdown(request));
+    } catch (err) {
+      const e = err instanceof NodePowerError ? err : undefined;
+      error = { code: e?.code ?? ExecutorErrorCode.Transport, message: (err as Error)?.message ?? String(err), ...(e?.final ? { final: true } : {}) };
+      uncertain = e ? e.uncertain : true;
+    }
+    const elapsedMs = this.now() - t0;
+    this.counts.running--;
+    if (error === undefined) {
+      this.status.set(a.id, 'done');
+      this.counts.done++;
+      this.observed.powered(a.node, a.type === 'bootNode' ? 'online' : 'offline');
+      this.nodeCompleted.push({ action: a, wireId, elapsedMs });
+      this.emit({ kind: 'node-action-done', nodeAction: a, wireId, durationMs: elapsedMs });
+      this.endOfStep(a.step);
+      return true;
+    }
+    this.status.set(a.id, 'failed');
+    this.counts.failed++;
+    this.nodeFailures.push({ action: a, wireId, error, elapsedMs, uncertain });
+    this.emit({ kind: 'node-action-failed', nodeAction: a, wireId, error });
+    return false;
+  }
+
+  private async runPlanned(a: PlannedAction): Promise<boolean> {
+    this.starting(a);
     const r = await this.send(a, false);
     this.counts.running--;
     if (r.ok) {
@@ -259,9 +332,7 @@ class PlanRun {
       const after = this.observed.applied(a, r.result);
       this.completed.push({ action: a, wireId: r.wireId, node: r.node, durationMs: r.result.durationMs, elapsedMs: r.elapsedMs, attempts: r.attempts });
       this.emit({ kind: 'action-done', action: a, wireId: r.wireId, durationMs: r.result.durationMs, after });
-      const left = this.stepLeft.get(a.step)! - 1;
-      this.stepLeft.set(a.step, left);
-      if (left === 0) this.emit({ kind: 'step-done', step: a.step });
+      this.endOfStep(a.step);
       return true;
     }
     this.status.set(a.id, 'failed');
@@ -388,10 +459,10 @@ class PlanRun {
 
   private outcome(): ExecutionOutcome {
     const notStarted = this.plan.actions.filter((a) => this.status.get(a.id) === 'pending');
-    const allDone = this.counts.done === this.plan.actions.length;
+    const allDone = this.counts.done === this.counts.total;
     const status = allDone
       ? ExecutionStatus.Completed
-      : this.failures.length > 0
+      : this.failures.length > 0 || this.nodeFailures.length > 0
         ? ExecutionStatus.Failed
         : this.staleReason !== undefined
           ? ExecutionStatus.Stale
@@ -409,6 +480,7 @@ class PlanRun {
       failures: this.failures,
       undone: this.undone,
       notStarted,
+      nodeActions: { completed: this.nodeCompleted, failures: this.nodeFailures, notStarted: this.nodeActions.filter((a) => this.status.get(a.id) === 'pending') },
       leftPaused,
       uncertainVms: [...uncertain].sort(),
       observed: this.observed.configuration(),

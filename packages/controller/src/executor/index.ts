@@ -1,5 +1,6 @@
 export { dispatchUnits, type DispatchUnit } from './dispatch-units.ts';
-export { InvalidPlanIdError, PlanErrorCode, PlanRefusedError, UnsupportedPlanError } from './errors.ts';
+export { InvalidPlanIdError, NodePowerUnsupportedError, PlanErrorCode, PlanRefusedError, UnsupportedPlanError } from './errors.ts';
+export { type NodePower, NodePowerError, NodePowerErrorCode, type NodePowerRequest } from './node-power.ts';
 export type { ExecutorEvent, ExecutorEventKind, ProgressCounts } from './events.ts';
 export { type ActionJournal, assertExecutable, estimatedDurationMs, executePlan, type ExecuteOptions, type ObservedPlace } from './execute-plan.ts';
 export { MemoryTransport, type MemoryTransportOptions, type SendRecord } from './memory-transport.ts';
@@ -8,9 +9,11 @@ export {
   ExecutionStatus,
   ExecutorErrorCode,
   type CompletedAction,
+  type CompletedNodeAction,
   type ExecutionError,
   type ExecutionOutcome,
   type FailedAction,
+  type FailedNodeAction,
   type UndoAction,
 } from './outcome.ts';
 export { actionTimeoutMs, defaultTimeouts, InvalidTimeoutsError, parseTimeouts, type ActionTimeouts } from './timeouts.ts';

@@ -19,11 +19,18 @@ export function toPlanProgress(e: ExecutorEvent): PlanProgress | undefined {
       return { planId, ts, counts, kind: ProgressKind.ActionDone, actionId: e.wireId, durationMs: e.durationMs, ...stepOf(e.action.step) };
     case 'action-failed':
       return { planId, ts, counts, kind: ProgressKind.ActionFailed, actionId: e.wireId, error: e.error, ...stepOf(e.action.step) };
+    case 'node-action-started':
+      return { planId, ts, counts, kind: ProgressKind.ActionStarted, actionId: e.wireId, node: e.nodeAction.node, ...stepOf(e.nodeAction.step) };
+    case 'node-action-done':
+      return { planId, ts, counts, kind: ProgressKind.ActionDone, actionId: e.wireId, node: e.nodeAction.node, durationMs: e.durationMs, ...stepOf(e.nodeAction.step) };
+    case 'node-action-failed':
+      return { planId, ts, counts, kind: ProgressKind.ActionFailed, actionId: e.wireId, node: e.nodeAction.node, error: e.error, ...stepOf(e.nodeAction.step) };
     case 'plan-done':
     case 'plan-failed': {
       const { outcome } = e;
       const error =
         outcome.failed?.error ??
+        outcome.nodeActions.failures[0]?.error ??
         (outcome.staleReason !== undefined ? { code: 'ENTROPY_PLAN_STALE', message: outcome.staleReason } : undefined) ??
         (outcome.abortReason !== undefined ? { code: 'ENTROPY_ABORTED', message: outcome.abortReason } : undefined);
       return { planId, ts, counts, kind: e.kind === 'plan-done' ? ProgressKind.PlanDone : ProgressKind.PlanFailed, durationMs: outcome.measuredMs, ...(error ? { error } : {}) };

@@ -1,5 +1,5 @@
 import type { ActionResult } from '@entropy/protocol';
-import type { Configuration, VM } from '../model/configuration.ts';
+import type { Configuration, NodeState, VM } from '../model/configuration.ts';
 import { stateAfter, type VMState } from '../model/lifecycle.ts';
 import type { PlannedAction } from '../model/plan.ts';
 
@@ -7,6 +7,8 @@ import type { PlannedAction } from '../model/plan.ts';
 export class ObservedState {
   private readonly vms = new Map<string, { state: VMState; host?: string }>();
   private readonly uncertain = new Set<string>();
+  /** Nodes a plan booted or shut down: their new state. */
+  private readonly nodeStates = new Map<string, NodeState>();
 
   constructor(private readonly source: Configuration) {
     for (const vm of source.vms) this.vms.set(vm.id, { state: vm.state, ...(vm.host !== undefined ? { host: vm.host } : {}) });
@@ -28,6 +30,11 @@ export class ObservedState {
     this.vms.set(vm, { state: 'terminated' });
   }
 
+  /** A node booted (online) or shut down (offline) by the plan. */
+  powered(node: string, state: NodeState): void {
+    this.nodeStates.set(node, state);
+  }
+
   markUncertain(vm: string): void {
     this.uncertain.add(vm);
   }
@@ -44,7 +51,7 @@ export class ObservedState {
     return [...this.uncertain].sort();
   }
 
-  /** The source configuration with the observed VM states; uncertain VMs are left out. */
+  /** The source configuration with the observed VM and node states; uncertain VMs are left out. */
   configuration(): Configuration {
     const vms: VM[] = [];
     for (const vm of this.source.vms) {
@@ -55,7 +62,8 @@ export class ObservedState {
     }
     const kept = new Set(vms.map((v) => v.id));
     const vjobs = this.source.vjobs.map((j) => ({ ...j, vms: j.vms.filter((id) => kept.has(id)) }));
-    return { nodes: this.source.nodes, vms, vjobs };
+    const nodes = this.nodeStates.size === 0 ? this.source.nodes : this.source.nodes.map((n) => (this.nodeStates.has(n.id) ? { ...n, state: this.nodeStates.get(n.id)! } : n));
+    return { nodes, vms, vjobs };
   }
 }
 

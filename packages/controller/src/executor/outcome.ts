@@ -1,5 +1,5 @@
 import type { Configuration } from '../model/configuration.ts';
-import type { PlannedAction } from '../model/plan.ts';
+import type { NodeAction, PlannedAction } from '../model/plan.ts';
 
 export const ExecutionMode = { Barrier: 'barrier', Asap: 'asap' } as const;
 export type ExecutionMode = (typeof ExecutionMode)[keyof typeof ExecutionMode];
@@ -7,7 +7,7 @@ export type ExecutionMode = (typeof ExecutionMode)[keyof typeof ExecutionMode];
 export const ExecutionStatus = {
   /** Every action of the plan succeeded. */
   Completed: 'completed',
-  /** An action failed or timed out; the executor stopped starting new ones. */
+  /** An action (a VM's or a node's) failed or timed out; the executor stopped starting new ones. */
   Failed: 'failed',
   /** The caller's signal stopped the plan; no action failed. */
   Aborted: 'aborted',
@@ -64,6 +64,23 @@ export interface FailedAction {
   readonly uncertain: boolean;
 }
 
+/** A node power action that ended; `node` is the node booted or shut down. */
+export interface CompletedNodeAction {
+  readonly action: NodeAction;
+  readonly wireId: string;
+  /** Measured by the executor, from the call to the node power port to its end (a boot: until the agent reported). */
+  readonly elapsedMs: number;
+}
+
+export interface FailedNodeAction {
+  readonly action: NodeAction;
+  readonly wireId: string;
+  readonly error: ExecutionError;
+  readonly elapsedMs: number;
+  /** True when the node's state is unknown afterwards (a timeout, an abort, a lost reply). */
+  readonly uncertain: boolean;
+}
+
 /** An unpause sent to undo a half-done vjob pause. */
 export interface UndoAction {
   readonly wireId: string;
@@ -87,11 +104,17 @@ export interface ExecutionOutcome {
   readonly failures: readonly FailedAction[];
   readonly undone: readonly UndoAction[];
   readonly notStarted: readonly PlannedAction[];
+  /** Node power actions that ended, failed, or never started (empty for a plan without any). */
+  readonly nodeActions: {
+    readonly completed: readonly CompletedNodeAction[];
+    readonly failures: readonly FailedNodeAction[];
+    readonly notStarted: readonly NodeAction[];
+  };
   /** VMs this plan left paused (a resume whose unpause never ran, an undo that failed). */
   readonly leftPaused: readonly string[];
   /** VMs whose state the executor cannot tell; the observed configuration leaves them out. */
   readonly uncertainVms: readonly string[];
-  /** The source configuration with every known effect applied. */
+  /** The source configuration with every known effect applied, node power actions included. */
   readonly observed: Configuration;
   readonly abortReason?: string;
   /** The plan's duration under the cost model in this mode: its makespan for asap, the sum of each step's longest action for barrier. */

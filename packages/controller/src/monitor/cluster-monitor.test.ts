@@ -189,4 +189,32 @@ describe('ClusterMonitor', () => {
     m.sweep(3100);
     expect(m.view(3100, r).configuration.vms.find((v) => v.id === 'v4')).toMatchObject({ state: 'waiting' });
   });
+
+  it('takes a node powered off by a plan offline at once, ignores its old agent, and brings it back with a new agent\'s hello and status', () => {
+    const m = new ClusterMonitor({ periodMs: 1000 });
+    const hello = (startedAt: number, pid: number) => ({ node: 'n3', driver: 'sim', capacity: { cpu: 4, mem: 4096 }, startedAt, pid });
+    m.observeHello(hello(1, 100), 0);
+    m.observeStatus(status('n3', 0, []), 10);
+    expect(m.sweep(20)).toEqual({ wentOffline: [], cameOnline: ['n3'] });
+    m.markPoweredOff('n3', 100);
+    // No three silent periods: offline now, and reported by the next sweep.
+    expect(m.livenessOf('n3', 100)).toBe('offline');
+    expect(m.sweep(101)).toEqual({ wentOffline: ['n3'], cameOnline: [] });
+    expect(m.view(101).nodes).toEqual([expect.objectContaining({ id: 'n3', liveness: 'offline', poweredOff: true })]);
+    expect(m.view(101).configuration.nodes).toEqual([{ id: 'n3', capacity: { cpu: 4, mem: 4096 }, state: 'offline' }]);
+    // The old agent's last words change nothing.
+    m.observeStatus(status('n3', 1, []), 150);
+    m.observeHello(hello(1, 100), 160);
+    expect(m.livenessOf('n3', 200)).toBe('offline');
+    expect(m.bootedSince('n3', 0, 200)).toBe(false);
+    // A boot: a new agent process says hello, then reports.
+    m.observeHello(hello(5000, 200), 5000);
+    expect(m.isPoweredOff('n3')).toBe(false);
+    expect(m.livenessOf('n3', 5000)).toBe('pending');
+    expect(m.bootedSince('n3', 4000, 5000)).toBe(false);
+    m.observeStatus(status('n3', 0, []), 5100);
+    expect(m.bootedSince('n3', 4000, 5100)).toBe(true);
+    expect(m.bootedSince('n3', 5050, 5100)).toBe(false);
+    expect(m.sweep(5100)).toEqual({ wentOffline: [], cameOnline: ['n3'] });
+  });
 });

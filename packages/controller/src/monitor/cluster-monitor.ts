@@ -31,6 +31,8 @@ export interface NodeView {
   readonly lastSeen: number;
   readonly vms: number;
   readonly inFlight: number;
+  /** Powered off by a plan: offline at once, until its agent says hello again. */
+  readonly poweredOff?: boolean;
 }
 
 export const ExclusionReason = {
@@ -81,6 +83,11 @@ interface NodeRecord {
   statusAt?: number;
   /** The latest status's VMs by id, built on the first lookup after it arrived. */
   byId?: Map<string, VMStatus>;
+  /** When its last hello arrived, and from which agent process. */
+  helloAt?: number;
+  agent?: { readonly startedAt: number; readonly pid?: number };
+  /** Set when a plan powered the node off: the agent process that was then running, if known. */
+  poweredOff?: { readonly at: number; readonly agent?: { readonly startedAt: number; readonly pid?: number } };
 }
 
 /**
@@ -103,12 +110,42 @@ export class ClusterMonitor {
   }
 
   observeHello(hello: Hello, at: number): void {
+    const off = this.nodes.get(hello.node)?.poweredOff;
+    // The agent that was powered off may still be heard (a hello sent before it stopped): only another process is the node back.
+    if (off?.agent !== undefined && off.agent.startedAt === hello.startedAt && off.agent.pid === hello.pid) return;
     const n = this.record(hello.node, at);
     n.driver = hello.driver;
     n.capacity = hello.capacity;
+    n.helloAt = at;
+    n.agent = hello.pid !== undefined ? { startedAt: hello.startedAt, pid: hello.pid } : { startedAt: hello.startedAt };
+    n.poweredOff = undefined;
+  }
+
+  /**
+   * A plan powered the node off (its agent replied to the shutdown): offline now, without waiting
+   * for its silence, and its reports are ignored until an agent says hello again (a boot).
+   */
+  markPoweredOff(node: string, at: number): void {
+    const n = this.record(node, at);
+    n.poweredOff = n.agent !== undefined ? { at, agent: n.agent } : { at };
+    n.status = undefined;
+    n.statusAt = undefined;
+    n.byId = undefined;
+  }
+
+  isPoweredOff(node: string): boolean {
+    return this.nodes.get(node)?.poweredOff !== undefined;
+  }
+
+  /** True once an agent of the node said hello at or after `since` and published a status after that hello: a boot is complete. */
+  bootedSince(node: string, since: number, at: number): boolean {
+    const n = this.nodes.get(node);
+    if (!n || n.helloAt === undefined || n.helloAt < since || n.statusAt === undefined || n.statusAt < n.helloAt) return false;
+    return this.livenessOf(node, at) === NodeLiveness.Online;
   }
 
   observeStatus(status: NodeStatus, at: number): void {
+    if (this.nodes.get(status.node)?.poweredOff !== undefined) return;
     const n = this.record(status.node, at);
     // A late publication of the same agent process must not replace a newer one.
     if (n.status && status.seq < n.status.seq && status.ts <= n.status.ts) return;
@@ -183,7 +220,7 @@ export class ClusterMonitor {
   livenessOf(node: string, at: number): NodeLiveness | undefined {
     const n = this.nodes.get(node);
     if (!n) return undefined;
-    if (at - n.lastSeen > this.silenceMs) return NodeLiveness.Offline;
+    if (n.poweredOff !== undefined || at - n.lastSeen > this.silenceMs) return NodeLiveness.Offline;
     return n.status ? NodeLiveness.Online : NodeLiveness.Pending;
   }
 
@@ -351,7 +388,8 @@ function usageOf(measured: readonly VMStatus[]): Record<string, Resources> {
 }
 
 function nodeViewOf(n: NodeRecord, liveness: NodeLiveness): NodeView {
-  return { id: n.id, liveness, driver: n.driver, capacity: n.capacity, lastSeen: n.lastSeen, vms: n.status?.vms.length ?? 0, inFlight: n.status?.inFlight ?? 0 };
+  const view = { id: n.id, liveness, driver: n.driver, capacity: n.capacity, lastSeen: n.lastSeen, vms: n.status?.vms.length ?? 0, inFlight: n.status?.inFlight ?? 0 };
+  return n.poweredOff !== undefined ? { ...view, poweredOff: true } : view;
 }
 
 function emptyRegistry(): VMRegistry {

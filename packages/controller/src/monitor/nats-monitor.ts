@@ -29,6 +29,11 @@ export interface NatsMonitor {
   actionsInFlight(): ReturnType<ClusterMonitor['actionsInFlight']>;
   /** Where an action the controller ran left its VM, until the node's next status. */
   observeResult(vm: string, outcome: ActionOutcomeObservation): void;
+  /** A plan powered the node off: offline at once (ClusterMonitor.markPoweredOff); the change is reported through `onLiveness` right away. */
+  markPoweredOff(node: string): void;
+  /** True once the node's agent said hello at or after `since` (controller time) and reported since. */
+  bootedSince(node: string, since: number): boolean;
+  isPoweredOff(node: string): boolean;
   close(): Promise<void>;
 }
 
@@ -71,12 +76,16 @@ export function startNatsMonitor(nc: NatsConnection, options: NatsMonitorOptions
   });
 
   const periodMs = options.periodMs ?? 2000;
-  const timer = setInterval(() => {
+  const sweep = () => {
     const change = monitor.sweep(now());
-    for (const node of change.wentOffline) logger.warn({ node }, 'node offline: no status for three periods');
+    for (const node of change.wentOffline) {
+      if (monitor.isPoweredOff(node)) logger.info({ node }, 'node offline: powered off by a plan');
+      else logger.warn({ node }, 'node offline: no status for three periods');
+    }
     for (const node of change.cameOnline) logger.info({ node }, 'node online');
     if (change.wentOffline.length + change.cameOnline.length > 0) options.onLiveness?.(change);
-  }, Math.max(50, Math.round(periodMs / 4)));
+  };
+  const timer = setInterval(sweep, Math.max(50, Math.round(periodMs / 4)));
 
   return {
     monitor,
@@ -87,6 +96,12 @@ export function startNatsMonitor(nc: NatsConnection, options: NatsMonitorOptions
     placeOf: (vm) => monitor.placeOf(vm, now()),
     unannotated: () => monitor.unannotated(options.registry ?? { vms: new Map(), vjobs: new Map() }, now()),
     observeResult: (vm, outcome) => monitor.observeResult(vm, outcome, now()),
+    markPoweredOff(node) {
+      monitor.markPoweredOff(node, now());
+      sweep();
+    },
+    bootedSince: (node, since) => monitor.bootedSince(node, since, now()),
+    isPoweredOff: (node) => monitor.isPoweredOff(node),
     async close() {
       clearInterval(timer);
       for (const sub of subs) sub.unsubscribe();

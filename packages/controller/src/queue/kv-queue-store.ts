@@ -4,7 +4,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
 import { EntropyError, ErrorCode } from '../errors.ts';
 import type { Logger } from '../controller/logger.ts';
-import { bySubmission, MemoryQueueStore, type PlanRecord, type QueueStore, type StoredVJob } from './queue-store.ts';
+import { bySubmission, isEmptyPower, MemoryQueueStore, type NodePowerRecord, type PlanRecord, type QueueStore, type StoredVJob } from './queue-store.ts';
 
 /** The stored JSON, checked when read back: a value written by another version or by hand is reported, not trusted. */
 const storedSchema = z.object({
@@ -42,6 +42,15 @@ export const PLAN_RECORD_KEY = 'plan.last';
 /** The key of the known nodes' list. */
 export const KNOWN_NODES_KEY = 'cluster.nodes';
 const knownNodesSchema = z.array(z.string().min(1));
+/** The key of the nodes' power records. */
+export const NODE_POWER_KEY = 'cluster.power';
+const nodePowerSchema = z.record(
+  z.string().min(1),
+  z.object({
+    wanted: z.enum(['online', 'offline']).optional(),
+    poweredOff: z.object({ at: z.number().finite(), capacity: z.record(z.string(), z.number().finite()) }).optional(),
+  }),
+);
 
 export const DEFAULT_QUEUE_HISTORY = 5;
 /** Compare-and-set retries before giving up: only concurrent writers to the same vjob make it loop. */
@@ -148,6 +157,28 @@ export class KvQueueStore implements QueueStore {
       }
     }
     throw new EntropyError(ErrorCode.Io, `${KNOWN_NODES_KEY}: gave up after ${MAX_CAS_ATTEMPTS} conflicting writes to bucket ${this.bucket}`);
+  }
+
+  async nodePower(): Promise<Record<string, NodePowerRecord>> {
+    return this.read(await this.kv.get(NODE_POWER_KEY), nodePowerSchema) ?? {};
+  }
+
+  async updateNodePower(node: string, change: (current: NodePowerRecord | undefined) => NodePowerRecord | undefined): Promise<NodePowerRecord | undefined> {
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const entry = await this.kv.get(NODE_POWER_KEY);
+      const all: Record<string, NodePowerRecord> = this.read(entry, nodePowerSchema) ?? {};
+      const next = change(all[node]);
+      if (next === undefined || isEmptyPower(next)) delete all[node];
+      else all[node] = next;
+      try {
+        if (entry && entry.operation === 'PUT') await this.kv.update(NODE_POWER_KEY, JSON.stringify(all), entry.revision);
+        else await this.kv.create(NODE_POWER_KEY, JSON.stringify(all));
+        return all[node];
+      } catch (err) {
+        if (!isCasConflict(err)) throw err;
+      }
+    }
+    throw new EntropyError(ErrorCode.Io, `${NODE_POWER_KEY}: gave up after ${MAX_CAS_ATTEMPTS} conflicting writes to bucket ${this.bucket}`);
   }
 
   async close(): Promise<void> {}

@@ -22,6 +22,34 @@ export function describeQueueStore(name: string, open: () => Promise<QueueStore>
       expect((await store.list()).map((v) => v.id)).toEqual([]);
     });
 
+    it("keeps each node's power record: what is wanted, what a plan powered off; an empty record is dropped", async () => {
+      const store = await open();
+      expect(await store.nodePower()).toEqual({});
+      expect(await store.updateNodePower('n3', (r) => ({ ...r, wanted: 'offline' }))).toEqual({ wanted: 'offline' });
+      const off = { at: 1234, capacity: { cpu: 4, mem: 4096, gpu: 1 } };
+      await store.updateNodePower('n3', (r) => ({ ...r, poweredOff: off }));
+      await store.updateNodePower('n4', () => ({ wanted: 'online' }));
+      expect(await store.nodePower()).toEqual({ n3: { wanted: 'offline', poweredOff: off }, n4: { wanted: 'online' } });
+      // Dropped when the change says so, or leaves nothing to keep.
+      expect(await store.updateNodePower('n4', () => undefined)).toBeUndefined();
+      expect(await store.updateNodePower('n3', () => ({}))).toBeUndefined();
+      expect(await store.nodePower()).toEqual({});
+      // Not a vjob, and apart from the known nodes.
+      expect(await store.list()).toEqual([]);
+      expect(await store.knownNodes()).toEqual([]);
+    });
+
+    it('updates power records through compare-and-set: concurrent changes of one node and of several all land', async () => {
+      const store = await open();
+      await Promise.all([
+        ...['n1', 'n2', 'n3', 'n4'].map((n) => store.updateNodePower(n, (r) => ({ ...r, wanted: 'offline' }))),
+        store.updateNodePower('n1', (r) => ({ ...r, poweredOff: { at: 1, capacity: { cpu: 1 } } })),
+      ]);
+      expect(await store.nodePower()).toEqual({
+        n1: { wanted: 'offline', poweredOff: { at: 1, capacity: { cpu: 1 } } }, n2: { wanted: 'offline' }, n3: { wanted: 'offline' }, n4: { wanted: 'offline' },
+      });
+    });
+
     it('adds a vjob once: a second add with the same id is refused', async () => {
       const store = await open();
       expect(await store.add(vjob('a', 10))).toBe(true);

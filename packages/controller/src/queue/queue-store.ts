@@ -1,3 +1,4 @@
+import type { NodeState } from '../model/configuration.ts';
 import type { VJobState } from '../model/lifecycle.ts';
 import type { VMSpec } from './vjob-file.ts';
 
@@ -63,6 +64,17 @@ export interface PlanRecord {
 }
 
 /**
+ * What the store keeps of one node's power: the state an operator wants it in (`entropy node
+ * boot|shutdown`), and whether a plan powered it off. Both survive a controller restart: a
+ * powered-off node is not waited for, and its boot can be planned before any agent reports it.
+ */
+export interface NodePowerRecord {
+  readonly wanted?: NodeState;
+  /** Set when a plan's shutdown completed: when, and the node's capacity then. */
+  readonly poweredOff?: { readonly at: number; readonly capacity: Readonly<Record<string, number>> };
+}
+
+/**
  * Where the controller keeps the vjob queue, and the record of its latest plan. The JetStream KV implementation (kv-queue-store.ts)
  * survives a controller restart; the in-memory one serves unit tests and clusters without JetStream.
  */
@@ -88,6 +100,13 @@ export interface QueueStore {
   knownNodes(): Promise<string[]>;
   /** Adds nodes to the known ones (those known already are ignored). */
   addKnownNodes(nodes: readonly string[]): Promise<void>;
+  /** Every node's power record (nodes without one are absent). */
+  nodePower(): Promise<Record<string, NodePowerRecord>>;
+  /**
+   * Compare-and-set on the power records: `change` gets the node's record (or undefined) and
+   * returns the new one, or undefined to drop it. Resolves to what is stored for the node now.
+   */
+  updateNodePower(node: string, change: (current: NodePowerRecord | undefined) => NodePowerRecord | undefined): Promise<NodePowerRecord | undefined>;
   close(): Promise<void>;
 }
 
@@ -101,6 +120,7 @@ export class MemoryQueueStore implements QueueStore {
   private readonly vjobs = new Map<string, StoredVJob>();
   private plan: PlanRecord | undefined;
   private readonly nodes = new Set<string>();
+  private readonly power = new Map<string, NodePowerRecord>();
 
   async add(vjob: StoredVJob): Promise<boolean> {
     if (this.vjobs.has(vjob.id)) return false;
@@ -147,5 +167,20 @@ export class MemoryQueueStore implements QueueStore {
     for (const n of nodes) this.nodes.add(n);
   }
 
+  async nodePower(): Promise<Record<string, NodePowerRecord>> {
+    return structuredClone(Object.fromEntries(this.power));
+  }
+
+  async updateNodePower(node: string, change: (current: NodePowerRecord | undefined) => NodePowerRecord | undefined): Promise<NodePowerRecord | undefined> {
+    const current = this.power.get(node);
+    const next = change(current && structuredClone(current));
+    if (next === undefined || isEmptyPower(next)) this.power.delete(node);
+    else this.power.set(node, structuredClone(next));
+    return next && !isEmptyPower(next) ? structuredClone(next) : undefined;
+  }
+
   async close(): Promise<void> {}
 }
+
+/** A record that says nothing is not kept. */
+export const isEmptyPower = (r: NodePowerRecord) => r.wanted === undefined && r.poweredOff === undefined;

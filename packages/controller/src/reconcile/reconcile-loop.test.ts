@@ -28,7 +28,7 @@ function failedOutcome(planId: string, plan: FeasiblePlan, code: string): Execut
   const failure = { action: a, wireId: `${planId}:${a.id}`, node: 'n1', error: { code, message: 'boom' }, elapsedMs: 1, attempts: 1, uncertain: false };
   return {
     planId, mode: 'barrier', status: 'failed', completed: [], failed: failure, failures: [failure], undone: [], notStarted: [],
-    leftPaused: [], uncertainVms: [], observed: configuration, estimatedMs: 1, measuredMs: 1,
+    nodeActions: { completed: [], failures: [], notStarted: [] }, leftPaused: [], uncertainVms: [], observed: configuration, estimatedMs: 1, measuredMs: 1,
   };
 }
 
@@ -136,6 +136,42 @@ describe('startReconcileLoop', () => {
     const reply = await loop!.turnNow({ planId: 'apply-dry', overlay: { j1: 'running' }, dryRun: true });
     expect(reply.ok && reply.executing).toBe(false);
     expect(reply.ok && reply.result.plan?.actions.map((a) => a.type)).toEqual(['run']);
+    expect(st.started).toEqual([]);
+  });
+
+  it("plans a node's wanted state, backs a failed node action off, and tries again at once when the operator asks again", async () => {
+    const st = harness({
+      decide: () => undefined,
+      nodeWants: () => ({ wanted: { n1: 'offline' }, poweredOff: {} }),
+      nodePower: { unsupported: () => undefined },
+      retry: { maxAttempts: 3, baseBackoffMs: 3_600_000, maxBackoffMs: 3_600_000 },
+    });
+    await until('a plan', () => st.started.length === 1);
+    const shutdown = st.plan!.nodeActions![0]!;
+    expect(shutdown).toMatchObject({ type: 'shutdownNode', node: 'n1' });
+    const failure = { action: shutdown, wireId: `loop1-x:${shutdown.id}`, error: { code: 'ENTROPY_NO_AGENT', message: 'no responders' }, elapsedMs: 1, uncertain: true };
+    st.finish!({
+      ...failedOutcome('loop1-x', { ...st.plan!, actions: [{ id: 'a0', type: 'run', vm: 'v1', vjob: 'j1', to: 'n1', start: 0, end: 1, step: 0, dependsOn: [] }] }, 'X'),
+      failed: undefined, failures: [], nodeActions: { completed: [], failures: [failure], notStarted: [] },
+    } as unknown as ExecutionOutcome); // a hand-made outcome: only the node failure matters
+    await until('the failure logged', () => st.lines.some((l) => l.msg === 'node power action failed'));
+    await until('a turn holding the node', () => st.lines.some((l) => (l.reasons as string[] | undefined)?.some((r) => r.startsWith('node n1 stays online'))));
+    expect(st.started).toHaveLength(1);
+    loop!.nodeRequested('n1');
+    await until('the shutdown planned again', () => st.started.length === 2);
+    expect(st.plan!.nodeActions).toMatchObject([{ type: 'shutdownNode', node: 'n1' }]);
+  });
+
+  it('does not plan a boot this controller cannot run, and says why', async () => {
+    const offline: MonitorView = { ...view, configuration: { ...configuration, vms: [], vjobs: [], nodes: [{ id: 'n1', capacity: { cpu: 4, mem: 4096 }, state: 'offline' }] } };
+    const st = harness({
+      view: () => offline,
+      decide: () => undefined,
+      nodeWants: () => ({ wanted: { n1: 'online' }, poweredOff: {} }),
+      nodePower: { unsupported: (type) => (type === 'bootNode' ? 'start the controller with --boot-command' : undefined) },
+    });
+    await until('the turn', () => st.lines.some((l) => l.msg === 'control loop turn'));
+    expect(st.lines.find((l) => l.msg === 'control loop turn')).toMatchObject({ outcome: 'no-change', reasons: ['node n1 is wanted online: start the controller with --boot-command'] });
     expect(st.started).toEqual([]);
   });
 });

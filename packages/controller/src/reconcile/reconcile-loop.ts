@@ -1,12 +1,14 @@
 import type { Logger } from '../controller/logger.ts';
-import { assertExecutable, type ExecutionMode, type ExecutionOutcome } from '../executor/index.ts';
-import type { Configuration, Decision } from '../model/configuration.ts';
+import { assertExecutable, type ExecutionMode, type ExecutionOutcome, type NodePower } from '../executor/index.ts';
+import type { Configuration, Decision, NodeState } from '../model/configuration.ts';
+import type { Resources } from '../model/resources.ts';
 import type { CostModel } from '../model/cost-model.ts';
 import type { FeasiblePlan } from '../model/plan.ts';
 import type { MonitorView, NodeView } from '../monitor/index.ts';
 import type { Policy } from '../policy/index.ts';
 import type { VJobQueue } from '../queue/vjob-queue.ts';
 import { DEFAULT_RETRY_POLICY, type FailureBook, failureVerdict, recordFailures, type RetryPolicy } from './failure-book.ts';
+import { type NodeFailureBook, recordNodeFailures } from './node-wants.ts';
 import { type BusyVM, reconcile, type ReconcileResult, TurnOutcome } from './reconcile.ts';
 import { describeVjobOutcomes, failedTransitions } from './vjob-outcomes.ts';
 
@@ -41,6 +43,10 @@ export interface ReconcileLoopDeps {
   readonly queue?: VJobQueue;
   readonly decide?: DecideFn;
   readonly now?: () => number;
+  /** What boots and shuts nodes down: the loop plans a node's wanted state only when it can. */
+  readonly nodePower?: Pick<NodePower, 'unsupported'>;
+  /** The node states operators want, and the nodes plans powered off (the queue store's power records). */
+  nodeWants?(): { readonly wanted: Readonly<Record<string, NodeState>>; readonly poweredOff: Readonly<Record<string, Resources>> };
 }
 
 /** A turn asked for by an operator (`entropy apply`): its overlay, its plan's id and options. */
@@ -68,6 +74,8 @@ export interface ReconcileLoop {
   /** Resolves once no plan runs. */
   idle(): Promise<void>;
   readonly failures: () => FailureBook;
+  /** Forgets a node's failed power actions (an operator asked again) and looks at once. */
+  nodeRequested(node: string): void;
   close(): Promise<void>;
 }
 
@@ -93,6 +101,7 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
   let plans = 0;
   let lastGood: Decision = {};
   let failures: FailureBook = new Map();
+  let nodeFailures: NodeFailureBook = new Map();
   let running: { planId: string; done: Promise<void> } | undefined;
   let wake: NodeJS.Timeout | undefined;
   let wakeAt = Infinity;
@@ -175,8 +184,10 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
       costModel: request?.costModel ?? deps.costModel,
       ...(request?.timeLimitMs !== undefined ? { timeLimitMs: request.timeLimitMs } : {}),
       intervalMs: deps.intervalMs,
+      ...(deps.nodeWants ? { nodes: { ...deps.nodeWants(), failures: nodeFailures, unsupported: (state: NodeState) => unsupported(state) } } : {}),
     });
     failures = result.failures;
+    if (result.nodeFailures) nodeFailures = result.nodeFailures;
     if (result.policyError) logger.error({ turn: n, policy: deps.policy?.name, code: result.policyError.code, err: result.policyError.message }, 'policy failed: the loop keeps the last good decision');
     else if (result.policyDecision) lastGood = result.policyDecision;
     const entry = {
@@ -193,10 +204,10 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
     }
     const planId = request?.planId ?? deps.newPlanId(`loop${++plans}`);
     const byType: Record<string, number> = {};
-    for (const a of plan.actions) byType[a.type] = (byType[a.type] ?? 0) + 1;
-    const planned = { ...entry, planId, actions: plan.actions.length, byType, steps: plan.steps, makespan: plan.makespan };
+    for (const a of [...plan.actions, ...(plan.nodeActions ?? [])]) byType[a.type] = (byType[a.type] ?? 0) + 1;
+    const planned = { ...entry, planId, actions: plan.actions.length + (plan.nodeActions?.length ?? 0), byType, steps: plan.steps, makespan: plan.makespan };
     try {
-      assertExecutable(plan, { planId, configuration: result.configuration, decision: result.decision });
+      assertExecutable(plan, { planId, configuration: result.configuration, decision: result.decision, ...(deps.nodePower ? { nodePower: deps.nodePower } : {}) });
     } catch (err) {
       const e = err as Error & { code?: string };
       logger.error({ ...planned, outcome: 'not-executable', code: e.code, err: e.message }, 'control loop turn');
@@ -227,6 +238,13 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
     }
     const failed = failedTransitions(outcome, result.decision, result.observed);
     failures = recordFailures(failures, failed, now(), retry);
+    const nodeFailed = outcome.nodeActions.failures.map((f) => ({
+      node: f.action.node, to: f.action.type === 'bootNode' ? ('online' as const) : ('offline' as const), final: f.error.final === true, error: `${f.action.type} ${f.action.node}: ${f.error.code} ${f.error.message}`,
+    }));
+    if (nodeFailed.length > 0) {
+      nodeFailures = recordNodeFailures(nodeFailures, nodeFailed, now(), retry);
+      logger.warn({ planId, nodes: nodeFailed.map((f) => f.error) }, 'node power action failed');
+    }
     const vjobs = describeVjobOutcomes(outcome, result.decision, result.observed, failed, (vjob) => {
       const v = failureVerdict(failures.get(vjob), now(), retry);
       const f = failures.get(vjob);
@@ -237,6 +255,12 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
     if (Object.keys(vjobs).length > 0) logger.info({ planId, status: outcome.status, vjobs }, 'plan outcome per vjob');
     // A failure is acted on at once: the vjob goes back to a uniform state in the very next turn.
     trigger(outcome.status === 'completed' ? 'plan-ended' : 'plan-failed');
+  }
+
+  /** Why the loop cannot take a node to `state` (no NodePower, or one that cannot boot), or undefined. */
+  function unsupported(state: NodeState): string | undefined {
+    if (!deps.nodePower) return 'this controller cannot boot or shut down nodes';
+    return deps.nodePower.unsupported(state === 'online' ? 'bootNode' : 'shutdownNode');
   }
 
   async function waitFresh(fresh: () => boolean): Promise<void> {
@@ -261,6 +285,14 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
       while (running) await running.done;
     },
     failures: () => failures,
+    nodeRequested(node) {
+      if (nodeFailures.has(node)) {
+        const next = new Map(nodeFailures);
+        next.delete(node);
+        nodeFailures = next;
+      }
+      trigger('node-power');
+    },
     async close() {
       closed = true;
       if (wake) clearTimeout(wake);

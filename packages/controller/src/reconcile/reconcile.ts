@@ -1,4 +1,5 @@
 import { cautiousPlan } from './cautious-plan.ts';
+import type { Constraint } from '../constraints/constraint.ts';
 import { policyViewOf, sizedByUsage } from './policy-view.ts';
 import { contextSwitch } from '../engine/context-switch.ts';
 import type { Configuration, Decision, VM } from '../model/configuration.ts';
@@ -10,6 +11,7 @@ import type { MonitorView } from '../monitor/index.ts';
 import { decideSafely, type Policy, type PolicyError } from '../policy/index.ts';
 import { type StoredVJob, VJobOwner } from '../queue/queue-store.ts';
 import { DEFAULT_RETRY_POLICY, type FailureBook, failureVerdict, type RetryPolicy, settleFailures } from './failure-book.ts';
+import { type NodeFailureBook, type NodeWants, nodeWantsThisTurn, type NodeWantsThisTurn } from './node-wants.ts';
 import { observeVjobs, type ObservedVjob, type ObservedVjobState } from './vjob-states.ts';
 
 /** A VM an agent is acting on right now (its node's status says so): its vjob waits for the action's end. */
@@ -44,6 +46,8 @@ export interface ReconcileInput {
   readonly timeLimitMs?: number;
   /** The loop's period: when nothing asks for a sooner look. */
   readonly intervalMs: number;
+  /** Node states an operator wants (`entropy node boot|shutdown`), and what failed of them. */
+  readonly nodes?: NodeWants;
 }
 
 export const TurnOutcome = {
@@ -79,6 +83,8 @@ export interface ReconcileResult {
   readonly held: readonly HeldVjob[];
   /** The failure book with the failures that no longer apply removed. */
   readonly failures: FailureBook;
+  /** The same for node power actions. */
+  readonly nodeFailures?: NodeFailureBook;
   readonly requeueAfterMs: number;
   readonly reasons: readonly string[];
 }
@@ -162,15 +168,43 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
     if (want !== o.state) decision[id] = want;
   }
 
-  const configuration = withoutVjobs(view.configuration, holdIds, input.busy);
+  const power: NodeWantsThisTurn = input.nodes
+    ? nodeWantsThisTurn(withoutVjobs(view.configuration, holdIds, input.busy), view.nodes, unplannedOn(view, holdIds, input.busy), input.nodes, now, retry)
+    : { configuration: withoutVjobs(view.configuration, holdIds, input.busy), constraints: [], reasons: [], failures: new Map() };
+  reasons.push(...power.reasons);
+  if (power.retryAt !== undefined) requeueAfterMs = Math.min(requeueAfterMs, Math.max(0, power.retryAt - now));
+  const configuration = power.configuration;
   const sized = input.policy?.sizing === 'peak' || !input.policy ? configuration : sizedByUsage(configuration, view.usage);
-  const base = { configuration: sized, wanted, observed, held, failures, ...(policyDecision ? { policyDecision } : {}), ...(policyError ? { policyError } : {}) };
+  const base = {
+    configuration: sized, wanted, observed, held, failures, ...(input.nodes ? { nodeFailures: power.failures } : {}),
+    ...(policyDecision ? { policyDecision } : {}), ...(policyError ? { policyError } : {}),
+  };
   // Nothing wanted differs from what is: the engine has work only when a node is overloaded (at measured use, say).
-  if (Object.keys(decision).length === 0 && !hasOverloadedNode(sized)) return { ...base, outcome: TurnOutcome.NoChange, decision, deferred: [], requeueAfterMs, reasons };
+  if (Object.keys(decision).length === 0 && power.constraints.length === 0 && !hasOverloadedNode(sized)) return { ...base, outcome: TurnOutcome.NoChange, decision, deferred: [], requeueAfterMs, reasons };
 
-  const options = input.timeLimitMs !== undefined ? { timeLimitMs: input.timeLimitMs } : {};
+  // A node's wanted state goes with the vjobs' (the engine evacuates it before its shutdown); when
+  // nothing reaches both, the vjobs are planned alone and the node waits.
+  const planned = planTurn(input, sized, decision, observed, stored, power.constraints);
+  if (planned.ok || power.constraints.length === 0) return { ...base, ...planned.result, requeueAfterMs, reasons: [...reasons, ...planned.result.reasons] };
+  const alone = planTurn(input, sized, decision, observed, stored, []);
+  const why = `node power change put off: ${power.constraints.map((c) => `${c.type === 'online' ? 'boot' : 'shutdown'} ${(c as { node: string }).node}`).join(', ')}: ${planned.result.reasons.at(-1)}`;
+  return { ...base, ...alone.result, requeueAfterMs, reasons: [...reasons, why, ...alone.result.reasons] };
+}
+
+type TurnPlan = Pick<ReconcileResult, 'outcome' | 'plan' | 'decision' | 'deferred' | 'reasons'>;
+
+/** The plan of a turn's decision with the node constraints; when no placement fits every start, the oldest starts that fit. */
+function planTurn(
+  input: ReconcileInput,
+  sized: Configuration,
+  decision: Record<string, VJobState>,
+  observed: ReadonlyMap<string, ObservedVjob>,
+  stored: ReadonlyMap<string, StoredVJob>,
+  constraints: readonly Constraint[],
+): { readonly ok: boolean; readonly result: TurnPlan } {
+  const options = { ...(input.timeLimitMs !== undefined ? { timeLimitMs: input.timeLimitMs } : {}), ...(constraints.length > 0 ? { constraints } : {}) };
   const plan = contextSwitch(sized, decision, input.costModel, options);
-  if (plan.feasible) return { ...base, outcome: outcomeOf(plan), ...(plan.actions.length > 0 ? { plan } : {}), decision, deferred: [], requeueAfterMs, reasons };
+  if (plan.feasible) return { ok: true, result: { outcome: outcomeOf(plan), ...(hasActions(plan) ? { plan } : {}), decision, deferred: [], reasons: [] } };
 
   // No room for every start: keep the oldest starts that fit (queue order), and everything else the
   // decision asks. The overlay's starts (an operator's apply) are never put off: they fit or the turn is infeasible.
@@ -191,19 +225,23 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
     const p = contextSwitch(sized, d, input.costModel, { ...options, workBudget: 0 });
     return p.feasible ? p : undefined;
   });
-  if (!partial) return { ...base, outcome: TurnOutcome.Infeasible, decision, deferred: [], requeueAfterMs, reasons: [...reasons, plan.reason] };
+  if (!partial) return { ok: false, result: { outcome: TurnOutcome.Infeasible, decision, deferred: [], reasons: [plan.reason] } };
   const full = contextSwitch(sized, partial.decision, input.costModel, options);
   const kept = full.feasible ? full : partial.plan;
   const deferred = starts.slice(partial.kept);
   return {
-    ...base, outcome: outcomeOf(kept), ...(kept.actions.length > 0 ? { plan: kept } : {}),
-    decision: partial.decision, deferred, requeueAfterMs, reasons: [...reasons, `no room yet for ${deferred.join(', ')}: ${plan.reason}`],
+    ok: true,
+    result: {
+      outcome: outcomeOf(kept), ...(hasActions(kept) ? { plan: kept } : {}),
+      decision: partial.decision, deferred, reasons: [`no room yet for ${deferred.join(', ')}: ${plan.reason}`],
+    },
   };
 }
 
 const isPolicyOwned = (v: StoredVJob) => v.owner === undefined || v.owner === VJobOwner.Policy;
 
-const outcomeOf = (plan: FeasiblePlan): TurnOutcome => (plan.actions.length > 0 ? TurnOutcome.Plan : TurnOutcome.NoChange);
+const hasActions = (plan: FeasiblePlan) => plan.actions.length + (plan.nodeActions?.length ?? 0) > 0;
+const outcomeOf = (plan: FeasiblePlan): TurnOutcome => (hasActions(plan) ? TurnOutcome.Plan : TurnOutcome.NoChange);
 
 function idle(input: ReconcileInput, observed: ReadonlyMap<string, ObservedVjob>, wanted: ReadonlyMap<string, VJobState>, outcome: TurnOutcome, reasons: string[], requeueAfterMs: number): ReconcileResult {
   return { outcome, configuration: input.view.configuration, decision: {}, wanted, observed, deferred: [], held: [], failures: input.failures, requeueAfterMs, reasons };
@@ -214,6 +252,15 @@ function unreportedNodes(input: ReconcileInput): string[] {
   if (input.now - input.startedAt > input.silenceMs) return [];
   const reported = new Set(input.view.nodes.filter((n) => n.liveness !== 'pending' && n.lastSeen >= input.startedAt).map((n) => n.id));
   return input.knownNodes.filter((n) => !reported.has(n));
+}
+
+/** Per node, one VM on it that the turn does not plan: excluded by the monitor, of a held vjob, or acted on by an agent. */
+function unplannedOn(view: MonitorView, holdIds: ReadonlySet<string>, busy: readonly BusyVM[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const e of view.excluded) if (e.node !== undefined && !out.has(e.node)) out.set(e.node, e.vm);
+  if (holdIds.size > 0) for (const vm of view.configuration.vms) if (holdIds.has(vm.vjob) && vm.host !== undefined && !out.has(vm.host)) out.set(vm.host, vm.id);
+  for (const b of busy) if (!out.has(b.node)) out.set(b.node, b.vm);
+  return out;
 }
 
 /** The vjobs that have a VM an agent is acting on, and one such VM each. */

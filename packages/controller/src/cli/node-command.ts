@@ -1,0 +1,52 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import type { StatusReply } from '@entropy/protocol';
+import type { CommandResult } from './io.ts';
+import { controlRequest, type ControlClientOptions } from './queue-request.ts';
+
+export const NodeVerb = { Boot: 'boot', Shutdown: 'shutdown' } as const;
+export type NodeVerb = (typeof NodeVerb)[keyof typeof NodeVerb];
+
+export interface NodeCommandOptions extends ControlClientOptions {
+  /** Wait until the node is online (boot) or powered off (shutdown), at most this many milliseconds. */
+  readonly wait?: number;
+}
+
+/** Exit codes of `entropy node`; 1 (bad input, no controller, refused) is main.ts's for every user-reachable error. */
+export const NodeExit = { Ok: 0, Refused: 1, NotReached: 4 } as const;
+
+export const NODE_HELP = `
+boot: the control loop runs the controller's --boot-command for the node and waits for its agent.
+shutdown: the control loop moves the node's VMs and images to other nodes, then asks its agent to
+power the node off; the node stays wanted offline (also across controller restarts) until a boot.
+
+Exit codes:
+  0  recorded (with --wait: the node reached the state)
+  1  no controller, unknown node, or the controller cannot (no --boot-command for a boot)
+  4  --wait: the node did not reach the state in time`;
+
+/** `entropy node boot|shutdown N`: the state an operator wants the node in; the control loop gets it there. */
+export async function nodeCommand(verb: NodeVerb, node: string, options: NodeCommandOptions = {}): Promise<CommandResult> {
+  const state = verb === NodeVerb.Boot ? 'online' : 'offline';
+  const reply = await controlRequest('node', { kind: 'nodeRequest', msg: { node, state } }, 'nodeReply', options);
+  if (!reply.ok) return { output: `node ${verb} refused (${reply.error.code}): ${reply.error.message}`, exitCode: NodeExit.Refused };
+  const lines = [`node ${node} wanted ${state} (${reply.liveness} now)${reply.note ? `: ${reply.note}` : ''}`];
+  if (options.wait === undefined) return { output: lines.join('\n'), exitCode: NodeExit.Ok };
+  const deadline = Date.now() + options.wait;
+  for (;;) {
+    const st = await controlRequest('status', { kind: 'statusRequest', msg: {} }, 'statusReply', options).catch(() => undefined);
+    if (st && reached(st, node, state)) {
+      lines.push(`node ${node} is ${state === 'online' ? 'online' : 'powered off'}`);
+      return { output: lines.join('\n'), exitCode: NodeExit.Ok };
+    }
+    if (Date.now() > deadline) {
+      lines.push(`node ${node} did not reach ${state} within ${options.wait} ms: see entropy status and the controller's log`);
+      return { output: lines.join('\n'), exitCode: NodeExit.NotReached };
+    }
+    await delay(500);
+  }
+}
+
+function reached(st: StatusReply, node: string, state: 'online' | 'offline'): boolean {
+  const n = st.nodes.find((x) => x.id === node);
+  return state === 'online' ? n?.liveness === 'online' : n?.poweredOff === true;
+}
