@@ -7,12 +7,14 @@ const large = generateInstance({ seed: 7, nodes: 5_000, vms: 30_000, load: 0.8 }
 
 describe('the time limit bounds the whole solve', () => {
   it('gives up with a reason naming the limit when no first plan fits in it', () => {
+    const unbounded = contextSwitch(large.configuration, large.decision, large.costModel, { timeLimitMs: 120_000 });
     const plan = contextSwitch(large.configuration, large.decision, large.costModel, { timeLimitMs: 1 });
     expect(plan.feasible).toBe(false);
     if (plan.feasible) return;
     expect(plan.reason).toMatch(/^no plan within the time limit of 1 ms \(/);
-    // Phases are not cut midway; the slowest linear one, indexing 30,000 VMs, takes well under this here.
-    expect(plan.solveMs).toBeLessThan(1 + 400);
+    // The linear phases are not cut midway, so the bound is not 1 ms; but the solve stops long before a whole one
+    // (measured against the same machine's unbounded solve, whatever its load).
+    expect(plan.solveMs).toBeLessThan(unbounded.solveMs / 2);
   });
 
   it('keeps the best plan so far when the limit stops the improvement, and says so', () => {
