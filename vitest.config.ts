@@ -9,5 +9,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // The commands the tests start run compiled: build them from these sources first.
+    globalSetup: ['test/build-setup.ts'],
   },
 });

@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 900_000,
     hookTimeout: 180_000,
     pool: 'forks',
+    // The commands the tests start run compiled: build them from these sources first.
+    globalSetup: ['test/build-setup.ts'],
   },
 });

@@ -37,3 +37,5 @@ if [ "$for_tests" = 1 ] && [ "$(id -u)" = 0 ] && command -v libvirtd >/dev/null 
 fi
 
 pnpm install --frozen-lockfile --reporter=silent
+# The commands run compiled JavaScript (packages/*/dist): no TypeScript loader at run time.
+pnpm build

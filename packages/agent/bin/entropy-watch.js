@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly through tsx, so no build step stands between a clone and the watcher.
-import { register } from 'tsx/esm/api';
-
-register();
-await import('../src/watch-cli.ts');
+// Runs the compiled watcher: `pnpm build` (scripts/build.mjs) writes it, and scripts/setup.sh and the tests run that.
+const entry = new URL('../dist/entropy-watch.js', import.meta.url);
+await import(entry.href).catch((err) => {
+  if (err?.code !== 'ERR_MODULE_NOT_FOUND' || !String(err.message).includes(entry.pathname)) throw err;
+  process.stderr.write(`error: ${entry.pathname} is not built: run pnpm build (or bash scripts/setup.sh)\n`);
+  process.exit(1);
+});

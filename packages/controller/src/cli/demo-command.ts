@@ -1,5 +1,5 @@
 import { rm } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { workspacePath } from '../workspace.ts';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { StatusReply } from '@entropy/protocol';
 import { startDemoCluster, waitUntilObserved, type DemoCluster } from '../cluster/demo-cluster.ts';
@@ -8,7 +8,7 @@ import { applyCommand, type ApplyIo } from './apply-command.ts';
 import { readApplySource } from './apply-source.ts';
 import { readJsonFile, type CommandResult } from './io.ts';
 
-export const REFERENCE_INSTANCE = fileURLToPath(new URL('../../../../examples/reference.json', import.meta.url));
+export const REFERENCE_INSTANCE = workspacePath('examples/reference.json');
 
 export interface DemoCommandOptions {
   /** An instance file to play instead of the bundled reference cluster. */

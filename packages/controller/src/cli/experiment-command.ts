@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { workspacePath } from '../workspace.ts';
 import { loadPolicy } from '../policy/load-policy.ts';
 import { PolicyError } from '../policy/policy-errors.ts';
 import { loadScenario, type Scenario } from '../simulator/scenario.ts';
@@ -18,7 +18,7 @@ export interface ExperimentCommandOptions {
 }
 
 export const DEFAULT_EXPERIMENT_POLICIES = ['fcfs', 'fifo-ffd'] as const;
-const SCENARIO_DIR = fileURLToPath(new URL('../../../../examples/scenarios/', import.meta.url));
+const SCENARIO_DIR = workspacePath('examples/scenarios/');
 
 /** The figures of one policy, as printed by `--json`. */
 export interface ExperimentFigures {

@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
+import { workspacePath } from '../workspace.ts';
 
 /** The bins of the workspace, run with the same Node as this process. */
-export const AGENT_BIN = fileURLToPath(new URL('../../../agent/bin/entropy-agent.js', import.meta.url));
-export const ENTROPY_BIN = fileURLToPath(new URL('../../bin/entropy.js', import.meta.url));
+export const AGENT_BIN = workspacePath('packages/agent/bin/entropy-agent.js');
+export const ENTROPY_BIN = workspacePath('packages/controller/bin/entropy.js');
 
 /** A child process whose stderr (pino JSON lines) goes to a log file. */
 export interface ManagedProcess {

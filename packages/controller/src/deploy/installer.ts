@@ -180,8 +180,8 @@ export async function installHost(host: DeployHost, opts: InstallOptions): Promi
         `rm -rf ${sq(dir + '.old')}`,
       ].join('; '),
     );
-    // The bundle runs there: same Node, its dependencies complete. A private TMPDIR leaves no tsx cache behind.
-    await step(session, 'agent check', `d=$(mktemp -d) && TMPDIR="$d" TSX_DISABLE_CACHE=1 node ${sq(dir + '/bin/entropy-agent.js')} --help >/dev/null; rc=$?; rm -rf "$d"; exit $rc`);
+    // The bundle runs there: the node's own Node loads it whole (a syntax it lacks fails here, not under systemd).
+    await step(session, 'agent check', `node ${sq(dir + '/bin/entropy-agent.js')} --help >/dev/null`);
     try {
       const stateDir = root ? `${root}${AGENT_STATE_DIR}/${host.node}` : undefined;
       await session.writeFile(root + AGENT_ENV_FILE, agentEnvFile(host.node, { natsUrl: opts.natsUrl, driver: opts.driver, capacity, ...creds, agentArgs: opts.agentArgs, ...(stateDir ? { stateDir } : {}) }), 0o600);

@@ -14,6 +14,17 @@ export const BUILTIN_POLICIES: Readonly<Record<string, PolicyFactory>> = {
   consolidate,
 };
 
+/** A policy module: the compiled CLI reads no TypeScript itself, so a policy written in TypeScript loads through tsx. */
+async function importModule(file: string): Promise<Record<string, unknown>> {
+  const url = pathToFileURL(file).href;
+  if (!/\.(c|m)?ts$/.test(file)) return (await import(url)) as Record<string, unknown>;
+  const { tsImport } = await import('tsx/esm/api');
+  const module = (await tsImport(url, import.meta.url)) as Record<string, unknown>;
+  // Outside an ES-module package, tsx compiles the file to CommonJS: its exports arrive as the namespace's default.
+  const commonJs = module.default as Record<string, unknown> | undefined;
+  return commonJs && typeof commonJs === 'object' && '__esModule' in commonJs ? commonJs : module;
+}
+
 function looksLikePath(nameOrPath: string): boolean {
   return nameOrPath.startsWith('.') || isAbsolute(nameOrPath) || /\.(c|m)?[jt]s$/.test(nameOrPath);
 }
@@ -39,7 +50,7 @@ export async function loadPolicy(
   if (!existsSync(file)) throw new PolicyError(PolicyErrorCode.PolicyLoad, `policy module ${file} does not exist`);
   let module: Record<string, unknown>;
   try {
-    module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    module = await importModule(file);
   } catch (cause) {
     throw new PolicyError(PolicyErrorCode.PolicyLoad, `policy module ${file} failed to load: ${(cause as Error).message}`, { cause });
   }

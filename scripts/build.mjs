@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+// Compiles the three commands to plain JavaScript with esbuild, so that none of them loads TypeScript at run time:
+//   packages/controller/dist/entropy.js      the CLI and controller; its npm dependencies stay in node_modules
+//   packages/agent/dist/entropy-agent.js     the node agent, self-contained: one file, no node_modules
+//   packages/agent/dist/entropy-watch.js     the subject watcher, self-contained too
+// The agent ships to hypervisor nodes (entropy deploy install), so it carries its dependencies inside it;
+// the controller runs from the workspace, where loading a package from node_modules costs nothing extra.
+// Usage: node scripts/build.mjs [--quiet] [--metafile]
+import { build } from 'esbuild';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const quiet = process.argv.includes('--quiet');
+const metafile = process.argv.includes('--metafile');
+
+// CommonJS dependencies call require() for Node's built-ins; an ES module has no require of its own.
+const banner = { js: "import { createRequire as __entropyCreateRequire } from 'node:module';\nconst require = __entropyCreateRequire(import.meta.url);" };
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  sourcemap: 'linked',
+  legalComments: 'none',
+  logLevel: 'warning',
+  banner,
+  metafile,
+};
+
+/** The package's npm dependencies (not the workspace's own): resolved from node_modules at run time. */
+function npmDependencies(pkgDir) {
+  const pkg = JSON.parse(readFileSync(join(root, pkgDir, 'package.json'), 'utf8'));
+  return Object.keys(pkg.dependencies ?? {}).filter((name) => !name.startsWith('@entropy/'));
+}
+
+const targets = [
+  {
+    name: 'entropy',
+    entryPoints: { entropy: join(root, 'packages/controller/src/cli/main.ts') },
+    outdir: join(root, 'packages/controller/dist'),
+    external: npmDependencies('packages/controller'),
+  },
+  {
+    name: 'entropy-agent, entropy-watch',
+    entryPoints: {
+      'entropy-agent': join(root, 'packages/agent/src/cli.ts'),
+      'entropy-watch': join(root, 'packages/agent/src/watch-cli.ts'),
+    },
+    outdir: join(root, 'packages/agent/dist'),
+    // msgpackr's optional native accelerator: msgpackr falls back to JavaScript without it.
+    external: ['msgpackr-extract'],
+  },
+];
+
+/** Each file is written beside its place and renamed over it: a process starting meanwhile reads a whole file. */
+function writeAtomically(path, contents) {
+  mkdirSync(dirname(path), { recursive: true });
+  const temp = `${path}.${process.pid}.tmp`;
+  writeFileSync(temp, contents);
+  renameSync(temp, path);
+}
+
+const started = performance.now();
+const results = await Promise.all(targets.map(({ name, ...options }) => build({ ...common, ...options, write: false }).then((r) => ({ name, options, r }))));
+for (const { options, r } of results) {
+  for (const file of r.outputFiles) writeAtomically(file.path, file.contents);
+  if (metafile) writeAtomically(join(options.outdir, 'meta.json'), JSON.stringify(r.metafile));
+}
+if (!quiet) {
+  const ms = Math.round(performance.now() - started);
+  process.stdout.write(`built ${results.map(({ options }) => relative(root, options.outdir)).join(', ')} in ${ms} ms\n`);
+}
