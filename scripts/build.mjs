@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // Compiles the three commands to plain JavaScript with esbuild, so that none of them loads TypeScript at run time:
-//   packages/controller/dist/entropy.js      the CLI and controller; its npm dependencies stay in node_modules
+//   packages/controller/dist/entropy.js      the CLI and controller (and chunks/ it loads per command); npm
+//                                            dependencies stay in node_modules
 //   packages/agent/dist/entropy-agent.js     the node agent, self-contained: one file, no node_modules
 //   packages/agent/dist/entropy-watch.js     the subject watcher, self-contained too
 // The agent ships to hypervisor nodes (entropy deploy install), so it carries its dependencies inside it;
 // the controller runs from the workspace, where loading a package from node_modules costs nothing extra.
 // Usage: node scripts/build.mjs [--quiet] [--metafile]
 import { build } from 'esbuild';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -42,6 +43,9 @@ const targets = [
     entryPoints: { entropy: join(root, 'packages/controller/src/cli/main.ts') },
     outdir: join(root, 'packages/controller/dist'),
     external: npmDependencies('packages/controller'),
+    // Each command's code in chunks that the CLI imports when the command runs (cli/main.ts): a short start.
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
   },
   {
     name: 'entropy-agent, entropy-watch',
@@ -63,11 +67,20 @@ function writeAtomically(path, contents) {
   renameSync(temp, path);
 }
 
+/** The previous build's chunks (their names carry a hash) go once the new ones are in place. */
+function removeAllBut(dir, keep) {
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    const path = join(entry.parentPath ?? entry.path, entry.name);
+    if (entry.isFile() && !keep.has(path)) rmSync(path);
+  }
+}
+
 const started = performance.now();
 const results = await Promise.all(targets.map(({ name, ...options }) => build({ ...common, ...options, write: false }).then((r) => ({ name, options, r }))));
 for (const { options, r } of results) {
   for (const file of r.outputFiles) writeAtomically(file.path, file.contents);
   if (metafile) writeAtomically(join(options.outdir, 'meta.json'), JSON.stringify(r.metafile));
+  removeAllBut(options.outdir, new Set([...r.outputFiles.map((f) => f.path), join(options.outdir, 'meta.json')]));
 }
 if (!quiet) {
   const ms = Math.round(performance.now() - started);

@@ -4,6 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { DEFAULT_CONTROL_TIMEOUT_MS } from '../packages/controller/src/controller/nats-connect.ts';
+import { DEFAULT_WATCH_INTERVAL_MS } from '../packages/controller/src/cli/status-watch.ts';
+import { DEFAULT_CONFIG_FILE } from '../packages/controller/src/deploy/nats-config-command.ts';
+import { DEFAULT_LISTEN, DEFAULT_STORE_DIR } from '../packages/controller/src/deploy/nats-config.ts';
 
 /** The commands as they ship: compiled JavaScript (scripts/build.mjs, run by the global setup), no TypeScript loader. */
 
@@ -33,6 +37,14 @@ describe('compiled commands', () => {
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/^Usage: entropy/);
     }
+  });
+
+  it("the help states the defaults that the commands apply (declared apart from the commands' code, loaded when one runs)", () => {
+    const status = run(ENTROPY, ['status', '--help']);
+    expect(status.stdout).toContain(`(default ${DEFAULT_CONTROL_TIMEOUT_MS})`);
+    expect(status.stdout).toContain(`(default ${DEFAULT_WATCH_INTERVAL_MS})`);
+    const natsConfig = run(ENTROPY, ['deploy', 'nats-config', '--help']).stdout.replace(/\s+/g, ' ');
+    for (const value of [DEFAULT_CONFIG_FILE, DEFAULT_LISTEN, DEFAULT_STORE_DIR]) expect(natsConfig).toContain(`(default ${value})`);
   });
 
   it('the agent needs no node_modules: its bundle runs from a directory of its own', () => {

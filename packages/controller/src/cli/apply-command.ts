@@ -14,17 +14,6 @@ import { type CommandResult, writeTextFile } from './io.ts';
 /** Exit codes of `entropy apply`; 1 (bad input, no controller) is main.ts's for every user-reachable error. */
 export const ApplyExit = { Ok: 0, BadInput: 1, Infeasible: 2, Failed: 4 } as const;
 
-export const APPLY_HELP = `
-TARGET is an instance file (its decision is applied; its VMs and vjobs are registered with the
-controller), a decision file ({"j1": "sleeping"}), or an inline decision (j1=sleeping,j2=running).
-The plan starts from the configuration the controller observes now, not from the instance's.
-
-Exit codes:
-  0  the plan completed (or there was nothing to do, or --dry-run)
-  1  bad input, no controller, or the controller refused the decision
-  2  no plan reaches the decision
-  4  the plan failed or was stopped (the summary says which action, and what was undone)`;
-
 export interface ApplyCommandOptions {
   readonly nats?: string;
   readonly prefix?: string;

@@ -27,17 +27,6 @@ export interface CalibrateCommandOptions {
   readonly out: string;
 }
 
-export const CALIBRATE_HELP = `
-Samples are measured actions: from results files (JSON lines, one completed action each, as
-entropy apply --results writes them: {"kind":"migrate","mem":1024,"durationMs":1180,"node":"n1",...})
-and from the plan journal (--journal: every action that succeeded with its memory and duration).
-Per kind, duration = base + perMiB x mem is fitted (Theil-Sen, outliers beyond 3 MADs dropped, then
-least squares, never negative); a node that differs by more than 20% with at least 8 samples gets
-its own line. The output file has the shape of an instance file's costModel; use it with
-entropy plan|apply|controller --cost-model FILE.
-
-Exit codes: 0 written, 1 bad input or no samples`;
-
 /** `entropy calibrate`: fits a cost model to measured durations and writes it as a cost-model file. */
 export async function calibrateCommand(options: CalibrateCommandOptions): Promise<CommandResult> {
   const files = options.results ?? [];

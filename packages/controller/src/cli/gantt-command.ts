@@ -17,12 +17,6 @@ export interface GanttCommandOptions {
   readonly prefix?: string;
 }
 
-export const GANTT_HELP = `
-From a plan file (entropy plan --json): the planned bars. From the journal (--plan ID, with --nats
-and --prefix): the actions the controller sent, planned and measured (from each intent to its result).
-
-Exit codes: 0 written, 1 bad input (no plan file or --plan, an infeasible plan, no such plan in the journal)`;
-
 /** `entropy gantt PLAN | --plan ID`: writes a Gantt chart (SVG) of a plan, planned and, from the journal, measured. */
 export async function ganttCommand(file: string | undefined, options: GanttCommandOptions): Promise<CommandResult> {
   if ((file === undefined) === (options.plan === undefined)) throw new EntropyError(ErrorCode.InvalidPlan, 'gantt: give a plan file or --plan ID (a plan in the journal), not both');

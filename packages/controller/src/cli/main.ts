@@ -1,23 +1,17 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { EntropyError } from '../errors.ts';
-import { PolicyError } from '../policy/index.ts';
-import { cancelCommand } from './cancel-command.ts';
-import { queueCommand } from './queue-command.ts';
-import { SUBMIT_HELP, submitCommand } from './submit-command.ts';
-import { demoCommand } from './demo-command.ts';
+import { PolicyError } from '../policy/policy-errors.ts';
 import type { CommandResult } from './io.ts';
-import { APPLY_HELP, applyCommand, type ApplyCommandOptions } from './apply-command.ts';
-import { CALIBRATE_HELP, calibrateCommand, type CalibrateCommandOptions } from './calibrate-command.ts';
-import { GANTT_HELP, ganttCommand, type GanttCommandOptions } from './gantt-command.ts';
-import { controllerCommand } from './controller-command.ts';
-import { NODE_HELP, nodeCommand, type NodeVerb } from './node-command.ts';
-import { statusCommand } from './status-command.ts';
-import { DEFAULT_WATCH_INTERVAL_MS, statusWatch } from './status-watch.ts';
-import { INPUT_FORMATS, OUTPUT_FORMATS, planCommand, type PlanCommandOptions } from './plan-command.ts';
-import { experimentCommand } from './experiment-command.ts';
-import { VERIFY_HELP, verifyCommand } from './verify-command.ts';
+import type { ApplyCommandOptions } from './apply-command.ts';
+import type { CalibrateCommandOptions } from './calibrate-command.ts';
+import type { GanttCommandOptions } from './gantt-command.ts';
+import type { NodeVerb } from './node-command.ts';
+import type { PlanCommandOptions } from './plan-command.ts';
+import { APPLY_HELP, CALIBRATE_HELP, GANTT_HELP, INPUT_FORMATS, NODE_HELP, OUTPUT_FORMATS, SUBMIT_HELP, VERIFY_HELP } from './help-texts.ts';
 import { registerDeployCommands } from '../deploy/deploy-cli.ts';
-import { DEFAULT_CONTROL_TIMEOUT_MS } from '../controller/nats-connect.ts';
+
+// Every command is declared here, and its code is imported only when it runs: `entropy plan` does not load the
+// NATS client, `entropy status` does not load the engine, and no command loads ssh2 but deploy install.
 
 function positiveNumber(value: string): number {
   const n = Number(value);
@@ -75,7 +69,7 @@ program
   .addOption(new Option('--format <format>', "the instance file's format: Entropy's own, or BtrPlace's instance JSON").choices(INPUT_FORMATS).default('entropy'))
   .addOption(new Option('--output-format <format>', "the plan's format: Entropy's, or BtrPlace's plan JSON").choices(OUTPUT_FORMATS).default('entropy'))
   .option('--cost-model <file>', "a cost-model file (entropy calibrate's output) to plan with; the instance's own costModel applies over it")
-  .action((file: string, opts: PlanCommandOptions) => run(() => planCommand(file, opts)));
+  .action((file: string, opts: PlanCommandOptions) => run(async () => (await import('./plan-command.ts')).planCommand(file, opts)));
 
 program
   .command('verify')
@@ -86,7 +80,7 @@ program
   .addHelpText('after', VERIFY_HELP)
   // A bad option is one line on stderr, like every other error of verify; --help shows the usage.
   .showHelpAfterError(false)
-  .action((instance: string, plan: string, opts: { format: (typeof INPUT_FORMATS)[number] }) => run(() => verifyCommand(instance, plan, opts)));
+  .action((instance: string, plan: string, opts: { format: (typeof INPUT_FORMATS)[number] }) => run(async () => (await import('./verify-command.ts')).verifyCommand(instance, plan, opts)));
 
 program
   .command('controller')
@@ -108,7 +102,7 @@ program
   .option('--boot-command <cmd>', "how a node is booted (entropy node boot): a command run without a shell, the node's id in {node} (e.g. 'ipmitool -H {node}-bmc chassis power on'); without it, boots are refused")
   .option('--boot-timeout <ms>', "a boot fails when the node's agent has not said hello and reported within this long (default 300000)", positiveInt)
   .action((opts: { nats: string; prefix: string; statusPeriod?: number; mode?: 'barrier' | 'asap'; logLevel: string; policy: string; loopInterval?: number; queueStore: 'auto' | 'kv' | 'memory'; queueBucket?: string; keepEnded?: number; lease?: number; maxAttempts?: number; retryBackoff?: number; costModel?: string; bootCommand?: string; bootTimeout?: number }) =>
-    run(() => controllerCommand(opts)),
+    run(async () => (await import('./controller-command.ts')).controllerCommand(opts)),
   );
 
 program
@@ -117,9 +111,9 @@ program
   .argument('<file>', 'vjob file (JSON)')
   .option('--nats <url>', 'NATS server URL', 'nats://127.0.0.1:4222')
   .option('--prefix <prefix>', 'subject prefix', 'entropy')
-  .option('--timeout <ms>', 'fail when the controller has not answered within this long', positiveInt, DEFAULT_CONTROL_TIMEOUT_MS)
+  .option('--timeout <ms>', 'fail when the controller has not answered within this long (default 5000)', positiveInt)
   .addHelpText('after', SUBMIT_HELP)
-  .action((file: string, opts: { nats: string; prefix: string; timeout: number }) => run(() => submitCommand(file, opts)));
+  .action((file: string, opts: { nats: string; prefix: string; timeout?: number }) => run(async () => (await import('./submit-command.ts')).submitCommand(file, opts)));
 
 program
   .command('queue')
@@ -127,8 +121,8 @@ program
   .option('--nats <url>', 'NATS server URL', 'nats://127.0.0.1:4222')
   .option('--prefix <prefix>', 'subject prefix', 'entropy')
   .option('--json', 'print the queue as JSON')
-  .option('--timeout <ms>', 'fail when the controller has not answered within this long', positiveInt, DEFAULT_CONTROL_TIMEOUT_MS)
-  .action((opts: { nats: string; prefix: string; json?: boolean; timeout: number }) => run(() => queueCommand(opts)));
+  .option('--timeout <ms>', 'fail when the controller has not answered within this long (default 5000)', positiveInt)
+  .action((opts: { nats: string; prefix: string; json?: boolean; timeout?: number }) => run(async () => (await import('./queue-command.ts')).queueCommand(opts)));
 
 program
   .command('cancel')
@@ -136,8 +130,8 @@ program
   .argument('<id>', 'vjob id')
   .option('--nats <url>', 'NATS server URL', 'nats://127.0.0.1:4222')
   .option('--prefix <prefix>', 'subject prefix', 'entropy')
-  .option('--timeout <ms>', 'fail when the controller has not answered within this long', positiveInt, DEFAULT_CONTROL_TIMEOUT_MS)
-  .action((id: string, opts: { nats: string; prefix: string; timeout: number }) => run(() => cancelCommand(id, opts)));
+  .option('--timeout <ms>', 'fail when the controller has not answered within this long (default 5000)', positiveInt)
+  .action((id: string, opts: { nats: string; prefix: string; timeout?: number }) => run(async () => (await import('./cancel-command.ts')).cancelCommand(id, opts)));
 
 program
   .command('status')
@@ -145,11 +139,11 @@ program
   .option('--nats <url>', 'NATS server URL', 'nats://127.0.0.1:4222')
   .option('--prefix <prefix>', 'subject prefix', 'entropy')
   .option('--json', 'print the status as JSON')
-  .option('--timeout <ms>', 'fail when the controller has not answered within this long', positiveInt, DEFAULT_CONTROL_TIMEOUT_MS)
+  .option('--timeout <ms>', 'fail when the controller has not answered within this long (default 5000)', positiveInt)
   .addOption(new Option('--watch', 'redraw nodes, vjobs and the running plan every interval until Ctrl-C (one snapshot after another when not on a terminal)').conflicts('json'))
-  .option('--interval <ms>', 'time between two snapshots of --watch', positiveInt, DEFAULT_WATCH_INTERVAL_MS)
-  .action((opts: { nats: string; prefix: string; json?: boolean; timeout: number; watch?: boolean; interval: number }) =>
-    run(() => (opts.watch ? statusWatch(opts) : statusCommand(opts))),
+  .option('--interval <ms>', 'time between two snapshots of --watch (default 2000)', positiveInt)
+  .action((opts: { nats: string; prefix: string; json?: boolean; timeout?: number; watch?: boolean; interval?: number }) =>
+    run(async () => (opts.watch ? (await import('./status-watch.ts')).statusWatch(opts) : (await import('./status-command.ts')).statusCommand(opts))),
   );
 
 program
@@ -166,7 +160,7 @@ program
   .option('--gantt <file.svg>', 'write a Gantt chart of the plan, planned and measured, once it ends')
   .option('--results <file>', 'write every completed action, measured, as JSON lines (the input of entropy calibrate)')
   .addHelpText('after', APPLY_HELP)
-  .action((target: string, opts: ApplyCommandOptions) => run(() => applyCommand(target, opts)));
+  .action((target: string, opts: ApplyCommandOptions) => run(async () => (await import('./apply-command.ts')).applyCommand(target, opts)));
 
 program
   .command('calibrate')
@@ -179,7 +173,7 @@ program
   .option('--base <file>', 'the cost-model file to start from: kinds without samples keep its lines (default: the built-in model)')
   .requiredOption('--out <file>', 'where to write the calibrated cost-model file')
   .addHelpText('after', CALIBRATE_HELP)
-  .action((opts: CalibrateCommandOptions) => run(() => calibrateCommand(opts)));
+  .action((opts: CalibrateCommandOptions) => run(async () => (await import('./calibrate-command.ts')).calibrateCommand(opts)));
 
 program
   .command('gantt')
@@ -190,7 +184,7 @@ program
   .option('--prefix <prefix>', 'subject prefix (with --plan)', 'entropy')
   .requiredOption('--out <file.svg>', 'where to write the chart')
   .addHelpText('after', GANTT_HELP)
-  .action((plan: string | undefined, opts: GanttCommandOptions) => run(() => ganttCommand(plan, opts)));
+  .action((plan: string | undefined, opts: GanttCommandOptions) => run(async () => (await import('./gantt-command.ts')).ganttCommand(plan, opts)));
 
 program
   .command('node')
@@ -200,9 +194,9 @@ program
   .option('--nats <url>', 'NATS server URL', 'nats://127.0.0.1:4222')
   .option('--prefix <prefix>', 'subject prefix', 'entropy')
   .option('--wait <ms>', 'wait until the node is online (boot) or powered off (shutdown), at most this long', positiveInt)
-  .option('--timeout <ms>', 'fail when the controller has not answered within this long', positiveInt, DEFAULT_CONTROL_TIMEOUT_MS)
+  .option('--timeout <ms>', 'fail when the controller has not answered within this long (default 5000)', positiveInt)
   .addHelpText('after', NODE_HELP)
-  .action((verb: NodeVerb, node: string, opts: { nats: string; prefix: string; wait?: number; timeout: number }) => run(() => nodeCommand(verb, node, opts)));
+  .action((verb: NodeVerb, node: string, opts: { nats: string; prefix: string; wait?: number; timeout?: number }) => run(async () => (await import('./node-command.ts')).nodeCommand(verb, node, opts)));
 
 program
   .command('experiment')
@@ -213,7 +207,7 @@ program
   .option('--policies <list>', 'comma-separated policies to compare (names or module paths)', 'fcfs,fifo-ffd')
   .option('--time-limit <ms>', "the engine's time budget per turn", positiveInt)
   .action((scenario: string, opts: { json?: boolean; plot?: string; policies: string; timeLimit?: number }) =>
-    run(() => experimentCommand(scenario, { ...opts, policies: opts.policies.split(',').filter(Boolean) })),
+    run(async () => (await import('./experiment-command.ts')).experimentCommand(scenario, { ...opts, policies: opts.policies.split(',').filter(Boolean) })),
   );
 
 program
@@ -225,7 +219,7 @@ program
   .option('--mode <mode>', 'execution mode: barrier (step after step) or asap', executionMode)
   .addHelpText('after', '\nExit codes: 0 done and verified, 1 bad input or the cluster did not start, 2 infeasible, 4 the plan failed, 5 final state differs')
   .action((instance: string | undefined, opts: { keep?: boolean; speed: number; mode?: 'barrier' | 'asap' }) =>
-    run(() => demoCommand({ ...opts, instance })),
+    run(async () => (await import('./demo-command.ts')).demoCommand({ ...opts, instance })),
   );
 
 function queueStoreKind(value: string): 'auto' | 'kv' | 'memory' {

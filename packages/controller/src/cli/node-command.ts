@@ -14,16 +14,6 @@ export interface NodeCommandOptions extends ControlClientOptions {
 /** Exit codes of `entropy node`; 1 (bad input, no controller, refused) is main.ts's for every user-reachable error. */
 export const NodeExit = { Ok: 0, Refused: 1, NotReached: 4 } as const;
 
-export const NODE_HELP = `
-boot: the control loop runs the controller's --boot-command for the node and waits for its agent.
-shutdown: the control loop moves the node's VMs and images to other nodes, then asks its agent to
-power the node off; the node stays wanted offline (also across controller restarts) until a boot.
-
-Exit codes:
-  0  recorded (with --wait: the node reached the state)
-  1  no controller, unknown node, or the controller cannot (no --boot-command for a boot)
-  4  --wait: the node did not reach the state in time`;
-
 /** `entropy node boot|shutdown N`: the state an operator wants the node in; the control loop gets it there. */
 export async function nodeCommand(verb: NodeVerb, node: string, options: NodeCommandOptions = {}): Promise<CommandResult> {
   const state = verb === NodeVerb.Boot ? 'online' : 'offline';

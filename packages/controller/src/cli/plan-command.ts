@@ -1,13 +1,10 @@
-import { entropyExportContext, exportContextOf, INSTANCE_FORMATS, readInstanceAs, writeBtrPlacePlan, type InstanceFormat } from '../btrplace/index.ts';
+import { entropyExportContext, exportContextOf, readInstanceAs, writeBtrPlacePlan, type InstanceFormat } from '../btrplace/index.ts';
 import { contextSwitch } from '../engine/context-switch.ts';
 import { type CostModelOverrides, costModelWith } from '../model/cost-model.ts';
 import { readCostModelFile } from './cost-model-option.ts';
 import { formatPlan } from './format-plan.ts';
 import { readJsonFile, type CommandResult } from './io.ts';
-
-/** Instance file formats `entropy plan` and `entropy verify` read, and plan formats `entropy plan` writes. */
-export const INPUT_FORMATS = INSTANCE_FORMATS;
-export const OUTPUT_FORMATS = ['entropy', 'btrplace'] as const;
+import type { OUTPUT_FORMATS } from './help-texts.ts';
 
 export interface PlanCommandOptions {
   readonly json?: boolean;

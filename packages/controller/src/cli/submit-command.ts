@@ -3,14 +3,6 @@ import { ErrorCode } from '../errors.ts';
 import { readJsonFile, type CommandResult } from './io.ts';
 import { controlRequest, type ControlClientOptions } from './queue-request.ts';
 
-export const SUBMIT_HELP = `
-FILE is a vjob file (JSON):
-  { "id": "j1", "priority": 0,
-    "vms": [{ "id": "j1-vm1", "cpu": 1, "mem": 512 }, { "id": "j1-vm2", "cpu": 1, "mem": 512, "resources": { "gpu": 1 } }] }
-It is checked here, then by the controller, which queues it; the control loop's policy decides when it runs.
-
-Exit codes: 0 queued, 1 invalid file, no controller, or refused (an id already in use)`;
-
 /** `entropy submit FILE`: validates a vjob file locally, then asks the controller to queue it. */
 export async function submitCommand(file: string, options: ControlClientOptions = {}): Promise<CommandResult> {
   const vjob = parseVJobFile(readJsonFile(file, ErrorCode.InvalidVJob), file);

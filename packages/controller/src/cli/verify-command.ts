@@ -7,20 +7,6 @@ import { readJsonFile, type CommandResult } from './io.ts';
 /** Exit codes of `entropy verify`; 1 (bad input) is main.ts's for every user-reachable error. */
 export const VerifyExit = { Ok: 0, BadInput: 1, Violation: 3 } as const;
 
-export const VERIFY_HELP = `
-Replays the plan against the instance's configuration and decision, and reports the first violation
-(malformed, transition, dependency, synchrony, capacity, barrier, final-state, node-power, and, for a
-BtrPlace instance, constraint: every constraint of the instance).
-
-The plan is Entropy's plan JSON (entropy plan --json) or BtrPlace's plan JSON (entropy plan
---output-format btrplace), told apart by its content. A BtrPlace plan has no steps and no
-dependencies: its steps follow start times, and the ASAP view is not checked.
-
-Exit codes:
-  0  the plan is valid
-  1  bad input (unreadable file, invalid instance or plan file)
-  3  the plan violates a rule, or says the instance is infeasible (nothing to verify)`;
-
 export interface VerifyCommandOptions {
   /** The instance file's format: Entropy's own (default) or BtrPlace's instance JSON, as for `entropy plan`. */
   readonly format?: InstanceFormat;

@@ -1,8 +1,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import type { CommandResult } from '../cli/io.ts';
-import { DEFAULT_LISTEN, DEFAULT_STORE_DIR } from './nats-config.ts';
-import { DEFAULT_CONFIG_FILE, natsConfigCommand } from './nats-config-command.ts';
-import { INSTALL_HELP, installCommand, type InstallCommandOptions } from './install-command.ts';
+import { INSTALL_HELP } from '../cli/help-texts.ts';
+import type { InstallCommandOptions } from './install-command.ts';
 
 type Run = (handler: () => CommandResult | Promise<CommandResult>) => Promise<void>;
 
@@ -21,13 +20,17 @@ export function registerDeployCommands(program: Command, run: Run): void {
     .description('write a nats-server config (JetStream, one user per agent limited to its own subjects, a controller user) and a credentials file per user')
     .requiredOption('--nodes <ids>', 'node ids: n1,n2,...', idList)
     .option('--prefix <prefix>', 'subject prefix', 'entropy')
-    .option('--out <file>', 'config file to write', DEFAULT_CONFIG_FILE)
+    .option('--out <file>', 'config file to write (default nats-server.conf)')
     .option('--creds-dir <dir>', 'where the credentials files go (default: creds/ beside --out)')
-    .option('--listen <host:port>', 'client listen address', DEFAULT_LISTEN)
-    .option('--store-dir <dir>', 'JetStream store directory', DEFAULT_STORE_DIR)
+    .option('--listen <host:port>', 'client listen address (default 0.0.0.0:4222)')
+    .option('--store-dir <dir>', 'JetStream store directory (default /var/lib/entropy/nats)')
     .option('--rotate', 'new passwords for every user, even those whose credentials file exists')
-    .action((opts: { nodes: string[]; prefix: string; out: string; credsDir?: string; listen: string; storeDir: string; rotate?: boolean }) =>
-      run(() => natsConfigCommand(opts)),
+    .action((opts: { nodes: string[]; prefix: string; out?: string; credsDir?: string; listen?: string; storeDir?: string; rotate?: boolean }) =>
+      run(async () => {
+        const { DEFAULT_CONFIG_FILE, natsConfigCommand } = await import('./nats-config-command.ts');
+        const { DEFAULT_LISTEN, DEFAULT_STORE_DIR } = await import('./nats-config.ts');
+        return natsConfigCommand({ ...opts, out: opts.out ?? DEFAULT_CONFIG_FILE, listen: opts.listen ?? DEFAULT_LISTEN, storeDir: opts.storeDir ?? DEFAULT_STORE_DIR });
+      }),
     );
 
   deploy
@@ -44,5 +47,5 @@ export function registerDeployCommands(program: Command, run: Run): void {
     .option('--bundle <file.tgz>', 'copy this agent bundle instead of building one with pnpm deploy')
     .option('--dry-run', 'log in and check each host, copy and start nothing')
     .addHelpText('after', INSTALL_HELP)
-    .action((opts: InstallCommandOptions) => run(() => installCommand(opts)));
+    .action((opts: InstallCommandOptions) => run(async () => (await import('./install-command.ts')).installCommand(opts)));
 }

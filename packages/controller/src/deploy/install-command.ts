@@ -9,16 +9,10 @@ import { WORKSPACE_ROOT } from '../workspace.ts';
 import { parseHosts } from './hosts.ts';
 import { type HostResult, INSTALL_DRIVERS, type InstallDriver, installHosts } from './installer.ts';
 import { type Connector, type SshAuth, sshConnect } from './ssh-session.ts';
+import { EXIT_HOST_FAILED } from '../cli/help-texts.ts';
 
 /** Exit code when at least one host failed (0: all succeeded, 1: bad input). */
-export const EXIT_HOST_FAILED = 6;
-
-export const INSTALL_HELP = `
-Exit codes: 0 every host succeeded, 1 bad input, ${EXIT_HOST_FAILED} at least one host failed (the others are still done).
-Each host: checks Node ${20}+ over SSH, copies the agent (a pnpm deploy bundle: no registry needed on the nodes),
-writes /etc/entropy/agent.env (mode 0600, with the node's NATS credentials from --creds-dir) and
-/etc/systemd/system/entropy-agent@.service, then runs systemctl enable --now entropy-agent@NODE when systemd
-runs there, or prints the command that starts the agent. Host keys are accepted and their fingerprints printed.`;
+export { EXIT_HOST_FAILED };
 
 export interface InstallCommandOptions {
   readonly hosts: string;

@@ -1,0 +1,78 @@
+/**
+ * The commands' help texts and the option values the CLI declares, apart from the commands themselves: the CLI
+ * declares every command at start and loads a command's code only when it runs, so what a declaration needs
+ * must not pull that code in.
+ */
+import type { InstanceFormat } from '../btrplace/instance-format.ts';
+
+export const INPUT_FORMATS = ['entropy', 'btrplace'] as const satisfies readonly InstanceFormat[];
+export const OUTPUT_FORMATS = ['entropy', 'btrplace'] as const;
+/** entropy deploy install's exit code when at least one host failed. */
+export const EXIT_HOST_FAILED = 6;
+
+export const VERIFY_HELP = `
+Replays the plan against the instance's configuration and decision, and reports the first violation
+(malformed, transition, dependency, synchrony, capacity, barrier, final-state, node-power, and, for a
+BtrPlace instance, constraint: every constraint of the instance).
+
+The plan is Entropy's plan JSON (entropy plan --json) or BtrPlace's plan JSON (entropy plan
+--output-format btrplace), told apart by its content. A BtrPlace plan has no steps and no
+dependencies: its steps follow start times, and the ASAP view is not checked.
+
+Exit codes:
+  0  the plan is valid
+  1  bad input (unreadable file, invalid instance or plan file)
+  3  the plan violates a rule, or says the instance is infeasible (nothing to verify)`;
+
+export const GANTT_HELP = `
+From a plan file (entropy plan --json): the planned bars. From the journal (--plan ID, with --nats
+and --prefix): the actions the controller sent, planned and measured (from each intent to its result).
+
+Exit codes: 0 written, 1 bad input (no plan file or --plan, an infeasible plan, no such plan in the journal)`;
+
+export const NODE_HELP = `
+boot: the control loop runs the controller's --boot-command for the node and waits for its agent.
+shutdown: the control loop moves the node's VMs and images to other nodes, then asks its agent to
+power the node off; the node stays wanted offline (also across controller restarts) until a boot.
+
+Exit codes:
+  0  recorded (with --wait: the node reached the state)
+  1  no controller, unknown node, or the controller cannot (no --boot-command for a boot)
+  4  --wait: the node did not reach the state in time`;
+
+export const APPLY_HELP = `
+TARGET is an instance file (its decision is applied; its VMs and vjobs are registered with the
+controller), a decision file ({"j1": "sleeping"}), or an inline decision (j1=sleeping,j2=running).
+The plan starts from the configuration the controller observes now, not from the instance's.
+
+Exit codes:
+  0  the plan completed (or there was nothing to do, or --dry-run)
+  1  bad input, no controller, or the controller refused the decision
+  2  no plan reaches the decision
+  4  the plan failed or was stopped (the summary says which action, and what was undone)`;
+
+export const SUBMIT_HELP = `
+FILE is a vjob file (JSON):
+  { "id": "j1", "priority": 0,
+    "vms": [{ "id": "j1-vm1", "cpu": 1, "mem": 512 }, { "id": "j1-vm2", "cpu": 1, "mem": 512, "resources": { "gpu": 1 } }] }
+It is checked here, then by the controller, which queues it; the control loop's policy decides when it runs.
+
+Exit codes: 0 queued, 1 invalid file, no controller, or refused (an id already in use)`;
+
+export const CALIBRATE_HELP = `
+Samples are measured actions: from results files (JSON lines, one completed action each, as
+entropy apply --results writes them: {"kind":"migrate","mem":1024,"durationMs":1180,"node":"n1",...})
+and from the plan journal (--journal: every action that succeeded with its memory and duration).
+Per kind, duration = base + perMiB x mem is fitted (Theil-Sen, outliers beyond 3 MADs dropped, then
+least squares, never negative); a node that differs by more than 20% with at least 8 samples gets
+its own line. The output file has the shape of an instance file's costModel; use it with
+entropy plan|apply|controller --cost-model FILE.
+
+Exit codes: 0 written, 1 bad input or no samples`;
+
+export const INSTALL_HELP = `
+Exit codes: 0 every host succeeded, 1 bad input, ${EXIT_HOST_FAILED} at least one host failed (the others are still done).
+Each host: checks Node 20+ over SSH, copies the agent (two compiled JavaScript files: no registry, no node_modules on the nodes),
+writes /etc/entropy/agent.env (mode 0600, with the node's NATS credentials from --creds-dir) and
+/etc/systemd/system/entropy-agent@.service, then runs systemctl enable --now entropy-agent@NODE when systemd
+runs there, or prints the command that starts the agent. Host keys are accepted and their fingerprints printed.`;
