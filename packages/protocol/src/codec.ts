@@ -1,5 +1,5 @@
 import { Packr } from 'msgpackr';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { ProtocolError, ProtocolErrorCode } from './errors.ts';
 import {
   actionRequestSchema,

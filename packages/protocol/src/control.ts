@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { decodeWith, encodeWith, type DecodeResult } from './codec.ts';
 import { ACTION_TYPES, actionErrorSchema, demandSchema, resourcesSchema, VM_ID_RE } from './messages.ts';
 import { TOKEN_RE } from './subjects.ts';

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { ACTION_TYPES, type ActionRequest, type ActionType, WireVMState } from '@entropy/protocol';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DriverConfigError, type DriverVM, type HypervisorDriver } from './driver.ts';
 import { type CommandRunner, execRunner } from './exec.ts';
 import { DEFAULT_IMAGE_DIR, imageStore } from './image-store.ts';

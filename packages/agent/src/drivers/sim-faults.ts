@@ -1,6 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { ACTION_TYPES, type ActionRequest } from '@entropy/protocol';
-import { z } from 'zod';
+import * as z from 'zod';
 import { readJsonFile, writeFileAtomic } from '../state/state-dir.ts';
 import { DriverConfigError } from './driver.ts';
 

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { demandSchema, VM_ID_RE } from '@entropy/protocol';
-import { z } from 'zod';
+import * as z from 'zod';
 import { readJsonFile, StateDirError, writeFileAtomic } from '../state/state-dir.ts';
 
 /** The states a simulated hypervisor holds a VM in (a stopped VM is gone). */

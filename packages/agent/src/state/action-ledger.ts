@@ -7,7 +7,7 @@ import {
   type LedgerReply,
   LedgerStatus,
 } from '@entropy/protocol';
-import { z } from 'zod';
+import * as z from 'zod';
 import { JsonLinesFile, readJsonLines } from './json-lines-file.ts';
 
 /** What the ledger keeps of one action id. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { readJsonFile, StateDirError, writeFileAtomic } from './state-dir.ts';
 
 const fileSchema = z.object({ newest: z.number().int().min(0) });

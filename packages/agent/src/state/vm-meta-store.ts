@@ -1,5 +1,5 @@
 import { type ActionRequest, demandSchema } from '@entropy/protocol';
-import { z } from 'zod';
+import * as z from 'zod';
 import { readJsonFile, writeFileAtomic } from './state-dir.ts';
 
 /** What the agent knows of a VM beyond the hypervisor: its vjob and demand, from action requests or the controller. */

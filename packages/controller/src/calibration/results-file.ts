@@ -1,5 +1,5 @@
 import { executingNode } from '@entropy/protocol';
-import { z } from 'zod';
+import * as z from 'zod';
 import { EntropyError, ErrorCode, InvalidInputError } from '../errors.ts';
 import { inputIssues } from '../instance/input-issues.ts';
 import type { CostSample } from '../model/calibrate.ts';

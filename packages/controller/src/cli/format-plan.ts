@@ -1,4 +1,5 @@
 import type { NodeAction, Plan, PlannedAction, SolverStats } from '../model/plan.ts';
+import { withThousands } from './text-table.ts';
 
 export const seconds = (ms: number) => `${(ms / 1000).toFixed(2)}s`;
 
@@ -38,9 +39,9 @@ export function formatPlan(plan: Plan): string {
 
 /** One line on the placement search: its cost (MiB the vjobs are disturbed by), the bound, the effort, why it stopped. */
 export function describeStats(st: SolverStats): string {
-  const mib = (x: number) => `${Math.round(x).toLocaleString('en-US')} MiB`;
+  const mib = (x: number) => `${withThousands(x)} MiB`;
   const cost = st.finalCost < st.firstCost ? `${mib(st.finalCost)} (first solution ${mib(st.firstCost)})` : mib(st.finalCost);
   const bound = st.lowerBound !== undefined ? (st.optimal ? ', optimal' : `, lower bound ${mib(st.lowerBound)}${st.gap !== undefined ? ` (gap ${(100 * st.gap).toFixed(1)}%)` : ''}`) : '';
-  const effort = st.method === 'none' ? 'no search needed' : `${st.method === 'exact' ? 'exact search' : `${st.neighbourhoods} neighbourhoods`}, ${st.nodes.toLocaleString('en-US')} nodes, ${st.improvements} improvement(s), ${st.stoppedBy}`;
+  const effort = st.method === 'none' ? 'no search needed' : `${st.method === 'exact' ? 'exact search' : `${st.neighbourhoods} neighbourhoods`}, ${withThousands(st.nodes)} nodes, ${st.improvements} improvement(s), ${st.stoppedBy}`;
   return `placement cost ${cost}${bound}; ${effort}`;
 }

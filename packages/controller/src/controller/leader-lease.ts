@@ -29,7 +29,7 @@
 import { jetstream, JetStreamApiCodes, JetStreamApiError, StorageType } from '@nats-io/jetstream';
 import { type KV, type KvEntry, Kvm, type KvStatus } from '@nats-io/kv';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type LeaderLeaseOptions, LeaseError, LeaseErrorCode, type ParsedLeaseOptions, parseLeaseOptions } from './leader-lease-options.ts';
 
 export { DEFAULT_LEASE_MS, LeaseError, LeaseErrorCode, leaderBucketOf, type LeaderLeaseOptions } from './leader-lease-options.ts';

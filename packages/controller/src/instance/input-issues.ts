@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { type InputIssue, jsonPath } from '../errors.ts';
 
 /** zod's issues as InputIssues: an unknown key is reported at its own path, where a user looks for it. */

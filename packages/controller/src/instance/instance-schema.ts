@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { COST_KINDS } from '../model/cost-model.ts';
 import type { VJobState, VMState } from '../model/lifecycle.ts';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ErrorCode, InvalidInputError, jsonPath, type InputIssue } from '../errors.ts';
 import { ActionType, NodeActionType, VJobState } from '../model/lifecycle.ts';
 import type { InfeasiblePlan } from '../model/plan.ts';

@@ -1,7 +1,7 @@
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { type KV, type KvEntry, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { z } from 'zod';
+import * as z from 'zod';
 import { EntropyError, ErrorCode } from '../errors.ts';
 import type { Logger } from '../controller/logger.ts';
 import { bySubmission, isEmptyPower, MemoryQueueStore, type NodePowerRecord, type PlanRecord, type QueueStore, type StoredVJob } from './queue-store.ts';

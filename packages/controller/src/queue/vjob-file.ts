@@ -1,5 +1,5 @@
 import { TOKEN_RE, VM_ID_RE } from '@entropy/protocol';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ErrorCode, InvalidInputError, jsonPath, type InputIssue } from '../errors.ts';
 import { inputIssues } from '../instance/input-issues.ts';
 import type { Resources } from '../model/resources.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { costModelSchema } from '../instance/instance-schema.ts';
 
 /** The JSON shape of a scenario file; semantic checks (profiles, phase widths) live in scenario.ts. */
