@@ -26,6 +26,7 @@ export interface RawAgentOptions {
   shellConfig?: string;
   virshUri?: string;
   imageDir?: string;
+  sharedImages?: boolean;
   configDir?: string;
   hosts?: string;
   simFail?: string;
@@ -154,6 +155,7 @@ export async function parseAgentOptions(raw: RawAgentOptions, env: NodeJS.Proces
       capacity: parseCapacity(raw.capacity ?? DEFAULT_CAPACITY),
       speed: positive('--speed', raw.speed, 1),
       imageDir: raw.imageDir,
+      ...(raw.sharedImages ? { sharedImages: true } : {}),
       configDir: raw.configDir,
       hosts: raw.hosts ? pairs('--hosts', raw.hosts) : undefined,
       virshUri: raw.virshUri,

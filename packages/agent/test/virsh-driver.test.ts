@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DriverError } from '../src/drivers/driver.ts';
@@ -34,6 +35,23 @@ describe('virsh driver against a fake virsh', () => {
       [...c, 'migrate', '--live', 'v1', 'qemu+tcp://10.200.0.12/system', 'tcp://10.200.0.12'],
     ]);
     expect(await hv.fake.state()).toEqual({});
+  });
+
+  it('resumes from the image of another node in a shared image directory, and only its own images are its sleeping VMs', async () => {
+    const n1 = virshDriver({ uri: 'qemu:///system', imageDir: hv.images, sharedImagesBy: 'n1', runner: execRunner({ env: hv.fake.env }) });
+    const n2 = virshDriver({ uri: 'qemu:///system', imageDir: hv.images, sharedImagesBy: 'n2', runner: execRunner({ env: hv.fake.env }) });
+    await hv.fake.setState({ v1: { state: 'p', mem: 256, cpu: 1 } });
+    await n1.suspend(request('suspend'));
+    expect(await n1.list()).toEqual([{ id: 'v1', state: 'sleeping' }]);
+    expect(await n2.list()).toEqual([]);
+    await n2.resume(request('resume', { from: 'n1', to: 'n2' }));
+    const image = join(hv.images, 'n1', 'v1.save');
+    expect((await hv.fake.calls()).filter((c) => c[3] === 'save' || c[3] === 'restore').map((c) => c.slice(3))).toEqual([
+      ['save', 'v1', image],
+      ['restore', image, '--paused'],
+    ]);
+    // The image is taken: n1 holds no sleeping v1 any more (one fake hypervisor plays both nodes, so no list here).
+    expect(existsSync(image)).toBe(false);
   });
 
   it('reports a migrated paused domain as paused: libvirt keeps its state', async () => {

@@ -12,6 +12,8 @@ export interface VirshDriverOptions {
   /** When set, run is `virsh create <configDir>/<vm>.xml` (transient domain); else `virsh start <vm>` (defined domain). */
   readonly configDir?: string;
   readonly imageDir?: string;
+  /** This node's id when the image directory is shared by every node (image-store.ts). */
+  readonly sharedImagesBy?: string;
   /** Node id -> address for migrations (default: the node id itself). */
   readonly hosts?: Readonly<Record<string, string>>;
   /** Destination libvirt URI and migration data URI; `{host}` is the destination's address. */
@@ -50,7 +52,7 @@ export function parseDomstats(out: string): { id: string; stats: Record<string, 
 export function virshDriver(opts: VirshDriverOptions = {}): HypervisorDriver {
   const virsh = opts.virsh ?? 'virsh';
   const run = opts.runner ?? execRunner();
-  const images = imageStore(opts.imageDir ?? DEFAULT_IMAGE_DIR);
+  const images = imageStore(opts.imageDir ?? DEFAULT_IMAGE_DIR, opts.sharedImagesBy ? { sharedBy: opts.sharedImagesBy } : {});
   const cpu = new CpuSampler(opts.now);
   const conn = opts.uri ? ['-c', opts.uri] : [];
   const destUri = opts.migrateDestUri ?? 'qemu+tcp://{host}/system';
@@ -91,11 +93,11 @@ export function virshDriver(opts: VirshDriverOptions = {}): HypervisorDriver {
     unpause: async (req) => void (await call(req, 'resume', req.vm)),
     suspend: async (req) => void (await call(req, 'save', req.vm, await images.pathToSave(req.vm))),
     async resume(req) {
-      if (!(await images.has(req.vm))) {
-        throw new DriverError(ActionErrorCode.InvalidState, `no image ${images.pathOf(req.vm)} for ${req.vm}${req.from !== req.to ? ` (image of ${req.from}: the image directory must be shared)` : ''}`);
+      if (!(await images.has(req.vm, req.from))) {
+        throw new DriverError(ActionErrorCode.InvalidState, `no image ${images.pathOf(req.vm, req.from)} for ${req.vm}${req.from !== req.to ? ` (image of ${req.from}: the image directory must be shared)` : ''}`);
       }
-      await call(req, 'restore', images.pathOf(req.vm), '--paused');
-      await images.remove(req.vm);
+      await call(req, 'restore', images.pathOf(req.vm, req.from), '--paused');
+      await images.remove(req.vm, req.from);
     },
     async migrate(req) {
       // libvirt keeps a paused domain paused on the destination: the state before is the state after.
