@@ -3,6 +3,7 @@ import { TOKEN_RE, PREFIX_RE, DEFAULT_PREFIX } from '@entropy/protocol';
 import { DEFAULT_STATUS_AFTER_ACTION_MS, DEFAULT_STATUS_INTERVAL_MS } from './agent.ts';
 import { DriverConfigError } from './drivers/driver.ts';
 import { DRIVER_NAMES, type DriverName, type DriverSettings } from './drivers/factory.ts';
+import { DEFAULT_VIRSH_SESSIONS } from './drivers/virsh-session.ts';
 import { loadShellConfig } from './drivers/shell-driver.ts';
 import { parseFaultRules } from './drivers/sim-faults.ts';
 import { type SimVMRecord, simVmsSchema } from './drivers/sim-store.ts';
@@ -25,6 +26,7 @@ export interface RawAgentOptions {
   speed?: string;
   shellConfig?: string;
   virshUri?: string;
+  virshSessions?: string;
   imageDir?: string;
   sharedImages?: boolean;
   configDir?: string;
@@ -86,6 +88,12 @@ function positive(option: string, text: string | undefined, fallback: number, or
   if (text.trim() === '' || !Number.isFinite(n) || n < 0 || (n === 0 && !orZero)) {
     throw new AgentOptionError(option, `must be a ${orZero ? 'non-negative' : 'positive'} number, got ${JSON.stringify(text)}`);
   }
+  return n;
+}
+
+function count(option: string, text: string | undefined, fallback: number): number {
+  const n = positive(option, text, fallback, true);
+  if (!Number.isInteger(n)) throw new AgentOptionError(option, `must be a whole number, got ${JSON.stringify(text)}`);
   return n;
 }
 
@@ -159,6 +167,7 @@ export async function parseAgentOptions(raw: RawAgentOptions, env: NodeJS.Proces
       configDir: raw.configDir,
       hosts: raw.hosts ? pairs('--hosts', raw.hosts) : undefined,
       virshUri: raw.virshUri,
+      virshSessions: count('--virsh-sessions', raw.virshSessions, DEFAULT_VIRSH_SESSIONS),
       shellConfig,
       simFail,
       simVms: raw.simVms ? await loadSimVms(raw.simVms) : undefined,

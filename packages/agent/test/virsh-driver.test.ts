@@ -28,10 +28,10 @@ describe('virsh driver against a fake virsh', () => {
       [...c, 'start', 'v1'],
       [...c, 'suspend', 'v1'],
       [...c, 'save', 'v1', image],
-      [...c, 'domstats', '--state', '--cpu-total', '--balloon'],
+      [...c, 'domstats', '--state', '--cpu-total', '--balloon', '--nowait'],
       [...c, 'restore', image, '--paused'],
       [...c, 'resume', 'v1'],
-      [...c, 'domstats', '--state', '--cpu-total', '--balloon'],
+      [...c, 'domstats', '--state', '--cpu-total', '--balloon', '--nowait'],
       [...c, 'migrate', '--live', 'v1', 'qemu+tcp://10.200.0.12/system', 'tcp://10.200.0.12'],
     ]);
     expect(await hv.fake.state()).toEqual({});
@@ -66,7 +66,7 @@ describe('virsh driver against a fake virsh', () => {
     await virsh.stop(request('stop'));
     expect((await hv.fake.calls()).map((c) => c.slice(3))).toEqual([
       ['create', '/etc/entropy/libvirt/v1.xml'],
-      ['domstats', '--state', '--cpu-total', '--balloon'],
+      ['domstats', '--state', '--cpu-total', '--balloon', '--nowait'],
       ['destroy', 'v1'],
     ]);
   });

@@ -3,6 +3,7 @@ import { ActionErrorCode, type ActionRequest, type WireVMState } from '@entropy/
 import { CpuSampler } from './cpu-sampler.ts';
 import { DriverError, type DriverVM, type HypervisorDriver } from './driver.ts';
 import { type CommandRunner, execRunner } from './exec.ts';
+import { virshSessions } from './virsh-session.ts';
 import { DEFAULT_IMAGE_DIR, imageStore } from './image-store.ts';
 
 export interface VirshDriverOptions {
@@ -20,6 +21,11 @@ export interface VirshDriverOptions {
   readonly migrateDestUri?: string;
   readonly migrateDataUri?: string;
   readonly runner?: CommandRunner;
+  /**
+   * Run commands through this many warm `virsh` sessions (virsh-session.ts) instead of one virsh
+   * process per command; ignored when a runner is given. 0 or absent: one process per command.
+   */
+  readonly sessions?: number;
   readonly now?: () => number;
 }
 
@@ -34,7 +40,7 @@ const STATES: Readonly<Record<string, WireVMState>> = {
   '7': 'paused',
 };
 
-/** Parses `virsh domstats --state --cpu-total --balloon`: `Domain: 'name'` blocks of `key=value` lines. */
+/** Parses `virsh domstats --state --cpu-total --balloon --nowait`: `Domain: 'name'` blocks of `key=value` lines. */
 export function parseDomstats(out: string): { id: string; stats: Record<string, string> }[] {
   const doms: { id: string; stats: Record<string, string> }[] = [];
   for (const raw of out.split('\n')) {
@@ -51,16 +57,21 @@ export function parseDomstats(out: string): { id: string; stats: Record<string, 
 
 export function virshDriver(opts: VirshDriverOptions = {}): HypervisorDriver {
   const virsh = opts.virsh ?? 'virsh';
-  const run = opts.runner ?? execRunner();
+  const conn = opts.uri ? ['-c', opts.uri] : [];
+  const sessions = !opts.runner && opts.sessions ? virshSessions({ virsh, ...(opts.uri ? { uri: opts.uri } : {}), warm: opts.sessions }) : undefined;
+  const exec = opts.runner ?? execRunner();
+  // A session takes the arguments after `-c URI`: it holds the connection.
+  const run: CommandRunner = sessions ? (_file, args, call) => sessions.run(args.slice(conn.length), call) : exec;
   const images = imageStore(opts.imageDir ?? DEFAULT_IMAGE_DIR, opts.sharedImagesBy ? { sharedBy: opts.sharedImagesBy } : {});
   const cpu = new CpuSampler(opts.now);
-  const conn = opts.uri ? ['-c', opts.uri] : [];
   const destUri = opts.migrateDestUri ?? 'qemu+tcp://{host}/system';
   const dataUri = opts.migrateDataUri ?? 'tcp://{host}';
   const call = (req: ActionRequest, ...args: string[]) => run(virsh, [...conn, ...args], { timeoutMs: req.timeoutMs });
 
   async function live(): Promise<DriverVM[]> {
-    const { stdout } = await run(virsh, [...conn, 'domstats', '--state', '--cpu-total', '--balloon'], { timeoutMs: 30_000 });
+    // --nowait: a domain busy in a job (starting, saving, migrating) would hold the whole list for
+    // seconds, and the node's status with it: long enough for the controller to call the node offline.
+    const { stdout } = await run(virsh, [...conn, 'domstats', '--state', '--cpu-total', '--balloon', '--nowait'], { timeoutMs: 30_000 });
     const vms: DriverVM[] = [];
     for (const { id, stats } of parseDomstats(stdout)) {
       const code = stats['state.state'] ?? '0';
@@ -81,6 +92,7 @@ export function virshDriver(opts: VirshDriverOptions = {}): HypervisorDriver {
 
   return {
     name: 'virsh',
+    close: async () => sessions?.close(),
     async list() {
       const vms = await live();
       const seen = new Set(vms.map((v) => v.id));
