@@ -19,6 +19,8 @@ export function refusal(node: string, actionId: string, code: ActionErrorCode, m
 }
 
 const elapsedSince = (t0: number) => Math.round((performance.now() - t0) * 1000) / 1000;
+/** Epoch ms with µs precision on the monotonic clock: comparable across the agents of one machine. */
+const epochAt = (t: number) => Math.round((performance.timeOrigin + t) * 1000) / 1000;
 
 export interface ActionRunnerOptions {
   readonly node: string;
@@ -50,16 +52,20 @@ export function actionRunner(opts: ActionRunnerOptions): (data: Uint8Array) => P
     const t0 = performance.now();
     const metaBefore = meta.get(req.vm);
     logger.info({ actionId: req.actionId, planId: req.planId, type: req.type, vm: req.vm, from: req.from, to: req.to, token: req.token }, 'action started');
+    let called = t0;
     try {
       meta.set(req.vm, { vjob: req.vjob, demand: req.demand });
+      called = performance.now();
       const state = await perform(req);
+      const ended = performance.now();
       const durationMs = elapsedSince(t0);
       const host = req.type === 'migrate' ? req.to : state === 'terminated' ? undefined : node;
       // The VM left the node: its metadata goes with it.
       if (req.type === 'migrate' || state === 'terminated') meta.delete(req.vm);
       logger.info({ actionId: req.actionId, type: req.type, vm: req.vm, durationMs }, 'action done');
-      return { actionId: req.actionId, node, ok: true, durationMs, state, ...(host ? { host } : {}) };
+      return { actionId: req.actionId, node, ok: true, durationMs, startedAt: epochAt(called), endedAt: epochAt(ended), state, ...(host ? { host } : {}) };
     } catch (err) {
+      const ended = performance.now();
       const durationMs = elapsedSince(t0);
       const code = err instanceof DriverError ? err.code : err instanceof StateDirError ? ActionErrorCode.StateDir : ActionErrorCode.DriverFailed;
       const final = err instanceof DriverError && err.final !== undefined ? err.final : isFinalActionError(code);
@@ -70,7 +76,7 @@ export function actionRunner(opts: ActionRunnerOptions): (data: Uint8Array) => P
         logger.error({ vm: req.vm, err: (metaErr as Error).message }, 'cannot restore VM metadata');
       }
       logger.warn({ actionId: req.actionId, type: req.type, vm: req.vm, durationMs, code, final, err: message }, 'action failed');
-      return { actionId: req.actionId, node, ok: false, error: { code, message }, durationMs, final };
+      return { actionId: req.actionId, node, ok: false, error: { code, message }, durationMs, startedAt: epochAt(called), endedAt: epochAt(ended), final };
     } finally {
       opts.ended();
     }

@@ -171,6 +171,13 @@ export const actionResultSchema = z
     error: actionErrorSchema.optional(),
     /** Measured on the agent, from the driver call's start to its end. */
     durationMs: amount,
+    /**
+     * The driver call's start and end on the agent's clock: epoch milliseconds with sub-millisecond
+     * precision (performance.timeOrigin + performance.now()). Nodes' clocks differ by their sync;
+     * on one machine, the spread of a vjob's pause starts is its pause skew. Absent from older agents.
+     */
+    startedAt: timestamp.optional(),
+    endedAt: timestamp.optional(),
     /** The VM's state after the action, and where it is. */
     state: z.enum(WIRE_VM_STATES).optional(),
     host: nodeId.optional(),
@@ -205,6 +212,9 @@ export const planProgressSchema = z.object({
   counts: z.object({ total: count, done: count, failed: count, running: count }),
   error: actionErrorSchema.optional(),
   durationMs: amount.optional(),
+  /** action-done: the agent's `startedAt` and `endedAt` of the action (ActionResult), when it sent them. */
+  startedAt: timestamp.optional(),
+  endedAt: timestamp.optional(),
 });
 export type PlanProgress = z.infer<typeof planProgressSchema>;
 

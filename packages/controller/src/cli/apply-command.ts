@@ -2,6 +2,7 @@ import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import { type ApplyReply, ControlErrorCode, decode, encodeControl, type PlanProgress, subjects } from '@entropy/protocol';
 import { newPlanId } from '../controller/controller.ts';
 import { askController, connectNats, DEFAULT_NATS_URL } from '../controller/nats-connect.ts';
+import { formatGroupSkew, pauseGroupSkews, type TimedAction } from '../executor/group-skew.ts';
 import type { FeasiblePlan } from '../model/plan.ts';
 import { readApplySource } from './apply-source.ts';
 import { formatPlan, seconds } from './format-plan.ts';
@@ -96,6 +97,8 @@ export async function applyCommand(target: string, options: ApplyCommandOptions 
 interface Followed {
   /** The executor's estimate for its mode, from plan-started. */
   estimatedMs?: number;
+  /** Each done action's agent-side timestamps, for the pause and unpause skews. */
+  readonly timed: (TimedAction & { type: string; vjob: string })[];
   readonly end?: PlanProgress;
   readonly failures: PlanProgress[];
   readonly undone: PlanProgress[];
@@ -118,7 +121,7 @@ async function follow(
   const stepBar: SingleBar | undefined = bars?.create(plan.steps, 0, { name: 'steps  ', detail: '' });
   const actionBar: SingleBar | undefined = bars?.create(plan.actions.length, 0, { name: 'actions', detail: '' });
   const timer = setTimeout(() => sub.unsubscribe(), timeoutMs);
-  const seen: Followed = { failures: [], undone: [] };
+  const seen: Followed = { failures: [], undone: [], timed: [] };
   let end: PlanProgress | undefined;
   let stepsDone = 0;
   let gone: string | undefined;
@@ -149,6 +152,7 @@ async function follow(
           actionBar?.update(p.counts.done + p.counts.failed, { detail: a ? `${a.type} ${a.vm}` : undo ? 'undoing a pause' : '' });
           break;
         case 'action-done':
+          if (a && p.startedAt !== undefined) seen.timed.push({ type: a.type, vjob: a.vjob, node: a.type === 'run' || a.type === 'resume' ? a.to : a.from, startedAt: p.startedAt, endedAt: p.endedAt });
           if (undo) seen.undone.push(p);
           else actionBar?.update(p.counts.done + p.counts.failed, { detail: a ? `${a.type} ${a.vm} ${seconds(p.durationMs ?? 0)}` : '' });
           break;
@@ -190,6 +194,8 @@ function summarize(plan: FeasiblePlan, planId: string, end: PlanProgress, seen: 
   const ok = end.kind === 'plan-done';
   lines.push(ok ? `plan ${planId} completed: ${plan.actions.length} actions in ${plan.steps} steps` : `plan ${planId} FAILED: ${end.error?.code ?? ''} ${end.error?.message ?? ''}`.trimEnd());
   lines.push(`measured ${seconds(measured)} vs estimated ${seconds(estimated)}${delta}${mode}`);
+  // The agents' clocks around each hypervisor call: how together each vjob was paused and unpaused.
+  for (const g of pauseGroupSkews(seen.timed)) lines.push(formatGroupSkew(g));
   if (!ok) {
     lines.push(`${end.counts.done} of ${end.counts.total} actions done, ${end.counts.failed} failed, ${end.counts.total - end.counts.done - end.counts.failed} not started`);
     for (const f of seen.failures) {

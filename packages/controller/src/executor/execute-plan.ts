@@ -60,7 +60,21 @@ export interface ActionJournal {
   /** Resolves once the intents are durable; a rejection keeps the actions from being sent. */
   intents(actions: readonly { readonly request: ActionRequest; readonly node: string }[]): Promise<void>;
   /** Not awaited: a result the journal misses is learnt from the agent's ledger after a restart. */
-  result(request: ActionRequest, result: { readonly ok: boolean; readonly code?: string; readonly message?: string; readonly final?: boolean; readonly state?: string; readonly host?: string }): void;
+  result(
+    request: ActionRequest,
+    result: {
+      readonly ok: boolean;
+      readonly code?: string;
+      readonly message?: string;
+      readonly final?: boolean;
+      readonly state?: string;
+      readonly host?: string;
+      /** The agent's measure of the hypervisor call: its duration, start and end (epoch ms). */
+      readonly durationMs?: number;
+      readonly startedAt?: number;
+      readonly endedAt?: number;
+    },
+  ): void;
 }
 
 /**
@@ -254,8 +268,10 @@ class PlanRun {
       this.status.set(a.id, 'done');
       this.counts.done++;
       const after = this.observed.applied(a, r.result);
-      this.completed.push({ action: a, wireId: r.wireId, node: r.node, durationMs: r.result.durationMs, elapsedMs: r.elapsedMs, attempts: r.attempts });
-      this.emit({ kind: 'action-done', action: a, wireId: r.wireId, durationMs: r.result.durationMs, after });
+      const { durationMs, startedAt, endedAt } = r.result;
+      const at = startedAt !== undefined && endedAt !== undefined ? { startedAt, endedAt } : {};
+      this.completed.push({ action: a, wireId: r.wireId, node: r.node, durationMs, ...at, elapsedMs: r.elapsedMs, attempts: r.attempts });
+      this.emit({ kind: 'action-done', action: a, wireId: r.wireId, durationMs, ...at, after });
       const left = this.stepLeft.get(a.step)! - 1;
       this.stepLeft.set(a.step, left);
       if (left === 0) this.emit({ kind: 'step-done', step: a.step });
@@ -308,7 +324,10 @@ class PlanRun {
     }
     const outcome = await this.exchange(a, req, node);
     if (journal) {
-      if (outcome.ok) journal.result(req, { ok: true, ...(outcome.result.state !== undefined ? { state: outcome.result.state } : {}), ...(outcome.result.host !== undefined ? { host: outcome.result.host } : {}) });
+      if (outcome.ok) {
+        const { state, host, durationMs, startedAt, endedAt } = outcome.result;
+        journal.result(req, { ok: true, durationMs, ...(state !== undefined ? { state } : {}), ...(host !== undefined ? { host } : {}), ...(startedAt !== undefined ? { startedAt } : {}), ...(endedAt !== undefined ? { endedAt } : {}) });
+      }
       else journal.result(req, { ok: false, code: outcome.error.code, message: outcome.error.message, ...(outcome.error.final ? { final: true } : {}) });
     }
     return outcome;

@@ -1,3 +1,4 @@
+export { formatGroupSkew, groupSkew, type GroupSkew, pauseGroupSkews, type TimedAction, type VjobGroupSkew } from './group-skew.ts';
 export { dispatchUnits, type DispatchUnit } from './dispatch-units.ts';
 export { InvalidPlanIdError, PlanErrorCode, PlanRefusedError, UnsupportedPlanError } from './errors.ts';
 export type { ExecutorEvent, ExecutorEventKind, ProgressCounts } from './events.ts';

@@ -45,6 +45,10 @@ export const journalRecordSchema = z.discriminatedUnion('kind', [
     final: z.boolean().optional(),
     state: z.string().optional(),
     host: z.string().optional(),
+    /** The agent's measure of the hypervisor call: its duration, start and end on the agent's clock (epoch ms). */
+    durationMs: time.optional(),
+    startedAt: time.optional(),
+    endedAt: time.optional(),
     /** How the result was learnt: the executor's reply, or a ledger query after a controller restart. */
     via: z.enum(['reply', 'ledger']).optional(),
     at: time,
