@@ -238,6 +238,17 @@ describe('executePlan against the cluster as it is', () => {
     expect(transport.sends).toHaveLength(plan.actions.length);
   });
 
+  it("journals a vjob's pause intents in one append, so that its pauses leave together", async () => {
+    const appends: string[][] = [];
+    const journal = { intents: async (actions: readonly { request: { actionId: string } }[]) => void appends.push(actions.map((a) => a.request.actionId)), result: () => {} };
+    const { plan, outcome } = await run(reference, {}, { journal });
+    expect(outcome.status).toBe('completed');
+    const pauses = new Map<string, string[]>();
+    for (const a of plan.actions) if (a.type === 'pause') pauses.set(a.vjob, [...(pauses.get(a.vjob) ?? []), `p1:${a.id}`]);
+    expect(pauses.size).toBeGreaterThan(0);
+    for (const ids of pauses.values()) expect(appends).toContainEqual(expect.arrayContaining(ids));
+  });
+
   it('sends no action whose intent cannot be journaled, and fails it', async () => {
     const journal = { intents: async () => { throw new Error('stream unavailable'); }, result: () => {} };
     const { outcome, transport } = await run(reference, {}, { journal });

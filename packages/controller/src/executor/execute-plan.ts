@@ -247,7 +247,8 @@ class PlanRun {
   private async runUnit(unit: DispatchUnit): Promise<boolean> {
     if (this.stopped() || (this.mode === ExecutionMode.Asap && this.foundStale([unit]))) return false;
     for (const a of unit.actions) this.touched.add(a.vm);
-    const results = await Promise.all(unit.actions.map((a) => this.runPlanned(a)));
+    const journaled = await this.journalIntents(unit.actions);
+    const results = await Promise.all(unit.actions.map((a) => this.runPlanned(a, journaled)));
     const ok = results.every(Boolean);
     if (!ok && unit.actions[0]!.type === 'pause') {
       await this.undoPauses(unit.actions.filter((a) => this.status.get(a.id) === 'done' && this.observed.stateOf(a.vm) === 'paused'));
@@ -255,14 +256,33 @@ class PlanRun {
     return ok;
   }
 
-  private async runPlanned(a: PlannedAction): Promise<boolean> {
+  /**
+   * The unit's intents in one append, so that its requests (a vjob's pauses) then leave in the same
+   * tick rather than each after its own acknowledgement. True once they are durable; on a failure
+   * each action journals (and fails) on its own.
+   */
+  private async journalIntents(actions: readonly PlannedAction[]): Promise<boolean> {
+    const journal = this.options.journal;
+    if (!journal || actions.length < 2) return false;
+    try {
+      await journal.intents(actions.map((a) => {
+        const request = this.request(a, `${this.planId}:${a.id}`);
+        return { request, node: executingNode(request) };
+      }));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async runPlanned(a: PlannedAction, journaled = false): Promise<boolean> {
     this.status.set(a.id, 'running');
     this.counts.running++;
     if (!this.stepStarted.has(a.step)) {
       this.stepStarted.add(a.step);
       this.emit({ kind: 'step-started', step: a.step, actions: this.stepLeft.get(a.step) ?? 0 });
     }
-    const r = await this.send(a, false);
+    const r = await this.send(a, false, journaled);
     this.counts.running--;
     if (r.ok) {
       this.status.set(a.id, 'done');
@@ -304,17 +324,17 @@ class PlanRun {
   }
 
   /**
-   * One action on the wire: its intent journaled first (an action whose intent cannot be written is
-   * not sent), then sent and retried with the same id after transient errors until its deadline,
+   * One action on the wire: its intent journaled first unless its unit's was (an action whose intent
+   * cannot be written is not sent), then sent and retried with the same id after transient errors until its deadline,
    * then its result journaled.
    */
-  private async send(a: PlannedAction, undo: boolean): Promise<SendOutcome> {
+  private async send(a: PlannedAction, undo: boolean, journaled = false): Promise<SendOutcome> {
     const wireId = `${this.planId}:${a.id}`;
     const req = this.request(a, wireId);
     const node = executingNode(req);
     this.emit({ kind: 'action-started', action: a, wireId, node, ...(undo ? { undo } : {}) });
     const journal = this.options.journal;
-    if (journal) {
+    if (journal && !journaled) {
       try {
         await journal.intents([{ request: req, node }]);
       } catch (err) {
