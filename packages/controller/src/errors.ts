@@ -11,6 +11,16 @@ export const ErrorCode = {
   PolicyFailed: 'ENTROPY_POLICY_FAILED',
   /** A policy could not be found or its module does not export a policy. */
   PolicyLoad: 'ENTROPY_POLICY_LOAD',
+  /** `entropy lab`: not root, or a package the lab needs is missing. */
+  LabUnavailable: 'ENTROPY_LAB_UNAVAILABLE',
+  /** `entropy lab up`: the directory already holds a lab (up or left by a crash), or something else. */
+  LabDirBusy: 'ENTROPY_LAB_DIR_BUSY',
+  /** `entropy lab`: the lab's state file cannot be read or is malformed. */
+  LabState: 'ENTROPY_LAB_STATE',
+  /** `entropy lab up`: a part of the lab did not start; what had started was removed. */
+  LabStartFailed: 'ENTROPY_LAB_START_FAILED',
+  /** `entropy lab down`: something could not be removed; the state file keeps what is left. */
+  LabTeardown: 'ENTROPY_LAB_TEARDOWN',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -13,6 +13,7 @@ import { INPUT_FORMATS, OUTPUT_FORMATS, planCommand, type PlanCommandOptions } f
 import { experimentCommand } from './experiment-command.ts';
 import { VERIFY_HELP, verifyCommand } from './verify-command.ts';
 import { registerDeployCommands } from '../deploy/deploy-cli.ts';
+import { registerLabCommands } from './lab-command.ts';
 import { DEFAULT_CONTROL_TIMEOUT_MS } from '../controller/nats-connect.ts';
 
 function positiveNumber(value: string): number {
@@ -183,5 +184,6 @@ function executionMode(value: string): 'barrier' | 'asap' {
 }
 
 registerDeployCommands(program, run);
+registerLabCommands(program, run);
 
 await program.parseAsync(process.argv);

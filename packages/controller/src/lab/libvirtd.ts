@@ -40,6 +40,13 @@ export interface LibvirtdOptions {
   readonly detached?: boolean;
   /** Called as soon as the daemon is spawned (the lab records it). */
   readonly started?: (p: RecordedProcess) => void | Promise<void>;
+  /** The daemon's process name in records and errors (default `libvirtd`). */
+  readonly name?: string;
+  /**
+   * Probe QEMU before returning: a fresh daemon probes it at its first domain start, holding its
+   * driver for seconds, during which even `domstats --nowait` waits (and the agent's status with it).
+   */
+  readonly probeQemu?: boolean;
 }
 
 const LIBVIRTD = 'libvirtd --pid-file /run/libvirt/libvirtd.pid';
@@ -110,7 +117,7 @@ export async function startLibvirtd(opts: LibvirtdOptions = {}): Promise<Libvirt
       ? ['ip', 'netns', 'exec', opts.host.ns, 'unshare', '--mount', '--uts', '--propagation', 'private', 'sh', '-c', script]
       : ['unshare', '--mount', '--net', '--propagation', 'private', 'sh', '-c', script];
     // `ip netns exec`, unshare and sh all exec the next program: the recorded pid is libvirtd's.
-    daemon = spawnRecorded('libvirtd', cmd!, args, { log, ...(opts.detached ? { detached: true } : {}) }).process;
+    daemon = spawnRecorded(opts.name ?? 'libvirtd', cmd!, args, { log, ...(opts.detached ? { detached: true } : {}) }).process;
     await opts.started?.(daemon);
     const deadline = Date.now() + (opts.startTimeoutMs ?? 30_000);
     for (;;) {
@@ -126,6 +133,7 @@ export async function startLibvirtd(opts: LibvirtdOptions = {}): Promise<Libvirt
       }
       await delay(100);
     }
+    if (opts.probeQemu) await virsh(['domcapabilities', '--virttype', 'qemu', '--arch', 'x86_64'], 120_000);
   } catch (err) {
     await stop();
     throw err;
@@ -153,24 +161,25 @@ export interface LibvirtdAt {
   readonly dir: string;
   readonly uri: string;
   readonly process?: RecordedProcess;
-  /** Persistent domains to undefine besides the running ones. */
+  /** The owner's domains: those still defined on the daemon are undefined. */
   readonly domains?: Iterable<string>;
 }
 
 /**
  * Stops a daemon started by startLibvirtd, from what was recorded of it: its running domains are
- * destroyed (the daemon is private: every domain on it is its owner's), the defined ones undefined,
+ * destroyed (the daemon is private: every domain on it is its owner's), the owner's defined ones undefined,
  * any QEMU it left behind (by the pid files in its own run directory, checked against the process's
  * command line) killed, then the daemon itself, by its recorded identity.
  */
 export async function stopLibvirtd(at: LibvirtdAt): Promise<void> {
   const virsh = virshAt(at.uri);
   if (at.process && isRunning(at.process)) {
-    const running = (await virsh(['list', '--name'], 30_000).catch(() => '')).split('\n').map((l) => l.trim()).filter(Boolean);
-    for (const name of new Set([...running, ...(at.domains ?? [])])) {
-      await virsh(['destroy', name], 30_000).catch(() => {});
-      await virsh(['undefine', name], 30_000).catch(() => {});
-    }
+    const names = async (args: string[]) => (await virsh(['list', '--name', ...args], 30_000).catch(() => '')).split('\n').map((l) => l.trim()).filter(Boolean);
+    const running = await names([]);
+    await Promise.all(running.map((name) => virsh(['destroy', name], 30_000).catch(() => {})));
+    // Persistent ones (a test's define); transient domains are gone once destroyed.
+    const defined = new Set(await names(['--all']));
+    for (const name of at.domains ?? []) if (defined.has(name)) await virsh(['undefine', name], 30_000).catch(() => {});
   }
   // QEMU outlives libvirtd: kill any guest whose pid file this daemon left.
   const qemuRun = join(at.dir, 'run', 'qemu');
