@@ -9,6 +9,7 @@ import { openJournal } from '../journal/stream-journal.ts';
 import { EntropyError, ErrorCode } from '../errors.ts';
 import type { ExecutionMode } from '../executor/index.ts';
 import { loadPolicy } from '../policy/index.ts';
+import { readCostModelFile } from '../instance/read-cost-model.ts';
 import { openQueueStore, queueBucketOf, type QueueStoreKind } from '../queue/kv-queue-store.ts';
 import { VJobQueue } from '../queue/vjob-queue.ts';
 import type { CommandResult } from './io.ts';
@@ -37,6 +38,8 @@ export interface ControllerCommandOptions {
   readonly maxAttempts?: number;
   /** Backoff before the first retry of a failed transition. */
   readonly retryBackoff?: number;
+  /** A cost model file (overrides of the defaults): the plans' durations and the actions' timeouts follow it. */
+  readonly costModel?: string;
   /** Stops the controller; SIGINT and SIGTERM when absent. */
   readonly signal?: AbortSignal;
 }
@@ -52,6 +55,7 @@ export async function controllerCommand(options: ControllerCommandOptions = {}):
   const logger = createLogger(options.logLevel ?? 'info');
   const url = options.nats ?? DEFAULT_NATS_URL;
   const policy = options.decide ? undefined : await loadPolicy(options.policy ?? DEFAULT_POLICY);
+  const costModel = options.costModel ? readCostModelFile(options.costModel) : undefined;
   const nc = await connectNats(url, options.name ?? 'entropy-controller', { reconnect: true });
   let queue: VJobQueue | undefined;
   let journal: PlanJournal | undefined;
@@ -94,6 +98,7 @@ export async function controllerCommand(options: ControllerCommandOptions = {}):
     queue,
     ...(journal ? { journal } : {}),
     ...(options.loopInterval ? { loopIntervalMs: options.loopInterval } : {}),
+    ...(costModel ? { costModel } : {}),
   });
   logger.info({ nats: url, policy: policy?.name, store: queue.store.kind, vjobs: queue.list().length }, 'connected');
   const stop = options.signal ?? signalled();

@@ -93,7 +93,8 @@ program
   .option('--lease <ms>', 'leader lease period with a JetStream store: a standby controller takes over within two (default 3000)', positiveInt)
   .option('--max-attempts <n>', 'failures of a vjob\'s transition before it is given up and the vjob left where it came from (default 3)', positiveInt)
   .option('--retry-backoff <ms>', 'backoff before the first retry of a failed transition, doubled per failure up to 30 s (default 1000)', positiveInt)
-  .action((opts: { nats: string; prefix: string; statusPeriod?: number; mode?: 'barrier' | 'asap'; logLevel: string; policy: string; loopInterval?: number; queueStore: 'auto' | 'kv' | 'memory'; queueBucket?: string; keepEnded?: number; lease?: number; maxAttempts?: number; retryBackoff?: number }) =>
+  .option('--cost-model <file>', 'cost model overrides (JSON, as an instance\'s costModel): plan durations and action timeouts follow them')
+  .action((opts: { nats: string; prefix: string; statusPeriod?: number; mode?: 'barrier' | 'asap'; logLevel: string; policy: string; loopInterval?: number; queueStore: 'auto' | 'kv' | 'memory'; queueBucket?: string; keepEnded?: number; lease?: number; maxAttempts?: number; retryBackoff?: number; costModel?: string }) =>
     run(() => controllerCommand(opts)),
   );
 

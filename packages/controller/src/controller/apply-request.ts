@@ -1,6 +1,6 @@
 import { type ApplyReply, type ApplyRequest, ControlErrorCode, type ControlError } from '@entropy/protocol';
 import type { Decision } from '../model/configuration.ts';
-import { type CostModelOverrides, costModelWith } from '../model/cost-model.ts';
+import { type CostModel, type CostModelOverrides, costModelWith } from '../model/cost-model.ts';
 import type { MonitorView } from '../monitor/index.ts';
 import { InvalidDecisionError, validateDecision } from '../policy/index.ts';
 import { TurnOutcome } from '../reconcile/reconcile.ts';
@@ -10,6 +10,8 @@ import type { VJobState } from '../model/lifecycle.ts';
 
 export interface ApplyDeps {
   readonly loop: ReconcileLoop;
+  /** The controller's cost model: a request's overrides apply over it (the defaults when absent). */
+  readonly costModel?: CostModel;
   readonly queue?: VJobQueue;
   /** The monitor's view once every online node has reported since the last plan. */
   freshView(): Promise<MonitorView>;
@@ -66,7 +68,7 @@ export async function applyRequest(deps: ApplyDeps, request: ApplyRequest): Prom
     throw err;
   }
   if (queue && !request.dryRun) for (const [vjob, state] of Object.entries(decision)) if (!queue.isPolicyVjob(vjob)) await queue.want(vjob, state);
-  const costModel = costModelWith(request.costModel as CostModelOverrides | undefined);
+  const costModel = costModelWith(request.costModel as CostModelOverrides | undefined, deps.costModel);
   const reply = await loop.turnNow({
     planId: request.planId,
     overlay: decision,

@@ -228,7 +228,7 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
         registry.vms.set(vm.id, { id: vm.id, vjob: vm.vjob, demand: vm.demand, ...(state ? { state } : {}) });
       }
     }
-    return applyRequest({ loop: l, ...(options.queue ? { queue: options.queue } : {}), freshView }, request);
+    return applyRequest({ loop: l, ...(options.queue ? { queue: options.queue } : {}), ...(options.costModel ? { costModel: options.costModel } : {}), freshView }, request);
   }
 
   const queueRequests = queueRequestHandlers({

@@ -44,9 +44,10 @@ export const DEFAULT_COST_MODEL: CostModel = {
 
 export type CostModelOverrides = { readonly [K in CostKind]?: Partial<LinearCost> };
 
-export function costModelWith(overrides: CostModelOverrides = {}): CostModel {
+/** The overrides over `base` (the defaults when absent). */
+export function costModelWith(overrides: CostModelOverrides = {}, base: CostModel = DEFAULT_COST_MODEL): CostModel {
   const out: Record<string, LinearCost> = {};
-  for (const kind of COST_KINDS) out[kind] = { ...DEFAULT_COST_MODEL[kind], ...overrides[kind] };
+  for (const kind of COST_KINDS) out[kind] = { ...base[kind], ...overrides[kind] };
   return out as unknown as CostModel;
 }
 
