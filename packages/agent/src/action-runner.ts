@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   ActionErrorCode,
   type ActionRequest,
@@ -18,9 +19,18 @@ export function refusal(node: string, actionId: string, code: ActionErrorCode, m
   return { actionId, node, ok: false, error: { code, message, ...(field !== undefined ? { field } : {}) }, durationMs: 0, final: isFinalActionError(code) };
 }
 
-const elapsedSince = (t0: number) => Math.round((performance.now() - t0) * 1000) / 1000;
+/** Milliseconds with µs precision. */
+const msBetween = (from: number, to: number) => Math.round((to - from) * 1000) / 1000;
 /** Epoch ms with µs precision on the monotonic clock: comparable across the agents of one machine. */
 const epochAt = (t: number) => Math.round((performance.timeOrigin + t) * 1000) / 1000;
+/** A request's deadline further ahead than this says the clocks disagree: it is not waited for longer. */
+const MAX_NOT_BEFORE_WAIT_MS = 1000;
+
+/** Waits until the epoch instant `at` (a vjob's common start), at most MAX_NOT_BEFORE_WAIT_MS. */
+async function until(at: number): Promise<void> {
+  const wait = at - (performance.timeOrigin + performance.now());
+  if (wait > 0) await delay(Math.min(wait, MAX_NOT_BEFORE_WAIT_MS));
+}
 
 export interface ActionRunnerOptions {
   readonly node: string;
@@ -49,16 +59,17 @@ export function actionRunner(opts: ActionRunnerOptions): (data: Uint8Array) => P
   }
 
   async function execute(req: ActionRequest): Promise<ActionResult> {
-    const t0 = performance.now();
     const metaBefore = meta.get(req.vm);
     logger.info({ actionId: req.actionId, planId: req.planId, type: req.type, vm: req.vm, from: req.from, to: req.to, token: req.token }, 'action started');
-    let called = t0;
+    // The driver call's start: after the metadata is kept and the request's deadline has come.
+    let called = performance.now();
     try {
       meta.set(req.vm, { vjob: req.vjob, demand: req.demand });
+      if (req.notBefore !== undefined) await until(req.notBefore);
       called = performance.now();
       const state = await perform(req);
       const ended = performance.now();
-      const durationMs = elapsedSince(t0);
+      const durationMs = msBetween(called, ended);
       const host = req.type === 'migrate' ? req.to : state === 'terminated' ? undefined : node;
       // The VM left the node: its metadata goes with it.
       if (req.type === 'migrate' || state === 'terminated') meta.delete(req.vm);
@@ -66,7 +77,7 @@ export function actionRunner(opts: ActionRunnerOptions): (data: Uint8Array) => P
       return { actionId: req.actionId, node, ok: true, durationMs, startedAt: epochAt(called), endedAt: epochAt(ended), state, ...(host ? { host } : {}) };
     } catch (err) {
       const ended = performance.now();
-      const durationMs = elapsedSince(t0);
+      const durationMs = msBetween(called, ended);
       const code = err instanceof DriverError ? err.code : err instanceof StateDirError ? ActionErrorCode.StateDir : ActionErrorCode.DriverFailed;
       const final = err instanceof DriverError && err.final !== undefined ? err.final : isFinalActionError(code);
       const message = err instanceof Error ? err.message : String(err);

@@ -131,6 +131,12 @@ export const actionRequestSchema = z
      * below the newest it has seen (ENTROPY_STALE_LEADER); requests without one are accepted.
      */
     token: count.optional(),
+    /**
+     * Start the hypervisor call no earlier than this instant (epoch ms, the sender's clock): the
+     * executor gives the pauses (or unpauses) of a vjob one deadline a little ahead, so that they
+     * start together however unevenly the requests reach the agents. Past or absent: at once.
+     */
+    notBefore: timestamp.optional(),
   })
   .superRefine((req, ctx) => {
     for (const field of ['from', 'to'] as const) {

@@ -40,6 +40,8 @@ export interface ControllerCommandOptions {
   readonly retryBackoff?: number;
   /** A cost model file (overrides of the defaults): the plans' durations and the actions' timeouts follow it. */
   readonly costModel?: string;
+  /** A vjob's pauses and unpauses start together this long after they are sent (0: each at once). */
+  readonly groupLead?: number;
   /** Stops the controller; SIGINT and SIGTERM when absent. */
   readonly signal?: AbortSignal;
 }
@@ -99,6 +101,7 @@ export async function controllerCommand(options: ControllerCommandOptions = {}):
     ...(journal ? { journal } : {}),
     ...(options.loopInterval ? { loopIntervalMs: options.loopInterval } : {}),
     ...(costModel ? { costModel } : {}),
+    ...(options.groupLead ? { groupLeadMs: options.groupLead } : {}),
   });
   logger.info({ nats: url, policy: policy?.name, store: queue.store.kind, vjobs: queue.list().length }, 'connected');
   const stop = options.signal ?? signalled();

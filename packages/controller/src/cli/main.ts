@@ -94,7 +94,8 @@ program
   .option('--max-attempts <n>', 'failures of a vjob\'s transition before it is given up and the vjob left where it came from (default 3)', positiveInt)
   .option('--retry-backoff <ms>', 'backoff before the first retry of a failed transition, doubled per failure up to 30 s (default 1000)', positiveInt)
   .option('--cost-model <file>', 'cost model overrides (JSON, as an instance\'s costModel): plan durations and action timeouts follow them')
-  .action((opts: { nats: string; prefix: string; statusPeriod?: number; mode?: 'barrier' | 'asap'; logLevel: string; policy: string; loopInterval?: number; queueStore: 'auto' | 'kv' | 'memory'; queueBucket?: string; keepEnded?: number; lease?: number; maxAttempts?: number; retryBackoff?: number; costModel?: string }) =>
+  .option('--group-lead <ms>', "a vjob's pauses (and unpauses) get one start deadline this far ahead, so that its agents start them together (default 0: each at once)", positiveInt)
+  .action((opts: { nats: string; prefix: string; statusPeriod?: number; mode?: 'barrier' | 'asap'; logLevel: string; policy: string; loopInterval?: number; queueStore: 'auto' | 'kv' | 'memory'; queueBucket?: string; keepEnded?: number; lease?: number; maxAttempts?: number; retryBackoff?: number; costModel?: string; groupLead?: number }) =>
     run(() => controllerCommand(opts)),
   );
 

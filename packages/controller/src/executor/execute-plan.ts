@@ -45,7 +45,16 @@ export interface ExecuteOptions {
    */
   readonly observe?: (vms: readonly string[]) => ReadonlyMap<string, ObservedPlace>;
   readonly now?: () => number;
+  /**
+   * The pauses (or unpauses) of a vjob get one start deadline this far ahead of their sending
+   * (ActionRequest.notBefore): they then start together however unevenly the requests reach the
+   * agents and the agents get the CPU. 0 (the default): each at once.
+   */
+  readonly groupLeadMs?: number;
 }
+
+/** Epoch ms with µs precision, on the monotonic clock: the agents' `startedAt` is on the same scale. */
+const epochNow = () => performance.timeOrigin + performance.now();
 
 type Status = 'pending' | 'running' | 'done' | 'failed';
 
@@ -130,6 +139,8 @@ class PlanRun {
   private readonly counts = { total: 0, done: 0, failed: 0, running: 0 };
   /** VMs this plan has sent an action for: their observed state is the plan's business. */
   private readonly touched = new Set<string>();
+  /** Common start deadlines of pause and unpause groups, by action id. */
+  private readonly deadlines = new Map<string, number>();
   private staleReason: string | undefined;
   private readonly started: number;
 
@@ -248,6 +259,11 @@ class PlanRun {
     if (this.stopped() || (this.mode === ExecutionMode.Asap && this.foundStale([unit]))) return false;
     for (const a of unit.actions) this.touched.add(a.vm);
     const journaled = await this.journalIntents(unit.actions);
+    const lead = this.options.groupLeadMs ?? 0;
+    if (lead > 0 && unit.actions.length > 1 && (unit.actions[0]!.type === 'pause' || unit.actions[0]!.type === 'unpause')) {
+      const at = Math.round((epochNow() + lead) * 1000) / 1000;
+      for (const a of unit.actions) this.deadlines.set(a.id, at);
+    }
     const results = await Promise.all(unit.actions.map((a) => this.runPlanned(a, journaled)));
     const ok = results.every(Boolean);
     if (!ok && unit.actions[0]!.type === 'pause') {
@@ -320,6 +336,7 @@ class PlanRun {
       estimatedMs,
       timeoutMs: actionTimeoutMs(this.timeouts, estimatedMs),
       ...(this.options.token !== undefined ? { token: this.options.token } : {}),
+      ...(this.deadlines.has(a.id) ? { notBefore: this.deadlines.get(a.id)! } : {}),
     };
   }
 
