@@ -33,6 +33,10 @@ export interface NatsServerOptions {
   readonly detached?: boolean;
   /** Called with the server's pid as soon as it is spawned (the lab records it). */
   readonly started?: (pid: number) => void;
+  /** Runs in this network namespace (`ip netns exec`), listening on `listen` there. */
+  readonly netns?: string;
+  /** Listen address and port (default 127.0.0.1 and a free port). */
+  readonly listen?: { readonly host: string; readonly port: number };
 }
 
 interface Running {
@@ -46,7 +50,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'entropy-nats-')));
   if (opts.dir) await mkdir(opts.dir, { recursive: true });
   const args = (port: string) => {
-    const a = ['-a', '127.0.0.1', '-p', port, '--ports_file_dir', dir, '-l', join(dir, 'server.log')];
+    const a = ['-a', opts.listen?.host ?? '127.0.0.1', '-p', port, '--ports_file_dir', dir, '-l', join(dir, 'server.log')];
     if (opts.jetstream) a.push('-js', '-sd', join(dir, 'js'));
     if (opts.config) a.push('-c', opts.config);
     a.push(...(opts.args ?? []));
@@ -54,7 +58,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   };
   let current: Running;
   try {
-    current = await spawnServer(args('-1'), dir, opts.startTimeoutMs ?? 20_000, opts);
+    current = await spawnServer(args(String(opts.listen?.port ?? -1)), dir, opts.startTimeoutMs ?? 20_000, opts);
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
     throw err;
@@ -104,8 +108,10 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
 }
 
 /** Spawns nats-server and waits for the ports file it writes once it listens. */
-async function spawnServer(args: readonly string[], dir: string, timeoutMs: number, opts: Pick<NatsServerOptions, 'detached' | 'started'>): Promise<Running> {
-  const child: ChildProcess = spawn('nats-server', args, { stdio: 'ignore', detached: opts.detached === true });
+async function spawnServer(args: readonly string[], dir: string, timeoutMs: number, opts: Pick<NatsServerOptions, 'detached' | 'started' | 'netns'>): Promise<Running> {
+  // `ip netns exec` execs nats-server: the pid (and the ports file's name) is the server's.
+  const [file, ...rest] = opts.netns ? ['ip', 'netns', 'exec', opts.netns, 'nats-server', ...args] : ['nats-server', ...args];
+  const child: ChildProcess = spawn(file!, rest, { stdio: 'ignore', detached: opts.detached === true });
   if (opts.detached) child.unref();
   if (child.pid !== undefined) opts.started?.(child.pid);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

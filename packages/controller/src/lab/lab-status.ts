@@ -47,7 +47,7 @@ export function formatLabStatus(st: LabStatus): string {
   const alive = st.processes.filter((p) => p.alive).length;
   const out = [
     `lab ${s.prefix} in ${s.dir}: ${s.phase}${s.upAt ? ` since ${new Date(s.upAt).toISOString()}` : ''}; ${alive}/${st.processes.length} processes alive`,
-    ...(s.nats ? [`NATS ${s.nats.url} (inside the hosts: ${s.nats.hostUrl})`] : []),
+    ...(s.nats ? [`NATS ${s.nats.url} (on the lab's bridge: ${s.nats.hostUrl})`] : []),
     '',
     'hosts:',
     ...st.hosts.map((h) => {

@@ -14,7 +14,7 @@ import { labScenario, scenarioFits } from './lab-scenario.ts';
 import { type LabProcess, LabRole, type LabState, LabStateFile, readLabState } from './lab-state.ts';
 import { teardownLab } from './lab-teardown.ts';
 import { startLibvirtd, libvirtUri } from './libvirtd.ts';
-import { bridgeLoopback } from './loopback-bridge.ts';
+import { exposeOnLoopback } from './loopback-bridge.ts';
 import { createNamespaceHosts } from './netns-hosts.ts';
 import { labUnavailableReason } from './prerequisites.ts';
 import { isRunning, processStartTime, type RecordedProcess, spawnRecorded } from './recorded-process.ts';
@@ -49,6 +49,19 @@ const STATUS_PERIOD_MS = 1000;
  * starting several TCG guests stall libvirtd (and the agents' statuses) for seconds.
  */
 const OFFLINE_PERIOD_MS = 2000;
+/**
+ * A vjob's pauses start together this long after they are sent. Without it, they start as each
+ * agent gets its request and the CPU: 20-30 ms apart across 3 hosts on this loaded machine.
+ */
+const GROUP_LEAD_MS = 40;
+/**
+ * The agents (and the virsh sessions they start) run at a higher priority, through `nice` (which
+ * execs: the pid stays): on one machine they share 2 cores with every host's QEMU and whatever else
+ * runs, where on a real cluster each host's agent competes with its own guests only. Not libvirtd:
+ * its QEMU would inherit the priority. Without it, a timer or a message
+ * wakes an agent up to 20-40 ms late on a loaded machine, and a vjob's pauses start that far apart.
+ */
+export const HOST_PRIORITY = ['nice', '-n', '-10'] as const;
 
 export interface LabUpOptions {
   readonly dir?: string;
@@ -72,8 +85,9 @@ export interface Lab {
 
 /**
  * `entropy lab up`: namespace hosts on a private bridge, each with its own libvirtd and a virsh
- * agent; a nats-server with JetStream and a controller on the machine's loopback, reached from the
- * hosts through relays; one domain XML per guest and one image directory shared by every host.
+ * agent; a nats-server with JetStream and a controller in the bridge's own namespace (a service
+ * host on the bridge), reached from this machine through relays; one domain XML per guest and one
+ * image directory shared by every host.
  * Every part is recorded in `<dir>/lab.json` as it is created, and the processes outlive the
  * command. When a part fails, what had started is removed and the error says which part.
  */
@@ -125,24 +139,32 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
       ),
     );
 
-    say('nats-server with JetStream, relays into the hosts, the controller...');
-    const nats = await startNatsServer({
+    // The switch's namespace is the lab's service host, on the bridge: the agents reach nats-server
+    // over the bridge as they would over a network (no relay on their path: each hop a relay adds
+    // is one more process to wake on a loaded machine, and skews a vjob's pauses); the machine's
+    // own namespace reaches it through a relay, for the user's commands.
+    say('nats-server with JetStream and the controller on the bridge, a relay to it on this machine\'s loopback...');
+    const natsHost = { host: net.switchAddr, port: 4222 };
+    const hostUrl = `nats://${natsHost.host}:${natsHost.port}`;
+    await startNatsServer({
       jetstream: true,
       dir: path('nats'),
       detached: true,
+      netns: net.switchNs,
+      listen: natsHost,
       started: (pid) => file.addProcess({ name: 'nats-server', role: LabRole.NatsServer, pid, startTime: processStartTime(pid) ?? '?', log: path('nats', 'server.log') }),
     });
-    const port = Number(new URL(nats.url).port);
-    const bridge = await bridgeLoopback({ dir: path('relay'), target: { host: '127.0.0.1', port }, hosts: net.hosts, detached: true, started: record(LabRole.Relay) });
-    const hostUrl = `nats://127.0.0.1:${bridge.port}`;
-    file.update((s) => ({ ...s, nats: { url: nats.url, hostUrl } }));
-    // fcfs sizes VMs by their declared demand: the measured CPU of TCG guests says nothing about the
-    // scenario's demands, and measured sizing would plan another switch than the one described.
+    const exposed = await exposeOnLoopback({ dir: path('relay'), ns: net.switchNs, target: natsHost, detached: true, started: record(LabRole.Relay) });
+    const url = `nats://127.0.0.1:${exposed.port}`;
+    file.update((s) => ({ ...s, nats: { url, hostUrl } }));
     const costModel = path('cost-model.json');
     file.addPath(costModel);
     writeFileSync(costModel, `${JSON.stringify(LAB_COST_MODEL, null, 2)}\n`);
-    const controllerArgs = ['controller', '--nats', nats.url, '--queue-store', 'kv', '--policy', 'fcfs', '--status-period', String(OFFLINE_PERIOD_MS), '--cost-model', costModel];
-    record(LabRole.Controller)(spawnRecorded('controller', process.execPath, [ENTROPY_BIN, ...controllerArgs], { log: path('logs', 'controller.log'), detached: true }).process);
+    // fcfs sizes VMs by their declared demand: the measured CPU of TCG guests says nothing about the
+    // scenario's demands, and measured sizing would plan another switch than the one described.
+    const controllerArgs = ['controller', '--nats', hostUrl, '--queue-store', 'kv', '--policy', 'fcfs', '--status-period', String(OFFLINE_PERIOD_MS), '--cost-model', costModel, '--group-lead', String(GROUP_LEAD_MS)];
+    const controller = spawnRecorded('controller', 'ip', ['netns', 'exec', net.switchNs, process.execPath, ENTROPY_BIN, ...controllerArgs], { log: path('logs', 'controller.log'), detached: true });
+    record(LabRole.Controller)(controller.process);
 
     for (const g of guests) {
       const xml = path('config', `${g}.xml`);
@@ -161,11 +183,11 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
         '--state-dir', path('state', h.node), '--capacity', cap, '--status-interval', String(STATUS_PERIOD_MS),
       ];
       // `ip netns exec` execs node: the recorded pid is the agent's.
-      record(LabRole.Agent, h.node)(spawnRecorded(`agent-${h.node}`, 'ip', ['netns', 'exec', h.ns, process.execPath, ...args], { log: path('logs', `agent-${h.node}.log`), detached: true }).process);
+      record(LabRole.Agent, h.node)(spawnRecorded(`agent-${h.node}`, 'ip', ['netns', 'exec', h.ns, ...HOST_PRIORITY, process.execPath, ...args], { log: path('logs', `agent-${h.node}.log`), detached: true }).process);
     }
 
     say('waiting for the controller to see every host online...');
-    await untilHostsOnline(file.current, nats.url, opts.readyTimeoutMs ?? 120_000);
+    await untilHostsOnline(file.current, url, opts.readyTimeoutMs ?? 120_000);
 
     let scenario: Lab['scenario'];
     if (scenarioFits(nodes, guests, capacity)) {

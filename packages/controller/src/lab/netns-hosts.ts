@@ -14,8 +14,9 @@ export interface NamespaceHost {
 
 export interface NamespaceHosts {
   readonly hosts: readonly NamespaceHost[];
-  /** The namespace holding the bridge. */
+  /** The namespace holding the bridge; it has an address on it too (a host for services: nats-server, the controller). */
   readonly switchNs: string;
+  readonly switchAddr: string;
   /** Removes every namespace created, by the names recorded (their interfaces go with them). */
   remove(): Promise<void>;
 }
@@ -30,10 +31,11 @@ export interface NamespaceHostsOptions {
 
 /** The address of the i-th host (from 0) on the bridge. */
 export const hostAddress = (i: number) => `10.200.0.${11 + i}`;
+const SWITCH_ADDR = '10.200.0.1';
 
 /**
- * N hosts on one bridge, each a network namespace: `<prefix>sw` holds the bridge, `<prefix><name>`
- * the host with eth0 at 10.200.0.<11+i>/24. The machine's own namespace gets no interface and no
+ * N hosts on one bridge, each a network namespace: `<prefix>sw` holds the bridge (at 10.200.0.1/24,
+ * a host of its own for shared services), `<prefix><name>` the host with eth0 at 10.200.0.<11+i>/24. The machine's own namespace gets no interface and no
  * address; names carry the caller's prefix, so parallel labs and test runs do not collide (their
  * bridges and hosts live in their own namespaces, so the same addresses do not meet).
  */
@@ -54,6 +56,8 @@ export async function createNamespaceHosts(prefix: string, names: readonly strin
     await add(sw);
     await ip(['-n', sw, 'link', 'add', 'br0', 'type', 'bridge']);
     await ip(['-n', sw, 'link', 'set', 'br0', 'up']);
+    await ip(['-n', sw, 'addr', 'add', `${SWITCH_ADDR}/24`, 'dev', 'br0']);
+    await ip(['-n', sw, 'link', 'set', 'lo', 'up']);
     for (const [i, name] of names.entries()) {
       const ns = `${prefix}${name}`;
       const addr = hostAddress(i);
@@ -70,7 +74,7 @@ export async function createNamespaceHosts(prefix: string, names: readonly strin
     await remove();
     throw err;
   }
-  return { hosts, switchNs: sw, remove };
+  return { hosts, switchNs: sw, switchAddr: SWITCH_ADDR, remove };
 }
 
 /** Deletes one network namespace by name; its veth ends and bridge go with it. */
