@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectNats, type NatsConnection } from '../packages/controller/src/controller/nats-connect.ts';
 import { groupSkew } from '../packages/controller/src/executor/group-skew.ts';
-import { consoleBreak, readSerial } from '../packages/controller/src/lab/guest.ts';
+import { consoleBreak, lastTicks, readSerial, untilTicking } from '../packages/controller/src/lab/guest.ts';
 import { journaledActions, type JournaledAction } from '../packages/controller/src/lab/journaled-actions.ts';
 import { type LabState, readLabState } from '../packages/controller/src/lab/lab-state.ts';
 import { type Lab, labUp } from '../packages/controller/src/lab/lab-up.ts';
@@ -49,19 +49,9 @@ describe.skipIf(skip)(`entropy lab: the whole context switch on QEMU guests, thr
     return { stdout: r.stdout, actions: await journaledActions(nc!, planId) };
   }
 
-  /** Every guest of `vms` has printed its marker and ticked at least `ticks` times more than `after` says. */
-  function ticking(vms: readonly string[], after: ReadonlyMap<string, number> = new Map(), ticks = 2) {
-    return waitFor(`${vms.join(', ')} ticking`, async () => {
-      for (const vm of vms) {
-        const c = await readSerial(join(lab!.state.dir, 'serial', `${vm}.log`));
-        if (c.boots < 1 || (c.lastTick ?? 0) < (after.get(vm) ?? 0) + ticks) return false;
-      }
-      return true;
-    }, BOOT_TIMEOUT_MS);
-  }
-
-  const lastTicks = async (vms: readonly string[]) =>
-    new Map(await Promise.all(vms.map(async (vm) => [vm, (await readSerial(join(lab!.state.dir, 'serial', `${vm}.log`))).lastTick ?? 0] as const)));
+  const serialOf = (vm: string) => join(lab!.state.dir, 'serial', `${vm}.log`);
+  const ticking = (vms: readonly string[], after?: ReadonlyMap<string, number>) => untilTicking(serialOf, vms, { ...(after ? { after } : {}), timeoutMs: BOOT_TIMEOUT_MS });
+  const ticksNow = (vms: readonly string[]) => lastTicks(serialOf, vms);
 
   const skewOf = (actions: readonly JournaledAction[], type: string, vjob: string) => groupSkew(actions.filter((a) => a.type === type && a.vjob === vjob));
 
@@ -119,14 +109,14 @@ describe.skipIf(skip)(`entropy lab: the whole context switch on QEMU guests, thr
     const { stdout, actions } = await apply('j2=sleeping');
     expect(actions.map((a) => `${a.type} ${a.vm}`)).toEqual(expect.arrayContaining(['pause v4', 'pause v5', 'pause v6', 'suspend v4', 'suspend v5', 'suspend v6']));
     expect(stdout).toMatch(/pause j2: 3 VMs on 1 node, starts within [\d.]+ ms/);
-    const frozen = await lastTicks(['v4', 'v5', 'v6']);
+    const frozen = await ticksNow(['v4', 'v5', 'v6']);
     await new Promise((r) => setTimeout(r, 2500));
-    expect(await lastTicks(['v4', 'v5', 'v6'])).toEqual(frozen);
+    expect(await ticksNow(['v4', 'v5', 'v6'])).toEqual(frozen);
     figures.suspendJ2 = { pauseSkew: skewOf(actions, 'pause', 'j2'), saveMs: actions.filter((a) => a.type === 'suspend').map((a) => Math.round(a.durationMs!)) };
   }, 120_000);
 
   it('switches: j1 suspended (paused together), j2 resumed elsewhere too (unpaused together), v9 migrated live out of the way, j3 run', async () => {
-    const before = await lastTicks(GUESTS);
+    const before = await ticksNow(GUESTS);
     const { stdout, actions } = await apply('j1=sleeping,j2=running,j3=running');
     const where = actions.map((a) => `${a.type} ${a.vm} ${a.node}`).sort();
     expect(where).toEqual([
@@ -148,13 +138,13 @@ describe.skipIf(skip)(`entropy lab: the whole context switch on QEMU guests, thr
     // Resumed and migrated guests tick on from where they were; the new ones boot.
     await ticking(['v4', 'v5', 'v6', 'v9'], before);
     await ticking(['v7', 'v8']);
-    const sleeping = await lastTicks(['v1', 'v2', 'v3']);
+    const sleeping = await ticksNow(['v1', 'v2', 'v3']);
     await new Promise((r) => setTimeout(r, 2000));
-    expect(await lastTicks(['v1', 'v2', 'v3'])).toEqual(sleeping);
+    expect(await ticksNow(['v1', 'v2', 'v3'])).toEqual(sleeping);
   }, BOOT_TIMEOUT_MS + 120_000);
 
   it('stops j3 and resumes j1 (one remotely); the agents report the wanted state and every guest lived one life', async () => {
-    const before = await lastTicks(GUESTS);
+    const before = await ticksNow(GUESTS);
     const { stdout, actions } = await apply('j3=terminated,j1=running');
     expect(actions.map((a) => `${a.type} ${a.vm} ${a.node}`).sort()).toEqual([
       'resume v1 n1', 'resume v2 n1', 'resume v3 n1', 'stop v7 n3', 'stop v8 n1', 'unpause v1 n1', 'unpause v2 n1', 'unpause v3 n1',
@@ -172,7 +162,7 @@ describe.skipIf(skip)(`entropy lab: the whole context switch on QEMU guests, thr
     ]);
     // One boot marker, and the counter 1, 2, 3, ... with no gap and no repeat through every pause, save, restore and migration.
     for (const vm of GUESTS) {
-      const c = await readSerial(join(lab!.state.dir, 'serial', `${vm}.log`));
+      const c = await readSerial(serialOf(vm));
       expect(consoleBreak(c), `${vm}: ${c.text.slice(-300)}`).toBeUndefined();
     }
     // The QEMU processes of the lab (libvirt leaves the pid files of domains gone), to check after lab down that none is left.

@@ -12,7 +12,10 @@ export function actionJournalFor(journal: PlanJournal, planId: string, logger: L
   return {
     intents: (actions) =>
       journal.append(
-        actions.map(({ request: r, node }): JournalRecord => ({ kind: 'intent', planId, actionId: r.actionId, node, type: r.type, vm: r.vm, vjob: r.vjob, at: now() })),
+        actions.map(({ request: r, node }): JournalRecord => ({
+          kind: 'intent', planId, actionId: r.actionId, node, type: r.type, vm: r.vm, vjob: r.vjob,
+          ...(r.from !== undefined ? { from: r.from } : {}), ...(r.to !== undefined ? { to: r.to } : {}), at: now(),
+        })),
       ),
     result(request, r) {
       const record: JournalRecord = { kind: 'result', planId, actionId: request.actionId, via: 'reply', at: now(), ...r };

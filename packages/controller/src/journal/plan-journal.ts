@@ -32,6 +32,9 @@ export const journalRecordSchema = z.discriminatedUnion('kind', [
     type: z.string(),
     vm: id,
     vjob: id,
+    /** Where the VM (or its image) was and where it goes, when the action says. */
+    from: id.optional(),
+    to: id.optional(),
     at: time,
   }),
   z.object({

@@ -94,3 +94,27 @@ export function consoleBreak(c: Pick<SerialConsole, 'boots' | 'ticks'>): string 
   const i = c.ticks.findIndex((t, k) => t !== k + 1);
   return i < 0 ? undefined : `tick ${c.ticks[i]} where ${i + 1} was due`;
 }
+
+/**
+ * Waits until every guest of `vms` has printed its marker and ticked `ticks` times past `after`
+ * (its last tick before, 0 when absent); `serialOf` names each guest's console file.
+ */
+export async function untilTicking(serialOf: (vm: string) => string, vms: readonly string[], opts: { after?: ReadonlyMap<string, number>; ticks?: number; timeoutMs: number }): Promise<void> {
+  const deadline = Date.now() + opts.timeoutMs;
+  const behind = async () => {
+    for (const vm of vms) {
+      const c = await readSerial(serialOf(vm));
+      if (c.boots < 1 || (c.lastTick ?? 0) < (opts.after?.get(vm) ?? 0) + (opts.ticks ?? 2)) return vm;
+    }
+    return undefined;
+  };
+  for (let vm = await behind(); vm !== undefined; vm = await behind()) {
+    if (Date.now() > deadline) throw new Error(`${vm} is not ticking after ${opts.timeoutMs} ms (${serialOf(vm)})`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Each guest's last tick now. */
+export async function lastTicks(serialOf: (vm: string) => string, vms: readonly string[]): Promise<Map<string, number>> {
+  return new Map(await Promise.all(vms.map(async (vm) => [vm, (await readSerial(serialOf(vm))).lastTick ?? 0] as const)));
+}

@@ -11,6 +11,8 @@ export interface JournaledAction {
   readonly vjob: string;
   /** The node that executed it. */
   readonly node: string;
+  readonly from?: string;
+  readonly to?: string;
   readonly ok: boolean | undefined;
   readonly durationMs?: number;
   readonly startedAt?: number;
@@ -25,6 +27,8 @@ export async function journaledActions(nc: NatsConnection, planId: string, prefi
     const r: ResultRecord | undefined = results.get(i.actionId);
     return {
       actionId: i.actionId, type: i.type, vm: i.vm, vjob: i.vjob, node: i.node, ok: r?.ok,
+      ...(i.from !== undefined ? { from: i.from } : {}),
+      ...(i.to !== undefined ? { to: i.to } : {}),
       ...(r?.durationMs !== undefined ? { durationMs: r.durationMs } : {}),
       ...(r?.startedAt !== undefined ? { startedAt: r.startedAt } : {}),
       ...(r?.endedAt !== undefined ? { endedAt: r.endedAt } : {}),

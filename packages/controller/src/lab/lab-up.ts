@@ -26,22 +26,24 @@ export const DEFAULT_GUEST_MEM_MIB = 128;
 export const DEFAULT_LAB_CAPACITY: Readonly<Record<string, number>> = { cpu: 4, mem: 1024 };
 
 /**
- * The lab controller's cost model, from durations measured by the lab's agents (TCG guests of
- * 128 MiB, 2 shared cores, a loaded machine): virsh create 1-9 s, destroy 1.4-2.2 s, save 2-3.2 s,
- * restore 0.8-3.4 s here and 2.5-4.4 s from another host's image, live migration 3.8-4.8 s, pause
- * and unpause 10-100 ms. The default model (a 1 GiB/s link, real hardware) would give a restore
- * 3 x 256 ms + 5 s before its timeout: too short here. The plans of the scenario are the same.
+ * The lab controller's cost model, from durations the lab's agents measured (TCG guests of 128 MiB,
+ * 2 shared cores, a loaded machine; `pnpm bench -- --suites lab`): virsh create 1-9 s, destroy
+ * 1.3-2.3 s, save 2-3.8 s and restore 0.8-4.9 s (the more at once, the longer), restore from another
+ * host's image 2-4.4 s, live migration 2.8-4.8 s, pause and unpause 10-190 ms. The default model (a
+ * 1 GiB/s link, real hardware) would give a restore 3 x 128 ms + 5 s before its timeout: too short
+ * here. The scenario's plans are the same with either.
  */
 export const LAB_COST_MODEL: CostModelOverrides = {
   run: { base: 5000 },
   stop: { base: 2000 },
-  suspend: { perMiB: 20 },
-  resumeLocal: { perMiB: 16 },
-  resumeRemote: { perMiB: 24 },
+  suspend: { perMiB: 24 },
+  resumeLocal: { perMiB: 24 },
+  resumeRemote: { perMiB: 28 },
   migrate: { perMiB: 32 },
   pause: { base: 30 },
   unpause: { base: 30 },
 };
+
 /** The agents' status period: the lab's statuses follow its guests within a second. */
 const STATUS_PERIOD_MS = 1000;
 /**
