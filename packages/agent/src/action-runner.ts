@@ -26,10 +26,24 @@ const epochAt = (t: number) => Math.round((performance.timeOrigin + t) * 1000) /
 /** A request's deadline further ahead than this says the clocks disagree: it is not waited for longer. */
 const MAX_NOT_BEFORE_WAIT_MS = 1000;
 
-/** Waits until the epoch instant `at` (a vjob's common start), at most MAX_NOT_BEFORE_WAIT_MS. */
-async function until(at: number): Promise<void> {
-  const wait = at - (performance.timeOrigin + performance.now());
-  if (wait > 0) await delay(Math.min(wait, MAX_NOT_BEFORE_WAIT_MS));
+/**
+ * Waits until the epoch instant `at` (a vjob's common start), at most MAX_NOT_BEFORE_WAIT_MS. The
+ * actions of one deadline share one timer: their calls then start in the same turn of the event
+ * loop, one after the other, with nothing in between (timers rounded to different milliseconds
+ * fire in different turns, and another turn's work, a process started, can run between them).
+ */
+function deadlines(): (at: number) => Promise<void> {
+  const timers = new Map<number, Promise<void>>();
+  return (at) => {
+    const wait = at - (performance.timeOrigin + performance.now());
+    if (wait <= 0) return Promise.resolve();
+    let timer = timers.get(at);
+    if (!timer) {
+      timer = delay(Math.min(wait, MAX_NOT_BEFORE_WAIT_MS)).then(() => void timers.delete(at));
+      timers.set(at, timer);
+    }
+    return timer;
+  };
 }
 
 export interface ActionRunnerOptions {
@@ -51,6 +65,7 @@ export interface ActionRunnerOptions {
 export function actionRunner(opts: ActionRunnerOptions): (data: Uint8Array) => Promise<ActionResult> {
   const { node, driver, logger } = opts;
   const { ledger, meta, token } = opts.state;
+  const until = deadlines();
 
   async function perform(req: ActionRequest): Promise<WireVMState> {
     if (req.type === 'migrate') return (await driver.migrate(req)).state;
@@ -60,7 +75,7 @@ export function actionRunner(opts: ActionRunnerOptions): (data: Uint8Array) => P
 
   async function execute(req: ActionRequest): Promise<ActionResult> {
     const metaBefore = meta.get(req.vm);
-    logger.info({ actionId: req.actionId, planId: req.planId, type: req.type, vm: req.vm, from: req.from, to: req.to, token: req.token }, 'action started');
+    logger.info({ actionId: req.actionId, planId: req.planId, type: req.type, vm: req.vm, from: req.from, to: req.to, token: req.token, notBefore: req.notBefore }, 'action started');
     // The driver call's start: after the metadata is kept and the request's deadline has come.
     let called = performance.now();
     try {

@@ -29,6 +29,8 @@ export interface VirshSessionsOptions {
 export const DEFAULT_VIRSH_SESSIONS = 4;
 const DEFAULT_MAX_SESSIONS = 16;
 const PROMPT = 'virsh # ';
+/** How long after a session is taken the idle ones are made up again. */
+const TOP_UP_DELAY_MS = 50;
 
 export interface VirshSessions {
   /** Runs one virsh command (the arguments after `-c URI`); rejects with a DriverError as the exec runner does. */
@@ -167,11 +169,19 @@ export function virshSessions(opts: VirshSessionsOptions = {}): VirshSessions {
   const topUp = () => {
     while (!closed && idle.length < warm && all.size < max) idle.push(start());
   };
+  let topping: NodeJS.Timeout | undefined;
+  const topUpSoon = () => {
+    topping ??= setTimeout(() => {
+      topping = undefined;
+      topUp();
+    }, TOP_UP_DELAY_MS);
+  };
   const acquire = (): Promise<Session> => {
     const s = idle.pop();
     if (s) {
-      // The next command should find one ready too.
-      setImmediate(topUp);
+      // The next commands should find one ready too; but starting a process blocks this one for
+      // milliseconds: not while the other commands of a burst (a vjob's pauses) are being sent.
+      topUpSoon();
       return Promise.resolve(s);
     }
     if (all.size < max) return Promise.resolve(start());
@@ -214,6 +224,7 @@ export function virshSessions(opts: VirshSessionsOptions = {}): VirshSessions {
     },
     async close() {
       closed = true;
+      if (topping) clearTimeout(topping);
       const sessions = [...all];
       all.clear();
       idle = [];
