@@ -170,8 +170,9 @@ program
   .option('--keep', 'keep the cluster up after the context switch, until Ctrl-C')
   .option('--speed <factor>', 'run simulated actions this many times faster than the cost model says', positiveNumber, 1)
   .option('--mode <mode>', 'execution mode: barrier (step after step) or asap', executionMode)
-  .addHelpText('after', '\nExit codes: 0 done and verified, 1 bad input or the cluster did not start, 2 infeasible, 4 the plan failed, 5 final state differs')
-  .action((instance: string | undefined, opts: { keep?: boolean; speed: number; mode?: 'barrier' | 'asap' }) =>
+  .option('--lab', 'on real QEMU guests (entropy lab: 3 hosts, 9 guests; root, libvirt) instead of sim agents: the scenario scaled to the lab, a few minutes')
+  .addHelpText('after', '\nExit codes: 0 done and verified, 1 bad input or the cluster did not start, 2 infeasible, 4 the plan failed, 5 final state differs (with --lab: or a guest\'s console shows a reboot or a lost tick)')
+  .action((instance: string | undefined, opts: { keep?: boolean; speed: number; mode?: 'barrier' | 'asap'; lab?: boolean }) =>
     run(() => demoCommand({ ...opts, instance })),
   );
 

@@ -19,10 +19,22 @@ export interface JournaledAction {
   readonly endedAt?: number;
 }
 
-/** Every action of a plan from the controller's journal (JetStream), in the order their intents were written. */
+/** How long to wait for the plan's end record: the controller writes its last results after the plan's last progress message. */
+const END_WAIT_MS = 10_000;
+
+/**
+ * Every action of a plan from the controller's journal (JetStream), in the order their intents
+ * were written, once the plan's end is journaled (or after 10 s, with what is there).
+ */
 export async function journaledActions(nc: NatsConnection, planId: string, prefix = 'entropy'): Promise<JournaledAction[]> {
   const journal = await StreamJournal.open(nc, { prefix, logger: silentLogger });
-  const { intents, results } = summarizePlan(await journal.read(planId));
+  const deadline = Date.now() + END_WAIT_MS;
+  let summary = summarizePlan(await journal.read(planId));
+  while (!summary.end && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    summary = summarizePlan(await journal.read(planId));
+  }
+  const { intents, results } = summary;
   return intents.map((i: IntentRecord) => {
     const r: ResultRecord | undefined = results.get(i.actionId);
     return {

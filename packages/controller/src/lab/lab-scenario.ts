@@ -50,6 +50,9 @@ export function labScenario(instanceFile: string, memMiB: number): { instance: R
   return { instance, steps };
 }
 
+/** Where the scenario's steps leave its vjobs. */
+export const SCENARIO_END = { j1: 'running', j2: 'running', j3: 'terminated', j4: 'running' } as const;
+
 /** The scenario needs its three nodes, nine guests and the capacity its demands are sized for. */
 export const scenarioFits = (nodes: readonly string[], guests: readonly string[], capacity: Readonly<Record<string, number>>) =>
   nodes.length === NODES.length &&
