@@ -5,17 +5,21 @@
 # kept the guest's state: after it, the ticks go on instead of starting again at 1.
 #
 # Usage: scripts/libvirt-guest.sh [CACHE_DIR]   (default: <repo>/.cache/libvirt-guest)
-# Prints the cache directory; it holds vmlinuz, initrd.gz and kernel-package (the package it came from).
+# Prints the cache directory; it holds vmlinuz, initrd.gz, kernel-package (the package it came from) and
+# SHA256SUMS: a cache whose files fail their checksums (a build cut short, a corrupted disk) is rebuilt.
 # Needs apt-get (lists updated), dpkg-deb, cpio, gzip and a static busybox (apt busybox-static).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cache="${1:-$repo/.cache/libvirt-guest}"
-# Bump when the initramfs changes, so an old cache is rebuilt.
-format=1
+# Bump when the initramfs or the cache's layout changes, so an old cache is rebuilt.
+format=2
 
 if [ -s "$cache/vmlinuz" ] && [ -s "$cache/initrd.gz" ] && [ "$(cat "$cache/format" 2>/dev/null)" = "$format" ]; then
-  echo "$cache"
-  exit 0
+  if (cd "$cache" && sha256sum --quiet --check SHA256SUMS >/dev/null 2>&1); then
+    echo "$cache"
+    exit 0
+  fi
+  echo "libvirt-guest: $cache fails its checksums (SHA256SUMS): rebuilding" >&2
 fi
 
 busybox=/bin/busybox
@@ -71,8 +75,11 @@ chmod 755 "$root/init"
 # The initramfs has no /dev/console for init, so /init writes to /dev/ttyS0 once devtmpfs is mounted.
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1 > "$work/initrd.gz.new")
 
+(cd "$work" && sha256sum vmlinuz.new initrd.gz.new | sed 's/\.new$//' > SHA256SUMS)
 mv "$work/vmlinuz.new" "$cache/vmlinuz"
 mv "$work/initrd.gz.new" "$cache/initrd.gz"
+mv "$work/SHA256SUMS" "$cache/SHA256SUMS"
 echo "$pkg" > "$cache/kernel-package"
+# Last: a cache without it (a build cut short) is rebuilt.
 echo "$format" > "$cache/format"
 echo "$cache"

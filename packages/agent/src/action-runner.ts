@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   ActionErrorCode,
   type ActionRequest,
@@ -18,7 +19,32 @@ export function refusal(node: string, actionId: string, code: ActionErrorCode, m
   return { actionId, node, ok: false, error: { code, message, ...(field !== undefined ? { field } : {}) }, durationMs: 0, final: isFinalActionError(code) };
 }
 
-const elapsedSince = (t0: number) => Math.round((performance.now() - t0) * 1000) / 1000;
+/** Milliseconds with µs precision. */
+const msBetween = (from: number, to: number) => Math.round((to - from) * 1000) / 1000;
+/** Epoch ms with µs precision on the monotonic clock: comparable across the agents of one machine. */
+const epochAt = (t: number) => Math.round((performance.timeOrigin + t) * 1000) / 1000;
+/** A request's deadline further ahead than this says the clocks disagree: it is not waited for longer. */
+const MAX_NOT_BEFORE_WAIT_MS = 1000;
+
+/**
+ * Waits until the epoch instant `at` (a vjob's common start), at most MAX_NOT_BEFORE_WAIT_MS. The
+ * actions of one deadline share one timer: their calls then start in the same turn of the event
+ * loop, one after the other, with nothing in between (timers rounded to different milliseconds
+ * fire in different turns, and another turn's work, a process started, can run between them).
+ */
+function deadlines(): (at: number) => Promise<void> {
+  const timers = new Map<number, Promise<void>>();
+  return (at) => {
+    const wait = at - (performance.timeOrigin + performance.now());
+    if (wait <= 0) return Promise.resolve();
+    let timer = timers.get(at);
+    if (!timer) {
+      timer = delay(Math.min(wait, MAX_NOT_BEFORE_WAIT_MS)).then(() => void timers.delete(at));
+      timers.set(at, timer);
+    }
+    return timer;
+  };
+}
 
 export interface ActionRunnerOptions {
   readonly node: string;
@@ -39,6 +65,7 @@ export interface ActionRunnerOptions {
 export function actionRunner(opts: ActionRunnerOptions): (data: Uint8Array) => Promise<ActionResult> {
   const { node, driver, logger } = opts;
   const { ledger, meta, token } = opts.state;
+  const until = deadlines();
 
   async function perform(req: ActionRequest): Promise<WireVMState> {
     if (req.type === 'migrate') return (await driver.migrate(req)).state;
@@ -47,20 +74,25 @@ export function actionRunner(opts: ActionRunnerOptions): (data: Uint8Array) => P
   }
 
   async function execute(req: ActionRequest): Promise<ActionResult> {
-    const t0 = performance.now();
     const metaBefore = meta.get(req.vm);
-    logger.info({ actionId: req.actionId, planId: req.planId, type: req.type, vm: req.vm, from: req.from, to: req.to, token: req.token }, 'action started');
+    logger.info({ actionId: req.actionId, planId: req.planId, type: req.type, vm: req.vm, from: req.from, to: req.to, token: req.token, notBefore: req.notBefore }, 'action started');
+    // The driver call's start: after the metadata is kept and the request's deadline has come.
+    let called = performance.now();
     try {
       meta.set(req.vm, { vjob: req.vjob, demand: req.demand });
+      if (req.notBefore !== undefined) await until(req.notBefore);
+      called = performance.now();
       const state = await perform(req);
-      const durationMs = elapsedSince(t0);
+      const ended = performance.now();
+      const durationMs = msBetween(called, ended);
       const host = req.type === 'migrate' ? req.to : state === 'terminated' ? undefined : node;
       // The VM left the node: its metadata goes with it.
       if (req.type === 'migrate' || state === 'terminated') meta.delete(req.vm);
       logger.info({ actionId: req.actionId, type: req.type, vm: req.vm, durationMs }, 'action done');
-      return { actionId: req.actionId, node, ok: true, durationMs, state, ...(host ? { host } : {}) };
+      return { actionId: req.actionId, node, ok: true, durationMs, startedAt: epochAt(called), endedAt: epochAt(ended), state, ...(host ? { host } : {}) };
     } catch (err) {
-      const durationMs = elapsedSince(t0);
+      const ended = performance.now();
+      const durationMs = msBetween(called, ended);
       const code = err instanceof DriverError ? err.code : err instanceof StateDirError ? ActionErrorCode.StateDir : ActionErrorCode.DriverFailed;
       const final = err instanceof DriverError && err.final !== undefined ? err.final : isFinalActionError(code);
       const message = err instanceof Error ? err.message : String(err);
@@ -70,7 +102,7 @@ export function actionRunner(opts: ActionRunnerOptions): (data: Uint8Array) => P
         logger.error({ vm: req.vm, err: (metaErr as Error).message }, 'cannot restore VM metadata');
       }
       logger.warn({ actionId: req.actionId, type: req.type, vm: req.vm, durationMs, code, final, err: message }, 'action failed');
-      return { actionId: req.actionId, node, ok: false, error: { code, message }, durationMs, final };
+      return { actionId: req.actionId, node, ok: false, error: { code, message }, durationMs, startedAt: epochAt(called), endedAt: epochAt(ended), final };
     } finally {
       opts.ended();
     }

@@ -3,6 +3,7 @@ import { type CommandTemplate, CommandTemplateError, DEFAULT_PREFIX, parseComman
 import { DEFAULT_STATUS_AFTER_ACTION_MS, DEFAULT_STATUS_INTERVAL_MS } from './agent.ts';
 import { DriverConfigError } from './drivers/driver.ts';
 import { DRIVER_NAMES, type DriverName, type DriverSettings } from './drivers/factory.ts';
+import { DEFAULT_VIRSH_SESSIONS } from './drivers/virsh-session.ts';
 import { loadShellConfig } from './drivers/shell-driver.ts';
 import { parseFaultRules } from './drivers/sim-faults.ts';
 import { type SimVMRecord, simVmsSchema } from './drivers/sim-store.ts';
@@ -25,7 +26,9 @@ export interface RawAgentOptions {
   speed?: string;
   shellConfig?: string;
   virshUri?: string;
+  virshSessions?: string;
   imageDir?: string;
+  sharedImages?: boolean;
   configDir?: string;
   hosts?: string;
   simFail?: string;
@@ -104,6 +107,12 @@ function positive(option: string, text: string | undefined, fallback: number, or
   return n;
 }
 
+function count(option: string, text: string | undefined, fallback: number): number {
+  const n = positive(option, text, fallback, true);
+  if (!Number.isInteger(n)) throw new AgentOptionError(option, `must be a whole number, got ${JSON.stringify(text)}`);
+  return n;
+}
+
 async function loadSimVms(file: string): Promise<SimVMRecord[]> {
   let json: unknown;
   try {
@@ -172,9 +181,11 @@ export async function parseAgentOptions(raw: RawAgentOptions, env: NodeJS.Proces
       capacity: parseCapacity(raw.capacity ?? DEFAULT_CAPACITY),
       speed: positive('--speed', raw.speed, 1),
       imageDir: raw.imageDir,
+      ...(raw.sharedImages ? { sharedImages: true } : {}),
       configDir: raw.configDir,
       hosts: raw.hosts ? pairs('--hosts', raw.hosts) : undefined,
       virshUri: raw.virshUri,
+      virshSessions: count('--virsh-sessions', raw.virshSessions, DEFAULT_VIRSH_SESSIONS),
       shellConfig,
       simFail,
       simVms: raw.simVms ? await loadSimVms(raw.simVms) : undefined,

@@ -47,6 +47,28 @@ const runReq = (over: Partial<ActionRequest> = {}) => request('run', { from: und
 describe('agent action path', () => {
   const dir = tempDirPerTest('entropy-runner-');
 
+  it('starts the driver call at the request\'s notBefore, and reports its start and end on the epoch clock; pauses of different VMs run at once', async () => {
+    const calls: { vm: string; at: number }[] = [];
+    const slow = (ms: number) => async (req: ActionRequest) => {
+      calls.push({ vm: req.vm, at: performance.timeOrigin + performance.now() });
+      await new Promise((r) => setTimeout(r, ms));
+    };
+    const driver = { name: 'test', list: async () => [], pause: slow(50) } as unknown as HypervisorDriver;
+    const n = node(dir.path, { driver });
+    const notBefore = performance.timeOrigin + performance.now() + 80;
+    const t0 = performance.now();
+    const results = await Promise.all(['v1', 'v2', 'v3'].map((vm) => n.send(request('pause', { actionId: `p-${vm}`, vm, notBefore }))));
+    // Three pauses of 50 ms each in about 80 + 50 ms: concurrent, none before the deadline.
+    expect(performance.now() - t0).toBeLessThan(400);
+    for (const c of calls) expect(c.at).toBeGreaterThanOrEqual(notBefore - 1);
+    for (const r of results) {
+      expect(r).toMatchObject({ ok: true, state: 'paused' });
+      expect(r.startedAt).toBeGreaterThanOrEqual(notBefore - 1);
+      expect(r.endedAt! - r.startedAt!).toBeCloseTo(r.durationMs, 0);
+      expect(r.durationMs).toBeGreaterThanOrEqual(45);
+    }
+  });
+
   it('refuses a request from a deposed leader without running it, and runs a newer one', async () => {
     const n = node(dir.path);
     expect(await n.complete(runReq({ actionId: 'a1', token: 5 }))).toMatchObject({ ok: true });

@@ -23,6 +23,8 @@ if (tool === 'virsh' && args[0] === '-c') args = args.slice(2);
 const [cmd, ...rest] = args;
 const failing = fs.existsSync(path.join(dir, 'fail')) ? fs.readFileSync(path.join(dir, 'fail'), 'utf8').split(/\s+/) : [];
 if (failing.includes(cmd)) die(tool + ': ' + cmd + ' failed (injected)');
+const slow = fs.existsSync(path.join(dir, 'slow')) ? JSON.parse(fs.readFileSync(path.join(dir, 'slow'), 'utf8')) : {};
+if (slow[cmd]) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, slow[cmd]);
 const need = (d) => { if (!st[d]) die('domain ' + d + ' does not exist'); return st[d]; };
 const plain = rest.filter((a) => !a.startsWith('-'));
 const base = (f, ext) => path.basename(f, ext);
@@ -32,8 +34,13 @@ switch (tool + ' ' + cmd) {
     console.log('Domain-0                                     0  1024     2     r-----      12.0');
     Object.entries(st).forEach(([n, d], i) => console.log(n.padEnd(44) + String(i + 1).padStart(3) + String(d.mem).padStart(6) + '     1     ' + (d.state === 'p' ? '--p---' : '-b----') + '      ' + d.cpu));
     break;
+  case 'virsh list':
+    console.log(' Id   Name   State\n------------------------');
+    Object.entries(st).forEach(([n, d], i) => console.log(' ' + (i + 1) + '    ' + n + '   ' + (d.state === 'p' ? 'paused' : 'running')));
+    console.log('');
+    break;
   case 'virsh domstats':
-    for (const [n, d] of Object.entries(st)) console.log("Domain: '" + n + "'\n  state.state=" + (d.state === 'p' ? 3 : 1) + '\n  state.reason=1\n  cpu.time=' + d.cpu * 1e9 + '\n  balloon.current=' + d.mem * 1024 + '\n');
+    for (const [n, d] of Object.entries(st)) console.log("Domain: '" + n + "'\n  cpu.time=" + d.cpu * 1e9 + '\n  balloon.current=' + d.mem * 1024 + '\n');
     break;
   case 'xl create': case 'virsh create': st[base(plain[0], tool === 'xl' ? '.cfg' : '.xml')] = { state: rest.includes('-p') ? 'p' : 'r', mem: 512, cpu: 1.5 }; save(); break;
   case 'virsh start': if (st[plain[0]]) die('already active'); st[plain[0]] = { state: 'r', mem: 512, cpu: 1.5 }; save(); break;
@@ -61,6 +68,8 @@ export interface FakeHypervisor {
   setState(domains: Record<string, { state: 'r' | 'p'; mem: number; cpu: number }>): Promise<void>;
   /** Subcommands that fail from now on (exit status 1). */
   failOn(...commands: string[]): Promise<void>;
+  /** Subcommands that take this long from now on (ms). */
+  slowDown(commands: Record<string, number>): Promise<void>;
   remove(): Promise<void>;
 }
 
@@ -81,6 +90,7 @@ export async function fakeHypervisor(): Promise<FakeHypervisor> {
     state: async () => JSON.parse(await readFile(join(dir, 'state.json'), 'utf8').catch(() => '{}')),
     setState: (domains) => writeFile(join(dir, 'state.json'), JSON.stringify(domains)),
     failOn: (...commands) => writeFile(join(dir, 'fail'), commands.join(' ')),
+    slowDown: (commands) => writeFile(join(dir, 'slow'), JSON.stringify(commands)),
     remove: () => rm(dir, { recursive: true, force: true }),
   };
 }

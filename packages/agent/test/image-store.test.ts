@@ -25,4 +25,18 @@ describe('image store', () => {
     await images.remove('vm-1');
     expect(await images.list()).toEqual([]);
   });
+
+  it('keeps each node its own subdirectory of a shared directory: a node lists its own images, and reads another holder\'s', async () => {
+    root = await mkdtemp(join(tmpdir(), 'entropy-images-'));
+    const n1 = imageStore(root, { sharedBy: 'n1' });
+    const n2 = imageStore(root, { sharedBy: 'n2' });
+    await writeFile(await n1.pathToSave('vm-1'), 'image');
+    expect(await n1.list()).toEqual(['vm-1']);
+    expect(await n2.list()).toEqual([]);
+    expect(n2.pathOf('vm-1', 'n1')).toBe(join(root, 'n1', 'vm-1.save'));
+    expect(await n2.has('vm-1', 'n1')).toBe(true);
+    expect(await n2.has('vm-1')).toBe(false);
+    await n2.remove('vm-1', 'n1');
+    expect(await n1.list()).toEqual([]);
+  });
 });

@@ -12,7 +12,7 @@ const DEFAULT_REPEAT = 3;
 function help(): string {
   const suites = SUITES.map((s) => {
     const sizes = s.sizes?.map((z) => `      ${z}`) ?? [];
-    return [`  ${s.name.padEnd(8)} ${s.description}`, ...(sizes.length ? ['    sizes:', ...sizes] : [])].join('\n');
+    return [`  ${s.name.padEnd(8)} ${s.description}${s.onRequest ? ' (only when named)' : ''}`, ...(sizes.length ? ['    sizes:', ...sizes] : [])].join('\n');
   });
   return `Usage: pnpm bench [-- options]
 
@@ -26,7 +26,7 @@ A size with a target PASSes when its median wall time across seeds is under the 
 plan is feasible and verified; the bench exits 1 when any size FAILs.
 
 Options:
-  --suites a,b       suites to run (default: all)
+  --suites a,b       suites to run (default: all but those run only when named)
   --sizes a,b        sizes to run (default: all), e.g. --sizes small,medium
   --seeds 1,2,3      seeds (default: ${DEFAULT_SEEDS.join(',')})
   --repeat N         runs per instance, median reported (default: ${DEFAULT_REPEAT})
@@ -80,7 +80,7 @@ if (v.help) {
 const suiteNames = list(v.suites);
 const unknownSuites = suiteNames?.filter((n) => !SUITES.some((s) => s.name === n)) ?? [];
 if (unknownSuites.length) fail(`unknown suite(s) ${unknownSuites.join(', ')}; known: ${SUITES.map((s) => s.name).join(', ')}`);
-const suites = suiteNames ? SUITES.filter((s) => suiteNames.includes(s.name)) : SUITES;
+const suites = suiteNames ? SUITES.filter((s) => suiteNames.includes(s.name)) : SUITES.filter((s) => !s.onRequest);
 
 const sizes = list(v.sizes);
 const knownSizes = new Set(suites.flatMap((s) => s.sizes?.map((z) => z.split(' ')[0]!) ?? []));

@@ -26,5 +26,7 @@ export interface BenchSuite {
   readonly description: string;
   /** Size names this suite understands, shown by `--help`. */
   readonly sizes?: readonly string[];
+  /** Runs only when named in --suites (it needs root, or takes minutes). */
+  readonly onRequest?: boolean;
   run(options: BenchOptions): Promise<SuiteResult>;
 }

@@ -17,6 +17,16 @@ export const ErrorCode = {
   InvalidResults: 'ENTROPY_INVALID_RESULTS',
   /** A command-line option's value is unusable (a `--boot-command` that does not parse, say); the message names the option. */
   InvalidOption: 'ENTROPY_INVALID_OPTION',
+  /** `entropy lab`: not root, or a package the lab needs is missing. */
+  LabUnavailable: 'ENTROPY_LAB_UNAVAILABLE',
+  /** `entropy lab up`: the directory already holds a lab (up or left by a crash), or something else. */
+  LabDirBusy: 'ENTROPY_LAB_DIR_BUSY',
+  /** `entropy lab`: the lab's state file cannot be read or is malformed. */
+  LabState: 'ENTROPY_LAB_STATE',
+  /** `entropy lab up`: a part of the lab did not start; what had started was removed. */
+  LabStartFailed: 'ENTROPY_LAB_START_FAILED',
+  /** `entropy lab down`: something could not be removed; the state file keeps what is left. */
+  LabTeardown: 'ENTROPY_LAB_TEARDOWN',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

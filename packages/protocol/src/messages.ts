@@ -131,6 +131,12 @@ export const actionRequestSchema = z
      * below the newest it has seen (ENTROPY_STALE_LEADER); requests without one are accepted.
      */
     token: count.optional(),
+    /**
+     * Start the hypervisor call no earlier than this instant (epoch ms, the sender's clock): the
+     * executor gives the pauses (or unpauses) of a vjob one deadline a little ahead, so that they
+     * start together however unevenly the requests reach the agents. Past or absent: at once.
+     */
+    notBefore: timestamp.optional(),
   })
   .superRefine((req, ctx) => {
     for (const field of ['from', 'to'] as const) {
@@ -182,6 +188,13 @@ const errorWhenFailed = (r: { ok: boolean; error?: unknown }, ctx: z.RefinementC
 export const actionResultSchema = z
   .object({
     ...resultFields,
+    /**
+     * The driver call's start and end on the agent's clock: epoch milliseconds with sub-millisecond
+     * precision (performance.timeOrigin + performance.now()). Nodes' clocks differ by their sync;
+     * on one machine, the spread of a vjob's pause starts is its pause skew. Absent from older agents.
+     */
+    startedAt: timestamp.optional(),
+    endedAt: timestamp.optional(),
     /** The VM's state after the action, and where it is. */
     state: z.enum(WIRE_VM_STATES).optional(),
     host: nodeId.optional(),
@@ -214,6 +227,9 @@ export const planProgressSchema = z.object({
   durationMs: amount.optional(),
   /** Set for a node power action (bootNode, shutdownNode): the node it boots or shuts down. */
   node: nodeId.optional(),
+  /** action-done: the agent's `startedAt` and `endedAt` of the action (ActionResult), when it sent them. */
+  startedAt: timestamp.optional(),
+  endedAt: timestamp.optional(),
 });
 export type PlanProgress = z.infer<typeof planProgressSchema>;
 

@@ -11,6 +11,8 @@ export interface XlDriverOptions {
   /** Domain configs, one per VM: `<configDir>/<vm>.cfg`, whose `name` is the VM id. */
   readonly configDir?: string;
   readonly imageDir?: string;
+  /** This node's id when the image directory is shared by every node (image-store.ts). */
+  readonly sharedImagesBy?: string;
   /** Node id -> address for `xl migrate` (default: the node id itself). */
   readonly hosts?: Readonly<Record<string, string>>;
   readonly runner?: CommandRunner;
@@ -44,7 +46,7 @@ export function parseXlList(out: string): { id: string; memMiB: number; flags: s
 export function xlDriver(opts: XlDriverOptions = {}): HypervisorDriver {
   const xl = opts.xl ?? 'xl';
   const run = opts.runner ?? execRunner();
-  const images = imageStore(opts.imageDir ?? DEFAULT_IMAGE_DIR);
+  const images = imageStore(opts.imageDir ?? DEFAULT_IMAGE_DIR, opts.sharedImagesBy ? { sharedBy: opts.sharedImagesBy } : {});
   const configDir = opts.configDir ?? DEFAULT_XL_CONFIG_DIR;
   const cpu = new CpuSampler(opts.now);
   const call = (req: ActionRequest, ...args: string[]) => run(xl, args, { timeoutMs: req.timeoutMs });
@@ -70,11 +72,11 @@ export function xlDriver(opts: XlDriverOptions = {}): HypervisorDriver {
     // Without -c or -p, xl save destroys the domain once its memory is in the image: that frees the node.
     suspend: async (req) => void (await call(req, 'save', req.vm, await images.pathToSave(req.vm))),
     async resume(req) {
-      if (!(await images.has(req.vm))) {
-        throw new DriverError(ActionErrorCode.InvalidState, `no image ${images.pathOf(req.vm)} for ${req.vm}${req.from !== req.to ? ` (image of ${req.from}: the image directory must be shared)` : ''}`);
+      if (!(await images.has(req.vm, req.from))) {
+        throw new DriverError(ActionErrorCode.InvalidState, `no image ${images.pathOf(req.vm, req.from)} for ${req.vm}${req.from !== req.to ? ` (image of ${req.from}: the image directory must be shared)` : ''}`);
       }
-      await call(req, 'restore', '-p', images.pathOf(req.vm));
-      await images.remove(req.vm);
+      await call(req, 'restore', '-p', images.pathOf(req.vm, req.from));
+      await images.remove(req.vm, req.from);
     },
     async migrate(req) {
       // xl unpauses a migrated domain unless given -p: a paused VM stays paused, as with virsh.

@@ -5,6 +5,7 @@ import { formatResultLines, resultLines } from '../calibration/results-file.ts';
 import { askController, connectNats, type ControllerAddress, DEFAULT_NATS_URL, type NatsConnection } from '../controller/nats-connect.ts';
 import { ganttSvg } from '../gantt/gantt-svg.ts';
 import { measuredFromProgress } from '../gantt/measured-actions.ts';
+import { formatGroupSkew, pauseGroupSkews, type TimedAction } from '../executor/group-skew.ts';
 import type { FeasiblePlan } from '../model/plan.ts';
 import { type ApplySource, readApplySource, withCostModel } from './apply-source.ts';
 import { readCostModelFile } from './cost-model-option.ts';
@@ -127,6 +128,8 @@ function writeReports(plan: FeasiblePlan, planId: string, events: readonly PlanP
 interface Followed {
   /** The executor's estimate for its mode, from plan-started. */
   estimatedMs?: number;
+  /** Each done action's agent-side timestamps, for the pause and unpause skews. */
+  readonly timed: (TimedAction & { type: string; vjob: string })[];
   readonly end?: PlanProgress;
   readonly failures: PlanProgress[];
   readonly undone: PlanProgress[];
@@ -158,7 +161,7 @@ async function follow(
     return n ? `${n.type} ${n.node}` : undefined;
   };
   const timer = setTimeout(() => sub.unsubscribe(), timeoutMs);
-  const seen: Followed = { failures: [], undone: [] };
+  const seen: Followed = { failures: [], undone: [], timed: [] };
   let end: PlanProgress | undefined;
   let stepsDone = 0;
   let gone: string | undefined;
@@ -190,6 +193,10 @@ async function follow(
           actionBar?.update(p.counts.done + p.counts.failed, { detail: a ?? (undo ? 'undoing a pause' : '') });
           break;
         case 'action-done':
+          {
+            const va = p.actionId ? byWireId.get(p.actionId) : undefined;
+            if (va && p.startedAt !== undefined) seen.timed.push({ type: va.type, vjob: va.vjob, node: va.type === 'run' || va.type === 'resume' ? va.to : va.from, startedAt: p.startedAt, endedAt: p.endedAt });
+          }
           if (undo) seen.undone.push(p);
           else actionBar?.update(p.counts.done + p.counts.failed, { detail: a ? `${a} ${seconds(p.durationMs ?? 0)}` : '' });
           break;
@@ -231,6 +238,8 @@ function summarize(plan: FeasiblePlan, planId: string, end: PlanProgress, seen: 
   const ok = end.kind === 'plan-done';
   lines.push(ok ? `plan ${planId} completed: ${plan.actions.length + (plan.nodeActions?.length ?? 0)} actions in ${plan.steps} steps` : `plan ${planId} FAILED: ${end.error?.code ?? ''} ${end.error?.message ?? ''}`.trimEnd());
   lines.push(`measured ${seconds(measured)} vs estimated ${seconds(estimated)}${delta}${mode}`);
+  // The agents' clocks around each hypervisor call: how together each vjob was paused and unpaused.
+  for (const g of pauseGroupSkews(seen.timed)) lines.push(formatGroupSkew(g));
   if (!ok) {
     lines.push(`${end.counts.done} of ${end.counts.total} actions done, ${end.counts.failed} failed, ${end.counts.total - end.counts.done - end.counts.failed} not started`);
     for (const f of seen.failures) {

@@ -45,6 +45,8 @@ export interface ControllerCommandOptions {
   readonly bootCommand?: string;
   /** How long a boot may take until the node's agent reports (default 5 minutes). */
   readonly bootTimeout?: number;
+  /** A vjob's pauses and unpauses start together this long after they are sent (0: each at once). */
+  readonly groupLead?: number;
   /** Stops the controller; SIGINT and SIGTERM when absent. */
   readonly signal?: AbortSignal;
 }
@@ -107,6 +109,7 @@ export async function controllerCommand(options: ControllerCommandOptions = {}):
     ...(costModel ? { costModel } : {}),
     ...(bootCommand ? { bootCommand } : {}),
     ...(options.bootTimeout ? { bootTimeoutMs: options.bootTimeout } : {}),
+    ...(options.groupLead ? { groupLeadMs: options.groupLead } : {}),
   });
   logger.info({ nats: url, policy: policy?.name, ...(options.costModel ? { costModel: options.costModel } : {}), store: queue.store.kind, vjobs: queue.list().length }, 'connected');
   const stop = options.signal ?? signalled();

@@ -3,10 +3,13 @@ import { workspacePath } from '../workspace.ts';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { StatusReply } from '@entropy/protocol';
 import { startDemoCluster, waitUntilObserved, type DemoCluster } from '../cluster/demo-cluster.ts';
+import { EntropyError, ErrorCode } from '../errors.ts';
 import { parseInstance, type Instance } from '../instance/parse-instance.ts';
 import { applyCommand, type ApplyIo } from './apply-command.ts';
 import { readApplySource } from './apply-source.ts';
 import { readJsonFile, type CommandResult } from './io.ts';
+import { labDemo } from './demo-lab.ts';
+import { untilSignal, vjobTable, wantedStateMismatches } from './demo-report.ts';
 
 export const REFERENCE_INSTANCE = workspacePath('examples/reference.json');
 
@@ -17,6 +20,8 @@ export interface DemoCommandOptions {
   readonly speed?: number;
   readonly mode?: 'barrier' | 'asap';
   readonly statusPeriod?: number;
+  /** On a lab of QEMU guests (entropy lab) instead of sim agents: the lab's scaled scenario. */
+  readonly lab?: boolean;
 }
 
 export const DemoExit = { Ok: 0, Failed: 4, Mismatch: 5 } as const;
@@ -33,6 +38,10 @@ const defaultIo: ApplyIo = {
  * agents report the wanted state. Every process it started is stopped before it returns.
  */
 export async function demoCommand(options: DemoCommandOptions = {}, io: ApplyIo = defaultIo): Promise<CommandResult> {
+  if (options.lab) {
+    if (options.instance) throw new EntropyError(ErrorCode.InvalidInstance, `--lab plays the lab's own scenario (3 hosts, 9 guests): no instance file (${options.instance})`);
+    return labDemo(options, io);
+  }
   const file = options.instance ?? REFERENCE_INSTANCE;
   const instance = parseInstance(readJsonFile(file), file);
   const { configuration } = instance;
@@ -74,49 +83,4 @@ async function settledStatus(cluster: DemoCluster, instance: Instance): Promise<
     status = await cluster.status();
   }
   return status;
-}
-
-function wantedStateMismatches(instance: Instance, status: StatusReply): string[] {
-  const observed = new Map(status.vms.map((v) => [v.id, v]));
-  const out: string[] = [];
-  for (const vm of instance.configuration.vms) {
-    const wanted = instance.decision[vm.vjob] ?? vm.state;
-    const seen = observed.get(vm.id);
-    const state = seen?.state ?? 'absent';
-    const ok = wanted === 'terminated' || wanted === 'waiting' ? seen === undefined || seen.state === wanted : state === wanted;
-    if (!ok) out.push(`${vm.id} (vjob ${vm.vjob}): wanted ${wanted}, observed ${state}`);
-  }
-  return out;
-}
-
-function vjobTable(instance: Instance, status: StatusReply): string {
-  const observed = new Map(status.vms.map((v) => [v.id, v]));
-  const lines = [`  ${'vjob'.padEnd(6)} ${'VMs'.padStart(3)}  ${'observed states'.padEnd(24)} wanted`];
-  for (const j of instance.configuration.vjobs) {
-    const states = new Map<string, number>();
-    const hosts = new Set<string>();
-    for (const id of j.vms) {
-      const v = observed.get(id);
-      // A VM no agent reports was never created (waiting) or is gone (a cancelled or stopped vjob).
-      const s = v?.state ?? (instance.decision[j.id] === 'terminated' ? 'terminated' : 'waiting');
-      states.set(s, (states.get(s) ?? 0) + 1);
-      if (v?.host && s === 'running') hosts.add(v.host);
-    }
-    const summary = [...states].map(([s, n]) => `${n} ${s}`).join(', ');
-    const wanted = instance.decision[j.id] ?? '(unchanged)';
-    lines.push(`  ${j.id.padEnd(6)} ${String(j.vms.length).padStart(3)}  ${summary.padEnd(24)} ${wanted}${hosts.size > 0 ? `  on ${[...hosts].sort().join(' ')}` : ''}`);
-  }
-  return lines.join('\n');
-}
-
-function untilSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      process.off('SIGINT', done);
-      process.off('SIGTERM', done);
-      resolve();
-    };
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
-  });
 }

@@ -9,6 +9,7 @@ import type { NodeVerb } from './node-command.ts';
 import type { PlanCommandOptions } from './plan-command.ts';
 import { APPLY_HELP, CALIBRATE_HELP, GANTT_HELP, INPUT_FORMATS, NODE_HELP, OUTPUT_FORMATS, SUBMIT_HELP, VERIFY_HELP } from './help-texts.ts';
 import { registerDeployCommands } from '../deploy/deploy-cli.ts';
+import { registerLabCommands } from './lab-cli.ts';
 
 // Every command is declared here, and its code is imported only when it runs: `entropy plan` does not load the
 // NATS client, `entropy status` does not load the engine, and no command loads ssh2 but deploy install.
@@ -101,7 +102,8 @@ program
   .option('--cost-model <file>', "a cost-model file (entropy calibrate's output): every plan is made with it instead of the defaults")
   .option('--boot-command <cmd>', "how a node is booted (entropy node boot): a command run without a shell, the node's id in {node} (e.g. 'ipmitool -H {node}-bmc chassis power on'); without it, boots are refused")
   .option('--boot-timeout <ms>', "a boot fails when the node's agent has not said hello and reported within this long (default 300000)", positiveInt)
-  .action((opts: { nats: string; prefix: string; statusPeriod?: number; mode?: 'barrier' | 'asap'; logLevel: string; policy: string; loopInterval?: number; queueStore: 'auto' | 'kv' | 'memory'; queueBucket?: string; keepEnded?: number; lease?: number; maxAttempts?: number; retryBackoff?: number; costModel?: string; bootCommand?: string; bootTimeout?: number }) =>
+  .option('--group-lead <ms>', "a vjob's pauses (and unpauses) get one start deadline this far ahead, so that its agents start them together (default 0: each at once)", positiveInt)
+  .action((opts: { nats: string; prefix: string; statusPeriod?: number; mode?: 'barrier' | 'asap'; logLevel: string; policy: string; loopInterval?: number; queueStore: 'auto' | 'kv' | 'memory'; queueBucket?: string; keepEnded?: number; lease?: number; maxAttempts?: number; retryBackoff?: number; costModel?: string; bootCommand?: string; bootTimeout?: number; groupLead?: number }) =>
     run(async () => (await import('./controller-command.ts')).controllerCommand(opts)),
   );
 
@@ -217,8 +219,9 @@ program
   .option('--keep', 'keep the cluster up after the context switch, until Ctrl-C')
   .option('--speed <factor>', 'run simulated actions this many times faster than the cost model says', positiveNumber, 1)
   .option('--mode <mode>', 'execution mode: barrier (step after step) or asap', executionMode)
-  .addHelpText('after', '\nExit codes: 0 done and verified, 1 bad input or the cluster did not start, 2 infeasible, 4 the plan failed, 5 final state differs')
-  .action((instance: string | undefined, opts: { keep?: boolean; speed: number; mode?: 'barrier' | 'asap' }) =>
+  .option('--lab', 'on real QEMU guests (entropy lab: 3 hosts, 9 guests; root, libvirt) instead of sim agents: the scenario scaled to the lab, a few minutes')
+  .addHelpText('after', '\nExit codes: 0 done and verified, 1 bad input or the cluster did not start, 2 infeasible, 4 the plan failed, 5 final state differs (with --lab: or a guest\'s console shows a reboot or a lost tick)')
+  .action((instance: string | undefined, opts: { keep?: boolean; speed: number; mode?: 'barrier' | 'asap'; lab?: boolean }) =>
     run(async () => (await import('./demo-command.ts')).demoCommand({ ...opts, instance })),
   );
 
@@ -238,5 +241,6 @@ function executionMode(value: string): 'barrier' | 'asap' {
 }
 
 registerDeployCommands(program, run);
+registerLabCommands(program, run);
 
 await program.parseAsync(process.argv);

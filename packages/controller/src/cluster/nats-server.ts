@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -27,6 +27,16 @@ export interface NatsServerOptions {
   readonly args?: readonly string[];
   /** How long to wait for the ports file (default 20 s). */
   readonly startTimeoutMs?: number;
+  /** The server's directory (created if missing); a new one under the system's temp dir when absent. */
+  readonly dir?: string;
+  /** The server outlives this process (`entropy lab up`); its log goes to `dir/server.log` as always. */
+  readonly detached?: boolean;
+  /** Called with the server's pid as soon as it is spawned (the lab records it). */
+  readonly started?: (pid: number) => void;
+  /** Runs in this network namespace (`ip netns exec`), listening on `listen` there. */
+  readonly netns?: string;
+  /** Listen address and port (default 127.0.0.1 and a free port). */
+  readonly listen?: { readonly host: string; readonly port: number };
 }
 
 interface Running {
@@ -37,9 +47,10 @@ interface Running {
 
 /** Throws a one-line error with the install command when the binary is missing. */
 export async function startNatsServer(opts: NatsServerOptions = {}): Promise<NatsServer> {
-  const dir = await mkdtemp(join(tmpdir(), 'entropy-nats-'));
+  const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'entropy-nats-')));
+  if (opts.dir) await mkdir(opts.dir, { recursive: true });
   const args = (port: string) => {
-    const a = ['-a', '127.0.0.1', '-p', port, '--ports_file_dir', dir, '-l', join(dir, 'server.log')];
+    const a = ['-a', opts.listen?.host ?? '127.0.0.1', '-p', port, '--ports_file_dir', dir, '-l', join(dir, 'server.log')];
     if (opts.jetstream) a.push('-js', '-sd', join(dir, 'js'));
     if (opts.config) a.push('-c', opts.config);
     a.push(...(opts.args ?? []));
@@ -47,7 +58,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   };
   let current: Running;
   try {
-    current = await spawnServer(args('-1'), dir, opts.startTimeoutMs ?? 20_000);
+    current = await spawnServer(args(String(opts.listen?.port ?? -1)), dir, opts.startTimeoutMs ?? 20_000, opts);
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
     throw err;
@@ -73,7 +84,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
       const deadline = Date.now() + 10_000;
       for (;;) {
         try {
-          current = await spawnServer(args(port), dir, opts.startTimeoutMs ?? 20_000);
+          current = await spawnServer(args(port), dir, opts.startTimeoutMs ?? 20_000, opts);
           return;
         } catch (err) {
           if (Date.now() > deadline) throw err;
@@ -97,8 +108,12 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
 }
 
 /** Spawns nats-server and waits for the ports file it writes once it listens. */
-async function spawnServer(args: readonly string[], dir: string, timeoutMs: number): Promise<Running> {
-  const child: ChildProcess = spawn('nats-server', args, { stdio: 'ignore' });
+async function spawnServer(args: readonly string[], dir: string, timeoutMs: number, opts: Pick<NatsServerOptions, 'detached' | 'started' | 'netns'>): Promise<Running> {
+  // `ip netns exec` execs nats-server: the pid (and the ports file's name) is the server's.
+  const [file, ...rest] = opts.netns ? ['ip', 'netns', 'exec', opts.netns, 'nats-server', ...args] : ['nats-server', ...args];
+  const child: ChildProcess = spawn(file!, rest, { stdio: 'ignore', detached: opts.detached === true });
+  if (opts.detached) child.unref();
+  if (child.pid !== undefined) opts.started?.(child.pid);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
   const deadline = Date.now() + timeoutMs;

@@ -65,6 +65,8 @@ export interface ControllerOptions {
   readonly mode?: ExecutionMode;
   readonly timeouts?: Partial<ActionTimeouts>;
   readonly costModel?: CostModel;
+  /** The executor's lead before a vjob's pauses or unpauses start together (ExecuteOptions.groupLeadMs). */
+  readonly groupLeadMs?: number;
   /** Where each action's intent and result are written (default: memory). */
   readonly journal?: PlanJournal;
   readonly retry?: RetryPolicy;
@@ -226,6 +228,7 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
         nodePower,
         mode: executionMode,
         timeouts: options.timeouts,
+        ...(options.groupLeadMs ? { groupLeadMs: options.groupLeadMs } : {}),
         signal: leader.abort.signal,
         ...(leader.token !== undefined ? { token: leader.token } : {}),
         journal: actions,

@@ -31,6 +31,9 @@ export type ExecutorEvent =
       readonly action: PlannedAction;
       readonly wireId: string;
       readonly durationMs: number;
+      /** The agent's clock around the hypervisor call (ActionResult), when it sent them. */
+      readonly startedAt?: number;
+      readonly endedAt?: number;
       /** Where the action left its VM, by the agent's result (or the life cycle table when the result does not say). */
       readonly after: { readonly state: VMState; readonly host?: string };
       readonly undo?: boolean;

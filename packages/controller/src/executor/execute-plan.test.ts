@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { ActionRequest } from '@entropy/protocol';
 import { contextSwitch } from '../engine/context-switch.ts';
 import { parseInstance, type Instance } from '../instance/parse-instance.ts';
 import { barrierMakespan, type FeasiblePlan } from '../model/plan.ts';
@@ -236,6 +237,41 @@ describe('executePlan against the cluster as it is', () => {
       expect(order.indexOf(`result ${id} true`)).toBeGreaterThan(order.indexOf(`intent ${id}`));
     }
     expect(transport.sends).toHaveLength(plan.actions.length);
+  });
+
+  it("journals a vjob's pause intents in one append, so that its pauses leave together", async () => {
+    const appends: string[][] = [];
+    const journal = { intents: async (actions: readonly { request: { actionId: string } }[]) => void appends.push(actions.map((a) => a.request.actionId)), result: () => {} };
+    const { plan, outcome } = await run(reference, {}, { journal });
+    expect(outcome.status).toBe('completed');
+    const pauses = new Map<string, string[]>();
+    for (const a of plan.actions) if (a.type === 'pause') pauses.set(a.vjob, [...(pauses.get(a.vjob) ?? []), `p1:${a.id}`]);
+    expect(pauses.size).toBeGreaterThan(0);
+    for (const ids of pauses.values()) expect(appends).toContainEqual(expect.arrayContaining(ids));
+  });
+
+  it("gives a vjob's pauses and unpauses one start deadline, groupLeadMs ahead of their sending; other actions none", async () => {
+    const plan = planOf(reference);
+    const transport = new MemoryTransport(reference.configuration, { timeScale: 0.002 });
+    const sent: ActionRequest[] = [];
+    const send = transport.send.bind(transport);
+    transport.send = (req, o) => {
+      sent.push(req);
+      return send(req, o);
+    };
+    const before = performance.timeOrigin + performance.now();
+    const outcome = await executePlan(plan, { planId: 'p1', configuration: reference.configuration, decision: reference.decision, transport, groupLeadMs: 30 });
+    expect(outcome.status).toBe('completed');
+    for (const type of ['pause', 'unpause'] as const) {
+      const byVjob = new Map<string, Set<number | undefined>>();
+      for (const r of sent.filter((x) => x.type === type)) byVjob.set(r.vjob, (byVjob.get(r.vjob) ?? new Set()).add(r.notBefore));
+      expect(byVjob.size).toBeGreaterThan(0);
+      for (const deadlines of byVjob.values()) {
+        expect(deadlines.size).toBe(1);
+        expect([...deadlines][0]).toBeGreaterThanOrEqual(before + 30);
+      }
+    }
+    expect(sent.filter((x) => x.type !== 'pause' && x.type !== 'unpause').every((x) => x.notBefore === undefined)).toBe(true);
   });
 
   it('sends no action whose intent cannot be journaled, and fails it', async () => {

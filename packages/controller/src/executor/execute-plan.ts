@@ -50,7 +50,16 @@ export interface ExecuteOptions {
    */
   readonly observe?: (vms: readonly string[]) => ReadonlyMap<string, ObservedPlace>;
   readonly now?: () => number;
+  /**
+   * The pauses (or unpauses) of a vjob get one start deadline this far ahead of their sending
+   * (ActionRequest.notBefore): they then start together however unevenly the requests reach the
+   * agents and the agents get the CPU. 0 (the default): each at once.
+   */
+  readonly groupLeadMs?: number;
 }
+
+/** Epoch ms with µs precision, on the monotonic clock: the agents' `startedAt` is on the same scale. */
+const epochNow = () => performance.timeOrigin + performance.now();
 
 type Status = 'pending' | 'running' | 'done' | 'failed';
 
@@ -67,7 +76,18 @@ export interface ActionJournal {
   /** Not awaited: a result the journal misses is learnt from the agent's ledger after a restart. */
   result(
     request: ActionRequest,
-    result: { readonly ok: boolean; readonly code?: string; readonly message?: string; readonly final?: boolean; readonly state?: string; readonly host?: string; readonly durationMs?: number },
+    result: {
+      readonly ok: boolean;
+      readonly code?: string;
+      readonly message?: string;
+      readonly final?: boolean;
+      readonly state?: string;
+      readonly host?: string;
+      /** The agent's measure of the hypervisor call: its duration, start and end (epoch ms). */
+      readonly durationMs?: number;
+      readonly startedAt?: number;
+      readonly endedAt?: number;
+    },
   ): void;
 }
 
@@ -134,6 +154,8 @@ class PlanRun {
   private readonly counts = { total: 0, done: 0, failed: 0, running: 0 };
   /** VMs this plan has sent an action for: their observed state is the plan's business. */
   private readonly touched = new Set<string>();
+  /** Common start deadlines of pause and unpause groups, by action id. */
+  private readonly deadlines = new Map<string, number>();
   private staleReason: string | undefined;
   private readonly started: number;
 
@@ -253,12 +275,37 @@ class PlanRun {
     if (this.stopped() || (this.mode === ExecutionMode.Asap && this.foundStale([unit]))) return false;
     if (unit.nodeAction) return this.runNodeAction(unit.nodeAction);
     for (const a of unit.actions) this.touched.add(a.vm);
-    const results = await Promise.all(unit.actions.map((a) => this.runPlanned(a)));
+    const journaled = await this.journalIntents(unit.actions);
+    const lead = this.options.groupLeadMs ?? 0;
+    if (lead > 0 && unit.actions.length > 1 && (unit.actions[0]!.type === 'pause' || unit.actions[0]!.type === 'unpause')) {
+      const at = Math.round((epochNow() + lead) * 1000) / 1000;
+      for (const a of unit.actions) this.deadlines.set(a.id, at);
+    }
+    const results = await Promise.all(unit.actions.map((a) => this.runPlanned(a, journaled)));
     const ok = results.every(Boolean);
     if (!ok && unit.actions[0]!.type === 'pause') {
       await this.undoPauses(unit.actions.filter((a) => this.status.get(a.id) === 'done' && this.observed.stateOf(a.vm) === 'paused'));
     }
     return ok;
+  }
+
+  /**
+   * The unit's intents in one append, so that its requests (a vjob's pauses) then leave in the same
+   * tick rather than each after its own acknowledgement. True once they are durable; on a failure
+   * each action journals (and fails) on its own.
+   */
+  private async journalIntents(actions: readonly PlannedAction[]): Promise<boolean> {
+    const journal = this.options.journal;
+    if (!journal || actions.length < 2) return false;
+    try {
+      await journal.intents(actions.map((a) => {
+        const request = this.request(a, `${this.planId}:${a.id}`);
+        return { request, node: executingNode(request), action: a };
+      }));
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Marks an action running, and its step started the first time. */
@@ -322,16 +369,18 @@ class PlanRun {
     return false;
   }
 
-  private async runPlanned(a: PlannedAction): Promise<boolean> {
+  private async runPlanned(a: PlannedAction, journaled = false): Promise<boolean> {
     this.starting(a);
-    const r = await this.send(a, false);
+    const r = await this.send(a, false, journaled);
     this.counts.running--;
     if (r.ok) {
       this.status.set(a.id, 'done');
       this.counts.done++;
       const after = this.observed.applied(a, r.result);
-      this.completed.push({ action: a, wireId: r.wireId, node: r.node, durationMs: r.result.durationMs, elapsedMs: r.elapsedMs, attempts: r.attempts });
-      this.emit({ kind: 'action-done', action: a, wireId: r.wireId, durationMs: r.result.durationMs, after });
+      const { durationMs, startedAt, endedAt } = r.result;
+      const at = startedAt !== undefined && endedAt !== undefined ? { startedAt, endedAt } : {};
+      this.completed.push({ action: a, wireId: r.wireId, node: r.node, durationMs, ...at, elapsedMs: r.elapsedMs, attempts: r.attempts });
+      this.emit({ kind: 'action-done', action: a, wireId: r.wireId, durationMs, ...at, after });
       this.endOfStep(a.step);
       return true;
     }
@@ -358,21 +407,22 @@ class PlanRun {
       estimatedMs,
       timeoutMs: actionTimeoutMs(this.timeouts, estimatedMs),
       ...(this.options.token !== undefined ? { token: this.options.token } : {}),
+      ...(this.deadlines.has(a.id) ? { notBefore: this.deadlines.get(a.id)! } : {}),
     };
   }
 
   /**
-   * One action on the wire: its intent journaled first (an action whose intent cannot be written is
-   * not sent), then sent and retried with the same id after transient errors until its deadline,
+   * One action on the wire: its intent journaled first unless its unit's was (an action whose intent
+   * cannot be written is not sent), then sent and retried with the same id after transient errors until its deadline,
    * then its result journaled.
    */
-  private async send(a: PlannedAction, undo: boolean): Promise<SendOutcome> {
+  private async send(a: PlannedAction, undo: boolean, journaled = false): Promise<SendOutcome> {
     const wireId = `${this.planId}:${a.id}`;
     const req = this.request(a, wireId);
     const node = executingNode(req);
     this.emit({ kind: 'action-started', action: a, wireId, node, ...(undo ? { undo } : {}) });
     const journal = this.options.journal;
-    if (journal) {
+    if (journal && !journaled) {
       try {
         await journal.intents([{ request: req, node, action: a }]);
       } catch (err) {
@@ -382,9 +432,10 @@ class PlanRun {
     }
     const outcome = await this.exchange(a, req, node);
     if (journal) {
-      const { result } = outcome.ok ? outcome : { result: undefined };
-      if (result) journal.result(req, { ok: true, durationMs: result.durationMs, ...(result.state !== undefined ? { state: result.state } : {}), ...(result.host !== undefined ? { host: result.host } : {}) });
-      else if (!outcome.ok) {
+      if (outcome.ok) {
+        const { state, host, durationMs, startedAt, endedAt } = outcome.result;
+        journal.result(req, { ok: true, durationMs, ...(state !== undefined ? { state } : {}), ...(host !== undefined ? { host } : {}), ...(startedAt !== undefined ? { startedAt } : {}), ...(endedAt !== undefined ? { endedAt } : {}) });
+      } else {
         const duration = outcome.agentDurationMs !== undefined ? { durationMs: outcome.agentDurationMs } : {};
         journal.result(req, { ok: false, code: outcome.error.code, message: outcome.error.message, ...duration, ...(outcome.error.final ? { final: true } : {}) });
       }

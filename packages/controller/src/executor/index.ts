@@ -1,3 +1,4 @@
+export { formatGroupSkew, groupSkew, type GroupSkew, pauseGroupSkews, type TimedAction, type VjobGroupSkew } from './group-skew.ts';
 export { dispatchUnits, type DispatchUnit } from './dispatch-units.ts';
 export { InvalidPlanIdError, NodePowerUnsupportedError, PlanErrorCode, PlanRefusedError, UnsupportedPlanError } from './errors.ts';
 export { type NodePower, NodePowerError, NodePowerErrorCode, type NodePowerRequest } from './node-power.ts';

@@ -16,7 +16,10 @@ export function toPlanProgress(e: ExecutorEvent): PlanProgress | undefined {
     case 'action-started':
       return { planId, ts, counts, kind: ProgressKind.ActionStarted, actionId: e.wireId, ...stepOf(e.action.step) };
     case 'action-done':
-      return { planId, ts, counts, kind: ProgressKind.ActionDone, actionId: e.wireId, durationMs: e.durationMs, ...stepOf(e.action.step) };
+      return {
+        planId, ts, counts, kind: ProgressKind.ActionDone, actionId: e.wireId, durationMs: e.durationMs, ...stepOf(e.action.step),
+        ...(e.startedAt !== undefined && e.endedAt !== undefined ? { startedAt: e.startedAt, endedAt: e.endedAt } : {}),
+      };
     case 'action-failed':
       return { planId, ts, counts, kind: ProgressKind.ActionFailed, actionId: e.wireId, error: e.error, ...stepOf(e.action.step) };
     case 'node-action-started':

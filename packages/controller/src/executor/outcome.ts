@@ -48,6 +48,9 @@ export interface CompletedAction {
   readonly node: string;
   /** Measured by the agent, around the hypervisor call. */
   readonly durationMs: number;
+  /** The hypervisor call's start and end on the agent's clock (epoch ms), when the agent sent them. */
+  readonly startedAt?: number;
+  readonly endedAt?: number;
   /** Measured by the executor, from the first send to the result. */
   readonly elapsedMs: number;
   readonly attempts: number;

@@ -57,6 +57,9 @@ export const journalRecordSchema = z.discriminatedUnion('kind', [
     host: z.string().optional(),
     /** How long the action took, measured by the agent around the hypervisor call. */
     durationMs: time.optional(),
+    /** The agent's start and end of the hypervisor call (epoch ms, its clock). */
+    startedAt: time.optional(),
+    endedAt: time.optional(),
     /** How the result was learnt: the executor's reply, or a ledger query after a controller restart. */
     via: z.enum(['reply', 'ledger']).optional(),
     at: time,
