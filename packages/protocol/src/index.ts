@@ -80,6 +80,7 @@ export {
   CommandTemplateError,
   CommandTemplateErrorCode,
   describeCommand,
+  parseCommandArgv,
   parseCommandTemplate,
   type CommandTemplate,
   type CommandTemplateOptions,
