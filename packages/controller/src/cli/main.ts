@@ -6,6 +6,7 @@ import { queueCommand } from './queue-command.ts';
 import { SUBMIT_HELP, submitCommand } from './submit-command.ts';
 import { demoCommand } from './demo-command.ts';
 import type { CommandResult } from './io.ts';
+import { DEFAULT_MAX_INPUT_BYTES, parseByteSize, setMaxInputBytes } from './input-file.ts';
 import { APPLY_HELP, applyCommand, type ApplyCommandOptions } from './apply-command.ts';
 import { CALIBRATE_HELP, calibrateCommand, type CalibrateCommandOptions } from './calibrate-command.ts';
 import { GANTT_HELP, ganttCommand, type GanttCommandOptions } from './gantt-command.ts';
@@ -37,6 +38,13 @@ function nonNegativeInt(value: string): number {
   return n;
 }
 
+/** An error a user can reach: ours, or a protocol or template error with a stable ENTROPY_ code. */
+function isUserError(err: unknown): err is Error {
+  if (err instanceof EntropyError || err instanceof PolicyError) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  return err instanceof Error && typeof code === 'string' && code.startsWith('ENTROPY_');
+}
+
 /** Prints a handler's result and sets the exit code; user-reachable errors print one line, no stack. */
 function run(handler: () => CommandResult | Promise<CommandResult>): Promise<void> {
   return Promise.resolve()
@@ -47,12 +55,18 @@ function run(handler: () => CommandResult | Promise<CommandResult>): Promise<voi
         process.exitCode = r.exitCode;
       },
       (err: unknown) => {
-        if (err instanceof EntropyError || err instanceof PolicyError) {
+        if (isUserError(err)) {
           process.stderr.write(`error: ${err.message}\n`);
           process.exitCode = 1;
         } else throw err;
       },
     );
+}
+
+function byteSize(value: string): number {
+  const n = parseByteSize(value);
+  if (n === undefined) throw new InvalidArgumentError('must be a byte count such as 268435456, 512MiB or 1GiB');
+  return n;
 }
 
 // `entropy plan ... | head` closes the pipe early: that is the reader's choice, not an error.
@@ -63,6 +77,11 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 
 const program = new Command('entropy')
   .description('Entropy: a cluster-wide context switch for virtualized jobs')
+  .option('--max-input-size <bytes>', `the largest file any command reads, gunzipped (default ${DEFAULT_MAX_INPUT_BYTES / 1024 / 1024}MiB)`, byteSize)
+  .hook('preAction', (cmd) => {
+    const max = cmd.opts<{ maxInputSize?: number }>().maxInputSize;
+    if (max !== undefined) setMaxInputBytes(max);
+  })
   .showHelpAfterError();
 
 program
