@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { pack, unpack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import { decode, encode, MESSAGE_KINDS, type MessageKind, type MessageOf, PROTOCOL_VERSION } from './codec.ts';
+import { decode, encode, MAX_MESSAGE_BYTES, MESSAGE_KINDS, type MessageKind, type MessageOf, PROTOCOL_VERSION } from './codec.ts';
 import { executingNode } from './messages.ts';
 
 const SAMPLES: { [K in MessageKind]: MessageOf<K> } = {
@@ -142,6 +142,27 @@ describe('codec', () => {
     const ids = Array.from({ length: 10_001 }, (_, i) => `a${i}`);
     expect(decode('ledgerQuery', pack({ v: 1, actionIds: ids }))).toMatchObject({ ok: false, error: { field: '$.actionIds' } });
     expect(decode('ledgerQuery', pack({ v: 1, actionIds: ids.slice(1) })).ok).toBe(true);
+  });
+
+  it('refuses a message past the size limit before decoding it, with its own code', () => {
+    const big = pack({ v: 1, ...SAMPLES.hello, driver: 'x'.repeat(2000) });
+    expect(decode('hello', big, 1024)).toMatchObject({ ok: false, error: { code: 'ENTROPY_MESSAGE_TOO_LARGE', field: '$' } });
+    expect(decode('hello', new Uint8Array(MAX_MESSAGE_BYTES + 1))).toMatchObject({ ok: false, error: { code: 'ENTROPY_MESSAGE_TOO_LARGE' } });
+  });
+
+  it('refuses a vjob id that could break a command line, in action requests, statuses and VM metadata', () => {
+    for (const vjob of ["x'; rm -rf / #", '-rf', 'a b', 'a/b', '', 'x'.repeat(129)]) {
+      expect(decode('actionRequest', pack({ v: 1, ...SAMPLES.actionRequest, vjob }))).toMatchObject({ ok: false, error: { field: '$.vjob' } });
+      expect(decode('vmMeta', pack({ v: 1, vms: [{ vm: 'v1', vjob, demand: { cpu: 1, mem: 1 } }] }))).toMatchObject({ ok: false, error: { field: '$.vms[0].vjob' } });
+    }
+    const status = { ...SAMPLES.status, vms: [{ id: 'v1', vjob: '$(reboot)', state: 'running', host: 'n1' }] };
+    expect(decode('status', pack({ v: 1, ...status }))).toMatchObject({ ok: false, error: { field: '$.vms[0].vjob' } });
+  });
+
+  it('carries the executor\'s nonce in a request and its echo in the result; both optional, both checked', () => {
+    expect(decode('actionRequest', encode('actionRequest', { ...SAMPLES.actionRequest, nonce: 'Zq3-x_0123456789' }))).toMatchObject({ ok: true, msg: { nonce: 'Zq3-x_0123456789' } });
+    expect(decode('actionResult', encode('actionResult', { ...SAMPLES.actionResult, nonce: 'Zq3-x_0123456789' }))).toMatchObject({ ok: true, msg: { nonce: 'Zq3-x_0123456789' } });
+    expect(decode('actionRequest', pack({ v: 1, ...SAMPLES.actionRequest, nonce: 'short' }))).toMatchObject({ ok: false, error: { field: '$.nonce' } });
   });
 
   it('refuses to encode an invalid message', () => {

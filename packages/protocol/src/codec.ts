@@ -20,6 +20,14 @@ import {
 
 export const PROTOCOL_VERSION = 1;
 
+/**
+ * The largest message a receiver decodes (8 MiB, eight times nats-server's default max_payload):
+ * larger bytes are refused before msgpack reads them, so a flood of big messages costs no decoding.
+ */
+export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
+/** The largest control reply once its chunks are joined (the status of 100,000 VMs is 7 MiB). */
+export const MAX_CONTROL_REPLY_BYTES = 256 * 1024 * 1024;
+
 /** Every message kind and its schema; `decode` and `encode` take the kind the subject implies. */
 export const MESSAGE_SCHEMAS = {
   status: nodeStatusSchema,
@@ -79,8 +87,8 @@ export function encodeTyped<K extends MessageKind>(msg: MessageOf<K>): Uint8Arra
 }
 
 /** Unpacks and validates a message of the given kind. Never throws: bad input is a value. */
-export function decode<K extends MessageKind>(kind: K, bytes: Uint8Array): DecodeResult<MessageOf<K>> {
-  return decodeWith(MESSAGE_SCHEMAS[kind], bytes) as DecodeResult<MessageOf<K>>;
+export function decode<K extends MessageKind>(kind: K, bytes: Uint8Array, maxBytes: number = MAX_MESSAGE_BYTES): DecodeResult<MessageOf<K>> {
+  return decodeWith(MESSAGE_SCHEMAS[kind], bytes, maxBytes) as DecodeResult<MessageOf<K>>;
 }
 
 /** `encode` for any schema of the protocol (the control messages use it too). */
@@ -95,7 +103,10 @@ export function encodeWith(schema: z.ZodType, kind: string, msg: unknown): Uint8
 }
 
 /** `decode` for any schema of the protocol. Never throws. */
-export function decodeWith(schema: z.ZodType, bytes: Uint8Array): DecodeResult<unknown> {
+export function decodeWith(schema: z.ZodType, bytes: Uint8Array, maxBytes: number = MAX_MESSAGE_BYTES): DecodeResult<unknown> {
+  if (bytes instanceof Uint8Array && bytes.length > maxBytes) {
+    return { ok: false, error: { code: ProtocolErrorCode.TooLarge, field: '$', reason: `${bytes.length} bytes, more than the ${maxBytes} taken` } };
+  }
   let value: unknown;
   try {
     if (!(bytes instanceof Uint8Array) || bytes.length === 0) throw new Error('empty or not bytes');

@@ -34,6 +34,12 @@ export interface CommandTemplateOptions {
   readonly placeholders: readonly string[];
   /** Placeholders it must use. */
   readonly required?: readonly string[];
+  /**
+   * Refuse a placeholder inside quotes (`'{vjob}'`, `"{vm}"`), or, in a JSON argv, inside a word
+   * holding blanks (`["sh", "-c", "echo {vjob}"]`): such a word is shell code, and a value put into
+   * it would be read by that shell. Each placeholder then stays one argument of its own program.
+   */
+  readonly unquotedPlaceholders?: boolean;
 }
 
 const PLACEHOLDER_RE = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
@@ -44,7 +50,8 @@ export function parseCommandTemplate(text: string, options: CommandTemplateOptio
     throw new CommandTemplateError(options.option, message);
   };
   const trimmed = text.trim();
-  const argv = trimmed.startsWith('[') ? jsonArgv(trimmed, fail) : splitWords(trimmed, fail);
+  const quoted = options.unquotedPlaceholders === true;
+  const argv = trimmed.startsWith('[') ? jsonArgv(trimmed, fail, quoted) : splitWords(trimmed, fail, quoted);
   if (argv.length === 0 || argv[0] === '') fail('is empty: give a program and its arguments');
   const used = new Set<string>();
   for (const word of argv)
@@ -66,7 +73,14 @@ export function describeCommand(argv: readonly string[]): string {
   return argv.map((w) => (/^[A-Za-z0-9_./:=@%+,{}-]+$/.test(w) ? w : JSON.stringify(w))).join(' ');
 }
 
-function jsonArgv(text: string, fail: (message: string) => never): string[] {
+/** The argv of a JSON array (`["prog", "arg"]`), as a template (`parseCommandTemplate`) or already parsed. */
+export function parseCommandArgv(argv: readonly string[], options: CommandTemplateOptions): CommandTemplate {
+  return parseCommandTemplate(JSON.stringify(argv), options);
+}
+
+const holdsPlaceholder = (s: string) => /\{[A-Za-z_][A-Za-z0-9_]*\}/.test(s);
+
+function jsonArgv(text: string, fail: (message: string) => never, unquotedPlaceholders = false): string[] {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -74,10 +88,17 @@ function jsonArgv(text: string, fail: (message: string) => never): string[] {
     fail(`starts with '[' but is not a JSON array: ${(err as Error).message}`);
   }
   if (!Array.isArray(value) || !value.every((w) => typeof w === 'string')) fail('a JSON argv must be an array of strings');
+  if (unquotedPlaceholders)
+    for (const w of value as string[])
+      if (/\s/.test(w) && holdsPlaceholder(w)) fail(`placeholder in a word with blanks (${JSON.stringify(w)}): that word is shell code; pass the value as an argument of its own ("$1")`);
   return value as string[];
 }
 
-function splitWords(text: string, fail: (message: string) => never): string[] {
+function splitWords(text: string, fail: (message: string) => never, unquotedPlaceholders = false): string[] {
+  const quotedPlaceholder = (s: string, at: number) => {
+    if (unquotedPlaceholders && holdsPlaceholder(s))
+      fail(`placeholder inside quotes at character ${at + 1}: each placeholder is passed as one argument without a shell; remove the quotes`);
+  };
   const words: string[] = [];
   let word: string | undefined;
   let i = 0;
@@ -91,6 +112,7 @@ function splitWords(text: string, fail: (message: string) => never): string[] {
     } else if (c === "'") {
       const end = text.indexOf("'", i + 1);
       if (end < 0) fail(`unterminated single quote at character ${i + 1}`);
+      quotedPlaceholder(text.slice(i + 1, end), i);
       add(text.slice(i + 1, end));
       i = end + 1;
     } else if (c === '"') {
@@ -101,6 +123,7 @@ function splitWords(text: string, fail: (message: string) => never): string[] {
         s += text[j];
       }
       if (j >= text.length) fail(`unterminated double quote at character ${i + 1}`);
+      quotedPlaceholder(s, i);
       add(s);
       i = j + 1;
     } else if (c === '\\') {

@@ -1,6 +1,6 @@
 import * as z from 'zod';
-import { decodeWith, encodeWith, type DecodeResult } from './codec.ts';
-import { ACTION_TYPES, actionErrorSchema, demandSchema, resourcesSchema, VM_ID_RE } from './messages.ts';
+import { decodeWith, encodeWith, type DecodeResult, MAX_CONTROL_REPLY_BYTES, MAX_MESSAGE_BYTES } from './codec.ts';
+import { ACTION_TYPES, actionErrorSchema, demandSchema, resourcesSchema, VJOB_ID_RE, VM_ID_RE } from './messages.ts';
 import { TOKEN_RE } from './subjects.ts';
 
 /**
@@ -11,6 +11,9 @@ import { TOKEN_RE } from './subjects.ts';
 
 const name = z.string().min(1).max(128);
 const token = z.string().regex(TOKEN_RE, { error: `must match ${TOKEN_RE.source}` });
+/** Ids that reach the agents' command lines: checked where they enter, whatever the request. */
+const vmId = z.string().regex(VM_ID_RE, { error: `must match ${VM_ID_RE.source}` });
+const vjobId = z.string().regex(VJOB_ID_RE, { error: `must match ${VJOB_ID_RE.source}` });
 const count = z.number().int().min(0);
 const time = z.number().finite().min(0);
 const vjobState = z.enum(['waiting', 'running', 'sleeping', 'terminated']);
@@ -70,8 +73,8 @@ export const statusReplySchema = z.object({
 export type StatusReply = z.infer<typeof statusReplySchema>;
 
 /** A VM or vjob the controller should know about (an instance file's, for `entropy apply`). */
-export const registeredVmSchema = z.object({ id: name, vjob: name, demand: demandSchema, state: vmState.optional() });
-export const registeredVjobSchema = z.object({ id: name, priority: z.number().finite(), submittedAt: time });
+export const registeredVmSchema = z.object({ id: vmId, vjob: vjobId, demand: demandSchema, state: vmState.optional() });
+export const registeredVjobSchema = z.object({ id: vjobId, priority: z.number().finite(), submittedAt: time });
 
 const costLine = z.object({ base: z.number().finite().min(0).optional(), perMiB: z.number().finite().min(0).optional() });
 type CostLine = z.infer<typeof costLine>;
@@ -84,7 +87,7 @@ const costModelOverridesSchema = z.object({ nodes: z.record(token, z.record(name
 export const applyRequestSchema = z.object({
   /** Chosen by the requester, so that it can subscribe to the plan's progress before asking. */
   planId: token,
-  decision: z.record(name, vjobState),
+  decision: z.record(vjobId, vjobState),
   vms: z.array(registeredVmSchema).optional(),
   vjobs: z.array(registeredVjobSchema).optional(),
   /** Cost model overrides, as in an instance file: a line per kind, and per node (`nodes`) a line per kind. */
@@ -151,7 +154,7 @@ export const submitRequestSchema = z.object({
     id: token,
     priority: z.number().finite(),
     vms: z
-      .array(z.object({ id: z.string().regex(VM_ID_RE, { error: `must match ${VM_ID_RE.source}` }), demand: demandSchema }))
+      .array(z.object({ id: vmId, demand: demandSchema }))
       .min(1)
       .superRefine((vms, ctx) => {
         const seen = new Set<string>();
@@ -242,7 +245,8 @@ export function encodeControl<K extends ControlKind>(kind: K, msg: ControlMessag
   return encodeWith(CONTROL_SCHEMAS[kind], kind, msg);
 }
 
-/** Never throws: bad input is a value naming the field. */
+/** Never throws: bad input is a value naming the field. Replies, joined from chunks, may be larger than requests. */
 export function decodeControl<K extends ControlKind>(kind: K, bytes: Uint8Array): DecodeResult<ControlMessageOf<K>> {
-  return decodeWith(CONTROL_SCHEMAS[kind], bytes) as DecodeResult<ControlMessageOf<K>>;
+  const maxBytes = kind.endsWith('Reply') ? MAX_CONTROL_REPLY_BYTES : MAX_MESSAGE_BYTES;
+  return decodeWith(CONTROL_SCHEMAS[kind], bytes, maxBytes) as DecodeResult<ControlMessageOf<K>>;
 }

@@ -6,6 +6,8 @@ export const ProtocolErrorCode = {
   ProtocolVersion: 'ENTROPY_PROTOCOL_VERSION',
   /** The message decodes but a field is missing or wrong. */
   InvalidMessage: 'ENTROPY_INVALID_MESSAGE',
+  /** The message is larger than the receiver takes (refused before it is decoded). */
+  TooLarge: 'ENTROPY_MESSAGE_TOO_LARGE',
   /** A subject token (prefix, node id, plan id) is not allowed in a subject. */
   InvalidSubject: 'ENTROPY_INVALID_SUBJECT',
 } as const;

@@ -10,11 +10,20 @@ import { TOKEN_RE } from './subjects.ts';
 export const VM_ID_RE = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$/;
 /** Action ids are chosen by the executor and used for deduplication. */
 export const ACTION_ID_RE = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$/;
+/**
+ * Vjob ids reach command lines too (the shell driver's `{vjob}`): the VM ids' alphabet, so that no
+ * id of any input format or message carries a quote, a blank, a slash or a leading dash.
+ */
+export const VJOB_ID_RE = VM_ID_RE;
+/** The per-plan nonce the executor puts in each action request and checks in its result. */
+export const NONCE_RE = /^[A-Za-z0-9_-]{8,64}$/;
 
 const nodeId = z.string().regex(TOKEN_RE, { error: `must match ${TOKEN_RE.source}` });
 const planId = nodeId;
 const vmId = z.string().regex(VM_ID_RE, { error: `must match ${VM_ID_RE.source}` });
 const actionId = z.string().regex(ACTION_ID_RE, { error: `must match ${ACTION_ID_RE.source}` });
+const vjobId = z.string().regex(VJOB_ID_RE, { error: `must match ${VJOB_ID_RE.source}` });
+const nonce = z.string().regex(NONCE_RE, { error: `must match ${NONCE_RE.source}` });
 const name = z.string().min(1).max(128);
 const amount = z.number().finite().min(0);
 const count = z.number().int().min(0);
@@ -56,7 +65,7 @@ export const MAX_VM_META = 10_000;
 
 export const vmStatusSchema = z.object({
   id: vmId,
-  vjob: name.optional(),
+  vjob: vjobId.optional(),
   state: z.enum(WIRE_VM_STATES),
   /** The node the VM runs on, or the node holding its suspended image. */
   host: nodeId,
@@ -118,7 +127,7 @@ export const actionRequestSchema = z
     planId,
     type: z.enum(ACTION_TYPES),
     vm: vmId,
-    vjob: name,
+    vjob: vjobId,
     demand: demandSchema,
     from: nodeId.optional(),
     to: nodeId.optional(),
@@ -137,6 +146,11 @@ export const actionRequestSchema = z
      * start together however unevenly the requests reach the agents. Past or absent: at once.
      */
     notBefore: timestamp.optional(),
+    /**
+     * The executor's nonce for the plan: the agent echoes it in the result, and the executor accepts
+     * a result only with the nonce, the action id and the node of the request it sent.
+     */
+    nonce: nonce.optional(),
   })
   .superRefine((req, ctx) => {
     for (const field of ['from', 'to'] as const) {
@@ -200,6 +214,8 @@ export const actionResultSchema = z
     host: nodeId.optional(),
     /** True when this reply repeats the result of an earlier request with the same action id. */
     deduplicated: z.boolean().optional(),
+    /** The request's nonce, echoed. */
+    nonce: nonce.optional(),
   })
   .superRefine(errorWhenFailed);
 export type ActionResult = z.infer<typeof actionResultSchema>;
@@ -284,7 +300,7 @@ export type LedgerReply = z.infer<typeof ledgerReplySchema>;
 
 /** Controller -> agent: the vjob and demand of VMs the agent holds without them (e.g. arrived by a live migration). */
 export const vmMetaSchema = z.object({
-  vms: z.array(z.object({ vm: vmId, vjob: name, demand: demandSchema })).max(MAX_VM_META),
+  vms: z.array(z.object({ vm: vmId, vjob: vjobId, demand: demandSchema })).max(MAX_VM_META),
   /** The leader's fencing token, as in ActionRequest. */
   token: count.optional(),
 });
@@ -307,7 +323,7 @@ export type VMMetaAck = z.infer<typeof vmMetaAckSchema>;
 export const simLinkRequestSchema = z.object({
   op: z.enum(['migrate-in', 'migrate-commit', 'hold-image', 'take-image', 'release']),
   vm: vmId,
-  vjob: name.optional(),
+  vjob: vjobId.optional(),
   demand: demandSchema,
   from: nodeId,
   to: nodeId,

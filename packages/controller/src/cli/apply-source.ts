@@ -16,7 +16,7 @@ const INLINE_RE = /^[^=,\s]+=[a-z]+(,[^=,\s]+=[a-z]+)*$/;
  * or `{"decision": {...}}`), or an inline decision (`j1=sleeping,j2=running`).
  */
 export function readApplySource(target: string): ApplySource {
-  if (existsSync(target)) {
+  if (target === '-' || existsSync(target)) {
     const json = readJsonFile(target);
     if (json !== null && typeof json === 'object' && 'nodes' in json) return fromInstance(json, target);
     const decision = json !== null && typeof json === 'object' && 'decision' in json ? (json as { decision: unknown }).decision : json;

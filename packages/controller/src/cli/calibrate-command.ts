@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { samplesFromJournal } from '../calibration/journal-samples.ts';
 import { parseResultsFile } from '../calibration/results-file.ts';
 import { silentLogger } from '../controller/logger.ts';
@@ -9,6 +8,7 @@ import { StreamJournal } from '../journal/stream-journal.ts';
 import { type CostSample, fitCostModel, type KindCalibration } from '../model/calibrate.ts';
 import { DEFAULT_COST_MODEL, type LinearCost } from '../model/cost-model.ts';
 import { readCostModelFile } from './cost-model-option.ts';
+import { readInputText } from './input-file.ts';
 import { type CommandResult, writeTextFile } from './io.ts';
 import { table } from './text-table.ts';
 
@@ -51,11 +51,7 @@ export async function calibrateCommand(options: CalibrateCommandOptions): Promis
 }
 
 function readText(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (cause) {
-    throw new EntropyError(ErrorCode.Io, `${file}: cannot read (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, { cause });
-  }
+  return readInputText(file, ErrorCode.InvalidResults);
 }
 
 async function journalSamples(options: CalibrateCommandOptions): Promise<{ samples: CostSample[]; skipped: number; plans: number }> {

@@ -1,27 +1,18 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
+import { writeFileSync } from 'node:fs';
 import { EntropyError, ErrorCode } from '../errors.ts';
+import { readInputText } from './input-file.ts';
 
 /**
- * Reads a JSON file, plain or gzip-compressed; a missing file or bad JSON is an EntropyError naming
- * the file, with `code` telling what kind of file was expected.
+ * Reads a JSON file, plain or gzip-compressed (`-` for standard input), a regular file within the
+ * input size limit; a missing file or bad JSON is an EntropyError naming the file, with `code`
+ * telling what kind of file was expected.
  */
 export function readJsonFile(file: string, code: ErrorCode = ErrorCode.InvalidInstance): unknown {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (cause) {
-    throw new EntropyError(ErrorCode.Io, `${file}: cannot read (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, { cause });
-  }
-  let text: string;
-  try {
-    text = (bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes).toString('utf8');
-  } catch (cause) {
-    throw new EntropyError(code, `${file}: not valid gzip (${(cause as Error).message})`, { cause });
-  }
+  const text = readInputText(file, code);
   try {
     return JSON.parse(text);
   } catch (cause) {
+    // A nesting too deep for the parser is a RangeError: one line too.
     throw new EntropyError(code, `${file}: not valid JSON (${(cause as Error).message})`, { cause });
   }
 }

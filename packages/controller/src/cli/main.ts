@@ -8,6 +8,7 @@ import type { GanttCommandOptions } from './gantt-command.ts';
 import type { NodeVerb } from './node-command.ts';
 import type { PlanCommandOptions } from './plan-command.ts';
 import { APPLY_HELP, CALIBRATE_HELP, GANTT_HELP, INPUT_FORMATS, NODE_HELP, OUTPUT_FORMATS, SUBMIT_HELP, VERIFY_HELP } from './help-texts.ts';
+import { DEFAULT_MAX_INPUT_BYTES, parseByteSize, setMaxInputBytes } from './input-file.ts';
 import { registerDeployCommands } from '../deploy/deploy-cli.ts';
 import { registerLabCommands } from './lab-cli.ts';
 
@@ -32,6 +33,13 @@ function nonNegativeInt(value: string): number {
   return n;
 }
 
+/** An error a user can reach: ours, or a protocol or template error with a stable ENTROPY_ code. */
+function isUserError(err: unknown): err is Error {
+  if (err instanceof EntropyError || err instanceof PolicyError) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  return err instanceof Error && typeof code === 'string' && code.startsWith('ENTROPY_');
+}
+
 /** Prints a handler's result and sets the exit code; user-reachable errors print one line, no stack. */
 function run(handler: () => CommandResult | Promise<CommandResult>): Promise<void> {
   return Promise.resolve()
@@ -42,12 +50,18 @@ function run(handler: () => CommandResult | Promise<CommandResult>): Promise<voi
         process.exitCode = r.exitCode;
       },
       (err: unknown) => {
-        if (err instanceof EntropyError || err instanceof PolicyError) {
+        if (isUserError(err)) {
           process.stderr.write(`error: ${err.message}\n`);
           process.exitCode = 1;
         } else throw err;
       },
     );
+}
+
+function byteSize(value: string): number {
+  const n = parseByteSize(value);
+  if (n === undefined) throw new InvalidArgumentError('must be a byte count such as 268435456, 512MiB or 1GiB');
+  return n;
 }
 
 // `entropy plan ... | head` closes the pipe early: that is the reader's choice, not an error.
@@ -58,6 +72,11 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 
 const program = new Command('entropy')
   .description('Entropy: a cluster-wide context switch for virtualized jobs')
+  .option('--max-input-size <bytes>', `the largest file any command reads, gunzipped (default ${DEFAULT_MAX_INPUT_BYTES / 1024 / 1024}MiB)`, byteSize)
+  .hook('preAction', (cmd) => {
+    const max = cmd.opts<{ maxInputSize?: number }>().maxInputSize;
+    if (max !== undefined) setMaxInputBytes(max);
+  })
   .showHelpAfterError();
 
 program

@@ -7,6 +7,7 @@ import {
   decodeControl,
   encodeControl,
   joinReply,
+  MAX_CONTROL_REPLY_BYTES,
   REPLY_SENTINEL,
   splitReply,
   type Subjects,
@@ -71,13 +72,18 @@ const nobody = (to: ControllerAddress) =>
  */
 export async function requestChunkedReply(nc: NatsConnection, to: ControllerAddress, verb: ControlVerb, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
+  let bytes = 0;
   try {
     const replies = await nc.requestMany(to.subjects.control(verb), data, { strategy: 'sentinel', maxWait: timeoutMs });
     for await (const m of replies) {
       if (m.data.length === 0) return joinReply(chunks);
+      bytes += m.data.length;
+      // Bounded: a reply that never ends must not take the client's memory.
+      if (bytes > MAX_CONTROL_REPLY_BYTES) throw new EntropyError(ErrorCode.Io, `${to.subjects.control(verb)}: the reply passed ${MAX_CONTROL_REPLY_BYTES} bytes; refused`);
       chunks.push(m.data);
     }
   } catch (cause) {
+    if (cause instanceof EntropyError) throw cause;
     throw unreachable(to, verb, isNoResponders(cause) ? nobody(to) : `request failed: ${(cause as Error).message}`, cause);
   }
   // requestMany ends quietly at maxWait: a controller that did not answer, or did not finish.

@@ -1,3 +1,4 @@
+import { TOKEN_RE, VJOB_ID_RE, VM_ID_RE } from '@entropy/protocol';
 import * as z from 'zod';
 import { COST_KINDS } from '../model/cost-model.ts';
 import type { VJobState, VMState } from '../model/lifecycle.ts';
@@ -7,7 +8,12 @@ import type { VJobState, VMState } from '../model/lifecycle.ts';
 /** A missing field says so, rather than that `undefined` has the wrong type. */
 const expected = (what: string) => ({ error: (iss: { input?: unknown }) => (iss.input === undefined ? 'is required' : `must be ${what}`) });
 const amount = z.number(expected('a number')).finite().min(0, { error: 'must not be negative' });
-const id = z.string(expected('a string')).min(1, { error: 'must not be empty' });
+const id = z.string(expected('a string')).min(1, { error: 'must not be empty', abort: true });
+/** Ids reach the agents' command lines and subjects: each kind matches the protocol's pattern, as on the wire. */
+const idOf = (re: RegExp) => id.regex(re, { error: (iss) => `${JSON.stringify(iss.input)} must match ${re.source}` });
+const nodeId = idOf(TOKEN_RE);
+const vmId = idOf(VM_ID_RE);
+const vjobId = idOf(VJOB_ID_RE);
 const extraResources = z.record(z.string(), amount);
 const VJOB_STATE_TUPLE = ['waiting', 'running', 'sleeping', 'terminated'] as const satisfies readonly VJobState[];
 // An observed VM may be paused (a plan cut between a pause and a save, or a restore and an unpause); a decision never asks for it.
@@ -16,7 +22,7 @@ const stateOf = <T extends readonly [string, ...string[]]>(values: T) =>
   z.enum(values, { error: (iss) => `must be one of ${values.join(', ')}, got ${JSON.stringify(iss.input)}` });
 
 export const nodeSchema = z.strictObject({
-  id,
+  id: nodeId,
   cpu: amount,
   mem: amount,
   state: stateOf(['online', 'offline'] as const).default('online'),
@@ -24,20 +30,20 @@ export const nodeSchema = z.strictObject({
 });
 
 export const vmSchema = z.strictObject({
-  id,
-  vjob: id.optional(),
+  id: vmId,
+  vjob: vjobId.optional(),
   cpu: amount,
   mem: amount,
   state: stateOf(VM_STATE_TUPLE),
-  host: id.optional(),
+  host: nodeId.optional(),
   resources: extraResources.optional(),
 });
 
 export const vjobSchema = z.strictObject({
-  id,
+  id: vjobId,
   priority: z.number({ error: 'must be a number' }).finite().default(0),
   submittedAt: z.number({ error: 'must be a number' }).finite().default(0),
-  vms: z.array(id).optional(),
+  vms: z.array(vmId).optional(),
 });
 
 const linearCost = z.strictObject({ base: amount.optional(), perMiB: amount.optional() });
@@ -53,7 +59,7 @@ export const instanceSchema = z.strictObject({
   nodes: z.array(nodeSchema, { error: 'must be an array of nodes' }),
   vms: z.array(vmSchema, { error: 'must be an array of VMs' }),
   vjobs: z.array(vjobSchema, { error: 'must be an array of vjobs' }),
-  decision: z.record(z.string(), stateOf(VJOB_STATE_TUPLE)).optional(),
+  decision: z.record(vjobId, stateOf(VJOB_STATE_TUPLE)).optional(),
   costModel: costModelSchema.optional(),
 });
 

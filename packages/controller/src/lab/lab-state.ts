@@ -1,6 +1,6 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { LabError, LabErrorCode } from './lab-error.ts';
 
 /** The state file's name in the lab directory. */
