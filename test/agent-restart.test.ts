@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '../packages/agent/src/index.ts';
-import { type ActionRequest, type ActionResult, decode, encode, type NodeStatus, subjects } from '../packages/protocol/src/index.ts';
+import { type ActionRequest, type ActionResult, decode, encode, type NodeStatus, subjects } from '@entropy/protocol';
 import { type AgentProcess, killAgent, spawnAgent } from './helpers/agent-process.ts';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
 import { type PlayedController, playController } from './helpers/play-controller.ts';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '../packages/agent/src/index.ts';
-import { type ActionRequest, type ActionResult, decode, encode, subjects } from '../packages/protocol/src/index.ts';
+import { type ActionRequest, type ActionResult, decode, encode, subjects } from '@entropy/protocol';
 import { type AgentProcess, spawnAgent } from './helpers/agent-process.ts';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
 import { type PlayedController, playController } from './helpers/play-controller.ts';

@@ -71,8 +71,8 @@ describe('compiled commands', () => {
     writeFileSync(
       policy,
       [
-        `import { fcfs } from ${JSON.stringify(join(root, 'packages/controller/src/policy/fcfs.ts'))};`,
-        `import type { Policy } from ${JSON.stringify(join(root, 'packages/controller/src/policy/policy.ts'))};`,
+        `import { fcfs } from ${JSON.stringify(join(root, 'packages/engine/src/policy/fcfs.ts'))};`,
+        `import type { Policy } from ${JSON.stringify(join(root, 'packages/engine/src/policy/policy.ts'))};`,
         "const policy: Policy = { ...fcfs({}), name: 'my-fcfs' };",
         'export default policy;',
       ].join('\n'),

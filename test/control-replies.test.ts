@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { askController, connectNats, type NatsConnection, requestChunkedReply, respondChunked } from '../packages/controller/src/controller/nats-connect.ts';
-import { encode, encodeControl, type NodeStatus, type StatusReply, subjects } from '../packages/protocol/src/index.ts';
+import { encode, encodeControl, type NodeStatus, type StatusReply, subjects } from '@entropy/protocol';
 import { type ControllerProcess, entropy, startControllerProcess, stopProcess } from './helpers/entropy-process.ts';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
 import { controllerStatus } from './helpers/controller-status.ts';

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Controller, startController } from '../packages/controller/src/controller/index.ts';
 import { connectNats, type NatsConnection } from '../packages/controller/src/controller/nats-connect.ts';
-import { parseInstance } from '../packages/controller/src/instance/parse-instance.ts';
-import type { Configuration } from '../packages/controller/src/model/configuration.ts';
+import { type Configuration, parseInstance } from '@entropy/engine';
 import { startSimCluster, waitFor, type SimCluster } from './executor-cluster.ts';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '../packages/agent/src/index.ts';
-import { decode, subjects } from '../packages/protocol/src/index.ts';
+import { decode, subjects } from '@entropy/protocol';
 import { buildAgentBundle, type AgentBundle } from '../packages/controller/src/deploy/agent-bundle.ts';
 import { EXIT_HOST_FAILED, installCommand } from '../packages/controller/src/deploy/install-command.ts';
 import { agentStartCommand } from '../packages/controller/src/deploy/installer.ts';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '../packages/agent/src/index.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decode, subjects } from '../packages/protocol/src/index.ts';
+import { decode, subjects } from '@entropy/protocol';
 import { natsConfigCommand } from '../packages/controller/src/deploy/nats-config-command.ts';
 import { parseCredentialsFile } from '../packages/controller/src/deploy/nats-config.ts';
 import { KvQueueStore } from '../packages/controller/src/queue/index.ts';

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Instance } from '../packages/controller/src/instance/parse-instance.ts';
+import type { Instance } from '@entropy/engine';
 import { waitFor } from './helpers/wait-for.ts';
 
 export { waitFor };

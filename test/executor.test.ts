@@ -2,10 +2,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApplyReply, type ApplyRequest, decode, type NodeStatus, subjects, type Subjects } from '../packages/protocol/src/index.ts';
+import { type ApplyReply, type ApplyRequest, decode, type NodeStatus, subjects, type Subjects } from '@entropy/protocol';
 import { type Controller, silentLogger, startController } from '../packages/controller/src/controller/index.ts';
 import { connectNats, type NatsConnection } from '../packages/controller/src/controller/nats-connect.ts';
-import { parseInstance, type Instance } from '../packages/controller/src/instance/parse-instance.ts';
+import { parseInstance, type Instance } from '@entropy/engine';
 import { startSimCluster, waitFor, type SimCluster, type SimClusterOptions } from './executor-cluster.ts';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
 

@@ -12,7 +12,7 @@ import { type LabState, readLabState } from '../packages/controller/src/lab/lab-
 import { type Lab, labUp } from '../packages/controller/src/lab/lab-up.ts';
 import { labUnavailableReason } from '../packages/controller/src/lab/prerequisites.ts';
 import { isRunning } from '../packages/controller/src/lab/recorded-process.ts';
-import type { StatusReply } from '../packages/protocol/src/index.ts';
+import type { StatusReply } from '@entropy/protocol';
 import { entropy } from './helpers/entropy-process.ts';
 import { waitFor } from './helpers/wait-for.ts';
 

@@ -1,8 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONTROL_VERBS, decode, decodeControl, encodeControl, subjects } from '../packages/protocol/src/index.ts';
+import { CONTROL_VERBS, decode, decodeControl, encodeControl, subjects } from '@entropy/protocol';
 import { connectNats, type NatsConnection } from '../packages/controller/src/controller/nats-connect.ts';
-import { parseInstance } from '../packages/controller/src/instance/parse-instance.ts';
+import { parseInstance } from '@entropy/engine';
 import { startSimCluster, waitFor, type SimCluster } from './executor-cluster.ts';
 import { type ControllerProcess, startControllerProcess, stopProcess } from './helpers/entropy-process.ts';
 import { controllerStatus } from './helpers/controller-status.ts';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ActionRequest, decode, encode, subjects } from '../packages/protocol/src/index.ts';
+import { type ActionRequest, decode, encode, subjects } from '@entropy/protocol';
 import { connectNats, type NatsConnection } from '../packages/controller/src/controller/nats-connect.ts';
 import { natsTransport, type NatsTransport } from '../packages/controller/src/executor/nats-transport.ts';
 import { NodeLostError, TransientTransportError } from '../packages/controller/src/executor/transport.ts';

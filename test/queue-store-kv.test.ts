@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectNats, type NatsConnection } from '../packages/controller/src/controller/nats-connect.ts';
-import { EntropyError } from '../packages/controller/src/errors.ts';
+import { EntropyError } from '@entropy/protocol';
 import { KvQueueStore, openQueueStore } from '../packages/controller/src/queue/kv-queue-store.ts';
-import { describeQueueStore } from '../packages/controller/src/queue/queue-store-contract.ts';
+import { describeQueueStore } from '../packages/controller/test/support/queue-store-contract.ts';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
 
 let server: NatsServer;

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from '../packages/agent/src/index.ts';
-import { type ActionRequest, type ActionResult, decode, encode, type NodeStatus, subjects } from '../packages/protocol/src/index.ts';
+import { type ActionRequest, type ActionResult, decode, encode, type NodeStatus, subjects } from '@entropy/protocol';
 import {
   bridgeLoopback, createNamespaceHosts, type GuestImage, guestImage, guestXml, type Libvirtd, libvirtUnavailableReason, type LoopbackBridge, type NamespaceHosts, readSerial, startLibvirtd,
 } from './helpers/libvirt.ts';

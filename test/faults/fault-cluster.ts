@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { connectNats, type NatsConnection } from '../../packages/controller/src/controller/nats-connect.ts';
 import { type NatsServer, startNatsServer } from '../helpers/nats-server.ts';
-import { decode, decodeControl, encodeControl, type NodeStatus, type StatusReply, subjects, type ControlKind, type ControlMessageOf, type ControlVerb } from '../../packages/protocol/src/index.ts';
+import { decode, decodeControl, encodeControl, type NodeStatus, type StatusReply, subjects, type ControlKind, type ControlMessageOf, type ControlVerb } from '@entropy/protocol';
 
 const AGENT_BIN = new URL('../../packages/agent/bin/entropy-agent.js', import.meta.url).pathname;
 const ENTROPY_BIN = new URL('../../packages/controller/bin/entropy.js', import.meta.url).pathname;

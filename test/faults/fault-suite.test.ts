@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KvQueueStore, queueBucketOf } from '../../packages/controller/src/queue/kv-queue-store.ts';
-import { mulberry32 } from '../../packages/controller/src/testing/prng.ts';
+import { mulberry32 } from '@entropy/engine';
 import { FaultCluster } from './fault-cluster.ts';
 
 /**

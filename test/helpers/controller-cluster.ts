@@ -1,6 +1,6 @@
 import type { NatsConnection } from '../../packages/controller/src/controller/nats-connect.ts';
 import { connectNats } from '../../packages/controller/src/controller/nats-connect.ts';
-import type { Instance } from '../../packages/controller/src/instance/parse-instance.ts';
+import type { Instance } from '@entropy/engine';
 import { startSimCluster, type SimCluster } from '../executor-cluster.ts';
 import { controllerStatus } from './controller-status.ts';
 import { type ControllerProcess, startControllerProcess, stopProcess } from './entropy-process.ts';

@@ -1,5 +1,5 @@
 import type { NatsConnection } from '../../packages/agent/src/index.ts';
-import { type ActionResult, decode, encode, type NodeStatus, subjects } from '../../packages/protocol/src/index.ts';
+import { type ActionResult, decode, encode, type NodeStatus, subjects } from '@entropy/protocol';
 
 /** What a test playing the controller has seen of the agents. */
 export interface PlayedController {

@@ -1,16 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import {
-  ActionErrorCode,
-  type ActionRequest,
-  type ActionResult,
-  decode,
-  executingNode,
-  isFinalActionError,
-  type WireVMState,
-} from '@entropy/protocol';
-import type { AgentLogger } from './agent-logger.ts';
+import { ActionErrorCode, type ActionRequest, type ActionResult, decode, executingNode, isFinalActionError, type Logger, STATE_AFTER, type WireVMState } from '@entropy/protocol';
 import { DriverError, type HypervisorDriver } from './drivers/driver.ts';
-import { STATE_AFTER } from './drivers/state-after.ts';
 import type { AgentState } from './state/agent-state.ts';
 import { StateDirError } from './state/state-dir.ts';
 
@@ -50,7 +40,7 @@ export interface ActionRunnerOptions {
   readonly node: string;
   readonly driver: HypervisorDriver;
   readonly state: AgentState;
-  readonly logger: AgentLogger;
+  readonly logger: Logger;
   /** True once the agent stops: new action ids are refused. */
   readonly stopping: () => boolean;
   /** Called when an action ends (the agent publishes a status soon after). */

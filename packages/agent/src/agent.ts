@@ -1,19 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import {
-  ActionErrorCode,
-  type CommandTemplate,
-  decode,
-  encode,
-  encodeTyped,
-  MAX_STATUS_ACTIONS,
-  type NodeStatus,
-  type SimLinkReply,
-  type SimLinkRequest,
-  type Subjects,
-  subjects as subjectsOf,
-} from '@entropy/protocol';
-import type { AgentLogger } from './agent-logger.ts';
+import { ActionErrorCode, type CommandTemplate, decode, encode, encodeTyped, type Logger, MAX_STATUS_ACTIONS, type NodeStatus, type SimLinkReply, type SimLinkRequest, type Subjects, subjects as subjectsOf } from '@entropy/protocol';
 import { actionRunner } from './action-runner.ts';
 import type { HypervisorDriver } from './drivers/driver.ts';
 import { type CommandRunner, execRunner } from './drivers/exec.ts';
@@ -22,7 +9,7 @@ import { answerLedgerQuery, answerSimLink, answerVmMeta } from './node-requests.
 import { powerOffHandler } from './power-off.ts';
 import { type AgentState, memoryAgentState } from './state/agent-state.ts';
 
-export type { AgentLogger } from './agent-logger.ts';
+export type { Logger } from '@entropy/protocol';
 
 export interface AgentOptions {
   readonly node: string;
@@ -40,7 +27,7 @@ export interface AgentOptions {
   readonly statusAfterActionMs?: number;
   /** First delay between unanswered hellos; doubles up to 5 s. */
   readonly helloIntervalMs?: number;
-  readonly logger: AgentLogger;
+  readonly logger: Logger;
   readonly now?: () => number;
   /** `--shutdown-command`: run when the controller powers the node off. The sim driver simulates a power-off without one. */
   readonly shutdownCommand?: CommandTemplate;

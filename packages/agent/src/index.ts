@@ -10,7 +10,7 @@ export {
   natsSimPeers,
   startAgent,
   type Agent,
-  type AgentLogger,
+  type Logger,
   type AgentOptions,
 } from './agent.ts';
 export { DriverConfigError, DriverError, type DriverVM, type HypervisorDriver, type MigrateOutcome } from './drivers/driver.ts';
@@ -21,7 +21,7 @@ export { loadShellConfig, parseShellConfig, PLACEHOLDERS, renderCommand, shellDr
 export { HANG_OVERRUN_MS, SIM_FAULTS_FIRED_FILE, simDriver, type SimDriver, type SimDriverOptions, type SimPeerSend, type SimVM } from './drivers/sim-driver.ts';
 export { faultRuleSchema, parseFaultRules, SimFault, SimFaults, type FaultRule, type SimFaultsOptions } from './drivers/sim-faults.ts';
 export { SIM_STATE_FILE, SIM_VM_STATES, simStateFile, simVmSchema, type SimVMRecord, type SimVMState } from './drivers/sim-store.ts';
-export { STATE_AFTER } from './drivers/state-after.ts';
+export { STATE_AFTER } from '@entropy/protocol';
 export { parseDomstats, virshDriver, type VirshDriverOptions } from './drivers/virsh-driver.ts';
 export { DEFAULT_XL_CONFIG_DIR, parseXlList, xlDriver, type XlDriverOptions } from './drivers/xl-driver.ts';
 export { AgentOptionError, parseAgentOptions, parseCapacity, SIM_FAIL_ENV, type AgentSettings, type RawAgentOptions } from './options.ts';

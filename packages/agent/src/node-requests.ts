@@ -1,5 +1,4 @@
-import { ActionErrorCode, decode, encode, type LedgerReply, type SimLinkReply, type SimLinkRequest, type VMMetaAck } from '@entropy/protocol';
-import type { AgentLogger } from './agent-logger.ts';
+import { ActionErrorCode, decode, encode, type LedgerReply, type Logger, type SimLinkReply, type SimLinkRequest, type VMMetaAck } from '@entropy/protocol';
 import type { AgentState } from './state/agent-state.ts';
 
 /** The controller's requests beside actions, each a function of the request's bytes to the reply's. */
@@ -21,7 +20,7 @@ export function answerLedgerQuery(node: string, state: AgentState, data: Uint8Ar
 }
 
 /** `PREFIX.node.<node>.meta`: the controller tells the vjob and demand of VMs (a deposed leader is refused). */
-export function answerVmMeta(node: string, state: AgentState, data: Uint8Array, logger: AgentLogger): Uint8Array {
+export function answerVmMeta(node: string, state: AgentState, data: Uint8Array, logger: Logger): Uint8Array {
   const r = decode('vmMeta', data);
   let ack: VMMetaAck;
   if (!r.ok) ack = { node, updated: 0, error: badRequest(r.error.field, r.error.reason) };
@@ -47,7 +46,7 @@ export async function answerSimLink(
   state: AgentState,
   data: Uint8Array,
   receive: (req: SimLinkRequest) => Promise<SimLinkReply>,
-  logger: AgentLogger,
+  logger: Logger,
 ): Promise<Uint8Array> {
   const r = decode('simLinkRequest', data);
   if (!r.ok) return encode('simLinkReply', { ok: false, error: badRequest(r.error.field, r.error.reason) });

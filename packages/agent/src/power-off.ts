@@ -1,5 +1,4 @@
-import { ActionErrorCode, type CommandTemplate, commandArgv, decode, describeCommand, isFinalActionError, type PowerReply } from '@entropy/protocol';
-import type { AgentLogger } from './agent-logger.ts';
+import { ActionErrorCode, commandArgv, type CommandTemplate, decode, describeCommand, isFinalActionError, type Logger, type PowerReply } from '@entropy/protocol';
 import { DriverError, type HypervisorDriver } from './drivers/driver.ts';
 import type { CommandRunner } from './drivers/exec.ts';
 import type { AgentState } from './state/agent-state.ts';
@@ -8,7 +7,7 @@ export interface PowerOffOptions {
   readonly node: string;
   readonly driver: HypervisorDriver;
   readonly state: AgentState;
-  readonly logger: AgentLogger;
+  readonly logger: Logger;
   /** `--shutdown-command`: what powers the node off. Without one, only the sim driver powers off (simulated: the agent stops). */
   readonly command?: CommandTemplate;
   readonly run: CommandRunner;

@@ -1,9 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type ActionRequest, decode, encode } from '@entropy/protocol';
+import { type ActionRequest, decode, encode, type Logger } from '@entropy/protocol';
 import { describe, expect, it } from 'vitest';
 import { actionRunner } from '../src/action-runner.ts';
-import type { AgentLogger } from '../src/agent-logger.ts';
 import { DriverError, type HypervisorDriver } from '../src/drivers/driver.ts';
 import { simDriver } from '../src/drivers/sim-driver.ts';
 import { answerLedgerQuery, answerVmMeta } from '../src/node-requests.ts';
@@ -11,7 +10,7 @@ import { type AgentState, openAgentState } from '../src/state/agent-state.ts';
 import { request } from './requests.ts';
 import { tempDirPerTest } from './temp-dir.ts';
 
-const silent: AgentLogger = { info() {}, warn() {}, error() {}, debug() {} };
+const silent: Logger = { info() {}, warn() {}, error() {}, debug() {} };
 
 /** An agent's action path on a state directory, over a sim driver whose actions end only when `complete` lets them. */
 function node(dir: string, over: { driver?: HypervisorDriver } = {}) {
@@ -22,7 +21,7 @@ function node(dir: string, over: { driver?: HypervisorDriver } = {}) {
     over.driver ??
     simDriver({ node: 'n1', capacity: { cpu: 4, mem: 4096 }, stateDir: dir, sleep: () => new Promise<void>((r) => waiting.push(r)), peers: async () => ({ ok: true }) });
   const started: string[] = [];
-  const logger: AgentLogger = { ...silent, info: (obj, msg) => void (msg === 'action started' && started.push((obj as { actionId: string }).actionId)) };
+  const logger: Logger = { ...silent, info: (obj, msg) => void (msg === 'action started' && started.push((obj as { actionId: string }).actionId)) };
   const run = actionRunner({ node: 'n1', driver, state, logger, stopping: () => false, ended: () => {} });
   const send = (req: ActionRequest) => run(encode('actionRequest', req));
   const finish = async () => {

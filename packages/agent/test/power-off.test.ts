@@ -1,14 +1,13 @@
 import { mkdirSync } from 'node:fs';
-import { ActionErrorCode, encode, parseCommandTemplate, type PowerRequest } from '@entropy/protocol';
+import { ActionErrorCode, encode, type Logger, parseCommandTemplate, type PowerRequest } from '@entropy/protocol';
 import { describe, expect, it } from 'vitest';
-import type { AgentLogger } from '../src/agent-logger.ts';
 import { DriverError, type HypervisorDriver } from '../src/drivers/driver.ts';
 import { simDriver, type SimVM } from '../src/drivers/sim-driver.ts';
 import { powerOffHandler } from '../src/power-off.ts';
 import { type AgentState, openAgentState } from '../src/state/agent-state.ts';
 import { tempDirPerTest } from './temp-dir.ts';
 
-const silent: AgentLogger = { info() {}, warn() {}, error() {}, debug() {} };
+const silent: Logger = { info() {}, warn() {}, error() {}, debug() {} };
 
 const req = (over: Partial<PowerRequest> = {}): PowerRequest => ({ actionId: 'p1:a9', planId: 'p1', type: 'shutdownNode', timeoutMs: 5000, ...over });
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { generateInstanceJson } from '../src/testing/generate-instance.ts';
+import { generateInstanceJson } from '@entropy/test-support/generate-instance.ts';
 
 /** `entropy plan` on malformed files, as a user runs it: a real process, exit code and stderr. */
 

@@ -1,4 +1,7 @@
 export { ActionErrorCode, FINAL_ACTION_ERRORS, isFinalActionError, ProtocolError, ProtocolErrorCode } from './errors.ts';
+export { ACTION_TRANSITIONS, actionPath, type LifecycleState, SILENT_TRANSITIONS, STATE_AFTER, stateAfter } from './transitions.ts';
+export { type Logger, silentLogger } from './logger.ts';
+export { EntropyError, ErrorCode, type InputIssue, InvalidInputError, jsonPath } from './entropy-error.ts';
 export {
   agentPermissions,
   assertToken,

@@ -1,19 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import {
-  ACTION_TYPES,
-  type ActionRequest,
-  type ActionType,
-  commandArgv,
-  type CommandTemplate,
-  CommandTemplateError,
-  parseCommandTemplate,
-  WireVMState,
-} from '@entropy/protocol';
+import { ACTION_TYPES, type ActionRequest, type ActionType, commandArgv, type CommandTemplate, CommandTemplateError, parseCommandTemplate, STATE_AFTER, WireVMState } from '@entropy/protocol';
 import * as z from 'zod';
 import { DriverConfigError, type DriverVM, type HypervisorDriver } from './driver.ts';
 import { type CommandRunner, execRunner } from './exec.ts';
 import { DEFAULT_IMAGE_DIR, imageStore } from './image-store.ts';
-import { STATE_AFTER } from './state-after.ts';
 
 /** Placeholders a command template may use; each value becomes one argument (or part of one), never shell code. */
 export const PLACEHOLDERS = ['vm', 'vjob', 'from', 'to', 'fromHost', 'toHost', 'cpu', 'mem', 'image', 'node', 'action', 'plan'] as const;

@@ -1,6 +1,4 @@
-import { ACTION_TYPES, type ActionType } from '../model/lifecycle.ts';
-import type { CostSample } from '../model/calibrate.ts';
-import { type CostKind, costKindOf } from '../model/cost-model.ts';
+import { ACTION_TYPES, type ActionType, type CostKind, costKindOf, type CostSample } from '@entropy/engine';
 import type { IntentRecord, JournalRecord } from '../journal/plan-journal.ts';
 
 /** The cost kind of a journaled action; undefined for an unknown type or a resume recorded without its nodes. */

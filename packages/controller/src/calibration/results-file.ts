@@ -1,10 +1,6 @@
-import { executingNode } from '@entropy/protocol';
+import { EntropyError, ErrorCode, executingNode, InvalidInputError } from '@entropy/protocol';
 import * as z from 'zod';
-import { EntropyError, ErrorCode, InvalidInputError } from '../errors.ts';
-import { inputIssues } from '../instance/input-issues.ts';
-import type { CostSample } from '../model/calibrate.ts';
-import { COST_KINDS, type CostKind, costKindOf } from '../model/cost-model.ts';
-import type { PlannedAction } from '../model/plan.ts';
+import { COST_KINDS, type CostKind, costKindOf, type CostSample, inputIssues, type PlannedAction } from '@entropy/engine';
 
 /**
  * A results file: JSON lines, one per completed action, as `entropy apply --results FILE` writes

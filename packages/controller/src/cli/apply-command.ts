@@ -6,11 +6,11 @@ import { askController, connectNats, type ControllerAddress, DEFAULT_NATS_URL, t
 import { ganttSvg } from '../gantt/gantt-svg.ts';
 import { measuredFromProgress } from '../gantt/measured-actions.ts';
 import { formatGroupSkew, pauseGroupSkews, type TimedAction } from '../executor/group-skew.ts';
-import type { FeasiblePlan } from '../model/plan.ts';
+import type { FeasiblePlan } from '@entropy/engine';
 import { type ApplySource, readApplySource, withCostModel } from './apply-source.ts';
 import { readCostModelFile } from './cost-model-option.ts';
 import { formatPlan, seconds } from './format-plan.ts';
-import { type CommandResult, writeTextFile } from './io.ts';
+import { type CommandResult, writeTextFile } from '../command-io/io.ts';
 
 /** Exit codes of `entropy apply`; 1 (bad input, no controller) is main.ts's for every user-reachable error. */
 export const ApplyExit = { Ok: 0, BadInput: 1, Infeasible: 2, Failed: 4 } as const;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeControl, encodeControl } from '@entropy/protocol';
 import { afterAll, describe, expect, it } from 'vitest';
-import { costModelWith } from '../model/cost-model.ts';
+import { costModelWith } from '@entropy/engine';
 import { readApplySource, withCostModel } from './apply-source.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'entropy-apply-source-'));

@@ -1,10 +1,7 @@
 import { existsSync } from 'node:fs';
-import type { ApplyRequest } from '@entropy/protocol';
-import { EntropyError, ErrorCode } from '../errors.ts';
-import { parseInstance } from '../instance/parse-instance.ts';
-import { type CostModel, type CostModelOverrides, costModelOverrides, costModelWith } from '../model/cost-model.ts';
-import { VJOB_STATES, type VJobState } from '../model/lifecycle.ts';
-import { readJsonFile } from './io.ts';
+import { type ApplyRequest, EntropyError, ErrorCode } from '@entropy/protocol';
+import { type CostModel, type CostModelOverrides, costModelOverrides, costModelWith, parseInstance, VJOB_STATES, type VJobState } from '@entropy/engine';
+import { readJsonFile } from '../command-io/io.ts';
 
 export type ApplySource = Pick<ApplyRequest, 'decision' | 'vms' | 'vjobs' | 'costModel'>;
 

@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ErrorCode } from '../errors.ts';
-import type { FeasiblePlan } from '../model/plan.ts';
+import { ErrorCode } from '@entropy/protocol';
+import type { FeasiblePlan } from '@entropy/engine';
 import { calibrateCommand } from './calibrate-command.ts';
 import { planCommand } from './plan-command.ts';
 

@@ -1,16 +1,13 @@
 import { samplesFromJournal } from '../calibration/journal-samples.ts';
 import { parseResultsFile } from '../calibration/results-file.ts';
-import { silentLogger } from '../controller/logger.ts';
+import { EntropyError, ErrorCode, silentLogger } from '@entropy/protocol';
 import { connectNats, DEFAULT_NATS_URL } from '../controller/nats-connect.ts';
-import { EntropyError, ErrorCode } from '../errors.ts';
-import { formatCostModelFile } from '../instance/cost-model-file.ts';
+import { type CostSample, DEFAULT_COST_MODEL, fitCostModel, formatCostModelFile, type KindCalibration, type LinearCost } from '@entropy/engine';
 import { StreamJournal } from '../journal/stream-journal.ts';
-import { type CostSample, fitCostModel, type KindCalibration } from '../model/calibrate.ts';
-import { DEFAULT_COST_MODEL, type LinearCost } from '../model/cost-model.ts';
 import { readCostModelFile } from './cost-model-option.ts';
-import { readInputText } from './input-file.ts';
-import { type CommandResult, writeTextFile } from './io.ts';
-import { table } from './text-table.ts';
+import { readInputText } from '../command-io/input-file.ts';
+import { type CommandResult, writeTextFile } from '../command-io/io.ts';
+import { table } from '../command-io/text-table.ts';
 
 export interface CalibrateCommandOptions {
   /** Read samples from the plan journal (JetStream stream PREFIX_journal). */

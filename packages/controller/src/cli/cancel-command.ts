@@ -1,4 +1,4 @@
-import type { CommandResult } from './io.ts';
+import type { CommandResult } from '../command-io/io.ts';
 import { controlRequest, type ControlClientOptions } from './queue-request.ts';
 
 /** `entropy cancel ID`: a waiting vjob ends at once; a running or sleeping one ends once the loop has stopped its VMs. */

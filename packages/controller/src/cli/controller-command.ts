@@ -1,19 +1,18 @@
 import { startController, type DecideFn } from '../controller/controller.ts';
 import { createLogger, type Logger } from '../controller/logger.ts';
-import { type CommandTemplate, CommandTemplateError, parseCommandTemplate, subjects } from '@entropy/protocol';
+import { type CommandTemplate, CommandTemplateError, EntropyError, ErrorCode, parseCommandTemplate, subjects } from '@entropy/protocol';
 import { connectNats, DEFAULT_NATS_URL, runningController } from '../controller/nats-connect.ts';
 import { type LeaderLease, startLeaderLease } from '../controller/leader-lease.ts';
 import { BOOT_COMMAND_PLACEHOLDERS } from '../controller/nats-node-power.ts';
 import { DEFAULT_RETRY_POLICY } from '../reconcile/failure-book.ts';
 import type { PlanJournal } from '../journal/plan-journal.ts';
 import { openJournal } from '../journal/stream-journal.ts';
-import { EntropyError, ErrorCode } from '../errors.ts';
 import type { ExecutionMode } from '../executor/index.ts';
-import { loadPolicy } from '../policy/index.ts';
+import { loadPolicy } from '../policy/load-policy.ts';
 import { openQueueStore, queueBucketOf, type QueueStoreKind } from '../queue/kv-queue-store.ts';
 import { VJobQueue } from '../queue/vjob-queue.ts';
 import { readCostModelFile } from './cost-model-option.ts';
-import type { CommandResult } from './io.ts';
+import type { CommandResult } from '../command-io/io.ts';
 
 export interface ControllerCommandOptions {
   readonly nats?: string;

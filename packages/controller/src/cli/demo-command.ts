@@ -1,15 +1,14 @@
 import { rm } from 'node:fs/promises';
 import { workspacePath } from '../workspace.ts';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { StatusReply } from '@entropy/protocol';
+import { EntropyError, ErrorCode, type StatusReply } from '@entropy/protocol';
 import { startDemoCluster, waitUntilObserved, type DemoCluster } from '../cluster/demo-cluster.ts';
-import { EntropyError, ErrorCode } from '../errors.ts';
-import { parseInstance, type Instance } from '../instance/parse-instance.ts';
+import { parseInstance, type Instance } from '@entropy/engine';
 import { applyCommand, type ApplyIo } from './apply-command.ts';
 import { readApplySource } from './apply-source.ts';
-import { readJsonFile, type CommandResult } from './io.ts';
+import { readJsonFile, type CommandResult } from '../command-io/io.ts';
 import { labDemo } from './demo-lab.ts';
-import { untilSignal, vjobTable, wantedStateMismatches } from './demo-report.ts';
+import { DemoExit, untilSignal, vjobTable, wantedStateMismatches } from './demo-report.ts';
 
 export const REFERENCE_INSTANCE = workspacePath('examples/reference.json');
 
@@ -24,7 +23,6 @@ export interface DemoCommandOptions {
   readonly lab?: boolean;
 }
 
-export const DemoExit = { Ok: 0, Failed: 4, Mismatch: 5 } as const;
 
 const defaultIo: ApplyIo = {
   write: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),

@@ -3,16 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StatusReply } from '@entropy/protocol';
 import { connectNats } from '../controller/nats-connect.ts';
-import { parseInstance } from '../instance/parse-instance.ts';
+import { parseInstance } from '@entropy/engine';
 import { consoleBreak, readSerial, untilTicking } from '../lab/guest.ts';
-import { applyOnLab } from '../lab/lab-apply.ts';
+import { applyOnLab } from './lab-apply.ts';
 import { teardownLab } from '../lab/lab-teardown.ts';
 import { SCENARIO_END } from '../lab/lab-scenario.ts';
 import { labUp } from '../lab/lab-up.ts';
 import { statusCommand } from './status-command.ts';
 import type { ApplyIo } from './apply-command.ts';
-import { type CommandResult, readJsonFile } from './io.ts';
-import { DemoExit } from './demo-command.ts';
+import { type CommandResult, readJsonFile } from '../command-io/io.ts';
+import { DemoExit } from './demo-report.ts';
 import { untilSignal, vjobTable, wantedStateMismatches } from './demo-report.ts';
 
 /** Several TCG guests booting at once on shared cores take tens of seconds. */

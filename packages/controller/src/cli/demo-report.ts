@@ -1,5 +1,8 @@
 import type { StatusReply } from '@entropy/protocol';
-import type { Instance } from '../instance/parse-instance.ts';
+import type { Instance } from '@entropy/engine';
+
+/** Exit codes of `entropy demo` (1, bad input or a cluster that does not start, is main.ts's). */
+export const DemoExit = { Ok: 0, Failed: 4, Mismatch: 5 } as const;
 
 /** What the demos show and check against what the agents report. */
 

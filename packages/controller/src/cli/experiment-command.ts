@@ -1,11 +1,9 @@
 import { existsSync } from 'node:fs';
 import { workspacePath } from '../workspace.ts';
 import { loadPolicy } from '../policy/load-policy.ts';
-import { PolicyError } from '../policy/policy-errors.ts';
-import { loadScenario, type Scenario } from '../simulator/scenario.ts';
-import { simulate, type SimulationResult } from '../simulator/simulator.ts';
-import { plotUse } from '../simulator/svg-plot.ts';
-import { type CommandResult, writeTextFile } from './io.ts';
+import { parseScenario, PolicyError, type Scenario, simulate, type SimulationResult } from '@entropy/engine';
+import { plotUse } from '../svg/svg-plot.ts';
+import { type CommandResult, readJsonFile, writeTextFile } from '../command-io/io.ts';
 
 export interface ExperimentCommandOptions {
   readonly json?: boolean;
@@ -40,7 +38,8 @@ export interface ExperimentFigures {
  * their figures side by side (or as JSON keyed by policy), optionally writing an SVG plot.
  */
 export async function experimentCommand(scenarioArg: string, options: ExperimentCommandOptions = {}): Promise<CommandResult> {
-  const scenario = loadScenario(scenarioFile(scenarioArg));
+  const file = scenarioFile(scenarioArg);
+  const scenario = parseScenario(readJsonFile(file), file);
   const names = options.policies && options.policies.length > 0 ? options.policies : DEFAULT_EXPERIMENT_POLICIES;
   const results: SimulationResult[] = [];
   try {

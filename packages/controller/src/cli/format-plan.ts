@@ -1,5 +1,5 @@
-import type { NodeAction, Plan, PlannedAction, SolverStats } from '../model/plan.ts';
-import { withThousands } from './text-table.ts';
+import type { NodeAction, Plan, PlannedAction, SolverStats } from '@entropy/engine';
+import { withThousands } from '../command-io/text-table.ts';
 
 export const seconds = (ms: number) => `${(ms / 1000).toFixed(2)}s`;
 

@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ErrorCode } from '../errors.ts';
-import { xmlProblem } from '../testing/well-formed-xml.ts';
+import { ErrorCode } from '@entropy/protocol';
+import { xmlProblem } from '@entropy/test-support/well-formed-xml.ts';
 import { ganttCommand } from './gantt-command.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'entropy-gantt-'));

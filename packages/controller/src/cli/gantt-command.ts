@@ -1,13 +1,11 @@
-import { TOKEN_RE } from '@entropy/protocol';
-import { silentLogger } from '../controller/logger.ts';
+import { EntropyError, ErrorCode, silentLogger, TOKEN_RE } from '@entropy/protocol';
 import { connectNats, DEFAULT_NATS_URL } from '../controller/nats-connect.ts';
-import { EntropyError, ErrorCode } from '../errors.ts';
 import { type GanttPlan, ganttSvg } from '../gantt/gantt-svg.ts';
 import { planFromJournal } from '../gantt/journal-plan.ts';
 import type { MeasuredAction } from '../gantt/measured-actions.ts';
-import { parsePlan } from '../instance/parse-plan.ts';
+import { parsePlan } from '@entropy/engine';
 import { StreamJournal } from '../journal/stream-journal.ts';
-import { readJsonFile, type CommandResult, writeTextFile } from './io.ts';
+import { readJsonFile, type CommandResult, writeTextFile } from '../command-io/io.ts';
 
 export interface GanttCommandOptions {
   readonly out: string;

@@ -1,14 +1,15 @@
+import { EXIT_HOST_FAILED } from '../deploy/exit-codes.ts';
+
+export { EXIT_HOST_FAILED };
 /**
  * The commands' help texts and the option values the CLI declares, apart from the commands themselves: the CLI
  * declares every command at start and loads a command's code only when it runs, so what a declaration needs
  * must not pull that code in.
  */
-import type { InstanceFormat } from '../btrplace/instance-format.ts';
+import type { InstanceFormat } from '@entropy/engine';
 
 export const INPUT_FORMATS = ['entropy', 'btrplace'] as const satisfies readonly InstanceFormat[];
 export const OUTPUT_FORMATS = ['entropy', 'btrplace'] as const;
-/** entropy deploy install's exit code when at least one host failed. */
-export const EXIT_HOST_FAILED = 6;
 
 export const VERIFY_HELP = `
 Replays the plan against the instance's configuration and decision, and reports the first violation

@@ -1,6 +1,6 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_GUEST_MEM_MIB, DEFAULT_LAB_CAPACITY, DEFAULT_LAB_DIR, DEFAULT_LAB_GUESTS, DEFAULT_LAB_HOSTS } from '../lab/lab-defaults.ts';
-import type { CommandResult } from './io.ts';
+import type { CommandResult } from '../command-io/io.ts';
 
 type Run = (handler: () => CommandResult | Promise<CommandResult>) => Promise<void>;
 

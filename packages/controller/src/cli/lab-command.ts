@@ -5,7 +5,7 @@ import { formatLabStatus, labStatus } from '../lab/lab-status.ts';
 import { teardownLab } from '../lab/lab-teardown.ts';
 import { DEFAULT_GUEST_MEM_MIB } from '../lab/lab-defaults.ts';
 import { type Lab, labUp, type LabUpOptions } from '../lab/lab-up.ts';
-import type { CommandResult } from './io.ts';
+import type { CommandResult } from '../command-io/io.ts';
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const cli = 'pnpm entropy';

@@ -1,15 +1,15 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { EntropyError } from '../errors.ts';
-import { PolicyError } from '../policy/policy-errors.ts';
-import type { CommandResult } from './io.ts';
+import { EntropyError } from '@entropy/protocol';
+import { PolicyError } from '@entropy/engine';
+import type { CommandResult } from '../command-io/io.ts';
 import type { ApplyCommandOptions } from './apply-command.ts';
 import type { CalibrateCommandOptions } from './calibrate-command.ts';
 import type { GanttCommandOptions } from './gantt-command.ts';
 import type { NodeVerb } from './node-command.ts';
 import type { PlanCommandOptions } from './plan-command.ts';
 import { APPLY_HELP, CALIBRATE_HELP, GANTT_HELP, INPUT_FORMATS, NODE_HELP, OUTPUT_FORMATS, SUBMIT_HELP, VERIFY_HELP } from './help-texts.ts';
-import { DEFAULT_MAX_INPUT_BYTES, parseByteSize, setMaxInputBytes } from './input-file.ts';
-import { registerDeployCommands } from '../deploy/deploy-cli.ts';
+import { DEFAULT_MAX_INPUT_BYTES, parseByteSize, setMaxInputBytes } from '../command-io/input-file.ts';
+import { registerDeployCommands } from './deploy-cli.ts';
 import { registerLabCommands } from './lab-cli.ts';
 
 // Every command is declared here, and its code is imported only when it runs: `entropy plan` does not load the

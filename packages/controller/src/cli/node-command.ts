@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { StatusReply } from '@entropy/protocol';
-import type { CommandResult } from './io.ts';
+import type { CommandResult } from '../command-io/io.ts';
 import { controlRequest, type ControlClientOptions } from './queue-request.ts';
 
 export const NodeVerb = { Boot: 'boot', Shutdown: 'shutdown' } as const;

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { tinyInstance } from '../btrplace/test-fixtures.ts';
-import { ErrorCode, InvalidInputError } from '../errors.ts';
+import { tinyInstance } from '@entropy/test-support/btrplace-fixtures.ts';
+import { ErrorCode, InvalidInputError } from '@entropy/protocol';
 import { planCommand } from './plan-command.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'entropy-btrplace-'));

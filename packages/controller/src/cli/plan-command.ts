@@ -1,9 +1,7 @@
-import { entropyExportContext, exportContextOf, readInstanceAs, writeBtrPlacePlan, type InstanceFormat } from '../btrplace/index.ts';
-import { contextSwitch } from '../engine/context-switch.ts';
-import { type CostModelOverrides, costModelWith } from '../model/cost-model.ts';
+import { contextSwitch, type CostModelOverrides, costModelWith, entropyExportContext, exportContextOf, type InstanceFormat, readInstanceAs, writeBtrPlacePlan } from '@entropy/engine';
 import { readCostModelFile } from './cost-model-option.ts';
 import { formatPlan } from './format-plan.ts';
-import { readJsonFile, type CommandResult } from './io.ts';
+import { readJsonFile, type CommandResult } from '../command-io/io.ts';
 import type { OUTPUT_FORMATS } from './help-texts.ts';
 
 export interface PlanCommandOptions {

@@ -1,7 +1,7 @@
 import type { QueueReply } from '@entropy/protocol';
-import type { CommandResult } from './io.ts';
+import type { CommandResult } from '../command-io/io.ts';
 import { controlRequest, type ControlClientOptions } from './queue-request.ts';
-import { table } from './text-table.ts';
+import { table } from '../command-io/text-table.ts';
 
 export interface QueueCommandOptions extends ControlClientOptions {
   readonly json?: boolean;

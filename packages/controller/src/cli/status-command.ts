@@ -1,7 +1,7 @@
 import type { StatusReply } from '@entropy/protocol';
-import type { CommandResult } from './io.ts';
+import type { CommandResult } from '../command-io/io.ts';
 import { controlRequest, type ControlClientOptions } from './queue-request.ts';
-import { table } from './text-table.ts';
+import { table } from '../command-io/text-table.ts';
 
 export interface StatusCommandOptions extends ControlClientOptions {
   readonly json?: boolean;

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decode, encodeControl, type PlanProgress, type QueueReply, type StatusReply, subjects } from '@entropy/protocol';
 import { askController, connectNats, DEFAULT_CONTROL_TIMEOUT_MS, DEFAULT_NATS_URL } from '../controller/nats-connect.ts';
-import type { CommandResult } from './io.ts';
+import type { CommandResult } from '../command-io/io.ts';
 import { formatQueue } from './queue-command.ts';
 import type { ControlClientOptions } from './queue-request.ts';
 import { nodeTable, statusHeadline } from './status-command.ts';

@@ -1,6 +1,6 @@
 import { parseVJobFile } from '../queue/vjob-file.ts';
-import { ErrorCode } from '../errors.ts';
-import { readJsonFile, type CommandResult } from './io.ts';
+import { ErrorCode } from '@entropy/protocol';
+import { readJsonFile, type CommandResult } from '../command-io/io.ts';
 import { controlRequest, type ControlClientOptions } from './queue-request.ts';
 
 /** `entropy submit FILE`: validates a vjob file locally, then asks the controller to queue it. */

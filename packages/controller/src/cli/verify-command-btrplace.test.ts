@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { tinyInstance } from '../btrplace/test-fixtures.ts';
-import { EntropyError, ErrorCode, InvalidInputError } from '../errors.ts';
+import { tinyInstance } from '@entropy/test-support/btrplace-fixtures.ts';
+import { EntropyError, ErrorCode, InvalidInputError } from '@entropy/protocol';
 import { planCommand } from './plan-command.ts';
 import { verifyCommand } from './verify-command.ts';
 

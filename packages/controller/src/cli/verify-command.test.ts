@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ErrorCode, InvalidInputError } from '../errors.ts';
+import { ErrorCode, InvalidInputError } from '@entropy/protocol';
 import { verifyCommand } from './verify-command.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'entropy-verify-'));

@@ -1,8 +1,6 @@
-import { btrplaceImportContext, entropyImportContext, isBtrPlacePlan, readBtrPlacePlan, readInstanceAs, type InstanceFormat } from '../btrplace/index.ts';
-import { ErrorCode, InvalidInputError } from '../errors.ts';
-import { parsePlan } from '../instance/parse-plan.ts';
-import { verifyPlan } from '../verifier/index.ts';
-import { readJsonFile, type CommandResult } from './io.ts';
+import { btrplaceImportContext, entropyImportContext, type InstanceFormat, isBtrPlacePlan, parsePlan, readBtrPlacePlan, readInstanceAs, verifyPlan } from '@entropy/engine';
+import { ErrorCode, InvalidInputError } from '@entropy/protocol';
+import { readJsonFile, type CommandResult } from '../command-io/io.ts';
 
 /** Exit codes of `entropy verify`; 1 (bad input) is main.ts's for every user-reachable error. */
 export const VerifyExit = { Ok: 0, BadInput: 1, Violation: 3 } as const;

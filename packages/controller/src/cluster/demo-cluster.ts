@@ -2,11 +2,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { type ApplyRequest, encodeControl, type StatusReply, subjects } from '@entropy/protocol';
+import { type ApplyRequest, encodeControl, EntropyError, ErrorCode, type StatusReply, subjects } from '@entropy/protocol';
 import { newPlanId } from '../controller/controller.ts';
 import { askController, connectNats } from '../controller/nats-connect.ts';
-import { EntropyError, ErrorCode } from '../errors.ts';
-import type { Configuration } from '../model/configuration.ts';
+import type { Configuration } from '@entropy/engine';
 import { startNatsServer, type NatsServer } from './nats-server.ts';
 import { AGENT_BIN, ENTROPY_BIN, type ManagedProcess, startProcess } from './processes.ts';
 

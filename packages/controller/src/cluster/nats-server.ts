@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { EntropyError, ErrorCode } from '../errors.ts';
+import { EntropyError, ErrorCode } from '@entropy/protocol';
 
 /** A nats-server of our own on a free loopback port: the demo's embedded server, and the integration tests'. */
 export interface NatsServer {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { costModelWith } from '../model/cost-model.ts';
+import { costModelWith } from '@entropy/engine';
 import type { MonitorView } from '../monitor/index.ts';
 import type { ReconcileResult } from '../reconcile/reconcile.ts';
 import type { ReconcileLoop, TurnRequest } from '../reconcile/reconcile-loop.ts';

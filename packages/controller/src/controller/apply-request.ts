@@ -1,12 +1,9 @@
 import { type ApplyReply, type ApplyRequest, ControlErrorCode, type ControlError } from '@entropy/protocol';
-import type { Decision } from '../model/configuration.ts';
-import { type CostModel, type CostModelOverrides, costModelWith } from '../model/cost-model.ts';
+import { type CostModel, type CostModelOverrides, costModelWith, type Decision, InvalidDecisionError, validateDecision, type VJobState } from '@entropy/engine';
 import type { MonitorView } from '../monitor/index.ts';
-import { InvalidDecisionError, validateDecision } from '../policy/index.ts';
 import { TurnOutcome } from '../reconcile/reconcile.ts';
 import type { ReconcileLoop } from '../reconcile/reconcile-loop.ts';
 import type { VJobQueue } from '../queue/vjob-queue.ts';
-import type { VJobState } from '../model/lifecycle.ts';
 
 export interface ApplyDeps {
   readonly loop: ReconcileLoop;

@@ -1,19 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import {
-  type ApplyReply,
-  type ApplyRequest,
-  ControlErrorCode,
-  type CommandTemplate,
-  decode,
-  decodeControl,
-  encode,
-  type LedgerReply,
-  encodeControl,
-  type Subjects,
-  subjects as subjectsOf,
-} from '@entropy/protocol';
+import { type ApplyReply, type ApplyRequest, type CommandTemplate, ControlErrorCode, decode, decodeControl, encode, encodeControl, type LedgerReply, type Logger, type Subjects, subjects as subjectsOf } from '@entropy/protocol';
 import {
   type ActionTimeouts,
   executePlan,
@@ -24,11 +12,8 @@ import {
   progressPublisher,
 } from '../executor/index.ts';
 import { MemoryJournal, type PlanJournal } from '../journal/plan-journal.ts';
-import type { Configuration, Decision } from '../model/configuration.ts';
-import { type CostModel, DEFAULT_COST_MODEL } from '../model/cost-model.ts';
-import type { FeasiblePlan } from '../model/plan.ts';
+import { type Configuration, type CostModel, type Decision, DEFAULT_COST_MODEL, type FeasiblePlan, type Policy } from '@entropy/engine';
 import { DEFAULT_MISSED_PERIODS, MemoryRegistry, type MonitorView, startNatsMonitor } from '../monitor/index.ts';
-import type { Policy } from '../policy/index.ts';
 import type { NodePowerRecord } from '../queue/queue-store.ts';
 import type { VJobQueue } from '../queue/vjob-queue.ts';
 import type { RetryPolicy } from '../reconcile/failure-book.ts';
@@ -38,7 +23,6 @@ import { applyRequest } from './apply-request.ts';
 import type { BootCommandRunner } from './boot-command.ts';
 import { natsNodePower } from './nats-node-power.ts';
 import { nodePowerRequest } from './node-power-request.ts';
-import type { Logger } from './logger.ts';
 import type { LeaderLease } from './leader-lease.ts';
 import { actionJournalFor } from './plan-journaling.ts';
 import { respondChunked } from './nats-connect.ts';

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { Logger } from './logger.ts';
+import type { Logger } from '@entropy/protocol';
 
 export const DEFAULT_LEASE_MS = 3000;
 /** Below this the renewal period (a third of the lease) nears a JetStream round trip on a loaded machine. */

@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../../../test/helpers/wait-for.ts';
 import { type NatsServer, startNatsServer } from '../cluster/nats-server.ts';
 import { LEADER_KEY, type LeaderLease, LeaseError, type LeaseRecord, type LeaseState, leaderBucketOf, startLeaderLease } from './leader-lease.ts';
-import { type Logger, silentLogger } from './logger.ts';
+import { type Logger, silentLogger } from '@entropy/protocol';
 import { connectNats, type NatsConnection } from './nats-connect.ts';
 
 const LEASE_MS = 1000;

@@ -1,20 +1,7 @@
 import { connect, errors, type Msg, type NatsConnection } from '@nats-io/transport-node';
-import {
-  chunkSizeFor,
-  type ControlKind,
-  type ControlMessageOf,
-  type ControlVerb,
-  decodeControl,
-  encodeControl,
-  joinReply,
-  MAX_CONTROL_REPLY_BYTES,
-  REPLY_SENTINEL,
-  splitReply,
-  type Subjects,
-} from '@entropy/protocol';
+import { chunkSizeFor, type ControlKind, type ControlMessageOf, type ControlVerb, decodeControl, encodeControl, EntropyError, ErrorCode, joinReply, MAX_CONTROL_REPLY_BYTES, REPLY_SENTINEL, splitReply, type Subjects } from '@entropy/protocol';
 
 export type { NatsConnection };
-import { EntropyError, ErrorCode } from '../errors.ts';
 
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 

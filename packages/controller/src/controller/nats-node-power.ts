@@ -1,10 +1,9 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { ActionErrorCode, type CommandTemplate, commandArgv, decode, describeCommand, encode, type Subjects } from '@entropy/protocol';
+import { ActionErrorCode, commandArgv, type CommandTemplate, decode, describeCommand, encode, type Logger, type Subjects } from '@entropy/protocol';
 import { type NodePower, NodePowerError, NodePowerErrorCode, type NodePowerRequest } from '../executor/index.ts';
 import type { NatsMonitor } from '../monitor/index.ts';
 import { type BootCommandRunner, runBootCommand } from './boot-command.ts';
-import type { Logger } from './logger.ts';
 import { isNoResponders } from './nats-connect.ts';
 
 /** How long a boot may take, from the command's start to the agent's first status (`--boot-timeout`). */

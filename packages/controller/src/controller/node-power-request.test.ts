@@ -1,8 +1,7 @@
-import { decodeControl, encodeControl, type NodeReply } from '@entropy/protocol';
+import { decodeControl, encodeControl, type NodeReply, silentLogger } from '@entropy/protocol';
 import { describe, expect, it } from 'vitest';
 import type { MonitorView, NodeView } from '../monitor/index.ts';
 import type { NodePowerRecord } from '../queue/queue-store.ts';
-import { silentLogger } from './logger.ts';
 import { nodePowerRequest, type NodePowerRequestDeps } from './node-power-request.ts';
 
 const nodeView = (id: string, liveness: NodeView['liveness'], poweredOff = false): NodeView => ({

@@ -1,8 +1,7 @@
-import { ControlErrorCode, decodeControl, encodeControl, type NodeReply } from '@entropy/protocol';
-import type { NodeState } from '../model/configuration.ts';
+import { ControlErrorCode, decodeControl, encodeControl, type Logger, type NodeReply } from '@entropy/protocol';
+import type { NodeState } from '@entropy/engine';
 import type { MonitorView } from '../monitor/index.ts';
 import type { NodePowerRecord } from '../queue/queue-store.ts';
-import type { Logger } from './logger.ts';
 
 export interface NodePowerRequestDeps {
   readonly logger: Logger;

@@ -1,6 +1,6 @@
 import type { ActionJournal } from '../executor/index.ts';
 import type { JournalRecord, PlanJournal } from '../journal/plan-journal.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from '@entropy/protocol';
 
 /**
  * The executor's journal for one plan: intents are awaited (an action is sent only once its

@@ -2,10 +2,8 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { MemoryJournal } from '../journal/plan-journal.ts';
 import { describe, expect, it } from 'vitest';
-import { contextSwitch } from '../engine/context-switch.ts';
+import { barrierMakespan, contextSwitch, parseInstance } from '@entropy/engine';
 import { executePlan, ExecutionMode, MemoryTransport } from '../executor/index.ts';
-import { parseInstance } from '../instance/parse-instance.ts';
-import { barrierMakespan } from '../model/plan.ts';
 import { MemoryQueueStore } from '../queue/queue-store.ts';
 import { closeInterruptedPlan, planRecorder } from './plan-records.ts';
 

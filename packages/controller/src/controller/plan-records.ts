@@ -1,9 +1,8 @@
 import { estimatedDurationMs, type ExecutionMode, type ExecutionOutcome } from '../executor/index.ts';
-import type { FeasiblePlan } from '../model/plan.ts';
+import type { FeasiblePlan } from '@entropy/engine';
 import type { PlanRecord, QueueStore } from '../queue/queue-store.ts';
-import type { LedgerReply } from '@entropy/protocol';
+import type { LedgerReply, Logger } from '@entropy/protocol';
 import { type JournalRecord, summarizePlan, type PlanJournal } from '../journal/plan-journal.ts';
-import type { Logger } from './logger.ts';
 
 type RecordStore = Pick<QueueStore, 'recordPlan' | 'lastPlan'>;
 

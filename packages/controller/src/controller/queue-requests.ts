@@ -1,18 +1,8 @@
-import {
-  type ControlError,
-  ControlErrorCode,
-  type ControlKind,
-  decodeControl,
-  encodeControl,
-  type QueuedVjobMessage,
-  type QueueReply,
-} from '@entropy/protocol';
-import type { VM } from '../model/configuration.ts';
+import { type ControlError, ControlErrorCode, type ControlKind, decodeControl, encodeControl, type Logger, type QueuedVjobMessage, type QueueReply } from '@entropy/protocol';
+import type { Policy, VM } from '@entropy/engine';
 import { type MonitorView, vjobIndexOf } from '../monitor/index.ts';
-import type { Policy } from '../policy/index.ts';
 import type { StoredVJob } from '../queue/queue-store.ts';
 import { type QueueResult, type VJobQueue, observeVJob } from '../queue/vjob-queue.ts';
-import type { Logger } from './logger.ts';
 
 export interface QueueRequestDeps {
   readonly name: string;

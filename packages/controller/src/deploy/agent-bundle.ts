@@ -3,7 +3,7 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { EntropyError, ErrorCode } from '../errors.ts';
+import { EntropyError, ErrorCode } from '@entropy/protocol';
 import { WORKSPACE_ROOT } from '../workspace.ts';
 
 const run = promisify(execFile);

@@ -1,5 +1,4 @@
-import { TOKEN_RE } from '@entropy/protocol';
-import { EntropyError, ErrorCode } from '../errors.ts';
+import { EntropyError, ErrorCode, TOKEN_RE } from '@entropy/protocol';
 import type { SshTarget } from './ssh-session.ts';
 
 export interface DeployHost extends SshTarget {

@@ -1,15 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { CommandResult } from '../cli/io.ts';
-import { table } from '../cli/text-table.ts';
-import { EntropyError, ErrorCode } from '../errors.ts';
+import type { CommandResult } from '../command-io/io.ts';
+import { table } from '../command-io/text-table.ts';
+import { EntropyError, ErrorCode } from '@entropy/protocol';
 import { buildAgentBundle } from './agent-bundle.ts';
 import { WORKSPACE_ROOT } from '../workspace.ts';
 import { parseHosts } from './hosts.ts';
 import { type HostResult, INSTALL_DRIVERS, type InstallDriver, installHosts } from './installer.ts';
 import { type Connector, type SshAuth, sshConnect } from './ssh-session.ts';
-import { EXIT_HOST_FAILED } from '../cli/help-texts.ts';
+import { EXIT_HOST_FAILED } from './exit-codes.ts';
 
 /** Exit code when at least one host failed (0: all succeeded, 1: bad input). */
 export { EXIT_HOST_FAILED };

@@ -1,8 +1,7 @@
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { DEFAULT_PREFIX, ProtocolError, TOKEN_RE } from '@entropy/protocol';
-import type { CommandResult } from '../cli/io.ts';
-import { EntropyError, ErrorCode } from '../errors.ts';
+import { DEFAULT_PREFIX, EntropyError, ErrorCode, ProtocolError, TOKEN_RE } from '@entropy/protocol';
+import type { CommandResult } from '../command-io/io.ts';
 import { clusterUsers, credentialsFile, generatePassword, natsServerConfig, parseCredentialsFile } from './nats-config.ts';
 
 export const DEFAULT_CONFIG_FILE = 'nats-server.conf';

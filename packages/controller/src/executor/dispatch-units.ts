@@ -1,4 +1,4 @@
-import type { NodeAction, PlannedAction } from '../model/plan.ts';
+import type { NodeAction, PlannedAction } from '@entropy/engine';
 
 /** Actions sent together: one action, the pauses (unpauses) of one vjob in one step, or one node power action. */
 export interface DispatchUnit {

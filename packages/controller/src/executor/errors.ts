@@ -1,5 +1,4 @@
-import type { NodeActionType } from '../model/lifecycle.ts';
-import type { Violation } from '../verifier/index.ts';
+import type { NodeActionType, Violation } from '@entropy/engine';
 
 /** Stable codes of the errors the executor throws before it sends anything. */
 export const PlanErrorCode = {

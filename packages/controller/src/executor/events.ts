@@ -1,5 +1,4 @@
-import type { VMState } from '../model/lifecycle.ts';
-import type { NodeAction, PlannedAction } from '../model/plan.ts';
+import type { NodeAction, PlannedAction, VMState } from '@entropy/engine';
 import type { ExecutionError, ExecutionMode, ExecutionOutcome } from './outcome.ts';
 
 /** Plan-wide counters, carried by every event (progress bars read them); VM and node actions together. */

@@ -1,9 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { type ActionRequest, type ActionResult, executingNode, TOKEN_RE } from '@entropy/protocol';
-import type { Configuration, Decision, VM } from '../model/configuration.ts';
-import type { VMState } from '../model/lifecycle.ts';
-import { barrierMakespan, type FeasiblePlan, type NodeAction, type PlannedAction } from '../model/plan.ts';
-import { verifyPlan } from '../verifier/index.ts';
+import { barrierMakespan, type Configuration, type Decision, type FeasiblePlan, type NodeAction, type PlannedAction, verifyPlan, type VM, type VMState } from '@entropy/engine';
 import { dispatchUnits, type DispatchUnit } from './dispatch-units.ts';
 import { InvalidPlanIdError, NodePowerUnsupportedError, PlanRefusedError, UnsupportedPlanError } from './errors.ts';
 import { type NodePower, NodePowerError } from './node-power.ts';

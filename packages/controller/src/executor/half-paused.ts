@@ -1,5 +1,4 @@
-import type { VMState } from '../model/lifecycle.ts';
-import type { PlannedAction } from '../model/plan.ts';
+import type { PlannedAction, VMState } from '@entropy/engine';
 
 type ActionStatus = 'pending' | 'running' | 'done' | 'failed';
 

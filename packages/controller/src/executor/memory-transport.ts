@@ -1,7 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { type ActionRequest, type ActionResult, executingNode } from '@entropy/protocol';
-import type { Configuration } from '../model/configuration.ts';
-import { stateAfter, type VMState } from '../model/lifecycle.ts';
+import { type Configuration, stateAfter, type VMState } from '@entropy/engine';
 import { TransientTransportError, type ActionTransport, type SendOptions } from './transport.ts';
 
 export interface MemoryTransportOptions {

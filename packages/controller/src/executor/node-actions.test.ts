@@ -1,9 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Constraint } from '../constraints/constraint.ts';
-import { contextSwitch } from '../engine/context-switch.ts';
-import type { Configuration, Decision, VM } from '../model/configuration.ts';
-import { DEFAULT_COST_MODEL } from '../model/cost-model.ts';
-import type { FeasiblePlan } from '../model/plan.ts';
+import { type Configuration, type Constraint, contextSwitch, type Decision, DEFAULT_COST_MODEL, type FeasiblePlan, type VM } from '@entropy/engine';
 import type { ExecutorEvent } from './events.ts';
 import { assertExecutable, executePlan, type ExecuteOptions } from './execute-plan.ts';
 import { MemoryTransport } from './memory-transport.ts';

@@ -1,4 +1,4 @@
-import type { NodeActionType } from '../model/lifecycle.ts';
+import type { NodeActionType } from '@entropy/engine';
 
 /** One node power action as the executor hands it to the controller's NodePower. */
 export interface NodePowerRequest {

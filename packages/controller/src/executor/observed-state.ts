@@ -1,7 +1,5 @@
 import type { ActionResult } from '@entropy/protocol';
-import type { Configuration, NodeState, VM } from '../model/configuration.ts';
-import { stateAfter, type VMState } from '../model/lifecycle.ts';
-import type { PlannedAction } from '../model/plan.ts';
+import { type Configuration, type NodeState, type PlannedAction, stateAfter, type VM, type VMState } from '@entropy/engine';
 
 /** Where the executor believes each VM is, from the source configuration and the results it got. */
 export class ObservedState {

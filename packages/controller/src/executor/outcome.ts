@@ -1,5 +1,4 @@
-import type { Configuration } from '../model/configuration.ts';
-import type { NodeAction, PlannedAction } from '../model/plan.ts';
+import type { Configuration, NodeAction, PlannedAction } from '@entropy/engine';
 
 export const ExecutionMode = { Barrier: 'barrier', Asap: 'asap' } as const;
 export type ExecutionMode = (typeof ExecutionMode)[keyof typeof ExecutionMode];

@@ -1,8 +1,8 @@
 import type { PlanProgress } from '@entropy/protocol';
 import { describe, expect, it } from 'vitest';
 import type { JournalRecord } from '../journal/plan-journal.ts';
-import type { FeasiblePlan, PlannedAction } from '../model/plan.ts';
-import { xmlProblem } from '../testing/well-formed-xml.ts';
+import type { FeasiblePlan, PlannedAction } from '@entropy/engine';
+import { xmlProblem } from '@entropy/test-support/well-formed-xml.ts';
 import { ganttSvg } from './gantt-svg.ts';
 import { planFromJournal } from './journal-plan.ts';
 import { measuredFromJournal, measuredFromProgress } from './measured-actions.ts';

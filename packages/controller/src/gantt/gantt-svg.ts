@@ -1,6 +1,5 @@
 import { executingNode } from '@entropy/protocol';
-import type { NodeActionType, PlanActionType } from '../model/lifecycle.ts';
-import type { FeasiblePlan, NodeAction } from '../model/plan.ts';
+import type { FeasiblePlan, NodeAction, NodeActionType, PlanActionType } from '@entropy/engine';
 import { escapeXml as esc, svgStart } from '../svg/svg-document.ts';
 import type { MeasuredAction } from './measured-actions.ts';
 

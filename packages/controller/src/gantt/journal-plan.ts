@@ -1,6 +1,5 @@
 import type { JournalRecord } from '../journal/plan-journal.ts';
-import { ACTION_TYPES, type ActionType } from '../model/lifecycle.ts';
-import type { FeasiblePlan, PlannedAction } from '../model/plan.ts';
+import { ACTION_TYPES, type ActionType, type FeasiblePlan, type PlannedAction } from '@entropy/engine';
 import { type MeasuredAction, measuredFromJournal } from './measured-actions.ts';
 
 /**

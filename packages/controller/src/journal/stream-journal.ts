@@ -1,8 +1,6 @@
 import { DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, StorageType } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
-import { assertToken } from '@entropy/protocol';
-import type { Logger } from '../controller/logger.ts';
-import { EntropyError, ErrorCode } from '../errors.ts';
+import { assertToken, EntropyError, ErrorCode, type Logger } from '@entropy/protocol';
 import { type JournalRecord, journalRecordSchema, MemoryJournal, type PlanJournal } from './plan-journal.ts';
 
 /** The stream of a subject prefix: `entropy` -> `entropy_journal` (stream names take no dots). */

@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { silentLogger } from '../controller/logger.ts';
+import { silentLogger } from '@entropy/protocol';
 import { type IntentRecord, type ResultRecord, summarizePlan } from '../journal/plan-journal.ts';
 import { StreamJournal } from '../journal/stream-journal.ts';
 

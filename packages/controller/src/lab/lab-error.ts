@@ -1,4 +1,4 @@
-import { EntropyError, ErrorCode } from '../errors.ts';
+import { EntropyError, ErrorCode } from '@entropy/protocol';
 
 /** The codes of `entropy lab`'s errors (from ErrorCode); tests assert them. */
 export const LabErrorCode = {

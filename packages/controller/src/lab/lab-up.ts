@@ -7,7 +7,7 @@ import { encodeControl, type StatusReply, subjects } from '@entropy/protocol';
 import { startNatsServer } from '../cluster/nats-server.ts';
 import { AGENT_BIN, ENTROPY_BIN } from '../cluster/processes.ts';
 import { askController, connectNats } from '../controller/nats-connect.ts';
-import type { CostModelOverrides } from '../model/cost-model.ts';
+import type { CostModelOverrides } from '@entropy/engine';
 import { DEFAULT_GUEST_CACHE, guestImage, guestXml } from './guest.ts';
 import { LabError, LabErrorCode } from './lab-error.ts';
 import { labScenario, scenarioFits } from './lab-scenario.ts';

@@ -1,7 +1,5 @@
 import type { Hello, NodeStatus, VMStatus } from '@entropy/protocol';
-import type { Configuration, Node, VJob, VM } from '../model/configuration.ts';
-import { holdsResources } from '../model/lifecycle.ts';
-import type { Resources } from '../model/resources.ts';
+import { type Configuration, holdsResources, type Node, type Resources, type VJob, type VM } from '@entropy/engine';
 import type { VMRegistry } from './vm-registry.ts';
 
 export const DEFAULT_STATUS_PERIOD_MS = 2000;

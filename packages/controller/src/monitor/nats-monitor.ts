@@ -1,6 +1,5 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { decode, encode, type Subjects } from '@entropy/protocol';
-import type { Logger } from '../controller/logger.ts';
+import { decode, encode, type Logger, type Subjects } from '@entropy/protocol';
 import { type ActionOutcomeObservation, ClusterMonitor, type MonitorOptions, type MonitorView, type NodeView } from './cluster-monitor.ts';
 import type { VMRegistry } from './vm-registry.ts';
 

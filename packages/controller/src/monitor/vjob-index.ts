@@ -1,4 +1,4 @@
-import type { VM } from '../model/configuration.ts';
+import type { VM } from '@entropy/engine';
 import type { ExcludedVM, MonitorView } from './cluster-monitor.ts';
 
 /** A view's VMs grouped by vjob: what the queue reads per vjob, without a scan of every VM per vjob. */

@@ -1,5 +1,4 @@
-import type { Configuration } from '../model/configuration.ts';
-import type { Resources } from '../model/resources.ts';
+import type { Configuration, Resources } from '@entropy/engine';
 
 /**
  * What the controller knows that agents cannot tell: which vjob a VM belongs to, its declared

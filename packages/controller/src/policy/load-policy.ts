@@ -1,18 +1,7 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { consolidate } from './consolidate.ts';
-import { fcfs } from './fcfs.ts';
-import { fifoFfd } from './fifo-ffd.ts';
-import { PolicyError, PolicyErrorCode } from './policy-errors.ts';
-import type { Policy, PolicyFactory } from './policy.ts';
-
-/** The policies shipped with Entropy, by name. */
-export const BUILTIN_POLICIES: Readonly<Record<string, PolicyFactory>> = {
-  fcfs,
-  'fifo-ffd': fifoFfd,
-  consolidate,
-};
+import { BUILTIN_POLICIES, type Policy, PolicyError, PolicyErrorCode, type PolicyFactory } from '@entropy/engine';
 
 /** A policy module: the compiled CLI reads no TypeScript itself, so a policy written in TypeScript loads through tsx. */
 async function importModule(file: string): Promise<Record<string, unknown>> {

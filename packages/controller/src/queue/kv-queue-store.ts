@@ -2,8 +2,7 @@ import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { type KV, type KvEntry, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import * as z from 'zod';
-import { EntropyError, ErrorCode } from '../errors.ts';
-import type { Logger } from '../controller/logger.ts';
+import { EntropyError, ErrorCode, type Logger } from '@entropy/protocol';
 import { bySubmission, isEmptyPower, MemoryQueueStore, type NodePowerRecord, type PlanRecord, type QueueStore, type StoredVJob } from './queue-store.ts';
 
 /** The stored JSON, checked when read back: a value written by another version or by hand is reported, not trusted. */

@@ -1,4 +1,4 @@
 import { MemoryQueueStore } from './queue-store.ts';
-import { describeQueueStore } from './queue-store-contract.ts';
+import { describeQueueStore } from '../../test/support/queue-store-contract.ts';
 
 describeQueueStore('in-memory', async () => new MemoryQueueStore());

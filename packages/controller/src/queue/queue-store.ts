@@ -1,5 +1,4 @@
-import type { NodeState } from '../model/configuration.ts';
-import type { VJobState } from '../model/lifecycle.ts';
+import type { NodeState, VJobState } from '@entropy/engine';
 import type { VMSpec } from './vjob-file.ts';
 
 /** Why a vjob ended: its VMs all stopped by themselves (as the agents report), or `entropy cancel`. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, InvalidInputError, type InputIssue } from '../errors.ts';
+import { ErrorCode, InvalidInputError, type InputIssue } from '@entropy/protocol';
 import { parseVJobFile } from './vjob-file.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

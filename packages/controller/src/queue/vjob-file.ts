@@ -1,8 +1,6 @@
-import { TOKEN_RE, VM_ID_RE } from '@entropy/protocol';
+import { ErrorCode, type InputIssue, InvalidInputError, jsonPath, TOKEN_RE, VM_ID_RE } from '@entropy/protocol';
 import * as z from 'zod';
-import { ErrorCode, InvalidInputError, jsonPath, type InputIssue } from '../errors.ts';
-import { inputIssues } from '../instance/input-issues.ts';
-import type { Resources } from '../model/resources.ts';
+import { inputIssues, type Resources } from '@entropy/engine';
 
 /**
  * A vjob file, the input of `entropy submit`:

@@ -1,6 +1,5 @@
-import type { NodeStatus, VMStatus } from '@entropy/protocol';
+import { type NodeStatus, silentLogger, type VMStatus } from '@entropy/protocol';
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../controller/logger.ts';
 import { ClusterMonitor, MemoryRegistry, type MonitorView } from '../monitor/index.ts';
 import { MemoryQueueStore } from './queue-store.ts';
 import { observeVJob, VJobQueue } from './vjob-queue.ts';

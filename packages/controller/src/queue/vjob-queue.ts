@@ -1,8 +1,6 @@
-import { ControlErrorCode, type ControlError } from '@entropy/protocol';
-import type { Logger } from '../controller/logger.ts';
-import { vjobStateOf, type VJobState } from '../model/lifecycle.ts';
+import { type ControlError, ControlErrorCode, type Logger } from '@entropy/protocol';
+import { type Resources, type VJobState, vjobStateOf } from '@entropy/engine';
 import { MemoryRegistry, type MonitorView, vjobIndexOf } from '../monitor/index.ts';
-import type { Resources } from '../model/resources.ts';
 import { bySubmission, type QueueStore, type StoredVJob, type StoredVM, VJobEnd, VJobOwner } from './queue-store.ts';
 import type { VJobSpec } from './vjob-file.ts';
 

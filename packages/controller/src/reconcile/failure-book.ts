@@ -1,4 +1,4 @@
-import type { VJobState } from '../model/lifecycle.ts';
+import type { VJobState } from '@entropy/engine';
 
 /**
  * What the loop remembers of failed vjob transitions: a vjob whose action failed goes back to the

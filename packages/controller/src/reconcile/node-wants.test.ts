@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Configuration, VM } from '../model/configuration.ts';
-import { DEFAULT_COST_MODEL } from '../model/cost-model.ts';
+import { type Configuration, DEFAULT_COST_MODEL, verifyPlan, type VM } from '@entropy/engine';
 import type { MonitorView, NodeView } from '../monitor/index.ts';
-import { verifyPlan } from '../verifier/index.ts';
 import { recordNodeFailures } from './node-wants.ts';
 import { type ReconcileInput, reconcile, TurnOutcome } from './reconcile.ts';
 

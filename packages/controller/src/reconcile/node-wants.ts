@@ -1,6 +1,4 @@
-import type { Constraint } from '../constraints/constraint.ts';
-import type { Configuration, Node, NodeState } from '../model/configuration.ts';
-import type { Resources } from '../model/resources.ts';
+import type { Configuration, Constraint, Node, NodeState, Resources } from '@entropy/engine';
 import type { NodeView } from '../monitor/index.ts';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './failure-book.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Configuration, VM } from '../model/configuration.ts';
+import type { Configuration, VM } from '@entropy/engine';
 import type { MonitorView } from '../monitor/index.ts';
 import { policyViewOf, sizedByUsage } from './policy-view.ts';
 

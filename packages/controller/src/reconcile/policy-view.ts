@@ -1,9 +1,5 @@
-import type { Configuration, VM } from '../model/configuration.ts';
-import { TakenRoom } from '../model/room.ts';
-import { holdsResources } from '../model/lifecycle.ts';
-import type { Resources } from '../model/resources.ts';
+import { buildPolicyView, type Configuration, holdsResources, type PolicyView, type Resources, TakenRoom, type VM } from '@entropy/engine';
 import type { MonitorView } from '../monitor/index.ts';
-import { buildPolicyView, type PolicyView } from '../policy/index.ts';
 
 /** The queued vjobs' part of the monitor's view, on nodes with the room the other VMs leave. */
 export function policyViewOf(view: MonitorView, vjobs: ReadonlySet<string>, now: number): PolicyView {

@@ -1,9 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ExecutionOutcome } from '../executor/index.ts';
-import type { Configuration, Decision } from '../model/configuration.ts';
-import { DEFAULT_COST_MODEL } from '../model/cost-model.ts';
-import type { FeasiblePlan } from '../model/plan.ts';
+import { type Configuration, type Decision, DEFAULT_COST_MODEL, type FeasiblePlan } from '@entropy/engine';
 import type { MonitorView } from '../monitor/index.ts';
 import { type ReconcileLoop, type ReconcileLoopDeps, startReconcileLoop } from './reconcile-loop.ts';
 

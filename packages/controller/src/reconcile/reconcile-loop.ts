@@ -1,11 +1,7 @@
-import type { Logger } from '../controller/logger.ts';
+import type { Logger } from '@entropy/protocol';
 import { assertExecutable, type ExecutionMode, type ExecutionOutcome, type NodePower } from '../executor/index.ts';
-import type { Configuration, Decision, NodeState } from '../model/configuration.ts';
-import type { Resources } from '../model/resources.ts';
-import type { CostModel } from '../model/cost-model.ts';
-import type { FeasiblePlan } from '../model/plan.ts';
+import type { Configuration, CostModel, Decision, FeasiblePlan, NodeState, Policy, Resources } from '@entropy/engine';
 import type { MonitorView, NodeView } from '../monitor/index.ts';
-import type { Policy } from '../policy/index.ts';
 import type { VJobQueue } from '../queue/vjob-queue.ts';
 import { DEFAULT_RETRY_POLICY, type FailureBook, failureVerdict, recordFailures, type RetryPolicy } from './failure-book.ts';
 import { type NodeFailureBook, recordNodeFailures } from './node-wants.ts';

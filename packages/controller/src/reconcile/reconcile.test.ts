@@ -1,10 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { Configuration, VM } from '../model/configuration.ts';
-import { DEFAULT_COST_MODEL } from '../model/cost-model.ts';
+import { type Configuration, DEFAULT_COST_MODEL, fifoFfd, type Policy, type PolicyView, verifyPlan, type VM } from '@entropy/engine';
 import type { MonitorView, NodeView } from '../monitor/index.ts';
-import { fifoFfd, type Policy, type PolicyView } from '../policy/index.ts';
 import type { StoredVJob } from '../queue/queue-store.ts';
-import { verifyPlan } from '../verifier/index.ts';
 import { recordFailures } from './failure-book.ts';
 import { type ReconcileInput, reconcile, TurnOutcome } from './reconcile.ts';
 

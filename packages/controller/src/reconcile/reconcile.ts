@@ -1,14 +1,6 @@
-import { cautiousPlan } from './cautious-plan.ts';
-import type { Constraint } from '../constraints/constraint.ts';
+import { cautiousPlan, type Configuration, type Constraint, contextSwitch, type CostModel, decideSafely, type Decision, type FeasiblePlan, holdsResources, type Policy, type PolicyError, TakenRoom, type VJobState, type VM } from '@entropy/engine';
 import { policyViewOf, sizedByUsage } from './policy-view.ts';
-import { contextSwitch } from '../engine/context-switch.ts';
-import type { Configuration, Decision, VM } from '../model/configuration.ts';
-import { TakenRoom } from '../model/room.ts';
-import type { CostModel } from '../model/cost-model.ts';
-import { holdsResources, type VJobState } from '../model/lifecycle.ts';
-import type { FeasiblePlan } from '../model/plan.ts';
 import type { MonitorView } from '../monitor/index.ts';
-import { decideSafely, type Policy, type PolicyError } from '../policy/index.ts';
 import { type StoredVJob, VJobOwner } from '../queue/queue-store.ts';
 import { DEFAULT_RETRY_POLICY, type FailureBook, failureVerdict, type RetryPolicy, settleFailures } from './failure-book.ts';
 import { type NodeFailureBook, type NodeWants, nodeWantsThisTurn, type NodeWantsThisTurn } from './node-wants.ts';

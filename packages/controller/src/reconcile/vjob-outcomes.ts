@@ -1,7 +1,6 @@
 import { ActionErrorCode } from '@entropy/protocol';
 import type { ExecutionOutcome } from '../executor/index.ts';
-import type { Decision } from '../model/configuration.ts';
-import type { VJobState } from '../model/lifecycle.ts';
+import type { Decision, VJobState } from '@entropy/engine';
 import type { FailedTransition } from './failure-book.ts';
 import type { ObservedVjob } from './vjob-states.ts';
 

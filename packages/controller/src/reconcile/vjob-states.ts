@@ -1,5 +1,4 @@
-import type { Configuration } from '../model/configuration.ts';
-import { defaultTarget, reachableTargets, type VJobState, type VMState } from '../model/lifecycle.ts';
+import { type Configuration, defaultTarget, reachableTargets, type VJobState, type VMState } from '@entropy/engine';
 
 /** A vjob as observed: one uniform state, or `mixed` (VMs in different states, or any of them paused). */
 export type ObservedVjobState = VJobState | 'mixed';

@@ -1,0 +1,29 @@
+import { EntropyError, ErrorCode } from '@entropy/protocol';
+
+/** The codes of the errors a policy can cause; tests assert them. */
+export const PolicyErrorCode = {
+  InvalidDecision: ErrorCode.InvalidDecision,
+  PolicyFailed: ErrorCode.PolicyFailed,
+  PolicyLoad: ErrorCode.PolicyLoad,
+} as const;
+export type PolicyErrorCode = (typeof PolicyErrorCode)[keyof typeof PolicyErrorCode];
+
+/** An EntropyError, so that the CLI reports it in one line like any other user-reachable error. */
+export class PolicyError extends EntropyError {
+  override name = 'PolicyError';
+  constructor(code: PolicyErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+/** A decision that cannot be applied: `vjob` names the offending entry (absent when the whole value is wrong). */
+export class InvalidDecisionError extends PolicyError {
+  override name = 'InvalidDecisionError';
+  constructor(
+    readonly policy: string,
+    readonly reason: string,
+    readonly vjob?: string,
+  ) {
+    super(PolicyErrorCode.InvalidDecision, `policy '${policy}' returned an invalid decision: ${vjob !== undefined ? `vjob '${vjob}': ` : ''}${reason}`);
+  }
+}
