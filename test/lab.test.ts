@@ -11,9 +11,10 @@ import { journaledActions, type JournaledAction } from '../packages/controller/s
 import { type LabState, readLabState } from '../packages/controller/src/lab/lab-state.ts';
 import { type Lab, labUp } from '../packages/controller/src/lab/lab-up.ts';
 import { labUnavailableReason } from '../packages/controller/src/lab/prerequisites.ts';
+import { virshAt } from '../packages/controller/src/lab/libvirtd.ts';
 import { isRunning } from '../packages/controller/src/lab/recorded-process.ts';
 import type { StatusReply } from '@entropy/protocol';
-import { entropy } from './helpers/entropy-process.ts';
+import { entropy, logLines } from './helpers/entropy-process.ts';
 import { waitFor } from './helpers/wait-for.ts';
 
 // On CI (root, Debian 12, scripts/setup.sh --test ran) this test must run: a missing prerequisite fails it there.
@@ -28,7 +29,7 @@ const GUESTS = ['v1', 'v2', 'v3', 'v4', 'v5', 'v6', 'v7', 'v8', 'v9'];
 /** Several TCG guests booting at once on 2 shared cores: tens of seconds each. */
 const BOOT_TIMEOUT_MS = 240_000;
 
-describe.skipIf(skip)(`entropy lab: the whole context switch on QEMU guests, through the controller and virsh agents${skipNote}`, () => {
+describe.skipIf(skip)(`entropy lab: the whole context switch and node power on QEMU guests, through the controller and virsh agents${skipNote}`, () => {
   let root = '';
   let lab: Lab | undefined;
   let nc: NatsConnection | undefined;
@@ -52,6 +53,20 @@ describe.skipIf(skip)(`entropy lab: the whole context switch on QEMU guests, thr
   const serialOf = (vm: string) => join(lab!.state.dir, 'serial', `${vm}.log`);
   const ticking = (vms: readonly string[], after?: ReadonlyMap<string, number>) => untilTicking(serialOf, vms, { ...(after ? { after } : {}), timeoutMs: BOOT_TIMEOUT_MS });
   const ticksNow = (vms: readonly string[]) => lastTicks(serialOf, vms);
+
+  /** The QEMU processes of the lab (libvirt leaves the pid files of domains gone), to check after lab down that none is left. */
+  function collectQemuPids(): number[] {
+    const found: number[] = [];
+    for (const h of lab!.state.hosts) {
+      const run = join(h.libvirtDir, 'run', 'qemu');
+      for (const f of readdirSync(run).filter((n) => n.endsWith('.pid'))) {
+        const pid = Number(readFileSync(join(run, f), 'utf8'));
+        if (isQemu(pid)) found.push(pid);
+      }
+    }
+    for (const pid of found) if (!qemuPids.includes(pid)) qemuPids.push(pid);
+    return found;
+  }
 
   const skewOf = (actions: readonly JournaledAction[], type: string, vjob: string) => groupSkew(actions.filter((a) => a.type === type && a.vjob === vjob));
 
@@ -165,26 +180,91 @@ describe.skipIf(skip)(`entropy lab: the whole context switch on QEMU guests, thr
       const c = await readSerial(serialOf(vm));
       expect(consoleBreak(c), `${vm}: ${c.text.slice(-300)}`).toBeUndefined();
     }
-    // The QEMU processes of the lab (libvirt leaves the pid files of domains gone), to check after lab down that none is left.
-    for (const h of lab!.state.hosts) {
-      const run = join(h.libvirtDir, 'run', 'qemu');
-      for (const f of readdirSync(run).filter((n) => n.endsWith('.pid'))) {
-        const pid = Number(readFileSync(join(run, f), 'utf8'));
-        if (isQemu(pid)) qemuPids.push(pid);
-      }
-    }
-    expect(qemuPids).toHaveLength(7);
+    expect(collectQemuPids()).toHaveLength(7);
   }, BOOT_TIMEOUT_MS);
+
+  it('entropy node shutdown n3 moves v4 off live and powers n3 off through a plan (its agent and libvirtd gone); entropy node boot n3 starts them again through a plan; the guests tick on', async () => {
+    const running = ['v1', 'v2', 'v3', 'v4', 'v5', 'v6', 'v9'];
+    const dir = lab!.state.dir;
+    const n3 = (s: LabState, role: string) => s.processes.find((p) => p.node === 'n3' && p.role === role)!;
+    const off = { agent: n3(readLabState(dir)!, 'agent'), libvirtd: n3(readLabState(dir)!, 'libvirtd') };
+    const controllerLog = () => logLines(readFileSync(join(dir, 'logs', 'controller.log'), 'utf8'));
+    const planOf = (type: string) => controllerLog().find((l) => l.msg === 'control loop turn' && l.outcome === 'plan-started' && (l.byType as Record<string, number>)[type] === 1);
+    const before = await ticksNow(running);
+
+    let t = Date.now();
+    const down = await entropy('node', 'shutdown', 'n3', '--wait', '180000', '--nats', url);
+    figures.nodeShutdownMs = Date.now() - t;
+    expect(down.status, `${down.stdout}\n${down.stderr}`).toBe(0);
+    expect(down.stdout.trim()).toBe('node n3 wanted offline (online now): 1 VM(s) move off n3 first: v4\nnode n3 is powered off');
+    const shutdownPlan = planOf('shutdownNode');
+    expect(shutdownPlan?.byType).toEqual({ migrate: 1, shutdownNode: 1 });
+    // The journal holds the plan's VM actions; the controller logs its node actions, with the plan's action ids.
+    const migrated = await journaledActions(nc!, shutdownPlan!.planId as string);
+    expect(migrated.map((a) => `${a.type} ${a.vm} ${a.from} -> ${a.to} ${a.ok}`)).toEqual(['migrate v4 n3 -> n1 true']);
+    const poweredOff = controllerLog().find((l) => l.msg === 'node powered off' && l.node === 'n3');
+    expect(poweredOff?.actionId).toMatch(new RegExp(`^${shutdownPlan!.planId}:`));
+    figures.nodeShutdownPlan = { migrateMs: Math.round(migrated[0]!.durationMs!), shutdownNodeMs: Math.round(poweredOff!.durationMs as number) };
+    // Powered off the lab's way: the agent replied, then exited; its shutdown command stopped libvirtd.
+    await waitFor('n3\'s agent and libvirtd gone', () => !isRunning(off.agent) && !isRunning(off.libvirtd), 30_000);
+    expect(await virshAt(lab!.state.hosts[2]!.uri)(['list', '--name'], 10_000).then(() => 'answers', () => 'no answer')).toBe('no answer');
+    const st = JSON.parse((await entropy('status', '--json', '--nats', url)).stdout) as StatusReply;
+    expect(st.nodes.find((n) => n.id === 'n3')).toMatchObject({ liveness: 'offline', poweredOff: true, wanted: 'offline' });
+    expect(st.vms.find((v) => v.id === 'v4')).toMatchObject({ state: 'running', host: 'n1' });
+    const offStatus = (await entropy('lab', 'status', '--dir', dir)).stdout;
+    expect(offStatus).toMatch(/8\/10 processes alive, 2 off with their host/);
+    expect(offStatus).toMatch(/n3 +10\.200\.0\.13 +\S+: powered off since /);
+    expect(offStatus).toMatch(/\(n3 offline, powered off\)/);
+    // v4 went on from where it was on n1; the others never stopped.
+    await ticking(running, before);
+
+    const beforeBoot = await ticksNow(running);
+    t = Date.now();
+    const boot = await entropy('node', 'boot', 'n3', '--wait', '240000', '--nats', url);
+    figures.nodeBootMs = Date.now() - t;
+    expect(boot.status, `${boot.stdout}\n${boot.stderr}`).toBe(0);
+    expect(boot.stdout.trim()).toBe('node n3 wanted online (offline now)\nnode n3 is online');
+    const bootPlan = planOf('bootNode');
+    expect(bootPlan?.byType).toEqual({ bootNode: 1 });
+    const lines = controllerLog();
+    expect(lines.find((l) => l.msg === 'booting a node: running the boot command')).toMatchObject({ node: 'n3', command: expect.stringContaining('lab host-start n3 --dir') });
+    const booted = lines.find((l) => l.msg === 'node booted: its agent said hello and reported' && l.node === 'n3');
+    expect(booted?.actionId).toMatch(new RegExp(`^${bootPlan!.planId}:`));
+    figures.nodeBootCommandToReportMs = booted!.durationMs;
+    // A new libvirtd and agent on n3, recorded in place of the old ones, the agent reporting to the controller.
+    const on = readLabState(dir)!;
+    expect(on.processes.filter((p) => p.node === 'n3').map((p) => [p.role, isRunning(p), p.pid === off.agent.pid || p.pid === off.libvirtd.pid]).sort()).toEqual([['agent', true, false], ['libvirtd', true, false]]);
+    expect(on.hosts[2]!.poweredOffAt).toBeUndefined();
+    const again = await waitFor('n3 online, no longer wanted in any state, reporting', async () => {
+      const s = JSON.parse((await entropy('status', '--json', '--nats', url)).stdout) as StatusReply;
+      const n = s.nodes.find((x) => x.id === 'n3');
+      return n?.liveness === 'online' && n.wanted === undefined && n.poweredOff === undefined && n;
+    }, 30_000);
+    expect(again).toMatchObject({ driver: 'virsh', capacity: { cpu: 4, mem: 1024 } });
+    const onStatus = (await entropy('lab', 'status', '--dir', dir)).stdout;
+    expect(onStatus).toMatch(/10\/10 processes alive\n/);
+    expect(onStatus).toMatch(/n3 +10\.200\.0\.13 +\S+: no guest/);
+    expect(onStatus).toMatch(/3\/3 nodes online, 7 VMs/);
+    await ticking(running, beforeBoot);
+    for (const vm of running) {
+      const c = await readSerial(serialOf(vm));
+      expect(consoleBreak(c), `${vm}: ${c.text.slice(-300)}`).toBeUndefined();
+    }
+    // v4's QEMU is on n1 now.
+    collectQemuPids();
+  }, BOOT_TIMEOUT_MS + 240_000);
 
   it('goes down leaving no process, namespace or file behind', async () => {
     const dir = lab!.state.dir;
+    // What was recorded since lab up: n3's second libvirtd and agent.
+    const last = readLabState(dir)!;
     const t = Date.now();
     const down = await entropy('lab', 'down', '--dir', dir);
     figures.labDownMs = Date.now() - t;
     expect(down.status, down.stderr).toBe(0);
     expect(down.stdout).toMatch(/lab \S+ down in [\d.]+ s: 10 processes stopped, 4 namespaces and \d+ paths removed/);
     lab = undefined;
-    expect(recorded!.processes.filter(isRunning)).toEqual([]);
+    expect([...recorded!.processes, ...last.processes].filter(isRunning)).toEqual([]);
     expect(qemuPids.filter(isQemu)).toEqual([]);
     const namespaces = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
     for (const ns of recorded!.namespaces) expect(namespaces).not.toContain(ns);

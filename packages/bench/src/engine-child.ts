@@ -2,22 +2,10 @@
  * One engine measurement in its own process, so that the peak memory it reports belongs to one
  * instance: generate, plan `repeat` times, verify, then print an EngineMeasurement as JSON on stdout.
  */
-import { contextSwitch, type Plan } from '@entropy/engine';
+import { contextSwitch, type Plan, verifyPlan } from '@entropy/engine';
 import { generateInstance } from '@entropy/test-support/generate-instance.ts';
 import type { EngineMeasurement, EngineTask, Verification } from './engine-suite.ts';
 import { median } from './format.ts';
-
-type VerifyPlan = (configuration: unknown, decision: unknown, plan: unknown) => { ok: true } | { ok: false; violation: { kind: string; message: string } };
-
-/** The verifier is optional: the bench reports "n/a" when it is absent or does not load. */
-async function loadVerifier(): Promise<VerifyPlan | string> {
-  try {
-    const mod = (await import(new URL('../src/verifier/index.ts', import.meta.url).href)) as { verifyPlan?: unknown };
-    return typeof mod.verifyPlan === 'function' ? (mod.verifyPlan as VerifyPlan) : 'no verifyPlan export';
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' ? 'no verifier' : `verifier failed to load: ${(err as Error).message}`;
-  }
-}
 
 async function measure(task: EngineTask): Promise<EngineMeasurement> {
   const baseRssMiB = process.memoryUsage().rss / 1024 / 1024;
@@ -37,16 +25,10 @@ async function measure(task: EngineTask): Promise<EngineMeasurement> {
 
   let verification: Verification = { status: 'n/a', detail: 'plan infeasible' };
   if (plan!.feasible) {
-    const verifyPlan = await loadVerifier();
-    if (typeof verifyPlan === 'string') verification = { status: 'n/a', detail: verifyPlan };
-    else {
-      const started = performance.now();
-      const verdict = verifyPlan(g.configuration, g.decision, plan);
-      const ms = performance.now() - started;
-      verification = verdict.ok
-        ? { status: 'ok', ms }
-        : { status: 'failed', ms, detail: `${verdict.violation.kind}: ${verdict.violation.message}` };
-    }
+    const started = performance.now();
+    const verdict = verifyPlan(g.configuration, g.decision, plan!);
+    const ms = performance.now() - started;
+    verification = verdict.ok ? { status: 'ok', ms } : { status: 'failed', ms, detail: `${verdict.violation.kind}: ${verdict.violation.message}` };
   }
 
   const actions: Record<string, number> = {};

@@ -14,7 +14,7 @@ import { groupSkew, type GroupSkew } from '../../controller/src/executor/group-s
 import { untilTicking } from '../../controller/src/lab/guest.ts';
 import type { JournaledAction } from '../../controller/src/lab/journaled-actions.ts';
 import { applyOnLab, type LabApplied } from '../../controller/src/cli/lab-apply.ts';
-import { teardownLab } from '../../controller/src/lab/lab-teardown.ts';
+import { labDown } from '../../controller/src/lab/lab-teardown.ts';
 import { type Lab, LAB_COST_MODEL, labUp } from '../../controller/src/lab/lab-up.ts';
 import { labUnavailableReason } from '../../controller/src/lab/prerequisites.ts';
 import { costKindOf, type CostModel, costModelWith, DEFAULT_COST_MODEL, durationOf } from '@entropy/engine';
@@ -55,7 +55,7 @@ async function withLab<T>(figures: LabFigures, capacity: Record<string, number>,
   } finally {
     await nc.close();
     const t0 = performance.now();
-    const report = await teardownLab(lab.state);
+    const report = (await labDown(lab.state.dir))?.report ?? { failures: [] };
     figures.downMs.push(performance.now() - t0);
     if (report.failures.length > 0) throw new Error(`lab down: ${report.failures.join('; ')}`);
     await rm(root, { recursive: true, force: true });

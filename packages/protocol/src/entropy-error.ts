@@ -27,6 +27,10 @@ export const ErrorCode = {
   LabStartFailed: 'ENTROPY_LAB_START_FAILED',
   /** `entropy lab down`: something could not be removed; the state file keeps what is left. */
   LabTeardown: 'ENTROPY_LAB_TEARDOWN',
+  /** `entropy lab host-start|host-stop`: the lab has no such host. */
+  LabUnknownHost: 'ENTROPY_LAB_UNKNOWN_HOST',
+  /** `entropy lab host-start|host-stop`: the lab is not up (or going down), or a part of the host did not start or stop. */
+  LabHostPower: 'ENTROPY_LAB_HOST_POWER',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

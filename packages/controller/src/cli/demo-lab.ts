@@ -6,7 +6,7 @@ import { connectNats } from '../controller/nats-connect.ts';
 import { parseInstance } from '@entropy/engine';
 import { consoleBreak, readSerial, untilTicking } from '../lab/guest.ts';
 import { applyOnLab } from './lab-apply.ts';
-import { teardownLab } from '../lab/lab-teardown.ts';
+import { labDown } from '../lab/lab-teardown.ts';
 import { SCENARIO_END } from '../lab/lab-scenario.ts';
 import { labUp } from '../lab/lab-up.ts';
 import { statusCommand } from './status-command.ts';
@@ -71,7 +71,8 @@ export async function labDemo(options: { keep?: boolean }, io: ApplyIo): Promise
     return { output: `\n${verdict}`, exitCode };
   } finally {
     await nc.close();
-    const report = await teardownLab(state);
+    // From the state file, not the state lab up returned: with --keep, a host may have been powered off and on since.
+    const report = (await labDown(state.dir))?.report ?? { failures: [] };
     if (report.failures.length > 0) io.log(`lab down left: ${report.failures.join('; ')} (run entropy lab down --dir ${state.dir})`);
     else await rm(root, { recursive: true, force: true });
   }

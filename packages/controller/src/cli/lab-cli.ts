@@ -22,7 +22,7 @@ function capacityList(value: string): Record<string, number> {
   return out;
 }
 
-/** `entropy lab up|status|down`: a real cluster of namespace hosts, libvirtd and QEMU guests on this machine. */
+/** `entropy lab up|status|down|host-start|host-stop`: a real cluster of namespace hosts, libvirtd and QEMU guests on this machine. */
 export function registerLabCommands(program: Command, run: Run): void {
   const lab = program.command('lab').description('a real cluster on this machine: namespace hosts, libvirtd, QEMU guests, virsh agents, nats-server, controller (root)');
   const dirOption = ['--dir <dir>', 'the lab directory: its state file, logs, images, consoles', DEFAULT_LAB_DIR] as const;
@@ -46,6 +46,21 @@ export function registerLabCommands(program: Command, run: Run): void {
     .option(...dirOption)
     .option('--json', 'print the status as JSON')
     .action((opts: { dir: string; json?: boolean }) => run(async () => (await import('./lab-command.ts')).labStatusCommand(opts)));
+
+  lab
+    .command('host-stop')
+    .argument('<node>', 'the host (n1, n2, ...)')
+    .description("power a host off, the lab's way: stop its agent and its libvirtd (a power cut for guests still there); each agent's --shutdown-command")
+    .option(...dirOption)
+    .option('--by-agent', 'run by the host\'s own agent (its --shutdown-command): the agent is left to exit by itself after its reply')
+    .action((node: string, opts: { dir: string; byAgent?: boolean }) => run(async () => (await import('./lab-command.ts')).labHostStopCommand(node, opts)));
+
+  lab
+    .command('host-start')
+    .argument('<node>', 'the host (n1, n2, ...)')
+    .description("boot a host again: start its libvirtd, then its agent as lab up did; the lab controller's --boot-command")
+    .option(...dirOption)
+    .action((node: string, opts: { dir: string }) => run(async () => (await import('./lab-command.ts')).labHostStartCommand(node, opts)));
 
   lab
     .command('down')

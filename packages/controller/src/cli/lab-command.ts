@@ -2,7 +2,8 @@ import { resolve } from 'node:path';
 import { LabError, LabErrorCode } from '../lab/lab-error.ts';
 import { readLabState } from '../lab/lab-state.ts';
 import { formatLabStatus, labStatus } from '../lab/lab-status.ts';
-import { teardownLab } from '../lab/lab-teardown.ts';
+import { startLabHost, stopLabHost } from '../lab/lab-host-power.ts';
+import { labDown } from '../lab/lab-teardown.ts';
 import { DEFAULT_GUEST_MEM_MIB } from '../lab/lab-defaults.ts';
 import { type Lab, labUp, type LabUpOptions } from '../lab/lab-up.ts';
 import type { CommandResult } from '../command-io/io.ts';
@@ -49,10 +50,10 @@ export async function labStatusCommand(opts: { dir: string; json?: boolean }): P
 
 export async function labDownCommand(opts: { dir: string }): Promise<CommandResult> {
   const dir = resolve(opts.dir);
-  const state = readLabState(dir);
-  if (!state) return { output: `no lab recorded in ${dir}: nothing to remove`, exitCode: 0 };
   const t0 = performance.now();
-  const report = await teardownLab(state);
+  const down = await labDown(dir);
+  if (!down) return { output: `no lab recorded in ${dir}: nothing to remove`, exitCode: 0 };
+  const { state, report } = down;
   if (report.failures.length > 0) {
     throw new LabError(LabErrorCode.Teardown, `lab ${state.prefix}: could not remove ${report.failures.join('; ')}; ${dir}/lab.json keeps the record: run lab down again`);
   }
@@ -60,4 +61,14 @@ export async function labDownCommand(opts: { dir: string }): Promise<CommandResu
     output: `lab ${state.prefix} down in ${secs(performance.now() - t0)}: ${report.processes.length} processes stopped, ${report.namespaces.length} namespaces and ${report.paths.length} paths removed`,
     exitCode: 0,
   };
+}
+
+export async function labHostStartCommand(node: string, opts: { dir: string }): Promise<CommandResult> {
+  const r = await startLabHost(resolve(opts.dir), node);
+  return { output: `host ${node} started in ${secs(r.ms)}: ${r.processes.join(', ')}`, exitCode: 0 };
+}
+
+export async function labHostStopCommand(node: string, opts: { dir: string; byAgent?: boolean }): Promise<CommandResult> {
+  const r = await stopLabHost(resolve(opts.dir), node, { byAgent: opts.byAgent === true });
+  return { output: `host ${node} powered off in ${secs(r.ms)}: ${r.processes.join(', ')}`, exitCode: 0 };
 }

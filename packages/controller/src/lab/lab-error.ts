@@ -7,6 +7,8 @@ export const LabErrorCode = {
   State: ErrorCode.LabState,
   StartFailed: ErrorCode.LabStartFailed,
   Teardown: ErrorCode.LabTeardown,
+  UnknownHost: ErrorCode.LabUnknownHost,
+  HostPower: ErrorCode.LabHostPower,
 } as const;
 export type LabErrorCode = (typeof LabErrorCode)[keyof typeof LabErrorCode];
 

@@ -27,6 +27,13 @@ const labHostSchema = z.object({
   /** The libvirtd's private directory; its URI goes through the socket there. */
   libvirtDir: z.string(),
   uri: z.string(),
+  /**
+   * The host's agent as lab up started it (`ip netns exec NS nice ... node entropy-agent ...`):
+   * `entropy lab host-start` starts it again with the same arguments.
+   */
+  agentCommand: z.array(z.string()).optional(),
+  /** Set by `entropy lab host-stop` (its libvirtd and agent stopped: the host is powered off), cleared by host-start. */
+  poweredOffAt: z.number().optional(),
 });
 export type LabHost = z.infer<typeof labHostSchema>;
 
@@ -45,7 +52,8 @@ export const labStateSchema = z.object({
   dir: z.string(),
   /** lab up made the directory itself: lab down removes it. */
   createdDir: z.boolean(),
-  phase: z.enum(['starting', 'up']),
+  /** `stopping` from the moment lab down starts: host-start records nothing more then. */
+  phase: z.enum(['starting', 'up', 'stopping']),
   startedAt: z.number(),
   upAt: z.number().optional(),
   namespaces: z.array(z.string()),
@@ -119,8 +127,14 @@ export class LabStateFile {
   }
 
   private write(): void {
-    const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(this.state, null, 2)}\n`);
-    renameSync(tmp, this.file);
+    writeLabState(this.state);
   }
+}
+
+/** Writes the state file whole (a rename, so that a crash or a reader meanwhile sees a whole file). */
+export function writeLabState(state: LabState): void {
+  const file = join(state.dir, LAB_STATE_FILE);
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`);
+  renameSync(tmp, file);
 }

@@ -7,9 +7,10 @@ import { isRunning } from './recorded-process.ts';
 
 export interface LabStatus {
   readonly state: LabState;
-  readonly processes: readonly { readonly name: string; readonly pid: number; readonly alive: boolean }[];
-  /** Per host: its namespace, and the domains its libvirtd runs (running or paused), or why it does not answer. */
-  readonly hosts: readonly { readonly node: string; readonly ns: string; readonly addr: string; readonly nsExists: boolean; readonly domains: readonly string[] | string }[];
+  /** `off`: not alive, and its host is powered off (`lab host-stop`), as it should be. */
+  readonly processes: readonly { readonly name: string; readonly pid: number; readonly alive: boolean; readonly off: boolean }[];
+  /** Per host: its namespace, and the domains its libvirtd runs (running or paused), or why it does not answer; when it was powered off. */
+  readonly hosts: readonly { readonly node: string; readonly ns: string; readonly addr: string; readonly nsExists: boolean; readonly domains: readonly string[] | string; readonly poweredOffAt?: number }[];
   /** The controller's view, or why it did not answer. */
   readonly controller: StatusReply | string;
 }
@@ -23,7 +24,7 @@ export async function labStatus(state: LabState): Promise<LabStatus> {
         (out) => out.split('\n').map((l) => l.trim()).filter(Boolean),
         (err: Error) => `libvirtd does not answer (${err.message.split('\n')[0]})`,
       );
-      return { node: h.node, ns: h.ns, addr: h.addr, nsExists: namespaces.has(h.ns), domains };
+      return { node: h.node, ns: h.ns, addr: h.addr, nsExists: namespaces.has(h.ns), domains, ...(h.poweredOffAt !== undefined ? { poweredOffAt: h.poweredOffAt } : {}) };
     }),
   );
   let controller: StatusReply | string = 'no NATS URL recorded';
@@ -39,30 +40,41 @@ export async function labStatus(state: LabState): Promise<LabStatus> {
       controller = (err as Error).message;
     }
   }
-  return { state, processes: state.processes.map((p) => ({ name: p.name, pid: p.pid, alive: isRunning(p) })), hosts, controller };
+  const off = new Set(state.hosts.filter((h) => h.poweredOffAt !== undefined).map((h) => h.node));
+  const processes = state.processes.map((p) => {
+    const alive = isRunning(p);
+    return { name: p.name, pid: p.pid, alive, off: !alive && p.node !== undefined && off.has(p.node) };
+  });
+  return { state, processes, hosts, controller };
 }
 
 export function formatLabStatus(st: LabStatus): string {
   const s = st.state;
   const alive = st.processes.filter((p) => p.alive).length;
+  const off = st.processes.filter((p) => p.off).length;
+  const iso = (t: number) => new Date(t).toISOString();
   const out = [
-    `lab ${s.prefix} in ${s.dir}: ${s.phase}${s.upAt ? ` since ${new Date(s.upAt).toISOString()}` : ''}; ${alive}/${st.processes.length} processes alive`,
+    `lab ${s.prefix} in ${s.dir}: ${s.phase}${s.upAt ? ` since ${iso(s.upAt)}` : ''}; ${alive}/${st.processes.length} processes alive${off > 0 ? `, ${off} off with their host` : ''}`,
     ...(s.nats ? [`NATS ${s.nats.url} (on the lab's bridge: ${s.nats.hostUrl})`] : []),
     '',
     'hosts:',
     ...st.hosts.map((h) => {
-      const doms = typeof h.domains === 'string' ? h.domains : h.domains.length === 0 ? 'no guest' : `guests ${h.domains.join(', ')}`;
+      const guests = typeof h.domains === 'string' ? h.domains : h.domains.length === 0 ? 'no guest' : `guests ${h.domains.join(', ')}`;
+      // A powered-off host's libvirtd does not answer, as it should; one that does is worth saying.
+      const doms = h.poweredOffAt === undefined ? guests : `powered off since ${iso(h.poweredOffAt)}${typeof h.domains === 'string' ? '' : ` (yet its libvirtd answers: ${guests})`}`;
       return `  ${h.node.padEnd(4)} ${h.addr.padEnd(12)} ${h.ns}${h.nsExists ? '' : ' (namespace gone)'}: ${doms}`;
     }),
     '',
     'processes:',
-    ...st.processes.map((p) => `  ${p.name.padEnd(24)} pid ${String(p.pid).padEnd(8)} ${p.alive ? 'alive' : 'GONE'}`),
+    ...st.processes.map((p) => `  ${p.name.padEnd(24)} pid ${String(p.pid).padEnd(8)} ${p.alive ? 'alive' : p.off ? 'off (host powered off)' : 'GONE'}`),
     '',
   ];
   if (typeof st.controller === 'string') out.push(`controller: does not answer (${st.controller})`);
   else {
-    const online = st.controller.nodes.filter((n) => n.liveness === 'online').length;
-    out.push(`controller ${st.controller.controller}: ${online}/${st.controller.nodes.length} nodes online, ${st.controller.vms.length} VMs${st.controller.running ? `, running plan ${st.controller.running}` : ''}`);
+    const nodes = st.controller.nodes;
+    const online = nodes.filter((n) => n.liveness === 'online').length;
+    const others = nodes.filter((n) => n.liveness !== 'online').map((n) => `${n.id} ${n.liveness}${n.poweredOff ? ', powered off' : ''}`);
+    out.push(`controller ${st.controller.controller}: ${online}/${nodes.length} nodes online${others.length > 0 ? ` (${others.join('; ')})` : ''}, ${st.controller.vms.length} VMs${st.controller.running ? `, running plan ${st.controller.running}` : ''}`);
     for (const v of st.controller.vms) out.push(`  ${v.id.padEnd(4)} ${(v.vjob ?? '-').padEnd(4)} ${v.state.padEnd(9)} ${v.host ?? '-'}`);
   }
   return out.join('\n');

@@ -1,6 +1,7 @@
 import { rm, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LAB_STATE_FILE, type LabProcess, LabRole, type LabState } from './lab-state.ts';
+import { LAB_STATE_FILE, type LabProcess, LabRole, type LabState, readLabState } from './lab-state.ts';
+import { LAB_STATE_LOCK, updateLabState } from './lab-state-lock.ts';
 import { type LibvirtdAt, stopLibvirtd } from './libvirtd.ts';
 import { deleteNamespace, listNamespaces } from './netns-hosts.ts';
 import { isRunning, type StopOutcome, stopRecorded } from './recorded-process.ts';
@@ -93,8 +94,20 @@ export async function teardownLab(state: LabState, ops: TeardownOps = systemTear
   if (failures.length === 0) {
     await unlink(join(state.dir, LAB_STATE_FILE)).catch(() => {});
     await unlink(join(state.dir, `${LAB_STATE_FILE}.tmp`)).catch(() => {});
+    await unlink(join(state.dir, LAB_STATE_LOCK)).catch(() => {});
     // Only when empty: a directory the user put more into keeps it.
     if (state.createdDir) await rmdir(state.dir).catch(() => {});
   }
   return { processes, namespaces, paths, failures };
+}
+
+/**
+ * `entropy lab down`: the lab is marked as going down first, under the state file's lock, so that a
+ * host-start running meanwhile (the controller booting a node) records nothing more and stops what
+ * it had spawned; then everything recorded until then is removed. Undefined when no lab is recorded.
+ */
+export async function labDown(dir: string, ops: TeardownOps = systemTeardownOps): Promise<{ state: LabState; report: TeardownReport } | undefined> {
+  if (!readLabState(dir)) return undefined;
+  const state = await updateLabState(dir, (s) => ({ ...s, phase: 'stopping' }));
+  return { state, report: await teardownLab(state, ops) };
 }

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { encodeControl, type StatusReply, subjects } from '@entropy/protocol';
 import { startNatsServer } from '../cluster/nats-server.ts';
-import { AGENT_BIN, ENTROPY_BIN } from '../cluster/processes.ts';
+import { ENTROPY_BIN } from '../cluster/processes.ts';
 import { askController, connectNats } from '../controller/nats-connect.ts';
 import type { CostModelOverrides } from '@entropy/engine';
 import { DEFAULT_GUEST_CACHE, guestImage, guestXml } from './guest.ts';
@@ -13,7 +13,8 @@ import { LabError, LabErrorCode } from './lab-error.ts';
 import { labScenario, scenarioFits } from './lab-scenario.ts';
 import { type LabProcess, LabRole, type LabState, LabStateFile, readLabState } from './lab-state.ts';
 import { teardownLab } from './lab-teardown.ts';
-import { startLibvirtd, libvirtUri } from './libvirtd.ts';
+import { hostAgentCommand, hostStartCommand, spawnHostAgent, startHostLibvirtd } from './lab-host.ts';
+import { libvirtUri } from './libvirtd.ts';
 import { exposeOnLoopback } from './loopback-bridge.ts';
 import { createNamespaceHosts } from './netns-hosts.ts';
 import { labUnavailableReason } from './prerequisites.ts';
@@ -42,8 +43,6 @@ export const LAB_COST_MODEL: CostModelOverrides = {
   unpause: { base: 30 },
 };
 
-/** The agents' status period: the lab's statuses follow its guests within a second. */
-const STATUS_PERIOD_MS = 1000;
 /**
  * The controller's: a node is offline after three of these without a status. Two shared cores
  * starting several TCG guests stall libvirtd (and the agents' statuses) for seconds.
@@ -55,14 +54,10 @@ const OFFLINE_PERIOD_MS = 2000;
  */
 const GROUP_LEAD_MS = 40;
 /**
- * The agents (and the virsh sessions they start) run at a higher priority, through `nice` (which
- * execs: the pid stays): on one machine they share 2 cores with every host's QEMU and whatever else
- * runs, where on a real cluster each host's agent competes with its own guests only. Not libvirtd:
- * its QEMU would inherit the priority. Without it, a timer or a message
- * wakes an agent up to 20-40 ms late on a loaded machine, and a vjob's pauses start that far apart.
+ * How long a host's boot may take, from `lab host-start` to its agent's first status: libvirtd
+ * starts and probes QEMU (4-10 s here, more on a loaded machine), then the agent.
  */
-export const HOST_PRIORITY = ['nice', '-n', '-10'] as const;
-
+const BOOT_TIMEOUT_MS = 180_000;
 export interface LabUpOptions {
   readonly dir?: string;
   readonly hosts?: number;
@@ -134,9 +129,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
 
     say('libvirtd on every host (TCP listen, its own host UUID, /dev/kvm hidden)...');
     await Promise.all(
-      hosts.map((h) =>
-        startLibvirtd({ dir: h.libvirtDir, name: `libvirtd-${h.node}`, probeQemu: true, host: { ns: h.ns, hostname: `${prefix}-${h.node}` }, detached: true, started: record(LabRole.Libvirtd, h.node) }),
-      ),
+      hosts.map((h) => startHostLibvirtd(prefix, h, record(LabRole.Libvirtd, h.node))),
     );
 
     // The switch's namespace is the lab's service host, on the bridge: the agents reach nats-server
@@ -162,7 +155,10 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
     writeFileSync(costModel, `${JSON.stringify(LAB_COST_MODEL, null, 2)}\n`);
     // fcfs sizes VMs by their declared demand: the measured CPU of TCG guests says nothing about the
     // scenario's demands, and measured sizing would plan another switch than the one described.
-    const controllerArgs = ['controller', '--nats', hostUrl, '--queue-store', 'kv', '--policy', 'fcfs', '--status-period', String(OFFLINE_PERIOD_MS), '--cost-model', costModel, '--group-lead', String(GROUP_LEAD_MS)];
+    const controllerArgs = [
+      'controller', '--nats', hostUrl, '--queue-store', 'kv', '--policy', 'fcfs', '--status-period', String(OFFLINE_PERIOD_MS), '--cost-model', costModel,
+      '--group-lead', String(GROUP_LEAD_MS), '--boot-command', JSON.stringify(hostStartCommand(dir)), '--boot-timeout', String(BOOT_TIMEOUT_MS),
+    ];
     const controller = spawnRecorded('controller', 'ip', ['netns', 'exec', net.switchNs, process.execPath, ENTROPY_BIN, ...controllerArgs], { log: path('logs', 'controller.log'), detached: true });
     record(LabRole.Controller)(controller.process);
 
@@ -175,15 +171,10 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
 
     say(`an entropy-agent --driver virsh in every host...`);
     const migration = hosts.map((h) => `${h.node}=${h.addr}`).join(',');
-    const cap = Object.entries(capacity).map(([k, v]) => `${k}=${v}`).join(',');
     for (const h of hosts) {
-      const args = [
-        AGENT_BIN, '--node', h.node, '--nats', hostUrl, '--driver', 'virsh', '--virsh-uri', h.uri,
-        '--config-dir', path('config'), '--image-dir', path('images'), '--shared-images', '--hosts', migration,
-        '--state-dir', path('state', h.node), '--capacity', cap, '--status-interval', String(STATUS_PERIOD_MS),
-      ];
-      // `ip netns exec` execs node: the recorded pid is the agent's.
-      record(LabRole.Agent, h.node)(spawnRecorded(`agent-${h.node}`, 'ip', ['netns', 'exec', h.ns, ...HOST_PRIORITY, process.execPath, ...args], { log: path('logs', `agent-${h.node}.log`), detached: true }).process);
+      const agentCommand = hostAgentCommand(h, { dir, natsUrl: hostUrl, migration, capacity });
+      file.update((s) => ({ ...s, hosts: s.hosts.map((x) => (x.node === h.node ? { ...x, agentCommand } : x)) }));
+      record(LabRole.Agent, h.node)(spawnHostAgent(dir, h.node, agentCommand));
     }
 
     say('waiting for the controller to see every host online...');
@@ -208,7 +199,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
 function refuseRecordedLab(dir: string): void {
   const recorded = readLabState(dir);
   if (recorded) {
-    throw new LabError(LabErrorCode.DirBusy, `${dir} holds lab ${recorded.prefix} (${recorded.phase === 'up' ? 'up' : 'left half made'}): run \`entropy lab down --dir ${dir}\` first, or give another --dir`);
+    throw new LabError(LabErrorCode.DirBusy, `${dir} holds lab ${recorded.prefix} (${{ up: 'up', starting: 'left half made', stopping: 'left half removed' }[recorded.phase]}): run \`entropy lab down --dir ${dir}\` first, or give another --dir`);
   }
 }
 
