@@ -116,220 +116,278 @@ export function schedule(
   attempt: Attempt = START_ATTEMPTS[0]!,
   expired: () => boolean = () => false,
 ): ScheduleResult {
-  const { order, eager } = attempt;
   const leaving = shutdownBlockers(p, specs);
   if (typeof leaving === 'string') return { ok: false, reason: leaving };
-  const tasks: Task[] = [];
-  const usage = sourceUsage(p);
-  const ends = new MinHeap<number>();
-  const pending: number[][] = Array.from({ length: p.nodeCount }, () => []);
-  const endedFrees: number[][] = Array.from({ length: p.nodeCount }, () => []);
-  /** Suspends that follow their VM's own pause. */
-  const suspendOf = new Map<number, ActionSpec>();
-  const pauseGroups = new Map<number, PauseGroup>();
-  const unpauseGroups = new Map<number, UnpauseGroup>();
-  const pivotNext = new Map<number, ActionSpec>();
-  let pendingCount = 0;
-  const booted = Uint8Array.from(p.online);
-  const pendingBoots: number[] = [];
-  /** Per node: actions that took a VM or an image off it (a shutdown waits for all of them). */
-  const departures: number[][] = Array.from({ length: p.nodeCount }, () => []);
+  return new ListScheduler(p, specs, rules, attempt, leaving).run(expired);
+}
 
-  const addTask = (spec: ActionSpec, start: number, deps: number[]): number => {
+/**
+ * One run of the list scheduling above, in simulated time: the tasks so far, what each node holds
+ * and waits for, the vjobs' pause and unpause groups, the pivots. `run` seeds the actions that
+ * start at once, then takes the task ends in time order, each end starting what it unblocks.
+ */
+class ListScheduler {
+  private readonly tasks: Task[] = [];
+  /** Each node's use, counting incoming VMs from their start and outgoing ones until their end. */
+  private readonly usage: Float64Array;
+  /** Task ids by end time. */
+  private readonly ends = new MinHeap<number>();
+  /** Per node: the ids of the actions waiting for room on it. */
+  private readonly pending: number[][];
+  private pendingCount = 0;
+  /** Per node: the actions that freed room on it, so far (what starts there later depends on them). */
+  private readonly endedFrees: number[][];
+  /** Suspends that follow their VM's own pause. */
+  private readonly suspendOf = new Map<number, ActionSpec>();
+  private readonly pauseGroups = new Map<number, PauseGroup>();
+  private readonly unpauseGroups = new Map<number, UnpauseGroup>();
+  /** A pivot's first leg (by task id) and the second leg it leads to. */
+  private readonly pivotNext = new Map<number, ActionSpec>();
+  /** How many times each VM pivoted, and in all. */
+  private readonly pivotsOf = new Map<number, number>();
+  private pivots = 0;
+  private readonly booted: Uint8Array;
+  private readonly pendingBoots: number[] = [];
+  /** Per node: actions that took a VM or an image off it (a shutdown waits for all of them). */
+  private readonly departures: number[][];
+  /** Nodes whose room changed at the current instant. */
+  private readonly dirty = new Set<number>();
+  private clock = 0;
+
+  constructor(
+    private readonly p: Problem,
+    private readonly specs: readonly ActionSpec[],
+    private readonly rules: ScheduleRules | undefined,
+    private readonly attempt: Attempt,
+    /** Per node that must go offline: how many VMs and images must still leave it. */
+    private readonly leaving: Int32Array,
+  ) {
+    this.usage = sourceUsage(p);
+    this.pending = Array.from({ length: p.nodeCount }, () => []);
+    this.endedFrees = Array.from({ length: p.nodeCount }, () => []);
+    this.departures = Array.from({ length: p.nodeCount }, () => []);
+    this.booted = Uint8Array.from(p.online);
+  }
+
+  run(expired: () => boolean): ScheduleResult {
+    const { p, ends, tasks } = this;
+    this.seed();
+    if (this.attempt.eager) this.breakCyclesEarly();
+    for (let n = 0; n < p.nodeCount; n++) this.tryStart(n, 0);
+    while (ends.size > 0 || this.pendingCount > 0 || this.pendingBoots.length > 0) {
+      if (expired()) return { ok: false, reason: 'the time limit passed before the plan was scheduled', timedOut: true };
+      if (ends.size === 0) {
+        if (this.pendingCount === 0) return { ok: false, reason: `${this.pendingBoots.length} nodes cannot boot: a continuous maxOnline constraint keeps them offline` };
+        // A VM pivots at most twice: pivots that only move the cycle around would never end.
+        const pivot = this.pivotBudgetLeft() ? choosePivot(p, tasks, this.pending, this.usage, this.booted, this.rules, this.pivotsOf) : undefined;
+        if (!pivot) return { ok: false, reason: describeCycle(p, tasks, this.pending) };
+        this.pivotTo(pivot.id, pivot.node);
+        continue;
+      }
+      const now = ends.peekKey()!;
+      this.clock = now;
+      while (ends.size > 0 && ends.peekKey() === now) this.ended(ends.pop()!, now);
+      if (this.pendingBoots.length > 0) this.tryBoots(now);
+      if (this.attempt.eager) this.breakCyclesEarly();
+      for (const n of this.dirty) this.tryStart(n, now);
+      this.dirty.clear();
+    }
+    return { ok: true, tasks };
+  }
+
+  /** The vjobs' groups, then what starts at 0: stops, pauses, saves of VMs found paused, unpause groups with nothing to wait for, boots and shutdowns. */
+  private seed(): void {
+    const { p, specs } = this;
+    // Pauses of a vjob start together at 0; each VM's save follows its pause.
+    for (const s of specs) {
+      if (s.type === 'suspend' && p.source[s.vm] === S.running) this.suspendOf.set(s.vm, s);
+      else if (s.type === 'pause') {
+        const j = p.vjobOf[s.vm]!;
+        if (!this.pauseGroups.has(j)) this.pauseGroups.set(j, { left: 0, ids: [], suspends: [] });
+      } else if (s.type === 'unpause') {
+        const j = p.vjobOf[s.vm]!;
+        const group = this.unpauseGroups.get(j);
+        if (group) group.unpauses.push(s);
+        else this.unpauseGroups.set(j, { unpauses: [s], left: 0, after: [] });
+      }
+    }
+    for (const s of specs) {
+      if (s.type === 'stop') this.addTask(s, 0, []);
+      else if (s.type === 'pause') {
+        const group = this.pauseGroups.get(p.vjobOf[s.vm]!)!;
+        group.left++;
+        group.ids.push(this.addTask(s, 0, []));
+      } else if (s.type === 'suspend' && p.source[s.vm] === S.paused) {
+        const group = this.pauseGroups.get(p.vjobOf[s.vm]!);
+        if (group) group.suspends.push(s);
+        else this.addTask(s, 0, []);
+      } else if (consumes(s)) {
+        const id = this.addPending(s, -1);
+        const group = s.type === 'resume' || p.source[s.vm] === S.paused ? this.unpauseGroups.get(p.vjobOf[s.vm]!)! : undefined;
+        if (group) {
+          group.left++;
+          // A migration's id is known once its last leg ends (a pivot adds a leg).
+          if (s.type === 'resume') group.after.push(id);
+        }
+      }
+    }
+    for (const group of this.unpauseGroups.values()) if (group.left === 0) this.releaseUnpauses(group, 0);
+    for (let n = 0; n < p.nodeCount; n++) {
+      if (!p.online[n] && p.usable[n]) this.pendingBoots.push(n);
+      if (p.online[n] && !p.usable[n] && this.leaving[n] === 0) this.shutDown(n, 0);
+    }
+    this.tryBoots(0);
+  }
+
+  /** Task `id` ends at `now`: the room it frees, the groups it completes, the node it empties, the pivot leg it leads to. */
+  private ended(id: number, now: number): void {
+    const { p, dirty } = this;
+    const t = this.tasks[id]!;
+    const freesNode = (t.type === 'stop' && runsAtSource(p, t.vm)) || t.type === 'suspend' || t.type === 'migrate';
+    if (freesNode) {
+      addDemand(p, this.usage, t.from, t.vm, -1);
+      this.endedFrees[t.from]!.push(id);
+      dirty.add(t.from);
+    }
+    this.rules?.ended(refOf(p, t), dirty);
+    // A VM or an image leaves a node that must go offline: the last one to leave lets it shut down.
+    const left = t.type === 'migrate' || t.type === 'stop' || (t.type === 'resume' && t.from !== t.to) ? t.from : -1;
+    if (left >= 0 && this.leaving[left]! > 0) {
+      this.departures[left]!.push(id);
+      if (--this.leaving[left]! === 0) this.shutDown(left, now);
+    }
+    if (t.type === 'bootNode') {
+      this.booted[t.to] = 1;
+      this.endedFrees[t.to]!.push(id);
+      dirty.add(t.to);
+    } else if (t.type === 'pause') {
+      const s = this.suspendOf.get(t.vm);
+      if (s) this.addTask(s, now, [id]);
+      const group = this.pauseGroups.get(p.vjobOf[t.vm]!)!;
+      if (--group.left === 0) for (const w of group.suspends) this.addTask(w, now, [...group.ids]);
+    } else if (t.type === 'resume') {
+      const group = this.unpauseGroups.get(p.vjobOf[t.vm]!)!;
+      if (--group.left === 0) this.releaseUnpauses(group, now);
+    } else if (t.type === 'migrate') {
+      const next = this.pivotNext.get(id);
+      if (next) {
+        this.addPending(next, id);
+        dirty.add(next.to);
+      } else if (p.source[t.vm] === S.paused) {
+        const group = this.unpauseGroups.get(p.vjobOf[t.vm]!)!;
+        group.after.push(id);
+        if (--group.left === 0) this.releaseUnpauses(group, now);
+      }
+    }
+  }
+
+  private addTask(spec: ActionSpec, start: number, deps: number[]): number {
+    const { tasks } = this;
     let step = 0;
     for (const d of deps) if (tasks[d]!.step + 1 > step) step = tasks[d]!.step + 1;
     const id = tasks.length;
     tasks.push(taskOf(spec, start, start + spec.duration, deps, step));
-    if (consumes(spec)) addDemand(p, usage, spec.to, spec.vm, 1);
-    rules?.started(refOf(p, spec));
-    ends.push(start + spec.duration, id);
+    if (consumes(spec)) addDemand(this.p, this.usage, spec.to, spec.vm, 1);
+    this.rules?.started(refOf(this.p, spec));
+    this.ends.push(start + spec.duration, id);
     return id;
-  };
-  const shutDown = (n: number, now: number) => {
-    const spec: ActionSpec = { type: 'shutdownNode', vm: -1, from: n, to: -1, duration: nodeActionDuration(p, 'shutdownNode', n) };
-    addTask(spec, now, [...departures[n]!]);
-  };
-  const tryBoots = (now: number) => {
+  }
+
+  private releaseUnpauses(group: UnpauseGroup, now: number): void {
+    for (const u of group.unpauses) this.addTask(u, now, [...group.after]);
+  }
+
+  private shutDown(n: number, now: number): void {
+    const spec: ActionSpec = { type: 'shutdownNode', vm: -1, from: n, to: -1, duration: nodeActionDuration(this.p, 'shutdownNode', n) };
+    this.addTask(spec, now, [...this.departures[n]!]);
+  }
+
+  private tryBoots(now: number): void {
+    const { pendingBoots } = this;
     for (let i = 0; i < pendingBoots.length; ) {
       const n = pendingBoots[i]!;
-      const spec: ActionSpec = { type: 'bootNode', vm: -1, from: -1, to: n, duration: nodeActionDuration(p, 'bootNode', n) };
-      if (rules && !rules.mayStart(refOf(p, spec))) {
+      const spec: ActionSpec = { type: 'bootNode', vm: -1, from: -1, to: n, duration: nodeActionDuration(this.p, 'bootNode', n) };
+      if (this.rules && !this.rules.mayStart(refOf(this.p, spec))) {
         i++;
         continue;
       }
       pendingBoots.splice(i, 1);
-      addTask(spec, now, []);
+      this.addTask(spec, now, []);
     }
-  };
-  const addPending = (spec: ActionSpec, chainDep: number) => {
-    const id = tasks.length;
-    tasks.push(taskOf(spec, -1, -1, chainDep >= 0 ? [chainDep] : [], 0));
-    const list = pending[spec.to]!;
-    list.push(id);
-    pendingCount++;
+  }
+
+  /** An action that waits for room on its destination; `chainDep` is the pivot leg it follows, if any. */
+  private addPending(spec: ActionSpec, chainDep: number): number {
+    const id = this.tasks.length;
+    this.tasks.push(taskOf(spec, -1, -1, chainDep >= 0 ? [chainDep] : [], 0));
+    this.pending[spec.to]!.push(id);
+    this.pendingCount++;
     return id;
-  };
-  const tryStart = (node: number, now: number) => {
-    const list = pending[node]!;
-    if (list.length === 0 || !booted[node]) return;
-    list.sort(comparator(tasks, pending, order));
+  }
+
+  /** Starts, in the attempt's order, the waiting actions that fit on `node` now. */
+  private tryStart(node: number, now: number): void {
+    const { p, tasks, rules } = this;
+    const list = this.pending[node]!;
+    if (list.length === 0 || !this.booted[node]) return;
+    list.sort(comparator(tasks, this.pending, this.attempt.order));
     for (let i = 0; i < list.length; ) {
       const id = list[i]!;
       const t = tasks[id]!;
-      if (!fits(p, usage, node, t.vm) || (rules && !rules.mayStart(refOf(p, t)))) {
+      if (!fits(p, this.usage, node, t.vm) || (rules && !rules.mayStart(refOf(p, t)))) {
         i++;
         continue;
       }
       list.splice(i, 1);
-      pendingCount--;
+      this.pendingCount--;
       t.start = now;
       t.end = now + t.duration;
-      t.deps = [...t.deps, ...endedFrees[node]!];
+      t.deps = [...t.deps, ...this.endedFrees[node]!];
       for (const d of t.deps) if (tasks[d]!.step + 1 > t.step) t.step = tasks[d]!.step + 1;
-      addDemand(p, usage, node, t.vm, 1);
+      addDemand(p, this.usage, node, t.vm, 1);
       rules?.started(refOf(p, t));
-      ends.push(t.end, id);
+      this.ends.push(t.end, id);
     }
-  };
+  }
 
-  // Pauses of a vjob start together at 0; each VM's save follows its pause.
-  for (const s of specs) {
-    if (s.type === 'suspend' && p.source[s.vm] === S.running) suspendOf.set(s.vm, s);
-    else if (s.type === 'pause') {
-      const j = p.vjobOf[s.vm]!;
-      if (!pauseGroups.has(j)) pauseGroups.set(j, { left: 0, ids: [], suspends: [] });
-    } else if (s.type === 'unpause') {
-      const j = p.vjobOf[s.vm]!;
-      const group = unpauseGroups.get(j);
-      if (group) group.unpauses.push(s);
-      else unpauseGroups.set(j, { unpauses: [s], left: 0, after: [] });
-    }
-  }
-  for (const s of specs) {
-    if (s.type === 'stop') addTask(s, 0, []);
-    else if (s.type === 'pause') {
-      const group = pauseGroups.get(p.vjobOf[s.vm]!)!;
-      group.left++;
-      group.ids.push(addTask(s, 0, []));
-    } else if (s.type === 'suspend' && p.source[s.vm] === S.paused) {
-      const group = pauseGroups.get(p.vjobOf[s.vm]!);
-      if (group) group.suspends.push(s);
-      else addTask(s, 0, []);
-    } else if (consumes(s)) {
-      const id = addPending(s, -1);
-      const group = s.type === 'resume' || p.source[s.vm] === S.paused ? unpauseGroups.get(p.vjobOf[s.vm]!)! : undefined;
-      if (group) {
-        group.left++;
-        // A migration's id is known once its last leg ends (a pivot adds a leg).
-        if (s.type === 'resume') group.after.push(id);
-      }
-    }
-  }
-  const releaseUnpauses = (group: UnpauseGroup, now: number) => {
-    for (const u of group.unpauses) addTask(u, now, [...group.after]);
-  };
-  for (const group of unpauseGroups.values()) if (group.left === 0) releaseUnpauses(group, 0);
-  for (let n = 0; n < p.nodeCount; n++) {
-    if (!p.online[n] && p.usable[n]) pendingBoots.push(n);
-    if (p.online[n] && !p.usable[n] && leaving[n] === 0) shutDown(n, 0);
-  }
-  tryBoots(0);
-
-  const dirty = new Set<number>();
-  const pivotsOf = new Map<number, number>();
-  let pivots = 0;
-  let clock = 0;
   /** The waiting migration `id` becomes its first leg, to `node`, now; the second leg waits for it. */
-  const pivotTo = (id: number, node: number) => {
-    pivotsOf.set(tasks[id]!.vm, (pivotsOf.get(tasks[id]!.vm) ?? 0) + 1);
+  private pivotTo(id: number, node: number): void {
+    const { p, tasks, clock } = this;
     const t = tasks[id]!;
-    const list = pending[t.to]!;
+    this.pivotsOf.set(t.vm, (this.pivotsOf.get(t.vm) ?? 0) + 1);
+    const list = this.pending[t.to]!;
     list.splice(list.indexOf(id), 1);
-    pendingCount--;
-    pivotNext.set(id, { type: 'migrate', vm: t.vm, from: node, to: t.to, duration: t.duration });
-    const deps = [...t.deps, ...endedFrees[node]!];
+    this.pendingCount--;
+    this.pivotNext.set(id, { type: 'migrate', vm: t.vm, from: node, to: t.to, duration: t.duration });
+    const deps = [...t.deps, ...this.endedFrees[node]!];
     let step = 0;
     for (const d of deps) if (tasks[d]!.step + 1 > step) step = tasks[d]!.step + 1;
     const duration = actionDuration(p, 'migrate', t.vm, false, t.from);
     tasks[id] = { ...t, to: node, duration, start: clock, end: clock + duration, deps, step };
-    addDemand(p, usage, node, t.vm, 1);
-    rules?.started(refOf(p, tasks[id]!));
-    ends.push(clock + duration, id);
-  };
-  const blocked = (id: number) => {
-    const t = tasks[id]!;
-    return !booted[t.to] || !fits(p, usage, t.to, t.vm) || (rules !== undefined && !rules.mayStart(refOf(p, t)));
-  };
-  const pivotBudgetLeft = () => ++pivots <= MAX_PIVOTS_PER_VM * specs.length + 1;
-  const breakCyclesEarly = () => {
-    for (;;) {
-      const id = blockedCycle(p, tasks, pending, pivotsOf, blocked);
-      if (id === undefined || !pivotBudgetLeft()) return;
-      const node = pivotNode(p, tasks[id]!, usage, booted, rules, pending);
-      if (node < 0) return;
-      pivotTo(id, node);
-    }
-  };
-  if (eager) breakCyclesEarly();
-  for (let n = 0; n < p.nodeCount; n++) tryStart(n, 0);
-  while (ends.size > 0 || pendingCount > 0 || pendingBoots.length > 0) {
-    if (expired()) return { ok: false, reason: 'the time limit passed before the plan was scheduled', timedOut: true };
-    if (ends.size === 0) {
-      if (pendingCount === 0) return { ok: false, reason: `${pendingBoots.length} nodes cannot boot: a continuous maxOnline constraint keeps them offline` };
-      // A VM pivots at most twice: pivots that only move the cycle around would never end.
-      const pivot = pivotBudgetLeft() ? choosePivot(p, tasks, pending, usage, booted, rules, pivotsOf) : undefined;
-      if (!pivot) return { ok: false, reason: describeCycle(p, tasks, pending) };
-      pivotTo(pivot.id, pivot.node);
-      continue;
-    }
-    const now = ends.peekKey()!;
-    clock = now;
-    while (ends.size > 0 && ends.peekKey() === now) {
-      const id = ends.pop()!;
-      const t = tasks[id]!;
-      const freesNode = (t.type === 'stop' && runsAtSource(p, t.vm)) || t.type === 'suspend' || t.type === 'migrate';
-      if (freesNode) {
-        addDemand(p, usage, t.from, t.vm, -1);
-        endedFrees[t.from]!.push(id);
-        dirty.add(t.from);
-      }
-      rules?.ended(refOf(p, t), dirty);
-      // A VM or an image leaves a node that must go offline: the last one to leave lets it shut down.
-      const left = t.type === 'migrate' || t.type === 'stop' || (t.type === 'resume' && t.from !== t.to) ? t.from : -1;
-      if (left >= 0 && leaving[left]! > 0) {
-        departures[left]!.push(id);
-        if (--leaving[left]! === 0) shutDown(left, now);
-      }
-      if (t.type === 'bootNode') {
-        booted[t.to] = 1;
-        endedFrees[t.to]!.push(id);
-        dirty.add(t.to);
-      } else if (t.type === 'pause') {
-        const s = suspendOf.get(t.vm);
-        if (s) addTask(s, now, [id]);
-        const group = pauseGroups.get(p.vjobOf[t.vm]!)!;
-        if (--group.left === 0) for (const w of group.suspends) addTask(w, now, [...group.ids]);
-      } else if (t.type === 'resume') {
-        const group = unpauseGroups.get(p.vjobOf[t.vm]!)!;
-        if (--group.left === 0) releaseUnpauses(group, now);
-      } else if (t.type === 'migrate') {
-        const next = pivotNext.get(id);
-        if (next) {
-          addPending(next, id);
-          dirty.add(next.to);
-        } else if (p.source[t.vm] === S.paused) {
-          const group = unpauseGroups.get(p.vjobOf[t.vm]!)!;
-          group.after.push(id);
-          if (--group.left === 0) releaseUnpauses(group, now);
-        }
-      }
-    }
-    if (pendingBoots.length > 0) tryBoots(now);
-    if (eager) breakCyclesEarly();
-    for (const n of dirty) tryStart(n, now);
-    dirty.clear();
+    addDemand(p, this.usage, node, t.vm, 1);
+    this.rules?.started(refOf(p, tasks[id]!));
+    this.ends.push(clock + duration, id);
   }
-  return { ok: true, tasks };
+
+  private readonly blocked = (id: number): boolean => {
+    const t = this.tasks[id]!;
+    return !this.booted[t.to] || !fits(this.p, this.usage, t.to, t.vm) || (this.rules !== undefined && !this.rules.mayStart(refOf(this.p, t)));
+  };
+
+  private pivotBudgetLeft(): boolean {
+    return ++this.pivots <= MAX_PIVOTS_PER_VM * this.specs.length + 1;
+  }
+
+  /** Eager attempts: each cycle of blocked migrations pivots as soon as it forms, while a third node has room. */
+  private breakCyclesEarly(): void {
+    for (;;) {
+      const id = blockedCycle(this.p, this.tasks, this.pending, this.pivotsOf, this.blocked);
+      if (id === undefined || !this.pivotBudgetLeft()) return;
+      const node = pivotNode(this.p, this.tasks[id]!, this.usage, this.booted, this.rules, this.pending);
+      if (node < 0) return;
+      this.pivotTo(id, node);
+    }
+  }
 }
 
 const MAX_PIVOTS_PER_VM = 2;
