@@ -15,14 +15,14 @@ export class FitIndex {
   private readonly bucketOf: Int32Array;
   private readonly members: Set<number>[];
   private readonly width: number;
-  private readonly D: number;
+  private readonly dimCount: number;
 
   constructor(
     private readonly p: Problem,
     private readonly load: Float64Array,
     private readonly capInv: Float64Array,
   ) {
-    this.D = p.dims.length;
+    this.dimCount = p.dims.length;
     let most = 0;
     for (let n = 0; n < p.nodeCount; n++) if (p.usable[n]) most = Math.max(most, this.roomOf(n, true));
     this.width = Math.max(most, EPSILON) / (BUCKETS - 1);
@@ -34,19 +34,19 @@ export class FitIndex {
   /** Normalised free room of `n`, summed over dimensions (negative when overloaded). */
   roomOf(n: number, empty = false): number {
     let free = 0;
-    const o = n * this.D;
-    for (let d = 0; d < this.D; d++) free += (this.p.capacity[o + d]! - (empty ? 0 : this.load[o + d]!)) * this.capInv[d]!;
+    const offset = n * this.dimCount;
+    for (let d = 0; d < this.dimCount; d++) free += (this.p.capacity[offset + d]! - (empty ? 0 : this.load[offset + d]!)) * this.capInv[d]!;
     return free;
   }
 
   /** Call after `n`'s load changed. */
   update(n: number): void {
-    const b = this.bucketFor(this.roomOf(n));
+    const bucket = this.bucketFor(this.roomOf(n));
     const old = this.bucketOf[n]!;
-    if (old === b) return;
+    if (old === bucket) return;
     if (old >= 0) this.members[old]!.delete(n);
-    this.members[b]!.add(n);
-    this.bucketOf[n] = b;
+    this.members[bucket]!.add(n);
+    this.bucketOf[n] = bucket;
   }
 
   /**
@@ -57,12 +57,12 @@ export class FitIndex {
   bestFit(v: number, now: Float64Array, accept: (n: number) => boolean): number {
     const p = this.p;
     let size = 0;
-    for (let d = 0; d < this.D; d++) size += p.demand[v * this.D + d]! * this.capInv[d]!;
+    for (let d = 0; d < this.dimCount; d++) size += p.demand[v * this.dimCount + d]! * this.capInv[d]!;
     let best = -1;
     let bestTier = Infinity;
     let bestRoom = Infinity;
-    for (let b = this.bucketFor(size); b < BUCKETS; b++) {
-      for (const n of this.members[b]!) {
+    for (let bucket = this.bucketFor(size); bucket < BUCKETS; bucket++) {
+      for (const n of this.members[bucket]!) {
         if (!fits(p, this.load, n, v) || !accept(n)) continue;
         const tier = (fits(p, now, n, v) ? 0 : 2) + (p.online[n] ? 0 : 1);
         const room = this.roomOf(n);

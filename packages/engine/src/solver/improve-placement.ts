@@ -96,8 +96,8 @@ function costOf(p: Problem, dest: Int32Array): number {
 
 /** The VM's cheapest node: its host, or its image's node, when that is usable; -1 for a VM that never ran. */
 function homeOf(p: Problem, v: number): number {
-  const h = p.host[v]!;
-  return h >= 0 && p.usable[h] && p.source[v] !== S.waiting ? h : -1;
+  const hostNode = p.host[v]!;
+  return hostNode >= 0 && p.usable[hostNode] && p.source[v] !== S.waiting ? hostNode : -1;
 }
 
 /** Whether VM `v` placed on `n` arrives there (it does not hold `n` already in the source). */
@@ -111,7 +111,7 @@ function arrives(p: Problem, v: number, n: number): boolean {
  * waits for departures), the VMs placed on it, and the constraints' placement rules.
  */
 class PlacementState {
-  readonly D: number;
+  readonly dimCount: number;
   readonly runs: number[] = [];
   readonly load: Float64Array;
   readonly now: Float64Array;
@@ -126,21 +126,21 @@ class PlacementState {
     readonly dest: Int32Array,
     rules: Rules | undefined,
   ) {
-    const D = (this.D = p.dims.length);
-    this.load = new Float64Array(p.nodeCount * D);
+    const dimCount = (this.dimCount = p.dims.length);
+    this.load = new Float64Array(p.nodeCount * dimCount);
     this.now = sourceUsage(p);
     this.onNode = Array.from({ length: p.nodeCount }, () => new Set<number>());
     this.homed = Array.from({ length: p.nodeCount }, () => []);
     this.R = rules?.placement();
-    const capMax = new Float64Array(D);
-    for (let n = 0; n < p.nodeCount; n++) for (let d = 0; d < D; d++) capMax[d] = Math.max(capMax[d]!, p.capacity[n * D + d]!);
+    const capMax = new Float64Array(dimCount);
+    for (let n = 0; n < p.nodeCount; n++) for (let d = 0; d < dimCount; d++) capMax[d] = Math.max(capMax[d]!, p.capacity[n * dimCount + d]!);
     this.size = new Float64Array(p.vmCount);
     for (let v = 0; v < p.vmCount; v++) {
       if (p.target[v] !== S.running) continue;
       this.runs.push(v);
-      for (let d = 0; d < D; d++) if (capMax[d]! > 0) this.size[v] += p.demand[v * D + d]! / capMax[d]!;
-      const h = homeOf(p, v);
-      if (h >= 0) this.homed[h]!.push(v);
+      for (let d = 0; d < dimCount; d++) if (capMax[d]! > 0) this.size[v] += p.demand[v * dimCount + d]! / capMax[d]!;
+      const hostNode = homeOf(p, v);
+      if (hostNode >= 0) this.homed[hostNode]!.push(v);
       if (dest[v]! >= 0) this.place(v, dest[v]!);
     }
   }
@@ -172,7 +172,7 @@ class PlacementState {
   }
 
   fitsEmpty(v: number, n: number): boolean {
-    for (let d = 0; d < this.D; d++) if (this.p.demand[v * this.D + d]! > this.p.capacity[n * this.D + d]! + EPSILON) return false;
+    for (let d = 0; d < this.dimCount; d++) if (this.p.demand[v * this.dimCount + d]! > this.p.capacity[n * this.dimCount + d]! + EPSILON) return false;
     return true;
   }
 
@@ -181,29 +181,29 @@ class PlacementState {
     const p = this.p;
     const paid = new Map<number, number>();
     for (const v of this.runs) {
-      const h = homeOf(p, v);
-      if (h < 0 || this.dest[v] === h) continue;
-      paid.set(h, (paid.get(h) ?? 0) + vmCostAt(p, v, this.dest[v]!) - vmCostAt(p, v, h));
+      const hostNode = homeOf(p, v);
+      if (hostNode < 0 || this.dest[v] === hostNode) continue;
+      paid.set(hostNode, (paid.get(hostNode) ?? 0) + vmCostAt(p, v, this.dest[v]!) - vmCostAt(p, v, hostNode));
     }
     return [...paid].sort((a, b) => b[1] - a[1] || a[0] - b[0]).map(([n]) => n);
   }
 
   /** The `k` usable nodes with the most free room (normalised, summed over dimensions). */
-  roomiestNodes(k: number): number[] {
+  roomiestNodes(howMany: number): number[] {
     const p = this.p;
-    const D = this.D;
+    const dimCount = this.dimCount;
     const roomy: [number, number][] = [];
     for (let n = 0; n < p.nodeCount; n++) {
       if (!p.usable[n]) continue;
       let free = 0;
-      for (let d = 0; d < D; d++) {
-        const cap = p.capacity[n * D + d]!;
-        if (cap > 0) free += (cap - this.load[n * D + d]!) / cap;
+      for (let d = 0; d < dimCount; d++) {
+        const cap = p.capacity[n * dimCount + d]!;
+        if (cap > 0) free += (cap - this.load[n * dimCount + d]!) / cap;
       }
       roomy.push([free, n]);
     }
     roomy.sort((a, b) => b[0] - a[0] || a[1] - b[1]);
-    return roomy.slice(0, k).map(([, n]) => n);
+    return roomy.slice(0, howMany).map(([, n]) => n);
   }
 
   /**
@@ -270,10 +270,10 @@ function searchAssignment(
   /** A proven bound on the free VMs' cost: an assignment that meets it (ties aside) ends the search. */
   bound = -Infinity,
 ): { nodes: number; improved: boolean; complete: boolean } {
-  const { p, D, load, now, R, dest } = state;
-  const k = free.length;
-  if (k === 0) return { nodes: 0, improved: false, complete: true };
-  const waitWeight = 1 / (k + 1);
+  const { p, dimCount, load, now, R, dest } = state;
+  const howMany = free.length;
+  if (howMany === 0) return { nodes: 0, improved: false, complete: true };
+  const waitWeight = 1 / (howMany + 1);
   // Order: the largest spread between a VM's cheapest and dearest node first, then the largest VMs.
   const items = free.map((v, i) => {
     const cs = candidates[i]!.map((n) => vmCostAt(p, v, n));
@@ -290,12 +290,12 @@ function searchAssignment(
   const order = items.map((it) =>
     it.nodes.map((n, j) => ({ n, c: it.costs[j]! })).sort((a, b) => a.c - b.c || (a.n === it.was ? -1 : b.n === it.was ? 1 : a.n - b.n)),
   );
-  const suffix = new Float64Array(k + 1);
-  for (let i = k - 1; i >= 0; i--) suffix[i] = suffix[i + 1]! + items[i]!.min;
+  const suffix = new Float64Array(howMany + 1);
+  for (let i = howMany - 1; i >= 0; i--) suffix[i] = suffix[i + 1]! + items[i]!.min;
   const homeNodes = new Set<number>();
   for (const it of items) {
-    const h = homeOf(p, it.v);
-    if (h >= 0) homeNodes.add(h);
+    const hostNode = homeOf(p, it.v);
+    if (hostNode >= 0) homeNodes.add(hostNode);
   }
   for (const it of items) state.remove(it.v);
   // The incumbent's score (where the free VMs were), to beat strictly.
@@ -307,15 +307,15 @@ function searchAssignment(
   }
   for (const it of items) if (arrives(p, it.v, it.was)) addDemand(p, now, it.was, it.v, -1);
   const floor = Math.max(suffix[0]!, bound);
-  const current = new Int32Array(k);
+  const current = new Int32Array(howMany);
   let bestAssign: Int32Array | undefined;
   let nodes = 0;
   let stopped = false;
   let reachedFloor = false;
 
   const sameNode = (a: number, b: number) => {
-    for (let d = 0; d < D; d++) {
-      if (p.capacity[a * D + d] !== p.capacity[b * D + d] || load[a * D + d] !== load[b * D + d] || now[a * D + d] !== now[b * D + d]) return false;
+    for (let d = 0; d < dimCount; d++) {
+      if (p.capacity[a * dimCount + d] !== p.capacity[b * dimCount + d] || load[a * dimCount + d] !== load[b * dimCount + d] || now[a * dimCount + d] !== now[b * dimCount + d]) return false;
     }
     return true;
   };
@@ -326,7 +326,7 @@ function searchAssignment(
       stopped = true;
       return;
     }
-    if (i === k) {
+    if (i === howMany) {
       best = score;
       bestAssign = current.slice();
       // The cost cannot go below the floor (each VM at its cheapest node, or the proven bound): only waits could still be fewer.
@@ -342,7 +342,7 @@ function searchAssignment(
       if (score + c + suffix[i + 1]! >= best - EPSILON) break;
       if (!fits(p, load, n, it.v) || (R && !R.allows(it.v, n))) continue;
       if (!R && !homeNodes.has(n)) {
-        if (tried.some((m) => sameNode(m, n))) continue;
+        if (tried.some((triedNode) => sameNode(triedNode, n))) continue;
         tried.push(n);
       }
       const arriving = arrives(p, it.v, n);

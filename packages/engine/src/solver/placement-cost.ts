@@ -38,35 +38,35 @@ export function placementCost(p: Problem, dest: Int32Array): number {
  * Exact when no node is overloaded by its home VMs and the others fit somewhere.
  */
 export function placementLowerBound(p: Problem): number {
-  const D = p.dims.length;
+  const dimCount = p.dims.length;
   let bound = fixedPlacementCost(p);
   const homeOf = new Map<number, number[]>();
   for (let v = 0; v < p.vmCount; v++) {
     if (p.target[v] !== S.running) continue;
-    const h = p.host[v]!;
-    const homed = h >= 0 && p.usable[h] === 1 && (runsAtSource(p, v) || p.source[v] === S.sleeping);
+    const hostNode = p.host[v]!;
+    const homed = hostNode >= 0 && p.usable[hostNode] === 1 && (runsAtSource(p, v) || p.source[v] === S.sleeping);
     // A VM whose home is gone (an offline node) pays its cheapest move anyway.
-    if (!homed) bound += h >= 0 ? vmCostAt(p, v, -1) : 0;
+    if (!homed) bound += hostNode >= 0 ? vmCostAt(p, v, -1) : 0;
     else {
-      bound += vmCostAt(p, v, h);
-      const list = homeOf.get(h);
+      bound += vmCostAt(p, v, hostNode);
+      const list = homeOf.get(hostNode);
       if (list) list.push(v);
-      else homeOf.set(h, [v]);
+      else homeOf.set(hostNode, [v]);
     }
   }
   for (const [n, vms] of homeOf) {
     let best = 0;
-    for (let d = 0; d < D; d++) {
-      let excess = -p.capacity[n * D + d]!;
-      for (const v of vms) excess += p.demand[v * D + d]!;
+    for (let d = 0; d < dimCount; d++) {
+      let excess = -p.capacity[n * dimCount + d]!;
+      for (const v of vms) excess += p.demand[v * dimCount + d]!;
       if (excess <= EPSILON) continue;
       // Cheapest memory per unit of this dimension first.
-      const order = vms.filter((v) => p.demand[v * D + d]! > 0).sort((a, b) => p.mem[a]! / p.demand[a * D + d]! - p.mem[b]! / p.demand[b * D + d]!);
+      const order = vms.filter((v) => p.demand[v * dimCount + d]! > 0).sort((a, b) => p.mem[a]! / p.demand[a * dimCount + d]! - p.mem[b]! / p.demand[b * dimCount + d]!);
       let cost = 0;
       for (const v of order) {
-        const q = p.demand[v * D + d]!;
-        const take = Math.min(q, excess);
-        cost += (p.mem[v]! * take) / q;
+        const need = p.demand[v * dimCount + d]!;
+        const take = Math.min(need, excess);
+        cost += (p.mem[v]! * take) / need;
         excess -= take;
         if (excess <= EPSILON) break;
       }

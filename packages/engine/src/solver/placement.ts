@@ -2,6 +2,9 @@ import { actionDuration, addDemand, EPSILON, fits, runsAtSource, S, sourceUsage,
 import { FitIndex } from './fit-index.ts';
 import type { PlacementRules, Rules } from './rules.ts';
 
+// Names kept short because they are everywhere: p is the Problem, v a VM's index, n a node's, d a dimension's;
+// flat arrays are indexed vm * dimCount + d and node * dimCount + d.
+
 export type PlacementResult =
   | { readonly ok: true; readonly dest: Int32Array }
   | { readonly ok: false; readonly reason: string; readonly timedOut?: true };
@@ -66,12 +69,12 @@ function mustRun(p: Problem, v: number): boolean {
 
 /** Total demand of the VMs that must run against the online capacity, per dimension. */
 function aggregateShortage(p: Problem): string | undefined {
-  const D = p.dims.length;
-  const need = new Float64Array(D);
-  const have = new Float64Array(D);
-  for (let v = 0; v < p.vmCount; v++) if (mustRun(p, v)) for (let d = 0; d < D; d++) need[d] += p.demand[v * D + d]!;
-  for (let n = 0; n < p.nodeCount; n++) if (p.usable[n]) for (let d = 0; d < D; d++) have[d] += p.capacity[n * D + d]!;
-  for (let d = 0; d < D; d++) {
+  const dimCount = p.dims.length;
+  const need = new Float64Array(dimCount);
+  const have = new Float64Array(dimCount);
+  for (let v = 0; v < p.vmCount; v++) if (mustRun(p, v)) for (let d = 0; d < dimCount; d++) need[d] += p.demand[v * dimCount + d]!;
+  for (let n = 0; n < p.nodeCount; n++) if (p.usable[n]) for (let d = 0; d < dimCount; d++) have[d] += p.capacity[n * dimCount + d]!;
+  for (let d = 0; d < dimCount; d++) {
     if (need[d]! > have[d]! + EPSILON) {
       const starting = startingVjobs(p);
       return `${p.dims[d]} short by ${fmt(need[d]! - have[d]!)}: the VMs that must run need ${fmt(need[d]!)}, the online nodes offer ${fmt(have[d]!)}${starting ? ` (vjobs asked to start or resume: ${starting})` : ''}`;
@@ -84,8 +87,8 @@ function aggregateShortage(p: Problem): string | undefined {
 function pinnedShortage(p: Problem): string | undefined {
   for (let v = 0; v < p.vmCount; v++) {
     if (!p.pinned[v] || !mustRun(p, v)) continue;
-    const h = p.host[v]!;
-    if (!p.usable[h]) return `VM '${p.configuration.vms[v]!.id}' may not leave node '${p.configuration.nodes[h]!.id}' (root or quarantine), which must go offline`;
+    const hostNode = p.host[v]!;
+    if (!p.usable[hostNode]) return `VM '${p.configuration.vms[v]!.id}' may not leave node '${p.configuration.nodes[hostNode]!.id}' (root or quarantine), which must go offline`;
   }
   return undefined;
 }
@@ -97,31 +100,31 @@ function startingVjobs(p: Problem): string {
   return list.length > 8 ? `${list.slice(0, 8).join(', ')} and ${list.length - 8} more` : list.join(', ');
 }
 
-export function fmt(x: number): string {
-  return Number.isInteger(x) ? String(x) : x.toFixed(2);
+export function fmt(value: number): string {
+  return Number.isInteger(value) ? String(value) : value.toFixed(2);
 }
 
 /** Normalised size of a VM: its demand relative to the mean node capacity, summed over dimensions. */
 function sizes(p: Problem): Float64Array {
-  const D = p.dims.length;
-  const mean = new Float64Array(D);
+  const dimCount = p.dims.length;
+  const mean = new Float64Array(dimCount);
   let online = 0;
   for (let n = 0; n < p.nodeCount; n++) {
     if (!p.usable[n]) continue;
     online++;
-    for (let d = 0; d < D; d++) mean[d] += p.capacity[n * D + d]!;
+    for (let d = 0; d < dimCount; d++) mean[d] += p.capacity[n * dimCount + d]!;
   }
   const out = new Float64Array(p.vmCount);
   for (let v = 0; v < p.vmCount; v++) {
-    let s = 0;
-    for (let d = 0; d < D; d++) if (mean[d]! > 0) s += p.demand[v * D + d]! / (mean[d]! / online);
-    out[v] = s;
+    let sizeSum = 0;
+    for (let d = 0; d < dimCount; d++) if (mean[d]! > 0) sizeSum += p.demand[v * dimCount + d]! / (mean[d]! / online);
+    out[v] = sizeSum;
   }
   return out;
 }
 
 class PlacementContext {
-  private readonly D: number;
+  private readonly dimCount: number;
   private readonly size: Float64Array;
   /** The VMs running on each node in the source configuration. */
   private readonly sourceOn: number[][];
@@ -134,17 +137,17 @@ class PlacementContext {
     private readonly rules?: Rules,
     private readonly expired: () => boolean = () => false,
   ) {
-    this.D = p.dims.length;
+    this.dimCount = p.dims.length;
     this.size = sizes(p);
     this.nowUsage = sourceUsage(p);
     this.sourceOn = Array.from({ length: p.nodeCount }, () => []);
     for (let v = 0; v < p.vmCount; v++) if (runsAtSource(p, v)) this.sourceOn[p.host[v]!]!.push(v);
-    this.meanCapInv = new Float64Array(this.D);
+    this.meanCapInv = new Float64Array(this.dimCount);
     let online = 0;
     for (let n = 0; n < p.nodeCount; n++) if (p.usable[n]) online++;
-    for (let d = 0; d < this.D; d++) {
+    for (let d = 0; d < this.dimCount; d++) {
       let sum = 0;
-      for (let n = 0; n < p.nodeCount; n++) if (p.usable[n]) sum += p.capacity[n * this.D + d]!;
+      for (let n = 0; n < p.nodeCount; n++) if (p.usable[n]) sum += p.capacity[n * this.dimCount + d]!;
       this.meanCapInv[d] = sum > 0 ? online / sum : 0;
     }
   }
@@ -152,10 +155,10 @@ class PlacementContext {
   /** Repair mode. Returns undefined when some VM finds no room even after evictions. */
   repair(): Int32Array | undefined {
     const p = this.p;
-    const R = this.rules?.placement();
-    this.current = R;
+    const placementRules = this.rules?.placement();
+    this.current = placementRules;
     const dest = new Int32Array(p.vmCount).fill(-1);
-    const load = new Float64Array(p.nodeCount * this.D);
+    const load = new Float64Array(p.nodeCount * this.dimCount);
     const onNode: number[][] = Array.from({ length: p.nodeCount }, () => []);
     const nowUsage = this.nowUsage.slice();
     let index: FitIndex | undefined;
@@ -165,7 +168,7 @@ class PlacementContext {
       index?.update(n);
       onNode[n]!.push(v);
       if (!(runsAtSource(p, v) && p.host[v] === n)) addDemand(p, nowUsage, n, v, 1);
-      R?.assign(v, n);
+      placementRules?.assign(v, n);
     };
     const unassign = (v: number) => {
       const n = dest[v]!;
@@ -175,21 +178,21 @@ class PlacementContext {
       const list = onNode[n]!;
       list.splice(list.indexOf(v), 1);
       if (!(runsAtSource(p, v) && p.host[v] === n)) addDemand(p, nowUsage, n, v, -1);
-      R?.unassign(v, n);
+      placementRules?.unassign(v, n);
     };
 
     const resumes: number[] = [];
     const queue: number[] = [];
     for (let v = 0; v < p.vmCount; v++) {
       if (!mustRun(p, v)) continue;
-      const h = p.host[v]!;
-      if (runsAtSource(p, v) && p.usable[h]) assign(v, h);
-      else if (p.source[v] === S.sleeping && h >= 0 && p.usable[h]) resumes.push(v);
+      const hostNode = p.host[v]!;
+      if (runsAtSource(p, v) && p.usable[hostNode]) assign(v, hostNode);
+      else if (p.source[v] === S.sleeping && hostNode >= 0 && p.usable[hostNode]) resumes.push(v);
       else queue.push(v);
     }
     // Constraints the kept VMs break (BtrPlace's misplaced VMs) send those VMs back to the queue.
-    if (R) {
-      for (const v of R.misplaced(dest)) {
+    if (placementRules) {
+      for (const v of placementRules.misplaced(dest)) {
         if (dest[v]! < 0) continue;
         unassign(v);
         queue.push(v);
@@ -229,29 +232,29 @@ class PlacementContext {
     // Local resumes are cheaper than remote ones: give images their own node first, largest first.
     resumes.sort((a, b) => p.mem[b]! - p.mem[a]! || a - b);
     for (const v of resumes) {
-      const h = p.host[v]!;
-      if (!this.allows(v, h)) {
+      const hostNode = p.host[v]!;
+      if (!this.allows(v, hostNode)) {
         queue.push(v);
         continue;
       }
-      if (!fits(p, load, h, v)) {
+      if (!fits(p, load, hostNode, v)) {
         // Moving small VMs off the image's node can be cheaper than copying the image elsewhere.
-        const room = this.roomOn(h, v, load, onNode[h]!, remoteResumeExtra(p, v));
+        const room = this.roomOn(hostNode, v, load, onNode[hostNode]!, remoteResumeExtra(p, v));
         if (!room) {
           queue.push(v);
           continue;
         }
-        for (const w of room) {
-          unassign(w);
-          forbidden[w] = h;
-          queue.push(w);
+        for (const otherVm of room) {
+          unassign(otherVm);
+          forbidden[otherVm] = hostNode;
+          queue.push(otherVm);
         }
       }
-      if (this.remoteIsSooner(v, h, load, nowUsage, dest)) {
+      if (this.remoteIsSooner(v, hostNode, load, nowUsage, dest)) {
         queue.push(v);
         continue;
       }
-      assign(v, h);
+      assign(v, hostNode);
     }
     queue.sort((a, b) => this.size[b]! - this.size[a]! || a - b);
     index = new FitIndex(p, load, this.meanCapInv);
@@ -265,10 +268,10 @@ class PlacementContext {
         if (evictions > evictionLimit) return undefined;
         const room = this.cheapestRoom(v, load, onNode, forbidden[v]!);
         if (!room) return undefined;
-        for (const w of room.evict) {
-          unassign(w);
-          forbidden[w] = room.node;
-          queue.push(w);
+        for (const otherVm of room.evict) {
+          unassign(otherVm);
+          forbidden[otherVm] = room.node;
+          queue.push(otherVm);
           evictions++;
         }
         n = room.node;
@@ -276,7 +279,7 @@ class PlacementContext {
       assign(v, n);
     }
     // Rules the kept VMs still break (pinned VMs the repair could not move) leave it to the other phases.
-    if (R && R.misplaced(dest, true).length > 0) return undefined;
+    if (placementRules && placementRules.misplaced(dest, true).length > 0) return undefined;
     return dest;
   }
 
@@ -284,24 +287,24 @@ class PlacementContext {
   repack(fit: NodeFit): { ok: true; dest: Int32Array } | { ok: false; failedVm: number; load: Float64Array } {
     const p = this.p;
     this.fit = fit;
-    const R = this.rules?.placement();
-    this.current = R;
+    const placementRules = this.rules?.placement();
+    this.current = placementRules;
     const dest = new Int32Array(p.vmCount).fill(-1);
-    const load = new Float64Array(p.nodeCount * this.D);
+    const load = new Float64Array(p.nodeCount * this.dimCount);
     const nowUsage = this.nowUsage.slice();
     const order: number[] = [];
     for (let v = 0; v < p.vmCount; v++) if (mustRun(p, v)) order.push(v);
     order.sort((a, b) => p.pinned[b]! - p.pinned[a]! || this.size[b]! - this.size[a]! || a - b);
     for (const v of order) {
       if (this.expired()) return { ok: false, failedVm: v, load };
-      const h = p.host[v]!;
-      const home = h >= 0 && p.usable[h] && fits(p, load, h, v) && this.allows(v, h);
-      let n = home ? h : this.bestNode(v, load, nowUsage, -1);
+      const hostNode = p.host[v]!;
+      const home = hostNode >= 0 && p.usable[hostNode] && fits(p, load, hostNode, v) && this.allows(v, hostNode);
+      let n = home ? hostNode : this.bestNode(v, load, nowUsage, -1);
       if (n < 0) return { ok: false, failedVm: v, load };
       dest[v] = n;
       addDemand(p, load, n, v, 1);
-      R?.assign(v, n);
-      if (n !== h || !runsAtSource(p, v)) addDemand(p, nowUsage, n, v, 1);
+      placementRules?.assign(v, n);
+      if (n !== hostNode || !runsAtSource(p, v)) addDemand(p, nowUsage, n, v, 1);
     }
     return { ok: true, dest };
   }
@@ -312,19 +315,19 @@ class PlacementContext {
    */
   blame(): { vm: number; load: Float64Array } | undefined {
     const p = this.p;
-    const R = this.rules?.placement();
-    this.current = R;
-    const load = new Float64Array(p.nodeCount * this.D);
+    const placementRules = this.rules?.placement();
+    this.current = placementRules;
+    const load = new Float64Array(p.nodeCount * this.dimCount);
     const order: number[] = [];
     for (let v = 0; v < p.vmCount; v++) if (mustRun(p, v)) order.push(v);
     const wasRunning = (v: number) => (runsAtSource(p, v) ? 0 : 1);
     order.sort((a, b) => wasRunning(a) - wasRunning(b) || this.size[b]! - this.size[a]! || a - b);
     for (const v of order) {
-      const h = p.host[v]!;
-      const n = h >= 0 && p.usable[h] && fits(p, load, h, v) && this.allows(v, h) ? h : this.bestNode(v, load, load, -1);
+      const hostNode = p.host[v]!;
+      const n = hostNode >= 0 && p.usable[hostNode] && fits(p, load, hostNode, v) && this.allows(v, hostNode) ? hostNode : this.bestNode(v, load, load, -1);
       if (n < 0) return { vm: v, load };
       addDemand(p, load, n, v, 1);
-      R?.assign(v, n);
+      placementRules?.assign(v, n);
     }
     return undefined;
   }
@@ -344,28 +347,28 @@ class PlacementContext {
    * migrations already decided, each assumed to start at 0), a remote one on a node with room now
    * does not. A vjob unpauses when its last VM is restored, so one late VM delays all of them.
    */
-  private remoteIsSooner(v: number, h: number, load: Float64Array, nowUsage: Float64Array, dest: Int32Array): boolean {
+  private remoteIsSooner(v: number, hostNode: number, load: Float64Array, nowUsage: Float64Array, dest: Int32Array): boolean {
     const p = this.p;
-    const D = this.D;
-    if (fits(p, nowUsage, h, v)) return false;
+    const dimCount = this.dimCount;
+    if (fits(p, nowUsage, hostNode, v)) return false;
     const leaving: [number, number][] = [];
-    for (const w of this.sourceOn[h]!) {
-      if (p.target[w] === S.running && dest[w] === h) continue;
+    for (const otherVm of this.sourceOn[hostNode]!) {
+      if (p.target[otherVm] === S.running && dest[otherVm] === hostNode) continue;
       const end =
-        p.target[w] === S.sleeping
-          ? (p.source[w] === S.paused ? 0 : actionDuration(p, 'pause', w)) + actionDuration(p, 'suspend', w)
-          : p.target[w] === S.running
-            ? actionDuration(p, 'migrate', w)
-            : actionDuration(p, 'stop', w);
-      leaving.push([end, w]);
+        p.target[otherVm] === S.sleeping
+          ? (p.source[otherVm] === S.paused ? 0 : actionDuration(p, 'pause', otherVm)) + actionDuration(p, 'suspend', otherVm)
+          : p.target[otherVm] === S.running
+            ? actionDuration(p, 'migrate', otherVm)
+            : actionDuration(p, 'stop', otherVm);
+      leaving.push([end, otherVm]);
     }
     leaving.sort((a, b) => a[0] - b[0]);
-    const room = new Float64Array(D);
-    for (let d = 0; d < D; d++) room[d] = nowUsage[h * D + d]!;
+    const room = new Float64Array(dimCount);
+    for (let d = 0; d < dimCount; d++) room[d] = nowUsage[hostNode * dimCount + d]!;
     let wait = Infinity;
     for (const [end, w] of leaving) {
-      for (let d = 0; d < D; d++) room[d] -= p.demand[w * D + d]!;
-      if (this.fitsIn(room, h, v)) {
+      for (let d = 0; d < dimCount; d++) room[d] -= p.demand[w * dimCount + d]!;
+      if (this.fitsIn(room, hostNode, v)) {
         wait = end;
         break;
       }
@@ -374,7 +377,7 @@ class PlacementContext {
     const remote = actionDuration(p, 'resume', v, true);
     if (remote >= local) return false;
     for (let n = 0; n < p.nodeCount; n++) {
-      if (n !== h && p.usable[n] && fits(p, load, n, v) && fits(p, nowUsage, n, v) && this.allows(v, n)) return true;
+      if (n !== hostNode && p.usable[n] && fits(p, load, n, v) && fits(p, nowUsage, n, v) && this.allows(v, n)) return true;
     }
     return false;
   }
@@ -387,33 +390,33 @@ class PlacementContext {
    */
   private cheapestShed(n: number, load: Float64Array, assigned: readonly number[]): number[] | undefined {
     const p = this.p;
-    const D = this.D;
+    const dimCount = this.dimCount;
     const movable = assigned.filter((v) => !p.pinned[v]);
-    const k = movable.length;
-    if (k === 0 || k > EXACT_SHED_LIMIT) return undefined;
-    const excess = new Float64Array(D);
-    for (let d = 0; d < D; d++) excess[d] = load[n * D + d]! - p.capacity[n * D + d]!;
-    const cost = movable.map((v) => actionDuration(p, 'migrate', v));
-    const freed = new Float64Array(D);
+    const movableCount = movable.length;
+    if (movableCount === 0 || movableCount > EXACT_SHED_LIMIT) return undefined;
+    const excess = new Float64Array(dimCount);
+    for (let d = 0; d < dimCount; d++) excess[d] = load[n * dimCount + d]! - p.capacity[n * dimCount + d]!;
+    const migrationCost = movable.map((v) => actionDuration(p, 'migrate', v));
+    const freed = new Float64Array(dimCount);
     let bestMask = -1;
     let bestCost = Infinity;
     let bestCount = Infinity;
-    for (let mask = 1; mask < 1 << k; mask++) {
-      let c = 0;
+    for (let mask = 1; mask < 1 << movableCount; mask++) {
+      let subsetCost = 0;
       let count = 0;
       freed.fill(0);
-      for (let i = 0; i < k; i++) {
+      for (let i = 0; i < movableCount; i++) {
         if (!(mask & (1 << i))) continue;
-        c += cost[i]!;
+        subsetCost += migrationCost[i]!;
         count++;
-        for (let d = 0; d < D; d++) freed[d] += p.demand[movable[i]! * D + d]!;
+        for (let d = 0; d < dimCount; d++) freed[d] += p.demand[movable[i]! * dimCount + d]!;
       }
-      if (c > bestCost || (c === bestCost && count >= bestCount)) continue;
+      if (subsetCost > bestCost || (subsetCost === bestCost && count >= bestCount)) continue;
       let relieved = true;
-      for (let d = 0; d < D && relieved; d++) if (excess[d]! > EPSILON && freed[d]! < excess[d]! - EPSILON) relieved = false;
+      for (let d = 0; d < dimCount && relieved; d++) if (excess[d]! > EPSILON && freed[d]! < excess[d]! - EPSILON) relieved = false;
       if (relieved) {
         bestMask = mask;
-        bestCost = c;
+        bestCost = subsetCost;
         bestCount = count;
       }
     }
@@ -422,15 +425,15 @@ class PlacementContext {
   }
 
   private overloaded(load: Float64Array, n: number): boolean {
-    const o = n * this.D;
-    for (let d = 0; d < this.D; d++) if (load[o + d]! > this.p.capacity[o + d]! + EPSILON) return true;
+    const offset = n * this.dimCount;
+    for (let d = 0; d < this.dimCount; d++) if (load[offset + d]! > this.p.capacity[offset + d]! + EPSILON) return true;
     return false;
   }
 
   private relievesOverload(load: Float64Array, n: number, v: number): boolean {
-    const o = n * this.D;
-    for (let d = 0; d < this.D; d++) {
-      if (load[o + d]! > this.p.capacity[o + d]! + EPSILON && this.p.demand[v * this.D + d]! > 0) return true;
+    const offset = n * this.dimCount;
+    for (let d = 0; d < this.dimCount; d++) {
+      if (load[offset + d]! > this.p.capacity[offset + d]! + EPSILON && this.p.demand[v * this.dimCount + d]! > 0) return true;
     }
     return false;
   }
@@ -441,7 +444,7 @@ class PlacementContext {
    */
   private bestNode(v: number, load: Float64Array, nowUsage: Float64Array, forbidden: number, index?: FitIndex): number {
     const p = this.p;
-    const D = this.D;
+    const dimCount = this.dimCount;
     const aligned = this.fit === 'aligned';
     const candidates = p.pinned[v] ? undefined : this.current?.candidates(v);
     // Best fit over the whole cluster: the index walks the few nodes of about the VM's size.
@@ -451,10 +454,10 @@ class PlacementContext {
     const consider = (n: number) => {
       if (!p.usable[n] || n === forbidden || !fits(p, load, n, v) || !this.allows(v, n)) return;
       let rank = 0;
-      for (let d = 0; d < D; d++) {
+      for (let d = 0; d < dimCount; d++) {
         const inv = this.meanCapInv[d]!;
-        const free = (p.capacity[n * D + d]! - load[n * D + d]!) * inv;
-        rank += aligned ? -p.demand[v * D + d]! * inv * free : free - p.demand[v * D + d]! * inv;
+        const free = (p.capacity[n * dimCount + d]! - load[n * dimCount + d]!) * inv;
+        rank += aligned ? -p.demand[v * dimCount + d]! * inv * free : free - p.demand[v * dimCount + d]! * inv;
       }
       // Prefer nodes where it fits right now, and nodes that need no boot.
       const score = (fits(p, nowUsage, n, v) ? 0 : 1e9) + (p.online[n] ? 0 : 1e6) + rank;
@@ -464,8 +467,8 @@ class PlacementContext {
       }
     };
     if (p.pinned[v]) {
-      const h = p.host[v]!;
-      if (h >= 0) consider(h);
+      const hostNode = p.host[v]!;
+      if (hostNode >= 0) consider(hostNode);
       return best;
     }
     if (candidates) for (const n of candidates) consider(n);
@@ -476,18 +479,18 @@ class PlacementContext {
   /** VMs to move off `n` so that `v` fits there, cheapest first, if their migrations cost less than `budget`. */
   private roomOn(n: number, v: number, load: Float64Array, assigned: readonly number[], budget: number): number[] | undefined {
     const p = this.p;
-    const D = this.D;
-    const trial = new Float64Array(D);
-    for (let d = 0; d < D; d++) trial[d] = load[n * D + d]!;
+    const dimCount = this.dimCount;
+    const trial = new Float64Array(dimCount);
+    for (let d = 0; d < dimCount; d++) trial[d] = load[n * dimCount + d]!;
     const evict: number[] = [];
     let cost = 0;
-    const byCost = assigned.filter((w) => runsAtSource(p, w) && !p.pinned[w]).sort((a, b) => p.mem[a]! - p.mem[b]! || a - b);
-    for (const w of byCost) {
+    const byCost = assigned.filter((otherVm) => runsAtSource(p, otherVm) && !p.pinned[otherVm]).sort((a, b) => p.mem[a]! - p.mem[b]! || a - b);
+    for (const otherVm of byCost) {
       if (this.fitsIn(trial, n, v)) break;
-      cost += actionDuration(p, 'migrate', w);
+      cost += actionDuration(p, 'migrate', otherVm);
       if (cost >= budget) return undefined;
-      for (let d = 0; d < D; d++) trial[d] -= p.demand[w * D + d]!;
-      evict.push(w);
+      for (let d = 0; d < dimCount; d++) trial[d] -= p.demand[otherVm * dimCount + d]!;
+      evict.push(otherVm);
     }
     return this.fitsIn(trial, n, v) ? evict : undefined;
   }
@@ -495,25 +498,25 @@ class PlacementContext {
   /** The node where evicting the least memory of already assigned VMs makes room for `v`. */
   private cheapestRoom(v: number, load: Float64Array, onNode: number[][], forbidden: number): { node: number; evict: number[] } | undefined {
     const p = this.p;
-    const D = this.D;
+    const dimCount = this.dimCount;
     let best: { node: number; evict: number[]; cost: number } | undefined;
-    const trial = new Float64Array(D);
+    const trial = new Float64Array(dimCount);
     for (let n = 0; n < p.nodeCount; n++) {
       if (!p.usable[n] || n === forbidden || (p.pinned[v] && n !== p.host[v]) || !this.allows(v, n)) continue;
       let canFit = true;
-      for (let d = 0; d < D; d++) if (p.demand[v * D + d]! > p.capacity[n * D + d]! + EPSILON) canFit = false;
+      for (let d = 0; d < dimCount; d++) if (p.demand[v * dimCount + d]! > p.capacity[n * dimCount + d]! + EPSILON) canFit = false;
       if (!canFit) continue;
-      for (let d = 0; d < D; d++) trial[d] = load[n * D + d]!;
+      for (let d = 0; d < dimCount; d++) trial[d] = load[n * dimCount + d]!;
       const evict: number[] = [];
       let cost = 0;
       const byMem = [...onNode[n]!].sort((a, b) => p.mem[a]! - p.mem[b]! || a - b);
-      for (const w of byMem) {
+      for (const otherVm of byMem) {
         if (this.fitsIn(trial, n, v)) break;
-        if (p.pinned[w]) continue;
-        if (best && cost + p.mem[w]! >= best.cost) break;
-        for (let d = 0; d < D; d++) trial[d] -= p.demand[w * D + d]!;
-        evict.push(w);
-        cost += p.mem[w]!;
+        if (p.pinned[otherVm]) continue;
+        if (best && cost + p.mem[otherVm]! >= best.cost) break;
+        for (let d = 0; d < dimCount; d++) trial[d] -= p.demand[otherVm * dimCount + d]!;
+        evict.push(otherVm);
+        cost += p.mem[otherVm]!;
       }
       if (this.fitsIn(trial, n, v) && (!best || cost < best.cost)) best = { node: n, evict, cost };
     }
@@ -521,8 +524,8 @@ class PlacementContext {
   }
 
   private fitsIn(trial: Float64Array, n: number, v: number): boolean {
-    for (let d = 0; d < this.D; d++) {
-      if (trial[d]! + this.p.demand[v * this.D + d]! > this.p.capacity[n * this.D + d]! + EPSILON) return false;
+    for (let d = 0; d < this.dimCount; d++) {
+      if (trial[d]! + this.p.demand[v * this.dimCount + d]! > this.p.capacity[n * this.dimCount + d]! + EPSILON) return false;
     }
     return true;
   }
@@ -557,19 +560,19 @@ export function* alternativePlacements(p: Problem, options: PlacementOptions): G
 
 /** Every solution of the exact search, in its order, until the budget runs out; returns why it stopped. */
 function* exactPlacements(p: Problem, budget: number, rules?: Rules): Generator<Int32Array, 'proved' | 'budget'> {
-  const R = rules?.placement();
-  const D = p.dims.length;
+  const placementRules = rules?.placement();
+  const dimCount = p.dims.length;
   const order: number[] = [];
   for (let v = 0; v < p.vmCount; v++) if (mustRun(p, v)) order.push(v);
   const size = sizes(p);
   order.sort((a, b) => size[b]! - size[a]! || a - b);
-  const load = new Float64Array(p.nodeCount * D);
+  const load = new Float64Array(p.nodeCount * dimCount);
   const count = new Int32Array(p.nodeCount);
   const dest = new Int32Array(p.vmCount).fill(-1);
   const nodes: number[] = [];
   for (let n = 0; n < p.nodeCount; n++) if (p.usable[n]) nodes.push(n);
   const sameCapacity = (a: number, b: number) => {
-    for (let d = 0; d < D; d++) if (p.capacity[a * D + d] !== p.capacity[b * D + d]) return false;
+    for (let d = 0; d < dimCount; d++) if (p.capacity[a * dimCount + d] !== p.capacity[b * dimCount + d]) return false;
     return true;
   };
   let visits = 0;
@@ -584,24 +587,24 @@ function* exactPlacements(p: Problem, budget: number, rules?: Rules): Generator<
       return;
     }
     const v = order[i]!;
-    const h = p.host[v]!;
-    const candidates = p.pinned[v] ? [h] : h >= 0 && p.usable[h] ? [h, ...nodes.filter((n) => n !== h)] : nodes;
+    const hostNode = p.host[v]!;
+    const candidates = p.pinned[v] ? [hostNode] : hostNode >= 0 && p.usable[hostNode] ? [hostNode, ...nodes.filter((n) => n !== hostNode)] : nodes;
     const triedEmpty: number[] = [];
     for (const n of candidates) {
       if (outOfBudget) return;
-      if (!fits(p, load, n, v) || (R && !R.allows(v, n))) continue;
+      if (!fits(p, load, n, v) || (placementRules && !placementRules.allows(v, n))) continue;
       // Empty nodes of one capacity are interchangeable only when no constraint tells them apart.
-      if (count[n] === 0 && !R) {
-        if (triedEmpty.some((m) => sameCapacity(m, n))) continue;
+      if (count[n] === 0 && !placementRules) {
+        if (triedEmpty.some((emptiedNode) => sameCapacity(emptiedNode, n))) continue;
         triedEmpty.push(n);
       }
       dest[v] = n;
       addDemand(p, load, n, v, 1);
-      R?.assign(v, n);
+      placementRules?.assign(v, n);
       count[n]++;
       yield* search(i + 1);
       addDemand(p, load, n, v, -1);
-      R?.unassign(v, n);
+      placementRules?.unassign(v, n);
       count[n]--;
       dest[v] = -1;
     }
@@ -612,18 +615,18 @@ function* exactPlacements(p: Problem, budget: number, rules?: Rules): Generator<
 
 /** Why `vm` finds no node: what it needs and the most any node has free, per dimension. */
 function describeNoRoom(p: Problem, vm: number, load: Float64Array): string {
-  const D = p.dims.length;
+  const dimCount = p.dims.length;
   const v = p.configuration.vms[vm]!;
   const parts: string[] = [];
   const shortages: string[] = [];
-  for (let d = 0; d < D; d++) {
-    const need = p.demand[vm * D + d]!;
+  for (let d = 0; d < dimCount; d++) {
+    const need = p.demand[vm * dimCount + d]!;
     if (need <= 0) continue;
     let bestFree = -Infinity;
     let bestNode = -1;
     for (let n = 0; n < p.nodeCount; n++) {
       if (!p.usable[n]) continue;
-      const free = p.capacity[n * D + d]! - load[n * D + d]!;
+      const free = p.capacity[n * dimCount + d]! - load[n * dimCount + d]!;
       if (free > bestFree) {
         bestFree = free;
         bestNode = n;
