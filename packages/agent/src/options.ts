@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { type CommandTemplate, CommandTemplateError, DEFAULT_PREFIX, parseCommandTemplate, PREFIX_RE, TOKEN_RE } from '@entropy/protocol';
+import { AgentErrorCode, type CommandTemplate, CommandTemplateError, DEFAULT_PREFIX, EntropyError, parseCommandTemplate, PREFIX_RE, TOKEN_RE } from '@entropy/protocol';
 import { DEFAULT_STATUS_AFTER_ACTION_MS, DEFAULT_STATUS_INTERVAL_MS } from './agent.ts';
 import { DriverConfigError } from './drivers/driver.ts';
 import { DRIVER_NAMES, type DriverName, type DriverSettings } from './drivers/factory.ts';
@@ -66,14 +66,13 @@ function parseShutdownCommand(text: string | undefined): CommandTemplate | undef
 }
 
 /** A bad option: names the option, as the user typed it. */
-export class AgentOptionError extends Error {
+export class AgentOptionError extends EntropyError {
   override name = 'AgentOptionError';
-  readonly code = 'ENTROPY_AGENT_OPTION';
   constructor(
     readonly option: string,
     message: string,
   ) {
-    super(`${option}: ${message}`);
+    super(AgentErrorCode.Option, `${option}: ${message}`, { context: { option } });
   }
 }
 

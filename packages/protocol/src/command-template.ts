@@ -1,3 +1,5 @@
+import { EntropyError } from './entropy-error.ts';
+import { ErrorCode } from './error-codes.ts';
 /**
  * Commands an operator gives on a command line (the agent's `--shutdown-command`, the controller's
  * `--boot-command`), split into an argv once, at start, and run later without a shell: a node id
@@ -13,17 +15,16 @@ export interface CommandTemplate {
   readonly argv: readonly string[];
 }
 
-export const CommandTemplateErrorCode = 'ENTROPY_COMMAND_TEMPLATE';
+export const CommandTemplateErrorCode = ErrorCode.CommandTemplate;
 
 /** A template that does not parse; `option` names the command-line option it came from. */
-export class CommandTemplateError extends Error {
+export class CommandTemplateError extends EntropyError {
   override name = 'CommandTemplateError';
-  readonly code = CommandTemplateErrorCode;
   constructor(
     readonly option: string,
     message: string,
   ) {
-    super(`${option}: ${message}`);
+    super(ErrorCode.CommandTemplate, `${option}: ${message}`, { context: { option } });
   }
 }
 

@@ -1,3 +1,4 @@
+import { ControlErrorCode } from './error-codes.ts';
 import * as z from 'zod';
 import { decodeWith, encodeWith, type DecodeResult, MAX_CONTROL_REPLY_BYTES, MAX_MESSAGE_BYTES } from './codec.ts';
 import { ACTION_TYPES, actionErrorSchema, demandSchema, resourcesSchema, VJOB_ID_RE, VM_ID_RE } from './messages.ts';
@@ -22,27 +23,6 @@ const vmState = z.enum(['waiting', 'running', 'paused', 'sleeping', 'terminated'
 export const controlErrorSchema = actionErrorSchema;
 export type ControlError = z.infer<typeof controlErrorSchema>;
 
-/** Codes the controller puts in a control reply's error. */
-export const ControlErrorCode = {
-  /** The request does not decode or fails validation; `field` names the offending field. */
-  BadRequest: 'ENTROPY_BAD_REQUEST',
-  /** A plan is running; the controller runs one at a time. */
-  Busy: 'ENTROPY_BUSY',
-  /** No plan reaches the decision from the current configuration. */
-  Infeasible: 'ENTROPY_INFEASIBLE',
-  /** The decision is invalid for the current configuration (unknown vjob, forbidden transition). */
-  InvalidDecision: 'ENTROPY_INVALID_DECISION',
-  /** A submitted vjob or VM id is already known to the controller. */
-  Conflict: 'ENTROPY_CONFLICT',
-  /** No vjob of the queue has this id. */
-  UnknownVJob: 'ENTROPY_UNKNOWN_VJOB',
-  /** No node of the cluster has this id. */
-  UnknownNode: 'ENTROPY_UNKNOWN_NODE',
-  /** The controller cannot power nodes that way (no `--boot-command` for a boot). */
-  NodePowerUnsupported: 'ENTROPY_NODE_POWER_UNSUPPORTED',
-  Internal: 'ENTROPY_INTERNAL',
-} as const;
-export type ControlErrorCode = (typeof ControlErrorCode)[keyof typeof ControlErrorCode];
 
 export const statusRequestSchema = z.object({});
 export type StatusRequest = z.infer<typeof statusRequestSchema>;

@@ -1,7 +1,11 @@
-export { ActionErrorCode, FINAL_ACTION_ERRORS, isFinalActionError, ProtocolError, ProtocolErrorCode } from './errors.ts';
+export { FINAL_ACTION_ERRORS, isFinalActionError, ProtocolError } from './errors.ts';
+export {
+  ActionErrorCode, AgentErrorCode, ControlErrorCode, DeployErrorCode, ERROR_CODES, type EntropyErrorCode, ErrorCode, ExecutorErrorCode, LabErrorCode,
+  LeaseErrorCode, NodePowerErrorCode, PlanErrorCode, PolicyErrorCode, ProtocolErrorCode,
+} from './error-codes.ts';
 export { ACTION_TRANSITIONS, actionPath, type LifecycleState, SILENT_TRANSITIONS, STATE_AFTER, stateAfter } from './transitions.ts';
 export { type Logger, silentLogger } from './logger.ts';
-export { EntropyError, ErrorCode, type InputIssue, InvalidInputError, jsonPath } from './entropy-error.ts';
+export { EntropyError, type InputIssue, InvalidInputError, jsonPath } from './entropy-error.ts';
 export {
   agentPermissions,
   assertToken,

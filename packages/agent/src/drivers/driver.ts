@@ -1,4 +1,4 @@
-import { ActionErrorCode, type ActionRequest, type WireVMState } from '@entropy/protocol';
+import { ActionErrorCode, type ActionRequest, AgentErrorCode, EntropyError, type WireVMState } from '@entropy/protocol';
 
 /** One VM as the hypervisor reports it; the agent adds host, vjob and demand. */
 export interface DriverVM {
@@ -33,28 +33,24 @@ export interface HypervisorDriver {
   close?(): Promise<void>;
 }
 
-export class DriverError extends Error {
+export class DriverError extends EntropyError {
   override name = 'DriverError';
+  declare readonly code: ActionErrorCode;
   /** Whether a retry cannot help; when absent, the code decides (isFinalActionError). */
   readonly final?: boolean;
-  constructor(
-    readonly code: ActionErrorCode,
-    message: string,
-    options?: { cause?: unknown; final?: boolean },
-  ) {
-    super(message, options);
+  constructor(code: ActionErrorCode, message: string, options?: { cause?: unknown; final?: boolean }) {
+    super(code, message, options?.cause !== undefined ? { cause: options.cause } : undefined);
     if (options?.final !== undefined) this.final = options.final;
   }
 }
 
 /** A user-reachable configuration problem (bad shell config, unknown driver), naming the field. */
-export class DriverConfigError extends Error {
+export class DriverConfigError extends EntropyError {
   override name = 'DriverConfigError';
-  readonly code = 'ENTROPY_DRIVER_CONFIG';
   constructor(
     readonly field: string,
     message: string,
   ) {
-    super(`${field}: ${message}`);
+    super(AgentErrorCode.DriverConfig, `${field}: ${message}`, { context: { field } });
   }
 }

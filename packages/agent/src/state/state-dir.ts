@@ -1,20 +1,20 @@
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { AgentErrorCode, EntropyError } from '@entropy/protocol';
 
 /** Where an agent keeps what must outlive it, one directory per node. */
 export const DEFAULT_STATE_ROOT = '/var/lib/entropy/agent';
 export const defaultStateDir = (node: string) => join(DEFAULT_STATE_ROOT, node);
 
 /** The state directory cannot be used: not creatable, held by a live agent, or a write failed. */
-export class StateDirError extends Error {
+export class StateDirError extends EntropyError {
   override name = 'StateDirError';
-  readonly code = 'ENTROPY_STATE_DIR';
   constructor(
     readonly path: string,
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(`${path}: ${message}`, options);
+    super(AgentErrorCode.StateDir, `${path}: ${message}`, { ...options, context: { path } });
   }
 }
 

@@ -1,5 +1,7 @@
 import { performance } from 'node:perf_hooks';
-import type { Logger } from '@entropy/protocol';
+import { EntropyError, LeaseErrorCode, type Logger } from '@entropy/protocol';
+
+export { LeaseErrorCode };
 
 export const DEFAULT_LEASE_MS = 3000;
 /** Below this the renewal period (a third of the lease) nears a JetStream round trip on a loaded machine. */
@@ -32,23 +34,13 @@ export interface ParsedLeaseOptions {
   readonly now: () => number;
 }
 
-export const LeaseErrorCode = {
-  /** An option of startLeaderLease is missing or out of range; `field` names it. */
-  InvalidOptions: 'ENTROPY_INVALID_LEASE_OPTIONS',
-  /** The lease bucket cannot be created or opened, or its max age is not the lease period; `bucket` names it. */
-  Bucket: 'ENTROPY_LEASE_BUCKET',
-} as const;
-export type LeaseErrorCode = (typeof LeaseErrorCode)[keyof typeof LeaseErrorCode];
 
-export class LeaseError extends Error {
+export class LeaseError extends EntropyError {
   override name = 'LeaseError';
-  constructor(
-    readonly code: LeaseErrorCode,
-    message: string,
-    readonly context: { readonly field?: string; readonly bucket?: string } = {},
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
+  declare readonly code: LeaseErrorCode;
+  declare readonly context: { readonly field?: string; readonly bucket?: string };
+  constructor(code: LeaseErrorCode, message: string, context: { readonly field?: string; readonly bucket?: string } = {}, options?: { cause?: unknown }) {
+    super(code, message, { ...options, context });
   }
 }
 

@@ -4,6 +4,7 @@ import { credentialsPath } from './nats-config-command.ts';
 import { agentUser, parseCredentialsFile, PASSWORD_ENV, USER_ENV } from './nats-config.ts';
 import type { DeployHost } from './hosts.ts';
 import type { Connector, RemoteSession, SshAuth } from './ssh-session.ts';
+import { DeployErrorCode, EntropyError } from '@entropy/protocol';
 
 /** Where an agent lives on a node; `--root` prefixes them all (a staged install, like DESTDIR). */
 export const AGENT_DIR = '/opt/entropy/agent';
@@ -95,12 +96,12 @@ export function agentStartCommand(node: string, root = ''): string {
   return `sh -c ${sq(script)}`;
 }
 
-class StepError extends Error {
+class StepError extends EntropyError {
   constructor(
     readonly step: string,
     message: string,
   ) {
-    super(message);
+    super(DeployErrorCode.InstallStep, message, { context: { step } });
   }
 }
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Client, type ConnectConfig, type SFTPWrapper } from 'ssh2';
+import { DeployErrorCode, EntropyError } from '@entropy/protocol';
 
 /** Where to log in: `user@host:port`, as `--hosts` names it. */
 export interface SshTarget {
@@ -37,14 +38,11 @@ export interface RemoteSession {
 export type Connector = (target: SshTarget, auth: SshAuth) => Promise<RemoteSession>;
 
 /** An SSH failure a user can act on: the message says what failed and what to check. */
-export class SshError extends Error {
+export class SshError extends EntropyError {
   override name = 'SshError';
-  constructor(
-    readonly code: 'ENTROPY_SSH_AUTH' | 'ENTROPY_SSH_CONNECT' | 'ENTROPY_SSH_TIMEOUT' | 'ENTROPY_SSH',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
+  declare readonly code: DeployErrorCode;
+  constructor(code: DeployErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
   }
 }
 
@@ -54,18 +52,18 @@ function explain(err: NodeJS.ErrnoException & { level?: string }, target: SshTar
   const where = `${target.user}@${target.host}:${target.port}`;
   if (err.level === 'client-authentication') {
     const how = auth.keyName ? `key ${auth.keyName}` : auth.agent ? 'the keys of ssh-agent' : 'no key';
-    return new SshError('ENTROPY_SSH_AUTH', `authentication failed for ${where} with ${how} (is its public key in ~${target.user}/.ssh/authorized_keys?)`, { cause: err });
+    return new SshError(DeployErrorCode.SshAuth, `authentication failed for ${where} with ${how} (is its public key in ~${target.user}/.ssh/authorized_keys?)`, { cause: err });
   }
-  if (err.code === 'ECONNREFUSED') return new SshError('ENTROPY_SSH_CONNECT', `connection refused by ${target.host}:${target.port} (is sshd running there?)`, { cause: err });
-  if (err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') return new SshError('ENTROPY_SSH_CONNECT', `unknown host ${target.host}`, { cause: err });
-  if (err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH') return new SshError('ENTROPY_SSH_CONNECT', `${target.host} is unreachable`, { cause: err });
+  if (err.code === 'ECONNREFUSED') return new SshError(DeployErrorCode.SshConnect, `connection refused by ${target.host}:${target.port} (is sshd running there?)`, { cause: err });
+  if (err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') return new SshError(DeployErrorCode.SshConnect, `unknown host ${target.host}`, { cause: err });
+  if (err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH') return new SshError(DeployErrorCode.SshConnect, `${target.host} is unreachable`, { cause: err });
   if (/timed out/i.test(err.message) || err.level === 'client-timeout') {
-    return new SshError('ENTROPY_SSH_TIMEOUT', `no SSH handshake with ${where} within ${timeoutMs} ms`, { cause: err });
+    return new SshError(DeployErrorCode.SshTimeout, `no SSH handshake with ${where} within ${timeoutMs} ms`, { cause: err });
   }
   if (/passphrase|encrypted/i.test(err.message)) {
-    return new SshError('ENTROPY_SSH_AUTH', `cannot use key ${auth.keyName ?? ''}: ${err.message} (load it into ssh-agent instead)`, { cause: err });
+    return new SshError(DeployErrorCode.SshAuth, `cannot use key ${auth.keyName ?? ''}: ${err.message} (load it into ssh-agent instead)`, { cause: err });
   }
-  return new SshError('ENTROPY_SSH', `${where}: ${err.message}`, { cause: err });
+  return new SshError(DeployErrorCode.Ssh, `${where}: ${err.message}`, { cause: err });
 }
 
 /** Logs in with ssh2; host keys are accepted and their fingerprint is reported (compare with `ssh-keygen -lf`). */

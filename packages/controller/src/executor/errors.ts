@@ -1,57 +1,44 @@
 import type { NodeActionType, Violation } from '@entropy/engine';
+import { EntropyError, PlanErrorCode } from '@entropy/protocol';
 
-/** Stable codes of the errors the executor throws before it sends anything. */
-export const PlanErrorCode = {
-  /** The verifier found a violation: the executor never runs such a plan. */
-  Refused: 'ENTROPY_PLAN_REFUSED',
-  InvalidPlanId: 'ENTROPY_INVALID_PLAN_ID',
-  /** The plan holds actions the executor was given no way to run (node power actions without a NodePower). */
-  Unsupported: 'ENTROPY_PLAN_UNSUPPORTED',
-  /** The plan boots or shuts down a node and the controller cannot (no `--boot-command` for a boot). */
-  NodePowerUnsupported: 'ENTROPY_NODE_POWER_UNSUPPORTED',
-} as const;
-export type PlanErrorCode = (typeof PlanErrorCode)[keyof typeof PlanErrorCode];
+export { PlanErrorCode };
 
-export class PlanRefusedError extends Error {
+export class PlanRefusedError extends EntropyError {
   override name = 'PlanRefusedError';
-  readonly code = PlanErrorCode.Refused;
   constructor(
     readonly planId: string,
     readonly violation: Violation,
   ) {
-    super(`plan ${planId} refused: ${violation.kind}: ${violation.message}`);
+    super(PlanErrorCode.Refused, `plan ${planId} refused: ${violation.kind}: ${violation.message}`, { context: { planId, violation } });
   }
 }
 
-export class InvalidPlanIdError extends Error {
+export class InvalidPlanIdError extends EntropyError {
   override name = 'InvalidPlanIdError';
-  readonly code = PlanErrorCode.InvalidPlanId;
   constructor(readonly planId: string) {
-    super(`plan id ${JSON.stringify(planId)} is not a subject token (letters, digits, '-', '_'; at most 64)`);
+    super(PlanErrorCode.InvalidPlanId, `plan id ${JSON.stringify(planId)} is not a subject token (letters, digits, '-', '_'; at most 64)`, { context: { planId } });
   }
 }
 
-export class UnsupportedPlanError extends Error {
+export class UnsupportedPlanError extends EntropyError {
   override name = 'UnsupportedPlanError';
-  readonly code = PlanErrorCode.Unsupported;
   constructor(
     readonly planId: string,
     message: string,
   ) {
-    super(`plan ${planId} cannot be executed: ${message}`);
+    super(PlanErrorCode.Unsupported, `plan ${planId} cannot be executed: ${message}`, { context: { planId } });
   }
 }
 
 /** A node power action the controller cannot run; the message names what would enable it. */
-export class NodePowerUnsupportedError extends Error {
+export class NodePowerUnsupportedError extends EntropyError {
   override name = 'NodePowerUnsupportedError';
-  readonly code = PlanErrorCode.NodePowerUnsupported;
   constructor(
     readonly planId: string,
     readonly actionType: NodeActionType,
     readonly node: string,
     readonly reason: string,
   ) {
-    super(`plan ${planId} cannot be executed: ${actionType} ${node}: ${reason}`);
+    super(PlanErrorCode.NodePowerUnsupported, `plan ${planId} cannot be executed: ${actionType} ${node}: ${reason}`, { context: { planId, actionType, node } });
   }
 }

@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { type ActionRequest, type ActionResult, executingNode } from '@entropy/protocol';
+import { ActionErrorCode, type ActionRequest, type ActionResult, executingNode } from '@entropy/protocol';
 import { type Configuration, stateAfter, type VMState } from '@entropy/engine';
 import { TransientTransportError, type ActionTransport, type SendOptions } from './transport.ts';
 
@@ -111,7 +111,7 @@ export class MemoryTransport implements ActionTransport {
       return { actionId: req.actionId, node, ok: true, durationMs: performance.now() - t0, state: to!, ...(host ? { host } : {}) };
     } catch (err) {
       await delay(0);
-      return { actionId: req.actionId, node, ok: false, error: { code: 'ENTROPY_INJECTED_FAILURE', message: (err as Error).message }, durationMs: performance.now() - t0 };
+      return { actionId: req.actionId, node, ok: false, error: { code: ActionErrorCode.InjectedFailure, message: (err as Error).message }, durationMs: performance.now() - t0 };
     }
   }
 }

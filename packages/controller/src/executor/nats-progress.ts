@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { encodeTyped, type PlanProgress, ProgressKind, type Subjects } from '@entropy/protocol';
+import { encodeTyped, ExecutorErrorCode, type PlanProgress, ProgressKind, type Subjects } from '@entropy/protocol';
 import type { ExecutorEvent } from './events.ts';
 
 /** The protocol's view of an executor event; events the protocol has no kind for map to undefined. */
@@ -34,8 +34,8 @@ export function toPlanProgress(e: ExecutorEvent): PlanProgress | undefined {
       const error =
         outcome.failed?.error ??
         outcome.nodeActions.failures[0]?.error ??
-        (outcome.staleReason !== undefined ? { code: 'ENTROPY_PLAN_STALE', message: outcome.staleReason } : undefined) ??
-        (outcome.abortReason !== undefined ? { code: 'ENTROPY_ABORTED', message: outcome.abortReason } : undefined);
+        (outcome.staleReason !== undefined ? { code: ExecutorErrorCode.PlanStale, message: outcome.staleReason } : undefined) ??
+        (outcome.abortReason !== undefined ? { code: ExecutorErrorCode.Aborted, message: outcome.abortReason } : undefined);
       return { planId, ts, counts, kind: e.kind === 'plan-done' ? ProgressKind.PlanDone : ProgressKind.PlanFailed, durationMs: outcome.measuredMs, ...(error ? { error } : {}) };
     }
     default:

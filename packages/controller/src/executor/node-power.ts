@@ -1,4 +1,7 @@
 import type { NodeActionType } from '@entropy/engine';
+import { EntropyError, type EntropyErrorCode, NodePowerErrorCode } from '@entropy/protocol';
+
+export { NodePowerErrorCode };
 
 /** One node power action as the executor hands it to the controller's NodePower. */
 export interface NodePowerRequest {
@@ -31,20 +34,9 @@ export interface NodePower {
   shutdown(request: NodePowerRequest): Promise<void>;
 }
 
-export const NodePowerErrorCode = {
-  /** The boot command could not start or exited with a non-zero status. */
-  BootFailed: 'ENTROPY_BOOT_FAILED',
-  /** The node's agent did not say hello and report within the boot timeout. */
-  BootTimeout: 'ENTROPY_BOOT_TIMEOUT',
-  /** No agent serves the node's power subject: the node is down already, or its agent is older than this controller. */
-  NoAgent: 'ENTROPY_NO_AGENT',
-  /** The plan was stopped while the node action ran; what became of the node is seen in the next turn. */
-  Aborted: 'ENTROPY_ABORTED',
-} as const;
-export type NodePowerErrorCode = (typeof NodePowerErrorCode)[keyof typeof NodePowerErrorCode];
 
 /** A node power action that failed; `code` is a NodePowerErrorCode or an agent's ActionErrorCode. */
-export class NodePowerError extends Error {
+export class NodePowerError extends EntropyError {
   override name = 'NodePowerError';
   /** Retrying cannot help (the agent said so). */
   readonly final: boolean;
@@ -52,12 +44,13 @@ export class NodePowerError extends Error {
   readonly uncertain: boolean;
 
   constructor(
-    readonly code: string,
+    code: string,
     readonly node: string,
     message: string,
     options: { readonly final?: boolean; readonly uncertain?: boolean; readonly cause?: unknown } = {},
   ) {
-    super(message, options.cause !== undefined ? { cause: options.cause } : undefined);
+    // A code from an agent's reply: the registry's, or a newer agent's that this controller passes on as it came.
+    super(code as EntropyErrorCode, message, { cause: options.cause, context: { node } });
     this.final = options.final ?? false;
     this.uncertain = options.uncertain ?? false;
   }

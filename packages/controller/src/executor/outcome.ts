@@ -1,4 +1,7 @@
 import type { Configuration, NodeAction, PlannedAction } from '@entropy/engine';
+import { ExecutorErrorCode } from '@entropy/protocol';
+
+export { ExecutorErrorCode };
 
 export const ExecutionMode = { Barrier: 'barrier', Asap: 'asap' } as const;
 export type ExecutionMode = (typeof ExecutionMode)[keyof typeof ExecutionMode];
@@ -18,20 +21,6 @@ export const ExecutionStatus = {
 } as const;
 export type ExecutionStatus = (typeof ExecutionStatus)[keyof typeof ExecutionStatus];
 
-/** Codes the executor itself puts on a failed action, beside the agents' `ActionErrorCode`s. */
-export const ExecutorErrorCode = {
-  /** No result within the action's timeout (plus grace). */
-  Timeout: 'ENTROPY_ACTION_TIMEOUT',
-  /** The node of the action went offline while the action was running. */
-  NodeLost: 'ENTROPY_NODE_LOST',
-  /** The transport failed in a way that is not worth a retry. */
-  Transport: 'ENTROPY_TRANSPORT',
-  /** The agent's reply does not match the request (another action id). */
-  BadResult: 'ENTROPY_BAD_RESULT',
-  /** The action's intent could not be written to the plan journal: it was not sent. */
-  Journal: 'ENTROPY_JOURNAL',
-} as const;
-export type ExecutorErrorCode = (typeof ExecutorErrorCode)[keyof typeof ExecutorErrorCode];
 
 export interface ExecutionError {
   readonly code: string;

@@ -1,3 +1,4 @@
+import { EntropyError, ErrorCode } from '@entropy/protocol';
 /**
  * How long the executor waits for an action: `factor * estimate + floorMs`, at most `ceilingMs`.
  * The agent is told the same figure (`timeoutMs`) and kills a hypervisor command that runs longer;
@@ -28,14 +29,13 @@ export function defaultTimeouts(): ActionTimeouts {
   };
 }
 
-export class InvalidTimeoutsError extends Error {
+export class InvalidTimeoutsError extends EntropyError {
   override name = 'InvalidTimeoutsError';
-  readonly code = 'ENTROPY_INVALID_TIMEOUTS';
   constructor(
     readonly field: keyof ActionTimeouts,
     message: string,
   ) {
-    super(`timeouts.${field}: ${message}`);
+    super(ErrorCode.InvalidTimeouts, `timeouts.${field}: ${message}`, { context: { field } });
   }
 }
 

@@ -1,4 +1,4 @@
-import type { ActionRequest, ActionResult } from '@entropy/protocol';
+import { type ActionRequest, type ActionResult, EntropyError, ExecutorErrorCode } from '@entropy/protocol';
 
 export interface SendOptions {
   /** Aborted when the executor gives up on the action (its deadline passed). */
@@ -21,24 +21,24 @@ export interface ActionTransport {
 }
 
 /** The request may not have reached the agent, or its reply was lost: retrying is safe. */
-export class TransientTransportError extends Error {
+export class TransientTransportError extends EntropyError {
   override name = 'TransientTransportError';
   constructor(
     readonly node: string,
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(ExecutorErrorCode.Transport, message, { ...options, context: { node } });
   }
 }
 
 /** The node is known to be gone (its agent stopped publishing status): waiting longer is useless. */
-export class NodeLostError extends Error {
+export class NodeLostError extends EntropyError {
   override name = 'NodeLostError';
   constructor(
     readonly node: string,
     message = `node ${node} is offline`,
   ) {
-    super(message);
+    super(ExecutorErrorCode.NodeLost, message, { context: { node } });
   }
 }

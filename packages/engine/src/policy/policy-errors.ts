@@ -1,12 +1,7 @@
-import { EntropyError, ErrorCode } from '@entropy/protocol';
+import { EntropyError, ErrorCode, PolicyErrorCode } from '@entropy/protocol';
 
-/** The codes of the errors a policy can cause; tests assert them. */
-export const PolicyErrorCode = {
-  InvalidDecision: ErrorCode.InvalidDecision,
-  PolicyFailed: ErrorCode.PolicyFailed,
-  PolicyLoad: ErrorCode.PolicyLoad,
-} as const;
-export type PolicyErrorCode = (typeof PolicyErrorCode)[keyof typeof PolicyErrorCode];
+export { PolicyErrorCode };
+
 
 /** An EntropyError, so that the CLI reports it in one line like any other user-reachable error. */
 export class PolicyError extends EntropyError {
