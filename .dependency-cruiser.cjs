@@ -79,6 +79,20 @@ module.exports = {
       to: { path: ['^packages/(test-support|bench)/', '/(vitest|fast-check|highs|@vitest)/'] },
     },
     {
+      name: 'no-undeclared-dependency',
+      comment: "a package imports only npm packages its package.json declares (pnpm's strict node_modules would fail otherwise)",
+      severity: 'error',
+      from: {},
+      to: { dependencyTypes: ['npm-no-pkg', 'npm-unknown'] },
+    },
+    {
+      name: 'no-dev-dependency-in-production',
+      comment: 'what ships (the agent bundle, the CLI) must not need a devDependency at run time',
+      severity: 'error',
+      from: { path: PRODUCTION },
+      to: { dependencyTypes: ['npm-dev'] },
+    },
+    {
       name: 'not-to-unresolvable',
       comment: 'an import that does not resolve is a typo or an undeclared dependency',
       severity: 'error',

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -26,12 +26,38 @@ async function violations(cwd: string): Promise<Violation[]> {
   return (JSON.parse(out.stdout) as { summary: { violations: Violation[] } }).summary.violations;
 }
 
+/** The workspace packages a package's sources import (tests excluded), from depcruise's own module graph. */
+async function workspaceImports(): Promise<Map<string, Set<string>>> {
+  const out = await run(DEPCRUISE, ['packages', '--config', CONFIG, '--output-type', 'json'], { cwd: workspacePath(), maxBuffer: 64 * 1024 * 1024 });
+  const graph = JSON.parse(out.stdout) as { modules: { source: string; dependencies: { module: string; resolved: string }[] }[] };
+  const imports = new Map<string, Set<string>>();
+  for (const m of graph.modules) {
+    const from = /^packages\/([^/]+)\//.exec(m.source)?.[1];
+    if (!from) continue;
+    for (const d of m.dependencies) {
+      // By name (@entropy/engine), or by a relative path into another package (the bench reaches into sources).
+      const to = /^@entropy\/([^/]+)/.exec(d.module)?.[1] ?? /^packages\/([^/]+)\//.exec(d.resolved)?.[1];
+      if (to && to !== from) (imports.get(from) ?? imports.set(from, new Set()).get(from)!).add(`@entropy/${to}`);
+    }
+  }
+  return imports;
+}
+
 describe('the dependency rules (.dependency-cruiser.cjs, pnpm check:deps)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'entropy-architecture-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('hold on the repository', async () => {
     expect(await violations(workspacePath())).toEqual([]);
+  });
+
+  it("each package's package.json declares exactly the workspace packages its sources import", async () => {
+    const imports = await workspaceImports();
+    for (const pkg of ['protocol', 'engine', 'controller', 'agent', 'test-support', 'bench']) {
+      const json = JSON.parse(readFileSync(workspacePath('packages', pkg, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+      const declared = Object.keys(json.dependencies ?? {}).filter((d) => d.startsWith('@entropy/')).sort();
+      expect(declared, pkg).toEqual([...(imports.get(pkg) ?? [])].sort());
+    }
   });
 
   it('fail on each kind of forbidden import, in a tree laid out like the repository', async () => {
@@ -60,6 +86,7 @@ describe('the dependency rules (.dependency-cruiser.cjs, pnpm check:deps)', () =
       'agent/src/uses-the-controller.ts': "import { d } from '../../controller/src/daemon.ts';\nexport const m = d;",
       'protocol/src/uses-the-engine.ts': "import { inside } from '../../engine/src/index.ts';\nexport const n = inside;",
       'test-support/src/fixture.ts': 'export const fixture = 1;',
+      'controller/package.json': JSON.stringify({ name: 'probe-controller', devDependencies: { vitest: '*' } }),
     };
     for (const [path, text] of Object.entries(probes)) {
       const file = join(dir, 'packages', path);
@@ -78,6 +105,8 @@ describe('the dependency rules (.dependency-cruiser.cjs, pnpm check:deps)', () =
     expect(seen('no-test-code-in-production', 'controller/src/loads-a-test-helper.ts')).toBe(true);
     expect(seen('protocol-is-a-leaf', 'protocol/src/uses-the-engine.ts')).toBe(true);
     expect(seen('not-to-unresolvable', 'controller/src/typo.ts')).toBe(true);
+    expect(seen('no-undeclared-dependency', 'engine/src/uses-a-test-library.ts')).toBe(true);
+    expect(seen('no-dev-dependency-in-production', 'controller/src/loads-vitest.ts')).toBe(true);
     expect(found.some((v) => v.rule.name === 'no-module-cycles' && v.from.endsWith('ping.ts'))).toBe(true);
     expect(found.some((v) => v.rule.name === 'no-folder-cycles' && v.from === 'packages/controller/src/x')).toBe(true);
     // Every rule of the file is shown failing, and the allowed imports are not reported.
