@@ -74,6 +74,7 @@ export {
   type DecodeResult,
   type MessageKind,
   type MessageOf,
+  unpackRaw,
 } from './codec.ts';
 export {
   commandArgv,
@@ -86,5 +87,5 @@ export {
   type CommandTemplateOptions,
 } from './command-template.ts';
 export { CHUNK_MARGIN_BYTES, chunkSizeFor, joinReply, REPLY_SENTINEL, splitReply } from './chunks.ts';
-export { watch, type WatchSource } from './watch.ts';
+export { DEFAULT_INBOX_PREFIX, DEFAULT_MAX_CHUNK_BYTES, DEFAULT_MAX_PENDING_REPLIES, Watcher, type WatcherOptions, type WatchMessage } from './watch.ts';
 export * from './control.ts';
