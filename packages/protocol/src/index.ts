@@ -26,6 +26,7 @@ export {
   ledgerReplySchema,
   LedgerStatus,
   MAX_LEDGER_QUERY,
+  MAX_QUANTITY,
   MAX_STATUS_ACTIONS,
   MAX_VM_META,
   NONCE_RE,

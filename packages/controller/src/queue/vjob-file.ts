@@ -2,6 +2,7 @@ import { TOKEN_RE, VM_ID_RE } from '@entropy/protocol';
 import * as z from 'zod';
 import { ErrorCode, InvalidInputError, jsonPath, type InputIssue } from '../errors.ts';
 import { inputIssues } from '../instance/input-issues.ts';
+import { amount, expected } from '../instance/instance-schema.ts';
 import type { Resources } from '../model/resources.ts';
 
 /**
@@ -26,8 +27,6 @@ export interface VMSpec {
   readonly demand: Resources;
 }
 
-const expected = (what: string) => ({ error: (iss: { input?: unknown }) => (iss.input === undefined ? 'is required' : `must be ${what}`) });
-const amount = z.number(expected('a number')).finite().min(0, { error: 'must not be negative' });
 const idOf = (re: RegExp, what: string) =>
   z.string(expected('a string')).regex(re, { error: `must be ${what} (${re.source})` });
 
