@@ -71,6 +71,9 @@ describe('entropy deploy install against real sshd processes on loopback', () =>
   let nc: NatsConnection | undefined;
   let bundle: AgentBundle | undefined;
   let hosts: Record<string, string>;
+  /** The sshds' keys as ssh-keyscan reads them, hashed by ssh-keygen -H. */
+  let knownHosts: string;
+  let common: string[];
 
   beforeAll(async () => {
     if (!existsSync(SSHD)) throw new Error('sshd is missing: apt-get install -y openssh-server');
@@ -79,17 +82,20 @@ describe('entropy deploy install against real sshd processes on loopback', () =>
     uid = Number(sh('id', ['-u', user]).trim());
     sh('usermod', ['-p', '*', user]);
     home = sh('sh', ['-c', `getent passwd ${user} | cut -d: -f6`]).trim();
-    for (const k of ['host', 'good', 'other']) sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `entropy-test-${k}`, '-f', join(dir, k)]);
+    for (const k of ['host', 'host2', 'good', 'other']) sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `entropy-test-${k}`, '-f', join(dir, k)]);
+    sh('ssh-keygen', ['-q', '-t', 'ecdsa', '-b', '256', '-N', '', '-f', join(dir, 'host_ecdsa')]);
+    sh('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-N', '', '-f', join(dir, 'host_rsa')]);
     // the keys each sshd accepts, in files the user owns (sshd reads them as the user)
     sh('install', ['-d', '-m', '700', '-o', user, join(home, '.ssh')]);
     for (const [file, key] of [['keys_good', 'good'], ['keys_other', 'other']]) {
       sh('install', ['-m', '600', '-o', user, join(dir, `${key}.pub`), join(home, '.ssh', file)]);
     }
     sh('mkdir', ['-p', '/run/sshd']);
-    const common = [`HostKey ${join(dir, 'host')}`, 'PidFile none', 'UsePAM no', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'PubkeyAuthentication yes', `AllowUsers ${user}`, 'Subsystem sftp internal-sftp', 'LogLevel ERROR'];
-    const good = await startSshd(dir, 'good', [...common, `AuthorizedKeysFile ${home}/.ssh/keys_good`]);
-    const other = await startSshd(dir, 'other', [...common, `AuthorizedKeysFile ${home}/.ssh/keys_other`]);
-    const noNode = await startSshd(dir, 'nonode', [...common, `AuthorizedKeysFile ${home}/.ssh/keys_good`, 'SetEnv PATH=/nonexistent']);
+    common = ['PidFile none', 'UsePAM no', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'PubkeyAuthentication yes', `AllowUsers ${user}`, 'Subsystem sftp internal-sftp', 'LogLevel ERROR'];
+    const hostKey = `HostKey ${join(dir, 'host')}`;
+    const good = await startSshd(dir, 'good', [...common, hostKey, `AuthorizedKeysFile ${home}/.ssh/keys_good`]);
+    const other = await startSshd(dir, 'other', [...common, hostKey, `AuthorizedKeysFile ${home}/.ssh/keys_other`]);
+    const noNode = await startSshd(dir, 'nonode', [...common, hostKey, `AuthorizedKeysFile ${home}/.ssh/keys_good`, 'SetEnv PATH=/nonexistent']);
     sshds.push(good, other, noNode);
     hosts = {
       n1: `n1=${user}@127.0.0.1:${good.port}`,
@@ -97,6 +103,9 @@ describe('entropy deploy install against real sshd processes on loopback', () =>
       n3: `n3=${user}@127.0.0.1:${noNode.port}`,
       n4: `n4=${user}@127.0.0.1:${await freePort()}`,
     };
+    knownHosts = join(dir, 'known_hosts');
+    await writeFile(knownHosts, [good, other, noNode].map((d) => sh('ssh-keyscan', ['-p', String(d.port), '-t', 'ed25519', '127.0.0.1'])).join(''));
+    sh('ssh-keygen', ['-q', '-H', '-f', knownHosts]);
     const r = await natsConfigCommand({ nodes: ['n1', 'n2', 'n3', 'n4'], out: join(dir, 'nats', 'nats-server.conf'), storeDir: join(dir, 'nats', 'js') });
     expect(r.exitCode).toBe(0);
     server = await startNatsServer({ config: join(dir, 'nats', 'nats-server.conf') });
@@ -131,7 +140,7 @@ describe('entropy deploy install against real sshd processes on loopback', () =>
   });
 
   it('a dry run logs in and checks Node on each host, copies nothing', async () => {
-    const r = await installCommand({ hosts: hosts.n1, nats: server!.url, driver: 'xl', identity: join(dir, 'good'), root: join(home, 'dry'), dryRun: true }, {});
+    const r = await installCommand({ hosts: hosts.n1, nats: server!.url, driver: 'xl', identity: join(dir, 'good'), knownHosts, root: join(home, 'dry'), dryRun: true }, {});
     expect(r.output).toMatch(/n1 .* checked .* v2\d\.\d+\.\d+ .* would install/);
     expect(r.exitCode).toBe(0);
     expect(existsSync(join(home, 'dry'))).toBe(false);
@@ -145,6 +154,7 @@ describe('entropy deploy install against real sshd processes on loopback', () =>
         nats: server!.url,
         driver: 'xl',
         identity: join(dir, 'good'),
+        knownHosts,
         credsDir: join(dir, 'nats', 'creds'),
         root,
         bundle: bundle!.file,
@@ -158,7 +168,8 @@ describe('entropy deploy install against real sshd processes on loopback', () =>
     expect(line('n3')).toMatch(/FAILED: NODE\.JS .*Node\.js not found on PATH/);
     expect(line('n4')).toMatch(/FAILED: CONNECT .*connection refused/);
     expect(r.output).toMatch(/3 of 4 hosts failed/);
-    expect(r.output).toMatch(/n1 SHA256:/);
+    // every key was known (hashed lines): none added
+    expect(r.output).not.toMatch(/host keys added/);
 
     // the files, where the unit and the env file expect them (under the staging root)
     expect(existsSync(join(root, 'opt/entropy/agent/bin/entropy-agent.js'))).toBe(true);
@@ -204,5 +215,79 @@ describe('entropy deploy install against real sshd processes on loopback', () =>
     expect(stderr).not.toMatch(/violation|authorization/i);
     // compiled JavaScript: no TypeScript loader ran, so none left its cache
     expect(existsSync(join(tmpdir(), `tsx-${uid}`))).toBe(false);
+  });
+
+  describe('host keys, checked against a known_hosts file before anything is sent', () => {
+    const fingerprint = (pub: string) => sh('ssh-keygen', ['-lf', join(dir, pub)]).split(' ')[1]!;
+    const portOf = (host: string) => Number(/:(\d+)$/.exec(host)![1]);
+    const lineOf = (output: string, node: string) => output.split('\n').find((l) => l.startsWith(`${node} `)) ?? '';
+
+    it('an unknown key is refused with its fingerprint and the way to accept it; --accept-new adds it, then it is known', async () => {
+      const file = join(dir, 'kh-new', 'known_hosts');
+      const root = join(home, 'stage-new');
+      const opts = { hosts: hosts.n1, nats: server!.url, driver: 'xl', identity: join(dir, 'good'), knownHosts: file, root, bundle: bundle!.file };
+      const refused = await installCommand(opts, {});
+      expect(refused.exitCode).toBe(EXIT_HOST_FAILED);
+      const name = `[127.0.0.1]:${portOf(hosts.n1)}`;
+      expect(lineOf(refused.output, 'n1')).toContain(`FAILED: CONNECT`);
+      expect(lineOf(refused.output, 'n1')).toContain(`unknown host key for ${name}: ED25519 key ${fingerprint('host.pub')}, not in ${file}`);
+      expect(lineOf(refused.output, 'n1')).toContain('--accept-new');
+      expect(existsSync(file)).toBe(false);
+      expect(existsSync(root)).toBe(false);
+
+      // a dry run with --accept-new trusts it for its session and writes nothing
+      const dry = await installCommand({ ...opts, acceptNew: true, dryRun: true }, {});
+      expect(dry.exitCode, dry.output).toBe(0);
+      expect(dry.output).toContain(`would add to ${file}`);
+      expect(existsSync(file)).toBe(false);
+
+      const added = await installCommand({ ...opts, acceptNew: true }, {});
+      expect(added.exitCode, added.output).toBe(0);
+      expect(added.output).toContain(`host keys added to ${file}`);
+      expect(added.output).toContain(`n1 ${fingerprint('host.pub')}`);
+      // OpenSSH finds the line that was written
+      expect(sh('ssh-keygen', ['-F', name, '-f', file])).toContain(`${name} ssh-ed25519 `);
+      const again = await installCommand(opts, {});
+      expect(again.exitCode, again.output).toBe(0);
+      expect(again.output).not.toMatch(/host keys added/);
+    });
+
+    it('a changed key is refused, with or without --accept-new, and the file is left as it was', async () => {
+      const changed = await startSshd(dir, 'changed', [...common, `HostKey ${join(dir, 'host2')}`, `AuthorizedKeysFile ${home}/.ssh/keys_good`]);
+      sshds.push(changed);
+      const name = `[127.0.0.1]:${changed.port}`;
+      const file = join(dir, 'kh-changed');
+      // the file names this address with the key the other sshds present: another machine answers there now
+      const before = `${name} ${(await readFile(join(dir, 'host.pub'), 'utf8')).split(' ').slice(0, 2).join(' ')}\n`;
+      await writeFile(file, before);
+      for (const acceptNew of [false, true]) {
+        const root = join(home, 'stage-changed');
+        const r = await installCommand({ hosts: `n1=${user}@127.0.0.1:${changed.port}`, nats: server!.url, driver: 'xl', identity: join(dir, 'good'), knownHosts: file, acceptNew, root, bundle: bundle!.file }, {});
+        expect(r.exitCode).toBe(EXIT_HOST_FAILED);
+        expect(lineOf(r.output, 'n1')).toContain(`HOST KEY CHANGED for ${name}: it presents ED25519 key ${fingerprint('host2.pub')}, ${file} holds line 1 ED25519 ${fingerprint('host.pub')}; refused, even with --accept-new`);
+        expect(existsSync(root)).toBe(false);
+        expect(await readFile(file, 'utf8')).toBe(before);
+      }
+    });
+
+    it('ecdsa and rsa host keys are checked too; a host with several keys presents the known type', async () => {
+      const ecdsa = await startSshd(dir, 'ecdsa', [...common, `HostKey ${join(dir, 'host_ecdsa')}`, `AuthorizedKeysFile ${home}/.ssh/keys_good`]);
+      const several = await startSshd(dir, 'several', [...common, `HostKey ${join(dir, 'host2')}`, `HostKey ${join(dir, 'host_rsa')}`, `AuthorizedKeysFile ${home}/.ssh/keys_good`]);
+      sshds.push(ecdsa, several);
+      const file = join(dir, 'kh-types');
+      // ed25519 would be negotiated first; the file holds only the rsa key of the second host
+      await writeFile(file, sh('ssh-keyscan', ['-p', String(ecdsa.port), '-t', 'ecdsa', '127.0.0.1']) + sh('ssh-keyscan', ['-p', String(several.port), '-t', 'rsa', '127.0.0.1']));
+      const both = `n1=${user}@127.0.0.1:${ecdsa.port},n2=${user}@127.0.0.1:${several.port}`;
+      const r = await installCommand({ hosts: both, nats: server!.url, driver: 'xl', identity: join(dir, 'good'), knownHosts: file, root: join(home, 'dry-types'), dryRun: true }, {});
+      expect(r.exitCode, r.output).toBe(0);
+      expect(lineOf(r.output, 'n1')).toMatch(/ checked /);
+      expect(lineOf(r.output, 'n2')).toMatch(/ checked /);
+
+      // a file that knows the second host's ed25519 key only, from another machine: its rsa key is not offered
+      await writeFile(file, `[127.0.0.1]:${several.port} ${(await readFile(join(dir, 'host.pub'), 'utf8')).split(' ').slice(0, 2).join(' ')}\n`);
+      const wrong = await installCommand({ hosts: `n2=${user}@127.0.0.1:${several.port}`, nats: server!.url, driver: 'xl', identity: join(dir, 'good'), knownHosts: file, acceptNew: true, dryRun: true }, {});
+      expect(wrong.exitCode).toBe(EXIT_HOST_FAILED);
+      expect(lineOf(wrong.output, 'n2')).toContain(`HOST KEY CHANGED for [127.0.0.1]:${several.port}: it presents ED25519 key ${fingerprint('host2.pub')}`);
+    });
   });
 });

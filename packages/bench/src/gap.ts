@@ -1,6 +1,6 @@
 /**
  * `pnpm bench -- --suites gap`: the engine's plan quality on small instances (up to 6 nodes and 20
- * VMs) against exact references, src/testing/exact-optimum.ts. "vs bound" compares with a HiGHS
+ * VMs) against exact references, packages/test-support/src/exact-optimum.ts. "vs bound" compares with a HiGHS
  * MILP lower bound on any plan: it ignores most waiting for room, so it over-estimates the true gap
  * on instances where actions wait. "vs best target" compares, on instances of at most 4 nodes and 8
  * VMs that must run, with the best plan the engine's own planner gives over every viable target:

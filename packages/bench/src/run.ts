@@ -16,7 +16,7 @@ function help(): string {
   });
   return `Usage: pnpm bench [-- options]
 
-Generates seeded random instances (src/testing/generate-instance.ts) and measures each suite on
+Generates seeded random instances (packages/test-support/src/generate-instance.ts) and measures each suite on
 them, one child process per instance so that peak memory (maxRSS) is per instance. Source load
 cycles over 65%, 75%, 85% across seeds, capped by the VMs available (the large size reaches about
 72%); about 10% of the vjobs change state; 3 nodes are overloaded. Times are medians over the

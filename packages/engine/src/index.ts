@@ -33,7 +33,8 @@ export { prepareInstance } from './constraints/prepare.ts';
 
 // Input formats: Entropy's instance and plan JSON, cost-model files, BtrPlace's instance and plan JSON.
 export { type Instance, parseInstance } from './instance/parse-instance.ts';
-export { type InstanceJson } from './instance/instance-schema.ts';
+// The instance schema's building blocks, for other inputs that carry quantities (the vjob file).
+export { amount as quantitySchema, expected as expectedMessage, type InstanceJson } from './instance/instance-schema.ts';
 export { parsePlan } from './instance/parse-plan.ts';
 export { formatCostModelFile, parseCostModelFile } from './instance/cost-model-file.ts';
 export { inputIssues } from './instance/input-issues.ts';

@@ -91,6 +91,11 @@ export function decode<K extends MessageKind>(kind: K, bytes: Uint8Array, maxByt
   return decodeWith(MESSAGE_SCHEMAS[kind], bytes, maxBytes) as DecodeResult<MessageOf<K>>;
 }
 
+/** The value msgpack gives, unvalidated (entropy-watch --raw); throws on bytes that are not msgpack. */
+export function unpackRaw(bytes: Uint8Array): unknown {
+  return packr.unpack(bytes);
+}
+
 /** `encode` for any schema of the protocol (the control messages use it too). */
 export function encodeWith(schema: z.ZodType, kind: string, msg: unknown): Uint8Array {
   const parsed = schema.safeParse(msg);

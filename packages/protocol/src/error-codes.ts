@@ -201,6 +201,12 @@ export const DeployErrorCode = {
   SshConnect: 'ENTROPY_SSH_CONNECT',
   SshTimeout: 'ENTROPY_SSH_TIMEOUT',
   Ssh: 'ENTROPY_SSH',
+  /** The host's key is not in known_hosts (accept it with --accept-new after checking its fingerprint). */
+  SshHostKeyUnknown: 'ENTROPY_SSH_HOST_KEY_UNKNOWN',
+  /** The host's key differs from the one known_hosts holds for it: refused, whatever the options. */
+  SshHostKeyChanged: 'ENTROPY_SSH_HOST_KEY_CHANGED',
+  /** known_hosts marks the host's key @revoked. */
+  SshHostKeyRevoked: 'ENTROPY_SSH_HOST_KEY_REVOKED',
   /** A step of an installation (copy, unit, start) failed on the host; the message names the step. */
   InstallStep: 'ENTROPY_INSTALL_STEP',
 } as const;

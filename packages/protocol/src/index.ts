@@ -33,6 +33,7 @@ export {
   ledgerReplySchema,
   LedgerStatus,
   MAX_LEDGER_QUERY,
+  MAX_QUANTITY,
   MAX_STATUS_ACTIONS,
   MAX_VM_META,
   NONCE_RE,
@@ -81,6 +82,7 @@ export {
   type DecodeResult,
   type MessageKind,
   type MessageOf,
+  unpackRaw,
 } from './codec.ts';
 export {
   commandArgv,
@@ -93,5 +95,5 @@ export {
   type CommandTemplateOptions,
 } from './command-template.ts';
 export { CHUNK_MARGIN_BYTES, chunkSizeFor, joinReply, REPLY_SENTINEL, splitReply } from './chunks.ts';
-export { watch, type WatchSource } from './watch.ts';
+export { DEFAULT_INBOX_PREFIX, DEFAULT_MAX_CHUNK_BYTES, DEFAULT_MAX_PENDING_REPLIES, Watcher, type WatcherOptions, type WatchMessage } from './watch.ts';
 export * from './control.ts';

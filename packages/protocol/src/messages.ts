@@ -25,7 +25,12 @@ const actionId = z.string().regex(ACTION_ID_RE, { error: `must match ${ACTION_ID
 const vjobId = z.string().regex(VJOB_ID_RE, { error: `must match ${VJOB_ID_RE.source}` });
 const nonce = z.string().regex(NONCE_RE, { error: `must match ${NONCE_RE.source}` });
 const name = z.string().min(1).max(128);
-const amount = z.number().finite().min(0);
+/**
+ * The largest quantity of a resource (2^50: a PiB of MiB): far beyond any node, and small enough that
+ * sums over a cluster stay finite and exact.
+ */
+export const MAX_QUANTITY = 2 ** 50;
+const amount = z.number().finite().min(0).max(MAX_QUANTITY);
 const count = z.number().int().min(0);
 const timestamp = z.number().finite().min(0);
 

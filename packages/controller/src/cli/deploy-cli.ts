@@ -45,6 +45,8 @@ export function registerDeployCommands(program: Command, run: Run): void {
     .option('--agent-args <args>', 'extra entropy-agent options, e.g. "--image-dir /shared/images"')
     .option('--root <dir>', 'stage everything under DIR on the hosts (like DESTDIR) and start nothing')
     .option('--bundle <file.tgz>', 'copy this agent bundle instead of building one with pnpm deploy')
+    .option('--known-hosts <file>', 'OpenSSH known_hosts file that holds the hosts\' keys (default ~/.ssh/known_hosts)')
+    .option('--accept-new', 'trust the key of a host the file does not name yet, and add it there (a changed key is always refused)')
     .option('--dry-run', 'log in and check each host, copy and start nothing')
     .addHelpText('after', INSTALL_HELP)
     .action((opts: InstallCommandOptions) => run(async () => (await import('../deploy/install-command.ts')).installCommand(opts)));

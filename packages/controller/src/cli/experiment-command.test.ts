@@ -31,8 +31,7 @@ describe('entropy experiment', () => {
   });
 
   it('reports an unknown policy in one line with exit code 1', async () => {
-    const r = await experimentCommand('tiny', { policies: ['nope'] });
-    expect(r).toEqual({ output: expect.stringContaining("error: unknown policy 'nope'"), exitCode: 1 });
+    await expect(experimentCommand('tiny', { policies: ['nope'] })).rejects.toMatchObject({ code: 'ENTROPY_POLICY_LOAD', message: expect.stringContaining("unknown policy 'nope'") });
   });
 
   it('resolves bundled scenario names and leaves paths alone', () => {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { workspacePath } from '../workspace.ts';
-import { loadPolicy } from '../policy/load-policy.ts';
-import { parseScenario, PolicyError, type Scenario, simulate, type SimulationResult } from '@entropy/engine';
+import { firstLine, loadPolicy } from '../policy/load-policy.ts';
+import { parseScenario, PolicyError, PolicyErrorCode, type Scenario, simulate, type SimulationResult } from '@entropy/engine';
 import { plotUse } from '../svg/svg-plot.ts';
 import { type CommandResult, readJsonFile, writeTextFile } from '../command-io/io.ts';
 
@@ -28,7 +28,6 @@ export interface ExperimentFigures {
   readonly switchMinutes: number;
   readonly switches: number;
   readonly infeasibleTurns: number;
-  readonly policyErrors: number;
   readonly solveMs: number;
   readonly unfinished: readonly string[];
 }
@@ -42,12 +41,13 @@ export async function experimentCommand(scenarioArg: string, options: Experiment
   const scenario = parseScenario(readJsonFile(file), file);
   const names = options.policies && options.policies.length > 0 ? options.policies : DEFAULT_EXPERIMENT_POLICIES;
   const results: SimulationResult[] = [];
-  try {
-    for (const name of names)
-      results.push(simulate(scenario, await loadPolicy(name), options.timeLimit ? { timeLimitMs: options.timeLimit } : {}));
-  } catch (error) {
-    if (error instanceof PolicyError) return { output: `error: ${error.message}`, exitCode: 1 };
-    throw error;
+  // A policy that does not load is a PolicyError: one line on stderr, exit 1 (main.ts).
+  // A policy that fails stops its simulation: the live loop would go on with its last good decision, but the
+  // figures of a policy that did not decide would compare nothing.
+  for (const name of names) {
+    const r = simulate(scenario, await loadPolicy(name), { stopOnPolicyError: true, ...(options.timeLimit ? { timeLimitMs: options.timeLimit } : {}) });
+    if (r.policyErrors.length > 0) throw new PolicyError(PolicyErrorCode.PolicyFailed, `policy ${name} failed at ${firstLine(r.policyErrors[0])}: no figures`);
+    results.push(r);
   }
   if (options.plot) {
     writeTextFile(options.plot, plotUse(results, `${scenario.name}: cluster use over time, ${results.map((r) => r.policy).join(' vs ')}`));
@@ -74,7 +74,6 @@ export function figuresOf(r: SimulationResult): ExperimentFigures {
     switchMinutes: round(r.switchMs / 60_000),
     switches: r.switches,
     infeasibleTurns: r.infeasibleTurns,
-    policyErrors: r.policyErrors.length,
     solveMs: Math.round(r.solveMs),
     unfinished: r.unfinished,
   };
@@ -102,7 +101,6 @@ function formatExperiment(scenario: Scenario, results: readonly SimulationResult
     ['engine solve time (ms, real)', ...results.map((r) => String(Math.round(r.solveMs)))],
   ];
   if (results.some((r) => r.infeasibleTurns > 0)) rows.push(['turns the engine could not place', ...results.map((r) => String(r.infeasibleTurns))]);
-  if (results.some((r) => r.policyErrors.length > 0)) rows.push(['policy errors (last good decision kept)', ...results.map((r) => String(r.policyErrors.length))]);
   if (results.some((r) => r.unfinished.length > 0)) rows.push(['unfinished vjobs', ...results.map((r) => String(r.unfinished.length))]);
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
   for (const row of rows) lines.push(row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]! + 2))).join(''));

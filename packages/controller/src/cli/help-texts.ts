@@ -76,4 +76,7 @@ Exit codes: 0 every host succeeded, 1 bad input, ${EXIT_HOST_FAILED} at least on
 Each host: checks Node 20+ over SSH, copies the agent (two compiled JavaScript files: no registry, no node_modules on the nodes),
 writes /etc/entropy/agent.env (mode 0600, with the node's NATS credentials from --creds-dir) and
 /etc/systemd/system/entropy-agent@.service, then runs systemctl enable --now entropy-agent@NODE when systemd
-runs there, or prints the command that starts the agent. Host keys are accepted and their fingerprints printed.`;
+runs there, or prints the command that starts the agent.
+Host keys are checked against --known-hosts (OpenSSH format: plain and hashed names, [host]:port, ed25519, ecdsa,
+rsa) before anything is sent: a host the file does not name is refused with its key's fingerprint, unless
+--accept-new adds it; a host whose key differs from the file's is always refused.`;

@@ -40,6 +40,11 @@ function isUserError(err: unknown): err is Error {
   return err instanceof Error && typeof code === 'string' && code.startsWith('ENTROPY_');
 }
 
+/** A message may quote what a user gave (a binary file's bytes, say): no control characters reach the terminal. */
+function printable(text: string): string {
+  return text.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 /** Prints a handler's result and sets the exit code; user-reachable errors print one line, no stack. */
 function run(handler: () => CommandResult | Promise<CommandResult>): Promise<void> {
   return Promise.resolve()
@@ -51,7 +56,7 @@ function run(handler: () => CommandResult | Promise<CommandResult>): Promise<voi
       },
       (err: unknown) => {
         if (isUserError(err)) {
-          process.stderr.write(`error: ${err.message}\n`);
+          process.stderr.write(`error: ${printable(err.message)}\n`);
           process.exitCode = 1;
         } else throw err;
       },

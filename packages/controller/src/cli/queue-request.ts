@@ -1,4 +1,4 @@
-import { type ControlKind, type ControlMessageOf, type ControlVerb, encodeControl, subjects } from '@entropy/protocol';
+import { type ControlKind, type ControlMessageOf, type ControlVerb, encodeControl, EntropyError, ErrorCode, ProtocolError, subjects } from '@entropy/protocol';
 import { askController, connectNats, DEFAULT_CONTROL_TIMEOUT_MS, DEFAULT_NATS_URL } from '../controller/nats-connect.ts';
 
 export interface ControlClientOptions {
@@ -19,11 +19,31 @@ export async function controlRequest<Q extends ControlKind, R extends ControlKin
   options: ControlClientOptions,
 ): Promise<ControlMessageOf<R>> {
   const url = options.nats ?? DEFAULT_NATS_URL;
+  const data = checkedRequest(verb, request);
   const nc = await connectNats(url, `entropy-${verb}`);
   try {
     const to = { subjects: subjects(options.prefix), url };
-    return await askController(nc, to, verb, encodeControl(request.kind, request.msg), replyKind, options.timeout ?? DEFAULT_CONTROL_TIMEOUT_MS);
+    return await askController(nc, to, verb, data, replyKind, options.timeout ?? DEFAULT_CONTROL_TIMEOUT_MS);
   } finally {
     await nc.close();
   }
+}
+
+/** The request encoded, checked before any connection: a value the protocol refuses (an id with a dot) is one line naming it. */
+function checkedRequest<Q extends ControlKind>(verb: ControlVerb, request: { kind: Q; msg: ControlMessageOf<Q> }): Uint8Array {
+  try {
+    return encodeControl(request.kind, request.msg);
+  } catch (err) {
+    if (!(err instanceof ProtocolError)) throw err;
+    const value = valueAt(request.msg, err.field);
+    const why = err.message.slice(err.message.indexOf(`${err.field}: `) + err.field.length + 2);
+    throw new EntropyError(ErrorCode.InvalidOption, `${verb}: ${JSON.stringify(value) ?? 'nothing'} (${err.field.replace(/^\$\.?/, '') || 'request'}) ${why}`, { cause: err });
+  }
+}
+
+/** The value at a JSON path such as `$.vjob.vms[0].id`. */
+function valueAt(root: unknown, path: string): unknown {
+  let at = root;
+  for (const [, key, index] of path.matchAll(/\.([^.[]+)|\[(\d+)\]/g)) at = (at as Record<string, unknown> | undefined)?.[key ?? Number(index)];
+  return at;
 }

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { EntropyError, ErrorCode } from '@entropy/protocol';
 
@@ -53,8 +53,9 @@ export function readInputBytes(file: string): Buffer {
   let fd: number;
   const stdin = file === '-';
   try {
-    // /dev/stdin is a blocking descriptor even when Node's fd 0 is not.
-    fd = openSync(stdin ? '/dev/stdin' : file, 'r');
+    // /dev/stdin is a blocking descriptor even when Node's fd 0 is not. A named file is opened without
+    // blocking, so that a FIFO without a writer is refused below instead of waiting forever.
+    fd = stdin ? openSync('/dev/stdin', 'r') : openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (cause) {
     throw new EntropyError(ErrorCode.Io, `${file}: cannot read (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, { cause });
   }

@@ -4,4 +4,6 @@ export { type DeployHost, parseHosts } from './hosts.ts';
 export { type AgentBundle, buildAgentBundle } from './agent-bundle.ts';
 export { agentEnvFile, agentStartCommand, checkNodeVersion, type HostResult, installHost, installHosts, type InstallOptions } from './installer.ts';
 export { EXIT_HOST_FAILED, formatResults, installCommand, type InstallCommandOptions } from './install-command.ts';
-export { type Connector, type RemoteSession, SshError, sshConnect } from './ssh-session.ts';
+export { type Connector, type HostKeyStatus, type HostKeyVerifier, type RemoteSession, SshError, sshConnect } from './ssh-session.ts';
+export { HostKeyCheck, type HostKeyCheckOptions } from './host-key-check.ts';
+export { checkHostKey, fingerprintOf, type HostKeyVerdict, type KnownHostEntry, knownHostName, parseKnownHosts } from './known-hosts.ts';

@@ -6,6 +6,7 @@ import { table } from '../command-io/text-table.ts';
 import { EntropyError, ErrorCode } from '@entropy/protocol';
 import { buildAgentBundle } from './agent-bundle.ts';
 import { WORKSPACE_ROOT } from '../workspace.ts';
+import { HostKeyCheck } from './host-key-check.ts';
 import { parseHosts } from './hosts.ts';
 import { type HostResult, INSTALL_DRIVERS, type InstallDriver, installHosts } from './installer.ts';
 import { type Connector, type SshAuth, sshConnect } from './ssh-session.ts';
@@ -25,6 +26,10 @@ export interface InstallCommandOptions {
   readonly root?: string;
   readonly bundle?: string;
   readonly dryRun?: boolean;
+  /** OpenSSH known_hosts file the host keys are checked against (default ~/.ssh/known_hosts). */
+  readonly knownHosts?: string;
+  /** Add the key of a host the file does not name yet (a changed key is refused all the same). */
+  readonly acceptNew?: boolean;
   /** Tests plug in another connector. */
   readonly connect?: Connector;
 }
@@ -49,13 +54,16 @@ async function sshAuth(identity: string | undefined, env: NodeJS.ProcessEnv): Pr
   throw new EntropyError(ErrorCode.Io, 'no SSH key: give --identity KEY, or run an ssh-agent');
 }
 
-export function formatResults(results: readonly HostResult[]): string {
+export function formatResults(results: readonly HostResult[], knownHosts = '~/.ssh/known_hosts'): string {
   const rows = results.map((r) => [r.node, r.address, r.ok ? r.outcome : r.outcome.toUpperCase(), r.nodeVersion ?? '-', r.detail]);
-  const keys = results.filter((r) => r.hostKey).map((r) => `  ${r.node} ${r.hostKey}`);
+  const keys = (status: string) => results.filter((r) => r.hostKey && r.hostKeyStatus === status).map((r) => `  ${r.node} ${r.hostKey}`);
+  const added = keys('added');
+  const wouldAdd = keys('would-add');
   const failed = results.filter((r) => !r.ok).length;
   return [
     ...table(['NODE', 'ADDRESS', 'RESULT', 'NODE.JS', 'DETAIL'], rows),
-    ...(keys.length ? ['host keys (accepted, compare with ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub on each host):', ...keys] : []),
+    ...(added.length ? [`host keys added to ${knownHosts} (compare with ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub on each host):`, ...added] : []),
+    ...(wouldAdd.length ? [`host keys --accept-new would add to ${knownHosts} (a dry run writes nothing):`, ...wouldAdd] : []),
     failed ? `${failed} of ${results.length} hosts failed` : `all ${results.length} hosts succeeded`,
   ].join('\n');
 }
@@ -71,6 +79,8 @@ export async function installCommand(opts: InstallCommandOptions, env: NodeJS.Pr
   }
   if (opts.agentArgs !== undefined && /["'\\\n$`]/.test(opts.agentArgs)) throw new EntropyError(ErrorCode.Io, '--agent-args: no quotes, backslashes, $ or newlines');
   const auth = await sshAuth(opts.identity, env);
+  const knownHosts = opts.knownHosts ?? join(env.HOME || homedir(), '.ssh', 'known_hosts');
+  const hostKeys = HostKeyCheck.load({ file: knownHosts, acceptNew: opts.acceptNew, dryRun: opts.dryRun });
   const unitText = await readFile(join(WORKSPACE_ROOT, 'deploy/systemd/entropy-agent@.service'), 'utf8');
   const bundle = opts.dryRun || opts.bundle ? undefined : await buildAgentBundle();
   try {
@@ -85,9 +95,9 @@ export async function installCommand(opts: InstallCommandOptions, env: NodeJS.Pr
       bundleFile: opts.bundle ?? bundle?.file,
       unitText,
       auth,
-      connect: opts.connect ?? ((target, a) => sshConnect(target, a)),
+      connect: opts.connect ?? ((target, a) => sshConnect(target, a, hostKeys)),
     });
-    return { output: formatResults(results), exitCode: results.every((r) => r.ok) ? 0 : EXIT_HOST_FAILED };
+    return { output: formatResults(results, knownHosts), exitCode: results.every((r) => r.ok) ? 0 : EXIT_HOST_FAILED };
   } finally {
     await bundle?.dispose();
   }

@@ -3,7 +3,7 @@ import { posix } from 'node:path';
 import { credentialsPath } from './nats-config-command.ts';
 import { agentUser, parseCredentialsFile, PASSWORD_ENV, USER_ENV } from './nats-config.ts';
 import type { DeployHost } from './hosts.ts';
-import type { Connector, RemoteSession, SshAuth } from './ssh-session.ts';
+import type { Connector, HostKeyStatus, RemoteSession, SshAuth } from './ssh-session.ts';
 import { DeployErrorCode, EntropyError } from '@entropy/protocol';
 
 /** Where an agent lives on a node; `--root` prefixes them all (a staged install, like DESTDIR). */
@@ -43,6 +43,7 @@ export interface HostResult {
   readonly outcome: string;
   readonly nodeVersion?: string;
   readonly hostKey?: string;
+  readonly hostKeyStatus?: HostKeyStatus;
   /** One line: the error, or how the agent was (or is to be) started. */
   readonly detail: string;
 }
@@ -152,7 +153,7 @@ export async function installHost(host: DeployHost, opts: InstallOptions): Promi
     const root = opts.root ? posix.resolve(opts.root) : '';
     const systemd = probe.systemd === 'yes' && !root;
     const startBy = systemd ? `systemctl enable --now entropy-agent@${host.node}` : agentStartCommand(host.node, root);
-    const extra = { ...base, nodeVersion, hostKey: session.hostKey };
+    const extra = { ...base, nodeVersion, hostKey: session.hostKey, hostKeyStatus: session.hostKeyStatus };
     if (opts.dryRun) {
       return { ...extra, ok: true, outcome: 'checked', detail: `would install ${root}${AGENT_DIR}, capacity ${capacity}, then: ${startBy}` };
     }
@@ -199,7 +200,7 @@ export async function installHost(host: DeployHost, opts: InstallOptions): Promi
     return { ...extra, ok: true, outcome: 'started', detail: `entropy-agent@${host.node} ${active || 'unknown'}` };
   } catch (err) {
     const stepName = err instanceof StepError ? err.step : 'install';
-    return { ...base, ok: false, nodeVersion, hostKey: session?.hostKey, outcome: `failed: ${stepName}`, detail: (err as Error).message };
+    return { ...base, ok: false, nodeVersion, hostKey: session?.hostKey, hostKeyStatus: session?.hostKeyStatus, outcome: `failed: ${stepName}`, detail: (err as Error).message };
   } finally {
     session?.close();
   }

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Client, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import { DeployErrorCode, EntropyError } from '@entropy/protocol';
 
@@ -29,6 +28,8 @@ export interface ExecResult {
 export interface RemoteSession {
   /** SHA256 fingerprint of the host key, as `ssh-keygen -lf` prints it. */
   readonly hostKey: string;
+  /** How the host key passed the known_hosts check. */
+  readonly hostKeyStatus?: HostKeyStatus;
   exec(command: string): Promise<ExecResult>;
   putFile(localPath: string, remotePath: string): Promise<void>;
   writeFile(remotePath: string, content: string, mode: number): Promise<void>;
@@ -36,6 +37,16 @@ export interface RemoteSession {
 }
 
 export type Connector = (target: SshTarget, auth: SshAuth) => Promise<RemoteSession>;
+
+/** `known`: in known_hosts; `added` to it (--accept-new); `would-add`: accepted for a dry run, not written. */
+export type HostKeyStatus = 'known' | 'added' | 'would-add';
+
+/** Decides whether a host's key is trusted (host-key-check.ts, against a known_hosts file). */
+export interface HostKeyVerifier {
+  /** ssh2's host key algorithms to offer the target, in order. */
+  algorithms(target: SshTarget): string[];
+  verify(target: SshTarget, key: Buffer): { readonly ok: true; readonly fingerprint: string; readonly status: HostKeyStatus } | { readonly ok: false; readonly error: SshError };
+}
 
 /** An SSH failure a user can act on: the message says what failed and what to check. */
 export class SshError extends EntropyError {
@@ -66,25 +77,36 @@ function explain(err: NodeJS.ErrnoException & { level?: string }, target: SshTar
   return new SshError(DeployErrorCode.Ssh, `${where}: ${err.message}`, { cause: err });
 }
 
-/** Logs in with ssh2; host keys are accepted and their fingerprint is reported (compare with `ssh-keygen -lf`). */
-export function sshConnect(target: SshTarget, auth: SshAuth, timeoutMs = DEFAULT_READY_TIMEOUT_MS): Promise<RemoteSession> {
+/** Logs in with ssh2, once `hostKeys` trusts the key the host presents; a refused key is the SshError that says why. */
+export function sshConnect(target: SshTarget, auth: SshAuth, hostKeys: HostKeyVerifier, timeoutMs = DEFAULT_READY_TIMEOUT_MS): Promise<RemoteSession> {
   return new Promise((resolve, reject) => {
     const client = new Client();
-    let hostKey = '';
+    let accepted: { fingerprint: string; status: HostKeyStatus } | undefined;
+    let refused: SshError | undefined;
     const config: ConnectConfig = {
       host: target.host,
       port: target.port,
       username: target.user,
       readyTimeout: timeoutMs,
+      algorithms: { serverHostKey: hostKeys.algorithms(target) as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] },
       hostVerifier: (key: Buffer) => {
-        hostKey = `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
-        return true;
+        try {
+          const r = hostKeys.verify(target, key);
+          if (r.ok) accepted = { fingerprint: r.fingerprint, status: r.status };
+          else refused = r.error;
+        } catch (err) {
+          refused = err instanceof SshError ? err : new SshError(DeployErrorCode.Ssh, (err as Error).message, { cause: err });
+        }
+        return accepted !== undefined;
       },
       ...(auth.privateKey ? { privateKey: auth.privateKey, passphrase: auth.passphrase } : {}),
       ...(auth.agent && !auth.privateKey ? { agent: auth.agent } : {}),
     };
-    client.once('ready', () => resolve(new Ssh2Session(client, hostKey)));
-    client.once('error', (err) => reject(explain(err, target, auth, timeoutMs)));
+    client.once('ready', () => resolve(new Ssh2Session(client, accepted!.fingerprint, accepted!.status)));
+    client.once('error', (err) => {
+      client.end();
+      reject(refused ?? explain(err, target, auth, timeoutMs));
+    });
     try {
       client.connect(config);
     } catch (err) {
@@ -99,6 +121,7 @@ class Ssh2Session implements RemoteSession {
   constructor(
     private readonly client: Client,
     readonly hostKey: string,
+    readonly hostKeyStatus: HostKeyStatus,
   ) {}
 
   exec(command: string): Promise<ExecResult> {

@@ -1,18 +1,7 @@
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { BUILTIN_POLICIES, type Policy, PolicyError, PolicyErrorCode, type PolicyFactory } from '@entropy/engine';
-
-/** A policy module: the compiled CLI reads no TypeScript itself, so a policy written in TypeScript loads through tsx. */
-async function importModule(file: string): Promise<Record<string, unknown>> {
-  const url = pathToFileURL(file).href;
-  if (!/\.(c|m)?ts$/.test(file)) return (await import(url)) as Record<string, unknown>;
-  const { tsImport } = await import('tsx/esm/api');
-  const module = (await tsImport(url, import.meta.url)) as Record<string, unknown>;
-  // Outside an ES-module package, tsx compiles the file to CommonJS: its exports arrive as the namespace's default.
-  const commonJs = module.default as Record<string, unknown> | undefined;
-  return commonJs && typeof commonJs === 'object' && '__esModule' in commonJs ? commonJs : module;
-}
+import { importPolicyModule } from './import-policy-module.ts';
 
 function looksLikePath(nameOrPath: string): boolean {
   return nameOrPath.startsWith('.') || isAbsolute(nameOrPath) || /\.(c|m)?[jt]s$/.test(nameOrPath);
@@ -36,12 +25,12 @@ export async function loadPolicy(
       `unknown policy '${nameOrPath}': built-in policies are ${Object.keys(BUILTIN_POLICIES).join(', ')}; a module path starts with ./ or /`,
     );
   const file = resolve(cwd, nameOrPath);
-  if (!existsSync(file)) throw new PolicyError(PolicyErrorCode.PolicyLoad, `policy module ${file} does not exist`);
+  checkPolicyFile(file);
   let module: Record<string, unknown>;
   try {
-    module = await importModule(file);
+    module = await importPolicyModule(file);
   } catch (cause) {
-    throw new PolicyError(PolicyErrorCode.PolicyLoad, `policy module ${file} failed to load: ${(cause as Error).message}`, { cause });
+    throw new PolicyError(PolicyErrorCode.PolicyLoad, `policy module ${file} failed to load: ${firstLine(cause)}`, { cause });
   }
   const exported = module.default ?? module.policy;
   if (typeof exported === 'function') {
@@ -49,11 +38,31 @@ export async function loadPolicy(
     try {
       built = (exported as PolicyFactory)(options);
     } catch (cause) {
-      throw new PolicyError(PolicyErrorCode.PolicyLoad, `policy factory of ${file} threw: ${(cause as Error).message}`, { cause });
+      throw new PolicyError(PolicyErrorCode.PolicyLoad, `policy factory of ${file} threw: ${firstLine(cause)}`, { cause });
     }
     return checkedPolicy(built, file);
   }
   return checkedPolicy(exported, file);
+}
+
+/** The largest policy module loaded: a policy is code someone wrote, not data. */
+export const MAX_POLICY_BYTES = 16 * 1024 * 1024;
+
+function checkPolicyFile(file: string): void {
+  let st;
+  try {
+    st = statSync(file);
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    throw new PolicyError(PolicyErrorCode.PolicyLoad, code === 'ENOENT' ? `policy module ${file} does not exist` : `policy module ${file}: cannot read (${code})`, { cause });
+  }
+  if (!st.isFile()) throw new PolicyError(PolicyErrorCode.PolicyLoad, `policy module ${file} is not a regular file`);
+  if (st.size > MAX_POLICY_BYTES) throw new PolicyError(PolicyErrorCode.PolicyLoad, `policy module ${file} is ${st.size} bytes, more than ${MAX_POLICY_BYTES}`);
+}
+
+/** The first line of an error's message: a module's syntax error may quote source lines after it. */
+export function firstLine(cause: unknown): string {
+  return (cause instanceof Error ? cause.message : String(cause)).split('\n')[0]!;
 }
 
 function checkedPolicy(value: unknown, where: string): Policy {

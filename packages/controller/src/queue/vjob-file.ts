@@ -1,6 +1,6 @@
 import { ErrorCode, type InputIssue, InvalidInputError, jsonPath, TOKEN_RE, VM_ID_RE } from '@entropy/protocol';
 import * as z from 'zod';
-import { inputIssues, type Resources } from '@entropy/engine';
+import { expectedMessage as expected, inputIssues, quantitySchema as amount, type Resources } from '@entropy/engine';
 
 /**
  * A vjob file, the input of `entropy submit`:
@@ -24,8 +24,6 @@ export interface VMSpec {
   readonly demand: Resources;
 }
 
-const expected = (what: string) => ({ error: (iss: { input?: unknown }) => (iss.input === undefined ? 'is required' : `must be ${what}`) });
-const amount = z.number(expected('a number')).finite().min(0, { error: 'must not be negative' });
 const idOf = (re: RegExp, what: string) =>
   z.string(expected('a string')).regex(re, { error: `must be ${what} (${re.source})` });
 

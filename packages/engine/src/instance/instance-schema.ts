@@ -1,4 +1,4 @@
-import { TOKEN_RE, VJOB_ID_RE, VM_ID_RE } from '@entropy/protocol';
+import { MAX_QUANTITY, TOKEN_RE, VJOB_ID_RE, VM_ID_RE } from '@entropy/protocol';
 import * as z from 'zod';
 import { COST_KINDS } from '../model/cost-model.ts';
 import type { VJobState, VMState } from '../model/lifecycle.ts';
@@ -6,8 +6,9 @@ import type { VJobState, VMState } from '../model/lifecycle.ts';
 /** The JSON shape of an instance file (DESIGN.md, "Instance file"); semantic checks live in parse-instance.ts. */
 
 /** A missing field says so, rather than that `undefined` has the wrong type. */
-const expected = (what: string) => ({ error: (iss: { input?: unknown }) => (iss.input === undefined ? 'is required' : `must be ${what}`) });
-const amount = z.number(expected('a number')).finite().min(0, { error: 'must not be negative' });
+export const expected = (what: string) => ({ error: (iss: { input?: unknown }) => (iss.input === undefined ? 'is required' : `must be ${what}`) });
+/** A resource quantity, in every input file: finite, not negative, at most the protocol's MAX_QUANTITY. */
+export const amount = z.number(expected('a number')).finite().min(0, { error: 'must not be negative' }).max(MAX_QUANTITY, { error: `must be at most 2^50 (${MAX_QUANTITY})` });
 const id = z.string(expected('a string')).min(1, { error: 'must not be empty', abort: true });
 /** Ids reach the agents' command lines and subjects: each kind matches the protocol's pattern, as on the wire. */
 const idOf = (re: RegExp) => id.regex(re, { error: (iss) => `${JSON.stringify(iss.input)} must match ${re.source}` });

@@ -14,6 +14,8 @@ export interface SimulationOptions {
   readonly timeLimitMs?: number;
   /** Virtual time after which the simulation gives up on unfinished vjobs. */
   readonly horizonMs?: number;
+  /** Ends the simulation at the policy's first failure (its figures would mean nothing: `entropy experiment`). */
+  readonly stopOnPolicyError?: boolean;
 }
 
 export const DEFAULT_SIMULATION_TIME_LIMIT_MS = 200;
@@ -127,7 +129,8 @@ class Simulation {
   run(): SimulationResult {
     const horizon = this.options.horizonMs ?? DEFAULT_HORIZON_MS;
     let nextTurn = 0;
-    while (this.runs.some((r) => r.state !== 'terminated') && this.t < horizon) {
+    const failed = () => this.options.stopOnPolicyError === true && this.policyErrors.length > 0;
+    while (this.runs.some((r) => r.state !== 'terminated') && this.t < horizon && !failed()) {
       this.admitSubmissions();
       if (this.event || this.t >= nextTurn) {
         this.event = false;

@@ -1,6 +1,6 @@
 /**
  * The context switch fuzzed against the verifier and against exact searches written apart from the
- * engine (src/testing/exact-optimum.ts, src/testing/reachability.ts), on thousands of tiny instances.
+ * engine (packages/test-support/src/exact-optimum.ts, packages/test-support/src/reachability.ts), on thousands of tiny instances.
  * Seeds are fixed; ENTROPY_PROPERTY_RUNS and ENTROPY_PROPERTY_SEED run more or other instances.
  */
 import { writeFileSync } from 'node:fs';

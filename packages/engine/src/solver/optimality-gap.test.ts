@@ -1,6 +1,6 @@
 /**
  * Plan quality on small instances (up to 6 nodes and 20 VMs), against exact references
- * (src/testing/exact-optimum.ts): a HiGHS MILP lower bound on any plan, and on instances of at most
+ * (packages/test-support/src/exact-optimum.ts): a HiGHS MILP lower bound on any plan, and on instances of at most
  * 4 nodes and 8 VMs that must run, the best plan of the engine's own planner over every viable
  * target. The gap to the bound over-estimates the gap to the true optimum (the bound ignores most
  * waiting for room). Fixed seeds; `pnpm bench -- --suites gap` prints the full report.

@@ -1,6 +1,6 @@
 /**
  * The placement cost (engine/placement-cost.ts), the engine's first objective, against its exact
- * minimum (a HiGHS MILP, src/testing/placement-optimum.ts) on small tight instances: 3 to 8 nodes,
+ * minimum (a HiGHS MILP, packages/test-support/src/placement-optimum.ts) on small tight instances: 3 to 8 nodes,
  * 6 to 30 VMs, nodes 95% full, some overloaded, half the vjobs changing state.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
