@@ -13,6 +13,7 @@ import { buildAgentBundle, type AgentBundle } from '../packages/controller/src/d
 import { EXIT_HOST_FAILED, installCommand } from '../packages/controller/src/deploy/install-command.ts';
 import { agentStartCommand } from '../packages/controller/src/deploy/installer.ts';
 import { natsConfigCommand } from '../packages/controller/src/deploy/nats-config-command.ts';
+import { parseCredentialsFile } from '../packages/controller/src/deploy/nats-config.ts';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
 
 const SSHD = '/usr/sbin/sshd';
@@ -178,8 +179,8 @@ describe('entropy deploy install against real sshd processes on loopback', () =>
   });
 
   it('the installed agent runs with the written environment and announces itself to NATS with its credentials', async () => {
-    const conf = await readFile(join(dir, 'nats', 'nats-server.conf'), 'utf8');
-    const pass = /user: "entropy-controller"\n\s*password: "([^"]+)"/.exec(conf)![1];
+    // The server keeps bcrypt hashes: the password is in the controller's credentials file.
+    const { password: pass } = parseCredentialsFile(await readFile(join(dir, 'nats', 'creds', 'entropy-controller.env'), 'utf8'));
     nc = await connect({ servers: server!.url, user: 'entropy-controller', pass, reconnect: false });
     const hellos: string[] = [];
     nc.subscribe(subjects().nodeHello('n1'), {

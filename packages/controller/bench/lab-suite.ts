@@ -10,6 +10,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectNats } from '../src/controller/nats-connect.ts';
+import { labNats } from '../src/lab/lab-state.ts';
 import { groupSkew, type GroupSkew } from '../src/executor/group-skew.ts';
 import { untilTicking } from '../src/lab/guest.ts';
 import type { JournaledAction } from '../src/lab/journaled-actions.ts';
@@ -43,11 +44,12 @@ async function withLab<T>(figures: LabFigures, capacity: Record<string, number>,
   const root = await mkdtemp(join(tmpdir(), 'entropy-bench-lab-'));
   const lab = await labUp({ dir: join(root, 'lab'), capacity });
   figures.upMs.push(lab.upMs);
-  const url = lab.state.nats!.url;
-  const nc = await connectNats(url, 'bench-lab');
+  const nats = labNats(lab.state);
+  const url = nats.nats;
+  const nc = await connectNats(nats, 'bench-lab');
   try {
     return await body(lab, url, async (target) => {
-      const r = await applyOnLab(nc, url, target);
+      const r = await applyOnLab(nc, nats, target);
       if (r.exitCode !== 0) throw new Error(`entropy apply ${target} failed (${r.exitCode}); logs in ${lab.state.dir}/logs:\n${r.output}`);
       figures.actions.push(...r.actions);
       return r;

@@ -1,10 +1,11 @@
 export { ActionErrorCode, FINAL_ACTION_ERRORS, isFinalActionError, ProtocolError, ProtocolErrorCode } from './errors.ts';
 export {
-  agentPermissions,
   assertToken,
   CONTROL_VERBS,
   ControlVerb,
   DEFAULT_PREFIX,
+  INBOX_ROOT,
+  inboxPrefixOf,
   PREFIX_RE,
   subjects,
   TOKEN_RE,

@@ -1,7 +1,7 @@
 import { samplesFromJournal } from '../calibration/journal-samples.ts';
 import { parseResultsFile } from '../calibration/results-file.ts';
 import { silentLogger } from '../controller/logger.ts';
-import { connectNats, DEFAULT_NATS_URL } from '../controller/nats-connect.ts';
+import { connectNats, type NatsAuthFlags } from '../controller/nats-connect.ts';
 import { EntropyError, ErrorCode } from '../errors.ts';
 import { formatCostModelFile } from '../instance/cost-model-file.ts';
 import { StreamJournal } from '../journal/stream-journal.ts';
@@ -12,10 +12,9 @@ import { readInputText } from './input-file.ts';
 import { type CommandResult, writeTextFile } from './io.ts';
 import { table } from './text-table.ts';
 
-export interface CalibrateCommandOptions {
+export interface CalibrateCommandOptions extends NatsAuthFlags {
   /** Read samples from the plan journal (JetStream stream PREFIX_journal). */
   readonly journal?: boolean;
-  readonly nats?: string;
   readonly prefix?: string;
   /** Only the journal's newest N plans. */
   readonly plans?: number;
@@ -55,7 +54,7 @@ function readText(file: string): string {
 }
 
 async function journalSamples(options: CalibrateCommandOptions): Promise<{ samples: CostSample[]; skipped: number; plans: number }> {
-  const nc = await connectNats(options.nats ?? DEFAULT_NATS_URL, 'entropy-calibrate');
+  const nc = await connectNats(options, 'entropy-calibrate');
   try {
     const journal = await StreamJournal.existing(nc, { prefix: options.prefix ?? 'entropy', logger: silentLogger });
     const ids = await journal.plans();

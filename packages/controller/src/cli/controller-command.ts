@@ -1,7 +1,7 @@
 import { startController, type DecideFn } from '../controller/controller.ts';
 import { createLogger, type Logger } from '../controller/logger.ts';
 import { type CommandTemplate, CommandTemplateError, parseCommandTemplate, subjects } from '@entropy/protocol';
-import { connectNats, DEFAULT_NATS_URL, runningController } from '../controller/nats-connect.ts';
+import { connectNats, type NatsAuthFlags, runningController } from '../controller/nats-connect.ts';
 import { type LeaderLease, startLeaderLease } from '../controller/leader-lease.ts';
 import { BOOT_COMMAND_PLACEHOLDERS } from '../controller/nats-node-power.ts';
 import { DEFAULT_RETRY_POLICY } from '../reconcile/failure-book.ts';
@@ -15,8 +15,7 @@ import { VJobQueue } from '../queue/vjob-queue.ts';
 import { readCostModelFile } from './cost-model-option.ts';
 import type { CommandResult } from './io.ts';
 
-export interface ControllerCommandOptions {
-  readonly nats?: string;
+export interface ControllerCommandOptions extends NatsAuthFlags {
   readonly prefix?: string;
   readonly statusPeriod?: number;
   readonly mode?: ExecutionMode;
@@ -61,10 +60,10 @@ export const DEFAULT_POLICY = 'fifo-ffd';
 export async function controllerCommand(options: ControllerCommandOptions = {}): Promise<CommandResult> {
   const bootCommand = parseBootCommand(options.bootCommand);
   const logger = createLogger(options.logLevel ?? 'info');
-  const url = options.nats ?? DEFAULT_NATS_URL;
   const costModel = options.costModel ? readCostModelFile(options.costModel) : undefined;
   const policy = options.decide ? undefined : await loadPolicy(options.policy ?? DEFAULT_POLICY);
-  const nc = await connectNats(url, options.name ?? 'entropy-controller', { reconnect: true });
+  const nc = await connectNats(options, options.name ?? 'entropy-controller', { reconnect: true });
+  const url = options.nats ?? nc.getServer();
   let queue: VJobQueue | undefined;
   let journal: PlanJournal | undefined;
   let lease: LeaderLease | undefined;

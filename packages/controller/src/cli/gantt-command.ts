@@ -1,6 +1,6 @@
 import { TOKEN_RE } from '@entropy/protocol';
 import { silentLogger } from '../controller/logger.ts';
-import { connectNats, DEFAULT_NATS_URL } from '../controller/nats-connect.ts';
+import { connectNats, type NatsAuthFlags } from '../controller/nats-connect.ts';
 import { EntropyError, ErrorCode } from '../errors.ts';
 import { type GanttPlan, ganttSvg } from '../gantt/gantt-svg.ts';
 import { planFromJournal } from '../gantt/journal-plan.ts';
@@ -9,11 +9,10 @@ import { parsePlan } from '../instance/parse-plan.ts';
 import { StreamJournal } from '../journal/stream-journal.ts';
 import { readJsonFile, type CommandResult, writeTextFile } from './io.ts';
 
-export interface GanttCommandOptions {
+export interface GanttCommandOptions extends NatsAuthFlags {
   readonly out: string;
   /** A plan's id in the journal (JetStream stream PREFIX_journal), instead of a plan file. */
   readonly plan?: string;
-  readonly nats?: string;
   readonly prefix?: string;
 }
 
@@ -36,7 +35,7 @@ function fromFile(file: string): { plan: GanttPlan; measured?: MeasuredAction[];
 async function fromJournal(planId: string, options: GanttCommandOptions): Promise<{ plan: GanttPlan; measured: MeasuredAction[]; title: string }> {
   const prefix = options.prefix ?? 'entropy';
   if (!TOKEN_RE.test(planId)) throw new EntropyError(ErrorCode.InvalidPlan, `--plan: ${JSON.stringify(planId)} is not a plan id (${TOKEN_RE.source})`);
-  const nc = await connectNats(options.nats ?? DEFAULT_NATS_URL, 'entropy-gantt');
+  const nc = await connectNats(options, 'entropy-gantt');
   try {
     const journal = await StreamJournal.existing(nc, { prefix, logger: silentLogger });
     const records = await journal.read(planId);

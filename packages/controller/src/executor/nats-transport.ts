@@ -2,6 +2,9 @@ import { createInbox, type Msg, type NatsConnection, type Subscription } from '@
 import { type ActionRequest, type ActionResult, decode, encodeTyped, executingNode, type Subjects } from '@entropy/protocol';
 import { NodeLostError, TransientTransportError, type ActionTransport, type SendOptions } from './transport.ts';
 
+/** nats.js keeps the connection's options on the connection object, outside the NatsConnection interface. */
+type ConnectionWithOptions = NatsConnection & { readonly options?: { readonly inboxPrefix?: string } };
+
 export interface NatsTransportOptions {
   readonly subjects: Subjects;
   /** The monitor's verdict: a send to an offline node fails at once instead of waiting out its timeout. */
@@ -42,7 +45,8 @@ export function natsTransport(nc: NatsConnection, options: NatsTransportOptions)
 
   function replies(): string {
     if (inbox !== undefined && sub !== undefined && !sub.isClosed()) return inbox;
-    inbox = createInbox();
+    // Under the connection's own inbox prefix (`_INBOX.<user>`): the only one its permissions let it read.
+    inbox = createInbox((nc as ConnectionWithOptions).options?.inboxPrefix);
     sub = nc.subscribe(`${inbox}.*`, {
       callback: (err, m) => {
         if (err) return;
