@@ -138,7 +138,11 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
       loop()?.trigger(wentOffline.length > 0 ? 'node-offline' : 'node-online');
     },
   });
-  transport = natsTransport(nc, { subjects: s, isOffline: monitor.isOffline });
+  transport = natsTransport(nc, {
+    subjects: s,
+    isOffline: monitor.isOffline,
+    onRejected: ({ node, subject, reason }) => logger.warn({ node, subject, reason }, 'action reply ignored: not the answer of the node the action was sent to'),
+  });
   const nodePower = natsNodePower(nc, {
     subjects: s,
     monitor,
