@@ -2,7 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { connect as tcpConnect, createServer } from 'node:net';
+import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -14,21 +14,11 @@ import { EXIT_HOST_FAILED, installCommand } from '../packages/controller/src/dep
 import { agentStartCommand } from '../packages/controller/src/deploy/installer.ts';
 import { natsConfigCommand } from '../packages/controller/src/deploy/nats-config-command.ts';
 import { parseCredentialsFile } from '../packages/controller/src/deploy/nats-config.ts';
+import { freePort } from './helpers/free-port.ts';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
 
 const SSHD = '/usr/sbin/sshd';
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {

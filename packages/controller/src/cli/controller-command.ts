@@ -46,6 +46,8 @@ export interface ControllerCommandOptions extends NatsAuthFlags {
   readonly bootTimeout?: number;
   /** A vjob's pauses and unpauses start together this long after they are sent (0: each at once). */
   readonly groupLead?: number;
+  /** The servers of a NATS cluster that keep the queue, the lease and the plan journal (default 1). */
+  readonly replicas?: number;
   /** Stops the controller; SIGINT and SIGTERM when absent. */
   readonly signal?: AbortSignal;
 }
@@ -74,7 +76,8 @@ export async function controllerCommand(options: ControllerCommandOptions = {}):
     // The store's warnings wait until it is known whether this controller starts at all.
     const held: [string, object, string | undefined][] = [];
     const holding: Logger = { ...logger, warn: (o, msg) => void held.push(['warn', o, msg]), info: (o, msg) => void held.push(['info', o, msg]) };
-    const store = await openQueueStore(nc, { kind: options.queueStore ?? 'auto', bucket: options.queueBucket ?? queueBucketOf(prefix), logger: holding });
+    const replicas = options.replicas !== undefined ? { replicas: options.replicas } : {};
+    const store = await openQueueStore(nc, { kind: options.queueStore ?? 'auto', bucket: options.queueBucket ?? queueBucketOf(prefix), logger: holding, ...replicas });
     if (store.kind !== 'kv' && other !== undefined) {
       // Without JetStream there is no lease: two controllers would both plan and execute, so the second refuses to start.
       throw new EntropyError(ErrorCode.Io, `controller ${other} already serves prefix ${prefix} on ${url}: stop it first, or give this one another --prefix`);
@@ -82,8 +85,8 @@ export async function controllerCommand(options: ControllerCommandOptions = {}):
     for (const [level, o, msg] of held) logger[level as 'warn' | 'info'](o, msg);
     if (store.kind === 'kv') {
       // With JetStream, controllers of one prefix share a lease: one leads, the others stand by.
-      journal = await openJournal(nc, { prefix, logger });
-      lease = await startLeaderLease(nc, { prefix, holder: name, logger, ...(options.lease ? { leaseMs: options.lease } : {}) });
+      journal = await openJournal(nc, { prefix, logger, ...replicas });
+      lease = await startLeaderLease(nc, { prefix, holder: name, logger, ...replicas, ...(options.lease ? { leaseMs: options.lease } : {}) });
     }
     queue = await VJobQueue.open(store, logger, options.keepEnded !== undefined ? { keepEndedMs: options.keepEnded } : {});
   } catch (err) {

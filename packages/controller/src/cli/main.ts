@@ -121,7 +121,8 @@ addNatsOptions(program.command('controller'))
   .option('--boot-command <cmd>', "how a node is booted (entropy node boot): a command run without a shell, the node's id in {node} (e.g. 'ipmitool -H {node}-bmc chassis power on'); without it, boots are refused")
   .option('--boot-timeout <ms>', "a boot fails when the node's agent has not said hello and reported within this long (default 300000)", positiveInt)
   .option('--group-lead <ms>', "a vjob's pauses (and unpauses) get one start deadline this far ahead, so that its agents start them together (default 0: each at once)", positiveInt)
-  .action((opts: { nats?: string; prefix: string; statusPeriod?: number; mode?: 'barrier' | 'asap'; logLevel: string; policy: string; loopInterval?: number; queueStore: 'auto' | 'kv' | 'memory'; queueBucket?: string; keepEnded?: number; lease?: number; maxAttempts?: number; retryBackoff?: number; costModel?: string; bootCommand?: string; bootTimeout?: number; groupLead?: number }) =>
+  .option('--replicas <n>', 'servers of a NATS cluster that keep the queue, the leader lease and the plan journal (default 1; 3 for entropy deploy nats-config --cluster 3)', positiveInt)
+  .action((opts: { nats?: string; prefix: string; statusPeriod?: number; mode?: 'barrier' | 'asap'; logLevel: string; policy: string; loopInterval?: number; queueStore: 'auto' | 'kv' | 'memory'; queueBucket?: string; keepEnded?: number; lease?: number; maxAttempts?: number; retryBackoff?: number; costModel?: string; bootCommand?: string; bootTimeout?: number; groupLead?: number; replicas?: number }) =>
     run(async () => (await import('./controller-command.ts')).controllerCommand(opts)),
   );
 

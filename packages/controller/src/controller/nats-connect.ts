@@ -41,7 +41,8 @@ export async function connectNats(target: string | NatsAuthFlags, name: string, 
       timeout: 5000,
       // Stack traces captured for every request cost the controller a tenth of its time per step.
       noAsyncTraces: true,
-      ...(options.reconnect ? { maxReconnectAttempts: -1, reconnectTimeWait: 1000 } : { reconnect: false }),
+      // A command given several servers (a cluster) moves to another when its server goes; with one, it ends.
+      ...(options.reconnect ? { maxReconnectAttempts: -1, reconnectTimeWait: 1000 } : settings.servers.length > 1 ? { maxReconnectAttempts: 10, reconnectTimeWait: 500 } : { reconnect: false }),
     });
   } catch (cause) {
     const as = settings.user ? ` as ${settings.user}` : '';

@@ -17,11 +17,22 @@ export interface NatsTransportOptions {
 export interface NatsTransport extends ActionTransport {
   /** Fails every pending send to the node (the monitor saw it go offline). */
   nodeLost(node: string): void;
+  /**
+   * Sends the pending requests again (to one node, or all), each with a new reply subject; the
+   * first answer on any of them settles the request. An answer can be lost when a connection moves
+   * to another server of a cluster: the agent's right to answer a request (allow_responses) lives
+   * on the server that delivered it, and replies published while the controller was away reach
+   * nobody. The agent answers a repeated action id from its ledger, never running it twice.
+   */
+  resend(node?: string): void;
 }
 
 interface Pending {
   readonly node: string;
   readonly request: ActionRequest;
+  readonly data: Uint8Array;
+  /** Every reply subject it was sent with. */
+  readonly replies: string[];
   readonly resolve: (result: ActionResult) => void;
   readonly reject: (err: Error) => void;
 }
@@ -46,7 +57,7 @@ export function natsTransport(nc: NatsConnection, options: NatsTransportOptions)
   function settle(reply: string, outcome: { result: ActionResult } | { err: Error }): void {
     const p = pending.get(reply);
     if (!p) return;
-    pending.delete(reply);
+    for (const r of p.replies) pending.delete(r);
     if ('result' in outcome) p.resolve(outcome.result);
     else p.reject(outcome.err);
   }
@@ -75,31 +86,42 @@ export function natsTransport(nc: NatsConnection, options: NatsTransportOptions)
     return inbox;
   }
 
+  function publish(p: Pending): void {
+    const reply = `${replies()}.${next++}`;
+    p.replies.push(reply);
+    pending.set(reply, p);
+    try {
+      // While nats.js reconnects it buffers the request; it throws only when closed or draining.
+      nc.publish(s.nodeAction(p.node), p.data, { reply });
+    } catch (err) {
+      settle(reply, { err: err as Error });
+    }
+  }
+
   return {
     async send(req: ActionRequest, { signal }: SendOptions): Promise<ActionResult> {
       const node = executingNode(req);
       if (options.isOffline?.(node)) throw new NodeLostError(node);
       if (nc.isClosed()) throw new Error(`${node}: connection closed`);
       // Not validated here: the agent validates every request and answers a bad one naming the field.
-      const data = encodeTyped<'actionRequest'>(req);
-      const reply = `${replies()}.${next++}`;
-      const onAbort = () => settle(reply, { err: new TransientTransportError(node, 'abandoned by the executor') });
+      let p: Pending | undefined;
+      const onAbort = () => p && settle(p.replies[0]!, { err: new TransientTransportError(node, 'abandoned by the executor') });
       try {
         return await new Promise<ActionResult>((resolve, reject) => {
-          pending.set(reply, { node, request: req, resolve, reject });
+          p = { node, request: req, data: encodeTyped<'actionRequest'>(req), replies: [], resolve, reject };
           signal.addEventListener('abort', onAbort, { once: true });
-          if (signal.aborted) return onAbort();
-          try {
-            // While nats.js reconnects it buffers the request; it throws only when closed or draining.
-            nc.publish(s.nodeAction(node), data, { reply });
-          } catch (err) {
-            settle(reply, { err: err as Error });
-          }
+          if (signal.aborted) return reject(new TransientTransportError(node, 'abandoned by the executor'));
+          publish(p);
         });
       } finally {
         signal.removeEventListener('abort', onAbort);
-        pending.delete(reply);
+        for (const r of p?.replies ?? []) pending.delete(r);
       }
+    },
+    resend(node?: string) {
+      const again = new Set<Pending>();
+      for (const p of pending.values()) if (node === undefined || p.node === node) again.add(p);
+      for (const p of again) if (!nc.isClosed()) publish(p);
     },
     nodeLost(node: string) {
       for (const [reply, p] of pending) if (p.node === node) settle(reply, { err: new NodeLostError(node) });

@@ -119,16 +119,20 @@ export class ClusterMonitor {
     this.forgetAfterMs = Math.max(options.forgetAfterMs ?? DEFAULT_FORGET_AFTER_MS, this.silenceMs);
   }
 
-  observeHello(hello: Hello, at: number): void {
-    const off = this.nodes.get(hello.node)?.poweredOff;
+  /** Returns true when the hello comes from the agent process already known (it reconnected), false for a new one. */
+  observeHello(hello: Hello, at: number): boolean {
+    const known = this.nodes.get(hello.node);
+    const off = known?.poweredOff;
     // The agent that was powered off may still be heard (a hello sent before it stopped): only another process is the node back.
-    if (off?.agent !== undefined && off.agent.startedAt === hello.startedAt && off.agent.pid === hello.pid) return;
+    if (off?.agent !== undefined && off.agent.startedAt === hello.startedAt && off.agent.pid === hello.pid) return true;
+    const again = known?.agent !== undefined && known.agent.startedAt === hello.startedAt && known.agent.pid === hello.pid;
     const n = this.record(hello.node, at);
     n.driver = hello.driver;
     n.capacity = hello.capacity;
     n.helloAt = at;
     n.agent = hello.pid !== undefined ? { startedAt: hello.startedAt, pid: hello.pid } : { startedAt: hello.startedAt };
     n.poweredOff = undefined;
+    return again;
   }
 
   /**

@@ -11,6 +11,11 @@ export interface NatsMonitorOptions extends MonitorOptions {
   readonly logger: Logger;
   readonly registry?: VMRegistry;
   readonly now?: () => number;
+  /**
+   * Called on every hello accepted; `again` when it comes from the agent process already known: it
+   * reconnected, maybe to another server of a cluster, and may not answer the requests it got before.
+   */
+  readonly onHello?: (node: string, again: boolean) => void;
   /** Called when a node goes offline (after `missedPeriods` silent periods) or comes back. */
   readonly onLiveness?: (change: { readonly wentOffline: string[]; readonly cameOnline: string[] }) => void;
 }
@@ -76,9 +81,10 @@ export function startNatsMonitor(nc: NatsConnection, options: NatsMonitorOptions
     const r = decode('hello', data);
     if (!r.ok) return logger.warn({ subject, ...r.error }, 'malformed hello dropped');
     if (!fromItsNode('hello', subject, r.msg.node)) return;
-    monitor.observeHello(r.msg, now());
+    const again = monitor.observeHello(r.msg, now());
     respond(encode('helloAck', { node: r.msg.node, by: options.name, ts: now() }));
-    logger.info({ node: r.msg.node, driver: r.msg.driver, capacity: r.msg.capacity }, 'agent announced');
+    logger.info({ node: r.msg.node, driver: r.msg.driver, capacity: r.msg.capacity, ...(again ? { again } : {}) }, 'agent announced');
+    options.onHello?.(r.msg.node, again);
   });
   serve(s.allNodeStatus(), (data, _respond, subject) => {
     const r = decode('status', data);
