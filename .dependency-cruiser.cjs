@@ -1,7 +1,7 @@
 // The architecture's rules, checked by `pnpm check:deps` (part of `pnpm test`); test/architecture.test.ts
 // shows each rule failing on a forbidden import. Tests and their helpers are outside the cruise: a
 // test may import anything it exercises.
-const PRODUCTION = '^packages/(engine|protocol|controller|agent)/src/';
+const PRODUCTION = '^packages/(engine|protocol|nats-client|controller|agent)/src/';
 const IO_PACKAGES = '^(@nats-io|pino|ssh2|commander|cli-progress|tsx|msgpackr-extract)';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
@@ -41,18 +41,18 @@ module.exports = {
       comment: 'the engine may use the wire types of @entropy/protocol and nothing else of the workspace',
       severity: 'error',
       from: { path: '^packages/engine/src/' },
-      to: { path: '^packages/(controller|agent|bench|test-support)/' },
+      to: { path: '^packages/(nats-client|controller|agent|bench|test-support)/' },
     },
     {
       name: 'protocol-is-a-leaf',
       comment: 'every package depends on the protocol; it depends on none of them, and does no I/O',
       severity: 'error',
       from: { path: '^packages/protocol/src/' },
-      to: { path: ['^packages/(engine|controller|agent|bench|test-support)/', IO_PACKAGES], dependencyTypes: ['core', 'local', 'npm'] },
+      to: { path: ['^packages/(engine|nats-client|controller|agent|bench|test-support)/', IO_PACKAGES], dependencyTypes: ['core', 'local', 'npm'] },
     },
     {
       name: 'agent-not-controller',
-      comment: 'the agent ships alone to every node: it shares only the protocol with the controller',
+      comment: 'the agent ships alone to every node: it shares only the protocol and the NATS client settings with the controller',
       severity: 'error',
       from: { path: '^packages/agent/src/' },
       to: { path: '^packages/(controller|engine|bench|test-support)/' },

@@ -13,11 +13,11 @@ if ! command -v pnpm >/dev/null 2>&1 || ! pnpm --version 2>/dev/null | grep -q '
 fi
 
 # nats-server for the cluster; libvirt, QEMU and the guest's tools for the real-virsh test (test/virsh-real.test.ts);
-# sshd and systemd-analyze for the deploy tests (test/deploy-*.test.ts).
+# sshd and systemd-analyze for the deploy tests (test/deploy-*.test.ts); openssl for the TLS test (test/nats-tls.test.ts).
 # One apt-get install of whatever is missing, without recommends (they would add dnsmasq, OVMF, ...).
 apt_packages=(nats-server)
 if [ "$for_tests" = 1 ]; then
-  apt_packages+=(libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils cpio busybox-static iproute2 openssh-server systemd)
+  apt_packages+=(libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils cpio busybox-static iproute2 openssh-server systemd openssl)
 fi
 missing=()
 for p in "${apt_packages[@]}"; do

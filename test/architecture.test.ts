@@ -53,7 +53,7 @@ describe('the dependency rules (.dependency-cruiser.cjs, pnpm check:deps)', () =
 
   it("each package's package.json declares exactly the workspace packages its sources import", async () => {
     const imports = await workspaceImports();
-    for (const pkg of ['protocol', 'engine', 'controller', 'agent', 'test-support', 'bench']) {
+    for (const pkg of ['protocol', 'engine', 'nats-client', 'controller', 'agent', 'test-support', 'bench']) {
       const json = JSON.parse(readFileSync(workspacePath('packages', pkg, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
       const declared = Object.keys(json.dependencies ?? {}).filter((d) => d.startsWith('@entropy/')).sort();
       expect(declared, pkg).toEqual([...(imports.get(pkg) ?? [])].sort());

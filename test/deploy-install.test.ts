@@ -2,7 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { connect as tcpConnect, createServer } from 'node:net';
+import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -13,21 +13,12 @@ import { buildAgentBundle, type AgentBundle } from '../packages/controller/src/d
 import { EXIT_HOST_FAILED, installCommand } from '../packages/controller/src/deploy/install-command.ts';
 import { agentStartCommand } from '../packages/controller/src/deploy/installer.ts';
 import { natsConfigCommand } from '../packages/controller/src/deploy/nats-config-command.ts';
+import { parseCredentialsFile } from '../packages/controller/src/deploy/nats-config.ts';
+import { freePort } from './helpers/free-port.ts';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
 
 const SSHD = '/usr/sbin/sshd';
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -189,8 +180,8 @@ describe('entropy deploy install against real sshd processes on loopback', () =>
   });
 
   it('the installed agent runs with the written environment and announces itself to NATS with its credentials', async () => {
-    const conf = await readFile(join(dir, 'nats', 'nats-server.conf'), 'utf8');
-    const pass = /user: "entropy-controller"\n\s*password: "([^"]+)"/.exec(conf)![1];
+    // The server keeps bcrypt hashes: the password is in the controller's credentials file.
+    const { password: pass } = parseCredentialsFile(await readFile(join(dir, 'nats', 'creds', 'entropy-controller.env'), 'utf8'));
     nc = await connect({ servers: server!.url, user: 'entropy-controller', pass, reconnect: false });
     const hellos: string[] = [];
     nc.subscribe(subjects().nodeHello('n1'), {

@@ -1,57 +1,62 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type NatsConnection } from '../packages/agent/src/index.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, type NatsConnection } from '../packages/agent/src/index.ts';
 import { decode, subjects } from '@entropy/protocol';
+import { startLeaderLease } from '../packages/controller/src/controller/leader-lease.ts';
+import { createLogger } from '../packages/controller/src/controller/logger.ts';
 import { natsConfigCommand } from '../packages/controller/src/deploy/nats-config-command.ts';
 import { parseCredentialsFile } from '../packages/controller/src/deploy/nats-config.ts';
+import { agentUser, CONTROLLER_USER, OBSERVER_USER, OPERATOR_USER } from '../packages/controller/src/deploy/nats-roles.ts';
+import { StreamJournal } from '../packages/controller/src/journal/stream-journal.ts';
 import { KvQueueStore } from '../packages/controller/src/queue/index.ts';
-import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
+import { type AgentProcess, spawnAgent } from './helpers/agent-process.ts';
+import { type ControllerProcess, entropy, startControllerProcess, stopProcess } from './helpers/entropy-process.ts';
+import { type SecuredNats, startSecuredNats } from './helpers/secured-nats.ts';
 import { waitFor } from './helpers/wait-for.ts';
 
-const AGENT_BIN = new URL('../packages/agent/bin/entropy-agent.js', import.meta.url).pathname;
 const s = subjects();
-const enc = new TextEncoder();
+const USERS = [CONTROLLER_USER, OPERATOR_USER, OBSERVER_USER, 'agent-n1', 'agent-n2'];
 
 async function creds(dir: string, user: string) {
   return parseCredentialsFile(await readFile(join(dir, 'creds', `${user}.env`), 'utf8'));
 }
 
-describe('entropy deploy nats-config on a real nats-server', () => {
+describe('entropy deploy nats-config: the files', () => {
   let dir: string;
   let config: string;
-  let server: NatsServer | undefined;
-  const conns: NatsConnection[] = [];
-  let agent: ChildProcess | undefined;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'entropy-deploy-nats-'));
     config = join(dir, 'nats-server.conf');
     const r = await natsConfigCommand({ nodes: ['n1', 'n2'], out: config, storeDir: join(dir, 'js') });
     expect(r.exitCode).toBe(0);
-    server = await startNatsServer({ config });
   });
 
   afterAll(async () => {
-    if (agent && agent.exitCode === null) {
-      const exited = new Promise((resolve) => agent!.once('exit', resolve));
-      agent.kill('SIGTERM');
-      await exited;
-    }
-    await Promise.all(conns.map((nc) => nc.close().catch(() => undefined)));
-    await server?.stop();
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('writes the config and one credentials file per user, all mode 0600, and nats-server -t accepts the config', async () => {
-    for (const f of ['nats-server.conf', 'creds/entropy-controller.env', 'creds/agent-n1.env', 'creds/agent-n2.env']) {
+  it('writes the config and one credentials file per user (controller, operator, observer, each agent), all mode 0600; nats-server -t accepts the config', async () => {
+    for (const f of ['nats-server.conf', ...USERS.map((u) => `creds/${u}.env`)]) {
       expect(((await stat(join(dir, f))).mode & 0o777).toString(8), f).toBe('600');
     }
     const check = spawnSync('nats-server', ['-c', config, '-t'], { encoding: 'utf8' });
     expect(check.status, check.stderr + check.stdout).toBe(0);
     expect(check.stderr + check.stdout).toMatch(/valid/);
+  });
+
+  it('stores every password as a bcrypt hash: no password of a credentials file is in the config', async () => {
+    const text = await readFile(config, 'utf8');
+    for (const u of USERS) {
+      const c = await creds(dir, u);
+      expect(c.user).toBe(u);
+      expect(c.password!.length).toBeGreaterThan(20);
+      expect(text).not.toContain(c.password);
+      expect(text).toMatch(new RegExp(`user: "${u}"\\n\\s*password: "\\$2[ab]\\$10\\$`));
+    }
   });
 
   it('keeps existing passwords when run again, and changes them with --rotate', async () => {
@@ -68,95 +73,101 @@ describe('entropy deploy nats-config on a real nats-server', () => {
       message: expect.stringContaining('"bad.node"'),
     });
   });
+});
 
-  it("agent n1 cannot publish on n2's status subject nor subscribe to it; the controller user can", async () => {
-    // `--rotate` above rewrote creds/: take the passwords the server was started with from its config
-    const text = await readFile(config, 'utf8');
-    const pw = (user: string) => new RegExp(`user: "${user}"\\n\\s*password: "([^"]+)"`).exec(text)![1];
-    const as = async (user: string) => {
-      const nc = await connect({ servers: server!.url, user, pass: pw(user), reconnect: false });
-      conns.push(nc);
-      return nc;
-    };
-    const ctl = await as('entropy-controller');
-    const n1 = await as('agent-n1');
-    const n2 = await as('agent-n2');
+describe('entropy deploy nats-config on a real nats-server', () => {
+  let nats: SecuredNats;
+  let controller: ControllerProcess | undefined;
+  const agents: AgentProcess[] = [];
 
-    const seen: string[] = [];
-    const sub = ctl.subscribe(s.allNodeStatus(), { callback: (_e, m) => void seen.push(`${m.subject}:${new TextDecoder().decode(m.data)}`) });
-    await ctl.flush();
-
-    const errors: string[] = [];
-    void (async () => {
-      for await (const st of n1.status()) if (st.type === 'error') errors.push(String(st.error));
-    })();
-
-    n1.publish(s.nodeStatus('n1'), enc.encode('own'));
-    n1.publish(s.nodeStatus('n2'), enc.encode('forged'));
-    await n1.flush();
-    await waitFor('the permission error on n1', () => errors.length > 0);
-    expect(errors.join()).toMatch(/permissions violation for publish.*entropy\.node\.n2\.status/i);
-    await waitFor("n1's own status", () => seen.includes('entropy.node.n1.status:own'));
-
-    // a forbidden subscription fails
-    const forbidden = n1.subscribe(s.nodeStatus('n2'));
-    const subErr = await (async () => {
-      try {
-        for await (const _m of forbidden) void _m;
-        return undefined;
-      } catch (err) {
-        return err as Error;
-      }
-    })();
-    expect(String(subErr)).toMatch(/permissions violation for subscription/i);
-
-    // n2's own publication and the controller's publications on any node's subjects go through
-    n2.publish(s.nodeStatus('n2'), enc.encode('real'));
-    ctl.publish(s.nodeStatus('n2'), enc.encode('from-controller'));
-    await waitFor('n2 and the controller publications', () => seen.includes('entropy.node.n2.status:real') && seen.includes('entropy.node.n2.status:from-controller'));
-    expect(seen).not.toContain('entropy.node.n2.status:forged');
-
-    // request/reply through inboxes: the controller asks n2's action subject, n2 answers
-    n2.subscribe(s.nodeAction('n2'), { callback: (_e, m) => void m.respond(enc.encode('done')) });
-    await n2.flush();
-    const reply = await ctl.request(s.nodeAction('n2'), enc.encode('go'), { timeout: 5000 });
-    expect(new TextDecoder().decode(reply.data)).toBe('done');
-    sub.unsubscribe();
+  beforeAll(async () => {
+    nats = await startSecuredNats({ nodes: ['n1', 'n2'] });
   });
 
-  it('the controller user can open the JetStream KV queue store', async () => {
-    const text = await readFile(config, 'utf8');
-    const pass = /user: "entropy-controller"\n\s*password: "([^"]+)"/.exec(text)![1];
-    const nc = await connect({ servers: server!.url, user: 'entropy-controller', pass, reconnect: false });
-    conns.push(nc);
+  afterAll(async () => {
+    await stopProcess(controller);
+    for (const a of agents) if (a.child.exitCode === null) a.child.kill('SIGTERM');
+    await Promise.all(agents.map((a) => a.exited));
+    await nats?.stop();
+  });
+
+  it("the controller's credentials open the vjob queue, the leader lease and the plan journal in JetStream", async () => {
+    const nc = await nats.connectAs(CONTROLLER_USER);
     const store = await KvQueueStore.open(nc, 'entropy_queue');
     expect(await store.list()).toEqual([]);
-    expect(await store.get('j1')).toBeUndefined();
+    const logger = createLogger('silent');
+    const lease = await startLeaderLease(nc, { prefix: 'entropy', holder: 'test', logger });
+    await waitFor('the lease', () => lease.isLeader());
+    await lease.close();
+    const journal = await StreamJournal.open(nc, { prefix: 'entropy', logger });
+    expect(journal.stream).toBe('entropy_journal');
   });
 
-  it('a wrong password is refused', async () => {
-    await expect(connect({ servers: server!.url, user: 'agent-n1', pass: 'wrong', reconnect: false })).rejects.toThrow(/authorization/i);
+  it('refuses a wrong password, a user of another cluster and no credentials at all', async () => {
+    await expect(connect({ servers: nats.url, user: 'agent-n1', pass: 'wrong', reconnect: false })).rejects.toThrow(/authorization/i);
+    await expect(connect({ servers: nats.url, user: 'agent-n9', pass: 'x', reconnect: false })).rejects.toThrow(/authorization/i);
+    await expect(connect({ servers: nats.url, reconnect: false })).rejects.toThrow(/authorization/i);
   });
 
-  it('entropy-agent connects with the credentials from its environment and publishes its status', async () => {
-    const text = await readFile(config, 'utf8');
-    const pass = /user: "agent-n1"\n\s*password: "([^"]+)"/.exec(text)![1];
-    const ctl = conns[0];
-    const statuses: string[] = [];
-    ctl.subscribe(s.nodeStatus('n1'), {
+  it('entropy-agent connects with its credentials from the environment or from --creds and publishes its status', async () => {
+    const ctl: NatsConnection = await nats.connectAs(CONTROLLER_USER);
+    const seen = new Set<string>();
+    ctl.subscribe(s.allNodeStatus(), {
       callback: (_e, m) => {
         const d = decode('status', m.data);
-        if (d.ok) statuses.push(d.msg.node);
+        if (d.ok) seen.add(d.msg.node);
       },
     });
     await ctl.flush();
-    agent = spawn(process.execPath, [AGENT_BIN, '--node', 'n1', '--nats', server!.url, '--driver', 'sim', '--state-dir', join(dir, 'agent-state'), '--status-interval', '200'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, ENTROPY_NATS_USER: 'agent-n1', ENTROPY_NATS_PASSWORD: pass },
+    const n1 = await creds(join(nats.dir), 'agent-n1');
+    const common = (node: string) => ['--node', node, '--nats', nats.url, '--driver', 'sim', '--state-dir', join(nats.dir, `state-${node}`), '--status-interval', '200'];
+    agents.push(spawnAgent(common('n1'), { ENTROPY_NATS_USER: n1.user!, ENTROPY_NATS_PASSWORD: n1.password! }));
+    agents.push(spawnAgent([...common('n2'), '--creds', nats.creds(agentUser('n2'))]));
+    await waitFor('a status of both agents', () => seen.has('n1') && seen.has('n2'), 60_000);
+    for (const a of agents) expect(JSON.stringify(a.logs)).not.toMatch(/violation/i);
+  });
+
+  it("an agent given another node's credentials stops at once, naming them", async () => {
+    const a = spawnAgent(['--node', 'n1', '--nats', nats.url, '--driver', 'sim', '--state-dir', join(nats.dir, 'state-wrong'), '--creds', nats.creds(agentUser('n2'))]);
+    expect(await a.exited).toBe(1);
+  });
+
+  it("entropy controller and entropy status run with their own --creds; status without credentials is one line, exit 1", async () => {
+    controller = startControllerProcess(nats.url, 'entropy', '--creds', nats.creds(CONTROLLER_USER));
+    const status = await waitFor('a status reply with both nodes', async () => {
+      const r = await entropy('status', '--json', '--nats', nats.url, '--creds', nats.creds(OPERATOR_USER));
+      if (r.status !== 0) return undefined;
+      const st = JSON.parse(r.stdout) as { nodes: { id: string; liveness: string }[] };
+      return st.nodes.filter((n) => n.liveness === 'online').length === 2 ? st : undefined;
     });
-    let stderr = '';
-    agent.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
-    await waitFor(`a status of the agent (stderr: ${stderr})`, () => statuses.length > 0, 60_000);
-    expect(stderr).not.toMatch(/violation/i);
+    expect(status.nodes.map((n) => n.id)).toEqual(['n1', 'n2']);
+    // The observer may look too; through the environment as well.
+    const observed = await entropy('queue', '--nats', nats.url, '--creds', nats.creds(OBSERVER_USER));
+    expect(observed.status, observed.stderr).toBe(0);
+    const refused = await entropy('status', '--nats', nats.url);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    expect(refused.stderr).toMatch(/^error: cannot connect to NATS at .*: .*authorization/i);
+    expect(controller.log()).not.toMatch(/violation/i);
+  });
+});
+
+describe('entropy deploy nats-config --nkeys', () => {
+  let nats: SecuredNats;
+  afterAll(async () => {
+    await nats?.stop();
+  });
+
+  it('writes public keys only; each credentials file holds its seed, and the user connects with it', async () => {
+    nats = await startSecuredNats({ nodes: ['n1'], nkeys: true });
+    const text = await readFile(nats.auth.configs[0]!, 'utf8');
+    expect(text).not.toMatch(/password/);
+    const c = parseCredentialsFile(await readFile(nats.creds('agent-n1'), 'utf8'));
+    expect(c.nkeySeed).toMatch(/^SU[A-Z2-7]{56}$/);
+    expect(text).not.toContain(c.nkeySeed);
+    const nc = await nats.connectAs('agent-n1');
+    nc.publish(s.nodeStatus('n1'), new Uint8Array([1]));
+    await nc.flush();
+    expect(nc.isClosed()).toBe(false);
   });
 });

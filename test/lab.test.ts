@@ -34,6 +34,8 @@ describe.skipIf(skip)(`entropy lab: the whole context switch and node power on Q
   let lab: Lab | undefined;
   let nc: NatsConnection | undefined;
   let url = '';
+  /** The lab's operator credentials: its nats-server runs the production configuration. */
+  let creds = '';
   /** What the lab recorded, kept for the checks after lab down. */
   let recorded: LabState | undefined;
   const qemuPids: number[] = [];
@@ -43,7 +45,7 @@ describe.skipIf(skip)(`entropy lab: the whole context switch and node power on Q
 
   /** `entropy apply TARGET` as a user runs it; its plan's actions from the controller's journal. */
   async function apply(target: string): Promise<{ stdout: string; actions: JournaledAction[] }> {
-    const r = await entropy('apply', target, '--nats', url);
+    const r = await entropy('apply', target, '--nats', url, '--creds', creds);
     expect(r.status, `entropy apply ${target}:\n${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.stdout).toMatch(/plan \S+ completed/);
     const planId = /^plan (\S+)$/m.exec(r.stdout)![1]!;
@@ -76,7 +78,8 @@ describe.skipIf(skip)(`entropy lab: the whole context switch and node power on Q
     lab = await labUp({ dir: join(root, 'lab') });
     recorded = lab.state;
     url = lab.state.nats!.url;
-    nc = await connectNats(url, 'lab-test');
+    creds = lab.state.nats!.creds!;
+    nc = await connectNats({ nats: url, creds }, 'lab-test');
     figures.labUpMs = Math.round(lab.upMs);
   }, 300_000);
 
@@ -103,7 +106,7 @@ describe.skipIf(skip)(`entropy lab: the whole context switch and node power on Q
   }, 180_000);
 
   it('comes up: every host online in the controller, its processes alive, and how to use it printed', async () => {
-    const st = JSON.parse((await entropy('status', '--json', '--nats', url)).stdout) as StatusReply;
+    const st = JSON.parse((await entropy('status', '--json', '--nats', url, '--creds', creds)).stdout) as StatusReply;
     expect(st.nodes.map((n) => [n.id, n.liveness, n.driver])).toEqual([['n1', 'online', 'virsh'], ['n2', 'online', 'virsh'], ['n3', 'online', 'virsh']]);
     expect(lab!.state.processes.every(isRunning)).toBe(true);
     const status = await entropy('lab', 'status', '--dir', lab!.state.dir);
@@ -169,7 +172,7 @@ describe.skipIf(skip)(`entropy lab: the whole context switch and node power on Q
     await ticking(['v1', 'v2', 'v3', 'v4', 'v5', 'v6', 'v9'], before);
 
     const st = await waitFor('the agents reporting the final state', async () => {
-      const s = JSON.parse((await entropy('status', '--json', '--nats', url)).stdout) as StatusReply;
+      const s = JSON.parse((await entropy('status', '--json', '--nats', url, '--creds', creds)).stdout) as StatusReply;
       return s.vms.length === 7 && s.vms.every((v) => v.state === 'running') && s;
     }, 30_000);
     expect(st.vms.map((v) => `${v.id} ${v.vjob} ${v.state} ${v.host}`).sort()).toEqual([

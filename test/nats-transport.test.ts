@@ -4,6 +4,7 @@ import { connectNats, type NatsConnection } from '../packages/controller/src/con
 import { natsTransport, type NatsTransport } from '../packages/controller/src/executor/nats-transport.ts';
 import { NodeLostError, TransientTransportError } from '../packages/controller/src/executor/transport.ts';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
+import { waitFor } from './helpers/wait-for.ts';
 
 const s = subjects('tt');
 
@@ -25,6 +26,7 @@ describe("the executor's NATS transport against a real nats-server", () => {
   const offline = new Set<string>();
   /** Requests seen by the fake agent of n1, which answers them in reverse order, by pairs. */
   const held: { id: string; respond: () => void }[] = [];
+  const rejected: { node: string; subject: string; reason: string }[] = [];
 
   beforeAll(async () => {
     server = await startNatsServer();
@@ -36,13 +38,18 @@ describe("the executor's NATS transport against a real nats-server", () => {
         if (!r.ok) return void m.respond(new Uint8Array([0xc1]));
         const req = r.msg;
         if (req.actionId.startsWith('garbage')) return void m.respond(encode('hello', { node: 'n1', driver: 'x', capacity: {}, startedAt: 0 }));
+        const forged = { actionId: req.actionId, node: 'n1', ok: true, durationMs: 1, ...(req.nonce ? { nonce: req.nonce } : {}) };
+        if (req.actionId === 'forged-id') return void m.respond(encode('actionResult', { ...forged, actionId: 'someone-else' }));
+        if (req.actionId === 'forged-node') return void m.respond(encode('actionResult', { ...forged, node: 'n2' }));
+        if (req.actionId === 'forged-nonce') return void m.respond(encode('actionResult', { ...forged, nonce: 'a-guessed-nonce' }));
+        if (req.actionId === 'echo-ok') return void m.respond(encode('actionResult', forged));
         if (req.actionId.startsWith('hold')) return void held.push({ id: req.actionId, respond: () => m.respond(encode('actionResult', { actionId: req.actionId, node: 'n1', ok: true, durationMs: 1 })) });
         m.respond(encode('actionResult', { actionId: req.actionId, node: 'n1', ok: true, durationMs: 1, state: 'paused', host: 'n1' }));
         if (held.length >= 2) for (const h of held.splice(0).reverse()) h.respond();
       },
     });
     await agentNc.flush();
-    transport = natsTransport(controllerNc, { subjects: s, isOffline: (node) => offline.has(node) });
+    transport = natsTransport(controllerNc, { subjects: s, isOffline: (node) => offline.has(node), onRejected: (r) => void rejected.push(r) });
   });
 
   afterAll(async () => {
@@ -68,9 +75,24 @@ describe("the executor's NATS transport against a real nats-server", () => {
     expect((err as Error).message).toMatch(/no responders/);
   });
 
-  it('rejects a reply that is not an action result, naming the node', async () => {
-    const { options } = sendOptions();
-    await expect(transport.send(request('garbage-1', 'n1'), options)).rejects.toThrow(/malformed result from n1: \$\.actionId/);
+  it("ignores a reply that is not its request's answer (not a result, another action's, another node's, without the nonce), reports it, and waits for the answer", async () => {
+    for (const [id, reason] of [
+      ['garbage-1', /^malformed result: \$\.actionId/],
+      ['forged-id', /^reply for action "someone-else", expected forged-id$/],
+      ['forged-node', /^reply from node n2 for an action sent to n1$/],
+      ['forged-nonce', /^reply without the action's nonce$/],
+    ] as const) {
+      rejected.splice(0);
+      const { abort, options } = sendOptions();
+      const pending = transport.send({ ...request(id, 'n1'), nonce: 'the-plans-nonce' }, options);
+      await waitFor(`the rejection of ${id}`, () => rejected.length > 0);
+      expect(rejected).toEqual([{ node: 'n1', subject: expect.stringMatching(/^_INBOX\./), reason: expect.stringMatching(reason) }]);
+      abort.abort();
+      await expect(pending).rejects.toBeInstanceOf(TransientTransportError);
+    }
+    // The answer itself, with the nonce echoed, settles the request.
+    const ok = await transport.send({ ...request('echo-ok', 'n1'), nonce: 'the-plans-nonce' }, sendOptions().options);
+    expect(ok).toMatchObject({ actionId: 'echo-ok', node: 'n1', ok: true, nonce: 'the-plans-nonce' });
   });
 
   it('gives up on a request when the executor aborts it, and when its node is lost', async () => {

@@ -98,13 +98,18 @@ export function actionRunner(opts: ActionRunnerOptions): (data: Uint8Array) => P
     }
   }
 
+  /** Every answer to a request echoes its nonce: the executor takes a result only with the nonce it sent. */
   return async (data) => {
     const r = decode('actionRequest', data);
     if (!r.ok) {
       logger.warn({ ...r.error }, 'malformed action request');
       return refusal(node, '', ActionErrorCode.BadRequest, `${r.error.field}: ${r.error.reason}`, r.error.field);
     }
-    const req = r.msg;
+    const result = await answer(r.msg);
+    return r.msg.nonce !== undefined ? { ...result, nonce: r.msg.nonce } : result;
+  };
+
+  async function answer(req: ActionRequest): Promise<ActionResult> {
     if (executingNode(req) !== node) {
       return refusal(node, req.actionId, ActionErrorCode.WrongNode, `${req.type} ${req.vm} runs on ${executingNode(req)}, not ${node}`);
     }
@@ -130,5 +135,5 @@ export function actionRunner(opts: ActionRunnerOptions): (data: Uint8Array) => P
     if (outcome.kind === 'duplicate') logger.info({ actionId: req.actionId }, 'retried action id: not run again');
     const result = await outcome.result;
     return outcome.kind === 'duplicate' ? { ...result, deduplicated: true } : result;
-  };
+  }
 }

@@ -3,14 +3,16 @@ import { Command, Option } from 'commander';
 import { pino } from 'pino';
 import { startAgent, natsSimPeers } from './agent.ts';
 import { createDriver } from './drivers/factory.ts';
-import { AgentOptionError, DEFAULT_CAPACITY, DEFAULT_NATS_URL, parseAgentOptions, type RawAgentOptions, SIM_FAIL_ENV } from './options.ts';
+import { natsClientSettings, NatsAuthError, type NatsAuthFlags, type NatsClientSettings } from '@entropy/nats-client';
+import { addNatsOptions } from '@entropy/nats-client';
+import { AgentOptionError, DEFAULT_CAPACITY, parseAgentOptions, type RawAgentOptions, SIM_FAIL_ENV } from './options.ts';
 import { type AgentState, openAgentState } from './state/agent-state.ts';
 import { StateDirError } from './state/state-dir.ts';
 
 const program = new Command('entropy-agent')
   .description("Entropy's node agent: executes the node's actions and publishes its status over NATS")
-  .requiredOption('--node <id>', 'this node id')
-  .option('--nats <url>', 'NATS server URL', DEFAULT_NATS_URL)
+  .requiredOption('--node <id>', 'this node id');
+addNatsOptions(program)
   .requiredOption('--driver <name>', 'hypervisor driver: xl, virsh, shell or sim')
   .option('--prefix <prefix>', 'subject prefix', 'entropy')
   .option('--capacity <list>', 'capacity per dimension', DEFAULT_CAPACITY)
@@ -30,23 +32,28 @@ const program = new Command('entropy-agent')
   .option('--shutdown-command <cmd>', "what powers the node off when the controller shuts it down, run without a shell ({node}: this node); the sim driver simulates it without one (the agent stops)")
   .addOption(new Option('--state-dir <dir>', 'what the agent keeps across restarts: action ledger, VM metadata, fencing token, sim VMs (default /var/lib/entropy/agent/<node>)').env('ENTROPY_STATE_DIR'))
   .option('--log-level <level>', 'pino log level', 'info')
-  .addOption(new Option('--user <name>', 'NATS user').env('ENTROPY_NATS_USER'))
-  .addOption(new Option('--password <password>', 'NATS password (prefer the environment variable: the command line is visible in ps)').env('ENTROPY_NATS_PASSWORD'))
+  .option('--user <name>', 'NATS user; default $ENTROPY_NATS_USER, else the credentials file')
+  .option('--password <password>', 'NATS password (prefer $ENTROPY_NATS_PASSWORD or --creds: the command line is visible in ps)')
   .showHelpAfterError();
 
 program.parse();
 const raw = program.opts<RawAgentOptions>();
-const { user, password } = program.opts<{ user?: string; password?: string }>();
+const auth = program.opts<NatsAuthFlags>();
 
 /** A bad option or an unusable state directory ends the agent with its message, not a stack. */
 function refuse(err: unknown): never {
-  if (err instanceof AgentOptionError) process.stderr.write(`entropy-agent: ${err.message}\n`);
+  if (err instanceof AgentOptionError || err instanceof NatsAuthError) process.stderr.write(`entropy-agent: ${err.message}\n`);
   else if (err instanceof StateDirError) process.stderr.write(`entropy-agent: --state-dir: ${err.message}\n`);
   else throw err;
   process.exit(1);
 }
 
 const settings = await parseAgentOptions(raw).catch(refuse);
+const nats: NatsClientSettings = await natsClientSettings(auth).catch(refuse);
+// Another node's credentials: the server would refuse every subscription of this agent.
+if (nats.user?.startsWith('agent-') && nats.user !== `agent-${settings.driver.node}`) {
+  refuse(new NatsAuthError('--creds', `the credentials are ${nats.user}'s, not those of node ${settings.driver.node} (agent-${settings.driver.node})`));
+}
 
 const logger = pino({ level: settings.logLevel, base: { node: settings.driver.node } }, pino.destination(2));
 let state: AgentState;
@@ -57,13 +64,13 @@ try {
   refuse(err);
 }
 const nc = await connect({
-  servers: settings.nats,
+  servers: nats.servers,
   name: `entropy-agent-${settings.driver.node}`,
   maxReconnectAttempts: -1,
   reconnectTimeWait: 1000,
-  ...(user ? { user, pass: password } : {}),
+  ...nats.options,
 }).catch((err: Error) => {
-  logger.error({ err: err.message, nats: settings.nats }, 'cannot connect to NATS');
+  logger.error({ err: err.message, nats: nats.servers.join(','), user: nats.user }, 'cannot connect to NATS');
   process.exit(1);
 });
 

@@ -10,7 +10,6 @@ import { type SimVMRecord, simVmsSchema } from './drivers/sim-store.ts';
 import { defaultStateDir } from './state/state-dir.ts';
 
 export const DEFAULT_CAPACITY = 'cpu=4,mem=8192';
-export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 /** Comma-separated action ids or VM ids the sim driver fails, beside `--sim-fail`. */
 export const SIM_FAIL_ENV = 'ENTROPY_SIM_FAIL';
 
@@ -40,7 +39,8 @@ export interface RawAgentOptions {
 }
 
 export interface AgentSettings {
-  readonly nats: string;
+  /** `--nats` as given: absent, the environment or the credentials file says (nats-auth.ts). */
+  readonly nats?: string;
   readonly prefix: string;
   readonly statusIntervalMs: number;
   readonly statusAfterActionMs: number;
@@ -151,7 +151,6 @@ export async function parseAgentOptions(raw: RawAgentOptions, env: NodeJS.Proces
   if (!DRIVER_NAMES.includes(driver)) throw new AgentOptionError('--driver', `must be one of ${DRIVER_NAMES.join(', ')}, got ${JSON.stringify(raw.driver ?? '')}`);
   const prefix = raw.prefix ?? DEFAULT_PREFIX;
   if (!PREFIX_RE.test(prefix)) throw new AgentOptionError('--prefix', `must be dot-separated tokens, got ${JSON.stringify(prefix)}`);
-  const nats = raw.nats ?? DEFAULT_NATS_URL;
   let shellConfig;
   if (driver === 'shell') {
     if (!raw.shellConfig) throw new AgentOptionError('--shell-config', 'required with --driver shell');
@@ -168,7 +167,7 @@ export async function parseAgentOptions(raw: RawAgentOptions, env: NodeJS.Proces
   const shutdownCommand = parseShutdownCommand(raw.shutdownCommand);
   return {
     ...(shutdownCommand ? { shutdownCommand } : {}),
-    nats,
+    ...(raw.nats !== undefined ? { nats: raw.nats } : {}),
     prefix,
     statusIntervalMs: positive('--status-interval', raw.statusInterval, DEFAULT_STATUS_INTERVAL_MS),
     statusAfterActionMs: positive('--status-after-action', raw.statusAfterAction, DEFAULT_STATUS_AFTER_ACTION_MS, true),

@@ -1,12 +1,16 @@
 import { connect } from '@nats-io/transport-node';
 import { DEFAULT_INBOX_PREFIX, PREFIX_RE, Watcher } from '@entropy/protocol';
 import { Command } from 'commander';
+import { NatsAuthError, type NatsAuthFlags, natsClientSettings } from '@entropy/nats-client';
+import { addNatsOptions } from '@entropy/nats-client';
 import { watchSubscriptions } from './watch-subjects.ts';
 
-const program = new Command('entropy-watch')
+const program = addNatsOptions(
+  new Command('entropy-watch')
   .description('print the messages of an Entropy bus, decoded, one JSON line each: requests, their replies, publications')
   .argument('[subjects...]', "NATS subjects to watch, wildcards allowed (e.g. 'entropy.node.*.action'); the replies to their requests are shown too (default: PREFIX.> and every reply)")
-  .option('--nats <url>', 'NATS server URL', 'nats://127.0.0.1:4222')
+  ,
+)
   .option('--prefix <prefix>', 'subject prefix', 'entropy')
   .option('--inbox <prefixes>', `subject prefixes of the replies, comma-separated (clients with their own inboxPrefix)`, DEFAULT_INBOX_PREFIX)
   .option('--raw', 'no decoding: each message as msgpack gives it, unvalidated (or its bytes in base64), chunks as they come')
@@ -19,7 +23,7 @@ for a message that does not decode, {"subject","bytes"} for a subject Entropy do
   )
   .showHelpAfterError()
   .parse();
-const opts = program.opts<{ nats: string; prefix: string; inbox: string; raw?: boolean }>();
+const opts = program.opts<NatsAuthFlags & { prefix: string; inbox: string; raw?: boolean }>();
 
 function refuse(message: string): never {
   process.stderr.write(`entropy-watch: ${message}\n`);
@@ -44,10 +48,13 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 
 const watcher = new Watcher({ prefix: opts.prefix, inboxPrefixes, unpairedReplies: plan.unpairedReplies, raw: opts.raw });
 let nc: Awaited<ReturnType<typeof connect>>;
+let servers = '';
 try {
-  nc = await connect({ servers: opts.nats, name: 'entropy-watch' });
+  const nats = await natsClientSettings(opts);
+  servers = nats.servers.join(',');
+  nc = await connect({ servers: nats.servers, name: 'entropy-watch', ...nats.options });
 } catch (err) {
-  refuse(`cannot connect to ${opts.nats}: ${(err as Error).message}`);
+  refuse(err instanceof NatsAuthError ? err.message : `cannot connect to ${servers || 'NATS'}: ${(err as Error).message}`);
 }
 for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => void nc.drain().then(() => process.exit(0)));
 // Callbacks, not iterators: the lines keep the order the server sent the messages in, across subscriptions.
@@ -63,4 +70,4 @@ for (const subject of plan.subjects) {
   });
 }
 const closed = await nc.closed();
-if (closed) refuse(`connection to ${opts.nats} lost: ${closed.message}`);
+if (closed) refuse(`connection to ${servers} lost: ${closed.message}`);

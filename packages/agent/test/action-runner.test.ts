@@ -140,6 +140,15 @@ describe('agent action path', () => {
     expect(await n.send(request('pause', { from: 'n2' }))).toMatchObject({ final: true, error: { code: 'ENTROPY_WRONG_NODE' } });
     expect(await n.send(request('pause', { actionId: 'a1' }))).toMatchObject({ final: true, error: { code: 'ENTROPY_ACTION_ID_REUSED' } });
   });
+
+  it("echoes the request's nonce in every answer: a result, a retry's answered from the ledger, a refusal", async () => {
+    const n = node(dir.path);
+    const nonce = 'plan-nonce-0123';
+    expect(await n.complete(runReq({ actionId: 'a1', nonce }))).toMatchObject({ ok: true, nonce });
+    expect(await n.send(runReq({ actionId: 'a1', nonce: 'retry-nonce-456' }))).toMatchObject({ ok: true, deduplicated: true, nonce: 'retry-nonce-456' });
+    expect(await n.send(request('pause', { from: 'n2', nonce }))).toMatchObject({ ok: false, nonce });
+    expect((await n.complete(runReq({ actionId: 'a2', vm: 'v2' }))).nonce).toBeUndefined();
+  });
 });
 
 describe('ledger and metadata requests', () => {

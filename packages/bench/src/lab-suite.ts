@@ -18,6 +18,7 @@ import { labDown } from '../../controller/src/lab/lab-teardown.ts';
 import { type Lab, LAB_COST_MODEL, labUp } from '../../controller/src/lab/lab-up.ts';
 import { labUnavailableReason } from '../../controller/src/lab/prerequisites.ts';
 import { costKindOf, type CostModel, costModelWith, DEFAULT_COST_MODEL, durationOf } from '@entropy/engine';
+import { labNats } from '../../controller/src/lab/lab-state.ts';
 import { median, ms, table } from './format.ts';
 import type { BenchOptions, BenchSuite, SuiteResult } from './suite.ts';
 
@@ -43,11 +44,12 @@ async function withLab<T>(figures: LabFigures, capacity: Record<string, number>,
   const root = await mkdtemp(join(tmpdir(), 'entropy-bench-lab-'));
   const lab = await labUp({ dir: join(root, 'lab'), capacity });
   figures.upMs.push(lab.upMs);
-  const url = lab.state.nats!.url;
-  const nc = await connectNats(url, 'bench-lab');
+  const nats = labNats(lab.state);
+  const url = nats.nats;
+  const nc = await connectNats(nats, 'bench-lab');
   try {
     return await body(lab, url, async (target) => {
-      const r = await applyOnLab(nc, url, target);
+      const r = await applyOnLab(nc, nats, target);
       if (r.exitCode !== 0) throw new Error(`entropy apply ${target} failed (${r.exitCode}); logs in ${lab.state.dir}/logs:\n${r.output}`);
       figures.actions.push(...r.actions);
       return r;

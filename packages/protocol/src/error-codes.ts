@@ -110,6 +110,8 @@ export const ErrorCode = {
   LabHostPower: 'ENTROPY_LAB_HOST_POWER',
   /** A command template (`--boot-command`, `--shutdown-command`) does not parse; the message names the option. */
   CommandTemplate: 'ENTROPY_COMMAND_TEMPLATE',
+  /** A NATS connection setting (servers, credentials file, nkey, TLS files) is unusable; the message names the option. */
+  NatsAuth: 'ENTROPY_NATS_AUTH',
   /** An action timeout setting is out of range; the message names the field. */
   InvalidTimeouts: 'ENTROPY_INVALID_TIMEOUTS',
 } as const;

@@ -7,11 +7,12 @@ export { ACTION_TRANSITIONS, actionPath, type LifecycleState, SILENT_TRANSITIONS
 export { type Logger, silentLogger } from './logger.ts';
 export { EntropyError, type InputIssue, InvalidInputError, jsonPath } from './entropy-error.ts';
 export {
-  agentPermissions,
   assertToken,
   CONTROL_VERBS,
   ControlVerb,
   DEFAULT_PREFIX,
+  INBOX_ROOT,
+  inboxPrefixOf,
   PREFIX_RE,
   subjects,
   TOKEN_RE,

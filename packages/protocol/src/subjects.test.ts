@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ProtocolError } from './errors.ts';
-import { agentPermissions, subjects } from './subjects.ts';
+import { inboxPrefixOf, subjects } from './subjects.ts';
 
 describe('subjects', () => {
   it('builds every subject under the default prefix', () => {
@@ -61,10 +61,10 @@ describe('subjects', () => {
     expect(s.parse('_INBOX.abc')).toBeUndefined();
   });
 
-  it('gives agents rights on their own node subjects and inboxes only', () => {
-    expect(agentPermissions('n4')).toEqual({
-      publish: { allow: ['entropy.node.n4.>', '_INBOX.>'] },
-      subscribe: { allow: ['entropy.node.n4.>', '_INBOX.>'] },
-    });
+  it("gives each user an inbox prefix of its own, one token under _INBOX, and refuses a user name that is not one token", () => {
+    expect(inboxPrefixOf('agent-n4')).toBe('_INBOX.agent-n4');
+    expect(inboxPrefixOf('entropy-controller')).toBe('_INBOX.entropy-controller');
+    expect(() => inboxPrefixOf('a.b')).toThrow(/user/);
+    expect(() => inboxPrefixOf('>')).toThrow(/user/);
   });
 });

@@ -1,9 +1,9 @@
 import { ProtocolError, ProtocolErrorCode } from './errors.ts';
 
 /**
- * Every NATS subject of Entropy is built here, from one prefix. Agents only need rights on
- * `PREFIX.node.<own id>.>` and `_INBOX.>`: everything an agent publishes or serves sits under its
- * own node token, and the controller answers announcements and actions through request/reply inboxes.
+ * Every NATS subject of Entropy is built here, from one prefix. Everything an agent publishes or
+ * serves sits under its own node token; replies travel through inboxes, each user's its own
+ * (`inboxPrefixOf`), so that the server's permissions can keep every user to its own replies.
  */
 
 export const DEFAULT_PREFIX = 'entropy';
@@ -122,8 +122,13 @@ export function subjects(prefix: string = DEFAULT_PREFIX): Subjects {
   };
 }
 
-/** The subject permissions an agent needs, in nats-server's config shape. */
-export function agentPermissions(node: string, prefix: string = DEFAULT_PREFIX) {
-  const allow = [subjects(prefix).node(node), '_INBOX.>'];
-  return { publish: { allow }, subscribe: { allow } };
+/** The root of every reply inbox (nats.js's default prefix). */
+export const INBOX_ROOT = '_INBOX';
+
+/**
+ * The reply inbox prefix of a NATS user (nats.js `inboxPrefix`): `_INBOX.<user>`. Each user may
+ * subscribe under its own alone, so no client reads another's replies.
+ */
+export function inboxPrefixOf(user: string): string {
+  return `${INBOX_ROOT}.${assertToken(user, 'user')}`;
 }

@@ -2,7 +2,7 @@ import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import { type ApplyReply, ControlErrorCode, decode, encodeControl, type PlanProgress, subjects } from '@entropy/protocol';
 import { newPlanId } from '../controller/controller.ts';
 import { formatResultLines, resultLines } from '../calibration/results-file.ts';
-import { askController, connectNats, type ControllerAddress, DEFAULT_NATS_URL, type NatsConnection } from '../controller/nats-connect.ts';
+import { askController, connectNats, type ControllerAddress, type NatsAuthFlags, type NatsConnection } from '../controller/nats-connect.ts';
 import { ganttSvg } from '../gantt/gantt-svg.ts';
 import { measuredFromProgress } from '../gantt/measured-actions.ts';
 import { formatGroupSkew, pauseGroupSkews, type TimedAction } from '../executor/group-skew.ts';
@@ -15,8 +15,7 @@ import { type CommandResult, writeTextFile } from '../command-io/io.ts';
 /** Exit codes of `entropy apply`; 1 (bad input, no controller) is main.ts's for every user-reachable error. */
 export const ApplyExit = { Ok: 0, BadInput: 1, Infeasible: 2, Failed: 4 } as const;
 
-export interface ApplyCommandOptions {
-  readonly nats?: string;
+export interface ApplyCommandOptions extends NatsAuthFlags {
   readonly prefix?: string;
   readonly mode?: 'barrier' | 'asap';
   readonly timeLimit?: number;
@@ -50,8 +49,8 @@ const defaultIo: ApplyIo = {
 export async function applyCommand(target: string, options: ApplyCommandOptions = {}, io: ApplyIo = defaultIo): Promise<CommandResult> {
   const read = readApplySource(target);
   const source = options.costModel ? withCostModel(read, readCostModelFile(options.costModel)) : read;
-  const url = options.nats ?? DEFAULT_NATS_URL;
-  const nc = await connectNats(url, 'entropy-apply');
+  const nc = await connectNats(options, 'entropy-apply');
+  const url = options.nats ?? nc.getServer();
   try {
     const s = subjects(options.prefix);
     const planId = newPlanId('apply');

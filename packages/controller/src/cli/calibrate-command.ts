@@ -1,7 +1,7 @@
 import { samplesFromJournal } from '../calibration/journal-samples.ts';
 import { parseResultsFile } from '../calibration/results-file.ts';
 import { EntropyError, ErrorCode, silentLogger } from '@entropy/protocol';
-import { connectNats, DEFAULT_NATS_URL } from '../controller/nats-connect.ts';
+import { connectNats, type NatsAuthFlags } from '../controller/nats-connect.ts';
 import { type CostSample, DEFAULT_COST_MODEL, fitCostModel, formatCostModelFile, type KindCalibration, type LinearCost } from '@entropy/engine';
 import { StreamJournal } from '../journal/stream-journal.ts';
 import { readCostModelFile } from './cost-model-option.ts';
@@ -9,10 +9,9 @@ import { readInputText } from '../command-io/input-file.ts';
 import { type CommandResult, writeTextFile } from '../command-io/io.ts';
 import { table } from '../command-io/text-table.ts';
 
-export interface CalibrateCommandOptions {
+export interface CalibrateCommandOptions extends NatsAuthFlags {
   /** Read samples from the plan journal (JetStream stream PREFIX_journal). */
   readonly journal?: boolean;
-  readonly nats?: string;
   readonly prefix?: string;
   /** Only the journal's newest N plans. */
   readonly plans?: number;
@@ -52,7 +51,7 @@ function readText(file: string): string {
 }
 
 async function journalSamples(options: CalibrateCommandOptions): Promise<{ samples: CostSample[]; skipped: number; plans: number }> {
-  const nc = await connectNats(options.nats ?? DEFAULT_NATS_URL, 'entropy-calibrate');
+  const nc = await connectNats(options, 'entropy-calibrate');
   try {
     const journal = await StreamJournal.existing(nc, { prefix: options.prefix ?? 'entropy', logger: silentLogger });
     const ids = await journal.plans();

@@ -1,7 +1,7 @@
 import { startController, type DecideFn } from '../controller/controller.ts';
 import { createLogger, type Logger } from '../controller/logger.ts';
 import { type CommandTemplate, CommandTemplateError, EntropyError, ErrorCode, parseCommandTemplate, subjects } from '@entropy/protocol';
-import { connectNats, DEFAULT_NATS_URL, runningController } from '../controller/nats-connect.ts';
+import { connectNats, type NatsAuthFlags, runningController } from '../controller/nats-connect.ts';
 import { type LeaderLease, startLeaderLease } from '../controller/leader-lease.ts';
 import { BOOT_COMMAND_PLACEHOLDERS } from '../controller/nats-node-power.ts';
 import { DEFAULT_RETRY_POLICY } from '../reconcile/failure-book.ts';
@@ -14,8 +14,7 @@ import { VJobQueue } from '../queue/vjob-queue.ts';
 import { readCostModelFile } from './cost-model-option.ts';
 import type { CommandResult } from '../command-io/io.ts';
 
-export interface ControllerCommandOptions {
-  readonly nats?: string;
+export interface ControllerCommandOptions extends NatsAuthFlags {
   readonly prefix?: string;
   readonly statusPeriod?: number;
   readonly mode?: ExecutionMode;
@@ -46,6 +45,8 @@ export interface ControllerCommandOptions {
   readonly bootTimeout?: number;
   /** A vjob's pauses and unpauses start together this long after they are sent (0: each at once). */
   readonly groupLead?: number;
+  /** The servers of a NATS cluster that keep the queue, the lease and the plan journal (default 1). */
+  readonly replicas?: number;
   /** Stops the controller; SIGINT and SIGTERM when absent. */
   readonly signal?: AbortSignal;
 }
@@ -60,10 +61,10 @@ export const DEFAULT_POLICY = 'fifo-ffd';
 export async function controllerCommand(options: ControllerCommandOptions = {}): Promise<CommandResult> {
   const bootCommand = parseBootCommand(options.bootCommand);
   const logger = createLogger(options.logLevel ?? 'info');
-  const url = options.nats ?? DEFAULT_NATS_URL;
   const costModel = options.costModel ? readCostModelFile(options.costModel) : undefined;
   const policy = options.decide ? undefined : await loadPolicy(options.policy ?? DEFAULT_POLICY);
-  const nc = await connectNats(url, options.name ?? 'entropy-controller', { reconnect: true });
+  const nc = await connectNats(options, options.name ?? 'entropy-controller', { reconnect: true });
+  const url = options.nats ?? nc.getServer();
   let queue: VJobQueue | undefined;
   let journal: PlanJournal | undefined;
   let lease: LeaderLease | undefined;
@@ -74,7 +75,8 @@ export async function controllerCommand(options: ControllerCommandOptions = {}):
     // The store's warnings wait until it is known whether this controller starts at all.
     const held: [string, object, string | undefined][] = [];
     const holding: Logger = { ...logger, warn: (o, msg) => void held.push(['warn', o, msg]), info: (o, msg) => void held.push(['info', o, msg]) };
-    const store = await openQueueStore(nc, { kind: options.queueStore ?? 'auto', bucket: options.queueBucket ?? queueBucketOf(prefix), logger: holding });
+    const replicas = options.replicas !== undefined ? { replicas: options.replicas } : {};
+    const store = await openQueueStore(nc, { kind: options.queueStore ?? 'auto', bucket: options.queueBucket ?? queueBucketOf(prefix), logger: holding, ...replicas });
     if (store.kind !== 'kv' && other !== undefined) {
       // Without JetStream there is no lease: two controllers would both plan and execute, so the second refuses to start.
       throw new EntropyError(ErrorCode.Io, `controller ${other} already serves prefix ${prefix} on ${url}: stop it first, or give this one another --prefix`);
@@ -82,8 +84,8 @@ export async function controllerCommand(options: ControllerCommandOptions = {}):
     for (const [level, o, msg] of held) logger[level as 'warn' | 'info'](o, msg);
     if (store.kind === 'kv') {
       // With JetStream, controllers of one prefix share a lease: one leads, the others stand by.
-      journal = await openJournal(nc, { prefix, logger });
-      lease = await startLeaderLease(nc, { prefix, holder: name, logger, ...(options.lease ? { leaseMs: options.lease } : {}) });
+      journal = await openJournal(nc, { prefix, logger, ...replicas });
+      lease = await startLeaderLease(nc, { prefix, holder: name, logger, ...replicas, ...(options.lease ? { leaseMs: options.lease } : {}) });
     }
     queue = await VJobQueue.open(store, logger, options.keepEnded !== undefined ? { keepEndedMs: options.keepEnded } : {});
   } catch (err) {

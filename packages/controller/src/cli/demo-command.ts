@@ -51,7 +51,7 @@ export async function demoCommand(options: DemoCommandOptions = {}, io: ApplyIo 
     await cluster.register(readApplySource(file));
     const before = await cluster.status();
     io.write(`cluster up on ${cluster.url}: ${before.nodes.length} nodes online, ${before.vms.length} VMs known\n${vjobTable(instance, before)}\n`);
-    const applied = await applyCommand(file, { nats: cluster.url, mode: options.mode }, io);
+    const applied = await applyCommand(file, { nats: cluster.url, creds: cluster.operatorCreds, mode: options.mode }, io);
     io.write(applied.output);
     const after = await settledStatus(cluster, instance);
     const mismatches = wantedStateMismatches(instance, after);
@@ -62,7 +62,7 @@ export async function demoCommand(options: DemoCommandOptions = {}, io: ApplyIo 
         ? 'every vjob is in the state the decision asked for, as reported by the agents'
         : `MISMATCH between the decision and what the agents report:\n  ${mismatches.join('\n  ')}`;
     if (options.keep) {
-      io.write(`\n${verdict}\ncluster kept up: try \`pnpm entropy status --nats ${cluster.url}\`; logs in ${cluster.dir}; Ctrl-C stops it`);
+      io.write(`\n${verdict}\ncluster kept up: try \`pnpm entropy status --nats ${cluster.url} --creds ${cluster.operatorCreds}\`; logs in ${cluster.dir}; Ctrl-C stops it`);
       await untilSignal();
     }
     return { output: `\n${verdict}`, exitCode: applied.exitCode !== 0 ? applied.exitCode : mismatches.length > 0 ? DemoExit.Mismatch : DemoExit.Ok };

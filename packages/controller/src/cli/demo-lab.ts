@@ -8,6 +8,7 @@ import { consoleBreak, readSerial, untilTicking } from '../lab/guest.ts';
 import { applyOnLab } from './lab-apply.ts';
 import { labDown } from '../lab/lab-teardown.ts';
 import { SCENARIO_END } from '../lab/lab-scenario.ts';
+import { labNats } from '../lab/lab-state.ts';
 import { labUp } from '../lab/lab-up.ts';
 import { statusCommand } from './status-command.ts';
 import type { ApplyIo } from './apply-command.ts';
@@ -35,9 +36,10 @@ export async function labDemo(options: { keep?: boolean }, io: ApplyIo): Promise
     throw err;
   }
   const { state, scenario } = lab;
-  const url = state.nats!.url;
+  const nats = labNats(state);
+  const url = nats.nats;
   const serialOf = (vm: string) => join(state.dir, 'serial', `${vm}.log`);
-  const nc = await connectNats(url, 'entropy-demo-lab');
+  const nc = await connectNats(nats, 'entropy-demo-lab');
   // The scenario's VMs and vjobs, with the states its last step leaves them in.
   const wanted = parseInstance({ ...(readJsonFile(scenario!.instanceFile) as object), decision: SCENARIO_END }, scenario!.instanceFile);
   let exitCode: number = DemoExit.Failed;
@@ -45,7 +47,7 @@ export async function labDemo(options: { keep?: boolean }, io: ApplyIo): Promise
     io.write(`lab ${state.prefix} up in ${(lab.upMs / 1000).toFixed(1)} s on ${url}: ${state.hosts.length} hosts, ${state.guests.length} guests (consoles in ${state.dir}/serial)\n`);
     for (const step of scenario!.steps) {
       io.write(`\n== ${step.name}: entropy apply ${step.target}  (${step.what})`);
-      const r = await applyOnLab(nc, url, step.target);
+      const r = await applyOnLab(nc, nats, step.target);
       io.write(r.output);
       if (r.exitCode !== 0) return { output: `\nthe ${step.name} step failed; the lab's logs: ${state.dir}/logs`, exitCode: r.exitCode };
       const started = r.actions.filter((a) => a.type === 'run' || a.type === 'unpause').map((a) => a.vm);
@@ -54,7 +56,7 @@ export async function labDemo(options: { keep?: boolean }, io: ApplyIo): Promise
         await untilTicking(serialOf, started, { timeoutMs: BOOT_TIMEOUT_MS });
       }
     }
-    const status = JSON.parse((await statusCommand({ nats: url, json: true })).output) as StatusReply;
+    const status = JSON.parse((await statusCommand({ ...nats, json: true })).output) as StatusReply;
     const mismatches = wantedStateMismatches(wanted, status);
     const lives = await Promise.all(state.guests.map(async (g) => [g.name, consoleBreak(await readSerial(serialOf(g.name)))] as const));
     const broken = lives.filter(([, why]) => why !== undefined).map(([vm, why]) => `${vm}: ${why}`);
@@ -65,7 +67,7 @@ export async function labDemo(options: { keep?: boolean }, io: ApplyIo): Promise
     ].join('\n');
     exitCode = mismatches.length > 0 || broken.length > 0 ? DemoExit.Mismatch : DemoExit.Ok;
     if (options.keep) {
-      io.write(`\n${verdict}\nlab kept up: try \`pnpm entropy status --nats ${url}\` or \`pnpm entropy lab status --dir ${state.dir}\`; Ctrl-C removes it`);
+      io.write(`\n${verdict}\nlab kept up: try \`pnpm entropy status --nats ${url} --creds ${nats.creds}\` or \`pnpm entropy lab status --dir ${state.dir}\`; Ctrl-C removes it`);
       await untilSignal();
     }
     return { output: `\n${verdict}`, exitCode };

@@ -5,6 +5,12 @@ import type { InstallCommandOptions } from '../deploy/install-command.ts';
 
 type Run = (handler: () => CommandResult | Promise<CommandResult>) => Promise<void>;
 
+function clusterSize(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 15) throw new InvalidArgumentError('must be a whole number of servers from 1 to 15');
+  return n;
+}
+
 function idList(value: string): string[] {
   const ids = value.split(',').map((s) => s.trim()).filter(Boolean);
   if (ids.length === 0) throw new InvalidArgumentError('expected a comma-separated list of node ids');
@@ -17,7 +23,7 @@ export function registerDeployCommands(program: Command, run: Run): void {
 
   deploy
     .command('nats-config')
-    .description('write a nats-server config (JetStream, one user per agent limited to its own subjects, a controller user) and a credentials file per user')
+    .description('write a nats-server config (JetStream; users controller, operator, observer and one per agent, each limited to its role) and a credentials file per user')
     .requiredOption('--nodes <ids>', 'node ids: n1,n2,...', idList)
     .option('--prefix <prefix>', 'subject prefix', 'entropy')
     .option('--out <file>', 'config file to write (default nats-server.conf)')
@@ -25,7 +31,11 @@ export function registerDeployCommands(program: Command, run: Run): void {
     .option('--listen <host:port>', 'client listen address (default 0.0.0.0:4222)')
     .option('--store-dir <dir>', 'JetStream store directory (default /var/lib/entropy/nats)')
     .option('--rotate', 'new passwords for every user, even those whose credentials file exists')
-    .action((opts: { nodes: string[]; prefix: string; out?: string; credsDir?: string; listen?: string; storeDir?: string; rotate?: boolean }) =>
+    .option('--nkeys', 'nkey users (the config holds public keys, each credentials file its seed) instead of bcrypt-hashed passwords')
+    .option('--sim-link', "let sim agents hand VMs to each other (PREFIX.node.*.sim): for a cluster of sim agents only")
+    .option('--cluster <n>', 'write the configs of a NATS cluster of N servers (routes, JetStream; run the controller with --replicas)', clusterSize)
+    .option('--cluster-hosts <list>', 'the servers, host[:client-port[:route-port]],... (default nats-1,nats-2,... on 4222 and 6222)', (v: string) => v.split(',').map((h) => h.trim()).filter(Boolean))
+    .action((opts: { nodes: string[]; prefix: string; out?: string; credsDir?: string; listen?: string; storeDir?: string; rotate?: boolean; nkeys?: boolean; simLink?: boolean; cluster?: number; clusterHosts?: string[] }) =>
       run(async () => {
         const { DEFAULT_CONFIG_FILE, natsConfigCommand } = await import('../deploy/nats-config-command.ts');
         const { DEFAULT_LISTEN, DEFAULT_STORE_DIR } = await import('../deploy/nats-config.ts');

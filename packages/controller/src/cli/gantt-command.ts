@@ -1,5 +1,5 @@
 import { EntropyError, ErrorCode, silentLogger, TOKEN_RE } from '@entropy/protocol';
-import { connectNats, DEFAULT_NATS_URL } from '../controller/nats-connect.ts';
+import { connectNats, type NatsAuthFlags } from '../controller/nats-connect.ts';
 import { type GanttPlan, ganttSvg } from '../gantt/gantt-svg.ts';
 import { planFromJournal } from '../gantt/journal-plan.ts';
 import type { MeasuredAction } from '../gantt/measured-actions.ts';
@@ -7,11 +7,10 @@ import { parsePlan } from '@entropy/engine';
 import { StreamJournal } from '../journal/stream-journal.ts';
 import { readJsonFile, type CommandResult, writeTextFile } from '../command-io/io.ts';
 
-export interface GanttCommandOptions {
+export interface GanttCommandOptions extends NatsAuthFlags {
   readonly out: string;
   /** A plan's id in the journal (JetStream stream PREFIX_journal), instead of a plan file. */
   readonly plan?: string;
-  readonly nats?: string;
   readonly prefix?: string;
 }
 
@@ -34,7 +33,7 @@ function fromFile(file: string): { plan: GanttPlan; measured?: MeasuredAction[];
 async function fromJournal(planId: string, options: GanttCommandOptions): Promise<{ plan: GanttPlan; measured: MeasuredAction[]; title: string }> {
   const prefix = options.prefix ?? 'entropy';
   if (!TOKEN_RE.test(planId)) throw new EntropyError(ErrorCode.InvalidPlan, `--plan: ${JSON.stringify(planId)} is not a plan id (${TOKEN_RE.source})`);
-  const nc = await connectNats(options.nats ?? DEFAULT_NATS_URL, 'entropy-gantt');
+  const nc = await connectNats(options, 'entropy-gantt');
   try {
     const journal = await StreamJournal.existing(nc, { prefix, logger: silentLogger });
     const records = await journal.read(planId);

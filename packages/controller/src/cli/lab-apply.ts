@@ -1,5 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { applyCommand } from './apply-command.ts';
+import type { NatsAuthFlags } from '../controller/nats-connect.ts';
 import { journaledActions, type JournaledAction } from '../lab/journaled-actions.ts';
 
 /** One `entropy apply` on a lab, and what its plan did as the controller's journal tells it. */
@@ -15,15 +16,15 @@ export interface LabApplied {
 const BUSY_RETRY_MS = 30_000;
 
 /**
- * `entropy apply TARGET --nats URL` in this process, quietly; `nc` reads the journal. Right after a
+ * `entropy apply TARGET --nats URL --creds FILE` in this process, quietly; `nc` reads the journal. Right after a
  * plan, the controller refuses with ENTROPY_BUSY until the plan is closed and every agent has
  * reported again (a fraction of a second): such a refusal is tried again.
  */
-export async function applyOnLab(nc: NatsConnection, url: string, target: string): Promise<LabApplied> {
+export async function applyOnLab(nc: NatsConnection, nats: NatsAuthFlags, target: string): Promise<LabApplied> {
   let text = '';
   const once = () => {
     text = '';
-    return applyCommand(target, { nats: url }, { write: (t) => void (text += `${t}\n`), bars: false, log: () => {} });
+    return applyCommand(target, nats, { write: (t) => void (text += `${t}\n`), bars: false, log: () => {} });
   };
   const deadline = Date.now() + BUSY_RETRY_MS;
   let r = await once();

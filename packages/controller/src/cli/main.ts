@@ -11,6 +11,7 @@ import { APPLY_HELP, CALIBRATE_HELP, GANTT_HELP, INPUT_FORMATS, NODE_HELP, OUTPU
 import { DEFAULT_MAX_INPUT_BYTES, parseByteSize, setMaxInputBytes } from '../command-io/input-file.ts';
 import { registerDeployCommands } from './deploy-cli.ts';
 import { registerLabCommands } from './lab-cli.ts';
+import { addNatsOptions } from '@entropy/nats-client';
 
 // Every command is declared here, and its code is imported only when it runs: `entropy plan` does not load the
 // NATS client, `entropy status` does not load the engine, and no command loads ssh2 but deploy install.
@@ -107,10 +108,8 @@ program
   .showHelpAfterError(false)
   .action((instance: string, plan: string, opts: { format: (typeof INPUT_FORMATS)[number] }) => run(async () => (await import('./verify-command.ts')).verifyCommand(instance, plan, opts)));
 
-program
-  .command('controller')
+addNatsOptions(program.command('controller'))
   .description('run the controller: monitor the agents, keep the vjob queue, run the control loop, serve apply requests')
-  .option('--nats <url>', 'NATS server URL', 'nats://127.0.0.1:4222')
   .option('--prefix <prefix>', 'subject prefix', 'entropy')
   .option('--status-period <ms>', "the agents' status period; a node silent for three periods is offline", positiveInt)
   .option('--mode <mode>', 'execution mode: barrier (step after step) or asap', executionMode)
@@ -127,56 +126,47 @@ program
   .option('--boot-command <cmd>', "how a node is booted (entropy node boot): a command run without a shell, the node's id in {node} (e.g. 'ipmitool -H {node}-bmc chassis power on'); without it, boots are refused")
   .option('--boot-timeout <ms>', "a boot fails when the node's agent has not said hello and reported within this long (default 300000)", positiveInt)
   .option('--group-lead <ms>', "a vjob's pauses (and unpauses) get one start deadline this far ahead, so that its agents start them together (default 0: each at once)", positiveInt)
-  .action((opts: { nats: string; prefix: string; statusPeriod?: number; mode?: 'barrier' | 'asap'; logLevel: string; policy: string; loopInterval?: number; queueStore: 'auto' | 'kv' | 'memory'; queueBucket?: string; keepEnded?: number; lease?: number; maxAttempts?: number; retryBackoff?: number; costModel?: string; bootCommand?: string; bootTimeout?: number; groupLead?: number }) =>
+  .option('--replicas <n>', 'servers of a NATS cluster that keep the queue, the leader lease and the plan journal (default 1; 3 for entropy deploy nats-config --cluster 3)', positiveInt)
+  .action((opts: { nats?: string; prefix: string; statusPeriod?: number; mode?: 'barrier' | 'asap'; logLevel: string; policy: string; loopInterval?: number; queueStore: 'auto' | 'kv' | 'memory'; queueBucket?: string; keepEnded?: number; lease?: number; maxAttempts?: number; retryBackoff?: number; costModel?: string; bootCommand?: string; bootTimeout?: number; groupLead?: number; replicas?: number }) =>
     run(async () => (await import('./controller-command.ts')).controllerCommand(opts)),
   );
 
-program
-  .command('submit')
+addNatsOptions(program.command('submit'))
   .description('queue a vjob from a vjob file; the control loop runs it when its policy says so')
   .argument('<file>', 'vjob file (JSON)')
-  .option('--nats <url>', 'NATS server URL', 'nats://127.0.0.1:4222')
   .option('--prefix <prefix>', 'subject prefix', 'entropy')
   .option('--timeout <ms>', 'fail when the controller has not answered within this long (default 5000)', positiveInt)
   .addHelpText('after', SUBMIT_HELP)
-  .action((file: string, opts: { nats: string; prefix: string; timeout?: number }) => run(async () => (await import('./submit-command.ts')).submitCommand(file, opts)));
+  .action((file: string, opts: { nats?: string; prefix: string; timeout?: number }) => run(async () => (await import('./submit-command.ts')).submitCommand(file, opts)));
 
-program
-  .command('queue')
+addNatsOptions(program.command('queue'))
   .description('list the vjob queue: state, priority, effective priority, submission time, VMs')
-  .option('--nats <url>', 'NATS server URL', 'nats://127.0.0.1:4222')
   .option('--prefix <prefix>', 'subject prefix', 'entropy')
   .option('--json', 'print the queue as JSON')
   .option('--timeout <ms>', 'fail when the controller has not answered within this long (default 5000)', positiveInt)
-  .action((opts: { nats: string; prefix: string; json?: boolean; timeout?: number }) => run(async () => (await import('./queue-command.ts')).queueCommand(opts)));
+  .action((opts: { nats?: string; prefix: string; json?: boolean; timeout?: number }) => run(async () => (await import('./queue-command.ts')).queueCommand(opts)));
 
-program
-  .command('cancel')
+addNatsOptions(program.command('cancel'))
   .description('cancel a vjob: a waiting one ends at once, a running or sleeping one once its VMs are stopped')
   .argument('<id>', 'vjob id')
-  .option('--nats <url>', 'NATS server URL', 'nats://127.0.0.1:4222')
   .option('--prefix <prefix>', 'subject prefix', 'entropy')
   .option('--timeout <ms>', 'fail when the controller has not answered within this long (default 5000)', positiveInt)
-  .action((id: string, opts: { nats: string; prefix: string; timeout?: number }) => run(async () => (await import('./cancel-command.ts')).cancelCommand(id, opts)));
+  .action((id: string, opts: { nats?: string; prefix: string; timeout?: number }) => run(async () => (await import('./cancel-command.ts')).cancelCommand(id, opts)));
 
-program
-  .command('status')
+addNatsOptions(program.command('status'))
   .description("show the controller's view of nodes and VMs")
-  .option('--nats <url>', 'NATS server URL', 'nats://127.0.0.1:4222')
   .option('--prefix <prefix>', 'subject prefix', 'entropy')
   .option('--json', 'print the status as JSON')
   .option('--timeout <ms>', 'fail when the controller has not answered within this long (default 5000)', positiveInt)
   .addOption(new Option('--watch', 'redraw nodes, vjobs and the running plan every interval until Ctrl-C (one snapshot after another when not on a terminal)').conflicts('json'))
   .option('--interval <ms>', 'time between two snapshots of --watch (default 2000)', positiveInt)
-  .action((opts: { nats: string; prefix: string; json?: boolean; timeout?: number; watch?: boolean; interval?: number }) =>
+  .action((opts: { nats?: string; prefix: string; json?: boolean; timeout?: number; watch?: boolean; interval?: number }) =>
     run(async () => (opts.watch ? (await import('./status-watch.ts')).statusWatch(opts) : (await import('./status-command.ts')).statusCommand(opts))),
   );
 
-program
-  .command('apply')
+addNatsOptions(program.command('apply'))
   .description('plan a context switch from the observed configuration to a decision, and execute it')
   .argument('<target>', 'instance file, decision file, or inline decision (j1=sleeping,j2=running)')
-  .option('--nats <url>', 'NATS server URL', 'nats://127.0.0.1:4222')
   .option('--prefix <prefix>', 'subject prefix', 'entropy')
   .option('--mode <mode>', 'execution mode: barrier (step after step) or asap', executionMode)
   .option('--time-limit <ms>', 'wall-clock bound of the solve (default 2 s + 25 ms per 1,000 VMs)', positiveInt)
@@ -188,12 +178,10 @@ program
   .addHelpText('after', APPLY_HELP)
   .action((target: string, opts: ApplyCommandOptions) => run(async () => (await import('./apply-command.ts')).applyCommand(target, opts)));
 
-program
-  .command('calibrate')
+addNatsOptions(program.command('calibrate'), 'NATS server URL (with --journal)')
   .description('fit the cost model to measured action durations (results files, the plan journal) and write it as a cost-model file')
   .option('--results <file...>', 'results files (JSON lines, as entropy apply --results writes them)')
   .option('--journal', "read the samples from the plan journal (JetStream stream PREFIX_journal)")
-  .option('--nats <url>', 'NATS server URL (with --journal)', 'nats://127.0.0.1:4222')
   .option('--prefix <prefix>', 'subject prefix (with --journal)', 'entropy')
   .option('--plans <n>', "only the journal's newest N plans", positiveInt)
   .option('--base <file>', 'the cost-model file to start from: kinds without samples keep its lines (default: the built-in model)')
@@ -201,28 +189,24 @@ program
   .addHelpText('after', CALIBRATE_HELP)
   .action((opts: CalibrateCommandOptions) => run(async () => (await import('./calibrate-command.ts')).calibrateCommand(opts)));
 
-program
-  .command('gantt')
+addNatsOptions(program.command('gantt'), 'NATS server URL (with --plan)')
   .description('write a Gantt chart (SVG) of a plan: from a plan file, or planned and measured from the plan journal')
   .argument('[plan]', 'plan file (entropy plan --json)')
   .option('--plan <id>', "a plan's id in the journal, instead of a plan file")
-  .option('--nats <url>', 'NATS server URL (with --plan)', 'nats://127.0.0.1:4222')
   .option('--prefix <prefix>', 'subject prefix (with --plan)', 'entropy')
   .requiredOption('--out <file.svg>', 'where to write the chart')
   .addHelpText('after', GANTT_HELP)
   .action((plan: string | undefined, opts: GanttCommandOptions) => run(async () => (await import('./gantt-command.ts')).ganttCommand(plan, opts)));
 
-program
-  .command('node')
+addNatsOptions(program.command('node'))
   .description('boot a node, or move its VMs away and shut it down, through the control loop')
   .argument('<verb>', 'boot or shutdown', nodeVerb)
   .argument('<node>', 'node id')
-  .option('--nats <url>', 'NATS server URL', 'nats://127.0.0.1:4222')
   .option('--prefix <prefix>', 'subject prefix', 'entropy')
   .option('--wait <ms>', 'wait until the node is online (boot) or powered off (shutdown), at most this long', positiveInt)
   .option('--timeout <ms>', 'fail when the controller has not answered within this long (default 5000)', positiveInt)
   .addHelpText('after', NODE_HELP)
-  .action((verb: NodeVerb, node: string, opts: { nats: string; prefix: string; wait?: number; timeout?: number }) => run(async () => (await import('./node-command.ts')).nodeCommand(verb, node, opts)));
+  .action((verb: NodeVerb, node: string, opts: { nats?: string; prefix: string; wait?: number; timeout?: number }) => run(async () => (await import('./node-command.ts')).nodeCommand(verb, node, opts)));
 
 program
   .command('experiment')

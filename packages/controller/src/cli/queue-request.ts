@@ -1,8 +1,8 @@
 import { type ControlKind, type ControlMessageOf, type ControlVerb, encodeControl, EntropyError, ErrorCode, ProtocolError, subjects } from '@entropy/protocol';
-import { askController, connectNats, DEFAULT_CONTROL_TIMEOUT_MS, DEFAULT_NATS_URL } from '../controller/nats-connect.ts';
+import { askController, connectNats, DEFAULT_CONTROL_TIMEOUT_MS, type NatsAuthFlags } from '../controller/nats-connect.ts';
 
-export interface ControlClientOptions {
-  readonly nats?: string;
+/** `--nats` (servers) and the credentials, then the prefix and how long to wait. */
+export interface ControlClientOptions extends NatsAuthFlags {
   readonly prefix?: string;
   /** How long to wait for the controller's whole reply (default 5 s). */
   readonly timeout?: number;
@@ -18,11 +18,10 @@ export async function controlRequest<Q extends ControlKind, R extends ControlKin
   replyKind: R,
   options: ControlClientOptions,
 ): Promise<ControlMessageOf<R>> {
-  const url = options.nats ?? DEFAULT_NATS_URL;
   const data = checkedRequest(verb, request);
-  const nc = await connectNats(url, `entropy-${verb}`);
+  const nc = await connectNats(options, `entropy-${verb}`);
   try {
-    const to = { subjects: subjects(options.prefix), url };
+    const to = { subjects: subjects(options.prefix), url: options.nats ?? nc.getServer() };
     return await askController(nc, to, verb, data, replyKind, options.timeout ?? DEFAULT_CONTROL_TIMEOUT_MS);
   } finally {
     await nc.close();

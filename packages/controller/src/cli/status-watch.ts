@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decode, encodeControl, type PlanProgress, type QueueReply, type StatusReply, subjects } from '@entropy/protocol';
-import { askController, connectNats, DEFAULT_CONTROL_TIMEOUT_MS, DEFAULT_NATS_URL } from '../controller/nats-connect.ts';
+import { askController, connectNats, DEFAULT_CONTROL_TIMEOUT_MS } from '../controller/nats-connect.ts';
 import type { CommandResult } from '../command-io/io.ts';
 import { formatQueue } from './queue-command.ts';
 import type { ControlClientOptions } from './queue-request.ts';
@@ -48,9 +48,9 @@ function processIo(): WatchIo {
  * answer is one line of the snapshot, and the watch goes on (a standby may take over).
  */
 export async function statusWatch(options: StatusWatchOptions = {}, io: WatchIo = processIo()): Promise<CommandResult> {
-  const url = options.nats ?? DEFAULT_NATS_URL;
   const s = subjects(options.prefix);
-  const nc = await connectNats(url, 'entropy-status-watch');
+  const nc = await connectNats(options, 'entropy-status-watch');
+  const url = options.nats ?? nc.getServer();
   const interval = options.interval ?? DEFAULT_WATCH_INTERVAL_MS;
   const latest = new Map<string, { first: PlanProgress; last: PlanProgress }>();
   const progress = nc.subscribe(s.allPlanProgress(), {

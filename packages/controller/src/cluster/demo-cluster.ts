@@ -5,6 +5,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { type ApplyRequest, encodeControl, EntropyError, ErrorCode, type StatusReply, subjects } from '@entropy/protocol';
 import { newPlanId } from '../controller/controller.ts';
 import { askController, connectNats } from '../controller/nats-connect.ts';
+import { writeNatsConfig } from '../deploy/nats-config-command.ts';
+import { agentUser, CONTROLLER_USER, OPERATOR_USER } from '../deploy/nats-roles.ts';
 import type { Configuration } from '@entropy/engine';
 import { startNatsServer, type NatsServer } from './nats-server.ts';
 import { AGENT_BIN, ENTROPY_BIN, type ManagedProcess, startProcess } from './processes.ts';
@@ -18,9 +20,15 @@ export interface DemoClusterOptions {
   readonly mode?: 'barrier' | 'asap';
 }
 
-/** An embedded nats-server, one sim agent process per node, and a controller process. */
+/**
+ * An embedded nats-server, one sim agent process per node, and a controller process. The server
+ * runs with a production configuration written for the run: each process has its own credentials
+ * (nkeys) and its role's permissions only.
+ */
 export interface DemoCluster {
   readonly url: string;
+  /** The operator's credentials file (`entropy status --creds FILE`). */
+  readonly operatorCreds: string;
   /** Holds every process's log. */
   readonly dir: string;
   readonly agents: readonly ManagedProcess[];
@@ -40,11 +48,19 @@ export async function startDemoCluster(options: DemoClusterOptions): Promise<Dem
     await nats?.stop();
   };
   try {
-    nats = await startNatsServer({ jetstream: true });
+    const auth = await writeNatsConfig({
+      nodes: options.configuration.nodes.map((n) => n.id),
+      out: join(dir, 'nats-server.conf'),
+      storeDir: join(dir, 'js'),
+      nkeys: true,
+      simLink: true,
+    });
+    // JetStream and its store are in the config.
+    nats = await startNatsServer({ config: auth.configs[0] });
     const url = nats.url;
     const period = String(options.statusPeriodMs);
     // The controller subscribes before the agents announce themselves.
-    const controller = startProcess('controller', ENTROPY_BIN, ['controller', '--nats', url, '--status-period', period, ...(options.mode ? ['--mode', options.mode] : [])], join(dir, 'controller.log'));
+    const controller = startProcess('controller', ENTROPY_BIN, ['controller', '--nats', url, '--creds', auth.creds(CONTROLLER_USER), '--status-period', period, ...(options.mode ? ['--mode', options.mode] : [])], join(dir, 'controller.log'));
     started.push(controller);
     const agents: ManagedProcess[] = [];
     for (const node of options.configuration.nodes) {
@@ -55,13 +71,14 @@ export async function startDemoCluster(options: DemoClusterOptions): Promise<Dem
       await writeFile(vmsFile, JSON.stringify(held));
       const capacity = Object.entries(node.capacity).map(([k, v]) => `${k}=${v}`).join(',');
       const agent = startProcess(`agent ${node.id}`, AGENT_BIN, [
-        '--node', node.id, '--nats', url, '--driver', 'sim', '--speed', String(options.speed),
+        '--node', node.id, '--nats', url, '--creds', auth.creds(agentUser(node.id)), '--driver', 'sim', '--speed', String(options.speed),
         '--capacity', capacity, '--sim-vms', vmsFile, '--state-dir', join(dir, `state-${node.id}`), '--status-interval', period, '--log-level', 'info',
       ], join(dir, `agent-${node.id}.log`));
       agents.push(agent);
       started.push(agent);
     }
-    const nc = await connectNats(url, 'entropy-demo');
+    const operatorCreds = auth.creds(OPERATOR_USER);
+    const nc = await connectNats({ nats: url, creds: operatorCreds }, 'entropy-demo');
     const to = { subjects: subjects(), url };
     const status = (): Promise<StatusReply> => askController(nc, to, 'status', encodeControl('statusRequest', {}), 'statusReply', 10_000);
     const register = async (source: Pick<ApplyRequest, 'vms' | 'vjobs'>): Promise<void> => {
@@ -70,7 +87,7 @@ export async function startDemoCluster(options: DemoClusterOptions): Promise<Dem
       if (!reply.ok) throw new EntropyError(ErrorCode.Io, `the controller refused the demo's vjobs: ${JSON.stringify(reply)}`);
     };
     return {
-      url, dir, agents, controller, status, register,
+      url, operatorCreds, dir, agents, controller, status, register,
       async stop() {
         await nc.close();
         await stopAll();

@@ -115,6 +115,8 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     logger,
     registry,
     periodMs,
+    // An agent that reconnected (maybe to another server of a cluster) gets its pending actions again.
+    onHello: (node, again) => void (again && transport.resend(node)),
     onLiveness: ({ wentOffline, cameOnline }) => {
       wentOffline.forEach((node) => transport.nodeLost(node));
       rememberNodes(cameOnline);
@@ -122,7 +124,19 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
       loop()?.trigger(wentOffline.length > 0 ? 'node-offline' : 'node-online');
     },
   });
-  transport = natsTransport(nc, { subjects: s, isOffline: monitor.isOffline });
+  transport = natsTransport(nc, {
+    subjects: s,
+    isOffline: monitor.isOffline,
+    onRejected: ({ node, subject, reason }) => logger.warn({ node, subject, reason }, 'action reply ignored: not the answer of the node the action was sent to'),
+  });
+  // Replies sent while this connection was away reached nobody: the pending actions go again.
+  void (async () => {
+    for await (const st of nc.status()) {
+      if (st.type !== 'reconnect') continue;
+      logger.info({ server: nc.getServer() }, 'reconnected to NATS; pending actions sent again');
+      transport.resend();
+    }
+  })();
   const nodePower = natsNodePower(nc, {
     subjects: s,
     monitor,

@@ -23,6 +23,8 @@ export interface LeaderLeaseOptions {
   readonly logger: Logger;
   /** Milliseconds, for the stored timestamps and the step-down rule (default: monotonic, epoch-based). */
   readonly now?: () => number;
+  /** The servers of a NATS cluster that keep the lease bucket (1 by default). */
+  readonly replicas?: number;
 }
 
 export interface ParsedLeaseOptions {
@@ -32,6 +34,7 @@ export interface ParsedLeaseOptions {
   readonly bucket: string;
   readonly logger: Logger;
   readonly now: () => number;
+  readonly replicas?: number;
 }
 
 
@@ -60,5 +63,5 @@ export function parseLeaseOptions(opts: LeaderLeaseOptions): ParsedLeaseOptions 
   if (typeof opts.holder !== 'string' || opts.holder === '') throw invalid('holder', 'must be a non-empty string');
   const leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
   if (!Number.isInteger(leaseMs) || leaseMs < MIN_LEASE_MS) throw invalid('leaseMs', `must be an integer of at least ${MIN_LEASE_MS}, not ${leaseMs}`);
-  return { prefix: opts.prefix, holder: opts.holder, leaseMs, bucket, logger: opts.logger, now: opts.now ?? monotonicNow };
+  return { prefix: opts.prefix, holder: opts.holder, leaseMs, bucket, logger: opts.logger, now: opts.now ?? monotonicNow, ...(opts.replicas ? { replicas: opts.replicas } : {}) };
 }

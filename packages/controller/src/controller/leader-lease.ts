@@ -321,7 +321,7 @@ async function openLeaseBucket(nc: NatsConnection, o: ParsedLeaseOptions): Promi
   const { bucket, leaseMs } = o;
   let status: KvStatus;
   try {
-    status = await (await new Kvm(nc).create(bucket, { history: 1, ttl: leaseMs, storage: StorageType.File })).status();
+    status = await (await new Kvm(nc).create(bucket, { history: 1, ttl: leaseMs, storage: StorageType.File, ...(o.replicas ? { replicas: o.replicas } : {}) })).status();
   } catch (cause) {
     throw new LeaseError(
       LeaseErrorCode.Bucket,

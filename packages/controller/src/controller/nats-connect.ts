@@ -1,9 +1,9 @@
 import { connect, errors, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { chunkSizeFor, type ControlKind, type ControlMessageOf, type ControlVerb, decodeControl, encodeControl, EntropyError, ErrorCode, joinReply, MAX_CONTROL_REPLY_BYTES, REPLY_SENTINEL, splitReply, type Subjects } from '@entropy/protocol';
+import { DEFAULT_NATS_URL, type NatsAuthFlags, natsClientSettings } from '@entropy/nats-client';
 
-export type { NatsConnection };
-
-export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+export { DEFAULT_NATS_URL };
+export type { NatsAuthFlags, NatsConnection };
 
 /** How long a client waits for a controller's reply unless told otherwise (`--timeout`). */
 export const DEFAULT_CONTROL_TIMEOUT_MS = 5000;
@@ -11,26 +11,28 @@ export const DEFAULT_CONTROL_TIMEOUT_MS = 5000;
 /** nats-server's default max_payload, for a connection that has not received the server's INFO. */
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 
-/** Credentials come from the environment, as `entropy deploy nats-config` writes them in its credentials files. */
-export const NATS_USER_ENV = 'ENTROPY_NATS_USER';
-export const NATS_PASSWORD_ENV = 'ENTROPY_NATS_PASSWORD';
-
-/** Connects, or throws a one-line EntropyError naming the URL. */
-export async function connectNats(url: string, name: string, options: { reconnect?: boolean; user?: string; password?: string } = {}): Promise<NatsConnection> {
-  const user = options.user ?? process.env[NATS_USER_ENV];
-  const pass = options.password ?? process.env[NATS_PASSWORD_ENV];
+/**
+ * Connects to the servers and with the credentials of `target` (a URL, or the command's NATS
+ * options: flags, then the environment, then the credentials file; see @entropy/nats-client),
+ * or throws a one-line error naming the servers.
+ */
+export async function connectNats(target: string | NatsAuthFlags, name: string, options: { reconnect?: boolean } = {}): Promise<NatsConnection> {
+  const settings = await natsClientSettings(typeof target === 'string' ? { nats: target } : target);
+  const servers = settings.servers.join(',');
   try {
     return await connect({
-      servers: url,
+      servers: settings.servers,
       name,
-      ...(user ? { user, pass } : {}),
+      ...settings.options,
       timeout: 5000,
       // Stack traces captured for every request cost the controller a tenth of its time per step.
       noAsyncTraces: true,
-      ...(options.reconnect ? { maxReconnectAttempts: -1, reconnectTimeWait: 1000 } : { reconnect: false }),
+      // A command given several servers (a cluster) moves to another when its server goes; with one, it ends.
+      ...(options.reconnect ? { maxReconnectAttempts: -1, reconnectTimeWait: 1000 } : settings.servers.length > 1 ? { maxReconnectAttempts: 10, reconnectTimeWait: 500 } : { reconnect: false }),
     });
   } catch (cause) {
-    throw new EntropyError(ErrorCode.Io, `cannot connect to NATS at ${url}: ${(cause as Error).message}`, { cause });
+    const as = settings.user ? ` as ${settings.user}` : '';
+    throw new EntropyError(ErrorCode.Io, `cannot connect to NATS at ${servers}${as}: ${(cause as Error).message}`, { cause });
   }
 }
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { ActionRequest } from '@entropy/protocol';
+import type { ActionRequest, ActionResult } from '@entropy/protocol';
 import { barrierMakespan, contextSwitch, type FeasiblePlan, type Instance, parseInstance } from '@entropy/engine';
 import type { ExecutorEvent } from './events.ts';
 import { executePlan, type ExecuteOptions } from './execute-plan.ts';
@@ -175,6 +175,29 @@ describe('executePlan on a failure', () => {
     const a1 = transport.sends.filter((s) => s.wireId === 'p1:a1');
     expect(a1).toHaveLength(3);
     expect(outcome.completed.find((c) => c.action.id === 'a1')!.attempts).toBe(3);
+  });
+
+  it("sends each action's own nonce, from a secret of the plan, the same on its retries, and fails an action whose result is another node's or lacks it", async () => {
+    const byPlan: Map<string, Set<string | undefined>>[] = [];
+    for (const forge of [(r: ActionResult) => ({ ...r, node: 'n99' }), (r: ActionResult) => ({ ...r, nonce: 'guessed-nonce' })]) {
+      const transport = new MemoryTransport(reference.configuration, { timeScale: 0.002, transientFailures: { a2: 1 } });
+      const nonces = new Map<string, Set<string | undefined>>();
+      const send = transport.send.bind(transport);
+      // The answer of the first action is forged; the others are the agents'.
+      transport.send = (req, options) => {
+        nonces.set(req.actionId, (nonces.get(req.actionId) ?? new Set()).add(req.nonce));
+        return send(req, options).then((r) => (req.actionId === 'p1:a1' ? forge(r) : r));
+      };
+      const outcome = await executePlan(planOf(reference), { planId: 'p1', configuration: reference.configuration, decision: reference.decision, transport, timeouts: { retryDelayMs: 5 } });
+      expect(outcome.status).toBe('failed');
+      expect(outcome.failures.find((f) => f.wireId === 'p1:a1')?.error.code).toBe('ENTROPY_BAD_RESULT');
+      expect(transport.sends.filter((x) => x.wireId === 'p1:a2')).toHaveLength(2);
+      for (const set of nonces.values()) expect([...set]).toEqual([expect.stringMatching(/^[A-Za-z0-9_-]{22}$/)]);
+      const all = [...nonces.values()].flatMap((set) => [...set]);
+      expect(new Set(all).size).toBe(all.length);
+      byPlan.push(nonces);
+    }
+    expect([...byPlan[0]!.get('p1:a1')!][0]).not.toBe([...byPlan[1]!.get('p1:a1')!][0]);
   });
 
   it('stops cleanly when the caller aborts between steps', async () => {

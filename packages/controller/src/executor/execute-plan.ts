@@ -19,6 +19,7 @@ import {
   type UndoAction,
 } from './outcome.ts';
 import { halfPausedVjobs } from './half-paused.ts';
+import { planNonces, resultMismatch } from './result-check.ts';
 import { actionTimeoutMs, type ActionTimeouts, parseTimeouts } from './timeouts.ts';
 import { NodeLostError, TransientTransportError, type ActionTransport } from './transport.ts';
 
@@ -155,6 +156,8 @@ class PlanRun {
   private readonly deadlines = new Map<string, number>();
   private staleReason: string | undefined;
   private readonly started: number;
+  /** Each action's nonce, from the plan's secret; a result counts only with its action's echoed (result-check.ts). */
+  private readonly nonceOf = planNonces();
 
   constructor(
     private readonly plan: FeasiblePlan,
@@ -405,6 +408,7 @@ class PlanRun {
       timeoutMs: actionTimeoutMs(this.timeouts, estimatedMs),
       ...(this.options.token !== undefined ? { token: this.options.token } : {}),
       ...(this.deadlines.has(a.id) ? { notBefore: this.deadlines.get(a.id)! } : {}),
+      nonce: this.nonceOf(wireId),
     };
   }
 
@@ -458,7 +462,8 @@ class PlanRun {
         attempts++;
         try {
           const result = await Promise.race([this.options.transport.send(req, { signal: expiry.signal, timeoutMs: Math.max(1, deadline - this.now()) }), expired]);
-          if (result.actionId !== wireId) return fail(ExecutorErrorCode.BadResult, `reply for action ${JSON.stringify(result.actionId)}, expected ${wireId}`, true);
+          const mismatch = resultMismatch(req, node, result);
+          if (mismatch !== undefined) return fail(ExecutorErrorCode.BadResult, mismatch, true);
           if (!result.ok) {
             const final = result.final === true;
             return { ...fail(result.error?.code ?? ExecutorErrorCode.Transport, result.error?.message ?? 'failed', false, final), agentDurationMs: result.durationMs };

@@ -86,7 +86,8 @@ export class MemoryTransport implements ActionTransport {
     return result.then((r) => {
       record.repliedSeq = this.seq++;
       record.ok = r.ok;
-      return r;
+      // As an agent does: the request's nonce, echoed.
+      return req.nonce !== undefined ? { ...r, nonce: req.nonce } : r;
     });
   }
 

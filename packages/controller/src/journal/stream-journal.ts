@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, StorageType } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import { assertToken, EntropyError, ErrorCode, type Logger } from '@entropy/protocol';
@@ -20,12 +22,17 @@ export interface StreamJournalOptions {
   readonly maxAgeMs?: number;
   /** Upper bound of the stream's size; the oldest records go first (default 256 MiB). */
   readonly maxBytes?: number;
+  /** The servers of a NATS cluster that keep the stream (1 by default). */
+  readonly replicas?: number;
 }
 
 export const DEFAULT_JOURNAL_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000;
 export const DEFAULT_JOURNAL_MAX_BYTES = 256 * 1024 * 1024;
 /** How long reading one plan's records may take before it is given up (and reported). */
 const READ_TIMEOUT_MS = 10_000;
+/** How long an append is tried again (a cluster electing the stream's new leader), and how often. */
+const APPEND_RETRY_MS = 20_000;
+const APPEND_RETRY_DELAY_MS = 250;
 
 /**
  * The plan journal in a JetStream stream, file storage, one subject per plan. An append resolves
@@ -55,6 +62,7 @@ export class StreamJournal implements PlanJournal {
       discard: DiscardPolicy.Old,
       max_age: nanos(options.maxAgeMs ?? DEFAULT_JOURNAL_MAX_AGE_MS),
       max_bytes: options.maxBytes ?? DEFAULT_JOURNAL_MAX_BYTES,
+      num_replicas: options.replicas ?? 1,
     };
     try {
       await jsm.streams.info(name);
@@ -80,7 +88,27 @@ export class StreamJournal implements PlanJournal {
 
   async append(records: readonly JournalRecord[]): Promise<void> {
     // Published together, acknowledged together: one round trip for a whole dispatch unit.
-    await Promise.all(records.map((r) => this.js.publish(journalSubject(this.prefix, r.planId), this.encoder.encode(JSON.stringify(r)))));
+    await Promise.all(records.map((r) => this.publishDurably(journalSubject(this.prefix, r.planId), this.encoder.encode(JSON.stringify(r)))));
+  }
+
+  /**
+   * Publishes until the server acknowledges, for up to APPEND_RETRY_MS: in a NATS cluster, the
+   * stream's leader may be gone for the few seconds its replicas take to elect another. The
+   * record's hash is its message id, so that a record whose acknowledgement was lost is stored once.
+   */
+  private async publishDurably(subject: string, data: Uint8Array): Promise<void> {
+    const msgID = createHash('sha1').update(subject).update(data).digest('base64url');
+    const deadline = Date.now() + APPEND_RETRY_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.js.publish(subject, data, { msgID });
+        return;
+      } catch (err) {
+        if (Date.now() + APPEND_RETRY_DELAY_MS >= deadline) throw err;
+        if (attempt === 1) this.logger.warn({ stream: this.stream, err: (err as Error).message }, 'journal: a record not acknowledged; publishing it again');
+        await delay(APPEND_RETRY_DELAY_MS);
+      }
+    }
   }
 
   async read(planId: string): Promise<JournalRecord[]> {

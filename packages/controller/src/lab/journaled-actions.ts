@@ -27,7 +27,7 @@ const END_WAIT_MS = 10_000;
  * were written, once the plan's end is journaled (or after 10 s, with what is there).
  */
 export async function journaledActions(nc: NatsConnection, planId: string, prefix = 'entropy'): Promise<JournaledAction[]> {
-  const journal = await StreamJournal.open(nc, { prefix, logger: silentLogger });
+  const journal = await StreamJournal.existing(nc, { prefix, logger: silentLogger });
   const deadline = Date.now() + END_WAIT_MS;
   let summary = summarizePlan(await journal.read(planId));
   while (!summary.end && Date.now() < deadline) {

@@ -33,6 +33,8 @@ export interface HostAgentOptions {
   /** The lab directory: config, images, state, logs. */
   readonly dir: string;
   readonly natsUrl: string;
+  /** The agent's NATS credentials file (the lab runs with production permissions). */
+  readonly creds: string;
   /** `n1=ADDR,...`: where live migrations go. */
   readonly migration: string;
   readonly capacity: Readonly<Record<string, number>>;
@@ -42,7 +44,7 @@ export interface HostAgentOptions {
 export function hostAgentCommand(h: LabHost, o: HostAgentOptions): string[] {
   const path = (...parts: string[]) => join(o.dir, ...parts);
   const args = [
-    AGENT_BIN, '--node', h.node, '--nats', o.natsUrl, '--driver', 'virsh', '--virsh-uri', h.uri,
+    AGENT_BIN, '--node', h.node, '--nats', o.natsUrl, '--creds', o.creds, '--driver', 'virsh', '--virsh-uri', h.uri,
     '--config-dir', path('config'), '--image-dir', path('images'), '--shared-images', '--hosts', o.migration,
     '--state-dir', path('state', h.node), '--capacity', Object.entries(o.capacity).map(([k, v]) => `${k}=${v}`).join(','),
     '--status-interval', String(STATUS_PERIOD_MS), '--shutdown-command', JSON.stringify(hostStopCommand(o.dir)),

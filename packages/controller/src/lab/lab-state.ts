@@ -62,11 +62,18 @@ export const labStateSchema = z.object({
   guests: z.array(labGuestSchema),
   /** Entries made under `dir`, removed by lab down. */
   paths: z.array(z.string()),
-  nats: z.object({ url: z.string(), hostUrl: z.string() }).optional(),
+  /** Where the user reaches the lab's nats-server, and the operator's credentials file its commands need. */
+  nats: z.object({ url: z.string(), hostUrl: z.string(), creds: z.string().optional() }).optional(),
   image: z.object({ kernel: z.string(), initrd: z.string(), sha256: z.record(z.string(), z.string()) }).optional(),
   capacity: z.record(z.string(), z.number()).optional(),
 });
 export type LabState = z.infer<typeof labStateSchema>;
+
+/** The lab's NATS as the operator reaches it: `--nats` and `--creds` of every command. */
+export function labNats(state: LabState): { readonly nats: string; readonly creds?: string } {
+  if (!state.nats) throw new LabError(LabErrorCode.State, `the lab in ${state.dir} recorded no NATS server`);
+  return state.nats.creds ? { nats: state.nats.url, creds: state.nats.creds } : { nats: state.nats.url };
+}
 
 /** The lab's state, read from its directory; undefined when no lab is recorded there. */
 export function readLabState(dir: string): LabState | undefined {

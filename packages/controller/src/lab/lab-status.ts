@@ -1,6 +1,6 @@
 import { encodeControl, type StatusReply, subjects } from '@entropy/protocol';
 import { askController, connectNats } from '../controller/nats-connect.ts';
-import type { LabState } from './lab-state.ts';
+import { labNats, type LabState } from './lab-state.ts';
 import { virshAt } from './libvirtd.ts';
 import { listNamespaces } from './netns-hosts.ts';
 import { isRunning } from './recorded-process.ts';
@@ -30,7 +30,7 @@ export async function labStatus(state: LabState): Promise<LabStatus> {
   let controller: StatusReply | string = 'no NATS URL recorded';
   if (state.nats) {
     try {
-      const nc = await connectNats(state.nats.url, 'entropy-lab-status');
+      const nc = await connectNats(labNats(state), 'entropy-lab-status');
       try {
         controller = await askController(nc, { subjects: subjects(), url: state.nats.url }, 'status', encodeControl('statusRequest', {}), 'statusReply', 3000);
       } finally {

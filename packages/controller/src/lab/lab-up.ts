@@ -7,11 +7,13 @@ import { encodeControl, type StatusReply, subjects } from '@entropy/protocol';
 import { startNatsServer } from '../cluster/nats-server.ts';
 import { ENTROPY_BIN } from '../cluster/processes.ts';
 import { askController, connectNats } from '../controller/nats-connect.ts';
+import { writeNatsConfig } from '../deploy/nats-config-command.ts';
+import { agentUser, CONTROLLER_USER, OPERATOR_USER } from '../deploy/nats-roles.ts';
 import type { CostModelOverrides } from '@entropy/engine';
 import { DEFAULT_GUEST_CACHE, guestImage, guestXml } from './guest.ts';
 import { LabError, LabErrorCode } from './lab-error.ts';
 import { labScenario, scenarioFits } from './lab-scenario.ts';
-import { type LabProcess, LabRole, type LabState, LabStateFile, readLabState } from './lab-state.ts';
+import { labNats, type LabProcess, LabRole, type LabState, LabStateFile, readLabState } from './lab-state.ts';
 import { teardownLab } from './lab-teardown.ts';
 import { hostAgentCommand, hostStartCommand, spawnHostAgent, startHostLibvirtd } from './lab-host.ts';
 import { libvirtUri } from './libvirtd.ts';
@@ -139,8 +141,10 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
     say('nats-server with JetStream and the controller on the bridge, a relay to it on this machine\'s loopback...');
     const natsHost = { host: net.switchAddr, port: 4222 };
     const hostUrl = `nats://${natsHost.host}:${natsHost.port}`;
+    // The production configuration, with this lab's own credentials: each process its role's rights only.
+    const auth = await writeNatsConfig({ nodes: hosts.map((h) => h.node), out: path('nats', 'nats-server.conf'), storeDir: path('nats', 'js'), nkeys: true });
     await startNatsServer({
-      jetstream: true,
+      config: auth.configs[0],
       dir: path('nats'),
       detached: true,
       netns: net.switchNs,
@@ -149,14 +153,15 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
     });
     const exposed = await exposeOnLoopback({ dir: path('relay'), ns: net.switchNs, target: natsHost, detached: true, started: record(LabRole.Relay) });
     const url = `nats://127.0.0.1:${exposed.port}`;
-    file.update((s) => ({ ...s, nats: { url, hostUrl } }));
+    const operator = auth.creds(OPERATOR_USER);
+    file.update((s) => ({ ...s, nats: { url, hostUrl, creds: operator } }));
     const costModel = path('cost-model.json');
     file.addPath(costModel);
     writeFileSync(costModel, `${JSON.stringify(LAB_COST_MODEL, null, 2)}\n`);
     // fcfs sizes VMs by their declared demand: the measured CPU of TCG guests says nothing about the
     // scenario's demands, and measured sizing would plan another switch than the one described.
     const controllerArgs = [
-      'controller', '--nats', hostUrl, '--queue-store', 'kv', '--policy', 'fcfs', '--status-period', String(OFFLINE_PERIOD_MS), '--cost-model', costModel,
+      'controller', '--nats', hostUrl, '--creds', auth.creds(CONTROLLER_USER), '--queue-store', 'kv', '--policy', 'fcfs', '--status-period', String(OFFLINE_PERIOD_MS), '--cost-model', costModel,
       '--group-lead', String(GROUP_LEAD_MS), '--boot-command', JSON.stringify(hostStartCommand(dir)), '--boot-timeout', String(BOOT_TIMEOUT_MS),
     ];
     const controller = spawnRecorded('controller', 'ip', ['netns', 'exec', net.switchNs, process.execPath, ENTROPY_BIN, ...controllerArgs], { log: path('logs', 'controller.log'), detached: true });
@@ -172,13 +177,13 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
     say(`an entropy-agent --driver virsh in every host...`);
     const migration = hosts.map((h) => `${h.node}=${h.addr}`).join(',');
     for (const h of hosts) {
-      const agentCommand = hostAgentCommand(h, { dir, natsUrl: hostUrl, migration, capacity });
+      const agentCommand = hostAgentCommand(h, { dir, natsUrl: hostUrl, creds: auth.creds(agentUser(h.node)), migration, capacity });
       file.update((s) => ({ ...s, hosts: s.hosts.map((x) => (x.node === h.node ? { ...x, agentCommand } : x)) }));
       record(LabRole.Agent, h.node)(spawnHostAgent(dir, h.node, agentCommand));
     }
 
     say('waiting for the controller to see every host online...');
-    await untilHostsOnline(file.current, url, opts.readyTimeoutMs ?? 120_000);
+    await untilHostsOnline(file.current, opts.readyTimeoutMs ?? 120_000);
 
     let scenario: Lab['scenario'];
     if (scenarioFits(nodes, guests, capacity)) {
@@ -215,9 +220,10 @@ function claimDir(dir: string): boolean {
 }
 
 /** Polls the controller's status until every host is online; a recorded process that dies meanwhile ends the wait. */
-async function untilHostsOnline(state: LabState, url: string, timeoutMs: number): Promise<StatusReply> {
-  const nc = await connectNats(url, 'entropy-lab');
-  const to = { subjects: subjects(), url };
+async function untilHostsOnline(state: LabState, timeoutMs: number): Promise<StatusReply> {
+  const target = labNats(state);
+  const nc = await connectNats(target, 'entropy-lab');
+  const to = { subjects: subjects(), url: target.nats };
   const deadline = Date.now() + timeoutMs;
   let online = 0;
   try {

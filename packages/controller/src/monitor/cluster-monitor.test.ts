@@ -57,13 +57,13 @@ describe('ClusterMonitor', () => {
     const r = registry();
     m.observeStatus(status('n1', 0, [vm('v1', 'n1')]), 0);
     m.observeStatus(status('n2', 0, [vm('v2', 'n2'), vm('v3', 'n2', 'sleeping')]), 0);
-    expect(m.sweep(0)).toEqual({ wentOffline: [], cameOnline: ['n1', 'n2'] });
+    expect(m.sweep(0)).toEqual({ wentOffline: [], cameOnline: ['n1', 'n2'], forgotten: [] });
     // n2 keeps publishing; n1 falls silent after t=0.
     for (let t = 1000; t <= 3000; t += 1000) m.observeStatus(status('n2', t / 1000, [vm('v2', 'n2'), vm('v3', 'n2', 'sleeping')]), t);
     expect(m.livenessOf('n1', 3000)).toBe('online');
     expect(m.sweep(3000).wentOffline).toEqual([]);
     expect(m.livenessOf('n1', 3001)).toBe('offline');
-    expect(m.sweep(3001)).toEqual({ wentOffline: ['n1'], cameOnline: [] });
+    expect(m.sweep(3001)).toEqual({ wentOffline: ['n1'], cameOnline: [], forgotten: [] });
     expect(m.sweep(3500).wentOffline).toEqual([]);
     const view = m.view(3001, r);
     expect(view.configuration.nodes.find((n) => n.id === 'n1')!.state).toBe('offline');
@@ -76,7 +76,7 @@ describe('ClusterMonitor', () => {
     expect(view.configuration.vjobs.map((j) => j.id)).toEqual(['j2', 'j3']);
     // It comes back with its next status.
     m.observeStatus(status('n1', 1, [vm('v1', 'n1')]), 4000);
-    expect(m.sweep(4000)).toEqual({ wentOffline: [], cameOnline: ['n1'] });
+    expect(m.sweep(4000)).toEqual({ wentOffline: [], cameOnline: ['n1'], forgotten: [] });
     expect(m.view(4000, r).excluded).toEqual([]);
   });
 
@@ -195,11 +195,11 @@ describe('ClusterMonitor', () => {
     const hello = (startedAt: number, pid: number) => ({ node: 'n3', driver: 'sim', capacity: { cpu: 4, mem: 4096 }, startedAt, pid });
     m.observeHello(hello(1, 100), 0);
     m.observeStatus(status('n3', 0, []), 10);
-    expect(m.sweep(20)).toEqual({ wentOffline: [], cameOnline: ['n3'] });
+    expect(m.sweep(20)).toEqual({ wentOffline: [], cameOnline: ['n3'], forgotten: [] });
     m.markPoweredOff('n3', 100);
     // No three silent periods: offline now, and reported by the next sweep.
     expect(m.livenessOf('n3', 100)).toBe('offline');
-    expect(m.sweep(101)).toEqual({ wentOffline: ['n3'], cameOnline: [] });
+    expect(m.sweep(101)).toEqual({ wentOffline: ['n3'], cameOnline: [], forgotten: [] });
     expect(m.view(101).nodes).toEqual([expect.objectContaining({ id: 'n3', liveness: 'offline', poweredOff: true })]);
     expect(m.view(101).configuration.nodes).toEqual([{ id: 'n3', capacity: { cpu: 4, mem: 4096 }, state: 'offline' }]);
     // The old agent's last words change nothing.
@@ -215,6 +215,41 @@ describe('ClusterMonitor', () => {
     m.observeStatus(status('n3', 0, []), 5100);
     expect(m.bootedSince('n3', 4000, 5100)).toBe(true);
     expect(m.bootedSince('n3', 5050, 5100)).toBe(false);
-    expect(m.sweep(5100)).toEqual({ wentOffline: [], cameOnline: ['n3'] });
+    expect(m.sweep(5100)).toEqual({ wentOffline: [], cameOnline: ['n3'], forgotten: [] });
+  });
+
+  it('forgets nodes that said hello and never reported, after ten silence windows: 2,000 forged hellos leave no node behind', () => {
+    const m = new ClusterMonitor({ periodMs: 1000 });
+    for (let i = 0; i < 2000; i++) m.observeHello({ node: `ghost${i}`, driver: 'sim', capacity: { cpu: 1, mem: 1 }, startedAt: 0 }, i);
+    m.observeHello({ node: 'n1', driver: 'sim', capacity: { cpu: 4, mem: 4096 }, startedAt: 0 }, 0);
+    for (let t = 0; t <= 32_000; t += 1000) m.observeStatus(status('n1', t / 1000, []), t);
+    expect(m.nodeViews(2000)).toHaveLength(2001);
+    expect(m.sweep(2000).forgotten).toEqual([]);
+    const later = m.sweep(32_000);
+    expect(later.forgotten).toHaveLength(2000);
+    expect(m.nodeViews(32_000).map((n) => [n.id, n.liveness])).toEqual([['n1', 'online']]);
+  });
+
+  it('forgets a silent node once it was reported offline and stayed silent for forgetAfterMs; a node a plan powered off stays', () => {
+    const m = new ClusterMonitor({ periodMs: 1000, forgetAfterMs: 60_000 });
+    m.observeStatus(status('n1', 0, [vm('v1', 'n1')]), 0);
+    m.observeStatus(status('n2', 0, []), 0);
+    m.sweep(0);
+    m.markPoweredOff('n2', 10);
+    expect(m.sweep(3001)).toEqual({ wentOffline: ['n1', 'n2'], cameOnline: [], forgotten: [] });
+    expect(m.sweep(59_000).forgotten).toEqual([]);
+    expect(m.sweep(60_001).forgotten).toEqual(['n1']);
+    expect(m.nodeViews(60_001).map((n) => n.id)).toEqual(['n2']);
+    // The agent comes back: a node again, online with its next status.
+    m.observeStatus(status('n1', 1, [vm('v1', 'n1')]), 61_000);
+    expect(m.sweep(61_000)).toEqual({ wentOffline: [], cameOnline: ['n1'], forgotten: [] });
+  });
+
+  it('never forgets a node before it was reported offline, even when it falls silent between two sweeps for longer than forgetAfterMs', () => {
+    const m = new ClusterMonitor({ periodMs: 1000, forgetAfterMs: 3000 });
+    m.observeStatus(status('n1', 0, []), 0);
+    m.sweep(0);
+    expect(m.sweep(10_000)).toEqual({ wentOffline: ['n1'], cameOnline: [], forgotten: [] });
+    expect(m.sweep(10_001).forgotten).toEqual(['n1']);
   });
 });

@@ -6,10 +6,17 @@ export const DEFAULT_STATUS_PERIOD_MS = 2000;
 /** A node silent for this many status periods is offline. */
 export const DEFAULT_MISSED_PERIODS = 3;
 
+/** A node that said hello and never reported is forgotten after this many silence windows. */
+export const PENDING_WINDOWS = 10;
+/** A node offline (silent, not powered off by a plan) this long is forgotten: 15 minutes. */
+export const DEFAULT_FORGET_AFTER_MS = 15 * 60 * 1000;
+
 export interface MonitorOptions {
   /** The agents' status period. */
   readonly periodMs?: number;
   readonly missedPeriods?: number;
+  /** How long a silent node stays in the views (offline) before it is forgotten (default 15 minutes). */
+  readonly forgetAfterMs?: number;
 }
 
 export const NodeLiveness = {
@@ -103,20 +110,27 @@ export class ClusterMonitor {
    */
   private readonly results = new Map<string, ActionOutcomeObservation & { readonly at: number }>();
 
+  private readonly forgetAfterMs: number;
+
   constructor(options: MonitorOptions = {}) {
     this.silenceMs = (options.periodMs ?? DEFAULT_STATUS_PERIOD_MS) * (options.missedPeriods ?? DEFAULT_MISSED_PERIODS);
+    this.forgetAfterMs = Math.max(options.forgetAfterMs ?? DEFAULT_FORGET_AFTER_MS, this.silenceMs);
   }
 
-  observeHello(hello: Hello, at: number): void {
-    const off = this.nodes.get(hello.node)?.poweredOff;
+  /** Returns true when the hello comes from the agent process already known (it reconnected), false for a new one. */
+  observeHello(hello: Hello, at: number): boolean {
+    const known = this.nodes.get(hello.node);
+    const off = known?.poweredOff;
     // The agent that was powered off may still be heard (a hello sent before it stopped): only another process is the node back.
-    if (off?.agent !== undefined && off.agent.startedAt === hello.startedAt && off.agent.pid === hello.pid) return;
+    if (off?.agent !== undefined && off.agent.startedAt === hello.startedAt && off.agent.pid === hello.pid) return true;
+    const again = known?.agent !== undefined && known.agent.startedAt === hello.startedAt && known.agent.pid === hello.pid;
     const n = this.record(hello.node, at);
     n.driver = hello.driver;
     n.capacity = hello.capacity;
     n.helloAt = at;
     n.agent = hello.pid !== undefined ? { startedAt: hello.startedAt, pid: hello.pid } : { startedAt: hello.startedAt };
     n.poweredOff = undefined;
+    return again;
   }
 
   /**
@@ -222,12 +236,28 @@ export class ClusterMonitor {
     return n.status ? NodeLiveness.Online : NodeLiveness.Pending;
   }
 
-  /** Nodes whose liveness changed since the previous sweep. */
-  sweep(at: number): { readonly wentOffline: string[]; readonly cameOnline: string[] } {
+  /**
+   * Nodes whose liveness changed since the previous sweep, and those forgotten: a node that said
+   * hello and never reported within ten silence windows (a hello alone is cheap to forge: the
+   * nodes it adds must not stay), and a node silent for `forgetAfterMs`. A node a plan powered off
+   * stays (its power record says where its VMs went); an agent that comes back is a new node.
+   */
+  sweep(at: number): { readonly wentOffline: string[]; readonly cameOnline: string[]; readonly forgotten: string[] } {
     // A result no status has confirmed within the silence window stays only as long as its node's reports do.
     for (const [vm, r] of this.results) if (at - r.at > this.silenceMs) this.results.delete(vm);
     const wentOffline: string[] = [];
     const cameOnline: string[] = [];
+    const forgotten: string[] = [];
+    for (const [id, n] of this.nodes) {
+      if (n.poweredOff !== undefined) continue;
+      const silent = at - n.lastSeen;
+      const reportedOffline = this.lastLiveness.get(id) === NodeLiveness.Offline;
+      if ((n.status === undefined && silent > this.silenceMs * PENDING_WINDOWS) || (silent > this.forgetAfterMs && reportedOffline)) {
+        this.nodes.delete(id);
+        this.lastLiveness.delete(id);
+        forgotten.push(id);
+      }
+    }
     for (const id of this.nodes.keys()) {
       const now = this.livenessOf(id, at)!;
       const before = this.lastLiveness.get(id);
@@ -235,7 +265,7 @@ export class ClusterMonitor {
       if (now === NodeLiveness.Online && before !== NodeLiveness.Online) cameOnline.push(id);
       this.lastLiveness.set(id, now);
     }
-    return { wentOffline, cameOnline };
+    return { wentOffline, cameOnline, forgotten };
   }
 
   /**

@@ -10,6 +10,11 @@ export interface NatsMonitorOptions extends MonitorOptions {
   readonly logger: Logger;
   readonly registry?: VMRegistry;
   readonly now?: () => number;
+  /**
+   * Called on every hello accepted; `again` when it comes from the agent process already known: it
+   * reconnected, maybe to another server of a cluster, and may not answer the requests it got before.
+   */
+  readonly onHello?: (node: string, again: boolean) => void;
   /** Called when a node goes offline (after `missedPeriods` silent periods) or comes back. */
   readonly onLiveness?: (change: { readonly wentOffline: string[]; readonly cameOnline: string[] }) => void;
 }
@@ -61,16 +66,29 @@ export function startNatsMonitor(nc: NatsConnection, options: NatsMonitorOptions
     })();
   };
 
+  const impostors = impostorLog(logger);
+  /** The node a message speaks for must be its subject's: an agent may publish on its own subjects only, whatever it claims. */
+  const fromItsNode = (kind: 'hello' | 'status', subject: string, node: string): boolean => {
+    const parsed = s.parse(subject);
+    const own = parsed?.kind === kind ? parsed.node : undefined;
+    if (own === node) return true;
+    impostors(kind, subject, own, node, now());
+    return false;
+  };
+
   serve(s.allNodeHello(), (data, respond, subject) => {
     const r = decode('hello', data);
     if (!r.ok) return logger.warn({ subject, ...r.error }, 'malformed hello dropped');
-    monitor.observeHello(r.msg, now());
+    if (!fromItsNode('hello', subject, r.msg.node)) return;
+    const again = monitor.observeHello(r.msg, now());
     respond(encode('helloAck', { node: r.msg.node, by: options.name, ts: now() }));
-    logger.info({ node: r.msg.node, driver: r.msg.driver, capacity: r.msg.capacity }, 'agent announced');
+    logger.info({ node: r.msg.node, driver: r.msg.driver, capacity: r.msg.capacity, ...(again ? { again } : {}) }, 'agent announced');
+    options.onHello?.(r.msg.node, again);
   });
   serve(s.allNodeStatus(), (data, _respond, subject) => {
     const r = decode('status', data);
     if (!r.ok) return logger.warn({ subject, ...r.error }, 'malformed status dropped');
+    if (!fromItsNode('status', subject, r.msg.node)) return;
     monitor.observeStatus(r.msg, now());
   });
 
@@ -82,6 +100,7 @@ export function startNatsMonitor(nc: NatsConnection, options: NatsMonitorOptions
       else logger.warn({ node }, 'node offline: no status for three periods');
     }
     for (const node of change.cameOnline) logger.info({ node }, 'node online');
+    if (change.forgotten.length > 0) logger.info({ nodes: change.forgotten.slice(0, 20), count: change.forgotten.length }, 'nodes forgotten: silent too long, or a hello never followed by a status');
     if (change.wentOffline.length + change.cameOnline.length > 0) options.onLiveness?.(change);
   };
   const timer = setInterval(sweep, Math.max(50, Math.round(periodMs / 4)));
@@ -105,5 +124,26 @@ export function startNatsMonitor(nc: NatsConnection, options: NatsMonitorOptions
       clearInterval(timer);
       for (const sub of subs) sub.unsubscribe();
     },
+  };
+}
+
+/** How often one subject's impostor messages are logged: a flood of them must not flood the log. */
+const IMPOSTOR_LOG_EVERY_MS = 10_000;
+
+/**
+ * Logs messages whose node differs from their subject's: the first of each subject at once, then
+ * one line per subject every 10 s with the count dropped meanwhile.
+ */
+function impostorLog(logger: Logger): (kind: string, subject: string, subjectNode: string | undefined, claimed: string, at: number) => void {
+  const last = new Map<string, { at: number; dropped: number }>();
+  return (kind, subject, subjectNode, claimed, at) => {
+    const seen = last.get(subject);
+    if (seen && at - seen.at < IMPOSTOR_LOG_EVERY_MS) {
+      seen.dropped++;
+      return;
+    }
+    if (last.size > 10_000) last.clear();
+    last.set(subject, { at, dropped: 0 });
+    logger.warn({ subject, subjectNode, claimed, ...(seen?.dropped ? { droppedSince: seen.dropped } : {}) }, `${kind} refused: its node is not its subject's`);
   };
 }

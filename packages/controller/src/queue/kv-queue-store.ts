@@ -79,8 +79,9 @@ export class KvQueueStore implements QueueStore {
     private readonly onInvalid: (key: string, reason: string) => void,
   ) {}
 
-  static async open(nc: NatsConnection, bucket: string, options: { history?: number; onInvalid?: (key: string, reason: string) => void } = {}): Promise<KvQueueStore> {
-    const kv = await new Kvm(nc).create(bucket, { history: options.history ?? DEFAULT_QUEUE_HISTORY });
+  /** `replicas`: the servers of a NATS cluster that keep the bucket (1 by default). */
+  static async open(nc: NatsConnection, bucket: string, options: { history?: number; replicas?: number; onInvalid?: (key: string, reason: string) => void } = {}): Promise<KvQueueStore> {
+    const kv = await new Kvm(nc).create(bucket, { history: options.history ?? DEFAULT_QUEUE_HISTORY, ...(options.replicas ? { replicas: options.replicas } : {}) });
     return new KvQueueStore(kv, bucket, options.onInvalid ?? (() => {}));
   }
 
@@ -222,12 +223,12 @@ export type QueueStoreKind = (typeof QueueStoreKind)[keyof typeof QueueStoreKind
  */
 export async function openQueueStore(
   nc: NatsConnection,
-  options: { kind: QueueStoreKind; bucket: string; logger: Logger },
+  options: { kind: QueueStoreKind; bucket: string; logger: Logger; replicas?: number },
 ): Promise<QueueStore> {
   const { kind, bucket, logger } = options;
   if (kind === QueueStoreKind.Memory) return new MemoryQueueStore();
   try {
-    const store = await KvQueueStore.open(nc, bucket, { onInvalid: (key, reason) => logger.warn({ bucket, key, reason }, 'invalid vjob entry in the queue store ignored') });
+    const store = await KvQueueStore.open(nc, bucket, { ...(options.replicas ? { replicas: options.replicas } : {}), onInvalid: (key, reason) => logger.warn({ bucket, key, reason }, 'invalid vjob entry in the queue store ignored') });
     logger.info({ store: 'kv', bucket }, 'vjob queue in JetStream KV');
     return store;
   } catch (cause) {
