@@ -1,20 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { type ApplyReply, type ApplyRequest, type CommandTemplate, ControlErrorCode, decode, decodeControl, encode, encodeControl, type LedgerReply, type Logger, type Subjects, subjects as subjectsOf } from '@entropy/protocol';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { type ApplyReply, type ApplyRequest, type CommandTemplate, ControlErrorCode, decode, encode, type LedgerReply, type Logger, type Subjects, subjects as subjectsOf } from '@entropy/protocol';
 import {
   type ActionTimeouts,
-  executePlan,
   ExecutionMode,
   type ExecutionOutcome,
   natsTransport,
-  type ObservedPlace,
   progressPublisher,
 } from '../executor/index.ts';
 import { MemoryJournal, type PlanJournal } from '../journal/plan-journal.ts';
 import { type Configuration, type CostModel, type Decision, DEFAULT_COST_MODEL, type FeasiblePlan, type Policy } from '@entropy/engine';
 import { DEFAULT_MISSED_PERIODS, MemoryRegistry, type MonitorView, startNatsMonitor } from '../monitor/index.ts';
-import type { NodePowerRecord } from '../queue/queue-store.ts';
 import type { VJobQueue } from '../queue/vjob-queue.ts';
 import type { RetryPolicy } from '../reconcile/failure-book.ts';
 import type { BusyVM } from '../reconcile/reconcile.ts';
@@ -22,13 +19,13 @@ import { type DecideFn, type ReconcileLoop, startReconcileLoop } from '../reconc
 import { applyRequest } from './apply-request.ts';
 import type { BootCommandRunner } from './boot-command.ts';
 import { natsNodePower } from './nats-node-power.ts';
-import { nodePowerRequest } from './node-power-request.ts';
+import { NodeBook } from './node-book.ts';
+import { vmMetaSender } from './vm-meta-sender.ts';
+import { serveControlSubjects } from './control-subjects.ts';
 import type { LeaderLease } from './leader-lease.ts';
-import { actionJournalFor } from './plan-journaling.ts';
-import { respondChunked } from './nats-connect.ts';
+import { planRunner } from './plan-runner.ts';
 import { closeInterruptedPlan, planRecorder } from './plan-records.ts';
 import { queueRequestHandlers } from './queue-requests.ts';
-import { statusReplyOf } from './status-reply.ts';
 
 export type { DecideFn } from '../reconcile/reconcile-loop.ts';
 
@@ -102,9 +99,7 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
   const journal = options.journal ?? new MemoryJournal();
   const registry = new MemoryRegistry();
   options.queue?.attach(registry);
-  const knownNodes = new Set(options.knownNodes ?? []);
-  /** The nodes' power records (wanted states, plans' power-offs): the queue store's, read when leading starts, written through. */
-  const power = new Map<string, NodePowerRecord>();
+  const nodes = new NodeBook(logger, options.queue?.store, options.knownNodes);
   /** The leader's part: the loop, the control subscriptions, the signal that stops its plan; absent while standing by. */
   let term: { readonly loop: ReconcileLoop; readonly subs: Subscription[]; readonly abort: AbortController; readonly token?: number } | undefined;
   const loop = () => term?.loop;
@@ -119,8 +114,8 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     onHello: (node, again) => void (again && transport.resend(node)),
     onLiveness: ({ wentOffline, cameOnline }) => {
       wentOffline.forEach((node) => transport.nodeLost(node));
-      rememberNodes(cameOnline);
-      cameOnline.forEach(poweredOn);
+      nodes.remember(cameOnline);
+      for (const node of cameOnline) nodes.poweredOn(node);
       loop()?.trigger(wentOffline.length > 0 ? 'node-offline' : 'node-online');
     },
   });
@@ -144,49 +139,13 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     ...(options.bootCommand ? { bootCommand: options.bootCommand } : {}),
     ...(options.bootTimeoutMs !== undefined ? { bootTimeoutMs: options.bootTimeoutMs } : {}),
     ...(options.runBoot ? { runBoot: options.runBoot } : {}),
-    onPoweredOff: (node) => {
-      const capacity = monitor.nodes().find((n) => n.id === node)?.capacity ?? {};
-      void updatePower(node, (r) => ({ ...r, poweredOff: { at: Date.now(), capacity } }));
-    },
+    onPoweredOff: (node) => nodes.poweredOff(node, monitor.nodes().find((n) => n.id === node)?.capacity ?? {}),
   });
   const publish = progressPublisher(nc, s);
-  let last: ExecutionOutcome | undefined;
   let closed = false;
-  /** When the last plan ended: a view is fresh once every online node has reported since. */
-  let settledAt = 0;
   const records = options.queue ? planRecorder(options.queue.store, name, logger) : undefined;
 
-  /** Nodes seen for the first time are written to the store: a restarted controller waits for them. */
-  function rememberNodes(nodes: readonly string[]): void {
-    const added = nodes.filter((n) => !knownNodes.has(n));
-    if (added.length === 0) return;
-    for (const n of added) knownNodes.add(n);
-    options.queue?.store.addKnownNodes(added).catch((err: Error) => logger.warn({ nodes: added, err: err.message }, 'cannot record the known nodes'));
-  }
-
-  /** Writes a node's power record to the store and the cache; a store that fails is logged, the cache still changes. */
-  async function updatePower(node: string, change: (current: NodePowerRecord | undefined) => NodePowerRecord | undefined): Promise<void> {
-    const local = change(power.get(node));
-    if (local && (local.wanted !== undefined || local.poweredOff !== undefined)) power.set(node, local);
-    else power.delete(node);
-    if (!options.queue) return;
-    try {
-      const stored = await options.queue.store.updateNodePower(node, change);
-      if (stored) power.set(node, stored);
-      else power.delete(node);
-    } catch (err) {
-      logger.warn({ node, err: (err as Error).message }, 'cannot record the node power state');
-    }
-  }
-
-  /** A node came online: it is no longer powered off, and a wish to see it online is fulfilled. */
-  function poweredOn(node: string): void {
-    const r = power.get(node);
-    if (!r || (r.poweredOff === undefined && r.wanted !== 'online')) return;
-    void updatePower(node, (current) => (current?.wanted === 'offline' ? { wanted: 'offline' } : undefined));
-  }
-
-  const isFresh = (view: Pick<MonitorView, 'nodes'>) => view.nodes.every((n) => n.liveness !== 'online' || n.lastSeen >= settledAt);
+  const isFresh = (view: Pick<MonitorView, 'nodes'>) => view.nodes.every((n) => n.liveness !== 'online' || n.lastSeen >= runner.settledAt());
 
   /**
    * The monitor's view once fresh, or after three periods at most (a node that falls silent goes
@@ -198,63 +157,22 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     return monitor.view();
   }
 
-  /** What the agents report of some VMs now: the executor's check for stale plans. */
-  function observe(vms: readonly string[]): ReadonlyMap<string, ObservedPlace> {
-    const out = new Map<string, ObservedPlace>();
-    for (const vm of vms) {
-      const p = monitor.placeOf(vm);
-      // Crashed and unknown are no plan's expectation: reported as such, they make the plan stale.
-      if (p && p.state !== 'terminated') out.set(vm, p as ObservedPlace);
-    }
-    return out;
-  }
-
-  async function execute(planId: string, plan: FeasiblePlan, configuration: Configuration, decision: Decision, mode?: ExecutionMode): Promise<ExecutionOutcome | undefined> {
-    const executionMode = mode ?? options.mode ?? ExecutionMode.Barrier;
-    const leader = term;
-    if (!leader) return undefined;
-    logger.info({ planId, actions: plan.actions.length, steps: plan.steps, makespan: plan.makespan, mode: executionMode, ...(leader.token !== undefined ? { token: leader.token } : {}) }, 'plan started');
-    records?.started(planId, plan, executionMode);
-    const actions = actionJournalFor(journal, planId, logger);
-    try {
-      await journal.append([{ kind: 'plan', planId, controller: name, ...(leader.token !== undefined ? { token: leader.token } : {}), mode: executionMode, actions: plan.actions.length, decision: { ...decision }, at: Date.now() }]);
-      const outcome = await executePlan(plan, {
-        planId,
-        configuration,
-        decision,
-        transport,
-        nodePower,
-        mode: executionMode,
-        timeouts: options.timeouts,
-        ...(options.groupLeadMs ? { groupLeadMs: options.groupLeadMs } : {}),
-        signal: leader.abort.signal,
-        ...(leader.token !== undefined ? { token: leader.token } : {}),
-        journal: actions,
-        observe,
-        onEvent: (e) => {
-          publish(e);
-          if (e.kind === 'action-done') monitor.observeResult(e.action.vm, e.after);
-          if (e.kind === 'action-failed') logger.warn({ planId, actionId: e.wireId, vm: e.action.vm, type: e.action.type, ...e.error }, 'action failed');
-          if (e.kind === 'node-action-failed') logger.warn({ planId, actionId: e.wireId, node: e.nodeAction.node, type: e.nodeAction.type, ...e.error }, 'node action failed');
-        },
-      });
-      last = outcome;
-      records?.ended(planId, outcome);
-      registry.settle(outcome.observed);
-      const { status, measuredMs, estimatedMs, undone, leftPaused, notStarted, staleReason } = outcome;
-      logger.info({ planId, status, measuredMs, estimatedMs, undone: undone.length, leftPaused, notStarted: notStarted.length, ...(staleReason ? { staleReason } : {}) }, 'plan ended');
-      await actions.flushed();
-      await journal.append([{ kind: 'end', planId, status, at: Date.now() }]).catch((err: Error) => logger.warn({ planId, err: err.message }, 'journal: cannot record the plan\'s end'));
-      return outcome;
-    } catch (err) {
-      const e = err as Error & { code?: string };
-      records?.notExecuted(planId, e.message);
-      logger.error({ planId, err: e.message, code: e.code }, 'plan not executed');
-      return undefined;
-    } finally {
-      settledAt = Date.now();
-    }
-  }
+  const runner = planRunner({
+    name,
+    logger,
+    journal,
+    records,
+    transport,
+    nodePower,
+    monitor,
+    registry,
+    publish,
+    ...(options.timeouts ? { timeouts: options.timeouts } : {}),
+    ...(options.groupLeadMs ? { groupLeadMs: options.groupLeadMs } : {}),
+    leader: () => term,
+  });
+  const execute = (planId: string, plan: FeasiblePlan, configuration: Configuration, decision: Decision, mode?: ExecutionMode) =>
+    runner.run({ planId, plan, configuration, decision, executionMode: mode ?? options.mode ?? ExecutionMode.Barrier });
 
   /**
    * VMs the agents report an action in flight on (an action a killed controller sent, or anyone's):
@@ -293,77 +211,24 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
   });
 
   /** The control subjects, served while leading only: a standby answers nothing, so clients reach the leader. */
-  function serveControl(): Subscription[] {
-    const subs: Subscription[] = [];
-    /** Every control reply goes out in chunks (respondChunked): status, queue and apply grow with the cluster. */
-    const serve = (subject: string, handle: (m: Msg) => Promise<Uint8Array> | Uint8Array) => {
-      const sub = nc.subscribe(subject);
-      subs.push(sub);
-      void (async () => {
-        for await (const m of sub) {
-          Promise.resolve()
-            .then(() => handle(m))
-            .catch((err: Error) => {
-              logger.error({ subject: m.subject, err: err.message }, 'control request failed');
-              return encodeControl('applyReply', { ok: false, error: { code: ControlErrorCode.Internal, message: err.message } });
-            })
-            .then((reply) => respondChunked(nc, m, reply))
-            .catch((err: Error) => logger.error({ subject: m.subject, err: err.message }, 'control reply not sent'));
-        }
-      })();
-    };
-    serve(s.control('status'), () => encodeControl('statusReply', statusReplyOf(monitor.view(), name, loop()?.running(), power)));
-    serve(s.control('apply'), async (m) => {
-      const r = decodeControl('applyRequest', m.data);
-      if (!r.ok) {
-        logger.warn({ subject: m.subject, ...r.error }, 'malformed apply request');
-        return encodeControl('applyReply', { ok: false, error: { code: ControlErrorCode.BadRequest, message: `${r.error.field}: ${r.error.reason}`, field: r.error.field } });
-      }
-      const reply = await apply(r.msg);
-      if (!reply.ok) logger.warn({ planId: r.msg.planId, ...reply.error }, 'apply refused');
-      return encodeControl('applyReply', reply);
+  const serveControl = () =>
+    serveControlSubjects({
+      nc,
+      subjects: s,
+      name,
+      logger,
+      view: () => monitor.view(),
+      runningPlan: () => loop()?.running(),
+      leading: () => term !== undefined,
+      apply,
+      queueRequests,
+      nodes,
+      powerUnsupported: (state) => nodePower.unsupported(state === 'online' ? 'bootNode' : 'shutdownNode'),
+      nodeRequested: (node) => loop()?.nodeRequested(node),
     });
-    serve(s.control('submit'), (m) => queueRequests.submit(m.data));
-    serve(s.control('queue'), (m) => queueRequests.queue(m.data));
-    serve(s.control('cancel'), (m) => queueRequests.cancel(m.data));
-    serve(s.control('node'), (m) =>
-      nodePowerRequest(
-        {
-          logger,
-          leading: () => term !== undefined,
-          view: () => monitor.view(),
-          records: () => power,
-          knownNodes: () => knownNodes,
-          unsupported: (state) => nodePower.unsupported(state === 'online' ? 'bootNode' : 'shutdownNode'),
-          update: updatePower,
-          requested: (node) => loop()?.nodeRequested(node),
-        },
-        m.data,
-      ),
-    );
-    return subs;
-  }
 
   let annotating: NodeJS.Timeout | undefined;
-  /** When each VM's metadata was last sent, so that an agent slow to report it is not flooded. */
-  const annotated = new Map<string, number>();
-  /** Tells agents the vjob and demand of the VMs they report without them (a VM that arrived by live migration). */
-  function annotate(token: number | undefined): void {
-    const now = Date.now();
-    for (const [node, vms] of monitor.unannotated()) {
-      const due = vms.filter((v) => now - (annotated.get(v.vm) ?? 0) > 10 * periodMs);
-      if (due.length === 0) continue;
-      for (const v of due) annotated.set(v.vm, now);
-      const msg = { vms: due.map((v) => ({ vm: v.vm, vjob: v.vjob, demand: { ...v.demand, cpu: v.demand.cpu ?? 0, mem: v.demand.mem ?? 0 } })), ...(token !== undefined ? { token } : {}) };
-      nc.request(s.nodeMeta(node), encode('vmMeta', msg), { timeout: 2000 }).then(
-        (m) => {
-          const r = decode('vmMetaAck', m.data);
-          if (r.ok && r.msg.updated > 0) logger.info({ node, vms: due.map((v) => v.vm) }, 'told an agent the vjob and demand of VMs it reported without them');
-        },
-        () => undefined,
-      );
-    }
-  }
+  const annotate = vmMetaSender(nc, s, monitor, logger, periodMs);
 
   /** One agent's ledger entries for some action ids (journaled intents of an interrupted plan). */
   async function askLedger(node: string, actionIds: readonly string[]): Promise<LedgerReply['entries'] | undefined> {
@@ -381,9 +246,7 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
   async function lead(token: number | undefined): Promise<void> {
     if (options.queue) {
       await options.queue.reload();
-      for (const n of await options.queue.store.knownNodes()) knownNodes.add(n);
-      power.clear();
-      for (const [n, r] of Object.entries(await options.queue.store.nodePower())) power.set(n, r);
+      await nodes.reload();
       await closeInterruptedPlan(options.queue.store, logger, journal, askLedger);
     }
     if (closed) return;
@@ -396,24 +259,16 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
       silenceMs,
       view: () => {
         const view = monitor.view();
-        rememberNodes(view.nodes.filter((n) => n.liveness === 'online').map((n) => n.id));
+        nodes.remember(view.nodes.filter((n) => n.liveness === 'online').map((n) => n.id));
         return view;
       },
       nodes: () => monitor.nodes(),
       isFresh,
       busy,
       // Nodes a plan powered off are not waited for: they report again only once booted.
-      knownNodes: () => [...knownNodes].filter((n) => power.get(n)?.poweredOff === undefined),
+      knownNodes: () => nodes.awaited(),
       nodePower,
-      nodeWants: () => {
-        const wanted: Record<string, 'online' | 'offline'> = {};
-        const poweredOff: Record<string, Readonly<Record<string, number>>> = {};
-        for (const [n, r] of power) {
-          if (r.wanted !== undefined) wanted[n] = r.wanted;
-          if (r.poweredOff !== undefined) poweredOff[n] = r.poweredOff.capacity;
-        }
-        return { wanted, poweredOff };
-      },
+      nodeWants: () => nodes.wants(),
       execute,
       newPlanId,
       costModel: options.costModel ?? DEFAULT_COST_MODEL,
@@ -464,7 +319,7 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     leading: () => term !== undefined,
     view: () => monitor.view(),
     apply,
-    lastOutcome: () => last,
+    lastOutcome: () => runner.last(),
     idle: async () => {
       await transitions;
       await loop()?.idle();
