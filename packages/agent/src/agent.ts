@@ -1,7 +1,9 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { ActionErrorCode, type CommandTemplate, decode, encode, encodeTyped, type Logger, MAX_STATUS_ACTIONS, type NodeStatus, type SimLinkReply, type SimLinkRequest, type Subjects, subjects as subjectsOf } from '@entropy/protocol';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { ActionErrorCode, type CommandTemplate, decode, encode, type Logger, type SimLinkReply, type SimLinkRequest, type Subjects, subjects as subjectsOf } from '@entropy/protocol';
 import { actionRunner } from './action-runner.ts';
+import { respond, serveRequests } from './request-serving.ts';
+import { StatusPublisher } from './status-publisher.ts';
 import type { HypervisorDriver } from './drivers/driver.ts';
 import { type CommandRunner, execRunner } from './drivers/exec.ts';
 import type { SimDriver } from './drivers/sim-driver.ts';
@@ -67,96 +69,23 @@ export async function startAgent(nc: NatsConnection, opts: AgentOptions): Promis
   const now = opts.now ?? Date.now;
   const startedAt = now();
   const state = opts.state ?? memoryAgentState(node);
-  const { ledger, meta } = state;
-  let seq = 0;
+  const { ledger } = state;
   let stopping = false;
   /** True while a power-off is decided and once it is under way: new actions are refused. */
   let poweringOff = false;
   const stopped = new AbortController();
   const statusAfterActionMs = opts.statusAfterActionMs ?? DEFAULT_STATUS_AFTER_ACTION_MS;
-  let statusSoon: NodeJS.Timeout | undefined;
 
   if (state.recovery.interrupted.length > 0) {
     logger.warn({ interrupted: state.recovery.interrupted }, 'actions cut short by the previous agent process: never run again');
   }
   if (state.recovery.badLines > 0) logger.warn({ badLines: state.recovery.badLines }, 'unreadable action ledger lines skipped');
 
-  /** One status for every action that ends before it is sent. */
-  function publishStatusSoon(): void {
-    statusSoon ??= setTimeout(() => {
-      statusSoon = undefined;
-      void publishStatus();
-    }, statusAfterActionMs);
-  }
+  const status = new StatusPublisher({ nc, subjects: s, node, driver, state, capacity: opts.capacity, logger, now, afterActionMs: statusAfterActionMs });
 
-  /** `firstAfterStart`: the metadata of VMs the node no longer holds (they left while no agent ran) is dropped. */
-  async function publishStatus(firstAfterStart = false): Promise<void> {
-    if (statusSoon) {
-      clearTimeout(statusSoon);
-      statusSoon = undefined;
-    }
-    let vms;
-    try {
-      vms = await driver.list();
-    } catch (err) {
-      logger.warn({ err: (err as Error).message }, 'cannot list VMs; status not published');
-      return;
-    }
-    if (firstAfterStart) {
-      try {
-        const dropped = meta.keepOnly(vms.map((v) => v.id));
-        if (dropped > 0) logger.info({ dropped }, 'metadata of VMs no longer on the node dropped');
-      } catch (err) {
-        logger.warn({ err: (err as Error).message }, 'cannot save VM metadata');
-      }
-    }
-    const running = ledger.running();
-    const status: NodeStatus = {
-      node,
-      seq: seq++,
-      ts: now(),
-      driver: driver.name,
-      capacity: { ...opts.capacity },
-      // Spelled out: a spread followed by more properties is a slow path of V8 (about 2 µs an object here).
-      vms: vms.map((v) => {
-        const m = meta.get(v.id);
-        return { id: v.id, state: v.state, host: node, ...(v.cpu !== undefined ? { cpu: v.cpu } : {}), ...(v.mem !== undefined ? { mem: v.mem } : {}), ...(m ? { vjob: m.vjob, demand: m.demand } : {}) };
-      }),
-      inFlight: running.length,
-      actions: running.length > MAX_STATUS_ACTIONS ? running.slice(0, MAX_STATUS_ACTIONS) : running,
-    };
-    if (!nc.isClosed() && !nc.isDraining()) nc.publish(s.nodeStatus(node), encodeTyped<'status'>(status));
-  }
+  const runAction = actionRunner({ node, driver, state, logger, stopping: () => stopping || poweringOff, ended: status.soon });
 
-  const runAction = actionRunner({ node, driver, state, logger, stopping: () => stopping || poweringOff, ended: publishStatusSoon });
-
-  function respond(m: Msg, bytes: Uint8Array): void {
-    if (!m.reply) {
-      logger.warn({ subject: m.subject }, 'request published without a reply subject; reply dropped');
-      return;
-    }
-    try {
-      m.respond(bytes);
-    } catch (err) {
-      logger.error({ err: (err as Error).message, subject: m.subject }, 'cannot send reply');
-    }
-  }
-
-  /** Serves one subject; each request is answered on its own (a long action does not hold the others). */
-  async function serve(sub: Subscription, answer: (data: Uint8Array) => Uint8Array | Promise<Uint8Array>): Promise<void> {
-    const failed = (m: Msg) => (err: unknown) => logger.error({ err: (err as Error)?.message, subject: m.subject }, 'handler failed');
-    for await (const m of sub) {
-      // Called at once, so that requests reach the ledger in the order they arrived.
-      let answered;
-      try {
-        answered = answer(m.data);
-      } catch (err) {
-        failed(m)(err);
-        continue;
-      }
-      Promise.resolve(answered).then((bytes) => respond(m, bytes), failed(m));
-    }
-  }
+  const serve = (sub: Subscription, answer: (data: Uint8Array) => Uint8Array | Promise<Uint8Array>) => serveRequests(sub, answer, logger);
 
   async function announce(): Promise<void> {
     let wait = opts.helloIntervalMs ?? DEFAULT_HELLO_INTERVAL_MS;
@@ -182,7 +111,7 @@ export async function startAgent(nc: NatsConnection, opts: AgentOptions): Promis
   void serve(nc.subscribe(s.nodeLedger(node)), (data) => answerLedgerQuery(node, state, data, nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD));
   void serve(nc.subscribe(s.nodeMeta(node)), (data) => {
     const ack = answerVmMeta(node, state, data, logger);
-    publishStatusSoon();
+    status.soon();
     return ack;
   });
 
@@ -205,7 +134,7 @@ export async function startAgent(nc: NatsConnection, opts: AgentOptions): Promis
         return undefined;
       });
       if (!outcome) continue;
-      respond(m, encode('powerReply', outcome.reply));
+      respond(m, encode('powerReply', outcome.reply), logger);
       if (!outcome.poweredOff || stopping) continue;
       await nc.flush().catch(() => undefined);
       logger.info({ actionId: outcome.reply.actionId }, 'powered off: the agent stops');
@@ -232,8 +161,8 @@ export async function startAgent(nc: NatsConnection, opts: AgentOptions): Promis
   })();
 
   // At once: a restarted agent tells what its node holds before anyone plans with an old view.
-  void publishStatus(true);
-  const statusTimer = setInterval(() => void publishStatus(), opts.statusIntervalMs ?? DEFAULT_STATUS_INTERVAL_MS);
+  void status.publish(true);
+  const statusTimer = setInterval(() => void status.publish(), opts.statusIntervalMs ?? DEFAULT_STATUS_INTERVAL_MS);
   logger.info({ prefix: s.prefix, driver: driver.name, capacity: opts.capacity, stateDir: state.dir }, 'agent started');
 
   async function stop(): Promise<void> {
@@ -245,7 +174,7 @@ export async function startAgent(nc: NatsConnection, opts: AgentOptions): Promis
     if (running.length > 0) logger.info({ running: running.length }, 'waiting for running actions');
     await Promise.allSettled(running);
     // The last actions' status goes out now rather than never.
-    if (statusSoon) await publishStatus();
+    if (status.pending()) await status.publish();
     await driver.close?.();
     await nc.drain();
     state.close();
