@@ -9,7 +9,8 @@ module.exports = {
   forbidden: [
     {
       name: 'no-folder-cycles',
-      comment: 'a directory that needs another which needs it back is one unit in two places: merge them or split out what both need',
+      comment:
+        'a directory that needs another which needs it back is one unit in two places: merge them or split out what both need',
       severity: 'error',
       scope: 'folder',
       from: {},
@@ -24,7 +25,8 @@ module.exports = {
     },
     {
       name: 'engine-no-io',
-      comment: 'the engine is a pure library (a solver): no file, network, process or clock modules; the caller does the I/O',
+      comment:
+        'the engine is a pure library (a solver): no file, network, process or clock modules; the caller does the I/O',
       severity: 'error',
       from: { path: '^packages/engine/src/' },
       to: { dependencyTypes: ['core'] },
@@ -34,7 +36,10 @@ module.exports = {
       comment: 'the engine depends on zod and the protocol types only: no NATS client, logger, CLI or SSH library',
       severity: 'error',
       from: { path: '^packages/engine/src/' },
-      to: { dependencyTypes: ['npm', 'npm-dev', 'npm-optional', 'npm-peer', 'npm-no-pkg', 'npm-unknown'], pathNot: '/zod/' },
+      to: {
+        dependencyTypes: ['npm', 'npm-dev', 'npm-optional', 'npm-peer', 'npm-no-pkg', 'npm-unknown'],
+        pathNot: '/zod/',
+      },
     },
     {
       name: 'engine-only-protocol',
@@ -48,11 +53,15 @@ module.exports = {
       comment: 'every package depends on the protocol; it depends on none of them, and does no I/O',
       severity: 'error',
       from: { path: '^packages/protocol/src/' },
-      to: { path: ['^packages/(engine|nats-client|controller|agent|bench|test-support)/', IO_PACKAGES], dependencyTypes: ['core', 'local', 'npm'] },
+      to: {
+        path: ['^packages/(engine|nats-client|controller|agent|bench|test-support)/', IO_PACKAGES],
+        dependencyTypes: ['core', 'local', 'npm'],
+      },
     },
     {
       name: 'agent-not-controller',
-      comment: 'the agent ships alone to every node: it shares only the protocol and the NATS client settings with the controller',
+      comment:
+        'the agent ships alone to every node: it shares only the protocol and the NATS client settings with the controller',
       severity: 'error',
       from: { path: '^packages/agent/src/' },
       to: { path: '^packages/(controller|engine|bench|test-support)/' },
@@ -80,7 +89,8 @@ module.exports = {
     },
     {
       name: 'no-undeclared-dependency',
-      comment: "a package imports only npm packages its package.json declares (pnpm's strict node_modules would fail otherwise)",
+      comment:
+        "a package imports only npm packages its package.json declares (pnpm's strict node_modules would fail otherwise)",
       severity: 'error',
       from: {},
       to: { dependencyTypes: ['npm-no-pkg', 'npm-unknown'] },
@@ -105,7 +115,11 @@ module.exports = {
     doNotFollow: { path: 'node_modules' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'default', 'node'], extensions: ['.ts', '.js', '.json'] },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'default', 'node'],
+      extensions: ['.ts', '.js', '.json'],
+    },
     combinedDependencies: false,
   },
 };

@@ -15,7 +15,9 @@ const quiet = process.argv.includes('--quiet');
 const metafile = process.argv.includes('--metafile');
 
 // CommonJS dependencies call require() for Node's built-ins; an ES module has no require of its own.
-const banner = { js: "import { createRequire as __entropyCreateRequire } from 'node:module';\nconst require = __entropyCreateRequire(import.meta.url);" };
+const banner = {
+  js: "import { createRequire as __entropyCreateRequire } from 'node:module';\nconst require = __entropyCreateRequire(import.meta.url);",
+};
 
 const common = {
   bundle: true,
@@ -73,7 +75,11 @@ function removeAllBut(dir, keep) {
 }
 
 const started = performance.now();
-const results = await Promise.all(targets.map(({ name, ...options }) => build({ ...common, ...options, write: false }).then((r) => ({ name, options, r }))));
+const results = await Promise.all(
+  targets.map(({ name, ...options }) =>
+    build({ ...common, ...options, write: false }).then((r) => ({ name, options, r })),
+  ),
+);
 for (const { options, r } of results) {
   for (const file of r.outputFiles) writeAtomically(file.path, file.contents);
   if (metafile) writeAtomically(join(options.outdir, 'meta.json'), JSON.stringify(r.metafile));
@@ -81,5 +87,7 @@ for (const { options, r } of results) {
 }
 if (!quiet) {
   const ms = Math.round(performance.now() - started);
-  process.stdout.write(`built ${results.map(({ options }) => relative(root, options.outdir)).join(', ')} in ${ms} ms\n`);
+  process.stdout.write(
+    `built ${results.map(({ options }) => relative(root, options.outdir)).join(', ')} in ${ms} ms\n`,
+  );
 }

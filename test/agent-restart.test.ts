@@ -29,8 +29,22 @@ describe('entropy-agent killed (-9) and restarted on its state directory', () =>
 
   const start = (node: string): AgentProcess => {
     const a = spawnAgent([
-      '--node', node, '--nats', server.url, '--driver', 'sim', '--speed', '1', '--capacity', 'cpu=4,mem=4096',
-      '--status-interval', String(STATUS_MS), '--state-dir', join(root, node), '--sim-vms', join(root, `${node}.vms.json`),
+      '--node',
+      node,
+      '--nats',
+      server.url,
+      '--driver',
+      'sim',
+      '--speed',
+      '1',
+      '--capacity',
+      'cpu=4,mem=4096',
+      '--status-interval',
+      String(STATUS_MS),
+      '--state-dir',
+      join(root, node),
+      '--sim-vms',
+      join(root, `${node}.vms.json`),
     ]);
     spawned.push(a);
     agents[node] = a;
@@ -45,10 +59,17 @@ describe('entropy-agent killed (-9) and restarted on its state directory', () =>
     return { agent, spawnedAt };
   };
   const request = (over: Partial<ActionRequest> & Pick<ActionRequest, 'actionId' | 'type'>): ActionRequest => ({
-    planId: 'p1', vm: 'v1', vjob: 'j1', demand: { cpu: 1, mem: 512 }, estimatedMs: 10, timeoutMs: 30_000, ...over,
+    planId: 'p1',
+    vm: 'v1',
+    vjob: 'j1',
+    demand: { cpu: 1, mem: 512 },
+    estimatedMs: 10,
+    timeoutMs: 30_000,
+    ...over,
   });
   const act = (node: string, req: ActionRequest): Promise<ActionResult> => ctl.send(node, encode('actionRequest', req));
-  const startedLines = (a: AgentProcess, actionId: string) => a.logs.filter((l) => l.msg === 'action started' && l.actionId === actionId);
+  const startedLines = (a: AgentProcess, actionId: string) =>
+    a.logs.filter((l) => l.msg === 'action started' && l.actionId === actionId);
   /** Sends an action that its agent will not live to finish; resolves once the agent has logged its start. */
   const actUntilStarted = async (node: string, req: ActionRequest) => {
     const reply = act(node, req).catch((err: Error) => err);
@@ -56,17 +77,24 @@ describe('entropy-agent killed (-9) and restarted on its state directory', () =>
     // Wrapped: an async function returning the promise itself would wait for the reply.
     return { reply };
   };
-  const vmsOf = (st: NodeStatus | undefined) => (st?.vms ?? []).map((v) => ({ id: v.id, state: v.state, vjob: v.vjob, demand: v.demand }));
+  const vmsOf = (st: NodeStatus | undefined) =>
+    (st?.vms ?? []).map((v) => ({ id: v.id, state: v.state, vjob: v.vjob, demand: v.demand }));
   /** The first status a process published (seq 0), once it arrives. */
   const firstStatusOf = (node: string, since: number) =>
-    waitFor(`${node}'s first status after its restart`, () => ctl.statuses.find((x) => x.status.node === node && x.status.seq === 0 && x.status.ts >= since)?.status);
+    waitFor(
+      `${node}'s first status after its restart`,
+      () => ctl.statuses.find((x) => x.status.node === node && x.status.seq === 0 && x.status.ts >= since)?.status,
+    );
 
   beforeAll(async () => {
     server = await startNatsServer();
     nc = await connect({ servers: server.url });
     ctl = await playController(nc);
     writeFileSync(join(root, 'n1.vms.json'), '[]');
-    writeFileSync(join(root, 'n2.vms.json'), JSON.stringify([{ id: 's1', state: 'paused', demand: { cpu: 1, mem: 256 } }]));
+    writeFileSync(
+      join(root, 'n2.vms.json'),
+      JSON.stringify([{ id: 's1', state: 'paused', demand: { cpu: 1, mem: 256 } }]),
+    );
     start('n1');
     start('n2');
     await waitFor('both agents announced', () => ctl.hellos.includes('n1') && ctl.hellos.includes('n2'));
@@ -80,7 +108,9 @@ describe('entropy-agent killed (-9) and restarted on its state directory', () =>
   });
 
   it('restarts with its VMs as they were before the cut action, reports them at once, and never runs that action again', async () => {
-    expect(await act('n1', request({ actionId: 'k-run', type: 'run', to: 'n1', vjob: 'j1', demand: { cpu: 1, mem: 512 } }))).toMatchObject({ ok: true, state: 'running' });
+    expect(
+      await act('n1', request({ actionId: 'k-run', type: 'run', to: 'n1', vjob: 'j1', demand: { cpu: 1, mem: 512 } })),
+    ).toMatchObject({ ok: true, state: 'running' });
     const before = agents.n1!;
     await actUntilStarted('n1', request({ actionId: 'k-suspend', type: 'suspend', from: 'n1', estimatedMs: SLOW_MS }));
     const { agent, spawnedAt } = await crashAndRestart('n1');
@@ -90,17 +120,31 @@ describe('entropy-agent killed (-9) and restarted on its state directory', () =>
     expect(vmsOf(first)).toEqual([{ id: 'v1', state: 'running', vjob: 'j1', demand: { cpu: 1, mem: 512 } }]);
     const startedAt = agent.logs.find((l) => l.msg === 'agent started')!.time as number;
     expect(first.ts - startedAt).toBeLessThan(STATUS_MS);
-    expect(agent.logs.find((l) => String(l.msg).startsWith('actions cut short'))).toMatchObject({ interrupted: ['k-suspend'] });
+    expect(agent.logs.find((l) => String(l.msg).startsWith('actions cut short'))).toMatchObject({
+      interrupted: ['k-suspend'],
+    });
 
     // (b) The same id again: ENTROPY_INTERRUPTED, final, not run.
-    const retry = await act('n1', request({ actionId: 'k-suspend', type: 'suspend', from: 'n1', estimatedMs: SLOW_MS }));
-    expect(retry).toMatchObject({ actionId: 'k-suspend', ok: false, final: true, error: { code: 'ENTROPY_INTERRUPTED' } });
+    const retry = await act(
+      'n1',
+      request({ actionId: 'k-suspend', type: 'suspend', from: 'n1', estimatedMs: SLOW_MS }),
+    );
+    expect(retry).toMatchObject({
+      actionId: 'k-suspend',
+      ok: false,
+      final: true,
+      error: { code: 'ENTROPY_INTERRUPTED' },
+    });
     expect(retry.error!.message).toMatch(/restarted during suspend v1/);
     expect(startedLines(before, 'k-suspend')).toHaveLength(1);
     expect(startedLines(agent, 'k-suspend')).toHaveLength(0);
 
     // (c) The ledger tells what became of each id.
-    const m = await nc.request(s.nodeLedger('n1'), encode('ledgerQuery', { actionIds: ['k-run', 'k-suspend', 'k-never'] }), { timeout: 10_000 });
+    const m = await nc.request(
+      s.nodeLedger('n1'),
+      encode('ledgerQuery', { actionIds: ['k-run', 'k-suspend', 'k-never'] }),
+      { timeout: 10_000 },
+    );
     const ledger = decode('ledgerReply', m.data);
     expect(ledger.ok && ledger.msg.entries.map((e) => [e.actionId, e.status, e.result?.ok])).toEqual([
       ['k-run', 'done', true],
@@ -110,19 +154,36 @@ describe('entropy-agent killed (-9) and restarted on its state directory', () =>
   });
 
   it('refuses a request with an older fencing token, runs a newer one, and still refuses the old leader after a restart', async () => {
-    expect(await act('n1', request({ actionId: 't-pause', type: 'pause', from: 'n1', token: 5 }))).toMatchObject({ ok: true, state: 'paused' });
+    expect(await act('n1', request({ actionId: 't-pause', type: 'pause', from: 'n1', token: 5 }))).toMatchObject({
+      ok: true,
+      state: 'paused',
+    });
     const stale = await act('n1', request({ actionId: 't-unpause-old', type: 'unpause', from: 'n1', token: 4 }));
-    expect(stale).toMatchObject({ ok: false, final: true, error: { code: 'ENTROPY_STALE_LEADER', message: expect.stringMatching(/token 4 is older than 5/) } });
+    expect(stale).toMatchObject({
+      ok: false,
+      final: true,
+      error: { code: 'ENTROPY_STALE_LEADER', message: expect.stringMatching(/token 4 is older than 5/) },
+    });
     expect(startedLines(agents.n1!, 't-unpause-old')).toHaveLength(0);
-    expect(await act('n1', request({ actionId: 't-unpause', type: 'unpause', from: 'n1', token: 6 }))).toMatchObject({ ok: true, state: 'running' });
+    expect(await act('n1', request({ actionId: 't-unpause', type: 'unpause', from: 'n1', token: 6 }))).toMatchObject({
+      ok: true,
+      state: 'running',
+    });
     await crashAndRestart('n1');
-    expect(await act('n1', request({ actionId: 't-pause-old', type: 'pause', from: 'n1', token: 5 }))).toMatchObject({ error: { code: 'ENTROPY_STALE_LEADER' } });
+    expect(await act('n1', request({ actionId: 't-pause-old', type: 'pause', from: 'n1', token: 5 }))).toMatchObject({
+      error: { code: 'ENTROPY_STALE_LEADER' },
+    });
     expect(startedLines(agents.n1!, 't-pause-old')).toHaveLength(0);
   });
 
   it('leaves a VM on exactly one node when the source of its migration dies mid-way, and migrates it after the restart', async () => {
-    expect(await act('n1', request({ actionId: 'm-run', type: 'run', vm: 'v2', vjob: 'j2', to: 'n1' }))).toMatchObject({ ok: true });
-    await actUntilStarted('n1', request({ actionId: 'm-1', type: 'migrate', vm: 'v2', vjob: 'j2', from: 'n1', to: 'n2', estimatedMs: SLOW_MS }));
+    expect(await act('n1', request({ actionId: 'm-run', type: 'run', vm: 'v2', vjob: 'j2', to: 'n1' }))).toMatchObject({
+      ok: true,
+    });
+    await actUntilStarted(
+      'n1',
+      request({ actionId: 'm-1', type: 'migrate', vm: 'v2', vjob: 'j2', from: 'n1', to: 'n2', estimatedMs: SLOW_MS }),
+    );
     const killedAt = Date.now();
     await killAgent(agents.n1!);
     // Longer than the migration would have taken: nothing may complete it behind the dead source's back.
@@ -130,11 +191,16 @@ describe('entropy-agent killed (-9) and restarted on its state directory', () =>
     const spawnedAt = Date.now();
     start('n1');
     const first = await firstStatusOf('n1', spawnedAt);
-    const n2 = await waitFor('a status of n2 after the kill', () => ctl.statuses.filter((x) => x.status.node === 'n2' && x.status.ts > killedAt + SLOW_MS).at(-1)?.status);
+    const n2 = await waitFor(
+      'a status of n2 after the kill',
+      () => ctl.statuses.filter((x) => x.status.node === 'n2' && x.status.ts > killedAt + SLOW_MS).at(-1)?.status,
+    );
     const holders = [first, n2].filter((st) => st.vms.some((v) => v.id === 'v2')).map((st) => st.node);
     expect(holders).toEqual(['n1']);
     // Its source migrates it again at once (n2's reservation from the dead attempt is renewed), and the VM keeps its metadata.
-    expect(await act('n1', request({ actionId: 'm-2', type: 'migrate', vm: 'v2', vjob: 'j2', from: 'n1', to: 'n2' }))).toMatchObject({ ok: true, state: 'running', host: 'n2' });
+    expect(
+      await act('n1', request({ actionId: 'm-2', type: 'migrate', vm: 'v2', vjob: 'j2', from: 'n1', to: 'n2' })),
+    ).toMatchObject({ ok: true, state: 'running', host: 'n2' });
     await waitFor('v2 on n2 only', () => {
       const on2 = ctl.latest('n2')?.vms.find((v) => v.id === 'v2');
       return on2?.vjob === 'j2' && !ctl.latest('n1')?.vms.some((v) => v.id === 'v2');
@@ -142,13 +208,26 @@ describe('entropy-agent killed (-9) and restarted on its state directory', () =>
   });
 
   it('keeps the metadata the controller gave a VM across a restart; --sim-vms seeds the first start only', async () => {
-    await waitFor('s1 on n2 without a vjob', () => ctl.latest('n2')?.vms.some((v) => v.id === 's1' && v.vjob === undefined));
-    const m = await nc.request(s.nodeMeta('n2'), encode('vmMeta', { vms: [{ vm: 's1', vjob: 'js', demand: { cpu: 1, mem: 256 } }] }), { timeout: 10_000 });
+    await waitFor('s1 on n2 without a vjob', () =>
+      ctl.latest('n2')?.vms.some((v) => v.id === 's1' && v.vjob === undefined),
+    );
+    const m = await nc.request(
+      s.nodeMeta('n2'),
+      encode('vmMeta', { vms: [{ vm: 's1', vjob: 'js', demand: { cpu: 1, mem: 256 } }] }),
+      { timeout: 10_000 },
+    );
     expect(decode('vmMetaAck', m.data)).toEqual({ ok: true, msg: { node: 'n2', updated: 1 } });
-    await waitFor('s1 with its vjob in a status', () => ctl.latest('n2')?.vms.some((v) => v.id === 's1' && v.vjob === 'js'));
-    writeFileSync(join(root, 'n2.vms.json'), JSON.stringify([{ id: 's9', state: 'running', demand: { cpu: 1, mem: 1 } }]));
+    await waitFor('s1 with its vjob in a status', () =>
+      ctl.latest('n2')?.vms.some((v) => v.id === 's1' && v.vjob === 'js'),
+    );
+    writeFileSync(
+      join(root, 'n2.vms.json'),
+      JSON.stringify([{ id: 's9', state: 'running', demand: { cpu: 1, mem: 1 } }]),
+    );
     const { spawnedAt } = await crashAndRestart('n2');
     const first = await firstStatusOf('n2', spawnedAt);
-    expect(vmsOf(first).filter((v) => v.id.startsWith('s'))).toEqual([{ id: 's1', state: 'paused', vjob: 'js', demand: { cpu: 1, mem: 256 } }]);
+    expect(vmsOf(first).filter((v) => v.id.startsWith('s'))).toEqual([
+      { id: 's1', state: 'paused', vjob: 'js', demand: { cpu: 1, mem: 256 } },
+    ]);
   });
 });

@@ -10,7 +10,9 @@ import { workspacePath } from '../packages/controller/src/workspace.ts';
 const run = promisify(execFile);
 const DEPCRUISE = workspacePath('node_modules', '.bin', 'depcruise');
 const CONFIG = workspacePath('.dependency-cruiser.cjs');
-const rules = (createRequire(import.meta.url)(CONFIG) as { forbidden: { name: string }[] }).forbidden.map((r) => r.name);
+const rules = (createRequire(import.meta.url)(CONFIG) as { forbidden: { name: string }[] }).forbidden.map(
+  (r) => r.name,
+);
 
 interface Violation {
   readonly from: string;
@@ -22,14 +24,21 @@ interface Violation {
 async function violations(cwd: string): Promise<Violation[]> {
   const args = ['packages', '--config', CONFIG, '--output-type', 'json'];
   // depcruise exits with the number of errors: a run with violations "fails" with its report on stdout.
-  const out = await run(DEPCRUISE, args, { cwd, maxBuffer: 64 * 1024 * 1024 }).catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }));
+  const out = await run(DEPCRUISE, args, { cwd, maxBuffer: 64 * 1024 * 1024 }).catch((err: { stdout?: string }) => ({
+    stdout: err.stdout ?? '',
+  }));
   return (JSON.parse(out.stdout) as { summary: { violations: Violation[] } }).summary.violations;
 }
 
 /** The workspace packages a package's sources import (tests excluded), from depcruise's own module graph. */
 async function workspaceImports(): Promise<Map<string, Set<string>>> {
-  const out = await run(DEPCRUISE, ['packages', '--config', CONFIG, '--output-type', 'json'], { cwd: workspacePath(), maxBuffer: 64 * 1024 * 1024 });
-  const graph = JSON.parse(out.stdout) as { modules: { source: string; dependencies: { module: string; resolved: string }[] }[] };
+  const out = await run(DEPCRUISE, ['packages', '--config', CONFIG, '--output-type', 'json'], {
+    cwd: workspacePath(),
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const graph = JSON.parse(out.stdout) as {
+    modules: { source: string; dependencies: { module: string; resolved: string }[] }[];
+  };
   const imports = new Map<string, Set<string>>();
   for (const m of graph.modules) {
     const from = /^packages\/([^/]+)\//.exec(m.source)?.[1];
@@ -54,8 +63,12 @@ describe('the dependency rules (.dependency-cruiser.cjs, pnpm check:deps)', () =
   it("each package's package.json declares exactly the workspace packages its sources import", async () => {
     const imports = await workspaceImports();
     for (const pkg of ['protocol', 'engine', 'nats-client', 'controller', 'agent', 'test-support', 'bench']) {
-      const json = JSON.parse(readFileSync(workspacePath('packages', pkg, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
-      const declared = Object.keys(json.dependencies ?? {}).filter((d) => d.startsWith('@entropy/')).sort();
+      const json = JSON.parse(readFileSync(workspacePath('packages', pkg, 'package.json'), 'utf8')) as {
+        dependencies?: Record<string, string>;
+      };
+      const declared = Object.keys(json.dependencies ?? {})
+        .filter((d) => d.startsWith('@entropy/'))
+        .sort();
       expect(declared, pkg).toEqual([...(imports.get(pkg) ?? [])].sort());
     }
   });
@@ -71,11 +84,14 @@ describe('the dependency rules (.dependency-cruiser.cjs, pnpm check:deps)', () =
       'engine/src/solver/inside.ts': 'export const inside = 1;',
       'engine/src/index.ts': "export { inside } from './solver/inside.ts';",
       'controller/src/daemon.ts': 'export const d = 1;',
-      'controller/src/reaches-into-the-engine.ts': "import { inside } from '../../engine/src/solver/inside.ts';\nexport const h = inside;",
-      'controller/src/uses-the-index.ts': "import { inside } from '../../engine/src/index.ts';\nexport const ok = inside;",
+      'controller/src/reaches-into-the-engine.ts':
+        "import { inside } from '../../engine/src/solver/inside.ts';\nexport const h = inside;",
+      'controller/src/uses-the-index.ts':
+        "import { inside } from '../../engine/src/index.ts';\nexport const ok = inside;",
       'controller/src/uses-the-agent.ts': "import { a } from '../../agent/src/runner.ts';\nexport const i = a;",
       'controller/src/loads-vitest.ts': "import { expect } from 'vitest';\nexport const j = expect;",
-      'controller/src/loads-a-test-helper.ts': "import { fixture } from '../../test-support/src/fixture.ts';\nexport const k = fixture;",
+      'controller/src/loads-a-test-helper.ts':
+        "import { fixture } from '../../test-support/src/fixture.ts';\nexport const k = fixture;",
       'controller/src/typo.ts': "import { nothing } from './no-such-file.ts';\nexport const l = nothing;",
       'controller/src/x/first.ts': "import { second } from '../y/second.ts';\nexport const first = second;",
       'controller/src/x/third.ts': 'export const third = 3;',
@@ -84,7 +100,8 @@ describe('the dependency rules (.dependency-cruiser.cjs, pnpm check:deps)', () =
       'controller/src/pong.ts': "import { ping } from './ping.ts';\nexport const pong = () => ping;",
       'agent/src/runner.ts': 'export const a = 1;',
       'agent/src/uses-the-controller.ts': "import { d } from '../../controller/src/daemon.ts';\nexport const m = d;",
-      'protocol/src/uses-the-engine.ts': "import { inside } from '../../engine/src/index.ts';\nexport const n = inside;",
+      'protocol/src/uses-the-engine.ts':
+        "import { inside } from '../../engine/src/index.ts';\nexport const n = inside;",
       'test-support/src/fixture.ts': 'export const fixture = 1;',
       'controller/package.json': JSON.stringify({ name: 'probe-controller', devDependencies: { vitest: '*' } }),
     };
@@ -94,7 +111,8 @@ describe('the dependency rules (.dependency-cruiser.cjs, pnpm check:deps)', () =
       writeFileSync(file, `${text}\n`);
     }
     const found = await violations(dir);
-    const seen = (rule: string, from: string) => found.some((v) => v.rule.name === rule && v.from === `packages/${from}`);
+    const seen = (rule: string, from: string) =>
+      found.some((v) => v.rule.name === rule && v.from === `packages/${from}`);
     expect(seen('engine-no-io', 'engine/src/reads-files.ts')).toBe(true);
     expect(seen('engine-no-io-packages', 'engine/src/uses-a-test-library.ts')).toBe(true);
     expect(seen('engine-only-protocol', 'engine/src/uses-the-controller.ts')).toBe(true);

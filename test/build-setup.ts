@@ -7,5 +7,7 @@ import { fileURLToPath } from 'node:url';
  * sources under test, never a stale build.
  */
 export default function buildCommands(): void {
-  execFileSync(process.execPath, [fileURLToPath(new URL('../scripts/build.mjs', import.meta.url)), '--quiet'], { stdio: 'inherit' });
+  execFileSync(process.execPath, [fileURLToPath(new URL('../scripts/build.mjs', import.meta.url)), '--quiet'], {
+    stdio: 'inherit',
+  });
 }

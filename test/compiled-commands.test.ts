@@ -44,7 +44,8 @@ describe('compiled commands', () => {
     expect(status.stdout).toContain(`(default ${DEFAULT_CONTROL_TIMEOUT_MS})`);
     expect(status.stdout).toContain(`(default ${DEFAULT_WATCH_INTERVAL_MS})`);
     const natsConfig = run(ENTROPY, ['deploy', 'nats-config', '--help']).stdout.replace(/\s+/g, ' ');
-    for (const value of [DEFAULT_CONFIG_FILE, DEFAULT_LISTEN, DEFAULT_STORE_DIR]) expect(natsConfig).toContain(`(default ${value})`);
+    for (const value of [DEFAULT_CONFIG_FILE, DEFAULT_LISTEN, DEFAULT_STORE_DIR])
+      expect(natsConfig).toContain(`(default ${value})`);
   });
 
   it('the agent needs no node_modules: its bundle runs from a directory of its own', () => {

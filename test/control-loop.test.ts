@@ -7,21 +7,45 @@ import { askController, connectNats, type NatsConnection } from '../packages/con
 import { parseInstance } from '@entropy/engine';
 import { KvQueueStore, queueBucketOf } from '../packages/controller/src/queue/kv-queue-store.ts';
 import { startSimCluster, waitFor, type SimCluster } from './executor-cluster.ts';
-import { type ControllerProcess, entropy, logLines, startControllerProcess as startController, stopProcess } from './helpers/entropy-process.ts';
+import {
+  type ControllerProcess,
+  entropy,
+  logLines,
+  startControllerProcess as startController,
+  stopProcess,
+} from './helpers/entropy-process.ts';
 import { controllerStatus } from './helpers/controller-status.ts';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
 
 // Debug level: quiet timer turns are logged there, and the tests count turns.
-const startControllerProcess = (url: string, prefix: string, ...extra: string[]) => startController(url, prefix, '--loop-interval', '1000', '--log-level', 'debug', ...extra);
+const startControllerProcess = (url: string, prefix: string, ...extra: string[]) =>
+  startController(url, prefix, '--loop-interval', '1000', '--log-level', 'debug', ...extra);
 
 describe('the control loop: submit, queue and cancel against a real controller, nats-server (JetStream) and sim agents', () => {
   const prefix = 'cl';
   const dir = mkdtempSync(join(tmpdir(), 'entropy-control-loop-'));
   // Each node holds one 3000 MiB VM: a vjob of two such VMs takes the whole cluster.
-  const nodes = parseInstance({ nodes: [{ id: 'k1', cpu: 4, mem: 4096 }, { id: 'k2', cpu: 4, mem: 4096 }], vms: [], vjobs: [] });
+  const nodes = parseInstance({
+    nodes: [
+      { id: 'k1', cpu: 4, mem: 4096 },
+      { id: 'k2', cpu: 4, mem: 4096 },
+    ],
+    vms: [],
+    vjobs: [],
+  });
   const vjobFile = (id: string) => {
     const file = join(dir, `${id}.json`);
-    writeFileSync(file, JSON.stringify({ id, priority: 0, vms: [{ id: `${id}-vm1`, cpu: 1, mem: 3000 }, { id: `${id}-vm2`, cpu: 1, mem: 3000 }] }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        id,
+        priority: 0,
+        vms: [
+          { id: `${id}-vm1`, cpu: 1, mem: 3000 },
+          { id: `${id}-vm2`, cpu: 1, mem: 3000 },
+        ],
+      }),
+    );
     return file;
   };
   let server: NatsServer;
@@ -31,17 +55,26 @@ describe('the control loop: submit, queue and cancel against a real controller, 
   const cli = (...args: string[]) => entropy(...args, '--nats', server.url, '--prefix', prefix);
 
   const queue = async (p = prefix): Promise<Extract<QueueReply, { ok: true }>> => {
-    const r = await askController(nc, { subjects: subjects(p), url: server.url }, 'queue', encodeControl('queueRequest', {}), 'queueReply', 10_000);
+    const r = await askController(
+      nc,
+      { subjects: subjects(p), url: server.url },
+      'queue',
+      encodeControl('queueRequest', {}),
+      'queueReply',
+      10_000,
+    );
     if (!r.ok) throw new Error(`bad queue reply: ${JSON.stringify(r)}`);
     return r;
   };
-  const stateOf = async (id: string, p = prefix) => (await queue(p).catch(() => undefined))?.vjobs.find((v) => v.id === id);
+  const stateOf = async (id: string, p = prefix) =>
+    (await queue(p).catch(() => undefined))?.vjobs.find((v) => v.id === id);
   /** True when every node the controller knows reports no action in flight. */
   const agentsIdle = async () => {
     const st = await controllerStatus(nc, prefix).catch(() => undefined);
     return !!st && st.nodes.length > 0 && st.nodes.every((n) => n.inFlight === 0);
   };
-  const waitState = (id: string, state: string) => waitFor(`vjob ${id} ${state}`, async () => (await stateOf(id))?.state === state);
+  const waitState = (id: string, state: string) =>
+    waitFor(`vjob ${id} ${state}`, async () => (await stateOf(id))?.state === state);
 
   beforeAll(async () => {
     server = await startNatsServer({ jetstream: true });
@@ -49,7 +82,12 @@ describe('the control loop: submit, queue and cancel against a real controller, 
     controller = startControllerProcess(server.url, prefix, '--policy', 'fifo-ffd', '--queue-store', 'kv');
     await waitFor('the controller to start', () => controller.log().includes('controller started'));
     agents = startSimCluster(nodes, { url: server.url, prefix, statusIntervalMs: 500, speed: 50 });
-    await waitFor('both agents online', async () => (await controllerStatus(nc, prefix).catch(() => undefined))?.nodes.filter((n) => n.liveness === 'online').length === 2);
+    await waitFor(
+      'both agents online',
+      async () =>
+        (await controllerStatus(nc, prefix).catch(() => undefined))?.nodes.filter((n) => n.liveness === 'online')
+          .length === 2,
+    );
   });
 
   afterAll(async () => {
@@ -74,10 +112,15 @@ describe('the control loop: submit, queue and cancel against a real controller, 
     const table = await cli('queue');
     expect(table.status, table.stderr).toBe(0);
     expect(table.stdout).toMatch(/policy fifo-ffd, queue in JetStream KV: 2 vjobs/);
-    expect(table.stdout).toMatch(/^big1\s+running\s+0\s+\d+\.\d\d\s+\S+ ago\s+2\s+k1,k2|^big1\s+running\s+0\s+\d+\.\d\d\s+\S+ ago\s+2\s+k2,k1/m);
+    expect(table.stdout).toMatch(
+      /^big1\s+running\s+0\s+\d+\.\d\d\s+\S+ ago\s+2\s+k1,k2|^big1\s+running\s+0\s+\d+\.\d\d\s+\S+ ago\s+2\s+k2,k1/m,
+    );
     expect(table.stdout).toMatch(/^big2\s+waiting\s+0\s/m);
     const json = JSON.parse((await cli('queue', '--json')).stdout) as Extract<QueueReply, { ok: true }>;
-    expect(json.vjobs.map((v) => [v.id, v.state])).toEqual([['big1', 'running'], ['big2', 'waiting']]);
+    expect(json.vjobs.map((v) => [v.id, v.state])).toEqual([
+      ['big1', 'running'],
+      ['big2', 'waiting'],
+    ]);
     expect(json.vjobs[0]!.vms.map((vm) => vm.state)).toEqual(['running', 'running']);
 
     const cancel = await cli('cancel', 'big1');
@@ -93,7 +136,13 @@ describe('the control loop: submit, queue and cancel against a real controller, 
     expect(started.length).toBeGreaterThanOrEqual(2);
     expect(started[0]).toMatchObject({ policy: 'fifo-ffd', decision: { big1: 'running' }, byType: { run: 2 } });
     expect(started[0]!.planId).toMatch(/^loop1-/);
-    expect(started.some((t) => (t.decision as Record<string, string>).big1 === 'terminated' || (t.decision as Record<string, string>).big2 === 'running')).toBe(true);
+    expect(
+      started.some(
+        (t) =>
+          (t.decision as Record<string, string>).big1 === 'terminated' ||
+          (t.decision as Record<string, string>).big2 === 'running',
+      ),
+    ).toBe(true);
   });
 
   it('cancels a waiting vjob at once, and refuses an unknown id or a duplicate submission', async () => {
@@ -129,9 +178,15 @@ describe('the control loop: submit, queue and cancel against a real controller, 
       expect(r.ok && r.msg).toMatchObject({ ok: false, error: { code: 'ENTROPY_BAD_REQUEST' } });
     }
     const dup = await nc.request(s.control('submit'), encodeControl('queueRequest', {}), { timeout: 10_000 });
-    expect(decodeControl('submitReply', dup.data)).toMatchObject({ ok: true, msg: { ok: false, error: { code: 'ENTROPY_BAD_REQUEST', field: '$.vjob' } } });
+    expect(decodeControl('submitReply', dup.data)).toMatchObject({
+      ok: true,
+      msg: { ok: false, error: { code: 'ENTROPY_BAD_REQUEST', field: '$.vjob' } },
+    });
     const bad = await nc.request(s.control('cancel'), encodeControl('queueRequest', {}), { timeout: 10_000 });
-    expect(decodeControl('cancelReply', bad.data)).toMatchObject({ ok: true, msg: { ok: false, error: { code: 'ENTROPY_BAD_REQUEST', field: '$.id' } } });
+    expect(decodeControl('cancelReply', bad.data)).toMatchObject({
+      ok: true,
+      msg: { ok: false, error: { code: 'ENTROPY_BAD_REQUEST', field: '$.id' } },
+    });
     expect(controller.child.exitCode).toBeNull();
     expect((await queue()).vjobs.length).toBeGreaterThan(0);
   });
@@ -147,12 +202,23 @@ describe('the control loop: submit, queue and cancel against a real controller, 
     controller = startControllerProcess(server.url, prefix, '--policy', 'fifo-ffd', '--queue-store', 'kv');
     await waitFor('the controller to restart', () => controller.log().includes('"msg":"connected"'));
     // It leads once the killed controller's lease has expired, and then closes the plan it left.
-    await waitFor('the restarted controller to lead', () => logLines(controller.log()).some((l) => l.planId === 'cut-short'));
-    expect(logLines(controller.log()).find((l) => l.planId === 'cut-short')).toMatchObject({ level: 40, msg: expect.stringContaining('interrupted by a controller stop') });
+    await waitFor('the restarted controller to lead', () =>
+      logLines(controller.log()).some((l) => l.planId === 'cut-short'),
+    );
+    expect(logLines(controller.log()).find((l) => l.planId === 'cut-short')).toMatchObject({
+      level: 40,
+      msg: expect.stringContaining('interrupted by a controller stop'),
+    });
     expect(await store.lastPlan()).toMatchObject({ planId: 'cut-short', status: 'interrupted' });
-    expect(logLines(controller.log()).find((l) => l.msg === 'connected')).toMatchObject({ store: 'kv', policy: 'fifo-ffd' });
+    expect(logLines(controller.log()).find((l) => l.msg === 'connected')).toMatchObject({
+      store: 'kv',
+      policy: 'fifo-ffd',
+    });
     // The agents still run big2's VMs: once they have reported, the queue reads as before the kill.
-    await waitFor('the restarted controller to observe the cluster', async () => (await stateOf('big2'))?.vms.every((vm) => vm.state === 'running') ?? false);
+    await waitFor(
+      'the restarted controller to observe the cluster',
+      async () => (await stateOf('big2'))?.vms.every((vm) => vm.state === 'running') ?? false,
+    );
     expect((await queue()).vjobs.map((v) => [v.id, v.state])).toEqual(before);
     expect(await stateOf('big1')).toMatchObject({ state: 'terminated', end: 'cancelled' });
     // And it keeps scheduling: big3 still waits for room, and runs once big2 is cancelled.
@@ -160,24 +226,44 @@ describe('the control loop: submit, queue and cancel against a real controller, 
     await waitState('big3', 'running');
   });
 
-  it('marks a vjob finished once the agents report all its VMs gone (here stopped behind the loop\'s back)', async () => {
+  it("marks a vjob finished once the agents report all its VMs gone (here stopped behind the loop's back)", async () => {
     // An agent may report a VM running while its run is still in progress: wait for the agents to be idle too.
     const big3 = await waitFor('big3 running with every VM on a host, no action in flight', async () => {
       const v = await stateOf('big3');
       return v?.state === 'running' && v.vms.every((vm) => vm.host !== undefined) && (await agentsIdle()) && v;
     });
     for (const vm of big3.vms) {
-      const request = { actionId: `outside-${vm.id}`, planId: 'outside', type: 'stop' as const, vm: vm.id, vjob: 'big3', demand: { cpu: 1, mem: 3000 }, from: vm.host!, estimatedMs: 10, timeoutMs: 10_000 };
-      const m = await nc.request(subjects(prefix).nodeAction(vm.host!), encode('actionRequest', request), { timeout: 10_000 });
+      const request = {
+        actionId: `outside-${vm.id}`,
+        planId: 'outside',
+        type: 'stop' as const,
+        vm: vm.id,
+        vjob: 'big3',
+        demand: { cpu: 1, mem: 3000 },
+        from: vm.host!,
+        estimatedMs: 10,
+        timeoutMs: 10_000,
+      };
+      const m = await nc.request(subjects(prefix).nodeAction(vm.host!), encode('actionRequest', request), {
+        timeout: 10_000,
+      });
       const r = decode('actionResult', m.data);
       expect(r.ok && r.msg.ok, JSON.stringify(r)).toBe(true);
     }
     await waitState('big3', 'terminated').catch((err) => {
-      console.log(controller.log().split('\n').filter((l) => !l.includes('no-change')).join('\n'));
+      console.log(
+        controller
+          .log()
+          .split('\n')
+          .filter((l) => !l.includes('no-change'))
+          .join('\n'),
+      );
       throw err;
     });
     expect(await stateOf('big3')).toMatchObject({ end: 'finished' });
-    expect(logLines(controller.log()).some((l) => l.msg === 'vjob finished: all its VMs are gone' && l.vjob === 'big3')).toBe(true);
+    expect(
+      logLines(controller.log()).some((l) => l.msg === 'vjob finished: all its VMs are gone' && l.vjob === 'big3'),
+    ).toBe(true);
   });
 
   it('reports a policy that throws and keeps running, answering requests', async () => {
@@ -188,7 +274,9 @@ describe('the control loop: submit, queue and cancel against a real controller, 
       await waitFor('the second controller to start', () => other.log().includes('controller started'));
       const sub = await entropy('submit', vjobFile('small1'), '--nats', server.url, '--prefix', 'clb');
       expect(sub.status, sub.stdout + sub.stderr).toBe(0);
-      await waitFor('the policy error in the log', () => logLines(other.log()).find((l) => l.msg === 'policy failed: the loop keeps the last good decision'));
+      await waitFor('the policy error in the log', () =>
+        logLines(other.log()).find((l) => l.msg === 'policy failed: the loop keeps the last good decision'),
+      );
       const line = logLines(other.log()).find((l) => l.msg === 'policy failed: the loop keeps the last good decision')!;
       expect(line).toMatchObject({ policy: 'broken', code: 'ENTROPY_POLICY_FAILED' });
       expect(line.err).toMatch(/policy 'broken' threw: broken on purpose/);
@@ -207,4 +295,3 @@ describe('the control loop: submit, queue and cancel against a real controller, 
     expect(r.stderr).toMatch(/^error: unknown policy 'nosuch': built-in policies are fcfs, fifo-ffd, consolidate/m);
   });
 });
-

@@ -3,7 +3,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { askController, connectNats, type NatsConnection, requestChunkedReply, respondChunked } from '../packages/controller/src/controller/nats-connect.ts';
+import {
+  askController,
+  connectNats,
+  type NatsConnection,
+  requestChunkedReply,
+  respondChunked,
+} from '../packages/controller/src/controller/nats-connect.ts';
 import { encode, encodeControl, type NodeStatus, type StatusReply, subjects } from '@entropy/protocol';
 import { type ControllerProcess, entropy, startControllerProcess, stopProcess } from './helpers/entropy-process.ts';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
@@ -50,7 +56,11 @@ describe('chunked control replies on a nats-server whose max_payload is 64 KiB',
     expect(Buffer.from(got).equals(Buffer.from(reply))).toBe(true);
     // Counted on the wire: 49 chunks of at most 64 KiB less the margin, then the empty sentinel.
     const sizes: number[] = [];
-    for await (const m of await client.requestMany('chunks.control.status', new Uint8Array(0), { strategy: 'sentinel', maxWait: 10_000 })) sizes.push(m.data.length);
+    for await (const m of await client.requestMany('chunks.control.status', new Uint8Array(0), {
+      strategy: 'sentinel',
+      maxWait: 10_000,
+    }))
+      sizes.push(m.data.length);
     expect(sizes).toHaveLength(Math.ceil(reply.length / (65536 - 1024)) + 1);
     expect(Math.max(...sizes)).toBeLessThanOrEqual(65536 - 1024);
     expect(sizes.at(-1)).toBe(0);
@@ -60,14 +70,26 @@ describe('chunked control replies on a nats-server whose max_payload is 64 KiB',
     const status: StatusReply = { controller: 'c1', ts: 1, nodes: [], vms: [], excluded: [] };
     replies.set('queue', encodeControl('statusReply', status));
     const sizes: number[] = [];
-    for await (const m of await client.requestMany('chunks.control.queue', new Uint8Array(0), { strategy: 'sentinel', maxWait: 10_000 })) sizes.push(m.data.length);
+    for await (const m of await client.requestMany('chunks.control.queue', new Uint8Array(0), {
+      strategy: 'sentinel',
+      maxWait: 10_000,
+    }))
+      sizes.push(m.data.length);
     expect(sizes).toEqual([replies.get('queue')!.length, 0]);
-    expect(await askController(client, to(server.url), 'queue', new Uint8Array(0), 'statusReply', 10_000)).toEqual(status);
+    expect(await askController(client, to(server.url), 'queue', new Uint8Array(0), 'statusReply', 10_000)).toEqual(
+      status,
+    );
   });
 
   it('fails at once with one line naming the prefix and URL when nobody listens', async () => {
     const started = Date.now();
-    const err = await requestChunkedReply(client, { subjects: subjects('nobody'), url: server.url }, 'status', new Uint8Array(0), 10_000).catch((e: Error) => e);
+    const err = await requestChunkedReply(
+      client,
+      { subjects: subjects('nobody'), url: server.url },
+      'status',
+      new Uint8Array(0),
+      10_000,
+    ).catch((e: Error) => e);
     expect(err).toMatchObject({ code: 'ENTROPY_IO' });
     expect((err as Error).message).toBe(
       `nobody.control.status: no controller is listening on prefix nobody at ${server.url} (start one with: entropy controller --nats ${server.url} --prefix nobody)`,
@@ -125,7 +147,9 @@ describe('the CLI against a dead controller: one line on stderr, exit 1, within 
   it('a hung controller: every command gives up after the default 5 s, or after --timeout', async () => {
     for (const r of await runAll('hung')) {
       expect(r.status, r.verb).toBe(1);
-      expect(r.stderr).toBe(`error: hung.control.${r.verb}: no reply within 5000 ms from the controller on prefix hung at ${server.url}\n`);
+      expect(r.stderr).toBe(
+        `error: hung.control.${r.verb}: no reply within 5000 ms from the controller on prefix hung at ${server.url}\n`,
+      );
       expect(r.ms, r.verb).toBeGreaterThanOrEqual(5000);
       expect(r.ms, r.verb).toBeLessThan(15_000);
     }
@@ -156,8 +180,23 @@ describe('entropy status --json on a controller that sees 25,000 VMs (a 2 MiB re
       seq++;
       for (let n = 0; n < NODES; n++) {
         const node = `n${n}`;
-        const vms = Array.from({ length: PER_NODE }, (_, i) => ({ id: `vm-${n}-${i}`, vjob: `j${n}`, state: 'running' as const, host: node, cpu: 0.5, mem: 512 }));
-        const status: NodeStatus = { node, seq, ts: Date.now(), driver: 'sim', capacity: { cpu: 1000, mem: 1024 * 1024 }, vms, inFlight: 0 };
+        const vms = Array.from({ length: PER_NODE }, (_, i) => ({
+          id: `vm-${n}-${i}`,
+          vjob: `j${n}`,
+          state: 'running' as const,
+          host: node,
+          cpu: 0.5,
+          mem: 512,
+        }));
+        const status: NodeStatus = {
+          node,
+          seq,
+          ts: Date.now(),
+          driver: 'sim',
+          capacity: { cpu: 1000, mem: 1024 * 1024 },
+          vms,
+          inFlight: 0,
+        };
         nc.publish(s.nodeStatus(node), encode('status', status));
       }
     };
@@ -173,13 +212,22 @@ describe('entropy status --json on a controller that sees 25,000 VMs (a 2 MiB re
   });
 
   it('prints every VM', async () => {
-    await waitFor('the controller to see every VM', async () => (await controllerStatus(nc, prefix).catch(() => undefined))?.vms.length === NODES * PER_NODE);
+    await waitFor(
+      'the controller to see every VM',
+      async () => (await controllerStatus(nc, prefix).catch(() => undefined))?.vms.length === NODES * PER_NODE,
+    );
     const r = await entropy('status', '--json', '--nats', server.url, '--prefix', prefix, '--timeout', '30000');
     expect(r.status, r.stderr).toBe(0);
     const status = JSON.parse(r.stdout) as StatusReply;
     expect(status.nodes).toHaveLength(NODES);
     expect(status.vms.length).toBe(NODES * PER_NODE);
-    expect(status.vms[0]).toEqual({ id: 'vm-0-0', vjob: 'j0', state: 'running', host: 'n0', demand: { cpu: 0.5, mem: 512 } });
+    expect(status.vms[0]).toEqual({
+      id: 'vm-0-0',
+      vjob: 'j0',
+      state: 'running',
+      host: 'n0',
+      demand: { cpu: 0.5, mem: 512 },
+    });
     expect(r.stdout.length).toBeGreaterThan(1024 * 1024);
   });
 });

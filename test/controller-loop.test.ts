@@ -7,7 +7,10 @@ import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
 
 describe('the control loop with an injected decide()', () => {
   const instance = parseInstance({
-    nodes: [{ id: 'm1', cpu: 2, mem: 4096 }, { id: 'm2', cpu: 2, mem: 4096 }],
+    nodes: [
+      { id: 'm1', cpu: 2, mem: 4096 },
+      { id: 'm2', cpu: 2, mem: 4096 },
+    ],
     vms: [
       { id: 'a-vm1', vjob: 'a', cpu: 1, mem: 256, state: 'running', host: 'm1' },
       { id: 'a-vm2', vjob: 'a', cpu: 1, mem: 256, state: 'running', host: 'm2' },
@@ -26,7 +29,12 @@ describe('the control loop with an injected decide()', () => {
   beforeAll(async () => {
     server = await startNatsServer();
     nc = await connectNats(server.url, 'test-loop');
-    const logger = { info() {}, debug() {}, warn() {}, error: (o: object, msg?: string) => errors.push(`${msg}: ${JSON.stringify(o)}`) };
+    const logger = {
+      info() {},
+      debug() {},
+      warn() {},
+      error: (o: object, msg?: string) => errors.push(`${msg}: ${JSON.stringify(o)}`),
+    };
     controller = startController(nc, {
       prefix: 'loop',
       logger,
@@ -51,7 +59,10 @@ describe('the control loop with an injected decide()', () => {
   });
 
   it('asks decide() each turn, survives a throwing policy, and executes the plan that reaches its decision', async () => {
-    const outcome = await waitFor('a plan of the loop to complete', () => controller.lastOutcome()?.status === 'completed' && controller.lastOutcome());
+    const outcome = await waitFor(
+      'a plan of the loop to complete',
+      () => controller.lastOutcome()?.status === 'completed' && controller.lastOutcome(),
+    );
     expect(outcome.planId).toMatch(/^loop1-/);
     expect(errors.some((e) => e.includes('policy bug'))).toBe(true);
     await waitFor('a sleeping, b running on the agents', () => {

@@ -31,7 +31,15 @@ describe('entropy controller, status and apply as processes', () => {
     decision: { a: 'sleeping', b: 'running', c: 'running' },
   };
   writeFileSync(instanceFile, JSON.stringify(cluster));
-  writeFileSync(hugeFile, JSON.stringify({ ...cluster, vms: [...cluster.vms, { id: 'h-vm1', vjob: 'h', cpu: 64, mem: 128, state: 'waiting' }], vjobs: [...cluster.vjobs, { id: 'h' }], decision: { h: 'running' } }));
+  writeFileSync(
+    hugeFile,
+    JSON.stringify({
+      ...cluster,
+      vms: [...cluster.vms, { id: 'h-vm1', vjob: 'h', cpu: 64, mem: 128, state: 'waiting' }],
+      vjobs: [...cluster.vjobs, { id: 'h' }],
+      decision: { h: 'running' },
+    }),
+  );
   let server: NatsServer;
   let controller: ControllerProcess;
   let agents: SimCluster;
@@ -64,7 +72,9 @@ describe('entropy controller, status and apply as processes', () => {
     const second = await entropy('controller', '--nats', server.url, '--prefix', prefix);
     expect(second.status, second.stderr).toBe(1);
     expect(second.stderr.trim().split('\n')).toHaveLength(1);
-    expect(second.stderr).toMatch(/controller entropy-controller-\d+ already serves prefix cli on nats:\/\/127\.0\.0\.1:\d+: stop it first, or give this one another --prefix/);
+    expect(second.stderr).toMatch(
+      /controller entropy-controller-\d+ already serves prefix cli on nats:\/\/127\.0\.0\.1:\d+: stop it first, or give this one another --prefix/,
+    );
     expect((await status()).controller).toBe(`entropy-controller-${controller.child.pid}`);
   });
 
@@ -128,7 +138,10 @@ describe('entropy controller, status and apply as processes', () => {
     const r = decodeControl('applyReply', m.data);
     expect(r.ok && r.msg).toMatchObject({ ok: false, error: { code: 'ENTROPY_BAD_REQUEST', field: '$' } });
     const bad = await nc.request(s.control('apply'), encodeControl('statusRequest', {}), { timeout: 10_000 });
-    expect(decodeControl('applyReply', bad.data)).toMatchObject({ ok: true, msg: { ok: false, error: { code: 'ENTROPY_BAD_REQUEST', field: '$.planId' } } });
+    expect(decodeControl('applyReply', bad.data)).toMatchObject({
+      ok: true,
+      msg: { ok: false, error: { code: 'ENTROPY_BAD_REQUEST', field: '$.planId' } },
+    });
     expect((await status()).nodes).toHaveLength(3);
     expect(controller.child.exitCode).toBeNull();
   });

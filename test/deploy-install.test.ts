@@ -73,20 +73,38 @@ describe('entropy deploy install against real sshd processes on loopback', () =>
     uid = Number(sh('id', ['-u', user]).trim());
     sh('usermod', ['-p', '*', user]);
     home = sh('sh', ['-c', `getent passwd ${user} | cut -d: -f6`]).trim();
-    for (const k of ['host', 'host2', 'good', 'other']) sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `entropy-test-${k}`, '-f', join(dir, k)]);
+    for (const k of ['host', 'host2', 'good', 'other'])
+      sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `entropy-test-${k}`, '-f', join(dir, k)]);
     sh('ssh-keygen', ['-q', '-t', 'ecdsa', '-b', '256', '-N', '', '-f', join(dir, 'host_ecdsa')]);
     sh('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-N', '', '-f', join(dir, 'host_rsa')]);
     // the keys each sshd accepts, in files the user owns (sshd reads them as the user)
     sh('install', ['-d', '-m', '700', '-o', user, join(home, '.ssh')]);
-    for (const [file, key] of [['keys_good', 'good'], ['keys_other', 'other']]) {
+    for (const [file, key] of [
+      ['keys_good', 'good'],
+      ['keys_other', 'other'],
+    ]) {
       sh('install', ['-m', '600', '-o', user, join(dir, `${key}.pub`), join(home, '.ssh', file)]);
     }
     sh('mkdir', ['-p', '/run/sshd']);
-    common = ['PidFile none', 'UsePAM no', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'PubkeyAuthentication yes', `AllowUsers ${user}`, 'Subsystem sftp internal-sftp', 'LogLevel ERROR'];
+    common = [
+      'PidFile none',
+      'UsePAM no',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'PubkeyAuthentication yes',
+      `AllowUsers ${user}`,
+      'Subsystem sftp internal-sftp',
+      'LogLevel ERROR',
+    ];
     const hostKey = `HostKey ${join(dir, 'host')}`;
     const good = await startSshd(dir, 'good', [...common, hostKey, `AuthorizedKeysFile ${home}/.ssh/keys_good`]);
     const other = await startSshd(dir, 'other', [...common, hostKey, `AuthorizedKeysFile ${home}/.ssh/keys_other`]);
-    const noNode = await startSshd(dir, 'nonode', [...common, hostKey, `AuthorizedKeysFile ${home}/.ssh/keys_good`, 'SetEnv PATH=/nonexistent']);
+    const noNode = await startSshd(dir, 'nonode', [
+      ...common,
+      hostKey,
+      `AuthorizedKeysFile ${home}/.ssh/keys_good`,
+      'SetEnv PATH=/nonexistent',
+    ]);
     sshds.push(good, other, noNode);
     hosts = {
       n1: `n1=${user}@127.0.0.1:${good.port}`,
@@ -95,9 +113,18 @@ describe('entropy deploy install against real sshd processes on loopback', () =>
       n4: `n4=${user}@127.0.0.1:${await freePort()}`,
     };
     knownHosts = join(dir, 'known_hosts');
-    await writeFile(knownHosts, [good, other, noNode].map((d) => sh('ssh-keyscan', ['-p', String(d.port), '-t', 'ed25519', '127.0.0.1'])).join(''));
+    await writeFile(
+      knownHosts,
+      [good, other, noNode]
+        .map((d) => sh('ssh-keyscan', ['-p', String(d.port), '-t', 'ed25519', '127.0.0.1']))
+        .join(''),
+    );
     sh('ssh-keygen', ['-q', '-H', '-f', knownHosts]);
-    const r = await natsConfigCommand({ nodes: ['n1', 'n2', 'n3', 'n4'], out: join(dir, 'nats', 'nats-server.conf'), storeDir: join(dir, 'nats', 'js') });
+    const r = await natsConfigCommand({
+      nodes: ['n1', 'n2', 'n3', 'n4'],
+      out: join(dir, 'nats', 'nats-server.conf'),
+      storeDir: join(dir, 'nats', 'js'),
+    });
     expect(r.exitCode).toBe(0);
     server = await startNatsServer({ config: join(dir, 'nats', 'nats-server.conf') });
   });
@@ -125,13 +152,27 @@ describe('entropy deploy install against real sshd processes on loopback', () =>
 
   it('builds a self-contained agent bundle: the compiled agent and watcher, a package.json, no node_modules', async () => {
     bundle = await buildAgentBundle();
-    const list = sh('tar', ['-tzf', bundle.file]).split('\n').filter((l) => l && !l.endsWith('/')).sort();
+    const list = sh('tar', ['-tzf', bundle.file])
+      .split('\n')
+      .filter((l) => l && !l.endsWith('/'))
+      .sort();
     expect(list).toEqual(['./bin/entropy-agent.js', './bin/entropy-watch.js', './package.json']);
     expect((await stat(bundle.file)).size).toBeGreaterThan(100_000);
   });
 
   it('a dry run logs in and checks Node on each host, copies nothing', async () => {
-    const r = await installCommand({ hosts: hosts.n1, nats: server!.url, driver: 'xl', identity: join(dir, 'good'), knownHosts, root: join(home, 'dry'), dryRun: true }, {});
+    const r = await installCommand(
+      {
+        hosts: hosts.n1,
+        nats: server!.url,
+        driver: 'xl',
+        identity: join(dir, 'good'),
+        knownHosts,
+        root: join(home, 'dry'),
+        dryRun: true,
+      },
+      {},
+    );
     expect(r.output).toMatch(/n1 .* checked .* v2\d\.\d+\.\d+ .* would install/);
     expect(r.exitCode).toBe(0);
     expect(existsSync(join(home, 'dry'))).toBe(false);
@@ -181,7 +222,9 @@ describe('entropy deploy install against real sshd processes on loopback', () =>
 
   it('the installed agent runs with the written environment and announces itself to NATS with its credentials', async () => {
     // The server keeps bcrypt hashes: the password is in the controller's credentials file.
-    const { password: pass } = parseCredentialsFile(await readFile(join(dir, 'nats', 'creds', 'entropy-controller.env'), 'utf8'));
+    const { password: pass } = parseCredentialsFile(
+      await readFile(join(dir, 'nats', 'creds', 'entropy-controller.env'), 'utf8'),
+    );
     nc = await connect({ servers: server!.url, user: 'entropy-controller', pass, reconnect: false });
     const hellos: string[] = [];
     nc.subscribe(subjects().nodeHello('n1'), {
@@ -194,12 +237,19 @@ describe('entropy deploy install against real sshd processes on loopback', () =>
     // the printed command, run as the test user (with `exec` in front, the agent is this child); xl is absent here:
     // the agent announces itself all the same
     const gid = Number(sh('id', ['-g', user]).trim());
-    agent = spawn('/bin/sh', ['-c', `exec ${agentStartCommand('n1', join(home, 'stage'))}`], { uid, gid, cwd: home, env: { HOME: home, PATH: process.env.PATH }, stdio: ['ignore', 'ignore', 'pipe'] });
+    agent = spawn('/bin/sh', ['-c', `exec ${agentStartCommand('n1', join(home, 'stage'))}`], {
+      uid,
+      gid,
+      cwd: home,
+      env: { HOME: home, PATH: process.env.PATH },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     agent.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
     const deadline = Date.now() + 60_000;
     while (hellos.length === 0) {
-      if (agent.exitCode !== null || Date.now() > deadline) throw new Error(`no hello from the installed agent: ${stderr}`);
+      if (agent.exitCode !== null || Date.now() > deadline)
+        throw new Error(`no hello from the installed agent: ${stderr}`);
       await delay(100);
     }
     expect(hellos[0]).toBe('n1/xl');
@@ -216,12 +266,22 @@ describe('entropy deploy install against real sshd processes on loopback', () =>
     it('an unknown key is refused with its fingerprint and the way to accept it; --accept-new adds it, then it is known', async () => {
       const file = join(dir, 'kh-new', 'known_hosts');
       const root = join(home, 'stage-new');
-      const opts = { hosts: hosts.n1, nats: server!.url, driver: 'xl', identity: join(dir, 'good'), knownHosts: file, root, bundle: bundle!.file };
+      const opts = {
+        hosts: hosts.n1,
+        nats: server!.url,
+        driver: 'xl',
+        identity: join(dir, 'good'),
+        knownHosts: file,
+        root,
+        bundle: bundle!.file,
+      };
       const refused = await installCommand(opts, {});
       expect(refused.exitCode).toBe(EXIT_HOST_FAILED);
       const name = `[127.0.0.1]:${portOf(hosts.n1)}`;
       expect(lineOf(refused.output, 'n1')).toContain(`FAILED: CONNECT`);
-      expect(lineOf(refused.output, 'n1')).toContain(`unknown host key for ${name}: ED25519 key ${fingerprint('host.pub')}, not in ${file}`);
+      expect(lineOf(refused.output, 'n1')).toContain(
+        `unknown host key for ${name}: ED25519 key ${fingerprint('host.pub')}, not in ${file}`,
+      );
       expect(lineOf(refused.output, 'n1')).toContain('--accept-new');
       expect(existsSync(file)).toBe(false);
       expect(existsSync(root)).toBe(false);
@@ -244,7 +304,11 @@ describe('entropy deploy install against real sshd processes on loopback', () =>
     });
 
     it('a changed key is refused, with or without --accept-new, and the file is left as it was', async () => {
-      const changed = await startSshd(dir, 'changed', [...common, `HostKey ${join(dir, 'host2')}`, `AuthorizedKeysFile ${home}/.ssh/keys_good`]);
+      const changed = await startSshd(dir, 'changed', [
+        ...common,
+        `HostKey ${join(dir, 'host2')}`,
+        `AuthorizedKeysFile ${home}/.ssh/keys_good`,
+      ]);
       sshds.push(changed);
       const name = `[127.0.0.1]:${changed.port}`;
       const file = join(dir, 'kh-changed');
@@ -253,32 +317,86 @@ describe('entropy deploy install against real sshd processes on loopback', () =>
       await writeFile(file, before);
       for (const acceptNew of [false, true]) {
         const root = join(home, 'stage-changed');
-        const r = await installCommand({ hosts: `n1=${user}@127.0.0.1:${changed.port}`, nats: server!.url, driver: 'xl', identity: join(dir, 'good'), knownHosts: file, acceptNew, root, bundle: bundle!.file }, {});
+        const r = await installCommand(
+          {
+            hosts: `n1=${user}@127.0.0.1:${changed.port}`,
+            nats: server!.url,
+            driver: 'xl',
+            identity: join(dir, 'good'),
+            knownHosts: file,
+            acceptNew,
+            root,
+            bundle: bundle!.file,
+          },
+          {},
+        );
         expect(r.exitCode).toBe(EXIT_HOST_FAILED);
-        expect(lineOf(r.output, 'n1')).toContain(`HOST KEY CHANGED for ${name}: it presents ED25519 key ${fingerprint('host2.pub')}, ${file} holds line 1 ED25519 ${fingerprint('host.pub')}; refused, even with --accept-new`);
+        expect(lineOf(r.output, 'n1')).toContain(
+          `HOST KEY CHANGED for ${name}: it presents ED25519 key ${fingerprint('host2.pub')}, ${file} holds line 1 ED25519 ${fingerprint('host.pub')}; refused, even with --accept-new`,
+        );
         expect(existsSync(root)).toBe(false);
         expect(await readFile(file, 'utf8')).toBe(before);
       }
     });
 
     it('ecdsa and rsa host keys are checked too; a host with several keys presents the known type', async () => {
-      const ecdsa = await startSshd(dir, 'ecdsa', [...common, `HostKey ${join(dir, 'host_ecdsa')}`, `AuthorizedKeysFile ${home}/.ssh/keys_good`]);
-      const several = await startSshd(dir, 'several', [...common, `HostKey ${join(dir, 'host2')}`, `HostKey ${join(dir, 'host_rsa')}`, `AuthorizedKeysFile ${home}/.ssh/keys_good`]);
+      const ecdsa = await startSshd(dir, 'ecdsa', [
+        ...common,
+        `HostKey ${join(dir, 'host_ecdsa')}`,
+        `AuthorizedKeysFile ${home}/.ssh/keys_good`,
+      ]);
+      const several = await startSshd(dir, 'several', [
+        ...common,
+        `HostKey ${join(dir, 'host2')}`,
+        `HostKey ${join(dir, 'host_rsa')}`,
+        `AuthorizedKeysFile ${home}/.ssh/keys_good`,
+      ]);
       sshds.push(ecdsa, several);
       const file = join(dir, 'kh-types');
       // ed25519 would be negotiated first; the file holds only the rsa key of the second host
-      await writeFile(file, sh('ssh-keyscan', ['-p', String(ecdsa.port), '-t', 'ecdsa', '127.0.0.1']) + sh('ssh-keyscan', ['-p', String(several.port), '-t', 'rsa', '127.0.0.1']));
+      await writeFile(
+        file,
+        sh('ssh-keyscan', ['-p', String(ecdsa.port), '-t', 'ecdsa', '127.0.0.1']) +
+          sh('ssh-keyscan', ['-p', String(several.port), '-t', 'rsa', '127.0.0.1']),
+      );
       const both = `n1=${user}@127.0.0.1:${ecdsa.port},n2=${user}@127.0.0.1:${several.port}`;
-      const r = await installCommand({ hosts: both, nats: server!.url, driver: 'xl', identity: join(dir, 'good'), knownHosts: file, root: join(home, 'dry-types'), dryRun: true }, {});
+      const r = await installCommand(
+        {
+          hosts: both,
+          nats: server!.url,
+          driver: 'xl',
+          identity: join(dir, 'good'),
+          knownHosts: file,
+          root: join(home, 'dry-types'),
+          dryRun: true,
+        },
+        {},
+      );
       expect(r.exitCode, r.output).toBe(0);
       expect(lineOf(r.output, 'n1')).toMatch(/ checked /);
       expect(lineOf(r.output, 'n2')).toMatch(/ checked /);
 
       // a file that knows the second host's ed25519 key only, from another machine: its rsa key is not offered
-      await writeFile(file, `[127.0.0.1]:${several.port} ${(await readFile(join(dir, 'host.pub'), 'utf8')).split(' ').slice(0, 2).join(' ')}\n`);
-      const wrong = await installCommand({ hosts: `n2=${user}@127.0.0.1:${several.port}`, nats: server!.url, driver: 'xl', identity: join(dir, 'good'), knownHosts: file, acceptNew: true, dryRun: true }, {});
+      await writeFile(
+        file,
+        `[127.0.0.1]:${several.port} ${(await readFile(join(dir, 'host.pub'), 'utf8')).split(' ').slice(0, 2).join(' ')}\n`,
+      );
+      const wrong = await installCommand(
+        {
+          hosts: `n2=${user}@127.0.0.1:${several.port}`,
+          nats: server!.url,
+          driver: 'xl',
+          identity: join(dir, 'good'),
+          knownHosts: file,
+          acceptNew: true,
+          dryRun: true,
+        },
+        {},
+      );
       expect(wrong.exitCode).toBe(EXIT_HOST_FAILED);
-      expect(lineOf(wrong.output, 'n2')).toContain(`HOST KEY CHANGED for [127.0.0.1]:${several.port}: it presents ED25519 key ${fingerprint('host2.pub')}`);
+      expect(lineOf(wrong.output, 'n2')).toContain(
+        `HOST KEY CHANGED for [127.0.0.1]:${several.port}: it presents ED25519 key ${fingerprint('host2.pub')}`,
+      );
     });
   });
 });

@@ -9,7 +9,12 @@ import { startLeaderLease } from '../packages/controller/src/controller/leader-l
 import { createLogger } from '../packages/controller/src/controller/logger.ts';
 import { natsConfigCommand } from '../packages/controller/src/deploy/nats-config-command.ts';
 import { parseCredentialsFile } from '../packages/controller/src/deploy/nats-config.ts';
-import { agentUser, CONTROLLER_USER, OBSERVER_USER, OPERATOR_USER } from '../packages/controller/src/deploy/nats-roles.ts';
+import {
+  agentUser,
+  CONTROLLER_USER,
+  OBSERVER_USER,
+  OPERATOR_USER,
+} from '../packages/controller/src/deploy/nats-roles.ts';
 import { StreamJournal } from '../packages/controller/src/journal/stream-journal.ts';
 import { KvQueueStore } from '../packages/controller/src/queue/index.ts';
 import { type AgentProcess, spawnAgent } from './helpers/agent-process.ts';
@@ -61,14 +66,25 @@ describe('entropy deploy nats-config: the files', () => {
 
   it('keeps existing passwords when run again, and changes them with --rotate', async () => {
     const before = await creds(dir, 'agent-n1');
-    await natsConfigCommand({ nodes: ['n1', 'n2', 'n3'], out: join(dir, 'again', 'nats-server.conf'), credsDir: join(dir, 'creds') });
+    await natsConfigCommand({
+      nodes: ['n1', 'n2', 'n3'],
+      out: join(dir, 'again', 'nats-server.conf'),
+      credsDir: join(dir, 'creds'),
+    });
     expect((await creds(dir, 'agent-n1')).password).toBe(before.password);
-    await natsConfigCommand({ nodes: ['n1', 'n2'], out: join(dir, 'again', 'nats-server.conf'), credsDir: join(dir, 'creds'), rotate: true });
+    await natsConfigCommand({
+      nodes: ['n1', 'n2'],
+      out: join(dir, 'again', 'nats-server.conf'),
+      credsDir: join(dir, 'creds'),
+      rotate: true,
+    });
     expect((await creds(dir, 'agent-n1')).password).not.toBe(before.password);
   });
 
   it('rejects a node id that is not one subject token, naming it', async () => {
-    await expect(natsConfigCommand({ nodes: ['n1', 'bad.node'], out: join(dir, 'bad', 'x.conf') })).rejects.toMatchObject({
+    await expect(
+      natsConfigCommand({ nodes: ['n1', 'bad.node'], out: join(dir, 'bad', 'x.conf') }),
+    ).rejects.toMatchObject({
       code: 'ENTROPY_IO',
       message: expect.stringContaining('"bad.node"'),
     });
@@ -104,8 +120,12 @@ describe('entropy deploy nats-config on a real nats-server', () => {
   });
 
   it('refuses a wrong password, a user of another cluster and no credentials at all', async () => {
-    await expect(connect({ servers: nats.url, user: 'agent-n1', pass: 'wrong', reconnect: false })).rejects.toThrow(/authorization/i);
-    await expect(connect({ servers: nats.url, user: 'agent-n9', pass: 'x', reconnect: false })).rejects.toThrow(/authorization/i);
+    await expect(connect({ servers: nats.url, user: 'agent-n1', pass: 'wrong', reconnect: false })).rejects.toThrow(
+      /authorization/i,
+    );
+    await expect(connect({ servers: nats.url, user: 'agent-n9', pass: 'x', reconnect: false })).rejects.toThrow(
+      /authorization/i,
+    );
     await expect(connect({ servers: nats.url, reconnect: false })).rejects.toThrow(/authorization/i);
   });
 
@@ -120,7 +140,18 @@ describe('entropy deploy nats-config on a real nats-server', () => {
     });
     await ctl.flush();
     const n1 = await creds(join(nats.dir), 'agent-n1');
-    const common = (node: string) => ['--node', node, '--nats', nats.url, '--driver', 'sim', '--state-dir', join(nats.dir, `state-${node}`), '--status-interval', '200'];
+    const common = (node: string) => [
+      '--node',
+      node,
+      '--nats',
+      nats.url,
+      '--driver',
+      'sim',
+      '--state-dir',
+      join(nats.dir, `state-${node}`),
+      '--status-interval',
+      '200',
+    ];
     agents.push(spawnAgent(common('n1'), { ENTROPY_NATS_USER: n1.user!, ENTROPY_NATS_PASSWORD: n1.password! }));
     agents.push(spawnAgent([...common('n2'), '--creds', nats.creds(agentUser('n2'))]));
     await waitFor('a status of both agents', () => seen.has('n1') && seen.has('n2'), 60_000);
@@ -128,11 +159,22 @@ describe('entropy deploy nats-config on a real nats-server', () => {
   });
 
   it("an agent given another node's credentials stops at once, naming them", async () => {
-    const a = spawnAgent(['--node', 'n1', '--nats', nats.url, '--driver', 'sim', '--state-dir', join(nats.dir, 'state-wrong'), '--creds', nats.creds(agentUser('n2'))]);
+    const a = spawnAgent([
+      '--node',
+      'n1',
+      '--nats',
+      nats.url,
+      '--driver',
+      'sim',
+      '--state-dir',
+      join(nats.dir, 'state-wrong'),
+      '--creds',
+      nats.creds(agentUser('n2')),
+    ]);
     expect(await a.exited).toBe(1);
   });
 
-  it("entropy controller and entropy status run with their own --creds; status without credentials is one line, exit 1", async () => {
+  it('entropy controller and entropy status run with their own --creds; status without credentials is one line, exit 1', async () => {
     controller = startControllerProcess(nats.url, 'entropy', '--creds', nats.creds(CONTROLLER_USER));
     const status = await waitFor('a status reply with both nodes', async () => {
       const r = await entropy('status', '--json', '--nats', nats.url, '--creds', nats.creds(OPERATOR_USER));

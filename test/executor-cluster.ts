@@ -46,14 +46,39 @@ export function startSimCluster(instance: Instance, options: SimClusterOptions):
   for (const node of instance.configuration.nodes) {
     const vms = instance.configuration.vms
       .filter((v) => v.host === node.id && (v.state === 'running' || v.state === 'sleeping'))
-      .map((v) => ({ id: v.id, vjob: v.vjob, state: v.state, demand: { cpu: v.demand.cpu ?? 0, mem: v.demand.mem ?? 0 } }));
+      .map((v) => ({
+        id: v.id,
+        vjob: v.vjob,
+        state: v.state,
+        demand: { cpu: v.demand.cpu ?? 0, mem: v.demand.mem ?? 0 },
+      }));
     const file = join(dir, `${node.id}.json`);
     writeFileSync(file, JSON.stringify(vms));
-    const capacity = Object.entries(node.capacity).map(([k, q]) => `${k}=${q}`).join(',');
+    const capacity = Object.entries(node.capacity)
+      .map(([k, q]) => `${k}=${q}`)
+      .join(',');
     const args = [
-      AGENT_BIN, '--node', node.id, '--nats', options.url, '--driver', 'sim', '--prefix', options.prefix,
-      '--capacity', capacity, '--status-interval', String(options.statusIntervalMs), '--speed', String(options.speed),
-      '--sim-vms', file, '--state-dir', join(dir, `state-${node.id}`), '--log-level', 'warn',
+      AGENT_BIN,
+      '--node',
+      node.id,
+      '--nats',
+      options.url,
+      '--driver',
+      'sim',
+      '--prefix',
+      options.prefix,
+      '--capacity',
+      capacity,
+      '--status-interval',
+      String(options.statusIntervalMs),
+      '--speed',
+      String(options.speed),
+      '--sim-vms',
+      file,
+      '--state-dir',
+      join(dir, `state-${node.id}`),
+      '--log-level',
+      'warn',
     ];
     const fail = options.failOn?.[node.id];
     if (fail?.length) args.push('--sim-fail', fail.join(','));
@@ -88,4 +113,3 @@ export function startSimCluster(instance: Instance, options: SimClusterOptions):
     },
   };
 }
-

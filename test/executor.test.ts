@@ -2,7 +2,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApplyReply, type ApplyRequest, decode, type NodeStatus, subjects, type Subjects } from '@entropy/protocol';
+import {
+  type ApplyReply,
+  type ApplyRequest,
+  decode,
+  type NodeStatus,
+  subjects,
+  type Subjects,
+} from '@entropy/protocol';
 import { type Controller, silentLogger, startController } from '../packages/controller/src/controller/index.ts';
 import { connectNats, type NatsConnection } from '../packages/controller/src/controller/nats-connect.ts';
 import { parseInstance, type Instance } from '@entropy/engine';
@@ -17,7 +24,12 @@ function applyRequest(instance: Instance, planId: string, decision = instance.de
   return {
     planId,
     decision: { ...decision },
-    vms: instance.configuration.vms.map((v) => ({ id: v.id, vjob: v.vjob, demand: { cpu: v.demand.cpu ?? 0, mem: v.demand.mem ?? 0 }, state: v.state })),
+    vms: instance.configuration.vms.map((v) => ({
+      id: v.id,
+      vjob: v.vjob,
+      demand: { cpu: v.demand.cpu ?? 0, mem: v.demand.mem ?? 0 },
+      state: v.state,
+    })),
     vjobs: instance.configuration.vjobs.map((j) => ({ id: j.id, priority: j.priority, submittedAt: j.submittedAt })),
   };
 }
@@ -39,7 +51,11 @@ class ClusterWatch {
   /** The state each gang action left its VM in, at the controller's ts. */
   private readonly gangDone: { vm: string; state: string; ts: number }[] = [];
 
-  constructor(nc: NatsConnection, s: Subjects, private readonly vjobOf: ReadonlyMap<string, string>) {
+  constructor(
+    nc: NatsConnection,
+    s: Subjects,
+    private readonly vjobOf: ReadonlyMap<string, string>,
+  ) {
     void (async () => {
       for await (const m of nc.subscribe(s.allNodeStatus())) {
         const r = decode('status', m.data);
@@ -54,8 +70,10 @@ class ClusterWatch {
         const g = r.ok && r.msg.actionId ? this.gang.get(r.msg.actionId) : undefined;
         if (!r.ok || !g) continue;
         if (r.msg.kind === 'action-started') this.gangEvents.push({ vjob: g.vjob, ts: r.msg.ts, delta: 1 });
-        if (r.msg.kind === 'action-done' || r.msg.kind === 'action-failed') this.gangEvents.push({ vjob: g.vjob, ts: r.msg.ts, delta: -1 });
-        if (r.msg.kind === 'action-done') this.gangDone.push({ vm: g.vm, state: g.type === 'pause' ? 'paused' : 'running', ts: r.msg.ts });
+        if (r.msg.kind === 'action-done' || r.msg.kind === 'action-failed')
+          this.gangEvents.push({ vjob: g.vjob, ts: r.msg.ts, delta: -1 });
+        if (r.msg.kind === 'action-done')
+          this.gangDone.push({ vm: g.vm, state: g.type === 'pause' ? 'paused' : 'running', ts: r.msg.ts });
       }
     })();
   }
@@ -63,7 +81,8 @@ class ClusterWatch {
   /** Announces a plan's pauses and unpauses (and the unpauses that may undo its pauses). */
   expect(planId: string, reply: Ok<ApplyReply>): void {
     for (const a of reply.actions) {
-      if (a.type === 'pause' || a.type === 'unpause') this.gang.set(`${planId}:${a.id}`, { type: a.type, vjob: a.vjob, vm: a.vm });
+      if (a.type === 'pause' || a.type === 'unpause')
+        this.gang.set(`${planId}:${a.id}`, { type: a.type, vjob: a.vjob, vm: a.vm });
       if (a.type === 'pause') this.gang.set(`${planId}:undo-${a.id}`, { type: 'unpause', vjob: a.vjob, vm: a.vm });
     }
   }
@@ -73,7 +92,8 @@ class ClusterWatch {
     const out = new Map<string, { state: string; host: string; at: number }>();
     for (const { status, at } of this.latest.values()) {
       if (Date.now() - at > 3 * STATUS_MS) continue;
-      for (const v of status.vms) if (!out.has(v.id) || out.get(v.id)!.at < at) out.set(v.id, { state: v.state, host: v.host, at });
+      for (const v of status.vms)
+        if (!out.has(v.id) || out.get(v.id)!.at < at) out.set(v.id, { state: v.state, host: v.host, at });
     }
     return new Map([...out].map(([id, { state, host }]) => [id, { state, host }]));
   }
@@ -91,14 +111,16 @@ class ClusterWatch {
         if (snap.ts - st.ts > 3 * STATUS_MS) continue;
         for (const v of st.vms) if ((byVm.get(v.id)?.ts ?? -1) < st.ts) byVm.set(v.id, { state: v.state, ts: st.ts });
       }
-      for (const d of this.gangDone) if (d.ts <= snap.ts && (byVm.get(d.vm)?.ts ?? -1) < d.ts) byVm.set(d.vm, { state: d.state, ts: d.ts });
+      for (const d of this.gangDone)
+        if (d.ts <= snap.ts && (byVm.get(d.vm)?.ts ?? -1) < d.ts) byVm.set(d.vm, { state: d.state, ts: d.ts });
       const states = new Map<string, Set<string>>();
       for (const [vm, { state }] of byVm) {
         const vjob = this.vjobOf.get(vm);
         if (vjob) states.set(vjob, (states.get(vjob) ?? new Set()).add(state));
       }
       for (const [vjob, set] of states)
-        if (set.has('running') && set.has('paused') && !inFlightAt(vjob, snap.ts)) found.push(`${vjob}: ${[...set].join('+')} at ts ${snap.ts} (${snap.node})`);
+        if (set.has('running') && set.has('paused') && !inFlightAt(vjob, snap.ts))
+          found.push(`${vjob}: ${[...set].join('+')} at ts ${snap.ts} (${snap.node})`);
     }
     return found;
   }
@@ -118,7 +140,12 @@ interface ClusterUnderTest {
  * For one suite: a nats-server, a controller and a watch on their own connections, and a sim agent
  * process per node of the instance; `ready` waits until the suite can start. All stopped after it.
  */
-function clusterPerSuite(instance: Instance, prefix: string, agents: AgentChoices, ready: (c: ClusterUnderTest) => Promise<void>): ClusterUnderTest {
+function clusterPerSuite(
+  instance: Instance,
+  prefix: string,
+  agents: AgentChoices,
+  ready: (c: ClusterUnderTest) => Promise<void>,
+): ClusterUnderTest {
   const c = {} as ClusterUnderTest;
   const connections: NatsConnection[] = [];
   beforeAll(async () => {
@@ -126,8 +153,17 @@ function clusterPerSuite(instance: Instance, prefix: string, agents: AgentChoice
     const nc = await connectNats(c.server.url, 'test-controller');
     const watchNc = await connectNats(c.server.url, 'test-watch');
     connections.push(nc, watchNc);
-    c.watch = new ClusterWatch(watchNc, subjects(prefix), new Map(instance.configuration.vms.map((v) => [v.id, v.vjob])));
-    c.controller = startController(nc, { prefix, logger: silentLogger, statusPeriodMs: STATUS_MS, name: 'test-controller' });
+    c.watch = new ClusterWatch(
+      watchNc,
+      subjects(prefix),
+      new Map(instance.configuration.vms.map((v) => [v.id, v.vjob])),
+    );
+    c.controller = startController(nc, {
+      prefix,
+      logger: silentLogger,
+      statusPeriodMs: STATUS_MS,
+      name: 'test-controller',
+    });
     await nc.flush();
     c.cluster = startSimCluster(instance, { url: c.server.url, prefix, statusIntervalMs: STATUS_MS, ...agents });
     await ready(c);
@@ -142,12 +178,17 @@ function clusterPerSuite(instance: Instance, prefix: string, agents: AgentChoice
 }
 
 describe('executor end to end: reference cluster, real nats-server, 11 sim agent processes', () => {
-  const reference = parseInstance(JSON.parse(readFileSync(resolve(import.meta.dirname, '../examples/reference.json'), 'utf8')));
+  const reference = parseInstance(
+    JSON.parse(readFileSync(resolve(import.meta.dirname, '../examples/reference.json'), 'utf8')),
+  );
   const h = clusterPerSuite(reference, 'ref', { speed: 4 }, async (c) => {
     const hosted = reference.configuration.vms.filter((v) => v.host !== undefined).length;
     await waitFor('11 nodes online holding the reference VMs', () => {
       const view = c.controller.view();
-      return view.nodes.filter((n) => n.liveness === 'online').length === 11 && view.nodes.reduce((k, n) => k + n.vms, 0) === hosted;
+      return (
+        view.nodes.filter((n) => n.liveness === 'online').length === 11 &&
+        view.nodes.reduce((k, n) => k + n.vms, 0) === hosted
+      );
     });
   });
 
@@ -162,7 +203,9 @@ describe('executor end to end: reference cluster, real nats-server, 11 sim agent
     if (!reply.ok) throw new Error(reply.error.message);
     h.watch.expect('ref-1', reply);
     expect(reply.executing).toBe(true);
-    expect(new Set(reply.actions.map((a) => a.type))).toEqual(new Set(['pause', 'suspend', 'resume', 'migrate', 'unpause']));
+    expect(new Set(reply.actions.map((a) => a.type))).toEqual(
+      new Set(['pause', 'suspend', 'resume', 'migrate', 'unpause']),
+    );
     await h.controller.idle();
     const outcome = h.controller.lastOutcome()!;
     expect(outcome.failures).toEqual([]);
@@ -171,12 +214,20 @@ describe('executor end to end: reference cluster, real nats-server, 11 sim agent
     expect(outcome.measuredMs).toBeGreaterThan(0);
     for (const c of outcome.completed) expect(c.durationMs).toBeGreaterThanOrEqual(0);
 
-    const hostedTarget = Object.entries(reply.target).filter(([, t]) => t.state === 'running' || t.state === 'sleeping');
+    const hostedTarget = Object.entries(reply.target).filter(
+      ([, t]) => t.state === 'running' || t.state === 'sleeping',
+    );
     const expected = new Map(hostedTarget.map(([vm, t]) => [vm, { state: t.state, host: t.host! }]));
-    const reported = await waitFor('agents to report the target', () => {
-      const seen = h.watch.vms();
-      return [...expected].every(([vm, t]) => seen.get(vm)?.state === t.state && seen.get(vm)?.host === t.host) && seen;
-    }, 30_000);
+    const reported = await waitFor(
+      'agents to report the target',
+      () => {
+        const seen = h.watch.vms();
+        return (
+          [...expected].every(([vm, t]) => seen.get(vm)?.state === t.state && seen.get(vm)?.host === t.host) && seen
+        );
+      },
+      30_000,
+    );
     expect(new Map([...reported].sort())).toEqual(new Map([...expected].sort()));
     // The monitor agrees, and the cancelled vjob is gone for good.
     const view = h.controller.view();
@@ -210,7 +261,10 @@ describe('executor failures: real nats-server, 4 sim agent processes', () => {
   );
   const small = parseInstance(JSON.parse(readFileSync(file, 'utf8')));
   const h = clusterPerSuite(small, 'small', { speed: 1, failOn: { s2: ['f1-vm2'] } }, async (c) => {
-    await waitFor('4 nodes online', () => c.controller.view().nodes.filter((n) => n.liveness === 'online').length === 4);
+    await waitFor(
+      '4 nodes online',
+      () => c.controller.view().nodes.filter((n) => n.liveness === 'online').length === 4,
+    );
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -221,11 +275,22 @@ describe('executor failures: real nats-server, 4 sim agent processes', () => {
     await h.controller.idle();
     const outcome = h.controller.lastOutcome()!;
     expect(outcome.status).toBe('failed');
-    expect(outcome.failed).toMatchObject({ action: { type: 'pause', vm: 'f1-vm2' }, node: 's2', error: { code: 'ENTROPY_INJECTED_FAILURE' } });
-    expect(outcome.undone.map((u) => [u.vm, u.ok]).sort()).toEqual([['f1-vm1', true], ['f1-vm3', true]]);
+    expect(outcome.failed).toMatchObject({
+      action: { type: 'pause', vm: 'f1-vm2' },
+      node: 's2',
+      error: { code: 'ENTROPY_INJECTED_FAILURE' },
+    });
+    expect(outcome.undone.map((u) => [u.vm, u.ok]).sort()).toEqual([
+      ['f1-vm1', true],
+      ['f1-vm3', true],
+    ]);
     expect(outcome.notStarted.map((a) => a.type)).toEqual(['suspend', 'suspend', 'suspend']);
     expect(outcome.leftPaused).toEqual([]);
-    await waitFor('f1 running whole on the agents', () => ['f1-vm1', 'f1-vm2', 'f1-vm3'].every((vm) => h.watch.vms().get(vm)?.state === 'running'), 30_000);
+    await waitFor(
+      'f1 running whole on the agents',
+      () => ['f1-vm1', 'f1-vm2', 'f1-vm3'].every((vm) => h.watch.vms().get(vm)?.state === 'running'),
+      30_000,
+    );
     expect(h.watch.halfPauses()).toEqual([]);
   });
 
@@ -236,12 +301,21 @@ describe('executor failures: real nats-server, 4 sim agent processes', () => {
     // Kill s4 while it saves k1-vm1 (about 4 s at speed 1).
     const saving = reply.actions.find((a) => a.type === 'suspend' && a.vm === 'k1-vm1')!;
     const started = Date.now();
-    await waitFor('the save of k1-vm1 to start', () => h.watch.latest.get('s4')?.status.inFlight === 1 && h.watch.vms().get('k1-vm1')?.state === 'paused' && saving);
+    await waitFor(
+      'the save of k1-vm1 to start',
+      () =>
+        h.watch.latest.get('s4')?.status.inFlight === 1 && h.watch.vms().get('k1-vm1')?.state === 'paused' && saving,
+    );
     await h.cluster.kill('s4');
     await h.controller.idle();
     const outcome = h.controller.lastOutcome()!;
     expect(outcome.status).toBe('failed');
-    expect(outcome.failed).toMatchObject({ action: { id: saving.id }, node: 's4', uncertain: true, error: { code: 'ENTROPY_NODE_LOST' } });
+    expect(outcome.failed).toMatchObject({
+      action: { id: saving.id },
+      node: 's4',
+      uncertain: true,
+      error: { code: 'ENTROPY_NODE_LOST' },
+    });
     // Detected by the monitor (three silent periods), well before the action's own timeout.
     expect(Date.now() - started).toBeLessThan(saving.end - saving.start + 5000);
     expect(outcome.completed.map((c) => c.action.vm)).toContain('k1-vm2');

@@ -7,7 +7,13 @@ import { connectNats, type NatsConnection } from '../packages/controller/src/con
 import { writeNatsConfig, type WrittenNatsConfig } from '../packages/controller/src/deploy/nats-config-command.ts';
 import { agentUser, CONTROLLER_USER, OPERATOR_USER } from '../packages/controller/src/deploy/nats-roles.ts';
 import { type AgentProcess, spawnAgent } from './helpers/agent-process.ts';
-import { type ControllerProcess, ENTROPY, entropy, startControllerProcess, stopProcess } from './helpers/entropy-process.ts';
+import {
+  type ControllerProcess,
+  ENTROPY,
+  entropy,
+  startControllerProcess,
+  stopProcess,
+} from './helpers/entropy-process.ts';
 import { freePort } from './helpers/free-port.ts';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
 import { waitFor } from './helpers/wait-for.ts';
@@ -56,9 +62,23 @@ describe('a NATS cluster of three servers (entropy deploy nats-config --cluster 
     dir = await mkdtemp(join(tmpdir(), 'entropy-nats-cluster-'));
     const ports = await Promise.all(Array.from({ length: 9 }, () => freePort()));
     const hosts = [0, 1, 2].map((i) => `127.0.0.1:${ports[i]}:${ports[i + 3]}`);
-    auth = await writeNatsConfig({ nodes: NODES, cluster: 3, clusterHosts: hosts, listen: '127.0.0.1:4222', out: join(dir, 'nats-server.conf'), storeDir: join(dir, 'js'), nkeys: true, simLink: true });
+    auth = await writeNatsConfig({
+      nodes: NODES,
+      cluster: 3,
+      clusterHosts: hosts,
+      listen: '127.0.0.1:4222',
+      out: join(dir, 'nats-server.conf'),
+      storeDir: join(dir, 'js'),
+      nkeys: true,
+      simLink: true,
+    });
     for (const [i, config] of auth.configs.entries()) {
-      const server = await startNatsServer({ config, dir: join(dir, `server-${i + 1}`), listen: { host: '127.0.0.1', port: ports[i]! }, args: ['-m', String(ports[i + 6])] });
+      const server = await startNatsServer({
+        config,
+        dir: join(dir, `server-${i + 1}`),
+        listen: { host: '127.0.0.1', port: ports[i]! },
+        args: ['-m', String(ports[i + 6])],
+      });
       servers.push({ server, monitorPort: ports[i + 6]! });
     }
     urls = auth.clientUrls!;
@@ -88,29 +108,73 @@ describe('a NATS cluster of three servers (entropy deploy nats-config --cluster 
   });
 
   it('runs a plan with one server killed in the middle: the plan completes, the queue and the journal are kept on the two others', async () => {
-    controller = startControllerProcess(urls, 'entropy', '--creds', auth.creds(CONTROLLER_USER), '--replicas', '3', '--queue-store', 'kv', '--lease', '15000');
+    controller = startControllerProcess(
+      urls,
+      'entropy',
+      '--creds',
+      auth.creds(CONTROLLER_USER),
+      '--replicas',
+      '3',
+      '--queue-store',
+      'kv',
+      '--lease',
+      '15000',
+    );
     for (const node of NODES) {
-      const held = INSTANCE.vms.filter((v) => v.host === node).map((v) => ({ id: v.id, vjob: v.vjob, state: v.state, demand: { cpu: v.cpu, mem: v.mem } }));
+      const held = INSTANCE.vms
+        .filter((v) => v.host === node)
+        .map((v) => ({ id: v.id, vjob: v.vjob, state: v.state, demand: { cpu: v.cpu, mem: v.mem } }));
       const vmsFile = join(dir, `${node}.vms.json`);
       await writeFile(vmsFile, JSON.stringify(held));
-      agents.push(spawnAgent(['--node', node, '--nats', urls, '--creds', auth.creds(agentUser(node)), '--driver', 'sim', '--sim-vms', vmsFile, '--state-dir', join(dir, `state-${node}`), '--status-interval', '500']));
+      agents.push(
+        spawnAgent([
+          '--node',
+          node,
+          '--nats',
+          urls,
+          '--creds',
+          auth.creds(agentUser(node)),
+          '--driver',
+          'sim',
+          '--sim-vms',
+          vmsFile,
+          '--state-dir',
+          join(dir, `state-${node}`),
+          '--status-interval',
+          '500',
+        ]),
+      );
     }
     const operator = ['--nats', urls, '--creds', auth.creds(OPERATOR_USER)];
-    await waitFor('the controller to see the four nodes', async () => {
-      const r = await entropy('status', '--json', ...operator);
-      return r.status === 0 && (JSON.parse(r.stdout) as { nodes: { liveness: string }[] }).nodes.filter((n) => n.liveness === 'online').length === 4;
-    }, 120_000);
+    await waitFor(
+      'the controller to see the four nodes',
+      async () => {
+        const r = await entropy('status', '--json', ...operator);
+        return (
+          r.status === 0 &&
+          (JSON.parse(r.stdout) as { nodes: { liveness: string }[] }).nodes.filter((n) => n.liveness === 'online')
+            .length === 4
+        );
+      },
+      120_000,
+    );
 
     // The buckets and the stream are on three servers (the servers' monitoring says so).
-    const jsz = (await (await fetch(`http://127.0.0.1:${servers[0]!.monitorPort}/jsz?accounts=true&streams=true&config=true`)).json()) as {
+    const jsz = (await (
+      await fetch(`http://127.0.0.1:${servers[0]!.monitorPort}/jsz?accounts=true&streams=true&config=true`)
+    ).json()) as {
       account_details?: { stream_detail?: { name: string; config?: { num_replicas?: number } }[] }[];
     };
-    const replicas = Object.fromEntries((jsz.account_details ?? []).flatMap((a) => a.stream_detail ?? []).map((d) => [d.name, d.config?.num_replicas]));
+    const replicas = Object.fromEntries(
+      (jsz.account_details ?? []).flatMap((a) => a.stream_detail ?? []).map((d) => [d.name, d.config?.num_replicas]),
+    );
     expect(replicas).toMatchObject({ KV_entropy_queue: 3, KV_entropy_leader: 3, entropy_journal: 3 });
 
     const instanceFile = join(dir, 'instance.json');
     await writeFile(instanceFile, JSON.stringify(INSTANCE));
-    apply = spawn(process.execPath, [ENTROPY, 'apply', instanceFile, ...operator], { stdio: ['ignore', 'pipe', 'pipe'] });
+    apply = spawn(process.execPath, [ENTROPY, 'apply', instanceFile, ...operator], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     apply.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -121,7 +185,9 @@ describe('a NATS cluster of three servers (entropy deploy nats-config --cluster 
     // The server the controller is connected to goes, as a crash.
     const victim = await waitFor('the server holding the controller', async () => {
       for (const s of servers) {
-        const connz = (await (await fetch(`http://127.0.0.1:${s.monitorPort}/connz`)).json()) as { connections?: { name?: string }[] };
+        const connz = (await (await fetch(`http://127.0.0.1:${s.monitorPort}/connz`)).json()) as {
+          connections?: { name?: string }[];
+        };
         if (connz.connections?.some((c) => c.name === 'entropy-controller')) return s;
       }
       return undefined;
@@ -139,9 +205,19 @@ describe('a NATS cluster of three servers (entropy deploy nats-config --cluster 
       const r = await entropy('queue', '--json', ...operator);
       return r.status === 0 ? (JSON.parse(r.stdout) as { vjobs: { id: string; state: string }[] }) : undefined;
     });
-    expect(queue.vjobs.map((v) => [v.id, v.state]).sort()).toEqual([['j1', 'sleeping'], ['j2', 'running']]);
-    const status = JSON.parse((await entropy('status', '--json', ...operator)).stdout) as { vms: { id: string; state: string; host?: string }[] };
-    expect(status.vms.map((v) => [v.id, v.state]).sort()).toEqual([['j1-a', 'sleeping'], ['j1-b', 'sleeping'], ['j2-a', 'running'], ['j2-b', 'running']]);
+    expect(queue.vjobs.map((v) => [v.id, v.state]).sort()).toEqual([
+      ['j1', 'sleeping'],
+      ['j2', 'running'],
+    ]);
+    const status = JSON.parse((await entropy('status', '--json', ...operator)).stdout) as {
+      vms: { id: string; state: string; host?: string }[];
+    };
+    expect(status.vms.map((v) => [v.id, v.state]).sort()).toEqual([
+      ['j1-a', 'sleeping'],
+      ['j1-b', 'sleeping'],
+      ['j2-a', 'running'],
+      ['j2-b', 'running'],
+    ]);
     // The operator reads the plan's journal from the two servers left.
     const planId = /^plan (\S+)$/m.exec(out)![1]!;
     const gantt = await entropy('gantt', '--plan', planId, '--out', join(dir, 'plan.svg'), ...operator);

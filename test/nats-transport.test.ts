@@ -9,7 +9,17 @@ import { waitFor } from './helpers/wait-for.ts';
 const s = subjects('tt');
 
 function request(id: string, node: string): ActionRequest {
-  return { actionId: id, planId: 'p1', type: 'pause', vm: `vm-${id}`, vjob: 'j1', demand: { cpu: 1, mem: 512 }, from: node, estimatedMs: 0, timeoutMs: 5000 };
+  return {
+    actionId: id,
+    planId: 'p1',
+    type: 'pause',
+    vm: `vm-${id}`,
+    vjob: 'j1',
+    demand: { cpu: 1, mem: 512 },
+    from: node,
+    estimatedMs: 0,
+    timeoutMs: 5000,
+  };
 }
 
 /** The executor's send options, with a signal the test can fire. */
@@ -37,19 +47,46 @@ describe("the executor's NATS transport against a real nats-server", () => {
         const r = decode('actionRequest', m.data);
         if (!r.ok) return void m.respond(new Uint8Array([0xc1]));
         const req = r.msg;
-        if (req.actionId.startsWith('garbage')) return void m.respond(encode('hello', { node: 'n1', driver: 'x', capacity: {}, startedAt: 0 }));
-        const forged = { actionId: req.actionId, node: 'n1', ok: true, durationMs: 1, ...(req.nonce ? { nonce: req.nonce } : {}) };
-        if (req.actionId === 'forged-id') return void m.respond(encode('actionResult', { ...forged, actionId: 'someone-else' }));
+        if (req.actionId.startsWith('garbage'))
+          return void m.respond(encode('hello', { node: 'n1', driver: 'x', capacity: {}, startedAt: 0 }));
+        const forged = {
+          actionId: req.actionId,
+          node: 'n1',
+          ok: true,
+          durationMs: 1,
+          ...(req.nonce ? { nonce: req.nonce } : {}),
+        };
+        if (req.actionId === 'forged-id')
+          return void m.respond(encode('actionResult', { ...forged, actionId: 'someone-else' }));
         if (req.actionId === 'forged-node') return void m.respond(encode('actionResult', { ...forged, node: 'n2' }));
-        if (req.actionId === 'forged-nonce') return void m.respond(encode('actionResult', { ...forged, nonce: 'a-guessed-nonce' }));
+        if (req.actionId === 'forged-nonce')
+          return void m.respond(encode('actionResult', { ...forged, nonce: 'a-guessed-nonce' }));
         if (req.actionId === 'echo-ok') return void m.respond(encode('actionResult', forged));
-        if (req.actionId.startsWith('hold')) return void held.push({ id: req.actionId, respond: () => m.respond(encode('actionResult', { actionId: req.actionId, node: 'n1', ok: true, durationMs: 1 })) });
-        m.respond(encode('actionResult', { actionId: req.actionId, node: 'n1', ok: true, durationMs: 1, state: 'paused', host: 'n1' }));
+        if (req.actionId.startsWith('hold'))
+          return void held.push({
+            id: req.actionId,
+            respond: () =>
+              m.respond(encode('actionResult', { actionId: req.actionId, node: 'n1', ok: true, durationMs: 1 })),
+          });
+        m.respond(
+          encode('actionResult', {
+            actionId: req.actionId,
+            node: 'n1',
+            ok: true,
+            durationMs: 1,
+            state: 'paused',
+            host: 'n1',
+          }),
+        );
         if (held.length >= 2) for (const h of held.splice(0).reverse()) h.respond();
       },
     });
     await agentNc.flush();
-    transport = natsTransport(controllerNc, { subjects: s, isOffline: (node) => offline.has(node), onRejected: (r) => void rejected.push(r) });
+    transport = natsTransport(controllerNc, {
+      subjects: s,
+      isOffline: (node) => offline.has(node),
+      onRejected: (r) => void rejected.push(r),
+    });
   });
 
   afterAll(async () => {
@@ -86,7 +123,9 @@ describe("the executor's NATS transport against a real nats-server", () => {
       const { abort, options } = sendOptions();
       const pending = transport.send({ ...request(id, 'n1'), nonce: 'the-plans-nonce' }, options);
       await waitFor(`the rejection of ${id}`, () => rejected.length > 0);
-      expect(rejected).toEqual([{ node: 'n1', subject: expect.stringMatching(/^_INBOX\./), reason: expect.stringMatching(reason) }]);
+      expect(rejected).toEqual([
+        { node: 'n1', subject: expect.stringMatching(/^_INBOX\./), reason: expect.stringMatching(reason) },
+      ]);
       abort.abort();
       await expect(pending).rejects.toBeInstanceOf(TransientTransportError);
     }

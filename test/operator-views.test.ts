@@ -37,13 +37,34 @@ describe('what an operator looks at, on a real cluster (nats-server with JetStre
   // Boots take 3 s on this cluster (the default model says 5 s).
   writeFileSync(costModel, JSON.stringify({ run: { base: 3000 } }));
   const vjobFile = join(dir, 'w1.json');
-  writeFileSync(vjobFile, JSON.stringify({ id: 'w1', vms: [{ id: 'w1-vm1', cpu: 1, mem: 512 }, { id: 'w1-vm2', cpu: 1, mem: 768 }] }));
+  writeFileSync(
+    vjobFile,
+    JSON.stringify({
+      id: 'w1',
+      vms: [
+        { id: 'w1-vm1', cpu: 1, mem: 512 },
+        { id: 'w1-vm2', cpu: 1, mem: 768 },
+      ],
+    }),
+  );
   let c: ControllerCluster;
   const url = () => c.server.url;
 
   beforeAll(async () => {
-    const instance = parseInstance({ nodes: [{ id: 'n1', cpu: 2, mem: 4096 }, { id: 'n2', cpu: 2, mem: 4096 }], vms: [], vjobs: [] });
-    c = await startControllerCluster({ prefix, instance, speed: 1, controllerArgs: ['--queue-store', 'kv', '--cost-model', costModel] });
+    const instance = parseInstance({
+      nodes: [
+        { id: 'n1', cpu: 2, mem: 4096 },
+        { id: 'n2', cpu: 2, mem: 4096 },
+      ],
+      vms: [],
+      vjobs: [],
+    });
+    c = await startControllerCluster({
+      prefix,
+      instance,
+      speed: 1,
+      controllerArgs: ['--queue-store', 'kv', '--cost-model', costModel],
+    });
   });
 
   afterAll(async () => {
@@ -59,7 +80,10 @@ describe('what an operator looks at, on a real cluster (nats-server with JetStre
       expect(submitted.status, submitted.stderr).toBe(0);
       running = await waitFor('the plan that starts w1', async () => (await controllerStatus(c.nc, prefix)).running);
       // Both runs reached their agents: their action-started messages went out before.
-      await waitFor('two actions in flight', async () => (await controllerStatus(c.nc, prefix)).nodes.reduce((n, node) => n + node.inFlight, 0) === 2);
+      await waitFor(
+        'two actions in flight',
+        async () => (await controllerStatus(c.nc, prefix)).nodes.reduce((n, node) => n + node.inFlight, 0) === 2,
+      );
     });
     const r = await statusWatch({ nats: url(), prefix, interval: 300, maxIterations: 2 }, io);
     expect(r).toEqual({ output: '', exitCode: 0 });
@@ -77,7 +101,9 @@ describe('what an operator looks at, on a real cluster (nats-server with JetStre
     expect(written[1]).toMatch(/queue in JetStream KV: 1 vjobs/);
     expect(written[1]).toMatch(/^w1\s+(waiting|running)\s/m);
     // The watch followed the plan's progress messages from its start.
-    expect(written[1]).toMatch(new RegExp(`\\nplan ${running}: 0/2 actions done, 2 running, 0 failed, step 0 for \\d\\.\\d s\\n$`));
+    expect(written[1]).toMatch(
+      new RegExp(`\\nplan ${running}: 0/2 actions done, 2 running, 0 failed, step 0 for \\d\\.\\d s\\n$`),
+    );
 
     const tty = testIo(true);
     await statusWatch({ nats: url(), prefix, maxIterations: 1 }, tty.io);
@@ -92,17 +118,43 @@ describe('what an operator looks at, on a real cluster (nats-server with JetStre
     });
     const gantt = join(dir, 'suspend.svg');
     const results = join(dir, 'suspend.jsonl');
-    const applied = await entropy('apply', 'w1=sleeping', '--nats', url(), '--prefix', prefix, '--gantt', gantt, '--results', results);
+    const applied = await entropy(
+      'apply',
+      'w1=sleeping',
+      '--nats',
+      url(),
+      '--prefix',
+      prefix,
+      '--gantt',
+      gantt,
+      '--results',
+      results,
+    );
     expect(applied.status, applied.stdout + applied.stderr).toBe(0);
     expect(applied.stdout).toContain(`wrote ${gantt}`);
     expect(applied.stdout).toContain(`wrote ${results}: 4 completed actions`);
     const svg = readFileSync(gantt, 'utf8');
     expect(xmlProblem(svg)).toBeUndefined();
     expect(svg).toContain('>measured</text>');
-    expect(svg).toMatch(/suspend w1-vm2 \(vjob w1\) on n\d, step 1; planned [\d.]+-[\d.]+ s; measured [\d.]+-[\d.]+ s \(agent [\d.]+ s\)/);
-    const lines = readFileSync(results, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines.map((l) => `${l.kind} ${l.vm} ${l.mem}`).sort()).toEqual(['pause w1-vm1 512', 'pause w1-vm2 768', 'suspend w1-vm1 512', 'suspend w1-vm2 768']);
-    expect(lines.every((l) => typeof l.durationMs === 'number' && typeof l.node === 'string' && (l.end as number) >= (l.start as number))).toBe(true);
+    expect(svg).toMatch(
+      /suspend w1-vm2 \(vjob w1\) on n\d, step 1; planned [\d.]+-[\d.]+ s; measured [\d.]+-[\d.]+ s \(agent [\d.]+ s\)/,
+    );
+    const lines = readFileSync(results, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => `${l.kind} ${l.vm} ${l.mem}`).sort()).toEqual([
+      'pause w1-vm1 512',
+      'pause w1-vm2 768',
+      'suspend w1-vm1 512',
+      'suspend w1-vm2 768',
+    ]);
+    expect(
+      lines.every(
+        (l) =>
+          typeof l.durationMs === 'number' && typeof l.node === 'string' && (l.end as number) >= (l.start as number),
+      ),
+    ).toBe(true);
     expect(parseResultsFile(readFileSync(results, 'utf8'), results)).toHaveLength(4);
 
     // The journal has every plan's actions: the runs (3 s each, by the controller's model) and this suspend.

@@ -6,14 +6,43 @@ import { contextSwitch, costKindOf, parseInstance } from '@entropy/engine';
 import { executePlan, MemoryTransport } from '../packages/controller/src/executor/index.ts';
 import { connectNats, type NatsConnection } from '../packages/controller/src/controller/nats-connect.ts';
 import { silentLogger } from '../packages/controller/src/controller/logger.ts';
-import { type JournalRecord, journalRecordSchema, MemoryJournal, summarizePlan } from '../packages/controller/src/journal/plan-journal.ts';
+import {
+  type JournalRecord,
+  journalRecordSchema,
+  MemoryJournal,
+  summarizePlan,
+} from '../packages/controller/src/journal/plan-journal.ts';
 import { journalSubject, openJournal, StreamJournal } from '../packages/controller/src/journal/stream-journal.ts';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
 
 const records = (planId: string, n: number): JournalRecord[] => [
   { kind: 'plan', planId, controller: 'c1', token: 7, mode: 'barrier', actions: n, decision: { j1: 'running' }, at: 1 },
-  ...Array.from({ length: n }, (_, i): JournalRecord => ({ kind: 'intent', planId, actionId: `${planId}:a${i + 1}`, node: 'n1', type: 'run', vm: `v${i}`, vjob: 'j1', at: 2 })),
-  ...Array.from({ length: n - 1 }, (_, i): JournalRecord => ({ kind: 'result', planId, actionId: `${planId}:a${i + 1}`, ok: true, state: 'running', host: 'n1', via: 'reply', at: 3 })),
+  ...Array.from(
+    { length: n },
+    (_, i): JournalRecord => ({
+      kind: 'intent',
+      planId,
+      actionId: `${planId}:a${i + 1}`,
+      node: 'n1',
+      type: 'run',
+      vm: `v${i}`,
+      vjob: 'j1',
+      at: 2,
+    }),
+  ),
+  ...Array.from(
+    { length: n - 1 },
+    (_, i): JournalRecord => ({
+      kind: 'result',
+      planId,
+      actionId: `${planId}:a${i + 1}`,
+      ok: true,
+      state: 'running',
+      host: 'n1',
+      via: 'reply',
+      at: 3,
+    }),
+  ),
 ];
 
 describe('the plan journal', () => {
@@ -29,14 +58,19 @@ describe('the plan journal', () => {
   });
 
   it('records what calibration needs: each intent its kind, memory, nodes and planned times, each result the measured duration', async () => {
-    const instance = parseInstance(JSON.parse(readFileSync(new URL('../examples/reference.json', import.meta.url), 'utf8')));
+    const instance = parseInstance(
+      JSON.parse(readFileSync(new URL('../examples/reference.json', import.meta.url), 'utf8')),
+    );
     const plan = contextSwitch(instance.configuration, instance.decision, instance.costModel);
     if (!plan.feasible) throw new Error(plan.reason);
     const journal = new MemoryJournal();
     const actions = actionJournalFor(journal, 'cal', silentLogger);
     const outcome = await executePlan(plan, {
-      planId: 'cal', configuration: instance.configuration, decision: instance.decision,
-      transport: new MemoryTransport(instance.configuration, { timeScale: 0.001 }), journal: actions,
+      planId: 'cal',
+      configuration: instance.configuration,
+      decision: instance.decision,
+      transport: new MemoryTransport(instance.configuration, { timeScale: 0.001 }),
+      journal: actions,
     });
     await actions.flushed();
     expect(outcome.status).toBe('completed');
@@ -44,22 +78,43 @@ describe('the plan journal', () => {
     const memOf = new Map(instance.configuration.vms.map((v) => [v.id, v.demand.mem]));
     const migrate = plan.actions.find((a) => a.type === 'migrate')!;
     expect(records.find((r) => r.kind === 'intent' && r.actionId === `cal:${migrate.id}`)).toMatchObject({
-      type: 'migrate', node: migrate.from, from: migrate.from, to: migrate.to, mem: memOf.get(migrate.vm),
-      estimatedMs: migrate.end - migrate.start, step: migrate.step, start: migrate.start, end: migrate.end,
+      type: 'migrate',
+      node: migrate.from,
+      from: migrate.from,
+      to: migrate.to,
+      mem: memOf.get(migrate.vm),
+      estimatedMs: migrate.end - migrate.start,
+      step: migrate.step,
+      start: migrate.start,
+      end: migrate.end,
     });
     const done = outcome.completed.find((c) => c.action.id === migrate.id)!;
-    expect(records.find((r) => r.kind === 'result' && r.actionId === `cal:${migrate.id}`)).toMatchObject({ ok: true, durationMs: done.durationMs });
+    expect(records.find((r) => r.kind === 'result' && r.actionId === `cal:${migrate.id}`)).toMatchObject({
+      ok: true,
+      durationMs: done.durationMs,
+    });
     const { samples, skipped } = samplesFromJournal(records);
     expect(skipped).toBe(0);
     expect(samples).toHaveLength(plan.actions.length);
-    expect(new Set(samples.map((x) => x.kind))).toEqual(new Set(plan.actions.map((a) => costKindOf(a.type, a.from !== a.to))));
+    expect(new Set(samples.map((x) => x.kind))).toEqual(
+      new Set(plan.actions.map((a) => costKindOf(a.type, a.from !== a.to))),
+    );
     expect(samples.every((x) => x.durationMs >= 0 && x.mem > 0 && x.node !== undefined)).toBe(true);
   });
 
   it('still reads records written without the calibration fields, and counts them as skipped samples', () => {
     const old: unknown[] = [
       { kind: 'intent', planId: 'old', actionId: 'old:a1', node: 'n1', type: 'migrate', vm: 'v1', vjob: 'j1', at: 2 },
-      { kind: 'result', planId: 'old', actionId: 'old:a1', ok: true, state: 'running', host: 'n2', via: 'reply', at: 3 },
+      {
+        kind: 'result',
+        planId: 'old',
+        actionId: 'old:a1',
+        ok: true,
+        state: 'running',
+        host: 'n2',
+        via: 'reply',
+        at: 3,
+      },
     ];
     const parsed = old.map((r) => journalRecordSchema.parse(r));
     expect(samplesFromJournal(parsed)).toEqual({ samples: [], skipped: 1 });
@@ -78,7 +133,7 @@ describe('the plan journal in a JetStream stream (real nats-server)', () => {
     await server?.stop();
   });
 
-  it('reads back one plan\'s records in order, alone, across reopenings, and skips a malformed record', async () => {
+  it("reads back one plan's records in order, alone, across reopenings, and skips a malformed record", async () => {
     const journal = await StreamJournal.open(nc, { prefix: 'jt', logger: silentLogger });
     await journal.append(records('p1', 1500));
     await journal.append(records('p2', 2));
@@ -104,10 +159,15 @@ describe('the plan journal in a JetStream stream (real nats-server)', () => {
     const c = await connectNats(plain.url, 'test-journal-plain');
     const warnings: string[] = [];
     try {
-      const journal = await openJournal(c, { prefix: 'jt', logger: { ...silentLogger, warn: (_o: object, msg?: string) => void warnings.push(msg ?? '') } });
+      const journal = await openJournal(c, {
+        prefix: 'jt',
+        logger: { ...silentLogger, warn: (_o: object, msg?: string) => void warnings.push(msg ?? '') },
+      });
       expect(journal.kind).toBe('memory');
       expect(warnings[0]).toMatch(/jt_journal unavailable/);
-      await expect(openJournal(c, { prefix: 'jt', logger: silentLogger, required: true })).rejects.toMatchObject({ code: 'ENTROPY_IO' });
+      await expect(openJournal(c, { prefix: 'jt', logger: silentLogger, required: true })).rejects.toMatchObject({
+        code: 'ENTROPY_IO',
+      });
     } finally {
       await c.close();
       await plain.stop();

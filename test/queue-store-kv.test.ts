@@ -23,12 +23,26 @@ describeQueueStore('JetStream KV', () => KvQueueStore.open(nc, `test_queue_${++b
 describe('the KV queue store across controller restarts', () => {
   it('a vjob written through one connection is read back, with its updates, through a new one', async () => {
     const first = await KvQueueStore.open(nc, 'restart_queue');
-    await first.add({ id: 'j1', priority: 1, submittedAt: 5, state: 'waiting', vms: [{ id: 'j1-vm1', demand: { cpu: 1, mem: 256 } }] });
+    await first.add({
+      id: 'j1',
+      priority: 1,
+      submittedAt: 5,
+      state: 'waiting',
+      vms: [{ id: 'j1-vm1', demand: { cpu: 1, mem: 256 } }],
+    });
     await first.update('j1', (v) => ({ ...v, state: 'running' }));
     const other = await connectNats(server.url, 'test-kv-restarted');
     try {
       const second = await KvQueueStore.open(other, 'restart_queue');
-      expect(await second.list()).toEqual([{ id: 'j1', priority: 1, submittedAt: 5, state: 'running', vms: [{ id: 'j1-vm1', demand: { cpu: 1, mem: 256 } }] }]);
+      expect(await second.list()).toEqual([
+        {
+          id: 'j1',
+          priority: 1,
+          submittedAt: 5,
+          state: 'running',
+          vms: [{ id: 'j1-vm1', demand: { cpu: 1, mem: 256 } }],
+        },
+      ]);
     } finally {
       await other.close();
     }
@@ -36,7 +50,9 @@ describe('the KV queue store across controller restarts', () => {
 
   it('reports an entry it cannot read and lists the others', async () => {
     const reasons: string[] = [];
-    const store = await KvQueueStore.open(nc, 'corrupt_queue', { onInvalid: (key, reason) => reasons.push(`${key}: ${reason}`) });
+    const store = await KvQueueStore.open(nc, 'corrupt_queue', {
+      onInvalid: (key, reason) => reasons.push(`${key}: ${reason}`),
+    });
     await store.add({ id: 'ok', priority: 0, submittedAt: 1, state: 'waiting', vms: [] });
     // A raw publish on the bucket's subject, as a hand edit or another program would write it.
     await nc.request('$KV.corrupt_queue.bad', new TextEncoder().encode('{"id": 3}'));
@@ -67,7 +83,11 @@ describe('openQueueStore without JetStream', () => {
 
   it('auto: falls back to memory with a warning', async () => {
     const warnings: string[] = [];
-    const store = await openQueueStore(pc, { kind: 'auto', bucket: 'q', logger: { ...silent(), warn: (_o, msg) => warnings.push(msg ?? '') } });
+    const store = await openQueueStore(pc, {
+      kind: 'auto',
+      bucket: 'q',
+      logger: { ...silent(), warn: (_o, msg) => warnings.push(msg ?? '') },
+    });
     expect(store.kind).toBe('memory');
     expect(warnings.join()).toMatch(/kept in memory and lost when the controller stops/);
   });

@@ -1,9 +1,14 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type NatsConnection } from '../packages/agent/src/index.ts';
+import type { NatsConnection } from '../packages/agent/src/index.ts';
 import { type ActionRequest, type ActionResult, decode, encode, subjects } from '../packages/protocol/src/index.ts';
 import { connectNats } from '../packages/controller/src/controller/nats-connect.ts';
-import { agentUser, CONTROLLER_USER, OBSERVER_USER, OPERATOR_USER } from '../packages/controller/src/deploy/nats-roles.ts';
+import {
+  agentUser,
+  CONTROLLER_USER,
+  OBSERVER_USER,
+  OPERATOR_USER,
+} from '../packages/controller/src/deploy/nats-roles.ts';
 import { natsTransport } from '../packages/controller/src/executor/nats-transport.ts';
 import { planNonces } from '../packages/controller/src/executor/result-check.ts';
 import { startNatsServer } from './helpers/nats-server.ts';
@@ -30,22 +35,53 @@ interface RoleRights {
 }
 
 const controlAll = ['status', 'apply', 'submit', 'queue', 'cancel', 'node'] as const;
-const nodeLeaves = (node: string) => [s.nodeAction(node), s.nodeLedger(node), s.nodeMeta(node), s.nodePower(node), s.simLink(node)];
+const nodeLeaves = (node: string) => [
+  s.nodeAction(node),
+  s.nodeLedger(node),
+  s.nodeMeta(node),
+  s.nodePower(node),
+  s.simLink(node),
+];
 
 const ROLES: readonly RoleRights[] = [
   {
     user: agentUser('n1'),
     publishForbidden: [
-      s.nodeStatus('n2'), s.nodeHello('n2'), ...nodeLeaves('n2'), ...nodeLeaves('n1'),
-      ...controlAll.map((v) => s.control(v)), s.planProgress('p1'), 'entropy.journal.p1',
+      s.nodeStatus('n2'),
+      s.nodeHello('n2'),
+      ...nodeLeaves('n2'),
+      ...nodeLeaves('n1'),
+      ...controlAll.map((v) => s.control(v)),
+      s.planProgress('p1'),
+      'entropy.journal.p1',
       // A result forged into the controller's inbox, another agent's, the operator's.
-      '_INBOX.entropy-controller.abc.1', '_INBOX.agent-n2.abc', '_INBOX.entropy-operator.abc.1', '_INBOX.x',
-      '$JS.API.STREAM.INFO.entropy_journal', '$JS.API.STREAM.DELETE.KV_entropy_queue', '$KV.entropy_queue.j1', 'other.subject',
+      '_INBOX.entropy-controller.abc.1',
+      '_INBOX.agent-n2.abc',
+      '_INBOX.entropy-operator.abc.1',
+      '_INBOX.x',
+      '$JS.API.STREAM.INFO.entropy_journal',
+      '$JS.API.STREAM.DELETE.KV_entropy_queue',
+      '$KV.entropy_queue.j1',
+      'other.subject',
     ],
     subscribeForbidden: [
-      ...nodeLeaves('n2'), s.nodeStatus('n2'), 'entropy.node.*.action', 'entropy.node.n2.>', 'entropy.node.*.status', s.allNodeHello(),
-      'entropy.control.>', s.allPlanProgress(), 'entropy.>', '>',
-      '_INBOX.agent-n2.>', '_INBOX.entropy-controller.>', '_INBOX.entropy-operator.>', '_INBOX.>', '_INBOX.*.>', '$KV.entropy_queue.>', '$JS.API.>',
+      ...nodeLeaves('n2'),
+      s.nodeStatus('n2'),
+      'entropy.node.*.action',
+      'entropy.node.n2.>',
+      'entropy.node.*.status',
+      s.allNodeHello(),
+      'entropy.control.>',
+      s.allPlanProgress(),
+      'entropy.>',
+      '>',
+      '_INBOX.agent-n2.>',
+      '_INBOX.entropy-controller.>',
+      '_INBOX.entropy-operator.>',
+      '_INBOX.>',
+      '_INBOX.*.>',
+      '$KV.entropy_queue.>',
+      '$JS.API.>',
     ],
     publishAllowed: [s.nodeStatus('n1'), s.nodeHello('n1')],
     subscribeAllowed: [...nodeLeaves('n1'), '_INBOX.agent-n1.>'],
@@ -53,19 +89,47 @@ const ROLES: readonly RoleRights[] = [
   {
     user: OPERATOR_USER,
     publishForbidden: [
-      ...nodeLeaves('n1'), s.nodeStatus('n1'), s.nodeHello('n1'), s.planProgress('p1'), 'entropy.journal.p1',
-      '_INBOX.entropy-controller.abc.1', '_INBOX.agent-n1.abc', '$KV.entropy_queue.j1', '$KV.entropy_leader.leader',
-      '$JS.API.STREAM.DELETE.entropy_journal', '$JS.API.STREAM.PURGE.entropy_journal', '$JS.API.STREAM.CREATE.x', '$JS.API.CONSUMER.CREATE.KV_entropy_queue',
+      ...nodeLeaves('n1'),
+      s.nodeStatus('n1'),
+      s.nodeHello('n1'),
+      s.planProgress('p1'),
+      'entropy.journal.p1',
+      '_INBOX.entropy-controller.abc.1',
+      '_INBOX.agent-n1.abc',
+      '$KV.entropy_queue.j1',
+      '$KV.entropy_leader.leader',
+      '$JS.API.STREAM.DELETE.entropy_journal',
+      '$JS.API.STREAM.PURGE.entropy_journal',
+      '$JS.API.STREAM.CREATE.x',
+      '$JS.API.CONSUMER.CREATE.KV_entropy_queue',
     ],
-    subscribeForbidden: [s.nodeAction('n1'), s.allNodeStatus(), s.allNodeHello(), 'entropy.control.>', 'entropy.>', '_INBOX.entropy-controller.>', '_INBOX.agent-n1.>', '_INBOX.>', '$KV.entropy_queue.>'],
+    subscribeForbidden: [
+      s.nodeAction('n1'),
+      s.allNodeStatus(),
+      s.allNodeHello(),
+      'entropy.control.>',
+      'entropy.>',
+      '_INBOX.entropy-controller.>',
+      '_INBOX.agent-n1.>',
+      '_INBOX.>',
+      '$KV.entropy_queue.>',
+    ],
     publishAllowed: controlAll.map((v) => s.control(v)),
     subscribeAllowed: [s.allPlanProgress(), '_INBOX.entropy-operator.>'],
   },
   {
     user: OBSERVER_USER,
     publishForbidden: [
-      ...(['apply', 'submit', 'cancel', 'node'] as const).map((v) => s.control(v)), ...nodeLeaves('n1'), s.nodeStatus('n1'), s.nodeHello('n1'),
-      s.planProgress('p1'), 'entropy.journal.p1', '_INBOX.entropy-controller.abc.1', '_INBOX.agent-n1.abc', '$JS.API.INFO', '$KV.entropy_queue.j1',
+      ...(['apply', 'submit', 'cancel', 'node'] as const).map((v) => s.control(v)),
+      ...nodeLeaves('n1'),
+      s.nodeStatus('n1'),
+      s.nodeHello('n1'),
+      s.planProgress('p1'),
+      'entropy.journal.p1',
+      '_INBOX.entropy-controller.abc.1',
+      '_INBOX.agent-n1.abc',
+      '$JS.API.INFO',
+      '$KV.entropy_queue.j1',
     ],
     subscribeForbidden: ['>', '$KV.entropy_queue.>', '$JS.API.>', 'other.>'],
     publishAllowed: [s.control('status'), s.control('queue')],
@@ -74,7 +138,14 @@ const ROLES: readonly RoleRights[] = [
   {
     // The controller speaks for no agent and changes no queue through the operator's subjects.
     user: CONTROLLER_USER,
-    publishForbidden: [s.nodeStatus('n1'), s.nodeHello('n1'), s.simLink('n1'), s.control('apply'), s.control('cancel'), 'other.subject'],
+    publishForbidden: [
+      s.nodeStatus('n1'),
+      s.nodeHello('n1'),
+      s.simLink('n1'),
+      s.control('apply'),
+      s.control('cancel'),
+      'other.subject',
+    ],
     subscribeForbidden: [s.nodeAction('n1'), s.allPlanProgress(), 'entropy.>', '_INBOX.agent-n1.>', '>'],
     publishAllowed: [s.nodeAction('n1'), s.planProgress('p1'), '_INBOX.agent-n1.abc'],
     subscribeAllowed: [s.allNodeStatus(), s.allNodeHello(), 'entropy.control.*', '_INBOX.entropy-controller.>'],
@@ -86,8 +157,10 @@ function violations(nc: NatsConnection): { operation: string; subject: string }[
   const seen: { operation: string; subject: string }[] = [];
   void (async () => {
     for await (const st of nc.status()) {
-      const err = st.type === 'error' ? (st.error as { name?: string; operation?: string; subject?: string }) : undefined;
-      if (err?.name === 'PermissionViolationError') seen.push({ operation: err.operation ?? '', subject: err.subject ?? '' });
+      const err =
+        st.type === 'error' ? (st.error as { name?: string; operation?: string; subject?: string }) : undefined;
+      if (err?.name === 'PermissionViolationError')
+        seen.push({ operation: err.operation ?? '', subject: err.subject ?? '' });
     }
   })();
   return seen;
@@ -102,7 +175,8 @@ describe('security: each role of the generated configuration, on a real nats-ser
   beforeAll(async () => {
     nats = await startSecuredNats({ nodes: ['n1', 'n2'] });
     const witness = await nats.connectAs(OBSERVER_USER);
-    for (const subject of ['entropy.>', '_INBOX.>']) witness.subscribe(subject, { callback: (_e, m) => void delivered.push(m.subject) });
+    for (const subject of ['entropy.>', '_INBOX.>'])
+      witness.subscribe(subject, { callback: (_e, m) => void delivered.push(m.subject) });
     await witness.flush();
   });
 
@@ -120,9 +194,15 @@ describe('security: each role of the generated configuration, on a real nats-ser
 
       for (const subject of role.publishForbidden) nc.publish(subject, PAYLOAD);
       await nc.flush();
-      await waitFor(`${role.user}'s ${role.publishForbidden.length} publish refusals`, () => role.publishForbidden.every((sub) => refused.some((r) => r.operation === 'publish' && r.subject === sub)), 20_000);
+      await waitFor(
+        `${role.user}'s ${role.publishForbidden.length} publish refusals`,
+        () => role.publishForbidden.every((sub) => refused.some((r) => r.operation === 'publish' && r.subject === sub)),
+        20_000,
+      );
       tally.publish.attempts += role.publishForbidden.length;
-      tally.publish.refused += role.publishForbidden.filter((sub) => refused.some((r) => r.operation === 'publish' && r.subject === sub)).length;
+      tally.publish.refused += role.publishForbidden.filter((sub) =>
+        refused.some((r) => r.operation === 'publish' && r.subject === sub),
+      ).length;
 
       let subsRefused = 0;
       for (const subject of role.subscribeForbidden) {
@@ -142,7 +222,8 @@ describe('security: each role of the generated configuration, on a real nats-ser
       await delay(200);
       await nc.flush();
       expect(subs.filter((x) => x.isClosed()).map((x) => x.getSubject())).toEqual([]);
-      const ownRefused = (r: { operation: string; subject: string }) => (r.operation === 'publish' ? role.publishAllowed : role.subscribeAllowed).includes(r.subject);
+      const ownRefused = (r: { operation: string; subject: string }) =>
+        (r.operation === 'publish' ? role.publishAllowed : role.subscribeAllowed).includes(r.subject);
       expect(refused.filter(ownRefused)).toEqual([]);
       const readable = role.publishAllowed.filter((sub) => sub.startsWith('entropy.') || sub.startsWith('_INBOX.'));
       await waitFor(`${role.user}'s own publications`, () => readable.every((sub) => delivered.includes(sub)), 20_000);
@@ -169,10 +250,29 @@ describe('security: each role of the generated configuration, on a real nats-ser
     const nonceOf = planNonces();
     const request = (node: string, n: number): ActionRequest => {
       const actionId = `p1:a${n}`;
-      return { actionId, planId: 'p1', type: 'pause', vm: `v${n}`, vjob: 'j1', demand: { cpu: 1, mem: 1 }, from: node, estimatedMs: 0, timeoutMs: 10_000, nonce: nonceOf(actionId) };
+      return {
+        actionId,
+        planId: 'p1',
+        type: 'pause',
+        vm: `v${n}`,
+        vjob: 'j1',
+        demand: { cpu: 1, mem: 1 },
+        from: node,
+        estimatedMs: 0,
+        timeoutMs: 10_000,
+        nonce: nonceOf(actionId),
+      };
     };
     const answer = (req: ActionRequest, node: string, durationMs: number): Uint8Array =>
-      encode('actionResult', { actionId: req.actionId, node, ok: true, durationMs, state: 'paused', host: node, ...(req.nonce ? { nonce: req.nonce } : {}) });
+      encode('actionResult', {
+        actionId: req.actionId,
+        node,
+        ok: true,
+        durationMs,
+        state: 'paused',
+        host: node,
+        ...(req.nonce ? { nonce: req.nonce } : {}),
+      });
     let release: () => void = () => {};
     const n2Answered = new Promise<void>((r) => (release = r));
     // n2 answers once n1 has tried its forgeries.
@@ -191,7 +291,10 @@ describe('security: each role of the generated configuration, on a real nats-ser
         // A second answer to the same request: refused (allow_responses lets it answer once).
         m.respond(answer(r.msg, 'n1', 8));
         // n1 knows the controller's inbox from its own reply subject and guesses the next ones: it forges n2's result, with n2's action id.
-        const [inbox, k] = [m.reply.slice(0, m.reply.lastIndexOf('.')), Number(m.reply.slice(m.reply.lastIndexOf('.') + 1))];
+        const [inbox, k] = [
+          m.reply.slice(0, m.reply.lastIndexOf('.')),
+          Number(m.reply.slice(m.reply.lastIndexOf('.') + 1)),
+        ];
         for (let j = k - 3; j <= k + 3; j++) {
           if (j === k || j < 0) continue;
           forgedTo.push(`${inbox}.${j}`);
@@ -204,8 +307,14 @@ describe('security: each role of the generated configuration, on a real nats-ser
     const toN2 = transport.send(request('n2', 2), { signal, timeoutMs: 10_000 });
     const fromN1 = await transport.send(request('n1', 1), { signal, timeoutMs: 10_000 });
     expect(fromN1).toMatchObject({ node: 'n1', durationMs: 7 });
-    await waitFor("the server's refusals of n1's second answer and forgeries", () => n1Refused.length >= forgedTo.length + 1, 20_000);
-    expect(n1Refused.every((r) => r.operation === 'publish' && r.subject.startsWith('_INBOX.entropy-controller.'))).toBe(true);
+    await waitFor(
+      "the server's refusals of n1's second answer and forgeries",
+      () => n1Refused.length >= forgedTo.length + 1,
+      20_000,
+    );
+    expect(
+      n1Refused.every((r) => r.operation === 'publish' && r.subject.startsWith('_INBOX.entropy-controller.')),
+    ).toBe(true);
     release();
     expect(await toN2).toMatchObject({ actionId: 'p1:a2', node: 'n2', durationMs: 42 });
     // Nothing forged even reached the executor's inbox.
@@ -223,8 +332,25 @@ describe('security: on a server without permissions, the executor still takes no
       const rejected: string[] = [];
       const transport = natsTransport(controller, { subjects: s, onRejected: (r) => void rejected.push(r.reason) });
       const nonceOf = planNonces();
-      const req = (node: string, n: number): ActionRequest => ({ actionId: `p1:a${n}`, planId: 'p1', type: 'pause', vm: `v${n}`, vjob: 'j1', demand: { cpu: 1, mem: 1 }, from: node, estimatedMs: 0, timeoutMs: 10_000, nonce: nonceOf(`p1:a${n}`) });
-      const result = (r: ActionRequest, node: string, durationMs: number, nonce = r.nonce): ActionResult => ({ actionId: r.actionId, node, ok: true, durationMs, ...(nonce ? { nonce } : {}) });
+      const req = (node: string, n: number): ActionRequest => ({
+        actionId: `p1:a${n}`,
+        planId: 'p1',
+        type: 'pause',
+        vm: `v${n}`,
+        vjob: 'j1',
+        demand: { cpu: 1, mem: 1 },
+        from: node,
+        estimatedMs: 0,
+        timeoutMs: 10_000,
+        nonce: nonceOf(`p1:a${n}`),
+      });
+      const result = (r: ActionRequest, node: string, durationMs: number, nonce = r.nonce): ActionResult => ({
+        actionId: r.actionId,
+        node,
+        ok: true,
+        durationMs,
+        ...(nonce ? { nonce } : {}),
+      });
       let n2Reply = '';
       let n1Nonce = '';
       agent.subscribe(s.nodeAction('n2'), { callback: (_e, m) => void (n2Reply = m.reply ?? '') });
@@ -247,7 +373,11 @@ describe('security: on a server without permissions, the executor still takes no
       await waitFor('the three forgeries, ignored', () => rejected.length === 3);
       agent.publish(n2Reply, encode('actionResult', result(req('n2', 2), 'n2', 42)));
       expect(await toN2).toMatchObject({ node: 'n2', durationMs: 42 });
-      expect(rejected).toEqual(["reply without the action's nonce", "reply without the action's nonce", 'reply from node n1 for an action sent to n2']);
+      expect(rejected).toEqual([
+        "reply without the action's nonce",
+        "reply without the action's nonce",
+        'reply from node n1 for an action sent to n2',
+      ]);
     } finally {
       await controller.close();
       await agent.close();

@@ -13,7 +13,18 @@ import { waitFor } from './helpers/wait-for.ts';
 
 const WATCH_BIN = new URL('../packages/agent/bin/entropy-watch.js', import.meta.url).pathname;
 
-type Line = { subject: string; kind?: string; reply?: string; inReplyTo?: string; guessed?: boolean; msg?: Record<string, unknown>; error?: unknown; bytes?: number; value?: unknown; chunks?: number };
+type Line = {
+  subject: string;
+  kind?: string;
+  reply?: string;
+  inReplyTo?: string;
+  guessed?: boolean;
+  msg?: Record<string, unknown>;
+  error?: unknown;
+  bytes?: number;
+  value?: unknown;
+  chunks?: number;
+};
 
 /** An entropy-watch process and the JSON lines it printed so far. */
 function startWatch(...args: string[]) {
@@ -27,7 +38,11 @@ function startWatch(...args: string[]) {
     child,
     exited,
     stderr: () => err,
-    lines: (): Line[] => out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line),
+    lines: (): Line[] =>
+      out
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Line),
   };
 }
 
@@ -56,10 +71,35 @@ describe('entropy-watch against a real nats-server, controller and sim agents', 
     });
     controller = startControllerProcess(server.url, prefix, '--policy', 'fifo-ffd', '--loop-interval', '500');
     await waitFor('the controller to start', () => controller.log().includes('controller started'));
-    agents = startSimCluster(parseInstance({ nodes: [{ id: 'w1', cpu: 4, mem: 4096 }, { id: 'w2', cpu: 4, mem: 4096 }], vms: [], vjobs: [] }), { url: server.url, prefix, statusIntervalMs: 500, speed: 50 });
-    await waitFor('both agents online', async () => (await controllerStatus(nc, prefix).catch(() => undefined))?.nodes.filter((n) => n.liveness === 'online').length === 2);
+    agents = startSimCluster(
+      parseInstance({
+        nodes: [
+          { id: 'w1', cpu: 4, mem: 4096 },
+          { id: 'w2', cpu: 4, mem: 4096 },
+        ],
+        vms: [],
+        vjobs: [],
+      }),
+      { url: server.url, prefix, statusIntervalMs: 500, speed: 50 },
+    );
+    await waitFor(
+      'both agents online',
+      async () =>
+        (await controllerStatus(nc, prefix).catch(() => undefined))?.nodes.filter((n) => n.liveness === 'online')
+          .length === 2,
+    );
     const vjob = join(dir, 'j1.json');
-    writeFileSync(vjob, JSON.stringify({ id: 'j1', priority: 0, vms: [{ id: 'j1-vm1', cpu: 1, mem: 512 }, { id: 'j1-vm2', cpu: 1, mem: 512 }] }));
+    writeFileSync(
+      vjob,
+      JSON.stringify({
+        id: 'j1',
+        priority: 0,
+        vms: [
+          { id: 'j1-vm1', cpu: 1, mem: 512 },
+          { id: 'j1-vm2', cpu: 1, mem: 512 },
+        ],
+      }),
+    );
     const submitted = await entropy('submit', vjob, '--nats', server.url, '--prefix', prefix);
     expect(submitted.status, submitted.stderr).toBe(0);
     await waitFor('two action results', () => all.lines().filter((l) => l.kind === 'actionResult').length === 2);
@@ -81,17 +121,32 @@ describe('entropy-watch against a real nats-server, controller and sim agents', 
 
   it('shows hellos and their acknowledgements, statuses, control requests and replies, action requests and results, decoded', () => {
     const probes = all.lines().filter((l) => l.subject === `${prefix}.node.probe.action`);
-    expect(probes[0]).toEqual({ subject: `${prefix}.node.probe.action`, kind: 'actionRequest', error: expect.objectContaining({ code: 'ENTROPY_INVALID_MESSAGE' }) });
+    expect(probes[0]).toEqual({
+      subject: `${prefix}.node.probe.action`,
+      kind: 'actionRequest',
+      error: expect.objectContaining({ code: 'ENTROPY_INVALID_MESSAGE' }),
+    });
     const lines = all.lines().filter((l) => l.subject !== `${prefix}.node.probe.action`);
     const hello = lines.find((l) => l.kind === 'hello' && l.msg?.node === 'w1')!;
     expect(hello.subject).toBe(`${prefix}.node.w1.hello`);
     expect(hello.reply).toMatch(/^_INBOX\./);
-    expect(lines).toContainEqual({ subject: hello.reply, kind: 'helloAck', inReplyTo: `${prefix}.node.w1.hello`, msg: expect.objectContaining({ node: 'w1' }) });
+    expect(lines).toContainEqual({
+      subject: hello.reply,
+      kind: 'helloAck',
+      inReplyTo: `${prefix}.node.w1.hello`,
+      msg: expect.objectContaining({ node: 'w1' }),
+    });
     expect(lines.some((l) => l.kind === 'status' && l.msg?.node === 'w2')).toBe(true);
 
     const submit = lines.find((l) => l.kind === 'submitRequest')!;
     expect(submit.msg).toMatchObject({ vjob: { id: 'j1' } });
-    expect(lines).toContainEqual({ subject: submit.reply, kind: 'submitReply', inReplyTo: `${prefix}.control.submit`, chunks: 1, msg: expect.objectContaining({ ok: true, vjob: expect.objectContaining({ id: 'j1', state: 'waiting' }) }) });
+    expect(lines).toContainEqual({
+      subject: submit.reply,
+      kind: 'submitReply',
+      inReplyTo: `${prefix}.control.submit`,
+      chunks: 1,
+      msg: expect.objectContaining({ ok: true, vjob: expect.objectContaining({ id: 'j1', state: 'waiting' }) }),
+    });
     const statusReply = lines.filter((l) => l.kind === 'statusReply').at(-1)!;
     expect(statusReply.inReplyTo).toBe(`${prefix}.control.status`);
     expect((statusReply.msg as { nodes: unknown[] }).nodes.length).toBeGreaterThan(0);
@@ -99,7 +154,12 @@ describe('entropy-watch against a real nats-server, controller and sim agents', 
     const requests = lines.filter((l) => l.kind === 'actionRequest');
     expect(requests.map((l) => l.msg?.vm).sort()).toEqual(['j1-vm1', 'j1-vm2']);
     for (const r of requests) {
-      expect(lines).toContainEqual({ subject: r.reply, kind: 'actionResult', inReplyTo: r.subject, msg: expect.objectContaining({ actionId: r.msg!.actionId, ok: true }) });
+      expect(lines).toContainEqual({
+        subject: r.reply,
+        kind: 'actionResult',
+        inReplyTo: r.subject,
+        msg: expect.objectContaining({ actionId: r.msg!.actionId, ok: true }),
+      });
     }
     expect(lines.some((l) => l.kind === 'progress')).toBe(true);
     // nothing is left undecoded: every message has its kind
@@ -117,13 +177,22 @@ describe('entropy-watch against a real nats-server, controller and sim agents', 
     const lines = raw.lines();
     const request = lines.find((l) => l.subject.endsWith('.action') && l.reply)!;
     expect(request.value).toMatchObject({ v: 1, type: 'run', vjob: 'j1' });
-    expect(lines).toContainEqual(expect.objectContaining({ subject: request.reply, inReplyTo: request.subject, value: expect.objectContaining({ v: 1, ok: true }) }));
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        subject: request.reply,
+        inReplyTo: request.subject,
+        value: expect.objectContaining({ v: 1, ok: true }),
+      }),
+    );
     // the probe's byte 1 is a msgpack integer
     expect(lines).toContainEqual({ subject: `${prefix}.node.probe.action`, bytes: 1, value: 1 });
   });
 
   it('a bad subject filter or an unreachable server is one line and exit 1', async () => {
-    for (const args of [['--nats', server.url, 'wt..x'], ['--nats', 'nats://127.0.0.1:1']]) {
+    for (const args of [
+      ['--nats', server.url, 'wt..x'],
+      ['--nats', 'nats://127.0.0.1:1'],
+    ]) {
       const w = startWatch(...args);
       await w.exited;
       expect(w.child.exitCode).toBe(1);

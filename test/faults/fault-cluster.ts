@@ -4,7 +4,17 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { connectNats, type NatsConnection } from '../../packages/controller/src/controller/nats-connect.ts';
 import { type NatsServer, startNatsServer } from '../helpers/nats-server.ts';
-import { decode, decodeControl, encodeControl, type NodeStatus, type StatusReply, subjects, type ControlKind, type ControlMessageOf, type ControlVerb } from '@entropy/protocol';
+import {
+  decode,
+  decodeControl,
+  encodeControl,
+  type NodeStatus,
+  type StatusReply,
+  subjects,
+  type ControlKind,
+  type ControlMessageOf,
+  type ControlVerb,
+} from '@entropy/protocol';
 
 const AGENT_BIN = new URL('../../packages/agent/bin/entropy-agent.js', import.meta.url).pathname;
 const ENTROPY_BIN = new URL('../../packages/controller/bin/entropy.js', import.meta.url).pathname;
@@ -89,7 +99,8 @@ export class AgentReports {
     for (const { status } of this.latest.values())
       for (const vm of status.vms) {
         const prev = out.get(vm.id);
-        if (!prev || status.ts > prev.at) out.set(vm.id, { state: vm.state, host: status.node, ...(vm.vjob ? { vjob: vm.vjob } : {}), at: status.ts });
+        if (!prev || status.ts > prev.at)
+          out.set(vm.id, { state: vm.state, host: status.node, ...(vm.vjob ? { vjob: vm.vjob } : {}), at: status.ts });
       }
     return out;
   }
@@ -117,10 +128,30 @@ export class FaultCluster {
     this.nc = await connectNats(this.server.url, 'fault-suite', { reconnect: true });
     this.reports.watch(this.nc, prefix);
     for (let i = 0; i < this.options.controllers; i++) {
-      const c = new Managed(`controller-${i}`, ENTROPY_BIN, () => [
-        'controller', '--nats', this.server.url, '--prefix', prefix, '--status-period', String(statusPeriodMs), '--loop-interval', '1000',
-        '--queue-store', 'kv', '--lease', String(this.options.leaseMs), '--retry-backoff', '300', '--log-level', 'debug',
-      ], join(dir, 'logs', `controller-${i}.log`));
+      const c = new Managed(
+        `controller-${i}`,
+        ENTROPY_BIN,
+        () => [
+          'controller',
+          '--nats',
+          this.server.url,
+          '--prefix',
+          prefix,
+          '--status-period',
+          String(statusPeriodMs),
+          '--loop-interval',
+          '1000',
+          '--queue-store',
+          'kv',
+          '--lease',
+          String(this.options.leaseMs),
+          '--retry-backoff',
+          '300',
+          '--log-level',
+          'debug',
+        ],
+        join(dir, 'logs', `controller-${i}.log`),
+      );
       this.controllers.push(c);
       c.start();
       // The first one leads: the others start once it does.
@@ -129,11 +160,33 @@ export class FaultCluster {
     for (const node of this.options.nodes) {
       const faults = join(dir, 'faults', `${node}.json`);
       writeFileSync(faults, '[]');
-      const a = new Managed(`agent-${node}`, AGENT_BIN, () => [
-        '--node', node, '--nats', this.server.url, '--driver', 'sim', '--prefix', prefix, '--capacity', this.options.capacity,
-        '--status-interval', String(statusPeriodMs), '--speed', String(this.options.speed), '--state-dir', join(dir, 'agents', node),
-        '--sim-faults', faults, '--log-level', 'info',
-      ], join(dir, 'logs', `agent-${node}.log`));
+      const a = new Managed(
+        `agent-${node}`,
+        AGENT_BIN,
+        () => [
+          '--node',
+          node,
+          '--nats',
+          this.server.url,
+          '--driver',
+          'sim',
+          '--prefix',
+          prefix,
+          '--capacity',
+          this.options.capacity,
+          '--status-interval',
+          String(statusPeriodMs),
+          '--speed',
+          String(this.options.speed),
+          '--state-dir',
+          join(dir, 'agents', node),
+          '--sim-faults',
+          faults,
+          '--log-level',
+          'info',
+        ],
+        join(dir, 'logs', `agent-${node}.log`),
+      );
       this.agents.set(node, a);
       a.start();
     }
@@ -147,9 +200,17 @@ export class FaultCluster {
   }
 
   /** A control request to whichever controller leads; undefined when none answers. */
-  async control<Q extends ControlKind, R extends ControlKind>(verb: ControlVerb, kind: Q, msg: ControlMessageOf<Q>, replyKind: R, timeoutMs = 10_000): Promise<ControlMessageOf<R> | undefined> {
+  async control<Q extends ControlKind, R extends ControlKind>(
+    verb: ControlVerb,
+    kind: Q,
+    msg: ControlMessageOf<Q>,
+    replyKind: R,
+    timeoutMs = 10_000,
+  ): Promise<ControlMessageOf<R> | undefined> {
     try {
-      const m = await this.nc.request(subjects(this.options.prefix).control(verb), encodeControl(kind, msg), { timeout: timeoutMs });
+      const m = await this.nc.request(subjects(this.options.prefix).control(verb), encodeControl(kind, msg), {
+        timeout: timeoutMs,
+      });
       const r = decodeControl(replyKind, m.data);
       return r.ok ? r.msg : undefined;
     } catch {

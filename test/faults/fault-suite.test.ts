@@ -50,11 +50,27 @@ describe('fault injection: kill -9 of any process, failed and hanging actions, w
   const dir = mkdtempSync(join(tmpdir(), 'entropy-faults-'));
   const prefix = 'fx';
   const rng = mulberry32(SEED);
-  const cluster = new FaultCluster({ dir, prefix, nodes: NODES, capacity: 'cpu=4,mem=4096', statusPeriodMs: PERIOD_MS, speed: 10, leaseMs: 1500, controllers: 2 });
+  const cluster = new FaultCluster({
+    dir,
+    prefix,
+    nodes: NODES,
+    capacity: 'cpu=4,mem=4096',
+    statusPeriodMs: PERIOD_MS,
+    speed: 10,
+    leaseMs: 1500,
+    controllers: 2,
+  });
   const model = new Map<string, VjobModel>();
   const tally: Tally = {
-    rounds: 0, faults: Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>,
-    recovered: 0, lost: 0, halfPaused: 0, duplicated: 0, notReached: 0, recoveryMs: [], operations: {},
+    rounds: 0,
+    faults: Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>,
+    recovered: 0,
+    lost: 0,
+    halfPaused: 0,
+    duplicated: 0,
+    notReached: 0,
+    recoveryMs: [],
+    operations: {},
   };
   let serial = 0;
   const problems: string[] = [];
@@ -116,7 +132,11 @@ describe('fault injection: kill -9 of any process, failed and hanging actions, w
     return { ...(last !== undefined ? { last } : {}) };
   }
 
-  async function untilAccepted<T>(what: string, attempt: () => Promise<T | undefined>, limitMs = 30_000): Promise<T | undefined> {
+  async function untilAccepted<T>(
+    what: string,
+    attempt: () => Promise<T | undefined>,
+    limitMs = 30_000,
+  ): Promise<T | undefined> {
     const deadline = Date.now() + limitMs;
     while (Date.now() < deadline) {
       const r = await attempt();
@@ -127,17 +147,29 @@ describe('fault injection: kill -9 of any process, failed and hanging actions, w
     return undefined;
   }
 
-  const activeCpu = () => [...model.values()].filter((v) => v.wanted !== 'terminated').reduce((s, v) => s + v.vms.reduce((c, vm) => c + vm.cpu, 0), 0);
+  const activeCpu = () =>
+    [...model.values()]
+      .filter((v) => v.wanted !== 'terminated')
+      .reduce((s, v) => s + v.vms.reduce((c, vm) => c + vm.cpu, 0), 0);
 
   function newVms(id: string) {
-    return Array.from({ length: rng.int(2, 6) }, (_, i) => ({ id: `${id}-vm${i + 1}`, cpu: 1, mem: 128 * rng.int(2, 6) }));
+    return Array.from({ length: rng.int(2, 6) }, (_, i) => ({
+      id: `${id}-vm${i + 1}`,
+      cpu: 1,
+      mem: 128 * rng.int(2, 6),
+    }));
   }
 
   async function submit(): Promise<void> {
     const id = `s${++serial}`;
     const vms = newVms(id);
     const ok = await untilAccepted(`submit ${id}`, async () => {
-      const r = await cluster.control('submit', 'submitRequest', { vjob: { id, priority: 0, vms: vms.map((vm) => ({ id: vm.id, demand: { cpu: vm.cpu, mem: vm.mem } })) } }, 'submitReply');
+      const r = await cluster.control(
+        'submit',
+        'submitRequest',
+        { vjob: { id, priority: 0, vms: vms.map((vm) => ({ id: vm.id, demand: { cpu: vm.cpu, mem: vm.mem } })) } },
+        'submitReply',
+      );
       return r?.ok ? true : r && !r.ok && r.error.code === 'ENTROPY_CONFLICT' ? true : undefined;
     });
     if (ok) model.set(id, { id, owner: 'policy', vms, wanted: 'running' });
@@ -145,15 +177,36 @@ describe('fault injection: kill -9 of any process, failed and hanging actions, w
 
   async function apply(what: string, decision: Record<string, Wanted>, register?: VjobModel): Promise<boolean> {
     const request = {
-      planId: `fx-${++serial}`, decision,
-      ...(register ? { vjobs: [{ id: register.id, priority: 0, submittedAt: Date.now() }], vms: register.vms.map((vm) => ({ id: vm.id, vjob: register.id, demand: { cpu: vm.cpu, mem: vm.mem }, state: 'waiting' as const })) } : {}),
+      planId: `fx-${++serial}`,
+      decision,
+      ...(register
+        ? {
+            vjobs: [{ id: register.id, priority: 0, submittedAt: Date.now() }],
+            vms: register.vms.map((vm) => ({
+              id: vm.id,
+              vjob: register.id,
+              demand: { cpu: vm.cpu, mem: vm.mem },
+              state: 'waiting' as const,
+            })),
+          }
+        : {}),
     };
-    const r = await untilAccepted(what, async () => {
-      const reply = await cluster.control('apply', 'applyRequest', { ...request, planId: `fx-${++serial}` }, 'applyReply', 30_000);
-      if (reply?.ok) return true;
-      // Busy (a plan runs) or no leader yet: the operator tries again.
-      return undefined;
-    }, 20_000);
+    const r = await untilAccepted(
+      what,
+      async () => {
+        const reply = await cluster.control(
+          'apply',
+          'applyRequest',
+          { ...request, planId: `fx-${++serial}` },
+          'applyReply',
+          30_000,
+        );
+        if (reply?.ok) return true;
+        // Busy (a plan runs) or no leader yet: the operator tries again.
+        return undefined;
+      },
+      20_000,
+    );
     return r === true;
   }
 
@@ -162,7 +215,13 @@ describe('fault injection: kill -9 of any process, failed and hanging actions, w
     const policy = live.filter((v) => v.owner === 'policy');
     const operator = live.filter((v) => v.owner === 'operator');
     const kinds = ['submit', 'register', 'flip', 'cancel', 'bounce'] as const;
-    const weights = [activeCpu() < 26 ? 3 : 0, activeCpu() < 26 ? 2 : 0, operator.length > 0 ? 3 : 0, live.length > 3 ? 2 : 0, policy.length > 0 ? 2 : 0];
+    const weights = [
+      activeCpu() < 26 ? 3 : 0,
+      activeCpu() < 26 ? 2 : 0,
+      operator.length > 0 ? 3 : 0,
+      live.length > 3 ? 2 : 0,
+      policy.length > 0 ? 2 : 0,
+    ];
     const kind = rng.weighted(kinds, weights);
     tally.operations[kind] = (tally.operations[kind] ?? 0) + 1;
     if (kind === 'submit') await submit();
@@ -179,7 +238,9 @@ describe('fault injection: kill -9 of any process, failed and hanging actions, w
       if (v.owner === 'operator') {
         if (await apply(`apply ${v.id}=terminated`, { [v.id]: 'terminated' })) v.wanted = 'terminated';
       } else {
-        const ok = await untilAccepted(`cancel ${v.id}`, async () => ((await cluster.control('cancel', 'cancelRequest', { id: v.id }, 'cancelReply'))?.ok ? true : undefined));
+        const ok = await untilAccepted(`cancel ${v.id}`, async () =>
+          (await cluster.control('cancel', 'cancelRequest', { id: v.id }, 'cancelReply'))?.ok ? true : undefined,
+        );
         if (ok) v.wanted = 'terminated';
       }
     } else {
@@ -223,7 +284,12 @@ describe('fault injection: kill -9 of any process, failed and hanging actions, w
       case 'agent-hang': {
         const node = rng.pick(NODES);
         const type = rng.pick(ACTION_TYPES);
-        cluster.injectFault(node, { id: `f${++serial}`, match: { type }, fault: kind === 'agent-error' ? 'fail' : 'hang', times: 1 });
+        cluster.injectFault(node, {
+          id: `f${++serial}`,
+          match: { type },
+          fault: kind === 'agent-error' ? 'fail' : 'hang',
+          times: 1,
+        });
         return `${kind === 'agent-error' ? 'error' : 'hang'} on the next ${type} of ${node}`;
       }
     }
@@ -278,7 +344,9 @@ describe('fault injection: kill -9 of any process, failed and hanging actions, w
       } else {
         tally.notReached++;
         if (mixed.length > 0) tally.halfPaused++;
-        problems.push(`round ${tally.rounds} (${op}, ${what}): not settled within ${RECOVERY_LIMIT_MS} ms: ${last}; mixed: ${mixed.join(', ') || 'none'}`);
+        problems.push(
+          `round ${tally.rounds} (${op}, ${what}): not settled within ${RECOVERY_LIMIT_MS} ms: ${last}; mixed: ${mixed.join(', ') || 'none'}`,
+        );
       }
       const dup = duplicates();
       if (dup.length > reported) {
@@ -297,8 +365,15 @@ describe('fault injection: kill -9 of any process, failed and hanging actions, w
     }
     const sorted = [...tally.recoveryMs].sort((a, b) => a - b);
     const summary = {
-      seed: SEED, rounds: tally.rounds, faults: tally.faults, operations: tally.operations,
-      recovered: tally.recovered, lost: tally.lost, halfPaused: tally.halfPaused, duplicated: tally.duplicated, notReached: tally.notReached,
+      seed: SEED,
+      rounds: tally.rounds,
+      faults: tally.faults,
+      operations: tally.operations,
+      recovered: tally.recovered,
+      lost: tally.lost,
+      halfPaused: tally.halfPaused,
+      duplicated: tally.duplicated,
+      notReached: tally.notReached,
       recoveryMs: { median: sorted[Math.floor(sorted.length / 2)] ?? 0, max: sorted.at(-1) ?? 0 },
       vjobs: model.size,
     };

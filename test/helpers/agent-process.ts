@@ -11,7 +11,10 @@ export interface AgentProcess {
 
 /** `env` adds to this process's environment (credentials, for instance). */
 export function spawnAgent(args: readonly string[], env: Readonly<Record<string, string>> = {}): AgentProcess {
-  const child = spawn(process.execPath, [AGENT_BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, [AGENT_BIN, ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   const logs: Record<string, unknown>[] = [];
   let buf = '';
   child.stderr!.on('data', (chunk: Buffer) => {

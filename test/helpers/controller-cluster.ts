@@ -52,6 +52,11 @@ export async function startControllerCluster(options: {
     },
   };
   const nodes = options.instance.configuration.nodes.length;
-  await waitFor(`${nodes} agents online`, async () => (await controllerStatus(nc, prefix).catch(() => undefined))?.nodes.filter((n) => n.liveness === 'online').length === nodes);
+  await waitFor(
+    `${nodes} agents online`,
+    async () =>
+      (await controllerStatus(nc, prefix).catch(() => undefined))?.nodes.filter((n) => n.liveness === 'online')
+        .length === nodes,
+  );
   return cluster;
 }

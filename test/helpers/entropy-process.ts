@@ -22,9 +22,13 @@ export interface ControllerProcess {
 
 /** Starts `entropy controller --nats URL --prefix PREFIX --status-period 500 EXTRA...`. */
 export function startControllerProcess(url: string, prefix: string, ...extra: string[]): ControllerProcess {
-  const child = spawn(process.execPath, [ENTROPY, 'controller', '--nats', url, '--prefix', prefix, '--status-period', '500', ...extra], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [ENTROPY, 'controller', '--nats', url, '--prefix', prefix, '--status-period', '500', ...extra],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let log = '';
   child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

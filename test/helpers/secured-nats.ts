@@ -3,7 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '../../packages/agent/src/index.ts';
 import { natsClientSettings } from '@entropy/nats-client';
-import { type NatsConfigCommandOptions, type WrittenNatsConfig, writeNatsConfig } from '../../packages/controller/src/deploy/nats-config-command.ts';
+import {
+  type NatsConfigCommandOptions,
+  type WrittenNatsConfig,
+  writeNatsConfig,
+} from '../../packages/controller/src/deploy/nats-config-command.ts';
 import { type NatsServer, startNatsServer } from './nats-server.ts';
 
 /** A nats-server started with the configuration `entropy deploy nats-config` writes: production users and permissions. */
@@ -19,7 +23,9 @@ export interface SecuredNats {
   stop(): Promise<void>;
 }
 
-export async function startSecuredNats(opts: Omit<NatsConfigCommandOptions, 'out' | 'storeDir' | 'credsDir'>): Promise<SecuredNats> {
+export async function startSecuredNats(
+  opts: Omit<NatsConfigCommandOptions, 'out' | 'storeDir' | 'credsDir'>,
+): Promise<SecuredNats> {
   const dir = await mkdtemp(join(tmpdir(), 'entropy-secured-nats-'));
   const auth = await writeNatsConfig({ ...opts, out: join(dir, 'nats-server.conf'), storeDir: join(dir, 'js') });
   const server = await startNatsServer({ config: auth.configs[0] });
@@ -32,7 +38,12 @@ export async function startSecuredNats(opts: Omit<NatsConfigCommandOptions, 'out
     creds: (user) => auth.creds(user),
     async connectAs(user, options = {}) {
       const s = await natsClientSettings({ nats: server.url, creds: auth.creds(user) }, {});
-      const nc = await connect({ servers: s.servers, ...s.options, name: `test-${user}`, ...(options.reconnect ? {} : { reconnect: false }) });
+      const nc = await connect({
+        servers: s.servers,
+        ...s.options,
+        name: `test-${user}`,
+        ...(options.reconnect ? {} : { reconnect: false }),
+      });
       conns.push(nc);
       return nc;
     },

@@ -5,7 +5,11 @@ import { setTimeout as delay } from 'node:timers/promises';
  * wait for conditions, never for fixed times: the machines are shared and slow, so the default
  * limit is generous.
  */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 90_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 90_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();

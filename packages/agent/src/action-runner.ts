@@ -1,12 +1,35 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { ActionErrorCode, type ActionRequest, type ActionResult, decode, executingNode, isFinalActionError, type Logger, STATE_AFTER, type WireVMState } from '@entropy/protocol';
+import {
+  ActionErrorCode,
+  type ActionRequest,
+  type ActionResult,
+  decode,
+  executingNode,
+  isFinalActionError,
+  type Logger,
+  STATE_AFTER,
+  type WireVMState,
+} from '@entropy/protocol';
 import { DriverError, type HypervisorDriver } from './drivers/driver.ts';
 import type { AgentState } from './state/agent-state.ts';
 import { StateDirError } from './state/state-dir.ts';
 
 /** A failed result the agent answers without running anything; `final` follows the code. */
-export function refusal(node: string, actionId: string, code: ActionErrorCode, message: string, field?: string): ActionResult {
-  return { actionId, node, ok: false, error: { code, message, ...(field !== undefined ? { field } : {}) }, durationMs: 0, final: isFinalActionError(code) };
+export function refusal(
+  node: string,
+  actionId: string,
+  code: ActionErrorCode,
+  message: string,
+  field?: string,
+): ActionResult {
+  return {
+    actionId,
+    node,
+    ok: false,
+    error: { code, message, ...(field !== undefined ? { field } : {}) },
+    durationMs: 0,
+    final: isFinalActionError(code),
+  };
 }
 
 /** Milliseconds with µs precision. */
@@ -65,7 +88,19 @@ export function actionRunner(opts: ActionRunnerOptions): (data: Uint8Array) => P
 
   async function execute(req: ActionRequest): Promise<ActionResult> {
     const metaBefore = meta.get(req.vm);
-    logger.info({ actionId: req.actionId, planId: req.planId, type: req.type, vm: req.vm, from: req.from, to: req.to, token: req.token, notBefore: req.notBefore }, 'action started');
+    logger.info(
+      {
+        actionId: req.actionId,
+        planId: req.planId,
+        type: req.type,
+        vm: req.vm,
+        from: req.from,
+        to: req.to,
+        token: req.token,
+        notBefore: req.notBefore,
+      },
+      'action started',
+    );
     // The driver call's start: after the metadata is kept and the request's deadline has come.
     let called = performance.now();
     try {
@@ -79,11 +114,25 @@ export function actionRunner(opts: ActionRunnerOptions): (data: Uint8Array) => P
       // The VM left the node: its metadata goes with it.
       if (req.type === 'migrate' || state === 'terminated') meta.delete(req.vm);
       logger.info({ actionId: req.actionId, type: req.type, vm: req.vm, durationMs }, 'action done');
-      return { actionId: req.actionId, node, ok: true, durationMs, startedAt: epochAt(called), endedAt: epochAt(ended), state, ...(host ? { host } : {}) };
+      return {
+        actionId: req.actionId,
+        node,
+        ok: true,
+        durationMs,
+        startedAt: epochAt(called),
+        endedAt: epochAt(ended),
+        state,
+        ...(host ? { host } : {}),
+      };
     } catch (err) {
       const ended = performance.now();
       const durationMs = msBetween(called, ended);
-      const code = err instanceof DriverError ? err.code : err instanceof StateDirError ? ActionErrorCode.StateDir : ActionErrorCode.DriverFailed;
+      const code =
+        err instanceof DriverError
+          ? err.code
+          : err instanceof StateDirError
+            ? ActionErrorCode.StateDir
+            : ActionErrorCode.DriverFailed;
       const final = err instanceof DriverError && err.final !== undefined ? err.final : isFinalActionError(code);
       const message = err instanceof Error ? err.message : String(err);
       try {
@@ -91,8 +140,20 @@ export function actionRunner(opts: ActionRunnerOptions): (data: Uint8Array) => P
       } catch (metaErr) {
         logger.error({ vm: req.vm, err: (metaErr as Error).message }, 'cannot restore VM metadata');
       }
-      logger.warn({ actionId: req.actionId, type: req.type, vm: req.vm, durationMs, code, final, err: message }, 'action failed');
-      return { actionId: req.actionId, node, ok: false, error: { code, message }, durationMs, startedAt: epochAt(called), endedAt: epochAt(ended), final };
+      logger.warn(
+        { actionId: req.actionId, type: req.type, vm: req.vm, durationMs, code, final, err: message },
+        'action failed',
+      );
+      return {
+        actionId: req.actionId,
+        node,
+        ok: false,
+        error: { code, message },
+        durationMs,
+        startedAt: epochAt(called),
+        endedAt: epochAt(ended),
+        final,
+      };
     } finally {
       opts.ended();
     }
@@ -111,7 +172,12 @@ export function actionRunner(opts: ActionRunnerOptions): (data: Uint8Array) => P
 
   async function answer(req: ActionRequest): Promise<ActionResult> {
     if (executingNode(req) !== node) {
-      return refusal(node, req.actionId, ActionErrorCode.WrongNode, `${req.type} ${req.vm} runs on ${executingNode(req)}, not ${node}`);
+      return refusal(
+        node,
+        req.actionId,
+        ActionErrorCode.WrongNode,
+        `${req.type} ${req.vm} runs on ${executingNode(req)}, not ${node}`,
+      );
     }
     // A recorded id is answered from the ledger, whatever its token: it ran (or started) under the leader of its time.
     let outcome = ledger.recorded(req);
@@ -120,8 +186,16 @@ export function actionRunner(opts: ActionRunnerOptions): (data: Uint8Array) => P
       try {
         const verdict = token.admit(req.token);
         if (!verdict.ok) {
-          logger.warn({ actionId: req.actionId, token: req.token, newest: verdict.newest }, 'request from a deposed leader refused');
-          return refusal(node, req.actionId, ActionErrorCode.StaleLeader, `token ${req.token} is older than ${verdict.newest}, the newest ${node} has seen: the request comes from a deposed leader`);
+          logger.warn(
+            { actionId: req.actionId, token: req.token, newest: verdict.newest },
+            'request from a deposed leader refused',
+          );
+          return refusal(
+            node,
+            req.actionId,
+            ActionErrorCode.StaleLeader,
+            `token ${req.token} is older than ${verdict.newest}, the newest ${node} has seen: the request comes from a deposed leader`,
+          );
         }
         outcome = ledger.submit(req, () => execute(req));
       } catch (err) {
@@ -130,7 +204,12 @@ export function actionRunner(opts: ActionRunnerOptions): (data: Uint8Array) => P
       }
     }
     if (outcome.kind === 'conflict') {
-      return refusal(node, req.actionId, ActionErrorCode.ActionIdReused, `action id ${req.actionId} was ${outcome.first.type} ${outcome.first.vm}, now ${req.type} ${req.vm}`);
+      return refusal(
+        node,
+        req.actionId,
+        ActionErrorCode.ActionIdReused,
+        `action id ${req.actionId} was ${outcome.first.type} ${outcome.first.vm}, now ${req.type} ${req.vm}`,
+      );
     }
     if (outcome.kind === 'duplicate') logger.info({ actionId: req.actionId }, 'retried action id: not run again');
     const result = await outcome.result;

@@ -1,6 +1,16 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { ActionErrorCode, type CommandTemplate, decode, encode, type Logger, type SimLinkReply, type SimLinkRequest, type Subjects, subjects as subjectsOf } from '@entropy/protocol';
+import {
+  ActionErrorCode,
+  type CommandTemplate,
+  decode,
+  encode,
+  type Logger,
+  type SimLinkReply,
+  type SimLinkRequest,
+  type Subjects,
+  subjects as subjectsOf,
+} from '@entropy/protocol';
 import { actionRunner } from './action-runner.ts';
 import { respond, serveRequests } from './request-serving.ts';
 import { StatusPublisher } from './status-publisher.ts';
@@ -77,19 +87,47 @@ export async function startAgent(nc: NatsConnection, opts: AgentOptions): Promis
   const statusAfterActionMs = opts.statusAfterActionMs ?? DEFAULT_STATUS_AFTER_ACTION_MS;
 
   if (state.recovery.interrupted.length > 0) {
-    logger.warn({ interrupted: state.recovery.interrupted }, 'actions cut short by the previous agent process: never run again');
+    logger.warn(
+      { interrupted: state.recovery.interrupted },
+      'actions cut short by the previous agent process: never run again',
+    );
   }
-  if (state.recovery.badLines > 0) logger.warn({ badLines: state.recovery.badLines }, 'unreadable action ledger lines skipped');
+  if (state.recovery.badLines > 0)
+    logger.warn({ badLines: state.recovery.badLines }, 'unreadable action ledger lines skipped');
 
-  const status = new StatusPublisher({ nc, subjects: s, node, driver, state, capacity: opts.capacity, logger, now, afterActionMs: statusAfterActionMs });
+  const status = new StatusPublisher({
+    nc,
+    subjects: s,
+    node,
+    driver,
+    state,
+    capacity: opts.capacity,
+    logger,
+    now,
+    afterActionMs: statusAfterActionMs,
+  });
 
-  const runAction = actionRunner({ node, driver, state, logger, stopping: () => stopping || poweringOff, ended: status.soon });
+  const runAction = actionRunner({
+    node,
+    driver,
+    state,
+    logger,
+    stopping: () => stopping || poweringOff,
+    ended: status.soon,
+  });
 
-  const serve = (sub: Subscription, answer: (data: Uint8Array) => Uint8Array | Promise<Uint8Array>) => serveRequests(sub, answer, logger);
+  const serve = (sub: Subscription, answer: (data: Uint8Array) => Uint8Array | Promise<Uint8Array>) =>
+    serveRequests(sub, answer, logger);
 
   async function announce(): Promise<void> {
     let wait = opts.helloIntervalMs ?? DEFAULT_HELLO_INTERVAL_MS;
-    const hello = encode('hello', { node, driver: driver.name, capacity: { ...opts.capacity }, startedAt, pid: process.pid });
+    const hello = encode('hello', {
+      node,
+      driver: driver.name,
+      capacity: { ...opts.capacity },
+      startedAt,
+      pid: process.pid,
+    });
     while (!stopped.signal.aborted) {
       try {
         const m = await nc.request(s.nodeHello(node), hello, { timeout: Math.max(1000, wait) });
@@ -108,7 +146,9 @@ export async function startAgent(nc: NatsConnection, opts: AgentOptions): Promis
   }
 
   void serve(nc.subscribe(s.nodeAction(node)), async (data) => encode('actionResult', await runAction(data)));
-  void serve(nc.subscribe(s.nodeLedger(node)), (data) => answerLedgerQuery(node, state, data, nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD));
+  void serve(nc.subscribe(s.nodeLedger(node)), (data) =>
+    answerLedgerQuery(node, state, data, nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD),
+  );
   void serve(nc.subscribe(s.nodeMeta(node)), (data) => {
     const ack = answerVmMeta(node, state, data, logger);
     status.soon();
@@ -191,9 +231,17 @@ export function natsSimPeers(nc: NatsConnection, prefix?: string) {
     try {
       const m = await nc.request(s.simLink(to), encode('simLinkRequest', req), { timeout: 10_000 });
       const r = decode('simLinkReply', m.data);
-      return r.ok ? r.msg : { ok: false, error: { code: ActionErrorCode.DriverFailed, message: `bad reply from ${to}: ${r.error.reason}` } };
+      return r.ok
+        ? r.msg
+        : {
+            ok: false,
+            error: { code: ActionErrorCode.DriverFailed, message: `bad reply from ${to}: ${r.error.reason}` },
+          };
     } catch (err) {
-      return { ok: false, error: { code: ActionErrorCode.DriverFailed, message: `${to} unreachable: ${(err as Error).message}` } };
+      return {
+        ok: false,
+        error: { code: ActionErrorCode.DriverFailed, message: `${to} unreachable: ${(err as Error).message}` },
+      };
     }
   };
 }

@@ -1,5 +1,14 @@
 import { readFile } from 'node:fs/promises';
-import { AgentErrorCode, type CommandTemplate, CommandTemplateError, DEFAULT_PREFIX, EntropyError, parseCommandTemplate, PREFIX_RE, TOKEN_RE } from '@entropy/protocol';
+import {
+  AgentErrorCode,
+  type CommandTemplate,
+  CommandTemplateError,
+  DEFAULT_PREFIX,
+  EntropyError,
+  parseCommandTemplate,
+  PREFIX_RE,
+  TOKEN_RE,
+} from '@entropy/protocol';
 import { DEFAULT_STATUS_AFTER_ACTION_MS, DEFAULT_STATUS_INTERVAL_MS } from './agent.ts';
 import { DriverConfigError } from './drivers/driver.ts';
 import { DRIVER_NAMES, type DriverName, type DriverSettings } from './drivers/factory.ts';
@@ -60,7 +69,8 @@ function parseShutdownCommand(text: string | undefined): CommandTemplate | undef
   try {
     return parseCommandTemplate(text, { option: '--shutdown-command', placeholders: SHUTDOWN_COMMAND_PLACEHOLDERS });
   } catch (err) {
-    if (err instanceof CommandTemplateError) throw new AgentOptionError(err.option, err.message.slice(err.option.length + 2));
+    if (err instanceof CommandTemplateError)
+      throw new AgentOptionError(err.option, err.message.slice(err.option.length + 2));
     throw err;
   }
 }
@@ -79,7 +89,10 @@ export class AgentOptionError extends EntropyError {
 /** `a=1,b=2` -> { a: '1', b: '2' }. */
 function pairs(option: string, text: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const i = part.indexOf('=');
     if (i <= 0) throw new AgentOptionError(option, `expected name=value, got ${JSON.stringify(part)}`);
     out[part.slice(0, i)] = part.slice(i + 1);
@@ -91,7 +104,8 @@ export function parseCapacity(text: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(pairs('--capacity', text))) {
     const n = Number(v);
-    if (v === '' || !Number.isFinite(n) || n < 0) throw new AgentOptionError('--capacity', `${k} must be a non-negative number, got ${JSON.stringify(v)}`);
+    if (v === '' || !Number.isFinite(n) || n < 0)
+      throw new AgentOptionError('--capacity', `${k} must be a non-negative number, got ${JSON.stringify(v)}`);
     out[k] = n;
   }
   return out;
@@ -101,7 +115,10 @@ function positive(option: string, text: string | undefined, fallback: number, or
   if (text === undefined) return fallback;
   const n = Number(text);
   if (text.trim() === '' || !Number.isFinite(n) || n < 0 || (n === 0 && !orZero)) {
-    throw new AgentOptionError(option, `must be a ${orZero ? 'non-negative' : 'positive'} number, got ${JSON.stringify(text)}`);
+    throw new AgentOptionError(
+      option,
+      `must be a ${orZero ? 'non-negative' : 'positive'} number, got ${JSON.stringify(text)}`,
+    );
   }
   return n;
 }
@@ -122,7 +139,10 @@ async function loadSimVms(file: string): Promise<SimVMRecord[]> {
   const r = simVmsSchema.safeParse(json);
   if (!r.success) {
     const issue = r.error.issues[0];
-    throw new AgentOptionError('--sim-vms', `${file}: $${issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')}: ${issue.message}`);
+    throw new AgentOptionError(
+      '--sim-vms',
+      `${file}: $${issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')}: ${issue.message}`,
+    );
   }
   return r.data;
 }
@@ -145,12 +165,21 @@ async function checkSimFaults(file: string): Promise<string> {
 }
 
 /** Validates the command line and loads the files it names. */
-export async function parseAgentOptions(raw: RawAgentOptions, env: NodeJS.ProcessEnv = process.env): Promise<AgentSettings> {
-  if (!raw.node || !TOKEN_RE.test(raw.node)) throw new AgentOptionError('--node', `must match ${TOKEN_RE.source}, got ${JSON.stringify(raw.node ?? '')}`);
+export async function parseAgentOptions(
+  raw: RawAgentOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<AgentSettings> {
+  if (!raw.node || !TOKEN_RE.test(raw.node))
+    throw new AgentOptionError('--node', `must match ${TOKEN_RE.source}, got ${JSON.stringify(raw.node ?? '')}`);
   const driver = raw.driver as DriverName;
-  if (!DRIVER_NAMES.includes(driver)) throw new AgentOptionError('--driver', `must be one of ${DRIVER_NAMES.join(', ')}, got ${JSON.stringify(raw.driver ?? '')}`);
+  if (!DRIVER_NAMES.includes(driver))
+    throw new AgentOptionError(
+      '--driver',
+      `must be one of ${DRIVER_NAMES.join(', ')}, got ${JSON.stringify(raw.driver ?? '')}`,
+    );
   const prefix = raw.prefix ?? DEFAULT_PREFIX;
-  if (!PREFIX_RE.test(prefix)) throw new AgentOptionError('--prefix', `must be dot-separated tokens, got ${JSON.stringify(prefix)}`);
+  if (!PREFIX_RE.test(prefix))
+    throw new AgentOptionError('--prefix', `must be dot-separated tokens, got ${JSON.stringify(prefix)}`);
   let shellConfig;
   if (driver === 'shell') {
     if (!raw.shellConfig) throw new AgentOptionError('--shell-config', 'required with --driver shell');
@@ -161,8 +190,12 @@ export async function parseAgentOptions(raw: RawAgentOptions, env: NodeJS.Proces
       throw err;
     }
   }
-  const simFail = [raw.simFail, env[SIM_FAIL_ENV]].flatMap((t) => (t ?? '').split(',')).map((t) => t.trim()).filter(Boolean);
-  if (raw.stateDir !== undefined && raw.stateDir.trim() === '') throw new AgentOptionError('--state-dir', 'must not be empty');
+  const simFail = [raw.simFail, env[SIM_FAIL_ENV]]
+    .flatMap((t) => (t ?? '').split(','))
+    .map((t) => t.trim())
+    .filter(Boolean);
+  if (raw.stateDir !== undefined && raw.stateDir.trim() === '')
+    throw new AgentOptionError('--state-dir', 'must not be empty');
   const stateDir = raw.stateDir ?? defaultStateDir(raw.node);
   const shutdownCommand = parseShutdownCommand(raw.shutdownCommand);
   return {

@@ -1,4 +1,13 @@
-import { ActionErrorCode, commandArgv, type CommandTemplate, decode, describeCommand, isFinalActionError, type Logger, type PowerReply } from '@entropy/protocol';
+import {
+  ActionErrorCode,
+  commandArgv,
+  type CommandTemplate,
+  decode,
+  describeCommand,
+  isFinalActionError,
+  type Logger,
+  type PowerReply,
+} from '@entropy/protocol';
 import { DriverError, type HypervisorDriver } from './drivers/driver.ts';
 import type { CommandRunner } from './drivers/exec.ts';
 import type { AgentState } from './state/agent-state.ts';
@@ -38,19 +47,43 @@ export function powerOffHandler(opts: PowerOffOptions): (data: Uint8Array) => Pr
   let current: { readonly actionId: string; readonly outcome: Promise<PowerOffOutcome> } | undefined;
   const simulated = opts.command === undefined && driver.name === 'sim';
 
-  const refuse = (actionId: string, code: ActionErrorCode, message: string, t0: number, field?: string): PowerOffOutcome => ({
-    reply: { actionId, node, ok: false, error: { code, message, ...(field !== undefined ? { field } : {}) }, durationMs: elapsedSince(t0), final: isFinalActionError(code) },
+  const refuse = (
+    actionId: string,
+    code: ActionErrorCode,
+    message: string,
+    t0: number,
+    field?: string,
+  ): PowerOffOutcome => ({
+    reply: {
+      actionId,
+      node,
+      ok: false,
+      error: { code, message, ...(field !== undefined ? { field } : {}) },
+      durationMs: elapsedSince(t0),
+      final: isFinalActionError(code),
+    },
     poweredOff: false,
   });
 
   async function powerOff(actionId: string, timeoutMs: number, token: number | undefined): Promise<PowerOffOutcome> {
     const t0 = performance.now();
     if (opts.command === undefined && !simulated) {
-      return refuse(actionId, ActionErrorCode.PowerUnsupported, `${node} cannot power off: start its agent with --shutdown-command 'CMD' (the ${driver.name} driver has no simulated power-off)`, t0);
+      return refuse(
+        actionId,
+        ActionErrorCode.PowerUnsupported,
+        `${node} cannot power off: start its agent with --shutdown-command 'CMD' (the ${driver.name} driver has no simulated power-off)`,
+        t0,
+      );
     }
     try {
       const verdict = state.token.admit(token);
-      if (!verdict.ok) return refuse(actionId, ActionErrorCode.StaleLeader, `token ${token} is older than ${verdict.newest}, the newest ${node} has seen: the request comes from a deposed leader`, t0);
+      if (!verdict.ok)
+        return refuse(
+          actionId,
+          ActionErrorCode.StaleLeader,
+          `token ${token} is older than ${verdict.newest}, the newest ${node} has seen: the request comes from a deposed leader`,
+          t0,
+        );
     } catch (err) {
       return refuse(actionId, ActionErrorCode.StateDir, `not powered off: ${(err as Error).message}`, t0);
     }
@@ -61,10 +94,29 @@ export function powerOffHandler(opts: PowerOffOptions): (data: Uint8Array) => Pr
       const held = (await driver.list()).filter((vm) => vm.state !== 'terminated');
       if (running.length > 0 || held.length > 0) {
         const what = [
-          ...(held.length > 0 ? [`VMs or images ${held.slice(0, 10).map((v) => `${v.id} (${v.state})`).join(', ')}${held.length > 10 ? ', ...' : ''}`] : []),
-          ...(running.length > 0 ? [`running actions ${running.slice(0, 10).map((a) => a.actionId).join(', ')}`] : []),
+          ...(held.length > 0
+            ? [
+                `VMs or images ${held
+                  .slice(0, 10)
+                  .map((v) => `${v.id} (${v.state})`)
+                  .join(', ')}${held.length > 10 ? ', ...' : ''}`,
+              ]
+            : []),
+          ...(running.length > 0
+            ? [
+                `running actions ${running
+                  .slice(0, 10)
+                  .map((a) => a.actionId)
+                  .join(', ')}`,
+              ]
+            : []),
         ];
-        return refuse(actionId, ActionErrorCode.NodeNotEmpty, `${node} still holds ${what.join(' and ')}: not powered off`, t0);
+        return refuse(
+          actionId,
+          ActionErrorCode.NodeNotEmpty,
+          `${node} still holds ${what.join(' and ')}: not powered off`,
+          t0,
+        );
       }
       if (opts.command) {
         const argv = commandArgv(opts.command, { node });
@@ -86,11 +138,23 @@ export function powerOffHandler(opts: PowerOffOptions): (data: Uint8Array) => Pr
     const r = decode('powerRequest', data);
     if (!r.ok) {
       logger.warn({ ...r.error }, 'malformed power request');
-      return refuse('', ActionErrorCode.BadRequest, `${r.error.field}: ${r.error.reason}`, performance.now(), r.error.field);
+      return refuse(
+        '',
+        ActionErrorCode.BadRequest,
+        `${r.error.field}: ${r.error.reason}`,
+        performance.now(),
+        r.error.field,
+      );
     }
     const req = r.msg;
     if (current?.actionId === req.actionId) return current.outcome;
-    if (current !== undefined) return refuse(req.actionId, ActionErrorCode.ShuttingDown, `${node} is already powering off (${current.actionId})`, performance.now());
+    if (current !== undefined)
+      return refuse(
+        req.actionId,
+        ActionErrorCode.ShuttingDown,
+        `${node} is already powering off (${current.actionId})`,
+        performance.now(),
+      );
     const outcome = powerOff(req.actionId, req.timeoutMs, req.token);
     current = { actionId: req.actionId, outcome };
     // A refused or failed power-off may be asked again, with the same id or another.

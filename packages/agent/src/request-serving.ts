@@ -15,8 +15,13 @@ export function respond(m: Msg, bytes: Uint8Array, logger: Logger): void {
 }
 
 /** Serves one subject; each request is answered on its own (a long action does not hold the others). */
-export async function serveRequests(sub: Subscription, answer: (data: Uint8Array) => Uint8Array | Promise<Uint8Array>, logger: Logger): Promise<void> {
-  const failed = (m: Msg) => (err: unknown) => logger.error({ err: (err as Error)?.message, subject: m.subject }, 'handler failed');
+export async function serveRequests(
+  sub: Subscription,
+  answer: (data: Uint8Array) => Uint8Array | Promise<Uint8Array>,
+  logger: Logger,
+): Promise<void> {
+  const failed = (m: Msg) => (err: unknown) =>
+    logger.error({ err: (err as Error)?.message, subject: m.subject }, 'handler failed');
   for await (const m of sub) {
     // Called at once, so that requests reach the ledger in the order they arrived.
     let answered;

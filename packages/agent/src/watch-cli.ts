@@ -7,13 +7,24 @@ import { watchSubscriptions } from './watch-subjects.ts';
 
 const program = addNatsOptions(
   new Command('entropy-watch')
-  .description('print the messages of an Entropy bus, decoded, one JSON line each: requests, their replies, publications')
-  .argument('[subjects...]', "NATS subjects to watch, wildcards allowed (e.g. 'entropy.node.*.action'); the replies to their requests are shown too (default: PREFIX.> and every reply)")
-  ,
+    .description(
+      'print the messages of an Entropy bus, decoded, one JSON line each: requests, their replies, publications',
+    )
+    .argument(
+      '[subjects...]',
+      "NATS subjects to watch, wildcards allowed (e.g. 'entropy.node.*.action'); the replies to their requests are shown too (default: PREFIX.> and every reply)",
+    ),
 )
   .option('--prefix <prefix>', 'subject prefix', 'entropy')
-  .option('--inbox <prefixes>', `subject prefixes of the replies, comma-separated (clients with their own inboxPrefix)`, DEFAULT_INBOX_PREFIX)
-  .option('--raw', 'no decoding: each message as msgpack gives it, unvalidated (or its bytes in base64), chunks as they come')
+  .option(
+    '--inbox <prefixes>',
+    `subject prefixes of the replies, comma-separated (clients with their own inboxPrefix)`,
+    DEFAULT_INBOX_PREFIX,
+  )
+  .option(
+    '--raw',
+    'no decoding: each message as msgpack gives it, unvalidated (or its bytes in base64), chunks as they come',
+  )
   .addHelpText(
     'after',
     `
@@ -31,8 +42,12 @@ function refuse(message: string): never {
 }
 
 if (!PREFIX_RE.test(opts.prefix)) refuse(`--prefix: ${JSON.stringify(opts.prefix)} is not dot-separated tokens`);
-const inboxPrefixes = opts.inbox.split(',').map((p) => p.trim()).filter(Boolean);
-if (inboxPrefixes.length === 0 || !inboxPrefixes.every((p) => /^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/.test(p))) refuse(`--inbox: expected subject prefixes such as _INBOX, got ${JSON.stringify(opts.inbox)}`);
+const inboxPrefixes = opts.inbox
+  .split(',')
+  .map((p) => p.trim())
+  .filter(Boolean);
+if (inboxPrefixes.length === 0 || !inboxPrefixes.every((p) => /^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/.test(p)))
+  refuse(`--inbox: expected subject prefixes such as _INBOX, got ${JSON.stringify(opts.inbox)}`);
 let plan: ReturnType<typeof watchSubscriptions>;
 try {
   plan = watchSubscriptions(program.args, opts.prefix, inboxPrefixes);
@@ -46,7 +61,12 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
-const watcher = new Watcher({ prefix: opts.prefix, inboxPrefixes, unpairedReplies: plan.unpairedReplies, raw: opts.raw });
+const watcher = new Watcher({
+  prefix: opts.prefix,
+  inboxPrefixes,
+  unpairedReplies: plan.unpairedReplies,
+  raw: opts.raw,
+});
 let nc: Awaited<ReturnType<typeof connect>>;
 let servers = '';
 try {
@@ -54,7 +74,9 @@ try {
   servers = nats.servers.join(',');
   nc = await connect({ servers: nats.servers, name: 'entropy-watch', ...nats.options });
 } catch (err) {
-  refuse(err instanceof NatsAuthError ? err.message : `cannot connect to ${servers || 'NATS'}: ${(err as Error).message}`);
+  refuse(
+    err instanceof NatsAuthError ? err.message : `cannot connect to ${servers || 'NATS'}: ${(err as Error).message}`,
+  );
 }
 for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => void nc.drain().then(() => process.exit(0)));
 // Callbacks, not iterators: the lines keep the order the server sent the messages in, across subscriptions.
@@ -62,7 +84,8 @@ for (const subject of plan.subjects) {
   const sub = nc.subscribe(subject, {
     callback: (err, m) => {
       if (err) return;
-      for (const line of watcher.receive({ subject: m.subject, data: m.data, ...(m.reply ? { reply: m.reply } : {}) })) process.stdout.write(`${line}\n`);
+      for (const line of watcher.receive({ subject: m.subject, data: m.data, ...(m.reply ? { reply: m.reply } : {}) }))
+        process.stdout.write(`${line}\n`);
     },
   });
   void sub.closed.then((err) => {

@@ -12,8 +12,16 @@ const SUBJECT_RE = /^([^\s.*>]+|\*)(\.([^\s.*>]+|\*))*(\.>)?$|^>$/;
  * whether its request was seen or not. With filters: those subjects, and the replies subscription
  * for the replies to their requests only; a filter that names replies itself (`_INBOX.>`) shows them all.
  */
-export function watchSubscriptions(filters: readonly string[], prefix: string, inboxPrefixes: readonly string[]): WatchSubscriptions {
-  for (const f of filters) if (!SUBJECT_RE.test(f)) throw new Error(`${JSON.stringify(f)} is not a NATS subject (tokens separated by dots, * for one token, > for the rest)`);
+export function watchSubscriptions(
+  filters: readonly string[],
+  prefix: string,
+  inboxPrefixes: readonly string[],
+): WatchSubscriptions {
+  for (const f of filters)
+    if (!SUBJECT_RE.test(f))
+      throw new Error(
+        `${JSON.stringify(f)} is not a NATS subject (tokens separated by dots, * for one token, > for the rest)`,
+      );
   const watched = filters.length > 0 ? [...new Set(filters)] : [`${prefix}.>`];
   const namesReplies = (f: string) => f === '>' || inboxPrefixes.some((p) => f === `${p}.>` || f.startsWith(`${p}.`));
   const replies = inboxPrefixes.map((p) => `${p}.>`).filter(() => !watched.some(namesReplies));

@@ -8,7 +8,11 @@ import { tempDirPerTest } from './temp-dir.ts';
 
 const ok = (actionId: string): ActionResult => ({ actionId, node: 'n1', ok: true, durationMs: 1 });
 const resultOf = (o: ReturnType<ActionLedger['submit']>) => (o as { result: Promise<ActionResult> }).result;
-const lines = (file: string) => readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+const lines = (file: string) =>
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe('action ledger in memory', () => {
   it('runs an action id once: a retry while running shares the run, a later retry gets the result', async () => {
@@ -30,13 +34,17 @@ describe('action ledger in memory', () => {
   it('flags an id reused for another action', () => {
     const ledger = new ActionLedger({ node: 'n1' });
     ledger.submit(request('pause'), async () => ok('a-pause'));
-    expect(ledger.submit(request('pause', { vm: 'v2' }), async () => ok('x'))).toEqual({ kind: 'conflict', first: { type: 'pause', vm: 'v1' } });
+    expect(ledger.submit(request('pause', { vm: 'v2' }), async () => ok('x'))).toEqual({
+      kind: 'conflict',
+      first: { type: 'pause', vm: 'v1' },
+    });
   });
 
   it('forgets the oldest ended entries beyond its size, never a running one', async () => {
     const ledger = new ActionLedger({ node: 'n1', maxEntries: 2 });
     const hanging = ledger.submit(request('pause', { actionId: 'run' }), () => new Promise<ActionResult>(() => {}));
-    for (const id of ['a', 'b', 'c', 'd']) await resultOf(ledger.submit(request('pause', { actionId: id }), async () => ok(id)));
+    for (const id of ['a', 'b', 'c', 'd'])
+      await resultOf(ledger.submit(request('pause', { actionId: id }), async () => ok(id)));
     expect(hanging.kind).toBe('new');
     expect(['run', 'a', 'b', 'c', 'd'].map((id) => ledger.has(id))).toEqual([true, false, false, true, true]);
   });
@@ -44,7 +52,14 @@ describe('action ledger in memory', () => {
   it('answers a query with each id status and result, unknown for the others', async () => {
     const ledger = new ActionLedger({ node: 'n1' });
     await resultOf(ledger.submit(request('pause', { actionId: 'a' }), async () => ok('a')));
-    const failed: ActionResult = { actionId: 'b', node: 'n1', ok: false, error: { code: 'ENTROPY_DRIVER_FAILED', message: 'x' }, durationMs: 2, final: false };
+    const failed: ActionResult = {
+      actionId: 'b',
+      node: 'n1',
+      ok: false,
+      error: { code: 'ENTROPY_DRIVER_FAILED', message: 'x' },
+      durationMs: 2,
+      final: false,
+    };
     await resultOf(ledger.submit(request('pause', { actionId: 'b' }), async () => failed));
     ledger.submit(request('pause', { actionId: 'c' }), () => new Promise<ActionResult>(() => {}));
     expect(ledger.query(['a', 'b', 'c', 'zz'])).toEqual([
@@ -69,7 +84,9 @@ describe('action ledger file', () => {
         return ok('a-pause');
       }),
     );
-    expect(seenAtRun).toEqual([{ k: 'start', id: 'a-pause', type: 'pause', vm: 'v1', vjob: 'j1', planId: 'p1', token: 3, at: 42 }]);
+    expect(seenAtRun).toEqual([
+      { k: 'start', id: 'a-pause', type: 'pause', vm: 'v1', vjob: 'j1', planId: 'p1', token: 3, at: 42 },
+    ]);
     expect(result).toEqual(ok('a-pause'));
     expect(lines(file())[1]).toEqual({ k: 'end', id: 'a-pause', status: 'done', result: ok('a-pause') });
   });
@@ -96,7 +113,13 @@ describe('action ledger file', () => {
     const retry = ledger.submit(request('suspend'), async () => (runs++, ok('x')));
     expect(retry.kind).toBe('duplicate');
     const r = await resultOf(retry);
-    expect(r).toMatchObject({ actionId: 'a-suspend', node: 'n1', ok: false, final: true, error: { code: 'ENTROPY_INTERRUPTED' } });
+    expect(r).toMatchObject({
+      actionId: 'a-suspend',
+      node: 'n1',
+      ok: false,
+      final: true,
+      error: { code: 'ENTROPY_INTERRUPTED' },
+    });
     expect(r.error!.message).toMatch(/restarted during suspend v1.*status/);
     expect(runs).toBe(0);
     expect(ledger.query(['a-suspend'])[0]!.status).toBe('interrupted');
@@ -126,11 +149,16 @@ describe('action ledger file', () => {
 
   it('compacts its file: it keeps the last entries, and stays small however many actions ran', async () => {
     const { ledger } = ActionLedger.open(file(), { node: 'n1', maxEntries: 10 });
-    for (let i = 0; i < 3000; i++) await resultOf(ledger.submit(request('pause', { actionId: `a${i}` }), async () => ok(`a${i}`)));
+    for (let i = 0; i < 3000; i++)
+      await resultOf(ledger.submit(request('pause', { actionId: `a${i}` }), async () => ok(`a${i}`)));
     // At most twice the kept entries' records plus a compaction period (500 entries at this size).
     expect(lines(file()).length).toBeLessThanOrEqual(2 * 10 + 2 * 500 + 2);
     const reopened = ActionLedger.open(file(), { node: 'n1', maxEntries: 10 });
     expect(lines(file())).toHaveLength(20);
-    expect(reopened.ledger.query(['a2989', 'a2990', 'a2999']).map((e) => e.status)).toEqual(['unknown', 'done', 'done']);
+    expect(reopened.ledger.query(['a2989', 'a2990', 'a2999']).map((e) => e.status)).toEqual([
+      'unknown',
+      'done',
+      'done',
+    ]);
   });
 });

@@ -43,7 +43,13 @@ describe('VM metadata store', () => {
     const store = new VMMetaStore(file());
     expect(store.set('v1', m('j1'))).toBe(true);
     expect(store.set('v1', m('j1'))).toBe(false);
-    expect(store.setAll([['v2', m('j2')], ['v3', m('j3', 64)], ['v1', m('j1')]])).toBe(2);
+    expect(
+      store.setAll([
+        ['v2', m('j2')],
+        ['v3', m('j3', 64)],
+        ['v1', m('j1')],
+      ]),
+    ).toBe(2);
     store.delete('v2');
     const again = new VMMetaStore(file());
     expect([again.get('v1'), again.get('v2'), again.get('v3')]).toEqual([m('j1'), undefined, m('j3', 64)]);

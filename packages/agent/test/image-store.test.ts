@@ -26,7 +26,7 @@ describe('image store', () => {
     expect(await images.list()).toEqual([]);
   });
 
-  it('keeps each node its own subdirectory of a shared directory: a node lists its own images, and reads another holder\'s', async () => {
+  it("keeps each node its own subdirectory of a shared directory: a node lists its own images, and reads another holder's", async () => {
     root = await mkdtemp(join(tmpdir(), 'entropy-images-'));
     const n1 = imageStore(root, { sharedBy: 'n1' });
     const n2 = imageStore(root, { sharedBy: 'n2' });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ACTION_TYPES } from '@entropy/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DriverConfigError, DriverError } from '../src/drivers/driver.ts';
+import { DriverConfigError, type DriverError } from '../src/drivers/driver.ts';
 import { loadShellConfig, parseShellConfig, shellDriver } from '../src/drivers/shell-driver.ts';
 import { request } from './requests.ts';
 
@@ -22,7 +22,9 @@ describe('shell driver', () => {
   const config = (program: string) => ({
     imageDir: '/img',
     hosts: { n2: 'h2.example' },
-    commands: Object.fromEntries(ACTION_TYPES.map((t) => [t, `${program} ${t} {vm} {vjob} {from} {toHost} {mem} {image} {node} {action}`])),
+    commands: Object.fromEntries(
+      ACTION_TYPES.map((t) => [t, `${program} ${t} {vm} {vjob} {from} {toHost} {mem} {image} {node} {action}`]),
+    ),
   });
 
   it('runs each action through its template without a shell, each placeholder one argument', async () => {
@@ -54,12 +56,16 @@ describe('shell driver', () => {
     ['echo {vm} > /tmp/x', "unquoted '>'"],
   ])('refuses the template %j (%s), naming the field', (pause, reason) => {
     const cfg: Record<string, unknown> = { commands: { ...config('/bin/true').commands, pause } };
-    expect(() => parseShellConfig(cfg, 'cfg.json')).toThrow(expect.objectContaining({ field: 'cfg.json: $.commands.pause', message: expect.stringContaining(reason) }));
+    expect(() => parseShellConfig(cfg, 'cfg.json')).toThrow(
+      expect.objectContaining({ field: 'cfg.json: $.commands.pause', message: expect.stringContaining(reason) }),
+    );
   });
 
   it('accepts a shell that takes the values as its own arguments', async () => {
     const log = join(dir, 'log');
-    const cfg: Record<string, unknown> = { commands: { ...config('/bin/true').commands, pause: ['sh', '-c', `echo "paused $1" >> '${log}'`, 'sh', '{vm}'] } };
+    const cfg: Record<string, unknown> = {
+      commands: { ...config('/bin/true').commands, pause: ['sh', '-c', `echo "paused $1" >> '${log}'`, 'sh', '{vm}'] },
+    };
     await shellDriver({ node: 'n1', config: parseShellConfig(cfg) }).pause(request('pause'));
     expect(await readFile(log, 'utf8')).toBe('paused v1\n');
   });
@@ -83,7 +89,9 @@ describe('shell driver', () => {
   it('reports a failing command with its status and stderr', async () => {
     const cfg = config('/bin/true');
     cfg.commands.pause = `sh -c 'echo cannot pause "$1" >&2; exit 3' sh {vm}`;
-    const err = await shellDriver({ node: 'n1', config: parseShellConfig(cfg) }).pause(request('pause')).catch((e: DriverError) => e);
+    const err = await shellDriver({ node: 'n1', config: parseShellConfig(cfg) })
+      .pause(request('pause'))
+      .catch((e: DriverError) => e);
     expect((err as DriverError).code).toBe('ENTROPY_DRIVER_FAILED');
     expect((err as DriverError).message).toMatch(/exited with status 3: cannot pause v1/);
   });

@@ -4,7 +4,11 @@ import { request } from './requests.ts';
 import { simNodes, simPair } from './sim-nodes.ts';
 import { tempDirPerTest } from './temp-dir.ts';
 
-const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: DriverError) => e.code);
+const code = (p: Promise<unknown>) =>
+  p.then(
+    () => 'ok',
+    (e: DriverError) => e.code,
+  );
 const brief = (vms: { id: string; state: string; host?: string }[]) => vms.map((v) => `${v.id}:${v.state}`);
 
 describe('sim driver state across agent restarts', () => {
@@ -49,7 +53,9 @@ describe('sim driver two-phase migration', () => {
     const migration = n1.migrate(request('migrate', { to: 'n2' }));
     await c.settle();
     // Room is taken on n2 but the VM is still n1's.
-    expect(await code(n2.run(request('run', { vm: 'big', from: undefined, to: 'n2', demand: { cpu: 1, mem: 600 } })))).toBe('ENTROPY_NO_ROOM');
+    expect(
+      await code(n2.run(request('run', { vm: 'big', from: undefined, to: 'n2', demand: { cpu: 1, mem: 600 } }))),
+    ).toBe('ENTROPY_NO_ROOM');
     expect([brief(n1.snapshot()), brief(n2.snapshot())]).toEqual([['v1:running'], []]);
     c.finishAll();
     expect(await migration).toEqual({ state: 'running' });
@@ -81,7 +87,9 @@ describe('sim driver two-phase migration', () => {
     void n1.migrate(request('migrate', { to: 'n2' }));
     await c.settle();
     const restarted = c.restart('n1');
-    expect(await c.complete(restarted.migrate(request('migrate', { actionId: 'again', to: 'n2' })))).toEqual({ state: 'running' });
+    expect(await c.complete(restarted.migrate(request('migrate', { actionId: 'again', to: 'n2' })))).toEqual({
+      state: 'running',
+    });
     expect([brief(restarted.snapshot()), brief(n2.snapshot())]).toEqual([[], ['v1:running']]);
   });
 
@@ -101,15 +109,26 @@ describe('sim driver two-phase migration', () => {
     await c.settle();
     // n2 restarts, forgets the reservation, and a VM fills it meanwhile.
     const n2 = c.restart('n2');
-    await c.complete(n2.run(request('run', { vm: 'big', actionId: 'fill', from: undefined, to: 'n2', demand: { cpu: 1, mem: 600 } })));
+    await c.complete(
+      n2.run(request('run', { vm: 'big', actionId: 'fill', from: undefined, to: 'n2', demand: { cpu: 1, mem: 600 } })),
+    );
     expect(await code(migration)).toBe('ENTROPY_NO_ROOM');
-    expect([brief(c.restart('n1').snapshot()), brief(c.restart('n2').snapshot())]).toEqual([['v1:running'], ['big:running']]);
+    expect([brief(c.restart('n1').snapshot()), brief(c.restart('n2').snapshot())]).toEqual([
+      ['v1:running'],
+      ['big:running'],
+    ]);
   });
 
   it('drops the reservation on the destination when the migration fails', async () => {
     const { c, n1, n2 } = simPair(dir.path, seed);
-    expect(await code(c.complete(n1.migrate(request('migrate', { to: 'n2', estimatedMs: 5000, timeoutMs: 100 }))))).toBe('ENTROPY_DRIVER_TIMEOUT');
-    expect(await code(c.complete(n2.run(request('run', { vm: 'big', from: undefined, to: 'n2', demand: { cpu: 1, mem: 600 } }))))).toBe('ok');
+    expect(
+      await code(c.complete(n1.migrate(request('migrate', { to: 'n2', estimatedMs: 5000, timeoutMs: 100 })))),
+    ).toBe('ENTROPY_DRIVER_TIMEOUT');
+    expect(
+      await code(
+        c.complete(n2.run(request('run', { vm: 'big', from: undefined, to: 'n2', demand: { cpu: 1, mem: 600 } }))),
+      ),
+    ).toBe('ok');
     expect(brief(n1.snapshot())).toEqual(['v1:running']);
   });
 });

@@ -1,6 +1,6 @@
 import type { SimLinkRequest } from '@entropy/protocol';
 import { describe, expect, it } from 'vitest';
-import { DriverError } from '../src/drivers/driver.ts';
+import type { DriverError } from '../src/drivers/driver.ts';
 import { type SimDriver, simDriver } from '../src/drivers/sim-driver.ts';
 import { request } from './requests.ts';
 
@@ -15,7 +15,11 @@ function pair(opts: { failOn?: string[]; speed?: number } = {}) {
   return { ...nodes, slept } as { n1: SimDriver; n2: SimDriver; slept: number[] };
 }
 
-const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: DriverError) => e.code);
+const code = (p: Promise<unknown>) =>
+  p.then(
+    () => 'ok',
+    (e: DriverError) => e.code,
+  );
 
 describe('sim driver', () => {
   it('runs a VM through pause, suspend, resume, unpause, migrate and stop', async () => {
@@ -58,9 +62,13 @@ describe('sim driver', () => {
   it('refuses a VM the node has no room for, also on a migration in', async () => {
     const { n1, n2 } = pair();
     await n1.run(request('run', { vm: 'big', from: undefined, to: 'n1', demand: { cpu: 1, mem: 800 } }));
-    expect(await code(n1.run(request('run', { from: undefined, to: 'n1', demand: { cpu: 1, mem: 300 } })))).toBe('ENTROPY_NO_ROOM');
+    expect(await code(n1.run(request('run', { from: undefined, to: 'n1', demand: { cpu: 1, mem: 300 } })))).toBe(
+      'ENTROPY_NO_ROOM',
+    );
     await n2.run(request('run', { from: undefined, to: 'n2', demand: { cpu: 1, mem: 300 } }));
-    const err = await n2.migrate(request('migrate', { from: 'n2', to: 'n1', demand: { cpu: 1, mem: 300 } })).catch((e: DriverError) => e);
+    const err = await n2
+      .migrate(request('migrate', { from: 'n2', to: 'n1', demand: { cpu: 1, mem: 300 } }))
+      .catch((e: DriverError) => e);
     expect((err as DriverError).code).toBe('ENTROPY_NO_ROOM');
     expect(n2.snapshot()).toMatchObject([{ id: 'v1', state: 'running' }]);
   });
@@ -79,12 +87,16 @@ describe('sim driver', () => {
     const { n1 } = pair({ failOn: ['a-pause', 'v7'] });
     await n1.run(request('run', { from: undefined, to: 'n1' }));
     expect(await code(n1.pause(request('pause')))).toBe('ENTROPY_INJECTED_FAILURE');
-    expect(await code(n1.run(request('run', { vm: 'v7', actionId: 'x', from: undefined, to: 'n1' })))).toBe('ENTROPY_INJECTED_FAILURE');
+    expect(await code(n1.run(request('run', { vm: 'v7', actionId: 'x', from: undefined, to: 'n1' })))).toBe(
+      'ENTROPY_INJECTED_FAILURE',
+    );
     expect(n1.snapshot()).toMatchObject([{ id: 'v1', state: 'running' }]);
   });
 
   it('times out an action longer than its timeout', async () => {
     const { n1 } = pair();
-    expect(await code(n1.run(request('run', { from: undefined, to: 'n1', estimatedMs: 5000, timeoutMs: 100 })))).toBe('ENTROPY_DRIVER_TIMEOUT');
+    expect(await code(n1.run(request('run', { from: undefined, to: 'n1', estimatedMs: 5000, timeoutMs: 100 })))).toBe(
+      'ENTROPY_DRIVER_TIMEOUT',
+    );
   });
 });

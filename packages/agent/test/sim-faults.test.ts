@@ -8,7 +8,11 @@ import { parseAgentOptions } from '../src/options.ts';
 import { request } from './requests.ts';
 import { tempDirPerTest } from './temp-dir.ts';
 
-const outcome = (p: Promise<unknown>) => p.then(() => 'ok', (e: DriverError) => `${e.code}${e.final ? ' final' : ''}`);
+const outcome = (p: Promise<unknown>) =>
+  p.then(
+    () => 'ok',
+    (e: DriverError) => `${e.code}${e.final ? ' final' : ''}`,
+  );
 
 describe('sim fault rules', () => {
   const dir = tempDirPerTest('entropy-faults-');
@@ -40,7 +44,11 @@ describe('sim fault rules', () => {
     writeRules([rule({ match: { type: 'pause' }, times: 2 })]);
     const n1 = driver();
     const pause = () => outcome(n1.pause(request('pause')));
-    expect([await pause(), await pause(), await pause()]).toEqual(['ENTROPY_INJECTED_FAILURE', 'ENTROPY_INJECTED_FAILURE', 'ok']);
+    expect([await pause(), await pause(), await pause()]).toEqual([
+      'ENTROPY_INJECTED_FAILURE',
+      'ENTROPY_INJECTED_FAILURE',
+      'ok',
+    ]);
   });
 
   it('matches on type, VM and vjob together, and leaves the VM as it was', async () => {
@@ -84,7 +92,14 @@ describe('sim fault rules', () => {
 
   it('keeps --sim-fail working beside the rules', async () => {
     writeRules([]);
-    const n1 = simDriver({ node: 'n1', capacity: {}, failOn: ['v1'], faultsFile: rulesFile(), sleep: async () => {}, vms: [{ id: 'v1', state: 'running', demand: { cpu: 1, mem: 1 } }] });
+    const n1 = simDriver({
+      node: 'n1',
+      capacity: {},
+      failOn: ['v1'],
+      faultsFile: rulesFile(),
+      sleep: async () => {},
+      vms: [{ id: 'v1', state: 'running', demand: { cpu: 1, mem: 1 } }],
+    });
     expect(await outcome(n1.pause(request('pause')))).toBe('ENTROPY_INJECTED_FAILURE');
   });
 
@@ -95,8 +110,12 @@ describe('sim fault rules', () => {
       message: expect.stringContaining('$[0].fault'),
     });
     writeRules([rule({}), rule({})]);
-    await expect(parseAgentOptions({ node: 'n1', driver: 'sim', simFaults: rulesFile() }, {})).rejects.toMatchObject({ message: expect.stringContaining('duplicate rule id') });
+    await expect(parseAgentOptions({ node: 'n1', driver: 'sim', simFaults: rulesFile() }, {})).rejects.toMatchObject({
+      message: expect.stringContaining('duplicate rule id'),
+    });
     const missing = join(dir.path, 'later.json');
-    expect((await parseAgentOptions({ node: 'n1', driver: 'sim', simFaults: missing }, {})).driver.simFaults).toBe(missing);
+    expect((await parseAgentOptions({ node: 'n1', driver: 'sim', simFaults: missing }, {})).driver.simFaults).toBe(
+      missing,
+    );
   });
 });

@@ -46,7 +46,11 @@ async function handle(line) {
 describe('virsh sessions', () => {
   let dir = '';
   let sessions: VirshSessions | undefined;
-  const started = async () => (await readFile(join(dir, 'log'), 'utf8').catch(() => '')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as { pid: number; start?: string[]; cmd?: string[] });
+  const started = async () =>
+    (await readFile(join(dir, 'log'), 'utf8').catch(() => ''))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { pid: number; start?: string[]; cmd?: string[] });
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'entropy-virsh-session-'));
@@ -59,13 +63,21 @@ describe('virsh sessions', () => {
     await rm(dir, { recursive: true, force: true });
   });
   const open = (warm: number, max?: number) =>
-    (sessions = virshSessions({ virsh: join(dir, 'virsh'), uri: 'qemu:///system', warm, ...(max ? { max } : {}), env: { ...process.env, FAKE_LOG: join(dir, 'log') } }));
+    (sessions = virshSessions({
+      virsh: join(dir, 'virsh'),
+      uri: 'qemu:///system',
+      warm,
+      ...(max ? { max } : {}),
+      env: { ...process.env, FAKE_LOG: join(dir, 'log') },
+    }));
 
   it('runs commands through one open session, with the URI given once, and returns their output', async () => {
     const s = open(1);
     await s.run(['suspend', 'v1']);
     await s.run(['suspend', 'v2']);
-    expect((await s.run(['domstats', '--state', '--nowait'])).stdout).toBe("Domain: 'v1'\n  state.state=3\n\nDomain: 'v2'\n  state.state=3");
+    expect((await s.run(['domstats', '--state', '--nowait'])).stdout).toBe(
+      "Domain: 'v1'\n  state.state=3\n\nDomain: 'v2'\n  state.state=3",
+    );
     const log = await started();
     const pids = new Set(log.filter((l) => l.cmd).map((l) => l.pid));
     expect(pids.size).toBe(1);
@@ -89,7 +101,9 @@ describe('virsh sessions', () => {
     const s = open(1);
     const err = (await s.run(['suspend', 'missing']).catch((e: unknown) => e)) as DriverError;
     expect(err.code).toBe('ENTROPY_DRIVER_FAILED');
-    expect(err.message).toMatch(/virsh -q -c qemu:\/\/\/system suspend missing failed: error: failed to get domain 'missing'/);
+    expect(err.message).toMatch(
+      /virsh -q -c qemu:\/\/\/system suspend missing failed: error: failed to get domain 'missing'/,
+    );
     await s.run(['suspend', 'v1']);
     const log = await started();
     expect(log.find((l) => l.cmd?.[1] === 'v1')!.pid).not.toBe(log.find((l) => l.cmd?.[1] === 'missing')!.pid);
@@ -105,6 +119,11 @@ describe('virsh sessions', () => {
   it('quotes each argument, and refuses one that virsh could not read back', () => {
     expect(virshShellLine(['save', 'v1', '/images/n 1/v1.save'])).toBe("'save' 'v1' '/images/n 1/v1.save'");
     expect(virshShellLine(['save', "it's"])).toBeUndefined();
-    expect(parseSessionOutput("\n'suspend' 'v1'\nerror: domain is not running\n\nvirsh # echo ENTROPY-END-3", "'suspend' 'v1'")).toEqual({ stdout: 'error: domain is not running', error: 'error: domain is not running' });
+    expect(
+      parseSessionOutput(
+        "\n'suspend' 'v1'\nerror: domain is not running\n\nvirsh # echo ENTROPY-END-3",
+        "'suspend' 'v1'",
+      ),
+    ).toEqual({ stdout: 'error: domain is not running', error: 'error: domain is not running' });
   });
 });

@@ -10,7 +10,14 @@ import { request } from './requests.ts';
 describe('xl driver against a fake xl', () => {
   const hv = fakeHypervisorPerTest();
   let t = 0;
-  const driver = () => xlDriver({ configDir: '/etc/xen/vms', imageDir: hv.images, hosts: { n2: '10.0.0.2' }, runner: execRunner({ env: hv.fake.env }), now: () => t });
+  const driver = () =>
+    xlDriver({
+      configDir: '/etc/xen/vms',
+      imageDir: hv.images,
+      hosts: { n2: '10.0.0.2' },
+      runner: execRunner({ env: hv.fake.env }),
+      now: () => t,
+    });
 
   it('runs the whole life cycle with the exact xl command lines', async () => {
     const xl = driver();
@@ -58,10 +65,14 @@ describe('xl driver against a fake xl', () => {
   it('propagates a failing xl command as ENTROPY_DRIVER_FAILED with its stderr', async () => {
     await hv.fake.setState({ v1: { state: 'r', mem: 512, cpu: 1 } });
     await hv.fake.failOn('migrate');
-    const err = await driver().migrate(request('migrate', { to: 'n2' })).catch((e: DriverError) => e);
+    const err = await driver()
+      .migrate(request('migrate', { to: 'n2' }))
+      .catch((e: DriverError) => e);
     expect(err).toBeInstanceOf(DriverError);
     expect((err as DriverError).code).toBe('ENTROPY_DRIVER_FAILED');
-    expect((err as DriverError).message).toMatch(/xl migrate v1 10\.0\.0\.2 exited with status 1: xl: migrate failed \(injected\)/);
+    expect((err as DriverError).message).toMatch(
+      /xl migrate v1 10\.0\.0\.2 exited with status 1: xl: migrate failed \(injected\)/,
+    );
   });
 
   it('stops a domain with shutdown -w, falling back to destroy', async () => {
@@ -93,7 +104,8 @@ describe('xl driver against a fake xl', () => {
   });
 
   it('parses names from the right of xl list rows', () => {
-    const out = 'Name  ID   Mem VCPUs\tState\tTime(s)\nDomain-0  0  1024  2  r-----  5.0\nweb 1   7   256     1     --p---       0.5\n';
+    const out =
+      'Name  ID   Mem VCPUs\tState\tTime(s)\nDomain-0  0  1024  2  r-----  5.0\nweb 1   7   256     1     --p---       0.5\n';
     expect(parseXlList(out)).toEqual([{ id: 'web 1', memMiB: 256, flags: '--p---', cpuSeconds: 0.5 }]);
   });
 });

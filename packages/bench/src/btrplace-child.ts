@@ -2,7 +2,14 @@
  * One BtrPlace workload measurement in its own process (peak memory is its own): read or generate
  * the instance, import it, plan `repeat` times, verify with every constraint, print JSON on stdout.
  */
-import { contextSwitch, generateWorkload, type Plan, readBtrPlaceInstance, verifyPlan, type WorkloadOptions } from '@entropy/engine';
+import {
+  contextSwitch,
+  generateWorkload,
+  type Plan,
+  readBtrPlaceInstance,
+  verifyPlan,
+  type WorkloadOptions,
+} from '@entropy/engine';
 import { readJsonFile } from '../../controller/src/command-io/io.ts';
 import type { BtrPlaceMeasurement, BtrPlaceTask } from './btrplace.ts';
 import { median } from './format.ts';
@@ -19,14 +26,25 @@ function measure(task: BtrPlaceTask): BtrPlaceMeasurement {
   let plan: Plan | undefined;
   for (let r = 0; r < task.repeat; r++) {
     started = performance.now();
-    plan = contextSwitch(i.configuration, i.decision, i.costModel, { constraints: i.constraints, durations: i.durations, timeLimitMs: task.timeLimitMs });
+    plan = contextSwitch(i.configuration, i.decision, i.costModel, {
+      constraints: i.constraints,
+      durations: i.durations,
+      timeLimitMs: task.timeLimitMs,
+    });
     solveMs.push(performance.now() - started);
   }
   const base = {
-    ...task, nodes: i.configuration.nodes.length, vms: i.configuration.vms.length, constraints: i.constraints.length,
-    readMs, importMs, solveMs: median(solveMs), baseRssMiB,
+    ...task,
+    nodes: i.configuration.nodes.length,
+    vms: i.configuration.vms.length,
+    constraints: i.constraints.length,
+    readMs,
+    importMs,
+    solveMs: median(solveMs),
+    baseRssMiB,
   };
-  if (!plan!.feasible) return { ...base, feasible: false, reason: plan!.reason, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
+  if (!plan!.feasible)
+    return { ...base, feasible: false, reason: plan!.reason, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
   started = performance.now();
   const verdict = verifyPlan(i.configuration, i.decision, plan!, i.constraints);
   const verifyMs = performance.now() - started;

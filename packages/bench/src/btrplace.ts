@@ -54,18 +54,38 @@ function runChild(task: BtrPlaceTask): Promise<Outcome> {
 const TYPES = ['migrate', 'run', 'stop', 'suspend', 'resume', 'bootNode', 'shutdownNode'];
 
 function report(outcomes: readonly Outcome[], verdicts: readonly string[]): string {
-  const header = ['instance', 'nodes', 'VMs', 'constraints', 'import ms', 'solve ms', 'peak MiB', 'MTTR', 'makespan', ...TYPES, 'verified'];
+  const header = [
+    'instance',
+    'nodes',
+    'VMs',
+    'constraints',
+    'import ms',
+    'solve ms',
+    'peak MiB',
+    'MTTR',
+    'makespan',
+    ...TYPES,
+    'verified',
+  ];
   const rows = outcomes.map((o) => {
     if ('error' in o) return [o.label, ...header.slice(1, -1).map(() => '-'), `ERROR ${o.error}`];
     const count = (t: string) => String(o.actions?.[t] ?? (o.feasible ? 0 : '-'));
     return [
-      o.label, thousands(o.nodes), thousands(o.vms), thousands(o.constraints), ms(o.readMs + o.importMs), ms(o.solveMs), o.peakRssMiB.toFixed(0),
-      o.mttr === undefined ? '-' : thousands(o.mttr), o.makespan === undefined ? '-' : String(o.makespan), ...TYPES.map(count),
+      o.label,
+      thousands(o.nodes),
+      thousands(o.vms),
+      thousands(o.constraints),
+      ms(o.readMs + o.importMs),
+      ms(o.solveMs),
+      o.peakRssMiB.toFixed(0),
+      o.mttr === undefined ? '-' : thousands(o.mttr),
+      o.makespan === undefined ? '-' : String(o.makespan),
+      ...TYPES.map(count),
       o.feasible ? `${o.verified} (${ms(o.verifyMs ?? NaN)} ms)` : `INFEASIBLE: ${o.reason}`,
     ];
   });
   return [
-    'btrplace: BtrPlace instances (TDSC\'13 workloads: li = load increase, nr = node repair, cNN = % of VMs under spread/among)',
+    "btrplace: BtrPlace instances (TDSC'13 workloads: li = load increase, nr = node repair, cNN = % of VMs under spread/among)",
     '          imported, planned with every constraint and objective minimizeMTTR, verified with every constraint.',
     '          MTTR and makespan in BtrPlace time units (durations from the instance attributes, 1 when none);',
     '          "import ms" includes reading and gunzipping; peak MiB is the maxRSS of the process.',
@@ -80,20 +100,42 @@ function report(outcomes: readonly Outcome[], verdicts: readonly string[]): stri
 
 export const btrplaceSuite: BenchSuite = {
   name: 'btrplace',
-  description: "BtrPlace's published workloads (shared instances and generated ones): solve time, memory, MTTR, actions, verification",
-  sizes: ['shared (the instances of ../shared/btrplace, target < 3 s each)', 'generated (li/nr workloads at 5,000 nodes, one per seed)'],
+  description:
+    "BtrPlace's published workloads (shared instances and generated ones): solve time, memory, MTTR, actions, verification",
+  sizes: [
+    'shared (the instances of ../shared/btrplace, target < 3 s each)',
+    'generated (li/nr workloads at 5,000 nodes, one per seed)',
+  ],
   async run(options: BenchOptions): Promise<SuiteResult> {
     const want = (name: string) => !options.sizes || options.sizes.includes(name);
     const tasks: BtrPlaceTask[] = [];
-    const common = { repeat: options.repeat, ...(options.timeLimitMs !== undefined ? { timeLimitMs: options.timeLimitMs } : {}) };
+    const common = {
+      repeat: options.repeat,
+      ...(options.timeLimitMs !== undefined ? { timeLimitMs: options.timeLimitMs } : {}),
+    };
     if (want('shared')) {
-      if (!sharedInstancesDir()) options.progress('btrplace: ../shared/btrplace is absent beside the repository; shared instances skipped');
-      for (const file of sharedInstances()) tasks.push({ label: file.split('/').pop()!.replace(/\.json(\.gz)?$/, ''), kind: 'shared', file, ...common });
+      if (!sharedInstancesDir())
+        options.progress('btrplace: ../shared/btrplace is absent beside the repository; shared instances skipped');
+      for (const file of sharedInstances())
+        tasks.push({
+          label: file
+            .split('/')
+            .pop()!
+            .replace(/\.json(\.gz)?$/, ''),
+          kind: 'shared',
+          file,
+          ...common,
+        });
     }
     if (want('generated')) {
       for (const g of GENERATED) {
         for (const seed of options.seeds) {
-          tasks.push({ label: `gen ${g.scenario}-c${Math.round(g.constrained * 100)} s${seed}`, kind: 'generated', generate: { ...g, seed }, ...common });
+          tasks.push({
+            label: `gen ${g.scenario}-c${Math.round(g.constrained * 100)} s${seed}`,
+            kind: 'generated',
+            generate: { ...g, seed },
+            ...common,
+          });
         }
       }
     }
@@ -101,7 +143,9 @@ export const btrplaceSuite: BenchSuite = {
     for (const task of tasks) {
       const started = performance.now();
       const outcome = await runChild(task);
-      options.progress(`btrplace ${task.label}: ${'error' in outcome ? 'ERROR' : 'done'} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      options.progress(
+        `btrplace ${task.label}: ${'error' in outcome ? 'ERROR' : 'done'} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+      );
       outcomes.push(outcome);
     }
     const failures = outcomes.filter((o) => 'error' in o || !o.feasible || o.verified !== 'yes');

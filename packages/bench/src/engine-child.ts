@@ -10,7 +10,13 @@ import { median } from './format.ts';
 async function measure(task: EngineTask): Promise<EngineMeasurement> {
   const baseRssMiB = process.memoryUsage().rss / 1024 / 1024;
   const generated = performance.now();
-  const g = generateInstance({ seed: task.seed, nodes: task.nodes, vms: task.vms, load: task.load, nodeClasses: task.nodeClasses });
+  const g = generateInstance({
+    seed: task.seed,
+    nodes: task.nodes,
+    vms: task.vms,
+    load: task.load,
+    nodeClasses: task.nodeClasses,
+  });
   const generateMs = performance.now() - generated;
 
   const solveMs: number[] = [];
@@ -28,7 +34,9 @@ async function measure(task: EngineTask): Promise<EngineMeasurement> {
     const started = performance.now();
     const verdict = verifyPlan(g.configuration, g.decision, plan!);
     const ms = performance.now() - started;
-    verification = verdict.ok ? { status: 'ok', ms } : { status: 'failed', ms, detail: `${verdict.violation.kind}: ${verdict.violation.message}` };
+    verification = verdict.ok
+      ? { status: 'ok', ms }
+      : { status: 'failed', ms, detail: `${verdict.violation.kind}: ${verdict.violation.message}` };
   }
 
   const actions: Record<string, number> = {};
@@ -47,7 +55,13 @@ async function measure(task: EngineTask): Promise<EngineMeasurement> {
     baseRssMiB,
     feasible: plan!.feasible,
     ...(plan!.feasible
-      ? { actions, steps: plan!.steps, makespan: plan!.makespan, sumCompletion: plan!.sumCompletion, ...(plan!.stats ? { stats: plan!.stats } : {}) }
+      ? {
+          actions,
+          steps: plan!.steps,
+          makespan: plan!.makespan,
+          sumCompletion: plan!.sumCompletion,
+          ...(plan!.stats ? { stats: plan!.stats } : {}),
+        }
       : { reason: plan!.reason }),
     verification,
   };

@@ -103,19 +103,67 @@ function judge(size: EngineSize, outcomes: readonly Outcome[]): SizeVerdict {
   if (done.length < outcomes.length) problems.push(`${outcomes.length - done.length} run(s) crashed`);
   if (done.some((m) => !m.feasible)) problems.push('infeasible plan');
   if (done.some((m) => m.verification.status === 'failed')) problems.push('plan failed verification');
-  if (size.targetMs !== undefined && !(medianWallMs < size.targetMs)) problems.push(`median ${ms(medianWallMs)} ms >= ${size.targetMs} ms`);
-  if (size.targetMiB !== undefined && done.some((m) => m.peakRssMiB >= size.targetMiB!)) problems.push(`peak memory >= ${size.targetMiB} MiB`);
+  if (size.targetMs !== undefined && !(medianWallMs < size.targetMs))
+    problems.push(`median ${ms(medianWallMs)} ms >= ${size.targetMs} ms`);
+  if (size.targetMiB !== undefined && done.some((m) => m.peakRssMiB >= size.targetMiB!))
+    problems.push(`peak memory >= ${size.targetMiB} MiB`);
   const verdict = problems.length > 0 ? 'FAIL' : size.targetMs === undefined ? '-' : 'PASS';
-  return { size: size.name, medianWallMs, medianSolveMs, targetMs: size.targetMs, verdict, ...(problems.length ? { why: problems.join(', ') } : {}) };
+  return {
+    size: size.name,
+    medianWallMs,
+    medianSolveMs,
+    targetMs: size.targetMs,
+    verdict,
+    ...(problems.length ? { why: problems.join(', ') } : {}),
+  };
 }
 
 function report(sizes: readonly EngineSize[], outcomes: readonly Outcome[], verdicts: readonly SizeVerdict[]): string {
   const types = ACTION_TYPES;
-  const header = ['size', 'seed', 'load', 'solve ms', 'wall ms', 'peak MiB', 'base MiB', ...types, 'steps', 'makespan s', 'sum compl. s', 'first cost', 'cost', 'bound', 'gain', 'search', 'feasible', 'verified'];
+  const header = [
+    'size',
+    'seed',
+    'load',
+    'solve ms',
+    'wall ms',
+    'peak MiB',
+    'base MiB',
+    ...types,
+    'steps',
+    'makespan s',
+    'sum compl. s',
+    'first cost',
+    'cost',
+    'bound',
+    'gain',
+    'search',
+    'feasible',
+    'verified',
+  ];
   const rows = outcomes.map((o) => {
     const size = sizes.find((s) => s.name === o.size)!;
     const label = `${o.size} ${thousands(size.nodes)}/${thousands(size.vms)}`;
-    if ('error' in o) return [label, String(o.seed), '-', '-', '-', '-', '-', ...types.map(() => '-'), '-', '-', '-', '-', '-', '-', '-', '-', 'ERROR', '-'];
+    if ('error' in o)
+      return [
+        label,
+        String(o.seed),
+        '-',
+        '-',
+        '-',
+        '-',
+        '-',
+        ...types.map(() => '-'),
+        '-',
+        '-',
+        '-',
+        '-',
+        '-',
+        '-',
+        '-',
+        '-',
+        'ERROR',
+        '-',
+      ];
     const st = o.stats;
     return [
       label,
@@ -133,7 +181,9 @@ function report(sizes: readonly EngineSize[], outcomes: readonly Outcome[], verd
       st ? thousands(Math.round(st.finalCost)) : '-',
       st?.lowerBound !== undefined ? thousands(Math.round(st.lowerBound)) : '-',
       st ? `${st.firstCost > 0 ? ((100 * (st.firstCost - st.finalCost)) / st.firstCost).toFixed(1) : '0.0'}%` : '-',
-      st ? `${st.method}${st.method === 'neighbourhoods' ? ` ${st.neighbourhoods}` : ''}, ${st.stoppedBy}${st.optimal ? ', optimal' : ''}` : '-',
+      st
+        ? `${st.method}${st.method === 'neighbourhoods' ? ` ${st.neighbourhoods}` : ''}, ${st.stoppedBy}${st.optimal ? ', optimal' : ''}`
+        : '-',
       o.feasible ? 'yes' : 'NO',
       verificationCell(o.verification),
     ];
@@ -142,19 +192,29 @@ function report(sizes: readonly EngineSize[], outcomes: readonly Outcome[], verd
     if ('error' in o) return [`  ${o.size} seed ${o.seed}: ${o.error}`];
     const lines: string[] = [];
     if (!o.feasible) lines.push(`  ${o.size} seed ${o.seed}: infeasible: ${o.reason}`);
-    if (o.verification.status === 'failed') lines.push(`  ${o.size} seed ${o.seed}: verification failed: ${o.verification.detail}`);
+    if (o.verification.status === 'failed')
+      lines.push(`  ${o.size} seed ${o.seed}: verification failed: ${o.verification.detail}`);
     return lines;
   });
-  const naReasons = [...new Set(outcomes.flatMap((o) => ('error' in o || o.verification.status !== 'n/a' || !o.feasible ? [] : [o.verification.detail])))];
+  const naReasons = [
+    ...new Set(
+      outcomes.flatMap((o) =>
+        'error' in o || o.verification.status !== 'n/a' || !o.feasible ? [] : [o.verification.detail],
+      ),
+    ),
+  ];
   const targets = verdicts.map((v) => {
     const size = sizes.find((x) => x.name === v.size);
-    const target = v.targetMs === undefined ? 'no target' : `target < ${secondsOf(v.targetMs)} s${size?.targetMiB ? ` and ${size.targetMiB} MiB` : ''}`;
+    const target =
+      v.targetMs === undefined
+        ? 'no target'
+        : `target < ${secondsOf(v.targetMs)} s${size?.targetMiB ? ` and ${size.targetMiB} MiB` : ''}`;
     return `  ${v.size.padEnd(7)} median wall ${ms(v.medianWallMs).padStart(6)} ms, median solveMs ${ms(v.medianSolveMs).padStart(6)} ms  (${target})  ${v.verdict}${v.why ? ` (${v.why})` : ''}`;
   });
   return [
     'engine: contextSwitch on generated instances (one process per run; times are medians of the repeats;',
     '        peak MiB = maxRSS of the run, base MiB = RSS before generating the instance;',
-    '        first cost / cost = placement cost (MiB migrated, suspended, resumed) of the repair\'s placement and of the plan,',
+    "        first cost / cost = placement cost (MiB migrated, suspended, resumed) of the repair's placement and of the plan,",
     '        bound = proven lower bound, gain = what the improvement took off the first cost)',
     '',
     table(header, rows),
@@ -168,7 +228,10 @@ function report(sizes: readonly EngineSize[], outcomes: readonly Outcome[], verd
 export const engineSuite: BenchSuite = {
   name: 'engine',
   description: 'contextSwitch on generated instances: solve time, peak memory, plan size and quality, verification',
-  sizes: ENGINE_SIZES.map((s) => `${s.name} (${thousands(s.nodes)} nodes / ${thousands(s.vms)} VMs${s.targetMs ? `, target < ${s.targetMs / 1000} s` : ''})`),
+  sizes: ENGINE_SIZES.map(
+    (s) =>
+      `${s.name} (${thousands(s.nodes)} nodes / ${thousands(s.vms)} VMs${s.targetMs ? `, target < ${s.targetMs / 1000} s` : ''})`,
+  ),
   async run(options: BenchOptions): Promise<SuiteResult> {
     const sizes = options.sizes ? ENGINE_SIZES.filter((s) => options.sizes!.includes(s.name)) : ENGINE_SIZES;
     const outcomes: Outcome[] = [];
@@ -188,7 +251,9 @@ export const engineSuite: BenchSuite = {
         };
         const started = performance.now();
         const outcome = await runChild(task);
-        options.progress(`engine ${size.name} seed ${seed}: ${'error' in outcome ? 'ERROR' : 'done'} in ${secondsOf(performance.now() - started)} s`);
+        options.progress(
+          `engine ${size.name} seed ${seed}: ${'error' in outcome ? 'ERROR' : 'done'} in ${secondsOf(performance.now() - started)} s`,
+        );
         mine.push(outcome);
       }
       outcomes.push(...mine);

@@ -9,7 +9,15 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { encode, type NodeStatus, subjects } from '@entropy/protocol';
-import { type Agent, connect, natsSimPeers, type NatsConnection, simDriver, type SimDriver, startAgent } from '../../agent/src/index.ts';
+import {
+  type Agent,
+  connect,
+  natsSimPeers,
+  type NatsConnection,
+  simDriver,
+  type SimDriver,
+  startAgent,
+} from '../../agent/src/index.ts';
 import { NODE_CAPACITY, vmsOfNode } from './executor-layout.ts';
 
 export interface AgentGroupTask {
@@ -19,7 +27,9 @@ export interface AgentGroupTask {
   readonly statusIntervalMs: number;
 }
 
-export type ToAgentGroup = { readonly kind: 'burst'; readonly perAgent: number; readonly seq: number } | { readonly kind: 'stop' };
+export type ToAgentGroup =
+  | { readonly kind: 'burst'; readonly perAgent: number; readonly seq: number }
+  | { readonly kind: 'stop' };
 export type FromAgentGroup =
   | { readonly kind: 'ready'; readonly ms: number }
   | { readonly kind: 'burst-done'; readonly published: number; readonly bytes: number; readonly ms: number }
@@ -37,25 +47,57 @@ const noSleep = (ms: number) => (ms > 0 ? delay(ms) : Promise.resolve());
 
 async function startMember(task: AgentGroupTask, node: string): Promise<Member> {
   const nc = await connect({ servers: task.url, name: `entropy-bench-agent-${node}`, reconnect: false });
-  const driver = simDriver({ node, capacity: NODE_CAPACITY, speed: 1e6, vms: vmsOfNode(node), peers: natsSimPeers(nc, task.prefix), sleep: noSleep });
-  const agent = await startAgent(nc, { node, prefix: task.prefix, capacity: NODE_CAPACITY, driver, statusIntervalMs: task.statusIntervalMs, logger: silent });
+  const driver = simDriver({
+    node,
+    capacity: NODE_CAPACITY,
+    speed: 1e6,
+    vms: vmsOfNode(node),
+    peers: natsSimPeers(nc, task.prefix),
+    sleep: noSleep,
+  });
+  const agent = await startAgent(nc, {
+    node,
+    prefix: task.prefix,
+    capacity: NODE_CAPACITY,
+    driver,
+    statusIntervalMs: task.statusIntervalMs,
+    logger: silent,
+  });
   return { node, nc, driver, agent };
 }
 
 /** Every agent publishes `perAgent` copies of its current status, interleaved across agents, then flushes. */
-async function burst(task: AgentGroupTask, members: readonly Member[], perAgent: number, seq: number): Promise<FromAgentGroup> {
+async function burst(
+  task: AgentGroupTask,
+  members: readonly Member[],
+  perAgent: number,
+  seq: number,
+): Promise<FromAgentGroup> {
   const s = subjects(task.prefix);
   const payloads = await Promise.all(
     members.map(async (m) => {
       const vms = (await m.driver.list()).map((v) => ({ ...v, host: m.node }));
-      const status: NodeStatus = { node: m.node, seq, ts: Date.now(), driver: 'sim', capacity: { ...NODE_CAPACITY }, vms, inFlight: 0 };
+      const status: NodeStatus = {
+        node: m.node,
+        seq,
+        ts: Date.now(),
+        driver: 'sim',
+        capacity: { ...NODE_CAPACITY },
+        vms,
+        inFlight: 0,
+      };
       return { nc: m.nc, subject: s.nodeStatus(m.node), bytes: encode('status', status) };
     }),
   );
   const t0 = performance.now();
   for (let i = 0; i < perAgent; i++) for (const p of payloads) p.nc.publish(p.subject, p.bytes);
   await Promise.all(payloads.map((p) => p.nc.flush()));
-  return { kind: 'burst-done', published: perAgent * payloads.length, bytes: payloads[0]?.bytes.length ?? 0, ms: performance.now() - t0 };
+  return {
+    kind: 'burst-done',
+    published: perAgent * payloads.length,
+    bytes: payloads[0]?.bytes.length ?? 0,
+    ms: performance.now() - t0,
+  };
 }
 
 const send = (m: FromAgentGroup) => process.send?.(m);
@@ -72,7 +114,9 @@ process.on('disconnect', () => void stopAll(0));
 process.on('message', (m: ToAgentGroup) => {
   if (m.kind === 'stop') void stopAll(0);
   else if (m.kind === 'burst')
-    burst(task, members, m.perAgent, m.seq).then(send, (err: Error) => send({ kind: 'error', message: `burst: ${err.message}` }));
+    burst(task, members, m.perAgent, m.seq).then(send, (err: Error) =>
+      send({ kind: 'error', message: `burst: ${err.message}` }),
+    );
 });
 
 try {

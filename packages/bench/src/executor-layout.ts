@@ -16,8 +16,15 @@ export const vjobId = (k: number) => `j${k}`;
 export const vmId = (k: number, node: string) => `v${k}-${node}`;
 
 /** What the sim driver of `node` holds at start: VMS_PER_NODE running VMs, one of each vjob. */
-export function vmsOfNode(node: string): { id: string; vjob: string; state: 'running'; demand: { cpu: number; mem: number } }[] {
-  return Array.from({ length: VMS_PER_NODE }, (_, k) => ({ id: vmId(k, node), vjob: vjobId(k), state: 'running', demand: { ...VM_DEMAND } }));
+export function vmsOfNode(
+  node: string,
+): { id: string; vjob: string; state: 'running'; demand: { cpu: number; mem: number } }[] {
+  return Array.from({ length: VMS_PER_NODE }, (_, k) => ({
+    id: vmId(k, node),
+    vjob: vjobId(k),
+    state: 'running',
+    demand: { ...VM_DEMAND },
+  }));
 }
 
 export function benchConfiguration(nodes: readonly string[]): Configuration {
@@ -41,7 +48,8 @@ export function stepAction(s: number): { readonly type: 'pause' | 'unpause'; rea
  * step 2k + 1, so every VM ends running, as the decision (empty) wants, and the verifier accepts it.
  */
 export function barrierPlan(nodes: readonly string[], steps: number): FeasiblePlan {
-  if (steps % 2 !== 0 || steps / 2 > VMS_PER_NODE) throw new RangeError(`steps must be even and at most ${2 * VMS_PER_NODE}, got ${steps}`);
+  if (steps % 2 !== 0 || steps / 2 > VMS_PER_NODE)
+    throw new RangeError(`steps must be even and at most ${2 * VMS_PER_NODE}, got ${steps}`);
   const actions: PlannedAction[] = [];
   for (let s = 0; s < steps; s++) {
     const { type, vjob } = stepAction(s);
@@ -58,8 +66,18 @@ export function barrierPlan(nodes: readonly string[], steps: number): FeasiblePl
         dependsOn: type === 'unpause' ? [`a${s - 1}-${node}`] : [],
       });
   }
-  const target = Object.fromEntries(nodes.flatMap((node) => vmsOfNode(node).map((v) => [v.id, { state: 'running' as const, host: node }])));
-  return { feasible: true, actions, steps, makespan: steps - 1, sumCompletion: actions.reduce((t, a) => t + a.end, 0), solveMs: 0, target };
+  const target = Object.fromEntries(
+    nodes.flatMap((node) => vmsOfNode(node).map((v) => [v.id, { state: 'running' as const, host: node }])),
+  );
+  return {
+    feasible: true,
+    actions,
+    steps,
+    makespan: steps - 1,
+    sumCompletion: actions.reduce((t, a) => t + a.end, 0),
+    solveMs: 0,
+    target,
+  };
 }
 
 /** The request the executor would send for step `s` on `node`, for the bare barrier without executor. */

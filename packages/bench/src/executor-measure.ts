@@ -7,7 +7,14 @@ import { decode, encode, type Subjects, subjects as subjectsOf } from '@entropy/
 import { connectNats, type NatsConnection } from '../../controller/src/controller/nats-connect.ts';
 import { silentLogger } from '../../controller/src/controller/logger.ts';
 import { actionJournalFor } from '../../controller/src/controller/plan-journaling.ts';
-import { type ActionJournal, executePlan, ExecutionStatus, natsTransport, progressPublisher, type NatsTransport } from '../../controller/src/executor/index.ts';
+import {
+  type ActionJournal,
+  executePlan,
+  ExecutionStatus,
+  natsTransport,
+  progressPublisher,
+  type NatsTransport,
+} from '../../controller/src/executor/index.ts';
 import { StreamJournal } from '../../controller/src/journal/stream-journal.ts';
 import type { Configuration } from '@entropy/engine';
 import { type NatsMonitor, startNatsMonitor } from '../../controller/src/monitor/index.ts';
@@ -74,17 +81,30 @@ interface Controller {
 }
 
 /** Starts the agents, measures, and stops the agents and the controller's connection whatever happens. */
-export async function measureCluster(url: string, spec: ClusterSpec, progress: (line: string) => void): Promise<ClusterFigures> {
+export async function measureCluster(
+  url: string,
+  spec: ClusterSpec,
+  progress: (line: string) => void,
+): Promise<ClusterFigures> {
   const nodes = nodeIds(spec.agents);
   const s = subjectsOf(spec.prefix);
   const nc = await connectNats(url, `entropy-bench-controller-${spec.agents}`);
-  const monitor = startNatsMonitor(nc, { subjects: s, name: 'entropy-bench', logger: silentLogger, periodMs: STATUS_INTERVAL_MS });
+  const monitor = startNatsMonitor(nc, {
+    subjects: s,
+    name: 'entropy-bench',
+    logger: silentLogger,
+    periodMs: STATUS_INTERVAL_MS,
+  });
   const groups: AgentGroup[] = [];
   try {
     const t0 = performance.now();
     const per = Math.ceil(nodes.length / spec.processes);
     const chunks = Array.from({ length: spec.processes }, (_, i) => nodes.slice(i * per, (i + 1) * per));
-    const started = await Promise.allSettled(chunks.map((chunk) => startAgentGroup({ url, prefix: spec.prefix, nodes: chunk, statusIntervalMs: STATUS_INTERVAL_MS })));
+    const started = await Promise.allSettled(
+      chunks.map((chunk) =>
+        startAgentGroup({ url, prefix: spec.prefix, nodes: chunk, statusIntervalMs: STATUS_INTERVAL_MS }),
+      ),
+    );
     for (const r of started) if (r.status === 'fulfilled') groups.push(r.value);
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
@@ -99,11 +119,20 @@ export async function measureCluster(url: string, spec: ClusterSpec, progress: (
       raw: (planId) => rawBarriers(c, planId, spec.stepsPerPlan),
       executor: (planId) => executorBarriers(c, transport, planId, spec.stepsPerPlan, true),
       executorNoProgress: (planId) => executorBarriers(c, transport, planId, spec.stepsPerPlan, false),
-      executorJournal: (planId) => executorBarriers(c, transport, planId, spec.stepsPerPlan, true, actionJournalFor(journal, planId, silentLogger)),
+      executorJournal: (planId) =>
+        executorBarriers(
+          c,
+          transport,
+          planId,
+          spec.stepsPerPlan,
+          true,
+          actionJournalFor(journal, planId, silentLogger),
+        ),
     };
     // The very first plan, as a controller just started would run it; then the warm-up, not recorded.
     const cold = await runs.executor(`cold-${spec.agents}`);
-    for (let r = 0; r < spec.warmupRounds; r++) for (const mode of MODES) await runs[mode](`warm-${mode}-${spec.agents}-${r}`);
+    for (let r = 0; r < spec.warmupRounds; r++)
+      for (const mode of MODES) await runs[mode](`warm-${mode}-${spec.agents}-${r}`);
     const samples: Record<Mode, StepSample[]> = { raw: [], executor: [], executorNoProgress: [], executorJournal: [] };
     const cpuMs: Record<Mode, number> = { raw: 0, executor: 0, executorNoProgress: 0, executorJournal: 0 };
     // Alternate the modes so that the machine's load falls on all of them alike.
@@ -117,7 +146,10 @@ export async function measureCluster(url: string, spec: ClusterSpec, progress: (
     }
     progress(`executor: ${spec.agents} agents: ${samples.raw.length} barriers per mode done`);
     const burst = spec.burstPerAgent > 0 ? await statusBurst(c, groups, spec.burstPerAgent) : undefined;
-    const cpuMsPerStep = Object.fromEntries(MODES.map((m) => [m, cpuMs[m] / samples[m].length])) as Record<Mode, number>;
+    const cpuMsPerStep = Object.fromEntries(MODES.map((m) => [m, cpuMs[m] / samples[m].length])) as Record<
+      Mode,
+      number
+    >;
     return { startMs, cold, ...samples, cpuMsPerStep, ...(burst ? { burst } : {}) };
   } finally {
     await Promise.allSettled(groups.map((g) => g.stop()));
@@ -143,7 +175,9 @@ async function rawBarriers(c: Controller, planId: string, steps: number): Promis
     const t0 = performance.now();
     const results = await Promise.all(
       c.nodes.map(async (node) => {
-        const m = await c.nc.request(c.s.nodeAction(node), encode('actionRequest', rawRequest(planId, step, node)), { timeout: 5000 });
+        const m = await c.nc.request(c.s.nodeAction(node), encode('actionRequest', rawRequest(planId, step, node)), {
+          timeout: 5000,
+        });
         return decode('actionResult', m.data);
       }),
     );
@@ -160,7 +194,14 @@ async function rawBarriers(c: Controller, planId: string, steps: number): Promis
 }
 
 /** One plan through executePlan, as the controller runs it; each step's time comes from the executor's own events. */
-async function executorBarriers(c: Controller, transport: NatsTransport, planId: string, steps: number, withProgress: boolean, journal?: ActionJournal): Promise<StepSample[]> {
+async function executorBarriers(
+  c: Controller,
+  transport: NatsTransport,
+  planId: string,
+  steps: number,
+  withProgress: boolean,
+  journal?: ActionJournal,
+): Promise<StepSample[]> {
   const startedAt: number[] = [];
   const doneAt: number[] = [];
   const driverMs: number[] = new Array(steps).fill(0);
@@ -179,9 +220,13 @@ async function executorBarriers(c: Controller, transport: NatsTransport, planId:
       else if (e.kind === 'action-done') driverMs[e.action.step] = Math.max(driverMs[e.action.step]!, e.durationMs);
     },
   });
-  if (outcome.status !== ExecutionStatus.Completed) throw new Error(`plan ${planId} ${outcome.status}: ${outcome.failed?.error.message ?? outcome.abortReason}`);
+  if (outcome.status !== ExecutionStatus.Completed)
+    throw new Error(`plan ${planId} ${outcome.status}: ${outcome.failed?.error.message ?? outcome.abortReason}`);
   // The last step has no next one: its time ends with its last result.
-  return driverMs.map((d, step) => ({ wallMs: (step + 1 < steps ? startedAt[step + 1]! : doneAt[step]!) - startedAt[step]!, driverMs: d }));
+  return driverMs.map((d, step) => ({
+    wallMs: (step + 1 < steps ? startedAt[step + 1]! : doneAt[step]!) - startedAt[step]!,
+    driverMs: d,
+  }));
 }
 
 /** Every agent publishes `perAgent` statuses at once; counts what the controller's monitor decodes and how fast. */
@@ -212,7 +257,14 @@ async function statusBurst(c: Controller, groups: readonly AgentGroup[], perAgen
     const answered = performance.now();
     while (decoded < published && performance.now() - Math.max(last, answered) < BURST_IDLE_MS) await delay(20);
     const decodeMs = last - first;
-    return { published, decoded, statusBytes, publishMs, decodeMs, msgsPerSecond: decodeMs > 0 ? ((decoded - 1) * 1000) / decodeMs : NaN };
+    return {
+      published,
+      decoded,
+      statusBytes,
+      publishMs,
+      decodeMs,
+      msgsPerSecond: decodeMs > 0 ? ((decoded - 1) * 1000) / decodeMs : NaN,
+    };
   } finally {
     delete (target as { observeStatus?: unknown }).observeStatus;
   }

@@ -68,14 +68,31 @@ async function stopChild(child: ChildProcess): Promise<void> {
 
 /** Starts one child holding the agents of `task.nodes`; resolves once all of them are announced. */
 export async function startAgentGroup(task: AgentGroupTask): Promise<AgentGroup> {
-  const child = spawn(process.execPath, [...(process.env.ENTROPY_BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.ENTROPY_BENCH_PROF] : []), '--import', 'tsx', CHILD, JSON.stringify(task)], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  const child = spawn(
+    process.execPath,
+    [
+      ...(process.env.ENTROPY_BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.ENTROPY_BENCH_PROF] : []),
+      '--import',
+      'tsx',
+      CHILD,
+      JSON.stringify(task),
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] },
+  );
   live.children.add(child);
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
-  const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(`agent group exited (${signal ?? code}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`)));
+  const exited = new Promise<string>((resolve) =>
+    child.once('exit', (code, signal) =>
+      resolve(`agent group exited (${signal ?? code}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`),
+    ),
+  );
   const next = (timeoutMs: number) =>
     new Promise<FromAgentGroup>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`agent group ${task.nodes[0]}..: no answer within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`agent group ${task.nodes[0]}..: no answer within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       child.once('message', (m: FromAgentGroup) => {
         clearTimeout(timer);
         resolve(m);
@@ -96,6 +113,7 @@ export async function startAgentGroup(task: AgentGroupTask): Promise<AgentGroup>
     stop: () => stopChild(child),
   };
   const first = await next(READY_TIMEOUT_MS);
-  if (first.kind !== 'ready') throw new Error(first.kind === 'error' ? first.message : `agent group: unexpected ${first.kind}`);
+  if (first.kind !== 'ready')
+    throw new Error(first.kind === 'error' ? first.message : `agent group: unexpected ${first.kind}`);
   return group;
 }

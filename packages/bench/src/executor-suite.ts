@@ -9,7 +9,16 @@
  */
 import { cpus, loadavg } from 'node:os';
 import { table, thousands } from './format.ts';
-import { type BurstFigures, type ClusterFigures, type ClusterSpec, measureCluster, type Mode, MODES, STATUS_INTERVAL_MS, type StepSample } from './executor-measure.ts';
+import {
+  type BurstFigures,
+  type ClusterFigures,
+  type ClusterSpec,
+  measureCluster,
+  type Mode,
+  MODES,
+  STATUS_INTERVAL_MS,
+  type StepSample,
+} from './executor-measure.ts';
 import { VMS_PER_NODE } from './executor-layout.ts';
 import { withNatsServer } from './executor-processes.ts';
 import { DEFAULT_STATUS_AFTER_ACTION_MS } from '../../agent/src/index.ts';
@@ -26,8 +35,28 @@ const STEPS_PER_PLAN = 2 * VMS_PER_NODE;
 const ROUNDS = 10;
 const WARMUP_ROUNDS = 5;
 const SIZES: readonly Size[] = [
-  { agents: 11, processes: 1, prefix: 'bench11', stepsPerPlan: STEPS_PER_PLAN, rounds: ROUNDS, warmupRounds: WARMUP_ROUNDS, burstPerAgent: 0, targetMs: 5, infraRawP50: '2.2' },
-  { agents: 200, processes: 4, prefix: 'bench200', stepsPerPlan: STEPS_PER_PLAN, rounds: ROUNDS, warmupRounds: WARMUP_ROUNDS, burstPerAgent: 100, targetMs: 50, infraRawP50: '17-22' },
+  {
+    agents: 11,
+    processes: 1,
+    prefix: 'bench11',
+    stepsPerPlan: STEPS_PER_PLAN,
+    rounds: ROUNDS,
+    warmupRounds: WARMUP_ROUNDS,
+    burstPerAgent: 0,
+    targetMs: 5,
+    infraRawP50: '2.2',
+  },
+  {
+    agents: 200,
+    processes: 4,
+    prefix: 'bench200',
+    stepsPerPlan: STEPS_PER_PLAN,
+    rounds: ROUNDS,
+    warmupRounds: WARMUP_ROUNDS,
+    burstPerAgent: 100,
+    targetMs: 50,
+    infraRawP50: '17-22',
+  },
 ];
 
 interface Stats {
@@ -79,13 +108,19 @@ interface SizeVerdict {
 function judge(size: Size, figures: ClusterFigures | Error): SizeVerdict {
   const base = { agents: size.agents, processes: size.processes, targetMs: size.targetMs };
   if (figures instanceof Error) return { ...base, verdict: 'FAIL', why: figures.message };
-  const modes = Object.fromEntries(MODES.map((m) => [m, modeFigures(figures[m], figures.cpuMsPerStep[m])])) as Record<Mode, ModeFigures>;
+  const modes = Object.fromEntries(MODES.map((m) => [m, modeFigures(figures[m], figures.cpuMsPerStep[m])])) as Record<
+    Mode,
+    ModeFigures
+  >;
   const { executor } = modes;
   const pass = executor.overheadMs.p50 < size.targetMs;
   return {
     ...base,
     startMs: figures.startMs,
-    cold: { wallMs: stats(figures.cold.map((x) => x.wallMs)), overheadMs: stats(figures.cold.map((x) => x.wallMs - x.driverMs)) },
+    cold: {
+      wallMs: stats(figures.cold.map((x) => x.wallMs)),
+      overheadMs: stats(figures.cold.map((x) => x.wallMs - x.driverMs)),
+    },
     modes,
     actionsPerSecond: (size.agents * 1000) / executor.wallMs.p50,
     ...(figures.burst ? { burst: figures.burst } : {}),
@@ -94,18 +129,49 @@ function judge(size: Size, figures: ClusterFigures | Error): SizeVerdict {
   };
 }
 
-const MODE_LABELS = { raw: 'bare request/reply', executor: 'executePlan', executorNoProgress: 'executePlan, no progress', executorJournal: 'executePlan, journaled' } as const;
+const MODE_LABELS = {
+  raw: 'bare request/reply',
+  executor: 'executePlan',
+  executorNoProgress: 'executePlan, no progress',
+  executorJournal: 'executePlan, journaled',
+} as const;
 
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-');
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '-');
 
 function report(verdicts: readonly SizeVerdict[], load: number): string {
-  const header = ['agents', 'mode', 'steps', 'step p50 ms', 'p95', 'max', 'overhead p50 ms', 'p95', 'max', 'driver ms (mean)', 'controller CPU ms/step'];
+  const header = [
+    'agents',
+    'mode',
+    'steps',
+    'step p50 ms',
+    'p95',
+    'max',
+    'overhead p50 ms',
+    'p95',
+    'max',
+    'driver ms (mean)',
+    'controller CPU ms/step',
+  ];
   const rows = verdicts.flatMap((v) =>
     MODES.flatMap((mode) => {
       const m = v.modes?.[mode];
       if (!m) return [];
-      return [[String(v.agents), MODE_LABELS[mode], String(m.steps), f1(m.wallMs.p50), f1(m.wallMs.p95), f1(m.wallMs.max), f1(m.overheadMs.p50), f1(m.overheadMs.p95), f1(m.overheadMs.max), f3(m.meanDriverMs), f1(m.cpuMsPerStep)]];
+      return [
+        [
+          String(v.agents),
+          MODE_LABELS[mode],
+          String(m.steps),
+          f1(m.wallMs.p50),
+          f1(m.wallMs.p95),
+          f1(m.wallMs.max),
+          f1(m.overheadMs.p50),
+          f1(m.overheadMs.p95),
+          f1(m.overheadMs.max),
+          f3(m.meanDriverMs),
+          f1(m.cpuMsPerStep),
+        ],
+      ];
     }),
   );
   const lines = verdicts.map((v) => {
@@ -121,7 +187,9 @@ function report(verdicts: readonly SizeVerdict[], load: number): string {
         `      with the plan journal (each intent stored in JetStream before its action leaves, as entropy controller does): p50 ${f1(executorJournal.overheadMs.p50)} ms, ${f1(executorJournal.cpuMsPerStep)} ms CPU`,
     ].join('\n');
   });
-  const sizes = SIZES.map((s) => `${s.agents} agents in ${s.processes} child process${s.processes > 1 ? 'es' : ''}`).join(', ');
+  const sizes = SIZES.map(
+    (s) => `${s.agents} agents in ${s.processes} child process${s.processes > 1 ? 'es' : ''}`,
+  ).join(', ');
   return [
     `executor: step barriers over a real nats-server on loopback (load average ${load.toFixed(1)} on ${cpus().length} cores at the start)`,
     `  agents: the real agent (startAgent, sim driver, zero-duration actions, silent logger), each on its own NATS connection,`,
@@ -140,13 +208,20 @@ function report(verdicts: readonly SizeVerdict[], load: number): string {
     '',
     ...lines,
     `  INFRA.md's raw barrier (idle machine, bare responders): ${SIZES.map((s) => `N=${s.agents} p50 ${s.infraRawP50} ms`).join(', ')}.`,
-    ...(load > cpus().length ? [`  The machine was loaded (load average ${load.toFixed(1)} on ${cpus().length} cores): wall times are inflated, the CPU column much less.`] : []),
+    ...(load > cpus().length
+      ? [
+          `  The machine was loaded (load average ${load.toFixed(1)} on ${cpus().length} cores): wall times are inflated, the CPU column much less.`,
+        ]
+      : []),
     ...verdicts.flatMap((v) => (v.burst ? ['', ...burstReport(v.agents, v.burst)] : [])),
   ].join('\n');
 }
 
 function burstReport(agents: number, b: BurstFigures): string[] {
-  const bound = b.decodeMs > 1.5 * b.publishMs ? 'controller-bound: it decoded for longer than the agents published' : 'producer-bound: a lower bound of what the controller sustains';
+  const bound =
+    b.decodeMs > 1.5 * b.publishMs
+      ? 'controller-bound: it decoded for longer than the agents published'
+      : 'producer-bound: a lower bound of what the controller sustains';
   const lost = b.decoded < b.published ? `; ${thousands(b.published - b.decoded)} not decoded within the wait` : '';
   return [
     `Status burst: ${agents} agents each published ${thousands(b.published / agents)} statuses (${b.statusBytes} bytes, ${VMS_PER_NODE} VMs) in ${f1(b.publishMs)} ms (slowest process);`,
@@ -156,7 +231,8 @@ function burstReport(agents: number, b: BurstFigures): string[] {
 
 export const executorSuite: BenchSuite = {
   name: 'executor',
-  description: 'step barrier overhead with 11 and 200 sim agents on a real nats-server; status msgs/s the controller decodes',
+  description:
+    'step barrier overhead with 11 and 200 sim agents on a real nats-server; status msgs/s the controller decodes',
   async run(options: BenchOptions): Promise<SuiteResult> {
     const load = loadavg()[0]!;
     const verdicts = await withNatsServer(async (server) => {
@@ -169,7 +245,13 @@ export const executorSuite: BenchSuite = {
     }).catch((err: Error) => SIZES.map((size) => judge(size, err)));
     return {
       text: report(verdicts, load),
-      summary: { loadAverage: load, stepsPerPlan: STEPS_PER_PLAN, rounds: ROUNDS, warmupRounds: WARMUP_ROUNDS, sizes: verdicts },
+      summary: {
+        loadAverage: load,
+        stepsPerPlan: STEPS_PER_PLAN,
+        rounds: ROUNDS,
+        warmupRounds: WARMUP_ROUNDS,
+        sizes: verdicts,
+      },
       ok: verdicts.every((v) => v.verdict === 'PASS'),
     };
   },

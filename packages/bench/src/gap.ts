@@ -7,7 +7,13 @@
  * that isolates the quality of the placement.
  */
 import { contextSwitch } from '@entropy/engine';
-import { loadHighs, measureGaps, MEAN_GAP_TARGET, summarizeGaps, type GapStats } from '@entropy/test-support/exact-optimum.ts';
+import {
+  loadHighs,
+  measureGaps,
+  MEAN_GAP_TARGET,
+  summarizeGaps,
+  type GapStats,
+} from '@entropy/test-support/exact-optimum.ts';
 import { generateInstance } from '@entropy/test-support/generate-instance.ts';
 import { measurePlacement } from '@entropy/test-support/placement-optimum.ts';
 import { table } from './format.ts';
@@ -35,7 +41,24 @@ export const gapSuite: BenchSuite = {
     const highs = await loadHighs();
     const { records, looping } = measureGaps(highs, { count: INSTANCES_PER_FAMILY, seed });
     const summaries = summarizeGaps(records);
-    const header = ['family', 'instances', 'waited', 'sum vs bound: mean', 'p95', 'worst', 'makespan vs bound: mean', 'p95', 'worst', 'enumerated', 'sum vs best target: mean', 'p95', 'worst', 'makespan vs best target: mean', 'p95', 'worst'];
+    const header = [
+      'family',
+      'instances',
+      'waited',
+      'sum vs bound: mean',
+      'p95',
+      'worst',
+      'makespan vs bound: mean',
+      'p95',
+      'worst',
+      'enumerated',
+      'sum vs best target: mean',
+      'p95',
+      'worst',
+      'makespan vs best target: mean',
+      'p95',
+      'worst',
+    ];
     const rows = summaries.map((s) => [
       s.family,
       String(s.instances),
@@ -57,14 +80,23 @@ export const gapSuite: BenchSuite = {
           ].join('; ')}`;
     const placement = measurePlacement(highs, 1, TIGHT_INSTANCES);
     const n = placement.records.length;
-    const placementOk = placement.optimal / n >= 0.9 && placement.meanRatio <= 1.01 && placement.disagreements.length === 0;
+    const placementOk =
+      placement.optimal / n >= 0.9 && placement.meanRatio <= 1.01 && placement.disagreements.length === 0;
     const larger = LARGER.map(({ nodes, vms }) => {
       const g = generateInstance({ seed, nodes, vms, load: 0.85 });
       const plan = contextSwitch(g.configuration, g.decision, g.costModel);
       if (!plan.feasible || !plan.stats) return [`${nodes}/${vms}`, 'infeasible', '-', '-', '-', '-', '-'];
       const st = plan.stats;
       const gain = st.firstCost > 0 ? (st.firstCost - st.finalCost) / st.firstCost : 0;
-      return [`${nodes}/${vms}`, String(Math.round(st.firstCost)), String(Math.round(st.finalCost)), String(Math.round(st.lowerBound ?? 0)), pct(gain), st.gap !== undefined ? pct(st.gap) : '-', `${st.method}, ${st.stoppedBy}, ${plan.solveMs} ms`];
+      return [
+        `${nodes}/${vms}`,
+        String(Math.round(st.firstCost)),
+        String(Math.round(st.finalCost)),
+        String(Math.round(st.lowerBound ?? 0)),
+        pct(gain),
+        st.gap !== undefined ? pct(st.gap) : '-',
+        `${st.method}, ${st.stoppedBy}, ${plan.solveMs} ms`,
+      ];
     });
     const text = [
       `Placement cost (MiB migrated, suspended, resumed: the engine's first objective) on ${TIGHT_INSTANCES} tight instances of 3-8 nodes and 6-30 VMs`,
@@ -80,6 +112,10 @@ export const gapSuite: BenchSuite = {
       `Worst vs bound: ${all.vsBound.sum.worstLabel}; worst vs best target: ${all.vsEnumeration.sum.worstLabel}.`,
       verdict,
     ].join('\n');
-    return { text, summary: { seed, looping, families: summaries, placement: { ...placement, records: undefined } }, ok: failing.length === 0 && looping.length === 0 && placementOk };
+    return {
+      text,
+      summary: { seed, looping, families: summaries, placement: { ...placement, records: undefined } },
+      ok: failing.length === 0 && looping.length === 0 && placementOk,
+    };
   },
 };

@@ -40,28 +40,37 @@ interface LabFigures {
   readonly scenario: { step: string; summary: string }[];
 }
 
-async function withLab<T>(figures: LabFigures, capacity: Record<string, number>, body: (lab: Lab, url: string, apply: (target: string) => Promise<LabApplied>) => Promise<T>): Promise<T> {
+async function withLab<T>(
+  figures: LabFigures,
+  capacity: Record<string, number>,
+  body: (lab: Lab, url: string, apply: (target: string) => Promise<LabApplied>) => Promise<T>,
+): Promise<T> {
   const root = await mkdtemp(join(tmpdir(), 'entropy-bench-lab-'));
   const lab = await labUp({ dir: join(root, 'lab'), capacity });
   figures.upMs.push(lab.upMs);
   const nats = labNats(lab.state);
   const url = nats.nats;
   const nc = await connectNats(nats, 'bench-lab');
+  let left: readonly string[] = [];
+  let result: T;
   try {
-    return await body(lab, url, async (target) => {
+    result = await body(lab, url, async (target) => {
       const r = await applyOnLab(nc, nats, target);
-      if (r.exitCode !== 0) throw new Error(`entropy apply ${target} failed (${r.exitCode}); logs in ${lab.state.dir}/logs:\n${r.output}`);
+      if (r.exitCode !== 0)
+        throw new Error(`entropy apply ${target} failed (${r.exitCode}); logs in ${lab.state.dir}/logs:\n${r.output}`);
       figures.actions.push(...r.actions);
       return r;
     });
   } finally {
     await nc.close();
     const t0 = performance.now();
-    const report = (await labDown(lab.state.dir))?.report ?? { failures: [] };
+    left = (await labDown(lab.state.dir))?.report.failures ?? [];
     figures.downMs.push(performance.now() - t0);
-    if (report.failures.length > 0) throw new Error(`lab down: ${report.failures.join('; ')}`);
     await rm(root, { recursive: true, force: true });
   }
+  // After the body's own error, if any: what lab down could not remove.
+  if (left.length > 0) throw new Error(`lab down: ${left.join('; ')}`);
+  return result;
 }
 
 async function measure(progress: (line: string) => void): Promise<LabFigures> {
@@ -69,12 +78,15 @@ async function measure(progress: (line: string) => void): Promise<LabFigures> {
   progress(`lab: one vjob of 9 VMs on 3 hosts, ${CYCLES} cycles of sleep and resume`);
   await withLab(figures, { cpu: 3, mem: 1024 }, async (lab, _url, apply) => {
     const file = join(lab.state.dir, 'scenario', 'big.json');
-    await writeFile(file, JSON.stringify({
-      nodes: lab.state.hosts.map((h) => ({ id: h.node, cpu: 3, mem: 1024 })),
-      vms: GUESTS.map((id) => ({ id, vjob: 'big', cpu: 1, mem: MEM_MIB, state: 'waiting' })),
-      vjobs: [{ id: 'big' }],
-      decision: { big: 'running' },
-    }));
+    await writeFile(
+      file,
+      JSON.stringify({
+        nodes: lab.state.hosts.map((h) => ({ id: h.node, cpu: 3, mem: 1024 })),
+        vms: GUESTS.map((id) => ({ id, vjob: 'big', cpu: 1, mem: MEM_MIB, state: 'waiting' })),
+        vjobs: [{ id: 'big' }],
+        decision: { big: 'running' },
+      }),
+    );
     const t0 = performance.now();
     await apply(file);
     await untilTicking((vm) => join(lab.state.dir, 'serial', `${vm}.log`), GUESTS, { timeoutMs: BOOT_TIMEOUT_MS });
@@ -86,7 +98,9 @@ async function measure(progress: (line: string) => void): Promise<LabFigures> {
       const u = groupSkew(up.actions.filter((a) => a.type === 'unpause'));
       if (p) figures.pauses.push(p);
       if (u) figures.unpauses.push(u);
-      progress(`  cycle ${i + 1}/${CYCLES}: pause starts within ${p?.startSpreadMs.toFixed(1)} ms, unpause starts within ${u?.startSpreadMs.toFixed(1)} ms`);
+      progress(
+        `  cycle ${i + 1}/${CYCLES}: pause starts within ${p?.startSpreadMs.toFixed(1)} ms, unpause starts within ${u?.startSpreadMs.toFixed(1)} ms`,
+      );
     }
   });
   progress('lab: the reference-like context switch (3 hosts, 9 guests)');
@@ -94,7 +108,13 @@ async function measure(progress: (line: string) => void): Promise<LabFigures> {
     const serialOf = (vm: string) => join(lab.state.dir, 'serial', `${vm}.log`);
     for (const step of lab.scenario!.steps) {
       const r = await apply(step.target);
-      figures.scenario.push({ step: step.name, summary: r.output.split('\n').filter((l) => /^measured |^(un)?pause /.test(l)).join('; ') });
+      figures.scenario.push({
+        step: step.name,
+        summary: r.output
+          .split('\n')
+          .filter((l) => /^measured |^(un)?pause /.test(l))
+          .join('; '),
+      });
       // The next step starts from guests that run (booted, or resumed and ticking).
       const running = r.actions.filter((a) => a.type === 'run' || a.type === 'unpause').map((a) => a.vm);
       await untilTicking(serialOf, running, { timeoutMs: BOOT_TIMEOUT_MS });
@@ -106,7 +126,13 @@ async function measure(progress: (line: string) => void): Promise<LabFigures> {
 const durationRow = (type: string, actions: readonly JournaledAction[], lab: CostModel): string[] => {
   const xs = actions.map((a) => a.durationMs!).filter((d) => d !== undefined);
   const estimate = (model: CostModel) => {
-    const e = actions.map((a) => durationOf(model, costKindOf(a.type as Parameters<typeof costKindOf>[0], a.type === 'resume' && a.from !== a.to), MEM_MIB));
+    const e = actions.map((a) =>
+      durationOf(
+        model,
+        costKindOf(a.type as Parameters<typeof costKindOf>[0], a.type === 'resume' && a.from !== a.to),
+        MEM_MIB,
+      ),
+    );
     const lo = Math.min(...e);
     const hi = Math.max(...e);
     return lo === hi ? ms(lo) : `${ms(lo)}-${ms(hi)}`;
@@ -115,8 +141,17 @@ const durationRow = (type: string, actions: readonly JournaledAction[], lab: Cos
 };
 
 const skewRow = (name: string, groups: readonly GroupSkew[]): string[] => {
-  const col = (f: (g: GroupSkew) => number) => [median(groups.map(f)).toFixed(1), Math.max(...groups.map(f)).toFixed(1)];
-  return [name, String(groups.length), ...col((g) => g.startSpreadMs), ...col((g) => g.endSpreadMs), ...col((g) => g.windowMs)];
+  const col = (f: (g: GroupSkew) => number) => [
+    median(groups.map(f)).toFixed(1),
+    Math.max(...groups.map(f)).toFixed(1),
+  ];
+  return [
+    name,
+    String(groups.length),
+    ...col((g) => g.startSpreadMs),
+    ...col((g) => g.endSpreadMs),
+    ...col((g) => g.windowMs),
+  ];
 };
 
 export const labSuite: BenchSuite = {
@@ -130,11 +165,17 @@ export const labSuite: BenchSuite = {
     const f = await measure(options.progress);
     const lab = costModelWith(LAB_COST_MODEL);
     const types = ['run', 'pause', 'suspend', 'resume', 'unpause', 'migrate', 'stop'];
-    const byType = (t: string, remote?: boolean) => f.actions.filter((a) => a.type === t && a.ok && (remote === undefined || (a.from !== a.to) === remote));
+    const byType = (t: string, remote?: boolean) =>
+      f.actions.filter((a) => a.type === t && a.ok && (remote === undefined || (a.from !== a.to) === remote));
     const rows = types.flatMap((t) =>
       t === 'resume'
-        ? [durationRow('resume (local)', byType(t, false), lab), durationRow('resume (remote)', byType(t, true), lab)].filter((r) => r[1] !== '0')
-        : byType(t).length > 0 ? [durationRow(t, byType(t), lab)] : [],
+        ? [
+            durationRow('resume (local)', byType(t, false), lab),
+            durationRow('resume (remote)', byType(t, true), lab),
+          ].filter((r) => r[1] !== '0')
+        : byType(t).length > 0
+          ? [durationRow(t, byType(t), lab)]
+          : [],
     );
     const pauseMedian = median(f.pauses.map((g) => g.startSpreadMs));
     const ok = f.pauses.length === CYCLES && pauseMedian < PAUSE_SKEW_TARGET_MS;
@@ -145,13 +186,29 @@ export const labSuite: BenchSuite = {
       table(['action', 'n', 'median', 'max', 'lab model', 'default model'], rows),
       '',
       `Skew of a vjob's groups (9 VMs on 3 hosts, ${f.pauses.length} cycles; ms): spread of the calls' starts, of their ends, and from the first start to the last end`,
-      table(['group', 'n', 'starts median', 'max', 'ends median', 'max', 'window median', 'max'], [skewRow('pause', f.pauses), skewRow('unpause', f.unpauses)]),
+      table(
+        ['group', 'n', 'starts median', 'max', 'ends median', 'max', 'window median', 'max'],
+        [skewRow('pause', f.pauses), skewRow('unpause', f.unpauses)],
+      ),
       '',
-      'The reference-like switch, step by step (entropy apply\'s summary):',
+      "The reference-like switch, step by step (entropy apply's summary):",
       ...f.scenario.map((s) => `  ${s.step}: ${s.summary}`),
       '',
       `pause starts median ${pauseMedian.toFixed(1)} ms (target < ${PAUSE_SKEW_TARGET_MS} ms): ${ok ? 'pass' : 'FAIL'}`,
     ].join('\n');
-    return { text, summary: { loadAverage: Number(load), upMs: f.upMs, downMs: f.downMs, bootMs: f.bootMs, durations: rows, pauses: f.pauses, unpauses: f.unpauses, scenario: f.scenario }, ok };
+    return {
+      text,
+      summary: {
+        loadAverage: Number(load),
+        upMs: f.upMs,
+        downMs: f.downMs,
+        bootMs: f.bootMs,
+        durations: rows,
+        pauses: f.pauses,
+        unpauses: f.unpauses,
+        scenario: f.scenario,
+      },
+      ok,
+    };
   },
 };

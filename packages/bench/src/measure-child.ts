@@ -5,9 +5,16 @@ import { spawn } from 'node:child_process';
  * script gets the task as JSON in argv and prints its measurement as the last line of stdout. A
  * crash or a bad last line becomes the task with an `error` naming the child's own last words.
  */
-export function runMeasurementChild<T extends object, M>(script: string, task: T, timeoutMs: number): Promise<M | (T & { readonly error: string })> {
+export function runMeasurementChild<T extends object, M>(
+  script: string,
+  task: T,
+  timeoutMs: number,
+): Promise<M | (T & { readonly error: string })> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(task)], { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
+    const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(task)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: timeoutMs,
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d));

@@ -12,7 +12,10 @@ const DEFAULT_REPEAT = 3;
 function help(): string {
   const suites = SUITES.map((s) => {
     const sizes = s.sizes?.map((z) => `      ${z}`) ?? [];
-    return [`  ${s.name.padEnd(8)} ${s.description}${s.onRequest ? ' (only when named)' : ''}`, ...(sizes.length ? ['    sizes:', ...sizes] : [])].join('\n');
+    return [
+      `  ${s.name.padEnd(8)} ${s.description}${s.onRequest ? ' (only when named)' : ''}`,
+      ...(sizes.length ? ['    sizes:', ...sizes] : []),
+    ].join('\n');
   });
   return `Usage: pnpm bench [-- options]
 
@@ -39,7 +42,11 @@ ${suites.join('\n')}
 `;
 }
 
-const list = (s: string | undefined) => s?.split(',').map((x) => x.trim()).filter(Boolean);
+const list = (s: string | undefined) =>
+  s
+    ?.split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
 
 function fail(message: string): never {
   process.stderr.write(`bench: ${message}\n`);
@@ -48,7 +55,8 @@ function fail(message: string): never {
 
 function positiveInts(name: string, values: string[]): number[] {
   const out = values.map(Number);
-  if (out.some((n) => !Number.isInteger(n) || n < 0)) fail(`--${name} must be non-negative integers, got '${values.join(',')}'`);
+  if (out.some((n) => !Number.isInteger(n) || n < 0))
+    fail(`--${name} must be non-negative integers, got '${values.join(',')}'`);
   return out;
 }
 
@@ -79,7 +87,8 @@ if (v.help) {
 
 const suiteNames = list(v.suites);
 const unknownSuites = suiteNames?.filter((n) => !SUITES.some((s) => s.name === n)) ?? [];
-if (unknownSuites.length) fail(`unknown suite(s) ${unknownSuites.join(', ')}; known: ${SUITES.map((s) => s.name).join(', ')}`);
+if (unknownSuites.length)
+  fail(`unknown suite(s) ${unknownSuites.join(', ')}; known: ${SUITES.map((s) => s.name).join(', ')}`);
 const suites = suiteNames ? SUITES.filter((s) => suiteNames.includes(s.name)) : SUITES.filter((s) => !s.onRequest);
 
 const sizes = list(v.sizes);

@@ -44,7 +44,14 @@ function timeAgainstBareNode(command: string, args: readonly string[], runs: num
     ratios.push(a / b);
   }
   const wallMs = median(walls);
-  return { command, wallMs, ratio: median(ratios), nodeMs: median(bare), targetMs, ok: targetMs === undefined || wallMs <= targetMs };
+  return {
+    command,
+    wallMs,
+    ratio: median(ratios),
+    nodeMs: median(bare),
+    targetMs,
+    ok: targetMs === undefined || wallMs <= targetMs,
+  };
 }
 
 async function agentBundleShape(): Promise<{ files: number; bytes: number }> {
@@ -61,12 +68,24 @@ async function run(options: BenchOptions): Promise<SuiteResult> {
   const runs = RUNS_PER_REPEAT * Math.max(1, options.repeat);
   const timings: CommandTiming[] = [];
   options.progress(`startup: entropy plan examples/small.json, ${runs} runs`);
-  timings.push(timeAgainstBareNode('entropy plan examples/small.json', [ENTROPY_BIN, 'plan', workspacePath('examples/small.json')], runs, STARTUP_TARGETS_MS.plan));
+  timings.push(
+    timeAgainstBareNode(
+      'entropy plan examples/small.json',
+      [ENTROPY_BIN, 'plan', workspacePath('examples/small.json')],
+      runs,
+      STARTUP_TARGETS_MS.plan,
+    ),
+  );
   timings.push(timeAgainstBareNode('entropy --help', [ENTROPY_BIN, '--help'], runs));
 
   const dir = await mkdtemp(join(tmpdir(), 'entropy-bench-startup-'));
   const nats = await startNatsServer({ jetstream: true });
-  const controller = startProcess('controller', ENTROPY_BIN, ['controller', '--nats', nats.url, '--queue-store', 'memory'], join(dir, 'controller.log'));
+  const controller = startProcess(
+    'controller',
+    ENTROPY_BIN,
+    ['controller', '--nats', nats.url, '--queue-store', 'memory'],
+    join(dir, 'controller.log'),
+  );
   try {
     const status = [ENTROPY_BIN, 'status', '--nats', nats.url];
     for (let deadline = Date.now() + 60_000; ; ) {
@@ -97,6 +116,7 @@ async function run(options: BenchOptions): Promise<SuiteResult> {
 
 export const startupSuite: BenchSuite = {
   name: 'startup',
-  description: 'wall time of the compiled entropy plan and entropy status (against a running controller), as ratios to node -e 0; the agent bundle',
+  description:
+    'wall time of the compiled entropy plan and entropy status (against a running controller), as ratios to node -e 0; the agent bundle',
   run,
 };

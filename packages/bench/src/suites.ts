@@ -8,4 +8,12 @@ import { startupSuite } from './startup-suite.ts';
 import { turnSuite } from './turn-suite.ts';
 
 /** Every bench suite, run in this order by `pnpm bench` (those `onRequest` only when named). */
-export const SUITES: readonly BenchSuite[] = [engineSuite, gapSuite, executorSuite, btrplaceSuite, turnSuite, startupSuite, labSuite];
+export const SUITES: readonly BenchSuite[] = [
+  engineSuite,
+  gapSuite,
+  executorSuite,
+  btrplaceSuite,
+  turnSuite,
+  startupSuite,
+  labSuite,
+];

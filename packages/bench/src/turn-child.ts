@@ -8,7 +8,15 @@ import { queuedVjobOf } from '../../controller/src/controller/queue-requests.ts'
 import { policyViewOf, sizedByUsage } from '../../controller/src/reconcile/policy-view.ts';
 import { silentLogger } from '../../controller/src/controller/logger.ts';
 import { statusReplyOf } from '../../controller/src/controller/status-reply.ts';
-import { consolidate, contextSwitch, decideSafely, DEFAULT_COST_MODEL, fcfs, fifoFfd, type Plan } from '@entropy/engine';
+import {
+  consolidate,
+  contextSwitch,
+  decideSafely,
+  DEFAULT_COST_MODEL,
+  fcfs,
+  fifoFfd,
+  type Plan,
+} from '@entropy/engine';
 import { assertExecutable } from '../../controller/src/executor/index.ts';
 import { ClusterMonitor, MemoryRegistry } from '../../controller/src/monitor/index.ts';
 import { MemoryQueueStore } from '../../controller/src/queue/queue-store.ts';
@@ -75,18 +83,48 @@ async function measure(task: TurnTask): Promise<TurnMeasurement> {
     for (const j of cancelling) wanted[j] = 'terminated';
     const configuration = time('sizing', () => sizedByUsage(view.configuration, view.usage));
     starts = policyView.queue.filter((j) => j.state === 'waiting' && decision[j.id] === 'running').length;
-    plan = time('engine', () => contextSwitch(configuration, decision, DEFAULT_COST_MODEL, task.timeLimitMs !== undefined ? { timeLimitMs: task.timeLimitMs } : {}));
-    if (plan.feasible) time('verify', () => assertExecutable(plan as Extract<Plan, { feasible: true }>, { planId: `bench-${r}`, configuration, decision }));
+    plan = time('engine', () =>
+      contextSwitch(
+        configuration,
+        decision,
+        DEFAULT_COST_MODEL,
+        task.timeLimitMs !== undefined ? { timeLimitMs: task.timeLimitMs } : {},
+      ),
+    );
+    if (plan.feasible)
+      time('verify', () =>
+        assertExecutable(plan as Extract<Plan, { feasible: true }>, { planId: `bench-${r}`, configuration, decision }),
+      );
     const status = time('statusReply', () => encodeControl('statusReply', statusReplyOf(view, 'bench')));
     statusBytes = status.length;
     statusChunks = splitReply(status, chunkSizeFor(MAX_PAYLOAD)).length;
     time('reconcileFn', () =>
       reconcile({
-        view, now, knownNodes: [], startedAt: 0, statusPeriodMs: 2000, silenceMs: 6000, vjobs: queue.list(), policy, failures: new Map(), busy: [],
-        costModel: DEFAULT_COST_MODEL, intervalMs: 5000, ...(task.timeLimitMs !== undefined ? { timeLimitMs: task.timeLimitMs } : {}),
+        view,
+        now,
+        knownNodes: [],
+        startedAt: 0,
+        statusPeriodMs: 2000,
+        silenceMs: 6000,
+        vjobs: queue.list(),
+        policy,
+        failures: new Map(),
+        busy: [],
+        costModel: DEFAULT_COST_MODEL,
+        intervalMs: 5000,
+        ...(task.timeLimitMs !== undefined ? { timeLimitMs: task.timeLimitMs } : {}),
       }),
     );
-    const q = time('queueReply', () => encodeControl('queueReply', { ok: true, controller: 'bench', ts: now, policy: policy.name, store: 'memory', vjobs: queue.list().map((v) => queuedVjobOf(v, view, policy, now)) }));
+    const q = time('queueReply', () =>
+      encodeControl('queueReply', {
+        ok: true,
+        controller: 'bench',
+        ts: now,
+        policy: policy.name,
+        store: 'memory',
+        vjobs: queue.list().map((v) => queuedVjobOf(v, view, policy, now)),
+      }),
+    );
     queueBytes = q.length;
   }
   const medians = Object.fromEntries(TURN_PARTS.map((p) => [p, median(times[p])])) as Record<TurnPart, number>;

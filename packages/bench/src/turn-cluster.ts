@@ -54,14 +54,29 @@ export function turnCluster(spec: TurnClusterSpec): TurnCluster {
       const vmId = `v${pad(vm, 6)}`;
       const host = nodeIds[Math.floor(vm / perNode)]!;
       vms.push({ id: vmId, demand: VM_DEMAND });
-      held[Math.floor(vm / perNode)]!.push({ id: vmId, vjob: id, state: 'running', host, cpu: Math.round((0.2 + 0.6 * rand()) * 100) / 100, mem: VM_DEMAND.mem });
+      held[Math.floor(vm / perNode)]!.push({
+        id: vmId,
+        vjob: id,
+        state: 'running',
+        host,
+        cpu: Math.round((0.2 + 0.6 * rand()) * 100) / 100,
+        mem: VM_DEMAND.mem,
+      });
     }
     vjobs.push({ id, priority: 0, submittedAt: j, state: 'running', vms });
   }
   for (let w = 0; w < spec.waiting; w++) {
     const id = `w${pad(w, 5)}`;
-    vjobs.push({ id, priority: 0, submittedAt: sizes.length + w, state: 'waiting', vms: Array.from({ length: spec.vjobSize }, (_, k) => ({ id: `${id}-${pad(k, 4)}`, demand: VM_DEMAND })) });
+    vjobs.push({
+      id,
+      priority: 0,
+      submittedAt: sizes.length + w,
+      state: 'waiting',
+      vms: Array.from({ length: spec.vjobSize }, (_, k) => ({ id: `${id}-${pad(k, 4)}`, demand: VM_DEMAND })),
+    });
   }
-  const statuses = nodeIds.map((node, i): NodeStatus => ({ node, seq: 1, ts: 1, driver: 'sim', capacity: NODE, vms: held[i]!, inFlight: 0 }));
+  const statuses = nodeIds.map(
+    (node, i): NodeStatus => ({ node, seq: 1, ts: 1, driver: 'sim', capacity: NODE, vms: held[i]!, inFlight: 0 }),
+  );
   return { statuses, vjobs, vms: vm + spec.waiting * spec.vjobSize };
 }

@@ -63,10 +63,22 @@ describe('entropy plan on a malformed instance', () => {
   it.each<[string, (json: Json) => void, string]>([
     ['an unknown VM host', (j) => (j.vms[0]!.host = 'n9'), "$.vms[0].host: unknown node 'n9'"],
     ['a negative capacity', (j) => (j.nodes[0]!.cpu = -8), '$.nodes[0].cpu: must not be negative'],
-    ['a string where a number is expected', (j) => ((j.vms[1] as Record<string, unknown>).mem = '1024'), '$.vms[1].mem: must be a number'],
-    ['an unknown field', (j) => ((j.nodes[0] as Record<string, unknown>).colour = 'red'), "$.nodes[0].colour: unknown field 'colour'"],
+    [
+      'a string where a number is expected',
+      (j) => ((j.vms[1] as Record<string, unknown>).mem = '1024'),
+      '$.vms[1].mem: must be a number',
+    ],
+    [
+      'an unknown field',
+      (j) => ((j.nodes[0] as Record<string, unknown>).colour = 'red'),
+      "$.nodes[0].colour: unknown field 'colour'",
+    ],
     ['a duplicate vjob id', (j) => j.vjobs.push({ id: 'j1' }), "$.vjobs[3].id: duplicate vjob id 'j1'"],
-    ['a running VM on an offline node', (j) => (j.vms[0]!.host = 'n2'), "$.vms[0].host: VM 'v1' runs on node 'n2', which is offline"],
+    [
+      'a running VM on an offline node',
+      (j) => (j.vms[0]!.host = 'n2'),
+      "$.vms[0].host: VM 'v1' runs on node 'n2', which is offline",
+    ],
     ['a decision naming an unknown vjob', (j) => (j.decision = { j9: 'running' }), "$.decision.j9: unknown vjob 'j9'"],
   ])('exits 1 on %s with one line naming the file and the path', (_, change, detail) => {
     const file = writeInstance('case.json', change);
@@ -77,7 +89,9 @@ describe('entropy plan on a malformed instance', () => {
     const file = writeInstance('terminated-to-running.json', (j) => (j.decision = { j3: 'running' }));
     const r = plan(file);
     expectOneLine(r);
-    expect(r.stderr).toMatch(new RegExp(`^error: ${file}: \\$\\.decision\\.j3: vjob 'j3': VM 'v\\d+' is terminated: it cannot go to running `));
+    expect(r.stderr).toMatch(
+      new RegExp(`^error: ${file}: \\$\\.decision\\.j3: vjob 'j3': VM 'v\\d+' is terminated: it cannot go to running `),
+    );
   });
 
   it('lists several problems, one per line, still without a stack trace', () => {
@@ -112,7 +126,11 @@ describe('entropy plan into a pipe closed early', () => {
   it('stops quietly, exit 0, when the reader stops reading (| head)', () => {
     const file = join(dir, 'large.json');
     writeFileSync(file, JSON.stringify(generateInstanceJson({ seed: 3, nodes: 200, vms: 2000 })));
-    const r = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${ENTROPY}" plan --json "${file}" | head -c 100 > /dev/null`], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(
+      'bash',
+      ['-c', `set -o pipefail; "${process.execPath}" "${ENTROPY}" plan --json "${file}" | head -c 100 > /dev/null`],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
   });

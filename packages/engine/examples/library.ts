@@ -21,5 +21,8 @@ const configuration: Configuration = {
 // The policy's word: b must run, a must make room (its VMs suspended together).
 const plan = contextSwitch(configuration, { a: 'sleeping', b: 'running' }, DEFAULT_COST_MODEL);
 if (!plan.feasible) throw new Error(plan.reason);
-for (const a of plan.actions) console.log(`step ${a.step}  ${a.type.padEnd(7)} ${a.vm}  ${a.from ?? ''} -> ${a.to ?? ''}`);
-console.log(`${plan.actions.length} actions in ${plan.steps} steps, ${plan.makespan} ms; verified: ${verifyPlan(configuration, { a: 'sleeping', b: 'running' }, plan).ok}`);
+for (const a of plan.actions)
+  console.log(`step ${a.step}  ${a.type.padEnd(7)} ${a.vm}  ${a.from ?? ''} -> ${a.to ?? ''}`);
+console.log(
+  `${plan.actions.length} actions in ${plan.steps} steps, ${plan.makespan} ms; verified: ${verifyPlan(configuration, { a: 'sleeping', b: 'running' }, plan).ok}`,
+);

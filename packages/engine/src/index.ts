@@ -2,17 +2,46 @@
 // anywhere below: the caller reads files and talks to NATS, the engine computes.
 
 // The model: a cluster's configuration, the VM and vjob life cycle, plans, resources, costs.
-export { type Configuration, type Decision, type Node, type NodeState, type VJob, type VM } from './model/configuration.ts';
+export type { Configuration, Decision, Node, NodeState, VJob, VM } from './model/configuration.ts';
 export {
-  ACTION_TYPES, type ActionType, canReach, defaultTarget, holdsResources, type NodeActionType, type PlanActionType, REACHABLE_TARGETS,
-  reachableTargets, stateAfter, VJOB_STATES, type VJobState, vjobStateOf, type VMState, vmTarget, wantedStates,
+  ACTION_TYPES,
+  type ActionType,
+  canReach,
+  defaultTarget,
+  holdsResources,
+  type NodeActionType,
+  type PlanActionType,
+  REACHABLE_TARGETS,
+  reachableTargets,
+  stateAfter,
+  VJOB_STATES,
+  type VJobState,
+  vjobStateOf,
+  type VMState,
+  vmTarget,
+  wantedStates,
 } from './model/lifecycle.ts';
-export { barrierMakespan, type FeasiblePlan, type NodeAction, type Plan, type PlannedAction, type SolverStats } from './model/plan.ts';
+export {
+  barrierMakespan,
+  type FeasiblePlan,
+  type NodeAction,
+  type Plan,
+  type PlannedAction,
+  type SolverStats,
+} from './model/plan.ts';
 export { dimensionsOf, type Resources } from './model/resources.ts';
 export { TakenRoom } from './model/room.ts';
 export {
-  COST_KINDS, type CostKind, costKindOf, type CostModel, costModelOverrides, type CostModelOverrides, costModelWith, DEFAULT_COST_MODEL,
-  durationOf, type LinearCost,
+  COST_KINDS,
+  type CostKind,
+  costKindOf,
+  type CostModel,
+  costModelOverrides,
+  type CostModelOverrides,
+  costModelWith,
+  DEFAULT_COST_MODEL,
+  durationOf,
+  type LinearCost,
 } from './model/cost-model.ts';
 export { type CostSample, fitCostModel, type KindCalibration } from './model/calibrate.ts';
 
@@ -26,7 +55,7 @@ export { cautiousPlan } from './solver/cautious-plan.ts';
 
 // The verifier and the constraint catalog (BtrPlace's names and meaning).
 export { type VerifiablePlan, verifyPlan, type Violation } from './verifier/index.ts';
-export { type Constraint } from './constraints/constraint.ts';
+export type { Constraint } from './constraints/constraint.ts';
 export { checkConstraints } from './constraints/check-constraints.ts';
 export { buildPlanView } from './constraints/plan-view.ts';
 export { prepareInstance } from './constraints/prepare.ts';
@@ -34,21 +63,40 @@ export { prepareInstance } from './constraints/prepare.ts';
 // Input formats: Entropy's instance and plan JSON, cost-model files, BtrPlace's instance and plan JSON.
 export { type Instance, parseInstance } from './instance/parse-instance.ts';
 // The instance schema's building blocks, for other inputs that carry quantities (the vjob file).
-export { amount as quantitySchema, expected as expectedMessage, type InstanceJson } from './instance/instance-schema.ts';
+export {
+  amount as quantitySchema,
+  expected as expectedMessage,
+  type InstanceJson,
+} from './instance/instance-schema.ts';
 export { parsePlan } from './instance/parse-plan.ts';
 export { formatCostModelFile, parseCostModelFile } from './instance/cost-model-file.ts';
 export { inputIssues } from './instance/input-issues.ts';
 export {
-  btrplaceImportContext, entropyExportContext, entropyImportContext, exportContextOf, type InstanceFormat, isBtrPlacePlan, readBtrPlacePlan,
-  readInstanceAs, writeBtrPlacePlan,
+  btrplaceImportContext,
+  entropyExportContext,
+  entropyImportContext,
+  exportContextOf,
+  type InstanceFormat,
+  isBtrPlacePlan,
+  readBtrPlacePlan,
+  readInstanceAs,
+  writeBtrPlacePlan,
 } from './btrplace/index.ts';
 export { readBtrPlaceInstance } from './btrplace/read-instance.ts';
 export { generateWorkload, type WorkloadOptions } from './btrplace/generate-workload.ts';
 
 // Scheduling policies (pure: a view in, a decision out) and the simulator that replays them in virtual time.
 export {
-  BUILTIN_POLICIES, buildPolicyView, decideSafely, InvalidDecisionError, type Policy, PolicyError, PolicyErrorCode, type PolicyFactory,
-  type PolicyView, validateDecision,
+  BUILTIN_POLICIES,
+  buildPolicyView,
+  decideSafely,
+  InvalidDecisionError,
+  type Policy,
+  PolicyError,
+  PolicyErrorCode,
+  type PolicyFactory,
+  type PolicyView,
+  validateDecision,
 } from './policy/index.ts';
 export { consolidate } from './policy/consolidate.ts';
 export { fcfs } from './policy/fcfs.ts';

@@ -8,8 +8,14 @@ import { NatsEnv } from './nats-auth-env.ts';
  */
 export function addNatsOptions<C extends Command>(cmd: C, what = 'NATS server URL'): C {
   cmd
-    .option('--nats <urls>', `${what}, or several comma-separated (a cluster's servers); default $${NatsEnv.Url}, else nats://127.0.0.1:4222`)
-    .option('--creds <file>', `credentials file (entropy deploy nats-config writes one per user: user and password, or nkey seed); default $${NatsEnv.Creds}`)
+    .option(
+      '--nats <urls>',
+      `${what}, or several comma-separated (a cluster's servers); default $${NatsEnv.Url}, else nats://127.0.0.1:4222`,
+    )
+    .option(
+      '--creds <file>',
+      `credentials file (entropy deploy nats-config writes one per user: user and password, or nkey seed); default $${NatsEnv.Creds}`,
+    )
     .option('--nkey <file>', `nkey seed file (SU...); default $${NatsEnv.Nkey}`)
     .option('--tls-ca <file>', `CA certificate the server's is checked against; default $${NatsEnv.TlsCa}`)
     .option('--tls-cert <file>', `client certificate (with --tls-key); default $${NatsEnv.TlsCert}`)

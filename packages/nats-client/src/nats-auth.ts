@@ -58,7 +58,8 @@ export function parseCredentials(text: string): Record<string, string> {
     const m = /^\s*(?:export\s+)?([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
     if (!m) continue;
     let value = m[2]!.trim();
-    if (value.length >= 2 && (value[0] === '"' || value[0] === "'") && value.at(-1) === value[0]) value = value.slice(1, -1);
+    if (value.length >= 2 && (value[0] === '"' || value[0] === "'") && value.at(-1) === value[0])
+      value = value.slice(1, -1);
     out[m[1]!] = value;
   }
   return out;
@@ -66,8 +67,12 @@ export function parseCredentials(text: string): Record<string, string> {
 
 /** `nats://a:4222,nats://b:4222` -> the servers, each checked to be a URL (nats://, tls://, ws://) or host:port. */
 export function parseServers(text: string, option = '--nats'): string[] {
-  const servers = text.split(',').map((s) => s.trim()).filter(Boolean);
-  if (servers.length === 0) throw new NatsAuthError(option, 'give a server URL (nats://host:4222), or several comma-separated');
+  const servers = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (servers.length === 0)
+    throw new NatsAuthError(option, 'give a server URL (nats://host:4222), or several comma-separated');
   for (const s of servers) {
     let url: URL | undefined;
     try {
@@ -75,7 +80,12 @@ export function parseServers(text: string, option = '--nats'): string[] {
     } catch {
       url = undefined;
     }
-    if (!url || !['nats:', 'tls:', 'ws:', 'wss:'].includes(url.protocol) || url.hostname === '' || (url.pathname !== '' && url.pathname !== '/')) {
+    if (
+      !url ||
+      !['nats:', 'tls:', 'ws:', 'wss:'].includes(url.protocol) ||
+      url.hostname === '' ||
+      (url.pathname !== '' && url.pathname !== '/')
+    ) {
       throw new NatsAuthError(option, `${JSON.stringify(s)} is not a NATS server URL (nats://host:4222)`);
     }
   }
@@ -89,11 +99,19 @@ async function readSecretFile(option: string, path: string): Promise<string> {
     handle = await open(path, 'r');
     const info = await handle.stat();
     if (!info.isFile()) throw new NatsAuthError(option, `${path} is not a regular file`);
-    if (info.size > MAX_SECRET_FILE_BYTES) throw new NatsAuthError(option, `${path} is ${info.size} bytes, more than a credentials file (${MAX_SECRET_FILE_BYTES})`);
+    if (info.size > MAX_SECRET_FILE_BYTES)
+      throw new NatsAuthError(
+        option,
+        `${path} is ${info.size} bytes, more than a credentials file (${MAX_SECRET_FILE_BYTES})`,
+      );
     return await handle.readFile('utf8');
   } catch (err) {
     if (err instanceof NatsAuthError) throw err;
-    throw new NatsAuthError(option, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    throw new NatsAuthError(
+      option,
+      `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      { cause: err },
+    );
   } finally {
     await handle?.close();
   }
@@ -114,7 +132,10 @@ function userSeed(option: string, text: string): Uint8Array {
  * Resolves the servers, credentials and TLS files of a client. `env` is the process environment;
  * files named are read here (a missing or unreadable one is a NatsAuthError naming the option).
  */
-export async function natsClientSettings(flags: NatsAuthFlags, env: NodeJS.ProcessEnv = process.env): Promise<NatsClientSettings> {
+export async function natsClientSettings(
+  flags: NatsAuthFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<NatsClientSettings> {
   const credsPath = flags.creds ?? env[NatsEnv.Creds];
   const credsOption = flags.creds !== undefined ? '--creds' : `$${NatsEnv.Creds}`;
   const file = credsPath ? parseCredentials(await readSecretFile(credsOption, credsPath)) : {};
@@ -124,19 +145,33 @@ export async function natsClientSettings(flags: NatsAuthFlags, env: NodeJS.Proce
   const pass = pick(flags.password, NatsEnv.Password);
   const nkeyFile = flags.nkey ?? (env[NatsEnv.Nkey] || undefined);
   let seed: Uint8Array | undefined;
-  if (nkeyFile) seed = userSeed(flags.nkey !== undefined ? '--nkey' : `$${NatsEnv.Nkey}`, await readSecretFile('--nkey', nkeyFile));
-  else if (env[NatsEnv.NkeySeed] || file[NatsEnv.NkeySeed]) seed = userSeed(NatsEnv.NkeySeed, env[NatsEnv.NkeySeed] || file[NatsEnv.NkeySeed]!);
+  if (nkeyFile)
+    seed = userSeed(flags.nkey !== undefined ? '--nkey' : `$${NatsEnv.Nkey}`, await readSecretFile('--nkey', nkeyFile));
+  else if (env[NatsEnv.NkeySeed] || file[NatsEnv.NkeySeed])
+    seed = userSeed(NatsEnv.NkeySeed, env[NatsEnv.NkeySeed] || file[NatsEnv.NkeySeed]!);
   if (seed && pass) throw new NatsAuthError('--nkey', 'give an nkey or a password, not both');
-  if (pass && !user) throw new NatsAuthError(NatsEnv.User, `a password and no user name (set ${NatsEnv.User}, or use --creds)`);
-  if (user && !pass && !seed) throw new NatsAuthError(NatsEnv.Password, `user ${user} and no password or nkey (set ${NatsEnv.Password}, or use --creds)`);
-  if (user !== undefined && !TOKEN_RE.test(user)) throw new NatsAuthError(NatsEnv.User, `${JSON.stringify(user)} is not a user name (${TOKEN_RE.source})`);
+  if (pass && !user)
+    throw new NatsAuthError(NatsEnv.User, `a password and no user name (set ${NatsEnv.User}, or use --creds)`);
+  if (user && !pass && !seed)
+    throw new NatsAuthError(
+      NatsEnv.Password,
+      `user ${user} and no password or nkey (set ${NatsEnv.Password}, or use --creds)`,
+    );
+  if (user !== undefined && !TOKEN_RE.test(user))
+    throw new NatsAuthError(NatsEnv.User, `${JSON.stringify(user)} is not a user name (${TOKEN_RE.source})`);
   const ca = pick(flags.tlsCa, NatsEnv.TlsCa);
   const cert = pick(flags.tlsCert, NatsEnv.TlsCert);
   const key = pick(flags.tlsKey, NatsEnv.TlsKey);
-  if ((cert === undefined) !== (key === undefined)) throw new NatsAuthError(cert === undefined ? '--tls-cert' : '--tls-key', 'a client certificate needs both --tls-cert and --tls-key');
+  if ((cert === undefined) !== (key === undefined))
+    throw new NatsAuthError(
+      cert === undefined ? '--tls-cert' : '--tls-key',
+      'a client certificate needs both --tls-cert and --tls-key',
+    );
   const options: NatsClientSettings['options'] = {
     ...(seed ? { authenticator: nkeyAuthenticator(seed) } : user ? { user, pass } : {}),
-    ...(ca || cert ? { tls: { ...(ca ? { caFile: ca } : {}), ...(cert ? { certFile: cert, keyFile: key } : {}) } } : {}),
+    ...(ca || cert
+      ? { tls: { ...(ca ? { caFile: ca } : {}), ...(cert ? { certFile: cert, keyFile: key } : {}) } }
+      : {}),
     ...(user ? { inboxPrefix: inboxPrefixOf(user) } : {}),
   };
   return { servers, ...(user ? { user } : {}), options };

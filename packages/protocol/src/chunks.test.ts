@@ -39,7 +39,13 @@ describe('reply chunks', () => {
   });
 
   it('carries an encoded control reply of several MiB whole', () => {
-    const vms = Array.from({ length: 40_000 }, (_, i) => ({ id: `vm-${i}`, vjob: `j${i % 97}`, state: 'running' as const, host: `n${i % 500}`, demand: { cpu: 1, mem: 1024 } }));
+    const vms = Array.from({ length: 40_000 }, (_, i) => ({
+      id: `vm-${i}`,
+      vjob: `j${i % 97}`,
+      state: 'running' as const,
+      host: `n${i % 500}`,
+      demand: { cpu: 1, mem: 1024 },
+    }));
     const reply = encodeControl('statusReply', { controller: 'c', ts: 1, nodes: [], vms, excluded: [] });
     const chunks = splitReply(reply, chunkSizeFor(1024 * 1024));
     expect(chunks.length).toBeGreaterThan(1);

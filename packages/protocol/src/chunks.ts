@@ -15,15 +15,18 @@ export const CHUNK_MARGIN_BYTES = 1024;
 
 /** The largest chunk for a server's max_payload: the margin below it, and at least one byte. */
 export function chunkSizeFor(maxPayload: number): number {
-  if (!Number.isInteger(maxPayload) || maxPayload < 1) throw new RangeError(`max_payload must be a positive integer, got ${maxPayload}`);
+  if (!Number.isInteger(maxPayload) || maxPayload < 1)
+    throw new RangeError(`max_payload must be a positive integer, got ${maxPayload}`);
   return Math.max(1, maxPayload - CHUNK_MARGIN_BYTES);
 }
 
 /** Cuts an encoded reply into chunks of at most `chunkSize` bytes, views of `bytes` in order; none for an empty reply. */
 export function splitReply(bytes: Uint8Array, chunkSize: number): Uint8Array[] {
-  if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new RangeError(`chunkSize must be a positive integer, got ${chunkSize}`);
+  if (!Number.isInteger(chunkSize) || chunkSize < 1)
+    throw new RangeError(`chunkSize must be a positive integer, got ${chunkSize}`);
   const chunks: Uint8Array[] = [];
-  for (let at = 0; at < bytes.length; at += chunkSize) chunks.push(bytes.subarray(at, Math.min(bytes.length, at + chunkSize)));
+  for (let at = 0; at < bytes.length; at += chunkSize)
+    chunks.push(bytes.subarray(at, Math.min(bytes.length, at + chunkSize)));
   return chunks;
 }
 

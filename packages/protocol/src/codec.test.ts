@@ -1,7 +1,15 @@
 import fc from 'fast-check';
 import { pack, unpack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import { decode, encode, MAX_MESSAGE_BYTES, MESSAGE_KINDS, type MessageKind, type MessageOf, PROTOCOL_VERSION } from './codec.ts';
+import {
+  decode,
+  encode,
+  MAX_MESSAGE_BYTES,
+  MESSAGE_KINDS,
+  type MessageKind,
+  type MessageOf,
+  PROTOCOL_VERSION,
+} from './codec.ts';
 import { executingNode } from './messages.ts';
 
 const SAMPLES: { [K in MessageKind]: MessageOf<K> } = {
@@ -43,20 +51,53 @@ const SAMPLES: { [K in MessageKind]: MessageOf<K> } = {
     host: 'n1',
     final: false,
   },
-  progress: { planId: 'p1', kind: 'action-done', ts: 3, actionId: 'a1', step: 0, counts: { total: 4, done: 1, failed: 0, running: 2 } },
+  progress: {
+    planId: 'p1',
+    kind: 'action-done',
+    ts: 3,
+    actionId: 'a1',
+    step: 0,
+    counts: { total: 4, done: 1, failed: 0, running: 2 },
+  },
   ledgerQuery: { actionIds: ['p1:a3', 'p1:a4'] },
   ledgerReply: {
     node: 'n1',
     entries: [
-      { actionId: 'p1:a3', status: 'interrupted', result: { actionId: 'p1:a3', node: 'n1', ok: false, error: { code: 'ENTROPY_INTERRUPTED', message: 'restarted' }, durationMs: 0, final: true } },
+      {
+        actionId: 'p1:a3',
+        status: 'interrupted',
+        result: {
+          actionId: 'p1:a3',
+          node: 'n1',
+          ok: false,
+          error: { code: 'ENTROPY_INTERRUPTED', message: 'restarted' },
+          durationMs: 0,
+          final: true,
+        },
+      },
       { actionId: 'p1:a4', status: 'unknown' },
     ],
   },
   vmMeta: { vms: [{ vm: 'v1', vjob: 'j1', demand: { cpu: 1, mem: 1024 } }], token: 3 },
   vmMetaAck: { node: 'n1', updated: 1 },
   powerRequest: { actionId: 'p1:a9', planId: 'p1', type: 'shutdownNode', timeoutMs: 60_000, token: 7 },
-  powerReply: { actionId: 'p1:a9', node: 'n3', ok: false, error: { code: 'ENTROPY_NODE_NOT_EMPTY', message: 'n3 holds v1' }, durationMs: 2, final: true },
-  simLinkRequest: { op: 'migrate-commit', vm: 'v1', demand: { cpu: 1, mem: 1024 }, from: 'n1', to: 'n2', state: 'paused', timeoutMs: 5000 },
+  powerReply: {
+    actionId: 'p1:a9',
+    node: 'n3',
+    ok: false,
+    error: { code: 'ENTROPY_NODE_NOT_EMPTY', message: 'n3 holds v1' },
+    durationMs: 2,
+    final: true,
+  },
+  simLinkRequest: {
+    op: 'migrate-commit',
+    vm: 'v1',
+    demand: { cpu: 1, mem: 1024 },
+    from: 'n1',
+    to: 'n2',
+    state: 'paused',
+    timeoutMs: 5000,
+  },
   simLinkReply: { ok: true },
 };
 
@@ -109,18 +150,29 @@ describe('codec', () => {
 
   it('rejects bytes that are not a msgpack map', () => {
     expect(decode('hello', new Uint8Array())).toMatchObject({ ok: false, error: { code: 'ENTROPY_DECODE' } });
-    expect(decode('hello', pack([1, 2]))).toMatchObject({ ok: false, error: { code: 'ENTROPY_INVALID_MESSAGE', field: '$' } });
+    expect(decode('hello', pack([1, 2]))).toMatchObject({
+      ok: false,
+      error: { code: 'ENTROPY_INVALID_MESSAGE', field: '$' },
+    });
     expect(decode('hello', new TextEncoder().encode('{"node":"n1"}'))).toMatchObject({ ok: false });
   });
 
   it('requires from and to where the action type needs them', () => {
     const run = { ...SAMPLES.actionRequest, type: 'run', from: undefined };
-    expect(decode('actionRequest', pack({ v: 1, ...run, to: undefined }))).toMatchObject({ ok: false, error: { field: '$.to' } });
-    expect(decode('actionRequest', pack({ v: 1, ...SAMPLES.actionRequest, type: 'pause', from: undefined }))).toMatchObject({
+    expect(decode('actionRequest', pack({ v: 1, ...run, to: undefined }))).toMatchObject({
+      ok: false,
+      error: { field: '$.to' },
+    });
+    expect(
+      decode('actionRequest', pack({ v: 1, ...SAMPLES.actionRequest, type: 'pause', from: undefined })),
+    ).toMatchObject({
       ok: false,
       error: { field: '$.from' },
     });
-    expect(decode('actionRequest', pack({ v: 1, ...SAMPLES.actionRequest, to: 'n1' }))).toMatchObject({ ok: false, error: { field: '$.to' } });
+    expect(decode('actionRequest', pack({ v: 1, ...SAMPLES.actionRequest, to: 'n1' }))).toMatchObject({
+      ok: false,
+      error: { field: '$.to' },
+    });
   });
 
   it('accepts the messages of an older peer: no token, no final, no in-flight actions', () => {
@@ -135,34 +187,59 @@ describe('codec', () => {
   it('carries the node of a node power action in a progress message, and accepts one without', () => {
     const withNode = { ...SAMPLES.progress, actionId: 'p1:a9', node: 'n3' };
     expect(decode('progress', encode('progress', withNode))).toEqual({ ok: true, msg: withNode });
-    expect(decode('progress', pack({ v: 1, ...withNode, node: 'n.3' }))).toMatchObject({ ok: false, error: { field: '$.node' } });
+    expect(decode('progress', pack({ v: 1, ...withNode, node: 'n.3' }))).toMatchObject({
+      ok: false,
+      error: { field: '$.node' },
+    });
   });
 
   it('bounds a ledger query to 10,000 ids', () => {
     const ids = Array.from({ length: 10_001 }, (_, i) => `a${i}`);
-    expect(decode('ledgerQuery', pack({ v: 1, actionIds: ids }))).toMatchObject({ ok: false, error: { field: '$.actionIds' } });
+    expect(decode('ledgerQuery', pack({ v: 1, actionIds: ids }))).toMatchObject({
+      ok: false,
+      error: { field: '$.actionIds' },
+    });
     expect(decode('ledgerQuery', pack({ v: 1, actionIds: ids.slice(1) })).ok).toBe(true);
   });
 
   it('refuses a message past the size limit before decoding it, with its own code', () => {
     const big = pack({ v: 1, ...SAMPLES.hello, driver: 'x'.repeat(2000) });
-    expect(decode('hello', big, 1024)).toMatchObject({ ok: false, error: { code: 'ENTROPY_MESSAGE_TOO_LARGE', field: '$' } });
-    expect(decode('hello', new Uint8Array(MAX_MESSAGE_BYTES + 1))).toMatchObject({ ok: false, error: { code: 'ENTROPY_MESSAGE_TOO_LARGE' } });
+    expect(decode('hello', big, 1024)).toMatchObject({
+      ok: false,
+      error: { code: 'ENTROPY_MESSAGE_TOO_LARGE', field: '$' },
+    });
+    expect(decode('hello', new Uint8Array(MAX_MESSAGE_BYTES + 1))).toMatchObject({
+      ok: false,
+      error: { code: 'ENTROPY_MESSAGE_TOO_LARGE' },
+    });
   });
 
   it('refuses a vjob id that could break a command line, in action requests, statuses and VM metadata', () => {
     for (const vjob of ["x'; rm -rf / #", '-rf', 'a b', 'a/b', '', 'x'.repeat(129)]) {
-      expect(decode('actionRequest', pack({ v: 1, ...SAMPLES.actionRequest, vjob }))).toMatchObject({ ok: false, error: { field: '$.vjob' } });
-      expect(decode('vmMeta', pack({ v: 1, vms: [{ vm: 'v1', vjob, demand: { cpu: 1, mem: 1 } }] }))).toMatchObject({ ok: false, error: { field: '$.vms[0].vjob' } });
+      expect(decode('actionRequest', pack({ v: 1, ...SAMPLES.actionRequest, vjob }))).toMatchObject({
+        ok: false,
+        error: { field: '$.vjob' },
+      });
+      expect(decode('vmMeta', pack({ v: 1, vms: [{ vm: 'v1', vjob, demand: { cpu: 1, mem: 1 } }] }))).toMatchObject({
+        ok: false,
+        error: { field: '$.vms[0].vjob' },
+      });
     }
     const status = { ...SAMPLES.status, vms: [{ id: 'v1', vjob: '$(reboot)', state: 'running', host: 'n1' }] };
     expect(decode('status', pack({ v: 1, ...status }))).toMatchObject({ ok: false, error: { field: '$.vms[0].vjob' } });
   });
 
-  it('carries the executor\'s nonce in a request and its echo in the result; both optional, both checked', () => {
-    expect(decode('actionRequest', encode('actionRequest', { ...SAMPLES.actionRequest, nonce: 'Zq3-x_0123456789' }))).toMatchObject({ ok: true, msg: { nonce: 'Zq3-x_0123456789' } });
-    expect(decode('actionResult', encode('actionResult', { ...SAMPLES.actionResult, nonce: 'Zq3-x_0123456789' }))).toMatchObject({ ok: true, msg: { nonce: 'Zq3-x_0123456789' } });
-    expect(decode('actionRequest', pack({ v: 1, ...SAMPLES.actionRequest, nonce: 'short' }))).toMatchObject({ ok: false, error: { field: '$.nonce' } });
+  it("carries the executor's nonce in a request and its echo in the result; both optional, both checked", () => {
+    expect(
+      decode('actionRequest', encode('actionRequest', { ...SAMPLES.actionRequest, nonce: 'Zq3-x_0123456789' })),
+    ).toMatchObject({ ok: true, msg: { nonce: 'Zq3-x_0123456789' } });
+    expect(
+      decode('actionResult', encode('actionResult', { ...SAMPLES.actionResult, nonce: 'Zq3-x_0123456789' })),
+    ).toMatchObject({ ok: true, msg: { nonce: 'Zq3-x_0123456789' } });
+    expect(decode('actionRequest', pack({ v: 1, ...SAMPLES.actionRequest, nonce: 'short' }))).toMatchObject({
+      ok: false,
+      error: { field: '$.nonce' },
+    });
   });
 
   it('refuses to encode an invalid message', () => {

@@ -55,7 +55,9 @@ export interface DecodeError {
   readonly field: string;
   readonly reason: string;
 }
-export type DecodeResult<T> = { readonly ok: true; readonly msg: T } | { readonly ok: false; readonly error: DecodeError };
+export type DecodeResult<T> =
+  | { readonly ok: true; readonly msg: T }
+  | { readonly ok: false; readonly error: DecodeError };
 
 // Plain maps, no record extension: any msgpack implementation can read what Entropy writes.
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
@@ -87,7 +89,11 @@ export function encodeTyped<K extends MessageKind>(msg: MessageOf<K>): Uint8Arra
 }
 
 /** Unpacks and validates a message of the given kind. Never throws: bad input is a value. */
-export function decode<K extends MessageKind>(kind: K, bytes: Uint8Array, maxBytes: number = MAX_MESSAGE_BYTES): DecodeResult<MessageOf<K>> {
+export function decode<K extends MessageKind>(
+  kind: K,
+  bytes: Uint8Array,
+  maxBytes: number = MAX_MESSAGE_BYTES,
+): DecodeResult<MessageOf<K>> {
   return decodeWith(MESSAGE_SCHEMAS[kind], bytes, maxBytes) as DecodeResult<MessageOf<K>>;
 }
 
@@ -102,31 +108,60 @@ export function encodeWith(schema: z.ZodType, kind: string, msg: unknown): Uint8
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = fieldOf(issue?.path ?? []);
-    throw new ProtocolError(ProtocolErrorCode.InvalidMessage, field, `cannot encode ${kind}: ${field}: ${issue?.message}`);
+    throw new ProtocolError(
+      ProtocolErrorCode.InvalidMessage,
+      field,
+      `cannot encode ${kind}: ${field}: ${issue?.message}`,
+    );
   }
   return packr.pack({ v: PROTOCOL_VERSION, ...(parsed.data as object) });
 }
 
 /** `decode` for any schema of the protocol. Never throws. */
-export function decodeWith(schema: z.ZodType, bytes: Uint8Array, maxBytes: number = MAX_MESSAGE_BYTES): DecodeResult<unknown> {
+export function decodeWith(
+  schema: z.ZodType,
+  bytes: Uint8Array,
+  maxBytes: number = MAX_MESSAGE_BYTES,
+): DecodeResult<unknown> {
   if (bytes instanceof Uint8Array && bytes.length > maxBytes) {
-    return { ok: false, error: { code: ProtocolErrorCode.TooLarge, field: '$', reason: `${bytes.length} bytes, more than the ${maxBytes} taken` } };
+    return {
+      ok: false,
+      error: {
+        code: ProtocolErrorCode.TooLarge,
+        field: '$',
+        reason: `${bytes.length} bytes, more than the ${maxBytes} taken`,
+      },
+    };
   }
   let value: unknown;
   try {
     if (!(bytes instanceof Uint8Array) || bytes.length === 0) throw new Error('empty or not bytes');
     value = packr.unpack(bytes);
   } catch (err) {
-    return { ok: false, error: { code: ProtocolErrorCode.Decode, field: '$', reason: `not msgpack: ${(err as Error)?.message ?? String(err)}` } };
+    return {
+      ok: false,
+      error: {
+        code: ProtocolErrorCode.Decode,
+        field: '$',
+        reason: `not msgpack: ${(err as Error)?.message ?? String(err)}`,
+      },
+    };
   }
   if (!isPlainMap(value)) {
-    return { ok: false, error: { code: ProtocolErrorCode.InvalidMessage, field: '$', reason: `must be a map, got ${describe(value)}` } };
+    return {
+      ok: false,
+      error: { code: ProtocolErrorCode.InvalidMessage, field: '$', reason: `must be a map, got ${describe(value)}` },
+    };
   }
   const { v, ...rest } = value;
   if (v !== PROTOCOL_VERSION) {
     return {
       ok: false,
-      error: { code: ProtocolErrorCode.ProtocolVersion, field: '$.v', reason: `expected protocol version ${PROTOCOL_VERSION}, got ${describe(v)}` },
+      error: {
+        code: ProtocolErrorCode.ProtocolVersion,
+        field: '$.v',
+        reason: `expected protocol version ${PROTOCOL_VERSION}, got ${describe(v)}`,
+      },
     };
   }
   const parsed = schema.safeParse(rest);
@@ -134,7 +169,11 @@ export function decodeWith(schema: z.ZodType, bytes: Uint8Array, maxBytes: numbe
     const issue = parsed.error.issues[0];
     return {
       ok: false,
-      error: { code: ProtocolErrorCode.InvalidMessage, field: fieldOf(issue?.path ?? []), reason: issue?.message ?? 'invalid' },
+      error: {
+        code: ProtocolErrorCode.InvalidMessage,
+        field: fieldOf(issue?.path ?? []),
+        reason: issue?.message ?? 'invalid',
+      },
     };
   }
   return { ok: true, msg: parsed.data };
@@ -144,7 +183,8 @@ function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return `an object (${Object.getPrototypeOf(value)?.constructor?.name ?? 'no prototype'})`;
+  if (typeof value === 'object')
+    return `an object (${Object.getPrototypeOf(value)?.constructor?.name ?? 'no prototype'})`;
   try {
     return `${typeof value} ${JSON.stringify(value) ?? String(value)}`.slice(0, 80);
   } catch {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { commandArgv, CommandTemplateError, describeCommand, parseCommandTemplate } from './command-template.ts';
+import { commandArgv, type CommandTemplateError, describeCommand, parseCommandTemplate } from './command-template.ts';
 
 const boot = { option: '--boot-command', placeholders: ['node'], required: ['node'] };
 
@@ -16,7 +16,15 @@ describe('command templates', () => {
   it('splits words as a shell would, without running one: quotes and backslashes', () => {
     const t = parseCommandTemplate(`ipmitool -H '{node}-bmc' -P "pa ss\\"word" chassis\\ power on`, boot);
     expect(t.argv).toEqual(['ipmitool', '-H', '{node}-bmc', '-P', 'pa ss"word', 'chassis power', 'on']);
-    expect(commandArgv(t, { node: 'n3' })).toEqual(['ipmitool', '-H', 'n3-bmc', '-P', 'pa ss"word', 'chassis power', 'on']);
+    expect(commandArgv(t, { node: 'n3' })).toEqual([
+      'ipmitool',
+      '-H',
+      'n3-bmc',
+      '-P',
+      'pa ss"word',
+      'chassis power',
+      'on',
+    ]);
   });
 
   it('takes a JSON argv as it is', () => {
@@ -34,7 +42,12 @@ describe('command templates', () => {
     expect(err.code).toBe('ENTROPY_COMMAND_TEMPLATE');
     expect(err.option).toBe('--boot-command');
     expect(err.message).toMatch(/^--boot-command: unquoted '>' at character 14: .*sh -c/);
-    expect(parseCommandTemplate(`sh -c 'start "$0" > /dev/null &' {node}`, boot).argv).toEqual(['sh', '-c', 'start "$0" > /dev/null &', '{node}']);
+    expect(parseCommandTemplate(`sh -c 'start "$0" > /dev/null &' {node}`, boot).argv).toEqual([
+      'sh',
+      '-c',
+      'start "$0" > /dev/null &',
+      '{node}',
+    ]);
   });
 
   it.each([
@@ -53,7 +66,10 @@ describe('command templates', () => {
   });
 
   it('needs no placeholder when none is required', () => {
-    expect(parseCommandTemplate('systemctl poweroff --no-block', { option: '--shutdown-command', placeholders: ['node'] }).argv).toEqual(['systemctl', 'poweroff', '--no-block']);
+    expect(
+      parseCommandTemplate('systemctl poweroff --no-block', { option: '--shutdown-command', placeholders: ['node'] })
+        .argv,
+    ).toEqual(['systemctl', 'poweroff', '--no-block']);
   });
 
   it('describes an argv on one line for logs', () => {

@@ -57,10 +57,12 @@ export function parseCommandTemplate(text: string, options: CommandTemplateOptio
   const used = new Set<string>();
   for (const word of argv)
     for (const m of word.matchAll(PLACEHOLDER_RE)) {
-      if (!options.placeholders.includes(m[1]!)) fail(`unknown placeholder {${m[1]}} (known: ${options.placeholders.map((p) => `{${p}}`).join(' ') || 'none'})`);
+      if (!options.placeholders.includes(m[1]!))
+        fail(`unknown placeholder {${m[1]}} (known: ${options.placeholders.map((p) => `{${p}}`).join(' ') || 'none'})`);
       used.add(m[1]!);
     }
-  for (const r of options.required ?? []) if (!used.has(r)) fail(`must use {${r}} (as one word, or part of one): ${JSON.stringify(text)}`);
+  for (const r of options.required ?? [])
+    if (!used.has(r)) fail(`must use {${r}} (as one word, or part of one): ${JSON.stringify(text)}`);
   return { argv };
 }
 
@@ -88,17 +90,23 @@ function jsonArgv(text: string, fail: (message: string) => never, unquotedPlaceh
   } catch (err) {
     fail(`starts with '[' but is not a JSON array: ${(err as Error).message}`);
   }
-  if (!Array.isArray(value) || !value.every((w) => typeof w === 'string')) fail('a JSON argv must be an array of strings');
+  if (!Array.isArray(value) || !value.every((w) => typeof w === 'string'))
+    fail('a JSON argv must be an array of strings');
   if (unquotedPlaceholders)
     for (const w of value as string[])
-      if (/\s/.test(w) && holdsPlaceholder(w)) fail(`placeholder in a word with blanks (${JSON.stringify(w)}): that word is shell code; pass the value as an argument of its own ("$1")`);
+      if (/\s/.test(w) && holdsPlaceholder(w))
+        fail(
+          `placeholder in a word with blanks (${JSON.stringify(w)}): that word is shell code; pass the value as an argument of its own ("$1")`,
+        );
   return value as string[];
 }
 
 function splitWords(text: string, fail: (message: string) => never, unquotedPlaceholders = false): string[] {
   const quotedPlaceholder = (s: string, at: number) => {
     if (unquotedPlaceholders && holdsPlaceholder(s))
-      fail(`placeholder inside quotes at character ${at + 1}: each placeholder is passed as one argument without a shell; remove the quotes`);
+      fail(
+        `placeholder inside quotes at character ${at + 1}: each placeholder is passed as one argument without a shell; remove the quotes`,
+      );
   };
   const words: string[] = [];
   let word: string | undefined;

@@ -23,7 +23,6 @@ const vmState = z.enum(['waiting', 'running', 'paused', 'sleeping', 'terminated'
 export const controlErrorSchema = actionErrorSchema;
 export type ControlError = z.infer<typeof controlErrorSchema>;
 
-
 export const statusRequestSchema = z.object({});
 export type StatusRequest = z.infer<typeof statusRequestSchema>;
 
@@ -56,13 +55,21 @@ export type StatusReply = z.infer<typeof statusReplySchema>;
 export const registeredVmSchema = z.object({ id: vmId, vjob: vjobId, demand: demandSchema, state: vmState.optional() });
 export const registeredVjobSchema = z.object({ id: vjobId, priority: z.number().finite(), submittedAt: time });
 
-const costLine = z.object({ base: z.number().finite().min(0).optional(), perMiB: z.number().finite().min(0).optional() });
+const costLine = z.object({
+  base: z.number().finite().min(0).optional(),
+  perMiB: z.number().finite().min(0).optional(),
+});
 type CostLine = z.infer<typeof costLine>;
 type NodeCostLines = Readonly<Record<string, Readonly<Record<string, CostLine>>>>;
 /** Cost-model overrides: a line per kind, and under `nodes` a line per node and kind. */
-export type CostModelOverridesMessage = { readonly [kind: string]: CostLine | NodeCostLines | undefined; readonly nodes?: NodeCostLines };
+export type CostModelOverridesMessage = {
+  readonly [kind: string]: CostLine | NodeCostLines | undefined;
+  readonly nodes?: NodeCostLines;
+};
 // The inferred type would give every key, `nodes` too, the type of a line: TypeScript cannot say "every key but one".
-const costModelOverridesSchema = z.object({ nodes: z.record(token, z.record(name, costLine)).optional() }).catchall(costLine) as unknown as z.ZodType<CostModelOverridesMessage>;
+const costModelOverridesSchema = z
+  .object({ nodes: z.record(token, z.record(name, costLine)).optional() })
+  .catchall(costLine) as unknown as z.ZodType<CostModelOverridesMessage>;
 
 export const applyRequestSchema = z.object({
   /** Chosen by the requester, so that it can subscribe to the plan's progress before asking. */
@@ -162,7 +169,10 @@ export const queuedVjobSchema = z.object({
 });
 export type QueuedVjobMessage = z.infer<typeof queuedVjobSchema>;
 
-const vjobReplySchema = z.union([z.object({ ok: z.literal(true), vjob: queuedVjobSchema }), z.object({ ok: z.literal(false), error: controlErrorSchema })]);
+const vjobReplySchema = z.union([
+  z.object({ ok: z.literal(true), vjob: queuedVjobSchema }),
+  z.object({ ok: z.literal(false), error: controlErrorSchema }),
+]);
 export const submitReplySchema = vjobReplySchema;
 export type SubmitReply = z.infer<typeof submitReplySchema>;
 

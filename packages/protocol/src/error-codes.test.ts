@@ -44,7 +44,9 @@ describe('the error code registry (error-codes.ts)', () => {
   it('every error class of the shipped packages extends EntropyError', () => {
     const files = PRODUCTION.flatMap((p) => sources(join(PACKAGES, p, 'src')));
     const others = files.flatMap((file) =>
-      [...readFileSync(file, 'utf8').matchAll(/class (\w+) extends (\w*Error)\b/g)].filter((m) => m[2] === 'Error' && m[1] !== 'EntropyError').map((m) => `${file}: ${m[1]}`),
+      [...readFileSync(file, 'utf8').matchAll(/class (\w+) extends (\w*Error)\b/g)]
+        .filter((m) => m[2] === 'Error' && m[1] !== 'EntropyError')
+        .map((m) => `${file}: ${m[1]}`),
     );
     expect(others).toEqual([]);
   });

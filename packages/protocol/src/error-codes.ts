@@ -215,8 +215,18 @@ export const DeployErrorCode = {
 export type DeployErrorCode = (typeof DeployErrorCode)[keyof typeof DeployErrorCode];
 
 const GROUPS = [
-  ProtocolErrorCode, ActionErrorCode, ControlErrorCode, ErrorCode, PolicyErrorCode, PlanErrorCode, ExecutorErrorCode,
-  NodePowerErrorCode, LeaseErrorCode, LabErrorCode, AgentErrorCode, DeployErrorCode,
+  ProtocolErrorCode,
+  ActionErrorCode,
+  ControlErrorCode,
+  ErrorCode,
+  PolicyErrorCode,
+  PlanErrorCode,
+  ExecutorErrorCode,
+  NodePowerErrorCode,
+  LeaseErrorCode,
+  LabErrorCode,
+  AgentErrorCode,
+  DeployErrorCode,
 ] as const;
 
 type CodeOf<Group> = Group extends unknown ? Group[keyof Group] : never;
@@ -224,4 +234,6 @@ type CodeOf<Group> = Group extends unknown ? Group[keyof Group] : never;
 export type EntropyErrorCode = CodeOf<(typeof GROUPS)[number]>;
 
 /** Every code, once. */
-export const ERROR_CODES: ReadonlySet<EntropyErrorCode> = new Set(GROUPS.flatMap((g) => Object.values(g) as EntropyErrorCode[]));
+export const ERROR_CODES: ReadonlySet<EntropyErrorCode> = new Set(
+  GROUPS.flatMap((g) => Object.values(g) as EntropyErrorCode[]),
+);

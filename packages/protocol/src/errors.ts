@@ -3,7 +3,6 @@ import { EntropyError } from './entropy-error.ts';
 
 export { ActionErrorCode, ProtocolErrorCode };
 
-
 /**
  * Failures that a retry of the same request cannot cure: the request itself is wrong, it reached
  * the wrong agent, its id or leader is spent, the VM (or the node, for a shutdown) is not in a

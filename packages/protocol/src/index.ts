@@ -1,9 +1,28 @@
 export { FINAL_ACTION_ERRORS, isFinalActionError, ProtocolError } from './errors.ts';
 export {
-  ActionErrorCode, AgentErrorCode, ControlErrorCode, DeployErrorCode, ERROR_CODES, type EntropyErrorCode, ErrorCode, ExecutorErrorCode, LabErrorCode,
-  LeaseErrorCode, NodePowerErrorCode, PlanErrorCode, PolicyErrorCode, ProtocolErrorCode,
+  ActionErrorCode,
+  AgentErrorCode,
+  ControlErrorCode,
+  DeployErrorCode,
+  ERROR_CODES,
+  type EntropyErrorCode,
+  ErrorCode,
+  ExecutorErrorCode,
+  LabErrorCode,
+  LeaseErrorCode,
+  NodePowerErrorCode,
+  PlanErrorCode,
+  PolicyErrorCode,
+  ProtocolErrorCode,
 } from './error-codes.ts';
-export { ACTION_TRANSITIONS, actionPath, type LifecycleState, SILENT_TRANSITIONS, STATE_AFTER, stateAfter } from './transitions.ts';
+export {
+  ACTION_TRANSITIONS,
+  actionPath,
+  type LifecycleState,
+  SILENT_TRANSITIONS,
+  STATE_AFTER,
+  stateAfter,
+} from './transitions.ts';
 export { type Logger, silentLogger } from './logger.ts';
 export { EntropyError, type InputIssue, InvalidInputError, jsonPath } from './entropy-error.ts';
 export {
@@ -96,5 +115,12 @@ export {
   type CommandTemplateOptions,
 } from './command-template.ts';
 export { CHUNK_MARGIN_BYTES, chunkSizeFor, joinReply, REPLY_SENTINEL, splitReply } from './chunks.ts';
-export { DEFAULT_INBOX_PREFIX, DEFAULT_MAX_CHUNK_BYTES, DEFAULT_MAX_PENDING_REPLIES, Watcher, type WatcherOptions, type WatchMessage } from './watch.ts';
+export {
+  DEFAULT_INBOX_PREFIX,
+  DEFAULT_MAX_CHUNK_BYTES,
+  DEFAULT_MAX_PENDING_REPLIES,
+  Watcher,
+  type WatcherOptions,
+  type WatchMessage,
+} from './watch.ts';
 export * from './control.ts';

@@ -93,7 +93,10 @@ export const nodeStatusSchema = z.object({
   /** Actions being executed right now. */
   inFlight: count,
   /** Which ones (the first MAX_STATUS_ACTIONS): the controller plans no VM an agent still acts on. */
-  actions: z.array(z.object({ actionId, type: z.enum(ACTION_TYPES), vm: vmId })).max(MAX_STATUS_ACTIONS).optional(),
+  actions: z
+    .array(z.object({ actionId, type: z.enum(ACTION_TYPES), vm: vmId }))
+    .max(MAX_STATUS_ACTIONS)
+    .optional(),
 });
 export type NodeStatus = z.infer<typeof nodeStatusSchema>;
 
@@ -201,7 +204,8 @@ const resultFields = {
 };
 
 const errorWhenFailed = (r: { ok: boolean; error?: unknown }, ctx: z.RefinementCtx) => {
-  if (!r.ok && r.error === undefined) ctx.addIssue({ code: 'custom', path: ['error'], message: 'is required when ok is false' });
+  if (!r.ok && r.error === undefined)
+    ctx.addIssue({ code: 'custom', path: ['error'], message: 'is required when ok is false' });
 };
 
 export const actionResultSchema = z
@@ -297,7 +301,13 @@ export type LedgerQuery = z.infer<typeof ledgerQuerySchema>;
 export const ledgerReplySchema = z.object({
   node: nodeId,
   /** One per asked id, in the order asked; `result` for the ended ones. */
-  entries: z.array(z.object({ actionId, status: z.enum(Object.values(LedgerStatus) as [LedgerStatus, ...LedgerStatus[]]), result: actionResultSchema.optional() })),
+  entries: z.array(
+    z.object({
+      actionId,
+      status: z.enum(Object.values(LedgerStatus) as [LedgerStatus, ...LedgerStatus[]]),
+      result: actionResultSchema.optional(),
+    }),
+  ),
   /** Set, with no entries, when the query was malformed. */
   error: actionErrorSchema.optional(),
 });

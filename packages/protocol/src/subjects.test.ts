@@ -26,18 +26,21 @@ describe('subjects', () => {
     expect(s.parse('entropy.node.n3.action')).toBeUndefined();
   });
 
-  it.each(['', 'a.b', 'n*', '>', 'n 1', 'x'.repeat(65)])('rejects the node id %j with a code naming the field', (bad) => {
-    const err = (() => {
-      try {
-        subjects().nodeStatus(bad);
-      } catch (e) {
-        return e as ProtocolError;
-      }
-    })();
-    expect(err).toBeInstanceOf(ProtocolError);
-    expect(err?.code).toBe('ENTROPY_INVALID_SUBJECT');
-    expect(err?.field).toBe('node');
-  });
+  it.each(['', 'a.b', 'n*', '>', 'n 1', 'x'.repeat(65)])(
+    'rejects the node id %j with a code naming the field',
+    (bad) => {
+      const err = (() => {
+        try {
+          subjects().nodeStatus(bad);
+        } catch (e) {
+          return e as ProtocolError;
+        }
+      })();
+      expect(err).toBeInstanceOf(ProtocolError);
+      expect(err?.code).toBe('ENTROPY_INVALID_SUBJECT');
+      expect(err?.field).toBe('node');
+    },
+  );
 
   it('rejects a bad prefix and a bad plan id', () => {
     expect(() => subjects('a..b')).toThrow(/prefix/);
@@ -61,7 +64,7 @@ describe('subjects', () => {
     expect(s.parse('_INBOX.abc')).toBeUndefined();
   });
 
-  it("gives each user an inbox prefix of its own, one token under _INBOX, and refuses a user name that is not one token", () => {
+  it('gives each user an inbox prefix of its own, one token under _INBOX, and refuses a user name that is not one token', () => {
     expect(inboxPrefixOf('agent-n4')).toBe('_INBOX.agent-n4');
     expect(inboxPrefixOf('entropy-controller')).toBe('_INBOX.entropy-controller');
     expect(() => inboxPrefixOf('a.b')).toThrow(/user/);

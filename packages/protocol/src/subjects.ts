@@ -98,7 +98,11 @@ export function subjects(prefix: string = DEFAULT_PREFIX): Subjects {
     allPlanProgress: () => `${p}.plan.*.progress`,
     control: (verb) => {
       if (!CONTROL_VERBS.includes(verb)) {
-        throw new ProtocolError(ProtocolErrorCode.InvalidSubject, 'verb', `unknown control verb ${JSON.stringify(verb)}`);
+        throw new ProtocolError(
+          ProtocolErrorCode.InvalidSubject,
+          'verb',
+          `unknown control verb ${JSON.stringify(verb)}`,
+        );
       }
       return `${p}.control.${verb}`;
     },
@@ -107,7 +111,15 @@ export function subjects(prefix: string = DEFAULT_PREFIX): Subjects {
       if (!subject.startsWith(`${p}.`)) return undefined;
       const t = subject.split('.').slice(depth);
       if (t.length === 3 && t[0] === 'node' && TOKEN_RE.test(t[1])) {
-        const leaf = { status: 'status', hello: 'hello', action: 'action', ledger: 'ledger', meta: 'meta', power: 'power', sim: 'simLink' } as const;
+        const leaf = {
+          status: 'status',
+          hello: 'hello',
+          action: 'action',
+          ledger: 'ledger',
+          meta: 'meta',
+          power: 'power',
+          sim: 'simLink',
+        } as const;
         const kind = leaf[t[2] as keyof typeof leaf];
         return kind === undefined ? undefined : { kind, node: t[1] };
       }

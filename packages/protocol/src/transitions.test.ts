@@ -32,6 +32,12 @@ describe('the one transition table', () => {
 
   it("the agent's default state after each action is the end of the action's first transition", () => {
     for (const type of ACTION_TYPES) expect(STATE_AFTER[type]).toBe(ACTION_TRANSITIONS[type][0]!.to);
-    expect(STATE_AFTER).toMatchObject({ run: 'running', suspend: 'sleeping', resume: 'paused', migrate: 'running', unpause: 'running' });
+    expect(STATE_AFTER).toMatchObject({
+      run: 'running',
+      suspend: 'sleeping',
+      resume: 'paused',
+      migrate: 'running',
+      unpause: 'running',
+    });
   });
 });

@@ -13,7 +13,9 @@ export type LifecycleState = 'waiting' | 'running' | 'paused' | 'sleeping' | 'te
  * (xl and virsh move a paused domain, which stays paused). The first transition of each action is
  * the state an agent reports when its driver cannot tell.
  */
-export const ACTION_TRANSITIONS: Readonly<Record<ActionType, readonly { readonly from: LifecycleState; readonly to: LifecycleState }[]>> = {
+export const ACTION_TRANSITIONS: Readonly<
+  Record<ActionType, readonly { readonly from: LifecycleState; readonly to: LifecycleState }[]>
+> = {
   run: [{ from: 'waiting', to: 'running' }],
   stop: [
     { from: 'running', to: 'terminated' },
@@ -43,7 +45,9 @@ export const STATE_AFTER: Readonly<Record<ActionType, LifecycleState>> = Object.
 const STATES: readonly LifecycleState[] = ['waiting', 'running', 'paused', 'sleeping', 'terminated'];
 
 /** Changes of state that take no action: a VM that never ran is dropped from the queue, nothing runs on a node. */
-export const SILENT_TRANSITIONS: readonly { readonly from: LifecycleState; readonly to: LifecycleState }[] = [{ from: 'waiting', to: 'terminated' }];
+export const SILENT_TRANSITIONS: readonly { readonly from: LifecycleState; readonly to: LifecycleState }[] = [
+  { from: 'waiting', to: 'terminated' },
+];
 
 /**
  * The actions that take a VM from one state to another, in order: the shortest path through the

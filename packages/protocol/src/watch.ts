@@ -50,7 +50,12 @@ const NODE_KINDS = {
 
 /** Reply kinds tried, in order, on a reply whose request was not seen. */
 const REPLY_SHAPES: readonly AnyKind[] = [
-  'actionResult', 'helloAck', 'ledgerReply', 'vmMetaAck', 'powerReply', 'simLinkReply',
+  'actionResult',
+  'helloAck',
+  'ledgerReply',
+  'vmMetaAck',
+  'powerReply',
+  'simLinkReply',
   ...CONTROL_VERBS.map((v) => `${v}Reply` as ControlKind),
 ];
 
@@ -72,7 +77,13 @@ interface Pending {
 /** JSON that survives msgpack's binary values and bigints. */
 function json(value: unknown): string {
   try {
-    return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v instanceof Uint8Array ? { base64: Buffer.from(v).toString('base64') } : v));
+    return JSON.stringify(value, (_k, v: unknown) =>
+      typeof v === 'bigint'
+        ? v.toString()
+        : v instanceof Uint8Array
+          ? { base64: Buffer.from(v).toString('base64') }
+          : v,
+    );
   } catch (err) {
     return JSON.stringify({ error: `cannot print: ${(err as Error).message}` });
   }
@@ -121,7 +132,14 @@ export class Watcher {
       kind = `${parsed.verb}Request` as ControlKind;
       replyKind = `${parsed.verb as ControlVerb}Reply` as ControlKind;
     } else [kind, replyKind] = NODE_KINDS[parsed.kind];
-    if (m.reply && replyKind) this.await(m.reply, { request: m.subject, kind: replyKind, chunked: parsed.kind === 'control', chunks: [], bytes: 0 });
+    if (m.reply && replyKind)
+      this.await(m.reply, {
+        request: m.subject,
+        kind: replyKind,
+        chunked: parsed.kind === 'control',
+        chunks: [],
+        bytes: 0,
+      });
     return this.decodedLine({ subject: m.subject, kind, ...replyTo }, decodeAs(kind, m.data));
   }
 
@@ -134,7 +152,16 @@ export class Watcher {
     if (m.data.length > 0) {
       if (this.chunkBytes + m.data.length > (this.options.maxChunkBytes ?? DEFAULT_MAX_CHUNK_BYTES)) {
         this.forget(m.subject);
-        return [json({ ...base, error: { code: ProtocolErrorCode.TooLarge, field: '$', reason: `chunks past ${this.options.maxChunkBytes ?? DEFAULT_MAX_CHUNK_BYTES} bytes held: not shown` } })];
+        return [
+          json({
+            ...base,
+            error: {
+              code: ProtocolErrorCode.TooLarge,
+              field: '$',
+              reason: `chunks past ${this.options.maxChunkBytes ?? DEFAULT_MAX_CHUNK_BYTES} bytes held: not shown`,
+            },
+          }),
+        ];
       }
       p.chunks.push(m.data);
       p.bytes += m.data.length;
@@ -145,7 +172,7 @@ export class Watcher {
     this.forget(m.subject);
     const whole = new Uint8Array(p.bytes);
     let at = 0;
-    for (const c of chunks) (whole.set(c, at), (at += c.length));
+    for (const c of chunks) whole.set(c, at), (at += c.length);
     return [this.decodedLine({ ...base, chunks: chunks.length }, decodeAs(p.kind, whole))];
   }
 
@@ -158,15 +185,37 @@ export class Watcher {
       first ??= r;
     }
     // Not a whole reply of any kind: a chunk of a longer one, or not Entropy's.
-    return json({ subject: m.subject, bytes: m.data.length, error: first && !first.ok && first.error.code !== ProtocolErrorCode.InvalidMessage ? first.error : { code: ProtocolErrorCode.InvalidMessage, field: '$', reason: 'no reply kind has this shape' } });
+    return json({
+      subject: m.subject,
+      bytes: m.data.length,
+      error:
+        first && !first.ok && first.error.code !== ProtocolErrorCode.InvalidMessage
+          ? first.error
+          : { code: ProtocolErrorCode.InvalidMessage, field: '$', reason: 'no reply kind has this shape' },
+    });
   }
 
   private journalLine(m: WatchMessage): string {
-    if (m.data.length > MAX_MESSAGE_BYTES) return json({ subject: m.subject, kind: 'journal', bytes: m.data.length, error: { code: ProtocolErrorCode.TooLarge, field: '$', reason: 'too large to show' } });
+    if (m.data.length > MAX_MESSAGE_BYTES)
+      return json({
+        subject: m.subject,
+        kind: 'journal',
+        bytes: m.data.length,
+        error: { code: ProtocolErrorCode.TooLarge, field: '$', reason: 'too large to show' },
+      });
     try {
-      return json({ subject: m.subject, kind: 'journal', msg: JSON.parse(Buffer.from(m.data).toString('utf8')) as unknown });
+      return json({
+        subject: m.subject,
+        kind: 'journal',
+        msg: JSON.parse(Buffer.from(m.data).toString('utf8')) as unknown,
+      });
     } catch (err) {
-      return json({ subject: m.subject, kind: 'journal', bytes: m.data.length, error: { code: ProtocolErrorCode.Decode, field: '$', reason: `not JSON: ${(err as Error).message}` } });
+      return json({
+        subject: m.subject,
+        kind: 'journal',
+        bytes: m.data.length,
+        error: { code: ProtocolErrorCode.Decode, field: '$', reason: `not JSON: ${(err as Error).message}` },
+      });
     }
   }
 
@@ -182,7 +231,12 @@ export class Watcher {
   }
 
   private rawLine(m: WatchMessage, inReplyTo: string | undefined): string {
-    const head = { subject: m.subject, ...(m.reply ? { reply: m.reply } : {}), ...(inReplyTo ? { inReplyTo } : {}), bytes: m.data.length };
+    const head = {
+      subject: m.subject,
+      ...(m.reply ? { reply: m.reply } : {}),
+      ...(inReplyTo ? { inReplyTo } : {}),
+      bytes: m.data.length,
+    };
     if (m.data.length === 0 || m.data.length > MAX_MESSAGE_BYTES) return json(head);
     try {
       return json({ ...head, value: unpackRaw(m.data) });

@@ -1,5 +1,16 @@
 import fc from 'fast-check';
-import { DEFAULT_COST_MODEL, type Instance, type Node, REACHABLE_TARGETS, reachableTargets, type VJob, VJOB_STATES, type VJobState, type VM, type VMState } from '@entropy/engine';
+import {
+  DEFAULT_COST_MODEL,
+  type Instance,
+  type Node,
+  REACHABLE_TARGETS,
+  reachableTargets,
+  type VJob,
+  VJOB_STATES,
+  type VJobState,
+  type VM,
+  type VMState,
+} from '@entropy/engine';
 
 export interface ArbitraryInstanceOptions {
   /** At most this many nodes (at least one); 6 by default. */
@@ -48,7 +59,12 @@ const nodeArb = fc.record({
 
 /** A drawn vjob, either kind. */
 interface RawVjob {
-  readonly vms: readonly { readonly cpu: number; readonly mem: number; readonly hostPick: number; readonly statePick?: number }[];
+  readonly vms: readonly {
+    readonly cpu: number;
+    readonly mem: number;
+    readonly hostPick: number;
+    readonly statePick?: number;
+  }[];
   readonly state: VJobState;
   readonly wantedPick: number;
   readonly inDecision: boolean;
@@ -92,7 +108,12 @@ export function arbitraryInstance(options: ArbitraryInstanceOptions = {}): fc.Ar
         const states: VMState[] = [];
         for (const v of raw.vms) {
           const vmId = `v${vms.length + 1}`;
-          const drawn = raw.layout === 'paused' ? 'paused' : raw.layout === 'mixed' ? MIXED_STATES[(v.statePick ?? 0) % MIXED_STATES.length]! : raw.state;
+          const drawn =
+            raw.layout === 'paused'
+              ? 'paused'
+              : raw.layout === 'mixed'
+                ? MIXED_STATES[(v.statePick ?? 0) % MIXED_STATES.length]!
+                : raw.state;
           // A VM on a node needs an online one; with none, it waits.
           const state = online.length === 0 && drawn !== 'waiting' && drawn !== 'terminated' ? 'waiting' : drawn;
           let host: string | undefined;
@@ -110,7 +131,10 @@ export function arbitraryInstance(options: ArbitraryInstanceOptions = {}): fc.Ar
         }
         vjobs.push({ id, vms: own, priority: raw.priority, submittedAt: vjobs.length });
         // The table's own order for a uniform vjob keeps the draws of older seeds.
-        const allowed = raw.layout === undefined || raw.layout === 'uniform' ? REACHABLE_TARGETS[states[0]!] : reachableTargets(states);
+        const allowed =
+          raw.layout === undefined || raw.layout === 'uniform'
+            ? REACHABLE_TARGETS[states[0]!]
+            : reachableTargets(states);
         if (raw.inDecision) decision[id] = allowed[raw.wantedPick % allowed.length]!;
       }
       return { configuration: { nodes, vms, vjobs }, decision, costModel: DEFAULT_COST_MODEL };

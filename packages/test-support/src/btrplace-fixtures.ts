@@ -7,7 +7,10 @@ export function tinyInstance(constraints: unknown[] = [], extra: Record<string, 
         offlineNodes: [2],
         readyVMs: [2],
       },
-      attributes: { vms: { '0': { boot: 4, migrate: 3, template: 'x' }, '2': { boot: 7 } }, nodes: { '2': { boot: 20 } } },
+      attributes: {
+        vms: { '0': { boot: 4, migrate: 3, template: 'x' }, '2': { boot: 7 } },
+        nodes: { '2': { boot: 20 } },
+      },
       views: [
         { id: 'shareableResource', rcId: 'cpu', defCapacity: 8, defConsumption: 1, nodes: { '1': 4 }, vms: { '0': 5 } },
         { id: 'shareableResource', rcId: 'mem', defCapacity: 1024, defConsumption: 100, nodes: {}, vms: {} },

@@ -1,20 +1,46 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Configuration, contextSwitch, type Decision, DEFAULT_COST_MODEL } from '@entropy/engine';
-import { findViableTarget, loadHighs, lowerBound, noWaitCost, targetEnumerationOptimum, type HighsSolver } from './exact-optimum.ts';
+import {
+  findViableTarget,
+  loadHighs,
+  lowerBound,
+  noWaitCost,
+  targetEnumerationOptimum,
+  type HighsSolver,
+} from './exact-optimum.ts';
 import { viableTargetIsReachable } from './reachability.ts';
 
 const node = (id: string, cpu: number, mem = 8192) => ({ id, capacity: { cpu, mem }, state: 'online' as const });
-const vm = (id: string, cpu: number, mem: number, state: 'running' | 'sleeping' | 'waiting', host?: string, vjob = id) => ({
-  id, vjob, demand: { cpu, mem }, state, ...(host ? { host } : {}),
+const vm = (
+  id: string,
+  cpu: number,
+  mem: number,
+  state: 'running' | 'sleeping' | 'waiting',
+  host?: string,
+  vjob = id,
+) => ({
+  id,
+  vjob,
+  demand: { cpu, mem },
+  state,
+  ...(host ? { host } : {}),
 });
 function configuration(nodes: Configuration['nodes'], vms: Configuration['vms']): Configuration {
-  const vjobs = [...new Set(vms.map((v) => v.vjob))].map((id) => ({ id, vms: vms.filter((v) => v.vjob === id).map((v) => v.id), priority: 0, submittedAt: 0 }));
+  const vjobs = [...new Set(vms.map((v) => v.vjob))].map((id) => ({
+    id,
+    vms: vms.filter((v) => v.vjob === id).map((v) => v.id),
+    priority: 0,
+    submittedAt: 0,
+  }));
   return { nodes, vms, vjobs };
 }
 const none: Decision = {};
 
 /** n1 is overloaded; every viable target swaps a and c between n1 and n2, and neither can go first. */
-const deadlock = configuration([node('n1', 3), node('n2', 2)], [vm('a', 2, 512, 'running', 'n1'), vm('b', 2, 1024, 'running', 'n1'), vm('c', 1, 256, 'running', 'n2')]);
+const deadlock = configuration(
+  [node('n1', 3), node('n2', 2)],
+  [vm('a', 2, 512, 'running', 'n1'), vm('b', 2, 1024, 'running', 'n1'), vm('c', 1, 256, 'running', 'n2')],
+);
 
 let highs: HighsSolver;
 beforeAll(async () => {
@@ -23,14 +49,20 @@ beforeAll(async () => {
 
 describe('findViableTarget', () => {
   it('finds hosts within capacity for every VM that must run', () => {
-    const c = configuration([node('n1', 2), node('n2', 2)], [vm('a', 1, 512, 'running', 'n1'), vm('b', 1, 512, 'waiting'), vm('c', 2, 512, 'waiting')]);
+    const c = configuration(
+      [node('n1', 2), node('n2', 2)],
+      [vm('a', 1, 512, 'running', 'n1'), vm('b', 1, 512, 'waiting'), vm('c', 2, 512, 'waiting')],
+    );
     const r = findViableTarget(c, { b: 'running', c: 'running' });
     expect(r.kind).toBe('found');
     if (r.kind === 'found') expect(new Set(Object.keys(r.hosts))).toEqual(new Set(['a', 'b', 'c']));
   });
 
   it('proves that three VMs of 2 cores do not pack on two nodes of 3 cores, though 6 cores are offered', () => {
-    const c = configuration([node('n1', 3), node('n2', 3)], [vm('a', 2, 512, 'waiting'), vm('b', 2, 512, 'waiting'), vm('c', 2, 512, 'waiting')]);
+    const c = configuration(
+      [node('n1', 3), node('n2', 3)],
+      [vm('a', 2, 512, 'waiting'), vm('b', 2, 512, 'waiting'), vm('c', 2, 512, 'waiting')],
+    );
     expect(findViableTarget(c, { a: 'running', b: 'running', c: 'running' }).kind).toBe('none');
   });
 
@@ -46,14 +78,25 @@ describe('findViableTarget', () => {
 
 describe('lowerBound', () => {
   it('moves the cheaper VM off an overloaded node: one migration of 512 MiB', () => {
-    const c = configuration([node('n1', 1), node('n2', 1)], [vm('a', 1, 1024, 'running', 'n1'), vm('b', 1, 512, 'running', 'n1')]);
+    const c = configuration(
+      [node('n1', 1), node('n2', 1)],
+      [vm('a', 1, 1024, 'running', 'n1'), vm('b', 1, 512, 'running', 'n1')],
+    );
     expect(lowerBound(highs, c, none, DEFAULT_COST_MODEL)).toEqual({ sumCompletion: 512, makespan: 512 });
-    expect(targetEnumerationOptimum(c, none, DEFAULT_COST_MODEL)).toMatchObject({ sumCompletion: 512, makespan: 512, targets: 2, looping: 0 });
+    expect(targetEnumerationOptimum(c, none, DEFAULT_COST_MODEL)).toMatchObject({
+      sumCompletion: 512,
+      makespan: 512,
+      targets: 2,
+      looping: 0,
+    });
   });
 
   it('charges a resumed vjob its longest resume plus the unpause, once per VM', () => {
     // Only one of the two fits on n1, where both images are. Remote resume costs 2 ms/MiB, local 1.
-    const c = configuration([node('n1', 1), node('n2', 1)], [vm('v1', 1, 1024, 'sleeping', 'n1', 'j'), vm('v2', 1, 2048, 'sleeping', 'n1', 'j')]);
+    const c = configuration(
+      [node('n1', 1), node('n2', 1)],
+      [vm('v1', 1, 1024, 'sleeping', 'n1', 'j'), vm('v2', 1, 2048, 'sleeping', 'n1', 'j')],
+    );
     // v2 local (2048) and v1 remote (2048): the unpause starts at 2048 and lasts 10, twice.
     const expected = { sumCompletion: 2048 + 2048 + 2 * 2058, makespan: 2058 };
     expect(lowerBound(highs, c, { j: 'running' }, DEFAULT_COST_MODEL)).toEqual(expected);
@@ -63,7 +106,12 @@ describe('lowerBound', () => {
   it('adds the actions that do not depend on hosts: pause then save, stop, run', () => {
     const c = configuration(
       [node('n1', 4)],
-      [vm('s1', 1, 1024, 'running', 'n1', 's'), vm('s2', 1, 256, 'running', 'n1', 's'), vm('t', 1, 512, 'running', 'n1'), vm('w', 1, 512, 'waiting')],
+      [
+        vm('s1', 1, 1024, 'running', 'n1', 's'),
+        vm('s2', 1, 256, 'running', 'n1', 's'),
+        vm('t', 1, 512, 'running', 'n1'),
+        vm('w', 1, 512, 'waiting'),
+      ],
     );
     const bound = lowerBound(highs, c, { s: 'sleeping', t: 'terminated', w: 'running' }, DEFAULT_COST_MODEL);
     // pauses 10 + 10, saves 10 + 1024 and 10 + 256, stop 1000, run 5000.
@@ -75,7 +123,10 @@ describe('lowerBound', () => {
     const d = { t: 'terminated', w: 'running' } as const;
     // stop ends at 1000; the run (5000) cannot start before, since n1 has no room until then.
     expect(lowerBound(highs, c, d, DEFAULT_COST_MODEL)).toEqual({ sumCompletion: 1000 + 6000, makespan: 6000 });
-    expect(lowerBound(highs, c, d, DEFAULT_COST_MODEL, { firstDeparture: false })).toEqual({ sumCompletion: 1000 + 5000, makespan: 5000 });
+    expect(lowerBound(highs, c, d, DEFAULT_COST_MODEL, { firstDeparture: false })).toEqual({
+      sumCompletion: 1000 + 5000,
+      makespan: 5000,
+    });
     const plan = contextSwitch(c, d, DEFAULT_COST_MODEL);
     expect(plan.feasible && plan.sumCompletion).toBe(7000);
   });
@@ -86,7 +137,10 @@ describe('lowerBound', () => {
   });
 
   it('never exceeds the engine plan on a context switch that needs no waiting', () => {
-    const c = configuration([node('n1', 2), node('n2', 2)], [vm('a', 1, 1024, 'running', 'n1'), vm('b', 2, 2048, 'sleeping', 'n1'), vm('w', 1, 512, 'waiting')]);
+    const c = configuration(
+      [node('n1', 2), node('n2', 2)],
+      [vm('a', 1, 1024, 'running', 'n1'), vm('b', 2, 2048, 'sleeping', 'n1'), vm('w', 1, 512, 'waiting')],
+    );
     const d = { b: 'running', w: 'running' } as const;
     const plan = contextSwitch(c, d, DEFAULT_COST_MODEL);
     expect(plan.feasible).toBe(true);

@@ -7,7 +7,25 @@
  * purpose: it measures how good the engine's choice of target is, given its own scheduler.
  */
 import fc from 'fast-check';
-import { compileProblem, type Configuration, contextSwitch, costKindOf, type CostModel, type Decision, dimensionsOf, durationOf, fixedPlacementCost, inferActions, type Instance, mulberry32, schedule, type VJobState, vmCostAt, vmTarget, wantedStates } from '@entropy/engine';
+import {
+  compileProblem,
+  type Configuration,
+  contextSwitch,
+  costKindOf,
+  type CostModel,
+  type Decision,
+  dimensionsOf,
+  durationOf,
+  fixedPlacementCost,
+  inferActions,
+  type Instance,
+  mulberry32,
+  schedule,
+  type VJobState,
+  vmCostAt,
+  vmTarget,
+  wantedStates,
+} from '@entropy/engine';
 import type { HighsSolver } from './highs.ts';
 import { optimalPlacementCost } from './placement-optimum.ts';
 import { arbitraryInstance } from './arbitrary-instance.ts';
@@ -100,13 +118,18 @@ export function findViableTarget(configuration: Configuration, decision: Decisio
   const order = [...view.mustRun].sort((a, b) => sizeOf(view, b, totalCap) - sizeOf(view, a, totalCap) || a - b);
   // Demand still to place from position i on, per dimension: if it exceeds the free room, prune.
   const rest: number[][] = Array.from({ length: order.length + 1 }, () => new Array<number>(D).fill(0));
-  for (let i = order.length - 1; i >= 0; i--) for (let d = 0; d < D; d++) rest[i]![d] = rest[i + 1]![d]! + view.vms[order[i]!]!.demand[d]!;
+  for (let i = order.length - 1; i >= 0; i--)
+    for (let d = 0; d < D; d++) rest[i]![d] = rest[i + 1]![d]! + view.vms[order[i]!]!.demand[d]!;
   const usage = view.capacity.map(() => new Array<number>(D).fill(0));
   const used = new Array<number>(D).fill(0);
   const hosts = new Int32Array(order.length).fill(-1);
   const failed = new Set<string>();
   let visits = 0;
-  const keyOf = (i: number) => `${i}|${nodes.map((n) => `${view.capacity[n]!.join(',')}:${usage[n]!.join(',')}`).sort().join('|')}`;
+  const keyOf = (i: number) =>
+    `${i}|${nodes
+      .map((n) => `${view.capacity[n]!.join(',')}:${usage[n]!.join(',')}`)
+      .sort()
+      .join('|')}`;
   const search = (i: number): boolean | 'budget' => {
     if (i === order.length) return true;
     if (++visits > budget) return 'budget';
@@ -193,7 +216,10 @@ export function guardedCostModel(costModel: CostModel, limit = 2_000): CostModel
   Object.defineProperty(guarded, 'migrate', {
     enumerable: true,
     get() {
-      if (++reads > limit) throw new EngineLoopError(`the engine priced ${limit} migrations on a tiny instance: it loops (pivots without progress)`);
+      if (++reads > limit)
+        throw new EngineLoopError(
+          `the engine priced ${limit} migrations on a tiny instance: it loops (pivots without progress)`,
+        );
       return costModel.migrate;
     },
   });
@@ -227,7 +253,11 @@ export function targetEnumerationOptimum(
   let looping = 0;
   let scheduled = 0;
   const targets = forEachViableTarget(view, (hosts) => {
-    if (placementCostCap !== undefined && placementCostOf(configuration, decision, costModel, view, hosts) > placementCostCap + EPS) return;
+    if (
+      placementCostCap !== undefined &&
+      placementCostOf(configuration, decision, costModel, view, hosts) > placementCostCap + EPS
+    )
+      return;
     const bar = best ?? incumbent;
     if (bar) {
       const floor = relaxedCostAt(relaxation, hosts);
@@ -250,14 +280,19 @@ export function targetEnumerationOptimum(
       sum += t.end;
       if (t.end > makespan) makespan = t.end;
     }
-    if (!best) best = incumbent ? { sumCompletion: Math.min(sum, incumbent.sumCompletion), makespan: Math.min(makespan, incumbent.makespan) } : { sumCompletion: sum, makespan };
+    if (!best)
+      best = incumbent
+        ? { sumCompletion: Math.min(sum, incumbent.sumCompletion), makespan: Math.min(makespan, incumbent.makespan) }
+        : { sumCompletion: sum, makespan };
     else {
       if (sum < best.sumCompletion) best.sumCompletion = sum;
       if (makespan < best.makespan) best.makespan = makespan;
     }
   });
   const found = best ?? incumbent;
-  return found ? { sumCompletion: found.sumCompletion, makespan: found.makespan, targets, scheduled, looping } : undefined;
+  return found
+    ? { sumCompletion: found.sumCompletion, makespan: found.makespan, targets, scheduled, looping }
+    : undefined;
 }
 
 /**
@@ -285,13 +320,18 @@ interface Relaxation {
 }
 
 function relax(view: TinyView, costModel: CostModel, firstDeparture: boolean): Relaxation {
-  const dur = (type: 'pause' | 'suspend' | 'stop' | 'run' | 'migrate' | 'unpause' | 'resume', mem: number, remote = false) =>
-    durationOf(costModel, costKindOf(type, remote), mem);
+  const dur = (
+    type: 'pause' | 'suspend' | 'stop' | 'run' | 'migrate' | 'unpause' | 'resume',
+    mem: number,
+    remote = false,
+  ) => durationOf(costModel, costKindOf(type, remote), mem);
   const pauseOf = new Map<string, number>();
   const unpauseOf = new Map<string, number>();
   for (const v of view.vms) {
-    if (v.from === 'running' && v.to === 'sleeping') pauseOf.set(v.vjob, Math.max(pauseOf.get(v.vjob) ?? 0, dur('pause', v.mem)));
-    if (v.from === 'sleeping' && v.to === 'running') unpauseOf.set(v.vjob, Math.max(unpauseOf.get(v.vjob) ?? 0, dur('unpause', v.mem)));
+    if (v.from === 'running' && v.to === 'sleeping')
+      pauseOf.set(v.vjob, Math.max(pauseOf.get(v.vjob) ?? 0, dur('pause', v.mem)));
+    if (v.from === 'sleeping' && v.to === 'running')
+      unpauseOf.set(v.vjob, Math.max(unpauseOf.get(v.vjob) ?? 0, dur('unpause', v.mem)));
   }
   const D = view.dims.length;
   const sourceUsage = view.capacity.map(() => new Array<number>(D).fill(0));
@@ -328,12 +368,19 @@ function relax(view: TinyView, costModel: CostModel, firstDeparture: boolean): R
     const from = view.vms[vi]!.from;
     return from === 'running' ? 'migrate' : from === 'sleeping' ? 'resume' : 'run';
   });
-  const moves = view.mustRun.map((vi, i) => view.capacity.map((_, n) => kind[i] !== 'migrate' || n !== view.vms[vi]!.host));
+  const moves = view.mustRun.map((vi, i) =>
+    view.capacity.map((_, n) => kind[i] !== 'migrate' || n !== view.vms[vi]!.host),
+  );
   const arrival = view.mustRun.map((vi, i) => {
     const v = view.vms[vi]!;
     return view.capacity.map((_, n) => {
       if (!moves[i]![n]) return 0;
-      const own = kind[i] === 'migrate' ? dur('migrate', v.mem) : kind[i] === 'resume' ? dur('resume', v.mem, n !== v.host) : dur('run', v.mem);
+      const own =
+        kind[i] === 'migrate'
+          ? dur('migrate', v.mem)
+          : kind[i] === 'resume'
+            ? dur('resume', v.mem, n !== v.host)
+            : dur('run', v.mem);
       const wait = firstDeparture ? roomAt(n, v.demand) : 0;
       return wait + own;
     });
@@ -371,10 +418,18 @@ function relaxedCostAt(r: Relaxation, at: ArrayLike<number>): Cost {
 }
 
 /** The cost of one target if no action ever waited for room: a plan that costs more waited somewhere. */
-export function noWaitCost(configuration: Configuration, decision: Decision, costModel: CostModel, hostOf: (vmId: string) => string): Cost {
+export function noWaitCost(
+  configuration: Configuration,
+  decision: Decision,
+  costModel: CostModel,
+  hostOf: (vmId: string) => string,
+): Cost {
   const view = viewOf(configuration, decision);
   const nodeIndex = new Map(view.nodeIds.map((id, n) => [id, n]));
-  return relaxedCostAt(relax(view, costModel, false), view.mustRun.map((vi) => nodeIndex.get(hostOf(view.vms[vi]!.id))!));
+  return relaxedCostAt(
+    relax(view, costModel, false),
+    view.mustRun.map((vi) => nodeIndex.get(hostOf(view.vms[vi]!.id))!),
+  );
 }
 
 export { loadHighs, type HighsSolver } from './highs.ts';
@@ -402,18 +457,30 @@ export interface BoundOptions {
  * planner's ordering only add to a real plan, so (plan - bound) / bound over-estimates the gap to
  * the true optimum. Undefined when no viable target exists.
  */
-export function lowerBound(highs: HighsSolver, configuration: Configuration, decision: Decision, costModel: CostModel, options: BoundOptions = {}): Cost | undefined {
+export function lowerBound(
+  highs: HighsSolver,
+  configuration: Configuration,
+  decision: Decision,
+  costModel: CostModel,
+  options: BoundOptions = {},
+): Cost | undefined {
   const view = viewOf(configuration, decision);
   const r = relax(view, costModel, options.firstDeparture ?? true);
   const fixedSum = r.fixed.reduce((s, c) => s + c, 0);
   const fixedMax = r.fixed.reduce((s, c) => Math.max(s, c), 0);
   const unpauseFixed = r.resumed.reduce((s, j) => s + j.unpause * j.vms.length, 0);
   if (view.mustRun.length === 0) return { sumCompletion: fixedSum, makespan: fixedMax };
-  const cap = options.placementCostCap !== undefined ? placementCap(configuration, decision, costModel, view, options.placementCostCap) : undefined;
+  const cap =
+    options.placementCostCap !== undefined
+      ? placementCap(configuration, decision, costModel, view, options.placementCostCap)
+      : undefined;
   const sum = solveMilp(highs, view, r, 'sum', cap);
   if (sum === undefined) return undefined;
   const makespan = solveMilp(highs, view, r, 'makespan', cap)!;
-  return { sumCompletion: Math.round(sum + fixedSum + unpauseFixed), makespan: Math.round(Math.max(fixedMax, makespan)) };
+  return {
+    sumCompletion: Math.round(sum + fixedSum + unpauseFixed),
+    makespan: Math.round(Math.max(fixedMax, makespan)),
+  };
 }
 
 const x = (i: number, n: number) => `x_${i}_${n}`;
@@ -424,28 +491,52 @@ interface PlacementCap {
   readonly cap: number;
 }
 
-function placementCap(configuration: Configuration, decision: Decision, costModel: CostModel, view: TinyView, cap: number): PlacementCap {
+function placementCap(
+  configuration: Configuration,
+  decision: Decision,
+  costModel: CostModel,
+  view: TinyView,
+  cap: number,
+): PlacementCap {
   const p = compileProblem(configuration, decision, costModel);
   return { cost: (i, n) => vmCostAt(p, view.vms[view.mustRun[i]!]!.index, n), cap: cap - fixedPlacementCost(p) };
 }
 
 /** The placement cost of a target given as a host per VM that must run (view order). */
-function placementCostOf(configuration: Configuration, decision: Decision, costModel: CostModel, view: TinyView, hosts: ArrayLike<number>): number {
+function placementCostOf(
+  configuration: Configuration,
+  decision: Decision,
+  costModel: CostModel,
+  view: TinyView,
+  hosts: ArrayLike<number>,
+): number {
   const p = compileProblem(configuration, decision, costModel);
   let cost = fixedPlacementCost(p);
   view.mustRun.forEach((vi, i) => (cost += vmCostAt(p, view.vms[vi]!.index, hosts[i]!)));
   return cost;
 }
 
-function solveMilp(highs: HighsSolver, view: TinyView, r: Relaxation, objective: 'sum' | 'makespan', cap?: PlacementCap): number | undefined {
+function solveMilp(
+  highs: HighsSolver,
+  view: TinyView,
+  r: Relaxation,
+  objective: 'sum' | 'makespan',
+  cap?: PlacementCap,
+): number | undefined {
   const nodes = view.online.flatMap((on, n) => (on ? [n] : []));
   const candidates = view.mustRun.map((vi, i) =>
-    nodes.filter((n) => Number.isFinite(r.arrival[i]![n]!) && view.vms[vi]!.demand.every((q, d) => q <= view.capacity[n]![d]! + EPS)),
+    nodes.filter(
+      (n) =>
+        Number.isFinite(r.arrival[i]![n]!) && view.vms[vi]!.demand.every((q, d) => q <= view.capacity[n]![d]! + EPS),
+    ),
   );
   if (candidates.some((c) => c.length === 0)) return undefined;
   const rows: string[] = [];
   const terms = (pairs: readonly [number, string][]) =>
-    pairs.filter(([c]) => c !== 0).map(([c, v], k) => `${c < 0 ? '-' : k === 0 ? '' : '+'} ${Math.abs(c)} ${v}`).join(' ');
+    pairs
+      .filter(([c]) => c !== 0)
+      .map(([c, v], k) => `${c < 0 ? '-' : k === 0 ? '' : '+'} ${Math.abs(c)} ${v}`)
+      .join(' ');
   candidates.forEach((c, i) => rows.push(`assign_${i}: ${c.map((n) => x(i, n)).join(' + ')} = 1`));
   for (const n of nodes) {
     view.dims.forEach((_, d) => {
@@ -465,7 +556,8 @@ function solveMilp(highs: HighsSolver, view: TinyView, r: Relaxation, objective:
     if (pairs.some(([c]) => c !== 0)) rows.push(`placement_cost: ${terms(pairs)} <= ${cap.cap}`);
   }
   // U_k >= the arrival of each resumed VM of vjob k: the unpause waits for the last resume.
-  const arrivalTerms = (i: number) => terms(candidates[i]!.map((n) => [-r.arrival[i]![n]!, x(i, n)] as [number, string]));
+  const arrivalTerms = (i: number) =>
+    terms(candidates[i]!.map((n) => [-r.arrival[i]![n]!, x(i, n)] as [number, string]));
   r.resumed.forEach((j, k) => {
     for (const i of j.vms) rows.push(`unpause_${k}_${i}: U_${k} ${arrivalTerms(i)} >= 0`);
   });
@@ -528,7 +620,8 @@ export interface GapRecord {
 /** Targets are enumerated up to this size: 4 online nodes and 8 VMs that must run (at most 4^8 targets). */
 export const ENUMERATION_LIMIT = { nodes: 4, mustRun: 8 } as const;
 
-const ratio = (engine: number, reference: number) => (reference > 0 ? (engine - reference) / reference : engine > 0 ? Infinity : 0);
+const ratio = (engine: number, reference: number) =>
+  reference > 0 ? (engine - reference) / reference : engine > 0 ? Infinity : 0;
 
 export function measureGap(
   highs: HighsSolver,
@@ -540,14 +633,21 @@ export function measureGap(
   const { configuration, decision, costModel } = instance;
   // The engine minimizes the placement cost first: its plans are judged among the targets of minimal cost.
   const optimalCost = optimalPlacementCost(highs, { configuration, decision, costModel });
-  if (optimalCost === undefined) throw new Error(`${label}: the engine found a plan but the MILP finds no viable target`);
+  if (optimalCost === undefined)
+    throw new Error(`${label}: the engine found a plan but the MILP finds no viable target`);
   const bound = lowerBound(highs, configuration, decision, costModel, { placementCostCap: optimalCost });
   if (!bound) throw new Error(`${label}: the engine found a plan but the MILP finds no viable target`);
   const view = viewOf(configuration, decision);
   const onlineNodes = view.online.filter(Boolean).length;
   const enumeration =
     onlineNodes <= ENUMERATION_LIMIT.nodes && view.mustRun.length <= ENUMERATION_LIMIT.mustRun
-      ? targetEnumerationOptimum(configuration, decision, costModel, { sumCompletion: plan.sumCompletion, makespan: plan.makespan }, optimalCost)
+      ? targetEnumerationOptimum(
+          configuration,
+          decision,
+          costModel,
+          { sumCompletion: plan.sumCompletion, makespan: plan.makespan },
+          optimalCost,
+        )
       : undefined;
   const relaxed = noWaitCost(configuration, decision, costModel, (id) => plan.target[id]!.host!);
   const engine = { sumCompletion: plan.sumCompletion, makespan: plan.makespan };
@@ -556,12 +656,28 @@ export function measureGap(
     label,
     engine,
     bound,
-    placement: { engine: plan.stats?.finalCost ?? placementCostOf(configuration, decision, costModel, view, view.mustRun.map((vi) => view.nodeIds.indexOf(plan.target[view.vms[vi]!.id]!.host!))), optimal: optimalCost },
+    placement: {
+      engine:
+        plan.stats?.finalCost ??
+        placementCostOf(
+          configuration,
+          decision,
+          costModel,
+          view,
+          view.mustRun.map((vi) => view.nodeIds.indexOf(plan.target[view.vms[vi]!.id]!.host!)),
+        ),
+      optimal: optimalCost,
+    },
     ...(enumeration ? { enumeration } : {}),
     waited: engine.sumCompletion > relaxed.sumCompletion,
     gap: { sum: ratio(engine.sumCompletion, bound.sumCompletion), makespan: ratio(engine.makespan, bound.makespan) },
     ...(enumeration
-      ? { enumerationGap: { sum: ratio(engine.sumCompletion, enumeration.sumCompletion), makespan: ratio(engine.makespan, enumeration.makespan) } }
+      ? {
+          enumerationGap: {
+            sum: ratio(engine.sumCompletion, enumeration.sumCompletion),
+            makespan: ratio(engine.makespan, enumeration.makespan),
+          },
+        }
       : {}),
   };
 }
@@ -636,7 +752,10 @@ export function* gapInstances(family: GapFamily, seed: number): Generator<{ labe
 }
 
 /** Runs the engine on `count` plannable instances of every family and compares each plan with the references. */
-export function measureGaps(highs: HighsSolver, options: GapRunOptions): { records: GapRecord[]; instances: Map<string, Instance>; looping: string[] } {
+export function measureGaps(
+  highs: HighsSolver,
+  options: GapRunOptions,
+): { records: GapRecord[]; instances: Map<string, Instance>; looping: string[] } {
   const records: GapRecord[] = [];
   const looping: string[] = [];
   const instances = new Map<string, Instance>();
@@ -685,9 +804,15 @@ export function summarizeGaps(records: readonly GapRecord[]): FamilySummary[] {
       vsBound: {
         sum: gapStats(rs, (r) => r.gap.sum),
         makespan: gapStats(rs, (r) => r.gap.makespan),
-        sumNoWait: gapStats(rs.filter((r) => !r.waited), (r) => r.gap.sum),
+        sumNoWait: gapStats(
+          rs.filter((r) => !r.waited),
+          (r) => r.gap.sum,
+        ),
       },
-      vsEnumeration: { sum: gapStats(rs, (r) => r.enumerationGap?.sum), makespan: gapStats(rs, (r) => r.enumerationGap?.makespan) },
+      vsEnumeration: {
+        sum: gapStats(rs, (r) => r.enumerationGap?.sum),
+        makespan: gapStats(rs, (r) => r.enumerationGap?.makespan),
+      },
     };
   });
 }

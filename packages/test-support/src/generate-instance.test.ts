@@ -1,10 +1,27 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canReach, type Configuration, contextSwitch, type Instance, parseInstance, type VJobState } from '@entropy/engine';
-import { arbitraryInstance, generateInstance, generateInstanceJson, mulberry32, toInstanceJson } from './generate-instance.ts';
+import {
+  canReach,
+  type Configuration,
+  contextSwitch,
+  type Instance,
+  parseInstance,
+  type VJobState,
+} from '@entropy/engine';
+import {
+  arbitraryInstance,
+  generateInstance,
+  generateInstanceJson,
+  mulberry32,
+  toInstanceJson,
+} from './generate-instance.ts';
 
 const small = { nodes: 40, vms: 300 };
-const withoutStats = ({ configuration, decision, costModel }: Instance): Instance => ({ configuration, decision, costModel });
+const withoutStats = ({ configuration, decision, costModel }: Instance): Instance => ({
+  configuration,
+  decision,
+  costModel,
+});
 
 function overloadedNodes(c: Configuration): string[] {
   return c.nodes
@@ -29,7 +46,9 @@ describe('mulberry32', () => {
 describe('generateInstance', () => {
   it('returns the same instance for the same seed and another for another seed', () => {
     expect(generateInstance({ ...small, seed: 7 })).toEqual(generateInstance({ ...small, seed: 7 }));
-    expect(generateInstance({ ...small, seed: 8 }).configuration).not.toEqual(generateInstance({ ...small, seed: 7 }).configuration);
+    expect(generateInstance({ ...small, seed: 8 }).configuration).not.toEqual(
+      generateInstance({ ...small, seed: 7 }).configuration,
+    );
   });
 
   it('writes an instance file that parseInstance reads back unchanged', () => {

@@ -1,4 +1,18 @@
-import { type Configuration, COST_KINDS, type CostModel, type Decision, DEFAULT_COST_MODEL, type Instance, type InstanceJson, mulberry32, type Node, type Rng, type VJob, type VJobState, type VM } from '@entropy/engine';
+import {
+  type Configuration,
+  COST_KINDS,
+  type CostModel,
+  type Decision,
+  DEFAULT_COST_MODEL,
+  type Instance,
+  type InstanceJson,
+  mulberry32,
+  type Node,
+  type Rng,
+  type VJob,
+  type VJobState,
+  type VM,
+} from '@entropy/engine';
 
 export { arbitraryInstance, type ArbitraryInstanceOptions } from './arbitrary-instance.ts';
 export { mulberry32, type Rng } from '@entropy/engine';
@@ -99,7 +113,12 @@ export function generateInstance(options: Partial<GenerateOptions> = {}): Genera
 
   const nodeId = idMaker('n', o.nodes);
   const classes = o.nodeClasses;
-  const nodeCap = Array.from({ length: o.nodes }, () => rng.weighted(classes, classes.map((c) => c.weight)));
+  const nodeCap = Array.from({ length: o.nodes }, () =>
+    rng.weighted(
+      classes,
+      classes.map((c) => c.weight),
+    ),
+  );
   const cap = { cpu: sum(nodeCap.map((c) => c.cpu)), mem: sum(nodeCap.map((c) => c.mem)) };
   const used = nodeCap.map(() => ({ cpu: 0, mem: 0 }));
 
@@ -189,7 +208,11 @@ export function generateInstance(options: Partial<GenerateOptions> = {}): Genera
     target.mem += sign * need.mem;
   }
 
-  const nodes: Node[] = nodeCap.map((c, i) => ({ id: nodeId(i), capacity: { cpu: c.cpu, mem: c.mem }, state: 'online' }));
+  const nodes: Node[] = nodeCap.map((c, i) => ({
+    id: nodeId(i),
+    capacity: { cpu: c.cpu, mem: c.mem },
+    state: 'online',
+  }));
   const vms: VM[] = drafts.map((d) => ({
     id: d.id,
     vjob: vjobId(d.vjob),
@@ -268,7 +291,12 @@ function decide(
     'waiting->running': byState('waiting'),
   };
   const decision = new Map<number, VJobState>();
-  const changes: Record<ChangeKind, number> = { 'running->sleeping': 0, 'running->terminated': 0, 'sleeping->running': 0, 'waiting->running': 0 };
+  const changes: Record<ChangeKind, number> = {
+    'running->sleeping': 0,
+    'running->terminated': 0,
+    'sleeping->running': 0,
+    'waiting->running': 0,
+  };
   const target = { ...running };
   for (const kind of Object.keys(CHANGE_SHARES) as ChangeKind[]) {
     const wanted = Math.round(total * CHANGE_SHARES[kind]);
@@ -303,7 +331,15 @@ export function toInstanceJson(instance: Instance): InstanceJson {
     }),
     vms: vms.map((v) => {
       const { cpu, mem, resources } = split(v.demand);
-      return { id: v.id, vjob: v.vjob, cpu, mem, state: v.state, ...(v.host !== undefined ? { host: v.host } : {}), ...(resources ? { resources } : {}) };
+      return {
+        id: v.id,
+        vjob: v.vjob,
+        cpu,
+        mem,
+        state: v.state,
+        ...(v.host !== undefined ? { host: v.host } : {}),
+        ...(resources ? { resources } : {}),
+      };
     }),
     vjobs: vjobs.map((j) => ({ id: j.id, priority: j.priority, submittedAt: j.submittedAt })),
     decision: { ...instance.decision },
@@ -326,7 +362,8 @@ function checkOptions(o: GenerateOptions): void {
     fail('vjobSize', 'must satisfy 1 <= min <= max (integers)');
   for (const f of ['load', 'changeFraction', 'maxTargetLoad'] as const)
     if (!(o[f] >= 0 && o[f] <= 1)) fail(f, 'must be between 0 and 1');
-  if (!Number.isInteger(o.overloadedNodes) || o.overloadedNodes < 0) fail('overloadedNodes', 'must be a non-negative integer');
+  if (!Number.isInteger(o.overloadedNodes) || o.overloadedNodes < 0)
+    fail('overloadedNodes', 'must be a non-negative integer');
   if (o.nodeClasses.length === 0) fail('nodeClasses', 'must name at least one class');
 }
 

@@ -1,4 +1,13 @@
-import { compileProblem, contextSwitch, type FeasiblePlan, fixedPlacementCost, type Instance, type Problem, verifyPlan, vmCostAt } from '@entropy/engine';
+import {
+  compileProblem,
+  contextSwitch,
+  type FeasiblePlan,
+  fixedPlacementCost,
+  type Instance,
+  type Problem,
+  verifyPlan,
+  vmCostAt,
+} from '@entropy/engine';
 import { generateInstance } from './generate-instance.ts';
 import type { HighsSolver } from './highs.ts';
 
@@ -7,7 +16,10 @@ import type { HighsSolver } from './highs.ts';
  * constraints: a MILP solved by HiGHS, one binary per VM that must run and node it fits on,
  * capacity in every dimension. Undefined when no viable target exists.
  */
-export function optimalPlacementCost(highs: HighsSolver, instance: Pick<Instance, 'configuration' | 'decision' | 'costModel'>): number | undefined {
+export function optimalPlacementCost(
+  highs: HighsSolver,
+  instance: Pick<Instance, 'configuration' | 'decision' | 'costModel'>,
+): number | undefined {
   const p = compileProblem(instance.configuration, instance.decision, instance.costModel);
   const D = p.dims.length;
   const runs: number[] = [];
@@ -17,22 +29,34 @@ export function optimalPlacementCost(highs: HighsSolver, instance: Pick<Instance
   const nodes: number[] = [];
   for (let n = 0; n < p.nodeCount; n++) if (p.usable[n]) nodes.push(n);
   const x = (v: number, n: number) => `x_${v}_${n}`;
-  const candidates = runs.map((v) => nodes.filter((n) => {
-    for (let d = 0; d < D; d++) if (p.demand[v * D + d]! > p.capacity[n * D + d]! + 1e-9) return false;
-    return true;
-  }));
+  const candidates = runs.map((v) =>
+    nodes.filter((n) => {
+      for (let d = 0; d < D; d++) if (p.demand[v * D + d]! > p.capacity[n * D + d]! + 1e-9) return false;
+      return true;
+    }),
+  );
   if (candidates.some((c) => c.length === 0)) return undefined;
   const rows: string[] = [];
   runs.forEach((v, i) => rows.push(`a_${v}: ${candidates[i]!.map((n) => x(v, n)).join(' + ')} = 1`));
   for (const n of nodes) {
     for (let d = 0; d < D; d++) {
-      const terms = runs.flatMap((v, i) => (candidates[i]!.includes(n) && p.demand[v * D + d]! > 0 ? [`${p.demand[v * D + d]} ${x(v, n)}`] : []));
+      const terms = runs.flatMap((v, i) =>
+        candidates[i]!.includes(n) && p.demand[v * D + d]! > 0 ? [`${p.demand[v * D + d]} ${x(v, n)}`] : [],
+      );
       if (terms.length > 0) rows.push(`c_${n}_${d}: ${terms.join(' + ')} <= ${p.capacity[n * D + d]}`);
     }
   }
   const obj = runs.flatMap((v, i) => candidates[i]!.map((n) => `${vmCostAt(p, v, n)} ${x(v, n)}`));
   const binaries = runs.flatMap((v, i) => candidates[i]!.map((n) => x(v, n)));
-  const lp = ['Minimize', ` obj: ${obj.join(' + ')}`, 'Subject To', ...rows.map((r) => ` ${r}`), 'Binaries', ` ${binaries.join(' ')}`, 'End'].join('\n');
+  const lp = [
+    'Minimize',
+    ` obj: ${obj.join(' + ')}`,
+    'Subject To',
+    ...rows.map((r) => ` ${r}`),
+    'Binaries',
+    ` ${binaries.join(' ')}`,
+    'End',
+  ].join('\n');
   const solution = highs.solve(lp, { output_flag: false, mip_rel_gap: 0, mip_abs_gap: 0 });
   if (solution.Status === 'Infeasible') return undefined;
   if (solution.Status !== 'Optimal') throw new Error(`HiGHS: ${solution.Status}`);
@@ -59,7 +83,10 @@ export function tightInstance(seed: number): Instance {
     changeFraction: 0.5,
     overloadedNodes: Math.min(3, nodes - 1),
     maxTargetLoad: 0.98,
-    nodeClasses: [{ cpu: 8, mem: 8 * 1024, weight: 1 }, { cpu: 16, mem: 16 * 1024, weight: 1 }],
+    nodeClasses: [
+      { cpu: 8, mem: 8 * 1024, weight: 1 },
+      { cpu: 16, mem: 16 * 1024, weight: 1 },
+    ],
   });
 }
 
@@ -105,14 +132,21 @@ export function measurePlacement(highs: HighsSolver, from: number, to: number): 
     const verdict = verifyPlan(instance.configuration, instance.decision, plan);
     const st = (plan as FeasiblePlan).stats!;
     records.push({
-      seed, optimum, firstCost: st.firstCost, cost: st.finalCost, lowerBound: st.lowerBound ?? 0, solveMs: plan.solveMs,
+      seed,
+      optimum,
+      firstCost: st.firstCost,
+      cost: st.finalCost,
+      lowerBound: st.lowerBound ?? 0,
+      solveMs: plan.solveMs,
       ...(verdict.ok ? {} : { violation: `${verdict.violation.kind}: ${verdict.violation.message}` }),
     });
   }
   const ratio = (x: number, r: PlacementRecord) => (r.optimum > 0 ? x / r.optimum : x > 0 ? Infinity : 1);
   const ratios = records.map((r) => ratio(r.cost, r));
   return {
-    records, infeasible, disagreements,
+    records,
+    infeasible,
+    disagreements,
     optimal: records.filter((r) => r.cost === r.optimum).length,
     firstOptimal: records.filter((r) => r.firstCost === r.optimum).length,
     meanRatio: ratios.reduce((a, b) => a + b, 0) / Math.max(1, ratios.length),

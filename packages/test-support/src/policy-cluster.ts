@@ -1,4 +1,13 @@
-import { buildPolicyView, type Configuration, type Node, type PolicyView, type Resources, type VJob, type VJobState, type VM } from '@entropy/engine';
+import {
+  buildPolicyView,
+  type Configuration,
+  type Node,
+  type PolicyView,
+  type Resources,
+  type VJob,
+  type VJobState,
+  type VM,
+} from '@entropy/engine';
 
 /** Hand-made situations for the policy tests: `node('n1', 2, 4096)`, `vjob('j1', {...})`. */
 export interface VJobSpec {
@@ -21,8 +30,15 @@ export function cluster(nodes: readonly Node[], vjobs: Readonly<Record<string, V
     const ids: string[] = [];
     for (let i = 0; i < s.vms; i++) {
       const vmId = `${id}-vm${i + 1}`;
-      const host = s.state === 'running' || s.state === 'sleeping' ? (s.hosts?.[i % s.hosts.length] ?? nodes[0]!.id) : undefined;
-      vms.push({ id: vmId, vjob: id, state: s.state, demand: { cpu: s.cpu ?? 1, mem: s.mem ?? 1024 }, ...(host ? { host } : {}) });
+      const host =
+        s.state === 'running' || s.state === 'sleeping' ? (s.hosts?.[i % s.hosts.length] ?? nodes[0]!.id) : undefined;
+      vms.push({
+        id: vmId,
+        vjob: id,
+        state: s.state,
+        demand: { cpu: s.cpu ?? 1, mem: s.mem ?? 1024 },
+        ...(host ? { host } : {}),
+      });
       if (s.usedCpu !== undefined) usage[vmId] = { cpu: s.usedCpu };
       ids.push(vmId);
     }

@@ -16,7 +16,11 @@ export type Reachability =
  * resume. The goal is every VM that must run placed on an online node and every online node within
  * capacity. Breadth-first over placements; exact unless `budget` states are exhausted.
  */
-export function viableTargetIsReachable(configuration: Configuration, decision: Decision, budget = 500_000): Reachability {
+export function viableTargetIsReachable(
+  configuration: Configuration,
+  decision: Decision,
+  budget = 500_000,
+): Reachability {
   const view = viewOf(configuration, decision);
   const D = view.dims.length;
   const N = view.nodeIds.length;

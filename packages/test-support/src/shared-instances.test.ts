@@ -11,13 +11,22 @@ describe.skipIf(files.length === 0)('BtrPlace workload instances', () => {
   for (const file of files) {
     it(`${file.split('/').pop()}: imports, solves, and its plan verifies with every constraint`, () => {
       const i = readBtrPlaceInstance(readSharedInstance(file), file);
-      const plan = contextSwitch(i.configuration, i.decision, i.costModel, { constraints: i.constraints, durations: i.durations });
+      const plan = contextSwitch(i.configuration, i.decision, i.costModel, {
+        constraints: i.constraints,
+        durations: i.durations,
+      });
       if (!plan.feasible) throw new Error(plan.reason);
       expect(verifyPlan(i.configuration, i.decision, plan, i.constraints)).toEqual({ ok: true });
       expect(plan.mttr).toBeGreaterThan(0);
-      const exported = writeBtrPlacePlan(plan, exportContextOf(i)) as { actions: { id: string; start: number; end: number }[] };
+      const exported = writeBtrPlacePlan(plan, exportContextOf(i)) as {
+        actions: { id: string; start: number; end: number }[];
+      };
       const kinds = new Set(exported.actions.map((a) => a.id));
-      expect([...kinds].every((k) => ['migrateVM', 'bootVM', 'allocate', 'shutdownVM', 'bootNode', 'shutdownNode'].includes(k))).toBe(true);
+      expect(
+        [...kinds].every((k) =>
+          ['migrateVM', 'bootVM', 'allocate', 'shutdownVM', 'bootNode', 'shutdownNode'].includes(k),
+        ),
+      ).toBe(true);
       // MTTR in BtrPlace's units is the sum of its actions' ends (allocations take no time).
       expect(exported.actions.reduce((s, a) => s + a.end, 0)).toBe(plan.mttr! / 1000);
     });

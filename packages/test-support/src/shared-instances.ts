@@ -17,7 +17,10 @@ export function sharedInstancesDir(): string | undefined {
 export function sharedInstances(): string[] {
   const dir = sharedInstancesDir();
   if (!dir) return [];
-  return readdirSync(dir).filter((f) => f.endsWith('.json.gz') || f.endsWith('.json')).sort().map((f) => join(dir, f));
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json.gz') || f.endsWith('.json'))
+    .sort()
+    .map((f) => join(dir, f));
 }
 
 /** A shared instance's JSON (gunzipped when it ends in .gz). */

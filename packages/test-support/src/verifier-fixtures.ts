@@ -26,7 +26,13 @@ export interface ActionSpec {
 }
 
 /** An action on a VM of `config`; its vjob is the VM's. */
-export function action(config: Configuration, id: string, type: ActionType, vmId: string, spec: ActionSpec): PlannedAction {
+export function action(
+  config: Configuration,
+  id: string,
+  type: ActionType,
+  vmId: string,
+  spec: ActionSpec,
+): PlannedAction {
   const v = config.vms.find((x) => x.id === vmId);
   return { id, type, vm: vmId, vjob: v?.vjob ?? 'unknown', step: 0, dependsOn: [], ...spec };
 }
@@ -35,7 +41,15 @@ export function plan(actions: PlannedAction[], target?: FeasiblePlan['target']):
   const steps = actions.reduce((m, a) => Math.max(m, a.step + 1), 0);
   const makespan = actions.reduce((m, a) => Math.max(m, a.end), 0);
   const sumCompletion = actions.reduce((s, a) => s + a.end, 0);
-  return { feasible: true, actions, steps, makespan, sumCompletion, solveMs: 0, target: target as FeasiblePlan['target'] };
+  return {
+    feasible: true,
+    actions,
+    steps,
+    makespan,
+    sumCompletion,
+    solveMs: 0,
+    target: target as FeasiblePlan['target'],
+  };
 }
 
 /**
@@ -76,6 +90,10 @@ export function referenceCase() {
 }
 
 /** Replaces the action with the given id (or removes it when `patch` is null). */
-export function edit(actions: readonly PlannedAction[], id: string, patch: Partial<PlannedAction> | null): PlannedAction[] {
+export function edit(
+  actions: readonly PlannedAction[],
+  id: string,
+  patch: Partial<PlannedAction> | null,
+): PlannedAction[] {
   return actions.flatMap((a) => (a.id !== id ? [a] : patch === null ? [] : [{ ...a, ...patch }]));
 }

@@ -1,4 +1,10 @@
-import { ActionErrorCode, type ActionRequest, AgentErrorCode, EntropyError, type WireVMState } from '@entropy/protocol';
+import {
+  type ActionErrorCode,
+  type ActionRequest,
+  AgentErrorCode,
+  EntropyError,
+  type WireVMState,
+} from '@entropy/protocol';
 
 /** One VM as the hypervisor reports it; the agent adds host, vjob and demand. */
 export interface DriverVM {

@@ -8,7 +8,11 @@ export interface CommandOutput {
 }
 
 /** Runs one command without a shell. Injected into the xl, virsh and shell drivers so tests can record calls. */
-export type CommandRunner = (file: string, args: readonly string[], opts?: { timeoutMs?: number }) => Promise<CommandOutput>;
+export type CommandRunner = (
+  file: string,
+  args: readonly string[],
+  opts?: { timeoutMs?: number },
+) => Promise<CommandOutput>;
 
 export interface ExecRunnerOptions {
   /** Environment of the commands (tests put fake executables first on PATH). */
@@ -29,12 +33,28 @@ export function execRunner(opts: ExecRunnerOptions = {}): CommandRunner {
         (err, stdout, stderr) => {
           if (!err) return resolve({ stdout, stderr });
           const line = [file, ...args].join(' ');
-          const e = err as NodeJS.ErrnoException & { killed?: boolean; signal?: string | null; code?: number | string | null };
+          const e = err as NodeJS.ErrnoException & {
+            killed?: boolean;
+            signal?: string | null;
+            code?: number | string | null;
+          };
           if (e.killed && timeout > 0) {
-            reject(new DriverError(ActionErrorCode.DriverTimeout, `${line}: killed after ${timeout} ms`, { cause: err }));
+            reject(
+              new DriverError(ActionErrorCode.DriverTimeout, `${line}: killed after ${timeout} ms`, { cause: err }),
+            );
           } else if (typeof e.code === 'number') {
-            const detail = String(stderr || stdout).trim().split('\n').slice(-3).join(' | ');
-            reject(new DriverError(ActionErrorCode.DriverFailed, `${line} exited with status ${e.code}${detail ? `: ${detail}` : ''}`, { cause: err }));
+            const detail = String(stderr || stdout)
+              .trim()
+              .split('\n')
+              .slice(-3)
+              .join(' | ');
+            reject(
+              new DriverError(
+                ActionErrorCode.DriverFailed,
+                `${line} exited with status ${e.code}${detail ? `: ${detail}` : ''}`,
+                { cause: err },
+              ),
+            );
           } else {
             reject(new DriverError(ActionErrorCode.DriverFailed, `${line}: ${e.message}`, { cause: err }));
           }

@@ -43,15 +43,41 @@ export type DriverFactory = (settings: DriverSettings, peers?: SimPeerSend) => H
 export const createDriver: DriverFactory = (s, peers) => {
   switch (s.driver) {
     case 'xl':
-      return xlDriver({ configDir: s.configDir, imageDir: s.imageDir, ...sharedImagesOf(s), hosts: s.hosts, runner: s.runner });
+      return xlDriver({
+        configDir: s.configDir,
+        imageDir: s.imageDir,
+        ...sharedImagesOf(s),
+        hosts: s.hosts,
+        runner: s.runner,
+      });
     case 'virsh':
-      return virshDriver({ uri: s.virshUri, configDir: s.configDir, imageDir: s.imageDir, ...sharedImagesOf(s), hosts: s.hosts, runner: s.runner, sessions: s.virshSessions ?? DEFAULT_VIRSH_SESSIONS });
+      return virshDriver({
+        uri: s.virshUri,
+        configDir: s.configDir,
+        imageDir: s.imageDir,
+        ...sharedImagesOf(s),
+        hosts: s.hosts,
+        runner: s.runner,
+        sessions: s.virshSessions ?? DEFAULT_VIRSH_SESSIONS,
+      });
     case 'shell':
       if (!s.shellConfig) throw new DriverConfigError('--shell-config', 'the shell driver needs a config file');
       return shellDriver({ node: s.node, config: s.shellConfig, runner: s.runner });
     case 'sim':
-      return simDriver({ node: s.node, capacity: s.capacity, speed: s.speed, failOn: s.simFail, vms: s.simVms, stateDir: s.stateDir, faultsFile: s.simFaults, peers });
+      return simDriver({
+        node: s.node,
+        capacity: s.capacity,
+        speed: s.speed,
+        failOn: s.simFail,
+        vms: s.simVms,
+        stateDir: s.stateDir,
+        faultsFile: s.simFaults,
+        peers,
+      });
     default:
-      throw new DriverConfigError('--driver', `unknown driver ${JSON.stringify(s.driver)}; one of ${DRIVER_NAMES.join(', ')}`);
+      throw new DriverConfigError(
+        '--driver',
+        `unknown driver ${JSON.stringify(s.driver)}; one of ${DRIVER_NAMES.join(', ')}`,
+      );
   }
 };

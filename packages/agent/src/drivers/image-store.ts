@@ -39,13 +39,18 @@ export function imageStore(dir: string = DEFAULT_IMAGE_DIR, opts: ImageStoreOpti
       await mkdir(dirOf(), { recursive: true });
       return pathOf(vm);
     },
-    has: (vm, holder) => access(pathOf(vm, holder)).then(() => true, () => false),
+    has: (vm, holder) =>
+      access(pathOf(vm, holder)).then(
+        () => true,
+        () => false,
+      ),
     async list() {
       const names = await readdir(dirOf()).catch(() => [] as string[]);
       return names.filter((n) => n.endsWith(SUFFIX) && n.length > SUFFIX.length).map((n) => n.slice(0, -SUFFIX.length));
     },
-    remove: (vm, holder) => unlink(pathOf(vm, holder)).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err;
-    }),
+    remove: (vm, holder) =>
+      unlink(pathOf(vm, holder)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      }),
   };
 }

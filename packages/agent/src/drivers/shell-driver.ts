@@ -1,12 +1,35 @@
 import { readFile } from 'node:fs/promises';
-import { ACTION_TYPES, type ActionRequest, type ActionType, commandArgv, type CommandTemplate, CommandTemplateError, parseCommandTemplate, STATE_AFTER, WireVMState } from '@entropy/protocol';
+import {
+  ACTION_TYPES,
+  type ActionRequest,
+  type ActionType,
+  commandArgv,
+  type CommandTemplate,
+  CommandTemplateError,
+  parseCommandTemplate,
+  STATE_AFTER,
+  WireVMState,
+} from '@entropy/protocol';
 import * as z from 'zod';
 import { DriverConfigError, type DriverVM, type HypervisorDriver } from './driver.ts';
 import { type CommandRunner, execRunner } from './exec.ts';
 import { DEFAULT_IMAGE_DIR, imageStore } from './image-store.ts';
 
 /** Placeholders a command template may use; each value becomes one argument (or part of one), never shell code. */
-export const PLACEHOLDERS = ['vm', 'vjob', 'from', 'to', 'fromHost', 'toHost', 'cpu', 'mem', 'image', 'node', 'action', 'plan'] as const;
+export const PLACEHOLDERS = [
+  'vm',
+  'vjob',
+  'from',
+  'to',
+  'fromHost',
+  'toHost',
+  'cpu',
+  'mem',
+  'image',
+  'node',
+  'action',
+  'plan',
+] as const;
 type Placeholder = (typeof PLACEHOLDERS)[number];
 
 /** The largest shell config file read. */
@@ -20,7 +43,9 @@ export const MAX_SHELL_CONFIG_BYTES = 1024 * 1024;
  */
 const template = (placeholders: readonly string[]) =>
   z
-    .union([z.string(), z.array(z.string()).min(1)], { error: 'must be a command template (a string, or an array of strings)' })
+    .union([z.string(), z.array(z.string()).min(1)], {
+      error: 'must be a command template (a string, or an array of strings)',
+    })
     .transform((t, ctx): CommandTemplate => {
       const text = typeof t === 'string' ? t : JSON.stringify(t);
       try {
@@ -37,14 +62,21 @@ export const shellConfigSchema = z.strictObject({
   imageDir: z.string().min(1).optional(),
   hosts: z.record(z.string(), z.string()).optional(),
   /** A command template for each action type; all seven are required. */
-  commands: z.strictObject(Object.fromEntries(ACTION_TYPES.map((t) => [t, actionTemplate])) as Record<ActionType, typeof actionTemplate>),
+  commands: z.strictObject(
+    Object.fromEntries(ACTION_TYPES.map((t) => [t, actionTemplate])) as Record<ActionType, typeof actionTemplate>,
+  ),
   /** Optional command printing the node's VMs as JSON: `[{ "id": "v1", "state": "running", "cpu"?: 0.5, "mem"?: 512 }]`. */
   list: template([]).optional(),
 });
 export type ShellConfig = z.output<typeof shellConfigSchema>;
 
 const listedSchema = z.array(
-  z.object({ id: z.string().min(1), state: z.enum(Object.values(WireVMState) as [WireVMState, ...WireVMState[]]), cpu: z.number().optional(), mem: z.number().optional() }),
+  z.object({
+    id: z.string().min(1),
+    state: z.enum(Object.values(WireVMState) as [WireVMState, ...WireVMState[]]),
+    cpu: z.number().optional(),
+    mem: z.number().optional(),
+  }),
 );
 
 function pathOf(segments: readonly PropertyKey[]): string {
@@ -132,7 +164,8 @@ export function shellDriver(opts: ShellDriverOptions): HypervisorDriver {
         throw new DriverConfigError('list', `output is not JSON: ${stdout.slice(0, 80)}`);
       }
       const r = listedSchema.safeParse(json);
-      if (!r.success) throw new DriverConfigError(`list output ${pathOf(r.error.issues[0].path)}`, r.error.issues[0].message);
+      if (!r.success)
+        throw new DriverConfigError(`list output ${pathOf(r.error.issues[0].path)}`, r.error.issues[0].message);
       return r.data;
     },
     run: act('run'),

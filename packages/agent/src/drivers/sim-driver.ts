@@ -1,6 +1,12 @@
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { ActionErrorCode, type ActionRequest, type ActionType, type SimLinkReply, type SimLinkRequest } from '@entropy/protocol';
+import {
+  ActionErrorCode,
+  type ActionRequest,
+  type ActionType,
+  type SimLinkReply,
+  type SimLinkRequest,
+} from '@entropy/protocol';
 import { DriverError, type DriverVM, type HypervisorDriver, type MigrateOutcome } from './driver.ts';
 import { SimFaults } from './sim-faults.ts';
 import { loadSimState, saveSimState, type SimVMRecord, type SimVMState, simStateFile } from './sim-store.ts';
@@ -81,7 +87,10 @@ export function simDriver(opts: SimDriverOptions): SimDriver {
   };
   if (!stored) save();
   const faults = opts.faultsFile
-    ? new SimFaults({ file: opts.faultsFile, firedFile: opts.stateDir ? join(opts.stateDir, SIM_FAULTS_FIRED_FILE) : undefined })
+    ? new SimFaults({
+        file: opts.faultsFile,
+        firedFile: opts.stateDir ? join(opts.stateDir, SIM_FAULTS_FIRED_FILE) : undefined,
+      })
     : undefined;
 
   /** Room held by arrivals from their start: this node's runs and resumes, and peers' migrations in (`peer`; they lapse). */
@@ -121,14 +130,16 @@ export function simDriver(opts: SimDriverOptions): SimDriver {
     const vm = vms.get(req.vm);
     if (!vm) throw invalid(`${req.type} ${req.vm}: no such VM on ${node}`);
     if (vm.busy || isHeld(vm.id)) throw invalid(`${req.type} ${req.vm}: another action on it is in progress`);
-    if (!allowed.includes(vm.state)) throw invalid(`${req.type} ${req.vm}: VM is ${vm.state}, needs ${allowed.join(' or ')}`);
+    if (!allowed.includes(vm.state))
+      throw invalid(`${req.type} ${req.vm}: VM is ${vm.state}, needs ${allowed.join(' or ')}`);
     vm.busy = true;
     return vm;
   }
 
   function mustBeNew(req: ActionRequest): void {
     const old = vms.get(req.vm);
-    if (old || isReserved(req.vm)) throw invalid(`${req.type} ${req.vm}: VM already exists on ${node}${old ? ` (${old.state})` : ' (arriving)'}`);
+    if (old || isReserved(req.vm))
+      throw invalid(`${req.type} ${req.vm}: VM already exists on ${node}${old ? ` (${old.state})` : ' (arriving)'}`);
   }
 
   /** The action's simulated duration. */
@@ -136,7 +147,10 @@ export function simDriver(opts: SimDriverOptions): SimDriver {
     const ms = req.estimatedMs / speed;
     if (ms > req.timeoutMs) {
       await sleep(req.timeoutMs);
-      throw new DriverError(ActionErrorCode.DriverTimeout, `${req.type} ${req.vm}: takes ${ms} ms, more than its ${req.timeoutMs} ms timeout`);
+      throw new DriverError(
+        ActionErrorCode.DriverTimeout,
+        `${req.type} ${req.vm}: takes ${ms} ms, more than its ${req.timeoutMs} ms timeout`,
+      );
     }
     await sleep(ms);
   }
@@ -153,7 +167,11 @@ export function simDriver(opts: SimDriverOptions): SimDriver {
   async function link(to: string, req: SimLinkRequest, refused: string): Promise<void> {
     if (!opts.peers) throw invalid(`${req.op} ${req.vm}: no link to other nodes`);
     const reply = await opts.peers(to, req);
-    if (!reply.ok) throw new DriverError((reply.error?.code as ActionErrorCode) ?? ActionErrorCode.InvalidState, reply.error?.message ?? refused);
+    if (!reply.ok)
+      throw new DriverError(
+        (reply.error?.code as ActionErrorCode) ?? ActionErrorCode.InvalidState,
+        reply.error?.message ?? refused,
+      );
   }
 
   /** Drops what a failed action reserved or held on a peer; a dead peer has nothing to drop. */
@@ -167,13 +185,23 @@ export function simDriver(opts: SimDriverOptions): SimDriver {
       const rule = faults?.fire(req);
       if (rule?.fault === 'hang') {
         await sleep(req.timeoutMs + HANG_OVERRUN_MS);
-        throw new DriverError(ActionErrorCode.DriverTimeout, `${type} ${req.vm} on ${node}: hung (fault rule ${rule.id}) past its ${req.timeoutMs} ms timeout`);
+        throw new DriverError(
+          ActionErrorCode.DriverTimeout,
+          `${type} ${req.vm} on ${node}: hung (fault rule ${rule.id}) past its ${req.timeoutMs} ms timeout`,
+        );
       }
       if (rule) {
-        throw new DriverError(ActionErrorCode.InjectedFailure, `${type} ${req.vm} on ${node}: failure injected by fault rule ${rule.id}`, { final: rule.fault === 'fail-final' });
+        throw new DriverError(
+          ActionErrorCode.InjectedFailure,
+          `${type} ${req.vm} on ${node}: failure injected by fault rule ${rule.id}`,
+          { final: rule.fault === 'fail-final' },
+        );
       }
       if (failOn.has(req.actionId) || failOn.has(req.vm)) {
-        throw new DriverError(ActionErrorCode.InjectedFailure, `${type} ${req.vm} on ${node}: failure injected for tests`);
+        throw new DriverError(
+          ActionErrorCode.InjectedFailure,
+          `${type} ${req.vm} on ${node}: failure injected for tests`,
+        );
       }
       return run(req);
     };
@@ -221,7 +249,15 @@ export function simDriver(opts: SimDriverOptions): SimDriver {
   async function resumeFromPeer(req: ActionRequest): Promise<void> {
     mustBeNew(req);
     const from = req.from!;
-    const peerReq: SimLinkRequest = { op: 'hold-image', vm: req.vm, vjob: req.vjob, demand: req.demand, from, to: node, timeoutMs: req.timeoutMs };
+    const peerReq: SimLinkRequest = {
+      op: 'hold-image',
+      vm: req.vm,
+      vjob: req.vjob,
+      demand: req.demand,
+      from,
+      to: node,
+      timeoutMs: req.timeoutMs,
+    };
     await arriving(req, async () => {
       await link(from, peerReq, 'image refused');
       try {
@@ -239,11 +275,23 @@ export function simDriver(opts: SimDriverOptions): SimDriver {
     const vm = take(req, ['running', 'paused']);
     try {
       const to = req.to!;
-      const peerReq: SimLinkRequest = { op: 'migrate-in', vm: req.vm, vjob: req.vjob, demand: req.demand, from: node, to, timeoutMs: req.timeoutMs };
+      const peerReq: SimLinkRequest = {
+        op: 'migrate-in',
+        vm: req.vm,
+        vjob: req.vjob,
+        demand: req.demand,
+        from: node,
+        to,
+        timeoutMs: req.timeoutMs,
+      };
       await link(to, peerReq, 'migration refused');
       try {
         await elapse(req);
-        await link(to, { ...peerReq, op: 'migrate-commit', state: vm.state === 'paused' ? 'paused' : 'running' }, 'migration refused');
+        await link(
+          to,
+          { ...peerReq, op: 'migrate-commit', state: vm.state === 'paused' ? 'paused' : 'running' },
+          'migration refused',
+        );
       } catch (err) {
         await release(to, peerReq);
         throw err;
@@ -259,9 +307,14 @@ export function simDriver(opts: SimDriverOptions): SimDriver {
   function receive(req: SimLinkRequest): void {
     switch (req.op) {
       case 'migrate-in':
-        if (vms.has(req.vm) || reservedByOther(req.vm, req.from)) throw invalid(`migrate ${req.vm}: VM already exists on ${node}`);
+        if (vms.has(req.vm) || reservedByOther(req.vm, req.from))
+          throw invalid(`migrate ${req.vm}: VM already exists on ${node}`);
         roomFor(req.vm, req.demand);
-        reserved.set(req.vm, { demand: req.demand, until: now() + (req.timeoutMs ?? DEFAULT_PEER_HOLD_MS), peer: req.from });
+        reserved.set(req.vm, {
+          demand: req.demand,
+          until: now() + (req.timeoutMs ?? DEFAULT_PEER_HOLD_MS),
+          peer: req.from,
+        });
         return;
       case 'migrate-commit': {
         if (vms.has(req.vm)) throw invalid(`migrate ${req.vm}: VM already exists on ${node}`);
@@ -269,22 +322,30 @@ export function simDriver(opts: SimDriverOptions): SimDriver {
         if (r && !r.peer) throw invalid(`migrate ${req.vm}: VM already arriving on ${node}`);
         // A destination that restarted (or waited too long) lost the reservation: it takes the VM if it has room now.
         if (!r) roomFor(req.vm, req.demand);
-        vms.set(req.vm, { id: req.vm, ...(req.vjob !== undefined ? { vjob: req.vjob } : {}), state: req.state ?? 'running', demand: req.demand });
+        vms.set(req.vm, {
+          id: req.vm,
+          ...(req.vjob !== undefined ? { vjob: req.vjob } : {}),
+          state: req.state ?? 'running',
+          demand: req.demand,
+        });
         save();
         reserved.delete(req.vm);
         return;
       }
       case 'hold-image': {
         const vm = vms.get(req.vm);
-        if (!vm || vm.state !== 'sleeping') throw invalid(`resume ${req.vm} on ${req.to}: ${node} holds no image of it`);
-        if (vm.busy || heldByOther(req.vm, req.to)) throw invalid(`resume ${req.vm} on ${req.to}: another action on its image is in progress on ${node}`);
+        if (!vm || vm.state !== 'sleeping')
+          throw invalid(`resume ${req.vm} on ${req.to}: ${node} holds no image of it`);
+        if (vm.busy || heldByOther(req.vm, req.to))
+          throw invalid(`resume ${req.vm} on ${req.to}: another action on its image is in progress on ${node}`);
         held.set(req.vm, { until: now() + (req.timeoutMs ?? DEFAULT_PEER_HOLD_MS), by: req.to });
         return;
       }
       case 'take-image': {
         // Also when the hold was lost (this agent restarted): the image is given if nothing else acts on it.
         const vm = vms.get(req.vm);
-        if (!vm || vm.state !== 'sleeping' || vm.busy) throw invalid(`resume ${req.vm} on ${req.to}: ${node} holds no image of it`);
+        if (!vm || vm.state !== 'sleeping' || vm.busy)
+          throw invalid(`resume ${req.vm} on ${req.to}: ${node} holds no image of it`);
         vms.delete(req.vm);
         held.delete(req.vm);
         save();
@@ -300,7 +361,12 @@ export function simDriver(opts: SimDriverOptions): SimDriver {
   return {
     name: 'sim',
     async list(): Promise<DriverVM[]> {
-      return [...vms.values()].map((v) => ({ id: v.id, state: v.state, cpu: holdsResources(v) ? v.demand.cpu : 0, mem: holdsResources(v) ? v.demand.mem : 0 }));
+      return [...vms.values()].map((v) => ({
+        id: v.id,
+        state: v.state,
+        cpu: holdsResources(v) ? v.demand.cpu : 0,
+        mem: holdsResources(v) ? v.demand.mem : 0,
+      }));
     },
     run: guarded('run', async (req) => {
       mustBeNew(req);

@@ -9,7 +9,11 @@ export type SimFault = (typeof SimFault)[keyof typeof SimFault];
 
 export const faultRuleSchema = z.strictObject({
   id: z.string().min(1),
-  match: z.strictObject({ type: z.enum(ACTION_TYPES).optional(), vm: z.string().optional(), vjob: z.string().optional() }),
+  match: z.strictObject({
+    type: z.enum(ACTION_TYPES).optional(),
+    vm: z.string().optional(),
+    vjob: z.string().optional(),
+  }),
   fault: z.enum(Object.values(SimFault) as [SimFault, ...SimFault[]]),
   times: z.number().int().min(0),
 });
@@ -18,7 +22,8 @@ export type FaultRule = z.infer<typeof faultRuleSchema>;
 const rulesSchema = z.array(faultRuleSchema).superRefine((rules, ctx) => {
   const seen = new Set<string>();
   rules.forEach((r, i) => {
-    if (seen.has(r.id)) ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `duplicate rule id ${JSON.stringify(r.id)}` });
+    if (seen.has(r.id))
+      ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `duplicate rule id ${JSON.stringify(r.id)}` });
     seen.add(r.id);
   });
 });
@@ -36,7 +41,10 @@ export function parseFaultRules(text: string, file: string): FaultRule[] {
   const r = rulesSchema.safeParse(json);
   if (r.success) return r.data;
   const issue = r.error.issues[0];
-  throw new DriverConfigError(`${file}: $${issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')}`, issue.message);
+  throw new DriverConfigError(
+    `${file}: $${issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')}`,
+    issue.message,
+  );
 }
 
 const matches = (rule: FaultRule, req: ActionRequest) =>
@@ -76,7 +84,8 @@ export class SimFaults {
     const rule = this.rules.find((r) => matches(r, req) && (this.fired.get(r.id) ?? 0) < r.times);
     if (!rule) return undefined;
     this.fired.set(rule.id, (this.fired.get(rule.id) ?? 0) + 1);
-    if (this.opts.firedFile) writeFileAtomic(this.opts.firedFile, JSON.stringify({ fired: Object.fromEntries(this.fired) }));
+    if (this.opts.firedFile)
+      writeFileAtomic(this.opts.firedFile, JSON.stringify({ fired: Object.fromEntries(this.fired) }));
     return rule;
   }
 

@@ -34,6 +34,7 @@ export function loadSimState(file: string): SimVMRecord[] | undefined {
 
 export function saveSimState(file: string, vms: Iterable<SimVMRecord>): void {
   const out: SimVMRecord[] = [];
-  for (const v of vms) out.push({ id: v.id, ...(v.vjob !== undefined ? { vjob: v.vjob } : {}), state: v.state, demand: v.demand });
+  for (const v of vms)
+    out.push({ id: v.id, ...(v.vjob !== undefined ? { vjob: v.vjob } : {}), state: v.state, demand: v.demand });
   writeFileAtomic(file, JSON.stringify({ vms: out }));
 }

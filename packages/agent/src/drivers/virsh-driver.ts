@@ -81,11 +81,17 @@ export function parseDomstats(out: string): { id: string; stats: Record<string, 
 export function virshDriver(opts: VirshDriverOptions = {}): HypervisorDriver {
   const virsh = opts.virsh ?? 'virsh';
   const conn = opts.uri ? ['-c', opts.uri] : [];
-  const sessions = !opts.runner && opts.sessions ? virshSessions({ virsh, ...(opts.uri ? { uri: opts.uri } : {}), warm: opts.sessions }) : undefined;
+  const sessions =
+    !opts.runner && opts.sessions
+      ? virshSessions({ virsh, ...(opts.uri ? { uri: opts.uri } : {}), warm: opts.sessions })
+      : undefined;
   const exec = opts.runner ?? execRunner();
   // A session takes the arguments after `-c URI`: it holds the connection.
   const run: CommandRunner = sessions ? (_file, args, call) => sessions.run(args.slice(conn.length), call) : exec;
-  const images = imageStore(opts.imageDir ?? DEFAULT_IMAGE_DIR, opts.sharedImagesBy ? { sharedBy: opts.sharedImagesBy } : {});
+  const images = imageStore(
+    opts.imageDir ?? DEFAULT_IMAGE_DIR,
+    opts.sharedImagesBy ? { sharedBy: opts.sharedImagesBy } : {},
+  );
   const cpu = new CpuSampler(opts.now);
   const destUri = opts.migrateDestUri ?? 'qemu+tcp://{host}/system';
   const dataUri = opts.migrateDataUri ?? 'tcp://{host}';
@@ -106,7 +112,10 @@ export function virshDriver(opts: VirshDriverOptions = {}): HypervisorDriver {
           const cpuNs = Number(stats['cpu.time']);
           const memKiB = Number(stats['balloon.current']);
           const used = Number.isFinite(cpuNs) ? cpu.sample(id, cpuNs / 1e9) : undefined;
-          next.set(id, { ...(used !== undefined ? { cpu: used } : {}), ...(Number.isFinite(memKiB) ? { mem: Math.round(memKiB / 1024) } : {}) });
+          next.set(id, {
+            ...(used !== undefined ? { cpu: used } : {}),
+            ...(Number.isFinite(memKiB) ? { mem: Math.round(memKiB / 1024) } : {}),
+          });
         }
         cpu.keepOnly(next.keys());
         usage = next;
@@ -126,7 +135,12 @@ export function virshDriver(opts: VirshDriverOptions = {}): HypervisorDriver {
     for (const { id, state } of parseVirshList(stdout)) {
       if (state === 'shut off') continue;
       const u = usage.get(id);
-      vms.push({ id, state: STATES[state] ?? 'unknown', ...(u?.cpu !== undefined ? { cpu: u.cpu } : {}), ...(u?.mem !== undefined ? { mem: u.mem } : {}) });
+      vms.push({
+        id,
+        state: STATES[state] ?? 'unknown',
+        ...(u?.cpu !== undefined ? { cpu: u.cpu } : {}),
+        ...(u?.mem !== undefined ? { mem: u.mem } : {}),
+      });
     }
     return vms;
   }
@@ -141,13 +155,18 @@ export function virshDriver(opts: VirshDriverOptions = {}): HypervisorDriver {
       return vms;
     },
     run: async (req) =>
-      void (await (opts.configDir ? call(req, 'create', join(opts.configDir, `${req.vm}.xml`)) : call(req, 'start', req.vm))),
+      void (await (opts.configDir
+        ? call(req, 'create', join(opts.configDir, `${req.vm}.xml`))
+        : call(req, 'start', req.vm))),
     pause: async (req) => void (await call(req, 'suspend', req.vm)),
     unpause: async (req) => void (await call(req, 'resume', req.vm)),
     suspend: async (req) => void (await call(req, 'save', req.vm, await images.pathToSave(req.vm))),
     async resume(req) {
       if (!(await images.has(req.vm, req.from))) {
-        throw new DriverError(ActionErrorCode.InvalidState, `no image ${images.pathOf(req.vm, req.from)} for ${req.vm}${req.from !== req.to ? ` (image of ${req.from}: the image directory must be shared)` : ''}`);
+        throw new DriverError(
+          ActionErrorCode.InvalidState,
+          `no image ${images.pathOf(req.vm, req.from)} for ${req.vm}${req.from !== req.to ? ` (image of ${req.from}: the image directory must be shared)` : ''}`,
+        );
       }
       await call(req, 'restore', images.pathOf(req.vm, req.from), '--paused');
       await images.remove(req.vm, req.from);
@@ -156,12 +175,23 @@ export function virshDriver(opts: VirshDriverOptions = {}): HypervisorDriver {
       // libvirt keeps a paused domain paused on the destination: the state before is the state after.
       const paused = (await live()).find((v) => v.id === req.vm)?.state === 'paused';
       const host = opts.hosts?.[req.to!] ?? req.to!;
-      await call(req, 'migrate', '--live', req.vm, destUri.replaceAll('{host}', host), dataUri.replaceAll('{host}', host));
+      await call(
+        req,
+        'migrate',
+        '--live',
+        req.vm,
+        destUri.replaceAll('{host}', host),
+        dataUri.replaceAll('{host}', host),
+      );
       return { state: paused ? 'paused' : 'running' };
     },
     async stop(req) {
       if ((await live()).some((v) => v.id === req.vm)) return void (await call(req, 'destroy', req.vm));
-      if (!(await images.has(req.vm))) throw new DriverError(ActionErrorCode.InvalidState, `${req.vm} is neither a running domain nor a saved image here`);
+      if (!(await images.has(req.vm)))
+        throw new DriverError(
+          ActionErrorCode.InvalidState,
+          `${req.vm} is neither a running domain nor a saved image here`,
+        );
       await images.remove(req.vm);
     },
   };

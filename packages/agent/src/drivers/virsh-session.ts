@@ -78,12 +78,23 @@ class Session {
     private readonly onExit: (s: Session) => void,
   ) {
     // `exec ... 2>&1`: one stream, so an error line comes before the marker that follows it.
-    this.child = spawn('sh', ['-c', 'exec "$0" "$@" 2>&1', ...command], { stdio: ['pipe', 'pipe', 'ignore'], env: env ?? process.env });
+    this.child = spawn('sh', ['-c', 'exec "$0" "$@" 2>&1', ...command], {
+      stdio: ['pipe', 'pipe', 'ignore'],
+      env: env ?? process.env,
+    });
     this.child.stdout!.setEncoding('utf8');
     this.child.stdout!.on('data', (d: string) => this.read(d));
     this.child.stdin!.on('error', () => {});
-    this.child.once('error', (err) => this.fail(new DriverError(ActionErrorCode.DriverFailed, `${this.command.join(' ')}: ${err.message}`, { cause: err })));
-    this.child.once('exit', (code, sig) => this.fail(new DriverError(ActionErrorCode.DriverFailed, `${this.command.join(' ')}: session exited (${code ?? sig})`)));
+    this.child.once('error', (err) =>
+      this.fail(
+        new DriverError(ActionErrorCode.DriverFailed, `${this.command.join(' ')}: ${err.message}`, { cause: err }),
+      ),
+    );
+    this.child.once('exit', (code, sig) =>
+      this.fail(
+        new DriverError(ActionErrorCode.DriverFailed, `${this.command.join(' ')}: session exited (${code ?? sig})`),
+      ),
+    );
   }
 
   run(args: readonly string[], line: string, timeoutMs: number): Promise<CommandOutput> {
@@ -97,7 +108,14 @@ class Session {
               this.kill();
             }, timeoutMs)
           : undefined;
-      this.pending = { markerAt: new RegExp(`\\n${marker}(?![0-9])`), input: line, line: shown, resolve, reject, ...(timer ? { timer } : {}) };
+      this.pending = {
+        markerAt: new RegExp(`\\n${marker}(?![0-9])`),
+        input: line,
+        line: shown,
+        resolve,
+        reject,
+        ...(timer ? { timer } : {}),
+      };
       // A leading newline: the marker may open the buffer when virsh echoes no input and prints nothing.
       this.buffer = '\n';
       this.child.stdin!.write(`${line}\necho ${marker}\n`);
@@ -211,7 +229,12 @@ export function virshSessions(opts: VirshSessionsOptions = {}): VirshSessions {
     async run(args, call = {}) {
       if (closed) throw new DriverError(ActionErrorCode.ShuttingDown, 'virsh sessions closed');
       const line = virshShellLine(args);
-      if (line === undefined) throw new DriverError(ActionErrorCode.DriverFailed, `virsh ${args.join(' ')}: an argument holds a quote or a newline`, { final: true });
+      if (line === undefined)
+        throw new DriverError(
+          ActionErrorCode.DriverFailed,
+          `virsh ${args.join(' ')}: an argument holds a quote or a newline`,
+          { final: true },
+        );
       const s = await acquire();
       let healthy = false;
       try {

@@ -46,7 +46,10 @@ export function parseXlList(out: string): { id: string; memMiB: number; flags: s
 export function xlDriver(opts: XlDriverOptions = {}): HypervisorDriver {
   const xl = opts.xl ?? 'xl';
   const run = opts.runner ?? execRunner();
-  const images = imageStore(opts.imageDir ?? DEFAULT_IMAGE_DIR, opts.sharedImagesBy ? { sharedBy: opts.sharedImagesBy } : {});
+  const images = imageStore(
+    opts.imageDir ?? DEFAULT_IMAGE_DIR,
+    opts.sharedImagesBy ? { sharedBy: opts.sharedImagesBy } : {},
+  );
   const configDir = opts.configDir ?? DEFAULT_XL_CONFIG_DIR;
   const cpu = new CpuSampler(opts.now);
   const call = (req: ActionRequest, ...args: string[]) => run(xl, args, { timeoutMs: req.timeoutMs });
@@ -55,7 +58,12 @@ export function xlDriver(opts: XlDriverOptions = {}): HypervisorDriver {
     const { stdout } = await run(xl, ['list'], { timeoutMs: 30_000 });
     const rows = parseXlList(stdout);
     cpu.keepOnly(rows.map((r) => r.id));
-    return rows.map((r) => ({ id: r.id, state: stateOfFlags(r.flags), mem: r.memMiB, cpu: cpu.sample(r.id, r.cpuSeconds) }));
+    return rows.map((r) => ({
+      id: r.id,
+      state: stateOfFlags(r.flags),
+      mem: r.memMiB,
+      cpu: cpu.sample(r.id, r.cpuSeconds),
+    }));
   }
 
   return {
@@ -73,7 +81,10 @@ export function xlDriver(opts: XlDriverOptions = {}): HypervisorDriver {
     suspend: async (req) => void (await call(req, 'save', req.vm, await images.pathToSave(req.vm))),
     async resume(req) {
       if (!(await images.has(req.vm, req.from))) {
-        throw new DriverError(ActionErrorCode.InvalidState, `no image ${images.pathOf(req.vm, req.from)} for ${req.vm}${req.from !== req.to ? ` (image of ${req.from}: the image directory must be shared)` : ''}`);
+        throw new DriverError(
+          ActionErrorCode.InvalidState,
+          `no image ${images.pathOf(req.vm, req.from)} for ${req.vm}${req.from !== req.to ? ` (image of ${req.from}: the image directory must be shared)` : ''}`,
+        );
       }
       await call(req, 'restore', '-p', images.pathOf(req.vm, req.from));
       await images.remove(req.vm, req.from);
@@ -87,7 +98,8 @@ export function xlDriver(opts: XlDriverOptions = {}): HypervisorDriver {
     async stop(req) {
       const isLive = (await live()).some((v) => v.id === req.vm);
       if (!isLive) {
-        if (!(await images.has(req.vm))) throw new DriverError(ActionErrorCode.InvalidState, `${req.vm} is neither a domain nor a saved image here`);
+        if (!(await images.has(req.vm)))
+          throw new DriverError(ActionErrorCode.InvalidState, `${req.vm} is neither a domain nor a saved image here`);
         return images.remove(req.vm);
       }
       try {

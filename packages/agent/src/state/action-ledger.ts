@@ -140,7 +140,8 @@ export class ActionLedger {
   recorded(req: Pick<ActionRequest, 'actionId' | 'type' | 'vm'>): LedgerOutcome | undefined {
     const seen = this.entries.get(req.actionId);
     if (!seen) return undefined;
-    if (seen.type !== req.type || seen.vm !== req.vm) return { kind: 'conflict', first: { type: seen.type, vm: seen.vm } };
+    if (seen.type !== req.type || seen.vm !== req.vm)
+      return { kind: 'conflict', first: { type: seen.type, vm: seen.vm } };
     return { kind: 'duplicate', result: seen.promise ?? Promise.resolve(seen.result!) };
   }
 
@@ -208,7 +209,8 @@ export class ActionLedger {
     try {
       this.journal?.append({ k: 'end', id: entry.actionId, status: entry.status, result });
       // Compaction: the journal holds at most about twice what the ledger keeps.
-      if (this.journal && this.journal.appended > 2 * Math.max(this.maxEntries, 500)) this.journal.rewrite(this.records());
+      if (this.journal && this.journal.appended > 2 * Math.max(this.maxEntries, 500))
+        this.journal.rewrite(this.records());
     } catch (err) {
       this.opts.onWriteError?.(err as Error);
     }
@@ -217,7 +219,16 @@ export class ActionLedger {
   private records(): unknown[] {
     const out: unknown[] = [];
     for (const e of this.entries.values()) {
-      out.push({ k: 'start', id: e.actionId, type: e.type, vm: e.vm, vjob: e.vjob, planId: e.planId, ...(e.token !== undefined ? { token: e.token } : {}), at: e.startedAt });
+      out.push({
+        k: 'start',
+        id: e.actionId,
+        type: e.type,
+        vm: e.vm,
+        vjob: e.vjob,
+        planId: e.planId,
+        ...(e.token !== undefined ? { token: e.token } : {}),
+        at: e.startedAt,
+      });
       if (e.status !== 'running') out.push({ k: 'end', id: e.actionId, status: e.status, result: e.result });
     }
     return out;

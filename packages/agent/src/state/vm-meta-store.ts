@@ -7,7 +7,8 @@ export type VMMetadata = Pick<ActionRequest, 'vjob' | 'demand'>;
 
 const fileSchema = z.object({ vms: z.record(z.string(), z.object({ vjob: z.string().min(1), demand: demandSchema })) });
 
-const same = (a: VMMetadata | undefined, b: VMMetadata) => a !== undefined && a.vjob === b.vjob && JSON.stringify(a.demand) === JSON.stringify(b.demand);
+const same = (a: VMMetadata | undefined, b: VMMetadata) =>
+  a !== undefined && a.vjob === b.vjob && JSON.stringify(a.demand) === JSON.stringify(b.demand);
 
 /**
  * Each VM's vjob and demand, kept in a file (when given) rewritten whole on every change: a node

@@ -1,6 +1,13 @@
 import { EntropyError, ErrorCode, executingNode, InvalidInputError } from '@entropy/protocol';
 import * as z from 'zod';
-import { COST_KINDS, type CostKind, costKindOf, type CostSample, inputIssues, type PlannedAction } from '@entropy/engine';
+import {
+  COST_KINDS,
+  type CostKind,
+  costKindOf,
+  type CostSample,
+  inputIssues,
+  type PlannedAction,
+} from '@entropy/engine';
 
 /**
  * A results file: JSON lines, one per completed action, as `entropy apply --results FILE` writes
@@ -28,9 +35,14 @@ export interface ResultLine extends CostSample {
   readonly end: number;
 }
 
-const amount = z.number({ error: (i) => (i.input === undefined ? 'is required' : 'must be a number') }).finite().min(0, { error: 'must not be negative' });
+const amount = z
+  .number({ error: (i) => (i.input === undefined ? 'is required' : 'must be a number') })
+  .finite()
+  .min(0, { error: 'must not be negative' });
 const sampleSchema = z.looseObject({
-  kind: z.enum(COST_KINDS as [CostKind, ...CostKind[]], { error: (i) => `must be one of ${COST_KINDS.join(', ')}, got ${JSON.stringify(i.input)}` }),
+  kind: z.enum(COST_KINDS as [CostKind, ...CostKind[]], {
+    error: (i) => `must be one of ${COST_KINDS.join(', ')}, got ${JSON.stringify(i.input)}`,
+  }),
   mem: amount,
   durationMs: amount,
   node: z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' }).optional(),
@@ -46,7 +58,9 @@ export function parseResultsFile(text: string, file: string): CostSample[] {
     try {
       json = JSON.parse(line);
     } catch (cause) {
-      throw new EntropyError(ErrorCode.InvalidResults, `${where}: not valid JSON (${(cause as Error).message})`, { cause });
+      throw new EntropyError(ErrorCode.InvalidResults, `${where}: not valid JSON (${(cause as Error).message})`, {
+        cause,
+      });
     }
     const r = sampleSchema.safeParse(json);
     if (!r.success) throw new InvalidInputError(ErrorCode.InvalidResults, where, inputIssues(r.error).slice(0, 1));
@@ -65,7 +79,12 @@ export interface CompletedMeasure {
 }
 
 /** The results lines of a plan's completed actions; actions whose VM's memory is unknown are left out. */
-export function resultLines(planId: string, actions: readonly PlannedAction[], done: readonly CompletedMeasure[], memOf: (vm: string) => number | undefined): ResultLine[] {
+export function resultLines(
+  planId: string,
+  actions: readonly PlannedAction[],
+  done: readonly CompletedMeasure[],
+  memOf: (vm: string) => number | undefined,
+): ResultLine[] {
   const byId = new Map(actions.map((a) => [a.id, a]));
   return done.flatMap((d) => {
     const a = byId.get(d.id);

@@ -1,8 +1,21 @@
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
-import { type ApplyReply, ControlErrorCode, decode, encodeControl, type PlanProgress, subjects } from '@entropy/protocol';
+import {
+  type ApplyReply,
+  ControlErrorCode,
+  decode,
+  encodeControl,
+  type PlanProgress,
+  subjects,
+} from '@entropy/protocol';
 import { newPlanId } from '../controller/controller.ts';
 import { formatResultLines, resultLines } from '../calibration/results-file.ts';
-import { askController, connectNats, type ControllerAddress, type NatsAuthFlags, type NatsConnection } from '../controller/nats-connect.ts';
+import {
+  askController,
+  connectNats,
+  type ControllerAddress,
+  type NatsAuthFlags,
+  type NatsConnection,
+} from '../controller/nats-connect.ts';
 import { ganttSvg } from '../gantt/gantt-svg.ts';
 import { measuredFromProgress } from '../gantt/measured-actions.ts';
 import { formatGroupSkew, pauseGroupSkews, type TimedAction } from '../executor/group-skew.ts';
@@ -44,9 +57,12 @@ const defaultIo: ApplyIo = {
   log: (line) => process.stderr.write(`${line}\n`),
 };
 
-
 /** `entropy apply TARGET`: plan on the controller, print the plan, follow its execution, summarize. */
-export async function applyCommand(target: string, options: ApplyCommandOptions = {}, io: ApplyIo = defaultIo): Promise<CommandResult> {
+export async function applyCommand(
+  target: string,
+  options: ApplyCommandOptions = {},
+  io: ApplyIo = defaultIo,
+): Promise<CommandResult> {
   const read = readApplySource(target);
   const source = options.costModel ? withCostModel(read, readCostModelFile(options.costModel)) : read;
   const nc = await connectNats(options, 'entropy-apply');
@@ -67,25 +83,58 @@ export async function applyCommand(target: string, options: ApplyCommandOptions 
       ...(options.dryRun ? { dryRun: true } : {}),
     };
     // The reply lists every action of the plan and every VM's target: chunked on a large cluster.
-    const reply: ApplyReply = await askController(nc, { subjects: s, url }, 'apply', encodeControl('applyRequest', request), 'applyReply', 60_000 + (options.timeLimit ?? 0));
+    const reply: ApplyReply = await askController(
+      nc,
+      { subjects: s, url },
+      'apply',
+      encodeControl('applyRequest', request),
+      'applyReply',
+      60_000 + (options.timeLimit ?? 0),
+    );
     if (!reply.ok) {
-      if (reply.error.code === ControlErrorCode.Infeasible) return { output: `infeasible: ${reply.error.message}`, exitCode: ApplyExit.Infeasible };
+      if (reply.error.code === ControlErrorCode.Infeasible)
+        return { output: `infeasible: ${reply.error.message}`, exitCode: ApplyExit.Infeasible };
       return { output: `apply refused (${reply.error.code}): ${reply.error.message}`, exitCode: ApplyExit.BadInput };
     }
-    const plan: FeasiblePlan = { feasible: true, actions: reply.actions, ...(reply.nodeActions ? { nodeActions: reply.nodeActions } : {}), steps: reply.steps, makespan: reply.makespan, sumCompletion: reply.sumCompletion, solveMs: reply.solveMs, target: {} };
+    const plan: FeasiblePlan = {
+      feasible: true,
+      actions: reply.actions,
+      ...(reply.nodeActions ? { nodeActions: reply.nodeActions } : {}),
+      steps: reply.steps,
+      makespan: reply.makespan,
+      sumCompletion: reply.sumCompletion,
+      solveMs: reply.solveMs,
+      target: {},
+    };
     io.write(`plan ${planId}\n${formatPlan(plan)}`);
-    if (reply.excluded.length > 0) io.write(`left out of planning: ${reply.excluded.map((e) => `${e.vm} (${e.reason})`).join(', ')}`);
+    if (reply.excluded.length > 0)
+      io.write(`left out of planning: ${reply.excluded.map((e) => `${e.vm} (${e.reason})`).join(', ')}`);
     for (const note of reply.notes ?? []) io.write(`note: ${note}`);
     if (!reply.executing) {
       progress.unsubscribe();
       const written = writeReports(plan, planId, undefined, options, memOf);
-      return { output: [options.dryRun ? 'dry run: nothing executed' : 'nothing to do: the cluster is already in the wanted state', ...written].join('\n'), exitCode: ApplyExit.Ok };
+      return {
+        output: [
+          options.dryRun ? 'dry run: nothing executed' : 'nothing to do: the cluster is already in the wanted state',
+          ...written,
+        ].join('\n'),
+        exitCode: ApplyExit.Ok,
+      };
     }
     const timeoutMs = options.timeout ?? 3 * plan.makespan + 120_000;
     const executor = async (): Promise<string | undefined> => {
       try {
-        const st = await askController(nc, { subjects: s, url }, 'status', encodeControl('statusRequest', {}), 'statusReply', LIVENESS_TIMEOUT_MS);
-        return st.running === planId ? undefined : `controller ${st.controller} leads and does not run plan ${planId} any more: it was interrupted; the leader plans from what the agents report`;
+        const st = await askController(
+          nc,
+          { subjects: s, url },
+          'status',
+          encodeControl('statusRequest', {}),
+          'statusReply',
+          LIVENESS_TIMEOUT_MS,
+        );
+        return st.running === planId
+          ? undefined
+          : `controller ${st.controller} leads and does not run plan ${planId} any more: it was interrupted; the leader plans from what the agents report`;
       } catch {
         return `the controller executing plan ${planId} is gone: no controller answers on prefix ${s.prefix}`;
       }
@@ -100,7 +149,14 @@ export async function applyCommand(target: string, options: ApplyCommandOptions 
 
 /** Each VM's memory (MiB) as the controller knows it, and as the target instance declares it. */
 async function vmMemory(nc: NatsConnection, to: ControllerAddress, source: ApplySource): Promise<Map<string, number>> {
-  const st = await askController(nc, to, 'status', encodeControl('statusRequest', {}), 'statusReply', LIVENESS_TIMEOUT_MS);
+  const st = await askController(
+    nc,
+    to,
+    'status',
+    encodeControl('statusRequest', {}),
+    'statusReply',
+    LIVENESS_TIMEOUT_MS,
+  );
   const mem = new Map<string, number>();
   for (const v of st.vms) if (v.demand.mem !== undefined) mem.set(v.id, v.demand.mem);
   for (const v of source.vms ?? []) mem.set(v.id, v.demand.mem);
@@ -108,7 +164,13 @@ async function vmMemory(nc: NatsConnection, to: ControllerAddress, source: Apply
 }
 
 /** The files `--gantt` and `--results` ask for, from the plan and its progress messages; one line per file written. */
-function writeReports(plan: FeasiblePlan, planId: string, events: readonly PlanProgress[] | undefined, options: ApplyCommandOptions, memOf: ReadonlyMap<string, number> | undefined): string[] {
+function writeReports(
+  plan: FeasiblePlan,
+  planId: string,
+  events: readonly PlanProgress[] | undefined,
+  options: ApplyCommandOptions,
+  memOf: ReadonlyMap<string, number> | undefined,
+): string[] {
   const measured = events ? measuredFromProgress(planId, events) : undefined;
   const lines: string[] = [];
   if (options.gantt) {
@@ -116,7 +178,11 @@ function writeReports(plan: FeasiblePlan, planId: string, events: readonly PlanP
     lines.push(`wrote ${options.gantt}`);
   }
   if (options.results && memOf) {
-    const done = (measured ?? []).flatMap((m) => (m.ok && m.end !== undefined && m.durationMs !== undefined ? [{ id: m.id, durationMs: m.durationMs, start: m.start, end: m.end }] : []));
+    const done = (measured ?? []).flatMap((m) =>
+      m.ok && m.end !== undefined && m.durationMs !== undefined
+        ? [{ id: m.id, durationMs: m.durationMs, start: m.start, end: m.end }]
+        : [],
+    );
     const results = resultLines(planId, plan.actions, done, (vm) => memOf.get(vm));
     writeTextFile(options.results, formatResultLines(results));
     lines.push(`wrote ${options.results}: ${results.length} completed actions`);
@@ -148,9 +214,17 @@ async function follow(
 ): Promise<{ result: CommandResult; events: PlanProgress[] }> {
   const events: PlanProgress[] = [];
   const byWireId = new Map(plan.actions.map((a) => [`${planId}:${a.id}`, a]));
-  const bars = io.bars ? new MultiBar({ clearOnComplete: false, hideCursor: true, format: '{name} |{bar}| {value}/{total} {detail}' }, Presets.shades_classic) : undefined;
+  const bars = io.bars
+    ? new MultiBar(
+        { clearOnComplete: false, hideCursor: true, format: '{name} |{bar}| {value}/{total} {detail}' },
+        Presets.shades_classic,
+      )
+    : undefined;
   const stepBar: SingleBar | undefined = bars?.create(plan.steps, 0, { name: 'steps  ', detail: '' });
-  const actionBar: SingleBar | undefined = bars?.create(plan.actions.length + (plan.nodeActions?.length ?? 0), 0, { name: 'actions', detail: '' });
+  const actionBar: SingleBar | undefined = bars?.create(plan.actions.length + (plan.nodeActions?.length ?? 0), 0, {
+    name: 'actions',
+    detail: '',
+  });
   const nodeActionOf = new Map((plan.nodeActions ?? []).map((a) => [`${planId}:${a.id}`, a]));
   /** What a progress message is about: `migrate v1`, `shutdownNode n3`, or its id. */
   const what = (p: PlanProgress) => {
@@ -194,10 +268,20 @@ async function follow(
         case 'action-done':
           {
             const va = p.actionId ? byWireId.get(p.actionId) : undefined;
-            if (va && p.startedAt !== undefined) seen.timed.push({ type: va.type, vjob: va.vjob, node: va.type === 'run' || va.type === 'resume' ? va.to : va.from, startedAt: p.startedAt, endedAt: p.endedAt });
+            if (va && p.startedAt !== undefined)
+              seen.timed.push({
+                type: va.type,
+                vjob: va.vjob,
+                node: va.type === 'run' || va.type === 'resume' ? va.to : va.from,
+                startedAt: p.startedAt,
+                endedAt: p.endedAt,
+              });
           }
           if (undo) seen.undone.push(p);
-          else actionBar?.update(p.counts.done + p.counts.failed, { detail: a ? `${a} ${seconds(p.durationMs ?? 0)}` : '' });
+          else
+            actionBar?.update(p.counts.done + p.counts.failed, {
+              detail: a ? `${a} ${seconds(p.durationMs ?? 0)}` : '',
+            });
           break;
         case 'action-failed':
           seen.failures.push(p);
@@ -207,7 +291,10 @@ async function follow(
         case 'step-done':
           stepsDone++;
           stepBar?.update(stepsDone, { detail: `step ${p.step} done` });
-          if (!bars) io.log(`step ${p.step} done (${stepsDone}/${plan.steps} steps, ${p.counts.done}/${p.counts.total} actions)`);
+          if (!bars)
+            io.log(
+              `step ${p.step} done (${stepsDone}/${plan.steps} steps, ${p.counts.done}/${p.counts.total} actions)`,
+            );
           break;
         case 'plan-done':
         case 'plan-failed':
@@ -223,30 +310,56 @@ async function follow(
     sub.unsubscribe();
   }
   if (!end && gone) return { result: { output: `plan ${planId}: ${gone}`, exitCode: ApplyExit.Failed }, events };
-  if (!end) return { result: { output: `no end of plan ${planId} within ${seconds(timeoutMs)}: see the controller's log`, exitCode: ApplyExit.Failed }, events };
+  if (!end)
+    return {
+      result: {
+        output: `no end of plan ${planId} within ${seconds(timeoutMs)}: see the controller's log`,
+        exitCode: ApplyExit.Failed,
+      },
+      events,
+    };
   return { result: summarize(plan, planId, end, seen, byWireId), events };
 }
 
-function summarize(plan: FeasiblePlan, planId: string, end: PlanProgress, seen: Followed, byWireId: ReadonlyMap<string, FeasiblePlan['actions'][number]>): CommandResult {
+function summarize(
+  plan: FeasiblePlan,
+  planId: string,
+  end: PlanProgress,
+  seen: Followed,
+  byWireId: ReadonlyMap<string, FeasiblePlan['actions'][number]>,
+): CommandResult {
   const measured = end.durationMs ?? 0;
   const estimated = seen.estimatedMs ?? plan.makespan;
-  const delta = estimated > 0 ? ` (${measured >= estimated ? '+' : ''}${Math.round(((measured - estimated) / estimated) * 100)}%)` : '';
+  const delta =
+    estimated > 0
+      ? ` (${measured >= estimated ? '+' : ''}${Math.round(((measured - estimated) / estimated) * 100)}%)`
+      : '';
   // Step by step, each step waits for its slowest action: longer than the timed plan.
-  const mode = estimated > plan.makespan ? ` step by step; ${seconds(plan.makespan)} as soon as possible (--mode asap)` : '';
+  const mode =
+    estimated > plan.makespan ? ` step by step; ${seconds(plan.makespan)} as soon as possible (--mode asap)` : '';
   const lines = [''];
   const ok = end.kind === 'plan-done';
-  lines.push(ok ? `plan ${planId} completed: ${plan.actions.length + (plan.nodeActions?.length ?? 0)} actions in ${plan.steps} steps` : `plan ${planId} FAILED: ${end.error?.code ?? ''} ${end.error?.message ?? ''}`.trimEnd());
+  lines.push(
+    ok
+      ? `plan ${planId} completed: ${plan.actions.length + (plan.nodeActions?.length ?? 0)} actions in ${plan.steps} steps`
+      : `plan ${planId} FAILED: ${end.error?.code ?? ''} ${end.error?.message ?? ''}`.trimEnd(),
+  );
   lines.push(`measured ${seconds(measured)} vs estimated ${seconds(estimated)}${delta}${mode}`);
   // The agents' clocks around each hypervisor call: how together each vjob was paused and unpaused.
   for (const g of pauseGroupSkews(seen.timed)) lines.push(formatGroupSkew(g));
   if (!ok) {
-    lines.push(`${end.counts.done} of ${end.counts.total} actions done, ${end.counts.failed} failed, ${end.counts.total - end.counts.done - end.counts.failed} not started`);
+    lines.push(
+      `${end.counts.done} of ${end.counts.total} actions done, ${end.counts.failed} failed, ${end.counts.total - end.counts.done - end.counts.failed} not started`,
+    );
     for (const f of seen.failures) {
       const a = f.actionId ? byWireId.get(f.actionId) : undefined;
       const n = f.actionId ? plan.nodeActions?.find((x) => `${planId}:${x.id}` === f.actionId) : undefined;
-      lines.push(`  failed: ${a ? `${a.id} ${a.type} ${a.vm}` : n ? `${n.id} ${n.type} ${n.node}` : f.actionId}: ${f.error?.code ?? ''} ${f.error?.message ?? ''}`);
+      lines.push(
+        `  failed: ${a ? `${a.id} ${a.type} ${a.vm}` : n ? `${n.id} ${n.type} ${n.node}` : f.actionId}: ${f.error?.code ?? ''} ${f.error?.message ?? ''}`,
+      );
     }
-    if (seen.undone.length > 0) lines.push(`  undone: ${seen.undone.length} paused VMs unpaused (their vjob's pause was not complete)`);
+    if (seen.undone.length > 0)
+      lines.push(`  undone: ${seen.undone.length} paused VMs unpaused (their vjob's pause was not complete)`);
   }
   return { output: lines.join('\n'), exitCode: ok ? ApplyExit.Ok : ApplyExit.Failed };
 }

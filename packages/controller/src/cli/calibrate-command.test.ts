@@ -21,7 +21,14 @@ function file(name: string, text: string): string {
 const results = file(
   'results.jsonl',
   [
-    ...[512, 1024, 1536, 2048, 3072, 4096].map((mem, i) => ({ kind: 'migrate', mem, durationMs: 200 + 3 * mem + (i % 2 === 0 ? 5 : -5), node: 'n1', type: 'migrate', vm: `v${i}` })),
+    ...[512, 1024, 1536, 2048, 3072, 4096].map((mem, i) => ({
+      kind: 'migrate',
+      mem,
+      durationMs: 200 + 3 * mem + (i % 2 === 0 ? 5 : -5),
+      node: 'n1',
+      type: 'migrate',
+      vm: `v${i}`,
+    })),
     { kind: 'migrate', mem: 1024, durationMs: 40_000, node: 'n1' },
     ...[256, 512, 1024].map((mem) => ({ kind: 'run', mem, durationMs: 2000 })),
   ]
@@ -33,7 +40,10 @@ const results = file(
 const instance = file(
   'instance.json',
   JSON.stringify({
-    nodes: [{ id: 'n1', cpu: 4, mem: 8192 }, { id: 'n2', cpu: 4, mem: 8192 }],
+    nodes: [
+      { id: 'n1', cpu: 4, mem: 8192 },
+      { id: 'n2', cpu: 4, mem: 8192 },
+    ],
     vms: [
       { id: 'v1', vjob: 'j1', cpu: 3, mem: 2048, state: 'running', host: 'n1' },
       { id: 'v2', vjob: 'j2', cpu: 3, mem: 1024, state: 'running', host: 'n1' },
@@ -44,7 +54,8 @@ const instance = file(
   }),
 );
 
-const durations = (output: string) => Object.fromEntries((JSON.parse(output) as FeasiblePlan).actions.map((a) => [a.type, a.end - a.start]));
+const durations = (output: string) =>
+  Object.fromEntries((JSON.parse(output) as FeasiblePlan).actions.map((a) => [a.type, a.end - a.start]));
 
 describe('entropy calibrate', () => {
   it('fits a results file, writes a cost-model file, and entropy plan --cost-model plans with it', async () => {
@@ -77,21 +88,35 @@ describe('entropy calibrate', () => {
   });
 
   it('names the file, line and field of a bad results line, and the field of a bad cost-model file', async () => {
-    const bad = file('bad.jsonl', `${JSON.stringify({ kind: 'migrate', mem: 1, durationMs: 2 })}\n${JSON.stringify({ kind: 'teleport', mem: 1, durationMs: 2 })}\n`);
+    const bad = file(
+      'bad.jsonl',
+      `${JSON.stringify({ kind: 'migrate', mem: 1, durationMs: 2 })}\n${JSON.stringify({ kind: 'teleport', mem: 1, durationMs: 2 })}\n`,
+    );
     await expect(calibrateCommand({ results: [bad], out: join(dir, 'x.json') })).rejects.toMatchObject({
       code: ErrorCode.InvalidResults,
       message: expect.stringMatching(/bad\.jsonl:2: \$\.kind: must be one of run, stop, .* got "teleport"$/),
     });
     const negative = file('negative.json', JSON.stringify({ migrate: { perMiB: -1 } }));
-    await expect(calibrateCommand({ results: [results], base: negative, out: join(dir, 'x.json') })).rejects.toMatchObject({
+    await expect(
+      calibrateCommand({ results: [results], base: negative, out: join(dir, 'x.json') }),
+    ).rejects.toMatchObject({
       code: ErrorCode.InvalidCostModel,
       message: `${negative}: $.migrate.perMiB: must not be negative`,
     });
-    expect(() => planCommand(instance, { costModel: file('unknown.json', JSON.stringify({ nodes: { n1: { teleport: {} } } })) })).toThrow(
-      expect.objectContaining({ code: ErrorCode.InvalidCostModel, message: expect.stringContaining("$.nodes.n1.teleport: unknown field 'teleport'") }),
+    expect(() =>
+      planCommand(instance, { costModel: file('unknown.json', JSON.stringify({ nodes: { n1: { teleport: {} } } })) }),
+    ).toThrow(
+      expect.objectContaining({
+        code: ErrorCode.InvalidCostModel,
+        message: expect.stringContaining("$.nodes.n1.teleport: unknown field 'teleport'"),
+      }),
     );
-    await expect(calibrateCommand({ out: join(dir, 'x.json') })).rejects.toMatchObject({ message: 'calibrate: no samples to read: give --results FILE or --journal' });
-    await expect(calibrateCommand({ results: [file('empty.jsonl', '\n')], out: join(dir, 'x.json') })).rejects.toMatchObject({ message: expect.stringContaining('calibrate: no samples') });
+    await expect(calibrateCommand({ out: join(dir, 'x.json') })).rejects.toMatchObject({
+      message: 'calibrate: no samples to read: give --results FILE or --journal',
+    });
+    await expect(
+      calibrateCommand({ results: [file('empty.jsonl', '\n')], out: join(dir, 'x.json') }),
+    ).rejects.toMatchObject({ message: expect.stringContaining('calibrate: no samples') });
   });
 
   it('runs as processes: entropy calibrate, then entropy plan --cost-model; a bad file is one line, exit 1', () => {
@@ -105,6 +130,8 @@ describe('entropy calibrate', () => {
     expect(durations(plan.stdout).run).toBe(2000);
     const bad = entropy('plan', instance, '--cost-model', file('bad-model.json', '{"run": {"base": "slow"}}'));
     expect(bad.status).toBe(1);
-    expect(bad.stderr.trim().split('\n')).toEqual([expect.stringContaining('bad-model.json: $.run.base: must be a number')]);
+    expect(bad.stderr.trim().split('\n')).toEqual([
+      expect.stringContaining('bad-model.json: $.run.base: must be a number'),
+    ]);
   });
 });

@@ -6,6 +6,10 @@ export async function cancelCommand(id: string, options: ControlClientOptions = 
   const reply = await controlRequest('cancel', { kind: 'cancelRequest', msg: { id } }, 'cancelReply', options);
   if (!reply.ok) return { output: `cancel refused (${reply.error.code}): ${reply.error.message}`, exitCode: 1 };
   const v = reply.vjob;
-  if (v.state === 'terminated') return { output: `vjob ${v.id} ${v.end === 'finished' ? 'had already finished' : 'cancelled'}: terminated`, exitCode: 0 };
+  if (v.state === 'terminated')
+    return {
+      output: `vjob ${v.id} ${v.end === 'finished' ? 'had already finished' : 'cancelled'}: terminated`,
+      exitCode: 0,
+    };
   return { output: `vjob ${v.id} is ${v.state}: cancel requested, the control loop stops its VMs`, exitCode: 0 };
 }

@@ -1,6 +1,13 @@
 import { startController, type DecideFn } from '../controller/controller.ts';
 import { createLogger, type Logger } from '../controller/logger.ts';
-import { type CommandTemplate, CommandTemplateError, EntropyError, ErrorCode, parseCommandTemplate, subjects } from '@entropy/protocol';
+import {
+  type CommandTemplate,
+  CommandTemplateError,
+  EntropyError,
+  ErrorCode,
+  parseCommandTemplate,
+  subjects,
+} from '@entropy/protocol';
 import { connectNats, type NatsAuthFlags, runningController } from '../controller/nats-connect.ts';
 import { type LeaderLease, startLeaderLease } from '../controller/leader-lease.ts';
 import { BOOT_COMMAND_PLACEHOLDERS } from '../controller/nats-node-power.ts';
@@ -74,26 +81,52 @@ export async function controllerCommand(options: ControllerCommandOptions = {}):
     const other = await runningController(nc, subjects(prefix), OTHER_CONTROLLER_TIMEOUT_MS);
     // The store's warnings wait until it is known whether this controller starts at all.
     const held: [string, object, string | undefined][] = [];
-    const holding: Logger = { ...logger, warn: (o, msg) => void held.push(['warn', o, msg]), info: (o, msg) => void held.push(['info', o, msg]) };
+    const holding: Logger = {
+      ...logger,
+      warn: (o, msg) => void held.push(['warn', o, msg]),
+      info: (o, msg) => void held.push(['info', o, msg]),
+    };
     const replicas = options.replicas !== undefined ? { replicas: options.replicas } : {};
-    const store = await openQueueStore(nc, { kind: options.queueStore ?? 'auto', bucket: options.queueBucket ?? queueBucketOf(prefix), logger: holding, ...replicas });
+    const store = await openQueueStore(nc, {
+      kind: options.queueStore ?? 'auto',
+      bucket: options.queueBucket ?? queueBucketOf(prefix),
+      logger: holding,
+      ...replicas,
+    });
     if (store.kind !== 'kv' && other !== undefined) {
       // Without JetStream there is no lease: two controllers would both plan and execute, so the second refuses to start.
-      throw new EntropyError(ErrorCode.Io, `controller ${other} already serves prefix ${prefix} on ${url}: stop it first, or give this one another --prefix`);
+      throw new EntropyError(
+        ErrorCode.Io,
+        `controller ${other} already serves prefix ${prefix} on ${url}: stop it first, or give this one another --prefix`,
+      );
     }
     for (const [level, o, msg] of held) logger[level as 'warn' | 'info'](o, msg);
     if (store.kind === 'kv') {
       // With JetStream, controllers of one prefix share a lease: one leads, the others stand by.
       journal = await openJournal(nc, { prefix, logger, ...replicas });
-      lease = await startLeaderLease(nc, { prefix, holder: name, logger, ...replicas, ...(options.lease ? { leaseMs: options.lease } : {}) });
+      lease = await startLeaderLease(nc, {
+        prefix,
+        holder: name,
+        logger,
+        ...replicas,
+        ...(options.lease ? { leaseMs: options.lease } : {}),
+      });
     }
-    queue = await VJobQueue.open(store, logger, options.keepEnded !== undefined ? { keepEndedMs: options.keepEnded } : {});
+    queue = await VJobQueue.open(
+      store,
+      logger,
+      options.keepEnded !== undefined ? { keepEndedMs: options.keepEnded } : {},
+    );
   } catch (err) {
     await lease?.close();
     await nc.close();
     throw err;
   }
-  const retry = { ...DEFAULT_RETRY_POLICY, ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}), ...(options.retryBackoff ? { baseBackoffMs: options.retryBackoff } : {}) };
+  const retry = {
+    ...DEFAULT_RETRY_POLICY,
+    ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
+    ...(options.retryBackoff ? { baseBackoffMs: options.retryBackoff } : {}),
+  };
   const controller = startController(nc, {
     logger,
     ...(options.prefix ? { prefix: options.prefix } : {}),
@@ -112,11 +145,22 @@ export async function controllerCommand(options: ControllerCommandOptions = {}):
     ...(options.bootTimeout ? { bootTimeoutMs: options.bootTimeout } : {}),
     ...(options.groupLead ? { groupLeadMs: options.groupLead } : {}),
   });
-  logger.info({ nats: url, policy: policy?.name, ...(options.costModel ? { costModel: options.costModel } : {}), store: queue.store.kind, vjobs: queue.list().length }, 'connected');
+  logger.info(
+    {
+      nats: url,
+      policy: policy?.name,
+      ...(options.costModel ? { costModel: options.costModel } : {}),
+      store: queue.store.kind,
+      vjobs: queue.list().length,
+    },
+    'connected',
+  );
   const stop = options.signal ?? signalled();
   let stopping = false;
   const lost = await Promise.race([
-    new Promise<false>((resolve) => (stop.aborted ? resolve(false) : stop.addEventListener('abort', () => resolve(false), { once: true }))),
+    new Promise<false>((resolve) =>
+      stop.aborted ? resolve(false) : stop.addEventListener('abort', () => resolve(false), { once: true }),
+    ),
     nc.closed().then((err) => {
       if (!stopping) logger.error({ err: err?.message }, 'NATS connection closed');
       return true;
@@ -135,9 +179,14 @@ export async function controllerCommand(options: ControllerCommandOptions = {}):
 export function parseBootCommand(text: string | undefined): CommandTemplate | undefined {
   if (text === undefined) return undefined;
   try {
-    return parseCommandTemplate(text, { option: '--boot-command', placeholders: BOOT_COMMAND_PLACEHOLDERS, required: ['node'] });
+    return parseCommandTemplate(text, {
+      option: '--boot-command',
+      placeholders: BOOT_COMMAND_PLACEHOLDERS,
+      required: ['node'],
+    });
   } catch (err) {
-    if (err instanceof CommandTemplateError) throw new EntropyError(ErrorCode.InvalidOption, err.message, { cause: err });
+    if (err instanceof CommandTemplateError)
+      throw new EntropyError(ErrorCode.InvalidOption, err.message, { cause: err });
     throw err;
   }
 }

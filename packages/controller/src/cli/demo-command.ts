@@ -23,7 +23,6 @@ export interface DemoCommandOptions {
   readonly lab?: boolean;
 }
 
-
 const defaultIo: ApplyIo = {
   write: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
   bars: process.stderr.isTTY === true,
@@ -37,21 +36,38 @@ const defaultIo: ApplyIo = {
  */
 export async function demoCommand(options: DemoCommandOptions = {}, io: ApplyIo = defaultIo): Promise<CommandResult> {
   if (options.lab) {
-    if (options.instance) throw new EntropyError(ErrorCode.InvalidInstance, `--lab plays the lab's own scenario (3 hosts, 9 guests): no instance file (${options.instance})`);
+    if (options.instance)
+      throw new EntropyError(
+        ErrorCode.InvalidInstance,
+        `--lab plays the lab's own scenario (3 hosts, 9 guests): no instance file (${options.instance})`,
+      );
     return labDemo(options, io);
   }
   const file = options.instance ?? REFERENCE_INSTANCE;
   const instance = parseInstance(readJsonFile(file), file);
   const { configuration } = instance;
-  io.log(`starting nats-server, ${configuration.nodes.length} sim agents and the controller (${configuration.vms.length} VMs in ${configuration.vjobs.length} vjobs)...`);
-  const cluster = await startDemoCluster({ configuration, speed: options.speed ?? 1, statusPeriodMs: options.statusPeriod ?? 500, mode: options.mode });
+  io.log(
+    `starting nats-server, ${configuration.nodes.length} sim agents and the controller (${configuration.vms.length} VMs in ${configuration.vjobs.length} vjobs)...`,
+  );
+  const cluster = await startDemoCluster({
+    configuration,
+    speed: options.speed ?? 1,
+    statusPeriodMs: options.statusPeriod ?? 500,
+    mode: options.mode,
+  });
   let failed = true;
   try {
     await waitUntilObserved(cluster, configuration, 60_000);
     await cluster.register(readApplySource(file));
     const before = await cluster.status();
-    io.write(`cluster up on ${cluster.url}: ${before.nodes.length} nodes online, ${before.vms.length} VMs known\n${vjobTable(instance, before)}\n`);
-    const applied = await applyCommand(file, { nats: cluster.url, creds: cluster.operatorCreds, mode: options.mode }, io);
+    io.write(
+      `cluster up on ${cluster.url}: ${before.nodes.length} nodes online, ${before.vms.length} VMs known\n${vjobTable(instance, before)}\n`,
+    );
+    const applied = await applyCommand(
+      file,
+      { nats: cluster.url, creds: cluster.operatorCreds, mode: options.mode },
+      io,
+    );
     io.write(applied.output);
     const after = await settledStatus(cluster, instance);
     const mismatches = wantedStateMismatches(instance, after);
@@ -62,10 +78,15 @@ export async function demoCommand(options: DemoCommandOptions = {}, io: ApplyIo 
         ? 'every vjob is in the state the decision asked for, as reported by the agents'
         : `MISMATCH between the decision and what the agents report:\n  ${mismatches.join('\n  ')}`;
     if (options.keep) {
-      io.write(`\n${verdict}\ncluster kept up: try \`pnpm entropy status --nats ${cluster.url} --creds ${cluster.operatorCreds}\`; logs in ${cluster.dir}; Ctrl-C stops it`);
+      io.write(
+        `\n${verdict}\ncluster kept up: try \`pnpm entropy status --nats ${cluster.url} --creds ${cluster.operatorCreds}\`; logs in ${cluster.dir}; Ctrl-C stops it`,
+      );
       await untilSignal();
     }
-    return { output: `\n${verdict}`, exitCode: applied.exitCode !== 0 ? applied.exitCode : mismatches.length > 0 ? DemoExit.Mismatch : DemoExit.Ok };
+    return {
+      output: `\n${verdict}`,
+      exitCode: applied.exitCode !== 0 ? applied.exitCode : mismatches.length > 0 ? DemoExit.Mismatch : DemoExit.Ok,
+    };
   } finally {
     await cluster.stop();
     if (failed) io.log(`logs kept in ${cluster.dir}`);

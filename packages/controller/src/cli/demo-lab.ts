@@ -41,15 +41,21 @@ export async function labDemo(options: { keep?: boolean }, io: ApplyIo): Promise
   const serialOf = (vm: string) => join(state.dir, 'serial', `${vm}.log`);
   const nc = await connectNats(nats, 'entropy-demo-lab');
   // The scenario's VMs and vjobs, with the states its last step leaves them in.
-  const wanted = parseInstance({ ...(readJsonFile(scenario!.instanceFile) as object), decision: SCENARIO_END }, scenario!.instanceFile);
+  const wanted = parseInstance(
+    { ...(readJsonFile(scenario!.instanceFile) as object), decision: SCENARIO_END },
+    scenario!.instanceFile,
+  );
   let exitCode: number = DemoExit.Failed;
   try {
-    io.write(`lab ${state.prefix} up in ${(lab.upMs / 1000).toFixed(1)} s on ${url}: ${state.hosts.length} hosts, ${state.guests.length} guests (consoles in ${state.dir}/serial)\n`);
+    io.write(
+      `lab ${state.prefix} up in ${(lab.upMs / 1000).toFixed(1)} s on ${url}: ${state.hosts.length} hosts, ${state.guests.length} guests (consoles in ${state.dir}/serial)\n`,
+    );
     for (const step of scenario!.steps) {
       io.write(`\n== ${step.name}: entropy apply ${step.target}  (${step.what})`);
       const r = await applyOnLab(nc, nats, step.target);
       io.write(r.output);
-      if (r.exitCode !== 0) return { output: `\nthe ${step.name} step failed; the lab's logs: ${state.dir}/logs`, exitCode: r.exitCode };
+      if (r.exitCode !== 0)
+        return { output: `\nthe ${step.name} step failed; the lab's logs: ${state.dir}/logs`, exitCode: r.exitCode };
       const started = r.actions.filter((a) => a.type === 'run' || a.type === 'unpause').map((a) => a.vm);
       if (started.length > 0) {
         io.log(`waiting for ${started.join(', ')} to tick on their consoles...`);
@@ -58,16 +64,24 @@ export async function labDemo(options: { keep?: boolean }, io: ApplyIo): Promise
     }
     const status = JSON.parse((await statusCommand({ ...nats, json: true })).output) as StatusReply;
     const mismatches = wantedStateMismatches(wanted, status);
-    const lives = await Promise.all(state.guests.map(async (g) => [g.name, consoleBreak(await readSerial(serialOf(g.name)))] as const));
+    const lives = await Promise.all(
+      state.guests.map(async (g) => [g.name, consoleBreak(await readSerial(serialOf(g.name)))] as const),
+    );
     const broken = lives.filter(([, why]) => why !== undefined).map(([vm, why]) => `${vm}: ${why}`);
     io.write(`\nafter the scenario:\n${vjobTable(wanted, status)}`);
     const verdict = [
-      mismatches.length === 0 ? 'every vjob is in the state the scenario asked for, as reported by the agents' : `MISMATCH with what the agents report:\n  ${mismatches.join('\n  ')}`,
-      broken.length === 0 ? 'every guest lived one life: one boot, its tick counter never reset or skipped' : `CONSOLES BROKEN:\n  ${broken.join('\n  ')}`,
+      mismatches.length === 0
+        ? 'every vjob is in the state the scenario asked for, as reported by the agents'
+        : `MISMATCH with what the agents report:\n  ${mismatches.join('\n  ')}`,
+      broken.length === 0
+        ? 'every guest lived one life: one boot, its tick counter never reset or skipped'
+        : `CONSOLES BROKEN:\n  ${broken.join('\n  ')}`,
     ].join('\n');
     exitCode = mismatches.length > 0 || broken.length > 0 ? DemoExit.Mismatch : DemoExit.Ok;
     if (options.keep) {
-      io.write(`\n${verdict}\nlab kept up: try \`pnpm entropy status --nats ${url} --creds ${nats.creds}\` or \`pnpm entropy lab status --dir ${state.dir}\`; Ctrl-C removes it`);
+      io.write(
+        `\n${verdict}\nlab kept up: try \`pnpm entropy status --nats ${url} --creds ${nats.creds}\` or \`pnpm entropy lab status --dir ${state.dir}\`; Ctrl-C removes it`,
+      );
       await untilSignal();
     }
     return { output: `\n${verdict}`, exitCode };
@@ -75,7 +89,8 @@ export async function labDemo(options: { keep?: boolean }, io: ApplyIo): Promise
     await nc.close();
     // From the state file, not the state lab up returned: with --keep, a host may have been powered off and on since.
     const report = (await labDown(state.dir))?.report ?? { failures: [] };
-    if (report.failures.length > 0) io.log(`lab down left: ${report.failures.join('; ')} (run entropy lab down --dir ${state.dir})`);
+    if (report.failures.length > 0)
+      io.log(`lab down left: ${report.failures.join('; ')} (run entropy lab down --dir ${state.dir})`);
     else await rm(root, { recursive: true, force: true });
   }
 }

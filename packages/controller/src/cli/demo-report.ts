@@ -14,7 +14,8 @@ export function wantedStateMismatches(instance: Instance, status: StatusReply): 
     const wanted = instance.decision[vm.vjob] ?? vm.state;
     const seen = observed.get(vm.id);
     const state = seen?.state ?? 'absent';
-    const ok = wanted === 'terminated' || wanted === 'waiting' ? seen === undefined || seen.state === wanted : state === wanted;
+    const ok =
+      wanted === 'terminated' || wanted === 'waiting' ? seen === undefined || seen.state === wanted : state === wanted;
     if (!ok) out.push(`${vm.id} (vjob ${vm.vjob}): wanted ${wanted}, observed ${state}`);
   }
   return out;
@@ -36,7 +37,9 @@ export function vjobTable(instance: Instance, status: StatusReply): string {
     }
     const summary = [...states].map(([s, n]) => `${n} ${s}`).join(', ');
     const wanted = instance.decision[j.id] ?? '(unchanged)';
-    lines.push(`  ${j.id.padEnd(6)} ${String(j.vms.length).padStart(3)}  ${summary.padEnd(24)} ${wanted}${hosts.size > 0 ? `  on ${[...hosts].sort().join(' ')}` : ''}`);
+    lines.push(
+      `  ${j.id.padEnd(6)} ${String(j.vms.length).padStart(3)}  ${summary.padEnd(24)} ${wanted}${hosts.size > 0 ? `  on ${[...hosts].sort().join(' ')}` : ''}`,
+    );
   }
   return lines.join('\n');
 }

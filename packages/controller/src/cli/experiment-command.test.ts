@@ -10,7 +10,12 @@ describe('entropy experiment', () => {
     expect(r.exitCode).toBe(0);
     const figures = JSON.parse(r.output);
     expect(Object.keys(figures)).toEqual(['fcfs', 'fifo-ffd']);
-    expect(figures.fcfs).toMatchObject({ cumulatedMinutes: 25.5, makespanMinutes: 15.33, switchMinutes: 0.33, actions: { run: 4, suspend: 0 } });
+    expect(figures.fcfs).toMatchObject({
+      cumulatedMinutes: 25.5,
+      makespanMinutes: 15.33,
+      switchMinutes: 0.33,
+      actions: { run: 4, suspend: 0 },
+    });
     expect(figures['fifo-ffd']).toMatchObject({ cumulatedMinutes: 15.33, makespanMinutes: 10.17 });
   });
 
@@ -31,7 +36,10 @@ describe('entropy experiment', () => {
   });
 
   it('reports an unknown policy in one line with exit code 1', async () => {
-    await expect(experimentCommand('tiny', { policies: ['nope'] })).rejects.toMatchObject({ code: 'ENTROPY_POLICY_LOAD', message: expect.stringContaining("unknown policy 'nope'") });
+    await expect(experimentCommand('tiny', { policies: ['nope'] })).rejects.toMatchObject({
+      code: 'ENTROPY_POLICY_LOAD',
+      message: expect.stringContaining("unknown policy 'nope'"),
+    });
   });
 
   it('resolves bundled scenario names and leaves paths alone', () => {

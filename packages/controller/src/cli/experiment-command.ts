@@ -1,7 +1,14 @@
 import { existsSync } from 'node:fs';
 import { workspacePath } from '../workspace.ts';
 import { firstLine, loadPolicy } from '../policy/load-policy.ts';
-import { parseScenario, PolicyError, PolicyErrorCode, type Scenario, simulate, type SimulationResult } from '@entropy/engine';
+import {
+  parseScenario,
+  PolicyError,
+  PolicyErrorCode,
+  type Scenario,
+  simulate,
+  type SimulationResult,
+} from '@entropy/engine';
 import { plotUse } from '../svg/svg-plot.ts';
 import { type CommandResult, readJsonFile, writeTextFile } from '../command-io/io.ts';
 
@@ -36,7 +43,10 @@ export interface ExperimentFigures {
  * `entropy experiment reference|large|FILE`: simulates the scenario once per policy and prints
  * their figures side by side (or as JSON keyed by policy), optionally writing an SVG plot.
  */
-export async function experimentCommand(scenarioArg: string, options: ExperimentCommandOptions = {}): Promise<CommandResult> {
+export async function experimentCommand(
+  scenarioArg: string,
+  options: ExperimentCommandOptions = {},
+): Promise<CommandResult> {
   const file = scenarioFile(scenarioArg);
   const scenario = parseScenario(readJsonFile(file), file);
   const names = options.policies && options.policies.length > 0 ? options.policies : DEFAULT_EXPERIMENT_POLICIES;
@@ -45,12 +55,22 @@ export async function experimentCommand(scenarioArg: string, options: Experiment
   // A policy that fails stops its simulation: the live loop would go on with its last good decision, but the
   // figures of a policy that did not decide would compare nothing.
   for (const name of names) {
-    const r = simulate(scenario, await loadPolicy(name), { stopOnPolicyError: true, ...(options.timeLimit ? { timeLimitMs: options.timeLimit } : {}) });
-    if (r.policyErrors.length > 0) throw new PolicyError(PolicyErrorCode.PolicyFailed, `policy ${name} failed at ${firstLine(r.policyErrors[0])}: no figures`);
+    const r = simulate(scenario, await loadPolicy(name), {
+      stopOnPolicyError: true,
+      ...(options.timeLimit ? { timeLimitMs: options.timeLimit } : {}),
+    });
+    if (r.policyErrors.length > 0)
+      throw new PolicyError(
+        PolicyErrorCode.PolicyFailed,
+        `policy ${name} failed at ${firstLine(r.policyErrors[0])}: no figures`,
+      );
     results.push(r);
   }
   if (options.plot) {
-    writeTextFile(options.plot, plotUse(results, `${scenario.name}: cluster use over time, ${results.map((r) => r.policy).join(' vs ')}`));
+    writeTextFile(
+      options.plot,
+      plotUse(results, `${scenario.name}: cluster use over time, ${results.map((r) => r.policy).join(' vs ')}`),
+    );
   }
   const figures = Object.fromEntries(results.map((r) => [r.policy, figuresOf(r)]));
   const output = options.json ? JSON.stringify(figures, null, 2) : formatExperiment(scenario, results, options.plot);
@@ -87,23 +107,43 @@ function formatExperiment(scenario: Scenario, results: readonly SimulationResult
   ];
   const min = (ms: number) => (ms / 60_000).toFixed(1);
   const pct = (x: number) => `${Math.round(x * 100)}%`;
-  const types = [...new Set(results.flatMap((r) => Object.entries(r.actions).filter(([, n]) => n > 0).map(([t]) => t)))];
+  const types = [
+    ...new Set(
+      results.flatMap((r) =>
+        Object.entries(r.actions)
+          .filter(([, n]) => n > 0)
+          .map(([t]) => t),
+      ),
+    ),
+  ];
   const base = results[0]!;
   const rows: [string, ...string[]][] = [
     ['', ...results.map((r) => r.policy)],
-    ['cumulated execution time (min)', ...results.map((r, i) => min(r.cumulatedMs) + (i > 0 && base.cumulatedMs > 0 ? ` (${change(r.cumulatedMs, base.cumulatedMs)})` : ''))],
+    [
+      'cumulated execution time (min)',
+      ...results.map(
+        (r, i) =>
+          min(r.cumulatedMs) + (i > 0 && base.cumulatedMs > 0 ? ` (${change(r.cumulatedMs, base.cumulatedMs)})` : ''),
+      ),
+    ],
     ['makespan (min)', ...results.map((r) => min(r.makespanMs))],
     ['mean node CPU utilisation', ...results.map((r) => pct(r.utilisation))],
     ['mean memory held', ...results.map((r) => pct(r.memUtilisation))],
-    ...types.map((t): [string, ...string[]] => [`actions: ${t}`, ...results.map((r) => String(r.actions[t as keyof typeof r.actions] ?? 0))]),
+    ...types.map((t): [string, ...string[]] => [
+      `actions: ${t}`,
+      ...results.map((r) => String(r.actions[t as keyof typeof r.actions] ?? 0)),
+    ]),
     ['context switches', ...results.map((r) => String(r.switches))],
     ['time in context switches (min)', ...results.map((r) => (r.switchMs / 60_000).toFixed(2))],
     ['engine solve time (ms, real)', ...results.map((r) => String(Math.round(r.solveMs)))],
   ];
-  if (results.some((r) => r.infeasibleTurns > 0)) rows.push(['turns the engine could not place', ...results.map((r) => String(r.infeasibleTurns))]);
-  if (results.some((r) => r.unfinished.length > 0)) rows.push(['unfinished vjobs', ...results.map((r) => String(r.unfinished.length))]);
+  if (results.some((r) => r.infeasibleTurns > 0))
+    rows.push(['turns the engine could not place', ...results.map((r) => String(r.infeasibleTurns))]);
+  if (results.some((r) => r.unfinished.length > 0))
+    rows.push(['unfinished vjobs', ...results.map((r) => String(r.unfinished.length))]);
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
-  for (const row of rows) lines.push(row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]! + 2))).join(''));
+  for (const row of rows)
+    lines.push(row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]! + 2))).join(''));
   if (plot) lines.push('', `plot written to ${plot}`);
   return lines.join('\n');
 }

@@ -31,12 +31,19 @@ describe('entropy gantt', () => {
 
   it('refuses, in one line naming what is wrong: no plan, both a file and --plan, an infeasible plan, a bad plan id', async () => {
     const out = join(dir, 'x.svg');
-    await expect(ganttCommand(undefined, { out })).rejects.toMatchObject({ code: ErrorCode.InvalidPlan, message: 'gantt: give a plan file or --plan ID (a plan in the journal), not both' });
+    await expect(ganttCommand(undefined, { out })).rejects.toMatchObject({
+      code: ErrorCode.InvalidPlan,
+      message: 'gantt: give a plan file or --plan ID (a plan in the journal), not both',
+    });
     await expect(ganttCommand('p.json', { out, plan: 'p1' })).rejects.toMatchObject({ code: ErrorCode.InvalidPlan });
     const infeasible = join(dir, 'infeasible.json');
     writeFileSync(infeasible, JSON.stringify({ feasible: false, reason: 'no room', solveMs: 1 }));
-    await expect(ganttCommand(infeasible, { out })).rejects.toMatchObject({ message: `${infeasible}: $.feasible: the plan is infeasible (no room): nothing to draw` });
-    await expect(ganttCommand(undefined, { out, plan: 'a.b' })).rejects.toMatchObject({ message: expect.stringMatching(/^--plan: "a\.b" is not a plan id/) });
+    await expect(ganttCommand(infeasible, { out })).rejects.toMatchObject({
+      message: `${infeasible}: $.feasible: the plan is infeasible (no room): nothing to draw`,
+    });
+    await expect(ganttCommand(undefined, { out, plan: 'a.b' })).rejects.toMatchObject({
+      message: expect.stringMatching(/^--plan: "a\.b" is not a plan id/),
+    });
     const r = entropy('gantt', join(dir, 'missing.json'), '--out', out);
     expect(r.status).toBe(1);
     expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining('missing.json: cannot read (ENOENT)')]);

@@ -11,7 +11,10 @@ import type { CommandResult } from '../command-io/io.ts';
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const cli = 'pnpm entropy';
 
-export async function labUpCommand(opts: LabUpOptions, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<CommandResult> {
+export async function labUpCommand(
+  opts: LabUpOptions,
+  log: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): Promise<CommandResult> {
   const lab = await labUp({ ...opts, progress: log });
   return { output: describeLab(lab), exitCode: 0 };
 }
@@ -23,7 +26,12 @@ export function describeLab(lab: Lab): string {
   const guests = s.guests;
   const lines = [
     `lab ${s.prefix} up in ${secs(lab.upMs)}: ${s.hosts.length} hosts, ${guests.length} guests defined (${guests[0]?.memMiB ?? DEFAULT_GUEST_MEM_MIB} MiB, 1 vcpu, TCG; none running yet)`,
-    ...s.hosts.map((h) => `  ${h.node}  ${h.addr}  namespace ${h.ns}  capacity ${Object.entries(s.capacity ?? {}).map(([k, v]) => `${k}=${v}`).join(',')}`),
+    ...s.hosts.map(
+      (h) =>
+        `  ${h.node}  ${h.addr}  namespace ${h.ns}  capacity ${Object.entries(s.capacity ?? {})
+          .map(([k, v]) => `${k}=${v}`)
+          .join(',')}`,
+    ),
     `NATS: ${url}`,
     '',
     "use it (the lab's nats-server takes only its own users: these commands run as its operator):",
@@ -38,7 +46,10 @@ export function describeLab(lab: Lab): string {
     lines.push('', 'a reference-like context switch, one apply after the other:');
     for (const step of lab.scenario.steps) lines.push(`  ${cli} apply ${step.target} --nats ${url}    # ${step.what}`);
   }
-  lines.push('', `guests' serial consoles (marker, then a tick a second): ${s.dir}/serial/<vm>.log; logs: ${s.dir}/logs; domain XMLs: ${s.dir}/config`);
+  lines.push(
+    '',
+    `guests' serial consoles (marker, then a tick a second): ${s.dir}/serial/<vm>.log; logs: ${s.dir}/logs; domain XMLs: ${s.dir}/config`,
+  );
   return lines.join('\n');
 }
 
@@ -56,7 +67,10 @@ export async function labDownCommand(opts: { dir: string }): Promise<CommandResu
   if (!down) return { output: `no lab recorded in ${dir}: nothing to remove`, exitCode: 0 };
   const { state, report } = down;
   if (report.failures.length > 0) {
-    throw new LabError(LabErrorCode.Teardown, `lab ${state.prefix}: could not remove ${report.failures.join('; ')}; ${dir}/lab.json keeps the record: run lab down again`);
+    throw new LabError(
+      LabErrorCode.Teardown,
+      `lab ${state.prefix}: could not remove ${report.failures.join('; ')}; ${dir}/lab.json keeps the record: run lab down again`,
+    );
   }
   return {
     output: `lab ${state.prefix} down in ${secs(performance.now() - t0)}: ${report.processes.length} processes stopped, ${report.namespaces.length} namespaces and ${report.paths.length} paths removed`,
@@ -69,7 +83,10 @@ export async function labHostStartCommand(node: string, opts: { dir: string }): 
   return { output: `host ${node} started in ${secs(r.ms)}: ${r.processes.join(', ')}`, exitCode: 0 };
 }
 
-export async function labHostStopCommand(node: string, opts: { dir: string; byAgent?: boolean }): Promise<CommandResult> {
+export async function labHostStopCommand(
+  node: string,
+  opts: { dir: string; byAgent?: boolean },
+): Promise<CommandResult> {
   const r = await stopLabHost(resolve(opts.dir), node, { byAgent: opts.byAgent === true });
   return { output: `host ${node} powered off in ${secs(r.ms)}: ${r.processes.join(', ')}`, exitCode: 0 };
 }

@@ -15,21 +15,30 @@ export interface NodeCommandOptions extends ControlClientOptions {
 export const NodeExit = { Ok: 0, Refused: 1, NotReached: 4 } as const;
 
 /** `entropy node boot|shutdown N`: the state an operator wants the node in; the control loop gets it there. */
-export async function nodeCommand(verb: NodeVerb, node: string, options: NodeCommandOptions = {}): Promise<CommandResult> {
+export async function nodeCommand(
+  verb: NodeVerb,
+  node: string,
+  options: NodeCommandOptions = {},
+): Promise<CommandResult> {
   const state = verb === NodeVerb.Boot ? 'online' : 'offline';
   const reply = await controlRequest('node', { kind: 'nodeRequest', msg: { node, state } }, 'nodeReply', options);
-  if (!reply.ok) return { output: `node ${verb} refused (${reply.error.code}): ${reply.error.message}`, exitCode: NodeExit.Refused };
+  if (!reply.ok)
+    return { output: `node ${verb} refused (${reply.error.code}): ${reply.error.message}`, exitCode: NodeExit.Refused };
   const lines = [`node ${node} wanted ${state} (${reply.liveness} now)${reply.note ? `: ${reply.note}` : ''}`];
   if (options.wait === undefined) return { output: lines.join('\n'), exitCode: NodeExit.Ok };
   const deadline = Date.now() + options.wait;
   for (;;) {
-    const st = await controlRequest('status', { kind: 'statusRequest', msg: {} }, 'statusReply', options).catch(() => undefined);
+    const st = await controlRequest('status', { kind: 'statusRequest', msg: {} }, 'statusReply', options).catch(
+      () => undefined,
+    );
     if (st && reached(st, node, state)) {
       lines.push(`node ${node} is ${state === 'online' ? 'online' : 'powered off'}`);
       return { output: lines.join('\n'), exitCode: NodeExit.Ok };
     }
     if (Date.now() > deadline) {
-      lines.push(`node ${node} did not reach ${state} within ${options.wait} ms: see entropy status and the controller's log`);
+      lines.push(
+        `node ${node} did not reach ${state} within ${options.wait} ms: see entropy status and the controller's log`,
+      );
       return { output: lines.join('\n'), exitCode: NodeExit.NotReached };
     }
     await delay(500);

@@ -15,14 +15,20 @@ const file = (name: string, json: unknown, gz = false) => {
 };
 
 describe('entropy plan --format btrplace', () => {
-  const instance = tinyInstance([{ id: 'running', vm: 2 }, { id: 'fence', vm: 2, nodes: [0], continuous: false }, { id: 'offline', node: 1 }]);
+  const instance = tinyInstance([
+    { id: 'running', vm: 2 },
+    { id: 'fence', vm: 2, nodes: [0], continuous: false },
+    { id: 'offline', node: 1 },
+  ]);
 
   it('plans a gzip-compressed BtrPlace instance and reports its MTTR', () => {
     const r = planCommand(file('i.json.gz', instance, true), { format: 'btrplace', json: true });
     expect(r.exitCode).toBe(0);
     const plan = JSON.parse(r.output);
     expect(plan.actions.map((a: { type: string; vm: string }) => `${a.type} ${a.vm}`)).toEqual(['run vm2']);
-    expect(plan.nodeActions.map((a: { type: string; node: string }) => `${a.type} ${a.node}`)).toEqual(['shutdownNode n1']);
+    expect(plan.nodeActions.map((a: { type: string; node: string }) => `${a.type} ${a.node}`)).toEqual([
+      'shutdownNode n1',
+    ]);
     expect(plan.mttr).toBe(1000 + 7000);
   });
 
@@ -30,14 +36,25 @@ describe('entropy plan --format btrplace', () => {
     const r = planCommand(file('i.json', instance), { format: 'btrplace', outputFormat: 'btrplace' });
     const out = JSON.parse(r.output);
     expect(out.origin).toEqual(instance.model);
-    expect(out.actions).toEqual([
-      { id: 'bootVM', start: 0, end: 7, vm: 2, on: 0, hooks: { pre: [], post: [] } },
-      { id: 'shutdownNode', start: 0, end: 1, node: 1, hooks: { pre: [], post: [] } },
-    ].sort((a, b) => a.end - b.end));
+    expect(out.actions).toEqual(
+      [
+        { id: 'bootVM', start: 0, end: 7, vm: 2, on: 0, hooks: { pre: [], post: [] } },
+        { id: 'shutdownNode', start: 0, end: 1, node: 1, hooks: { pre: [], post: [] } },
+      ].sort((a, b) => a.end - b.end),
+    );
   });
 
   it('exits 2 with the reason when the constraints leave no plan', () => {
-    const r = planCommand(file('no.json', tinyInstance([{ id: 'running', vm: 2 }, { id: 'fence', vm: 2, nodes: [2], continuous: false }])), { format: 'btrplace' });
+    const r = planCommand(
+      file(
+        'no.json',
+        tinyInstance([
+          { id: 'running', vm: 2 },
+          { id: 'fence', vm: 2, nodes: [2], continuous: false },
+        ]),
+      ),
+      { format: 'btrplace' },
+    );
     expect(r.exitCode).toBe(2);
     expect(r.output).toMatch(/^infeasible: /);
   });
@@ -57,12 +74,21 @@ describe('entropy plan --format btrplace', () => {
 
   it("exports an Entropy instance's plan with naming-service views", () => {
     const path = file('e.json', {
-      nodes: [{ id: 'a', cpu: 2, mem: 2048 }, { id: 'b', cpu: 2, mem: 2048 }],
-      vms: [{ id: 'x', vjob: 'j', cpu: 2, mem: 512, state: 'running', host: 'a' }, { id: 'y', vjob: 'j', cpu: 1, mem: 256, state: 'running', host: 'a' }],
+      nodes: [
+        { id: 'a', cpu: 2, mem: 2048 },
+        { id: 'b', cpu: 2, mem: 2048 },
+      ],
+      vms: [
+        { id: 'x', vjob: 'j', cpu: 2, mem: 512, state: 'running', host: 'a' },
+        { id: 'y', vjob: 'j', cpu: 1, mem: 256, state: 'running', host: 'a' },
+      ],
       vjobs: [{ id: 'j' }],
     });
     const out = JSON.parse(planCommand(path, { outputFormat: 'btrplace' }).output);
-    expect(out.origin.views.filter((v: { id: string }) => v.id === 'ns').map((v: { map: unknown }) => v.map)).toEqual([{ a: 0, b: 1 }, { x: 0, y: 1 }]);
+    expect(out.origin.views.filter((v: { id: string }) => v.id === 'ns').map((v: { map: unknown }) => v.map)).toEqual([
+      { a: 0, b: 1 },
+      { x: 0, y: 1 },
+    ]);
     expect(out.actions.map((a: { id: string; vm: number }) => `${a.id} ${a.vm}`)).toEqual(['migrateVM 1']);
   });
 });

@@ -1,4 +1,13 @@
-import { contextSwitch, type CostModelOverrides, costModelWith, entropyExportContext, exportContextOf, type InstanceFormat, readInstanceAs, writeBtrPlacePlan } from '@entropy/engine';
+import {
+  contextSwitch,
+  type CostModelOverrides,
+  costModelWith,
+  entropyExportContext,
+  exportContextOf,
+  type InstanceFormat,
+  readInstanceAs,
+  writeBtrPlacePlan,
+} from '@entropy/engine';
 import { readCostModelFile } from './cost-model-option.ts';
 import { formatPlan } from './format-plan.ts';
 import { readJsonFile, type CommandResult } from '../command-io/io.ts';
@@ -22,7 +31,9 @@ export function planCommand(file: string, options: PlanCommandOptions = {}): Com
   const json = readJsonFile(file);
   const instance = readInstanceAs(options.format ?? 'entropy', json, file);
   const { btrplace } = instance;
-  const costModel = options.costModel ? costModelWith(btrplace ? {} : ownOverrides(json), readCostModelFile(options.costModel)) : instance.costModel;
+  const costModel = options.costModel
+    ? costModelWith(btrplace ? {} : ownOverrides(json), readCostModelFile(options.costModel))
+    : instance.costModel;
   const plan = contextSwitch(instance.configuration, instance.decision, costModel, {
     ...(btrplace ? { constraints: btrplace.constraints, durations: btrplace.durations } : {}),
     ...(options.timeLimit !== undefined ? { timeLimitMs: options.timeLimit } : {}),
@@ -30,7 +41,9 @@ export function planCommand(file: string, options: PlanCommandOptions = {}): Com
   });
   const exitCode = plan.feasible ? 0 : 2;
   if (options.outputFormat === 'btrplace') {
-    const context = btrplace ? exportContextOf(btrplace) : entropyExportContext(instance.configuration, instance.constraints);
+    const context = btrplace
+      ? exportContextOf(btrplace)
+      : entropyExportContext(instance.configuration, instance.constraints);
     const out = plan.feasible ? writeBtrPlacePlan(plan, context) : plan;
     return { output: JSON.stringify(out), exitCode };
   }
@@ -40,5 +53,5 @@ export function planCommand(file: string, options: PlanCommandOptions = {}): Com
 
 /** An instance file's own cost-model overrides (already validated by readInstanceAs). */
 function ownOverrides(json: unknown): CostModelOverrides {
-  return ((json as { costModel?: CostModelOverrides }).costModel ?? {});
+  return (json as { costModel?: CostModelOverrides }).costModel ?? {};
 }

@@ -14,7 +14,12 @@ export async function queueCommand(options: QueueCommandOptions = {}): Promise<C
   return { output: options.json ? JSON.stringify(reply, null, 2) : formatQueue(reply), exitCode: 0 };
 }
 
-const ago = (ms: number) => (ms < 60_000 ? `${Math.round(ms / 1000)}s ago` : ms < 3_600_000 ? `${Math.round(ms / 60_000)}m ago` : `${(ms / 3_600_000).toFixed(1)}h ago`);
+const ago = (ms: number) =>
+  ms < 60_000
+    ? `${Math.round(ms / 1000)}s ago`
+    : ms < 3_600_000
+      ? `${Math.round(ms / 60_000)}m ago`
+      : `${(ms / 3_600_000).toFixed(1)}h ago`;
 
 export function formatQueue(q: Extract<QueueReply, { ok: true }>): string {
   const count = (state: string) => q.vjobs.filter((v) => v.state === state).length;
@@ -22,7 +27,12 @@ export function formatQueue(q: Extract<QueueReply, { ok: true }>): string {
   if (q.vjobs.length === 0) return head;
   const rows = q.vjobs.map((v) => {
     const running = v.vms.filter((vm) => vm.state === 'running').length;
-    const state = v.state === 'terminated' ? `terminated (${v.end ?? '?'})` : v.cancelRequestedAt !== undefined ? `${v.state} (cancelling)` : v.state;
+    const state =
+      v.state === 'terminated'
+        ? `terminated (${v.end ?? '?'})`
+        : v.cancelRequestedAt !== undefined
+          ? `${v.state} (cancelling)`
+          : v.state;
     return [
       v.id,
       state,

@@ -18,11 +18,21 @@ const num = (n: number | undefined) => (n === undefined ? '-' : String(Math.roun
 export function formatStatus(st: StatusReply): string {
   const out = [statusHeadline(st), '', ...nodeTable(st)];
   out.push('');
-  out.push(...table(['vm', 'vjob', 'state', 'host', 'cpu', 'mem'], st.vms.map((v) => [v.id, v.vjob, v.state, v.host ?? '-', num(v.demand.cpu), num(v.demand.mem)])));
+  out.push(
+    ...table(
+      ['vm', 'vjob', 'state', 'host', 'cpu', 'mem'],
+      st.vms.map((v) => [v.id, v.vjob, v.state, v.host ?? '-', num(v.demand.cpu), num(v.demand.mem)]),
+    ),
+  );
   if (st.excluded.length > 0) {
     out.push('');
     out.push(`${st.excluded.length} VMs left out of planning:`);
-    out.push(...table(['vm', 'vjob', 'node', 'reason'], st.excluded.map((e) => [e.vm, e.vjob ?? '-', e.node ?? '-', e.reason])));
+    out.push(
+      ...table(
+        ['vm', 'vjob', 'node', 'reason'],
+        st.excluded.map((e) => [e.vm, e.vjob ?? '-', e.node ?? '-', e.reason]),
+      ),
+    );
   }
   return out.join('\n');
 }

@@ -5,12 +5,28 @@ import { formatSnapshot } from './status-watch.ts';
 const status: StatusReply = {
   controller: 'c1',
   ts: 10_000,
-  nodes: [{ id: 'n1', liveness: 'online', driver: 'sim', capacity: { cpu: 2, mem: 4096 }, lastSeen: 9_500, vms: 1, inFlight: 1 }],
+  nodes: [
+    {
+      id: 'n1',
+      liveness: 'online',
+      driver: 'sim',
+      capacity: { cpu: 2, mem: 4096 },
+      lastSeen: 9_500,
+      vms: 1,
+      inFlight: 1,
+    },
+  ],
   vms: [{ id: 'v1', vjob: 'j1', state: 'running', host: 'n1', demand: { cpu: 1, mem: 512 } }],
   excluded: [],
   running: 'p1',
 };
-const progress = (ts: number, done: number, step?: number): PlanProgress => ({ planId: 'p1', kind: 'action-done', ts, counts: { total: 3, done, failed: 0, running: 1 }, ...(step !== undefined ? { step } : {}) });
+const progress = (ts: number, done: number, step?: number): PlanProgress => ({
+  planId: 'p1',
+  kind: 'action-done',
+  ts,
+  counts: { total: 3, done, failed: 0, running: 1 },
+  ...(step !== undefined ? { step } : {}),
+});
 
 describe('a snapshot of entropy status --watch', () => {
   it('shows the nodes, the vjobs and the running plan with its progress', () => {
@@ -36,10 +52,17 @@ describe('a snapshot of entropy status --watch', () => {
   });
 
   it('shows a controller that does not answer as one line, and a plan without progress yet', () => {
-    const text = formatSnapshot({ at: 0, interval: 500, status: new Error('no controller is listening'), queue: { ok: false, error: { code: 'ENTROPY_BUSY', message: 'standing by' } } });
+    const text = formatSnapshot({
+      at: 0,
+      interval: 500,
+      status: new Error('no controller is listening'),
+      queue: { ok: false, error: { code: 'ENTROPY_BUSY', message: 'standing by' } },
+    });
     expect(text).toContain('\nstatus: no controller is listening\n');
     expect(text).toContain('\nqueue refused (ENTROPY_BUSY): standing by\n');
     expect(text.endsWith('\nno plan running')).toBe(true);
-    expect(formatSnapshot({ at: 0, interval: 500, status, queue: new Error('x'), plan: { id: 'p1' } })).toMatch(/\nplan p1: running \(no progress seen yet\)$/);
+    expect(formatSnapshot({ at: 0, interval: 500, status, queue: new Error('x'), plan: { id: 'p1' } })).toMatch(
+      /\nplan p1: running \(no progress seen yet\)$/,
+    );
   });
 });

@@ -1,5 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { decode, encodeControl, type PlanProgress, type QueueReply, type StatusReply, subjects } from '@entropy/protocol';
+import {
+  decode,
+  encodeControl,
+  type PlanProgress,
+  type QueueReply,
+  type StatusReply,
+  subjects,
+} from '@entropy/protocol';
 import { askController, connectNats, DEFAULT_CONTROL_TIMEOUT_MS } from '../controller/nats-connect.ts';
 import type { CommandResult } from '../command-io/io.ts';
 import { formatQueue } from './queue-command.ts';
@@ -67,11 +74,21 @@ export async function statusWatch(options: StatusWatchOptions = {}, io: WatchIo 
     for (let i = 0; options.maxIterations === undefined || i < options.maxIterations; i++) {
       if (io.signal.aborted) break;
       const [status, queue] = await Promise.all([
-        askController(nc, to, 'status', encodeControl('statusRequest', {}), 'statusReply', timeout).catch((err: Error) => err),
-        askController(nc, to, 'queue', encodeControl('queueRequest', {}), 'queueReply', timeout).catch((err: Error) => err),
+        askController(nc, to, 'status', encodeControl('statusRequest', {}), 'statusReply', timeout).catch(
+          (err: Error) => err,
+        ),
+        askController(nc, to, 'queue', encodeControl('queueRequest', {}), 'queueReply', timeout).catch(
+          (err: Error) => err,
+        ),
       ]);
       const running = status instanceof Error ? undefined : status.running;
-      const text = formatSnapshot({ at: io.now(), interval, status, queue, plan: running !== undefined ? { id: running, ...latest.get(running) } : undefined });
+      const text = formatSnapshot({
+        at: io.now(),
+        interval,
+        status,
+        queue,
+        plan: running !== undefined ? { id: running, ...latest.get(running) } : undefined,
+      });
       io.write(io.tty ? `${CLEAR}${text}\n` : `${i > 0 ? '\n' : ''}${text}\n`);
       if (options.maxIterations !== undefined && i + 1 >= options.maxIterations) break;
       await io.sleep(interval, io.signal);
@@ -94,12 +111,18 @@ export interface Snapshot {
 
 /** One screen of the watch: the time, the nodes, the vjobs, the running plan. */
 export function formatSnapshot(snap: Snapshot): string {
-  const out = [`entropy status --watch, every ${(snap.interval / 1000).toFixed(1)} s: ${new Date(snap.at).toISOString()}`, ''];
+  const out = [
+    `entropy status --watch, every ${(snap.interval / 1000).toFixed(1)} s: ${new Date(snap.at).toISOString()}`,
+    '',
+  ];
   if (snap.status instanceof Error) out.push(`status: ${snap.status.message}`);
   else out.push(statusHeadline(snap.status), '', ...nodeTable(snap.status));
   out.push('');
   if (snap.queue instanceof Error) out.push(`queue: ${snap.queue.message}`);
-  else out.push(snap.queue.ok ? formatQueue(snap.queue) : `queue refused (${snap.queue.error.code}): ${snap.queue.error.message}`);
+  else
+    out.push(
+      snap.queue.ok ? formatQueue(snap.queue) : `queue refused (${snap.queue.error.code}): ${snap.queue.error.message}`,
+    );
   out.push('', planLine(snap));
   return out.join('\n');
 }

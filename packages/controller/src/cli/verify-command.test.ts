@@ -17,7 +17,10 @@ function file(name: string, json: unknown): string {
 
 // n1 is full; v1 moves to n2 so that v2 can boot on n1.
 const instance = file('instance.json', {
-  nodes: [{ id: 'n1', cpu: 1, mem: 1024 }, { id: 'n2', cpu: 1, mem: 1024 }],
+  nodes: [
+    { id: 'n1', cpu: 1, mem: 1024 },
+    { id: 'n2', cpu: 1, mem: 1024 },
+  ],
   vms: [
     { id: 'v1', vjob: 'j1', cpu: 1, mem: 1024, state: 'running', host: 'n1' },
     { id: 'v2', vjob: 'j2', cpu: 1, mem: 1024, state: 'waiting' },
@@ -26,30 +29,60 @@ const instance = file('instance.json', {
   decision: { j2: 'running' },
 });
 const migrate = { id: 'a1', type: 'migrate', vm: 'v1', vjob: 'j1', from: 'n1', to: 'n2', start: 0, end: 1024, step: 0 };
-const run = { id: 'a2', type: 'run', vm: 'v2', vjob: 'j2', to: 'n1', start: 1024, end: 6024, step: 1, dependsOn: ['a1'] };
-const plan = (actions: object[]) => ({ feasible: true, actions, steps: 2, makespan: 6024, sumCompletion: 7048, solveMs: 1 });
+const run = {
+  id: 'a2',
+  type: 'run',
+  vm: 'v2',
+  vjob: 'j2',
+  to: 'n1',
+  start: 1024,
+  end: 6024,
+  step: 1,
+  dependsOn: ['a1'],
+};
+const plan = (actions: object[]) => ({
+  feasible: true,
+  actions,
+  steps: 2,
+  makespan: 6024,
+  sumCompletion: 7048,
+  solveMs: 1,
+});
 
 describe('entropy verify', () => {
   it('exits 0 and counts actions and steps when the plan is valid', () => {
-    expect(verifyCommand(instance, file('ok.json', plan([migrate, run])))).toEqual({ output: 'plan verified: 2 actions, 2 steps', exitCode: 0 });
+    expect(verifyCommand(instance, file('ok.json', plan([migrate, run])))).toEqual({
+      output: 'plan verified: 2 actions, 2 steps',
+      exitCode: 0,
+    });
   });
 
   it('exits 3 with the first violation', () => {
     const early = { ...run, start: 0, end: 5000, dependsOn: [] };
     const result = verifyCommand(instance, file('early.json', plan([migrate, early])));
     expect(result.exitCode).toBe(3);
-    expect(result.output).toContain("plan violation (capacity): node 'n1' is over capacity in cpu: usage 2 > capacity 1 at t=0");
+    expect(result.output).toContain(
+      "plan violation (capacity): node 'n1' is over capacity in cpu: usage 2 > capacity 1 at t=0",
+    );
   });
 
   it('exits 3 when the plan says the instance is infeasible', () => {
-    const result = verifyCommand(instance, file('infeasible.json', { feasible: false, reason: 'node n3 lacks 2048 MiB', solveMs: 2 }));
-    expect(result).toEqual({ output: 'nothing to verify: the plan says infeasible (node n3 lacks 2048 MiB)', exitCode: 3 });
+    const result = verifyCommand(
+      instance,
+      file('infeasible.json', { feasible: false, reason: 'node n3 lacks 2048 MiB', solveMs: 2 }),
+    );
+    expect(result).toEqual({
+      output: 'nothing to verify: the plan says infeasible (node n3 lacks 2048 MiB)',
+      exitCode: 3,
+    });
   });
 
   it('throws an InvalidInputError naming the path of a malformed plan', () => {
     const bad = file('bad.json', plan([{ ...migrate, type: 'teleport' }]));
     expect(() => verifyCommand(instance, bad)).toThrow(InvalidInputError);
-    expect(() => verifyCommand(instance, bad)).toThrow(expect.objectContaining({ code: ErrorCode.InvalidPlan, message: expect.stringContaining('$.actions[0].type') }));
+    expect(() => verifyCommand(instance, bad)).toThrow(
+      expect.objectContaining({ code: ErrorCode.InvalidPlan, message: expect.stringContaining('$.actions[0].type') }),
+    );
   });
 
   it('runs as a process: exit 0, 3, and 1 without a stack trace on a malformed plan', () => {
@@ -60,8 +93,13 @@ describe('entropy verify', () => {
     expect(ok.stdout).toContain('plan verified: 2 actions, 2 steps');
     const violated = entropy(instance, file('violated.json', plan([migrate])));
     expect(violated.status).toBe(3);
-    expect(violated.stdout).toContain("plan violation (final-state): VM 'v2' ends waiting but the decision wants vjob 'j2' running");
-    const malformed = entropy(instance, file('malformed.json', { feasible: true, actions: [{ id: 'a1' }], steps: 'two' }));
+    expect(violated.stdout).toContain(
+      "plan violation (final-state): VM 'v2' ends waiting but the decision wants vjob 'j2' running",
+    );
+    const malformed = entropy(
+      instance,
+      file('malformed.json', { feasible: true, actions: [{ id: 'a1' }], steps: 'two' }),
+    );
     expect(malformed.status).toBe(1);
     expect(malformed.stderr).toContain('$.actions[0].type');
     expect(malformed.stderr).not.toMatch(/\n\s+at /);

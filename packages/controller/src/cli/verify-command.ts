@@ -1,4 +1,13 @@
-import { btrplaceImportContext, entropyImportContext, type InstanceFormat, isBtrPlacePlan, parsePlan, readBtrPlacePlan, readInstanceAs, verifyPlan } from '@entropy/engine';
+import {
+  btrplaceImportContext,
+  entropyImportContext,
+  type InstanceFormat,
+  isBtrPlacePlan,
+  parsePlan,
+  readBtrPlacePlan,
+  readInstanceAs,
+  verifyPlan,
+} from '@entropy/engine';
 import { ErrorCode, InvalidInputError } from '@entropy/protocol';
 import { readJsonFile, type CommandResult } from '../command-io/io.ts';
 
@@ -11,7 +20,11 @@ export interface VerifyCommandOptions {
 }
 
 /** `entropy verify INSTANCE PLAN`: exit 0 when the plan is valid, 3 with the first violation. */
-export function verifyCommand(instanceFile: string, planFile: string, options: VerifyCommandOptions = {}): CommandResult {
+export function verifyCommand(
+  instanceFile: string,
+  planFile: string,
+  options: VerifyCommandOptions = {},
+): CommandResult {
   try {
     return verifyFiles(instanceFile, planFile, options);
   } catch (err) {
@@ -23,7 +36,9 @@ export function verifyCommand(instanceFile: string, planFile: string, options: V
 function firstIssueOnly(err: InvalidInputError): InvalidInputError {
   const [first, ...rest] = err.issues;
   if (!first || rest.length === 0) return err;
-  return new InvalidInputError(err.code, err.file, [{ path: first.path, reason: `${first.reason} (and ${rest.length} more problems)` }]);
+  return new InvalidInputError(err.code, err.file, [
+    { path: first.path, reason: `${first.reason} (and ${rest.length} more problems)` },
+  ]);
 }
 
 function verifyFiles(instanceFile: string, planFile: string, options: VerifyCommandOptions): CommandResult {
@@ -31,7 +46,9 @@ function verifyFiles(instanceFile: string, planFile: string, options: VerifyComm
   const instance = readInstanceAs(format, readJsonFile(instanceFile), instanceFile);
   const json = readJsonFile(planFile, ErrorCode.InvalidPlan);
   const importContext = format === 'btrplace' ? btrplaceImportContext : entropyImportContext;
-  const plan = isBtrPlacePlan(json) ? readBtrPlacePlan(json, planFile, importContext(instance.configuration)) : parsePlan(json, planFile);
+  const plan = isBtrPlacePlan(json)
+    ? readBtrPlacePlan(json, planFile, importContext(instance.configuration))
+    : parsePlan(json, planFile);
   if (!plan.feasible)
     return { output: `nothing to verify: the plan says infeasible (${plan.reason})`, exitCode: VerifyExit.Violation };
   const verdict = verifyPlan(instance.configuration, instance.decision, plan, instance.constraints);

@@ -2,7 +2,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { type ApplyRequest, encodeControl, EntropyError, ErrorCode, type StatusReply, subjects } from '@entropy/protocol';
+import {
+  type ApplyRequest,
+  encodeControl,
+  EntropyError,
+  ErrorCode,
+  type StatusReply,
+  subjects,
+} from '@entropy/protocol';
 import { newPlanId } from '../controller/controller.ts';
 import { askController, connectNats } from '../controller/nats-connect.ts';
 import { writeNatsConfig } from '../deploy/nats-config-command.ts';
@@ -60,34 +67,92 @@ export async function startDemoCluster(options: DemoClusterOptions): Promise<Dem
     const url = nats.url;
     const period = String(options.statusPeriodMs);
     // The controller subscribes before the agents announce themselves.
-    const controller = startProcess('controller', ENTROPY_BIN, ['controller', '--nats', url, '--creds', auth.creds(CONTROLLER_USER), '--status-period', period, ...(options.mode ? ['--mode', options.mode] : [])], join(dir, 'controller.log'));
+    const controller = startProcess(
+      'controller',
+      ENTROPY_BIN,
+      [
+        'controller',
+        '--nats',
+        url,
+        '--creds',
+        auth.creds(CONTROLLER_USER),
+        '--status-period',
+        period,
+        ...(options.mode ? ['--mode', options.mode] : []),
+      ],
+      join(dir, 'controller.log'),
+    );
     started.push(controller);
     const agents: ManagedProcess[] = [];
     for (const node of options.configuration.nodes) {
       const held = options.configuration.vms
         .filter((v) => v.host === node.id && (v.state === 'running' || v.state === 'sleeping'))
-        .map((v) => ({ id: v.id, vjob: v.vjob, state: v.state, demand: { ...v.demand, cpu: v.demand.cpu ?? 0, mem: v.demand.mem ?? 0 } }));
+        .map((v) => ({
+          id: v.id,
+          vjob: v.vjob,
+          state: v.state,
+          demand: { ...v.demand, cpu: v.demand.cpu ?? 0, mem: v.demand.mem ?? 0 },
+        }));
       const vmsFile = join(dir, `${node.id}.vms.json`);
       await writeFile(vmsFile, JSON.stringify(held));
-      const capacity = Object.entries(node.capacity).map(([k, v]) => `${k}=${v}`).join(',');
-      const agent = startProcess(`agent ${node.id}`, AGENT_BIN, [
-        '--node', node.id, '--nats', url, '--creds', auth.creds(agentUser(node.id)), '--driver', 'sim', '--speed', String(options.speed),
-        '--capacity', capacity, '--sim-vms', vmsFile, '--state-dir', join(dir, `state-${node.id}`), '--status-interval', period, '--log-level', 'info',
-      ], join(dir, `agent-${node.id}.log`));
+      const capacity = Object.entries(node.capacity)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',');
+      const agent = startProcess(
+        `agent ${node.id}`,
+        AGENT_BIN,
+        [
+          '--node',
+          node.id,
+          '--nats',
+          url,
+          '--creds',
+          auth.creds(agentUser(node.id)),
+          '--driver',
+          'sim',
+          '--speed',
+          String(options.speed),
+          '--capacity',
+          capacity,
+          '--sim-vms',
+          vmsFile,
+          '--state-dir',
+          join(dir, `state-${node.id}`),
+          '--status-interval',
+          period,
+          '--log-level',
+          'info',
+        ],
+        join(dir, `agent-${node.id}.log`),
+      );
       agents.push(agent);
       started.push(agent);
     }
     const operatorCreds = auth.creds(OPERATOR_USER);
     const nc = await connectNats({ nats: url, creds: operatorCreds }, 'entropy-demo');
     const to = { subjects: subjects(), url };
-    const status = (): Promise<StatusReply> => askController(nc, to, 'status', encodeControl('statusRequest', {}), 'statusReply', 10_000);
+    const status = (): Promise<StatusReply> =>
+      askController(nc, to, 'status', encodeControl('statusRequest', {}), 'statusReply', 10_000);
     const register = async (source: Pick<ApplyRequest, 'vms' | 'vjobs'>): Promise<void> => {
-      const request: ApplyRequest = { planId: newPlanId('register'), decision: {}, vms: source.vms, vjobs: source.vjobs, dryRun: true };
+      const request: ApplyRequest = {
+        planId: newPlanId('register'),
+        decision: {},
+        vms: source.vms,
+        vjobs: source.vjobs,
+        dryRun: true,
+      };
       const reply = await askController(nc, to, 'apply', encodeControl('applyRequest', request), 'applyReply', 30_000);
-      if (!reply.ok) throw new EntropyError(ErrorCode.Io, `the controller refused the demo's vjobs: ${JSON.stringify(reply)}`);
+      if (!reply.ok)
+        throw new EntropyError(ErrorCode.Io, `the controller refused the demo's vjobs: ${JSON.stringify(reply)}`);
     };
     return {
-      url, operatorCreds, dir, agents, controller, status, register,
+      url,
+      operatorCreds,
+      dir,
+      agents,
+      controller,
+      status,
+      register,
       async stop() {
         await nc.close();
         await stopAll();
@@ -101,7 +166,11 @@ export async function startDemoCluster(options: DemoClusterOptions): Promise<Dem
 }
 
 /** Waits until the controller sees every node online and every VM the nodes hold. */
-export async function waitUntilObserved(cluster: DemoCluster, configuration: Configuration, timeoutMs: number): Promise<StatusReply> {
+export async function waitUntilObserved(
+  cluster: DemoCluster,
+  configuration: Configuration,
+  timeoutMs: number,
+): Promise<StatusReply> {
   const held = new Set(configuration.vms.filter((v) => v.host !== undefined).map((v) => v.id));
   const deadline = Date.now() + timeoutMs;
   let last: StatusReply | undefined;
@@ -109,14 +178,17 @@ export async function waitUntilObserved(cluster: DemoCluster, configuration: Con
   let answered = false;
   while (Date.now() < deadline) {
     for (const p of [cluster.controller, ...cluster.agents]) {
-      if (p.child.exitCode !== null) throw new EntropyError(ErrorCode.Io, `${p.name} exited with code ${p.child.exitCode}; see ${p.log}`);
+      if (p.child.exitCode !== null)
+        throw new EntropyError(ErrorCode.Io, `${p.name} exited with code ${p.child.exitCode}; see ${p.log}`);
     }
     try {
       last = await cluster.status();
       answered = true;
       const online = last.nodes.filter((n) => n.liveness === 'online').length;
       // VMs the controller does not manage yet (their vjob is registered by the first apply) count as seen.
-      const seen = new Set([...last.vms.map((v) => v.id), ...last.excluded.map((e) => e.vm)].filter((id) => held.has(id))).size;
+      const seen = new Set(
+        [...last.vms.map((v) => v.id), ...last.excluded.map((e) => e.vm)].filter((id) => held.has(id)),
+      ).size;
       if (online === configuration.nodes.length && seen === held.size) return last;
     } catch (err) {
       lastError = err; // the controller may not answer yet

@@ -50,7 +50,16 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'entropy-nats-')));
   if (opts.dir) await mkdir(opts.dir, { recursive: true });
   const args = (port: string) => {
-    const a = ['-a', opts.listen?.host ?? '127.0.0.1', '-p', port, '--ports_file_dir', dir, '-l', join(dir, 'server.log')];
+    const a = [
+      '-a',
+      opts.listen?.host ?? '127.0.0.1',
+      '-p',
+      port,
+      '--ports_file_dir',
+      dir,
+      '-l',
+      join(dir, 'server.log'),
+    ];
     if (opts.jetstream) a.push('-js', '-sd', join(dir, 'js'));
     if (opts.config) a.push('-c', opts.config);
     a.push(...(opts.args ?? []));
@@ -108,9 +117,16 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
 }
 
 /** Spawns nats-server and waits for the ports file it writes once it listens. */
-async function spawnServer(args: readonly string[], dir: string, timeoutMs: number, opts: Pick<NatsServerOptions, 'detached' | 'started' | 'netns'>): Promise<Running> {
+async function spawnServer(
+  args: readonly string[],
+  dir: string,
+  timeoutMs: number,
+  opts: Pick<NatsServerOptions, 'detached' | 'started' | 'netns'>,
+): Promise<Running> {
   // `ip netns exec` execs nats-server: the pid (and the ports file's name) is the server's.
-  const [file, ...rest] = opts.netns ? ['ip', 'netns', 'exec', opts.netns, 'nats-server', ...args] : ['nats-server', ...args];
+  const [file, ...rest] = opts.netns
+    ? ['ip', 'netns', 'exec', opts.netns, 'nats-server', ...args]
+    : ['nats-server', ...args];
   const child: ChildProcess = spawn(file!, rest, { stdio: 'ignore', detached: opts.detached === true });
   if (opts.detached) child.unref();
   if (child.pid !== undefined) opts.started?.(child.pid);
@@ -119,10 +135,19 @@ async function spawnServer(args: readonly string[], dir: string, timeoutMs: numb
   const deadline = Date.now() + timeoutMs;
   const portsFile = `nats-server_${child.pid}.ports`;
   for (;;) {
-    const failed = await Promise.race([spawnError, exited.then((c) => new Error(`nats-server exited with ${c}; see ${dir}/server.log`)), delay(50).then(() => undefined)]);
+    const failed = await Promise.race([
+      spawnError,
+      exited.then((c) => new Error(`nats-server exited with ${c}; see ${dir}/server.log`)),
+      delay(50).then(() => undefined),
+    ]);
     if (failed) {
       const missing = (failed as NodeJS.ErrnoException).code === 'ENOENT';
-      throw new EntropyError(ErrorCode.Io, missing ? 'nats-server not found: install it with `apt-get install -y nats-server` (or run `bash scripts/setup.sh`)' : failed.message);
+      throw new EntropyError(
+        ErrorCode.Io,
+        missing
+          ? 'nats-server not found: install it with `apt-get install -y nats-server` (or run `bash scripts/setup.sh`)'
+          : failed.message,
+      );
     }
     if ((await readdir(dir)).includes(portsFile)) {
       try {

@@ -14,7 +14,8 @@ let maxInputBytes = DEFAULT_MAX_INPUT_BYTES;
 
 /** Sets the limit of every later read (`entropy --max-input-size`). */
 export function setMaxInputBytes(bytes: number): void {
-  if (!Number.isSafeInteger(bytes) || bytes < 1) throw new RangeError(`the input size limit must be a positive integer, got ${bytes}`);
+  if (!Number.isSafeInteger(bytes) || bytes < 1)
+    throw new RangeError(`the input size limit must be a positive integer, got ${bytes}`);
   maxInputBytes = bytes;
 }
 
@@ -22,7 +23,16 @@ export function maxInputSize(): number {
   return maxInputBytes;
 }
 
-const UNITS: Readonly<Record<string, number>> = { '': 1, b: 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3 };
+const UNITS: Readonly<Record<string, number>> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+};
 
 /** `1048576`, `512KiB`, `256MiB`, `4G`: a positive byte count, or undefined. */
 export function parseByteSize(text: string): number | undefined {
@@ -57,12 +67,18 @@ export function readInputBytes(file: string): Buffer {
     // blocking, so that a FIFO without a writer is refused below instead of waiting forever.
     fd = stdin ? openSync('/dev/stdin', 'r') : openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (cause) {
-    throw new EntropyError(ErrorCode.Io, `${file}: cannot read (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, { cause });
+    throw new EntropyError(
+      ErrorCode.Io,
+      `${file}: cannot read (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`,
+      { cause },
+    );
   }
   try {
     const st = fstatSync(fd);
-    if (!stdin && !st.isFile()) throw new EntropyError(ErrorCode.Io, `${file}: ${notRegular(st.mode)}, not a regular file`);
-    if (st.isFile() && st.size > maxInputBytes) throw new EntropyError(ErrorCode.Io, `${file}: ${st.size} bytes, too large: ${limitHint()}`);
+    if (!stdin && !st.isFile())
+      throw new EntropyError(ErrorCode.Io, `${file}: ${notRegular(st.mode)}, not a regular file`);
+    if (st.isFile() && st.size > maxInputBytes)
+      throw new EntropyError(ErrorCode.Io, `${file}: ${st.size} bytes, too large: ${limitHint()}`);
     const chunks: Buffer[] = [];
     let total = 0;
     for (;;) {
@@ -72,12 +88,17 @@ export function readInputBytes(file: string): Buffer {
         n = readSync(fd, chunk, 0, chunk.length, null);
       } catch (cause) {
         if ((cause as NodeJS.ErrnoException).code === 'EAGAIN') continue;
-        throw new EntropyError(ErrorCode.Io, `${file}: cannot read (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, { cause });
+        throw new EntropyError(
+          ErrorCode.Io,
+          `${file}: cannot read (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`,
+          { cause },
+        );
       }
       if (n === 0) break;
       total += n;
       // The file may grow between the check and the read (or be a pipe): the limit holds anyway.
-      if (total > maxInputBytes) throw new EntropyError(ErrorCode.Io, `${file}: more than ${maxInputBytes} bytes, too large: ${limitHint()}`);
+      if (total > maxInputBytes)
+        throw new EntropyError(ErrorCode.Io, `${file}: more than ${maxInputBytes} bytes, too large: ${limitHint()}`);
       chunks.push(n === chunk.length ? chunk : chunk.subarray(0, n));
     }
     return Buffer.concat(chunks, total);
@@ -94,7 +115,12 @@ export function readInputText(file: string, code: ErrorCode = ErrorCode.Io): str
     return gunzipSync(bytes, { maxOutputLength: maxInputBytes }).toString('utf8');
   } catch (cause) {
     const e = cause as NodeJS.ErrnoException;
-    if (e.code === 'ERR_BUFFER_TOO_LARGE') throw new EntropyError(code, `${file}: more than ${maxInputBytes} bytes once gunzipped, too large: ${limitHint()}`, { cause });
+    if (e.code === 'ERR_BUFFER_TOO_LARGE')
+      throw new EntropyError(
+        code,
+        `${file}: more than ${maxInputBytes} bytes once gunzipped, too large: ${limitHint()}`,
+        { cause },
+      );
     throw new EntropyError(code, `${file}: not valid gzip (${e.message})`, { cause });
   }
 }

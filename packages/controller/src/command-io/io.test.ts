@@ -37,7 +37,14 @@ describe('reading an instance file', () => {
 
   it('names the file in the paths of a malformed instance', () => {
     const file = join(dir, 'cluster.json');
-    writeFileSync(file, JSON.stringify({ nodes: [{ id: 'n1', cpu: 8, mem: 16384, state: 'online' }], vms: [{ id: 'v1', vjob: 'j1', cpu: 2, mem: 2048, state: 'running', host: 'n9' }], vjobs: [{ id: 'j1' }] }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        nodes: [{ id: 'n1', cpu: 8, mem: 16384, state: 'online' }],
+        vms: [{ id: 'v1', vjob: 'j1', cpu: 2, mem: 2048, state: 'running', host: 'n9' }],
+        vjobs: [{ id: 'j1' }],
+      }),
+    );
     const err = errorOf(() => parseInstance(readJsonFile(file), file));
     expect(err.code).toBe(ErrorCode.InvalidInstance);
     expect(err.message).toBe(`${file}: $.vms[0].host: unknown node 'n9'`);

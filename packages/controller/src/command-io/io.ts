@@ -22,7 +22,11 @@ export function writeTextFile(file: string, text: string): void {
   try {
     writeFileSync(file, text);
   } catch (cause) {
-    throw new EntropyError(ErrorCode.Io, `${file}: cannot write (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, { cause });
+    throw new EntropyError(
+      ErrorCode.Io,
+      `${file}: cannot write (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`,
+      { cause },
+    );
   }
 }
 

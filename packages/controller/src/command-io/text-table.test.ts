@@ -4,7 +4,9 @@ import { withThousands } from './text-table.ts';
 
 describe('withThousands', () => {
   it("writes what toLocaleString('en-US') writes for any integer", () => {
-    fc.assert(fc.property(fc.integer({ min: -1e15, max: 1e15 }), (n) => withThousands(n) === n.toLocaleString('en-US')));
+    fc.assert(
+      fc.property(fc.integer({ min: -1e15, max: 1e15 }), (n) => withThousands(n) === n.toLocaleString('en-US')),
+    );
   });
 
   it('rounds as Math.round does', () => {

@@ -7,7 +7,11 @@ import { applyRequest } from './apply-request.ts';
 
 const view: MonitorView = {
   at: 0,
-  configuration: { nodes: [{ id: 'n1', state: 'online', capacity: { cpu: 2, mem: 4096 } }], vms: [{ id: 'v1', vjob: 'j1', state: 'waiting', demand: { cpu: 1, mem: 512 } }], vjobs: [{ id: 'j1', vms: ['v1'], priority: 0, submittedAt: 0 }] },
+  configuration: {
+    nodes: [{ id: 'n1', state: 'online', capacity: { cpu: 2, mem: 4096 } }],
+    vms: [{ id: 'v1', vjob: 'j1', state: 'waiting', demand: { cpu: 1, mem: 512 } }],
+    vjobs: [{ id: 'j1', vms: ['v1'], priority: 0, submittedAt: 0 }],
+  },
   nodes: [],
   excluded: [],
   usage: {},
@@ -15,7 +19,16 @@ const view: MonitorView = {
 
 /** A loop that records the turns asked of it and plans nothing. */
 function fakeLoop(turns: TurnRequest[]): ReconcileLoop {
-  const result = { outcome: 'no-change', configuration: view.configuration, decision: {}, wanted: new Map(), observed: new Map(), deferred: [], held: [], reasons: [] } as unknown as ReconcileResult;
+  const result = {
+    outcome: 'no-change',
+    configuration: view.configuration,
+    decision: {},
+    wanted: new Map(),
+    observed: new Map(),
+    deferred: [],
+    held: [],
+    reasons: [],
+  } as unknown as ReconcileResult;
   return {
     trigger: () => {},
     turnNow: async (request) => {
@@ -24,7 +37,9 @@ function fakeLoop(turns: TurnRequest[]): ReconcileLoop {
     },
     running: () => undefined,
     idle: async () => {},
-    failures: () => { throw new Error('unused'); },
+    failures: () => {
+      throw new Error('unused');
+    },
     nodeRequested: () => {},
     close: async () => {},
   };
@@ -38,8 +53,14 @@ describe('applyRequest and the cost model', () => {
     const deps = { loop: fakeLoop(turns), freshView: async () => view, costModel: controllerModel };
     await applyRequest(deps, { planId: 'p1', decision: { j1: 'running' } });
     expect(turns[0]!.costModel).toBeUndefined();
-    await applyRequest(deps, { planId: 'p2', decision: { j1: 'running' }, costModel: { run: { base: 100 }, nodes: { n1: { migrate: { base: 7 } } } } });
-    expect(turns[1]!.costModel).toEqual(costModelWith({ run: { base: 100 }, nodes: { n1: { migrate: { base: 7 } } } }, controllerModel));
+    await applyRequest(deps, {
+      planId: 'p2',
+      decision: { j1: 'running' },
+      costModel: { run: { base: 100 }, nodes: { n1: { migrate: { base: 7 } } } },
+    });
+    expect(turns[1]!.costModel).toEqual(
+      costModelWith({ run: { base: 100 }, nodes: { n1: { migrate: { base: 7 } } } }, controllerModel),
+    );
     expect(turns[1]!.costModel!.migrate).toEqual({ base: 0, perMiB: 2 });
     expect(turns[1]!.costModel!.nodes!.n1!.migrate).toEqual({ base: 7, perMiB: 2 });
   });

@@ -1,5 +1,13 @@
 import { type ApplyReply, type ApplyRequest, ControlErrorCode, type ControlError } from '@entropy/protocol';
-import { type CostModel, type CostModelOverrides, costModelWith, type Decision, InvalidDecisionError, validateDecision, type VJobState } from '@entropy/engine';
+import {
+  type CostModel,
+  type CostModelOverrides,
+  costModelWith,
+  type Decision,
+  InvalidDecisionError,
+  validateDecision,
+  type VJobState,
+} from '@entropy/engine';
 import type { MonitorView } from '../monitor/index.ts';
 import { TurnOutcome } from '../reconcile/reconcile.ts';
 import type { ReconcileLoop } from '../reconcile/reconcile-loop.ts';
@@ -15,7 +23,10 @@ export interface ApplyDeps {
   readonly costModel?: CostModel;
 }
 
-const refuse = (code: ControlErrorCode, message: string, field?: string): ApplyReply => ({ ok: false, error: { code, message, ...(field ? { field } : {}) } as ControlError });
+const refuse = (code: ControlErrorCode, message: string, field?: string): ApplyReply => ({
+  ok: false,
+  error: { code, message, ...(field ? { field } : {}) } as ControlError,
+});
 
 /**
  * `entropy apply`, as one input of the reconcile loop rather than a path of its own. The vjobs and
@@ -31,8 +42,15 @@ export async function applyRequest(deps: ApplyDeps, request: ApplyRequest): Prom
   const busy = loop.running();
   if (busy) return refuse(ControlErrorCode.Busy, `plan ${busy} is running`);
   let view = await deps.freshView();
-  if (queue && ((request.vjobs?.length ?? 0) > 0 || (request.vms?.length ?? 0) > 0 || Object.keys(request.decision).length > 0)) {
-    const named = new Set([...(request.vjobs ?? []).map((j) => j.id), ...(request.vms ?? []).map((vm) => vm.vjob), ...Object.keys(request.decision)]);
+  if (
+    queue &&
+    ((request.vjobs?.length ?? 0) > 0 || (request.vms?.length ?? 0) > 0 || Object.keys(request.decision).length > 0)
+  ) {
+    const named = new Set([
+      ...(request.vjobs ?? []).map((j) => j.id),
+      ...(request.vms ?? []).map((vm) => vm.vjob),
+      ...Object.keys(request.decision),
+    ]);
     const declared = new Map((request.vjobs ?? []).map((j) => [j.id, j]));
     const observed = new Map(view.configuration.vjobs.map((j) => [j.id, j]));
     const stateOf = new Map(view.configuration.vms.map((vm) => [vm.id, vm.state]));
@@ -42,12 +60,23 @@ export async function applyRequest(deps: ApplyDeps, request: ApplyRequest): Prom
       const seen = observed.get(id);
       if (!declared.has(id) && !seen && !(request.vms ?? []).some((vm) => vm.vjob === id)) continue;
       const states = (seen?.vms ?? []).map((vm) => stateOf.get(vm)!);
-      const state: VJobState = states.some((s) => s === 'running' || s === 'paused') ? 'running' : states.some((s) => s === 'sleeping') ? 'sleeping' : 'waiting';
-      vjobs.push({ id, priority: declared.get(id)?.priority ?? seen?.priority ?? 0, submittedAt: declared.get(id)?.submittedAt ?? seen?.submittedAt ?? now(), state });
+      const state: VJobState = states.some((s) => s === 'running' || s === 'paused')
+        ? 'running'
+        : states.some((s) => s === 'sleeping')
+          ? 'sleeping'
+          : 'waiting';
+      vjobs.push({
+        id,
+        priority: declared.get(id)?.priority ?? seen?.priority ?? 0,
+        submittedAt: declared.get(id)?.submittedAt ?? seen?.submittedAt ?? now(),
+        state,
+      });
     }
     const vms = [
       ...(request.vms ?? []).map((vm) => ({ id: vm.id, vjob: vm.vjob, demand: vm.demand })),
-      ...view.configuration.vms.filter((vm) => vjobs.some((j) => j.id === vm.vjob)).map((vm) => ({ id: vm.id, vjob: vm.vjob, demand: vm.demand })),
+      ...view.configuration.vms
+        .filter((vm) => vjobs.some((j) => j.id === vm.vjob))
+        .map((vm) => ({ id: vm.id, vjob: vm.vjob, demand: vm.demand })),
     ];
     await queue.registerOperatorVjobs(vjobs, dedupe(vms));
     view = await deps.freshView();
@@ -55,7 +84,12 @@ export async function applyRequest(deps: ApplyDeps, request: ApplyRequest): Prom
   const left = new Map(view.excluded.filter((e) => e.vjob !== undefined).map((e) => [e.vjob!, e]));
   for (const vjob of Object.keys(request.decision)) {
     const e = left.get(vjob);
-    if (e) return refuse(ControlErrorCode.InvalidDecision, `vjob ${vjob} cannot be planned: VM ${e.vm} is ${e.reason}${e.node ? ` (node ${e.node})` : ''}`, `decision.${vjob}`);
+    if (e)
+      return refuse(
+        ControlErrorCode.InvalidDecision,
+        `vjob ${vjob} cannot be planned: VM ${e.vm} is ${e.reason}${e.node ? ` (node ${e.node})` : ''}`,
+        `decision.${vjob}`,
+      );
   }
   let decision: Decision;
   try {
@@ -64,7 +98,8 @@ export async function applyRequest(deps: ApplyDeps, request: ApplyRequest): Prom
     if (err instanceof InvalidDecisionError) return refuse(ControlErrorCode.InvalidDecision, err.message, 'decision');
     throw err;
   }
-  if (queue && !request.dryRun) for (const [vjob, state] of Object.entries(decision)) if (!queue.isPolicyVjob(vjob)) await queue.want(vjob, state);
+  if (queue && !request.dryRun)
+    for (const [vjob, state] of Object.entries(decision)) if (!queue.isPolicyVjob(vjob)) await queue.want(vjob, state);
   const reply = await loop.turnNow({
     planId: request.planId,
     overlay: decision,
@@ -73,9 +108,16 @@ export async function applyRequest(deps: ApplyDeps, request: ApplyRequest): Prom
     ...(request.timeLimitMs !== undefined ? { timeLimitMs: request.timeLimitMs } : {}),
     ...(request.dryRun ? { dryRun: true } : {}),
   });
-  if (!reply.ok) return refuse(ControlErrorCode.Busy, reply.busy === 'fresh-status' ? 'the agents have not all reported since the last plan; try again' : `plan ${reply.busy} is running`);
+  if (!reply.ok)
+    return refuse(
+      ControlErrorCode.Busy,
+      reply.busy === 'fresh-status'
+        ? 'the agents have not all reported since the last plan; try again'
+        : `plan ${reply.busy} is running`,
+    );
   const { result, executing } = reply;
-  if (result.outcome === TurnOutcome.WaitingForNodes) return refuse(ControlErrorCode.Busy, `${result.reasons.join('; ')}; try again`);
+  if (result.outcome === TurnOutcome.WaitingForNodes)
+    return refuse(ControlErrorCode.Busy, `${result.reasons.join('; ')}; try again`);
   if (result.outcome === TurnOutcome.Infeasible) return refuse(ControlErrorCode.Infeasible, result.reasons.join('; '));
   const plan = result.plan;
   const heldNamed = result.held.filter((h) => h.vjob in decision);
@@ -83,7 +125,9 @@ export async function applyRequest(deps: ApplyDeps, request: ApplyRequest): Prom
     ok: true,
     planId: request.planId,
     actions: (plan?.actions ?? []).map((a) => ({ ...a, dependsOn: [...a.dependsOn] })),
-    ...(plan?.nodeActions?.length ? { nodeActions: plan.nodeActions.map((a) => ({ ...a, dependsOn: [...a.dependsOn] })) } : {}),
+    ...(plan?.nodeActions?.length
+      ? { nodeActions: plan.nodeActions.map((a) => ({ ...a, dependsOn: [...a.dependsOn] })) }
+      : {}),
     steps: plan?.steps ?? 0,
     makespan: plan?.makespan ?? 0,
     sumCompletion: plan?.sumCompletion ?? 0,

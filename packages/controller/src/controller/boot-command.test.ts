@@ -7,14 +7,24 @@ import { runBootCommand } from './boot-command.ts';
 
 describe('the boot command', () => {
   it('resolves when the command exits 0, with the node in ENTROPY_NODE', async () => {
-    await expect(runBootCommand(['sh', '-c', 'test "$ENTROPY_NODE" = n3 && test "$0" = n3', 'n3'], { node: 'n3', timeoutMs: 10_000 })).resolves.toBeUndefined();
+    await expect(
+      runBootCommand(['sh', '-c', 'test "$ENTROPY_NODE" = n3 && test "$0" = n3', 'n3'], {
+        node: 'n3',
+        timeoutMs: 10_000,
+      }),
+    ).resolves.toBeUndefined();
   });
 
   it('fails ENTROPY_BOOT_FAILED with the exit status and the last stderr lines', async () => {
-    const err = await runBootCommand(['sh', '-c', 'echo first >&2; echo "no BMC at $0" >&2; exit 3', 'n3-bmc'], { node: 'n3', timeoutMs: 10_000 }).catch((e: unknown) => e);
+    const err = await runBootCommand(['sh', '-c', 'echo first >&2; echo "no BMC at $0" >&2; exit 3', 'n3-bmc'], {
+      node: 'n3',
+      timeoutMs: 10_000,
+    }).catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'NodePowerError', code: 'ENTROPY_BOOT_FAILED', node: 'n3' });
     expect((err as Error).message).toMatch(/^boot command sh -c .* exited with status 3: first \| no BMC at n3-bmc$/);
-    expect(await runBootCommand(['/nonexistent/wake'], { node: 'n3', timeoutMs: 10_000 }).catch((e: Error) => e.message)).toMatch(/ENOENT/);
+    expect(
+      await runBootCommand(['/nonexistent/wake'], { node: 'n3', timeoutMs: 10_000 }).catch((e: Error) => e.message),
+    ).toMatch(/ENOENT/);
   });
 
   it('returns once the command exits, even when what it started keeps its stderr open', async () => {
@@ -23,7 +33,10 @@ describe('the boot command', () => {
     const t0 = Date.now();
     try {
       // The background sleep holds the stderr pipe for 20 s; the boot is its starter's exit.
-      await runBootCommand(['sh', '-c', 'sleep 20 & echo $! > "$0"; exit 0', pidFile], { node: 'n1', timeoutMs: 10_000 });
+      await runBootCommand(['sh', '-c', 'sleep 20 & echo $! > "$0"; exit 0', pidFile], {
+        node: 'n1',
+        timeoutMs: 10_000,
+      });
       expect(Date.now() - t0).toBeLessThan(5000);
     } finally {
       const pid = Number(readFileSync(pidFile, 'utf8'));
@@ -39,7 +52,12 @@ describe('the boot command', () => {
 
   it('--boot-command is checked at start: a template that needs a shell or lacks {node} is one line naming the option', () => {
     expect(parseBootCommand("sh /opt/boot.sh '{node}'")?.argv).toEqual(['sh', '/opt/boot.sh', '{node}']);
-    expect(() => parseBootCommand('wake-all-nodes')).toThrow(expect.objectContaining({ code: 'ENTROPY_INVALID_OPTION', message: expect.stringMatching(/^--boot-command: must use \{node\}/) }));
+    expect(() => parseBootCommand('wake-all-nodes')).toThrow(
+      expect.objectContaining({
+        code: 'ENTROPY_INVALID_OPTION',
+        message: expect.stringMatching(/^--boot-command: must use \{node\}/),
+      }),
+    );
     expect(() => parseBootCommand('start {node} &')).toThrow(/^--boot-command: unquoted '&'/);
   });
 });

@@ -24,9 +24,19 @@ export const runBootCommand: BootCommandRunner = (argv, options) =>
   new Promise((resolve, reject) => {
     const line = describeCommand(argv);
     const fail = (why: string, cause?: unknown) =>
-      reject(new NodePowerError(NodePowerErrorCode.BootFailed, options.node, `boot command ${line}: ${why}`, cause !== undefined ? { cause } : {}));
+      reject(
+        new NodePowerError(
+          NodePowerErrorCode.BootFailed,
+          options.node,
+          `boot command ${line}: ${why}`,
+          cause !== undefined ? { cause } : {},
+        ),
+      );
     if (options.signal?.aborted) return fail('not run: the plan was stopped');
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ENTROPY_NODE: options.node } });
+    const child = spawn(argv[0]!, argv.slice(1), {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, ENTROPY_NODE: options.node },
+    });
     let stderr = '';
     const collect = (chunk: Buffer) => void (stderr = (stderr + chunk.toString()).slice(-4096));
     child.stderr!.on('data', collect);

@@ -1,5 +1,13 @@
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { type ApplyReply, type ApplyRequest, ControlErrorCode, decodeControl, encodeControl, type Logger, type Subjects } from '@entropy/protocol';
+import {
+  type ApplyReply,
+  type ApplyRequest,
+  ControlErrorCode,
+  decodeControl,
+  encodeControl,
+  type Logger,
+  type Subjects,
+} from '@entropy/protocol';
 import type { MonitorView } from '../monitor/index.ts';
 import { respondChunked } from './nats-connect.ts';
 import type { NodeBook } from './node-book.ts';
@@ -42,19 +50,31 @@ export function serveControlSubjects(d: ControlDeps): Subscription[] {
           .then(() => handle(m))
           .catch((err: Error) => {
             logger.error({ subject: m.subject, err: err.message }, 'control request failed');
-            return encodeControl('applyReply', { ok: false, error: { code: ControlErrorCode.Internal, message: err.message } });
+            return encodeControl('applyReply', {
+              ok: false,
+              error: { code: ControlErrorCode.Internal, message: err.message },
+            });
           })
           .then((reply) => respondChunked(nc, m, reply))
           .catch((err: Error) => logger.error({ subject: m.subject, err: err.message }, 'control reply not sent'));
       }
     })();
   };
-  serve(s.control('status'), () => encodeControl('statusReply', statusReplyOf(d.view(), d.name, d.runningPlan(), d.nodes.records())));
+  serve(s.control('status'), () =>
+    encodeControl('statusReply', statusReplyOf(d.view(), d.name, d.runningPlan(), d.nodes.records())),
+  );
   serve(s.control('apply'), async (m) => {
     const r = decodeControl('applyRequest', m.data);
     if (!r.ok) {
       logger.warn({ subject: m.subject, ...r.error }, 'malformed apply request');
-      return encodeControl('applyReply', { ok: false, error: { code: ControlErrorCode.BadRequest, message: `${r.error.field}: ${r.error.reason}`, field: r.error.field } });
+      return encodeControl('applyReply', {
+        ok: false,
+        error: {
+          code: ControlErrorCode.BadRequest,
+          message: `${r.error.field}: ${r.error.reason}`,
+          field: r.error.field,
+        },
+      });
     }
     const reply = await d.apply(r.msg);
     if (!reply.ok) logger.warn({ planId: r.msg.planId, ...reply.error }, 'apply refused');

@@ -1,7 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { type ApplyReply, type ApplyRequest, type CommandTemplate, ControlErrorCode, decode, encode, type LedgerReply, type Logger, type Subjects, subjects as subjectsOf } from '@entropy/protocol';
+import {
+  type ApplyReply,
+  type ApplyRequest,
+  type CommandTemplate,
+  ControlErrorCode,
+  decode,
+  encode,
+  type LedgerReply,
+  type Logger,
+  type Subjects,
+  subjects as subjectsOf,
+} from '@entropy/protocol';
 import {
   type ActionTimeouts,
   ExecutionMode,
@@ -10,7 +21,14 @@ import {
   progressPublisher,
 } from '../executor/index.ts';
 import { MemoryJournal, type PlanJournal } from '../journal/plan-journal.ts';
-import { type Configuration, type CostModel, type Decision, DEFAULT_COST_MODEL, type FeasiblePlan, type Policy } from '@entropy/engine';
+import {
+  type Configuration,
+  type CostModel,
+  type Decision,
+  DEFAULT_COST_MODEL,
+  type FeasiblePlan,
+  type Policy,
+} from '@entropy/engine';
 import { DEFAULT_MISSED_PERIODS, MemoryRegistry, type MonitorView, startNatsMonitor } from '../monitor/index.ts';
 import type { VJobQueue } from '../queue/vjob-queue.ts';
 import type { RetryPolicy } from '../reconcile/failure-book.ts';
@@ -101,7 +119,14 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
   options.queue?.attach(registry);
   const nodes = new NodeBook(logger, options.queue?.store, options.knownNodes);
   /** The leader's part: the loop, the control subscriptions, the signal that stops its plan; absent while standing by. */
-  let term: { readonly loop: ReconcileLoop; readonly subs: Subscription[]; readonly abort: AbortController; readonly token?: number } | undefined;
+  let term:
+    | {
+        readonly loop: ReconcileLoop;
+        readonly subs: Subscription[];
+        readonly abort: AbortController;
+        readonly token?: number;
+      }
+    | undefined;
   const loop = () => term?.loop;
   let transport: ReturnType<typeof natsTransport>;
   const monitor = startNatsMonitor(nc, {
@@ -122,7 +147,8 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
   transport = natsTransport(nc, {
     subjects: s,
     isOffline: monitor.isOffline,
-    onRejected: ({ node, subject, reason }) => logger.warn({ node, subject, reason }, 'action reply ignored: not the answer of the node the action was sent to'),
+    onRejected: ({ node, subject, reason }) =>
+      logger.warn({ node, subject, reason }, 'action reply ignored: not the answer of the node the action was sent to'),
   });
   // Replies sent while this connection was away reached nobody: the pending actions go again.
   void (async () => {
@@ -145,7 +171,8 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
   let closed = false;
   const records = options.queue ? planRecorder(options.queue.store, name, logger) : undefined;
 
-  const isFresh = (view: Pick<MonitorView, 'nodes'>) => view.nodes.every((n) => n.liveness !== 'online' || n.lastSeen >= runner.settledAt());
+  const isFresh = (view: Pick<MonitorView, 'nodes'>) =>
+    view.nodes.every((n) => n.liveness !== 'online' || n.lastSeen >= runner.settledAt());
 
   /**
    * The monitor's view once fresh, or after three periods at most (a node that falls silent goes
@@ -171,7 +198,13 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     ...(options.groupLeadMs ? { groupLeadMs: options.groupLeadMs } : {}),
     leader: () => term,
   });
-  const execute = (planId: string, plan: FeasiblePlan, configuration: Configuration, decision: Decision, mode?: ExecutionMode) =>
+  const execute = (
+    planId: string,
+    plan: FeasiblePlan,
+    configuration: Configuration,
+    decision: Decision,
+    mode?: ExecutionMode,
+  ) =>
     runner.run({ planId, plan, configuration, decision, executionMode: mode ?? options.mode ?? ExecutionMode.Barrier });
 
   /**
@@ -188,7 +221,11 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
 
   async function apply(request: ApplyRequest): Promise<ApplyReply> {
     const l = loop();
-    if (!l) return { ok: false, error: { code: ControlErrorCode.Busy, message: `controller ${name} is not the leader (or is stopping)` } };
+    if (!l)
+      return {
+        ok: false,
+        error: { code: ControlErrorCode.Busy, message: `controller ${name} is not the leader (or is stopping)` },
+      };
     if (!options.queue) {
       // Without a queue store the operator's vjobs are known to this process only.
       for (const j of request.vjobs ?? []) registry.vjobs.set(j.id, j);
@@ -197,7 +234,15 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
         registry.vms.set(vm.id, { id: vm.id, vjob: vm.vjob, demand: vm.demand, ...(state ? { state } : {}) });
       }
     }
-    return applyRequest({ loop: l, ...(options.queue ? { queue: options.queue } : {}), ...(options.costModel ? { costModel: options.costModel } : {}), freshView }, request);
+    return applyRequest(
+      {
+        loop: l,
+        ...(options.queue ? { queue: options.queue } : {}),
+        ...(options.costModel ? { costModel: options.costModel } : {}),
+        freshView,
+      },
+      request,
+    );
   }
 
   const queueRequests = queueRequestHandlers({
@@ -232,7 +277,9 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
 
   /** One agent's ledger entries for some action ids (journaled intents of an interrupted plan). */
   async function askLedger(node: string, actionIds: readonly string[]): Promise<LedgerReply['entries'] | undefined> {
-    const m = await nc.request(s.nodeLedger(node), encode('ledgerQuery', { actionIds: [...actionIds] }), { timeout: 2000 }).catch(() => undefined);
+    const m = await nc
+      .request(s.nodeLedger(node), encode('ledgerQuery', { actionIds: [...actionIds] }), { timeout: 2000 })
+      .catch(() => undefined);
     if (!m) return undefined;
     const r = decode('ledgerReply', m.data);
     return r.ok && !r.msg.error ? r.msg.entries : undefined;
@@ -279,7 +326,10 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     });
     term = { loop: l, subs, abort, ...(token !== undefined ? { token } : {}) };
     annotating = setInterval(() => annotate(token), periodMs);
-    logger.info({ controller: name, prefix: s.prefix, ...(token !== undefined ? { token } : {}) }, token !== undefined ? 'leading: this controller plans and executes' : 'controller leading');
+    logger.info(
+      { controller: name, prefix: s.prefix, ...(token !== undefined ? { token } : {}) },
+      token !== undefined ? 'leading: this controller plans and executes' : 'controller leading',
+    );
   }
 
   /** Stops leading: no new action starts, the running ones end, the loop and the control subjects stop. */
@@ -297,7 +347,9 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
   // Leadership changes are applied one at a time, in order.
   let transitions: Promise<void> = Promise.resolve();
   const transition = (fn: () => Promise<void>) => {
-    transitions = transitions.then(fn).catch((err: Error) => logger.error({ err: err.message }, 'leadership change failed'));
+    transitions = transitions
+      .then(fn)
+      .catch((err: Error) => logger.error({ err: err.message }, 'leadership change failed'));
     return transitions;
   };
   const lease = options.lease;

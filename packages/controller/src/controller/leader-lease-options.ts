@@ -37,12 +37,16 @@ export interface ParsedLeaseOptions {
   readonly replicas?: number;
 }
 
-
 export class LeaseError extends EntropyError {
   override name = 'LeaseError';
   declare readonly code: LeaseErrorCode;
   declare readonly context: { readonly field?: string; readonly bucket?: string };
-  constructor(code: LeaseErrorCode, message: string, context: { readonly field?: string; readonly bucket?: string } = {}, options?: { cause?: unknown }) {
+  constructor(
+    code: LeaseErrorCode,
+    message: string,
+    context: { readonly field?: string; readonly bucket?: string } = {},
+    options?: { cause?: unknown },
+  ) {
     super(code, message, { ...options, context });
   }
 }
@@ -56,12 +60,26 @@ export function leaderBucketOf(prefix: string): string {
 const BUCKET_NAME = /^[-\w]+$/;
 
 export function parseLeaseOptions(opts: LeaderLeaseOptions): ParsedLeaseOptions {
-  const invalid = (field: string, why: string) => new LeaseError(LeaseErrorCode.InvalidOptions, `leader lease: ${field} ${why}`, { field });
+  const invalid = (field: string, why: string) =>
+    new LeaseError(LeaseErrorCode.InvalidOptions, `leader lease: ${field} ${why}`, { field });
   if (typeof opts.prefix !== 'string' || opts.prefix === '') throw invalid('prefix', 'must be a non-empty string');
   const bucket = leaderBucketOf(opts.prefix);
-  if (!BUCKET_NAME.test(bucket)) throw invalid('prefix', `'${opts.prefix}' gives the bucket name '${bucket}', which JetStream refuses (letters, digits, - and _ only)`);
+  if (!BUCKET_NAME.test(bucket))
+    throw invalid(
+      'prefix',
+      `'${opts.prefix}' gives the bucket name '${bucket}', which JetStream refuses (letters, digits, - and _ only)`,
+    );
   if (typeof opts.holder !== 'string' || opts.holder === '') throw invalid('holder', 'must be a non-empty string');
   const leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
-  if (!Number.isInteger(leaseMs) || leaseMs < MIN_LEASE_MS) throw invalid('leaseMs', `must be an integer of at least ${MIN_LEASE_MS}, not ${leaseMs}`);
-  return { prefix: opts.prefix, holder: opts.holder, leaseMs, bucket, logger: opts.logger, now: opts.now ?? monotonicNow, ...(opts.replicas ? { replicas: opts.replicas } : {}) };
+  if (!Number.isInteger(leaseMs) || leaseMs < MIN_LEASE_MS)
+    throw invalid('leaseMs', `must be an integer of at least ${MIN_LEASE_MS}, not ${leaseMs}`);
+  return {
+    prefix: opts.prefix,
+    holder: opts.holder,
+    leaseMs,
+    bucket,
+    logger: opts.logger,
+    now: opts.now ?? monotonicNow,
+    ...(opts.replicas ? { replicas: opts.replicas } : {}),
+  };
 }

@@ -7,7 +7,15 @@ import { type KV, Kvm } from '@nats-io/kv';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../../../test/helpers/wait-for.ts';
 import { type NatsServer, startNatsServer } from '../cluster/nats-server.ts';
-import { LEADER_KEY, type LeaderLease, LeaseError, type LeaseRecord, type LeaseState, leaderBucketOf, startLeaderLease } from './leader-lease.ts';
+import {
+  LEADER_KEY,
+  type LeaderLease,
+  LeaseError,
+  type LeaseRecord,
+  type LeaseState,
+  leaderBucketOf,
+  startLeaderLease,
+} from './leader-lease.ts';
 import { type Logger, silentLogger } from '@entropy/protocol';
 import { connectNats, type NatsConnection } from './nats-connect.ts';
 
@@ -34,7 +42,12 @@ const children: ChildProcess[] = [];
 
 const freshPrefix = () => `lease.t${++prefixes}`;
 
-async function candidate(nc: NatsConnection, prefix: string, holder: string, logger: Logger = silentLogger): Promise<Candidate> {
+async function candidate(
+  nc: NatsConnection,
+  prefix: string,
+  holder: string,
+  logger: Logger = silentLogger,
+): Promise<Candidate> {
   const lease = await startLeaderLease(nc, { prefix, holder, leaseMs: LEASE_MS, logger });
   open.push(lease);
   const events: Candidate['events'] = [];
@@ -45,7 +58,10 @@ async function candidate(nc: NatsConnection, prefix: string, holder: string, log
 
 /** A candidate in a child process (test/helpers/lease-holder.ts) that a test can kill -9. */
 function holderProcess(url: string, prefix: string, holder: string) {
-  const child = spawn(process.execPath, ['--import', 'tsx', HOLDER_SCRIPT, url, prefix, holder, String(LEASE_MS)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', HOLDER_SCRIPT, url, prefix, holder, String(LEASE_MS)], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
   const states: LeaseState[] = [];
   let out = '';
@@ -89,7 +105,9 @@ describe('nats-server JetStream KV, as the lease relies on it', () => {
     expect(goneAfter).toBeGreaterThanOrEqual(LEASE_MS);
     expect(goneAfter).toBeLessThan(1.5 * LEASE_MS);
     // The holder's compare-and-set on its revision fails once the key expired.
-    await expect(kv.update('leader', 'x', r1)).rejects.toMatchObject({ code: JetStreamApiCodes.StreamWrongLastSequence });
+    await expect(kv.update('leader', 'x', r1)).rejects.toMatchObject({
+      code: JetStreamApiCodes.StreamWrongLastSequence,
+    });
     const r2 = await kv.create('leader', 'c');
     await kv.delete('leader');
     const r3 = await kv.create('leader', 'd');
@@ -109,7 +127,12 @@ describe('startLeaderLease', () => {
     expect(lease.current()).toEqual({ holder: 'ctl-a', token });
     const kv = await new Kvm(nc2).open(leaderBucketOf(prefix));
     const status = await kv.status();
-    expect({ bucket: status.bucket, ttl: status.ttl, history: status.history, storage: status.storage }).toEqual({ bucket: `${prefix.replace('.', '_')}_leader`, ttl: LEASE_MS, history: 1, storage: 'file' });
+    expect({ bucket: status.bucket, ttl: status.ttl, history: status.history, storage: status.storage }).toEqual({
+      bucket: `${prefix.replace('.', '_')}_leader`,
+      ttl: LEASE_MS,
+      history: 1,
+      storage: 'file',
+    });
     // The acquiring write stores token 0 (its revision is the token); the first renewal stores the token itself.
     const record = await waitFor('a renewal', async () => {
       const r = (await kv.get(LEADER_KEY))?.json<LeaseRecord>();
@@ -153,7 +176,9 @@ describe('startLeaderLease', () => {
       takeovers.push(standby.leadingAt(killedAt)! - killedAt);
       expect(standby.lease.token()).toBeGreaterThan(first.token!);
     }
-    console.info(`takeover after kill -9 of the leader (lease ${LEASE_MS} ms): ${takeovers.map(Math.round).join(', ')} ms`);
+    console.info(
+      `takeover after kill -9 of the leader (lease ${LEASE_MS} ms): ${takeovers.map(Math.round).join(', ')} ms`,
+    );
     for (const t of takeovers) expect(t).toBeLessThan(TAKEOVER_BOUND_MS);
   });
 
@@ -190,7 +215,12 @@ describe('startLeaderLease', () => {
   }
 
   it('a leader whose key another client overwrites reports the loss within half a lease period, and leads again once that key expires', async () => {
-    const { a, tokenA } = await leaderLosingTo((kv) => kv.put(LEADER_KEY, JSON.stringify({ holder: 'intruder', token: 1, acquiredAt: 0, renewedAt: 0 } satisfies LeaseRecord)));
+    const { a, tokenA } = await leaderLosingTo((kv) =>
+      kv.put(
+        LEADER_KEY,
+        JSON.stringify({ holder: 'intruder', token: 1, acquiredAt: 0, renewedAt: 0 } satisfies LeaseRecord),
+      ),
+    );
     expect([a.lease.isLeader(), a.lease.token()]).toEqual([false, undefined]);
     await waitFor('the intruder to be read', () => a.lease.current().holder === 'intruder');
     await waitFor('the intruder key to expire and a to lead again', () => a.lease.isLeader(), 10_000);
@@ -224,8 +254,14 @@ describe('startLeaderLease', () => {
     const logger: Logger = { ...silentLogger, warn: (_o, msg) => warnings.push(msg ?? '') };
     let sampler: NodeJS.Timeout | undefined;
     try {
-      conns.push(await connectNats(first.url, 'lease-restart-a', { reconnect: true }), await connectNats(first.url, 'lease-restart-b', { reconnect: true }));
-      const [a, b] = [await candidate(conns[0]!, 'restart', 'ctl-a', logger), await candidate(conns[1]!, 'restart', 'ctl-b', logger)];
+      conns.push(
+        await connectNats(first.url, 'lease-restart-a', { reconnect: true }),
+        await connectNats(first.url, 'lease-restart-b', { reconnect: true }),
+      );
+      const [a, b] = [
+        await candidate(conns[0]!, 'restart', 'ctl-a', logger),
+        await candidate(conns[1]!, 'restart', 'ctl-b', logger),
+      ];
       const leaders = () => [a, b].filter((c) => c.lease.isLeader());
       expect(leaders()).toHaveLength(1);
       const tokenBefore = leaders()[0]!.lease.token()!;
@@ -237,7 +273,11 @@ describe('startLeaderLease', () => {
       await delay(300);
       await first.restart();
       // The lease proven before the kill lasts at most 0.8 lease periods: look past it.
-      await waitFor('a leader after the restart', () => performance.now() > killedAt + LEASE_MS && leaders().length === 1, 30_000);
+      await waitFor(
+        'a leader after the restart',
+        () => performance.now() > killedAt + LEASE_MS && leaders().length === 1,
+        30_000,
+      );
       const leader = leaders()[0]!;
       console.info(
         `after the server restart: ${leader === a ? 'ctl-a' : 'ctl-b'} leads, token ${tokenBefore} -> ${leader.lease.token()}, ${Math.round(performance.now() - killedAt)} ms after the kill`,
@@ -277,7 +317,12 @@ describe('startLeaderLease', () => {
   it('refuses a bucket whose max age is not the lease period, naming the bucket', async () => {
     const prefix = freshPrefix();
     await candidate(nc1, prefix, 'ctl-a');
-    const err = await startLeaderLease(nc2, { prefix, holder: 'ctl-b', leaseMs: 2 * LEASE_MS, logger: silentLogger }).catch((e: unknown) => e);
+    const err = await startLeaderLease(nc2, {
+      prefix,
+      holder: 'ctl-b',
+      leaseMs: 2 * LEASE_MS,
+      logger: silentLogger,
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LeaseError);
     expect(err).toMatchObject({ code: 'ENTROPY_LEASE_BUCKET', context: { bucket: leaderBucketOf(prefix) } });
     expect((err as Error).message).toMatch(/expires keys after 1000 ms, not the lease period 2000 ms/);
@@ -287,7 +332,9 @@ describe('startLeaderLease', () => {
     const plain = await startNatsServer();
     const pc = await connectNats(plain.url, 'lease-no-js');
     try {
-      const err = await startLeaderLease(pc, { prefix: 'p', holder: 'a', logger: silentLogger }).catch((e: unknown) => e);
+      const err = await startLeaderLease(pc, { prefix: 'p', holder: 'a', logger: silentLogger }).catch(
+        (e: unknown) => e,
+      );
       expect(err).toMatchObject({ code: 'ENTROPY_LEASE_BUCKET', context: { bucket: 'p_leader' } });
       expect((err as Error).message).toMatch(/nats-server -js -sd DIR/);
       expect((err as Error).message).not.toContain('\n');

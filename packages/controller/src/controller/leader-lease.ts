@@ -30,9 +30,21 @@ import { jetstream, JetStreamApiCodes, JetStreamApiError, StorageType } from '@n
 import { type KV, type KvEntry, Kvm, type KvStatus } from '@nats-io/kv';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import * as z from 'zod';
-import { type LeaderLeaseOptions, LeaseError, LeaseErrorCode, type ParsedLeaseOptions, parseLeaseOptions } from './leader-lease-options.ts';
+import {
+  type LeaderLeaseOptions,
+  LeaseError,
+  LeaseErrorCode,
+  type ParsedLeaseOptions,
+  parseLeaseOptions,
+} from './leader-lease-options.ts';
 
-export { DEFAULT_LEASE_MS, LeaseError, LeaseErrorCode, leaderBucketOf, type LeaderLeaseOptions } from './leader-lease-options.ts';
+export {
+  DEFAULT_LEASE_MS,
+  LeaseError,
+  LeaseErrorCode,
+  leaderBucketOf,
+  type LeaderLeaseOptions,
+} from './leader-lease-options.ts';
 
 export const LEADER_KEY = 'leader';
 /** The share of the lease after which a leader that proved nothing newer stops leading. */
@@ -83,7 +95,8 @@ const recordSchema = z.object({
 
 const isCasConflict = (err: unknown) =>
   err instanceof JetStreamApiError &&
-  (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
+  (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
+    err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
 
 const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
@@ -131,11 +144,13 @@ export async function startLeaderLease(nc: NatsConnection, options: LeaderLeaseO
   const isFresh = () => held !== undefined && now() - held.sentAt <= stepDownMs;
 
   /** Who leads as far as this instance knows; its own lease once it stopped leading is no one's. */
-  const known = (): LeaseHolder => (leading && mine ? { holder, token: mine.token } : seen.holder === holder && seen.token === mine?.token ? {} : seen);
+  const known = (): LeaseHolder =>
+    leading && mine ? { holder, token: mine.token } : seen.holder === holder && seen.token === mine?.token ? {} : seen;
 
   function announce(): void {
     const state: LeaseState = { leading, ...known() };
-    if (state.leading === announced.leading && state.token === announced.token && state.holder === announced.holder) return;
+    if (state.leading === announced.leading && state.token === announced.token && state.holder === announced.holder)
+      return;
     announced = state;
     for (const cb of listeners) {
       try {
@@ -157,7 +172,11 @@ export async function startLeaderLease(nc: NatsConnection, options: LeaderLeaseO
       else logger.warn(fields, 'leader lease: stepped down');
     }
     clearTimeout(watchdog);
-    if (leading && held) watchdog = setTimeout(() => refresh(`no write acknowledged within ${stepDownMs} ms`), held.sentAt + stepDownMs - now() + 1);
+    if (leading && held)
+      watchdog = setTimeout(
+        () => refresh(`no write acknowledged within ${stepDownMs} ms`),
+        held.sentAt + stepDownMs - now() + 1,
+      );
     announce();
   }
 
@@ -171,7 +190,8 @@ export async function startLeaderLease(nc: NatsConnection, options: LeaderLeaseO
     refresh(reason);
   }
 
-  const encode = (token: number, acquiredAt: number, renewedAt: number) => JSON.stringify({ holder, token, acquiredAt, renewedAt } satisfies LeaseRecord);
+  const encode = (token: number, acquiredAt: number, renewedAt: number) =>
+    JSON.stringify({ holder, token, acquiredAt, renewedAt } satisfies LeaseRecord);
 
   async function renew(): Promise<void> {
     const { revision } = held!;
@@ -211,7 +231,11 @@ export async function startLeaderLease(nc: NatsConnection, options: LeaderLeaseO
   async function observe(entry: KvEntry): Promise<void> {
     const record = decodeRecord(entry.value);
     if (!record) {
-      if (entry.revision !== invalidRevision) logger.warn({ bucket, revision: entry.revision }, 'leader lease: unreadable value in the leader key; waiting for it to expire');
+      if (entry.revision !== invalidRevision)
+        logger.warn(
+          { bucket, revision: entry.revision },
+          'leader lease: unreadable value in the leader key; waiting for it to expire',
+        );
       invalidRevision = entry.revision;
       seen = {};
       return announce();
@@ -238,7 +262,12 @@ export async function startLeaderLease(nc: NatsConnection, options: LeaderLeaseO
       })
       .catch((err: unknown) => {
         // An outage fails every period: warn once per outage, the repeats go to debug.
-        const fields = { bucket, holder, err: messageOf(err), code: err instanceof JetStreamApiError ? err.code : undefined };
+        const fields = {
+          bucket,
+          holder,
+          err: messageOf(err),
+          code: err instanceof JetStreamApiError ? err.code : undefined,
+        };
         if (failures++ === 0) logger.warn(fields, 'leader lease: JetStream request failed; retrying next period');
         else logger.debug(fields, 'leader lease: JetStream request failed again');
       })
@@ -255,10 +284,12 @@ export async function startLeaderLease(nc: NatsConnection, options: LeaderLeaseO
   // once, and a holder re-checks its lease at once when someone else writes.
   const sub = nc.subscribe(`$KV.${bucket}.${LEADER_KEY}`, {
     callback: (err: Error | null, msg: Msg) => {
-      if (err) return logger.warn({ bucket, err: err.message }, 'leader lease: cannot watch the leader key; polling only');
+      if (err)
+        return logger.warn({ bucket, err: err.message }, 'leader lease: cannot watch the leader key; polling only');
       const op = msg.headers?.get(KV_OPERATION_HEADER);
       const record = op ? undefined : decodeRecord(msg.data);
-      const ours = record !== undefined && record.holder === holder && (record.token === 0 || record.token === mine?.token);
+      const ours =
+        record !== undefined && record.holder === holder && (record.token === 0 || record.token === mine?.token);
       if (held ? !ours : op === 'DEL' || op === 'PURGE') turn();
     },
   });
@@ -306,7 +337,10 @@ export async function startLeaderLease(nc: NatsConnection, options: LeaderLeaseO
         logger.info({ bucket, holder, token: mine?.token }, 'leader lease: released');
       } catch (err) {
         if (isCasConflict(err)) return;
-        logger.warn({ bucket, holder, err: messageOf(err) }, 'leader lease: could not release the key; it expires within the lease period');
+        logger.warn(
+          { bucket, holder, err: messageOf(err) },
+          'leader lease: could not release the key; it expires within the lease period',
+        );
       }
     },
   };
@@ -321,7 +355,14 @@ async function openLeaseBucket(nc: NatsConnection, o: ParsedLeaseOptions): Promi
   const { bucket, leaseMs } = o;
   let status: KvStatus;
   try {
-    status = await (await new Kvm(nc).create(bucket, { history: 1, ttl: leaseMs, storage: StorageType.File, ...(o.replicas ? { replicas: o.replicas } : {}) })).status();
+    status = await (
+      await new Kvm(nc).create(bucket, {
+        history: 1,
+        ttl: leaseMs,
+        storage: StorageType.File,
+        ...(o.replicas ? { replicas: o.replicas } : {}),
+      })
+    ).status();
   } catch (cause) {
     throw new LeaseError(
       LeaseErrorCode.Bucket,

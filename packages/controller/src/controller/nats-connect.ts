@@ -1,5 +1,19 @@
 import { connect, errors, type Msg, type NatsConnection } from '@nats-io/transport-node';
-import { chunkSizeFor, type ControlKind, type ControlMessageOf, type ControlVerb, decodeControl, encodeControl, EntropyError, ErrorCode, joinReply, MAX_CONTROL_REPLY_BYTES, REPLY_SENTINEL, splitReply, type Subjects } from '@entropy/protocol';
+import {
+  chunkSizeFor,
+  type ControlKind,
+  type ControlMessageOf,
+  type ControlVerb,
+  decodeControl,
+  encodeControl,
+  EntropyError,
+  ErrorCode,
+  joinReply,
+  MAX_CONTROL_REPLY_BYTES,
+  REPLY_SENTINEL,
+  splitReply,
+  type Subjects,
+} from '@entropy/protocol';
 import { DEFAULT_NATS_URL, type NatsAuthFlags, natsClientSettings } from '@entropy/nats-client';
 
 export { DEFAULT_NATS_URL };
@@ -16,7 +30,11 @@ const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
  * options: flags, then the environment, then the credentials file; see @entropy/nats-client),
  * or throws a one-line error naming the servers.
  */
-export async function connectNats(target: string | NatsAuthFlags, name: string, options: { reconnect?: boolean } = {}): Promise<NatsConnection> {
+export async function connectNats(
+  target: string | NatsAuthFlags,
+  name: string,
+  options: { reconnect?: boolean } = {},
+): Promise<NatsConnection> {
   const settings = await natsClientSettings(typeof target === 'string' ? { nats: target } : target);
   const servers = settings.servers.join(',');
   try {
@@ -28,11 +46,17 @@ export async function connectNats(target: string | NatsAuthFlags, name: string, 
       // Stack traces captured for every request cost the controller a tenth of its time per step.
       noAsyncTraces: true,
       // A command given several servers (a cluster) moves to another when its server goes; with one, it ends.
-      ...(options.reconnect ? { maxReconnectAttempts: -1, reconnectTimeWait: 1000 } : settings.servers.length > 1 ? { maxReconnectAttempts: 10, reconnectTimeWait: 500 } : { reconnect: false }),
+      ...(options.reconnect
+        ? { maxReconnectAttempts: -1, reconnectTimeWait: 1000 }
+        : settings.servers.length > 1
+          ? { maxReconnectAttempts: 10, reconnectTimeWait: 500 }
+          : { reconnect: false }),
     });
   } catch (cause) {
     const as = settings.user ? ` as ${settings.user}` : '';
-    throw new EntropyError(ErrorCode.Io, `cannot connect to NATS at ${servers}${as}: ${(cause as Error).message}`, { cause });
+    throw new EntropyError(ErrorCode.Io, `cannot connect to NATS at ${servers}${as}: ${(cause as Error).message}`, {
+      cause,
+    });
   }
 }
 
@@ -48,7 +72,11 @@ export function isNoResponders(cause: unknown): boolean {
 }
 
 function unreachable(to: ControllerAddress, verb: ControlVerb, why: string, cause?: unknown): EntropyError {
-  return new EntropyError(ErrorCode.Io, `${to.subjects.control(verb)}: ${why}`, cause === undefined ? undefined : { cause });
+  return new EntropyError(
+    ErrorCode.Io,
+    `${to.subjects.control(verb)}: ${why}`,
+    cause === undefined ? undefined : { cause },
+  );
 }
 
 const nobody = (to: ControllerAddress) =>
@@ -59,7 +87,13 @@ const nobody = (to: ControllerAddress) =>
  * @entropy/protocol's chunks.ts). No responder fails at once; a controller that does not finish
  * its reply within `timeoutMs` fails then; both as one-line EntropyErrors naming the prefix and URL.
  */
-export async function requestChunkedReply(nc: NatsConnection, to: ControllerAddress, verb: ControlVerb, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+export async function requestChunkedReply(
+  nc: NatsConnection,
+  to: ControllerAddress,
+  verb: ControlVerb,
+  data: Uint8Array,
+  timeoutMs: number,
+): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let bytes = 0;
   try {
@@ -68,16 +102,29 @@ export async function requestChunkedReply(nc: NatsConnection, to: ControllerAddr
       if (m.data.length === 0) return joinReply(chunks);
       bytes += m.data.length;
       // Bounded: a reply that never ends must not take the client's memory.
-      if (bytes > MAX_CONTROL_REPLY_BYTES) throw new EntropyError(ErrorCode.Io, `${to.subjects.control(verb)}: the reply passed ${MAX_CONTROL_REPLY_BYTES} bytes; refused`);
+      if (bytes > MAX_CONTROL_REPLY_BYTES)
+        throw new EntropyError(
+          ErrorCode.Io,
+          `${to.subjects.control(verb)}: the reply passed ${MAX_CONTROL_REPLY_BYTES} bytes; refused`,
+        );
       chunks.push(m.data);
     }
   } catch (cause) {
     if (cause instanceof EntropyError) throw cause;
-    throw unreachable(to, verb, isNoResponders(cause) ? nobody(to) : `request failed: ${(cause as Error).message}`, cause);
+    throw unreachable(
+      to,
+      verb,
+      isNoResponders(cause) ? nobody(to) : `request failed: ${(cause as Error).message}`,
+      cause,
+    );
   }
   // requestMany ends quietly at maxWait: a controller that did not answer, or did not finish.
   const got = chunks.length === 0 ? 'no reply' : `an incomplete reply (${chunks.length} chunks, no end)`;
-  throw unreachable(to, verb, `${got} within ${timeoutMs} ms from the controller on prefix ${to.subjects.prefix} at ${to.url}`);
+  throw unreachable(
+    to,
+    verb,
+    `${got} within ${timeoutMs} ms from the controller on prefix ${to.subjects.prefix} at ${to.url}`,
+  );
 }
 
 /** `requestChunkedReply`, then the reply decoded and validated; a reply that does not decode is a one-line EntropyError. */
@@ -97,7 +144,8 @@ export async function askController<R extends ControlKind>(
 /** Answers a control request in chunks that fit the server's max_payload, then the empty sentinel. */
 export function respondChunked(nc: NatsConnection, m: Msg, reply: Uint8Array): void {
   if (!m.reply) return;
-  for (const chunk of splitReply(reply, chunkSizeFor(nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD))) nc.publish(m.reply, chunk);
+  for (const chunk of splitReply(reply, chunkSizeFor(nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD)))
+    nc.publish(m.reply, chunk);
   nc.publish(m.reply, REPLY_SENTINEL);
 }
 
@@ -105,10 +153,20 @@ export function respondChunked(nc: NatsConnection, m: Msg, reply: Uint8Array): v
  * The name of a controller that already serves these subjects, when one answers a status request
  * within `timeoutMs`; undefined when none does (no responder answers at once).
  */
-export async function runningController(nc: NatsConnection, s: Subjects, timeoutMs: number): Promise<string | undefined> {
+export async function runningController(
+  nc: NatsConnection,
+  s: Subjects,
+  timeoutMs: number,
+): Promise<string | undefined> {
   let data: Uint8Array;
   try {
-    data = await requestChunkedReply(nc, { subjects: s, url: nc.getServer() }, 'status', encodeControl('statusRequest', {}), timeoutMs);
+    data = await requestChunkedReply(
+      nc,
+      { subjects: s, url: nc.getServer() },
+      'status',
+      encodeControl('statusRequest', {}),
+      timeoutMs,
+    );
   } catch {
     return undefined;
   }

@@ -1,6 +1,15 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { ActionErrorCode, commandArgv, type CommandTemplate, decode, describeCommand, encode, type Logger, type Subjects } from '@entropy/protocol';
+import {
+  ActionErrorCode,
+  commandArgv,
+  type CommandTemplate,
+  decode,
+  describeCommand,
+  encode,
+  type Logger,
+  type Subjects,
+} from '@entropy/protocol';
 import { type NodePower, NodePowerError, NodePowerErrorCode, type NodePowerRequest } from '../executor/index.ts';
 import type { NatsMonitor } from '../monitor/index.ts';
 import { type BootCommandRunner, runBootCommand } from './boot-command.ts';
@@ -39,18 +48,42 @@ export function natsNodePower(nc: NatsConnection, options: NatsNodePowerOptions)
 
   async function shutdown(req: NodePowerRequest): Promise<void> {
     const { node } = req;
-    const msg = { actionId: req.wireId, planId: req.planId, type: 'shutdownNode' as const, timeoutMs: req.timeoutMs, ...(req.token !== undefined ? { token: req.token } : {}) };
+    const msg = {
+      actionId: req.wireId,
+      planId: req.planId,
+      type: 'shutdownNode' as const,
+      timeoutMs: req.timeoutMs,
+      ...(req.token !== undefined ? { token: req.token } : {}),
+    };
     let data: Uint8Array;
     try {
       // The agent runs its shutdown command under timeoutMs; one second more for its reply.
       data = (await nc.request(s.nodePower(node), encode('powerRequest', msg), { timeout: req.timeoutMs + 1000 })).data;
     } catch (err) {
-      if (isNoResponders(err)) throw new NodePowerError(NodePowerErrorCode.NoAgent, node, `no agent serves ${s.nodePower(node)}: ${node} is down already, or its agent is older than this controller`, { cause: err });
-      throw new NodePowerError(ActionErrorCode.DriverTimeout, node, `shutdown of ${node}: no reply within ${req.timeoutMs + 1000} ms (${(err as Error).message})`, { uncertain: true, cause: err });
+      if (isNoResponders(err))
+        throw new NodePowerError(
+          NodePowerErrorCode.NoAgent,
+          node,
+          `no agent serves ${s.nodePower(node)}: ${node} is down already, or its agent is older than this controller`,
+          { cause: err },
+        );
+      throw new NodePowerError(
+        ActionErrorCode.DriverTimeout,
+        node,
+        `shutdown of ${node}: no reply within ${req.timeoutMs + 1000} ms (${(err as Error).message})`,
+        { uncertain: true, cause: err },
+      );
     }
     const r = decode('powerReply', data);
-    if (!r.ok) throw new NodePowerError(ActionErrorCode.BadRequest, node, `malformed reply from ${node}: ${r.error.field}: ${r.error.reason}`, { uncertain: true });
-    if (!r.msg.ok) throw new NodePowerError(r.msg.error!.code, node, r.msg.error!.message, { final: r.msg.final === true });
+    if (!r.ok)
+      throw new NodePowerError(
+        ActionErrorCode.BadRequest,
+        node,
+        `malformed reply from ${node}: ${r.error.field}: ${r.error.reason}`,
+        { uncertain: true },
+      );
+    if (!r.msg.ok)
+      throw new NodePowerError(r.msg.error!.code, node, r.msg.error!.message, { final: r.msg.final === true });
     monitor.markPoweredOff(node);
     options.onPoweredOff(node);
     logger.info({ node, actionId: req.wireId, durationMs: r.msg.durationMs }, 'node powered off');
@@ -58,20 +91,41 @@ export function natsNodePower(nc: NatsConnection, options: NatsNodePowerOptions)
 
   async function boot(req: NodePowerRequest): Promise<void> {
     const { node } = req;
-    if (!options.bootCommand) throw new NodePowerError(NodePowerErrorCode.BootFailed, node, unsupportedBoot, { final: true });
+    if (!options.bootCommand)
+      throw new NodePowerError(NodePowerErrorCode.BootFailed, node, unsupportedBoot, { final: true });
     // Booted behind the plan's back (an operator started it): nothing to do.
-    if (!monitor.isOffline(node) && !monitor.isPoweredOff(node) && monitor.nodes().some((n) => n.id === node && n.liveness === 'online')) return;
+    if (
+      !monitor.isOffline(node) &&
+      !monitor.isPoweredOff(node) &&
+      monitor.nodes().some((n) => n.id === node && n.liveness === 'online')
+    )
+      return;
     const since = now();
     const deadline = since + bootTimeoutMs;
     const argv = commandArgv(options.bootCommand, { node });
-    logger.info({ node, actionId: req.wireId, command: describeCommand(argv) }, 'booting a node: running the boot command');
+    logger.info(
+      { node, actionId: req.wireId, command: describeCommand(argv) },
+      'booting a node: running the boot command',
+    );
     await runBoot(argv, { node, timeoutMs: bootTimeoutMs, ...(req.signal ? { signal: req.signal } : {}) });
     while (!monitor.bootedSince(node, since)) {
-      if (req.signal?.aborted) throw new NodePowerError(NodePowerErrorCode.Aborted, node, `boot of ${node} abandoned: the plan was stopped`, { uncertain: true });
-      if (now() > deadline) throw new NodePowerError(NodePowerErrorCode.BootTimeout, node, `${node}'s agent did not say hello and report within ${bootTimeoutMs} ms of the boot command (--boot-timeout)`, { uncertain: true });
+      if (req.signal?.aborted)
+        throw new NodePowerError(NodePowerErrorCode.Aborted, node, `boot of ${node} abandoned: the plan was stopped`, {
+          uncertain: true,
+        });
+      if (now() > deadline)
+        throw new NodePowerError(
+          NodePowerErrorCode.BootTimeout,
+          node,
+          `${node}'s agent did not say hello and report within ${bootTimeoutMs} ms of the boot command (--boot-timeout)`,
+          { uncertain: true },
+        );
       await delay(100);
     }
-    logger.info({ node, actionId: req.wireId, durationMs: now() - since }, 'node booted: its agent said hello and reported');
+    logger.info(
+      { node, actionId: req.wireId, durationMs: now() - since },
+      'node booted: its agent said hello and reported',
+    );
   }
 
   return {
@@ -81,4 +135,5 @@ export function natsNodePower(nc: NatsConnection, options: NatsNodePowerOptions)
   };
 }
 
-const unsupportedBoot = "this controller has no boot command: start it with --boot-command 'CMD {node}' (IPMI, Wake-on-LAN, ...)";
+const unsupportedBoot =
+  "this controller has no boot command: start it with --boot-command 'CMD {node}' (IPMI, Wake-on-LAN, ...)";

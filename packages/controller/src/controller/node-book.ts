@@ -40,11 +40,16 @@ export class NodeBook {
     const added = nodes.filter((n) => !this.known.has(n));
     if (added.length === 0) return;
     for (const n of added) this.known.add(n);
-    this.store?.addKnownNodes(added).catch((err: Error) => this.logger.warn({ nodes: added, err: err.message }, 'cannot record the known nodes'));
+    this.store
+      ?.addKnownNodes(added)
+      .catch((err: Error) => this.logger.warn({ nodes: added, err: err.message }, 'cannot record the known nodes'));
   }
 
   /** Writes a node's power record to the store and the cache; a store that fails is logged, the cache still changes. */
-  readonly update = async (node: string, change: (current: NodePowerRecord | undefined) => NodePowerRecord | undefined): Promise<void> => {
+  readonly update = async (
+    node: string,
+    change: (current: NodePowerRecord | undefined) => NodePowerRecord | undefined,
+  ): Promise<void> => {
     const local = change(this.power.get(node));
     if (local && (local.wanted !== undefined || local.poweredOff !== undefined)) this.power.set(node, local);
     else this.power.delete(node);
@@ -76,7 +81,10 @@ export class NodeBook {
   }
 
   /** The operator's wanted node states and the powered-off nodes' capacities, as the reconcile turn takes them. */
-  wants(): { wanted: Record<string, 'online' | 'offline'>; poweredOff: Record<string, Readonly<Record<string, number>>> } {
+  wants(): {
+    wanted: Record<string, 'online' | 'offline'>;
+    poweredOff: Record<string, Readonly<Record<string, number>>>;
+  } {
     const wanted: Record<string, 'online' | 'offline'> = {};
     const poweredOff: Record<string, Readonly<Record<string, number>>> = {};
     for (const [n, r] of this.power) {

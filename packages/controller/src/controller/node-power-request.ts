@@ -27,7 +27,8 @@ export interface NodePowerRequestDeps {
  * so the loop never boots a node that merely crashed. `offline` stays until `entropy node boot`.
  */
 export async function nodePowerRequest(deps: NodePowerRequestDeps, data: Uint8Array): Promise<Uint8Array> {
-  const refuse = (code: ControlErrorCode, message: string, field?: string) => encodeControl('nodeReply', { ok: false, error: { code, message, ...(field ? { field } : {}) } });
+  const refuse = (code: ControlErrorCode, message: string, field?: string) =>
+    encodeControl('nodeReply', { ok: false, error: { code, message, ...(field ? { field } : {}) } });
   const r = decodeControl('nodeRequest', data);
   if (!r.ok) {
     deps.logger.warn({ ...r.error }, 'malformed node request');
@@ -39,12 +40,22 @@ export async function nodePowerRequest(deps: NodePowerRequestDeps, data: Uint8Ar
   const seen = view.nodes.find((n) => n.id === node);
   const record = deps.records().get(node);
   if (!seen && !record?.poweredOff && !deps.knownNodes().has(node)) {
-    return refuse(ControlErrorCode.UnknownNode, `no node ${node}: no agent has reported it and no plan powered it off`, 'node');
+    return refuse(
+      ControlErrorCode.UnknownNode,
+      `no node ${node}: no agent has reported it and no plan powered it off`,
+      'node',
+    );
   }
   const why = deps.unsupported(state);
-  if (why !== undefined) return refuse(ControlErrorCode.NodePowerUnsupported, `cannot ${state === 'online' ? 'boot' : 'shut down'} ${node}: ${why}`, 'state');
+  if (why !== undefined)
+    return refuse(
+      ControlErrorCode.NodePowerUnsupported,
+      `cannot ${state === 'online' ? 'boot' : 'shut down'} ${node}: ${why}`,
+      'state',
+    );
   // A node powered off before this controller started is offline, as status shows it.
-  const liveness: Extract<NodeReply, { ok: true }>['liveness'] = seen?.liveness ?? (record?.poweredOff ? 'offline' : 'unknown');
+  const liveness: Extract<NodeReply, { ok: true }>['liveness'] =
+    seen?.liveness ?? (record?.poweredOff ? 'offline' : 'unknown');
   const online = liveness === 'online' && !seen?.poweredOff;
   // Wanted online and online already: nothing is wanted any more.
   await deps.update(node, (current) => {
@@ -56,7 +67,13 @@ export async function nodePowerRequest(deps: NodePowerRequestDeps, data: Uint8Ar
   const vms = view.configuration.vms.filter((v) => v.host === node).map((v) => v.id);
   const note =
     state === 'online'
-      ? online ? `${node} is online already` : undefined
-      : liveness !== 'online' ? `${node} is ${liveness}: it is shut down when it reports again` : vms.length > 0 ? `${vms.length} VM(s) move off ${node} first: ${vms.slice(0, 10).join(', ')}${vms.length > 10 ? ', ...' : ''}` : undefined;
+      ? online
+        ? `${node} is online already`
+        : undefined
+      : liveness !== 'online'
+        ? `${node} is ${liveness}: it is shut down when it reports again`
+        : vms.length > 0
+          ? `${vms.length} VM(s) move off ${node} first: ${vms.slice(0, 10).join(', ')}${vms.length > 10 ? ', ...' : ''}`
+          : undefined;
   return encodeControl('nodeReply', { ok: true, node, wanted: state, liveness, ...(note ? { note } : {}) });
 }

@@ -19,19 +19,40 @@ export interface PlanRecorder {
  * Keeps the store's record of the controller's latest plan: written when the plan starts and again
  * when it ends, in that order. A write that fails is logged; it never stops a plan.
  */
-export function planRecorder(store: RecordStore, controller: string, logger: Logger, now: () => number = Date.now): PlanRecorder {
+export function planRecorder(
+  store: RecordStore,
+  controller: string,
+  logger: Logger,
+  now: () => number = Date.now,
+): PlanRecorder {
   let writes: Promise<void> = Promise.resolve();
   let current: PlanRecord | undefined;
   const write = (record: PlanRecord) => {
     current = record;
     writes = writes.then(() =>
-      store.recordPlan(record).catch((err: Error) => logger.warn({ planId: record.planId, status: record.status, err: err.message }, 'cannot record the plan in the queue store')),
+      store
+        .recordPlan(record)
+        .catch((err: Error) =>
+          logger.warn(
+            { planId: record.planId, status: record.status, err: err.message },
+            'cannot record the plan in the queue store',
+          ),
+        ),
     );
   };
   const base = (planId: string) => (current?.planId === planId ? current : undefined);
   return {
     started(planId, plan, mode) {
-      write({ planId, status: 'running', controller, mode, actions: plan.actions.length + (plan.nodeActions?.length ?? 0), steps: plan.steps, estimatedMs: estimatedDurationMs(plan, mode), startedAt: now() });
+      write({
+        planId,
+        status: 'running',
+        controller,
+        mode,
+        actions: plan.actions.length + (plan.nodeActions?.length ?? 0),
+        steps: plan.steps,
+        estimatedMs: estimatedDurationMs(plan, mode),
+        startedAt: now(),
+      });
     },
     ended(planId, outcome) {
       const start = base(planId);
@@ -98,15 +119,28 @@ export async function closeInterruptedPlan(
           if (e.result) {
             const r = e.result;
             records.push({
-              kind: 'result', planId: last.planId, actionId: e.actionId, ok: r.ok, via: 'ledger', at: now(),
-              ...(r.error ? { code: r.error.code, message: r.error.message } : {}), ...(r.final ? { final: true } : {}),
-              ...(r.state ? { state: r.state } : {}), ...(r.host ? { host: r.host } : {}), durationMs: r.durationMs,
+              kind: 'result',
+              planId: last.planId,
+              actionId: e.actionId,
+              ok: r.ok,
+              via: 'ledger',
+              at: now(),
+              ...(r.error ? { code: r.error.code, message: r.error.message } : {}),
+              ...(r.final ? { final: true } : {}),
+              ...(r.state ? { state: r.state } : {}),
+              ...(r.host ? { host: r.host } : {}),
+              durationMs: r.durationMs,
             });
           }
         }
       }),
     );
-    if (journal && records.length > 0) await journal.append(records).catch((err: Error) => logger.warn({ planId: last.planId, err: err.message }, 'journal: cannot record what the agents said'));
+    if (journal && records.length > 0)
+      await journal
+        .append(records)
+        .catch((err: Error) =>
+          logger.warn({ planId: last.planId, err: err.message }, 'journal: cannot record what the agents said'),
+        );
   }
   const results = summary ? [...summary.results.values()] : [];
   const interrupted: PlanRecord = {
@@ -116,11 +150,25 @@ export async function closeInterruptedPlan(
     ...(summary ? { done: results.filter((r) => r.ok).length, failed: results.filter((r) => !r.ok).length } : {}),
   };
   await store.recordPlan(interrupted);
-  const inFlight = summary?.inFlight.map((i) => `${i.type} ${i.vm} on ${i.node}${learnt.has(i.actionId) ? `: ${learnt.get(i.actionId)}` : ''}`) ?? [];
+  const inFlight =
+    summary?.inFlight.map(
+      (i) => `${i.type} ${i.vm} on ${i.node}${learnt.has(i.actionId) ? `: ${learnt.get(i.actionId)}` : ''}`,
+    ) ?? [];
   logger.warn(
     {
-      planId: last.planId, controller: last.controller, startedAt: new Date(last.startedAt).toISOString(), actions: last.actions,
-      ...(summary ? { sent: summary.intents.length, done: interrupted.done, failed: interrupted.failed, inFlight: inFlight.slice(0, 50), inFlightCount: inFlight.length } : {}),
+      planId: last.planId,
+      controller: last.controller,
+      startedAt: new Date(last.startedAt).toISOString(),
+      actions: last.actions,
+      ...(summary
+        ? {
+            sent: summary.intents.length,
+            done: interrupted.done,
+            failed: interrupted.failed,
+            inFlight: inFlight.slice(0, 50),
+            inFlightCount: inFlight.length,
+          }
+        : {}),
     },
     'the latest plan was interrupted by a controller stop; the agents report what it did, and the control loop plans from there',
   );

@@ -1,6 +1,15 @@
 import type { Configuration, Decision, FeasiblePlan } from '@entropy/engine';
 import type { Logger } from '@entropy/protocol';
-import { type ActionTimeouts, type ExecutionMode, type ExecutionOutcome, type ExecutorEvent, executePlan, type NodePower, type ObservedPlace, type ActionTransport } from '../executor/index.ts';
+import {
+  type ActionTimeouts,
+  type ExecutionMode,
+  type ExecutionOutcome,
+  type ExecutorEvent,
+  executePlan,
+  type NodePower,
+  type ObservedPlace,
+  type ActionTransport,
+} from '../executor/index.ts';
 import type { PlanJournal } from '../journal/plan-journal.ts';
 import type { MemoryRegistry, NatsMonitor } from '../monitor/index.ts';
 import { actionJournalFor } from './plan-journaling.ts';
@@ -53,15 +62,42 @@ export function planRunner(d: PlanRunnerDeps) {
     return out;
   }
 
-  async function run({ planId, plan, configuration, decision, executionMode }: PlanRun): Promise<ExecutionOutcome | undefined> {
+  async function run({
+    planId,
+    plan,
+    configuration,
+    decision,
+    executionMode,
+  }: PlanRun): Promise<ExecutionOutcome | undefined> {
     const leader = d.leader();
     if (!leader) return undefined;
     const token = leader.token !== undefined ? { token: leader.token } : {};
-    logger.info({ planId, actions: plan.actions.length, steps: plan.steps, makespan: plan.makespan, mode: executionMode, ...token }, 'plan started');
+    logger.info(
+      {
+        planId,
+        actions: plan.actions.length,
+        steps: plan.steps,
+        makespan: plan.makespan,
+        mode: executionMode,
+        ...token,
+      },
+      'plan started',
+    );
     records?.started(planId, plan, executionMode);
     const actions = actionJournalFor(journal, planId, logger);
     try {
-      await journal.append([{ kind: 'plan', planId, controller: d.name, ...token, mode: executionMode, actions: plan.actions.length, decision: { ...decision }, at: Date.now() }]);
+      await journal.append([
+        {
+          kind: 'plan',
+          planId,
+          controller: d.name,
+          ...token,
+          mode: executionMode,
+          actions: plan.actions.length,
+          decision: { ...decision },
+          at: Date.now(),
+        },
+      ]);
       const outcome = await executePlan(plan, {
         planId,
         configuration,
@@ -78,17 +114,39 @@ export function planRunner(d: PlanRunnerDeps) {
         onEvent: (e) => {
           d.publish(e);
           if (e.kind === 'action-done') d.monitor.observeResult(e.action.vm, e.after);
-          if (e.kind === 'action-failed') logger.warn({ planId, actionId: e.wireId, vm: e.action.vm, type: e.action.type, ...e.error }, 'action failed');
-          if (e.kind === 'node-action-failed') logger.warn({ planId, actionId: e.wireId, node: e.nodeAction.node, type: e.nodeAction.type, ...e.error }, 'node action failed');
+          if (e.kind === 'action-failed')
+            logger.warn(
+              { planId, actionId: e.wireId, vm: e.action.vm, type: e.action.type, ...e.error },
+              'action failed',
+            );
+          if (e.kind === 'node-action-failed')
+            logger.warn(
+              { planId, actionId: e.wireId, node: e.nodeAction.node, type: e.nodeAction.type, ...e.error },
+              'node action failed',
+            );
         },
       });
       last = outcome;
       records?.ended(planId, outcome);
       d.registry.settle(outcome.observed);
       const { status, measuredMs, estimatedMs, undone, leftPaused, notStarted, staleReason } = outcome;
-      logger.info({ planId, status, measuredMs, estimatedMs, undone: undone.length, leftPaused, notStarted: notStarted.length, ...(staleReason ? { staleReason } : {}) }, 'plan ended');
+      logger.info(
+        {
+          planId,
+          status,
+          measuredMs,
+          estimatedMs,
+          undone: undone.length,
+          leftPaused,
+          notStarted: notStarted.length,
+          ...(staleReason ? { staleReason } : {}),
+        },
+        'plan ended',
+      );
       await actions.flushed();
-      await journal.append([{ kind: 'end', planId, status, at: Date.now() }]).catch((err: Error) => logger.warn({ planId, err: err.message }, "journal: cannot record the plan's end"));
+      await journal
+        .append([{ kind: 'end', planId, status, at: Date.now() }])
+        .catch((err: Error) => logger.warn({ planId, err: err.message }, "journal: cannot record the plan's end"));
       return outcome;
     } catch (err) {
       const e = err as Error & { code?: string };

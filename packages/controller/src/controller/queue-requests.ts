@@ -1,4 +1,13 @@
-import { type ControlError, ControlErrorCode, type ControlKind, decodeControl, encodeControl, type Logger, type QueuedVjobMessage, type QueueReply } from '@entropy/protocol';
+import {
+  type ControlError,
+  ControlErrorCode,
+  type ControlKind,
+  decodeControl,
+  encodeControl,
+  type Logger,
+  type QueuedVjobMessage,
+  type QueueReply,
+} from '@entropy/protocol';
 import type { Policy, VM } from '@entropy/engine';
 import { type MonitorView, vjobIndexOf } from '../monitor/index.ts';
 import type { StoredVJob } from '../queue/queue-store.ts';
@@ -35,11 +44,19 @@ export function queueRequestHandlers(deps: QueueRequestDeps): QueueRequestHandle
   const now = deps.now ?? Date.now;
   const { logger, queue } = deps;
 
-  function decoded<K extends ControlKind>(kind: K, data: Uint8Array, replyKind: 'submitReply' | 'cancelReply' | 'queueReply') {
+  function decoded<K extends ControlKind>(
+    kind: K,
+    data: Uint8Array,
+    replyKind: 'submitReply' | 'cancelReply' | 'queueReply',
+  ) {
     const r = decodeControl(kind, data);
     if (r.ok) return { msg: r.msg };
     logger.warn({ kind, ...r.error }, 'malformed control request');
-    const error = { code: ControlErrorCode.BadRequest, message: `${r.error.field}: ${r.error.reason}`, field: r.error.field };
+    const error = {
+      code: ControlErrorCode.BadRequest,
+      message: `${r.error.field}: ${r.error.reason}`,
+      field: r.error.field,
+    };
     return { reply: encodeControl(replyKind, { ok: false, error }) };
   }
 
@@ -83,7 +100,12 @@ export function queueRequestHandlers(deps: QueueRequestDeps): QueueRequestHandle
 }
 
 /** A stored vjob with what the agents report now: each VM's state and host, the vjob's observed state. */
-export function queuedVjobOf(v: StoredVJob, view: MonitorView, policy: Policy | undefined, now: number): QueuedVjobMessage {
+export function queuedVjobOf(
+  v: StoredVJob,
+  view: MonitorView,
+  policy: Policy | undefined,
+  now: number,
+): QueuedVjobMessage {
   const live = new Map<string, VM>();
   for (const vm of vjobIndexOf(view).vms.get(v.id) ?? []) live.set(vm.id, vm);
   const seen = v.state === 'terminated' ? 'terminated' : observeVJob(v, view);
@@ -99,7 +121,16 @@ export function queuedVjobOf(v: StoredVJob, view: MonitorView, policy: Policy | 
   let effectivePriority: number | undefined;
   if (policy?.effectivePriority && state !== 'terminated') {
     try {
-      const p = policy.effectivePriority({ id: v.id, priority: v.priority, submittedAt: v.submittedAt, state, vms: v.vms.map((vm) => ({ id: vm.id, demand: vm.demand })) }, now);
+      const p = policy.effectivePriority(
+        {
+          id: v.id,
+          priority: v.priority,
+          submittedAt: v.submittedAt,
+          state,
+          vms: v.vms.map((vm) => ({ id: vm.id, demand: vm.demand })),
+        },
+        now,
+      );
       if (Number.isFinite(p)) effectivePriority = p;
     } catch {
       // A user policy's optional display hook must not break `entropy queue`.

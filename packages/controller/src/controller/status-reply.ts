@@ -11,7 +11,12 @@ type StatusExcluded = StatusReply['excluded'][number];
  * nodes' power records: each node's wanted state, and the nodes powered off that no agent reports
  * (since a controller restart), offline.
  */
-export function statusReplyOf(view: MonitorView, controller: string, runningPlan?: string, power: ReadonlyMap<string, NodePowerRecord> = new Map()): StatusReply {
+export function statusReplyOf(
+  view: MonitorView,
+  controller: string,
+  runningPlan?: string,
+  power: ReadonlyMap<string, NodePowerRecord> = new Map(),
+): StatusReply {
   const vms = view.configuration.vms.map((v) => {
     const vm: StatusVM = { id: v.id, vjob: v.vjob, state: v.state, demand: v.demand };
     if (v.host) vm.host = v.host;
@@ -29,7 +34,17 @@ export function statusReplyOf(view: MonitorView, controller: string, runningPlan
   });
   for (const [id, r] of power) {
     if (r.poweredOff === undefined || nodes.some((n) => n.id === id)) continue;
-    nodes.push({ id, liveness: 'offline', driver: '', capacity: { ...r.poweredOff.capacity }, lastSeen: r.poweredOff.at, vms: 0, inFlight: 0, poweredOff: true, ...(r.wanted ? { wanted: r.wanted } : {}) });
+    nodes.push({
+      id,
+      liveness: 'offline',
+      driver: '',
+      capacity: { ...r.poweredOff.capacity },
+      lastSeen: r.poweredOff.at,
+      vms: 0,
+      inFlight: 0,
+      poweredOff: true,
+      ...(r.wanted ? { wanted: r.wanted } : {}),
+    });
   }
   nodes.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const reply: StatusReply = { controller, ts: view.at, nodes, vms, excluded };

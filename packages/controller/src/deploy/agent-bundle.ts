@@ -33,11 +33,26 @@ export async function buildAgentBundle(workspace = WORKSPACE_ROOT): Promise<Agen
     for (const name of AGENT_BUNDLE_FILES) {
       await copyFile(join(dist, name), join(target, 'bin', name)).catch((cause: NodeJS.ErrnoException) => {
         if (cause.code !== 'ENOENT') throw cause;
-        throw new EntropyError(ErrorCode.Io, `${join(dist, name)} is not built: run pnpm build (or bash scripts/setup.sh)`, { cause });
+        throw new EntropyError(
+          ErrorCode.Io,
+          `${join(dist, name)} is not built: run pnpm build (or bash scripts/setup.sh)`,
+          { cause },
+        );
       });
     }
-    const source = JSON.parse(await readFile(join(workspace, 'packages/agent/package.json'), 'utf8')) as { name: string; version: string; description?: string };
-    const pkg = { name: source.name, version: source.version, description: source.description, private: true, type: 'module', bin: { 'entropy-agent': 'bin/entropy-agent.js', 'entropy-watch': 'bin/entropy-watch.js' } };
+    const source = JSON.parse(await readFile(join(workspace, 'packages/agent/package.json'), 'utf8')) as {
+      name: string;
+      version: string;
+      description?: string;
+    };
+    const pkg = {
+      name: source.name,
+      version: source.version,
+      description: source.description,
+      private: true,
+      type: 'module',
+      bin: { 'entropy-agent': 'bin/entropy-agent.js', 'entropy-watch': 'bin/entropy-watch.js' },
+    };
     await writeFile(join(target, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
     const file = join(dir, 'entropy-agent.tgz');
     await run('tar', ['-czf', file, '-C', target, '.'], { maxBuffer: 16 << 20 });

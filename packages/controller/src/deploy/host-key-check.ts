@@ -67,9 +67,17 @@ export class HostKeyCheck implements HostKeyVerifier {
       case 'known':
         return { ok: true, fingerprint, status: 'known' };
       case 'revoked':
-        return { ok: false, error: new SshError(DeployErrorCode.SshHostKeyRevoked, `host key of ${name} is revoked (${file} line ${verdict.line}): ${presented}; refused`) };
+        return {
+          ok: false,
+          error: new SshError(
+            DeployErrorCode.SshHostKeyRevoked,
+            `host key of ${name} is revoked (${file} line ${verdict.line}): ${presented}; refused`,
+          ),
+        };
       case 'changed': {
-        const held = verdict.lines.map((e) => `line ${e.line} ${keyTypeLabel(e.keyType)} ${fingerprintOf(e.key)}`).join(', ');
+        const held = verdict.lines
+          .map((e) => `line ${e.line} ${keyTypeLabel(e.keyType)} ${fingerprintOf(e.key)}`)
+          .join(', ');
         return {
           ok: false,
           error: new SshError(
@@ -104,7 +112,11 @@ export class HostKeyCheck implements HostKeyVerifier {
       appendFileSync(file, `${endsWithoutNewline(file) ? '\n' : ''}${knownHostsLine(name, key)}\n`, { mode: 0o644 });
       if (created) chmodSync(file, 0o644);
     } catch (cause) {
-      throw new SshError(DeployErrorCode.Ssh, `cannot add the host key of ${name} to ${file} (${(cause as NodeJS.ErrnoException).code ?? cause})`, { cause });
+      throw new SshError(
+        DeployErrorCode.Ssh,
+        `cannot add the host key of ${name} to ${file} (${(cause as NodeJS.ErrnoException).code ?? cause})`,
+        { cause },
+      );
     }
     this.entries.push(...parseKnownHosts(knownHostsLine(name, key)));
   }

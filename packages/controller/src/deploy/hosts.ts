@@ -11,10 +11,16 @@ const TARGET_RE = /^(?:([A-Za-z0-9._-]+)@)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?
 /** `n1=root@10.0.0.1,n2=admin@node2:2222` -> hosts; the user defaults to root and the port to 22. */
 export function parseHosts(text: string): DeployHost[] {
   const hosts: DeployHost[] = [];
-  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const i = part.indexOf('=');
     const fail = (why: string): never => {
-      throw new EntropyError(ErrorCode.Io, `--hosts: ${JSON.stringify(part)}: ${why} (expected NODE=[USER@]HOST[:PORT])`);
+      throw new EntropyError(
+        ErrorCode.Io,
+        `--hosts: ${JSON.stringify(part)}: ${why} (expected NODE=[USER@]HOST[:PORT])`,
+      );
     };
     if (i <= 0) fail('no node id');
     const node = part.slice(0, i);

@@ -40,7 +40,11 @@ async function sshAuth(identity: string | undefined, env: NodeJS.ProcessEnv): Pr
     try {
       return await read(identity);
     } catch (cause) {
-      throw new EntropyError(ErrorCode.Io, `--identity: cannot read ${identity} (${(cause as NodeJS.ErrnoException).code ?? cause})`, { cause });
+      throw new EntropyError(
+        ErrorCode.Io,
+        `--identity: cannot read ${identity} (${(cause as NodeJS.ErrnoException).code ?? cause})`,
+        { cause },
+      );
     }
   }
   if (env.SSH_AUTH_SOCK) return { agent: env.SSH_AUTH_SOCK };
@@ -55,29 +59,51 @@ async function sshAuth(identity: string | undefined, env: NodeJS.ProcessEnv): Pr
 }
 
 export function formatResults(results: readonly HostResult[], knownHosts = '~/.ssh/known_hosts'): string {
-  const rows = results.map((r) => [r.node, r.address, r.ok ? r.outcome : r.outcome.toUpperCase(), r.nodeVersion ?? '-', r.detail]);
-  const keys = (status: string) => results.filter((r) => r.hostKey && r.hostKeyStatus === status).map((r) => `  ${r.node} ${r.hostKey}`);
+  const rows = results.map((r) => [
+    r.node,
+    r.address,
+    r.ok ? r.outcome : r.outcome.toUpperCase(),
+    r.nodeVersion ?? '-',
+    r.detail,
+  ]);
+  const keys = (status: string) =>
+    results.filter((r) => r.hostKey && r.hostKeyStatus === status).map((r) => `  ${r.node} ${r.hostKey}`);
   const added = keys('added');
   const wouldAdd = keys('would-add');
   const failed = results.filter((r) => !r.ok).length;
   return [
     ...table(['NODE', 'ADDRESS', 'RESULT', 'NODE.JS', 'DETAIL'], rows),
-    ...(added.length ? [`host keys added to ${knownHosts} (compare with ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub on each host):`, ...added] : []),
-    ...(wouldAdd.length ? [`host keys --accept-new would add to ${knownHosts} (a dry run writes nothing):`, ...wouldAdd] : []),
+    ...(added.length
+      ? [
+          `host keys added to ${knownHosts} (compare with ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub on each host):`,
+          ...added,
+        ]
+      : []),
+    ...(wouldAdd.length
+      ? [`host keys --accept-new would add to ${knownHosts} (a dry run writes nothing):`, ...wouldAdd]
+      : []),
     failed ? `${failed} of ${results.length} hosts failed` : `all ${results.length} hosts succeeded`,
   ].join('\n');
 }
 
-export async function installCommand(opts: InstallCommandOptions, env: NodeJS.ProcessEnv = process.env): Promise<CommandResult> {
+export async function installCommand(
+  opts: InstallCommandOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<CommandResult> {
   const hosts = parseHosts(opts.hosts);
   if (!(INSTALL_DRIVERS as readonly string[]).includes(opts.driver)) {
-    throw new EntropyError(ErrorCode.Io, `--driver: must be one of ${INSTALL_DRIVERS.join(', ')}, got ${JSON.stringify(opts.driver)}`);
+    throw new EntropyError(
+      ErrorCode.Io,
+      `--driver: must be one of ${INSTALL_DRIVERS.join(', ')}, got ${JSON.stringify(opts.driver)}`,
+    );
   }
-  if (!/^(nats|tls):\/\/[^\s"']+$/.test(opts.nats)) throw new EntropyError(ErrorCode.Io, `--nats: expected nats://HOST:PORT, got ${JSON.stringify(opts.nats)}`);
+  if (!/^(nats|tls):\/\/[^\s"']+$/.test(opts.nats))
+    throw new EntropyError(ErrorCode.Io, `--nats: expected nats://HOST:PORT, got ${JSON.stringify(opts.nats)}`);
   if (opts.capacity !== undefined && !/^[A-Za-z0-9_]+=\d+(\.\d+)?(,[A-Za-z0-9_]+=\d+(\.\d+)?)*$/.test(opts.capacity)) {
     throw new EntropyError(ErrorCode.Io, `--capacity: expected cpu=16,mem=65536, got ${JSON.stringify(opts.capacity)}`);
   }
-  if (opts.agentArgs !== undefined && /["'\\\n$`]/.test(opts.agentArgs)) throw new EntropyError(ErrorCode.Io, '--agent-args: no quotes, backslashes, $ or newlines');
+  if (opts.agentArgs !== undefined && /["'\\\n$`]/.test(opts.agentArgs))
+    throw new EntropyError(ErrorCode.Io, '--agent-args: no quotes, backslashes, $ or newlines');
   const auth = await sshAuth(opts.identity, env);
   const knownHosts = opts.knownHosts ?? join(env.HOME || homedir(), '.ssh', 'known_hosts');
   const hostKeys = HostKeyCheck.load({ file: knownHosts, acceptNew: opts.acceptNew, dryRun: opts.dryRun });

@@ -53,10 +53,15 @@ const sq = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 /** `v20.11.1` -> ok; anything else says what is missing. */
 export function checkNodeVersion(output: string): { ok: true; version: string } | { ok: false; reason: string } {
   const v = output.trim();
-  if (!v) return { ok: false, reason: `Node.js not found on PATH: install Node ${MIN_NODE_MAJOR} or later (e.g. apt-get install nodejs, from NodeSource for Debian 12)` };
+  if (!v)
+    return {
+      ok: false,
+      reason: `Node.js not found on PATH: install Node ${MIN_NODE_MAJOR} or later (e.g. apt-get install nodejs, from NodeSource for Debian 12)`,
+    };
   const m = /^v(\d+)\.\d+\.\d+/.exec(v);
   if (!m) return { ok: false, reason: `cannot read the Node.js version from ${JSON.stringify(v.slice(0, 80))}` };
-  if (Number(m[1]) < MIN_NODE_MAJOR) return { ok: false, reason: `Node.js ${v} found, ${MIN_NODE_MAJOR} or later is needed` };
+  if (Number(m[1]) < MIN_NODE_MAJOR)
+    return { ok: false, reason: `Node.js ${v} found, ${MIN_NODE_MAJOR} or later is needed` };
   return { ok: true, version: v };
 }
 
@@ -77,7 +82,18 @@ function parseProbe(stdout: string): Record<string, string> {
 }
 
 /** The agent's environment file: read by systemd (EnvironmentFile) and by `sh` (`set -a; . FILE`). */
-export function agentEnvFile(node: string, values: { natsUrl: string; driver: string; capacity: string; user?: string; password?: string; agentArgs?: string; stateDir?: string }): string {
+export function agentEnvFile(
+  node: string,
+  values: {
+    natsUrl: string;
+    driver: string;
+    capacity: string;
+    user?: string;
+    password?: string;
+    agentArgs?: string;
+    stateDir?: string;
+  },
+): string {
   const lines = [
     `# Written by entropy deploy install for node ${node}; read by entropy-agent@${node}.service. Holds the NATS password: mode 0600.`,
     `ENTROPY_NATS_URL=${values.natsUrl}`,
@@ -121,7 +137,10 @@ async function readCredentials(credsDir: string, node: string): Promise<{ user: 
   try {
     text = await readFile(file, 'utf8');
   } catch {
-    throw new StepError('credentials', `no credentials file ${file} (run entropy deploy nats-config --nodes ... --creds-dir ${credsDir})`);
+    throw new StepError(
+      'credentials',
+      `no credentials file ${file} (run entropy deploy nats-config --nodes ... --creds-dir ${credsDir})`,
+    );
   }
   const c = parseCredentialsFile(text);
   if (!c.user || !c.password) throw new StepError('credentials', `${file} lacks ${USER_ENV} or ${PASSWORD_ENV}`);
@@ -149,20 +168,30 @@ export async function installHost(host: DeployHost, opts: InstallOptions): Promi
     const node = checkNodeVersion(probe.node ?? '');
     if (!node.ok) throw new StepError('node.js', node.reason);
     nodeVersion = node.version;
-    const capacity = opts.capacity ?? `cpu=${Number(probe.cpus) || 1},mem=${Math.floor(Number(probe.memkb) / 1024) || 1024}`;
+    const capacity =
+      opts.capacity ?? `cpu=${Number(probe.cpus) || 1},mem=${Math.floor(Number(probe.memkb) / 1024) || 1024}`;
     const root = opts.root ? posix.resolve(opts.root) : '';
     const systemd = probe.systemd === 'yes' && !root;
     const startBy = systemd ? `systemctl enable --now entropy-agent@${host.node}` : agentStartCommand(host.node, root);
     const extra = { ...base, nodeVersion, hostKey: session.hostKey, hostKeyStatus: session.hostKeyStatus };
     if (opts.dryRun) {
-      return { ...extra, ok: true, outcome: 'checked', detail: `would install ${root}${AGENT_DIR}, capacity ${capacity}, then: ${startBy}` };
+      return {
+        ...extra,
+        ok: true,
+        outcome: 'checked',
+        detail: `would install ${root}${AGENT_DIR}, capacity ${capacity}, then: ${startBy}`,
+      };
     }
     if (!opts.bundleFile) throw new StepError('bundle', 'no agent bundle to copy');
 
     const dir = `${root}${AGENT_DIR}`;
     const parent = posix.dirname(dir);
     const tgz = `${parent}/.entropy-agent-${process.pid}.tgz`;
-    await step(session, 'mkdir', `mkdir -p ${sq(parent)} ${sq(posix.dirname(root + AGENT_ENV_FILE))} ${sq(posix.dirname(root + AGENT_UNIT_FILE))}`);
+    await step(
+      session,
+      'mkdir',
+      `mkdir -p ${sq(parent)} ${sq(posix.dirname(root + AGENT_ENV_FILE))} ${sq(posix.dirname(root + AGENT_UNIT_FILE))}`,
+    );
     try {
       await session.putFile(opts.bundleFile, tgz);
     } catch (err) {
@@ -186,28 +215,57 @@ export async function installHost(host: DeployHost, opts: InstallOptions): Promi
     await step(session, 'agent check', `node ${sq(dir + '/bin/entropy-agent.js')} --help >/dev/null`);
     try {
       const stateDir = root ? `${root}${AGENT_STATE_DIR}/${host.node}` : undefined;
-      await session.writeFile(root + AGENT_ENV_FILE, agentEnvFile(host.node, { natsUrl: opts.natsUrl, driver: opts.driver, capacity, ...creds, agentArgs: opts.agentArgs, ...(stateDir ? { stateDir } : {}) }), 0o600);
+      await session.writeFile(
+        root + AGENT_ENV_FILE,
+        agentEnvFile(host.node, {
+          natsUrl: opts.natsUrl,
+          driver: opts.driver,
+          capacity,
+          ...creds,
+          agentArgs: opts.agentArgs,
+          ...(stateDir ? { stateDir } : {}),
+        }),
+        0o600,
+      );
       await session.writeFile(root + AGENT_UNIT_FILE, opts.unitText, 0o644);
     } catch (err) {
       throw new StepError('write', (err as Error).message);
     }
     if (!systemd) {
-      const why = root ? `staged under ${root}; to run it there` : 'no systemd on this host; start it with your init system';
+      const why = root
+        ? `staged under ${root}; to run it there`
+        : 'no systemd on this host; start it with your init system';
       return { ...extra, ok: true, outcome: 'installed', detail: `${why}: ${startBy}` };
     }
-    await step(session, 'systemctl', `systemctl daemon-reload && systemctl enable entropy-agent@${host.node} && systemctl restart entropy-agent@${host.node}`);
+    await step(
+      session,
+      'systemctl',
+      `systemctl daemon-reload && systemctl enable entropy-agent@${host.node} && systemctl restart entropy-agent@${host.node}`,
+    );
     const active = (await session.exec(`systemctl is-active entropy-agent@${host.node}`)).stdout.trim();
     return { ...extra, ok: true, outcome: 'started', detail: `entropy-agent@${host.node} ${active || 'unknown'}` };
   } catch (err) {
     const stepName = err instanceof StepError ? err.step : 'install';
-    return { ...base, ok: false, nodeVersion, hostKey: session?.hostKey, hostKeyStatus: session?.hostKeyStatus, outcome: `failed: ${stepName}`, detail: (err as Error).message };
+    return {
+      ...base,
+      ok: false,
+      nodeVersion,
+      hostKey: session?.hostKey,
+      hostKeyStatus: session?.hostKeyStatus,
+      outcome: `failed: ${stepName}`,
+      detail: (err as Error).message,
+    };
   } finally {
     session?.close();
   }
 }
 
 /** Every host, a few at a time; results in the order of `hosts`. */
-export async function installHosts(hosts: readonly DeployHost[], opts: InstallOptions, concurrency = 8): Promise<HostResult[]> {
+export async function installHosts(
+  hosts: readonly DeployHost[],
+  opts: InstallOptions,
+  concurrency = 8,
+): Promise<HostResult[]> {
   const results: HostResult[] = new Array(hosts.length);
   let next = 0;
   const worker = async () => {

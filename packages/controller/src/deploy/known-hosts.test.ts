@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { checkHostKey, fingerprintOf, keyTypeOf, knownHostName, knownHostsLine, parseKnownHosts, patternsMatch, preferredAlgorithms } from './known-hosts.ts';
+import {
+  checkHostKey,
+  fingerprintOf,
+  keyTypeOf,
+  knownHostName,
+  knownHostsLine,
+  parseKnownHosts,
+  patternsMatch,
+  preferredAlgorithms,
+} from './known-hosts.ts';
 
 // Fixtures from OpenSSH 9.2: two ed25519 keys (ssh-keygen -t ed25519), and a file naming k1 for
 // [10.0.0.1]:2222 and node1.example.org, hashed by ssh-keygen -H.
@@ -59,7 +68,9 @@ describe('known_hosts', () => {
   });
 
   it('refuses a revoked key whatever other lines say, and ignores certificate authorities', () => {
-    const entries = parseKnownHosts(`host1 ssh-ed25519 ${K1}\n@revoked * ssh-ed25519 ${K1}\n@cert-authority host2 ssh-ed25519 ${K2}`);
+    const entries = parseKnownHosts(
+      `host1 ssh-ed25519 ${K1}\n@revoked * ssh-ed25519 ${K1}\n@cert-authority host2 ssh-ed25519 ${K2}`,
+    );
     expect(checkHostKey(entries, 'host1', k1)).toEqual({ kind: 'revoked', line: 2 });
     expect(checkHostKey(entries, 'host2', k2)).toEqual({ kind: 'unknown' });
   });

@@ -20,7 +20,13 @@ export interface KnownHostEntry {
 }
 
 /** Key types this reader compares; a line of another type is kept but never matches a presented key. */
-export const HOST_KEY_TYPES = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'ssh-rsa'] as const;
+export const HOST_KEY_TYPES = [
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'ssh-rsa',
+] as const;
 
 /** The ssh2 host key algorithms of each key type, in ssh2's order of preference. */
 const ALGORITHMS_OF: Readonly<Record<string, readonly string[]>> = {
@@ -38,7 +44,8 @@ export function parseKnownHosts(text: string): KnownHostEntry[] {
     const fields = raw.trim().split(/\s+/);
     if (fields[0] === '' || fields[0]!.startsWith('#')) return;
     let marker: KnownHostEntry['marker'];
-    if (fields[0] === '@revoked' || fields[0] === '@cert-authority') marker = fields.shift()!.slice(1) as KnownHostEntry['marker'];
+    if (fields[0] === '@revoked' || fields[0] === '@cert-authority')
+      marker = fields.shift()!.slice(1) as KnownHostEntry['marker'];
     const [patterns, keyType, base64] = fields;
     if (!patterns || !keyType || !base64 || !/^[A-Za-z0-9+/]+={0,2}$/.test(base64)) return;
     const key = Buffer.from(base64, 'base64');
@@ -82,7 +89,13 @@ export function knownHostsLine(name: string, key: Buffer): string {
 
 /** `*` and `?` as in ssh's match_pattern: whole-name match, case-insensitive (names are lower-cased first). */
 function wildcardMatches(name: string, pattern: string): boolean {
-  const re = new RegExp(`^${pattern.toLowerCase().replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  const re = new RegExp(
+    `^${pattern
+      .toLowerCase()
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  );
   return re.test(name);
 }
 
@@ -135,6 +148,10 @@ export function checkHostKey(entries: readonly KnownHostEntry[], name: string, k
 /** ssh2's host key algorithms, those of the key types known for the host first (ssh does the same). */
 export function preferredAlgorithms(entries: readonly KnownHostEntry[], name: string): string[] {
   const all = HOST_KEY_TYPES.flatMap((t) => ALGORITHMS_OF[t]!);
-  const known = new Set(entries.filter((e) => e.marker === undefined && patternsMatch(e.patterns, name)).flatMap((e) => ALGORITHMS_OF[e.keyType] ?? []));
+  const known = new Set(
+    entries
+      .filter((e) => e.marker === undefined && patternsMatch(e.patterns, name))
+      .flatMap((e) => ALGORITHMS_OF[e.keyType] ?? []),
+  );
   return [...all.filter((a) => known.has(a)), ...all.filter((a) => !known.has(a))];
 }

@@ -72,10 +72,18 @@ function parseServerAddress(text: string): ServerAddress {
   const port = (p: string | undefined, fallback: number) => {
     if (p === undefined || p === '') return fallback;
     const n = Number(p);
-    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new EntropyError(ErrorCode.InvalidOption, `--cluster-hosts: ${JSON.stringify(text)}: ${JSON.stringify(p)} is not a port`);
+    if (!Number.isInteger(n) || n < 1 || n > 65535)
+      throw new EntropyError(
+        ErrorCode.InvalidOption,
+        `--cluster-hosts: ${JSON.stringify(text)}: ${JSON.stringify(p)} is not a port`,
+      );
     return n;
   };
-  if (!host || rest.length > 0 || !/^[A-Za-z0-9_.-]+$/.test(host)) throw new EntropyError(ErrorCode.InvalidOption, `--cluster-hosts: ${JSON.stringify(text)} is not host[:client-port[:route-port]]`);
+  if (!host || rest.length > 0 || !/^[A-Za-z0-9_.-]+$/.test(host))
+    throw new EntropyError(
+      ErrorCode.InvalidOption,
+      `--cluster-hosts: ${JSON.stringify(text)} is not host[:client-port[:route-port]]`,
+    );
   return { host, clientPort: port(client, DEFAULT_CLIENT_PORT), routePort: port(route, DEFAULT_ROUTE_PORT) };
 }
 
@@ -86,7 +94,11 @@ export function serverConfigPath(out: string, index: number): string {
 }
 
 /** A user's secret: kept from its credentials file unless `rotate`, else new. */
-async function secretOf(credsDir: string, user: string, opts: NatsConfigCommandOptions): Promise<{ password: string } | { nkeySeed: string }> {
+async function secretOf(
+  credsDir: string,
+  user: string,
+  opts: NatsConfigCommandOptions,
+): Promise<{ password: string } | { nkeySeed: string }> {
   const kept = opts.rotate ? {} : await existingCredentials(credentialsPath(credsDir, user));
   if (!opts.nkeys) return { password: kept.password || generatePassword() };
   if (kept.nkeySeed) {
@@ -125,11 +137,20 @@ export interface WrittenNatsConfig {
 export async function writeNatsConfig(opts: NatsConfigCommandOptions): Promise<WrittenNatsConfig> {
   if (opts.nodes.length === 0) throw new EntropyError(ErrorCode.Io, '--nodes: give at least one node id (n1,n2,...)');
   const bad = opts.nodes.find((n) => !TOKEN_RE.test(n));
-  if (bad !== undefined) throw new EntropyError(ErrorCode.Io, `--nodes: ${JSON.stringify(bad)} is not a node id (one subject token: ${TOKEN_RE.source})`);
+  if (bad !== undefined)
+    throw new EntropyError(
+      ErrorCode.Io,
+      `--nodes: ${JSON.stringify(bad)} is not a node id (one subject token: ${TOKEN_RE.source})`,
+    );
   const size = opts.cluster ?? 1;
-  if (!Number.isInteger(size) || size < 1) throw new EntropyError(ErrorCode.InvalidOption, `--cluster: must be a positive whole number of servers, got ${size}`);
+  if (!Number.isInteger(size) || size < 1)
+    throw new EntropyError(
+      ErrorCode.InvalidOption,
+      `--cluster: must be a positive whole number of servers, got ${size}`,
+    );
   const hosts = (opts.clusterHosts ?? Array.from({ length: size }, (_, i) => `nats-${i + 1}`)).map(parseServerAddress);
-  if (opts.cluster !== undefined && hosts.length !== size) throw new EntropyError(ErrorCode.InvalidOption, `--cluster-hosts: ${hosts.length} hosts for --cluster ${size}`);
+  if (opts.cluster !== undefined && hosts.length !== size)
+    throw new EntropyError(ErrorCode.InvalidOption, `--cluster-hosts: ${hosts.length} hosts for --cluster ${size}`);
   const prefix = opts.prefix ?? DEFAULT_PREFIX;
   const out = opts.out ?? DEFAULT_CONFIG_FILE;
   const credsDir = opts.credsDir ?? join(dirname(out), 'creds');
@@ -137,7 +158,11 @@ export async function writeNatsConfig(opts: NatsConfigCommandOptions): Promise<W
   try {
     users = clusterUsers([...new Set(opts.nodes)], { prefix, simLink: opts.simLink === true });
   } catch (cause) {
-    throw new EntropyError(ErrorCode.Io, cause instanceof ProtocolError ? `--nodes/--prefix: ${cause.message}` : (cause as Error).message, { cause });
+    throw new EntropyError(
+      ErrorCode.Io,
+      cause instanceof ProtocolError ? `--nodes/--prefix: ${cause.message}` : (cause as Error).message,
+      { cause },
+    );
   }
   const secrets = new Map<string, { password: string } | { nkeySeed: string }>();
   const auth = new Map<string, UserAuth>();
@@ -151,7 +176,10 @@ export async function writeNatsConfig(opts: NatsConfigCommandOptions): Promise<W
   const clientUrls = clustered ? hosts.map((h) => `nats://${h.host}:${h.clientPort}`).join(',') : undefined;
   const configs: { file: string; text: string }[] = [];
   if (!clustered) {
-    configs.push({ file: out, text: natsServerConfig({ users, auth, prefix, listen: opts.listen, storeDir: opts.storeDir }) });
+    configs.push({
+      file: out,
+      text: natsServerConfig({ users, auth, prefix, listen: opts.listen, storeDir: opts.storeDir }),
+    });
   } else {
     const route = (await existingCredentials(credentialsPath(credsDir, ROUTE_USER))).password;
     const routePassword = !opts.rotate && route ? route : generatePassword();
@@ -161,13 +189,26 @@ export async function writeNatsConfig(opts: NatsConfigCommandOptions): Promise<W
       const cluster: ClusterSettings = {
         name: DEFAULT_CLUSTER_NAME,
         listen: `${listenHost}:${h.routePort}`,
-        routes: hosts.filter((_, j) => j !== i).map((o) => `nats-route://${ROUTE_USER}:${encodeURIComponent(routePassword)}@${o.host}:${o.routePort}`),
+        routes: hosts
+          .filter((_, j) => j !== i)
+          .map((o) => `nats-route://${ROUTE_USER}:${encodeURIComponent(routePassword)}@${o.host}:${o.routePort}`),
         user: ROUTE_USER,
         passwordHash,
       };
       const serverName = `${DEFAULT_CLUSTER_NAME}-${i + 1}`;
       const storeDir = join(opts.storeDir ?? DEFAULT_STORE_DIR, serverName);
-      configs.push({ file: serverConfigPath(out, i + 1), text: natsServerConfig({ users, auth, prefix, listen: `${listenHost}:${h.clientPort}`, storeDir, serverName, cluster }) });
+      configs.push({
+        file: serverConfigPath(out, i + 1),
+        text: natsServerConfig({
+          users,
+          auth,
+          prefix,
+          listen: `${listenHost}:${h.clientPort}`,
+          storeDir,
+          serverName,
+          cluster,
+        }),
+      });
     });
   }
   try {
@@ -176,13 +217,22 @@ export async function writeNatsConfig(opts: NatsConfigCommandOptions): Promise<W
     for (const c of configs) await writeSecret(c.file, c.text);
     for (const [user, secret] of secrets) {
       const role = users.find((u) => u.name === user)?.role ?? 'cluster routes';
-      await writeSecret(credentialsPath(credsDir, user), credentialsFile({ user, role, ...secret, ...(clientUrls ? { url: clientUrls } : {}) }));
+      await writeSecret(
+        credentialsPath(credsDir, user),
+        credentialsFile({ user, role, ...secret, ...(clientUrls ? { url: clientUrls } : {}) }),
+      );
     }
   } catch (cause) {
     const e = cause as NodeJS.ErrnoException;
     throw new EntropyError(ErrorCode.Io, `cannot write ${e.path ?? out}: ${e.code ?? e.message}`, { cause });
   }
-  return { configs: configs.map((c) => c.file), credsDir, users, ...(clientUrls ? { clientUrls } : {}), creds: (user) => credentialsPath(credsDir, user) };
+  return {
+    configs: configs.map((c) => c.file),
+    credsDir,
+    users,
+    ...(clientUrls ? { clientUrls } : {}),
+    creds: (user) => credentialsPath(credsDir, user),
+  };
 }
 
 /** `entropy deploy nats-config`: `writeNatsConfig`, and what it wrote. */
@@ -194,11 +244,17 @@ export async function natsConfigCommand(opts: NatsConfigCommandOptions): Promise
   const replicas = Math.min(w.configs.length, 3);
   return {
     output: [
-      w.clientUrls ? `wrote ${w.configs.length} server configs, one per server (${w.clientUrls}): ${w.configs.join(', ')}` : `wrote ${w.configs[0]}`,
+      w.clientUrls
+        ? `wrote ${w.configs.length} server configs, one per server (${w.clientUrls}): ${w.configs.join(', ')}`
+        : `wrote ${w.configs[0]}`,
       `  ${kind}: controller, operator, observer and ${agents} agents, each limited to its role; JetStream on; mode 0600`,
       `wrote ${files.length} credentials files in ${w.credsDir}/ (mode 0600; give one with --creds FILE): ${files.join(', ')}`,
       `check it: nats-server -c ${w.configs[0]} -t`,
-      ...(w.clientUrls ? [`run the controller with --replicas ${replicas}: the queue, the lease and the plan journal are then kept on ${replicas} servers`] : []),
+      ...(w.clientUrls
+        ? [
+            `run the controller with --replicas ${replicas}: the queue, the lease and the plan journal are then kept on ${replicas} servers`,
+          ]
+        : []),
     ].join('\n'),
     exitCode: 0,
   };

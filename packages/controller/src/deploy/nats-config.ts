@@ -130,8 +130,16 @@ export function natsServerConfig(opts: NatsConfigOptions): string {
 }
 
 /** A user's credentials file: an environment file (systemd EnvironmentFile, `set -a; . FILE`, or `--creds FILE`). */
-export function credentialsFile(c: { readonly user: string; readonly password?: string; readonly nkeySeed?: string; readonly url?: string; readonly role?: string }): string {
-  const lines = [`# NATS credentials of ${c.user}${c.role ? ` (${c.role})` : ''}, written by entropy deploy nats-config: keep it mode 0600.`];
+export function credentialsFile(c: {
+  readonly user: string;
+  readonly password?: string;
+  readonly nkeySeed?: string;
+  readonly url?: string;
+  readonly role?: string;
+}): string {
+  const lines = [
+    `# NATS credentials of ${c.user}${c.role ? ` (${c.role})` : ''}, written by entropy deploy nats-config: keep it mode 0600.`,
+  ];
   if (c.url) lines.push(`${URL_ENV}=${c.url}`);
   lines.push(`${USER_ENV}=${c.user}`);
   if (c.password !== undefined) lines.push(`${PASSWORD_ENV}=${c.password}`);
@@ -140,7 +148,12 @@ export function credentialsFile(c: { readonly user: string; readonly password?: 
 }
 
 /** Reads a credentials file's text back. */
-export function parseCredentialsFile(text: string): { user?: string; password?: string; nkeySeed?: string; url?: string } {
+export function parseCredentialsFile(text: string): {
+  user?: string;
+  password?: string;
+  nkeySeed?: string;
+  url?: string;
+} {
   const env = parseCredentials(text);
   return { user: env[USER_ENV], password: env[PASSWORD_ENV], nkeySeed: env[NKEY_SEED_ENV], url: env[URL_ENV] };
 }

@@ -1,4 +1,11 @@
-import { assertToken, CONTROL_VERBS, type ControlVerb, DEFAULT_PREFIX, inboxPrefixOf, subjects } from '@entropy/protocol';
+import {
+  assertToken,
+  CONTROL_VERBS,
+  type ControlVerb,
+  DEFAULT_PREFIX,
+  inboxPrefixOf,
+  subjects,
+} from '@entropy/protocol';
 import { leaderBucketOf } from '../controller/leader-lease-options.ts';
 import { journalStreamOf } from '../journal/stream-journal.ts';
 import { queueBucketOf } from '../queue/kv-queue-store.ts';
@@ -79,7 +86,16 @@ export function agentPermissions(node: string, opts: RoleOptions = {}): Permissi
   const s = subjects(opts.prefix ?? DEFAULT_PREFIX);
   return {
     publish: { allow: [s.nodeStatus(node), s.nodeHello(node), ...(opts.simLink ? [`${s.prefix}.node.*.sim`] : [])] },
-    subscribe: { allow: [s.nodeAction(node), s.nodeLedger(node), s.nodeMeta(node), s.nodePower(node), s.simLink(node), inboxOf(agentUser(node))] },
+    subscribe: {
+      allow: [
+        s.nodeAction(node),
+        s.nodeLedger(node),
+        s.nodeMeta(node),
+        s.nodePower(node),
+        s.simLink(node),
+        inboxOf(agentUser(node)),
+      ],
+    },
     allowResponses: true,
   };
 }
@@ -95,14 +111,24 @@ export function controllerPermissions(opts: RoleOptions = {}): Permissions {
   return {
     publish: {
       allow: [
-        `${p}.node.*.action`, `${p}.node.*.ledger`, `${p}.node.*.meta`, `${p}.node.*.power`,
-        `${p}.plan.*.progress`, `${p}.journal.*`,
+        `${p}.node.*.action`,
+        `${p}.node.*.ledger`,
+        `${p}.node.*.meta`,
+        `${p}.node.*.power`,
+        `${p}.plan.*.progress`,
+        `${p}.journal.*`,
         // A starting controller asks whether another one already serves the prefix.
         subjects(prefix).control('status'),
-        '_INBOX.>', '$JS.API.>', '$JS.ACK.>', '$JS.FC.>', ...kv,
+        '_INBOX.>',
+        '$JS.API.>',
+        '$JS.ACK.>',
+        '$JS.FC.>',
+        ...kv,
       ],
     },
-    subscribe: { allow: [`${p}.node.*.hello`, `${p}.node.*.status`, `${p}.control.*`, inboxOf(CONTROLLER_USER), ...kv] },
+    subscribe: {
+      allow: [`${p}.node.*.hello`, `${p}.node.*.status`, `${p}.control.*`, inboxOf(CONTROLLER_USER), ...kv],
+    },
   };
 }
 
@@ -134,6 +160,11 @@ export function clusterUsers(nodes: readonly string[], opts: RoleOptions = {}): 
     { name: CONTROLLER_USER, role: Role.Controller, permissions: controllerPermissions(opts) },
     { name: OPERATOR_USER, role: Role.Operator, permissions: operatorPermissions(opts) },
     { name: OBSERVER_USER, role: Role.Observer, permissions: observerPermissions(opts) },
-    ...nodes.map((node) => ({ name: agentUser(node), role: Role.Agent, node, permissions: agentPermissions(node, opts) })),
+    ...nodes.map((node) => ({
+      name: agentUser(node),
+      role: Role.Agent,
+      node,
+      permissions: agentPermissions(node, opts),
+    })),
   ];
 }

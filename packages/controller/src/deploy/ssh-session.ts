@@ -45,7 +45,12 @@ export type HostKeyStatus = 'known' | 'added' | 'would-add';
 export interface HostKeyVerifier {
   /** ssh2's host key algorithms to offer the target, in order. */
   algorithms(target: SshTarget): string[];
-  verify(target: SshTarget, key: Buffer): { readonly ok: true; readonly fingerprint: string; readonly status: HostKeyStatus } | { readonly ok: false; readonly error: SshError };
+  verify(
+    target: SshTarget,
+    key: Buffer,
+  ):
+    | { readonly ok: true; readonly fingerprint: string; readonly status: HostKeyStatus }
+    | { readonly ok: false; readonly error: SshError };
 }
 
 /** An SSH failure a user can act on: the message says what failed and what to check. */
@@ -59,26 +64,53 @@ export class SshError extends EntropyError {
 
 export const DEFAULT_READY_TIMEOUT_MS = 10_000;
 
-function explain(err: NodeJS.ErrnoException & { level?: string }, target: SshTarget, auth: SshAuth, timeoutMs: number): SshError {
+function explain(
+  err: NodeJS.ErrnoException & { level?: string },
+  target: SshTarget,
+  auth: SshAuth,
+  timeoutMs: number,
+): SshError {
   const where = `${target.user}@${target.host}:${target.port}`;
   if (err.level === 'client-authentication') {
     const how = auth.keyName ? `key ${auth.keyName}` : auth.agent ? 'the keys of ssh-agent' : 'no key';
-    return new SshError(DeployErrorCode.SshAuth, `authentication failed for ${where} with ${how} (is its public key in ~${target.user}/.ssh/authorized_keys?)`, { cause: err });
+    return new SshError(
+      DeployErrorCode.SshAuth,
+      `authentication failed for ${where} with ${how} (is its public key in ~${target.user}/.ssh/authorized_keys?)`,
+      { cause: err },
+    );
   }
-  if (err.code === 'ECONNREFUSED') return new SshError(DeployErrorCode.SshConnect, `connection refused by ${target.host}:${target.port} (is sshd running there?)`, { cause: err });
-  if (err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') return new SshError(DeployErrorCode.SshConnect, `unknown host ${target.host}`, { cause: err });
-  if (err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH') return new SshError(DeployErrorCode.SshConnect, `${target.host} is unreachable`, { cause: err });
+  if (err.code === 'ECONNREFUSED')
+    return new SshError(
+      DeployErrorCode.SshConnect,
+      `connection refused by ${target.host}:${target.port} (is sshd running there?)`,
+      { cause: err },
+    );
+  if (err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN')
+    return new SshError(DeployErrorCode.SshConnect, `unknown host ${target.host}`, { cause: err });
+  if (err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH')
+    return new SshError(DeployErrorCode.SshConnect, `${target.host} is unreachable`, { cause: err });
   if (/timed out/i.test(err.message) || err.level === 'client-timeout') {
-    return new SshError(DeployErrorCode.SshTimeout, `no SSH handshake with ${where} within ${timeoutMs} ms`, { cause: err });
+    return new SshError(DeployErrorCode.SshTimeout, `no SSH handshake with ${where} within ${timeoutMs} ms`, {
+      cause: err,
+    });
   }
   if (/passphrase|encrypted/i.test(err.message)) {
-    return new SshError(DeployErrorCode.SshAuth, `cannot use key ${auth.keyName ?? ''}: ${err.message} (load it into ssh-agent instead)`, { cause: err });
+    return new SshError(
+      DeployErrorCode.SshAuth,
+      `cannot use key ${auth.keyName ?? ''}: ${err.message} (load it into ssh-agent instead)`,
+      { cause: err },
+    );
   }
   return new SshError(DeployErrorCode.Ssh, `${where}: ${err.message}`, { cause: err });
 }
 
 /** Logs in with ssh2, once `hostKeys` trusts the key the host presents; a refused key is the SshError that says why. */
-export function sshConnect(target: SshTarget, auth: SshAuth, hostKeys: HostKeyVerifier, timeoutMs = DEFAULT_READY_TIMEOUT_MS): Promise<RemoteSession> {
+export function sshConnect(
+  target: SshTarget,
+  auth: SshAuth,
+  hostKeys: HostKeyVerifier,
+  timeoutMs = DEFAULT_READY_TIMEOUT_MS,
+): Promise<RemoteSession> {
   return new Promise((resolve, reject) => {
     const client = new Client();
     let accepted: { fingerprint: string; status: HostKeyStatus } | undefined;
@@ -88,14 +120,17 @@ export function sshConnect(target: SshTarget, auth: SshAuth, hostKeys: HostKeyVe
       port: target.port,
       username: target.user,
       readyTimeout: timeoutMs,
-      algorithms: { serverHostKey: hostKeys.algorithms(target) as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] },
+      algorithms: {
+        serverHostKey: hostKeys.algorithms(target) as NonNullable<ConnectConfig['algorithms']>['serverHostKey'],
+      },
       hostVerifier: (key: Buffer) => {
         try {
           const r = hostKeys.verify(target, key);
           if (r.ok) accepted = { fingerprint: r.fingerprint, status: r.status };
           else refused = r.error;
         } catch (err) {
-          refused = err instanceof SshError ? err : new SshError(DeployErrorCode.Ssh, (err as Error).message, { cause: err });
+          refused =
+            err instanceof SshError ? err : new SshError(DeployErrorCode.Ssh, (err as Error).message, { cause: err });
         }
         return accepted !== undefined;
       },
@@ -132,26 +167,36 @@ class Ssh2Session implements RemoteSession {
         let stderr = '';
         stream.on('data', (b: Buffer) => (stdout += b.toString()));
         stream.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-        stream.on('close', (code: number | null, signal?: string) => resolve({ code: code ?? (signal ? 128 : 255), stdout, stderr }));
+        stream.on('close', (code: number | null, signal?: string) =>
+          resolve({ code: code ?? (signal ? 128 : 255), stdout, stderr }),
+        );
       });
     });
   }
 
   private sftp(): Promise<SFTPWrapper> {
-    this.sftpSession ??= new Promise((resolve, reject) => this.client.sftp((err, sftp) => (err ? reject(err) : resolve(sftp))));
+    this.sftpSession ??= new Promise((resolve, reject) =>
+      this.client.sftp((err, sftp) => (err ? reject(err) : resolve(sftp))),
+    );
     return this.sftpSession;
   }
 
   async putFile(localPath: string, remotePath: string): Promise<void> {
     const sftp = await this.sftp();
-    await new Promise<void>((resolve, reject) => sftp.fastPut(localPath, remotePath, (err) => (err ? reject(sftpError(err, remotePath)) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      sftp.fastPut(localPath, remotePath, (err) => (err ? reject(sftpError(err, remotePath)) : resolve())),
+    );
   }
 
   async writeFile(remotePath: string, content: string, mode: number): Promise<void> {
     const sftp = await this.sftp();
-    await new Promise<void>((resolve, reject) => sftp.writeFile(remotePath, content, { mode }, (err) => (err ? reject(sftpError(err, remotePath)) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      sftp.writeFile(remotePath, content, { mode }, (err) => (err ? reject(sftpError(err, remotePath)) : resolve())),
+    );
     // the mode of writeFile applies only to a file it creates
-    await new Promise<void>((resolve, reject) => sftp.chmod(remotePath, mode, (err) => (err ? reject(sftpError(err, remotePath)) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      sftp.chmod(remotePath, mode, (err) => (err ? reject(sftpError(err, remotePath)) : resolve())),
+    );
   }
 
   close(): void {

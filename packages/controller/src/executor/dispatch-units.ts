@@ -21,7 +21,10 @@ const isGanged = (a: PlannedAction) => a.type === 'pause' || a.type === 'unpause
  * actions share the steps and the dependencies of VM actions (a shutdown waits for the node's
  * evacuation, a VM arriving on a booted node for the boot), so they are units of the same list.
  */
-export function dispatchUnits(actions: readonly PlannedAction[], nodeActions: readonly NodeAction[] = []): DispatchUnit[] {
+export function dispatchUnits(
+  actions: readonly PlannedAction[],
+  nodeActions: readonly NodeAction[] = [],
+): DispatchUnit[] {
   const members = new Map<string, PlannedAction[]>();
   for (const a of actions) {
     const key = isGanged(a) ? `${a.step}\u0000${a.type}\u0000${a.vjob}` : `\u0001${a.id}`;
@@ -29,7 +32,11 @@ export function dispatchUnits(actions: readonly PlannedAction[], nodeActions: re
     if (list) list.push(a);
     else members.set(key, [a]);
   }
-  const groups: { readonly step: number; readonly actions: readonly PlannedAction[]; readonly nodeAction?: NodeAction }[] = [
+  const groups: {
+    readonly step: number;
+    readonly actions: readonly PlannedAction[];
+    readonly nodeAction?: NodeAction;
+  }[] = [
     ...[...members.values()].map((g) => ({ step: g[0]!.step, actions: g })),
     ...nodeActions.map((n) => ({ step: n.step, actions: [], nodeAction: n })),
   ];
@@ -46,6 +53,12 @@ export function dispatchUnits(actions: readonly PlannedAction[], nodeActions: re
         const u = unitOf.get(d);
         if (u !== undefined && u !== i) deps.add(u);
       }
-    return { index: i, step: g.step, actions: g.actions, ...(g.nodeAction ? { nodeAction: g.nodeAction } : {}), deps: [...deps] };
+    return {
+      index: i,
+      step: g.step,
+      actions: g.actions,
+      ...(g.nodeAction ? { nodeAction: g.nodeAction } : {}),
+      deps: [...deps],
+    };
   });
 }

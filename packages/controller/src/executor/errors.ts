@@ -9,14 +9,20 @@ export class PlanRefusedError extends EntropyError {
     readonly planId: string,
     readonly violation: Violation,
   ) {
-    super(PlanErrorCode.Refused, `plan ${planId} refused: ${violation.kind}: ${violation.message}`, { context: { planId, violation } });
+    super(PlanErrorCode.Refused, `plan ${planId} refused: ${violation.kind}: ${violation.message}`, {
+      context: { planId, violation },
+    });
   }
 }
 
 export class InvalidPlanIdError extends EntropyError {
   override name = 'InvalidPlanIdError';
   constructor(readonly planId: string) {
-    super(PlanErrorCode.InvalidPlanId, `plan id ${JSON.stringify(planId)} is not a subject token (letters, digits, '-', '_'; at most 64)`, { context: { planId } });
+    super(
+      PlanErrorCode.InvalidPlanId,
+      `plan id ${JSON.stringify(planId)} is not a subject token (letters, digits, '-', '_'; at most 64)`,
+      { context: { planId } },
+    );
   }
 }
 
@@ -39,6 +45,8 @@ export class NodePowerUnsupportedError extends EntropyError {
     readonly node: string,
     readonly reason: string,
   ) {
-    super(PlanErrorCode.NodePowerUnsupported, `plan ${planId} cannot be executed: ${actionType} ${node}: ${reason}`, { context: { planId, actionType, node } });
+    super(PlanErrorCode.NodePowerUnsupported, `plan ${planId} cannot be executed: ${actionType} ${node}: ${reason}`, {
+      context: { planId, actionType, node },
+    });
   }
 }

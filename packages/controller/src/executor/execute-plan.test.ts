@@ -7,7 +7,9 @@ import type { ExecutorEvent } from './events.ts';
 import { executePlan, type ExecuteOptions } from './execute-plan.ts';
 import { MemoryTransport, type MemoryTransportOptions } from './memory-transport.ts';
 
-const reference = parseInstance(JSON.parse(readFileSync(resolve(import.meta.dirname, '../../../../examples/reference.json'), 'utf8')));
+const reference = parseInstance(
+  JSON.parse(readFileSync(resolve(import.meta.dirname, '../../../../examples/reference.json'), 'utf8')),
+);
 
 function planOf(instance: Instance): FeasiblePlan {
   const plan = contextSwitch(instance.configuration, instance.decision, instance.costModel);
@@ -19,7 +21,10 @@ type FakeOptions = MemoryTransportOptions | ((plan: FeasiblePlan) => MemoryTrans
 
 async function run(instance: Instance, fake: FakeOptions = {}, options: Partial<ExecuteOptions> = {}) {
   const plan = planOf(instance);
-  const transport = new MemoryTransport(instance.configuration, { timeScale: 0.002, ...(typeof fake === 'function' ? fake(plan) : fake) });
+  const transport = new MemoryTransport(instance.configuration, {
+    timeScale: 0.002,
+    ...(typeof fake === 'function' ? fake(plan) : fake),
+  });
   const events: ExecutorEvent[] = [];
   const outcome = await executePlan(plan, {
     planId: 'p1',
@@ -63,10 +68,13 @@ describe('executePlan in barrier mode', () => {
     const stepOf = new Map(plan.actions.map((a) => [`p1:${a.id}`, a.step]));
     for (const later of transport.sends)
       for (const earlier of transport.sends)
-        if (stepOf.get(earlier.wireId)! < stepOf.get(later.wireId)!) expect(earlier.repliedSeq!).toBeLessThan(later.sentSeq);
+        if (stepOf.get(earlier.wireId)! < stepOf.get(later.wireId)!)
+          expect(earlier.repliedSeq!).toBeLessThan(later.sentSeq);
     for (const [vm, want] of Object.entries(plan.target)) expect(transport.stateOf(vm), vm).toMatchObject(want);
     expect(outcome.observed.vms.filter((v) => v.state !== 'terminated').map((v) => [v.id, v.state, v.host])).toEqual(
-      Object.entries(plan.target).map(([id, t]) => [id, t.state, t.host]).sort(),
+      Object.entries(plan.target)
+        .map(([id, t]) => [id, t.state, t.host])
+        .sort(),
     );
   });
 
@@ -83,10 +91,20 @@ describe('executePlan in barrier mode', () => {
   it('reports progress: plan-started first, one step-started and step-done per step, plan-done last with counts', async () => {
     const { plan, events } = await run(reference);
     // Step by step, the estimate is each step's longest action, summed: more than the timed makespan here.
-    expect(events[0]).toMatchObject({ kind: 'plan-started', planId: 'p1', steps: plan.steps, estimatedMs: barrierMakespan(plan.actions) });
+    expect(events[0]).toMatchObject({
+      kind: 'plan-started',
+      planId: 'p1',
+      steps: plan.steps,
+      estimatedMs: barrierMakespan(plan.actions),
+    });
     expect(barrierMakespan(plan.actions)).toBeGreaterThan(plan.makespan);
-    expect(events.at(-1)).toMatchObject({ kind: 'plan-done', counts: { total: plan.actions.length, done: plan.actions.length, failed: 0, running: 0 } });
-    expect(events.filter((e) => e.kind === 'step-started').map((e) => (e as { step: number }).step)).toEqual([...Array(plan.steps).keys()]);
+    expect(events.at(-1)).toMatchObject({
+      kind: 'plan-done',
+      counts: { total: plan.actions.length, done: plan.actions.length, failed: 0, running: 0 },
+    });
+    expect(events.filter((e) => e.kind === 'step-started').map((e) => (e as { step: number }).step)).toEqual([
+      ...Array(plan.steps).keys(),
+    ]);
     expect(events.filter((e) => e.kind === 'step-done')).toHaveLength(plan.steps);
     expect(events.filter((e) => e.kind === 'action-done')).toHaveLength(plan.actions.length);
   });
@@ -98,11 +116,14 @@ describe('executePlan in ASAP mode', () => {
     expect(outcome.status).toBe('completed');
     const byId = new Map(transport.sends.map((s) => [s.wireId, s]));
     for (const a of plan.actions)
-      for (const d of a.dependsOn) expect(byId.get(`p1:${d}`)!.repliedSeq!, `${a.id} after ${d}`).toBeLessThan(byId.get(`p1:${a.id}`)!.sentSeq);
+      for (const d of a.dependsOn)
+        expect(byId.get(`p1:${d}`)!.repliedSeq!, `${a.id} after ${d}`).toBeLessThan(byId.get(`p1:${a.id}`)!.sentSeq);
     // Some action starts while an action of an earlier step still runs: no barrier between steps.
     const stepOf = new Map(plan.actions.map((a) => [`p1:${a.id}`, a.step]));
     const overlaps = transport.sends.some((later) =>
-      transport.sends.some((earlier) => stepOf.get(earlier.wireId)! < stepOf.get(later.wireId)! && earlier.repliedSeq! > later.sentSeq),
+      transport.sends.some(
+        (earlier) => stepOf.get(earlier.wireId)! < stepOf.get(later.wireId)! && earlier.repliedSeq! > later.sentSeq,
+      ),
     );
     expect(overlaps).toBe(true);
     expectNeverHalfPaused(transport, reference);
@@ -111,8 +132,12 @@ describe('executePlan in ASAP mode', () => {
 
   it("waits for all of a vjob's pauses before any of its saves", async () => {
     const { transport } = await run(reference, { timeScale: 0.02 }, { mode: 'asap' });
-    const lastPause = Math.max(...transport.sends.filter((s) => s.type === 'pause' && s.vjob === 'j1').map((s) => s.repliedSeq!));
-    const firstSuspend = Math.min(...transport.sends.filter((s) => s.type === 'suspend' && s.vjob === 'j1').map((s) => s.sentSeq));
+    const lastPause = Math.max(
+      ...transport.sends.filter((s) => s.type === 'pause' && s.vjob === 'j1').map((s) => s.repliedSeq!),
+    );
+    const firstSuspend = Math.min(
+      ...transport.sends.filter((s) => s.type === 'suspend' && s.vjob === 'j1').map((s) => s.sentSeq),
+    );
     expect(lastPause).toBeLessThan(firstSuspend);
   });
 });
@@ -121,28 +146,56 @@ describe('executePlan on a failure', () => {
   it('stops starting actions, lets running ones finish, unpauses the VMs of a half-paused vjob and records it all', async () => {
     const { plan, transport, outcome, events } = await run(reference, { failOn: ['j1-vm5'] });
     expect(outcome.status).toBe('failed');
-    expect(outcome.failed).toMatchObject({ action: { type: 'pause', vm: 'j1-vm5' }, error: { code: 'ENTROPY_INJECTED_FAILURE' }, uncertain: false });
+    expect(outcome.failed).toMatchObject({
+      action: { type: 'pause', vm: 'j1-vm5' },
+      error: { code: 'ENTROPY_INJECTED_FAILURE' },
+      uncertain: false,
+    });
     const failedAt = transport.sends.find((s) => s.vm === 'j1-vm5')!.repliedSeq!;
     const planned = transport.sends.filter((s) => !s.wireId.startsWith('p1:undo-'));
     expect(planned.filter((s) => s.sentSeq > failedAt)).toEqual([]);
     // Step 0 ran to its end: migrations and resumes finished although the pause failed.
     const step0 = plan.actions.filter((a) => a.step === 0);
-    expect(outcome.completed.map((c) => c.action.id).sort()).toEqual(step0.filter((a) => a.vm !== 'j1-vm5').map((a) => a.id).sort());
-    expect(outcome.notStarted.map((a) => a.id).sort()).toEqual(plan.actions.filter((a) => a.step > 0).map((a) => a.id).sort());
+    expect(outcome.completed.map((c) => c.action.id).sort()).toEqual(
+      step0
+        .filter((a) => a.vm !== 'j1-vm5')
+        .map((a) => a.id)
+        .sort(),
+    );
+    expect(outcome.notStarted.map((a) => a.id).sort()).toEqual(
+      plan.actions
+        .filter((a) => a.step > 0)
+        .map((a) => a.id)
+        .sort(),
+    );
     // The 8 VMs of j1 that were paused are unpaused; j1 runs whole again.
-    expect(outcome.undone.map((u) => u.vm).sort()).toEqual(['j1-vm1', 'j1-vm2', 'j1-vm3', 'j1-vm4', 'j1-vm6', 'j1-vm7', 'j1-vm8', 'j1-vm9']);
+    expect(outcome.undone.map((u) => u.vm).sort()).toEqual([
+      'j1-vm1',
+      'j1-vm2',
+      'j1-vm3',
+      'j1-vm4',
+      'j1-vm6',
+      'j1-vm7',
+      'j1-vm8',
+      'j1-vm9',
+    ]);
     expect(outcome.undone.every((u) => u.ok)).toBe(true);
     expect([...transport.vjobStates().get('j1')!]).toEqual(['running']);
     expect(outcome.observed.vms.filter((v) => v.vjob === 'j1').every((v) => v.state === 'running')).toBe(true);
     // The VMs resumed in step 0 wait paused for an unpause that never came: reported.
-    const resumed = step0.filter((a) => a.type === 'resume').map((a) => a.vm).sort();
+    const resumed = step0
+      .filter((a) => a.type === 'resume')
+      .map((a) => a.vm)
+      .sort();
     expect(resumed.length).toBeGreaterThan(0);
     expect(outcome.leftPaused).toEqual(resumed);
     expect(events.at(-1)).toMatchObject({ kind: 'plan-failed', counts: { failed: 1 } });
     expect(events.filter((e) => e.kind === 'action-done' && e.undo)).toHaveLength(8);
     // Undone as soon as j1's pause step ended, while other actions of step 0 still ran.
     const lastUndo = Math.max(...transport.sends.filter((x) => x.wireId.startsWith('p1:undo-')).map((x) => x.sentSeq));
-    expect(lastUndo).toBeLessThan(Math.max(...transport.sends.filter((x) => !x.wireId.startsWith('p1:undo-')).map((x) => x.repliedSeq!)));
+    expect(lastUndo).toBeLessThan(
+      Math.max(...transport.sends.filter((x) => !x.wireId.startsWith('p1:undo-')).map((x) => x.repliedSeq!)),
+    );
     expectNeverHalfPaused(transport, reference);
   });
 
@@ -159,9 +212,15 @@ describe('executePlan on a failure', () => {
   it('times out an action that never answers, and leaves its VM out of the observed configuration', async () => {
     // An action of the first step that is not one of j1's pauses: j1 is paused whole when it hangs.
     const hung = (plan: FeasiblePlan) => plan.actions.find((a) => a.step === 0 && a.vjob !== 'j1')!;
-    const { plan, outcome } = await run(reference, (p) => ({ hangOn: [hung(p).id] }), { timeouts: { factor: 0, floorMs: 150, graceMs: 50 } });
+    const { plan, outcome } = await run(reference, (p) => ({ hangOn: [hung(p).id] }), {
+      timeouts: { factor: 0, floorMs: 150, graceMs: 50 },
+    });
     expect(outcome.status).toBe('failed');
-    expect(outcome.failed).toMatchObject({ action: { id: hung(plan).id }, error: { code: 'ENTROPY_ACTION_TIMEOUT' }, uncertain: true });
+    expect(outcome.failed).toMatchObject({
+      action: { id: hung(plan).id },
+      error: { code: 'ENTROPY_ACTION_TIMEOUT' },
+      uncertain: true,
+    });
     expect(outcome.failed!.elapsedMs).toBeGreaterThanOrEqual(190);
     expect(outcome.uncertainVms).toEqual([hung(plan).vm]);
     expect(outcome.observed.vms.some((v) => v.id === hung(plan).vm)).toBe(false);
@@ -170,7 +229,11 @@ describe('executePlan on a failure', () => {
   });
 
   it('retries a transient transport error with the same action id', async () => {
-    const { transport, outcome } = await run(reference, { transientFailures: { a1: 2 } }, { timeouts: { retryDelayMs: 5 } });
+    const { transport, outcome } = await run(
+      reference,
+      { transientFailures: { a1: 2 } },
+      { timeouts: { retryDelayMs: 5 } },
+    );
     expect(outcome.status).toBe('completed');
     const a1 = transport.sends.filter((s) => s.wireId === 'p1:a1');
     expect(a1).toHaveLength(3);
@@ -179,8 +242,14 @@ describe('executePlan on a failure', () => {
 
   it("sends each action's own nonce, from a secret of the plan, the same on its retries, and fails an action whose result is another node's or lacks it", async () => {
     const byPlan: Map<string, Set<string | undefined>>[] = [];
-    for (const forge of [(r: ActionResult) => ({ ...r, node: 'n99' }), (r: ActionResult) => ({ ...r, nonce: 'guessed-nonce' })]) {
-      const transport = new MemoryTransport(reference.configuration, { timeScale: 0.002, transientFailures: { a2: 1 } });
+    for (const forge of [
+      (r: ActionResult) => ({ ...r, node: 'n99' }),
+      (r: ActionResult) => ({ ...r, nonce: 'guessed-nonce' }),
+    ]) {
+      const transport = new MemoryTransport(reference.configuration, {
+        timeScale: 0.002,
+        transientFailures: { a2: 1 },
+      });
       const nonces = new Map<string, Set<string | undefined>>();
       const send = transport.send.bind(transport);
       // The answer of the first action is forged; the others are the agents'.
@@ -188,7 +257,13 @@ describe('executePlan on a failure', () => {
         nonces.set(req.actionId, (nonces.get(req.actionId) ?? new Set()).add(req.nonce));
         return send(req, options).then((r) => (req.actionId === 'p1:a1' ? forge(r) : r));
       };
-      const outcome = await executePlan(planOf(reference), { planId: 'p1', configuration: reference.configuration, decision: reference.decision, transport, timeouts: { retryDelayMs: 5 } });
+      const outcome = await executePlan(planOf(reference), {
+        planId: 'p1',
+        configuration: reference.configuration,
+        decision: reference.decision,
+        transport,
+        timeouts: { retryDelayMs: 5 },
+      });
       expect(outcome.status).toBe('failed');
       expect(outcome.failures.find((f) => f.wireId === 'p1:a1')?.error.code).toBe('ENTROPY_BAD_RESULT');
       expect(transport.sends.filter((x) => x.wireId === 'p1:a2')).toHaveLength(2);
@@ -202,10 +277,14 @@ describe('executePlan on a failure', () => {
 
   it('stops cleanly when the caller aborts between steps', async () => {
     const controller = new AbortController();
-    const { outcome, transport } = await run(reference, {}, {
-      signal: controller.signal,
-      onEvent: (e) => e.kind === 'step-done' && e.step === 1 && controller.abort(new Error('operator stop')),
-    });
+    const { outcome, transport } = await run(
+      reference,
+      {},
+      {
+        signal: controller.signal,
+        onEvent: (e) => e.kind === 'step-done' && e.step === 1 && controller.abort(new Error('operator stop')),
+      },
+    );
     expect(outcome.status).toBe('aborted');
     expect(outcome.abortReason).toBe('operator stop');
     expect(outcome.failures).toEqual([]);
@@ -224,14 +303,24 @@ describe('executePlan against the cluster as it is', () => {
       // A VM of the plan's third step, not acted on before: an operator migrated it elsewhere meanwhile.
       const later = plan.actions.find((a) => a.step === 2 && a.type === 'migrate')!;
       const source = reference.configuration.vms.find((v) => v.id === later.vm)!;
-      const observe = (vms: readonly string[]) => new Map(vms.flatMap((vm) => {
-        const v = reference.configuration.vms.find((x) => x.id === vm)!;
-        const moved = vm === later.vm ? { state: 'running' as const, host: 'elsewhere' } : v.host !== undefined ? { state: v.state, host: v.host } : { state: v.state };
-        return v.state === 'waiting' && vm !== later.vm ? [] : [[vm, moved] as const];
-      }));
+      const observe = (vms: readonly string[]) =>
+        new Map(
+          vms.flatMap((vm) => {
+            const v = reference.configuration.vms.find((x) => x.id === vm)!;
+            const moved =
+              vm === later.vm
+                ? { state: 'running' as const, host: 'elsewhere' }
+                : v.host !== undefined
+                  ? { state: v.state, host: v.host }
+                  : { state: v.state };
+            return v.state === 'waiting' && vm !== later.vm ? [] : [[vm, moved] as const];
+          }),
+        );
       const { outcome, transport } = await run(reference, {}, { mode, observe });
       expect(outcome.status, mode).toBe('stale');
-      expect(outcome.staleReason).toBe(`VM ${later.vm} is running on elsewhere, the plan expects it running on ${source.host}`);
+      expect(outcome.staleReason).toBe(
+        `VM ${later.vm} is running on elsewhere, the plan expects it running on ${source.host}`,
+      );
       expect(transport.sends.some((x) => x.vm === later.vm)).toBe(false);
       expect(outcome.failures).toEqual([]);
     }
@@ -247,7 +336,8 @@ describe('executePlan against the cluster as it is', () => {
           tokens.add(a.request.token);
         }
       },
-      result: (request: { actionId: string }, r: { ok: boolean }) => void order.push(`result ${request.actionId} ${r.ok}`),
+      result: (request: { actionId: string }, r: { ok: boolean }) =>
+        void order.push(`result ${request.actionId} ${r.ok}`),
     };
     const { plan, transport, outcome } = await run(reference, {}, { journal, token: 42 });
     expect(outcome.status).toBe('completed');
@@ -262,11 +352,16 @@ describe('executePlan against the cluster as it is', () => {
 
   it("journals a vjob's pause intents in one append, so that its pauses leave together", async () => {
     const appends: string[][] = [];
-    const journal = { intents: async (actions: readonly { request: { actionId: string } }[]) => void appends.push(actions.map((a) => a.request.actionId)), result: () => {} };
+    const journal = {
+      intents: async (actions: readonly { request: { actionId: string } }[]) =>
+        void appends.push(actions.map((a) => a.request.actionId)),
+      result: () => {},
+    };
     const { plan, outcome } = await run(reference, {}, { journal });
     expect(outcome.status).toBe('completed');
     const pauses = new Map<string, string[]>();
-    for (const a of plan.actions) if (a.type === 'pause') pauses.set(a.vjob, [...(pauses.get(a.vjob) ?? []), `p1:${a.id}`]);
+    for (const a of plan.actions)
+      if (a.type === 'pause') pauses.set(a.vjob, [...(pauses.get(a.vjob) ?? []), `p1:${a.id}`]);
     expect(pauses.size).toBeGreaterThan(0);
     for (const ids of pauses.values()) expect(appends).toContainEqual(expect.arrayContaining(ids));
   });
@@ -281,25 +376,42 @@ describe('executePlan against the cluster as it is', () => {
       return send(req, o);
     };
     const before = performance.timeOrigin + performance.now();
-    const outcome = await executePlan(plan, { planId: 'p1', configuration: reference.configuration, decision: reference.decision, transport, groupLeadMs: 30 });
+    const outcome = await executePlan(plan, {
+      planId: 'p1',
+      configuration: reference.configuration,
+      decision: reference.decision,
+      transport,
+      groupLeadMs: 30,
+    });
     expect(outcome.status).toBe('completed');
     for (const type of ['pause', 'unpause'] as const) {
       const byVjob = new Map<string, Set<number | undefined>>();
-      for (const r of sent.filter((x) => x.type === type)) byVjob.set(r.vjob, (byVjob.get(r.vjob) ?? new Set()).add(r.notBefore));
+      for (const r of sent.filter((x) => x.type === type))
+        byVjob.set(r.vjob, (byVjob.get(r.vjob) ?? new Set()).add(r.notBefore));
       expect(byVjob.size).toBeGreaterThan(0);
       for (const deadlines of byVjob.values()) {
         expect(deadlines.size).toBe(1);
         expect([...deadlines][0]).toBeGreaterThanOrEqual(before + 30);
       }
     }
-    expect(sent.filter((x) => x.type !== 'pause' && x.type !== 'unpause').every((x) => x.notBefore === undefined)).toBe(true);
+    expect(sent.filter((x) => x.type !== 'pause' && x.type !== 'unpause').every((x) => x.notBefore === undefined)).toBe(
+      true,
+    );
   });
 
   it('sends no action whose intent cannot be journaled, and fails it', async () => {
-    const journal = { intents: async () => { throw new Error('stream unavailable'); }, result: () => {} };
+    const journal = {
+      intents: async () => {
+        throw new Error('stream unavailable');
+      },
+      result: () => {},
+    };
     const { outcome, transport } = await run(reference, {}, { journal });
     expect(outcome.status).toBe('failed');
-    expect(outcome.failed?.error).toMatchObject({ code: 'ENTROPY_JOURNAL', message: expect.stringContaining('stream unavailable') });
+    expect(outcome.failed?.error).toMatchObject({
+      code: 'ENTROPY_JOURNAL',
+      message: expect.stringContaining('stream unavailable'),
+    });
     expect(transport.sends).toEqual([]);
   });
 });
@@ -309,22 +421,44 @@ describe('executePlan refuses', () => {
     const plan = planOf(reference);
     const broken: FeasiblePlan = { ...plan, actions: plan.actions.filter((a) => a.id !== 'a1') };
     const transport = new MemoryTransport(reference.configuration);
-    const attempt = executePlan(broken, { planId: 'p1', configuration: reference.configuration, decision: reference.decision, transport });
-    await expect(attempt).rejects.toMatchObject({ name: 'PlanRefusedError', code: 'ENTROPY_PLAN_REFUSED', violation: { kind: expect.any(String) } });
+    const attempt = executePlan(broken, {
+      planId: 'p1',
+      configuration: reference.configuration,
+      decision: reference.decision,
+      transport,
+    });
+    await expect(attempt).rejects.toMatchObject({
+      name: 'PlanRefusedError',
+      code: 'ENTROPY_PLAN_REFUSED',
+      violation: { kind: expect.any(String) },
+    });
     expect(transport.sends).toEqual([]);
   });
 
   it('a plan with node power actions when it was given no NodePower', async () => {
-    const plan = { ...planOf(reference), nodeActions: [{ id: 'b1', type: 'bootNode' as const, node: 'n01', start: 0, end: 1, step: 0, dependsOn: [] }] };
+    const plan = {
+      ...planOf(reference),
+      nodeActions: [{ id: 'b1', type: 'bootNode' as const, node: 'n01', start: 0, end: 1, step: 0, dependsOn: [] }],
+    };
     const transport = new MemoryTransport(reference.configuration);
-    const attempt = executePlan(plan, { planId: 'p1', configuration: reference.configuration, decision: reference.decision, transport });
+    const attempt = executePlan(plan, {
+      planId: 'p1',
+      configuration: reference.configuration,
+      decision: reference.decision,
+      transport,
+    });
     await expect(attempt).rejects.toMatchObject({ code: 'ENTROPY_PLAN_UNSUPPORTED' });
     expect(transport.sends).toEqual([]);
   });
 
   it('a plan id that cannot be a subject token', async () => {
     const plan = planOf(reference);
-    const attempt = executePlan(plan, { planId: 'p.1', configuration: reference.configuration, decision: reference.decision, transport: new MemoryTransport(reference.configuration) });
+    const attempt = executePlan(plan, {
+      planId: 'p.1',
+      configuration: reference.configuration,
+      decision: reference.decision,
+      transport: new MemoryTransport(reference.configuration),
+    });
     await expect(attempt).rejects.toMatchObject({ code: 'ENTROPY_INVALID_PLAN_ID' });
   });
 });

@@ -1,6 +1,16 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { type ActionRequest, type ActionResult, executingNode, TOKEN_RE } from '@entropy/protocol';
-import { barrierMakespan, type Configuration, type Decision, type FeasiblePlan, type NodeAction, type PlannedAction, verifyPlan, type VM, type VMState } from '@entropy/engine';
+import {
+  barrierMakespan,
+  type Configuration,
+  type Decision,
+  type FeasiblePlan,
+  type NodeAction,
+  type PlannedAction,
+  verifyPlan,
+  type VM,
+  type VMState,
+} from '@entropy/engine';
 import { dispatchUnits, type DispatchUnit } from './dispatch-units.ts';
 import { InvalidPlanIdError, NodePowerUnsupportedError, PlanRefusedError, UnsupportedPlanError } from './errors.ts';
 import { type NodePower, NodePowerError } from './node-power.ts';
@@ -70,7 +80,9 @@ export interface ObservedPlace {
 /** The executor's side of the plan journal (journal/plan-journal.ts): intents before sending, results after. */
 export interface ActionJournal {
   /** Resolves once the intents are durable; a rejection keeps the actions from being sent. */
-  intents(actions: readonly { readonly request: ActionRequest; readonly node: string; readonly action: PlannedAction }[]): Promise<void>;
+  intents(
+    actions: readonly { readonly request: ActionRequest; readonly node: string; readonly action: PlannedAction }[],
+  ): Promise<void>;
   /** Not awaited: a result the journal misses is learnt from the agent's ledger after a restart. */
   result(
     request: ActionRequest,
@@ -113,12 +125,17 @@ export async function executePlan(plan: FeasiblePlan, options: ExecuteOptions): 
  */
 export function assertExecutable(
   plan: FeasiblePlan,
-  options: Pick<ExecuteOptions, 'planId' | 'configuration' | 'decision'> & { readonly nodePower?: Pick<NodePower, 'unsupported'> },
+  options: Pick<ExecuteOptions, 'planId' | 'configuration' | 'decision'> & {
+    readonly nodePower?: Pick<NodePower, 'unsupported'>;
+  },
 ): void {
   if (!TOKEN_RE.test(options.planId)) throw new InvalidPlanIdError(options.planId);
   const nodeActions = plan.nodeActions ?? [];
   if (nodeActions.length > 0 && !options.nodePower) {
-    throw new UnsupportedPlanError(options.planId, `${nodeActions.length} node power action(s) and no way to boot or shut down nodes`);
+    throw new UnsupportedPlanError(
+      options.planId,
+      `${nodeActions.length} node power action(s) and no way to boot or shut down nodes`,
+    );
   }
   for (const a of nodeActions) {
     const why = options.nodePower!.unsupported(a.type);
@@ -130,7 +147,9 @@ export function assertExecutable(
 
 /** The plan's duration under the cost model in a mode: its makespan as soon as possible, the sum of each step's longest action step by step. */
 export function estimatedDurationMs(plan: FeasiblePlan, mode: ExecutionMode = ExecutionMode.Barrier): number {
-  return mode === ExecutionMode.Barrier ? barrierMakespan([...plan.actions, ...(plan.nodeActions ?? [])]) : plan.makespan;
+  return mode === ExecutionMode.Barrier
+    ? barrierMakespan([...plan.actions, ...(plan.nodeActions ?? [])])
+    : plan.makespan;
 }
 
 class PlanRun {
@@ -196,7 +215,12 @@ class PlanRun {
   }
 
   private stopped(): boolean {
-    return this.failures.length > 0 || this.nodeFailures.length > 0 || this.staleReason !== undefined || this.options.signal?.aborted === true;
+    return (
+      this.failures.length > 0 ||
+      this.nodeFailures.length > 0 ||
+      this.staleReason !== undefined ||
+      this.options.signal?.aborted === true
+    );
   }
 
   /** Checks the units' VMs before any of them is sent; a stale one stops the plan. */
@@ -228,7 +252,8 @@ class PlanRun {
       const gone = expected.state === 'waiting' || expected.state === 'terminated';
       const same = now === undefined ? gone : now.state === expected.state && (gone || now.host === expected.host);
       if (!same) {
-        const where = (p: { state: string; host?: string } | undefined) => (p === undefined ? 'not reported' : `${p.state}${p.host ? ` on ${p.host}` : ''}`);
+        const where = (p: { state: string; host?: string } | undefined) =>
+          p === undefined ? 'not reported' : `${p.state}${p.host ? ` on ${p.host}` : ''}`;
         return `VM ${vm} is ${where(now)}, the plan expects it ${where(expected)}`;
       }
     }
@@ -277,14 +302,20 @@ class PlanRun {
     for (const a of unit.actions) this.touched.add(a.vm);
     const journaled = await this.journalIntents(unit.actions);
     const lead = this.options.groupLeadMs ?? 0;
-    if (lead > 0 && unit.actions.length > 1 && (unit.actions[0]!.type === 'pause' || unit.actions[0]!.type === 'unpause')) {
+    if (
+      lead > 0 &&
+      unit.actions.length > 1 &&
+      (unit.actions[0]!.type === 'pause' || unit.actions[0]!.type === 'unpause')
+    ) {
       const at = Math.round((epochNow() + lead) * 1000) / 1000;
       for (const a of unit.actions) this.deadlines.set(a.id, at);
     }
     const results = await Promise.all(unit.actions.map((a) => this.runPlanned(a, journaled)));
     const ok = results.every(Boolean);
     if (!ok && unit.actions[0]!.type === 'pause') {
-      await this.undoPauses(unit.actions.filter((a) => this.status.get(a.id) === 'done' && this.observed.stateOf(a.vm) === 'paused'));
+      await this.undoPauses(
+        unit.actions.filter((a) => this.status.get(a.id) === 'done' && this.observed.stateOf(a.vm) === 'paused'),
+      );
     }
     return ok;
   }
@@ -298,10 +329,12 @@ class PlanRun {
     const journal = this.options.journal;
     if (!journal || actions.length < 2) return false;
     try {
-      await journal.intents(actions.map((a) => {
-        const request = this.request(a, `${this.planId}:${a.id}`);
-        return { request, node: executingNode(request), action: a };
-      }));
+      await journal.intents(
+        actions.map((a) => {
+          const request = this.request(a, `${this.planId}:${a.id}`);
+          return { request, node: executingNode(request), action: a };
+        }),
+      );
       return true;
     } catch {
       return false;
@@ -337,7 +370,11 @@ class PlanRun {
     const t0 = this.now();
     this.emit({ kind: 'node-action-started', nodeAction: a, wireId });
     const request = {
-      node: a.node, wireId, planId: this.planId, estimatedMs, timeoutMs: actionTimeoutMs(this.timeouts, estimatedMs),
+      node: a.node,
+      wireId,
+      planId: this.planId,
+      estimatedMs,
+      timeoutMs: actionTimeoutMs(this.timeouts, estimatedMs),
       ...(this.options.token !== undefined ? { token: this.options.token } : {}),
       ...(this.options.signal ? { signal: this.options.signal } : {}),
     };
@@ -348,7 +385,11 @@ class PlanRun {
       await (a.type === 'bootNode' ? power.boot(request) : power.shutdown(request));
     } catch (err) {
       const e = err instanceof NodePowerError ? err : undefined;
-      error = { code: e?.code ?? ExecutorErrorCode.Transport, message: (err as Error)?.message ?? String(err), ...(e?.final ? { final: true } : {}) };
+      error = {
+        code: e?.code ?? ExecutorErrorCode.Transport,
+        message: (err as Error)?.message ?? String(err),
+        ...(e?.final ? { final: true } : {}),
+      };
       uncertain = e ? e.uncertain : true;
     }
     const elapsedMs = this.now() - t0;
@@ -379,7 +420,15 @@ class PlanRun {
       const after = this.observed.applied(a, r.result);
       const { durationMs, startedAt, endedAt } = r.result;
       const at = startedAt !== undefined && endedAt !== undefined ? { startedAt, endedAt } : {};
-      this.completed.push({ action: a, wireId: r.wireId, node: r.node, durationMs, ...at, elapsedMs: r.elapsedMs, attempts: r.attempts });
+      this.completed.push({
+        action: a,
+        wireId: r.wireId,
+        node: r.node,
+        durationMs,
+        ...at,
+        elapsedMs: r.elapsedMs,
+        attempts: r.attempts,
+      });
       this.emit({ kind: 'action-done', action: a, wireId: r.wireId, durationMs, ...at, after });
       this.endOfStep(a.step);
       return true;
@@ -387,7 +436,15 @@ class PlanRun {
     this.status.set(a.id, 'failed');
     this.counts.failed++;
     if (r.uncertain) this.observed.markUncertain(a.vm);
-    this.failures.push({ action: a, wireId: r.wireId, node: r.node, error: r.error, elapsedMs: r.elapsedMs, attempts: r.attempts, uncertain: r.uncertain });
+    this.failures.push({
+      action: a,
+      wireId: r.wireId,
+      node: r.node,
+      error: r.error,
+      elapsedMs: r.elapsedMs,
+      attempts: r.attempts,
+      uncertain: r.uncertain,
+    });
     this.emit({ kind: 'action-failed', action: a, wireId: r.wireId, error: r.error });
     return false;
   }
@@ -427,7 +484,10 @@ class PlanRun {
       try {
         await journal.intents([{ request: req, node, action: a }]);
       } catch (err) {
-        const error = { code: ExecutorErrorCode.Journal, message: `${a.type} ${a.vm} on ${node} not sent: its intent could not be journaled (${(err as Error).message})` };
+        const error = {
+          code: ExecutorErrorCode.Journal,
+          message: `${a.type} ${a.vm} on ${node} not sent: its intent could not be journaled (${(err as Error).message})`,
+        };
         return { ok: false, wireId, node, attempts: 0, elapsedMs: 0, uncertain: false, error };
       }
     }
@@ -435,10 +495,23 @@ class PlanRun {
     if (journal) {
       if (outcome.ok) {
         const { state, host, durationMs, startedAt, endedAt } = outcome.result;
-        journal.result(req, { ok: true, durationMs, ...(state !== undefined ? { state } : {}), ...(host !== undefined ? { host } : {}), ...(startedAt !== undefined ? { startedAt } : {}), ...(endedAt !== undefined ? { endedAt } : {}) });
+        journal.result(req, {
+          ok: true,
+          durationMs,
+          ...(state !== undefined ? { state } : {}),
+          ...(host !== undefined ? { host } : {}),
+          ...(startedAt !== undefined ? { startedAt } : {}),
+          ...(endedAt !== undefined ? { endedAt } : {}),
+        });
       } else {
         const duration = outcome.agentDurationMs !== undefined ? { durationMs: outcome.agentDurationMs } : {};
-        journal.result(req, { ok: false, code: outcome.error.code, message: outcome.error.message, ...duration, ...(outcome.error.final ? { final: true } : {}) });
+        journal.result(req, {
+          ok: false,
+          code: outcome.error.code,
+          message: outcome.error.message,
+          ...duration,
+          ...(outcome.error.final ? { final: true } : {}),
+        });
       }
     }
     return outcome;
@@ -451,29 +524,55 @@ class PlanRun {
     const deadline = t0 + req.timeoutMs + this.timeouts.graceMs;
     const expiry = new AbortController();
     const timer = setTimeout(() => expiry.abort(), Math.max(0, deadline - this.now()));
-    const expired = new Promise<never>((_, reject) => expiry.signal.addEventListener('abort', () => reject(expiry.signal.reason), { once: true }));
+    const expired = new Promise<never>((_, reject) =>
+      expiry.signal.addEventListener('abort', () => reject(expiry.signal.reason), { once: true }),
+    );
     expired.catch(() => {});
     let attempts = 0;
     const fail = (code: string, message: string, uncertain: boolean, final?: boolean): SendFailure => ({
-      ok: false, wireId, node, attempts, elapsedMs: this.now() - t0, uncertain, error: { code, message, ...(final ? { final } : {}) },
+      ok: false,
+      wireId,
+      node,
+      attempts,
+      elapsedMs: this.now() - t0,
+      uncertain,
+      error: { code, message, ...(final ? { final } : {}) },
     });
     try {
       for (;;) {
         attempts++;
         try {
-          const result = await Promise.race([this.options.transport.send(req, { signal: expiry.signal, timeoutMs: Math.max(1, deadline - this.now()) }), expired]);
+          const result = await Promise.race([
+            this.options.transport.send(req, { signal: expiry.signal, timeoutMs: Math.max(1, deadline - this.now()) }),
+            expired,
+          ]);
           const mismatch = resultMismatch(req, node, result);
           if (mismatch !== undefined) return fail(ExecutorErrorCode.BadResult, mismatch, true);
           if (!result.ok) {
             const final = result.final === true;
-            return { ...fail(result.error?.code ?? ExecutorErrorCode.Transport, result.error?.message ?? 'failed', false, final), agentDurationMs: result.durationMs };
+            return {
+              ...fail(
+                result.error?.code ?? ExecutorErrorCode.Transport,
+                result.error?.message ?? 'failed',
+                false,
+                final,
+              ),
+              agentDurationMs: result.durationMs,
+            };
           }
           return { ok: true, wireId, node, attempts, elapsedMs: this.now() - t0, result };
         } catch (err) {
-          if (expiry.signal.aborted) return fail(ExecutorErrorCode.Timeout, `${a.type} ${a.vm} on ${node}: no result within ${req.timeoutMs + this.timeouts.graceMs} ms`, true);
+          if (expiry.signal.aborted)
+            return fail(
+              ExecutorErrorCode.Timeout,
+              `${a.type} ${a.vm} on ${node}: no result within ${req.timeoutMs + this.timeouts.graceMs} ms`,
+              true,
+            );
           if (err instanceof NodeLostError) return fail(ExecutorErrorCode.NodeLost, err.message, true);
-          if (!(err instanceof TransientTransportError)) return fail(ExecutorErrorCode.Transport, (err as Error)?.message ?? String(err), true);
-          if (this.now() + this.timeouts.retryDelayMs >= deadline) return fail(ExecutorErrorCode.Timeout, `${a.type} ${a.vm} on ${node}: ${err.message}`, true);
+          if (!(err instanceof TransientTransportError))
+            return fail(ExecutorErrorCode.Transport, (err as Error)?.message ?? String(err), true);
+          if (this.now() + this.timeouts.retryDelayMs >= deadline)
+            return fail(ExecutorErrorCode.Timeout, `${a.type} ${a.vm} on ${node}: ${err.message}`, true);
           this.emit({ kind: 'action-retried', action: a, wireId, attempt: attempts + 1, reason: err.message });
           await delay(this.timeouts.retryDelayMs);
         }
@@ -485,7 +584,13 @@ class PlanRun {
 
   private async undoHalfPausedVjobs(): Promise<void> {
     if (!this.stopped()) return;
-    await this.undoPauses(halfPausedVjobs(this.plan.actions, (id) => this.status.get(id) ?? 'pending', (vm) => this.observed.stateOf(vm)));
+    await this.undoPauses(
+      halfPausedVjobs(
+        this.plan.actions,
+        (id) => this.status.get(id) ?? 'pending',
+        (vm) => this.observed.stateOf(vm),
+      ),
+    );
   }
 
   /** Unpauses the VMs of these pauses, all in the same tick like a planned unpause step. */
@@ -497,14 +602,26 @@ class PlanRun {
         const r = await this.send(unpause, true);
         if (r.ok) {
           const after = this.observed.applied(unpause, r.result);
-          this.emit({ kind: 'action-done', action: unpause, wireId: r.wireId, durationMs: r.result.durationMs, after, undo: true });
+          this.emit({
+            kind: 'action-done',
+            action: unpause,
+            wireId: r.wireId,
+            durationMs: r.result.durationMs,
+            after,
+            undo: true,
+          });
         } else {
           if (r.uncertain) this.observed.markUncertain(pause.vm);
           this.emit({ kind: 'action-failed', action: unpause, wireId: r.wireId, error: r.error, undo: true });
         }
         this.undone.push({
-          wireId: r.wireId, vm: pause.vm, vjob: pause.vjob, node: r.node, ok: r.ok,
-          durationMs: r.ok ? r.result.durationMs : (r.agentDurationMs ?? 0), ...(r.ok ? {} : { error: r.error }),
+          wireId: r.wireId,
+          vm: pause.vm,
+          vjob: pause.vjob,
+          node: r.node,
+          ok: r.ok,
+          durationMs: r.ok ? r.result.durationMs : (r.agentDurationMs ?? 0),
+          ...(r.ok ? {} : { error: r.error }),
         });
       }),
     );
@@ -522,7 +639,9 @@ class PlanRun {
           : ExecutionStatus.Aborted;
     const uncertain = new Set(this.observed.uncertainVms());
     const wasPaused = new Set(this.options.configuration.vms.filter((v) => v.state === 'paused').map((v) => v.id));
-    const leftPaused = [...this.vmById.keys()].filter((vm) => !uncertain.has(vm) && !wasPaused.has(vm) && this.observed.stateOf(vm) === 'paused').sort();
+    const leftPaused = [...this.vmById.keys()]
+      .filter((vm) => !uncertain.has(vm) && !wasPaused.has(vm) && this.observed.stateOf(vm) === 'paused')
+      .sort();
     const reason = this.options.signal?.aborted ? this.options.signal.reason : undefined;
     return {
       planId: this.planId,
@@ -533,11 +652,17 @@ class PlanRun {
       failures: this.failures,
       undone: this.undone,
       notStarted,
-      nodeActions: { completed: this.nodeCompleted, failures: this.nodeFailures, notStarted: this.nodeActions.filter((a) => this.status.get(a.id) === 'pending') },
+      nodeActions: {
+        completed: this.nodeCompleted,
+        failures: this.nodeFailures,
+        notStarted: this.nodeActions.filter((a) => this.status.get(a.id) === 'pending'),
+      },
       leftPaused,
       uncertainVms: [...uncertain].sort(),
       observed: this.observed.configuration(),
-      ...(status === ExecutionStatus.Aborted && reason !== undefined ? { abortReason: reason instanceof Error ? reason.message : String(reason) } : {}),
+      ...(status === ExecutionStatus.Aborted && reason !== undefined
+        ? { abortReason: reason instanceof Error ? reason.message : String(reason) }
+        : {}),
       ...(this.staleReason !== undefined ? { staleReason: this.staleReason } : {}),
       estimatedMs: this.estimatedMs(),
       measuredMs: this.now() - this.started,
@@ -576,5 +701,12 @@ interface SendFailure {
 }
 
 type SendOutcome =
-  | { readonly ok: true; readonly wireId: string; readonly node: string; readonly attempts: number; readonly elapsedMs: number; readonly result: ActionResult }
+  | {
+      readonly ok: true;
+      readonly wireId: string;
+      readonly node: string;
+      readonly attempts: number;
+      readonly elapsedMs: number;
+      readonly result: ActionResult;
+    }
   | SendFailure;

@@ -12,7 +12,12 @@ describe('group skew', () => {
   });
 
   it('leaves out results without timestamps (older agents), and is undefined when none has them', () => {
-    expect(groupSkew([{ node: 'n1' }, { node: 'n2', startedAt: 5, endedAt: 7 }])).toMatchObject({ count: 2, measured: 1, startSpreadMs: 0, windowMs: 2 });
+    expect(groupSkew([{ node: 'n1' }, { node: 'n2', startedAt: 5, endedAt: 7 }])).toMatchObject({
+      count: 2,
+      measured: 1,
+      startSpreadMs: 0,
+      windowMs: 2,
+    });
     expect(groupSkew([{ node: 'n1' }])).toBeUndefined();
     expect(groupSkew([])).toBeUndefined();
   });
@@ -28,6 +33,8 @@ describe('group skew', () => {
       { vjob: 'j1', type: 'pause', count: 2, measured: 2, nodes: 2, startSpreadMs: 1, endSpreadMs: 2, windowMs: 4 },
       { vjob: 'j2', type: 'unpause', count: 1, measured: 1, nodes: 1, startSpreadMs: 0, endSpreadMs: 0, windowMs: 1 },
     ]);
-    expect(formatGroupSkew(skews[0]!)).toBe('pause j1: 2 VMs on 2 nodes, starts within 1.0 ms, ends within 2.0 ms (half paused at most 4.0 ms)');
+    expect(formatGroupSkew(skews[0]!)).toBe(
+      'pause j1: 2 VMs on 2 nodes, starts within 1.0 ms, ends within 2.0 ms (half paused at most 4.0 ms)',
+    );
   });
 });

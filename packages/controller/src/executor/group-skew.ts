@@ -26,7 +26,10 @@ const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
 /** The skew of one group, or undefined when no action of it carries the agent's timestamps. */
 export function groupSkew(actions: readonly TimedAction[]): GroupSkew | undefined {
-  const timed = actions.filter((a): a is TimedAction & { startedAt: number; endedAt: number } => a.startedAt !== undefined && a.endedAt !== undefined);
+  const timed = actions.filter(
+    (a): a is TimedAction & { startedAt: number; endedAt: number } =>
+      a.startedAt !== undefined && a.endedAt !== undefined,
+  );
   if (timed.length === 0) return undefined;
   const starts = timed.map((a) => a.startedAt);
   const ends = timed.map((a) => a.endedAt);
@@ -47,7 +50,9 @@ export interface VjobGroupSkew extends GroupSkew {
 }
 
 /** The skew of every vjob's pause group and unpause group among some completed actions, in order of appearance. */
-export function pauseGroupSkews(actions: readonly (TimedAction & { readonly type: string; readonly vjob: string })[]): VjobGroupSkew[] {
+export function pauseGroupSkews(
+  actions: readonly (TimedAction & { readonly type: string; readonly vjob: string })[],
+): VjobGroupSkew[] {
   const groups = new Map<string, { vjob: string; type: 'pause' | 'unpause'; actions: TimedAction[] }>();
   for (const a of actions) {
     if (a.type !== 'pause' && a.type !== 'unpause') continue;

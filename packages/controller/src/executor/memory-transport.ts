@@ -35,7 +35,12 @@ export interface SendRecord {
 export class MemoryTransport implements ActionTransport {
   readonly sends: SendRecord[] = [];
   /** Every VM state change, in order. */
-  readonly transitions: { readonly seq: number; readonly vm: string; readonly vjob: string; readonly state: VMState }[] = [];
+  readonly transitions: {
+    readonly seq: number;
+    readonly vm: string;
+    readonly vjob: string;
+    readonly state: VMState;
+  }[] = [];
   private readonly vms = new Map<string, { vjob: string; state: VMState; host?: string }>();
   private readonly results = new Map<string, Promise<ActionResult>>();
   private readonly failOn: Set<string>;
@@ -47,7 +52,8 @@ export class MemoryTransport implements ActionTransport {
     configuration: Configuration,
     private readonly options: MemoryTransportOptions = {},
   ) {
-    for (const vm of configuration.vms) this.vms.set(vm.id, { vjob: vm.vjob, state: vm.state, ...(vm.host ? { host: vm.host } : {}) });
+    for (const vm of configuration.vms)
+      this.vms.set(vm.id, { vjob: vm.vjob, state: vm.state, ...(vm.host ? { host: vm.host } : {}) });
     this.failOn = new Set(options.failOn ?? []);
     this.hangOn = new Set(options.hangOn ?? []);
     this.transient = new Map(Object.entries(options.transientFailures ?? {}));
@@ -67,7 +73,14 @@ export class MemoryTransport implements ActionTransport {
   send(req: ActionRequest, options: SendOptions): Promise<ActionResult> {
     const planActionId = req.actionId.slice(req.actionId.indexOf(':') + 1);
     const node = executingNode(req);
-    const record: SendRecord = { wireId: req.actionId, type: req.type, vm: req.vm, vjob: req.vjob, node, sentSeq: this.seq++ };
+    const record: SendRecord = {
+      wireId: req.actionId,
+      type: req.type,
+      vm: req.vm,
+      vjob: req.vjob,
+      node,
+      sentSeq: this.seq++,
+    };
     this.sends.push(record);
     const transient = this.transient.get(planActionId) ?? 0;
     if (transient > 0) {
@@ -91,7 +104,12 @@ export class MemoryTransport implements ActionTransport {
     });
   }
 
-  private async execute(req: ActionRequest, node: string, planActionId: string, signal: AbortSignal): Promise<ActionResult> {
+  private async execute(
+    req: ActionRequest,
+    node: string,
+    planActionId: string,
+    signal: AbortSignal,
+  ): Promise<ActionResult> {
     const matches = (set: Set<string>) => set.has(planActionId) || set.has(req.vm);
     if (matches(this.hangOn)) return new Promise<never>(() => {});
     const vm = this.vms.get(req.vm);
@@ -100,7 +118,8 @@ export class MemoryTransport implements ActionTransport {
     const t0 = performance.now();
     const begin = () => {
       if (to === undefined) throw new Error(`${req.type} ${req.vm}: VM is ${from}`);
-      if (vm?.host !== undefined && req.type !== 'run' && req.from !== vm.host) throw new Error(`${req.type} ${req.vm}: VM is on ${vm.host}, not ${req.from}`);
+      if (vm?.host !== undefined && req.type !== 'run' && req.from !== vm.host)
+        throw new Error(`${req.type} ${req.vm}: VM is on ${vm.host}, not ${req.from}`);
     };
     try {
       if (matches(this.failOn)) throw new Error(`${req.type} ${req.vm} on ${node}: failure injected`);
@@ -109,10 +128,23 @@ export class MemoryTransport implements ActionTransport {
       const host = to === 'terminated' ? undefined : (req.to ?? req.from);
       this.vms.set(req.vm, { vjob: req.vjob, state: to!, ...(host ? { host } : {}) });
       this.transitions.push({ seq: this.seq++, vm: req.vm, vjob: req.vjob, state: to! });
-      return { actionId: req.actionId, node, ok: true, durationMs: performance.now() - t0, state: to!, ...(host ? { host } : {}) };
+      return {
+        actionId: req.actionId,
+        node,
+        ok: true,
+        durationMs: performance.now() - t0,
+        state: to!,
+        ...(host ? { host } : {}),
+      };
     } catch (err) {
       await delay(0);
-      return { actionId: req.actionId, node, ok: false, error: { code: ActionErrorCode.InjectedFailure, message: (err as Error).message }, durationMs: performance.now() - t0 };
+      return {
+        actionId: req.actionId,
+        node,
+        ok: false,
+        error: { code: ActionErrorCode.InjectedFailure, message: (err as Error).message },
+        durationMs: performance.now() - t0,
+      };
     }
   }
 }

@@ -10,7 +10,9 @@ import { executePlan } from './execute-plan.ts';
 import { MemoryTransport } from './memory-transport.ts';
 import { progressPublisher, toPlanProgress } from './nats-progress.ts';
 
-const reference = parseInstance(JSON.parse(readFileSync(resolve(import.meta.dirname, '../../../../examples/reference.json'), 'utf8')));
+const reference = parseInstance(
+  JSON.parse(readFileSync(resolve(import.meta.dirname, '../../../../examples/reference.json'), 'utf8')),
+);
 
 async function eventsOf(failOn: string[]): Promise<ExecutorEvent[]> {
   const plan = contextSwitch(reference.configuration, reference.decision, reference.costModel);
@@ -42,7 +44,11 @@ describe('toPlanProgress', () => {
   it('carries the failure on plan-failed, and the wire id of undo unpauses', async () => {
     const events = await eventsOf(['j1-vm5']);
     const end = toPlanProgress(events.at(-1)!)!;
-    expect(end).toMatchObject({ kind: 'plan-failed', error: { code: 'ENTROPY_INJECTED_FAILURE' }, counts: { failed: 1 } });
+    expect(end).toMatchObject({
+      kind: 'plan-failed',
+      error: { code: 'ENTROPY_INJECTED_FAILURE' },
+      counts: { failed: 1 },
+    });
     const undo = events.filter((e) => e.kind === 'action-done' && e.undo).map((e) => toPlanProgress(e)!);
     expect(undo).toHaveLength(8);
     for (const u of undo) expect(u.actionId).toMatch(/^p1:undo-a\d+$/);
@@ -67,7 +73,7 @@ describe('progressPublisher', () => {
     return { nc: nc as unknown as NatsConnection, published, close: () => (closed = true) };
   }
 
-  it('publishes every event in order after the current turn, and everything at once with the plan\'s end', async () => {
+  it("publishes every event in order after the current turn, and everything at once with the plan's end", async () => {
     const events = await eventsOf([]);
     const { nc, published } = recordingConnection();
     const publish = progressPublisher(nc, subjects('t'));

@@ -17,26 +17,77 @@ export function toPlanProgress(e: ExecutorEvent): PlanProgress | undefined {
       return { planId, ts, counts, kind: ProgressKind.ActionStarted, actionId: e.wireId, ...stepOf(e.action.step) };
     case 'action-done':
       return {
-        planId, ts, counts, kind: ProgressKind.ActionDone, actionId: e.wireId, durationMs: e.durationMs, ...stepOf(e.action.step),
+        planId,
+        ts,
+        counts,
+        kind: ProgressKind.ActionDone,
+        actionId: e.wireId,
+        durationMs: e.durationMs,
+        ...stepOf(e.action.step),
         ...(e.startedAt !== undefined && e.endedAt !== undefined ? { startedAt: e.startedAt, endedAt: e.endedAt } : {}),
       };
     case 'action-failed':
-      return { planId, ts, counts, kind: ProgressKind.ActionFailed, actionId: e.wireId, error: e.error, ...stepOf(e.action.step) };
+      return {
+        planId,
+        ts,
+        counts,
+        kind: ProgressKind.ActionFailed,
+        actionId: e.wireId,
+        error: e.error,
+        ...stepOf(e.action.step),
+      };
     case 'node-action-started':
-      return { planId, ts, counts, kind: ProgressKind.ActionStarted, actionId: e.wireId, node: e.nodeAction.node, ...stepOf(e.nodeAction.step) };
+      return {
+        planId,
+        ts,
+        counts,
+        kind: ProgressKind.ActionStarted,
+        actionId: e.wireId,
+        node: e.nodeAction.node,
+        ...stepOf(e.nodeAction.step),
+      };
     case 'node-action-done':
-      return { planId, ts, counts, kind: ProgressKind.ActionDone, actionId: e.wireId, node: e.nodeAction.node, durationMs: e.durationMs, ...stepOf(e.nodeAction.step) };
+      return {
+        planId,
+        ts,
+        counts,
+        kind: ProgressKind.ActionDone,
+        actionId: e.wireId,
+        node: e.nodeAction.node,
+        durationMs: e.durationMs,
+        ...stepOf(e.nodeAction.step),
+      };
     case 'node-action-failed':
-      return { planId, ts, counts, kind: ProgressKind.ActionFailed, actionId: e.wireId, node: e.nodeAction.node, error: e.error, ...stepOf(e.nodeAction.step) };
+      return {
+        planId,
+        ts,
+        counts,
+        kind: ProgressKind.ActionFailed,
+        actionId: e.wireId,
+        node: e.nodeAction.node,
+        error: e.error,
+        ...stepOf(e.nodeAction.step),
+      };
     case 'plan-done':
     case 'plan-failed': {
       const { outcome } = e;
       const error =
         outcome.failed?.error ??
         outcome.nodeActions.failures[0]?.error ??
-        (outcome.staleReason !== undefined ? { code: ExecutorErrorCode.PlanStale, message: outcome.staleReason } : undefined) ??
-        (outcome.abortReason !== undefined ? { code: ExecutorErrorCode.Aborted, message: outcome.abortReason } : undefined);
-      return { planId, ts, counts, kind: e.kind === 'plan-done' ? ProgressKind.PlanDone : ProgressKind.PlanFailed, durationMs: outcome.measuredMs, ...(error ? { error } : {}) };
+        (outcome.staleReason !== undefined
+          ? { code: ExecutorErrorCode.PlanStale, message: outcome.staleReason }
+          : undefined) ??
+        (outcome.abortReason !== undefined
+          ? { code: ExecutorErrorCode.Aborted, message: outcome.abortReason }
+          : undefined);
+      return {
+        planId,
+        ts,
+        counts,
+        kind: e.kind === 'plan-done' ? ProgressKind.PlanDone : ProgressKind.PlanFailed,
+        durationMs: outcome.measuredMs,
+        ...(error ? { error } : {}),
+      };
     }
     default:
       return undefined;
@@ -55,7 +106,8 @@ export function progressPublisher(nc: NatsConnection, subjects: Subjects): (e: E
   let queue: ExecutorEvent[] = [];
   let scheduled: NodeJS.Immediate | undefined;
   let subject = { planId: '', value: '' };
-  const subjectOf = (planId: string) => (subject.planId === planId ? subject.value : (subject = { planId, value: subjects.planProgress(planId) }).value);
+  const subjectOf = (planId: string) =>
+    subject.planId === planId ? subject.value : (subject = { planId, value: subjects.planProgress(planId) }).value;
 
   function flush(): void {
     if (scheduled) clearImmediate(scheduled);

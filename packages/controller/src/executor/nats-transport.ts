@@ -1,5 +1,12 @@
 import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { type ActionRequest, type ActionResult, decode, encodeTyped, executingNode, type Subjects } from '@entropy/protocol';
+import {
+  type ActionRequest,
+  type ActionResult,
+  decode,
+  encodeTyped,
+  executingNode,
+  type Subjects,
+} from '@entropy/protocol';
 import { resultMismatch } from './result-check.ts';
 import { NodeLostError, TransientTransportError, type ActionTransport, type SendOptions } from './transport.ts';
 
@@ -11,7 +18,11 @@ export interface NatsTransportOptions {
   /** The monitor's verdict: a send to an offline node fails at once instead of waiting out its timeout. */
   readonly isOffline?: (node: string) => boolean;
   /** A reply that is not the answer to its request (another node's, another action's, without the plan's nonce): ignored, and told here. */
-  readonly onRejected?: (rejected: { readonly node: string; readonly subject: string; readonly reason: string }) => void;
+  readonly onRejected?: (rejected: {
+    readonly node: string;
+    readonly subject: string;
+    readonly reason: string;
+  }) => void;
 }
 
 export interface NatsTransport extends ActionTransport {
@@ -67,10 +78,18 @@ export function natsTransport(nc: NatsConnection, options: NatsTransportOptions)
     const p = pending.get(m.subject);
     if (!p) return;
     // nats-server answers a request nobody serves with an empty 503 status message.
-    if (m.data.length === 0 && m.headers?.code === 503) return settle(m.subject, { err: new TransientTransportError(p.node, 'no responders') });
+    if (m.data.length === 0 && m.headers?.code === 503) {
+      settle(m.subject, { err: new TransientTransportError(p.node, 'no responders') });
+      return;
+    }
     const r = decode('actionResult', m.data);
-    const why = r.ok ? resultMismatch(p.request, p.node, r.msg) : `malformed result: ${r.error.field}: ${r.error.reason}`;
-    if (r.ok && why === undefined) return settle(m.subject, { result: r.msg });
+    const why = r.ok
+      ? resultMismatch(p.request, p.node, r.msg)
+      : `malformed result: ${r.error.field}: ${r.error.reason}`;
+    if (r.ok && why === undefined) {
+      settle(m.subject, { result: r.msg });
+      return;
+    }
     options.onRejected?.({ node: p.node, subject: m.subject, reason: why! });
   }
 
@@ -105,7 +124,8 @@ export function natsTransport(nc: NatsConnection, options: NatsTransportOptions)
       if (nc.isClosed()) throw new Error(`${node}: connection closed`);
       // Not validated here: the agent validates every request and answers a bad one naming the field.
       let p: Pending | undefined;
-      const onAbort = () => p && settle(p.replies[0]!, { err: new TransientTransportError(node, 'abandoned by the executor') });
+      const onAbort = () =>
+        p && settle(p.replies[0]!, { err: new TransientTransportError(node, 'abandoned by the executor') });
       try {
         return await new Promise<ActionResult>((resolve, reject) => {
           p = { node, request: req, data: encodeTyped<'actionRequest'>(req), replies: [], resolve, reject };

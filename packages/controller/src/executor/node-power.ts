@@ -34,7 +34,6 @@ export interface NodePower {
   shutdown(request: NodePowerRequest): Promise<void>;
 }
 
-
 /** A node power action that failed; `code` is a NodePowerErrorCode or an agent's ActionErrorCode. */
 export class NodePowerError extends EntropyError {
   override name = 'NodePowerError';

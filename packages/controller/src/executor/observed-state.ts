@@ -1,5 +1,12 @@
 import type { ActionResult } from '@entropy/protocol';
-import { type Configuration, type NodeState, type PlannedAction, stateAfter, type VM, type VMState } from '@entropy/engine';
+import {
+  type Configuration,
+  type NodeState,
+  type PlannedAction,
+  stateAfter,
+  type VM,
+  type VMState,
+} from '@entropy/engine';
 
 /** Where the executor believes each VM is, from the source configuration and the results it got. */
 export class ObservedState {
@@ -9,14 +16,24 @@ export class ObservedState {
   private readonly nodeStates = new Map<string, NodeState>();
 
   constructor(private readonly source: Configuration) {
-    for (const vm of source.vms) this.vms.set(vm.id, { state: vm.state, ...(vm.host !== undefined ? { host: vm.host } : {}) });
+    for (const vm of source.vms)
+      this.vms.set(vm.id, { state: vm.state, ...(vm.host !== undefined ? { host: vm.host } : {}) });
   }
 
   /** Applies a successful action and returns where it left the VM; the agent's report wins over the life cycle table when it has one. */
-  applied(action: Pick<PlannedAction, 'type' | 'vm' | 'from' | 'to'>, result?: ActionResult): { readonly state: VMState; readonly host?: string } {
+  applied(
+    action: Pick<PlannedAction, 'type' | 'vm' | 'from' | 'to'>,
+    result?: ActionResult,
+  ): { readonly state: VMState; readonly host?: string } {
     const before = this.vms.get(action.vm);
-    const state = (wireState(result?.state) ?? stateAfter(action.type, before?.state ?? 'running') ?? before?.state ?? 'running') as VMState;
-    const host = state === 'terminated' || state === 'waiting' ? undefined : (result?.host ?? action.to ?? action.from ?? before?.host);
+    const state = (wireState(result?.state) ??
+      stateAfter(action.type, before?.state ?? 'running') ??
+      before?.state ??
+      'running') as VMState;
+    const host =
+      state === 'terminated' || state === 'waiting'
+        ? undefined
+        : (result?.host ?? action.to ?? action.from ?? before?.host);
     const place = { state, ...(host !== undefined ? { host } : {}) };
     this.vms.set(action.vm, place);
     this.uncertain.delete(action.vm);
@@ -60,7 +77,10 @@ export class ObservedState {
     }
     const kept = new Set(vms.map((v) => v.id));
     const vjobs = this.source.vjobs.map((j) => ({ ...j, vms: j.vms.filter((id) => kept.has(id)) }));
-    const nodes = this.nodeStates.size === 0 ? this.source.nodes : this.source.nodes.map((n) => (this.nodeStates.has(n.id) ? { ...n, state: this.nodeStates.get(n.id)! } : n));
+    const nodes =
+      this.nodeStates.size === 0
+        ? this.source.nodes
+        : this.source.nodes.map((n) => (this.nodeStates.has(n.id) ? { ...n, state: this.nodeStates.get(n.id)! } : n));
     return { nodes, vms, vjobs };
   }
 }

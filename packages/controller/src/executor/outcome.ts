@@ -21,7 +21,6 @@ export const ExecutionStatus = {
 } as const;
 export type ExecutionStatus = (typeof ExecutionStatus)[keyof typeof ExecutionStatus];
 
-
 export interface ExecutionError {
   readonly code: string;
   readonly message: string;

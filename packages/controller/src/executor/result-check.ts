@@ -19,8 +19,13 @@ export function planNonces(): (actionId: string) => string {
  * NATS transport ignores a reply that fails this (the answer may still come); the executor fails
  * an action whose transport hands it one.
  */
-export function resultMismatch(request: Pick<ActionRequest, 'actionId' | 'nonce'>, node: string, result: Pick<ActionResult, 'actionId' | 'node' | 'nonce'>): string | undefined {
-  if (result.actionId !== request.actionId) return `reply for action ${JSON.stringify(result.actionId)}, expected ${request.actionId}`;
+export function resultMismatch(
+  request: Pick<ActionRequest, 'actionId' | 'nonce'>,
+  node: string,
+  result: Pick<ActionResult, 'actionId' | 'node' | 'nonce'>,
+): string | undefined {
+  if (result.actionId !== request.actionId)
+    return `reply for action ${JSON.stringify(result.actionId)}, expected ${request.actionId}`;
   if (result.node !== node) return `reply from node ${result.node} for an action sent to ${node}`;
   if (request.nonce !== undefined && result.nonce !== request.nonce) return `reply without the action's nonce`;
   return undefined;

@@ -44,7 +44,8 @@ export function parseTimeouts(partial: Partial<ActionTimeouts> = {}): ActionTime
   const t = { ...defaultTimeouts(), ...partial };
   for (const field of Object.keys(t) as (keyof ActionTimeouts)[]) {
     const v = t[field];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new InvalidTimeoutsError(field, `must be a non-negative number, got ${String(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+      throw new InvalidTimeoutsError(field, `must be a non-negative number, got ${String(v)}`);
   }
   if (t.ceilingMs <= 0) throw new InvalidTimeoutsError('ceilingMs', 'must be positive');
   return t;

@@ -7,7 +7,11 @@ import { ganttSvg } from './gantt-svg.ts';
 import { planFromJournal } from './journal-plan.ts';
 import { measuredFromJournal, measuredFromProgress } from './measured-actions.ts';
 
-const action = (a: Omit<PlannedAction, 'dependsOn' | 'vjob'> & { vjob?: string }): PlannedAction => ({ vjob: 'j1', dependsOn: [], ...a });
+const action = (a: Omit<PlannedAction, 'dependsOn' | 'vjob'> & { vjob?: string }): PlannedAction => ({
+  vjob: 'j1',
+  dependsOn: [],
+  ...a,
+});
 
 // Step 0: v1 pauses then suspends on n1 while v2 migrates n2 -> n3; step 1: v3 runs on n1; n4 boots.
 const plan: FeasiblePlan = {
@@ -27,7 +31,10 @@ const plan: FeasiblePlan = {
 };
 
 const count = (text: string, pattern: RegExp) => (text.match(pattern) ?? []).length;
-const laneLabels = (svg: string) => [...svg.matchAll(/<text x="112" y="[\d.]+" font-size="12" fill="#333" text-anchor="end">([^<]*)<\/text>/g)].map((m) => m[1]);
+const laneLabels = (svg: string) =>
+  [...svg.matchAll(/<text x="112" y="[\d.]+" font-size="12" fill="#333" text-anchor="end">([^<]*)<\/text>/g)].map(
+    (m) => m[1],
+  );
 
 describe('ganttSvg', () => {
   it('draws a lane per node, a bar per action on the node that runs it (a migration also on its destination), a legend of the types present', () => {
@@ -37,7 +44,9 @@ describe('ganttSvg', () => {
     // One tooltip per bar: four VM actions, the migration's arrival on n3, the boot.
     expect(count(svg, /<g><title>/g)).toBe(6);
     expect(svg).toContain('<title>a3 migrate v2 (vjob j2) on n2 -&gt; n3, step 0; planned 0.00-2.00 s</title>');
-    expect(svg).toContain('<title>arriving: a3 migrate v2 (vjob j2) on n2 -&gt; n3, step 0; planned 0.00-2.00 s</title>');
+    expect(svg).toContain(
+      '<title>arriving: a3 migrate v2 (vjob j2) on n2 -&gt; n3, step 0; planned 0.00-2.00 s</title>',
+    );
     expect(svg).toContain('<title>a5 bootNode n4, step 0; planned 0.00-3.00 s</title>');
     for (const type of ['pause', 'suspend', 'migrate', 'run', 'bootNode']) expect(svg).toContain(`>${type}</text>`);
     expect(svg).not.toContain('>resume</text>');
@@ -52,7 +61,11 @@ describe('ganttSvg', () => {
   });
 
   it('escapes ids in text and tooltips', () => {
-    const odd = { ...plan, actions: [action({ id: 'a"1', type: 'run', vm: 'v<1>&\'x\'', to: 'n&1', start: 0, end: 9000, step: 0 })], nodeActions: [] };
+    const odd = {
+      ...plan,
+      actions: [action({ id: 'a"1', type: 'run', vm: "v<1>&'x'", to: 'n&1', start: 0, end: 9000, step: 0 })],
+      nodeActions: [],
+    };
     const svg = ganttSvg(odd, [{ id: 'a"1', start: 0, end: 9500, ok: true }], { title: '<plan>' });
     expect(xmlProblem(svg)).toBeUndefined();
     expect(svg).toContain('>n&amp;1</text>');
@@ -62,7 +75,10 @@ describe('ganttSvg', () => {
   });
 
   it('is deterministic: the same text whatever the order of the actions and measures', () => {
-    const measured = [{ id: 'a3', start: 5, end: 2500, ok: true }, { id: 'a1', start: 0, end: 12, ok: true }];
+    const measured = [
+      { id: 'a3', start: 5, end: 2500, ok: true },
+      { id: 'a1', start: 0, end: 12, ok: true },
+    ];
     const a = ganttSvg(plan, measured);
     const b = ganttSvg({ ...plan, actions: [...plan.actions].reverse() }, [...measured].reverse());
     expect(a).toBe(b);
@@ -98,8 +114,18 @@ describe('ganttSvg', () => {
   });
 });
 
-const progress = (kind: PlanProgress['kind'], ts: number, actionId?: string, extra: Partial<PlanProgress> = {}): PlanProgress => ({
-  planId: 'p', kind, ts, counts: { total: 3, done: 0, failed: 0, running: 0 }, ...(actionId ? { actionId } : {}), ...extra,
+const progress = (
+  kind: PlanProgress['kind'],
+  ts: number,
+  actionId?: string,
+  extra: Partial<PlanProgress> = {},
+): PlanProgress => ({
+  planId: 'p',
+  kind,
+  ts,
+  counts: { total: 3, done: 0, failed: 0, running: 0 },
+  ...(actionId ? { actionId } : {}),
+  ...extra,
 });
 
 describe('measured actions', () => {
@@ -128,7 +154,23 @@ describe('measured actions', () => {
   it('from the journal: start at the intent, end at the result, from the plan record; and the plan the intents describe', () => {
     const records: JournalRecord[] = [
       { kind: 'plan', planId: 'p', controller: 'c', mode: 'barrier', actions: 2, decision: {}, at: 500 },
-      { kind: 'intent', planId: 'p', actionId: 'p:a1', node: 'n2', type: 'migrate', vm: 'v2', vjob: 'j2', from: 'n2', to: 'n3', mem: 1024, estimatedMs: 2000, step: 0, start: 0, end: 2000, at: 510 },
+      {
+        kind: 'intent',
+        planId: 'p',
+        actionId: 'p:a1',
+        node: 'n2',
+        type: 'migrate',
+        vm: 'v2',
+        vjob: 'j2',
+        from: 'n2',
+        to: 'n3',
+        mem: 1024,
+        estimatedMs: 2000,
+        step: 0,
+        start: 0,
+        end: 2000,
+        at: 510,
+      },
       { kind: 'intent', planId: 'p', actionId: 'p:a2', node: 'n1', type: 'run', vm: 'v3', vjob: 'j3', at: 520 },
       { kind: 'result', planId: 'p', actionId: 'p:a1', ok: true, durationMs: 2100, at: 2700 },
       { kind: 'result', planId: 'p', actionId: 'p:a2', ok: false, code: 'X', at: 900 },
@@ -140,7 +182,18 @@ describe('measured actions', () => {
     ]);
     const { plan: fromJournal, measured } = planFromJournal(records);
     expect(fromJournal.actions).toEqual([
-      { id: 'a1', type: 'migrate', vm: 'v2', vjob: 'j2', from: 'n2', to: 'n3', start: 0, end: 2000, step: 0, dependsOn: [] },
+      {
+        id: 'a1',
+        type: 'migrate',
+        vm: 'v2',
+        vjob: 'j2',
+        from: 'n2',
+        to: 'n3',
+        start: 0,
+        end: 2000,
+        step: 0,
+        dependsOn: [],
+      },
       // Recorded before intents kept their plan times: the measured ones stand in.
       { id: 'a2', type: 'run', vm: 'v3', vjob: 'j3', to: 'n1', start: 20, end: 400, step: 0, dependsOn: [] },
     ]);

@@ -61,7 +61,12 @@ export function ganttSvg(plan: GanttPlan, measured?: readonly MeasuredAction[], 
   const withMeasures = measured !== undefined;
   const measuredById = new Map((measured ?? []).map((m) => [m.id, m]));
   const bars = barsOf(plan, measuredById);
-  const horizon = Math.max(1, plan.makespan, ...bars.map((b) => b.end), ...(measured ?? []).map((m) => m.end ?? m.start));
+  const horizon = Math.max(
+    1,
+    plan.makespan,
+    ...bars.map((b) => b.end),
+    ...(measured ?? []).map((m) => m.end ?? m.start),
+  );
   const plotW = WIDTH - LEFT - RIGHT;
   const x = (t: number) => LEFT + (t / horizon) * plotW;
   const row = withMeasures ? 26 : 16;
@@ -72,7 +77,9 @@ export function ganttSvg(plan: GanttPlan, measured?: readonly MeasuredAction[], 
   for (const lane of lanes) {
     const placed = new Map<Bar, number>();
     const rowEnds: number[] = [];
-    const own = bars.filter((b) => b.lane === lane).sort((a, b) => span(a)[0] - span(b)[0] || compare(a.id, b.id) || Number(a.incoming) - Number(b.incoming));
+    const own = bars
+      .filter((b) => b.lane === lane)
+      .sort((a, b) => span(a)[0] - span(b)[0] || compare(a.id, b.id) || Number(a.incoming) - Number(b.incoming));
     for (const b of own) {
       const [s, e] = span(b);
       let r = rowEnds.findIndex((end) => end <= s);
@@ -104,17 +111,24 @@ export function ganttSvg(plan: GanttPlan, measured?: readonly MeasuredAction[], 
       `<text x="${LEFT - 8}" y="${fmt(top + h / 2 + 4)}" font-size="12" fill="#333" text-anchor="end">${esc(lane)}</text>`,
     );
   });
-  if (bars.length === 0) out.push(`<text x="${LEFT + plotW / 2}" y="${TOP + row / 2 + 4}" font-size="12" fill="#666" text-anchor="middle">nothing to do</text>`);
+  if (bars.length === 0)
+    out.push(
+      `<text x="${LEFT + plotW / 2}" y="${TOP + row / 2 + 4}" font-size="12" fill="#666" text-anchor="middle">nothing to do</text>`,
+    );
   for (const t of ticks(horizon)) {
     out.push(
       `<line x1="${fmt(x(t))}" x2="${fmt(x(t))}" y1="${TOP}" y2="${bottom}" stroke="#e4e4e4"/>`,
       `<text x="${fmt(x(t))}" y="${bottom + 16}" font-size="11" fill="#666" text-anchor="middle">${seconds(t, horizon)}</text>`,
     );
   }
-  out.push(`<text x="${LEFT + plotW / 2}" y="${bottom + 48}" font-size="12" fill="#444" text-anchor="middle">time from the plan's start (s)</text>`);
+  out.push(
+    `<text x="${LEFT + plotW / 2}" y="${bottom + 48}" font-size="12" fill="#444" text-anchor="middle">time from the plan's start (s)</text>`,
+  );
   let labelled = -Infinity;
   for (const [step, t] of plannedStepStarts(bars)) {
-    out.push(`<line x1="${fmt(x(t))}" x2="${fmt(x(t))}" y1="${TOP - 8}" y2="${bottom}" stroke="#555" stroke-dasharray="4 3" stroke-width="1"/>`);
+    out.push(
+      `<line x1="${fmt(x(t))}" x2="${fmt(x(t))}" y1="${TOP - 8}" y2="${bottom}" stroke="#555" stroke-dasharray="4 3" stroke-width="1"/>`,
+    );
     if (x(t) - labelled < LABEL_GAP) continue;
     labelled = x(t);
     out.push(`<text x="${fmt(x(t) + 2)}" y="${TOP - 10}" font-size="10" fill="#555">s${step}</text>`);
@@ -122,7 +136,9 @@ export function ganttSvg(plan: GanttPlan, measured?: readonly MeasuredAction[], 
   if (withMeasures) {
     labelled = -Infinity;
     for (const [step, t] of measuredStepEnds(bars)) {
-      out.push(`<line x1="${fmt(x(t))}" x2="${fmt(x(t))}" y1="${TOP}" y2="${bottom + 20}" stroke="#222" stroke-width="1.2"/>`);
+      out.push(
+        `<line x1="${fmt(x(t))}" x2="${fmt(x(t))}" y1="${TOP}" y2="${bottom + 20}" stroke="#222" stroke-width="1.2"/>`,
+      );
       if (x(t) - labelled < LABEL_GAP * 1.5) continue;
       labelled = x(t);
       out.push(`<text x="${fmt(x(t) + 2)}" y="${bottom + 30}" font-size="9" fill="#222">s${step} done</text>`);
@@ -130,7 +146,9 @@ export function ganttSvg(plan: GanttPlan, measured?: readonly MeasuredAction[], 
   }
   for (const lane of lanes) {
     const placed = rowsOf.get(lane)!;
-    for (const [b, r] of [...placed].sort(([a], [c]) => compare(a.id, c.id) || Number(a.incoming) - Number(c.incoming))) {
+    for (const [b, r] of [...placed].sort(
+      ([a], [c]) => compare(a.id, c.id) || Number(a.incoming) - Number(c.incoming),
+    )) {
       out.push(...drawBar(b, laneTop.get(lane)! + r * row, x, withMeasures, horizon));
     }
   }
@@ -148,7 +166,16 @@ function barsOf(plan: GanttPlan, measured: ReadonlyMap<string, MeasuredAction>):
     const lane = executingNode(a);
     const where = a.type === 'migrate' || (a.type === 'resume' && a.from !== a.to) ? `${a.from} -> ${a.to}` : lane;
     const about = `${a.id} ${a.type} ${a.vm} (vjob ${a.vjob}) on ${where}, step ${a.step}`;
-    const bar = { id: a.id, type: a.type, label: a.vm, step: a.step, start: a.start, end: a.end, about, ...measures(a.id) };
+    const bar = {
+      id: a.id,
+      type: a.type,
+      label: a.vm,
+      step: a.step,
+      start: a.start,
+      end: a.end,
+      about,
+      ...measures(a.id),
+    };
     bars.push({ ...bar, lane, incoming: false });
     if (a.type === 'migrate' && a.to !== undefined && a.to !== lane) bars.push({ ...bar, lane: a.to, incoming: true });
   }
@@ -157,7 +184,18 @@ function barsOf(plan: GanttPlan, measured: ReadonlyMap<string, MeasuredAction>):
 }
 
 function nodeBar(a: NodeAction, measures: { measured?: MeasuredAction }): Bar {
-  return { id: a.id, type: a.type, label: a.node, lane: a.node, step: a.step, start: a.start, end: a.end, incoming: false, about: `${a.id} ${a.type} ${a.node}, step ${a.step}`, ...measures };
+  return {
+    id: a.id,
+    type: a.type,
+    label: a.node,
+    lane: a.node,
+    step: a.step,
+    start: a.start,
+    end: a.end,
+    incoming: false,
+    about: `${a.id} ${a.type} ${a.node}, step ${a.step}`,
+    ...measures,
+  };
 }
 
 /** The time a bar takes in its lane, planned and measured together. */
@@ -173,16 +211,21 @@ function drawBar(b: Bar, top: number, x: (t: number) => number, withMeasures: bo
   const pw = Math.max(1, x(b.end) - x(b.start));
   const tip = `${b.incoming ? 'arriving: ' : ''}${b.about}; planned ${seconds(b.start)}-${seconds(b.end)} s${m ? `; measured ${seconds(m.start)}-${m.end === undefined ? '?' : seconds(m.end)} s${m.durationMs !== undefined ? ` (agent ${seconds(m.durationMs)} s)` : ''}${m.ok === false ? ', FAILED' : ''}` : ''}`;
   const out = [`<g><title>${esc(tip)}</title>`];
-  const style = b.incoming ? `fill="${colour}" fill-opacity="0.12" stroke="${colour}" stroke-dasharray="3 2"` : `fill="${colour}" fill-opacity="${withMeasures ? 0.35 : 0.85}" stroke="${colour}"`;
+  const style = b.incoming
+    ? `fill="${colour}" fill-opacity="0.12" stroke="${colour}" stroke-dasharray="3 2"`
+    : `fill="${colour}" fill-opacity="${withMeasures ? 0.35 : 0.85}" stroke="${colour}"`;
   out.push(`<rect x="${fmt(x(b.start))}" y="${top + 2}" width="${fmt(pw)}" height="${ph}" rx="2" ${style}/>`);
   const label = b.incoming ? `${b.label} (in)` : b.label;
-  if (pw > label.length * 5.6 + 6) out.push(`<text x="${fmt(x(b.start) + 3)}" y="${top + 2 + ph - 3}" font-size="9" fill="#111">${esc(label)}</text>`);
+  if (pw > label.length * 5.6 + 6)
+    out.push(`<text x="${fmt(x(b.start) + 3)}" y="${top + 2 + ph - 3}" font-size="9" fill="#111">${esc(label)}</text>`);
   if (m && !b.incoming) {
     const end = m.end ?? horizon;
     const mw = Math.max(1, x(end) - x(m.start));
     const failed = m.ok === false ? ` stroke="${FAILED}" stroke-width="2"` : '';
     const open = m.end === undefined ? ' fill-opacity="0.3" stroke-dasharray="2 2" stroke="#333"' : '';
-    out.push(`<rect x="${fmt(x(m.start))}" y="${top + 15}" width="${fmt(mw)}" height="8" rx="2" fill="${colour}"${failed}${open}/>`);
+    out.push(
+      `<rect x="${fmt(x(m.start))}" y="${top + 15}" width="${fmt(mw)}" height="8" rx="2" fill="${colour}"${failed}${open}/>`,
+    );
   }
   out.push('</g>');
   return out;
@@ -193,7 +236,10 @@ function legend(bars: readonly Bar[], withMeasures: boolean): string[] {
   const out: string[] = [];
   let lx = LEFT;
   for (const t of present) {
-    out.push(`<rect x="${lx}" y="40" width="14" height="10" rx="2" fill="${COLOURS[t]}"/>`, `<text x="${lx + 18}" y="49" font-size="11" fill="#333">${t}</text>`);
+    out.push(
+      `<rect x="${lx}" y="40" width="14" height="10" rx="2" fill="${COLOURS[t]}"/>`,
+      `<text x="${lx + 18}" y="49" font-size="11" fill="#333">${t}</text>`,
+    );
     lx += 26 + t.length * 6.5;
   }
   const keys = [
@@ -214,7 +260,8 @@ function legend(bars: readonly Bar[], withMeasures: boolean): string[] {
 /** Where the plan starts each step after the first: the earliest planned start of its actions. */
 function plannedStepStarts(bars: readonly Bar[]): [number, number][] {
   const first = new Map<number, number>();
-  for (const b of bars) if (!b.incoming && b.step > 0) first.set(b.step, Math.min(first.get(b.step) ?? Infinity, b.start));
+  for (const b of bars)
+    if (!b.incoming && b.step > 0) first.set(b.step, Math.min(first.get(b.step) ?? Infinity, b.start));
   return [...first].sort((a, b) => a[0] - b[0]);
 }
 

@@ -23,7 +23,18 @@ export function planFromJournal(records: readonly JournalRecord[]): { plan: Feas
     // An intent without its nodes (an older journal) is drawn on the node it was sent to.
     const from = r.from ?? (r.to === undefined && r.type !== 'run' ? r.node : undefined);
     const to = r.to ?? (r.type === 'run' || r.type === 'resume' ? r.node : undefined);
-    actions.push({ id, type: r.type as ActionType, vm: r.vm, vjob: r.vjob, ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}), start, end, step: r.step ?? 0, dependsOn: [] });
+    actions.push({
+      id,
+      type: r.type as ActionType,
+      vm: r.vm,
+      vjob: r.vjob,
+      ...(from !== undefined ? { from } : {}),
+      ...(to !== undefined ? { to } : {}),
+      start,
+      end,
+      step: r.step ?? 0,
+      dependsOn: [],
+    });
   }
   const ends = actions.map((a) => a.end);
   const plan: FeasiblePlan = {

@@ -14,7 +14,8 @@ export interface MeasuredAction {
   readonly durationMs?: number;
 }
 
-const planActionId = (planId: string, wireId: string) => (wireId.startsWith(`${planId}:`) ? wireId.slice(planId.length + 1) : wireId);
+const planActionId = (planId: string, wireId: string) =>
+  wireId.startsWith(`${planId}:`) ? wireId.slice(planId.length + 1) : wireId;
 
 /**
  * Measured starts and ends from a plan's progress messages (`entropy apply` follows them): an

@@ -1,6 +1,14 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import { DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, StorageType } from '@nats-io/jetstream';
+import {
+  DeliverPolicy,
+  DiscardPolicy,
+  jetstream,
+  jetstreamManager,
+  type JetStreamClient,
+  type JetStreamManager,
+  StorageType,
+} from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import { assertToken, EntropyError, ErrorCode, type Logger } from '@entropy/protocol';
 import { type JournalRecord, journalRecordSchema, MemoryJournal, type PlanJournal } from './plan-journal.ts';
@@ -74,21 +82,32 @@ export class StreamJournal implements PlanJournal {
   }
 
   /** The journal of a prefix for a reader (`entropy calibrate`, `entropy gantt`): never creates or changes the stream. */
-  static async existing(nc: NatsConnection, options: Pick<StreamJournalOptions, 'prefix' | 'logger'>): Promise<StreamJournal> {
+  static async existing(
+    nc: NatsConnection,
+    options: Pick<StreamJournalOptions, 'prefix' | 'logger'>,
+  ): Promise<StreamJournal> {
     const name = journalStreamOf(options.prefix);
     let jsm: JetStreamManager;
     try {
       jsm = await jetstreamManager(nc);
       await jsm.streams.info(name);
     } catch (cause) {
-      throw new EntropyError(ErrorCode.Io, `no plan journal on prefix ${options.prefix} at ${nc.getServer()}: JetStream stream ${name} unavailable (${(cause as Error).message})`, { cause });
+      throw new EntropyError(
+        ErrorCode.Io,
+        `no plan journal on prefix ${options.prefix} at ${nc.getServer()}: JetStream stream ${name} unavailable (${(cause as Error).message})`,
+        { cause },
+      );
     }
     return new StreamJournal(jetstream(nc), jsm, name, options.prefix, options.logger);
   }
 
   async append(records: readonly JournalRecord[]): Promise<void> {
     // Published together, acknowledged together: one round trip for a whole dispatch unit.
-    await Promise.all(records.map((r) => this.publishDurably(journalSubject(this.prefix, r.planId), this.encoder.encode(JSON.stringify(r)))));
+    await Promise.all(
+      records.map((r) =>
+        this.publishDurably(journalSubject(this.prefix, r.planId), this.encoder.encode(JSON.stringify(r))),
+      ),
+    );
   }
 
   /**
@@ -105,7 +124,11 @@ export class StreamJournal implements PlanJournal {
         return;
       } catch (err) {
         if (Date.now() + APPEND_RETRY_DELAY_MS >= deadline) throw err;
-        if (attempt === 1) this.logger.warn({ stream: this.stream, err: (err as Error).message }, 'journal: a record not acknowledged; publishing it again');
+        if (attempt === 1)
+          this.logger.warn(
+            { stream: this.stream, err: (err as Error).message },
+            'journal: a record not acknowledged; publishing it again',
+          );
         await delay(APPEND_RETRY_DELAY_MS);
       }
     }
@@ -132,7 +155,8 @@ export class StreamJournal implements PlanJournal {
       clearTimeout(timer);
       await messages.close();
     }
-    if (read < count) this.logger.warn({ planId, read, count }, 'journal: the plan\'s records could not all be read in time');
+    if (read < count)
+      this.logger.warn({ planId, read, count }, "journal: the plan's records could not all be read in time");
     return out;
   }
 
@@ -142,7 +166,11 @@ export class StreamJournal implements PlanJournal {
     const count = Object.keys(info.state.subjects ?? {}).length;
     if (count === 0) return [];
     // The last record of each plan's subject, headers only: its sequence orders the plans.
-    const consumer = await this.js.consumers.get(this.stream, { filter_subjects: all, deliver_policy: DeliverPolicy.LastPerSubject, headers_only: true });
+    const consumer = await this.js.consumers.get(this.stream, {
+      filter_subjects: all,
+      deliver_policy: DeliverPolicy.LastPerSubject,
+      headers_only: true,
+    });
     const last: [number, string][] = [];
     const messages = await consumer.consume({ max_messages: Math.min(count, 1000) });
     const timer = setTimeout(() => void messages.close(), READ_TIMEOUT_MS);
@@ -171,7 +199,10 @@ export class StreamJournal implements PlanJournal {
     const r = journalRecordSchema.safeParse(json);
     if (r.success) return r.data;
     const issue = r.error.issues[0];
-    this.logger.warn({ stream: this.stream, field: issue?.path.join('.'), reason: issue?.message }, 'journal: a malformed record; skipped');
+    this.logger.warn(
+      { stream: this.stream, field: issue?.path.join('.'), reason: issue?.message },
+      'journal: a malformed record; skipped',
+    );
     return undefined;
   }
 }
@@ -180,7 +211,10 @@ export class StreamJournal implements PlanJournal {
  * The controller's journal: the JetStream stream, or memory when the server has no JetStream
  * (then a restarted controller learns only what the agents report, which is enough to be safe).
  */
-export async function openJournal(nc: NatsConnection, options: StreamJournalOptions & { readonly required?: boolean }): Promise<PlanJournal> {
+export async function openJournal(
+  nc: NatsConnection,
+  options: StreamJournalOptions & { readonly required?: boolean },
+): Promise<PlanJournal> {
   try {
     const journal = await StreamJournal.open(nc, options);
     options.logger.info({ journal: 'stream', stream: journal.stream }, 'plan journal in JetStream');
@@ -188,7 +222,10 @@ export async function openJournal(nc: NatsConnection, options: StreamJournalOpti
   } catch (cause) {
     const why = `JetStream stream ${journalStreamOf(options.prefix)} unavailable (${(cause as Error).message})`;
     if (options.required) throw new EntropyError(ErrorCode.Io, why, { cause });
-    options.logger.warn({ journal: 'memory', err: (cause as Error).message }, `${why}; the plan journal is kept in memory`);
+    options.logger.warn(
+      { journal: 'memory', err: (cause as Error).message },
+      `${why}; the plan journal is kept in memory`,
+    );
     return new MemoryJournal();
   }
 }

@@ -28,7 +28,12 @@ export async function guestImage(cacheDir: string = DEFAULT_GUEST_CACHE): Promis
   const { stdout } = await exec('bash', [GUEST_SCRIPT, cacheDir], { timeout: 600_000 });
   const dir = stdout.trim().split('\n').at(-1)!;
   const sums = await readFile(join(dir, 'SHA256SUMS'), 'utf8');
-  const sha256 = Object.fromEntries(sums.trim().split('\n').map((l) => l.trim().split(/\s+/).reverse() as [string, string]));
+  const sha256 = Object.fromEntries(
+    sums
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/).reverse() as [string, string]),
+  );
   return { kernel: join(dir, 'vmlinuz'), initrd: join(dir, 'initrd.gz'), sha256 };
 }
 
@@ -99,7 +104,11 @@ export function consoleBreak(c: Pick<SerialConsole, 'boots' | 'ticks'>): string 
  * Waits until every guest of `vms` has printed its marker and ticked `ticks` times past `after`
  * (its last tick before, 0 when absent); `serialOf` names each guest's console file.
  */
-export async function untilTicking(serialOf: (vm: string) => string, vms: readonly string[], opts: { after?: ReadonlyMap<string, number>; ticks?: number; timeoutMs: number }): Promise<void> {
+export async function untilTicking(
+  serialOf: (vm: string) => string,
+  vms: readonly string[],
+  opts: { after?: ReadonlyMap<string, number>; ticks?: number; timeoutMs: number },
+): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
   const behind = async () => {
     for (const vm of vms) {
@@ -115,6 +124,11 @@ export async function untilTicking(serialOf: (vm: string) => string, vms: readon
 }
 
 /** Each guest's last tick now. */
-export async function lastTicks(serialOf: (vm: string) => string, vms: readonly string[]): Promise<Map<string, number>> {
-  return new Map(await Promise.all(vms.map(async (vm) => [vm, (await readSerial(serialOf(vm))).lastTick ?? 0] as const)));
+export async function lastTicks(
+  serialOf: (vm: string) => string,
+  vms: readonly string[],
+): Promise<Map<string, number>> {
+  return new Map(
+    await Promise.all(vms.map(async (vm) => [vm, (await readSerial(serialOf(vm))).lastTick ?? 0] as const)),
+  );
 }

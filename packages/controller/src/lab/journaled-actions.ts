@@ -26,7 +26,11 @@ const END_WAIT_MS = 10_000;
  * Every action of a plan from the controller's journal (JetStream), in the order their intents
  * were written, once the plan's end is journaled (or after 10 s, with what is there).
  */
-export async function journaledActions(nc: NatsConnection, planId: string, prefix = 'entropy'): Promise<JournaledAction[]> {
+export async function journaledActions(
+  nc: NatsConnection,
+  planId: string,
+  prefix = 'entropy',
+): Promise<JournaledAction[]> {
   const journal = await StreamJournal.existing(nc, { prefix, logger: silentLogger });
   const deadline = Date.now() + END_WAIT_MS;
   let summary = summarizePlan(await journal.read(planId));
@@ -38,7 +42,12 @@ export async function journaledActions(nc: NatsConnection, planId: string, prefi
   return intents.map((i: IntentRecord) => {
     const r: ResultRecord | undefined = results.get(i.actionId);
     return {
-      actionId: i.actionId, type: i.type, vm: i.vm, vjob: i.vjob, node: i.node, ok: r?.ok,
+      actionId: i.actionId,
+      type: i.type,
+      vm: i.vm,
+      vjob: i.vjob,
+      node: i.node,
+      ok: r?.ok,
       ...(i.from !== undefined ? { from: i.from } : {}),
       ...(i.to !== undefined ? { to: i.to } : {}),
       ...(r?.durationMs !== undefined ? { durationMs: r.durationMs } : {}),

@@ -19,20 +19,44 @@ describe('lab host power: host-stop and host-start on the state file', () => {
   let dir = '';
   const spawned: RecordedProcess[] = [];
   const sleeper = (name: string) => {
-    const { process: p } = spawnRecorded(name, 'sleep', ['600'], { log: join(dir, 'logs', `${name}.log`), detached: true });
+    const { process: p } = spawnRecorded(name, 'sleep', ['600'], {
+      log: join(dir, 'logs', `${name}.log`),
+      detached: true,
+    });
     spawned.push(p);
     return p;
   };
-  const host = (node: string) => ({ node, ns: `eltest02${node}`, addr: '10.200.0.13', libvirtDir: join(dir, 'hosts', node), uri: `qemu:///system?socket=${join(dir, 'hosts', node, 'run', 'none')}` });
+  const host = (node: string) => ({
+    node,
+    ns: `eltest02${node}`,
+    addr: '10.200.0.13',
+    libvirtDir: join(dir, 'hosts', node),
+    uri: `qemu:///system?socket=${join(dir, 'hosts', node, 'run', 'none')}`,
+  });
 
   /** An up lab of one host n3 whose libvirtd and agent are sleepers. */
-  function upLab(extra: Partial<LabState> = {}): { state: LabState; libvirtd: RecordedProcess; agent: RecordedProcess } {
+  function upLab(extra: Partial<LabState> = {}): {
+    state: LabState;
+    libvirtd: RecordedProcess;
+    agent: RecordedProcess;
+  } {
     const libvirtd = sleeper('libvirtd-n3');
     const agent = sleeper('agent-n3');
     const state: LabState = {
-      version: 1, prefix: 'eltest02', dir, createdDir: false, phase: 'up', startedAt: Date.now(),
-      namespaces: [], hosts: [{ ...host('n3'), agentCommand: ['sleep', '600'] }], guests: [], paths: [],
-      processes: [{ ...libvirtd, role: LabRole.Libvirtd, node: 'n3' }, { ...agent, role: LabRole.Agent, node: 'n3' }],
+      version: 1,
+      prefix: 'eltest02',
+      dir,
+      createdDir: false,
+      phase: 'up',
+      startedAt: Date.now(),
+      namespaces: [],
+      hosts: [{ ...host('n3'), agentCommand: ['sleep', '600'] }],
+      guests: [],
+      paths: [],
+      processes: [
+        { ...libvirtd, role: LabRole.Libvirtd, node: 'n3' },
+        { ...agent, role: LabRole.Agent, node: 'n3' },
+      ],
       ...extra,
     };
     writeLabState(state);
@@ -62,13 +86,19 @@ describe('lab host power: host-stop and host-start on the state file', () => {
     expect(shown).toMatch(/n3 +10\.200\.0\.13 +eltest02n3 \(namespace gone\): powered off since \d{4}-/);
     expect(shown).toMatch(/agent-n3 +pid \d+ +off \(host powered off\)/);
     // Again: nothing left to stop.
-    expect((await stopLabHost(dir, 'n3')).processes).toEqual([`agent-n3 (pid ${agent.pid}): gone`, `libvirtd-n3 (pid ${libvirtd.pid}): gone`]);
+    expect((await stopLabHost(dir, 'n3')).processes).toEqual([
+      `agent-n3 (pid ${agent.pid}): gone`,
+      `libvirtd-n3 (pid ${libvirtd.pid}): gone`,
+    ]);
   });
 
   it("host-stop as the agent's shutdown command leaves the agent running (it replies, then exits by itself)", async () => {
     const { libvirtd, agent } = upLab();
     const r = await stopLabHost(dir, 'n3', { byAgent: true });
-    expect(r.processes).toEqual([`agent-n3 (pid ${agent.pid}): left to exit by itself`, `libvirtd-n3 (pid ${libvirtd.pid}): stopped`]);
+    expect(r.processes).toEqual([
+      `agent-n3 (pid ${agent.pid}): left to exit by itself`,
+      `libvirtd-n3 (pid ${libvirtd.pid}): stopped`,
+    ]);
     expect(isRunning(agent)).toBe(true);
     // Until the agent has exited, lab status shows it alive on a powered-off host: what runs, not what should.
     expect(formatLabStatus(await labStatus(readLabState(dir)!))).toMatch(/1\/2 processes alive, 1 off with their host/);
@@ -86,28 +116,47 @@ describe('lab host power: host-stop and host-start on the state file', () => {
     spawned.push(agent);
     expect(r.processes).toEqual([`libvirtd-n3 (pid ${again.pid}): running`, `agent-n3 (pid ${agent.pid}): started`]);
     expect(isRunning(agent)).toBe(true);
-    expect(state.processes.map((p) => [p.name, p.pid])).toEqual([['libvirtd-n3', again.pid], ['agent-n3', agent.pid]]);
+    expect(state.processes.map((p) => [p.name, p.pid])).toEqual([
+      ['libvirtd-n3', again.pid],
+      ['agent-n3', agent.pid],
+    ]);
     expect(state.processes.some((p) => p.pid === libvirtd.pid)).toBe(false);
     expect(state.hosts[0]!.poweredOffAt).toBeUndefined();
   });
 
   it('refuses an unknown host, a lab not up, a lab going down (recording nothing more), and a lab without agent commands', async () => {
     upLab();
-    await expect(startLabHost(dir, 'n9')).rejects.toMatchObject({ code: LabErrorCode.UnknownHost, message: 'lab eltest02 has no host n9 (hosts: n3)' });
+    await expect(startLabHost(dir, 'n9')).rejects.toMatchObject({
+      code: LabErrorCode.UnknownHost,
+      message: 'lab eltest02 has no host n9 (hosts: n3)',
+    });
     await updateLabState(dir, (s) => ({ ...s, phase: 'starting' }));
-    await expect(stopLabHost(dir, 'n3')).rejects.toMatchObject({ code: LabErrorCode.HostPower, message: 'lab eltest02 is not up yet: n3 left as it is' });
+    await expect(stopLabHost(dir, 'n3')).rejects.toMatchObject({
+      code: LabErrorCode.HostPower,
+      message: 'lab eltest02 is not up yet: n3 left as it is',
+    });
     await updateLabState(dir, (s) => ({ ...s, phase: 'stopping' }));
-    await expect(startLabHost(dir, 'n3')).rejects.toMatchObject({ code: LabErrorCode.HostPower, message: expect.stringContaining('going down') });
+    await expect(startLabHost(dir, 'n3')).rejects.toMatchObject({
+      code: LabErrorCode.HostPower,
+      message: expect.stringContaining('going down'),
+    });
     const late = sleeper('agent-n3');
-    await expect(recordHostProcess(dir, 'n3', LabRole.Agent, late)).rejects.toMatchObject({ code: LabErrorCode.HostPower });
+    await expect(recordHostProcess(dir, 'n3', LabRole.Agent, late)).rejects.toMatchObject({
+      code: LabErrorCode.HostPower,
+    });
     expect(readLabState(dir)!.processes.some((p) => p.pid === late.pid)).toBe(false);
     await updateLabState(dir, (s) => ({ ...s, phase: 'up', hosts: s.hosts.map(({ agentCommand: _, ...h }) => h) }));
-    await expect(startLabHost(dir, 'n3')).rejects.toMatchObject({ code: LabErrorCode.HostPower, message: expect.stringContaining('no agent command for n3') });
+    await expect(startLabHost(dir, 'n3')).rejects.toMatchObject({
+      code: LabErrorCode.HostPower,
+      message: expect.stringContaining('no agent command for n3'),
+    });
   });
 
   it('the state lock lets concurrent writers lose nothing and takes over a lock whose holder died', async () => {
     upLab();
-    await Promise.all(Array.from({ length: 12 }, (_, i) => updateLabState(dir, (s) => ({ ...s, paths: [...s.paths, `p${i}`] }))));
+    await Promise.all(
+      Array.from({ length: 12 }, (_, i) => updateLabState(dir, (s) => ({ ...s, paths: [...s.paths, `p${i}`] }))),
+    );
     expect([...readLabState(dir)!.paths].sort()).toEqual(Array.from({ length: 12 }, (_, i) => `p${i}`).sort());
     const dead = spawnRecorded('dead', 'true', [], { log: join(dir, 'logs', 'dead.log') });
     await new Promise((r) => dead.child.once('exit', r));
@@ -119,7 +168,14 @@ describe('lab host power: host-stop and host-start on the state file', () => {
 
   it('lab down marks the lab as going down before it removes what is recorded, then removes the state file and the lock', async () => {
     const { libvirtd, agent } = upLab();
-    const down = await labDown(dir, { stopProcess: (p) => stopRecorded(p, 1000), isRunning, stopLibvirtd: async (at) => void (at.process && (await stopRecorded(at.process, 1000))), namespaces: async () => [], deleteNamespace: async () => {}, removePath: async () => {} });
+    const down = await labDown(dir, {
+      stopProcess: (p) => stopRecorded(p, 1000),
+      isRunning,
+      stopLibvirtd: async (at) => void (at.process && (await stopRecorded(at.process, 1000))),
+      namespaces: async () => [],
+      deleteNamespace: async () => {},
+      removePath: async () => {},
+    });
     expect(down?.state.phase).toBe('stopping');
     expect(down?.report.failures).toEqual([]);
     expect(isRunning(agent) || isRunning(libvirtd)).toBe(false);

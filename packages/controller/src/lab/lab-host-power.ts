@@ -22,8 +22,16 @@ function upHost(dir: string, node: string): { state: LabState; host: LabHost } {
   const state = readLabState(dir);
   if (!state) throw new LabError(LabErrorCode.State, `no lab recorded in ${dir}`);
   const host = state.hosts.find((h) => h.node === node);
-  if (!host) throw new LabError(LabErrorCode.UnknownHost, `lab ${state.prefix} has no host ${node} (hosts: ${state.hosts.map((h) => h.node).join(', ')})`);
-  if (state.phase !== 'up') throw new LabError(LabErrorCode.HostPower, `lab ${state.prefix} is ${state.phase === 'starting' ? 'not up yet' : 'going down'}: ${node} left as it is`);
+  if (!host)
+    throw new LabError(
+      LabErrorCode.UnknownHost,
+      `lab ${state.prefix} has no host ${node} (hosts: ${state.hosts.map((h) => h.node).join(', ')})`,
+    );
+  if (state.phase !== 'up')
+    throw new LabError(
+      LabErrorCode.HostPower,
+      `lab ${state.prefix} is ${state.phase === 'starting' ? 'not up yet' : 'going down'}: ${node} left as it is`,
+    );
   return { state, host };
 }
 
@@ -40,7 +48,11 @@ const recordOf = (state: LabState, node: string, role: LabRole): LabProcess | un
  */
 export async function recordHostProcess(dir: string, node: string, role: LabRole, p: RecordedProcess): Promise<void> {
   await updateLabState(dir, (s) => {
-    if (s.phase !== 'up') throw new LabError(LabErrorCode.HostPower, `lab ${s.prefix} is going down: ${p.name} (pid ${p.pid}) not recorded, stopped again`);
+    if (s.phase !== 'up')
+      throw new LabError(
+        LabErrorCode.HostPower,
+        `lab ${s.prefix} is going down: ${p.name} (pid ${p.pid}) not recorded, stopped again`,
+      );
     const kept = s.processes.filter((x) => !(x.role === role && x.node === node && !isRunning(x)));
     return { ...s, processes: [...kept, { ...p, role, node }] };
   });
@@ -66,7 +78,11 @@ const markPoweredOff = (dir: string, node: string, at: number | undefined) =>
 export async function startLabHost(dir: string, node: string): Promise<HostPowerReport> {
   const t0 = performance.now();
   const { state, host } = upHost(dir, node);
-  if (!host.agentCommand) throw new LabError(LabErrorCode.HostPower, `lab ${state.prefix} recorded no agent command for ${node} (made by an older entropy lab up): recreate it`);
+  if (!host.agentCommand)
+    throw new LabError(
+      LabErrorCode.HostPower,
+      `lab ${state.prefix} recorded no agent command for ${node} (made by an older entropy lab up): recreate it`,
+    );
   await markPoweredOff(dir, node, undefined);
   const processes: string[] = [];
 
@@ -74,11 +90,17 @@ export async function startLabHost(dir: string, node: string): Promise<HostPower
   if (daemon) processes.push(outcome(daemon, 'running'));
   else {
     try {
-      const started = await startHostLibvirtd(state.prefix, host, (p) => recordHostProcess(dir, node, LabRole.Libvirtd, p));
+      const started = await startHostLibvirtd(state.prefix, host, (p) =>
+        recordHostProcess(dir, node, LabRole.Libvirtd, p),
+      );
       processes.push(outcome(started.process, 'started'));
     } catch (err) {
       if (err instanceof LabError) throw err;
-      throw new LabError(LabErrorCode.HostPower, `${node}: libvirtd did not start: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+      throw new LabError(
+        LabErrorCode.HostPower,
+        `${node}: libvirtd did not start: ${(err as Error).message.split('\n')[0]}`,
+        { cause: err },
+      );
     }
   }
 
@@ -117,18 +139,34 @@ export async function stopLabHost(dir: string, node: string, opts: StopLabHostOp
   const { state, host } = upHost(dir, node);
   const processes: string[] = [];
   const agent = recordOf(state, node, LabRole.Agent);
-  if (agent && isRunning(agent)) processes.push(outcome(agent, opts.byAgent ? 'left to exit by itself' : await stopRecorded(agent, AGENT_STOP_GRACE_MS)));
+  if (agent && isRunning(agent))
+    processes.push(
+      outcome(agent, opts.byAgent ? 'left to exit by itself' : await stopRecorded(agent, AGENT_STOP_GRACE_MS)),
+    );
   else if (agent) processes.push(outcome(agent, 'gone'));
 
   const daemon = recordOf(state, node, LabRole.Libvirtd);
   const wasRunning = daemon !== undefined && isRunning(daemon);
   try {
-    await stopLibvirtd({ dir: host.libvirtDir, uri: host.uri, ...(daemon ? { process: daemon } : {}), domains: state.guests.map((g) => g.name) });
+    await stopLibvirtd({
+      dir: host.libvirtDir,
+      uri: host.uri,
+      ...(daemon ? { process: daemon } : {}),
+      domains: state.guests.map((g) => g.name),
+    });
   } catch (err) {
-    throw new LabError(LabErrorCode.HostPower, `${node}: libvirtd did not stop: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+    throw new LabError(
+      LabErrorCode.HostPower,
+      `${node}: libvirtd did not stop: ${(err as Error).message.split('\n')[0]}`,
+      { cause: err },
+    );
   }
   if (daemon) {
-    if (isRunning(daemon)) throw new LabError(LabErrorCode.HostPower, `${node}: ${daemon.name} (pid ${daemon.pid}) still runs after SIGKILL`);
+    if (isRunning(daemon))
+      throw new LabError(
+        LabErrorCode.HostPower,
+        `${node}: ${daemon.name} (pid ${daemon.pid}) still runs after SIGKILL`,
+      );
     processes.push(outcome(daemon, wasRunning ? 'stopped' : 'gone'));
   }
   await markPoweredOff(dir, node, Date.now());

@@ -21,12 +21,40 @@ export const HOST_PRIORITY = ['nice', '-n', '-10'] as const;
  * host's libvirtd (it exits by itself once it has replied), the controller boots one by starting
  * its libvirtd and agent again. Both find the lab by its directory.
  */
-export const hostStopCommand = (dir: string) => [process.execPath, ENTROPY_BIN, 'lab', 'host-stop', '{node}', '--dir', dir, '--by-agent'];
-export const hostStartCommand = (dir: string) => [process.execPath, ENTROPY_BIN, 'lab', 'host-start', '{node}', '--dir', dir];
+export const hostStopCommand = (dir: string) => [
+  process.execPath,
+  ENTROPY_BIN,
+  'lab',
+  'host-stop',
+  '{node}',
+  '--dir',
+  dir,
+  '--by-agent',
+];
+export const hostStartCommand = (dir: string) => [
+  process.execPath,
+  ENTROPY_BIN,
+  'lab',
+  'host-start',
+  '{node}',
+  '--dir',
+  dir,
+];
 
 /** A host's libvirtd, as lab up starts it and host-start starts it again (the same directory: a new host UUID, no guest). */
-export function startHostLibvirtd(prefix: string, h: LabHost, started: (p: RecordedProcess) => void | Promise<void>): Promise<Libvirtd> {
-  return startLibvirtd({ dir: h.libvirtDir, name: `libvirtd-${h.node}`, probeQemu: true, host: { ns: h.ns, hostname: `${prefix}-${h.node}` }, detached: true, started });
+export function startHostLibvirtd(
+  prefix: string,
+  h: LabHost,
+  started: (p: RecordedProcess) => void | Promise<void>,
+): Promise<Libvirtd> {
+  return startLibvirtd({
+    dir: h.libvirtDir,
+    name: `libvirtd-${h.node}`,
+    probeQemu: true,
+    host: { ns: h.ns, hostname: `${prefix}-${h.node}` },
+    detached: true,
+    started,
+  });
 }
 
 export interface HostAgentOptions {
@@ -44,10 +72,34 @@ export interface HostAgentOptions {
 export function hostAgentCommand(h: LabHost, o: HostAgentOptions): string[] {
   const path = (...parts: string[]) => join(o.dir, ...parts);
   const args = [
-    AGENT_BIN, '--node', h.node, '--nats', o.natsUrl, '--creds', o.creds, '--driver', 'virsh', '--virsh-uri', h.uri,
-    '--config-dir', path('config'), '--image-dir', path('images'), '--shared-images', '--hosts', o.migration,
-    '--state-dir', path('state', h.node), '--capacity', Object.entries(o.capacity).map(([k, v]) => `${k}=${v}`).join(','),
-    '--status-interval', String(STATUS_PERIOD_MS), '--shutdown-command', JSON.stringify(hostStopCommand(o.dir)),
+    AGENT_BIN,
+    '--node',
+    h.node,
+    '--nats',
+    o.natsUrl,
+    '--creds',
+    o.creds,
+    '--driver',
+    'virsh',
+    '--virsh-uri',
+    h.uri,
+    '--config-dir',
+    path('config'),
+    '--image-dir',
+    path('images'),
+    '--shared-images',
+    '--hosts',
+    o.migration,
+    '--state-dir',
+    path('state', h.node),
+    '--capacity',
+    Object.entries(o.capacity)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(','),
+    '--status-interval',
+    String(STATUS_PERIOD_MS),
+    '--shutdown-command',
+    JSON.stringify(hostStopCommand(o.dir)),
   ];
   // `ip netns exec` and nice exec node: the recorded pid is the agent's.
   return ['ip', 'netns', 'exec', h.ns, ...HOST_PRIORITY, process.execPath, ...args];
@@ -55,5 +107,8 @@ export function hostAgentCommand(h: LabHost, o: HostAgentOptions): string[] {
 
 /** Starts a host's agent from its recorded command line; it outlives the caller. */
 export function spawnHostAgent(dir: string, node: string, command: readonly string[]): RecordedProcess {
-  return spawnRecorded(`agent-${node}`, command[0]!, command.slice(1), { log: join(dir, 'logs', `agent-${node}.log`), detached: true }).process;
+  return spawnRecorded(`agent-${node}`, command[0]!, command.slice(1), {
+    log: join(dir, 'logs', `agent-${node}.log`),
+    detached: true,
+  }).process;
 }

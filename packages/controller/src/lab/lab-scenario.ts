@@ -34,7 +34,10 @@ const VMS = [
  * 4. j3 is stopped and j1 resumes (v3 remotely from n2), unpaused together.
  * Every guest's tick counter must go on through all of it.
  */
-export function labScenario(instanceFile: string, memMiB: number): { instance: Record<string, unknown>; steps: ScenarioStep[] } {
+export function labScenario(
+  instanceFile: string,
+  memMiB: number,
+): { instance: Record<string, unknown>; steps: ScenarioStep[] } {
   const instance = {
     nodes: NODES.map((id) => ({ id, ...SCENARIO_CAPACITY })),
     vms: VMS.map((v) => ({ id: v.id, vjob: v.vjob, cpu: v.cpu, mem: memMiB, state: 'waiting' })),
@@ -44,7 +47,11 @@ export function labScenario(instanceFile: string, memMiB: number): { instance: R
   const steps: ScenarioStep[] = [
     { name: 'start', target: instanceFile, what: 'registers the 9 VMs; boots j1, j2 and j4 (7 guests)' },
     { name: 'sleep-j2', target: 'j2=sleeping', what: "pauses j2's VMs together, then saves them" },
-    { name: 'switch', target: 'j1=sleeping,j2=running,j3=running', what: 'suspends j1, resumes j2 (one remotely), migrates v9 out of the way, runs j3' },
+    {
+      name: 'switch',
+      target: 'j1=sleeping,j2=running,j3=running',
+      what: 'suspends j1, resumes j2 (one remotely), migrates v9 out of the way, runs j3',
+    },
     { name: 'end-j3', target: 'j3=terminated,j1=running', what: 'stops j3, resumes j1 (one remotely)' },
   ];
   return { instance, steps };
@@ -54,7 +61,11 @@ export function labScenario(instanceFile: string, memMiB: number): { instance: R
 export const SCENARIO_END = { j1: 'running', j2: 'running', j3: 'terminated', j4: 'running' } as const;
 
 /** The scenario needs its three nodes, nine guests and the capacity its demands are sized for. */
-export const scenarioFits = (nodes: readonly string[], guests: readonly string[], capacity: Readonly<Record<string, number>>) =>
+export const scenarioFits = (
+  nodes: readonly string[],
+  guests: readonly string[],
+  capacity: Readonly<Record<string, number>>,
+) =>
   nodes.length === NODES.length &&
   NODES.every((n, i) => nodes[i] === n) &&
   VMS.every((v) => guests.includes(v.id)) &&

@@ -46,7 +46,8 @@ async function acquire(file: string): Promise<string> {
       }
       return file;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new LabError(LabErrorCode.State, `${file}: cannot lock (${(err as Error).message})`, { cause: err });
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw new LabError(LabErrorCode.State, `${file}: cannot lock (${(err as Error).message})`, { cause: err });
     }
     let text: string;
     try {
@@ -65,7 +66,8 @@ async function acquire(file: string): Promise<string> {
       }
       continue;
     }
-    if (Date.now() > deadline) throw new LabError(LabErrorCode.State, `${file}: held by pid ${holder[0]} for more than ${LOCK_TIMEOUT_MS} ms`);
+    if (Date.now() > deadline)
+      throw new LabError(LabErrorCode.State, `${file}: held by pid ${holder[0]} for more than ${LOCK_TIMEOUT_MS} ms`);
     await delay(LOCK_RETRY_MS);
   }
 }

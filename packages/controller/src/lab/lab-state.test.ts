@@ -30,13 +30,25 @@ describe('the lab state file', () => {
   const spawned: RecordedProcess[] = [];
   const sleeper = (name: string) => {
     mkdirSync(join(dir, 'logs'), { recursive: true });
-    const { process: p } = spawnRecorded(name, 'sleep', ['600'], { log: join(dir, 'logs', `${name}.log`), detached: true });
+    const { process: p } = spawnRecorded(name, 'sleep', ['600'], {
+      log: join(dir, 'logs', `${name}.log`),
+      detached: true,
+    });
     spawned.push(p);
     return p;
   };
   const starting = (): LabState => ({
-    version: 1, prefix: 'eltest01', dir, createdDir: true, phase: 'starting', startedAt: Date.now(),
-    namespaces: [], processes: [], hosts: [], guests: [], paths: [],
+    version: 1,
+    prefix: 'eltest01',
+    dir,
+    createdDir: true,
+    phase: 'starting',
+    startedAt: Date.now(),
+    namespaces: [],
+    processes: [],
+    hosts: [],
+    guests: [],
+    paths: [],
   });
 
   beforeEach(async () => {
@@ -53,14 +65,25 @@ describe('the lab state file', () => {
     const p = sleeper('agent-n1');
     file.addProcess({ ...p, role: LabRole.Agent, node: 'n1' });
     file.addPath(join(dir, 'images'));
-    expect(readLabState(dir)).toMatchObject({ prefix: 'eltest01', phase: 'starting', namespaces: ['eltest01sw'], processes: [{ name: 'agent-n1', pid: p.pid, role: 'agent', node: 'n1' }], paths: [join(dir, 'images')] });
+    expect(readLabState(dir)).toMatchObject({
+      prefix: 'eltest01',
+      phase: 'starting',
+      namespaces: ['eltest01sw'],
+      processes: [{ name: 'agent-n1', pid: p.pid, role: 'agent', node: 'n1' }],
+      paths: [join(dir, 'images')],
+    });
     expect(existsSync(join(dir, `${LAB_STATE_FILE}.tmp`))).toBe(false);
   });
 
   it('is absent when no lab is recorded, and a malformed one is ENTROPY_LAB_STATE naming the field', () => {
     expect(readLabState(join(dir, 'nothing-here'))).toBeUndefined();
-    writeFileSync(join(dir, LAB_STATE_FILE), JSON.stringify({ ...starting(), processes: [{ name: 'x', role: 'agent', pid: -3, startTime: '1' }] }));
-    expect(() => readLabState(dir)).toThrow(expect.objectContaining({ code: LabErrorCode.State, message: expect.stringContaining('$.processes.0.pid') }));
+    writeFileSync(
+      join(dir, LAB_STATE_FILE),
+      JSON.stringify({ ...starting(), processes: [{ name: 'x', role: 'agent', pid: -3, startTime: '1' }] }),
+    );
+    expect(() => readLabState(dir)).toThrow(
+      expect.objectContaining({ code: LabErrorCode.State, message: expect.stringContaining('$.processes.0.pid') }),
+    );
   });
 
   it('lets lab down remove what a lab up cut short left: recorded processes, the namespaces that exist, paths, then itself', async () => {
@@ -107,8 +130,14 @@ describe('the lab state file', () => {
   });
 
   it('lab down says so and exits 0 when nothing is recorded; lab up refuses a directory that holds a lab', async () => {
-    expect(await labDownCommand({ dir: join(dir, 'none') })).toEqual({ output: `no lab recorded in ${join(dir, 'none')}: nothing to remove`, exitCode: 0 });
+    expect(await labDownCommand({ dir: join(dir, 'none') })).toEqual({
+      output: `no lab recorded in ${join(dir, 'none')}: nothing to remove`,
+      exitCode: 0,
+    });
     LabStateFile.create(starting());
-    await expect(labUp({ dir })).rejects.toMatchObject({ code: LabErrorCode.DirBusy, message: expect.stringContaining('entropy lab down --dir') });
+    await expect(labUp({ dir })).rejects.toMatchObject({
+      code: LabErrorCode.DirBusy,
+      message: expect.stringContaining('entropy lab down --dir'),
+    });
   });
 });

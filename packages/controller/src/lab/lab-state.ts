@@ -6,7 +6,13 @@ import { LabError, LabErrorCode } from './lab-error.ts';
 /** The state file's name in the lab directory. */
 export const LAB_STATE_FILE = 'lab.json';
 
-export const LabRole = { Libvirtd: 'libvirtd', Agent: 'agent', Controller: 'controller', NatsServer: 'nats-server', Relay: 'relay' } as const;
+export const LabRole = {
+  Libvirtd: 'libvirtd',
+  Agent: 'agent',
+  Controller: 'controller',
+  NatsServer: 'nats-server',
+  Relay: 'relay',
+} as const;
 export type LabRole = (typeof LabRole)[keyof typeof LabRole];
 
 const labProcessSchema = z.object({
@@ -37,7 +43,12 @@ const labHostSchema = z.object({
 });
 export type LabHost = z.infer<typeof labHostSchema>;
 
-const labGuestSchema = z.object({ name: z.string(), memMiB: z.number().int().positive(), xml: z.string(), serial: z.string() });
+const labGuestSchema = z.object({
+  name: z.string(),
+  memMiB: z.number().int().positive(),
+  xml: z.string(),
+  serial: z.string(),
+});
 export type LabGuest = z.infer<typeof labGuestSchema>;
 
 /**
@@ -82,14 +93,19 @@ export function readLabState(dir: string): LabState | undefined {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR')
+      return undefined;
     throw new LabError(LabErrorCode.State, `${file}: cannot read (${(err as Error).message})`, { cause: err });
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new LabError(LabErrorCode.State, `${file}: not JSON (${(err as Error).message}); remove what it names by hand`, { cause: err });
+    throw new LabError(
+      LabErrorCode.State,
+      `${file}: not JSON (${(err as Error).message}); remove what it names by hand`,
+      { cause: err },
+    );
   }
   const r = labStateSchema.safeParse(json);
   if (!r.success) {

@@ -8,9 +8,21 @@ import { isRunning } from './recorded-process.ts';
 export interface LabStatus {
   readonly state: LabState;
   /** `off`: not alive, and its host is powered off (`lab host-stop`), as it should be. */
-  readonly processes: readonly { readonly name: string; readonly pid: number; readonly alive: boolean; readonly off: boolean }[];
+  readonly processes: readonly {
+    readonly name: string;
+    readonly pid: number;
+    readonly alive: boolean;
+    readonly off: boolean;
+  }[];
   /** Per host: its namespace, and the domains its libvirtd runs (running or paused), or why it does not answer; when it was powered off. */
-  readonly hosts: readonly { readonly node: string; readonly ns: string; readonly addr: string; readonly nsExists: boolean; readonly domains: readonly string[] | string; readonly poweredOffAt?: number }[];
+  readonly hosts: readonly {
+    readonly node: string;
+    readonly ns: string;
+    readonly addr: string;
+    readonly nsExists: boolean;
+    readonly domains: readonly string[] | string;
+    readonly poweredOffAt?: number;
+  }[];
   /** The controller's view, or why it did not answer. */
   readonly controller: StatusReply | string;
 }
@@ -21,10 +33,21 @@ export async function labStatus(state: LabState): Promise<LabStatus> {
   const hosts = await Promise.all(
     state.hosts.map(async (h) => {
       const domains = await virshAt(h.uri)(['list', '--name'], 10_000).then(
-        (out) => out.split('\n').map((l) => l.trim()).filter(Boolean),
+        (out) =>
+          out
+            .split('\n')
+            .map((l) => l.trim())
+            .filter(Boolean),
         (err: Error) => `libvirtd does not answer (${err.message.split('\n')[0]})`,
       );
-      return { node: h.node, ns: h.ns, addr: h.addr, nsExists: namespaces.has(h.ns), domains, ...(h.poweredOffAt !== undefined ? { poweredOffAt: h.poweredOffAt } : {}) };
+      return {
+        node: h.node,
+        ns: h.ns,
+        addr: h.addr,
+        nsExists: namespaces.has(h.ns),
+        domains,
+        ...(h.poweredOffAt !== undefined ? { poweredOffAt: h.poweredOffAt } : {}),
+      };
     }),
   );
   let controller: StatusReply | string = 'no NATS URL recorded';
@@ -32,7 +55,14 @@ export async function labStatus(state: LabState): Promise<LabStatus> {
     try {
       const nc = await connectNats(labNats(state), 'entropy-lab-status');
       try {
-        controller = await askController(nc, { subjects: subjects(), url: state.nats.url }, 'status', encodeControl('statusRequest', {}), 'statusReply', 3000);
+        controller = await askController(
+          nc,
+          { subjects: subjects(), url: state.nats.url },
+          'status',
+          encodeControl('statusRequest', {}),
+          'statusReply',
+          3000,
+        );
       } finally {
         await nc.close();
       }
@@ -59,23 +89,39 @@ export function formatLabStatus(st: LabStatus): string {
     '',
     'hosts:',
     ...st.hosts.map((h) => {
-      const guests = typeof h.domains === 'string' ? h.domains : h.domains.length === 0 ? 'no guest' : `guests ${h.domains.join(', ')}`;
+      const guests =
+        typeof h.domains === 'string'
+          ? h.domains
+          : h.domains.length === 0
+            ? 'no guest'
+            : `guests ${h.domains.join(', ')}`;
       // A powered-off host's libvirtd does not answer, as it should; one that does is worth saying.
-      const doms = h.poweredOffAt === undefined ? guests : `powered off since ${iso(h.poweredOffAt)}${typeof h.domains === 'string' ? '' : ` (yet its libvirtd answers: ${guests})`}`;
+      const doms =
+        h.poweredOffAt === undefined
+          ? guests
+          : `powered off since ${iso(h.poweredOffAt)}${typeof h.domains === 'string' ? '' : ` (yet its libvirtd answers: ${guests})`}`;
       return `  ${h.node.padEnd(4)} ${h.addr.padEnd(12)} ${h.ns}${h.nsExists ? '' : ' (namespace gone)'}: ${doms}`;
     }),
     '',
     'processes:',
-    ...st.processes.map((p) => `  ${p.name.padEnd(24)} pid ${String(p.pid).padEnd(8)} ${p.alive ? 'alive' : p.off ? 'off (host powered off)' : 'GONE'}`),
+    ...st.processes.map(
+      (p) =>
+        `  ${p.name.padEnd(24)} pid ${String(p.pid).padEnd(8)} ${p.alive ? 'alive' : p.off ? 'off (host powered off)' : 'GONE'}`,
+    ),
     '',
   ];
   if (typeof st.controller === 'string') out.push(`controller: does not answer (${st.controller})`);
   else {
     const nodes = st.controller.nodes;
     const online = nodes.filter((n) => n.liveness === 'online').length;
-    const others = nodes.filter((n) => n.liveness !== 'online').map((n) => `${n.id} ${n.liveness}${n.poweredOff ? ', powered off' : ''}`);
-    out.push(`controller ${st.controller.controller}: ${online}/${nodes.length} nodes online${others.length > 0 ? ` (${others.join('; ')})` : ''}, ${st.controller.vms.length} VMs${st.controller.running ? `, running plan ${st.controller.running}` : ''}`);
-    for (const v of st.controller.vms) out.push(`  ${v.id.padEnd(4)} ${(v.vjob ?? '-').padEnd(4)} ${v.state.padEnd(9)} ${v.host ?? '-'}`);
+    const others = nodes
+      .filter((n) => n.liveness !== 'online')
+      .map((n) => `${n.id} ${n.liveness}${n.poweredOff ? ', powered off' : ''}`);
+    out.push(
+      `controller ${st.controller.controller}: ${online}/${nodes.length} nodes online${others.length > 0 ? ` (${others.join('; ')})` : ''}, ${st.controller.vms.length} VMs${st.controller.running ? `, running plan ${st.controller.running}` : ''}`,
+    );
+    for (const v of st.controller.vms)
+      out.push(`  ${v.id.padEnd(4)} ${(v.vjob ?? '-').padEnd(4)} ${v.state.padEnd(9)} ${v.host ?? '-'}`);
   }
   return out.join('\n');
 }

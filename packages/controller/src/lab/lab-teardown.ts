@@ -59,15 +59,24 @@ export async function teardownLab(state: LabState, ops: TeardownOps = systemTear
     state.hosts.map(async (h) => {
       const daemon = state.processes.find((p) => p.role === LabRole.Libvirtd && p.node === h.node);
       try {
-        await ops.stopLibvirtd({ dir: h.libvirtDir, uri: h.uri, ...(daemon ? { process: daemon } : {}), domains: state.guests.map((g) => g.name) });
-        if (daemon) processes.push(`${daemon.name} (${daemon.pid}): ${ops.isRunning(daemon) ? 'still running' : 'stopped'}`);
+        await ops.stopLibvirtd({
+          dir: h.libvirtDir,
+          uri: h.uri,
+          ...(daemon ? { process: daemon } : {}),
+          domains: state.guests.map((g) => g.name),
+        });
+        if (daemon)
+          processes.push(`${daemon.name} (${daemon.pid}): ${ops.isRunning(daemon) ? 'still running' : 'stopped'}`);
       } catch (err) {
         failures.push(`libvirtd of ${h.node}: ${(err as Error).message}`);
       }
     }),
   );
   // A libvirtd recorded before its host entry (a crash in between) has no host: stop it by identity alone.
-  for (const p of state.processes.filter((p) => p.role === LabRole.Libvirtd && !state.hosts.some((h) => h.node === p.node))) await stop(p);
+  for (const p of state.processes.filter(
+    (p) => p.role === LabRole.Libvirtd && !state.hosts.some((h) => h.node === p.node),
+  ))
+    await stop(p);
   for (const p of state.processes) if (ops.isRunning(p)) failures.push(`${p.name} (${p.pid}) still runs`);
 
   const namespaces: string[] = [];
@@ -106,7 +115,10 @@ export async function teardownLab(state: LabState, ops: TeardownOps = systemTear
  * host-start running meanwhile (the controller booting a node) records nothing more and stops what
  * it had spawned; then everything recorded until then is removed. Undefined when no lab is recorded.
  */
-export async function labDown(dir: string, ops: TeardownOps = systemTeardownOps): Promise<{ state: LabState; report: TeardownReport } | undefined> {
+export async function labDown(
+  dir: string,
+  ops: TeardownOps = systemTeardownOps,
+): Promise<{ state: LabState; report: TeardownReport } | undefined> {
   if (!readLabState(dir)) return undefined;
   const state = await updateLabState(dir, (s) => ({ ...s, phase: 'stopping' }));
   return { state, report: await teardownLab(state, ops) };

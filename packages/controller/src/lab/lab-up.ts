@@ -22,7 +22,13 @@ import { createNamespaceHosts } from './netns-hosts.ts';
 import { labUnavailableReason } from './prerequisites.ts';
 import { isRunning, processStartTime, type RecordedProcess, spawnRecorded } from './recorded-process.ts';
 
-import { DEFAULT_GUEST_MEM_MIB, DEFAULT_LAB_CAPACITY, DEFAULT_LAB_DIR, DEFAULT_LAB_GUESTS, DEFAULT_LAB_HOSTS } from './lab-defaults.ts';
+import {
+  DEFAULT_GUEST_MEM_MIB,
+  DEFAULT_LAB_CAPACITY,
+  DEFAULT_LAB_DIR,
+  DEFAULT_LAB_GUESTS,
+  DEFAULT_LAB_HOSTS,
+} from './lab-defaults.ts';
 
 export { DEFAULT_GUEST_MEM_MIB, DEFAULT_LAB_CAPACITY, DEFAULT_LAB_DIR, DEFAULT_LAB_GUESTS, DEFAULT_LAB_HOSTS };
 
@@ -106,10 +112,21 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
   // Unique per lab: namespace and host names carry it, so two labs or a test run never meet.
   const prefix = `el${randomBytes(3).toString('hex')}`;
   const file = LabStateFile.create({
-    version: 1, prefix, dir, createdDir, phase: 'starting', startedAt: Date.now(),
-    namespaces: [], processes: [], hosts: [], guests: [], paths: [], capacity: { ...capacity },
+    version: 1,
+    prefix,
+    dir,
+    createdDir,
+    phase: 'starting',
+    startedAt: Date.now(),
+    namespaces: [],
+    processes: [],
+    hosts: [],
+    guests: [],
+    paths: [],
+    capacity: { ...capacity },
   });
-  const record = (role: LabRole, node?: string) => (p: RecordedProcess) => file.addProcess({ ...p, role, ...(node ? { node } : {}) });
+  const record = (role: LabRole, node?: string) => (p: RecordedProcess) =>
+    file.addProcess({ ...p, role, ...(node ? { node } : {}) });
   const path = (...parts: string[]) => join(dir, ...parts);
   const mkdirRecorded = (name: string) => {
     file.addPath(path(name));
@@ -118,40 +135,63 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
   };
 
   try {
-    for (const d of ['hosts', 'images', 'config', 'serial', 'state', 'logs', 'relay', 'nats', 'scenario']) mkdirRecorded(d);
+    for (const d of ['hosts', 'images', 'config', 'serial', 'state', 'logs', 'relay', 'nats', 'scenario'])
+      mkdirRecorded(d);
     say('guest image (built once, checked against its checksums)...');
     const image = await guestImage(opts.guestCache ?? DEFAULT_GUEST_CACHE);
     file.update((s) => ({ ...s, image: { kernel: image.kernel, initrd: image.initrd, sha256: { ...image.sha256 } } }));
 
     say(`${hostCount} namespace hosts on a private bridge...`);
     const net = await createNamespaceHosts(prefix, nodes, { beforeCreate: (ns) => file.addNamespace(ns) });
-    const hosts = nodes.map((node, i) => ({ node, ns: net.hosts[i]!.ns, addr: net.hosts[i]!.addr, libvirtDir: path('hosts', node), uri: libvirtUri(path('hosts', node)) }));
+    const hosts = nodes.map((node, i) => ({
+      node,
+      ns: net.hosts[i]!.ns,
+      addr: net.hosts[i]!.addr,
+      libvirtDir: path('hosts', node),
+      uri: libvirtUri(path('hosts', node)),
+    }));
     // Recorded before the daemons start: lab down finds their guests by these directories.
     file.update((s) => ({ ...s, hosts }));
 
     say('libvirtd on every host (TCP listen, its own host UUID, /dev/kvm hidden)...');
-    await Promise.all(
-      hosts.map((h) => startHostLibvirtd(prefix, h, record(LabRole.Libvirtd, h.node))),
-    );
+    await Promise.all(hosts.map((h) => startHostLibvirtd(prefix, h, record(LabRole.Libvirtd, h.node))));
 
     // The switch's namespace is the lab's service host, on the bridge: the agents reach nats-server
     // over the bridge as they would over a network (no relay on their path: each hop a relay adds
     // is one more process to wake on a loaded machine, and skews a vjob's pauses); the machine's
     // own namespace reaches it through a relay, for the user's commands.
-    say('nats-server with JetStream and the controller on the bridge, a relay to it on this machine\'s loopback...');
+    say("nats-server with JetStream and the controller on the bridge, a relay to it on this machine's loopback...");
     const natsHost = { host: net.switchAddr, port: 4222 };
     const hostUrl = `nats://${natsHost.host}:${natsHost.port}`;
     // The production configuration, with this lab's own credentials: each process its role's rights only.
-    const auth = await writeNatsConfig({ nodes: hosts.map((h) => h.node), out: path('nats', 'nats-server.conf'), storeDir: path('nats', 'js'), nkeys: true });
+    const auth = await writeNatsConfig({
+      nodes: hosts.map((h) => h.node),
+      out: path('nats', 'nats-server.conf'),
+      storeDir: path('nats', 'js'),
+      nkeys: true,
+    });
     await startNatsServer({
       config: auth.configs[0],
       dir: path('nats'),
       detached: true,
       netns: net.switchNs,
       listen: natsHost,
-      started: (pid) => file.addProcess({ name: 'nats-server', role: LabRole.NatsServer, pid, startTime: processStartTime(pid) ?? '?', log: path('nats', 'server.log') }),
+      started: (pid) =>
+        file.addProcess({
+          name: 'nats-server',
+          role: LabRole.NatsServer,
+          pid,
+          startTime: processStartTime(pid) ?? '?',
+          log: path('nats', 'server.log'),
+        }),
     });
-    const exposed = await exposeOnLoopback({ dir: path('relay'), ns: net.switchNs, target: natsHost, detached: true, started: record(LabRole.Relay) });
+    const exposed = await exposeOnLoopback({
+      dir: path('relay'),
+      ns: net.switchNs,
+      target: natsHost,
+      detached: true,
+      started: record(LabRole.Relay),
+    });
     const url = `nats://127.0.0.1:${exposed.port}`;
     const operator = auth.creds(OPERATOR_USER);
     file.update((s) => ({ ...s, nats: { url, hostUrl, creds: operator } }));
@@ -161,10 +201,32 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
     // fcfs sizes VMs by their declared demand: the measured CPU of TCG guests says nothing about the
     // scenario's demands, and measured sizing would plan another switch than the one described.
     const controllerArgs = [
-      'controller', '--nats', hostUrl, '--creds', auth.creds(CONTROLLER_USER), '--queue-store', 'kv', '--policy', 'fcfs', '--status-period', String(OFFLINE_PERIOD_MS), '--cost-model', costModel,
-      '--group-lead', String(GROUP_LEAD_MS), '--boot-command', JSON.stringify(hostStartCommand(dir)), '--boot-timeout', String(BOOT_TIMEOUT_MS),
+      'controller',
+      '--nats',
+      hostUrl,
+      '--creds',
+      auth.creds(CONTROLLER_USER),
+      '--queue-store',
+      'kv',
+      '--policy',
+      'fcfs',
+      '--status-period',
+      String(OFFLINE_PERIOD_MS),
+      '--cost-model',
+      costModel,
+      '--group-lead',
+      String(GROUP_LEAD_MS),
+      '--boot-command',
+      JSON.stringify(hostStartCommand(dir)),
+      '--boot-timeout',
+      String(BOOT_TIMEOUT_MS),
     ];
-    const controller = spawnRecorded('controller', 'ip', ['netns', 'exec', net.switchNs, process.execPath, ENTROPY_BIN, ...controllerArgs], { log: path('logs', 'controller.log'), detached: true });
+    const controller = spawnRecorded(
+      'controller',
+      'ip',
+      ['netns', 'exec', net.switchNs, process.execPath, ENTROPY_BIN, ...controllerArgs],
+      { log: path('logs', 'controller.log'), detached: true },
+    );
     record(LabRole.Controller)(controller.process);
 
     for (const g of guests) {
@@ -177,7 +239,13 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
     say(`an entropy-agent --driver virsh in every host...`);
     const migration = hosts.map((h) => `${h.node}=${h.addr}`).join(',');
     for (const h of hosts) {
-      const agentCommand = hostAgentCommand(h, { dir, natsUrl: hostUrl, creds: auth.creds(agentUser(h.node)), migration, capacity });
+      const agentCommand = hostAgentCommand(h, {
+        dir,
+        natsUrl: hostUrl,
+        creds: auth.creds(agentUser(h.node)),
+        migration,
+        capacity,
+      });
       file.update((s) => ({ ...s, hosts: s.hosts.map((x) => (x.node === h.node ? { ...x, agentCommand } : x)) }));
       record(LabRole.Agent, h.node)(spawnHostAgent(dir, h.node, agentCommand));
     }
@@ -196,15 +264,23 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
     return { state: file.current, ...(scenario ? { scenario } : {}), upMs: performance.now() - t0 };
   } catch (err) {
     const report = await teardownLab(file.current);
-    const left = report.failures.length > 0 ? `; could not remove: ${report.failures.join('; ')} (see ${file.file})` : '; what had started was removed';
-    throw new LabError(LabErrorCode.StartFailed, `lab up failed: ${(err as Error).message.split('\n')[0]}${left}`, { cause: err });
+    const left =
+      report.failures.length > 0
+        ? `; could not remove: ${report.failures.join('; ')} (see ${file.file})`
+        : '; what had started was removed';
+    throw new LabError(LabErrorCode.StartFailed, `lab up failed: ${(err as Error).message.split('\n')[0]}${left}`, {
+      cause: err,
+    });
   }
 }
 
 function refuseRecordedLab(dir: string): void {
   const recorded = readLabState(dir);
   if (recorded) {
-    throw new LabError(LabErrorCode.DirBusy, `${dir} holds lab ${recorded.prefix} (${{ up: 'up', starting: 'left half made', stopping: 'left half removed' }[recorded.phase]}): run \`entropy lab down --dir ${dir}\` first, or give another --dir`);
+    throw new LabError(
+      LabErrorCode.DirBusy,
+      `${dir} holds lab ${recorded.prefix} (${{ up: 'up', starting: 'left half made', stopping: 'left half removed' }[recorded.phase]}): run \`entropy lab down --dir ${dir}\` first, or give another --dir`,
+    );
   }
 }
 
@@ -215,7 +291,8 @@ function claimDir(dir: string): boolean {
     mkdirSync(dir, { recursive: true });
     return true;
   }
-  if (readdirSync(dir).length > 0) throw new LabError(LabErrorCode.DirBusy, `${dir} exists and is not empty: give an empty or new --dir`);
+  if (readdirSync(dir).length > 0)
+    throw new LabError(LabErrorCode.DirBusy, `${dir} exists and is not empty: give an empty or new --dir`);
   return false;
 }
 
@@ -237,7 +314,10 @@ async function untilHostsOnline(state: LabState, timeoutMs: number): Promise<Sta
       } catch {
         // the controller may not answer yet
       }
-      if (Date.now() > deadline) throw new Error(`${online}/${state.hosts.length} hosts online after ${timeoutMs} ms; logs in ${join(state.dir, 'logs')}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `${online}/${state.hosts.length} hosts online after ${timeoutMs} ms; logs in ${join(state.dir, 'logs')}`,
+        );
       await delay(250);
     }
   } finally {

@@ -52,13 +52,20 @@ export interface LibvirtdOptions {
 const LIBVIRTD = 'libvirtd --pid-file /run/libvirt/libvirtd.pid';
 
 /** The private directories bind-mounted over the system ones inside the daemon's mount namespace. */
-const PRIVATE_DIRS = { etc: '/etc/libvirt', run: '/run/libvirt', lib: '/var/lib/libvirt', cache: '/var/cache/libvirt', log: '/var/log/libvirt' } as const;
+const PRIVATE_DIRS = {
+  etc: '/etc/libvirt',
+  run: '/run/libvirt',
+  lib: '/var/lib/libvirt',
+  cache: '/var/cache/libvirt',
+  log: '/var/log/libvirt',
+} as const;
 
 /** The URI of the daemon whose directory is `dir`, through its unix socket. */
 export const libvirtUri = (dir: string) => `qemu:///system?socket=${join(dir, 'run', 'libvirt-sock')}`;
 
 export function virshAt(uri: string) {
-  return async (args: readonly string[], timeoutMs = 60_000) => (await exec('virsh', ['-c', uri, ...args], { timeout: timeoutMs, killSignal: 'SIGKILL' })).stdout;
+  return async (args: readonly string[], timeoutMs = 60_000) =>
+    (await exec('virsh', ['-c', uri, ...args], { timeout: timeoutMs, killSignal: 'SIGKILL' })).stdout;
 }
 
 /**
@@ -98,7 +105,10 @@ export async function startLibvirtd(opts: LibvirtdOptions = {}): Promise<Libvirt
     );
     if (opts.host) {
       // Two daemons with the same host UUID or hostname refuse to migrate to each other ("the same host").
-      await appendFile(join(dir, 'etc/libvirtd.conf'), `\nlisten_tcp = 1\nlisten_tls = 0\nauth_tcp = "none"\nhost_uuid = "${randomUUID()}"\n`);
+      await appendFile(
+        join(dir, 'etc/libvirtd.conf'),
+        `\nlisten_tcp = 1\nlisten_tls = 0\nauth_tcp = "none"\nhost_uuid = "${randomUUID()}"\n`,
+      );
     }
     for (const d of ['run', 'lib', 'cache', 'log/qemu']) await mkdir(join(dir, d), { recursive: true });
     await writeFile(join(dir, 'nokvm'), '');
@@ -114,22 +124,44 @@ export async function startLibvirtd(opts: LibvirtdOptions = {}): Promise<Libvirt
     // The target directories must exist before unsharing: create them in the machine's namespace (empty, harmless).
     for (const target of Object.values(PRIVATE_DIRS)) await mkdir(target, { recursive: true });
     const [cmd, ...args] = opts.host
-      ? ['ip', 'netns', 'exec', opts.host.ns, 'unshare', '--mount', '--uts', '--propagation', 'private', 'sh', '-c', script]
+      ? [
+          'ip',
+          'netns',
+          'exec',
+          opts.host.ns,
+          'unshare',
+          '--mount',
+          '--uts',
+          '--propagation',
+          'private',
+          'sh',
+          '-c',
+          script,
+        ]
       : ['unshare', '--mount', '--net', '--propagation', 'private', 'sh', '-c', script];
     // `ip netns exec`, unshare and sh all exec the next program: the recorded pid is libvirtd's.
-    daemon = spawnRecorded(opts.name ?? 'libvirtd', cmd!, args, { log, ...(opts.detached ? { detached: true } : {}) }).process;
+    daemon = spawnRecorded(opts.name ?? 'libvirtd', cmd!, args, {
+      log,
+      ...(opts.detached ? { detached: true } : {}),
+    }).process;
     await opts.started?.(daemon);
     const deadline = Date.now() + (opts.startTimeoutMs ?? 30_000);
     for (;;) {
       const ready = await access(join(dir, 'run', 'libvirt-sock')).then(
-        () => virsh(['list', '--all'], 10_000).then(() => true, () => false),
+        () =>
+          virsh(['list', '--all'], 10_000).then(
+            () => true,
+            () => false,
+          ),
         () => false,
       );
       if (ready) break;
       const gone = !isRunning(daemon);
       if (gone || Date.now() > deadline) {
         const tail = (await readFile(log, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join('\n');
-        throw new Error(`${gone ? 'libvirtd exited' : `libvirtd did not answer within ${opts.startTimeoutMs ?? 30_000} ms`}; log ${log}:\n${tail}`);
+        throw new Error(
+          `${gone ? 'libvirtd exited' : `libvirtd did not answer within ${opts.startTimeoutMs ?? 30_000} ms`}; log ${log}:\n${tail}`,
+        );
       }
       await delay(100);
     }
@@ -174,7 +206,11 @@ export interface LibvirtdAt {
 export async function stopLibvirtd(at: LibvirtdAt): Promise<void> {
   const virsh = virshAt(at.uri);
   if (at.process && isRunning(at.process)) {
-    const names = async (args: string[]) => (await virsh(['list', '--name', ...args], 30_000).catch(() => '')).split('\n').map((l) => l.trim()).filter(Boolean);
+    const names = async (args: string[]) =>
+      (await virsh(['list', '--name', ...args], 30_000).catch(() => ''))
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean);
     const running = await names([]);
     await Promise.all(running.map((name) => virsh(['destroy', name], 30_000).catch(() => {})));
     // Persistent ones (a test's define); transient domains are gone once destroyed.
@@ -185,7 +221,8 @@ export async function stopLibvirtd(at: LibvirtdAt): Promise<void> {
   const qemuRun = join(at.dir, 'run', 'qemu');
   for (const f of (await readdir(qemuRun).catch(() => [] as string[])).filter((n) => n.endsWith('.pid'))) {
     const pid = Number((await readFile(join(qemuRun, f), 'utf8').catch(() => '')).trim());
-    const cmdline = Number.isInteger(pid) && pid > 1 ? await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '') : '';
+    const cmdline =
+      Number.isInteger(pid) && pid > 1 ? await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '') : '';
     // Only the QEMU of that very domain: a pid reused since would have another command line.
     if (cmdline.includes('qemu-system') && cmdline.includes(`guest=${f.slice(0, -'.pid'.length)}`)) {
       try {

@@ -37,13 +37,22 @@ interface RelayOptions {
 }
 
 /** Starts relays one after the other (each ready before the next); on a failure stops those started. */
-async function startRelays(opts: RelayOptions, relays: readonly { name: string; ns?: string; args: readonly string[] }[]): Promise<{ ports: number[]; processes: RecordedProcess[] }> {
+async function startRelays(
+  opts: RelayOptions,
+  relays: readonly { name: string; ns?: string; args: readonly string[] }[],
+): Promise<{ ports: number[]; processes: RecordedProcess[] }> {
   const processes: RecordedProcess[] = [];
   const ports: number[] = [];
   try {
     for (const r of relays) {
       const log = join(opts.dir, `${r.name}.log`);
-      const [file, ...rest] = [...(r.ns ? ['ip', 'netns', 'exec', r.ns] : []), process.execPath, '-e', RELAY, ...r.args];
+      const [file, ...rest] = [
+        ...(r.ns ? ['ip', 'netns', 'exec', r.ns] : []),
+        process.execPath,
+        '-e',
+        RELAY,
+        ...r.args,
+      ];
       const { process: p } = spawnRecorded(r.name, file!, rest, { log, ...(opts.detached ? { detached: true } : {}) });
       processes.push(p);
       await opts.started?.(p);

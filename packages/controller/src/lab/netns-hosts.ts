@@ -39,7 +39,11 @@ const SWITCH_ADDR = '10.200.0.1';
  * address; names carry the caller's prefix, so parallel labs and test runs do not collide (their
  * bridges and hosts live in their own namespaces, so the same addresses do not meet).
  */
-export async function createNamespaceHosts(prefix: string, names: readonly string[], opts: NamespaceHostsOptions = {}): Promise<NamespaceHosts> {
+export async function createNamespaceHosts(
+  prefix: string,
+  names: readonly string[],
+  opts: NamespaceHostsOptions = {},
+): Promise<NamespaceHosts> {
   const created: string[] = [];
   const remove = async () => {
     for (const ns of created.reverse()) await deleteNamespace(ns).catch(() => {});
@@ -85,5 +89,8 @@ export async function deleteNamespace(ns: string): Promise<void> {
 /** The network namespaces of the machine (`ip netns list`), names only. */
 export async function listNamespaces(): Promise<string[]> {
   const { stdout } = await ip(['netns', 'list']);
-  return stdout.split('\n').map((l) => l.trim().split(' ')[0]!).filter(Boolean);
+  return stdout
+    .split('\n')
+    .map((l) => l.trim().split(' ')[0]!)
+    .filter(Boolean);
 }

@@ -3,7 +3,8 @@ import { promisify } from 'node:util';
 
 const exec = promisify(execFile);
 
-const INSTALL = 'run `bash scripts/setup.sh --test` as root (it installs libvirt-daemon-system, libvirt-clients, qemu-system-x86, qemu-utils, cpio, busybox-static, iproute2, nats-server)';
+const INSTALL =
+  'run `bash scripts/setup.sh --test` as root (it installs libvirt-daemon-system, libvirt-clients, qemu-system-x86, qemu-utils, cpio, busybox-static, iproute2, nats-server)';
 
 async function missing(bins: readonly string[]): Promise<string | undefined> {
   for (const bin of bins) {
@@ -28,7 +29,8 @@ export async function libvirtUnavailableReason(): Promise<string | undefined> {
 
 /** Why `entropy lab up` cannot run here: libvirtd's needs, plus network namespaces and a nats-server. */
 export async function labUnavailableReason(): Promise<string | undefined> {
-  if (process.getuid?.() !== 0) return 'not root: the lab creates network namespaces and runs libvirtd and QEMU, which need root';
+  if (process.getuid?.() !== 0)
+    return 'not root: the lab creates network namespaces and runs libvirtd and QEMU, which need root';
   const why = await libvirtUnavailableReason();
   if (why !== undefined) return why;
   const bin = await missing(['ip', 'nats-server', 'sha256sum']);

@@ -40,7 +40,10 @@ export function isRunning(p: Pick<RecordedProcess, 'pid' | 'startTime'>): boolea
 export type StopOutcome = 'gone' | 'stopped' | 'killed';
 
 /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. Signals only the recorded process. */
-export async function stopRecorded(p: Pick<RecordedProcess, 'pid' | 'startTime'>, graceMs = 10_000): Promise<StopOutcome> {
+export async function stopRecorded(
+  p: Pick<RecordedProcess, 'pid' | 'startTime'>,
+  graceMs = 10_000,
+): Promise<StopOutcome> {
   if (!isRunning(p)) return 'gone';
   signal(p.pid, 'SIGTERM');
   if (await exitWithin(p, graceMs)) return 'stopped';
@@ -81,11 +84,20 @@ export interface SpawnRecordedOptions {
  * Spawns a process and reads its identity at once. Commands that exec the next program (`ip netns
  * exec`, `unshare`, `sh -c 'exec ...'`) keep the pid, so the recorded process is the final one.
  */
-export function spawnRecorded(name: string, file: string, args: readonly string[], opts: SpawnRecordedOptions): { process: RecordedProcess; child: ChildProcess } {
+export function spawnRecorded(
+  name: string,
+  file: string,
+  args: readonly string[],
+  opts: SpawnRecordedOptions,
+): { process: RecordedProcess; child: ChildProcess } {
   const fd = openSync(opts.log, 'a');
   let child: ChildProcess;
   try {
-    child = spawn(file, args, { stdio: ['ignore', fd, fd], detached: opts.detached === true, env: opts.env ?? process.env });
+    child = spawn(file, args, {
+      stdio: ['ignore', fd, fd],
+      detached: opts.detached === true,
+      env: opts.env ?? process.env,
+    });
   } finally {
     closeSync(fd);
   }

@@ -4,9 +4,20 @@ import { ClusterMonitor } from './cluster-monitor.ts';
 import { MemoryRegistry } from './vm-registry.ts';
 
 const status = (node: string, seq: number, vms: VMStatus[], ts = seq): NodeStatus => ({
-  node, seq, ts, driver: 'sim', capacity: { cpu: 4, mem: 4096 }, vms, inFlight: 0,
+  node,
+  seq,
+  ts,
+  driver: 'sim',
+  capacity: { cpu: 4, mem: 4096 },
+  vms,
+  inFlight: 0,
 });
-const vm = (id: string, host: string, state: VMStatus['state'] = 'running', extra: Partial<VMStatus> = {}): VMStatus => ({ id, host, state, ...extra });
+const vm = (
+  id: string,
+  host: string,
+  state: VMStatus['state'] = 'running',
+  extra: Partial<VMStatus> = {},
+): VMStatus => ({ id, host, state, ...extra });
 
 function registry() {
   const r = new MemoryRegistry();
@@ -59,7 +70,8 @@ describe('ClusterMonitor', () => {
     m.observeStatus(status('n2', 0, [vm('v2', 'n2'), vm('v3', 'n2', 'sleeping')]), 0);
     expect(m.sweep(0)).toEqual({ wentOffline: [], cameOnline: ['n1', 'n2'], forgotten: [] });
     // n2 keeps publishing; n1 falls silent after t=0.
-    for (let t = 1000; t <= 3000; t += 1000) m.observeStatus(status('n2', t / 1000, [vm('v2', 'n2'), vm('v3', 'n2', 'sleeping')]), t);
+    for (let t = 1000; t <= 3000; t += 1000)
+      m.observeStatus(status('n2', t / 1000, [vm('v2', 'n2'), vm('v3', 'n2', 'sleeping')]), t);
     expect(m.livenessOf('n1', 3000)).toBe('online');
     expect(m.sweep(3000).wentOffline).toEqual([]);
     expect(m.livenessOf('n1', 3001)).toBe('offline');
@@ -90,14 +102,23 @@ describe('ClusterMonitor', () => {
 
   it('excludes crashed and unmanaged VMs; an unmanaged running VM still takes room on its node', () => {
     const m = new ClusterMonitor({ periodMs: 1000 });
-    m.observeStatus(status('n1', 0, [vm('v1', 'n1', 'crashed'), vm('x', 'n1', 'running', { cpu: 1, mem: 1000 }), vm('v2', 'n1', 'running', { vjob: 'jx', demand: { cpu: 1, mem: 100 } })]), 0);
+    m.observeStatus(
+      status('n1', 0, [
+        vm('v1', 'n1', 'crashed'),
+        vm('x', 'n1', 'running', { cpu: 1, mem: 1000 }),
+        vm('v2', 'n1', 'running', { vjob: 'jx', demand: { cpu: 1, mem: 100 } }),
+      ]),
+      0,
+    );
     const view = m.view(0);
     expect(view.excluded).toEqual([
       { vm: 'v1', node: 'n1', reason: 'unmanaged' },
       { vm: 'x', node: 'n1', reason: 'unmanaged' },
     ]);
     expect(view.configuration.nodes[0]!.capacity).toEqual({ cpu: 3, mem: 3096 });
-    expect(view.configuration.vms).toEqual([{ id: 'v2', vjob: 'jx', demand: { cpu: 1, mem: 100 }, state: 'running', host: 'n1' }]);
+    expect(view.configuration.vms).toEqual([
+      { id: 'v2', vjob: 'jx', demand: { cpu: 1, mem: 100 }, state: 'running', host: 'n1' },
+    ]);
     const withRegistry = m.view(0, registry());
     expect(withRegistry.excluded).toContainEqual({ vm: 'v1', vjob: 'j1', node: 'n1', reason: 'crashed' });
   });
@@ -115,10 +136,23 @@ describe('ClusterMonitor', () => {
       vjobs: [{ id: 'ja', vms: ['a1', 'a2', 'a3', 'a4'], priority: 0, submittedAt: 0 }],
     });
     const m = new ClusterMonitor({ periodMs: 1000 });
-    const n1 = { ...status('n1', 0, [vm('a1', 'n1', 'running', { cpu: 0.1, mem: 100 }), vm('a2', 'n1', 'paused', { cpu: 0.5, mem: 700 })]), capacity: { cpu: 4, mem: 4096, gpu: 2 } };
+    const n1 = {
+      ...status('n1', 0, [
+        vm('a1', 'n1', 'running', { cpu: 0.1, mem: 100 }),
+        vm('a2', 'n1', 'paused', { cpu: 0.5, mem: 700 }),
+      ]),
+      capacity: { cpu: 4, mem: 4096, gpu: 2 },
+    };
     m.observeStatus(n1, 0);
     // a3 crashed: the whole vjob is left out of planning, yet a1 and a2 hold n1 whole; a4's image takes no room.
-    m.observeStatus(status('n2', 0, [vm('a3', 'n2', 'crashed'), vm('a4', 'n2', 'sleeping'), vm('b1', 'n2', 'running', { vjob: 'jb', cpu: 3, mem: 1000 })]), 0);
+    m.observeStatus(
+      status('n2', 0, [
+        vm('a3', 'n2', 'crashed'),
+        vm('a4', 'n2', 'sleeping'),
+        vm('b1', 'n2', 'running', { vjob: 'jb', cpu: 3, mem: 1000 }),
+      ]),
+      0,
+    );
     const view = m.view(0, r);
     expect(view.excluded.map((e) => [e.vm, e.reason])).toEqual([
       ['a1', 'vjob-incomplete'],
@@ -132,7 +166,9 @@ describe('ClusterMonitor', () => {
       { id: 'n2', capacity: { cpu: 4, mem: 4096 }, state: 'online' },
     ]);
     // b1 is planned: the engine counts it, the view's capacity does not.
-    expect(view.configuration.vms).toEqual([{ id: 'b1', vjob: 'jb', demand: { cpu: 3, mem: 1000 }, state: 'running', host: 'n2' }]);
+    expect(view.configuration.vms).toEqual([
+      { id: 'b1', vjob: 'jb', demand: { cpu: 3, mem: 1000 }, state: 'running', host: 'n2' },
+    ]);
     // A VM of no known demand counts at its measured use.
     r.vms.delete('a2');
     const unknownDemand = m.view(0, r);
@@ -157,7 +193,8 @@ describe('ClusterMonitor', () => {
   it("shows where the controller's own actions left VMs until the nodes' next statuses say more", () => {
     const m = new ClusterMonitor({ periodMs: 1000 });
     const r = registry();
-    const place = (at: number) => Object.fromEntries(m.view(at, r).configuration.vms.map((v) => [v.id, [v.state, v.host ?? null]]));
+    const place = (at: number) =>
+      Object.fromEntries(m.view(at, r).configuration.vms.map((v) => [v.id, [v.state, v.host ?? null]]));
     m.observeStatus(status('n1', 0, [vm('v1', 'n1')]), 0);
     m.observeStatus(status('n2', 0, [vm('v2', 'n2'), vm('v3', 'n2', 'sleeping')]), 0);
     m.observeStatus(status('n3', 0, []), 0);
@@ -165,7 +202,12 @@ describe('ClusterMonitor', () => {
     m.observeResult('v1', { state: 'running', host: 'n3' }, 100);
     m.observeResult('v2', { state: 'sleeping', host: 'n2' }, 100);
     m.observeResult('v4', { state: 'running', host: 'n1' }, 100);
-    expect(place(150)).toEqual({ v1: ['running', 'n3'], v2: ['sleeping', 'n2'], v3: ['sleeping', 'n2'], v4: ['running', 'n1'] });
+    expect(place(150)).toEqual({
+      v1: ['running', 'n3'],
+      v2: ['sleeping', 'n2'],
+      v3: ['sleeping', 'n2'],
+      v4: ['running', 'n1'],
+    });
     // A newer status wins over a result, even one that contradicts it; an older one does not.
     m.observeStatus(status('n3', 1, [vm('v1', 'n3', 'paused')]), 200);
     m.observeStatus(status('n2', 1, [vm('v2', 'n2', 'running'), vm('v3', 'n2', 'sleeping')], 50), 90);
@@ -190,9 +232,15 @@ describe('ClusterMonitor', () => {
     expect(m.view(3100, r).configuration.vms.find((v) => v.id === 'v4')).toMatchObject({ state: 'waiting' });
   });
 
-  it('takes a node powered off by a plan offline at once, ignores its old agent, and brings it back with a new agent\'s hello and status', () => {
+  it("takes a node powered off by a plan offline at once, ignores its old agent, and brings it back with a new agent's hello and status", () => {
     const m = new ClusterMonitor({ periodMs: 1000 });
-    const hello = (startedAt: number, pid: number) => ({ node: 'n3', driver: 'sim', capacity: { cpu: 4, mem: 4096 }, startedAt, pid });
+    const hello = (startedAt: number, pid: number) => ({
+      node: 'n3',
+      driver: 'sim',
+      capacity: { cpu: 4, mem: 4096 },
+      startedAt,
+      pid,
+    });
     m.observeHello(hello(1, 100), 0);
     m.observeStatus(status('n3', 0, []), 10);
     expect(m.sweep(20)).toEqual({ wentOffline: [], cameOnline: ['n3'], forgotten: [] });
@@ -220,7 +268,8 @@ describe('ClusterMonitor', () => {
 
   it('forgets nodes that said hello and never reported, after ten silence windows: 2,000 forged hellos leave no node behind', () => {
     const m = new ClusterMonitor({ periodMs: 1000 });
-    for (let i = 0; i < 2000; i++) m.observeHello({ node: `ghost${i}`, driver: 'sim', capacity: { cpu: 1, mem: 1 }, startedAt: 0 }, i);
+    for (let i = 0; i < 2000; i++)
+      m.observeHello({ node: `ghost${i}`, driver: 'sim', capacity: { cpu: 1, mem: 1 }, startedAt: 0 }, i);
     m.observeHello({ node: 'n1', driver: 'sim', capacity: { cpu: 4, mem: 4096 }, startedAt: 0 }, 0);
     for (let t = 0; t <= 32_000; t += 1000) m.observeStatus(status('n1', t / 1000, []), t);
     expect(m.nodeViews(2000)).toHaveLength(2001);

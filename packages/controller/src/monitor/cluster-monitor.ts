@@ -123,7 +123,8 @@ export class ClusterMonitor {
     const off = known?.poweredOff;
     // The agent that was powered off may still be heard (a hello sent before it stopped): only another process is the node back.
     if (off?.agent !== undefined && off.agent.startedAt === hello.startedAt && off.agent.pid === hello.pid) return true;
-    const again = known?.agent !== undefined && known.agent.startedAt === hello.startedAt && known.agent.pid === hello.pid;
+    const again =
+      known?.agent !== undefined && known.agent.startedAt === hello.startedAt && known.agent.pid === hello.pid;
     const n = this.record(hello.node, at);
     n.driver = hello.driver;
     n.capacity = hello.capacity;
@@ -152,7 +153,8 @@ export class ClusterMonitor {
   /** True once an agent of the node said hello at or after `since` and published a status after that hello: a boot is complete. */
   bootedSince(node: string, since: number, at: number): boolean {
     const n = this.nodes.get(node);
-    if (!n || n.helloAt === undefined || n.helloAt < since || n.statusAt === undefined || n.statusAt < n.helloAt) return false;
+    if (!n || n.helloAt === undefined || n.helloAt < since || n.statusAt === undefined || n.statusAt < n.helloAt)
+      return false;
     return this.livenessOf(node, at) === NodeLiveness.Online;
   }
 
@@ -185,10 +187,12 @@ export class ClusterMonitor {
       if (!n.status || this.livenessOf(n.id, at) !== NodeLiveness.Online) continue;
       n.byId ??= new Map(n.status.vms.map((v) => [v.id, v]));
       const v = n.byId.get(vm);
-      if (v !== undefined && (best === undefined || n.statusAt! > best.at)) best = { state: v.state, host: v.host ?? n.id, at: n.statusAt! };
+      if (v !== undefined && (best === undefined || n.statusAt! > best.at))
+        best = { state: v.state, host: v.host ?? n.id, at: n.statusAt! };
     }
     const r = this.results.get(vm);
-    if (r !== undefined && (best === undefined || r.at > best.at)) return r.host !== undefined ? { state: r.state, host: r.host } : { state: r.state };
+    if (r !== undefined && (best === undefined || r.at > best.at))
+      return r.host !== undefined ? { state: r.state, host: r.host } : { state: r.state };
     return best && { state: best.state, host: best.host };
   }
 
@@ -220,7 +224,9 @@ export class ClusterMonitor {
   }
 
   /** The actions the online nodes' latest statuses say are running, with the node running each. */
-  actionsInFlight(at: number): { readonly node: string; readonly actionId: string; readonly type: string; readonly vm: string }[] {
+  actionsInFlight(
+    at: number,
+  ): { readonly node: string; readonly actionId: string; readonly type: string; readonly vm: string }[] {
     const out: { node: string; actionId: string; type: string; vm: string }[] = [];
     for (const n of this.nodes.values()) {
       if (!n.status?.actions?.length || this.livenessOf(n.id, at) !== NodeLiveness.Online) continue;
@@ -252,7 +258,10 @@ export class ClusterMonitor {
       if (n.poweredOff !== undefined) continue;
       const silent = at - n.lastSeen;
       const reportedOffline = this.lastLiveness.get(id) === NodeLiveness.Offline;
-      if ((n.status === undefined && silent > this.silenceMs * PENDING_WINDOWS) || (silent > this.forgetAfterMs && reportedOffline)) {
+      if (
+        (n.status === undefined && silent > this.silenceMs * PENDING_WINDOWS) ||
+        (silent > this.forgetAfterMs && reportedOffline)
+      ) {
         this.nodes.delete(id);
         this.lastLiveness.delete(id);
         forgotten.push(id);
@@ -332,22 +341,39 @@ export class ClusterMonitor {
         continue;
       }
       if (vm.state === 'crashed' || vm.state === 'unknown') {
-        excluded.push({ vm: vm.id, vjob, node, reason: vm.state === 'crashed' ? ExclusionReason.Crashed : ExclusionReason.Unknown });
+        excluded.push({
+          vm: vm.id,
+          vjob,
+          node,
+          reason: vm.state === 'crashed' ? ExclusionReason.Crashed : ExclusionReason.Unknown,
+        });
         continue;
       }
       if (vm.state === 'terminated') continue;
       if (holdsResources(vm.state) && vm.cpu !== undefined) measured.push(vm);
-      vms.push(vm.state === 'waiting' ? { id: vm.id, vjob, demand, state: vm.state } : { id: vm.id, vjob, demand, state: vm.state, host: vm.host ?? node });
+      vms.push(
+        vm.state === 'waiting'
+          ? { id: vm.id, vjob, demand, state: vm.state }
+          : { id: vm.id, vjob, demand, state: vm.state, host: vm.host ?? node },
+      );
     }
     for (const known of registry.vms.values()) {
       if (seen.has(known.id)) continue;
       const lost = onOffline.get(known.id);
-      if (lost !== undefined) excluded.push({ vm: known.id, vjob: known.vjob, node: lost.node, reason: ExclusionReason.NodeOffline });
-      else if (known.state === 'waiting') vms.push({ id: known.id, vjob: known.vjob, demand: known.demand, state: 'waiting' });
-      else if (known.state !== 'terminated') excluded.push({ vm: known.id, vjob: known.vjob, reason: ExclusionReason.Missing });
+      if (lost !== undefined)
+        excluded.push({ vm: known.id, vjob: known.vjob, node: lost.node, reason: ExclusionReason.NodeOffline });
+      else if (known.state === 'waiting')
+        vms.push({ id: known.id, vjob: known.vjob, demand: known.demand, state: 'waiting' });
+      else if (known.state !== 'terminated')
+        excluded.push({ vm: known.id, vjob: known.vjob, reason: ExclusionReason.Missing });
     }
     for (const [vm, { node, vjob }] of onOffline)
-      if (!seen.has(vm) && !registry.vms.has(vm)) excluded.push(vjob !== undefined ? { vm, node, vjob, reason: ExclusionReason.NodeOffline } : { vm, node, reason: ExclusionReason.NodeOffline });
+      if (!seen.has(vm) && !registry.vms.has(vm))
+        excluded.push(
+          vjob !== undefined
+            ? { vm, node, vjob, reason: ExclusionReason.NodeOffline }
+            : { vm, node, reason: ExclusionReason.NodeOffline },
+        );
 
     // A vjob with a VM left out is left out whole: the engine never plans part of a vjob.
     const incomplete = new Set<string>();
@@ -358,7 +384,11 @@ export class ClusterMonitor {
         kept.push(v);
         continue;
       }
-      excluded.push(v.host ? { vm: v.id, vjob: v.vjob, node: v.host, reason: ExclusionReason.VjobIncomplete } : { vm: v.id, vjob: v.vjob, reason: ExclusionReason.VjobIncomplete });
+      excluded.push(
+        v.host
+          ? { vm: v.id, vjob: v.vjob, node: v.host, reason: ExclusionReason.VjobIncomplete }
+          : { vm: v.id, vjob: v.vjob, reason: ExclusionReason.VjobIncomplete },
+      );
       if (v.host !== undefined && holdsResources(v.state)) takeRoom(v.host, v.demand);
     }
     kept.sort((x, y) => x.id.localeCompare(y.id));
@@ -416,7 +446,15 @@ function usageOf(measured: readonly VMStatus[]): Record<string, Resources> {
 }
 
 function nodeViewOf(n: NodeRecord, liveness: NodeLiveness): NodeView {
-  const view = { id: n.id, liveness, driver: n.driver, capacity: n.capacity, lastSeen: n.lastSeen, vms: n.status?.vms.length ?? 0, inFlight: n.status?.inFlight ?? 0 };
+  const view = {
+    id: n.id,
+    liveness,
+    driver: n.driver,
+    capacity: n.capacity,
+    lastSeen: n.lastSeen,
+    vms: n.status?.vms.length ?? 0,
+    inFlight: n.status?.inFlight ?? 0,
+  };
   return n.poweredOff !== undefined ? { ...view, poweredOff: true } : view;
 }
 

@@ -1,6 +1,12 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { decode, encode, type Logger, type Subjects } from '@entropy/protocol';
-import { type ActionOutcomeObservation, ClusterMonitor, type MonitorOptions, type MonitorView, type NodeView } from './cluster-monitor.ts';
+import {
+  type ActionOutcomeObservation,
+  ClusterMonitor,
+  type MonitorOptions,
+  type MonitorView,
+  type NodeView,
+} from './cluster-monitor.ts';
 import type { VMRegistry } from './vm-registry.ts';
 
 export interface NatsMonitorOptions extends MonitorOptions {
@@ -52,7 +58,10 @@ export function startNatsMonitor(nc: NatsConnection, options: NatsMonitorOptions
   const monitor = new ClusterMonitor(options);
   const subs: Subscription[] = [];
 
-  const serve = (subject: string, handle: (data: Uint8Array, respond: (bytes: Uint8Array) => void, subject: string) => void) => {
+  const serve = (
+    subject: string,
+    handle: (data: Uint8Array, respond: (bytes: Uint8Array) => void, subject: string) => void,
+  ) => {
     const sub = nc.subscribe(subject);
     subs.push(sub);
     void (async () => {
@@ -82,7 +91,10 @@ export function startNatsMonitor(nc: NatsConnection, options: NatsMonitorOptions
     if (!fromItsNode('hello', subject, r.msg.node)) return;
     const again = monitor.observeHello(r.msg, now());
     respond(encode('helloAck', { node: r.msg.node, by: options.name, ts: now() }));
-    logger.info({ node: r.msg.node, driver: r.msg.driver, capacity: r.msg.capacity, ...(again ? { again } : {}) }, 'agent announced');
+    logger.info(
+      { node: r.msg.node, driver: r.msg.driver, capacity: r.msg.capacity, ...(again ? { again } : {}) },
+      'agent announced',
+    );
     options.onHello?.(r.msg.node, again);
   });
   serve(s.allNodeStatus(), (data, _respond, subject) => {
@@ -100,7 +112,11 @@ export function startNatsMonitor(nc: NatsConnection, options: NatsMonitorOptions
       else logger.warn({ node }, 'node offline: no status for three periods');
     }
     for (const node of change.cameOnline) logger.info({ node }, 'node online');
-    if (change.forgotten.length > 0) logger.info({ nodes: change.forgotten.slice(0, 20), count: change.forgotten.length }, 'nodes forgotten: silent too long, or a hello never followed by a status');
+    if (change.forgotten.length > 0)
+      logger.info(
+        { nodes: change.forgotten.slice(0, 20), count: change.forgotten.length },
+        'nodes forgotten: silent too long, or a hello never followed by a status',
+      );
     if (change.wentOffline.length + change.cameOnline.length > 0) options.onLiveness?.(change);
   };
   const timer = setInterval(sweep, Math.max(50, Math.round(periodMs / 4)));
@@ -134,7 +150,9 @@ const IMPOSTOR_LOG_EVERY_MS = 10_000;
  * Logs messages whose node differs from their subject's: the first of each subject at once, then
  * one line per subject every 10 s with the count dropped meanwhile.
  */
-function impostorLog(logger: Logger): (kind: string, subject: string, subjectNode: string | undefined, claimed: string, at: number) => void {
+function impostorLog(
+  logger: Logger,
+): (kind: string, subject: string, subjectNode: string | undefined, claimed: string, at: number) => void {
   const last = new Map<string, { at: number; dropped: number }>();
   return (kind, subject, subjectNode, claimed, at) => {
     const seen = last.get(subject);
@@ -144,6 +162,9 @@ function impostorLog(logger: Logger): (kind: string, subject: string, subjectNod
     }
     if (last.size > 10_000) last.clear();
     last.set(subject, { at, dropped: 0 });
-    logger.warn({ subject, subjectNode, claimed, ...(seen?.dropped ? { droppedSince: seen.dropped } : {}) }, `${kind} refused: its node is not its subject's`);
+    logger.warn(
+      { subject, subjectNode, claimed, ...(seen?.dropped ? { droppedSince: seen.dropped } : {}) },
+      `${kind} refused: its node is not its subject's`,
+    );
   };
 }

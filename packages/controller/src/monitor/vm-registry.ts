@@ -30,7 +30,8 @@ export class MemoryRegistry implements VMRegistry {
 
   /** Registers every VM and vjob of a configuration (an instance file's, say). */
   register(configuration: Configuration): void {
-    for (const j of configuration.vjobs) this.vjobs.set(j.id, { id: j.id, priority: j.priority, submittedAt: j.submittedAt });
+    for (const j of configuration.vjobs)
+      this.vjobs.set(j.id, { id: j.id, priority: j.priority, submittedAt: j.submittedAt });
     for (const vm of configuration.vms) {
       const state = vm.state === 'waiting' || vm.state === 'terminated' ? vm.state : undefined;
       this.vms.set(vm.id, { id: vm.id, vjob: vm.vjob, demand: vm.demand, ...(state ? { state } : {}) });

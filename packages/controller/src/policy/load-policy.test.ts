@@ -25,19 +25,28 @@ describe('loadPolicy', () => {
   });
 
   it('loads a user policy exported as default from a module path', async () => {
-    const path = write('run-all.mjs', `export default { name: 'run-all', decide: (view) => Object.fromEntries(view.queue.map((j) => [j.id, 'running'])) };`);
+    const path = write(
+      'run-all.mjs',
+      `export default { name: 'run-all', decide: (view) => Object.fromEntries(view.queue.map((j) => [j.id, 'running'])) };`,
+    );
     const policy = await loadPolicy(path, {}, dir);
     expect(policy.name).toBe('run-all');
     expect(decideSafely(policy, view)).toEqual({ decision: { r: 'running', w: 'running' } });
   });
 
   it('loads a user policy factory and passes it the options', async () => {
-    const path = write('factory.mjs', `export default (options) => ({ name: 'f-' + options.tag, decide: () => ({}) });`);
+    const path = write(
+      'factory.mjs',
+      `export default (options) => ({ name: 'f-' + options.tag, decide: () => ({}) });`,
+    );
     expect((await loadPolicy(path, { tag: 'x' }, dir)).name).toBe('f-x');
   });
 
   it('reports a broken user policy at decision time without breaking the caller', async () => {
-    const path = write('broken.mjs', `export default { name: 'broken', decide: (view) => { if (view.now >= 0) throw new TypeError('oops'); return {}; } };`);
+    const path = write(
+      'broken.mjs',
+      `export default { name: 'broken', decide: (view) => { if (view.now >= 0) throw new TypeError('oops'); return {}; } };`,
+    );
     const out = decideSafely(await loadPolicy(path, {}, dir), view, lastGood);
     expect(out).toMatchObject({ decision: lastGood, error: { code: PolicyErrorCode.PolicyFailed } });
   });

@@ -30,7 +30,9 @@ export async function loadPolicy(
   try {
     module = await importPolicyModule(file);
   } catch (cause) {
-    throw new PolicyError(PolicyErrorCode.PolicyLoad, `policy module ${file} failed to load: ${firstLine(cause)}`, { cause });
+    throw new PolicyError(PolicyErrorCode.PolicyLoad, `policy module ${file} failed to load: ${firstLine(cause)}`, {
+      cause,
+    });
   }
   const exported = module.default ?? module.policy;
   if (typeof exported === 'function') {
@@ -38,7 +40,9 @@ export async function loadPolicy(
     try {
       built = (exported as PolicyFactory)(options);
     } catch (cause) {
-      throw new PolicyError(PolicyErrorCode.PolicyLoad, `policy factory of ${file} threw: ${firstLine(cause)}`, { cause });
+      throw new PolicyError(PolicyErrorCode.PolicyLoad, `policy factory of ${file} threw: ${firstLine(cause)}`, {
+        cause,
+      });
     }
     return checkedPolicy(built, file);
   }
@@ -54,10 +58,18 @@ function checkPolicyFile(file: string): void {
     st = statSync(file);
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
-    throw new PolicyError(PolicyErrorCode.PolicyLoad, code === 'ENOENT' ? `policy module ${file} does not exist` : `policy module ${file}: cannot read (${code})`, { cause });
+    throw new PolicyError(
+      PolicyErrorCode.PolicyLoad,
+      code === 'ENOENT' ? `policy module ${file} does not exist` : `policy module ${file}: cannot read (${code})`,
+      { cause },
+    );
   }
   if (!st.isFile()) throw new PolicyError(PolicyErrorCode.PolicyLoad, `policy module ${file} is not a regular file`);
-  if (st.size > MAX_POLICY_BYTES) throw new PolicyError(PolicyErrorCode.PolicyLoad, `policy module ${file} is ${st.size} bytes, more than ${MAX_POLICY_BYTES}`);
+  if (st.size > MAX_POLICY_BYTES)
+    throw new PolicyError(
+      PolicyErrorCode.PolicyLoad,
+      `policy module ${file} is ${st.size} bytes, more than ${MAX_POLICY_BYTES}`,
+    );
 }
 
 /** The first line of an error's message: a module's syntax error may quote source lines after it. */
@@ -75,6 +87,9 @@ function checkedPolicy(value: unknown, where: string): Policy {
   if (typeof p.name !== 'string' || p.name === '')
     throw new PolicyError(PolicyErrorCode.PolicyLoad, `${where}: the policy has no name (a non-empty string)`);
   if (p.sizing !== undefined && p.sizing !== 'peak' && p.sizing !== 'measured')
-    throw new PolicyError(PolicyErrorCode.PolicyLoad, `${where}: sizing must be 'peak' or 'measured', got ${JSON.stringify(p.sizing)}`);
+    throw new PolicyError(
+      PolicyErrorCode.PolicyLoad,
+      `${where}: sizing must be 'peak' or 'measured', got ${JSON.stringify(p.sizing)}`,
+    );
   return p as Policy;
 }

@@ -3,7 +3,15 @@ import { type KV, type KvEntry, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import * as z from 'zod';
 import { EntropyError, ErrorCode, type Logger } from '@entropy/protocol';
-import { bySubmission, isEmptyPower, MemoryQueueStore, type NodePowerRecord, type PlanRecord, type QueueStore, type StoredVJob } from './queue-store.ts';
+import {
+  bySubmission,
+  isEmptyPower,
+  MemoryQueueStore,
+  type NodePowerRecord,
+  type PlanRecord,
+  type QueueStore,
+  type StoredVJob,
+} from './queue-store.ts';
 
 /** The stored JSON, checked when read back: a value written by another version or by hand is reported, not trusted. */
 const storedSchema = z.object({
@@ -13,7 +21,13 @@ const storedSchema = z.object({
   priority: z.number().finite(),
   submittedAt: z.number().finite(),
   state: z.enum(['waiting', 'running', 'sleeping', 'terminated']),
-  vms: z.array(z.object({ id: z.string().min(1), demand: z.record(z.string(), z.number().finite()), started: z.boolean().optional() })),
+  vms: z.array(
+    z.object({
+      id: z.string().min(1),
+      demand: z.record(z.string(), z.number().finite()),
+      started: z.boolean().optional(),
+    }),
+  ),
   cancelRequestedAt: z.number().finite().optional(),
   end: z.enum(['finished', 'cancelled']).optional(),
   endedAt: z.number().finite().optional(),
@@ -62,7 +76,8 @@ export function queueBucketOf(prefix: string): string {
 
 const isCasConflict = (err: unknown) =>
   err instanceof JetStreamApiError &&
-  (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
+  (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
+    err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
 
 /**
  * The vjob queue in a JetStream KV bucket, one key per vjob id, JSON values. Every write of an
@@ -80,8 +95,15 @@ export class KvQueueStore implements QueueStore {
   ) {}
 
   /** `replicas`: the servers of a NATS cluster that keep the bucket (1 by default). */
-  static async open(nc: NatsConnection, bucket: string, options: { history?: number; replicas?: number; onInvalid?: (key: string, reason: string) => void } = {}): Promise<KvQueueStore> {
-    const kv = await new Kvm(nc).create(bucket, { history: options.history ?? DEFAULT_QUEUE_HISTORY, ...(options.replicas ? { replicas: options.replicas } : {}) });
+  static async open(
+    nc: NatsConnection,
+    bucket: string,
+    options: { history?: number; replicas?: number; onInvalid?: (key: string, reason: string) => void } = {},
+  ): Promise<KvQueueStore> {
+    const kv = await new Kvm(nc).create(bucket, {
+      history: options.history ?? DEFAULT_QUEUE_HISTORY,
+      ...(options.replicas ? { replicas: options.replicas } : {}),
+    });
     return new KvQueueStore(kv, bucket, options.onInvalid ?? (() => {}));
   }
 
@@ -122,7 +144,10 @@ export class KvQueueStore implements QueueStore {
         if (!isCasConflict(err)) throw err;
       }
     }
-    throw new EntropyError(ErrorCode.Io, `vjob ${id}: gave up after ${MAX_CAS_ATTEMPTS} conflicting writes to bucket ${this.bucket}`);
+    throw new EntropyError(
+      ErrorCode.Io,
+      `vjob ${id}: gave up after ${MAX_CAS_ATTEMPTS} conflicting writes to bucket ${this.bucket}`,
+    );
   }
 
   /** Purges the key: its history goes, a purge marker stays until JetStream drops it. */
@@ -156,14 +181,20 @@ export class KvQueueStore implements QueueStore {
         if (!isCasConflict(err)) throw err;
       }
     }
-    throw new EntropyError(ErrorCode.Io, `${KNOWN_NODES_KEY}: gave up after ${MAX_CAS_ATTEMPTS} conflicting writes to bucket ${this.bucket}`);
+    throw new EntropyError(
+      ErrorCode.Io,
+      `${KNOWN_NODES_KEY}: gave up after ${MAX_CAS_ATTEMPTS} conflicting writes to bucket ${this.bucket}`,
+    );
   }
 
   async nodePower(): Promise<Record<string, NodePowerRecord>> {
     return this.read(await this.kv.get(NODE_POWER_KEY), nodePowerSchema) ?? {};
   }
 
-  async updateNodePower(node: string, change: (current: NodePowerRecord | undefined) => NodePowerRecord | undefined): Promise<NodePowerRecord | undefined> {
+  async updateNodePower(
+    node: string,
+    change: (current: NodePowerRecord | undefined) => NodePowerRecord | undefined,
+  ): Promise<NodePowerRecord | undefined> {
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const entry = await this.kv.get(NODE_POWER_KEY);
       const all: Record<string, NodePowerRecord> = this.read(entry, nodePowerSchema) ?? {};
@@ -171,14 +202,18 @@ export class KvQueueStore implements QueueStore {
       if (next === undefined || isEmptyPower(next)) delete all[node];
       else all[node] = next;
       try {
-        if (entry && entry.operation === 'PUT') await this.kv.update(NODE_POWER_KEY, JSON.stringify(all), entry.revision);
+        if (entry && entry.operation === 'PUT')
+          await this.kv.update(NODE_POWER_KEY, JSON.stringify(all), entry.revision);
         else await this.kv.create(NODE_POWER_KEY, JSON.stringify(all));
         return all[node];
       } catch (err) {
         if (!isCasConflict(err)) throw err;
       }
     }
-    throw new EntropyError(ErrorCode.Io, `${NODE_POWER_KEY}: gave up after ${MAX_CAS_ATTEMPTS} conflicting writes to bucket ${this.bucket}`);
+    throw new EntropyError(
+      ErrorCode.Io,
+      `${NODE_POWER_KEY}: gave up after ${MAX_CAS_ATTEMPTS} conflicting writes to bucket ${this.bucket}`,
+    );
   }
 
   async close(): Promise<void> {}
@@ -228,13 +263,19 @@ export async function openQueueStore(
   const { kind, bucket, logger } = options;
   if (kind === QueueStoreKind.Memory) return new MemoryQueueStore();
   try {
-    const store = await KvQueueStore.open(nc, bucket, { ...(options.replicas ? { replicas: options.replicas } : {}), onInvalid: (key, reason) => logger.warn({ bucket, key, reason }, 'invalid vjob entry in the queue store ignored') });
+    const store = await KvQueueStore.open(nc, bucket, {
+      ...(options.replicas ? { replicas: options.replicas } : {}),
+      onInvalid: (key, reason) => logger.warn({ bucket, key, reason }, 'invalid vjob entry in the queue store ignored'),
+    });
     logger.info({ store: 'kv', bucket }, 'vjob queue in JetStream KV');
     return store;
   } catch (cause) {
     const why = `JetStream KV bucket ${bucket} unavailable (${(cause as Error).message}); start nats-server with JetStream: nats-server -js -sd DIR`;
     if (kind === QueueStoreKind.Kv) throw new EntropyError(ErrorCode.Io, why, { cause });
-    logger.warn({ store: 'memory', bucket, err: (cause as Error).message }, `${why}; the vjob queue is kept in memory and lost when the controller stops`);
+    logger.warn(
+      { store: 'memory', bucket, err: (cause as Error).message },
+      `${why}; the vjob queue is kept in memory and lost when the controller stops`,
+    );
     return new MemoryQueueStore();
   }
 }

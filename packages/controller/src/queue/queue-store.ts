@@ -105,7 +105,10 @@ export interface QueueStore {
    * Compare-and-set on the power records: `change` gets the node's record (or undefined) and
    * returns the new one, or undefined to drop it. Resolves to what is stored for the node now.
    */
-  updateNodePower(node: string, change: (current: NodePowerRecord | undefined) => NodePowerRecord | undefined): Promise<NodePowerRecord | undefined>;
+  updateNodePower(
+    node: string,
+    change: (current: NodePowerRecord | undefined) => NodePowerRecord | undefined,
+  ): Promise<NodePowerRecord | undefined>;
   close(): Promise<void>;
 }
 
@@ -170,7 +173,10 @@ export class MemoryQueueStore implements QueueStore {
     return structuredClone(Object.fromEntries(this.power));
   }
 
-  async updateNodePower(node: string, change: (current: NodePowerRecord | undefined) => NodePowerRecord | undefined): Promise<NodePowerRecord | undefined> {
+  async updateNodePower(
+    node: string,
+    change: (current: NodePowerRecord | undefined) => NodePowerRecord | undefined,
+  ): Promise<NodePowerRecord | undefined> {
     const current = this.power.get(node);
     const next = change(current && structuredClone(current));
     if (next === undefined || isEmptyPower(next)) this.power.delete(node);

@@ -33,7 +33,9 @@ const vmSchema = z.strictObject({
   mem: amount,
   resources: z
     .record(z.string(), amount, expected('an object of named amounts'))
-    .refine((r) => !('cpu' in r) && !('mem' in r), { error: 'must not repeat cpu or mem (give them as the VM\'s own fields)' })
+    .refine((r) => !('cpu' in r) && !('mem' in r), {
+      error: "must not repeat cpu or mem (give them as the VM's own fields)",
+    })
     .optional(),
 });
 

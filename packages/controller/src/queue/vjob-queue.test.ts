@@ -14,11 +14,23 @@ async function harness(options: { keepEndedMs?: number } = {}) {
   let seq = 0;
   let t = 1000;
   const report = (node: string, vms: Omit<VMStatus, 'host'>[]) => {
-    const status: NodeStatus = { node, seq: seq++, ts: t, driver: 'sim', capacity: { cpu: 4, mem: 4096 }, vms: vms.map((v) => ({ ...v, host: node })), inFlight: 0 };
+    const status: NodeStatus = {
+      node,
+      seq: seq++,
+      ts: t,
+      driver: 'sim',
+      capacity: { cpu: 4, mem: 4096 },
+      vms: vms.map((v) => ({ ...v, host: node })),
+      inFlight: 0,
+    };
     monitor.observeStatus(status, t);
   };
   const view = (): MonitorView => monitor.view(t, registry);
-  const spec = (id: string, vms = 2) => ({ id, priority: 0, vms: Array.from({ length: vms }, (_, i) => ({ id: `${id}-vm${i + 1}`, demand: { cpu: 1, mem: 512 } })) });
+  const spec = (id: string, vms = 2) => ({
+    id,
+    priority: 0,
+    vms: Array.from({ length: vms }, (_, i) => ({ id: `${id}-vm${i + 1}`, demand: { cpu: 1, mem: 512 } })),
+  });
   return { store, registry, queue, report, view, spec, tick: (ms: number) => (t += ms) };
 }
 
@@ -28,7 +40,10 @@ describe('VJobQueue', () => {
     h.report('n1', []);
     const r = await h.queue.submit(h.spec('j1'), 5, h.view());
     expect(r).toMatchObject({ ok: true, vjob: { id: 'j1', state: 'waiting', submittedAt: 5 } });
-    expect(h.view().configuration.vms.map((v) => [v.id, v.state])).toEqual([['j1-vm1', 'waiting'], ['j1-vm2', 'waiting']]);
+    expect(h.view().configuration.vms.map((v) => [v.id, v.state])).toEqual([
+      ['j1-vm1', 'waiting'],
+      ['j1-vm2', 'waiting'],
+    ]);
     expect(await h.store.get('j1')).toMatchObject({ state: 'waiting' });
     expect(h.queue.schedulable(h.view()).map((v) => v.id)).toEqual(['j1']);
   });
@@ -38,10 +53,21 @@ describe('VJobQueue', () => {
     h.report('n1', []);
     await h.queue.submit(h.spec('j1', 3), 1, h.view());
     // vm1 and vm2 started; vm3's run was cut short: no node reports it.
-    h.report('n1', [{ id: 'j1-vm1', vjob: 'j1', state: 'running' }, { id: 'j1-vm2', vjob: 'j1', state: 'running' }]);
+    h.report('n1', [
+      { id: 'j1-vm1', vjob: 'j1', state: 'running' },
+      { id: 'j1-vm2', vjob: 'j1', state: 'running' },
+    ]);
     await h.queue.reconcile(h.view(), { mayEnd: true, now: 10 });
-    expect((await h.store.get('j1'))!.vms.map((vm) => [vm.id, vm.started])).toEqual([['j1-vm1', true], ['j1-vm2', true], ['j1-vm3', false]]);
-    expect(h.view().configuration.vms.map((v) => [v.id, v.state])).toEqual([['j1-vm1', 'running'], ['j1-vm2', 'running'], ['j1-vm3', 'waiting']]);
+    expect((await h.store.get('j1'))!.vms.map((vm) => [vm.id, vm.started])).toEqual([
+      ['j1-vm1', true],
+      ['j1-vm2', true],
+      ['j1-vm3', false],
+    ]);
+    expect(h.view().configuration.vms.map((v) => [v.id, v.state])).toEqual([
+      ['j1-vm1', 'running'],
+      ['j1-vm2', 'running'],
+      ['j1-vm3', 'waiting'],
+    ]);
     // vm2 vanishes after it started: it is missing, not waiting, and the vjob is left out of planning.
     h.report('n1', [{ id: 'j1-vm1', vjob: 'j1', state: 'running' }]);
     expect(h.view().excluded.find((e) => e.vm === 'j1-vm2')).toMatchObject({ reason: 'missing' });
@@ -51,9 +77,22 @@ describe('VJobQueue', () => {
     const h = await harness();
     h.report('n1', [{ id: 'other-vm', vjob: 'x', state: 'running' }]);
     await h.queue.submit(h.spec('j1'), 1, h.view());
-    expect(await h.queue.submit(h.spec('j1'), 2, h.view())).toMatchObject({ ok: false, error: { code: 'ENTROPY_CONFLICT', field: 'vjob.id' } });
-    const clash = { id: 'j2', priority: 0, vms: [{ id: 'j2-vm1', demand: { cpu: 1, mem: 1 } }, { id: 'other-vm', demand: { cpu: 1, mem: 1 } }] };
-    expect(await h.queue.submit(clash, 3, h.view())).toMatchObject({ ok: false, error: { code: 'ENTROPY_CONFLICT', field: 'vjob.vms[1].id' } });
+    expect(await h.queue.submit(h.spec('j1'), 2, h.view())).toMatchObject({
+      ok: false,
+      error: { code: 'ENTROPY_CONFLICT', field: 'vjob.id' },
+    });
+    const clash = {
+      id: 'j2',
+      priority: 0,
+      vms: [
+        { id: 'j2-vm1', demand: { cpu: 1, mem: 1 } },
+        { id: 'other-vm', demand: { cpu: 1, mem: 1 } },
+      ],
+    };
+    expect(await h.queue.submit(clash, 3, h.view())).toMatchObject({
+      ok: false,
+      error: { code: 'ENTROPY_CONFLICT', field: 'vjob.vms[1].id' },
+    });
     expect(await h.store.get('j2')).toBeUndefined();
   });
 
@@ -61,7 +100,10 @@ describe('VJobQueue', () => {
     const h = await harness();
     h.report('n1', []);
     await h.queue.submit(h.spec('j1'), 1, h.view());
-    h.report('n1', [{ id: 'j1-vm1', vjob: 'j1', state: 'running' }, { id: 'j1-vm2', vjob: 'j1', state: 'running' }]);
+    h.report('n1', [
+      { id: 'j1-vm1', vjob: 'j1', state: 'running' },
+      { id: 'j1-vm2', vjob: 'j1', state: 'running' },
+    ]);
     expect(h.queue.observedChange(h.view())).toBe(true);
     await h.queue.reconcile(h.view(), { mayEnd: true, now: 10 });
     expect(await h.store.get('j1')).toMatchObject({ state: 'running' });
@@ -87,7 +129,11 @@ describe('VJobQueue', () => {
     h.report('n1', []);
     await h.queue.submit(h.spec('j1', 1), 1, h.view());
     // The executor's outcome: the VM runs (the registry forgets that it waited)...
-    h.registry.settle({ nodes: [], vjobs: [], vms: [{ id: 'j1-vm1', vjob: 'j1', state: 'running', host: 'n1', demand: { cpu: 1, mem: 512 } }] });
+    h.registry.settle({
+      nodes: [],
+      vjobs: [],
+      vms: [{ id: 'j1-vm1', vjob: 'j1', state: 'running', host: 'n1', demand: { cpu: 1, mem: 512 } }],
+    });
     // ...and the next statuses already show it gone.
     expect(observeVJob(h.queue.get('j1')!, h.view())).toBe('gone');
     await h.queue.reconcile(h.view(), { mayEnd: true, now: 9 });
@@ -111,7 +157,10 @@ describe('VJobQueue', () => {
     const h = await harness();
     h.report('n1', []);
     await h.queue.submit(h.spec('w'), 1, h.view());
-    expect(await h.queue.cancel('w', h.view(), false, 5)).toMatchObject({ ok: true, vjob: { state: 'terminated', end: 'cancelled', cancelRequestedAt: 5 } });
+    expect(await h.queue.cancel('w', h.view(), false, 5)).toMatchObject({
+      ok: true,
+      vjob: { state: 'terminated', end: 'cancelled', cancelRequestedAt: 5 },
+    });
     expect(h.view().configuration.vms).toEqual([]);
 
     await h.queue.submit(h.spec('r', 1), 2, h.view());
@@ -130,14 +179,20 @@ describe('VJobQueue', () => {
     const h = await harness();
     h.report('n1', []);
     await h.queue.submit(h.spec('w'), 1, h.view());
-    expect(await h.queue.cancel('w', h.view(), true, 5)).toMatchObject({ ok: true, vjob: { state: 'waiting', cancelRequestedAt: 5 } });
+    expect(await h.queue.cancel('w', h.view(), true, 5)).toMatchObject({
+      ok: true,
+      vjob: { state: 'waiting', cancelRequestedAt: 5 },
+    });
     await h.queue.reconcile(h.view(), { mayEnd: true, now: 6 });
     expect(h.queue.get('w')).toMatchObject({ state: 'terminated', end: 'cancelled' });
   });
 
   it('refuses to cancel an unknown vjob', async () => {
     const h = await harness();
-    expect(await h.queue.cancel('nope', h.view(), false, 1)).toMatchObject({ ok: false, error: { code: 'ENTROPY_UNKNOWN_VJOB' } });
+    expect(await h.queue.cancel('nope', h.view(), false, 1)).toMatchObject({
+      ok: false,
+      error: { code: 'ENTROPY_UNKNOWN_VJOB' },
+    });
   });
 
   it('after a restart, re-registers the vjobs that have not ended from the store', async () => {
@@ -149,7 +204,10 @@ describe('VJobQueue', () => {
     const registry = new MemoryRegistry();
     const reopened = await VJobQueue.open(h.store, silentLogger);
     reopened.attach(registry);
-    expect(reopened.list().map((v) => [v.id, v.state])).toEqual([['a', 'waiting'], ['b', 'terminated']]);
+    expect(reopened.list().map((v) => [v.id, v.state])).toEqual([
+      ['a', 'waiting'],
+      ['b', 'terminated'],
+    ]);
     expect([...registry.vms.keys()]).toEqual(['a-vm1', 'a-vm2']);
     expect(registry.vms.get('a-vm1')).toMatchObject({ vjob: 'a', state: 'waiting', demand: { cpu: 1, mem: 512 } });
   });
@@ -159,7 +217,10 @@ describe('VJobQueue', () => {
     h.report('n1', []);
     await h.queue.submit(h.spec('j1'), 1, h.view());
     await h.queue.submit(h.spec('j2'), 2, h.view());
-    h.report('n1', [{ id: 'j1-vm1', vjob: 'j1', state: 'running' }, { id: 'j1-vm2', vjob: 'j1', state: 'running' }]);
+    h.report('n1', [
+      { id: 'j1-vm1', vjob: 'j1', state: 'running' },
+      { id: 'j1-vm2', vjob: 'j1', state: 'running' },
+    ]);
     await h.queue.reconcile(h.view(), { mayEnd: true, now: 10 });
     h.report('n1', []);
     await h.queue.reconcile(h.view(), { mayEnd: true, now: 20 });
@@ -173,6 +234,9 @@ describe('VJobQueue', () => {
     expect([...h.registry.vjobs.keys()]).toEqual(['j2']);
     // The waiting vjob is untouched, and the ended one's id can be submitted again.
     expect(h.queue.get('j2')).toMatchObject({ state: 'waiting' });
-    expect(await h.queue.submit(h.spec('j1'), 1030, h.view())).toMatchObject({ ok: true, vjob: { id: 'j1', state: 'waiting' } });
+    expect(await h.queue.submit(h.spec('j1'), 1030, h.view())).toMatchObject({
+      ok: true,
+      vjob: { id: 'j1', state: 'waiting' },
+    });
   });
 });

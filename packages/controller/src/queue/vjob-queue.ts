@@ -22,7 +22,9 @@ export function observeVJob(vjob: StoredVJob, view: MonitorView): ObservedVJob {
 /** How long an ended vjob stays in the queue for `entropy queue` to show: one day. */
 export const DEFAULT_KEEP_ENDED_MS = 24 * 60 * 60 * 1000;
 
-export type QueueResult = { readonly ok: true; readonly vjob: StoredVJob } | { readonly ok: false; readonly error: ControlError };
+export type QueueResult =
+  | { readonly ok: true; readonly vjob: StoredVJob }
+  | { readonly ok: false; readonly error: ControlError };
 
 /**
  * The vjob queue of a controller: the store (the truth across restarts), a cache of it (this
@@ -74,7 +76,13 @@ export class VJobQueue {
   /** Vjobs the policy decides on: its own (not the operator's), not ended, not being cancelled, planned by the monitor now. */
   schedulable(view: MonitorView): StoredVJob[] {
     const planned = new Set(view.configuration.vjobs.map((j) => j.id));
-    return this.list().filter((v) => v.owner !== VJobOwner.Operator && v.state !== 'terminated' && v.cancelRequestedAt === undefined && planned.has(v.id));
+    return this.list().filter(
+      (v) =>
+        v.owner !== VJobOwner.Operator &&
+        v.state !== 'terminated' &&
+        v.cancelRequestedAt === undefined &&
+        planned.has(v.id),
+    );
   }
 
   /**
@@ -83,7 +91,12 @@ export class VJobQueue {
    * wanted state. A vjob the queue holds already keeps its record; VMs it did not list are added.
    */
   async registerOperatorVjobs(
-    vjobs: readonly { readonly id: string; readonly priority: number; readonly submittedAt: number; readonly state: VJobState }[],
+    vjobs: readonly {
+      readonly id: string;
+      readonly priority: number;
+      readonly submittedAt: number;
+      readonly state: VJobState;
+    }[],
     vms: readonly { readonly id: string; readonly vjob: string; readonly demand: Resources }[],
   ): Promise<void> {
     const vmsOf = new Map<string, { id: string; demand: Resources; started: boolean }[]>();
@@ -99,12 +112,22 @@ export class VJobQueue {
         const listed = new Set(known.vms.map((vm) => vm.id));
         const added = own.filter((vm) => !listed.has(vm.id));
         if (added.length === 0) continue;
-        const next = await this.write(j.id, (cur) => ({ ...cur, vms: [...cur.vms, ...added.filter((vm) => !cur.vms.some((c) => c.id === vm.id))] }));
+        const next = await this.write(j.id, (cur) => ({
+          ...cur,
+          vms: [...cur.vms, ...added.filter((vm) => !cur.vms.some((c) => c.id === vm.id))],
+        }));
         if (next) this.register(next);
         continue;
       }
       if (known) await this.store.remove(j.id); // an ended vjob's id, taken again by an operator
-      const vjob: StoredVJob = { id: j.id, owner: VJobOwner.Operator, priority: j.priority, submittedAt: j.submittedAt, state: j.state, vms: own };
+      const vjob: StoredVJob = {
+        id: j.id,
+        owner: VJobOwner.Operator,
+        priority: j.priority,
+        submittedAt: j.submittedAt,
+        state: j.state,
+        vms: own,
+      };
       if (!(await this.store.add(vjob))) continue;
       this.cache.set(vjob.id, vjob);
       this.register(vjob);
@@ -128,18 +151,40 @@ export class VJobQueue {
   /** Cancelled vjobs that still hold VMs: the loop asks for them to be terminated. */
   cancelling(view: MonitorView): StoredVJob[] {
     const planned = new Set(view.configuration.vjobs.map((j) => j.id));
-    return this.list().filter((v) => v.state !== 'terminated' && v.cancelRequestedAt !== undefined && planned.has(v.id));
+    return this.list().filter(
+      (v) => v.state !== 'terminated' && v.cancelRequestedAt !== undefined && planned.has(v.id),
+    );
   }
 
   async submit(spec: VJobSpec, now: number, view: MonitorView): Promise<QueueResult> {
-    if (this.cache.has(spec.id) || this.registry.vjobs.has(spec.id) || view.configuration.vjobs.some((j) => j.id === spec.id))
-      return refuse(ControlErrorCode.Conflict, `vjob ${spec.id} exists already (an ended vjob keeps its id while the queue lists it)`, 'vjob.id');
-    const taken = new Set([...this.registry.vms.keys(), ...view.configuration.vms.map((v) => v.id), ...view.excluded.map((e) => e.vm)]);
+    if (
+      this.cache.has(spec.id) ||
+      this.registry.vjobs.has(spec.id) ||
+      view.configuration.vjobs.some((j) => j.id === spec.id)
+    )
+      return refuse(
+        ControlErrorCode.Conflict,
+        `vjob ${spec.id} exists already (an ended vjob keeps its id while the queue lists it)`,
+        'vjob.id',
+      );
+    const taken = new Set([
+      ...this.registry.vms.keys(),
+      ...view.configuration.vms.map((v) => v.id),
+      ...view.excluded.map((e) => e.vm),
+    ]);
     for (const v of this.cache.values()) for (const vm of v.vms) taken.add(vm.id);
     const clash = spec.vms.findIndex((vm) => taken.has(vm.id));
-    if (clash >= 0) return refuse(ControlErrorCode.Conflict, `VM ${spec.vms[clash]!.id} exists already`, `vjob.vms[${clash}].id`);
-    const vjob: StoredVJob = { id: spec.id, priority: spec.priority, submittedAt: now, state: 'waiting', vms: spec.vms.map((vm) => ({ id: vm.id, demand: { ...vm.demand }, started: false })) };
-    if (!(await this.store.add(vjob))) return refuse(ControlErrorCode.Conflict, `vjob ${spec.id} exists already in the queue store`, 'vjob.id');
+    if (clash >= 0)
+      return refuse(ControlErrorCode.Conflict, `VM ${spec.vms[clash]!.id} exists already`, `vjob.vms[${clash}].id`);
+    const vjob: StoredVJob = {
+      id: spec.id,
+      priority: spec.priority,
+      submittedAt: now,
+      state: 'waiting',
+      vms: spec.vms.map((vm) => ({ id: vm.id, demand: { ...vm.demand }, started: false })),
+    };
+    if (!(await this.store.add(vjob)))
+      return refuse(ControlErrorCode.Conflict, `vjob ${spec.id} exists already in the queue store`, 'vjob.id');
     this.cache.set(vjob.id, vjob);
     this.register(vjob);
     this.logger.info({ vjob: vjob.id, priority: vjob.priority, vms: vjob.vms.length }, 'vjob submitted');
@@ -156,11 +201,16 @@ export class VJobQueue {
     if (current.state === 'terminated') return { ok: true, vjob: current };
     const endsNow = !planRunning && observeVJob(current, view) === 'waiting';
     const vjob = await this.write(id, (v) =>
-      v.state === 'terminated' ? undefined : { ...v, cancelRequestedAt: v.cancelRequestedAt ?? now, ...(endsNow ? ended(VJobEnd.Cancelled, now) : {}) },
+      v.state === 'terminated'
+        ? undefined
+        : { ...v, cancelRequestedAt: v.cancelRequestedAt ?? now, ...(endsNow ? ended(VJobEnd.Cancelled, now) : {}) },
     );
     if (!vjob) return refuse(ControlErrorCode.UnknownVJob, `no vjob ${id} in the queue store`, 'id');
     if (vjob.state === 'terminated') this.forget(vjob);
-    this.logger.info({ vjob: id, state: vjob.state }, vjob.state === 'terminated' ? 'vjob cancelled' : 'vjob cancel requested: its VMs will be stopped');
+    this.logger.info(
+      { vjob: id, state: vjob.state },
+      vjob.state === 'terminated' ? 'vjob cancelled' : 'vjob cancel requested: its VMs will be stopped',
+    );
     return { ok: true, vjob };
   }
 
@@ -187,7 +237,12 @@ export class VJobQueue {
       if (v.state === 'terminated') continue;
       // A VM an agent reports for the first time is started: from now on, no longer reported means gone, not waiting.
       if (v.vms.some((vm) => !startedOf(vm, v) && isStarted(stateOfVm.get(vm.id)))) {
-        const next = await this.write(v.id, (cur) => ({ ...cur, vms: cur.vms.map((vm) => (startedOf(vm, cur) || !isStarted(stateOfVm.get(vm.id)) ? vm : { ...vm, started: true })) }));
+        const next = await this.write(v.id, (cur) => ({
+          ...cur,
+          vms: cur.vms.map((vm) =>
+            startedOf(vm, cur) || !isStarted(stateOfVm.get(vm.id)) ? vm : { ...vm, started: true },
+          ),
+        }));
         if (next) {
           this.register(next);
           changed = true;
@@ -213,7 +268,10 @@ export class VJobQueue {
       changed = true;
       if (next.state === 'terminated') {
         this.forget(next);
-        this.logger.info({ vjob: v.id, end: next.end }, next.end === VJobEnd.Finished ? 'vjob finished: all its VMs are gone' : 'vjob cancelled');
+        this.logger.info(
+          { vjob: v.id, end: next.end },
+          next.end === VJobEnd.Finished ? 'vjob finished: all its VMs are gone' : 'vjob cancelled',
+        );
       } else {
         this.register(next);
         this.logger.info({ vjob: v.id, from: v.state, to: next.state }, 'vjob state observed');
@@ -230,7 +288,10 @@ export class VJobQueue {
       try {
         await this.store.remove(v.id);
       } catch (err) {
-        this.logger.warn({ vjob: v.id, err: (err as Error).message }, 'cannot remove an ended vjob from the queue store; kept');
+        this.logger.warn(
+          { vjob: v.id, err: (err as Error).message },
+          'cannot remove an ended vjob from the queue store; kept',
+        );
         continue;
       }
       this.cache.delete(v.id);
@@ -251,11 +312,18 @@ export class VJobQueue {
   /** The monitor's knowledge of a vjob: its VMs' vjob and demand, and `waiting` for each VM never started. */
   private register(v: StoredVJob): void {
     this.registry.vjobs.set(v.id, { id: v.id, priority: v.priority, submittedAt: v.submittedAt });
-    for (const vm of v.vms) this.registry.vms.set(vm.id, startedOf(vm, v) ? { id: vm.id, vjob: v.id, demand: vm.demand } : { id: vm.id, vjob: v.id, demand: vm.demand, state: 'waiting' });
+    for (const vm of v.vms)
+      this.registry.vms.set(
+        vm.id,
+        startedOf(vm, v)
+          ? { id: vm.id, vjob: v.id, demand: vm.demand }
+          : { id: vm.id, vjob: v.id, demand: vm.demand, state: 'waiting' },
+      );
   }
 
   private forget(v: StoredVJob): void {
-    for (const vm of v.vms) this.registry.vms.set(vm.id, { id: vm.id, vjob: v.id, demand: vm.demand, state: 'terminated' });
+    for (const vm of v.vms)
+      this.registry.vms.set(vm.id, { id: vm.id, vjob: v.id, demand: vm.demand, state: 'terminated' });
   }
 }
 

@@ -42,7 +42,12 @@ export interface FailedTransition {
 }
 
 /** The book after a plan in which these vjobs' actions failed. A transition that failed before counts one more attempt. */
-export function recordFailures(book: FailureBook, failed: readonly FailedTransition[], now: number, policy: RetryPolicy = DEFAULT_RETRY_POLICY): FailureBook {
+export function recordFailures(
+  book: FailureBook,
+  failed: readonly FailedTransition[],
+  now: number,
+  policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+): FailureBook {
   if (failed.length === 0) return book;
   const next = new Map(book);
   for (const f of failed) {
@@ -73,7 +78,11 @@ export type FailureVerdict =
   /** The backoff is over: the transition is tried again. */
   | { readonly kind: 'retry'; readonly attempt: number };
 
-export function failureVerdict(f: VjobFailure | undefined, now: number, policy: RetryPolicy = DEFAULT_RETRY_POLICY): FailureVerdict {
+export function failureVerdict(
+  f: VjobFailure | undefined,
+  now: number,
+  policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+): FailureVerdict {
   if (f === undefined) return { kind: 'none' };
   if (f.final || f.attempts >= policy.maxAttempts) return { kind: 'given-up', state: f.from };
   if (now < f.retryAt) return { kind: 'back-off', state: f.from, until: f.retryAt };
@@ -85,12 +94,17 @@ export function failureVerdict(f: VjobFailure | undefined, now: number, policy: 
  * what is wanted of it changed, or it is neither observed nor wanted any more. A vjob out of sight
  * for a while (its node offline) keeps its record.
  */
-export function settleFailures(book: FailureBook, observed: ReadonlyMap<string, VJobState | 'mixed'>, wanted: ReadonlyMap<string, VJobState>): FailureBook {
+export function settleFailures(
+  book: FailureBook,
+  observed: ReadonlyMap<string, VJobState | 'mixed'>,
+  wanted: ReadonlyMap<string, VJobState>,
+): FailureBook {
   let next: Map<string, VjobFailure> | undefined;
   for (const [vjob, f] of book) {
     const seen = observed.get(vjob);
     const want = wanted.get(vjob);
-    const settled = seen === f.to || (want !== undefined && want !== f.to) || (seen === undefined && want === undefined);
+    const settled =
+      seen === f.to || (want !== undefined && want !== f.to) || (seen === undefined && want === undefined);
     if (!settled) continue;
     next ??= new Map(book);
     next.delete(vjob);

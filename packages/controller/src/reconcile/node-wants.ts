@@ -53,7 +53,8 @@ export function nodeWantsThisTurn(
 ): NodeWantsThisTurn {
   const known = new Set(configuration.nodes.map((n) => n.id));
   const added: Node[] = [];
-  for (const [id, capacity] of Object.entries(wants.poweredOff ?? {})) if (!known.has(id)) added.push({ id, capacity, state: 'offline' });
+  for (const [id, capacity] of Object.entries(wants.poweredOff ?? {}))
+    if (!known.has(id)) added.push({ id, capacity, state: 'offline' });
   const withOff = added.length > 0 ? { ...configuration, nodes: [...configuration.nodes, ...added] } : configuration;
   const stateOf = new Map(withOff.nodes.map((n) => [n.id, n.state]));
   const pending = new Set(nodes.filter((n) => n.liveness === 'pending').map((n) => n.id));
@@ -74,7 +75,9 @@ export function nodeWantsThisTurn(
     // Said hello, no status yet: booting (or coming back), not a node to plan on yet.
     if (pending.has(node)) continue;
     if (want === 'offline' && unplannedOn.has(node)) {
-      reasons.push(`node ${node} waits to go offline: VM ${unplannedOn.get(node)} on it is left out of planning this turn`);
+      reasons.push(
+        `node ${node} waits to go offline: VM ${unplannedOn.get(node)} on it is left out of planning this turn`,
+      );
       continue;
     }
     const why = wants.unsupported?.(want);
@@ -84,11 +87,15 @@ export function nodeWantsThisTurn(
     }
     const f = failures.get(node);
     if (f && (f.final || f.attempts >= retry.maxAttempts)) {
-      reasons.push(`node ${node} stays ${is}: ${want === 'online' ? 'boot' : 'shutdown'} given up after ${f.attempts} failure(s): ${f.lastError}`);
+      reasons.push(
+        `node ${node} stays ${is}: ${want === 'online' ? 'boot' : 'shutdown'} given up after ${f.attempts} failure(s): ${f.lastError}`,
+      );
       continue;
     }
     if (f && now < f.retryAt) {
-      reasons.push(`node ${node} stays ${is}: ${f.lastError}; retry ${f.attempts + 1}/${retry.maxAttempts} after ${Math.ceil((f.retryAt - now) / 1000)} s`);
+      reasons.push(
+        `node ${node} stays ${is}: ${f.lastError}; retry ${f.attempts + 1}/${retry.maxAttempts} after ${Math.ceil((f.retryAt - now) / 1000)} s`,
+      );
       retryAt = Math.min(retryAt ?? Infinity, f.retryAt);
       continue;
     }

@@ -3,14 +3,28 @@ import type { Configuration, VM } from '@entropy/engine';
 import type { MonitorView } from '../monitor/index.ts';
 import { policyViewOf, sizedByUsage } from './policy-view.ts';
 
-const vm = (id: string, vjob: string, state: VM['state'], host?: string, cpu = 1, mem = 1024): VM => ({ id, vjob, state, demand: { cpu, mem }, ...(host ? { host } : {}) });
+const vm = (id: string, vjob: string, state: VM['state'], host?: string, cpu = 1, mem = 1024): VM => ({
+  id,
+  vjob,
+  state,
+  demand: { cpu, mem },
+  ...(host ? { host } : {}),
+});
 
 function viewOf(vms: VM[], usage: MonitorView['usage'] = {}): MonitorView {
   const vjobIds = [...new Set(vms.map((v) => v.vjob))];
   const configuration: Configuration = {
-    nodes: [{ id: 'n1', capacity: { cpu: 4, mem: 4096 }, state: 'online' }, { id: 'n2', capacity: { cpu: 4, mem: 4096 }, state: 'online' }],
+    nodes: [
+      { id: 'n1', capacity: { cpu: 4, mem: 4096 }, state: 'online' },
+      { id: 'n2', capacity: { cpu: 4, mem: 4096 }, state: 'online' },
+    ],
     vms,
-    vjobs: vjobIds.map((id, i) => ({ id, vms: vms.filter((v) => v.vjob === id).map((v) => v.id), priority: 0, submittedAt: i })),
+    vjobs: vjobIds.map((id, i) => ({
+      id,
+      vms: vms.filter((v) => v.vjob === id).map((v) => v.id),
+      priority: 0,
+      submittedAt: i,
+    })),
   };
   return { at: 0, configuration, nodes: [], excluded: [], usage };
 }

@@ -1,4 +1,12 @@
-import { buildPolicyView, type Configuration, holdsResources, type PolicyView, type Resources, TakenRoom, type VM } from '@entropy/engine';
+import {
+  buildPolicyView,
+  type Configuration,
+  holdsResources,
+  type PolicyView,
+  type Resources,
+  TakenRoom,
+  type VM,
+} from '@entropy/engine';
 import type { MonitorView } from '../monitor/index.ts';
 
 /** The queued vjobs' part of the monitor's view, on nodes with the room the other VMs leave. */
@@ -25,7 +33,9 @@ export function sizedByUsage(configuration: Configuration, usage: Readonly<Recor
       if (!holdsResources(vm.state) || cpu === undefined) return vm;
       const demand: Record<string, number> = { ...vm.demand };
       demand.cpu = cpu;
-      return vm.host !== undefined ? { id: vm.id, vjob: vm.vjob, demand, state: vm.state, host: vm.host } : { id: vm.id, vjob: vm.vjob, demand, state: vm.state };
+      return vm.host !== undefined
+        ? { id: vm.id, vjob: vm.vjob, demand, state: vm.state, host: vm.host }
+        : { id: vm.id, vjob: vm.vjob, demand, state: vm.state };
     }),
   };
 }

@@ -23,10 +23,30 @@ async function until(what: string, probe: () => boolean, timeoutMs = 10_000): Pr
 /** An outcome in which the plan's first action failed with `code`. */
 function failedOutcome(planId: string, plan: FeasiblePlan, code: string): ExecutionOutcome {
   const a = plan.actions[0]!;
-  const failure = { action: a, wireId: `${planId}:${a.id}`, node: 'n1', error: { code, message: 'boom' }, elapsedMs: 1, attempts: 1, uncertain: false };
+  const failure = {
+    action: a,
+    wireId: `${planId}:${a.id}`,
+    node: 'n1',
+    error: { code, message: 'boom' },
+    elapsedMs: 1,
+    attempts: 1,
+    uncertain: false,
+  };
   return {
-    planId, mode: 'barrier', status: 'failed', completed: [], failed: failure, failures: [failure], undone: [], notStarted: [],
-    nodeActions: { completed: [], failures: [], notStarted: [] }, leftPaused: [], uncertainVms: [], observed: configuration, estimatedMs: 1, measuredMs: 1,
+    planId,
+    mode: 'barrier',
+    status: 'failed',
+    completed: [],
+    failed: failure,
+    failures: [failure],
+    undone: [],
+    notStarted: [],
+    nodeActions: { completed: [], failures: [], notStarted: [] },
+    leftPaused: [],
+    uncertainVms: [],
+    observed: configuration,
+    estimatedMs: 1,
+    measuredMs: 1,
   };
 }
 
@@ -36,8 +56,12 @@ describe('startReconcileLoop', () => {
 
   function harness(over: Partial<ReconcileLoopDeps> = {}) {
     const state = {
-      fresh: true, decides: 0, started: [] as { planId: string; decision: Decision }[], lines: [] as Record<string, unknown>[],
-      finish: undefined as ((o: ExecutionOutcome | undefined) => void) | undefined, plan: undefined as FeasiblePlan | undefined,
+      fresh: true,
+      decides: 0,
+      started: [] as { planId: string; decision: Decision }[],
+      lines: [] as Record<string, unknown>[],
+      finish: undefined as ((o: ExecutionOutcome | undefined) => void) | undefined,
+      plan: undefined as FeasiblePlan | undefined,
     };
     const log = (o: object, msg?: string) => void state.lines.push({ ...o, msg });
     loop = startReconcileLoop({
@@ -69,7 +93,13 @@ describe('startReconcileLoop', () => {
     const st = harness();
     await until('a plan', () => st.started.length === 1);
     expect(st.started[0]).toEqual({ planId: 'loop1-x', decision: { j1: 'running' } });
-    expect(st.lines.find((l) => l.msg === 'control loop turn')).toMatchObject({ planId: 'loop1-x', actions: 1, byType: { run: 1 }, outcome: 'plan-started', triggers: ['start'] });
+    expect(st.lines.find((l) => l.msg === 'control loop turn')).toMatchObject({
+      planId: 'loop1-x',
+      actions: 1,
+      byType: { run: 1 },
+      outcome: 'plan-started',
+      triggers: ['start'],
+    });
     expect(loop!.running()).toBe('loop1-x');
   });
 
@@ -80,7 +110,12 @@ describe('startReconcileLoop', () => {
     for (const r of ['submit', 'cancel', 'node-online', 'submit']) loop!.trigger(r);
     await delay(50);
     expect(st.decides).toBe(decided);
-    st.finish!({ ...failedOutcome('loop1-x', st.plan!, 'X'), status: 'completed', failures: [], completed: [] } as unknown as ExecutionOutcome);
+    st.finish!({
+      ...failedOutcome('loop1-x', st.plan!, 'X'),
+      status: 'completed',
+      failures: [],
+      completed: [],
+    } as unknown as ExecutionOutcome);
     await until('the next plan', () => st.started.length === 2);
     expect(st.decides).toBe(decided + 1);
     const turns = st.lines.filter((l) => l.outcome === 'plan-started');
@@ -113,7 +148,9 @@ describe('startReconcileLoop', () => {
     st.finish!(failedOutcome('loop1-x', st.plan!, 'ENTROPY_INJECTED_FAILURE'));
     await until('the outcome per vjob', () => st.lines.some((l) => l.msg === 'plan outcome per vjob'));
     const outcome = st.lines.find((l) => l.msg === 'plan outcome per vjob')!;
-    expect((outcome.vjobs as Record<string, string>).j1).toMatch(/^waiting -> running: FAILED run v1 on n1: ENTROPY_INJECTED_FAILURE boom; done: no action; back to waiting now, retry 2\/3 in 1 s/);
+    expect((outcome.vjobs as Record<string, string>).j1).toMatch(
+      /^waiting -> running: FAILED run v1 on n1: ENTROPY_INJECTED_FAILURE boom; done: no action; back to waiting now, retry 2\/3 in 1 s/,
+    );
     await until('the held turn', () => st.lines.some((l) => Array.isArray(l.held)));
     await until('a second plan after the backoff', () => st.started.length === 2);
     expect(Date.now() - failedAt).toBeGreaterThanOrEqual(250);
@@ -147,13 +184,32 @@ describe('startReconcileLoop', () => {
     await until('a plan', () => st.started.length === 1);
     const shutdown = st.plan!.nodeActions![0]!;
     expect(shutdown).toMatchObject({ type: 'shutdownNode', node: 'n1' });
-    const failure = { action: shutdown, wireId: `loop1-x:${shutdown.id}`, error: { code: 'ENTROPY_NO_AGENT', message: 'no responders' }, elapsedMs: 1, uncertain: true };
+    const failure = {
+      action: shutdown,
+      wireId: `loop1-x:${shutdown.id}`,
+      error: { code: 'ENTROPY_NO_AGENT', message: 'no responders' },
+      elapsedMs: 1,
+      uncertain: true,
+    };
     st.finish!({
-      ...failedOutcome('loop1-x', { ...st.plan!, actions: [{ id: 'a0', type: 'run', vm: 'v1', vjob: 'j1', to: 'n1', start: 0, end: 1, step: 0, dependsOn: [] }] }, 'X'),
-      failed: undefined, failures: [], nodeActions: { completed: [], failures: [failure], notStarted: [] },
+      ...failedOutcome(
+        'loop1-x',
+        {
+          ...st.plan!,
+          actions: [
+            { id: 'a0', type: 'run', vm: 'v1', vjob: 'j1', to: 'n1', start: 0, end: 1, step: 0, dependsOn: [] },
+          ],
+        },
+        'X',
+      ),
+      failed: undefined,
+      failures: [],
+      nodeActions: { completed: [], failures: [failure], notStarted: [] },
     } as unknown as ExecutionOutcome); // a hand-made outcome: only the node failure matters
     await until('the failure logged', () => st.lines.some((l) => l.msg === 'node power action failed'));
-    await until('a turn holding the node', () => st.lines.some((l) => (l.reasons as string[] | undefined)?.some((r) => r.startsWith('node n1 stays online'))));
+    await until('a turn holding the node', () =>
+      st.lines.some((l) => (l.reasons as string[] | undefined)?.some((r) => r.startsWith('node n1 stays online'))),
+    );
     expect(st.started).toHaveLength(1);
     loop!.nodeRequested('n1');
     await until('the shutdown planned again', () => st.started.length === 2);
@@ -161,15 +217,28 @@ describe('startReconcileLoop', () => {
   });
 
   it('does not plan a boot this controller cannot run, and says why', async () => {
-    const offline: MonitorView = { ...view, configuration: { ...configuration, vms: [], vjobs: [], nodes: [{ id: 'n1', capacity: { cpu: 4, mem: 4096 }, state: 'offline' }] } };
+    const offline: MonitorView = {
+      ...view,
+      configuration: {
+        ...configuration,
+        vms: [],
+        vjobs: [],
+        nodes: [{ id: 'n1', capacity: { cpu: 4, mem: 4096 }, state: 'offline' }],
+      },
+    };
     const st = harness({
       view: () => offline,
       decide: () => undefined,
       nodeWants: () => ({ wanted: { n1: 'online' }, poweredOff: {} }),
-      nodePower: { unsupported: (type) => (type === 'bootNode' ? 'start the controller with --boot-command' : undefined) },
+      nodePower: {
+        unsupported: (type) => (type === 'bootNode' ? 'start the controller with --boot-command' : undefined),
+      },
     });
     await until('the turn', () => st.lines.some((l) => l.msg === 'control loop turn'));
-    expect(st.lines.find((l) => l.msg === 'control loop turn')).toMatchObject({ outcome: 'no-change', reasons: ['node n1 is wanted online: start the controller with --boot-command'] });
+    expect(st.lines.find((l) => l.msg === 'control loop turn')).toMatchObject({
+      outcome: 'no-change',
+      reasons: ['node n1 is wanted online: start the controller with --boot-command'],
+    });
     expect(st.started).toEqual([]);
   });
 });

@@ -3,7 +3,13 @@ import { assertExecutable, type ExecutionMode, type ExecutionOutcome, type NodeP
 import type { Configuration, CostModel, Decision, FeasiblePlan, NodeState, Policy, Resources } from '@entropy/engine';
 import type { MonitorView, NodeView } from '../monitor/index.ts';
 import type { VJobQueue } from '../queue/vjob-queue.ts';
-import { DEFAULT_RETRY_POLICY, type FailureBook, failureVerdict, recordFailures, type RetryPolicy } from './failure-book.ts';
+import {
+  DEFAULT_RETRY_POLICY,
+  type FailureBook,
+  failureVerdict,
+  recordFailures,
+  type RetryPolicy,
+} from './failure-book.ts';
 import { type NodeFailureBook, recordNodeFailures } from './node-wants.ts';
 import { type BusyVM, reconcile, type ReconcileResult, TurnOutcome } from './reconcile.ts';
 import { describeVjobOutcomes, failedTransitions } from './vjob-outcomes.ts';
@@ -31,7 +37,13 @@ export interface ReconcileLoopDeps {
    * Starts executing a plan the verifier accepted; resolves with its outcome once it ends, or
    * undefined when it could not start at all (then the error is logged by the controller).
    */
-  execute(planId: string, plan: FeasiblePlan, configuration: Configuration, decision: Decision, mode?: ExecutionMode): Promise<ExecutionOutcome | undefined>;
+  execute(
+    planId: string,
+    plan: FeasiblePlan,
+    configuration: Configuration,
+    decision: Decision,
+    mode?: ExecutionMode,
+  ): Promise<ExecutionOutcome | undefined>;
   newPlanId(prefix: string): string;
   readonly costModel: CostModel;
   readonly retry?: RetryPolicy;
@@ -42,7 +54,10 @@ export interface ReconcileLoopDeps {
   /** What boots and shuts nodes down: the loop plans a node's wanted state only when it can. */
   readonly nodePower?: Pick<NodePower, 'unsupported'>;
   /** The node states operators want, and the nodes plans powered off (the queue store's power records). */
-  nodeWants?(): { readonly wanted: Readonly<Record<string, NodeState>>; readonly poweredOff: Readonly<Record<string, Resources>> };
+  nodeWants?(): {
+    readonly wanted: Readonly<Record<string, NodeState>>;
+    readonly poweredOff: Readonly<Record<string, Resources>>;
+  };
 }
 
 /** A turn asked for by an operator (`entropy apply`): its overlay, its plan's id and options. */
@@ -109,11 +124,14 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
     if (wake && at >= wakeAt) return;
     if (wake) clearTimeout(wake);
     wakeAt = at;
-    wake = setTimeout(() => {
-      wake = undefined;
-      wakeAt = Infinity;
-      trigger(reason);
-    }, Math.max(0, ms));
+    wake = setTimeout(
+      () => {
+        wake = undefined;
+        wakeAt = Infinity;
+        trigger(reason);
+      },
+      Math.max(0, ms),
+    );
   };
 
   function trigger(reason: string): void {
@@ -161,7 +179,8 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
     let view = deps.view();
     const n = ++turns;
     // When the store changed what the monitor plans with (an ended vjob's VMs, a VM first seen started), look again.
-    if (deps.queue && (await deps.queue.reconcile(view, { mayEnd: now() - startedAt >= deps.silenceMs, now: now() }))) view = deps.view();
+    if (deps.queue && (await deps.queue.reconcile(view, { mayEnd: now() - startedAt >= deps.silenceMs, now: now() })))
+      view = deps.view();
     const overlay = { ...(deps.decide?.(view.configuration, view) ?? {}), ...(request?.overlay ?? {}) };
     const result = reconcile({
       view,
@@ -180,30 +199,64 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
       costModel: request?.costModel ?? deps.costModel,
       ...(request?.timeLimitMs !== undefined ? { timeLimitMs: request.timeLimitMs } : {}),
       intervalMs: deps.intervalMs,
-      ...(deps.nodeWants ? { nodes: { ...deps.nodeWants(), failures: nodeFailures, unsupported: (state: NodeState) => unsupported(state) } } : {}),
+      ...(deps.nodeWants
+        ? {
+            nodes: {
+              ...deps.nodeWants(),
+              failures: nodeFailures,
+              unsupported: (state: NodeState) => unsupported(state),
+            },
+          }
+        : {}),
     });
     failures = result.failures;
     if (result.nodeFailures) nodeFailures = result.nodeFailures;
-    if (result.policyError) logger.error({ turn: n, policy: deps.policy?.name, code: result.policyError.code, err: result.policyError.message }, 'policy failed: the loop keeps the last good decision');
+    if (result.policyError)
+      logger.error(
+        { turn: n, policy: deps.policy?.name, code: result.policyError.code, err: result.policyError.message },
+        'policy failed: the loop keeps the last good decision',
+      );
     else if (result.policyDecision) lastGood = result.policyDecision;
     const entry = {
-      turn: n, triggers, ...(deps.policy ? { policy: deps.policy.name } : {}), decision: result.decision,
-      ...(result.held.length ? { held: result.held } : {}), ...(result.deferred.length ? { deferred: result.deferred } : {}), ...(result.reasons.length ? { reasons: result.reasons } : {}),
+      turn: n,
+      triggers,
+      ...(deps.policy ? { policy: deps.policy.name } : {}),
+      decision: result.decision,
+      ...(result.held.length ? { held: result.held } : {}),
+      ...(result.deferred.length ? { deferred: result.deferred } : {}),
+      ...(result.reasons.length ? { reasons: result.reasons } : {}),
     };
     lookAgainIn('requeue', result.requeueAfterMs);
     const plan = result.plan;
     if (!plan || request?.dryRun) {
       const quiet = result.outcome === TurnOutcome.NoChange && triggers.every((r) => r === 'requeue' || r === 'timer');
-      const level = result.outcome === TurnOutcome.Infeasible ? 'warn' : quiet || result.outcome === TurnOutcome.WaitingForNodes ? 'debug' : 'info';
+      const level =
+        result.outcome === TurnOutcome.Infeasible
+          ? 'warn'
+          : quiet || result.outcome === TurnOutcome.WaitingForNodes
+            ? 'debug'
+            : 'info';
       logger[level]({ ...entry, outcome: request?.dryRun && plan ? 'dry-run' : result.outcome }, 'control loop turn');
       return { ok: true, result, executing: false };
     }
     const planId = request?.planId ?? deps.newPlanId(`loop${++plans}`);
     const byType: Record<string, number> = {};
     for (const a of [...plan.actions, ...(plan.nodeActions ?? [])]) byType[a.type] = (byType[a.type] ?? 0) + 1;
-    const planned = { ...entry, planId, actions: plan.actions.length + (plan.nodeActions?.length ?? 0), byType, steps: plan.steps, makespan: plan.makespan };
+    const planned = {
+      ...entry,
+      planId,
+      actions: plan.actions.length + (plan.nodeActions?.length ?? 0),
+      byType,
+      steps: plan.steps,
+      makespan: plan.makespan,
+    };
     try {
-      assertExecutable(plan, { planId, configuration: result.configuration, decision: result.decision, ...(deps.nodePower ? { nodePower: deps.nodePower } : {}) });
+      assertExecutable(plan, {
+        planId,
+        configuration: result.configuration,
+        decision: result.decision,
+        ...(deps.nodePower ? { nodePower: deps.nodePower } : {}),
+      });
     } catch (err) {
       const e = err as Error & { code?: string };
       logger.error({ ...planned, outcome: 'not-executable', code: e.code, err: e.message }, 'control loop turn');
@@ -235,7 +288,10 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
     const failed = failedTransitions(outcome, result.decision, result.observed);
     failures = recordFailures(failures, failed, now(), retry);
     const nodeFailed = outcome.nodeActions.failures.map((f) => ({
-      node: f.action.node, to: f.action.type === 'bootNode' ? ('online' as const) : ('offline' as const), final: f.error.final === true, error: `${f.action.type} ${f.action.node}: ${f.error.code} ${f.error.message}`,
+      node: f.action.node,
+      to: f.action.type === 'bootNode' ? ('online' as const) : ('offline' as const),
+      final: f.error.final === true,
+      error: `${f.action.type} ${f.action.node}: ${f.error.code} ${f.error.message}`,
     }));
     if (nodeFailed.length > 0) {
       nodeFailures = recordNodeFailures(nodeFailures, nodeFailed, now(), retry);
@@ -245,7 +301,8 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
       const v = failureVerdict(failures.get(vjob), now(), retry);
       const f = failures.get(vjob);
       if (v.kind === 'given-up') return `given up: stays ${v.state}`;
-      if (v.kind === 'back-off') return `back to ${v.state} now, retry ${f!.attempts + 1}/${retry.maxAttempts} in ${Math.ceil((v.until - now()) / 1000)} s`;
+      if (v.kind === 'back-off')
+        return `back to ${v.state} now, retry ${f!.attempts + 1}/${retry.maxAttempts} in ${Math.ceil((v.until - now()) / 1000)} s`;
       return 'replanned next turn';
     });
     if (Object.keys(vjobs).length > 0) logger.info({ planId, status: outcome.status, vjobs }, 'plan outcome per vjob');
@@ -266,10 +323,13 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
 
   // Agents' reports change between turns (a vjob whose VMs all stopped): look once per status period.
   const watch = deps.queue
-    ? setInterval(() => {
-        if (draining || running) return;
-        if (deps.queue!.observedChange(deps.view())) trigger('vjob-observed');
-      }, Math.max(50, deps.statusPeriodMs))
+    ? setInterval(
+        () => {
+          if (draining || running) return;
+          if (deps.queue!.observedChange(deps.view())) trigger('vjob-observed');
+        },
+        Math.max(50, deps.statusPeriodMs),
+      )
     : undefined;
   setImmediate(() => trigger('start'));
 

@@ -1,11 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { type Configuration, DEFAULT_COST_MODEL, fifoFfd, type Policy, type PolicyView, verifyPlan, type VM } from '@entropy/engine';
+import {
+  type Configuration,
+  DEFAULT_COST_MODEL,
+  fifoFfd,
+  type Policy,
+  type PolicyView,
+  verifyPlan,
+  type VM,
+} from '@entropy/engine';
 import type { MonitorView, NodeView } from '../monitor/index.ts';
 import type { StoredVJob } from '../queue/queue-store.ts';
 import { recordFailures } from './failure-book.ts';
 import { type ReconcileInput, reconcile, TurnOutcome } from './reconcile.ts';
 
-const vm = (id: string, vjob: string, state: VM['state'], host?: string, cpu = 1, mem = 1024): VM => ({ id, vjob, state, demand: { cpu, mem }, ...(host ? { host } : {}) });
+const vm = (id: string, vjob: string, state: VM['state'], host?: string, cpu = 1, mem = 1024): VM => ({
+  id,
+  vjob,
+  state,
+  demand: { cpu, mem },
+  ...(host ? { host } : {}),
+});
 
 function viewOf(vms: VM[], usage: MonitorView['usage'] = {}, nodeCount = 2): MonitorView {
   const vjobIds = [...new Set(vms.map((v) => v.vjob))];
@@ -13,25 +27,59 @@ function viewOf(vms: VM[], usage: MonitorView['usage'] = {}, nodeCount = 2): Mon
   const configuration: Configuration = {
     nodes: ids.map((id) => ({ id, capacity: { cpu: 4, mem: 4096 }, state: 'online' })),
     vms,
-    vjobs: vjobIds.map((id, i) => ({ id, vms: vms.filter((v) => v.vjob === id).map((v) => v.id), priority: 0, submittedAt: i })),
+    vjobs: vjobIds.map((id, i) => ({
+      id,
+      vms: vms.filter((v) => v.vjob === id).map((v) => v.id),
+      priority: 0,
+      submittedAt: i,
+    })),
   };
-  const nodes: NodeView[] = ids.map((id) => ({ id, liveness: 'online', driver: 'sim', capacity: { cpu: 4, mem: 4096 }, lastSeen: 100, vms: 0, inFlight: 0 }));
+  const nodes: NodeView[] = ids.map((id) => ({
+    id,
+    liveness: 'online',
+    driver: 'sim',
+    capacity: { cpu: 4, mem: 4096 },
+    lastSeen: 100,
+    vms: 0,
+    inFlight: 0,
+  }));
   return { at: 100, configuration, nodes, excluded: [], usage };
 }
 
-const stored = (id: string, over: Partial<StoredVJob> = {}): StoredVJob => ({ id, priority: 0, submittedAt: 0, state: 'waiting', vms: [], ...over });
+const stored = (id: string, over: Partial<StoredVJob> = {}): StoredVJob => ({
+  id,
+  priority: 0,
+  submittedAt: 0,
+  state: 'waiting',
+  vms: [],
+  ...over,
+});
 
 function input(view: MonitorView, over: Partial<ReconcileInput> = {}): ReconcileInput {
   return {
-    view, now: 1000, knownNodes: [], startedAt: 0, statusPeriodMs: 500, silenceMs: 1500,
-    vjobs: [], failures: new Map(), busy: [], costModel: DEFAULT_COST_MODEL, intervalMs: 5000, ...over,
+    view,
+    now: 1000,
+    knownNodes: [],
+    startedAt: 0,
+    statusPeriodMs: 500,
+    silenceMs: 1500,
+    vjobs: [],
+    failures: new Map(),
+    busy: [],
+    costModel: DEFAULT_COST_MODEL,
+    intervalMs: 5000,
+    ...over,
   };
 }
 
-const runAll: Policy = { name: 'all', sizing: 'peak', decide: (pv: PolicyView) => Object.fromEntries(pv.queue.map((j) => [j.id, 'running'])) };
+const runAll: Policy = {
+  name: 'all',
+  sizing: 'peak',
+  decide: (pv: PolicyView) => Object.fromEntries(pv.queue.map((j) => [j.id, 'running'])),
+};
 const kinds = (r: ReturnType<typeof reconcile>) => r.plan?.actions.map((a) => `${a.type} ${a.vm}`).sort() ?? [];
 
-describe('reconcile: the policy\'s vjobs', () => {
+describe("reconcile: the policy's vjobs", () => {
   it('plans the policy decision for its vjobs and leaves the others alone', () => {
     const view = viewOf([vm('x1', 'applied', 'running', 'n1'), vm('q1', 'q', 'waiting'), vm('q2', 'q', 'waiting')]);
     const r = reconcile(input(view, { policy: fifoFfd(), vjobs: [stored('q')] }));
@@ -42,14 +90,21 @@ describe('reconcile: the policy\'s vjobs', () => {
 
   it('asks for cancelled vjobs to be terminated, whatever the policy says', () => {
     const view = viewOf([vm('c1', 'c', 'running', 'n1'), vm('q1', 'q', 'waiting')]);
-    const r = reconcile(input(view, { policy: runAll, vjobs: [stored('q'), stored('c', { state: 'running', cancelRequestedAt: 5 })] }));
+    const r = reconcile(
+      input(view, { policy: runAll, vjobs: [stored('q'), stored('c', { state: 'running', cancelRequestedAt: 5 })] }),
+    );
     expect(r.decision).toEqual({ q: 'running', c: 'terminated' });
     expect(kinds(r)).toEqual(['run q1', 'stop c1']);
   });
 
   it('reports a policy that throws and keeps the last good decision', () => {
     const view = viewOf([vm('q1', 'q', 'waiting')]);
-    const broken: Policy = { name: 'broken', decide: () => { throw new Error('boom'); } };
+    const broken: Policy = {
+      name: 'broken',
+      decide: () => {
+        throw new Error('boom');
+      },
+    };
     const r = reconcile(input(view, { policy: broken, vjobs: [stored('q')], lastGood: { q: 'running' } }));
     expect(r.policyError?.code).toBe('ENTROPY_POLICY_FAILED');
     expect(r.policyError?.message).toMatch(/policy 'broken' threw: boom/);
@@ -68,16 +123,31 @@ describe('reconcile: the policy\'s vjobs', () => {
   it('starts the oldest vjobs that fit when the whole decision does not, and defers the others', () => {
     const big = (j: string) => vm(`${j}1`, j, 'waiting', undefined, 1, 4096);
     const view = viewOf([big('a'), big('b'), big('c')]);
-    const r = reconcile(input(view, { policy: runAll, vjobs: [stored('a', { submittedAt: 1 }), stored('b', { submittedAt: 2 }), stored('c', { submittedAt: 3 })] }));
+    const r = reconcile(
+      input(view, {
+        policy: runAll,
+        vjobs: [stored('a', { submittedAt: 1 }), stored('b', { submittedAt: 2 }), stored('c', { submittedAt: 3 })],
+      }),
+    );
     expect(r.decision).toEqual({ a: 'running', b: 'running' });
     expect(r.deferred).toEqual(['c']);
     expect(kinds(r)).toEqual(['run a1', 'run b1']);
   });
 
   it('sizes running VMs at their measured CPU for a measured policy, at peak for a peak one', () => {
-    const view = viewOf([vm('q1', 'q', 'running', 'n1', 4, 1024), vm('w1', 'w', 'waiting')], { q1: { cpu: 0.5, mem: 10 } });
-    expect(reconcile(input(view, { policy: fifoFfd(), vjobs: [stored('q', { state: 'running' }), stored('w')] })).configuration.vms.find((v) => v.id === 'q1')!.demand.cpu).toBe(0.5);
-    expect(reconcile(input(view, { policy: runAll, vjobs: [stored('q', { state: 'running' }), stored('w')] })).configuration.vms.find((v) => v.id === 'q1')!.demand.cpu).toBe(4);
+    const view = viewOf([vm('q1', 'q', 'running', 'n1', 4, 1024), vm('w1', 'w', 'waiting')], {
+      q1: { cpu: 0.5, mem: 10 },
+    });
+    expect(
+      reconcile(
+        input(view, { policy: fifoFfd(), vjobs: [stored('q', { state: 'running' }), stored('w')] }),
+      ).configuration.vms.find((v) => v.id === 'q1')!.demand.cpu,
+    ).toBe(0.5);
+    expect(
+      reconcile(
+        input(view, { policy: runAll, vjobs: [stored('q', { state: 'running' }), stored('w')] }),
+      ).configuration.vms.find((v) => v.id === 'q1')!.demand.cpu,
+    ).toBe(4);
   });
 
   it('finds nothing to do once the cluster is as wanted, without running the engine', () => {
@@ -89,11 +159,16 @@ describe('reconcile: the policy\'s vjobs', () => {
   });
 });
 
-describe('reconcile: the operator\'s vjobs and the overlay', () => {
+describe("reconcile: the operator's vjobs and the overlay", () => {
   it('drives an operator vjob to its recorded wanted state, and an overlay wins over it for one turn', () => {
     const view = viewOf([vm('o1', 'o', 'running', 'n1'), vm('o2', 'o', 'running', 'n2')]);
     const op = stored('o', { owner: 'operator', state: 'running', wanted: 'sleeping' });
-    expect(kinds(reconcile(input(view, { vjobs: [op] })))).toEqual(['pause o1', 'pause o2', 'suspend o1', 'suspend o2']);
+    expect(kinds(reconcile(input(view, { vjobs: [op] })))).toEqual([
+      'pause o1',
+      'pause o2',
+      'suspend o1',
+      'suspend o2',
+    ]);
     expect(reconcile(input(view, { vjobs: [op], overlay: { o: 'running' } })).outcome).toBe(TurnOutcome.NoChange);
   });
 });
@@ -109,13 +184,18 @@ describe('reconcile: any observed state', () => {
   });
 
   it('takes a half-resumed vjob (8 paused, 1 sleeping) to sleep when that is what is wanted', () => {
-    const vms = [...Array.from({ length: 8 }, (_, i) => vm(`h${i}`, 'h', 'paused', `n${(i % 2) + 1}`, 0.5, 256)), vm('h8', 'h', 'sleeping', 'n1', 0.5, 256)];
-    const r = reconcile(input(viewOf(vms), { vjobs: [stored('h', { owner: 'operator', state: 'sleeping', wanted: 'sleeping' })] }));
+    const vms = [
+      ...Array.from({ length: 8 }, (_, i) => vm(`h${i}`, 'h', 'paused', `n${(i % 2) + 1}`, 0.5, 256)),
+      vm('h8', 'h', 'sleeping', 'n1', 0.5, 256),
+    ];
+    const r = reconcile(
+      input(viewOf(vms), { vjobs: [stored('h', { owner: 'operator', state: 'sleeping', wanted: 'sleeping' })] }),
+    );
     expect(r.decision).toEqual({ h: 'sleeping' });
     expect(kinds(r)).toEqual(Array.from({ length: 8 }, (_, i) => `suspend h${i}`).sort());
   });
 
-  it('falls back to the uniform state a mixed vjob\'s VMs can all reach when the wanted one is not', () => {
+  it("falls back to the uniform state a mixed vjob's VMs can all reach when the wanted one is not", () => {
     const vms = [vm('m1', 'm', 'running', 'n1'), vm('m2', 'm', 'waiting')];
     const r = reconcile(input(viewOf(vms), { overlay: { m: 'sleeping' } }));
     expect(r.reasons[0]).toMatch(/vjob m: sleeping is not reachable .*it goes running/);
@@ -126,7 +206,16 @@ describe('reconcile: any observed state', () => {
 describe('reconcile: busy VMs, failures and readiness', () => {
   it('leaves a vjob an agent is acting on alone, its room taken, and looks again soon', () => {
     const view = viewOf([vm('b1', 'b', 'running', 'n1', 4, 4096), vm('w1', 'w', 'waiting', undefined, 4, 4096)], {}, 2);
-    const r = reconcile(input(view, { overlay: { b: 'sleeping' }, vjobs: [stored('w', { owner: 'operator', wanted: 'running' })], busy: [{ vm: 'b1', node: 'n1', actionId: 'old:a1' }, { vm: 'x9', node: 'n2', actionId: 'old:a2', demand: { cpu: 1, mem: 1 } }] }));
+    const r = reconcile(
+      input(view, {
+        overlay: { b: 'sleeping' },
+        vjobs: [stored('w', { owner: 'operator', wanted: 'running' })],
+        busy: [
+          { vm: 'b1', node: 'n1', actionId: 'old:a1' },
+          { vm: 'x9', node: 'n2', actionId: 'old:a2', demand: { cpu: 1, mem: 1 } },
+        ],
+      }),
+    );
     expect(r.held).toEqual([{ vjob: 'b', reason: 'an agent is acting on b1' }]);
     // n1 is taken by b1, n2 lacks the room the arriving VM takes: no room for w1 yet.
     expect(r.deferred).toEqual(['w']);
@@ -136,8 +225,18 @@ describe('reconcile: busy VMs, failures and readiness', () => {
 
   it('backs a failed vjob off where it came from, retries it after the backoff, and gives it up after the last attempt', () => {
     const view = viewOf([vm('r1', 'r', 'sleeping', 'n1'), vm('r2', 'r', 'sleeping', 'n2')]);
-    const failed = { vjob: 'r', from: 'sleeping' as const, to: 'running' as const, final: false, error: 'resume r2 on n2: ENTROPY_INJECTED_FAILURE' };
-    let failures = recordFailures(new Map(), [failed], 1000, { maxAttempts: 2, baseBackoffMs: 1000, maxBackoffMs: 10_000 });
+    const failed = {
+      vjob: 'r',
+      from: 'sleeping' as const,
+      to: 'running' as const,
+      final: false,
+      error: 'resume r2 on n2: ENTROPY_INJECTED_FAILURE',
+    };
+    let failures = recordFailures(new Map(), [failed], 1000, {
+      maxAttempts: 2,
+      baseBackoffMs: 1000,
+      maxBackoffMs: 10_000,
+    });
     const retry = { maxAttempts: 2, baseBackoffMs: 1000, maxBackoffMs: 10_000 };
     const during = reconcile(input(view, { overlay: { r: 'running' }, failures, retry, now: 1500 }));
     expect(during.held[0]).toMatchObject({ vjob: 'r' });
@@ -156,7 +255,11 @@ describe('reconcile: busy VMs, failures and readiness', () => {
 
   it('takes a half-resumed vjob back to sleep at once after its resume failed', () => {
     const vms = [vm('h1', 'h', 'paused', 'n1'), vm('h2', 'h', 'sleeping', 'n2')];
-    const failures = recordFailures(new Map(), [{ vjob: 'h', from: 'sleeping', to: 'running', final: false, error: 'x' }], 1000);
+    const failures = recordFailures(
+      new Map(),
+      [{ vjob: 'h', from: 'sleeping', to: 'running', final: false, error: 'x' }],
+      1000,
+    );
     const r = reconcile(input(viewOf(vms), { overlay: { h: 'running' }, failures, now: 1001 }));
     expect(r.decision).toEqual({ h: 'sleeping' });
     expect(kinds(r)).toEqual(['suspend h1']);
@@ -164,10 +267,14 @@ describe('reconcile: busy VMs, failures and readiness', () => {
 
   it('plans nothing before every known node has reported since the start, unless they stay silent long enough to be offline', () => {
     const view = viewOf([vm('w1', 'w', 'waiting')]);
-    const early = reconcile(input(view, { overlay: { w: 'running' }, knownNodes: ['n1', 'n2', 'n9'], startedAt: 50, now: 500 }));
+    const early = reconcile(
+      input(view, { overlay: { w: 'running' }, knownNodes: ['n1', 'n2', 'n9'], startedAt: 50, now: 500 }),
+    );
     expect(early.outcome).toBe(TurnOutcome.WaitingForNodes);
     expect(early.reasons[0]).toMatch(/waiting for 1 known node\(s\) .*n9/);
-    const late = reconcile(input(view, { overlay: { w: 'running' }, knownNodes: ['n1', 'n2', 'n9'], startedAt: 50, now: 2000 }));
+    const late = reconcile(
+      input(view, { overlay: { w: 'running' }, knownNodes: ['n1', 'n2', 'n9'], startedAt: 50, now: 2000 }),
+    );
     expect(late.outcome).toBe(TurnOutcome.Plan);
   });
 });

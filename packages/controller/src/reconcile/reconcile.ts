@@ -1,8 +1,29 @@
-import { cautiousPlan, type Configuration, type Constraint, contextSwitch, type CostModel, decideSafely, type Decision, type FeasiblePlan, holdsResources, type Policy, type PolicyError, TakenRoom, type VJobState, type VM } from '@entropy/engine';
+import {
+  cautiousPlan,
+  type Configuration,
+  type Constraint,
+  contextSwitch,
+  type CostModel,
+  decideSafely,
+  type Decision,
+  type FeasiblePlan,
+  holdsResources,
+  type Policy,
+  type PolicyError,
+  TakenRoom,
+  type VJobState,
+  type VM,
+} from '@entropy/engine';
 import { policyViewOf, sizedByUsage } from './policy-view.ts';
 import type { MonitorView } from '../monitor/index.ts';
 import { type StoredVJob, VJobOwner } from '../queue/queue-store.ts';
-import { DEFAULT_RETRY_POLICY, type FailureBook, failureVerdict, type RetryPolicy, settleFailures } from './failure-book.ts';
+import {
+  DEFAULT_RETRY_POLICY,
+  type FailureBook,
+  failureVerdict,
+  type RetryPolicy,
+  settleFailures,
+} from './failure-book.ts';
 import { type NodeFailureBook, type NodeWants, nodeWantsThisTurn, type NodeWantsThisTurn } from './node-wants.ts';
 import { observeVjobs, type ObservedVjob, type ObservedVjobState } from './vjob-states.ts';
 
@@ -98,14 +119,28 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
   const silent = unreportedNodes(input);
   if (silent.length > 0) {
     const reason = `waiting for ${silent.length} known node(s) to report since the controller started: ${silent.slice(0, 5).join(', ')}${silent.length > 5 ? ', ...' : ''}`;
-    return idle(input, observed, new Map(), TurnOutcome.WaitingForNodes, [reason], Math.max(50, input.statusPeriodMs / 4));
+    return idle(
+      input,
+      observed,
+      new Map(),
+      TurnOutcome.WaitingForNodes,
+      [reason],
+      Math.max(50, input.statusPeriodMs / 4),
+    );
   }
 
   const stored = new Map(input.vjobs.map((v) => [v.id, v]));
   const busyVjobs = busyVjobsOf(input.busy, view.configuration);
   const schedulable = new Set<string>();
   for (const v of input.vjobs)
-    if (isPolicyOwned(v) && v.state !== 'terminated' && v.cancelRequestedAt === undefined && observed.has(v.id) && !busyVjobs.has(v.id)) schedulable.add(v.id);
+    if (
+      isPolicyOwned(v) &&
+      v.state !== 'terminated' &&
+      v.cancelRequestedAt === undefined &&
+      observed.has(v.id) &&
+      !busyVjobs.has(v.id)
+    )
+      schedulable.add(v.id);
 
   // What is wanted, by precedence: the policy's decision, the operator's, cancellations, the overlay.
   const wanted = new Map<string, VJobState>();
@@ -147,37 +182,66 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
       if (o.state === verdict.state) {
         // Back where it came from, uniform: left alone until the backoff ends (or for good).
         holdIds.add(id);
-        held.push({ vjob: id, reason: verdict.kind === 'back-off' ? `${f.to} failed (${f.lastError}); retry ${f.attempts + 1}/${retry.maxAttempts} after ${Math.ceil((verdict.until - now) / 1000)} s` : `${f.to} given up after ${f.attempts} failure(s): ${f.lastError}` });
+        held.push({
+          vjob: id,
+          reason:
+            verdict.kind === 'back-off'
+              ? `${f.to} failed (${f.lastError}); retry ${f.attempts + 1}/${retry.maxAttempts} after ${Math.ceil((verdict.until - now) / 1000)} s`
+              : `${f.to} given up after ${f.attempts} failure(s): ${f.lastError}`,
+        });
         if (verdict.kind === 'back-off') requeueAfterMs = Math.min(requeueAfterMs, Math.max(0, verdict.until - now));
         continue;
       }
       want = verdict.state;
     }
     if (!o.reachable.includes(want)) {
-      reasons.push(`vjob ${id}: ${want} is not reachable from its VMs' states (${[...new Set(o.vmStates)].join(', ')}); it goes ${o.settlesTo}`);
+      reasons.push(
+        `vjob ${id}: ${want} is not reachable from its VMs' states (${[...new Set(o.vmStates)].join(', ')}); it goes ${o.settlesTo}`,
+      );
       want = o.settlesTo;
     }
     if (want !== o.state) decision[id] = want;
   }
 
   const power: NodeWantsThisTurn = input.nodes
-    ? nodeWantsThisTurn(withoutVjobs(view.configuration, holdIds, input.busy), view.nodes, unplannedOn(view, holdIds, input.busy), input.nodes, now, retry)
-    : { configuration: withoutVjobs(view.configuration, holdIds, input.busy), constraints: [], reasons: [], failures: new Map() };
+    ? nodeWantsThisTurn(
+        withoutVjobs(view.configuration, holdIds, input.busy),
+        view.nodes,
+        unplannedOn(view, holdIds, input.busy),
+        input.nodes,
+        now,
+        retry,
+      )
+    : {
+        configuration: withoutVjobs(view.configuration, holdIds, input.busy),
+        constraints: [],
+        reasons: [],
+        failures: new Map(),
+      };
   reasons.push(...power.reasons);
   if (power.retryAt !== undefined) requeueAfterMs = Math.min(requeueAfterMs, Math.max(0, power.retryAt - now));
   const configuration = power.configuration;
-  const sized = input.policy?.sizing === 'peak' || !input.policy ? configuration : sizedByUsage(configuration, view.usage);
+  const sized =
+    input.policy?.sizing === 'peak' || !input.policy ? configuration : sizedByUsage(configuration, view.usage);
   const base = {
-    configuration: sized, wanted, observed, held, failures, ...(input.nodes ? { nodeFailures: power.failures } : {}),
-    ...(policyDecision ? { policyDecision } : {}), ...(policyError ? { policyError } : {}),
+    configuration: sized,
+    wanted,
+    observed,
+    held,
+    failures,
+    ...(input.nodes ? { nodeFailures: power.failures } : {}),
+    ...(policyDecision ? { policyDecision } : {}),
+    ...(policyError ? { policyError } : {}),
   };
   // Nothing wanted differs from what is: the engine has work only when a node is overloaded (at measured use, say).
-  if (Object.keys(decision).length === 0 && power.constraints.length === 0 && !hasOverloadedNode(sized)) return { ...base, outcome: TurnOutcome.NoChange, decision, deferred: [], requeueAfterMs, reasons };
+  if (Object.keys(decision).length === 0 && power.constraints.length === 0 && !hasOverloadedNode(sized))
+    return { ...base, outcome: TurnOutcome.NoChange, decision, deferred: [], requeueAfterMs, reasons };
 
   // A node's wanted state goes with the vjobs' (the engine evacuates it before its shutdown); when
   // nothing reaches both, the vjobs are planned alone and the node waits.
   const planned = planTurn(input, sized, decision, observed, stored, power.constraints);
-  if (planned.ok || power.constraints.length === 0) return { ...base, ...planned.result, requeueAfterMs, reasons: [...reasons, ...planned.result.reasons] };
+  if (planned.ok || power.constraints.length === 0)
+    return { ...base, ...planned.result, requeueAfterMs, reasons: [...reasons, ...planned.result.reasons] };
   const alone = planTurn(input, sized, decision, observed, stored, []);
   const why = `node power change put off: ${power.constraints.map((c) => `${c.type === 'online' ? 'boot' : 'shutdown'} ${(c as { node: string }).node}`).join(', ')}: ${planned.result.reasons.at(-1)}`;
   return { ...base, ...alone.result, requeueAfterMs, reasons: [...reasons, why, ...alone.result.reasons] };
@@ -194,13 +258,22 @@ function planTurn(
   stored: ReadonlyMap<string, StoredVJob>,
   constraints: readonly Constraint[],
 ): { readonly ok: boolean; readonly result: TurnPlan } {
-  const options = { ...(input.timeLimitMs !== undefined ? { timeLimitMs: input.timeLimitMs } : {}), ...(constraints.length > 0 ? { constraints } : {}) };
+  const options = {
+    ...(input.timeLimitMs !== undefined ? { timeLimitMs: input.timeLimitMs } : {}),
+    ...(constraints.length > 0 ? { constraints } : {}),
+  };
   const plan = contextSwitch(sized, decision, input.costModel, options);
-  if (plan.feasible) return { ok: true, result: { outcome: outcomeOf(plan), ...(hasActions(plan) ? { plan } : {}), decision, deferred: [], reasons: [] } };
+  if (plan.feasible)
+    return {
+      ok: true,
+      result: { outcome: outcomeOf(plan), ...(hasActions(plan) ? { plan } : {}), decision, deferred: [], reasons: [] },
+    };
 
   // No room for every start: keep the oldest starts that fit (queue order), and everything else the
   // decision asks. The overlay's starts (an operator's apply) are never put off: they fit or the turn is infeasible.
-  const starts = [...Object.keys(decision)].filter((j) => decision[j] === 'running' && observed.get(j)!.state !== 'running' && !(j in (input.overlay ?? {})));
+  const starts = [...Object.keys(decision)].filter(
+    (j) => decision[j] === 'running' && observed.get(j)!.state !== 'running' && !(j in (input.overlay ?? {})),
+  );
   starts.sort((a, b) => (stored.get(a)?.submittedAt ?? 0) - (stored.get(b)?.submittedAt ?? 0) || (a < b ? -1 : 1));
   const decisionWith = (k: number): Decision => {
     const d: Record<string, VJobState> = { ...decision };
@@ -217,15 +290,19 @@ function planTurn(
     const p = contextSwitch(sized, d, input.costModel, { ...options, workBudget: 0 });
     return p.feasible ? p : undefined;
   });
-  if (!partial) return { ok: false, result: { outcome: TurnOutcome.Infeasible, decision, deferred: [], reasons: [plan.reason] } };
+  if (!partial)
+    return { ok: false, result: { outcome: TurnOutcome.Infeasible, decision, deferred: [], reasons: [plan.reason] } };
   const full = contextSwitch(sized, partial.decision, input.costModel, options);
   const kept = full.feasible ? full : partial.plan;
   const deferred = starts.slice(partial.kept);
   return {
     ok: true,
     result: {
-      outcome: outcomeOf(kept), ...(hasActions(kept) ? { plan: kept } : {}),
-      decision: partial.decision, deferred, reasons: [`no room yet for ${deferred.join(', ')}: ${plan.reason}`],
+      outcome: outcomeOf(kept),
+      ...(hasActions(kept) ? { plan: kept } : {}),
+      decision: partial.decision,
+      deferred,
+      reasons: [`no room yet for ${deferred.join(', ')}: ${plan.reason}`],
     },
   };
 }
@@ -235,14 +312,34 @@ const isPolicyOwned = (v: StoredVJob) => v.owner === undefined || v.owner === VJ
 const hasActions = (plan: FeasiblePlan) => plan.actions.length + (plan.nodeActions?.length ?? 0) > 0;
 const outcomeOf = (plan: FeasiblePlan): TurnOutcome => (hasActions(plan) ? TurnOutcome.Plan : TurnOutcome.NoChange);
 
-function idle(input: ReconcileInput, observed: ReadonlyMap<string, ObservedVjob>, wanted: ReadonlyMap<string, VJobState>, outcome: TurnOutcome, reasons: string[], requeueAfterMs: number): ReconcileResult {
-  return { outcome, configuration: input.view.configuration, decision: {}, wanted, observed, deferred: [], held: [], failures: input.failures, requeueAfterMs, reasons };
+function idle(
+  input: ReconcileInput,
+  observed: ReadonlyMap<string, ObservedVjob>,
+  wanted: ReadonlyMap<string, VJobState>,
+  outcome: TurnOutcome,
+  reasons: string[],
+  requeueAfterMs: number,
+): ReconcileResult {
+  return {
+    outcome,
+    configuration: input.view.configuration,
+    decision: {},
+    wanted,
+    observed,
+    deferred: [],
+    held: [],
+    failures: input.failures,
+    requeueAfterMs,
+    reasons,
+  };
 }
 
 /** Known nodes that have not reported since the controller started, while they may still be about to. */
 function unreportedNodes(input: ReconcileInput): string[] {
   if (input.now - input.startedAt > input.silenceMs) return [];
-  const reported = new Set(input.view.nodes.filter((n) => n.liveness !== 'pending' && n.lastSeen >= input.startedAt).map((n) => n.id));
+  const reported = new Set(
+    input.view.nodes.filter((n) => n.liveness !== 'pending' && n.lastSeen >= input.startedAt).map((n) => n.id),
+  );
   return input.knownNodes.filter((n) => !reported.has(n));
 }
 
@@ -250,7 +347,9 @@ function unreportedNodes(input: ReconcileInput): string[] {
 function unplannedOn(view: MonitorView, holdIds: ReadonlySet<string>, busy: readonly BusyVM[]): Map<string, string> {
   const out = new Map<string, string>();
   for (const e of view.excluded) if (e.node !== undefined && !out.has(e.node)) out.set(e.node, e.vm);
-  if (holdIds.size > 0) for (const vm of view.configuration.vms) if (holdIds.has(vm.vjob) && vm.host !== undefined && !out.has(vm.host)) out.set(vm.host, vm.id);
+  if (holdIds.size > 0)
+    for (const vm of view.configuration.vms)
+      if (holdIds.has(vm.vjob) && vm.host !== undefined && !out.has(vm.host)) out.set(vm.host, vm.id);
   for (const b of busy) if (!out.has(b.node)) out.set(b.node, b.vm);
   return out;
 }
@@ -271,7 +370,11 @@ function busyVjobsOf(busy: readonly BusyVM[], configuration: Configuration): Map
  * The configuration without the given vjobs, their room still taken on the nodes they hold, and
  * the room of busy VMs arriving on a node taken there too: the engine plans around them.
  */
-export function withoutVjobs(configuration: Configuration, vjobs: ReadonlySet<string>, busy: readonly BusyVM[]): Configuration {
+export function withoutVjobs(
+  configuration: Configuration,
+  vjobs: ReadonlySet<string>,
+  busy: readonly BusyVM[],
+): Configuration {
   const arriving = busy.filter((b) => b.demand !== undefined);
   if (vjobs.size === 0 && arriving.length === 0) return configuration;
   const taken = new TakenRoom();

@@ -9,7 +9,13 @@ import type { ObservedVjob } from './vjob-states.ts';
  * plan computed on a state that changed, an agent restarted mid-action, a deposed leader. The next
  * turn replans from what is observed; only the other final errors give the transition up at once.
  */
-const REPLANNABLE = new Set<string>([ActionErrorCode.InvalidState, ActionErrorCode.Interrupted, ActionErrorCode.StaleLeader, ActionErrorCode.WrongNode, ActionErrorCode.ActionIdReused]);
+const REPLANNABLE = new Set<string>([
+  ActionErrorCode.InvalidState,
+  ActionErrorCode.Interrupted,
+  ActionErrorCode.StaleLeader,
+  ActionErrorCode.WrongNode,
+  ActionErrorCode.ActionIdReused,
+]);
 
 /** Where a vjob goes back to when its move to `to` failed: the state it was in, or for a mixed one the other uniform state that needs no new room. */
 export function fallbackOf(o: ObservedVjob, to: VJobState): VJobState {
@@ -19,7 +25,11 @@ export function fallbackOf(o: ObservedVjob, to: VJobState): VJobState {
 }
 
 /** The vjobs whose actions failed in a plan, with where each came from and was going. */
-export function failedTransitions(outcome: ExecutionOutcome, decision: Decision, observed: ReadonlyMap<string, ObservedVjob>): FailedTransition[] {
+export function failedTransitions(
+  outcome: ExecutionOutcome,
+  decision: Decision,
+  observed: ReadonlyMap<string, ObservedVjob>,
+): FailedTransition[] {
   const byVjob = new Map<string, FailedTransition>();
   for (const f of outcome.failures) {
     const vjob = f.action.vjob;
@@ -27,7 +37,13 @@ export function failedTransitions(outcome: ExecutionOutcome, decision: Decision,
     if (o === undefined || byVjob.has(vjob)) continue;
     const to = decision[vjob] ?? (o.state === 'mixed' ? o.settlesTo : o.state);
     const final = f.error.final === true && !REPLANNABLE.has(f.error.code);
-    byVjob.set(vjob, { vjob, from: fallbackOf(o, to), to, final, error: `${f.action.type} ${f.action.vm} on ${f.node}: ${f.error.code} ${f.error.message}` });
+    byVjob.set(vjob, {
+      vjob,
+      from: fallbackOf(o, to),
+      to,
+      final,
+      error: `${f.action.type} ${f.action.vm} on ${f.node}: ${f.error.code} ${f.error.message}`,
+    });
   }
   return [...byVjob.values()];
 }
@@ -57,7 +73,7 @@ export function describeVjobOutcomes(
   for (const vjob of [...vjobs].sort()) {
     const o = observed.get(vjob);
     const from = o?.state ?? '?';
-    const to = decision[vjob] ?? (o && o.state !== 'mixed' ? o.state : o?.settlesTo ?? '?');
+    const to = decision[vjob] ?? (o && o.state !== 'mixed' ? o.state : (o?.settlesTo ?? '?'));
     const actions = [...(done.get(vjob) ?? [])].map(([t, n]) => `${n} ${t}`).join(', ') || 'no action';
     const f = failedBy.get(vjob);
     const left = outcome.notStarted.filter((a) => a.vjob === vjob).length;

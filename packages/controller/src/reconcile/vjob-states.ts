@@ -27,7 +27,13 @@ export function observeVjobs(configuration: Configuration): Map<string, Observed
     if (vmStates.length === 0) continue;
     const first = vmStates[0]!;
     const uniform = first !== 'paused' && vmStates.every((s) => s === first);
-    out.set(id, { id, state: uniform ? (first as VJobState) : 'mixed', vmStates, settlesTo: defaultTarget(vmStates), reachable: reachableTargets(vmStates) });
+    out.set(id, {
+      id,
+      state: uniform ? (first as VJobState) : 'mixed',
+      vmStates,
+      settlesTo: defaultTarget(vmStates),
+      reachable: reachableTargets(vmStates),
+    });
   }
   return out;
 }

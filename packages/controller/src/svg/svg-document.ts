@@ -1,5 +1,6 @@
 /** Text safe in an SVG (XML) text node or attribute value: ids come from users. */
-export const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+export const escapeXml = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
 
 /** The opening of the project's SVG figures: the root element with its size and font, and a white page. */
 export function svgStart(width: number, height: number): string[] {

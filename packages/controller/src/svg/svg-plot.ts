@@ -34,7 +34,10 @@ export function plotUse(results: readonly SimulationResult[], title: string): st
       `<text x="${lx + 30}" y="70" font-size="12" fill="#555">cumulated ${fmt(r.cumulatedMs / 60_000)} min · makespan ${fmt(r.makespanMs / 60_000)} min</text>`,
     );
   });
-  const panels: [string, keyof Pick<UseSegment, 'cpu' | 'mem'>][] = [['CPU used', 'cpu'], ['memory held by running VMs', 'mem']];
+  const panels: [string, keyof Pick<UseSegment, 'cpu' | 'mem'>][] = [
+    ['CPU used', 'cpu'],
+    ['memory held by running VMs', 'mem'],
+  ];
   panels.forEach(([label, key], p) => {
     const top = TOP + p * (PANEL + GAP);
     const y = (share: number) => top + PANEL - share * PANEL;
@@ -48,7 +51,9 @@ export function plotUse(results: readonly SimulationResult[], title: string): st
       out.push(`<line x1="${x(t)}" x2="${x(t)}" y1="${top}" y2="${top + PANEL}" stroke="#f0f0f0"/>`);
       out.push(`<text x="${x(t)}" y="${top + PANEL + 16}" font-size="11" fill="#666" text-anchor="middle">${t}</text>`);
     }
-    out.push(`<text x="${LEFT}" y="${top - 10}" font-size="14" font-weight="600" fill="#333">${esc(label)} (share of the cluster)</text>`);
+    out.push(
+      `<text x="${LEFT}" y="${top - 10}" font-size="14" font-weight="600" fill="#333">${esc(label)} (share of the cluster)</text>`,
+    );
     results.forEach((r, i) => {
       const colour = PALETTE[i % PALETTE.length]!;
       const points = resample(r.timeline, key, r.makespanMs, (end * 60_000) / BINS).map(
@@ -70,13 +75,20 @@ export function plotUse(results: readonly SimulationResult[], title: string): st
     });
   });
   const axisY = TOP + 2 * PANEL + GAP + 40;
-  out.push(`<text x="${LEFT + plotW / 2}" y="${axisY}" font-size="12" fill="#444" text-anchor="middle">time (minutes of virtual time)</text>`);
+  out.push(
+    `<text x="${LEFT + plotW / 2}" y="${axisY}" font-size="12" fill="#444" text-anchor="middle">time (minutes of virtual time)</text>`,
+  );
   out.push('</svg>');
   return out.join('\n') + '\n';
 }
 
 /** Time-weighted averages of a piecewise-constant series over bins of `width` ms, up to `until`. */
-function resample(timeline: readonly UseSegment[], key: 'cpu' | 'mem', until: number, width: number): [number, number][] {
+function resample(
+  timeline: readonly UseSegment[],
+  key: 'cpu' | 'mem',
+  until: number,
+  width: number,
+): [number, number][] {
   const points: [number, number][] = [];
   let k = 0;
   for (let start = 0; start < until; start += width) {

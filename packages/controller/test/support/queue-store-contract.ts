@@ -46,7 +46,10 @@ export function describeQueueStore(name: string, open: () => Promise<QueueStore>
         store.updateNodePower('n1', (r) => ({ ...r, poweredOff: { at: 1, capacity: { cpu: 1 } } })),
       ]);
       expect(await store.nodePower()).toEqual({
-        n1: { wanted: 'offline', poweredOff: { at: 1, capacity: { cpu: 1 } } }, n2: { wanted: 'offline' }, n3: { wanted: 'offline' }, n4: { wanted: 'offline' },
+        n1: { wanted: 'offline', poweredOff: { at: 1, capacity: { cpu: 1 } } },
+        n2: { wanted: 'offline' },
+        n3: { wanted: 'offline' },
+        n4: { wanted: 'offline' },
       });
     });
 
@@ -86,7 +89,13 @@ export function describeQueueStore(name: string, open: () => Promise<QueueStore>
     it('keeps the end of a vjob: state, reason and time', async () => {
       const store = await open();
       await store.add(vjob('a', 1));
-      const ended = await store.update('a', (v) => ({ ...v, state: 'terminated', end: 'cancelled', endedAt: 99, cancelRequestedAt: 98 }));
+      const ended = await store.update('a', (v) => ({
+        ...v,
+        state: 'terminated',
+        end: 'cancelled',
+        endedAt: 99,
+        cancelRequestedAt: 98,
+      }));
       expect(ended).toMatchObject({ state: 'terminated', end: 'cancelled', endedAt: 99 });
       expect(await store.get('a')).toEqual(ended);
     });
@@ -109,10 +118,28 @@ export function describeQueueStore(name: string, open: () => Promise<QueueStore>
       const store = await open();
       await store.add(vjob('a', 1));
       expect(await store.lastPlan()).toBeUndefined();
-      const running = { planId: 'p-1', status: 'running', controller: 'c', mode: 'barrier', actions: 4, steps: 2, estimatedMs: 900, startedAt: 10 } as const;
+      const running = {
+        planId: 'p-1',
+        status: 'running',
+        controller: 'c',
+        mode: 'barrier',
+        actions: 4,
+        steps: 2,
+        estimatedMs: 900,
+        startedAt: 10,
+      } as const;
       await store.recordPlan(running);
       expect(await store.lastPlan()).toEqual(running);
-      const ended = { ...running, status: 'failed', endedAt: 20, done: 2, failed: 1, failure: 'pause v1 on n1: injected', leftPaused: [], uncertainVms: ['v2'] } as const;
+      const ended = {
+        ...running,
+        status: 'failed',
+        endedAt: 20,
+        done: 2,
+        failed: 1,
+        failure: 'pause v1 on n1: injected',
+        leftPaused: [],
+        uncertainVms: ['v2'],
+      } as const;
       await store.recordPlan(ended);
       expect(await store.lastPlan()).toEqual(ended);
       expect((await store.list()).map((v) => v.id)).toEqual(['a']);

@@ -29,7 +29,14 @@ function node(ctx: ConverterContext, o: Record<string, unknown>, path: Path, key
   return nodeName(id);
 }
 
-function ids(ctx: ConverterContext, x: unknown, path: Path, known: ReadonlySet<number>, what: string, name: (id: number) => string): string[] | undefined {
+function ids(
+  ctx: ConverterContext,
+  x: unknown,
+  path: Path,
+  known: ReadonlySet<number>,
+  what: string,
+  name: (id: number) => string,
+): string[] | undefined {
   const list = ctx.r.array(x, path);
   if (!list) return undefined;
   const out: string[] = [];
@@ -43,10 +50,18 @@ function ids(ctx: ConverterContext, x: unknown, path: Path, known: ReadonlySet<n
   return ok ? out : undefined;
 }
 
-const vmList = (ctx: ConverterContext, o: Record<string, unknown>, path: Path, key = 'vms') => ids(ctx, o[key], [...path, key], ctx.vms, 'VM', vmName);
-const nodeList = (ctx: ConverterContext, o: Record<string, unknown>, path: Path, key = 'nodes') => ids(ctx, o[key], [...path, key], ctx.nodes, 'node', nodeName);
+const vmList = (ctx: ConverterContext, o: Record<string, unknown>, path: Path, key = 'vms') =>
+  ids(ctx, o[key], [...path, key], ctx.vms, 'VM', vmName);
+const nodeList = (ctx: ConverterContext, o: Record<string, unknown>, path: Path, key = 'nodes') =>
+  ids(ctx, o[key], [...path, key], ctx.nodes, 'node', nodeName);
 
-function parts(ctx: ConverterContext, o: Record<string, unknown>, path: Path, key: string, kind: 'VM' | 'node'): readonly (readonly string[])[] | undefined {
+function parts(
+  ctx: ConverterContext,
+  o: Record<string, unknown>,
+  path: Path,
+  key: string,
+  kind: 'VM' | 'node',
+): readonly (readonly string[])[] | undefined {
   const x = o[key];
   const cacheKey = `${kind}:${JSON.stringify(x)}`;
   const hit = ctx.partsCache.get(cacheKey);
@@ -56,9 +71,10 @@ function parts(ctx: ConverterContext, o: Record<string, unknown>, path: Path, ke
   const out: string[][] = [];
   const seen = new Set<string>();
   for (let i = 0; i < list.length; i++) {
-    const part = kind === 'VM'
-      ? ids(ctx, list[i], [...path, key, i], ctx.vms, 'VM', vmName)
-      : ids(ctx, list[i], [...path, key, i], ctx.nodes, 'node', nodeName);
+    const part =
+      kind === 'VM'
+        ? ids(ctx, list[i], [...path, key, i], ctx.vms, 'VM', vmName)
+        : ids(ctx, list[i], [...path, key, i], ctx.nodes, 'node', nodeName);
     if (!part) return undefined;
     for (const id of part) {
       if (seen.has(id)) return ctx.r.report([...path, key, i], `${id} is in two parts (parts must be disjoint)`);
@@ -70,7 +86,8 @@ function parts(ctx: ConverterContext, o: Record<string, unknown>, path: Path, ke
   return out;
 }
 
-const continuous = (ctx: ConverterContext, o: Record<string, unknown>, path: Path, fallback = false) => ctx.r.boolean(o.continuous, [...path, 'continuous'], fallback);
+const continuous = (ctx: ConverterContext, o: Record<string, unknown>, path: Path, fallback = false) =>
+  ctx.r.boolean(o.continuous, [...path, 'continuous'], fallback);
 
 function amount(ctx: ConverterContext, o: Record<string, unknown>, path: Path, key = 'amount'): number | undefined {
   const n = ctx.r.int(o[key], [...path, key]);
@@ -79,7 +96,10 @@ function amount(ctx: ConverterContext, o: Record<string, unknown>, path: Path, k
 }
 
 /** Builds a constraint when every field it needs was read (undefined ones were reported). */
-function all<const T extends readonly unknown[]>(values: T, build: (...v: { [K in keyof T]: NonNullable<T[K]> }) => Constraint): Constraint | undefined {
+function all<const T extends readonly unknown[]>(
+  values: T,
+  build: (...v: { [K in keyof T]: NonNullable<T[K]> }) => Constraint,
+): Constraint | undefined {
   return values.every((v) => v !== undefined) ? build(...(values as { [K in keyof T]: NonNullable<T[K]> })) : undefined;
 }
 
@@ -96,28 +116,89 @@ export const CONSTRAINT_CONVERTERS: Readonly<Record<string, Converter>> = {
   killed: (o, p, c) => all([vm(c, o, p)], (v) => ({ type: 'killed', vm: v })),
   root: (o, p, c) => all([vm(c, o, p)], (v) => ({ type: 'root', vm: v })),
   quarantine: (o, p, c) => all([node(c, o, p)], (n) => ({ type: 'quarantine', node: n })),
-  preserve: (o, p, c) => all([vm(c, o, p), c.r.string(o.rc, [...p, 'rc']), amount(c, o, p)], (v, rc, a) => ({ type: 'preserve', vm: v, rc, amount: a })),
-  spread: (o, p, c) => all([vmList(c, o, p)], (vms) => ({ type: 'spread', vms, continuous: continuous(c, o, p, true) })),
+  preserve: (o, p, c) =>
+    all([vm(c, o, p), c.r.string(o.rc, [...p, 'rc']), amount(c, o, p)], (v, rc, a) => ({
+      type: 'preserve',
+      vm: v,
+      rc,
+      amount: a,
+    })),
+  spread: (o, p, c) =>
+    all([vmList(c, o, p)], (vms) => ({ type: 'spread', vms, continuous: continuous(c, o, p, true) })),
   gather: (o, p, c) => all([vmList(c, o, p)], (vms) => ({ type: 'gather', vms, continuous: continuous(c, o, p) })),
   lonely: (o, p, c) => all([vmList(c, o, p)], (vms) => ({ type: 'lonely', vms, continuous: continuous(c, o, p) })),
   among: (o, p, c) =>
-    all([vmList(c, o, p), parts(c, o, p, 'parts', 'node')], (vms, ps) => ({ type: 'among', vms, parts: ps, continuous: continuous(c, o, p) })),
-  split: (o, p, c) => all([parts(c, o, p, 'parts', 'VM')], (ps) => ({ type: 'split', parts: ps, continuous: continuous(c, o, p) })),
+    all([vmList(c, o, p), parts(c, o, p, 'parts', 'node')], (vms, ps) => ({
+      type: 'among',
+      vms,
+      parts: ps,
+      continuous: continuous(c, o, p),
+    })),
+  split: (o, p, c) =>
+    all([parts(c, o, p, 'parts', 'VM')], (ps) => ({ type: 'split', parts: ps, continuous: continuous(c, o, p) })),
   splitAmong: (o, p, c) =>
-    all([parts(c, o, p, 'vParts', 'VM'), parts(c, o, p, 'pParts', 'node')], (vParts, pParts) => ({ type: 'splitAmong', vParts, pParts, continuous: continuous(c, o, p) })),
-  ban: (o, p, c) => all([vm(c, o, p), nodeList(c, o, p)], (v, nodes) => ({ type: 'ban', vm: v, nodes, continuous: continuous(c, o, p) })),
-  fence: (o, p, c) => all([vm(c, o, p), nodeList(c, o, p)], (v, nodes) => ({ type: 'fence', vm: v, nodes, continuous: continuous(c, o, p) })),
+    all([parts(c, o, p, 'vParts', 'VM'), parts(c, o, p, 'pParts', 'node')], (vParts, pParts) => ({
+      type: 'splitAmong',
+      vParts,
+      pParts,
+      continuous: continuous(c, o, p),
+    })),
+  ban: (o, p, c) =>
+    all([vm(c, o, p), nodeList(c, o, p)], (v, nodes) => ({
+      type: 'ban',
+      vm: v,
+      nodes,
+      continuous: continuous(c, o, p),
+    })),
+  fence: (o, p, c) =>
+    all([vm(c, o, p), nodeList(c, o, p)], (v, nodes) => ({
+      type: 'fence',
+      vm: v,
+      nodes,
+      continuous: continuous(c, o, p),
+    })),
   resourceCapacity: (o, p, c) =>
-    all([nodeList(c, o, p), c.r.string(o.rc, [...p, 'rc']), amount(c, o, p)], (nodes, rc, a) => ({ type: 'resourceCapacity', nodes, rc, amount: a, continuous: continuous(c, o, p) })),
+    all([nodeList(c, o, p), c.r.string(o.rc, [...p, 'rc']), amount(c, o, p)], (nodes, rc, a) => ({
+      type: 'resourceCapacity',
+      nodes,
+      rc,
+      amount: a,
+      continuous: continuous(c, o, p),
+    })),
   runningCapacity: (o, p, c) =>
-    all([nodeList(c, o, p), amount(c, o, p)], (nodes, a) => ({ type: 'runningCapacity', nodes, amount: a, continuous: continuous(c, o, p) })),
-  maxOnline: (o, p, c) => all([nodeList(c, o, p), amount(c, o, p)], (nodes, a) => ({ type: 'maxOnline', nodes, amount: a, continuous: continuous(c, o, p) })),
+    all([nodeList(c, o, p), amount(c, o, p)], (nodes, a) => ({
+      type: 'runningCapacity',
+      nodes,
+      amount: a,
+      continuous: continuous(c, o, p),
+    })),
+  maxOnline: (o, p, c) =>
+    all([nodeList(c, o, p), amount(c, o, p)], (nodes, a) => ({
+      type: 'maxOnline',
+      nodes,
+      amount: a,
+      continuous: continuous(c, o, p),
+    })),
   overbook(o, p, c) {
     const ratio = c.r.number(o.ratio, [...p, 'ratio']);
     if (ratio !== undefined && ratio < 1) return c.r.report([...p, 'ratio'], `must be at least 1, got ${ratio}`);
-    return all([node(c, o, p), c.r.string(o.rc, [...p, 'rc']), ratio], (n, rc, r) => ({ type: 'overbook', node: n, rc, ratio: r, continuous: continuous(c, o, p, true) }));
+    return all([node(c, o, p), c.r.string(o.rc, [...p, 'rc']), ratio], (n, rc, r) => ({
+      type: 'overbook',
+      node: n,
+      rc,
+      ratio: r,
+      continuous: continuous(c, o, p, true),
+    }));
   },
 };
 
 /** Constraints BtrPlace knows that Entropy does not implement: named as such, not as unknown. */
-export const UNSUPPORTED_CONSTRAINTS: ReadonlySet<string> = new Set(['seq', 'deadline', 'serialize', 'sync', 'noDelay', 'precedence', 'minMTTRMig']);
+export const UNSUPPORTED_CONSTRAINTS: ReadonlySet<string> = new Set([
+  'seq',
+  'deadline',
+  'serialize',
+  'sync',
+  'noDelay',
+  'precedence',
+  'minMTTRMig',
+]);

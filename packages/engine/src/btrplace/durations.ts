@@ -5,7 +5,12 @@ import { UNIT_MS } from './ids.ts';
 
 /** BtrPlace's attribute key for the duration of each kind of action (choco/.../duration/DurationEvaluators.java). */
 const VM_ATTRIBUTE: Readonly<Partial<Record<CostKind, string>>> = {
-  run: 'boot', stop: 'shutdown', suspend: 'suspend', resumeLocal: 'resume', resumeRemote: 'resume', migrate: 'migrate',
+  run: 'boot',
+  stop: 'shutdown',
+  suspend: 'suspend',
+  resumeLocal: 'resume',
+  resumeRemote: 'resume',
+  migrate: 'migrate',
 };
 
 /**
@@ -13,10 +18,16 @@ const VM_ATTRIBUTE: Readonly<Partial<Record<CostKind, string>>> = {
  * otherwise. Pause and unpause are Entropy's own steps of a suspend and a resume: they take no time.
  */
 export const BTRPLACE_COST_MODEL: CostModel = costModelWith({
-  run: { base: UNIT_MS, perMiB: 0 }, stop: { base: UNIT_MS, perMiB: 0 }, suspend: { base: UNIT_MS, perMiB: 0 },
-  resumeLocal: { base: UNIT_MS, perMiB: 0 }, resumeRemote: { base: UNIT_MS, perMiB: 0 }, migrate: { base: UNIT_MS, perMiB: 0 },
-  pause: { base: 0, perMiB: 0 }, unpause: { base: 0, perMiB: 0 },
-  bootNode: { base: UNIT_MS, perMiB: 0 }, shutdownNode: { base: UNIT_MS, perMiB: 0 },
+  run: { base: UNIT_MS, perMiB: 0 },
+  stop: { base: UNIT_MS, perMiB: 0 },
+  suspend: { base: UNIT_MS, perMiB: 0 },
+  resumeLocal: { base: UNIT_MS, perMiB: 0 },
+  resumeRemote: { base: UNIT_MS, perMiB: 0 },
+  migrate: { base: UNIT_MS, perMiB: 0 },
+  pause: { base: 0, perMiB: 0 },
+  unpause: { base: 0, perMiB: 0 },
+  bootNode: { base: UNIT_MS, perMiB: 0 },
+  shutdownNode: { base: UNIT_MS, perMiB: 0 },
 });
 
 export type Attributes = ReadonlyMap<string, Readonly<Record<string, unknown>>>;

@@ -11,7 +11,10 @@ describe('generated BtrPlace workloads', () => {
       it(`${scenario} seed ${seed}: imports, solves, and its plan verifies with every constraint`, () => {
         const json = generateWorkload({ scenario, seed, nodes: 400, vms: 1600, constrained: 0.66 });
         const i = readBtrPlaceInstance(json);
-        const plan = contextSwitch(i.configuration, i.decision, i.costModel, { constraints: i.constraints, durations: i.durations });
+        const plan = contextSwitch(i.configuration, i.decision, i.costModel, {
+          constraints: i.constraints,
+          durations: i.durations,
+        });
         if (!plan.feasible) throw new Error(plan.reason);
         expect(verifyPlan(i.configuration, i.decision, plan, i.constraints)).toEqual({ ok: true });
         const types = new Set(plan.actions.map((a) => a.type));
@@ -23,6 +26,8 @@ describe('generated BtrPlace workloads', () => {
 
   it('is the same instance for the same seed', () => {
     const a = JSON.stringify(generateWorkload({ scenario: 'li', seed: 4, nodes: 50, vms: 150, constrained: 0.3 }));
-    expect(JSON.stringify(generateWorkload({ scenario: 'li', seed: 4, nodes: 50, vms: 150, constrained: 0.3 }))).toBe(a);
+    expect(JSON.stringify(generateWorkload({ scenario: 'li', seed: 4, nodes: 50, vms: 150, constrained: 0.3 }))).toBe(
+      a,
+    );
   });
 });

@@ -30,7 +30,9 @@ export function generateWorkload(o: WorkloadOptions): Record<string, unknown> {
   const rng = mulberry32(o.seed * 7919 + (o.scenario === 'li' ? 1 : 2));
   const groupCount = Math.max(1, Math.min(MAX_GROUPS, Math.floor(o.nodes / 25)));
   const groupSize = Math.ceil(o.nodes / groupCount);
-  const groups: number[][] = Array.from({ length: groupCount }, (_, g) => range(g * groupSize, Math.min(o.nodes, (g + 1) * groupSize)));
+  const groups: number[][] = Array.from({ length: groupCount }, (_, g) =>
+    range(g * groupSize, Math.min(o.nodes, (g + 1) * groupSize)),
+  );
   const memFree = new Int32Array(o.nodes).fill(1600);
   const cpuFree = new Int32Array(o.nodes).fill(200);
   const running: number[][] = Array.from({ length: o.nodes }, () => []);
@@ -66,7 +68,14 @@ export function generateWorkload(o: WorkloadOptions): Record<string, unknown> {
         memory[v] = t.mem;
         uCpu[v] = cpu;
         const boot = rng.pick([4, 5, 9]);
-        attributes[v] = { template: `c${t.cpu}m${t.mem}`, uCpu: t.cpu, boot, shutdown: boot + 1, halt: boot + 1, clone: true };
+        attributes[v] = {
+          template: `c${t.cpu}m${t.mem}`,
+          uCpu: t.cpu,
+          boot,
+          shutdown: boot + 1,
+          halt: boot + 1,
+          clone: true,
+        };
       }
       if (constrained && tier.length > 1) constraints.push({ id: 'spread', vms: tier, continuous: true });
     }
@@ -77,7 +86,8 @@ export function generateWorkload(o: WorkloadOptions): Record<string, unknown> {
   const readyVMs: number[] = [];
   if (o.scenario === 'li') {
     for (let v = 0; v < o.vms; v++) {
-      if (rng.next() < (o.intensity ?? 0.09) && templateCpu[v]! > uCpu[v]!) constraints.push({ id: 'preserve', vm: v, rc: 'uCpu', amount: templateCpu[v] });
+      if (rng.next() < (o.intensity ?? 0.09) && templateCpu[v]! > uCpu[v]!)
+        constraints.push({ id: 'preserve', vm: v, rc: 'uCpu', amount: templateCpu[v] });
     }
     for (let n = 0; n < o.nodes; n++) constraints.push({ id: 'online', node: n, continuous: false });
   } else {
@@ -95,14 +105,22 @@ export function generateWorkload(o: WorkloadOptions): Record<string, unknown> {
     }
   }
   const onlineNodes: Record<string, unknown> = {};
-  for (let n = 0; n < o.nodes; n++) if (!offlineNodes.includes(n)) onlineNodes[n] = { runningVMs: running[n], sleepingVMs: [] };
+  for (let n = 0; n < o.nodes; n++)
+    if (!offlineNodes.includes(n)) onlineNodes[n] = { runningVMs: running[n], sleepingVMs: [] };
   const nodeValues = (x: number) => Object.fromEntries(range(0, o.nodes).map((n) => [n, x]));
   return {
     model: {
       mapping: { onlineNodes, offlineNodes, readyVMs },
       attributes: { nodes: {}, vms: attributes },
       views: [
-        { id: 'shareableResource', rcId: 'memory', defCapacity: 0, defConsumption: 0, nodes: nodeValues(1600), vms: memory },
+        {
+          id: 'shareableResource',
+          rcId: 'memory',
+          defCapacity: 0,
+          defConsumption: 0,
+          nodes: nodeValues(1600),
+          vms: memory,
+        },
         { id: 'shareableResource', rcId: 'uCpu', defCapacity: 0, defConsumption: 0, nodes: nodeValues(200), vms: uCpu },
       ],
     },
@@ -116,7 +134,16 @@ function range(from: number, to: number): number[] {
 }
 
 /** A random node with room (in `group` when given), not one of `avoid`: random fit, so loads vary as in a real cluster. */
-function place(rng: Rng, group: readonly number[] | null, nodes: number, mem: number, cpu: number, memFree: Int32Array, cpuFree: Int32Array, avoid?: Set<number>): number {
+function place(
+  rng: Rng,
+  group: readonly number[] | null,
+  nodes: number,
+  mem: number,
+  cpu: number,
+  memFree: Int32Array,
+  cpuFree: Int32Array,
+  avoid?: Set<number>,
+): number {
   const fits = (n: number) => memFree[n]! >= mem && cpuFree[n]! >= cpu && !avoid?.has(n);
   for (let k = 0; k < 256; k++) {
     const n = group ? rng.pick(group) : rng.int(0, nodes - 1);

@@ -26,6 +26,10 @@ export function readInstanceAs(format: InstanceFormat, json: unknown, file: stri
     const btrplace = readBtrPlaceInstance(json, file);
     return { ...btrplace, btrplace };
   }
-  if (format !== 'entropy') throw new EntropyError(ErrorCode.InvalidInstance, `--format: unknown format '${String(format)}' (expected ${INSTANCE_FORMATS.join(' or ')})`);
+  if (format !== 'entropy')
+    throw new EntropyError(
+      ErrorCode.InvalidInstance,
+      `--format: unknown format '${String(format)}' (expected ${INSTANCE_FORMATS.join(' or ')})`,
+    );
   return { ...parseInstance(json, file), constraints: [] };
 }

@@ -46,16 +46,24 @@ export function migrationUnits(memUsed: number, bandwidth: number, attrs: Readon
   let total: number;
   if (durationMin > hotDirtyDuration) {
     const cold = (hotDirtySize + (durationMin - hotDirtyDuration) * coldDirtyRate) / (bandwidthOctet - coldDirtyRate);
-    const hot = (hotDirtySize / bandwidthOctet) * ((hotDirtySize / hotDirtyDuration) / (bandwidthOctet - hotDirtySize / hotDirtyDuration));
+    const hot =
+      (hotDirtySize / bandwidthOctet) *
+      (hotDirtySize / hotDirtyDuration / (bandwidthOctet - hotDirtySize / hotDirtyDuration));
     total = durationMin + cold + hot;
   } else {
-    total = durationMin + ((hotDirtySize / hotDirtyDuration) * durationMin) / (bandwidthOctet - hotDirtySize / hotDirtyDuration);
+    total =
+      durationMin +
+      ((hotDirtySize / hotDirtyDuration) * durationMin) / (bandwidthOctet - hotDirtySize / hotDirtyDuration);
   }
   return Math.max(1, Math.round(total));
 }
 
 /** The migration duration of each VM that has `memUsed`, over its current node's link. */
-export function networkMigrations(linkOf: ReadonlyMap<string, number>, vmAttributes: Attributes, hostOf: ReadonlyMap<string, string>): (vm: string) => number | undefined {
+export function networkMigrations(
+  linkOf: ReadonlyMap<string, number>,
+  vmAttributes: Attributes,
+  hostOf: ReadonlyMap<string, string>,
+): (vm: string) => number | undefined {
   return (vm) => {
     const attrs = vmAttributes.get(vm);
     const mem = attrs?.memUsed;

@@ -43,33 +43,60 @@ describe('readBtrPlaceInstance', () => {
   });
 
   it('turns state constraints into the decision: running starts a ready VM, ready stops a running one', () => {
-    const i = readBtrPlaceInstance(tinyInstance([{ id: 'running', vm: 2 }, { id: 'ready', vm: 1 }, { id: 'killed', vm: 3 }]));
+    const i = readBtrPlaceInstance(
+      tinyInstance([
+        { id: 'running', vm: 2 },
+        { id: 'ready', vm: 1 },
+        { id: 'killed', vm: 3 },
+      ]),
+    );
     expect(i.decision).toEqual({ vm2: 'running', vm1: 'terminated', vm3: 'terminated' });
     expect([...i.killed]).toEqual(['vm3']);
   });
 
   it('reads every constraint of the catalog', () => {
     const all = [
-      { id: 'online', node: 2 }, { id: 'offline', node: 1 }, { id: 'running', vm: 2 }, { id: 'sleeping', vm: 3 },
-      { id: 'preserve', vm: 0, rc: 'cpu', amount: 6 }, { id: 'spread', vms: [0, 1], continuous: true },
-      { id: 'among', vms: [0, 1], parts: [[0], [1, 2]], continuous: false }, { id: 'split', parts: [[0], [1]], continuous: false },
-      { id: 'splitAmong', vParts: [[0], [1]], pParts: [[0], [1]], continuous: false }, { id: 'gather', vms: [0, 1], continuous: false },
-      { id: 'ban', vm: 0, nodes: [1], continuous: false }, { id: 'fence', vm: 0, nodes: [0, 2], continuous: false },
-      { id: 'lonely', vms: [0], continuous: false }, { id: 'root', vm: 1 }, { id: 'quarantine', node: 0 },
+      { id: 'online', node: 2 },
+      { id: 'offline', node: 1 },
+      { id: 'running', vm: 2 },
+      { id: 'sleeping', vm: 3 },
+      { id: 'preserve', vm: 0, rc: 'cpu', amount: 6 },
+      { id: 'spread', vms: [0, 1], continuous: true },
+      { id: 'among', vms: [0, 1], parts: [[0], [1, 2]], continuous: false },
+      { id: 'split', parts: [[0], [1]], continuous: false },
+      { id: 'splitAmong', vParts: [[0], [1]], pParts: [[0], [1]], continuous: false },
+      { id: 'gather', vms: [0, 1], continuous: false },
+      { id: 'ban', vm: 0, nodes: [1], continuous: false },
+      { id: 'fence', vm: 0, nodes: [0, 2], continuous: false },
+      { id: 'lonely', vms: [0], continuous: false },
+      { id: 'root', vm: 1 },
+      { id: 'quarantine', node: 0 },
       { id: 'resourceCapacity', nodes: [0, 1], rc: 'cpu', amount: 10, continuous: false },
-      { id: 'runningCapacity', nodes: [0], amount: 3, continuous: false }, { id: 'maxOnline', nodes: [0, 1, 2], amount: 2, continuous: false },
-      { id: 'overbook', node: 0, rc: 'cpu', ratio: 1.5, continuous: true }, { id: 'ready', vm: 1 }, { id: 'killed', vm: 3 },
+      { id: 'runningCapacity', nodes: [0], amount: 3, continuous: false },
+      { id: 'maxOnline', nodes: [0, 1, 2], amount: 2, continuous: false },
+      { id: 'overbook', node: 0, rc: 'cpu', ratio: 1.5, continuous: true },
+      { id: 'ready', vm: 1 },
+      { id: 'killed', vm: 3 },
     ];
     const i = readBtrPlaceInstance(tinyInstance(all));
     expect(i.constraints.map((c) => c.type)).toEqual(all.map((c) => c.id));
-    expect(i.constraints[6]).toEqual({ type: 'among', vms: ['vm0', 'vm1'], parts: [['n0'], ['n1', 'n2']], continuous: false });
+    expect(i.constraints[6]).toEqual({
+      type: 'among',
+      vms: ['vm0', 'vm1'],
+      parts: [['n0'], ['n1', 'n2']],
+      continuous: false,
+    });
   });
 
   it('rejects an unknown constraint id, naming its path', () => {
-    expect(issuesOf(() => readBtrPlaceInstance(tinyInstance([{ id: 'spread', vms: [0, 1], continuous: true }, { id: 'foo' }]), 'i.json'))).toEqual([
-      "$.constraints[1].id: unknown constraint 'foo'",
+    expect(
+      issuesOf(() =>
+        readBtrPlaceInstance(tinyInstance([{ id: 'spread', vms: [0, 1], continuous: true }, { id: 'foo' }]), 'i.json'),
+      ),
+    ).toEqual(["$.constraints[1].id: unknown constraint 'foo'"]);
+    expect(issuesOf(() => readBtrPlaceInstance(tinyInstance([{ id: 'seq', vms: [0, 1] }])))).toEqual([
+      "$.constraints[0].id: constraint 'seq' is not supported by Entropy",
     ]);
-    expect(issuesOf(() => readBtrPlaceInstance(tinyInstance([{ id: 'seq', vms: [0, 1] }])))).toEqual(["$.constraints[0].id: constraint 'seq' is not supported by Entropy"]);
   });
 
   it('rejects unknown elements and malformed fields, naming their paths', () => {
@@ -84,7 +111,15 @@ describe('readBtrPlaceInstance', () => {
       '$.model.views[0].vms.7: unknown VM 7',
       "$.model.views[3].id: unknown view 'weird' (supported: shareableResource, net, ns)",
     ]);
-    expect(issuesOf(() => readBtrPlaceInstance({ model: { mapping: { onlineNodes: { '0': { runningVMs: [1], sleepingVMs: [] } }, offlineNodes: [], readyVMs: [1] } } }))).toEqual([
+    expect(
+      issuesOf(() =>
+        readBtrPlaceInstance({
+          model: {
+            mapping: { onlineNodes: { '0': { runningVMs: [1], sleepingVMs: [] } }, offlineNodes: [], readyVMs: [1] },
+          },
+        }),
+      ),
+    ).toEqual([
       '$.model.mapping.readyVMs[0]: VM 1 is declared twice',
       '$.model.views: is missing',
       '$.constraints: is missing',
@@ -95,11 +130,26 @@ describe('readBtrPlaceInstance', () => {
   });
 
   it('plans an instance whose constraints ask for a boot, a start and an evacuation, and the plan verifies', () => {
-    const i = readBtrPlaceInstance(tinyInstance([{ id: 'online', node: 2 }, { id: 'running', vm: 2 }, { id: 'offline', node: 1 }, { id: 'fence', vm: 2, nodes: [2] }]));
-    const plan = contextSwitch(i.configuration, i.decision, i.costModel, { constraints: i.constraints, durations: i.durations });
+    const i = readBtrPlaceInstance(
+      tinyInstance([
+        { id: 'online', node: 2 },
+        { id: 'running', vm: 2 },
+        { id: 'offline', node: 1 },
+        { id: 'fence', vm: 2, nodes: [2] },
+      ]),
+    );
+    const plan = contextSwitch(i.configuration, i.decision, i.costModel, {
+      constraints: i.constraints,
+      durations: i.durations,
+    });
     if (!plan.feasible) throw new Error(plan.reason);
-    expect(plan.nodeActions!.map((a) => `${a.type} ${a.node} ${a.start}-${a.end}`).sort()).toEqual(['bootNode n2 0-20000', 'shutdownNode n1 0-1000']);
-    expect(plan.actions.map((a) => `${a.type} ${a.vm} ${a.to} ${a.start}-${a.end}`)).toEqual(['run vm2 n2 20000-27000']);
+    expect(plan.nodeActions!.map((a) => `${a.type} ${a.node} ${a.start}-${a.end}`).sort()).toEqual([
+      'bootNode n2 0-20000',
+      'shutdownNode n1 0-1000',
+    ]);
+    expect(plan.actions.map((a) => `${a.type} ${a.vm} ${a.to} ${a.start}-${a.end}`)).toEqual([
+      'run vm2 n2 20000-27000',
+    ]);
     expect(plan.mttr).toBe(20000 + 1000 + 27000);
     expect(verifyPlan(i.configuration, i.decision, plan, i.constraints)).toEqual({ ok: true });
   });

@@ -64,8 +64,13 @@ export function readBtrPlaceInstance(json: unknown, file = 'instance'): BtrPlace
     if (id === undefined || !o) continue;
     if (nodeState.has(id)) r.report(path, `node ${id} is declared twice`);
     nodeState.set(id, 'online');
-    for (const [field, state] of [['runningVMs', 'running'], ['sleepingVMs', 'sleeping']] as const) {
-      (r.array(o[field], [...path, field]) ?? []).forEach((x, i) => declareVm(r.int(x, [...path, field, i]), state, id, [...path, field, i]));
+    for (const [field, state] of [
+      ['runningVMs', 'running'],
+      ['sleepingVMs', 'sleeping'],
+    ] as const) {
+      (r.array(o[field], [...path, field]) ?? []).forEach((x, i) =>
+        declareVm(r.int(x, [...path, field, i]), state, id, [...path, field, i]),
+      );
     }
   }
   (r.array(mapping.readyVMs, ['model', 'mapping', 'readyVMs']) ?? []).forEach((x, i) =>
@@ -84,7 +89,8 @@ export function readBtrPlaceInstance(json: unknown, file = 'instance'): BtrPlace
     if (!view) return;
     if (view.id === 'shareableResource') readResource(r, view, path, capacity, demand);
     else if (view.id === 'net') linkOf = readNetwork(r, view, path);
-    else if (!IGNORED_VIEWS.has(String(view.id))) r.report([...path, 'id'], `unknown view '${String(view.id)}' (supported: shareableResource, net, ns)`);
+    else if (!IGNORED_VIEWS.has(String(view.id)))
+      r.report([...path, 'id'], `unknown view '${String(view.id)}' (supported: shareableResource, net, ns)`);
   });
 
   // Attributes: per-element durations and anything else, kept as given.
@@ -93,7 +99,12 @@ export function readBtrPlaceInstance(json: unknown, file = 'instance'): BtrPlace
   const nodeAttributes = readAttributes(r, attributes.nodes, ['model', 'attributes', 'nodes'], nodeState, nodeName);
 
   // Constraints and objective.
-  const ctx: ConverterContext = { r, vms: new Set(vmState.keys()), nodes: new Set(nodeState.keys()), partsCache: new Map() };
+  const ctx: ConverterContext = {
+    r,
+    vms: new Set(vmState.keys()),
+    nodes: new Set(nodeState.keys()),
+    partsCache: new Map(),
+  };
   const constraints: Constraint[] = [];
   const seen = new Set<string>();
   (r.array(root.constraints, ['constraints']) ?? []).forEach((x, i) => {
@@ -104,7 +115,12 @@ export function readBtrPlaceInstance(json: unknown, file = 'instance'): BtrPlace
     if (id === undefined) return;
     const convert = CONSTRAINT_CONVERTERS[id];
     if (!convert) {
-      r.report([...path, 'id'], UNSUPPORTED_CONSTRAINTS.has(id) ? `constraint '${id}' is not supported by Entropy` : `unknown constraint '${id}'`);
+      r.report(
+        [...path, 'id'],
+        UNSUPPORTED_CONSTRAINTS.has(id)
+          ? `constraint '${id}' is not supported by Entropy`
+          : `unknown constraint '${id}'`,
+      );
       return;
     }
     const c = convert(o, path, ctx);
@@ -117,14 +133,26 @@ export function readBtrPlaceInstance(json: unknown, file = 'instance'): BtrPlace
     }
     constraints.push(c);
   });
-  const objective = root.objective === undefined ? 'minimizeMTTR' : r.string(r.object(root.objective, ['objective'])?.id, ['objective', 'id']);
-  if (objective !== undefined && !OBJECTIVES.has(objective)) r.report(['objective', 'id'], `unknown objective '${objective}' (supported: ${[...OBJECTIVES].join(', ')})`);
+  const objective =
+    root.objective === undefined
+      ? 'minimizeMTTR'
+      : r.string(r.object(root.objective, ['objective'])?.id, ['objective', 'id']);
+  if (objective !== undefined && !OBJECTIVES.has(objective))
+    r.report(['objective', 'id'], `unknown objective '${objective}' (supported: ${[...OBJECTIVES].join(', ')})`);
   if (r.issues.length > 0) throw fail();
 
-  const nodes: Node[] = [...nodeState].sort((a, b) => a[0] - b[0]).map(([id, state]) => ({ id: nodeName(id), state, capacity: capacity.get(id)! }));
-  const vms: VM[] = [...vmState].sort((a, b) => a[0] - b[0]).map(([id, s]) => ({
-    id: vmName(id), vjob: vmName(id), state: s.state, demand: demand.get(id)!, ...(s.host !== undefined ? { host: nodeName(s.host) } : {}),
-  }));
+  const nodes: Node[] = [...nodeState]
+    .sort((a, b) => a[0] - b[0])
+    .map(([id, state]) => ({ id: nodeName(id), state, capacity: capacity.get(id)! }));
+  const vms: VM[] = [...vmState]
+    .sort((a, b) => a[0] - b[0])
+    .map(([id, s]) => ({
+      id: vmName(id),
+      vjob: vmName(id),
+      state: s.state,
+      demand: demand.get(id)!,
+      ...(s.host !== undefined ? { host: nodeName(s.host) } : {}),
+    }));
   const vjobs: VJob[] = vms.map((v) => ({ id: v.vjob, vms: [v.id], priority: 0, submittedAt: 0 }));
   const { decision, killed } = stateDecision(vms, constraints);
   const hostOf = new Map(vms.flatMap((v) => (v.host !== undefined ? [[v.id, v.host] as const] : [])));
@@ -133,7 +161,12 @@ export function readBtrPlaceInstance(json: unknown, file = 'instance'): BtrPlace
     decision,
     costModel: BTRPLACE_COST_MODEL,
     constraints,
-    durations: attributeDurations(vmAttributes, nodeAttributes, killed, linkOf ? networkMigrations(linkOf, vmAttributes, hostOf) : undefined),
+    durations: attributeDurations(
+      vmAttributes,
+      nodeAttributes,
+      killed,
+      linkOf ? networkMigrations(linkOf, vmAttributes, hostOf) : undefined,
+    ),
     objective: objective ?? 'minimizeMTTR',
     killed,
     model: root.model,
@@ -153,7 +186,10 @@ function readResource(
   if (rc === undefined || defCapacity === undefined || defConsumption === undefined) return;
   for (const m of capacity.values()) m[rc] = defCapacity;
   for (const m of demand.values()) m[rc] = defConsumption;
-  for (const [field, target, what] of [['nodes', capacity, 'node'], ['vms', demand, 'VM']] as const) {
+  for (const [field, target, what] of [
+    ['nodes', capacity, 'node'],
+    ['vms', demand, 'VM'],
+  ] as const) {
     const values = r.object(view[field] ?? {}, [...path, field]) ?? {};
     for (const [key, x] of Object.entries(values)) {
       const id = r.key(key, [...path, field, key]);
@@ -191,12 +227,17 @@ function readAttributes(
  * terminates it, `ready` stops it if it runs or sleeps. A transition the life cycle forbids is left
  * out of the decision: the constraint stays, and the engine reports the contradiction.
  */
-function stateDecision(vms: readonly VM[], constraints: readonly Constraint[]): { decision: Decision; killed: Set<string> } {
+function stateDecision(
+  vms: readonly VM[],
+  constraints: readonly Constraint[],
+): { decision: Decision; killed: Set<string> } {
   const stateOf = new Map(vms.map((v) => [v.id, v.state]));
   const decision: Record<string, VJobState> = {};
   const killed = new Set<string>();
   const allowed: Record<string, readonly VJobState[]> = {
-    waiting: ['waiting', 'running', 'terminated'], running: ['running', 'sleeping', 'terminated'], sleeping: ['sleeping', 'running', 'terminated'],
+    waiting: ['waiting', 'running', 'terminated'],
+    running: ['running', 'sleeping', 'terminated'],
+    sleeping: ['sleeping', 'running', 'terminated'],
   };
   for (const c of constraints) {
     let wanted: VJobState | undefined;

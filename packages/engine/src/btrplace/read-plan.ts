@@ -22,7 +22,12 @@ export function btrplaceImportContext(configuration: Configuration): PlanImportC
 /** Import context for a plan `--output-format btrplace` wrote for an Entropy instance: ids are positions, times ms. */
 export function entropyImportContext(configuration: Configuration): PlanImportContext {
   const at = (list: readonly { id: string }[], what: string) => (id: number) => list[id]?.id ?? `${what} #${id}`;
-  return { vm: at(configuration.vms, 'VM'), node: at(configuration.nodes, 'node'), vjobOf: vjobIndex(configuration), unitMs: 1 };
+  return {
+    vm: at(configuration.vms, 'VM'),
+    node: at(configuration.nodes, 'node'),
+    vjobOf: vjobIndex(configuration),
+    unitMs: 1,
+  };
 }
 
 function vjobIndex(configuration: Configuration): (vm: string) => string {
@@ -33,10 +38,15 @@ function vjobIndex(configuration: Configuration): (vm: string) => string {
 
 /** A plan file in BtrPlace's format has `actions` and no `feasible` flag (Entropy's plan JSON always has one). */
 export function isBtrPlacePlan(json: unknown): boolean {
-  return typeof json === 'object' && json !== null && !Array.isArray(json) && !('feasible' in json) && 'actions' in json;
+  return (
+    typeof json === 'object' && json !== null && !Array.isArray(json) && !('feasible' in json) && 'actions' in json
+  );
 }
 
-type Read = { type: ActionType; vm: string; from?: string; to?: string } | { type: NodeActionType; node: string } | 'skip';
+type Read =
+  | { type: ActionType; vm: string; from?: string; to?: string }
+  | { type: NodeActionType; node: string }
+  | 'skip';
 
 /**
  * Reads BtrPlace's plan JSON (what write-plan.ts writes: `origin`, `actions` with `id`, `start`,
@@ -81,7 +91,12 @@ export function readBtrPlacePlan(json: unknown, file: string, ctx: PlanImportCon
   };
 }
 
-function readAction(r: JsonReader, o: Record<string, unknown>, path: PropertyKey[], ctx: PlanImportContext): Read | undefined {
+function readAction(
+  r: JsonReader,
+  o: Record<string, unknown>,
+  path: PropertyKey[],
+  ctx: PlanImportContext,
+): Read | undefined {
   const id = r.string(o.id, [...path, 'id']);
   const node = (field: string) => {
     const n = r.int(o[field], [...path, field]);
@@ -93,22 +108,35 @@ function readAction(r: JsonReader, o: Record<string, unknown>, path: PropertyKey
     return { type, vm: ctx.vm(n), ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) };
   };
   switch (id) {
-    case undefined: return undefined;
-    case 'migrateVM': return vmAction('migrate', node('from'), node('to'));
-    case 'bootVM': return vmAction('run', undefined, node('on'));
-    case 'shutdownVM': case 'killVM': return vmAction('stop', node('on'), undefined);
-    case 'resumeVM': return vmAction('resume', node('from'), node('to'));
+    case undefined:
+      return undefined;
+    case 'migrateVM':
+      return vmAction('migrate', node('from'), node('to'));
+    case 'bootVM':
+      return vmAction('run', undefined, node('on'));
+    case 'shutdownVM':
+    case 'killVM':
+      return vmAction('stop', node('on'), undefined);
+    case 'resumeVM':
+      return vmAction('resume', node('from'), node('to'));
     case 'suspendVM': {
       const from = node('from');
-      if (from !== undefined && node('to') !== from) return r.report([...path, 'to'], 'suspending a VM onto another node is not supported by Entropy');
+      if (from !== undefined && node('to') !== from)
+        return r.report([...path, 'to'], 'suspending a VM onto another node is not supported by Entropy');
       return vmAction('suspend', from, undefined);
     }
-    case 'bootNode': case 'shutdownNode': {
+    case 'bootNode':
+    case 'shutdownNode': {
       const n = node('node');
       return n === undefined ? undefined : { type: id, node: n };
     }
-    case 'allocate': return 'skip';
-    default: return r.report([...path, 'id'], `unknown action '${id}' (supported: migrateVM, bootVM, shutdownVM, killVM, suspendVM, resumeVM, bootNode, shutdownNode, allocate)`);
+    case 'allocate':
+      return 'skip';
+    default:
+      return r.report(
+        [...path, 'id'],
+        `unknown action '${id}' (supported: migrateVM, bootVM, shutdownVM, killVM, suspendVM, resumeVM, bootNode, shutdownNode, allocate)`,
+      );
   }
 }
 
@@ -124,9 +152,31 @@ function withPauses(actions: readonly PlannedAction[]): PlannedAction[] {
   }
   for (const { suspend, resume } of byVjob.values()) {
     const pauseAt = Math.min(...suspend.map((a) => a.start));
-    for (const a of suspend) out.push({ id: `${a.id}-pause`, type: 'pause', vm: a.vm, vjob: a.vjob, from: a.from!, start: pauseAt, end: pauseAt, step: 0, dependsOn: [] });
+    for (const a of suspend)
+      out.push({
+        id: `${a.id}-pause`,
+        type: 'pause',
+        vm: a.vm,
+        vjob: a.vjob,
+        from: a.from!,
+        start: pauseAt,
+        end: pauseAt,
+        step: 0,
+        dependsOn: [],
+      });
     const unpauseAt = Math.max(...resume.map((a) => a.end));
-    for (const a of resume) out.push({ id: `${a.id}-unpause`, type: 'unpause', vm: a.vm, vjob: a.vjob, from: a.to!, start: unpauseAt, end: unpauseAt, step: 0, dependsOn: [] });
+    for (const a of resume)
+      out.push({
+        id: `${a.id}-unpause`,
+        type: 'unpause',
+        vm: a.vm,
+        vjob: a.vjob,
+        from: a.to!,
+        start: unpauseAt,
+        end: unpauseAt,
+        step: 0,
+        dependsOn: [],
+      });
   }
   return out;
 }

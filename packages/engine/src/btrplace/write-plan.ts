@@ -36,15 +36,26 @@ export function writeBtrPlacePlan(plan: FeasiblePlan, ctx: PlanExportContext): J
     const to = a.to !== undefined ? ctx.nodeId(a.to) : undefined;
     const t = { start: time(a.start), end: time(a.end) };
     switch (a.type) {
-      case 'migrate': return { id: 'migrateVM', ...t, vm, from, to };
-      case 'run': return { id: 'bootVM', ...t, vm, on: to };
-      case 'stop': return { id: ctx.killed.has(a.vm) ? 'killVM' : 'shutdownVM', ...t, vm, on: from };
-      case 'suspend': return { id: 'suspendVM', ...t, vm, from, to: from };
-      case 'resume': return { id: 'resumeVM', ...t, vm, from, to };
-      default: return undefined;
+      case 'migrate':
+        return { id: 'migrateVM', ...t, vm, from, to };
+      case 'run':
+        return { id: 'bootVM', ...t, vm, on: to };
+      case 'stop':
+        return { id: ctx.killed.has(a.vm) ? 'killVM' : 'shutdownVM', ...t, vm, on: from };
+      case 'suspend':
+        return { id: 'suspendVM', ...t, vm, from, to: from };
+      case 'resume':
+        return { id: 'resumeVM', ...t, vm, from, to };
+      default:
+        return undefined;
     }
   };
-  const nodeAction = (a: NodeAction): Json => ({ id: a.type, start: time(a.start), end: time(a.end), node: ctx.nodeId(a.node) });
+  const nodeAction = (a: NodeAction): Json => ({
+    id: a.type,
+    start: time(a.start),
+    end: time(a.end),
+    node: ctx.nodeId(a.node),
+  });
   const all: (PlannedAction | NodeAction)[] = [...plan.actions, ...(plan.nodeActions ?? [])];
   all.sort((x, y) => x.start - y.start || x.end - y.end);
   for (const a of all) {
@@ -57,10 +68,22 @@ export function writeBtrPlacePlan(plan: FeasiblePlan, ctx: PlanExportContext): J
     const target = plan.target[vm];
     if (target?.state !== 'running' || target.host === undefined) continue;
     const event = { id: 'allocate', vm: ctx.vmId(vm), rc, amount };
-    const placing = out.filter((o) => o.vm === vm && (o.type === 'migrate' || o.type === 'run' || o.type === 'resume')).pop();
+    const placing = out
+      .filter((o) => o.vm === vm && (o.type === 'migrate' || o.type === 'run' || o.type === 'resume'))
+      .pop();
     if (placing?.type === 'migrate') placing.hooks.post.push(event);
     else if (placing) placing.hooks.pre.push(event);
-    else extra.push({ id: 'allocate', start: 0, end: 0, vm: ctx.vmId(vm), rc, amount, on: ctx.nodeId(target.host), hooks: hooks() });
+    else
+      extra.push({
+        id: 'allocate',
+        start: 0,
+        end: 0,
+        vm: ctx.vmId(vm),
+        rc,
+        amount,
+        on: ctx.nodeId(target.host),
+        hooks: hooks(),
+      });
   }
   return { origin: ctx.model, actions: [...extra, ...out.map((o) => ({ ...o.json, hooks: o.hooks }))] };
 }
@@ -77,10 +100,15 @@ export function exportContextOf(instance: BtrPlaceInstance): PlanExportContext {
   };
 }
 
-function raisedAllocations(configuration: Configuration, constraints: readonly Constraint[]): PlanExportContext['allocations'] {
+function raisedAllocations(
+  configuration: Configuration,
+  constraints: readonly Constraint[],
+): PlanExportContext['allocations'] {
   const demandOf = new Map(configuration.vms.map((v) => [v.id, v.demand]));
   const out: { vm: string; rc: string; amount: number }[] = [];
-  for (const c of constraints) if (c.type === 'preserve' && (demandOf.get(c.vm)?.[c.rc] ?? 0) < c.amount) out.push({ vm: c.vm, rc: c.rc, amount: c.amount });
+  for (const c of constraints)
+    if (c.type === 'preserve' && (demandOf.get(c.vm)?.[c.rc] ?? 0) < c.amount)
+      out.push({ vm: c.vm, rc: c.rc, amount: c.amount });
   return out;
 }
 
@@ -89,13 +117,19 @@ function raisedAllocations(configuration: Configuration, constraints: readonly C
  * service views ("ns"), every dimension is a shareable resource (rounded up to an integer, as
  * BtrPlace's resources are), and times stay in milliseconds.
  */
-export function entropyExportContext(configuration: Configuration, constraints: readonly Constraint[] = []): PlanExportContext {
+export function entropyExportContext(
+  configuration: Configuration,
+  constraints: readonly Constraint[] = [],
+): PlanExportContext {
   const { nodes, vms } = configuration;
   const nodeIds = new Map(nodes.map((n, i) => [n.id, i]));
   const vmIds = new Map(vms.map((v, i) => [v.id, i]));
-  const dims = [...new Set([...nodes.flatMap((n) => Object.keys(n.capacity)), ...vms.flatMap((v) => Object.keys(v.demand))])];
+  const dims = [
+    ...new Set([...nodes.flatMap((n) => Object.keys(n.capacity)), ...vms.flatMap((v) => Object.keys(v.demand))]),
+  ];
   const onlineNodes: Record<string, { runningVMs: number[]; sleepingVMs: number[] }> = {};
-  for (const n of nodes) if (n.state === 'online') onlineNodes[String(nodeIds.get(n.id))] = { runningVMs: [], sleepingVMs: [] };
+  for (const n of nodes)
+    if (n.state === 'online') onlineNodes[String(nodeIds.get(n.id))] = { runningVMs: [], sleepingVMs: [] };
   const readyVMs: number[] = [];
   for (const v of vms) {
     const id = vmIds.get(v.id)!;
@@ -105,14 +139,21 @@ export function entropyExportContext(configuration: Configuration, constraints: 
     else if (v.state === 'waiting') readyVMs.push(id);
   }
   const views: Json[] = dims.map((rc) => ({
-    id: 'shareableResource', rcId: rc, defCapacity: 0, defConsumption: 0,
+    id: 'shareableResource',
+    rcId: rc,
+    defCapacity: 0,
+    defConsumption: 0,
     nodes: Object.fromEntries(nodes.map((n) => [String(nodeIds.get(n.id)), Math.ceil(n.capacity[rc] ?? 0)])),
     vms: Object.fromEntries(vms.map((v) => [String(vmIds.get(v.id)), Math.ceil(v.demand[rc] ?? 0)])),
   }));
   views.push({ id: 'ns', type: 'node', map: Object.fromEntries(nodeIds) });
   views.push({ id: 'ns', type: 'vm', map: Object.fromEntries(vmIds) });
   const model = {
-    mapping: { onlineNodes, offlineNodes: nodes.filter((n) => n.state !== 'online').map((n) => nodeIds.get(n.id)!), readyVMs },
+    mapping: {
+      onlineNodes,
+      offlineNodes: nodes.filter((n) => n.state !== 'online').map((n) => nodeIds.get(n.id)!),
+      readyVMs,
+    },
     attributes: { nodes: {}, vms: {} },
     views,
   };

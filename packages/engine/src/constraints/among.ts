@@ -1,5 +1,16 @@
 import type { ConstraintKind } from './face.ts';
-import { finalRunning, groupIndex, nodeId, outsideMajority, runsAtSource, span, staysOf, viewVms, vmId, vmIndexes } from './support.ts';
+import {
+  finalRunning,
+  groupIndex,
+  nodeId,
+  outsideMajority,
+  runsAtSource,
+  span,
+  staysOf,
+  viewVms,
+  vmId,
+  vmIndexes,
+} from './support.ts';
 
 /**
  * BtrPlace Among: the running VMs sit in one group of nodes. The first VM placed picks the group;
@@ -72,7 +83,8 @@ export const among: ConstraintKind<'among'> = {
       let first: { vm: number; node: number; g: number | undefined } | undefined;
       for (const s of staysOf(view, vms).sort((a, b) => a.from - b.from)) {
         const g = groupOf.get(s.node);
-        if (g === undefined) return `VM ${vmId(view, s.vm)} is on node ${nodeId(view, s.node)}, in no group, ${span(s)}`;
+        if (g === undefined)
+          return `VM ${vmId(view, s.vm)} is on node ${nodeId(view, s.node)}, in no group, ${span(s)}`;
         if (!first) first = { vm: s.vm, node: s.node, g };
         else if (g !== first.g)
           return `VM ${vmId(view, s.vm)} is on node ${nodeId(view, s.node)} (${describeGroup(s.node)}) ${span(s)} while VM ${vmId(view, first.vm)} uses ${describeGroup(first.node)}`;
@@ -81,7 +93,8 @@ export const among: ConstraintKind<'among'> = {
     }
     let first: { vm: number; node: number } | undefined;
     for (const r of finalRunning(view, vms)) {
-      if (!groupOf.has(r.node)) return `VM ${vmId(view, r.vm)} runs on node ${nodeId(view, r.node)}, in no group, at the end`;
+      if (!groupOf.has(r.node))
+        return `VM ${vmId(view, r.vm)} runs on node ${nodeId(view, r.node)}, in no group, at the end`;
       if (!first) first = r;
       else if (groupOf.get(r.node) !== groupOf.get(first.node))
         return `VMs ${vmId(view, first.vm)} (node ${nodeId(view, first.node)}, ${describeGroup(first.node)}) and ${vmId(view, r.vm)} (node ${nodeId(view, r.node)}, ${describeGroup(r.node)}) run in different groups at the end`;

@@ -16,7 +16,9 @@ export const ban: ConstraintKind<'ban'> = {
         unassign: () => undefined,
         misplaced: (dest) => (dest[vm]! >= 0 && banned.has(dest[vm]!) && runsAtSource(p, vm) ? [vm] : []),
       }),
-      schedule: c.continuous ? () => ({ mayStart: (t) => t.to < 0 || !banned.has(t.to), started: () => undefined, ended: () => undefined }) : undefined,
+      schedule: c.continuous
+        ? () => ({ mayStart: (t) => t.to < 0 || !banned.has(t.to), started: () => undefined, ended: () => undefined })
+        : undefined,
     };
   },
   check(c, view) {
@@ -27,6 +29,8 @@ export const ban: ConstraintKind<'ban'> = {
       if (bad) return `VM ${c.vm} is placed on node ${nodeId(view, bad.node)} ${span(bad)}`;
     }
     const n = view.finalHost[v]!;
-    return view.finalState[v] === 'running' && banned.has(nodeId(view, n)) ? `VM ${c.vm} runs on node ${nodeId(view, n)} at the end` : undefined;
+    return view.finalState[v] === 'running' && banned.has(nodeId(view, n))
+      ? `VM ${c.vm} runs on node ${nodeId(view, n)} at the end`
+      : undefined;
   },
 };

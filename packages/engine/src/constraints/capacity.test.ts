@@ -3,16 +3,21 @@ import { act, check, cluster, hosts, node, planOf, solve, vm } from '@entropy/te
 
 describe('resourceCapacity', () => {
   it('sheds VMs off its nodes until their use fits the amount', () => {
-    const c = cluster([node('n1', 8), node('n2', 8), node('n3', 8)], [vm('a', 'n1', { cpu: 3 }), vm('b', 'n2', { cpu: 3, mem: 512 })]);
+    const c = cluster(
+      [node('n1', 8), node('n2', 8), node('n3', 8)],
+      [vm('a', 'n1', { cpu: 3 }), vm('b', 'n2', { cpu: 3, mem: 512 })],
+    );
     const plan = solve(c, [{ type: 'resourceCapacity', nodes: ['n1', 'n2'], rc: 'cpu', amount: 4, continuous: false }]);
     expect(hosts(plan)).toEqual({ a: 'n1', b: 'n3' });
   });
 
   it('the verifier gives the use over the amount', () => {
     const c = cluster([node('n1', 8), node('n2', 8)], [vm('a', 'n1', { cpu: 3 }), vm('b', 'n2', { cpu: 3 })]);
-    expect(check(c, planOf([]), [{ type: 'resourceCapacity', nodes: ['n1', 'n2'], rc: 'cpu', amount: 4, continuous: false }])).toBe(
-      'resourceCapacity({n1, n2}, cpu <= 4, discrete) is violated: the VMs on its nodes use 6 cpu at the end',
-    );
+    expect(
+      check(c, planOf([]), [
+        { type: 'resourceCapacity', nodes: ['n1', 'n2'], rc: 'cpu', amount: 4, continuous: false },
+      ]),
+    ).toBe('resourceCapacity({n1, n2}, cpu <= 4, discrete) is violated: the VMs on its nodes use 6 cpu at the end');
   });
 });
 
@@ -33,8 +38,13 @@ describe('runningCapacity', () => {
     const plan = solve(c, [...constraints]);
     const [a, b] = ['a', 'b'].map((id) => plan.actions.find((x) => x.vm === id)!);
     expect(b!.start).toBeGreaterThanOrEqual(a!.end);
-    const both = planOf([act('migrate', 'a', { from: 'n1', to: 'n3' }, 0, 1024), act('migrate', 'b', { from: 'n3', to: 'n2' }, 0, 512)]);
-    expect(check(c, both, [constraints[2]])).toBe('runningCapacity({n1, n2}, <= 1, continuous) is violated: 2 VMs run on its nodes at t=0');
+    const both = planOf([
+      act('migrate', 'a', { from: 'n1', to: 'n3' }, 0, 1024),
+      act('migrate', 'b', { from: 'n3', to: 'n2' }, 0, 512),
+    ]);
+    expect(check(c, both, [constraints[2]])).toBe(
+      'runningCapacity({n1, n2}, <= 1, continuous) is violated: 2 VMs run on its nodes at t=0',
+    );
   });
 });
 
@@ -57,14 +67,23 @@ describe('maxOnline', () => {
 describe('overbook', () => {
   it('lets a node hold more than its capacity by the ratio', () => {
     const c = cluster([node('n1', 2), node('n2', 2)], [vm('a', 'n1'), vm('b', 'n1'), vm('w')]);
-    const plan = solve(c, [{ type: 'overbook', node: 'n1', rc: 'cpu', ratio: 1.5, continuous: true }, { type: 'ban', vm: 'w', nodes: ['n2'], continuous: false }], { w: 'running' });
+    const plan = solve(
+      c,
+      [
+        { type: 'overbook', node: 'n1', rc: 'cpu', ratio: 1.5, continuous: true },
+        { type: 'ban', vm: 'w', nodes: ['n2'], continuous: false },
+      ],
+      { w: 'running' },
+    );
     expect(hosts(plan).w).toBe('n1');
   });
 
   it('the verifier gives the use over the overbooked capacity', () => {
     const c = cluster([node('n1', 2), node('n2', 2)], [vm('a', 'n1'), vm('b', 'n1'), vm('c', 'n2', { cpu: 2 })]);
     const plan = planOf([act('migrate', 'c', { from: 'n2', to: 'n1' }, 0, 1024)]);
-    expect(check(c, plan, [{ type: 'overbook', node: 'n1', rc: 'cpu', ratio: 1.5, continuous: true }])).toMatch(/node 'n1' is over capacity in cpu: usage 4 > capacity 3/);
+    expect(check(c, plan, [{ type: 'overbook', node: 'n1', rc: 'cpu', ratio: 1.5, continuous: true }])).toMatch(
+      /node 'n1' is over capacity in cpu: usage 4 > capacity 3/,
+    );
   });
 });
 
@@ -77,6 +96,8 @@ describe('preserve', () => {
 
   it('the verifier checks the node can grant the preserved amount', () => {
     const c = cluster([node('n1', 4), node('n2', 4)], [vm('a', 'n1', { cpu: 2 }), vm('b', 'n1', { cpu: 2 })]);
-    expect(check(c, planOf([]), [{ type: 'preserve', vm: 'a', rc: 'cpu', amount: 3 }])).toMatch(/final configuration is not viable: node 'n1' is over capacity in cpu: usage 5 > capacity 4/);
+    expect(check(c, planOf([]), [{ type: 'preserve', vm: 'a', rc: 'cpu', amount: 3 }])).toMatch(
+      /final configuration is not viable: node 'n1' is over capacity in cpu: usage 5 > capacity 4/,
+    );
   });
 });

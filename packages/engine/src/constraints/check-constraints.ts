@@ -22,10 +22,14 @@ export function checkConstraints(view: PlanView, constraints: readonly Constrain
     const c = constraints[index]!;
     const unknownVm = firstUnknown(vmsOf(c), view.vmIndex);
     const unknownNode = firstUnknown(nodesOf(c), view.nodeIndex);
-    const reason = unknownVm !== undefined ? `unknown VM '${unknownVm}'`
-      : unknownNode !== undefined ? `unknown node '${unknownNode}'`
-      : kindOf(c.type).check(c as never, view);
-    if (reason !== undefined) return { index, constraint: c, message: `${describeConstraint(c)} is violated: ${reason}` };
+    const reason =
+      unknownVm !== undefined
+        ? `unknown VM '${unknownVm}'`
+        : unknownNode !== undefined
+          ? `unknown node '${unknownNode}'`
+          : kindOf(c.type).check(c as never, view);
+    if (reason !== undefined)
+      return { index, constraint: c, message: `${describeConstraint(c)} is violated: ${reason}` };
   }
   return undefined;
 }

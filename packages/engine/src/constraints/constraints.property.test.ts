@@ -26,7 +26,10 @@ const pick = fc.record({
   continuous: fc.boolean(),
 });
 
-function constraintOf(i: Instance, p: fc.Arbitrary<unknown> extends never ? never : typeof pick extends fc.Arbitrary<infer T> ? T : never): Constraint | undefined {
+function constraintOf(
+  i: Instance,
+  p: fc.Arbitrary<unknown> extends never ? never : typeof pick extends fc.Arbitrary<infer T> ? T : never,
+): Constraint | undefined {
   const vms = i.configuration.vms.map((v) => v.id);
   const nodes = i.configuration.nodes.map((n) => n.id);
   if (vms.length === 0 || nodes.length === 0) return undefined;
@@ -40,18 +43,39 @@ function constraintOf(i: Instance, p: fc.Arbitrary<unknown> extends never ? neve
   const pParts = rest.length > 0 ? [someNodes, rest] : [someNodes];
   const continuous = p.continuous;
   switch (p.kind) {
-    case 'online': case 'offline': case 'quarantine': return { type: p.kind, node };
-    case 'running': case 'ready': case 'sleeping': case 'killed': case 'root': return { type: p.kind, vm };
-    case 'preserve': return { type: 'preserve', vm, rc: 'cpu', amount: p.amount };
-    case 'spread': case 'gather': case 'lonely': return { type: p.kind, vms: someVms, continuous };
-    case 'among': return { type: 'among', vms: someVms, parts: pParts, continuous };
-    case 'split': return { type: 'split', parts: vParts, continuous };
-    case 'splitAmong': return { type: 'splitAmong', vParts, pParts, continuous };
-    case 'ban': case 'fence': return { type: p.kind, vm, nodes: someNodes, continuous };
-    case 'resourceCapacity': return { type: 'resourceCapacity', nodes: someNodes, rc: 'cpu', amount: p.amount * 2, continuous };
-    case 'runningCapacity': return { type: 'runningCapacity', nodes: someNodes, amount: p.amount, continuous };
-    case 'maxOnline': return { type: 'maxOnline', nodes: someNodes, amount: Math.min(p.amount, someNodes.length), continuous };
-    case 'overbook': return { type: 'overbook', node, rc: 'cpu', ratio: 1 + p.amount / 4, continuous };
+    case 'online':
+    case 'offline':
+    case 'quarantine':
+      return { type: p.kind, node };
+    case 'running':
+    case 'ready':
+    case 'sleeping':
+    case 'killed':
+    case 'root':
+      return { type: p.kind, vm };
+    case 'preserve':
+      return { type: 'preserve', vm, rc: 'cpu', amount: p.amount };
+    case 'spread':
+    case 'gather':
+    case 'lonely':
+      return { type: p.kind, vms: someVms, continuous };
+    case 'among':
+      return { type: 'among', vms: someVms, parts: pParts, continuous };
+    case 'split':
+      return { type: 'split', parts: vParts, continuous };
+    case 'splitAmong':
+      return { type: 'splitAmong', vParts, pParts, continuous };
+    case 'ban':
+    case 'fence':
+      return { type: p.kind, vm, nodes: someNodes, continuous };
+    case 'resourceCapacity':
+      return { type: 'resourceCapacity', nodes: someNodes, rc: 'cpu', amount: p.amount * 2, continuous };
+    case 'runningCapacity':
+      return { type: 'runningCapacity', nodes: someNodes, amount: p.amount, continuous };
+    case 'maxOnline':
+      return { type: 'maxOnline', nodes: someNodes, amount: Math.min(p.amount, someNodes.length), continuous };
+    case 'overbook':
+      return { type: 'overbook', node, rc: 'cpu', ratio: 1 + p.amount / 4, continuous };
   }
 }
 
@@ -60,20 +84,29 @@ describe('constraints on random tiny instances', () => {
     let feasible = 0;
     let runs = 0;
     const result = fc.check(
-      fc.property(arbitraryInstance({ maxNodes: 5, maxVms: 12 }), fc.array(pick, { minLength: 1, maxLength: 4 }), (instance, picks) => {
-        runs++;
-        const constraints = picks.map((p) => constraintOf(instance, p)).filter((c): c is Constraint => c !== undefined);
-        const { configuration, decision, costModel } = instance;
-        const plan = contextSwitch(configuration, decision, costModel, { constraints, timeLimitMs: 50 });
-        if (!plan.feasible) return true;
-        feasible++;
-        const verdict = verifyPlan(configuration, decision, plan, constraints);
-        if (!verdict.ok) throw new Error(`${verdict.violation.message}\nconstraints: ${JSON.stringify(constraints)}`);
-        return true;
-      }),
+      fc.property(
+        arbitraryInstance({ maxNodes: 5, maxVms: 12 }),
+        fc.array(pick, { minLength: 1, maxLength: 4 }),
+        (instance, picks) => {
+          runs++;
+          const constraints = picks
+            .map((p) => constraintOf(instance, p))
+            .filter((c): c is Constraint => c !== undefined);
+          const { configuration, decision, costModel } = instance;
+          const plan = contextSwitch(configuration, decision, costModel, { constraints, timeLimitMs: 50 });
+          if (!plan.feasible) return true;
+          feasible++;
+          const verdict = verifyPlan(configuration, decision, plan, constraints);
+          if (!verdict.ok) throw new Error(`${verdict.violation.message}\nconstraints: ${JSON.stringify(constraints)}`);
+          return true;
+        },
+      ),
       { numRuns: RUNS, seed: SEED },
     );
-    if (result.failed) throw new Error(`${String((result.errorInstance as Error)?.message ?? result.errorInstance)}\ncounterexample: ${JSON.stringify(result.counterexample)}`);
+    if (result.failed)
+      throw new Error(
+        `${String((result.errorInstance as Error)?.message ?? result.errorInstance)}\ncounterexample: ${JSON.stringify(result.counterexample)}`,
+      );
     expect(feasible).toBeGreaterThan(runs / 5);
   });
 });

@@ -18,7 +18,9 @@ export const fence: ConstraintKind<'fence'> = {
         candidates: () => list,
         misplaced: (dest) => (dest[vm]! >= 0 && !allowed.has(dest[vm]!) && runsAtSource(p, vm) ? [vm] : []),
       }),
-      schedule: c.continuous ? () => ({ mayStart: (t) => t.to < 0 || allowed.has(t.to), started: () => undefined, ended: () => undefined }) : undefined,
+      schedule: c.continuous
+        ? () => ({ mayStart: (t) => t.to < 0 || allowed.has(t.to), started: () => undefined, ended: () => undefined })
+        : undefined,
     };
   },
   check(c, view) {
@@ -29,6 +31,8 @@ export const fence: ConstraintKind<'fence'> = {
       if (bad) return `VM ${c.vm} is placed on node ${nodeId(view, bad.node)}, outside its fence, ${span(bad)}`;
     }
     const n = view.finalHost[v]!;
-    return view.finalState[v] === 'running' && !allowed.has(nodeId(view, n)) ? `VM ${c.vm} runs on node ${nodeId(view, n)}, outside its fence, at the end` : undefined;
+    return view.finalState[v] === 'running' && !allowed.has(nodeId(view, n))
+      ? `VM ${c.vm} runs on node ${nodeId(view, n)}, outside its fence, at the end`
+      : undefined;
   },
 };

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { act, check, cluster, hosts, infeasible, node, planOf, solve, vm } from '@entropy/test-support/constraint-harness.ts';
+import {
+  act,
+  check,
+  cluster,
+  hosts,
+  infeasible,
+  node,
+  planOf,
+  solve,
+  vm,
+} from '@entropy/test-support/constraint-harness.ts';
 
 describe('gather', () => {
   it('starts a VM on the node of the others', () => {
@@ -10,8 +20,12 @@ describe('gather', () => {
 
   it('continuous: VMs on two nodes already have no plan', () => {
     const c = cluster([node('n1'), node('n2')], [vm('a', 'n1'), vm('b', 'n2')]);
-    expect(infeasible(c, [{ type: 'gather', vms: ['a', 'b'], continuous: true }])).toMatch(/already run on different nodes/);
-    expect(hosts(solve(c, [{ type: 'gather', vms: ['a', 'b'], continuous: false }]))).toMatchObject({ a: expect.any(String) });
+    expect(infeasible(c, [{ type: 'gather', vms: ['a', 'b'], continuous: true }])).toMatch(
+      /already run on different nodes/,
+    );
+    expect(hosts(solve(c, [{ type: 'gather', vms: ['a', 'b'], continuous: false }]))).toMatchObject({
+      a: expect.any(String),
+    });
   });
 
   it('the verifier names the VMs on different nodes', () => {

@@ -1,5 +1,16 @@
 import type { ConstraintKind } from './face.ts';
-import { finalRunning, NodeCounts, nodeId, outsideMajority, runsAtSource, span, staysOf, viewVms, vmId, vmIndexes } from './support.ts';
+import {
+  finalRunning,
+  NodeCounts,
+  nodeId,
+  outsideMajority,
+  runsAtSource,
+  span,
+  staysOf,
+  viewVms,
+  vmId,
+  vmIndexes,
+} from './support.ts';
 
 /**
  * BtrPlace Gather: the running VMs share one node. Continuous: the node of the source configuration

@@ -19,7 +19,10 @@ export const lonely: ConstraintKind<'lonely'> = {
     };
     const source = count();
     let infeasible: string | undefined;
-    if (c.continuous) for (let n = 0; n < p.nodeCount; n++) if (source[n * 2]! > 0 && source[n * 2 + 1]! > 0) infeasible = `node ${p.configuration.nodes[n]!.id} already hosts VMs of the set and others`;
+    if (c.continuous)
+      for (let n = 0; n < p.nodeCount; n++)
+        if (source[n * 2]! > 0 && source[n * 2 + 1]! > 0)
+          infeasible = `node ${p.configuration.nodes[n]!.id} already hosts VMs of the set and others`;
     // Neither VMs nor nodes narrow it: an outsider can break it anywhere.
     return {
       ...(infeasible ? { infeasible } : {}),
@@ -64,7 +67,8 @@ export const lonely: ConstraintKind<'lonely'> = {
     }
     for (const { vm, node } of finalRunning(view, [...set])) {
       const other = view.runningAtEnd(node).find((w) => !set.has(w));
-      if (other !== undefined) return `VM ${vmId(view, vm)} shares node ${nodeId(view, node)} with VM ${vmId(view, other)}, outside the set, at the end`;
+      if (other !== undefined)
+        return `VM ${vmId(view, vm)} shares node ${nodeId(view, node)} with VM ${vmId(view, other)}, outside the set, at the end`;
     }
     return undefined;
   },

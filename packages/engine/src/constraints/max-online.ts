@@ -11,14 +11,19 @@ export const maxOnline: ConstraintKind<'maxOnline'> = {
   prepare(c, draft) {
     const online = c.nodes.filter((n) => draft.nodeState(n) === 'online');
     if (online.length <= c.amount) return;
-    const spare = online.filter((n) => !draft.nodeWanted(n)).sort((a, b) => draft.loadOn(a) - draft.loadOn(b) || a.localeCompare(b));
+    const spare = online
+      .filter((n) => !draft.nodeWanted(n))
+      .sort((a, b) => draft.loadOn(a) - draft.loadOn(b) || a.localeCompare(b));
     let excess = online.length - c.amount;
     for (const n of spare) {
       if (excess === 0) break;
       draft.wantNode(n, 'offline', c);
       excess--;
     }
-    if (excess > 0) draft.conflict(`other constraints keep ${online.length - spare.length} of its nodes online, more than ${c.amount}`);
+    if (excess > 0)
+      draft.conflict(
+        `other constraints keep ${online.length - spare.length} of its nodes online, more than ${c.amount}`,
+      );
   },
   compile(c, p) {
     if (!c.continuous) return undefined;

@@ -14,6 +14,8 @@ export const overbook: ConstraintKind<'overbook'> = {
     const stays = view.staysOnNode(n).map((s) => ({ ...s, weight: view.demand(s.vm, c.rc), source: !s.arrival }));
     // As for capacity, an overloaded source is what the plan repairs: only arrivals must fit.
     const over = firstExcess(stays, cap, !c.continuous, true);
-    return over ? `node ${c.node} uses ${over.total} ${c.rc} ${when(over.at)}, more than ${cap} (its capacity x ${c.ratio})` : undefined;
+    return over
+      ? `node ${c.node} uses ${over.total} ${c.rc} ${when(over.at)}, more than ${cap} (its capacity x ${c.ratio})`
+      : undefined;
   },
 };

@@ -91,17 +91,37 @@ export function buildPlanView(configuration: Configuration, actions: readonly Vi
       const holds = holdsResources(state);
       const willHold = holdsResources(next);
       if (holds && open && (!willHold || newHost !== open.node)) {
-        stays.push({ vm: v, node: open.node, from: open.from, to: a.end, ...(open.arrival ? { arrival: open.arrival } : {}) });
+        stays.push({
+          vm: v,
+          node: open.node,
+          from: open.from,
+          to: a.end,
+          ...(open.arrival ? { arrival: open.arrival } : {}),
+        });
         open = undefined;
       }
       if (willHold && (!holds || newHost !== host)) {
-        if (open) stays.push({ vm: v, node: open.node, from: open.from, to: a.start, ...(open.arrival ? { arrival: open.arrival } : {}) });
+        if (open)
+          stays.push({
+            vm: v,
+            node: open.node,
+            from: open.from,
+            to: a.start,
+            ...(open.arrival ? { arrival: open.arrival } : {}),
+          });
         open = { node: newHost, from: a.start, arrival: a };
       }
       state = next;
       host = newHost;
     }
-    if (open) stays.push({ vm: v, node: open.node, from: open.from, to: Infinity, ...(open.arrival ? { arrival: open.arrival } : {}) });
+    if (open)
+      stays.push({
+        vm: v,
+        node: open.node,
+        from: open.from,
+        to: Infinity,
+        ...(open.arrival ? { arrival: open.arrival } : {}),
+      });
     // A migration's source stay ends after the destination stay starts: keep each VM's stays by start.
     stays.sort((x, y) => x.from - y.from);
     staysOfVm.push(stays);
@@ -143,7 +163,18 @@ export function buildPlanView(configuration: Configuration, actions: readonly Vi
     return atEnd[node]!;
   };
   return {
-    runningAtEnd, configuration, actions, vmIndex, nodeIndex, staysOfVm, finalState, finalHost, onlineOf, finalOnline, actionsOfVm, staysOnNode,
+    runningAtEnd,
+    configuration,
+    actions,
+    vmIndex,
+    nodeIndex,
+    staysOfVm,
+    finalState,
+    finalHost,
+    onlineOf,
+    finalOnline,
+    actionsOfVm,
+    staysOnNode,
     demand: (vm, rc) => vms[vm]!.demand[rc] ?? 0,
     capacity: (node, rc) => nodes[node]!.capacity[rc] ?? 0,
   };

@@ -8,7 +8,13 @@ import { runsAtSource } from './support.ts';
  * lightest VMs of an over-budget set and admits a VM while it fits; continuous, the planner admits
  * an arrival from outside the set only while it fits, and a departure wakes the whole set.
  */
-export function poolFace(p: Problem, nodes: readonly number[], amount: number, weight: (vm: number) => number, continuous: boolean): EngineFace {
+export function poolFace(
+  p: Problem,
+  nodes: readonly number[],
+  amount: number,
+  weight: (vm: number) => number,
+  continuous: boolean,
+): EngineFace {
   const inSet = new Uint8Array(p.nodeCount);
   for (const n of nodes) inSet[n] = 1;
   const sourceUse = () => {
@@ -17,7 +23,8 @@ export function poolFace(p: Problem, nodes: readonly number[], amount: number, w
     return used;
   };
   const start = continuous ? sourceUse() : 0;
-  const infeasible = continuous && start > amount + 1e-9 ? `the source configuration already uses ${start} of ${amount}` : undefined;
+  const infeasible =
+    continuous && start > amount + 1e-9 ? `the source configuration already uses ${start} of ${amount}` : undefined;
   return {
     nodes,
     ...(infeasible ? { infeasible } : {}),
@@ -55,7 +62,8 @@ export function poolFace(p: Problem, nodes: readonly number[], amount: number, w
       ? () => {
           let used = start;
           return {
-            mayStart: (t) => t.to < 0 || t.vm < 0 || (t.from >= 0 && inSet[t.from] === 1) || used + weight(t.vm) <= amount + 1e-9,
+            mayStart: (t) =>
+              t.to < 0 || t.vm < 0 || (t.from >= 0 && inSet[t.from] === 1) || used + weight(t.vm) <= amount + 1e-9,
             started(t) {
               if (t.to >= 0 && t.vm >= 0 && !(t.from >= 0 && inSet[t.from])) used += weight(t.vm);
             },

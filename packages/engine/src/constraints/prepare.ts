@@ -19,7 +19,11 @@ export interface PreparedInstance {
  * once, read by the engine and the verifier, so that both see the same instance. The configuration
  * is copied only where something changes.
  */
-export function prepareInstance(configuration: Configuration, decision: Decision, constraints: readonly Constraint[]): PreparedInstance {
+export function prepareInstance(
+  configuration: Configuration,
+  decision: Decision,
+  constraints: readonly Constraint[],
+): PreparedInstance {
   if (constraints.length === 0) return { configuration, decision, nodeStates: {}, conflicts: [] };
   const vmById = new Map(configuration.vms.map((v) => [v.id, v]));
   const nodeById = new Map(configuration.nodes.map((n) => [n.id, n]));
@@ -29,15 +33,25 @@ export function prepareInstance(configuration: Configuration, decision: Decision
   const demands = new Map<string, Record<string, number>>();
   const capacities = new Map<string, Record<string, number>>();
   const loadOn = new Map<string, number>();
-  for (const v of configuration.vms) if (v.host !== undefined) loadOn.set(v.host, (loadOn.get(v.host) ?? 0) + 1 + (v.demand.mem ?? 0));
+  for (const v of configuration.vms)
+    if (v.host !== undefined) loadOn.set(v.host, (loadOn.get(v.host) ?? 0) + 1 + (v.demand.mem ?? 0));
 
   const wantVm = (id: string, state: VJobState, by: Constraint) => {
     const vm = vmById.get(id)!;
     const said = decision[vm.vjob];
     const earlier = wantedVjob.get(vm.vjob);
-    if (said !== undefined && said !== state) conflicts.push(`${describeConstraint(by)} wants VM ${id} ${state} but the decision wants vjob ${vm.vjob} ${said}`);
-    else if (earlier && earlier.state !== state) conflicts.push(`${describeConstraint(by)} and ${describeConstraint(earlier.by)} want vjob ${vm.vjob} in different states`);
-    else if (!canReach(vm.state, state)) conflicts.push(`${describeConstraint(by)}: VM ${id} is ${vm.state}, and the life cycle cannot take it to ${state}`);
+    if (said !== undefined && said !== state)
+      conflicts.push(
+        `${describeConstraint(by)} wants VM ${id} ${state} but the decision wants vjob ${vm.vjob} ${said}`,
+      );
+    else if (earlier && earlier.state !== state)
+      conflicts.push(
+        `${describeConstraint(by)} and ${describeConstraint(earlier.by)} want vjob ${vm.vjob} in different states`,
+      );
+    else if (!canReach(vm.state, state))
+      conflicts.push(
+        `${describeConstraint(by)}: VM ${id} is ${vm.state}, and the life cycle cannot take it to ${state}`,
+      );
     else wantedVjob.set(vm.vjob, { state, by });
   };
   const draft: Draft = {
@@ -48,7 +62,10 @@ export function prepareInstance(configuration: Configuration, decision: Decision
     },
     wantNode(id, state, by) {
       const earlier = wantedNode.get(id);
-      if (earlier && earlier.state !== state) conflicts.push(`${describeConstraint(by)} and ${describeConstraint(earlier.by)} want node ${id} in different states`);
+      if (earlier && earlier.state !== state)
+        conflicts.push(
+          `${describeConstraint(by)} and ${describeConstraint(earlier.by)} want node ${id} in different states`,
+        );
       else wantedNode.set(id, { state, by });
     },
     nodeState: (id) => wantedNode.get(id)?.state ?? nodeById.get(id)?.state,
@@ -93,7 +110,9 @@ export function prepareInstance(configuration: Configuration, decision: Decision
   }
 
   const vms: VM[] = configuration.vms.map((v) => (demands.has(v.id) ? { ...v, demand: demands.get(v.id)! } : v));
-  const nodes: Node[] = configuration.nodes.map((n) => (capacities.has(n.id) ? { ...n, capacity: capacities.get(n.id)! } : n));
+  const nodes: Node[] = configuration.nodes.map((n) =>
+    capacities.has(n.id) ? { ...n, capacity: capacities.get(n.id)! } : n,
+  );
   const outDecision: Record<string, VJobState> = { ...decision };
   for (const [vjob, w] of wantedVjob) outDecision[vjob] = w.state;
   const nodeStates: Record<string, NodeState> = {};

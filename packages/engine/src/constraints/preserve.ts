@@ -16,6 +16,8 @@ export const preserve: ConstraintKind<'preserve'> = {
     let used = 0;
     for (const w of view.runningAtEnd(n)) used += view.demand(w, c.rc);
     const cap = view.capacity(n, c.rc);
-    return used > cap + 1e-9 ? `node ${view.configuration.nodes[n]!.id} cannot grant it: its VMs need ${used} ${c.rc}, it has ${cap}` : undefined;
+    return used > cap + 1e-9
+      ? `node ${view.configuration.nodes[n]!.id} cannot grant it: its VMs need ${used} ${c.rc}, it has ${cap}`
+      : undefined;
   },
 };

@@ -27,11 +27,27 @@ import { spread } from './spread.ts';
  * (maxOnline then picks among the nodes nobody else holds), VM states, then demands and capacities.
  */
 export const CATALOG: { readonly [T in ConstraintType]: ConstraintKind<T> } = {
-  online, offline, maxOnline,
-  running, ready, sleeping, killed,
-  preserve, overbook,
-  spread, among, split, splitAmong, gather, ban, fence, lonely, root, quarantine,
-  resourceCapacity, runningCapacity,
+  online,
+  offline,
+  maxOnline,
+  running,
+  ready,
+  sleeping,
+  killed,
+  preserve,
+  overbook,
+  spread,
+  among,
+  split,
+  splitAmong,
+  gather,
+  ban,
+  fence,
+  lonely,
+  root,
+  quarantine,
+  resourceCapacity,
+  runningCapacity,
 };
 
 export const CONSTRAINT_TYPES = Object.keys(CATALOG) as ConstraintType[];

@@ -20,7 +20,8 @@ export const splitAmong: ConstraintKind<'splitAmong'> = {
         if (!runsAtSource(p, v)) continue;
         const k = partOf.get(v)!;
         const g = groupOf.get(p.host[v]!);
-        if (g === undefined || (sourceGroup[k]! >= 0 && sourceGroup[k] !== g)) infeasible = 'a part already runs outside one group in the source configuration';
+        if (g === undefined || (sourceGroup[k]! >= 0 && sourceGroup[k] !== g))
+          infeasible = 'a part already runs outside one group in the source configuration';
         else sourceGroup[k] = g;
       }
       if (new Set([...sourceGroup].filter((g) => g >= 0)).size !== [...sourceGroup].filter((g) => g >= 0).length)
@@ -128,7 +129,9 @@ export const splitAmong: ConstraintKind<'splitAmong'> = {
     const groupOfPart = new Map<number, { g: number; vm: number }>();
     const partOfGroup = new Map<number, number>();
     const placements = c.continuous
-      ? staysOf(view, [...partOf.keys()]).sort((a, b) => a.from - b.from).map((s) => ({ vm: s.vm, node: s.node, where: span(s) }))
+      ? staysOf(view, [...partOf.keys()])
+          .sort((a, b) => a.from - b.from)
+          .map((s) => ({ vm: s.vm, node: s.node, where: span(s) }))
       : finalRunning(view, [...partOf.keys()]).map((r) => ({ ...r, where: 'at the end' }));
     for (const { vm, node, where } of placements) {
       const k = partOf.get(vm)!;
@@ -138,7 +141,8 @@ export const splitAmong: ConstraintKind<'splitAmong'> = {
       if (mine && mine.g !== g)
         return `VMs ${vmId(view, mine.vm)} and ${vmId(view, vm)} (part ${k + 1}) use groups ${mine.g + 1} and ${g + 1} (${where})`;
       const owner = partOfGroup.get(g);
-      if (owner !== undefined && owner !== k) return `parts ${owner + 1} and ${k + 1} both use group ${g + 1} (VM ${vmId(view, vm)} on node ${nodeId(view, node)} ${where})`;
+      if (owner !== undefined && owner !== k)
+        return `parts ${owner + 1} and ${k + 1} both use group ${g + 1} (VM ${vmId(view, vm)} on node ${nodeId(view, node)} ${where})`;
       groupOfPart.set(k, { g, vm });
       partOfGroup.set(g, k);
     }

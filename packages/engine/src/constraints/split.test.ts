@@ -15,7 +15,9 @@ describe('split', () => {
     expect(check(c, plan, [{ type: 'split', parts: [['a'], ['b']], continuous: false }])).toBe(
       'split({a}, {b}, discrete) is violated: VMs a (part 1) and b (part 2) both run on node n1 at the end',
     );
-    expect(check(c, plan, [{ type: 'split', parts: [['a'], ['b']], continuous: true }])).toMatch(/VMs a \(part 1, from t=0 on\) and b \(part 2, from t=0 on\) are both on node n1/);
+    expect(check(c, plan, [{ type: 'split', parts: [['a'], ['b']], continuous: true }])).toMatch(
+      /VMs a \(part 1, from t=0 on\) and b \(part 2, from t=0 on\) are both on node n1/,
+    );
     expect(check(c, planOf([]), [{ type: 'split', parts: [['a'], ['b']], continuous: true }])).toBe('ok');
   });
 });

@@ -1,9 +1,22 @@
 import type { Problem } from '../model/problem.ts';
 import type { ConstraintKind } from './face.ts';
-import { finalRunning, firstClash, keepHeaviest, nodeId, runsAtSource, span, staysOf, viewVms, vmId } from './support.ts';
+import {
+  finalRunning,
+  firstClash,
+  keepHeaviest,
+  nodeId,
+  runsAtSource,
+  span,
+  staysOf,
+  viewVms,
+  vmId,
+} from './support.ts';
 
 /** VM index -> part index for disjoint parts of VM ids. */
-export function partIndex(p: Problem, parts: readonly (readonly string[])[]): { partOf: Map<number, number>; vms: number[] } {
+export function partIndex(
+  p: Problem,
+  parts: readonly (readonly string[])[],
+): { partOf: Map<number, number>; vms: number[] } {
   const partOf = new Map<number, number>();
   parts.forEach((part, k) => {
     for (const id of part) {
@@ -42,9 +55,10 @@ export const split: ConstraintKind<'split'> = {
     const { partOf, vms } = partIndex(p, c.parts);
     const source = new PartCounts(c.parts.length);
     for (const v of vms) if (runsAtSource(p, v)) source.add(p.host[v]!, partOf.get(v)!, 1);
-    const infeasible = c.continuous && vms.some((v) => runsAtSource(p, v) && source.othersOn(p.host[v]!, partOf.get(v)!))
-      ? 'VMs of different parts already share a node in the source configuration'
-      : undefined;
+    const infeasible =
+      c.continuous && vms.some((v) => runsAtSource(p, v) && source.othersOn(p.host[v]!, partOf.get(v)!))
+        ? 'VMs of different parts already share a node in the source configuration'
+        : undefined;
     return {
       vms,
       ...(infeasible ? { infeasible } : {}),

@@ -32,7 +32,10 @@ describe('spread', () => {
 
   it('the verifier names the two VMs and the node they share', () => {
     const c = cluster([node('n1'), node('n2'), node('n3')], [vm('a', 'n1'), vm('b', 'n2')]);
-    const plan = planOf([act('migrate', 'a', { from: 'n1', to: 'n2' }, 0, 1024), act('migrate', 'b', { from: 'n2', to: 'n3' }, 0, 1024)]);
+    const plan = planOf([
+      act('migrate', 'a', { from: 'n1', to: 'n2' }, 0, 1024),
+      act('migrate', 'b', { from: 'n2', to: 'n3' }, 0, 1024),
+    ]);
     expect(check(c, plan, [{ type: 'spread', vms: ['a', 'b'], continuous: true }])).toBe(
       'spread(a, b, continuous) is violated: VMs a (from t=0 on) and b (from t=0 to t=1024) are both on node n2',
     );

@@ -1,5 +1,17 @@
 import type { ConstraintKind } from './face.ts';
-import { finalRunning, firstClash, keepHeaviest, NodeCounts, nodeId, runsAtSource, span, staysOf, viewVms, vmId, vmIndexes } from './support.ts';
+import {
+  finalRunning,
+  firstClash,
+  keepHeaviest,
+  NodeCounts,
+  nodeId,
+  runsAtSource,
+  span,
+  staysOf,
+  viewVms,
+  vmId,
+  vmIndexes,
+} from './support.ts';
 
 /**
  * BtrPlace Spread: no two of the VMs on one node. Continuous: at no instant either, so a VM may
@@ -47,7 +59,8 @@ export const spread: ConstraintKind<'spread'> = {
     const seen = new Map<number, number>();
     for (const { vm, node } of finalRunning(view, vms)) {
       const other = seen.get(node);
-      if (other !== undefined) return `VMs ${vmId(view, other)} and ${vmId(view, vm)} both run on node ${nodeId(view, node)} at the end`;
+      if (other !== undefined)
+        return `VMs ${vmId(view, other)} and ${vmId(view, vm)} both run on node ${nodeId(view, node)} at the end`;
       seen.set(node, vm);
     }
     return undefined;

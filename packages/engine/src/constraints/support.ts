@@ -27,7 +27,11 @@ const groupCache = new WeakMap<object, WeakMap<readonly (readonly string[])[], G
  * Node index -> group index for disjoint groups of node ids, computed once per problem (or plan
  * view) and parts array: hundreds of among constraints often share one partition of thousands of nodes.
  */
-export function groupIndex(owner: object, index: ReadonlyMap<string, number>, parts: readonly (readonly string[])[]): GroupIndex {
+export function groupIndex(
+  owner: object,
+  index: ReadonlyMap<string, number>,
+  parts: readonly (readonly string[])[],
+): GroupIndex {
   let byParts = groupCache.get(owner);
   if (!byParts) groupCache.set(owner, (byParts = new WeakMap()));
   let out = byParts.get(parts);
@@ -88,7 +92,12 @@ export class NodeCounts {
 }
 
 /** VMs to move so that each node keeps VMs of one kind only: on every node, the kind with the most memory stays. */
-export function keepHeaviest(p: Problem, dest: Int32Array, vms: readonly number[], kindOf: (v: number) => number): number[] {
+export function keepHeaviest(
+  p: Problem,
+  dest: Int32Array,
+  vms: readonly number[],
+  kindOf: (v: number) => number,
+): number[] {
   const byNode = new Map<number, number[]>();
   for (const v of vms) {
     const n = dest[v]!;
@@ -112,7 +121,12 @@ export function keepHeaviest(p: Problem, dest: Int32Array, vms: readonly number[
 }
 
 /** VMs not in the group most of them use, or in no group at all, smallest first. */
-export function outsideMajority(p: Problem, dest: Int32Array, vms: readonly number[], groupOf: (node: number) => number | undefined): number[] {
+export function outsideMajority(
+  p: Problem,
+  dest: Int32Array,
+  vms: readonly number[],
+  groupOf: (node: number) => number | undefined,
+): number[] {
   const count = new Map<number, number>();
   for (const v of vms) {
     const g = dest[v]! >= 0 ? groupOf(dest[v]!) : undefined;
@@ -146,7 +160,8 @@ export function viewNodes(view: PlanView, ids: readonly string[]): number[] {
 /** VMs running at the end, with their host. */
 export function finalRunning(view: PlanView, vms: readonly number[]): { vm: number; node: number }[] {
   const out: { vm: number; node: number }[] = [];
-  for (const v of vms) if (view.finalState[v] === 'running' && view.finalHost[v]! >= 0) out.push({ vm: v, node: view.finalHost[v]! });
+  for (const v of vms)
+    if (view.finalState[v] === 'running' && view.finalHost[v]! >= 0) out.push({ vm: v, node: view.finalHost[v]! });
   return out;
 }
 
@@ -155,7 +170,11 @@ export function finalRunning(view: PlanView, vms: readonly number[]): { vm: numb
  * `arrivalsOnly`, a clash already in the source configuration (neither stay brought by an action) is
  * not one: BtrPlace's continuous spread only forbids placing a VM beside another.
  */
-export function firstClash(stays: readonly Stay[], kindOf: (v: number) => number, arrivalsOnly = false): [Stay, Stay] | undefined {
+export function firstClash(
+  stays: readonly Stay[],
+  kindOf: (v: number) => number,
+  arrivalsOnly = false,
+): [Stay, Stay] | undefined {
   const byNode = new Map<number, Stay[]>();
   for (const s of stays) {
     const list = byNode.get(s.node);
@@ -196,7 +215,12 @@ export interface Weighted {
  * first instant at which their total exceeds `limit`. With `finalOnly`, only the end of the plan
  * (the intervals that never end) is checked: the discrete form of the same rule.
  */
-export function firstExcess(intervals: readonly Weighted[], limit: number, finalOnly = false, sourceTolerated = false): { at: number; total: number } | undefined {
+export function firstExcess(
+  intervals: readonly Weighted[],
+  limit: number,
+  finalOnly = false,
+  sourceTolerated = false,
+): { at: number; total: number } | undefined {
   if (finalOnly) {
     let total = 0;
     for (const i of intervals) if (i.to === Infinity) total += i.weight;
@@ -223,7 +247,11 @@ export function firstExcess(intervals: readonly Weighted[], limit: number, final
 }
 
 /** One VM's stays on a set of nodes, merged where they touch (a migration within the set counts once). */
-export function mergedStays(view: PlanView, v: number, inSet: (node: number) => boolean): { from: number; to: number }[] {
+export function mergedStays(
+  view: PlanView,
+  v: number,
+  inSet: (node: number) => boolean,
+): { from: number; to: number }[] {
   const out: { from: number; to: number }[] = [];
   for (const s of view.staysOfVm[v]!) {
     if (!inSet(s.node)) continue;

@@ -1,5 +1,13 @@
 import { ErrorCode, InvalidInputError } from '@entropy/protocol';
-import { COST_KINDS, type CostModel, type CostModelOverrides, costModelOverrides, costModelWith, DEFAULT_COST_MODEL, type LinearCost } from '../model/cost-model.ts';
+import {
+  COST_KINDS,
+  type CostModel,
+  type CostModelOverrides,
+  costModelOverrides,
+  costModelWith,
+  DEFAULT_COST_MODEL,
+  type LinearCost,
+} from '../model/cost-model.ts';
 import { inputIssues } from './input-issues.ts';
 import { costModelSchema } from './instance-schema.ts';
 
@@ -15,13 +23,17 @@ import { costModelSchema } from './instance-schema.ts';
  */
 export function parseCostModelFile(json: unknown, file: string, base: CostModel = DEFAULT_COST_MODEL): CostModel {
   const shaped = costModelSchema.safeParse(json);
-  if (!shaped.success) throw new InvalidInputError(ErrorCode.InvalidCostModel, file, inputIssues(shaped.error).slice(0, 1));
+  if (!shaped.success)
+    throw new InvalidInputError(ErrorCode.InvalidCostModel, file, inputIssues(shaped.error).slice(0, 1));
   return costModelWith(shaped.data as CostModelOverrides, base);
 }
 
 /** Significant digits kept in a written file: below any measurement's precision. */
 const DIGITS = 6;
-const round = (line: LinearCost): LinearCost => ({ base: Number(line.base.toPrecision(DIGITS)), perMiB: Number(line.perMiB.toPrecision(DIGITS)) });
+const round = (line: LinearCost): LinearCost => ({
+  base: Number(line.base.toPrecision(DIGITS)),
+  perMiB: Number(line.perMiB.toPrecision(DIGITS)),
+});
 
 /** The text of a cost-model file: every kind's line, then the nodes' own lines; rounded, one kind per line. */
 export function formatCostModelFile(model: CostModel): string {
@@ -30,7 +42,9 @@ export function formatCostModelFile(model: CostModel): string {
   const nodes = Object.entries(o.nodes ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   if (nodes.length > 0) {
     const lines = nodes.map(([node, own]) => {
-      const kinds = COST_KINDS.filter((k) => own[k]).map((k) => `${JSON.stringify(k)}: ${JSON.stringify(round(own[k] as LinearCost))}`);
+      const kinds = COST_KINDS.filter((k) => own[k]).map(
+        (k) => `${JSON.stringify(k)}: ${JSON.stringify(round(own[k] as LinearCost))}`,
+      );
       return `    ${JSON.stringify(node)}: { ${kinds.join(', ')} }`;
     });
     entries.push(`  "nodes": {\n${lines.join(',\n')}\n  }`);

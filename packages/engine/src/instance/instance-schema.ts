@@ -6,9 +6,15 @@ import type { VJobState, VMState } from '../model/lifecycle.ts';
 /** The JSON shape of an instance file (DESIGN.md, "Instance file"); semantic checks live in parse-instance.ts. */
 
 /** A missing field says so, rather than that `undefined` has the wrong type. */
-export const expected = (what: string) => ({ error: (iss: { input?: unknown }) => (iss.input === undefined ? 'is required' : `must be ${what}`) });
+export const expected = (what: string) => ({
+  error: (iss: { input?: unknown }) => (iss.input === undefined ? 'is required' : `must be ${what}`),
+});
 /** A resource quantity, in every input file: finite, not negative, at most the protocol's MAX_QUANTITY. */
-export const amount = z.number(expected('a number')).finite().min(0, { error: 'must not be negative' }).max(MAX_QUANTITY, { error: `must be at most 2^50 (${MAX_QUANTITY})` });
+export const amount = z
+  .number(expected('a number'))
+  .finite()
+  .min(0, { error: 'must not be negative' })
+  .max(MAX_QUANTITY, { error: `must be at most 2^50 (${MAX_QUANTITY})` });
 const id = z.string(expected('a string')).min(1, { error: 'must not be empty', abort: true });
 /** Ids reach the agents' command lines and subjects: each kind matches the protocol's pattern, as on the wire. */
 const idOf = (re: RegExp) => id.regex(re, { error: (iss) => `${JSON.stringify(iss.input)} must match ${re.source}` });
@@ -48,7 +54,10 @@ export const vjobSchema = z.strictObject({
 });
 
 const linearCost = z.strictObject({ base: amount.optional(), perMiB: amount.optional() });
-const kindLines = Object.fromEntries(COST_KINDS.map((k) => [k, linearCost.optional()])) as Record<string, z.ZodOptional<typeof linearCost>>;
+const kindLines = Object.fromEntries(COST_KINDS.map((k) => [k, linearCost.optional()])) as Record<
+  string,
+  z.ZodOptional<typeof linearCost>
+>;
 /** Cost-model overrides (model/cost-model.ts CostModelOverrides): an instance's `costModel`, and a cost-model file. */
 export const costModelSchema = z.strictObject({
   ...kindLines,

@@ -70,32 +70,97 @@ describe('parseInstance', () => {
     ['a duplicate VM id', (j) => j.vms.push({ ...j.vms[2] }), '$.vms[4].id', "duplicate VM id 'v3'"],
     ['a duplicate vjob id', (j) => j.vjobs.push({ id: 'j2' }), '$.vjobs[4].id', "duplicate vjob id 'j2'"],
     ['a negative node capacity', (j) => (j.nodes[0].mem = -1), '$.nodes[0].mem', 'must not be negative'],
-    ['a negative extra capacity', (j) => (j.nodes[0].resources = { gpu: -1 }), '$.nodes[0].resources.gpu', 'must not be negative'],
+    [
+      'a negative extra capacity',
+      (j) => (j.nodes[0].resources = { gpu: -1 }),
+      '$.nodes[0].resources.gpu',
+      'must not be negative',
+    ],
     ['a negative VM demand', (j) => (j.vms[0].cpu = -2), '$.vms[0].cpu', 'must not be negative'],
     ['a negative cost', (j) => (j.costModel = { run: { base: -1 } }), '$.costModel.run.base', 'must not be negative'],
-    ['a VM listed in no vjob', (j) => j.vms.push(stray()), '$.vms[4]', "VM 'v5' is listed in no vjob (set 'vjob' or list it in a vjob's 'vms')"],
-    ['a VM naming an unknown vjob', (j) => j.vms.push({ ...stray(), vjob: 'j9' }), '$.vms[4].vjob', "unknown vjob 'j9'"],
+    [
+      'a VM listed in no vjob',
+      (j) => j.vms.push(stray()),
+      '$.vms[4]',
+      "VM 'v5' is listed in no vjob (set 'vjob' or list it in a vjob's 'vms')",
+    ],
+    [
+      'a VM naming an unknown vjob',
+      (j) => j.vms.push({ ...stray(), vjob: 'j9' }),
+      '$.vms[4].vjob',
+      "unknown vjob 'j9'",
+    ],
     ['a vjob listing an unknown VM', (j) => (j.vjobs[0].vms = ['v1', 'v9']), '$.vjobs[0].vms[1]', "unknown VM 'v9'"],
-    ['a VM listed in two vjobs', (j) => (j.vjobs[1].vms = ['v1']), '$.vjobs[1].vms[0]', "VM 'v1' is already listed in vjob 'j1'"],
-    ['a VM naming another vjob than the one listing it', (j) => (j.vms[0].vjob = 'j2'), '$.vms[0].vjob', "VM 'v1' names vjob 'j2' but is listed in vjob 'j1'"],
+    [
+      'a VM listed in two vjobs',
+      (j) => (j.vjobs[1].vms = ['v1']),
+      '$.vjobs[1].vms[0]',
+      "VM 'v1' is already listed in vjob 'j1'",
+    ],
+    [
+      'a VM naming another vjob than the one listing it',
+      (j) => (j.vms[0].vjob = 'j2'),
+      '$.vms[0].vjob',
+      "VM 'v1' names vjob 'j2' but is listed in vjob 'j1'",
+    ],
     ['a vjob without VMs', (j) => j.vjobs.push({ id: 'j5' }), '$.vjobs[4]', "vjob 'j5' has no VM"],
-    ['an unknown decision state', (j) => (j.decision.j1 = 'paused'), '$.decision.j1', 'must be one of waiting, running, sleeping, terminated, got "paused"'],
-    ['an unknown VM state', (j) => (j.vms[0].state = 'crashed'), '$.vms[0].state', 'must be one of waiting, running, sleeping, terminated, paused, got "crashed"'],
+    [
+      'an unknown decision state',
+      (j) => (j.decision.j1 = 'paused'),
+      '$.decision.j1',
+      'must be one of waiting, running, sleeping, terminated, got "paused"',
+    ],
+    [
+      'an unknown VM state',
+      (j) => (j.vms[0].state = 'crashed'),
+      '$.vms[0].state',
+      'must be one of waiting, running, sleeping, terminated, paused, got "crashed"',
+    ],
     ['a paused VM without a host', (j) => (j.vms[2].state = 'paused'), '$.vms[2].host', 'a paused VM needs a host'],
-    ['a paused VM on an offline node', (j) => Object.assign(j.vms[0], { state: 'paused', host: 'n2' }), '$.vms[0].host', "VM 'v1' is paused on node 'n2', which is offline"],
-    ['an unknown node state', (j) => (j.nodes[0].state = 'down'), '$.nodes[0].state', 'must be one of online, offline, got "down"'],
+    [
+      'a paused VM on an offline node',
+      (j) => Object.assign(j.vms[0], { state: 'paused', host: 'n2' }),
+      '$.vms[0].host',
+      "VM 'v1' is paused on node 'n2', which is offline",
+    ],
+    [
+      'an unknown node state',
+      (j) => (j.nodes[0].state = 'down'),
+      '$.nodes[0].state',
+      'must be one of online, offline, got "down"',
+    ],
     ['a decision naming an unknown vjob', (j) => (j.decision.j9 = 'running'), '$.decision.j9', "unknown vjob 'j9'"],
     ['a running VM without a host', (j) => delete j.vms[0].host, '$.vms[0].host', 'a running VM needs a host'],
     ['a sleeping VM without a host', (j) => delete j.vms[1].host, '$.vms[1].host', 'a sleeping VM needs a host'],
     ['a waiting VM with a host', (j) => (j.vms[2].host = 'n1'), '$.vms[2].host', 'a waiting VM must not have a host'],
-    ['a terminated VM with a host', (j) => (j.vms[3].host = 'n1'), '$.vms[3].host', 'a terminated VM must not have a host'],
-    ['a running VM on an offline node', (j) => (j.vms[0].host = 'n2'), '$.vms[0].host', "VM 'v1' runs on node 'n2', which is offline"],
+    [
+      'a terminated VM with a host',
+      (j) => (j.vms[3].host = 'n1'),
+      '$.vms[3].host',
+      'a terminated VM must not have a host',
+    ],
+    [
+      'a running VM on an offline node',
+      (j) => (j.vms[0].host = 'n2'),
+      '$.vms[0].host',
+      "VM 'v1' runs on node 'n2', which is offline",
+    ],
     ['a string where a number is expected', (j) => (j.nodes[0].cpu = '8'), '$.nodes[0].cpu', 'must be a number'],
     ['a number where a string is expected', (j) => (j.vms[0].id = 1), '$.vms[0].id', 'must be a string'],
     ['a missing field', (j) => delete j.vms[0].mem, '$.vms[0].mem', 'is required'],
     ['an empty id', (j) => (j.nodes[0].id = ''), '$.nodes[0].id', 'must not be empty'],
-    ['a VM id that is shell code', (j) => (j.vms[0].id = "x'; rm -rf / #"), '$.vms[0].id', `"x'; rm -rf / #" must match ^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$`],
-    ['a vjob id starting with a dash', (j) => (j.vjobs[0].id = '-rf'), '$.vjobs[0].id', '"-rf" must match ^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$'],
+    [
+      'a VM id that is shell code',
+      (j) => (j.vms[0].id = "x'; rm -rf / #"),
+      '$.vms[0].id',
+      `"x'; rm -rf / #" must match ^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$`,
+    ],
+    [
+      'a vjob id starting with a dash',
+      (j) => (j.vjobs[0].id = '-rf'),
+      '$.vjobs[0].id',
+      '"-rf" must match ^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$',
+    ],
     ['a node id with a dot', (j) => (j.nodes[0].id = 'n.1'), '$.nodes[0].id', '"n.1" must match ^[A-Za-z0-9_-]{1,64}$'],
     ['an object where an array is expected', (j) => (j.vms = {}), '$.vms', 'must be an array of VMs'],
     ['an unknown node field', (j) => (j.nodes[0].colour = 'red'), '$.nodes[0].colour', "unknown field 'colour'"],
@@ -115,7 +180,11 @@ describe('parseInstance', () => {
     const [issue, ...rest] = issuesOf(edit((j) => (j.decision = { [vjob]: to })));
     expect(rest).toEqual([]);
     expect(issue!.path).toBe(`$.decision.${vjob}`);
-    expect(issue!.reason).toMatch(new RegExp(`^vjob '${vjob}': VM '${vm}' is ${from}( \\(never ran\\))?: it cannot go to ${to} \\(from ${from} the life cycle allows `));
+    expect(issue!.reason).toMatch(
+      new RegExp(
+        `^vjob '${vjob}': VM '${vm}' is ${from}( \\(never ran\\))?: it cannot go to ${to} \\(from ${from} the life cycle allows `,
+      ),
+    );
   });
 
   it('accepts an observed paused VM, and a decision every VM of its vjob can reach', () => {
@@ -137,14 +206,19 @@ describe('parseInstance', () => {
     expect(issuesOf(mixed('sleeping'))).toEqual([
       {
         path: '$.decision.j1',
-        reason: "vjob 'j1': VM 'v3' is waiting (never ran): it cannot go to sleeping (from waiting the life cycle allows waiting, running, terminated)",
+        reason:
+          "vjob 'j1': VM 'v3' is waiting (never ran): it cannot go to sleeping (from waiting the life cycle allows waiting, running, terminated)",
       },
     ]);
   });
 
   it('does not blame a vjob for having no VM when its only VM is rejected', () => {
-    expect(issuesOf(edit((j) => (j.vms[2].host = 'n1')))).toEqual([{ path: '$.vms[2].host', reason: 'a waiting VM must not have a host' }]);
-    expect(issuesOf(edit((j) => j.vjobs.push({ id: 'j5', vms: ['v9'] })))).toEqual([{ path: '$.vjobs[4].vms[0]', reason: "unknown VM 'v9'" }]);
+    expect(issuesOf(edit((j) => (j.vms[2].host = 'n1')))).toEqual([
+      { path: '$.vms[2].host', reason: 'a waiting VM must not have a host' },
+    ]);
+    expect(issuesOf(edit((j) => j.vjobs.push({ id: 'j5', vms: ['v9'] })))).toEqual([
+      { path: '$.vjobs[4].vms[0]', reason: "unknown VM 'v9'" },
+    ]);
   });
 
   it('reports every problem in file order, in one error', () => {

@@ -66,7 +66,8 @@ function buildInstance(data: ParsedInstanceJson, issues: InputIssue[]): Instance
     const listed = listedIn.get(v.id);
     const vjob = v.vjob ?? listed;
     if (v.vjob !== undefined) claimed.add(v.vjob);
-    if (vjob === undefined) return report(['vms', i], `VM '${v.id}' is listed in no vjob (set 'vjob' or list it in a vjob's 'vms')`);
+    if (vjob === undefined)
+      return report(['vms', i], `VM '${v.id}' is listed in no vjob (set 'vjob' or list it in a vjob's 'vms')`);
     if (!vjobIndex.has(vjob)) return report(['vms', i, 'vjob'], `unknown vjob '${vjob}'`);
     if (listed !== undefined && listed !== vjob)
       return report(['vms', i, 'vjob'], `VM '${v.id}' names vjob '${vjob}' but is listed in vjob '${listed}'`);
@@ -77,7 +78,10 @@ function buildInstance(data: ParsedInstanceJson, issues: InputIssue[]): Instance
       const host = nodeById.get(v.host);
       if (host === undefined) return report(['vms', i, 'host'], `unknown node '${v.host}'`);
       if (holdsResources(v.state) && host.state === 'offline')
-        return report(['vms', i, 'host'], `VM '${v.id}' ${v.state === 'running' ? 'runs' : 'is paused'} on node '${v.host}', which is offline`);
+        return report(
+          ['vms', i, 'host'],
+          `VM '${v.id}' ${v.state === 'running' ? 'runs' : 'is paused'} on node '${v.host}', which is offline`,
+        );
     }
     vms.push({ id: v.id, vjob, state: v.state, host: v.host, demand: { ...v.resources, cpu: v.cpu, mem: v.mem } });
     const list = vmsOfVjob.get(vjob);

@@ -8,10 +8,15 @@ import { ACTIONS_WITH_DESTINATION } from '../verifier/malformed-check.ts';
 /** The JSON shape of a plan file (DESIGN.md, "Plan file"), as `entropy plan --json` writes it. */
 
 const time = z.number({ error: 'must be a number' }).finite().min(0, { error: 'must not be negative' });
-const count = z.number({ error: 'must be a number' }).int({ error: 'must be an integer' }).min(0, { error: 'must not be negative' });
+const count = z
+  .number({ error: 'must be a number' })
+  .int({ error: 'must be an integer' })
+  .min(0, { error: 'must not be negative' });
 const id = z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' });
 const oneOf = <T extends Record<string, string>>(values: T) =>
-  z.enum(values, { error: (iss) => `must be one of ${Object.values(values).join(', ')}, got ${JSON.stringify(iss.input)}` });
+  z.enum(values, {
+    error: (iss) => `must be one of ${Object.values(values).join(', ')}, got ${JSON.stringify(iss.input)}`,
+  });
 
 const actionSchema = z.strictObject({
   id,
@@ -36,10 +41,7 @@ const nodeActionSchema = z.strictObject({
   dependsOn: z.array(id, { error: 'must be an array of action ids' }).default([]),
 });
 
-const targetSchema = z.record(
-  z.string(),
-  z.strictObject({ state: oneOf(VJobState), host: id.optional() }),
-);
+const targetSchema = z.record(z.string(), z.strictObject({ state: oneOf(VJobState), host: id.optional() }));
 
 export const planSchema = z.discriminatedUnion(
   'feasible',
@@ -99,7 +101,8 @@ export function parsePlan(json: unknown, file = 'plan'): ParsedPlan {
   const ids = new Map<string, number>();
   plan.actions.forEach((a, i) => {
     const first = ids.get(a.id);
-    if (first !== undefined) report(['actions', i, 'id'], `duplicate action id '${a.id}' (first at $.actions[${first}])`);
+    if (first !== undefined)
+      report(['actions', i, 'id'], `duplicate action id '${a.id}' (first at $.actions[${first}])`);
     else ids.set(a.id, i);
   });
   const nodeActions = plan.nodeActions ?? [];
@@ -109,14 +112,16 @@ export function parsePlan(json: unknown, file = 'plan'): ParsedPlan {
   });
   nodeActions.forEach((a, i) => {
     if (a.end < a.start) report(['nodeActions', i, 'end'], `ends (${a.end}) before it starts (${a.start})`);
-    if (a.step >= plan.steps) report(['nodeActions', i, 'step'], `step ${a.step} is beyond the plan's ${plan.steps} steps`);
+    if (a.step >= plan.steps)
+      report(['nodeActions', i, 'step'], `step ${a.step} is beyond the plan's ${plan.steps} steps`);
     a.dependsOn.forEach((d, k) => {
       if (!ids.has(d)) report(['nodeActions', i, 'dependsOn', k], `unknown action '${d}'`);
     });
   });
   plan.actions.forEach((a, i) => {
     if (a.end < a.start) report(['actions', i, 'end'], `ends (${a.end}) before it starts (${a.start})`);
-    if (ACTIONS_WITH_DESTINATION.has(a.type) && a.to === undefined) report(['actions', i, 'to'], `a ${a.type} needs a destination node`);
+    if (ACTIONS_WITH_DESTINATION.has(a.type) && a.to === undefined)
+      report(['actions', i, 'to'], `a ${a.type} needs a destination node`);
     if (a.step >= plan.steps) report(['actions', i, 'step'], `step ${a.step} is beyond the plan's ${plan.steps} steps`);
     a.dependsOn.forEach((d, k) => {
       if (!ids.has(d)) report(['actions', i, 'dependsOn', k], `unknown action '${d}'`);

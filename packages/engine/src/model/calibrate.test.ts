@@ -7,19 +7,34 @@ import { nonNegativeLeastSquares, theilSen } from './robust-line.ts';
 /** A seeded generator: the same samples on every run. */
 function random(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 /** Samples of `line` with normal noise (`noise` x the duration) and a share of outliers 2 to 8 times too long or 10x too short. */
-function samplesOf(kind: CostKind, line: LinearCost, count: number, options: { seed: number; noise: number; outliers: number; node?: string }): CostSample[] {
+function samplesOf(
+  kind: CostKind,
+  line: LinearCost,
+  count: number,
+  options: { seed: number; noise: number; outliers: number; node?: string },
+): CostSample[] {
   const rnd = random(options.seed);
   const gauss = () => Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
   return Array.from({ length: count }, () => {
     const mem = 256 + Math.round(rnd() * 7936);
     const exact = line.base + line.perMiB * mem;
     const r = rnd();
-    const measured = r < options.outliers / 2 ? exact * (2 + 6 * rnd()) : r < options.outliers ? exact / 10 : exact * (1 + options.noise * gauss());
-    return { kind, mem, durationMs: Math.max(0, Math.round(measured)), ...(options.node ? { node: options.node } : {}) };
+    const measured =
+      r < options.outliers / 2
+        ? exact * (2 + 6 * rnd())
+        : r < options.outliers
+          ? exact / 10
+          : exact * (1 + options.noise * gauss());
+    return {
+      kind,
+      mem,
+      durationMs: Math.max(0, Math.round(measured)),
+      ...(options.node ? { node: options.node } : {}),
+    };
   });
 }
 
@@ -32,11 +47,17 @@ const TRUE: Partial<Record<CostKind, LinearCost>> = {
 
 describe('fitCostModel', () => {
   it('recovers a known model from noisy samples with 10% outliers, within 10% on base and 3% on perMiB', () => {
-    const samples = Object.entries(TRUE).flatMap(([kind, line], i) => samplesOf(kind as CostKind, line, 300, { seed: 11 + i, noise: 0.05, outliers: 0.1 }));
+    const samples = Object.entries(TRUE).flatMap(([kind, line], i) =>
+      samplesOf(kind as CostKind, line, 300, { seed: 11 + i, noise: 0.05, outliers: 0.1 }),
+    );
     const { model, kinds } = fitCostModel(samples);
     for (const [kind, line] of Object.entries(TRUE) as [CostKind, LinearCost][]) {
-      expect(Math.abs(model[kind].base - line.base), `${kind} base ${model[kind].base}`).toBeLessThan(0.1 * line.base + 20);
-      expect(Math.abs(model[kind].perMiB - line.perMiB), `${kind} perMiB ${model[kind].perMiB}`).toBeLessThan(0.03 * line.perMiB + 0.005);
+      expect(Math.abs(model[kind].base - line.base), `${kind} base ${model[kind].base}`).toBeLessThan(
+        0.1 * line.base + 20,
+      );
+      expect(Math.abs(model[kind].perMiB - line.perMiB), `${kind} perMiB ${model[kind].perMiB}`).toBeLessThan(
+        0.03 * line.perMiB + 0.005,
+      );
       const k = kinds.find((c) => c.kind === kind)!;
       expect(k.samples).toBe(300);
       expect(k.outliers).toBeGreaterThanOrEqual(20);
@@ -60,8 +81,16 @@ describe('fitCostModel', () => {
   });
 
   it('never gives a negative coefficient: a falling trend is flat, a line below the origin goes through it', () => {
-    const falling = [1000, 2000, 3000, 4000].map((mem, i) => ({ kind: 'stop' as const, mem, durationMs: 1000 - i * 100 }));
-    const below = [1000, 2000, 3000, 4000].map((mem) => ({ kind: 'migrate' as const, mem, durationMs: 2 * mem - 1000 }));
+    const falling = [1000, 2000, 3000, 4000].map((mem, i) => ({
+      kind: 'stop' as const,
+      mem,
+      durationMs: 1000 - i * 100,
+    }));
+    const below = [1000, 2000, 3000, 4000].map((mem) => ({
+      kind: 'migrate' as const,
+      mem,
+      durationMs: 2 * mem - 1000,
+    }));
     const { model } = fitCostModel([...falling, ...below]);
     expect(model.stop).toEqual({ base: 850, perMiB: 0 });
     expect(model.migrate.base).toBe(0);
@@ -80,12 +109,19 @@ describe('fitCostModel', () => {
     const line = TRUE.migrate!;
     const slow = { base: 2 * line.base, perMiB: 2 * line.perMiB };
     const samples = [
-      ...['n1', 'n2', 'n3'].flatMap((node, i) => samplesOf('migrate', line, 40, { seed: 20 + i, noise: 0.03, outliers: 0.05, node })),
+      ...['n1', 'n2', 'n3'].flatMap((node, i) =>
+        samplesOf('migrate', line, 40, { seed: 20 + i, noise: 0.03, outliers: 0.05, node }),
+      ),
       ...samplesOf('migrate', slow, 40, { seed: 30, noise: 0.03, outliers: 0.05, node: 'n4' }),
       // Slower still, but too few samples to tell.
       ...samplesOf('migrate', slow, 7, { seed: 31, noise: 0.03, outliers: 0, node: 'n5' }),
       // 10% slower: within the rule's 20%.
-      ...samplesOf('migrate', { base: 1.1 * line.base, perMiB: 1.1 * line.perMiB }, 40, { seed: 32, noise: 0.03, outliers: 0, node: 'n6' }),
+      ...samplesOf('migrate', { base: 1.1 * line.base, perMiB: 1.1 * line.perMiB }, 40, {
+        seed: 32,
+        noise: 0.03,
+        outliers: 0,
+        node: 'n6',
+      }),
     ];
     const { model, kinds } = fitCostModel(samples);
     expect(Object.keys(model.nodes ?? {})).toEqual(['n4']);
@@ -97,7 +133,9 @@ describe('fitCostModel', () => {
   });
 
   it("drops a base model's node line when the node's samples now agree with the cluster, and keeps it when they are too few", () => {
-    const base = costModelWith({ nodes: { n1: { migrate: { base: 0, perMiB: 5 } }, n2: { migrate: { base: 0, perMiB: 5 }, run: { base: 1 } } } });
+    const base = costModelWith({
+      nodes: { n1: { migrate: { base: 0, perMiB: 5 } }, n2: { migrate: { base: 0, perMiB: 5 }, run: { base: 1 } } },
+    });
     const samples = [
       ...samplesOf('migrate', TRUE.migrate!, 20, { seed: 1, noise: 0.02, outliers: 0, node: 'n1' }),
       ...samplesOf('migrate', TRUE.migrate!, 3, { seed: 2, noise: 0.02, outliers: 0, node: 'n2' }),

@@ -1,4 +1,12 @@
-import { COST_KINDS, type CostKind, type CostModel, DEFAULT_COST_MODEL, durationOf, type LinearCost, type NodeCosts } from './cost-model.ts';
+import {
+  COST_KINDS,
+  type CostKind,
+  type CostModel,
+  DEFAULT_COST_MODEL,
+  durationOf,
+  type LinearCost,
+  type NodeCosts,
+} from './cost-model.ts';
 import { at, type Line, median, type Point, robustLine, rSquared, splitOutliers } from './robust-line.ts';
 
 /** One measured action: its cost kind, its VM's memory (MiB), how long it took, and the node that ran it. */
@@ -21,7 +29,11 @@ export interface CalibrationOptions {
   readonly nodeDeviation?: number;
 }
 
-export const DEFAULT_CALIBRATION_OPTIONS: Required<CalibrationOptions> = { outlierMads: 3, minNodeSamples: 8, nodeDeviation: 0.2 };
+export const DEFAULT_CALIBRATION_OPTIONS: Required<CalibrationOptions> = {
+  outlierMads: 3,
+  minNodeSamples: 8,
+  nodeDeviation: 0.2,
+};
 
 /** How well the base model and the fitted one estimate one kind's samples. */
 export interface KindCalibration {
@@ -62,7 +74,11 @@ export interface Calibration {
  * line, and the cluster line is fitted again without it; a node with enough samples that does not
  * differ loses an own line the base model gave it.
  */
-export function fitCostModel(samples: readonly CostSample[], base: CostModel = DEFAULT_COST_MODEL, options: CalibrationOptions = {}): Calibration {
+export function fitCostModel(
+  samples: readonly CostSample[],
+  base: CostModel = DEFAULT_COST_MODEL,
+  options: CalibrationOptions = {},
+): Calibration {
   const o = { ...DEFAULT_CALIBRATION_OPTIONS, ...options };
   const byKind = new Map<CostKind, CostSample[]>();
   for (const s of samples) {
@@ -133,7 +149,8 @@ function fitKind(samples: readonly CostSample[], prior: LinearCost, o: Required<
     const m = median(list.map((s) => s.mem));
     const cluster = at(toLine(all.line), m);
     const mine = at(toLine(fit.line), m);
-    if (Math.abs(mine - cluster) > o.nodeDeviation * Math.max(cluster, 1)) own.push({ node, samples: list.length, line: fit.line });
+    if (Math.abs(mine - cluster) > o.nodeDeviation * Math.max(cluster, 1))
+      own.push({ node, samples: list.length, line: fit.line });
     else sameAsCluster.push(node);
   }
   if (own.length === 0) return { ...all, nodes: own, sameAsCluster };
@@ -148,14 +165,26 @@ const point = (s: CostSample): Point => ({ x: s.mem, y: s.durationMs });
 const toLine = (c: LinearCost): Line => ({ base: c.base, slope: c.perMiB });
 
 /** A robust line through the points; when they share one memory size, the prior line scaled to their median duration. */
-function fitPoints(points: readonly Point[], prior: LinearCost, mads: number): Omit<KindFit, 'nodes' | 'sameAsCluster'> {
+function fitPoints(
+  points: readonly Point[],
+  prior: LinearCost,
+  mads: number,
+): Omit<KindFit, 'nodes' | 'sameAsCluster'> {
   const fit = robustLine(points, mads);
   if (fit) {
     const r2 = rSquared(fit.kept, fit.line);
-    return { line: { base: fit.line.base, perMiB: fit.line.slope }, method: 'fit', outliers: fit.dropped.length, ...(r2 !== undefined ? { r2 } : {}) };
+    return {
+      line: { base: fit.line.base, perMiB: fit.line.slope },
+      method: 'fit',
+      outliers: fit.dropped.length,
+      ...(r2 !== undefined ? { r2 } : {}),
+    };
   }
   const x = points[0]!.x;
-  const flat = points.length >= 5 ? splitOutliers(points, { base: median(points.map((p) => p.y)), slope: 0 }, mads) : { kept: points, dropped: [] };
+  const flat =
+    points.length >= 5
+      ? splitOutliers(points, { base: median(points.map((p) => p.y)), slope: 0 }, mads)
+      : { kept: points, dropped: [] };
   const y = Math.max(0, median(flat.kept.map((p) => p.y)));
   const was = prior.base + prior.perMiB * x;
   const line = was > 0 ? { base: (prior.base * y) / was, perMiB: (prior.perMiB * y) / was } : { base: y, perMiB: 0 };
@@ -163,7 +192,10 @@ function fitPoints(points: readonly Point[], prior: LinearCost, mads: number): O
 }
 
 /** Median absolute percentage error (over samples longer than 0 ms) and median absolute error. */
-function errors(samples: readonly CostSample[], estimate: (s: CostSample) => number): { mdape: number; medianMs: number } {
+function errors(
+  samples: readonly CostSample[],
+  estimate: (s: CostSample) => number,
+): { mdape: number; medianMs: number } {
   const abs = samples.map((s) => Math.abs(estimate(s) - s.durationMs));
   const pct = samples.flatMap((s, i) => (s.durationMs > 0 ? [abs[i]! / s.durationMs] : []));
   return { mdape: pct.length > 0 ? median(pct) : 0, medianMs: median(abs) };

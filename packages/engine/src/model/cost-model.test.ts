@@ -23,7 +23,10 @@ describe('the cost model', () => {
 
   it("plans a migration with its source node's line, and a run with its destination's", () => {
     const instance = parseInstance({
-      nodes: [{ id: 'n1', cpu: 4, mem: 4096 }, { id: 'n2', cpu: 4, mem: 4096 }],
+      nodes: [
+        { id: 'n1', cpu: 4, mem: 4096 },
+        { id: 'n2', cpu: 4, mem: 4096 },
+      ],
       vms: [
         // n1 is overloaded: the cheaper VM, v2, moves to n2.
         { id: 'v1', vjob: 'j1', cpu: 3, mem: 1000, state: 'running', host: 'n1' },
@@ -32,7 +35,10 @@ describe('the cost model', () => {
       ],
       vjobs: [{ id: 'j1' }, { id: 'j2' }, { id: 'j3' }],
       decision: { j3: 'running' },
-      costModel: { run: { base: 300 }, nodes: { n1: { migrate: { perMiB: 3 }, run: { base: 900 } }, n2: { run: { base: 700 } } } },
+      costModel: {
+        run: { base: 300 },
+        nodes: { n1: { migrate: { perMiB: 3 }, run: { base: 900 } }, n2: { run: { base: 700 } } },
+      },
     });
     expect(instance.costModel.nodes?.n1?.migrate).toEqual({ base: 0, perMiB: 3 });
     const plan = contextSwitch(instance.configuration, instance.decision, instance.costModel);

@@ -34,7 +34,16 @@ export type CostKind = Exclude<keyof CostModel, 'nodes'>;
 /** One node's own lines, for the kinds where it differs from the cluster. */
 export type NodeCosts = { readonly [K in CostKind]?: LinearCost };
 export const COST_KINDS: readonly CostKind[] = [
-  'run', 'stop', 'suspend', 'resumeLocal', 'resumeRemote', 'migrate', 'pause', 'unpause', 'bootNode', 'shutdownNode',
+  'run',
+  'stop',
+  'suspend',
+  'resumeLocal',
+  'resumeRemote',
+  'migrate',
+  'pause',
+  'unpause',
+  'bootNode',
+  'shutdownNode',
 ];
 
 export const DEFAULT_COST_MODEL: CostModel = {

@@ -92,7 +92,10 @@ export function vmTarget(from: VMState, wanted: VJobState): VJobState {
  * The state a plan must leave each vjob in: the decision's, or defaultTarget for the vjobs it does
  * not name. Keyed by the vjobs of `vms`.
  */
-export function wantedStates(vms: readonly { readonly vjob: string; readonly state: VMState }[], decision: Decision): Map<string, VJobState> {
+export function wantedStates(
+  vms: readonly { readonly vjob: string; readonly state: VMState }[],
+  decision: Decision,
+): Map<string, VJobState> {
   const states = new Map<string, VMState[]>();
   for (const vm of vms) {
     const list = states.get(vm.vjob);
@@ -113,7 +116,10 @@ export interface UnreachableTarget {
 }
 
 /** Every vjob of the decision that one of its VMs cannot follow, in the decision's order, each with the first such VM. */
-export function unreachableTargets(vms: readonly { readonly id: string; readonly vjob: string; readonly state: VMState }[], decision: Decision): UnreachableTarget[] {
+export function unreachableTargets(
+  vms: readonly { readonly id: string; readonly vjob: string; readonly state: VMState }[],
+  decision: Decision,
+): UnreachableTarget[] {
   const named = new Map<string, { ids: string[]; states: VMState[] }>();
   for (const vm of vms) {
     if (decision[vm.vjob] === undefined) continue;
@@ -154,7 +160,9 @@ export const NODE_ACTION_TYPES: readonly NodeActionType[] = Object.values(NodeAc
 export type PlanActionType = ActionType | NodeActionType;
 
 /** Node-level transitions: the state a node action needs and the state it leaves. */
-export const NODE_ACTION_TRANSITIONS: Readonly<Record<NodeActionType, { readonly from: 'online' | 'offline'; readonly to: 'online' | 'offline' }>> = {
+export const NODE_ACTION_TRANSITIONS: Readonly<
+  Record<NodeActionType, { readonly from: 'online' | 'offline'; readonly to: 'online' | 'offline' }>
+> = {
   bootNode: { from: 'offline', to: 'online' },
   shutdownNode: { from: 'online', to: 'offline' },
 };
@@ -167,4 +175,3 @@ export function isNodeAction(type: PlanActionType): type is NodeActionType {
 export function holdsResources(state: VMState): boolean {
   return state === 'running' || state === 'paused';
 }
-

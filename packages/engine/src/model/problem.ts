@@ -1,6 +1,14 @@
 import type { Configuration, Decision, NodeState } from './configuration.ts';
 import { costKindOf, durationOf, type CostKind, type CostModel } from './cost-model.ts';
-import { blockingVm, defaultTarget, vmTarget, type ActionType, type UnreachableTarget, type VJobState, type VMState } from './lifecycle.ts';
+import {
+  blockingVm,
+  defaultTarget,
+  vmTarget,
+  type ActionType,
+  type UnreachableTarget,
+  type VJobState,
+  type VMState,
+} from './lifecycle.ts';
 import { dimensionsOf } from './resources.ts';
 
 /** VM states as small integers, for the typed arrays of the engine; paused is a source state only, never a target. */
@@ -55,10 +63,17 @@ export interface ProblemOptions {
   readonly durations?: ActionDurations;
 }
 
-export function compileProblem(configuration: Configuration, decision: Decision, costModel: CostModel, options: ProblemOptions = {}): Problem {
+export function compileProblem(
+  configuration: Configuration,
+  decision: Decision,
+  costModel: CostModel,
+  options: ProblemOptions = {},
+): Problem {
   const { nodes, vms, vjobs } = configuration;
   // A dimension in which no VM demands anything can never overflow: leave it out of every loop.
-  const dims = dimensionsOf([...nodes.map((n) => n.capacity), ...vms.map((v) => v.demand)]).filter((d) => vms.some((v) => (v.demand[d] ?? 0) > 0));
+  const dims = dimensionsOf([...nodes.map((n) => n.capacity), ...vms.map((v) => v.demand)]).filter((d) =>
+    vms.some((v) => (v.demand[d] ?? 0) > 0),
+  );
   const D = dims.length;
   const nodeIndex = new Map<string, number>();
   const capacity = new Float64Array(nodes.length * D);
@@ -94,9 +109,24 @@ export function compileProblem(configuration: Configuration, decision: Decision,
   });
   const unreachable = compileTargets(configuration, decision, vjobVms, target);
   return {
-    configuration, costModel, dims, nodeCount: nodes.length, capacity, online,
-    vmCount: vms.length, demand, mem, source, host, target, vjobOf, vjobVms,
-    vmIndex, nodeIndex, usable, pinned: new Uint8Array(vms.length),
+    configuration,
+    costModel,
+    dims,
+    nodeCount: nodes.length,
+    capacity,
+    online,
+    vmCount: vms.length,
+    demand,
+    mem,
+    source,
+    host,
+    target,
+    vjobOf,
+    vjobVms,
+    vmIndex,
+    nodeIndex,
+    usable,
+    pinned: new Uint8Array(vms.length),
     ...(options.durations ? { durations: options.durations } : {}),
     ...(unreachable ? { unreachable } : {}),
   };
@@ -107,7 +137,12 @@ export function compileProblem(configuration: Configuration, decision: Decision,
  * helpers per vjob over one reused array; returns the first vjob of the decision that one of its
  * VMs cannot follow.
  */
-function compileTargets(configuration: Configuration, decision: Decision, vjobVms: readonly (readonly number[])[], target: Uint8Array): UnreachableTarget | undefined {
+function compileTargets(
+  configuration: Configuration,
+  decision: Decision,
+  vjobVms: readonly (readonly number[])[],
+  target: Uint8Array,
+): UnreachableTarget | undefined {
   const { vms, vjobs } = configuration;
   const states: VMState[] = [];
   let unreachable: UnreachableTarget | undefined;
@@ -119,7 +154,8 @@ function compileTargets(configuration: Configuration, decision: Decision, vjobVm
     const wanted = named ?? defaultTarget(states);
     if (named !== undefined && unreachable === undefined) {
       const blocking = blockingVm(states, named);
-      if (blocking >= 0) unreachable = { vjob: vjobs[j]!.id, vm: vms[members[blocking]!]!.id, from: states[blocking]!, to: named };
+      if (blocking >= 0)
+        unreachable = { vjob: vjobs[j]!.id, vm: vms[members[blocking]!]!.id, from: states[blocking]!, to: named };
     }
     for (const i of members) target[i] = S[vmTarget(vms[i]!.state, wanted)];
   }
@@ -135,7 +171,9 @@ function compileTargets(configuration: Configuration, decision: Decision, vjobVm
 export function actionDuration(p: Problem, type: ActionType, vm: number, remote = false, node = p.host[vm]!): number {
   const kind = costKindOf(type, remote);
   const own = p.durations?.vm?.(p.configuration.vms[vm]!.id, kind);
-  return own ?? durationOf(p.costModel, kind, p.mem[vm]!, p.costModel.nodes ? p.configuration.nodes[node]?.id : undefined);
+  return (
+    own ?? durationOf(p.costModel, kind, p.mem[vm]!, p.costModel.nodes ? p.configuration.nodes[node]?.id : undefined)
+  );
 }
 
 /** Duration of booting or shutting down node `node`. */

@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import type { Configuration } from './configuration.ts';
 import { vmsOfVjobs } from './vjob-vms.ts';
 
-const vm = (id: string, vjob: string) => ({ id, vjob, demand: { cpu: 1, mem: 1 }, state: 'running' as const, host: 'n1' });
+const vm = (id: string, vjob: string) => ({
+  id,
+  vjob,
+  demand: { cpu: 1, mem: 1 },
+  state: 'running' as const,
+  host: 'n1',
+});
 
 describe('vmsOfVjobs', () => {
   it("lists each vjob's VMs in the order the vjob names them, undefined for a VM the configuration lacks", () => {

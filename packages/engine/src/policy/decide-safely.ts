@@ -25,7 +25,12 @@ export function decideSafely(policy: Policy, view: PolicyView, lastGood: Decisio
     return fallback(new PolicyError(PolicyErrorCode.PolicyFailed, `policy '${policy.name}' threw: ${why}`, { cause }));
   }
   if (answer !== null && typeof answer === 'object' && typeof (answer as { then?: unknown }).then === 'function')
-    return fallback(new PolicyError(PolicyErrorCode.PolicyFailed, `policy '${policy.name}' returned a promise; decide must be synchronous`));
+    return fallback(
+      new PolicyError(
+        PolicyErrorCode.PolicyFailed,
+        `policy '${policy.name}' returned a promise; decide must be synchronous`,
+      ),
+    );
   try {
     return { decision: validateDecision(answer, view.configuration, policy.name) };
   } catch (error) {

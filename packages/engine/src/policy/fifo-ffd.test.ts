@@ -49,10 +49,18 @@ describe('fifo-ffd', () => {
       );
     // Equal effective priorities: the running vjob keeps its room.
     const p = fifoFfd({ agingPeriodMs: 10 * MIN });
-    expect(p.decide(cluster(one, {
-      runner: { state: 'running', vms: 2, usedCpu: 1, hosts: ['n1'], submittedAt: 0 },
-      peer: { state: 'sleeping', vms: 2, usedCpu: 1, hosts: ['n1'], submittedAt: 0 },
-    }, 30 * MIN))).toEqual({ runner: 'running', peer: 'sleeping' });
+    expect(
+      p.decide(
+        cluster(
+          one,
+          {
+            runner: { state: 'running', vms: 2, usedCpu: 1, hosts: ['n1'], submittedAt: 0 },
+            peer: { state: 'sleeping', vms: 2, usedCpu: 1, hosts: ['n1'], submittedAt: 0 },
+          },
+          30 * MIN,
+        ),
+      ),
+    ).toEqual({ runner: 'running', peer: 'sleeping' });
     // Higher effective priority: the running vjob is suspended.
     expect(p.decide(situation(30 * MIN))).toEqual({ runner: 'sleeping', urgent: 'running' });
   });

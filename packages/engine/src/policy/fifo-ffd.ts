@@ -34,9 +34,11 @@ export const DEFAULT_AGING_PERIOD_MS = 10 * 60_000;
  */
 export function fifoFfd(options: FifoFfdOptions = {}): Policy {
   const agingPeriodMs = options.agingPeriodMs ?? DEFAULT_AGING_PERIOD_MS;
-  if (!(agingPeriodMs > 0)) throw new RangeError(`fifo-ffd: agingPeriodMs must be a positive number, got ${agingPeriodMs}`);
+  if (!(agingPeriodMs > 0))
+    throw new RangeError(`fifo-ffd: agingPeriodMs must be a positive number, got ${agingPeriodMs}`);
   const unmeasuredCpu = options.unmeasuredCpu ?? DEFAULT_UNMEASURED_CPU;
-  if (!(unmeasuredCpu >= 0 && unmeasuredCpu <= 1)) throw new RangeError(`fifo-ffd: unmeasuredCpu must be between 0 and 1, got ${unmeasuredCpu}`);
+  if (!(unmeasuredCpu >= 0 && unmeasuredCpu <= 1))
+    throw new RangeError(`fifo-ffd: unmeasuredCpu must be between 0 and 1, got ${unmeasuredCpu}`);
   const effective = (j: QueuedVJob, now: number) => j.priority + Math.max(0, now - j.submittedAt) / agingPeriodMs;
 
   function decide(view: PolicyView): Decision {
@@ -50,7 +52,13 @@ export function fifoFfd(options: FifoFfdOptions = {}): Policy {
     const bins = new NodeBins(view.configuration.nodes);
     const decision: Record<string, VJobState> = {};
     for (const j of order) {
-      if (bins.placeAll(j.vms.map((vm) => estimatedUse(vm, unmeasuredCpu)), true)) decision[j.id] = 'running';
+      if (
+        bins.placeAll(
+          j.vms.map((vm) => estimatedUse(vm, unmeasuredCpu)),
+          true,
+        )
+      )
+        decision[j.id] = 'running';
       else decision[j.id] = j.state === 'running' ? 'sleeping' : j.state;
     }
     return decision;

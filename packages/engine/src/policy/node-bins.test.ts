@@ -19,13 +19,16 @@ class ScanningBins {
   placeAll(sizes: readonly Resources[], decreasing = false): boolean {
     const order = sizes.map((_, i) => i);
     if (decreasing) {
-      const weight = (r: Resources) => Object.entries(r).reduce((s, [d, x]) => s + x / Math.max(EPSILON, this.total(d)), 0);
+      const weight = (r: Resources) =>
+        Object.entries(r).reduce((s, [d, x]) => s + x / Math.max(EPSILON, this.total(d)), 0);
       order.sort((a, b) => weight(sizes[b]!) - weight(sizes[a]!) || a - b);
     }
     const taken: [Record<string, number>, Resources][] = [];
     for (const i of order) {
       const size = sizes[i]!;
-      const bin = [...this.free.values()].find((free) => Object.entries(size).every(([d, x]) => !(x > (free[d] ?? 0) + EPSILON)));
+      const bin = [...this.free.values()].find((free) =>
+        Object.entries(size).every(([d, x]) => !(x > (free[d] ?? 0) + EPSILON)),
+      );
       if (!bin) {
         for (const [free, s] of taken) for (const [d, x] of Object.entries(s)) free[d] = free[d]! + x;
         return false;
@@ -43,22 +46,40 @@ class ScanningBins {
 }
 
 // Integer amounts: the sums of free room are then exact in any order, so both must agree exactly.
-const resources = fc.record({ cpu: fc.integer({ min: 0, max: 8 }), mem: fc.integer({ min: 0, max: 8 }) }, { requiredKeys: [] });
-const sizeArb = fc.oneof(resources, fc.record({ cpu: fc.integer({ min: 0, max: 4 }), gpu: fc.integer({ min: 0, max: 2 }) }));
+const resources = fc.record(
+  { cpu: fc.integer({ min: 0, max: 8 }), mem: fc.integer({ min: 0, max: 8 }) },
+  { requiredKeys: [] },
+);
+const sizeArb = fc.oneof(
+  resources,
+  fc.record({ cpu: fc.integer({ min: 0, max: 4 }), gpu: fc.integer({ min: 0, max: 2 }) }),
+);
 const nodesArb = fc.array(
   fc.record({ id: fc.constantFrom('n1', 'n2', 'n3', 'n4', 'n5', 'n6'), capacity: resources, online: fc.boolean() }),
   { maxLength: 7 },
 );
 const opArb = fc.oneof(
-  fc.record({ kind: fc.constant('reserve' as const), node: fc.option(fc.constantFrom('n1', 'n2', 'n3', 'n9'), { nil: undefined }), size: sizeArb }),
-  fc.record({ kind: fc.constant('place' as const), sizes: fc.array(sizeArb, { maxLength: 6 }), decreasing: fc.boolean() }),
+  fc.record({
+    kind: fc.constant('reserve' as const),
+    node: fc.option(fc.constantFrom('n1', 'n2', 'n3', 'n9'), { nil: undefined }),
+    size: sizeArb,
+  }),
+  fc.record({
+    kind: fc.constant('place' as const),
+    sizes: fc.array(sizeArb, { maxLength: 6 }),
+    decreasing: fc.boolean(),
+  }),
 );
 
 describe('NodeBins', () => {
   it('places first fit in node order, largest first on request, exactly as scanning the nodes per size does', () => {
     fc.assert(
       fc.property(nodesArb, fc.array(opArb, { maxLength: 20 }), (specs, ops) => {
-        const nodes: Node[] = specs.map((s) => ({ id: s.id, capacity: s.capacity, state: s.online ? 'online' : 'offline' }));
+        const nodes: Node[] = specs.map((s) => ({
+          id: s.id,
+          capacity: s.capacity,
+          state: s.online ? 'online' : 'offline',
+        }));
         const bins = new NodeBins(nodes);
         const reference = new ScanningBins(nodes);
         for (const op of ops) {
@@ -68,7 +89,8 @@ describe('NodeBins', () => {
           } else expect(bins.placeAll(op.sizes, op.decreasing)).toBe(reference.placeAll(op.sizes, op.decreasing));
           for (const [id, free] of reference.free) {
             const room = bins.freeRoom(id)!;
-            for (const d of new Set([...Object.keys(free), ...Object.keys(room)])) expect(room[d] ?? 0).toBe(free[d] ?? 0);
+            for (const d of new Set([...Object.keys(free), ...Object.keys(room)]))
+              expect(room[d] ?? 0).toBe(free[d] ?? 0);
           }
         }
       }),
@@ -84,7 +106,11 @@ describe('NodeBins', () => {
   });
 
   it('places 20,000 VMs on 1,000 nodes first fit without scanning the nodes per VM', () => {
-    const nodes: Node[] = Array.from({ length: 1000 }, (_, i) => ({ id: `n${i}`, capacity: { cpu: 32, mem: 65536 }, state: 'online' }));
+    const nodes: Node[] = Array.from({ length: 1000 }, (_, i) => ({
+      id: `n${i}`,
+      capacity: { cpu: 32, mem: 65536 },
+      state: 'online',
+    }));
     const bins = new NodeBins(nodes);
     const sizes = Array.from({ length: 20_000 }, (_, i) => ({ cpu: 1 + (i % 2), mem: 1024 }));
     const started = performance.now();

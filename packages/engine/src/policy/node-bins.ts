@@ -102,7 +102,8 @@ export class NodeBins {
 
   /** The first node, in node order, under tree node `t` with room for every need (dimension, amount, ...); -1 when none. */
   private firstFit(need: readonly (Dimension | number)[], t: number): number {
-    for (let k = 0; k < need.length; k += 2) if ((need[k + 1] as number) > (need[k] as Dimension).max[t]! + EPSILON) return -1;
+    for (let k = 0; k < need.length; k += 2)
+      if ((need[k + 1] as number) > (need[k] as Dimension).max[t]! + EPSILON) return -1;
     if (t >= this.leaves) return t - this.leaves < this.index.size ? t - this.leaves : -1;
     const left = this.firstFit(need, 2 * t);
     return left >= 0 ? left : this.firstFit(need, 2 * t + 1);
@@ -112,7 +113,11 @@ export class NodeBins {
     let dim = this.dims.get(d);
     if (dim === undefined) {
       // A dimension no node names: every node has none of it.
-      dim = { free: new Float64Array(this.leaves), max: new Float64Array(2 * this.leaves), positive: new Float64Array(2 * this.leaves) };
+      dim = {
+        free: new Float64Array(this.leaves),
+        max: new Float64Array(2 * this.leaves),
+        positive: new Float64Array(2 * this.leaves),
+      };
       this.dims.set(d, dim);
       this.build(dim);
     }

@@ -2,7 +2,6 @@ import { EntropyError, ErrorCode, PolicyErrorCode } from '@entropy/protocol';
 
 export { PolicyErrorCode };
 
-
 /** An EntropyError, so that the CLI reports it in one line like any other user-reachable error. */
 export class PolicyError extends EntropyError {
   override name = 'PolicyError';
@@ -19,6 +18,9 @@ export class InvalidDecisionError extends PolicyError {
     readonly reason: string,
     readonly vjob?: string,
   ) {
-    super(PolicyErrorCode.InvalidDecision, `policy '${policy}' returned an invalid decision: ${vjob !== undefined ? `vjob '${vjob}': ` : ''}${reason}`);
+    super(
+      PolicyErrorCode.InvalidDecision,
+      `policy '${policy}' returned an invalid decision: ${vjob !== undefined ? `vjob '${vjob}': ` : ''}${reason}`,
+    );
   }
 }

@@ -1,5 +1,11 @@
 import type { Configuration, Decision } from '../model/configuration.ts';
-import { describeUnreachable, unreachableTargets, VJOB_STATES, type VJobState, type VMState } from '../model/lifecycle.ts';
+import {
+  describeUnreachable,
+  unreachableTargets,
+  VJOB_STATES,
+  type VJobState,
+  type VMState,
+} from '../model/lifecycle.ts';
 import { InvalidDecisionError } from './policy-errors.ts';
 
 /**
@@ -17,7 +23,11 @@ export function validateDecision(decision: unknown, configuration: Configuration
   for (const [vjob, wanted] of Object.entries(decision)) {
     if (!known.has(vjob)) throw new InvalidDecisionError(policy, 'unknown vjob', vjob);
     if (!VJOB_STATES.includes(wanted as VJobState))
-      throw new InvalidDecisionError(policy, `unknown state ${JSON.stringify(wanted)} (expected one of ${VJOB_STATES.join(', ')})`, vjob);
+      throw new InvalidDecisionError(
+        policy,
+        `unknown state ${JSON.stringify(wanted)} (expected one of ${VJOB_STATES.join(', ')})`,
+        vjob,
+      );
   }
   const [unreachable] = unreachableTargets(configuration.vms, decision as Decision);
   if (unreachable) throw new InvalidDecisionError(policy, describeUnreachable(unreachable), unreachable.vjob);

@@ -5,7 +5,10 @@ import { costModelSchema } from '../instance/instance-schema.ts';
 
 const amount = z.number({ error: 'must be a number' }).finite().min(0, { error: 'must not be negative' });
 const positive = z.number({ error: 'must be a number' }).finite().positive({ error: 'must be positive' });
-const count = z.number({ error: 'must be a number' }).int({ error: 'must be an integer' }).min(1, { error: 'must be at least 1' });
+const count = z
+  .number({ error: 'must be a number' })
+  .int({ error: 'must be an integer' })
+  .min(1, { error: 'must be at least 1' });
 const id = z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' });
 
 /** `count` identical VMs; `cpu` is each VM's peak demand, `mem` its memory in MiB. */
@@ -44,9 +47,13 @@ export const scenarioSchema = z.strictObject({
   description: z.string().optional(),
   controlPeriodMs: positive.default(30_000),
   costModel: costModelSchema.optional(),
-  nodes: z.array(nodeGroupSchema, { error: 'must be an array of node groups' }).min(1, { error: 'must list at least one node' }),
+  nodes: z
+    .array(nodeGroupSchema, { error: 'must be an array of node groups' })
+    .min(1, { error: 'must list at least one node' }),
   profiles: z.record(z.string(), profileSchema).default({}),
-  vjobs: z.array(scenarioVJobSchema, { error: 'must be an array of vjobs' }).min(1, { error: 'must list at least one vjob' }),
+  vjobs: z
+    .array(scenarioVJobSchema, { error: 'must be an array of vjobs' })
+    .min(1, { error: 'must list at least one vjob' }),
 });
 
 export type ScenarioJson = z.input<typeof scenarioSchema>;

@@ -56,21 +56,31 @@ export function parseScenario(json: unknown, file = 'scenario'): Scenario {
     vjobIds.add(j.id);
     let source: { vms: typeof j.vms; phases: typeof j.phases; path: PropertyKey[] };
     if (j.profile !== undefined) {
-      if (j.vms !== undefined || j.phases !== undefined) return report(at, "give either 'profile' or 'vms' and 'phases', not both");
+      if (j.vms !== undefined || j.phases !== undefined)
+        return report(at, "give either 'profile' or 'vms' and 'phases', not both");
       const profile = Object.hasOwn(data.profiles, j.profile) ? data.profiles[j.profile] : undefined;
       if (!profile)
-        return report([...at, 'profile'], `unknown profile '${j.profile}' (profiles: ${Object.keys(data.profiles).join(', ') || 'none'})`);
+        return report(
+          [...at, 'profile'],
+          `unknown profile '${j.profile}' (profiles: ${Object.keys(data.profiles).join(', ') || 'none'})`,
+        );
       source = { vms: profile.vms, phases: profile.phases, path: ['profiles', j.profile] };
     } else {
-      if (j.vms === undefined || j.phases === undefined) return report(at, "needs a 'profile', or both 'vms' and 'phases'");
+      if (j.vms === undefined || j.phases === undefined)
+        return report(at, "needs a 'profile', or both 'vms' and 'phases'");
       source = { vms: j.vms, phases: j.phases, path: at };
     }
     const { count, cpu, mem } = source.vms!;
     const phases = source.phases!.map((p, k) => {
       const perVm = typeof p.cpu === 'number' ? new Array<number>(count).fill(p.cpu) : p.cpu;
-      if (perVm.length !== count) report([...source.path, 'phases', k, 'cpu'], `lists ${perVm.length} values for ${count} VMs`);
+      if (perVm.length !== count)
+        report([...source.path, 'phases', k, 'cpu'], `lists ${perVm.length} values for ${count} VMs`);
       const over = perVm.findIndex((c) => c > cpu);
-      if (over >= 0) report([...source.path, 'phases', k, 'cpu', ...(typeof p.cpu === 'number' ? [] : [over])], `use ${perVm[over]} exceeds the VM's peak demand ${cpu}`);
+      if (over >= 0)
+        report(
+          [...source.path, 'phases', k, 'cpu', ...(typeof p.cpu === 'number' ? [] : [over])],
+          `use ${perVm[over]} exceeds the VM's peak demand ${cpu}`,
+        );
       return { durationMs: p.durationMs * j.timeScale, cpu: perVm };
     });
     const vms = Array.from({ length: count }, (_, k) => ({ id: `${j.id}-vm${k + 1}`, cpu, mem }));

@@ -25,7 +25,10 @@ describe('simulate', () => {
   it('accounts a FCFS run computed by hand', () => {
     // a boots 0-10 s and computes 600 s: done at 610 s. b waits for a's room, boots 610-620 s,
     // computes 600 s: done at 1220 s. Cumulated: 610 + 1220 = 1830 s.
-    const scenario = tiny({ phases: [{ durationMs: 10 * MIN, cpu: 1 }] }, { phases: [{ durationMs: 10 * MIN, cpu: 1 }] });
+    const scenario = tiny(
+      { phases: [{ durationMs: 10 * MIN, cpu: 1 }] },
+      { phases: [{ durationMs: 10 * MIN, cpu: 1 }] },
+    );
     const r = simulate(scenario, fcfs());
     expect(r.vjobs).toEqual([
       { id: 'a', submittedAt: 0, completedAt: 610_000 },
@@ -44,7 +47,10 @@ describe('simulate', () => {
     // t=0: only a fits at peak; it boots 0-10 s, then idles 600 s: done at 610 s.
     // t=30 s (next turn): a measures 0 CPU, so b (never measured: peak 2 CPUs) fits; it boots
     // 30-40 s and computes 300 s: done at 340 s. Cumulated: 610 + 340 = 950 s (FCFS: 610 + 920).
-    const scenario = tiny({ phases: [{ durationMs: 10 * MIN, cpu: 0 }] }, { phases: [{ durationMs: 5 * MIN, cpu: 1 }] });
+    const scenario = tiny(
+      { phases: [{ durationMs: 10 * MIN, cpu: 0 }] },
+      { phases: [{ durationMs: 5 * MIN, cpu: 1 }] },
+    );
     const r = simulate(scenario, fifoFfd({ unmeasuredCpu: 1 }));
     expect(r.vjobs.map((j) => j.completedAt)).toEqual([610_000, 340_000]);
     expect(r.cumulatedMs).toBe(950_000);
@@ -57,8 +63,19 @@ describe('simulate', () => {
 
   it('slows vjobs that share an overloaded node, and fifo-ffd suspends the younger one', () => {
     const scenario = tiny(
-      { phases: [{ durationMs: MIN, cpu: 0 }, { durationMs: 10 * MIN, cpu: 1 }] },
-      { submittedAt: 1, phases: [{ durationMs: MIN, cpu: 0 }, { durationMs: 10 * MIN, cpu: 1 }] },
+      {
+        phases: [
+          { durationMs: MIN, cpu: 0 },
+          { durationMs: 10 * MIN, cpu: 1 },
+        ],
+      },
+      {
+        submittedAt: 1,
+        phases: [
+          { durationMs: MIN, cpu: 0 },
+          { durationMs: 10 * MIN, cpu: 1 },
+        ],
+      },
     );
     const r = simulate(scenario, fifoFfd());
     expect(r.unfinished).toEqual([]);
@@ -107,12 +124,17 @@ describe('parseScenario', () => {
       );
     expect(attempt).toThrow('$.nodes[0].cpu: must not be negative');
     const fixed = (vjobs: object[]) => () =>
-      parseScenario({
-        nodes: [{ id: 'n', cpu: 1, mem: 1 }],
-        profiles: { p: { vms: { count: 2, cpu: 1, mem: 1 }, phases: [{ durationMs: 1, cpu: [1, 2] }] } },
-        vjobs,
-      }, 's.json');
-    expect(fixed([{ id: 'a', profile: 'p' }])).toThrow("$.profiles.p.phases[0].cpu[1]: use 2 exceeds the VM's peak demand 1");
+      parseScenario(
+        {
+          nodes: [{ id: 'n', cpu: 1, mem: 1 }],
+          profiles: { p: { vms: { count: 2, cpu: 1, mem: 1 }, phases: [{ durationMs: 1, cpu: [1, 2] }] } },
+          vjobs,
+        },
+        's.json',
+      );
+    expect(fixed([{ id: 'a', profile: 'p' }])).toThrow(
+      "$.profiles.p.phases[0].cpu[1]: use 2 exceeds the VM's peak demand 1",
+    );
     expect(fixed([{ id: 'b', profile: 'q' }])).toThrow("$.vjobs[0].profile: unknown profile 'q' (profiles: p)");
     expect(fixed([{ id: 'c' }])).toThrow("$.vjobs[0]: needs a 'profile', or both 'vms' and 'phases'");
   });

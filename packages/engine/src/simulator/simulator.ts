@@ -90,7 +90,8 @@ export function frozenSpans(plan: FeasiblePlan): [number, number, Set<string>][]
       w[1] = Math.max(w[1], a.end);
     } else window.set(a.vjob, [a.start, a.end]);
   }
-  for (const a of plan.actions) if (a.type !== 'migrate' && plan.target[a.vm]?.state !== 'running') window.get(a.vjob)![1] = plan.makespan;
+  for (const a of plan.actions)
+    if (a.type !== 'migrate' && plan.target[a.vm]?.state !== 'running') window.get(a.vjob)![1] = plan.makespan;
   const cuts = [...new Set([0, plan.makespan, ...[...window.values()].flat()])].sort((x, y) => x - y);
   const spans: [number, number, Set<string>][] = [];
   for (let i = 0; i + 1 < cuts.length; i++) {
@@ -213,7 +214,12 @@ class Simulation {
         });
         if (state !== 'waiting') usage[vm.id] = { cpu: used };
       });
-      vjobs.push({ id: r.spec.id, vms: r.spec.vms.map((v) => v.id), priority: r.spec.priority, submittedAt: r.spec.submittedAt });
+      vjobs.push({
+        id: r.spec.id,
+        vms: r.spec.vms.map((v) => v.id),
+        priority: r.spec.priority,
+        submittedAt: r.spec.submittedAt,
+      });
     }
     return { configuration: { nodes: this.scenario.nodes, vms, vjobs }, usage };
   }

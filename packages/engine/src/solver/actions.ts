@@ -13,7 +13,9 @@ export interface ActionSpec {
 
 /** The states' codes (S) by name, and each pair's action path, read from the one transition table. */
 const STATE_OF_CODE = (Object.keys(S) as LifecycleState[]).sort((a, b) => S[a] - S[b]);
-const PATH_BY_CODE: readonly (readonly (readonly ActionType[] | undefined)[])[] = STATE_OF_CODE.map((from) => STATE_OF_CODE.map((to) => actionPath(from, to)));
+const PATH_BY_CODE: readonly (readonly (readonly ActionType[] | undefined)[])[] = STATE_OF_CODE.map((from) =>
+  STATE_OF_CODE.map((to) => actionPath(from, to)),
+);
 
 /**
  * The actions that turn the source into the target: each VM follows the transition table's path
@@ -40,7 +42,13 @@ export function inferActions(p: Problem, dest: Int32Array): ActionSpec[] {
         out.push({ type, vm: v, from: -1, to: dest[v]!, duration: actionDuration(p, type, v, false, dest[v]!) });
         at = dest[v]!;
       } else if (type === 'resume') {
-        out.push({ type, vm: v, from: host, to: dest[v]!, duration: actionDuration(p, type, v, dest[v] !== host, dest[v]!) });
+        out.push({
+          type,
+          vm: v,
+          from: host,
+          to: dest[v]!,
+          duration: actionDuration(p, type, v, dest[v] !== host, dest[v]!),
+        });
         at = dest[v]!;
       } else if (type === 'unpause') {
         out.push({ type, vm: v, from: at, to: -1, duration: actionDuration(p, type, v, false, at) });
@@ -58,5 +66,9 @@ function alignVjobGroups(p: Problem, specs: ActionSpec[]): ActionSpec[] {
     if (s.type === 'pause' || s.type === 'unpause') longest.set(key(s), Math.max(longest.get(key(s)) ?? 0, s.duration));
   }
   // Field by field: V8 builds `{ ...s, duration }` on a slow path.
-  return specs.map((s) => (s.type === 'pause' || s.type === 'unpause' ? { type: s.type, vm: s.vm, from: s.from, to: s.to, duration: longest.get(key(s))! } : s));
+  return specs.map((s) =>
+    s.type === 'pause' || s.type === 'unpause'
+      ? { type: s.type, vm: s.vm, from: s.from, to: s.to, duration: longest.get(key(s))! }
+      : s,
+  );
 }

@@ -30,7 +30,10 @@ const costModel: fc.Arbitrary<CostModel> = fc
   .map((costs) => Object.fromEntries(COST_KINDS.map((k, i) => [k, costs[i]!])) as unknown as CostModel);
 
 const sometimes = <T>(arb: fc.Arbitrary<T>, share: number): fc.Arbitrary<T | null> =>
-  fc.oneof({ arbitrary: fc.constant(null), weight: Math.round((1 - share) * 12) }, { arbitrary: arb, weight: Math.round(share * 12) });
+  fc.oneof(
+    { arbitrary: fc.constant(null), weight: Math.round((1 - share) * 12) },
+    { arbitrary: arb, weight: Math.round(share * 12) },
+  );
 
 /** A third resource dimension on some instances: the engine must handle any number. */
 const extraDimension = fc.record({
@@ -42,19 +45,24 @@ const extraDimension = fc.record({
  * arbitraryInstance (1-6 nodes, 0-20 VMs, vjobs of 1-4, every life-cycle state, overloads, infeasible
  * decisions; with `mixedStates`, also vjobs all paused or in mixed states), plus random cost models and dimensions.
  */
-const tinyInstance = (mixedStates: boolean): fc.Arbitrary<Instance> => fc
-  .tuple(arbitraryInstance({ maxNodes: 6, maxVms: 20, mixedStates }), sometimes(costModel, 1 / 3), sometimes(extraDimension, 1 / 4))
-  .map(([instance, model, extra]) => {
-    const { nodes, vms, vjobs } = instance.configuration;
-    const configuration: Configuration = extra
-      ? {
-          nodes: nodes.map((n, i) => ({ ...n, capacity: { ...n.capacity, io: extra.node[i]! } })),
-          vms: vms.map((v, i) => ({ ...v, demand: { ...v.demand, io: extra.vm[i]! } })),
-          vjobs,
-        }
-      : instance.configuration;
-    return { configuration, decision: instance.decision, costModel: model ?? instance.costModel };
-  });
+const tinyInstance = (mixedStates: boolean): fc.Arbitrary<Instance> =>
+  fc
+    .tuple(
+      arbitraryInstance({ maxNodes: 6, maxVms: 20, mixedStates }),
+      sometimes(costModel, 1 / 3),
+      sometimes(extraDimension, 1 / 4),
+    )
+    .map(([instance, model, extra]) => {
+      const { nodes, vms, vjobs } = instance.configuration;
+      const configuration: Configuration = extra
+        ? {
+            nodes: nodes.map((n, i) => ({ ...n, capacity: { ...n.capacity, io: extra.node[i]! } })),
+            vms: vms.map((v, i) => ({ ...v, demand: { ...v.demand, io: extra.vm[i]! } })),
+            vjobs,
+          }
+        : instance.configuration;
+      return { configuration, decision: instance.decision, costModel: model ?? instance.costModel };
+    });
 
 /**
  * `cyclesMissedAllowed`: a deadlock reported where a viable target is reachable fails the uniform
@@ -62,11 +70,26 @@ const tinyInstance = (mixedStates: boolean): fc.Arbitrary<Instance> => fc
  * engine's known limit (its pivots move one VM through one third node, the exact search any
  * sequence of moves) with all-running sources as well, so there they are counted and bounded.
  */
-const newTally = (cyclesMissedAllowed = 0) => ({ cyclesMissedAllowed, cyclesMissed: 0, runs: 0, feasible: 0, actions: 0, infeasibleProved: 0, cycleUnbreakable: 0, undecided: 0, multiDim: 0, customCost: 0, unpauseGroups: 0, pausedMigrations: 0, pausedSuspends: 0 });
+const newTally = (cyclesMissedAllowed = 0) => ({
+  cyclesMissedAllowed,
+  cyclesMissed: 0,
+  runs: 0,
+  feasible: 0,
+  actions: 0,
+  infeasibleProved: 0,
+  cycleUnbreakable: 0,
+  undecided: 0,
+  multiDim: 0,
+  customCost: 0,
+  unpauseGroups: 0,
+  pausedMigrations: 0,
+  pausedSuspends: 0,
+});
 type Tally = ReturnType<typeof newTally>;
 const tallies = { uniform: newTally(), mixed: newTally(0.01) };
 afterAll(() => {
-  for (const [name, tally] of Object.entries(tallies)) if (tally.runs > 0) console.log(`context switch properties (${name}): ${JSON.stringify(tally)}`);
+  for (const [name, tally] of Object.entries(tallies))
+    if (tally.runs > 0) console.log(`context switch properties (${name}): ${JSON.stringify(tally)}`);
 });
 
 function dump(instance: Instance): string {
@@ -85,9 +108,14 @@ function wantedState(configuration: Configuration, decision: Decision, vmId: str
   if (vm.state === 'terminated') return 'terminated';
   const named = decision[vm.vjob];
   if (named !== undefined) return named;
-  const live = new Set(configuration.vms.filter((v) => v.vjob === vm.vjob && v.state !== 'terminated').map((v) => (v.state === 'paused' ? 'running' : v.state)));
+  const live = new Set(
+    configuration.vms
+      .filter((v) => v.vjob === vm.vjob && v.state !== 'terminated')
+      .map((v) => (v.state === 'paused' ? 'running' : v.state)),
+  );
   const [only] = live;
-  const shared = live.size === 1 && !configuration.vms.some((v) => v.vjob === vm.vjob && v.state === 'paused' && only !== 'running');
+  const shared =
+    live.size === 1 && !configuration.vms.some((v) => v.vjob === vm.vjob && v.state === 'paused' && only !== 'running');
   return shared ? only! : 'running';
 }
 
@@ -109,7 +137,10 @@ function checkVjobs(instance: Instance, plan: FeasiblePlan, tally: Tally): void 
       state = stateAfter(a.type, state) ?? state;
     }
     expect(state, `VM ${vm.id} is not left paused`).not.toBe('paused');
-    const ends = (state === 'waiting' && wantedState(configuration, decision, vm.id) === 'terminated') || vm.state === 'terminated' ? undefined : state;
+    const ends =
+      (state === 'waiting' && wantedState(configuration, decision, vm.id) === 'terminated') || vm.state === 'terminated'
+        ? undefined
+        : state;
     if (ends !== undefined) endsOf.set(vm.vjob, new Set([...(endsOf.get(vm.vjob) ?? []), ends]));
   }
   for (const [vjob, ends] of endsOf) expect([...ends], `vjob ${vjob} ends in one state`).toHaveLength(1);
@@ -149,7 +180,8 @@ function checkTarget(instance: Instance, plan: FeasiblePlan): void {
   }
   for (const [id, l] of load) {
     const cap = online.get(id)!.capacity;
-    for (const [d, q] of Object.entries(l)) expect(q, `node ${id} holds its running VMs' ${d}`).toBeLessThanOrEqual((cap[d] ?? 0) + 1e-9);
+    for (const [d, q] of Object.entries(l))
+      expect(q, `node ${id} holds its running VMs' ${d}`).toBeLessThanOrEqual((cap[d] ?? 0) + 1e-9);
   }
 }
 
@@ -164,7 +196,8 @@ function checkInstance(instance: Instance, tally: Tally): void {
     tally.feasible++;
     tally.actions += plan.actions.length;
     const verdict = verifyPlan(configuration, decision, plan);
-    if (!verdict.ok) throw new Error(`the verifier rejects the plan: ${verdict.violation.kind}: ${verdict.violation.message}`);
+    if (!verdict.ok)
+      throw new Error(`the verifier rejects the plan: ${verdict.violation.kind}: ${verdict.violation.message}`);
     checkTarget(instance, plan);
     checkVjobs(instance, plan, tally);
     expect(plan.makespan).toBe(Math.max(0, ...plan.actions.map((a) => a.end)));
@@ -188,7 +221,10 @@ function checkInstance(instance: Instance, tally: Tally): void {
   }
   const reach = viableTargetIsReachable(configuration, decision);
   if (reach.kind === 'reachable') {
-    if (tally.cyclesMissedAllowed === 0) throw new Error(`reported a cycle no pivot breaks (${plan.reason}) but a viable target is reachable by moves ${reach.moves.join('; ')}`);
+    if (tally.cyclesMissedAllowed === 0)
+      throw new Error(
+        `reported a cycle no pivot breaks (${plan.reason}) but a viable target is reachable by moves ${reach.moves.join('; ')}`,
+      );
     tally.cyclesMissed++;
     return;
   }
@@ -207,7 +243,9 @@ function checkMany(mixedStates: boolean, runs: number, tally: Tally): void {
   );
   if (result.failed) {
     const file = result.counterexample ? dump(result.counterexample[0]) : 'none';
-    throw new Error(`${String((result.errorInstance as Error)?.message ?? result.errorInstance)}\n${fc.defaultReportMessage(result)}\nshrunk counterexample written to ${file}`);
+    throw new Error(
+      `${String((result.errorInstance as Error)?.message ?? result.errorInstance)}\n${fc.defaultReportMessage(result)}\nshrunk counterexample written to ${file}`,
+    );
   }
   expect(tally.feasible).toBeGreaterThan(runs / 4);
   expect(tally.infeasibleProved).toBeGreaterThan(0);
@@ -229,4 +267,3 @@ describe('contextSwitch on random tiny instances', () => {
     expect(tally.pausedSuspends).toBeGreaterThan(MIXED_RUNS / 20);
   });
 });
-

@@ -60,7 +60,11 @@ export function contextSwitch(
   const limitMs = options.timeLimitMs ?? defaultTimeLimitFor(configuration.vms.length);
   const deadline = started + limitMs;
   const late = () => now() > deadline;
-  const timedOut = (phase: string): Plan => ({ feasible: false, reason: `no plan within the time limit of ${limitMs} ms (${phase})`, solveMs: elapsed() });
+  const timedOut = (phase: string): Plan => ({
+    feasible: false,
+    reason: `no plan within the time limit of ${limitMs} ms (${phase})`,
+    solveMs: elapsed(),
+  });
   const prepared = prepareInstance(configuration, decision, constraints);
   if (late()) return timedOut('preparing the constraints');
   if (prepared.conflicts.length > 0) {
@@ -78,24 +82,38 @@ export function contextSwitch(
   const expired = clockCheck(deadline, now);
   const placementOptions = { exactBudget: exactBudgetFor(limitMs), rules, expired };
   const placement = placeVms(p, placementOptions);
-  if (!placement.ok) return placement.timedOut ? timedOut('placement') : { feasible: false, reason: placement.reason, solveMs: elapsed() };
+  if (!placement.ok)
+    return placement.timedOut
+      ? timedOut('placement')
+      : { feasible: false, reason: placement.reason, solveMs: elapsed() };
   // The repair's placement is the first solution, scheduled first: the plan to return when time runs out.
   const scheduled = scheduleTarget(p, placement.dest, rules, expired);
   if (!scheduled.ok && scheduled.timedOut) return timedOut('scheduling');
   // The improvement lowers its placement cost within the work budget, leaving time to schedule the result.
-  const budget = new SearchBudget(options.workBudget ?? DEFAULT_WORK_BUDGET, started + IMPROVEMENT_SHARE * limitMs, now);
+  const budget = new SearchBudget(
+    options.workBudget ?? DEFAULT_WORK_BUDGET,
+    started + IMPROVEMENT_SHARE * limitMs,
+    now,
+  );
   const improved = improvePlacement(p, placement.dest, { budget, rules });
   const stats = statsOf(improved.stats, budget);
   const firstGap = gapOf(stats.firstCost, improved.stats.lowerBound);
   const { gap: _improvedGap, ...rest } = stats;
   // The first solution is proven minimal when it meets the bound, or when a complete search found nothing cheaper.
-  const firstOptimal = stats.firstCost <= improved.stats.lowerBound || (stats.optimal && stats.finalCost === stats.firstCost);
-  const firstStats: SolverStats = { ...rest, finalCost: stats.firstCost, optimal: firstOptimal, ...(firstGap !== undefined ? { gap: firstGap } : {}) };
+  const firstOptimal =
+    stats.firstCost <= improved.stats.lowerBound || (stats.optimal && stats.finalCost === stats.firstCost);
+  const firstStats: SolverStats = {
+    ...rest,
+    finalCost: stats.firstCost,
+    optimal: firstOptimal,
+    ...(firstGap !== undefined ? { gap: firstGap } : {}),
+  };
   if (improved.dest !== placement.dest && !sameTarget(improved.dest, placement.dest)) {
     // Cheaper wins; at equal cost (the search only broke ties on waiting arrivals), the shorter plan.
     const better = scheduleTarget(p, improved.dest, rules, expired);
     const cheaper = improved.stats.finalCost < improved.stats.firstCost;
-    if (better.ok && (cheaper || !scheduled.ok || shorter(better.tasks, scheduled.tasks))) return toPlan(p, improved.dest, better.tasks, elapsed(), stats);
+    if (better.ok && (cheaper || !scheduled.ok || shorter(better.tasks, scheduled.tasks)))
+      return toPlan(p, improved.dest, better.tasks, elapsed(), stats);
     if (!better.ok && better.timedOut) {
       const stopped: SolverStats = { ...firstStats, stoppedBy: 'time-limit' };
       return scheduled.ok ? toPlan(p, placement.dest, scheduled.tasks, elapsed(), stopped) : timedOut('scheduling');
@@ -106,7 +124,12 @@ export function contextSwitch(
   let tries = 0;
   for (const dest of alternativePlacements(p, placementOptions)) {
     const other = scheduleTarget(p, dest, rules, expired);
-    if (other.ok) return toPlan(p, dest, other.tasks, elapsed(), { ...firstStats, finalCost: placementCost(p, dest), optimal: false });
+    if (other.ok)
+      return toPlan(p, dest, other.tasks, elapsed(), {
+        ...firstStats,
+        finalCost: placementCost(p, dest),
+        optimal: false,
+      });
     if (++tries >= MAX_ALTERNATIVE_TARGETS || expired()) break;
   }
   return { feasible: false, reason: scheduled.reason, solveMs: elapsed() };
@@ -179,14 +202,33 @@ function exactBudgetFor(timeLimitMs: number): number {
   return Math.max(10_000, Math.round(timeLimitMs * 1000));
 }
 
-const TYPE_ORDER = { bootNode: 0, stop: 1, pause: 2, suspend: 3, migrate: 4, resume: 5, run: 6, unpause: 7, shutdownNode: 8 } as const;
+const TYPE_ORDER = {
+  bootNode: 0,
+  stop: 1,
+  pause: 2,
+  suspend: 3,
+  migrate: 4,
+  resume: 5,
+  run: 6,
+  unpause: 7,
+  shutdownNode: 8,
+} as const;
 
 /** The plan's solver statistics from the improvement's, with the gap to the bound. */
 function statsOf(s: ImproveStats, budget: SearchBudget): SolverStats {
   const gap = gapOf(s.finalCost, s.lowerBound);
   return {
-    firstCost: s.firstCost, finalCost: s.finalCost, lowerBound: s.lowerBound, ...(gap !== undefined ? { gap } : {}), optimal: s.optimal,
-    method: s.method, nodes: s.nodes, neighbourhoods: s.neighbourhoods, improvements: s.improvements, work: budget.used, stoppedBy: s.stoppedBy,
+    firstCost: s.firstCost,
+    finalCost: s.finalCost,
+    lowerBound: s.lowerBound,
+    ...(gap !== undefined ? { gap } : {}),
+    optimal: s.optimal,
+    method: s.method,
+    nodes: s.nodes,
+    neighbourhoods: s.neighbourhoods,
+    improvements: s.improvements,
+    work: budget.used,
+    stoppedBy: s.stoppedBy,
   };
 }
 
@@ -196,7 +238,13 @@ function gapOf(cost: number, bound: number): number | undefined {
   return cost > 0 ? undefined : 0;
 }
 
-function toPlan(p: Problem, dest: Int32Array, tasks: readonly Task[], solveMs: number, stats?: SolverStats): FeasiblePlan {
+function toPlan(
+  p: Problem,
+  dest: Int32Array,
+  tasks: readonly Task[],
+  solveMs: number,
+  stats?: SolverStats,
+): FeasiblePlan {
   const { nodes, vms } = p.configuration;
   const order = tasks.map((_, i) => i);
   order.sort((a, b) => {
@@ -212,7 +260,12 @@ function toPlan(p: Problem, dest: Int32Array, tasks: readonly Task[], solveMs: n
     const t = tasks[i]!;
     const timing = { start: t.start, end: t.end, step: t.step, dependsOn: [...new Set(t.deps)].map((d) => idOf[d]!) };
     if (t.type === 'bootNode' || t.type === 'shutdownNode') {
-      nodeActions.push({ id: idOf[i]!, type: t.type, node: nodes[t.type === 'bootNode' ? t.to : t.from]!.id, ...timing });
+      nodeActions.push({
+        id: idOf[i]!,
+        type: t.type,
+        node: nodes[t.type === 'bootNode' ? t.to : t.from]!.id,
+        ...timing,
+      });
       continue;
     }
     const vm = vms[t.vm]!;
@@ -241,10 +294,19 @@ function toPlan(p: Problem, dest: Int32Array, tasks: readonly Task[], solveMs: n
     const state = p.target[v]!;
     if (state === S.terminated) continue;
     const host = state === S.running ? dest[v]! : state === S.sleeping ? p.host[v]! : -1;
-    target[vms[v]!.id] = host >= 0 ? { state: STATE_NAMES[state]!, host: nodes[host]!.id } : { state: STATE_NAMES[state]! };
+    target[vms[v]!.id] =
+      host >= 0 ? { state: STATE_NAMES[state]!, host: nodes[host]!.id } : { state: STATE_NAMES[state]! };
   }
   return {
-    feasible: true, actions, ...(nodeActions.length > 0 ? { nodeActions } : {}),
-    steps, makespan, sumCompletion, mttr, solveMs, target, ...(stats ? { stats } : {}),
+    feasible: true,
+    actions,
+    ...(nodeActions.length > 0 ? { nodeActions } : {}),
+    steps,
+    makespan,
+    sumCompletion,
+    mttr,
+    solveMs,
+    target,
+    ...(stats ? { stats } : {}),
   };
 }

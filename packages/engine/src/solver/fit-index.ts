@@ -35,7 +35,8 @@ export class FitIndex {
   roomOf(n: number, empty = false): number {
     let free = 0;
     const offset = n * this.dimCount;
-    for (let d = 0; d < this.dimCount; d++) free += (this.p.capacity[offset + d]! - (empty ? 0 : this.load[offset + d]!)) * this.capInv[d]!;
+    for (let d = 0; d < this.dimCount; d++)
+      free += (this.p.capacity[offset + d]! - (empty ? 0 : this.load[offset + d]!)) * this.capInv[d]!;
     return free;
   }
 

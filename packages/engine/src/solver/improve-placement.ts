@@ -38,14 +38,30 @@ const NEIGHBOURHOOD_WORK = 5_000;
  * neighbourhood search (free the VMs of a few nodes where the placement pays, re-place them
  * exactly, keep an improvement, move on). Deterministic for a given work budget.
  */
-export function improvePlacement(p: Problem, first: Int32Array, options: ImproveOptions): { dest: Int32Array; stats: ImproveStats } {
+export function improvePlacement(
+  p: Problem,
+  first: Int32Array,
+  options: ImproveOptions,
+): { dest: Int32Array; stats: ImproveStats } {
   const { budget } = options;
   const rules = options.rules && !options.rules.empty ? options.rules : undefined;
   const lowerBound = placementLowerBound(p);
   const firstCost = costOf(p, first);
   const base = { firstCost, lowerBound };
   if (firstCost <= lowerBound + EPSILON) {
-    return { dest: first, stats: { ...base, finalCost: firstCost, optimal: true, method: 'none', nodes: 0, neighbourhoods: 0, improvements: 0, stoppedBy: StopReason.Finished } };
+    return {
+      dest: first,
+      stats: {
+        ...base,
+        finalCost: firstCost,
+        optimal: true,
+        method: 'none',
+        nodes: 0,
+        neighbourhoods: 0,
+        improvements: 0,
+        stoppedBy: StopReason.Finished,
+      },
+    };
   }
   const state = new PlacementState(p, first.slice(), rules);
   if (state.runs.length <= EXACT_VM_LIMIT) {
@@ -53,11 +69,30 @@ export function improvePlacement(p: Problem, first: Int32Array, options: Improve
     // What the free VMs may cost at best: the bound less what the rest costs anyway.
     let rest = fixedPlacementCost(p);
     for (const v of state.runs) if (p.pinned[v]) rest += vmCostAt(p, v, state.dest[v]!);
-    const found = searchAssignment(state, free, free.map((v) => state.usableNodes(v)), budget, undefined, lowerBound - rest);
+    const found = searchAssignment(
+      state,
+      free,
+      free.map((v) => state.usableNodes(v)),
+      budget,
+      undefined,
+      lowerBound - rest,
+    );
     const finalCost = costOf(p, state.dest);
     const stoppedBy = budget.reason;
     const optimal = finalCost <= lowerBound + EPSILON || (stoppedBy === StopReason.Finished && found.complete);
-    return { dest: state.dest, stats: { ...base, finalCost, optimal, method: 'exact', nodes: found.nodes, neighbourhoods: 0, improvements: found.improved ? 1 : 0, stoppedBy } };
+    return {
+      dest: state.dest,
+      stats: {
+        ...base,
+        finalCost,
+        optimal,
+        method: 'exact',
+        nodes: found.nodes,
+        neighbourhoods: 0,
+        improvements: found.improved ? 1 : 0,
+        stoppedBy,
+      },
+    };
   }
   let nodes = 0;
   let neighbourhoods = 0;
@@ -84,7 +119,16 @@ export function improvePlacement(p: Problem, first: Int32Array, options: Improve
   const finalCost = costOf(p, state.dest);
   return {
     dest: state.dest,
-    stats: { ...base, finalCost, optimal: finalCost <= lowerBound + EPSILON, method: 'neighbourhoods', nodes, neighbourhoods, improvements, stoppedBy: budget.reason },
+    stats: {
+      ...base,
+      finalCost,
+      optimal: finalCost <= lowerBound + EPSILON,
+      method: 'neighbourhoods',
+      nodes,
+      neighbourhoods,
+      improvements,
+      stoppedBy: budget.reason,
+    },
   };
 }
 
@@ -133,7 +177,8 @@ class PlacementState {
     this.homed = Array.from({ length: p.nodeCount }, () => []);
     this.R = rules?.placement();
     const capMax = new Float64Array(dimCount);
-    for (let n = 0; n < p.nodeCount; n++) for (let d = 0; d < dimCount; d++) capMax[d] = Math.max(capMax[d]!, p.capacity[n * dimCount + d]!);
+    for (let n = 0; n < p.nodeCount; n++)
+      for (let d = 0; d < dimCount; d++) capMax[d] = Math.max(capMax[d]!, p.capacity[n * dimCount + d]!);
     this.size = new Float64Array(p.vmCount);
     for (let v = 0; v < p.vmCount; v++) {
       if (p.target[v] !== S.running) continue;
@@ -172,7 +217,8 @@ class PlacementState {
   }
 
   fitsEmpty(v: number, n: number): boolean {
-    for (let d = 0; d < this.dimCount; d++) if (this.p.demand[v * this.dimCount + d]! > this.p.capacity[n * this.dimCount + d]! + EPSILON) return false;
+    for (let d = 0; d < this.dimCount; d++)
+      if (this.p.demand[v * this.dimCount + d]! > this.p.capacity[n * this.dimCount + d]! + EPSILON) return false;
     return true;
   }
 
@@ -288,7 +334,9 @@ function searchAssignment(
   items.sort((a, b) => b.spread - a.spread || state.size[b.v]! - state.size[a.v]! || a.v - b.v);
   // Within a VM: cheapest first, its current node first among equals, then by index.
   const order = items.map((it) =>
-    it.nodes.map((n, j) => ({ n, c: it.costs[j]! })).sort((a, b) => a.c - b.c || (a.n === it.was ? -1 : b.n === it.was ? 1 : a.n - b.n)),
+    it.nodes
+      .map((n, j) => ({ n, c: it.costs[j]! }))
+      .sort((a, b) => a.c - b.c || (a.n === it.was ? -1 : b.n === it.was ? 1 : a.n - b.n)),
   );
   const suffix = new Float64Array(howMany + 1);
   for (let i = howMany - 1; i >= 0; i--) suffix[i] = suffix[i + 1]! + items[i]!.min;
@@ -315,7 +363,12 @@ function searchAssignment(
 
   const sameNode = (a: number, b: number) => {
     for (let d = 0; d < dimCount; d++) {
-      if (p.capacity[a * dimCount + d] !== p.capacity[b * dimCount + d] || load[a * dimCount + d] !== load[b * dimCount + d] || now[a * dimCount + d] !== now[b * dimCount + d]) return false;
+      if (
+        p.capacity[a * dimCount + d] !== p.capacity[b * dimCount + d] ||
+        load[a * dimCount + d] !== load[b * dimCount + d] ||
+        now[a * dimCount + d] !== now[b * dimCount + d]
+      )
+        return false;
     }
     return true;
   };

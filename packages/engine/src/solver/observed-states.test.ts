@@ -26,22 +26,37 @@ function nineVms(states: readonly VMState[]): VM[] {
 
 function configurationOf(nodes: Configuration['nodes'], vms: readonly VM[]): Configuration {
   const ids = [...new Set(vms.map((v) => v.vjob))];
-  return { nodes, vms, vjobs: ids.map((id) => ({ id, vms: vms.filter((v) => v.vjob === id).map((v) => v.id), priority: 0, submittedAt: 0 })) };
+  return {
+    nodes,
+    vms,
+    vjobs: ids.map((id) => ({
+      id,
+      vms: vms.filter((v) => v.vjob === id).map((v) => v.id),
+      priority: 0,
+      submittedAt: 0,
+    })),
+  };
 }
 
 /** The plan, verified, with every VM of j1 ending in `ends`. */
-function planOf(configuration: Configuration, decision: Decision, ends: 'running' | 'sleeping' | 'terminated'): FeasiblePlan {
+function planOf(
+  configuration: Configuration,
+  decision: Decision,
+  ends: 'running' | 'sleeping' | 'terminated',
+): FeasiblePlan {
   const plan = contextSwitch(configuration, decision, costModelWith());
   if (!plan.feasible) throw new Error(`expected a plan, got: ${plan.reason}`);
   expect(verifyPlan(configuration, decision, plan)).toEqual({ ok: true });
-  for (const v of configuration.vms.filter((x) => x.vjob === 'j1')) expect(plan.target[v.id]?.state ?? 'terminated').toBe(ends);
+  for (const v of configuration.vms.filter((x) => x.vjob === 'j1'))
+    expect(plan.target[v.id]?.state ?? 'terminated').toBe(ends);
   return plan;
 }
 
 const ofType = (plan: FeasiblePlan, type: PlannedAction['type']) => plan.actions.filter((a) => a.type === type);
 const typesOf = (plan: FeasiblePlan) => [...new Set(plan.actions.map((a) => a.type))].sort();
 /** Whether the actions run as one group: one start, one end, one step. */
-const together = (actions: readonly PlannedAction[]) => new Set(actions.map((a) => `${a.start}/${a.end}/${a.step}`)).size === 1;
+const together = (actions: readonly PlannedAction[]) =>
+  new Set(actions.map((a) => `${a.start}/${a.end}/${a.step}`)).size === 1;
 
 const nodes = [node('n1'), node('n2'), node('n3')];
 
@@ -74,7 +89,10 @@ describe('a vjob whose VMs are all paused (a crash between its resumes and its u
 });
 
 describe('a vjob whose pause failed half way (3 paused, 6 running)', () => {
-  const half = configurationOf(nodes, nineVms(['paused', 'running', 'running', 'paused', 'running', 'running', 'paused', 'running', 'running']));
+  const half = configurationOf(
+    nodes,
+    nineVms(['paused', 'running', 'running', 'paused', 'running', 'running', 'paused', 'running', 'running']),
+  );
 
   it('pauses the six running VMs as one group, then saves all nine, when sleeping', () => {
     const plan = planOf(half, { j1: 'sleeping' }, 'sleeping');
@@ -119,7 +137,9 @@ describe('a vjob whose resume failed for one VM (8 paused, 1 sleeping)', () => {
   it('saves the eight paused VMs when sleeping', () => {
     const plan = planOf(restored, { j1: 'sleeping' }, 'sleeping');
     expect(typesOf(plan)).toEqual(['suspend']);
-    expect(plan.actions.map((a) => a.vm).sort()).toEqual(states.flatMap((s, i) => (s === 'paused' ? [`j1-vm${i + 1}`] : [])).sort());
+    expect(plan.actions.map((a) => a.vm).sort()).toEqual(
+      states.flatMap((s, i) => (s === 'paused' ? [`j1-vm${i + 1}`] : [])).sort(),
+    );
   });
 });
 
@@ -155,7 +175,11 @@ describe('a vjob whose VMs are in several other states', () => {
       { id: 'j1-vm2', vjob: 'j1', state: 'waiting', demand: { cpu: 1, mem: 1024 } },
     ];
     const plan = planOf(configurationOf(nodes, vms), {}, 'running');
-    expect(plan.actions.map((a) => `${a.type} ${a.vm}`).sort()).toEqual(['resume j1-vm1', 'run j1-vm2', 'unpause j1-vm1']);
+    expect(plan.actions.map((a) => `${a.type} ${a.vm}`).sort()).toEqual([
+      'resume j1-vm1',
+      'run j1-vm2',
+      'unpause j1-vm1',
+    ]);
   });
 
   it('reports a decision one of its VMs cannot reach as infeasible, naming the VM', () => {
@@ -164,6 +188,10 @@ describe('a vjob whose VMs are in several other states', () => {
       { id: 'j1-vm2', vjob: 'j1', state: 'waiting', demand: { cpu: 1, mem: 1024 } },
     ];
     const plan = contextSwitch(configurationOf(nodes, vms), { j1: 'sleeping' }, costModelWith());
-    expect(plan).toMatchObject({ feasible: false, reason: "vjob 'j1': VM 'j1-vm2' is waiting (never ran): it cannot go to sleeping (from waiting the life cycle allows waiting, running, terminated)" });
+    expect(plan).toMatchObject({
+      feasible: false,
+      reason:
+        "vjob 'j1': VM 'j1-vm2' is waiting (never ran): it cannot go to sleeping (from waiting the life cycle allows waiting, running, terminated)",
+    });
   });
 });

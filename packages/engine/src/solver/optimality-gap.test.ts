@@ -83,7 +83,9 @@ describe('optimality gap on small instances', () => {
       if (s.vsBound.sum.mean >= MEAN_GAP_TARGET) {
         const worst = writeWorst(family, (r) => r.gap.sum, 'bound');
         const worstEnum = writeWorst(family, (r) => r.enumerationGap?.sum ?? -1, 'enumeration');
-        console.log(`worst ${family} instances vs the bound:\n  ${worst.join('\n  ')}\nworst vs the target enumeration:\n  ${worstEnum.join('\n  ')}`);
+        console.log(
+          `worst ${family} instances vs the bound:\n  ${worst.join('\n  ')}\nworst vs the target enumeration:\n  ${worstEnum.join('\n  ')}`,
+        );
       }
       expect(s.vsBound.sum.mean).toBeLessThan(MEAN_GAP_TARGET);
     });

@@ -61,7 +61,9 @@ export function placementLowerBound(p: Problem): number {
       for (const v of vms) excess += p.demand[v * dimCount + d]!;
       if (excess <= EPSILON) continue;
       // Cheapest memory per unit of this dimension first.
-      const order = vms.filter((v) => p.demand[v * dimCount + d]! > 0).sort((a, b) => p.mem[a]! / p.demand[a * dimCount + d]! - p.mem[b]! / p.demand[b * dimCount + d]!);
+      const order = vms
+        .filter((v) => p.demand[v * dimCount + d]! > 0)
+        .sort((a, b) => p.mem[a]! / p.demand[a * dimCount + d]! - p.mem[b]! / p.demand[b * dimCount + d]!);
       let cost = 0;
       for (const v of order) {
         const need = p.demand[v * dimCount + d]!;

@@ -27,7 +27,9 @@ describe('placement cost on tight instances of up to 8 nodes and 30 VMs', () => 
       expect(r.cost, `seed ${r.seed}: below the exact minimum`).toBeGreaterThanOrEqual(r.optimum);
       expect(r.lowerBound, `seed ${r.seed}: the bound`).toBeLessThanOrEqual(r.optimum + 1e-6);
     }
-    const misses = m.records.filter((r) => r.cost !== r.optimum).map((r) => `seed ${r.seed}: ${r.cost} vs ${r.optimum}`);
+    const misses = m.records
+      .filter((r) => r.cost !== r.optimum)
+      .map((r) => `seed ${r.seed}: ${r.cost} vs ${r.optimum}`);
     expect(m.optimal / m.records.length, misses.join('; ')).toBeGreaterThanOrEqual(0.9);
     expect(m.meanRatio).toBeLessThanOrEqual(1.01);
   });
@@ -45,8 +47,14 @@ describe('placement cost on tight instances of up to 8 nodes and 30 VMs', () => 
   it('gives the same plan for the same instance and work budget, whatever the wall clock allows', () => {
     for (const seed of [3, 17, 42]) {
       const instance = tightInstance(seed);
-      const a = contextSwitch(instance.configuration, instance.decision, instance.costModel, { workBudget: 2_000, timeLimitMs: 60_000 });
-      const b = contextSwitch(instance.configuration, instance.decision, instance.costModel, { workBudget: 2_000, timeLimitMs: 60_000 });
+      const a = contextSwitch(instance.configuration, instance.decision, instance.costModel, {
+        workBudget: 2_000,
+        timeLimitMs: 60_000,
+      });
+      const b = contextSwitch(instance.configuration, instance.decision, instance.costModel, {
+        workBudget: 2_000,
+        timeLimitMs: 60_000,
+      });
       if (!a.feasible || !b.feasible) continue;
       const strip = (x: typeof a) => ({ ...x, solveMs: 0 });
       expect(strip(b)).toEqual(strip(a));

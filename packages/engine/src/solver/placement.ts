@@ -1,4 +1,13 @@
-import { actionDuration, addDemand, EPSILON, fits, runsAtSource, S, sourceUsage, type Problem } from '../model/problem.ts';
+import {
+  actionDuration,
+  addDemand,
+  EPSILON,
+  fits,
+  runsAtSource,
+  S,
+  sourceUsage,
+  type Problem,
+} from '../model/problem.ts';
 import { FitIndex } from './fit-index.ts';
 import type { PlacementRules, Rules } from './rules.ts';
 
@@ -47,7 +56,10 @@ export function placeVms(p: Problem, options: PlacementOptions): PlacementResult
   const why = describeNoRoom(p, blamed.vm, blamed.load) + (rules ? ' (or no node its constraints allow has room)' : '');
   return {
     ok: false,
-    reason: exact.kind === 'proved' ? `${why} (no viable configuration exists: exhaustive search)` : `${why} (no viable configuration found within the search budget)`,
+    reason:
+      exact.kind === 'proved'
+        ? `${why} (no viable configuration exists: exhaustive search)`
+        : `${why} (no viable configuration found within the search budget)`,
   };
 }
 
@@ -72,8 +84,10 @@ function aggregateShortage(p: Problem): string | undefined {
   const dimCount = p.dims.length;
   const need = new Float64Array(dimCount);
   const have = new Float64Array(dimCount);
-  for (let v = 0; v < p.vmCount; v++) if (mustRun(p, v)) for (let d = 0; d < dimCount; d++) need[d] += p.demand[v * dimCount + d]!;
-  for (let n = 0; n < p.nodeCount; n++) if (p.usable[n]) for (let d = 0; d < dimCount; d++) have[d] += p.capacity[n * dimCount + d]!;
+  for (let v = 0; v < p.vmCount; v++)
+    if (mustRun(p, v)) for (let d = 0; d < dimCount; d++) need[d] += p.demand[v * dimCount + d]!;
+  for (let n = 0; n < p.nodeCount; n++)
+    if (p.usable[n]) for (let d = 0; d < dimCount; d++) have[d] += p.capacity[n * dimCount + d]!;
   for (let d = 0; d < dimCount; d++) {
     if (need[d]! > have[d]! + EPSILON) {
       const starting = startingVjobs(p);
@@ -88,7 +102,8 @@ function pinnedShortage(p: Problem): string | undefined {
   for (let v = 0; v < p.vmCount; v++) {
     if (!p.pinned[v] || !mustRun(p, v)) continue;
     const hostNode = p.host[v]!;
-    if (!p.usable[hostNode]) return `VM '${p.configuration.vms[v]!.id}' may not leave node '${p.configuration.nodes[hostNode]!.id}' (root or quarantine), which must go offline`;
+    if (!p.usable[hostNode])
+      return `VM '${p.configuration.vms[v]!.id}' may not leave node '${p.configuration.nodes[hostNode]!.id}' (root or quarantine), which must go offline`;
   }
   return undefined;
 }
@@ -299,7 +314,7 @@ class PlacementContext {
       if (this.expired()) return { ok: false, failedVm: v, load };
       const hostNode = p.host[v]!;
       const home = hostNode >= 0 && p.usable[hostNode] && fits(p, load, hostNode, v) && this.allows(v, hostNode);
-      let n = home ? hostNode : this.bestNode(v, load, nowUsage, -1);
+      const n = home ? hostNode : this.bestNode(v, load, nowUsage, -1);
       if (n < 0) return { ok: false, failedVm: v, load };
       dest[v] = n;
       addDemand(p, load, n, v, 1);
@@ -324,7 +339,10 @@ class PlacementContext {
     order.sort((a, b) => wasRunning(a) - wasRunning(b) || this.size[b]! - this.size[a]! || a - b);
     for (const v of order) {
       const hostNode = p.host[v]!;
-      const n = hostNode >= 0 && p.usable[hostNode] && fits(p, load, hostNode, v) && this.allows(v, hostNode) ? hostNode : this.bestNode(v, load, load, -1);
+      const n =
+        hostNode >= 0 && p.usable[hostNode] && fits(p, load, hostNode, v) && this.allows(v, hostNode)
+          ? hostNode
+          : this.bestNode(v, load, load, -1);
       if (n < 0) return { vm: v, load };
       addDemand(p, load, n, v, 1);
       placementRules?.assign(v, n);
@@ -347,7 +365,13 @@ class PlacementContext {
    * migrations already decided, each assumed to start at 0), a remote one on a node with room now
    * does not. A vjob unpauses when its last VM is restored, so one late VM delays all of them.
    */
-  private remoteIsSooner(v: number, hostNode: number, load: Float64Array, nowUsage: Float64Array, dest: Int32Array): boolean {
+  private remoteIsSooner(
+    v: number,
+    hostNode: number,
+    load: Float64Array,
+    nowUsage: Float64Array,
+    dest: Int32Array,
+  ): boolean {
     const p = this.p;
     const dimCount = this.dimCount;
     if (fits(p, nowUsage, hostNode, v)) return false;
@@ -356,7 +380,8 @@ class PlacementContext {
       if (p.target[otherVm] === S.running && dest[otherVm] === hostNode) continue;
       const end =
         p.target[otherVm] === S.sleeping
-          ? (p.source[otherVm] === S.paused ? 0 : actionDuration(p, 'pause', otherVm)) + actionDuration(p, 'suspend', otherVm)
+          ? (p.source[otherVm] === S.paused ? 0 : actionDuration(p, 'pause', otherVm)) +
+            actionDuration(p, 'suspend', otherVm)
           : p.target[otherVm] === S.running
             ? actionDuration(p, 'migrate', otherVm)
             : actionDuration(p, 'stop', otherVm);
@@ -377,7 +402,8 @@ class PlacementContext {
     const remote = actionDuration(p, 'resume', v, true);
     if (remote >= local) return false;
     for (let n = 0; n < p.nodeCount; n++) {
-      if (n !== hostNode && p.usable[n] && fits(p, load, n, v) && fits(p, nowUsage, n, v) && this.allows(v, n)) return true;
+      if (n !== hostNode && p.usable[n] && fits(p, load, n, v) && fits(p, nowUsage, n, v) && this.allows(v, n))
+        return true;
     }
     return false;
   }
@@ -413,7 +439,8 @@ class PlacementContext {
       }
       if (subsetCost > bestCost || (subsetCost === bestCost && count >= bestCount)) continue;
       let relieved = true;
-      for (let d = 0; d < dimCount && relieved; d++) if (excess[d]! > EPSILON && freed[d]! < excess[d]! - EPSILON) relieved = false;
+      for (let d = 0; d < dimCount && relieved; d++)
+        if (excess[d]! > EPSILON && freed[d]! < excess[d]! - EPSILON) relieved = false;
       if (relieved) {
         bestMask = mask;
         bestCost = subsetCost;
@@ -433,7 +460,8 @@ class PlacementContext {
   private relievesOverload(load: Float64Array, n: number, v: number): boolean {
     const offset = n * this.dimCount;
     for (let d = 0; d < this.dimCount; d++) {
-      if (load[offset + d]! > this.p.capacity[offset + d]! + EPSILON && this.p.demand[v * this.dimCount + d]! > 0) return true;
+      if (load[offset + d]! > this.p.capacity[offset + d]! + EPSILON && this.p.demand[v * this.dimCount + d]! > 0)
+        return true;
     }
     return false;
   }
@@ -448,7 +476,8 @@ class PlacementContext {
     const aligned = this.fit === 'aligned';
     const candidates = p.pinned[v] ? undefined : this.current?.candidates(v);
     // Best fit over the whole cluster: the index walks the few nodes of about the VM's size.
-    if (index && !aligned && !p.pinned[v] && !candidates) return index.bestFit(v, nowUsage, (n) => n !== forbidden && this.allows(v, n));
+    if (index && !aligned && !p.pinned[v] && !candidates)
+      return index.bestFit(v, nowUsage, (n) => n !== forbidden && this.allows(v, n));
     let best = -1;
     let bestScore = Infinity;
     const consider = (n: number) => {
@@ -477,14 +506,22 @@ class PlacementContext {
   }
 
   /** VMs to move off `n` so that `v` fits there, cheapest first, if their migrations cost less than `budget`. */
-  private roomOn(n: number, v: number, load: Float64Array, assigned: readonly number[], budget: number): number[] | undefined {
+  private roomOn(
+    n: number,
+    v: number,
+    load: Float64Array,
+    assigned: readonly number[],
+    budget: number,
+  ): number[] | undefined {
     const p = this.p;
     const dimCount = this.dimCount;
     const trial = new Float64Array(dimCount);
     for (let d = 0; d < dimCount; d++) trial[d] = load[n * dimCount + d]!;
     const evict: number[] = [];
     let cost = 0;
-    const byCost = assigned.filter((otherVm) => runsAtSource(p, otherVm) && !p.pinned[otherVm]).sort((a, b) => p.mem[a]! - p.mem[b]! || a - b);
+    const byCost = assigned
+      .filter((otherVm) => runsAtSource(p, otherVm) && !p.pinned[otherVm])
+      .sort((a, b) => p.mem[a]! - p.mem[b]! || a - b);
     for (const otherVm of byCost) {
       if (this.fitsIn(trial, n, v)) break;
       cost += actionDuration(p, 'migrate', otherVm);
@@ -496,7 +533,12 @@ class PlacementContext {
   }
 
   /** The node where evicting the least memory of already assigned VMs makes room for `v`. */
-  private cheapestRoom(v: number, load: Float64Array, onNode: number[][], forbidden: number): { node: number; evict: number[] } | undefined {
+  private cheapestRoom(
+    v: number,
+    load: Float64Array,
+    onNode: number[][],
+    forbidden: number,
+  ): { node: number; evict: number[] } | undefined {
     const p = this.p;
     const dimCount = this.dimCount;
     let best: { node: number; evict: number[]; cost: number } | undefined;
@@ -504,7 +546,8 @@ class PlacementContext {
     for (let n = 0; n < p.nodeCount; n++) {
       if (!p.usable[n] || n === forbidden || (p.pinned[v] && n !== p.host[v]) || !this.allows(v, n)) continue;
       let canFit = true;
-      for (let d = 0; d < dimCount; d++) if (p.demand[v * dimCount + d]! > p.capacity[n * dimCount + d]! + EPSILON) canFit = false;
+      for (let d = 0; d < dimCount; d++)
+        if (p.demand[v * dimCount + d]! > p.capacity[n * dimCount + d]! + EPSILON) canFit = false;
       if (!canFit) continue;
       for (let d = 0; d < dimCount; d++) trial[d] = load[n * dimCount + d]!;
       const evict: number[] = [];
@@ -525,7 +568,8 @@ class PlacementContext {
 
   private fitsIn(trial: Float64Array, n: number, v: number): boolean {
     for (let d = 0; d < this.dimCount; d++) {
-      if (trial[d]! + this.p.demand[v * this.dimCount + d]! > this.p.capacity[n * this.dimCount + d]! + EPSILON) return false;
+      if (trial[d]! + this.p.demand[v * this.dimCount + d]! > this.p.capacity[n * this.dimCount + d]! + EPSILON)
+        return false;
     }
     return true;
   }
@@ -588,7 +632,11 @@ function* exactPlacements(p: Problem, budget: number, rules?: Rules): Generator<
     }
     const v = order[i]!;
     const hostNode = p.host[v]!;
-    const candidates = p.pinned[v] ? [hostNode] : hostNode >= 0 && p.usable[hostNode] ? [hostNode, ...nodes.filter((n) => n !== hostNode)] : nodes;
+    const candidates = p.pinned[v]
+      ? [hostNode]
+      : hostNode >= 0 && p.usable[hostNode]
+        ? [hostNode, ...nodes.filter((n) => n !== hostNode)]
+        : nodes;
     const triedEmpty: number[] = [];
     for (const n of candidates) {
       if (outOfBudget) return;
@@ -634,7 +682,9 @@ function describeNoRoom(p: Problem, vm: number, load: Float64Array): string {
     }
     parts.push(`${p.dims[d]} ${fmt(need)}`);
     if (bestNode >= 0 && bestFree < need - EPSILON) {
-      shortages.push(`${p.dims[d]} short by ${fmt(need - bestFree)} (most free: ${fmt(Math.max(0, bestFree))} on ${p.configuration.nodes[bestNode]!.id})`);
+      shortages.push(
+        `${p.dims[d]} short by ${fmt(need - bestFree)} (most free: ${fmt(Math.max(0, bestFree))} on ${p.configuration.nodes[bestNode]!.id})`,
+      );
     }
   }
   const detail = shortages.length > 0 ? shortages.join('; ') : `no single node has ${parts.join(' and ')} free at once`;

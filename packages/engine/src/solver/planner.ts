@@ -2,7 +2,16 @@ import type { TaskRef } from '../constraints/face.ts';
 import type { PlanActionType } from '../model/lifecycle.ts';
 import type { ActionSpec } from './actions.ts';
 import { MinHeap } from './heap.ts';
-import { actionDuration, addDemand, fits, nodeActionDuration, runsAtSource, S, sourceUsage, type Problem } from '../model/problem.ts';
+import {
+  actionDuration,
+  addDemand,
+  fits,
+  nodeActionDuration,
+  runsAtSource,
+  S,
+  sourceUsage,
+  type Problem,
+} from '../model/problem.ts';
 import type { ScheduleRules } from './rules.ts';
 
 /** A scheduled action: its spec plus start, end, the actions it waits for, and its barrier step. Node actions have vm -1. */
@@ -23,7 +32,17 @@ export interface Task {
  * properties, on a slow path (several µs an object), and a schedule makes one task per action.
  */
 function taskOf(spec: ActionSpec, start: number, end: number, deps: number[], step: number): Task {
-  return { type: spec.type, vm: spec.vm, from: spec.from, to: spec.to, duration: spec.duration, start, end, deps, step };
+  return {
+    type: spec.type,
+    vm: spec.vm,
+    from: spec.from,
+    to: spec.to,
+    duration: spec.duration,
+    start,
+    end,
+    deps,
+    step,
+  };
 }
 
 /** A vjob's pause group: the pauses not yet ended, their ids, and the suspends of its VMs paused in the source, which wait for the group. */
@@ -40,7 +59,9 @@ interface UnpauseGroup {
   readonly after: number[];
 }
 
-export type ScheduleResult = { readonly ok: true; readonly tasks: Task[] } | { readonly ok: false; readonly reason: string; readonly timedOut?: true };
+export type ScheduleResult =
+  | { readonly ok: true; readonly tasks: Task[] }
+  | { readonly ok: false; readonly reason: string; readonly timedOut?: true };
 
 /**
  * Which waiting action takes a node's room first. Shortest first keeps the sum of completion times
@@ -66,7 +87,10 @@ export const START_ATTEMPTS: readonly Attempt[] = [
   { order: 'shortest', eager: true },
   { order: 'unblocking', eager: true },
   { order: 'longest', eager: false },
-  ...[1, 2, 3, 4].flatMap((seed) => [{ order: seed, eager: false }, { order: seed, eager: true }]),
+  ...[1, 2, 3, 4].flatMap((seed) => [
+    { order: seed, eager: false },
+    { order: seed, eager: true },
+  ]),
 ];
 
 const consumes = (t: { type: PlanActionType }) => t.type === 'run' || t.type === 'resume' || t.type === 'migrate';
@@ -76,9 +100,12 @@ function refOf(p: Problem, t: { type: PlanActionType; vm: number; from: number; 
   switch (t.type) {
     case 'migrate':
       return { type: t.type, vm: t.vm, from: t.from, to: t.to };
-    case 'run': case 'resume': case 'bootNode':
+    case 'run':
+    case 'resume':
+    case 'bootNode':
       return { type: t.type, vm: t.vm, from: -1, to: t.to };
-    case 'suspend': case 'shutdownNode':
+    case 'suspend':
+    case 'shutdownNode':
       return { type: t.type, vm: t.vm, from: t.from, to: -1 };
     case 'stop':
       return { type: t.type, vm: t.vm, from: runsAtSource(p, t.vm) ? t.from : -1, to: -1 };
@@ -175,11 +202,18 @@ class ListScheduler {
     if (this.attempt.eager) this.breakCyclesEarly();
     for (let n = 0; n < p.nodeCount; n++) this.tryStart(n, 0);
     while (ends.size > 0 || this.pendingCount > 0 || this.pendingBoots.length > 0) {
-      if (expired()) return { ok: false, reason: 'the time limit passed before the plan was scheduled', timedOut: true };
+      if (expired())
+        return { ok: false, reason: 'the time limit passed before the plan was scheduled', timedOut: true };
       if (ends.size === 0) {
-        if (this.pendingCount === 0) return { ok: false, reason: `${this.pendingBoots.length} nodes cannot boot: a continuous maxOnline constraint keeps them offline` };
+        if (this.pendingCount === 0)
+          return {
+            ok: false,
+            reason: `${this.pendingBoots.length} nodes cannot boot: a continuous maxOnline constraint keeps them offline`,
+          };
         // A VM pivots at most twice: pivots that only move the cycle around would never end.
-        const pivot = this.pivotBudgetLeft() ? choosePivot(p, tasks, this.pending, this.usage, this.booted, this.rules, this.pivotsOf) : undefined;
+        const pivot = this.pivotBudgetLeft()
+          ? choosePivot(p, tasks, this.pending, this.usage, this.booted, this.rules, this.pivotsOf)
+          : undefined;
         if (!pivot) return { ok: false, reason: describeCycle(p, tasks, this.pending) };
         this.pivotTo(pivot.id, pivot.node);
         continue;
@@ -223,7 +257,8 @@ class ListScheduler {
         else this.addTask(s, 0, []);
       } else if (consumes(s)) {
         const id = this.addPending(s, -1);
-        const group = s.type === 'resume' || p.source[s.vm] === S.paused ? this.unpauseGroups.get(p.vjobOf[s.vm]!)! : undefined;
+        const group =
+          s.type === 'resume' || p.source[s.vm] === S.paused ? this.unpauseGroups.get(p.vjobOf[s.vm]!)! : undefined;
         if (group) {
           group.left++;
           // A migration's id is known once its last leg ends (a pivot adds a leg).
@@ -298,7 +333,13 @@ class ListScheduler {
   }
 
   private shutDown(n: number, now: number): void {
-    const spec: ActionSpec = { type: 'shutdownNode', vm: -1, from: n, to: -1, duration: nodeActionDuration(this.p, 'shutdownNode', n) };
+    const spec: ActionSpec = {
+      type: 'shutdownNode',
+      vm: -1,
+      from: n,
+      to: -1,
+      duration: nodeActionDuration(this.p, 'shutdownNode', n),
+    };
     this.addTask(spec, now, [...this.departures[n]!]);
   }
 
@@ -306,7 +347,13 @@ class ListScheduler {
     const { pendingBoots } = this;
     for (let i = 0; i < pendingBoots.length; ) {
       const n = pendingBoots[i]!;
-      const spec: ActionSpec = { type: 'bootNode', vm: -1, from: -1, to: n, duration: nodeActionDuration(this.p, 'bootNode', n) };
+      const spec: ActionSpec = {
+        type: 'bootNode',
+        vm: -1,
+        from: -1,
+        to: n,
+        duration: nodeActionDuration(this.p, 'bootNode', n),
+      };
       if (this.rules && !this.rules.mayStart(refOf(this.p, spec))) {
         i++;
         continue;
@@ -371,7 +418,11 @@ class ListScheduler {
 
   private readonly blocked = (id: number): boolean => {
     const t = this.tasks[id]!;
-    return !this.booted[t.to] || !fits(this.p, this.usage, t.to, t.vm) || (this.rules !== undefined && !this.rules.mayStart(refOf(this.p, t)));
+    return (
+      !this.booted[t.to] ||
+      !fits(this.p, this.usage, t.to, t.vm) ||
+      (this.rules !== undefined && !this.rules.mayStart(refOf(this.p, t)))
+    );
   };
 
   private pivotBudgetLeft(): boolean {
@@ -392,7 +443,11 @@ class ListScheduler {
 
 const MAX_PIVOTS_PER_VM = 2;
 
-function comparator(tasks: readonly Task[], pending: readonly number[][], order: StartOrder): (a: number, b: number) => number {
+function comparator(
+  tasks: readonly Task[],
+  pending: readonly number[][],
+  order: StartOrder,
+): (a: number, b: number) => number {
   const shortest = (a: number, b: number) => tasks[a]!.duration - tasks[b]!.duration || tasks[a]!.vm - tasks[b]!.vm;
   if (order === 'shortest') return shortest;
   if (order === 'longest') return (a, b) => -shortest(a, b);
@@ -415,7 +470,8 @@ function shutdownBlockers(p: Problem, specs: readonly ActionSpec[]): Int32Array 
   for (let n = 0; n < p.nodeCount; n++) if (p.online[n] && !p.usable[n]) any = true;
   if (!any) return leaving;
   const leaves = new Uint8Array(p.vmCount);
-  for (const s of specs) if (s.type === 'migrate' || s.type === 'stop' || (s.type === 'resume' && s.from !== s.to)) leaves[s.vm] = 1;
+  for (const s of specs)
+    if (s.type === 'migrate' || s.type === 'stop' || (s.type === 'resume' && s.from !== s.to)) leaves[s.vm] = 1;
   for (let v = 0; v < p.vmCount; v++) {
     const h = p.host[v]!;
     if (h < 0 || !p.online[h] || p.usable[h] || (!runsAtSource(p, v) && p.source[v] !== S.sleeping)) continue;
@@ -445,7 +501,9 @@ function choosePivot(
   const blocked = new Set<number>();
   for (let n = 0; n < p.nodeCount; n++) if (pending[n]!.length > 0) blocked.add(n);
   const candidates: number[] = [];
-  for (const n of blocked) for (const id of pending[n]!) if (tasks[id]!.type === 'migrate' && (pivotsOf.get(tasks[id]!.vm) ?? 0) < MAX_PIVOTS_PER_VM) candidates.push(id);
+  for (const n of blocked)
+    for (const id of pending[n]!)
+      if (tasks[id]!.type === 'migrate' && (pivotsOf.get(tasks[id]!.vm) ?? 0) < MAX_PIVOTS_PER_VM) candidates.push(id);
   candidates.sort((a, b) => {
     const ha = blocked.has(tasks[a]!.from) ? 0 : 1;
     const hb = blocked.has(tasks[b]!.from) ? 0 : 1;
@@ -459,7 +517,14 @@ function choosePivot(
 }
 
 /** Best fit among the nodes with room now for a pivot of `t`, avoiding nodes with waiting actions; -1 when none. */
-function pivotNode(p: Problem, t: Task, usage: Float64Array, booted: Uint8Array, rules: ScheduleRules | undefined, pending: readonly number[][]): number {
+function pivotNode(
+  p: Problem,
+  t: Task,
+  usage: Float64Array,
+  booted: Uint8Array,
+  rules: ScheduleRules | undefined,
+  pending: readonly number[][],
+): number {
   const D = p.dims.length;
   let best = -1;
   let bestScore = Infinity;

@@ -10,7 +10,11 @@ export class Rules {
   readonly infeasible?: string;
   private readonly faces: readonly EngineFace[];
 
-  constructor(private readonly p: Problem, faces: readonly EngineFace[], reasons: readonly string[]) {
+  constructor(
+    private readonly p: Problem,
+    faces: readonly EngineFace[],
+    reasons: readonly string[],
+  ) {
     this.faces = faces;
     const why = reasons.find((r) => r !== undefined);
     if (why !== undefined) this.infeasible = why;
@@ -22,7 +26,10 @@ export class Rules {
 
   /** Fresh placement rules (their counts start empty). */
   placement(): PlacementRules {
-    return new PlacementRules(this.p, this.faces.flatMap((f) => (f.placement ? [{ face: f, rule: f.placement() }] : [])));
+    return new PlacementRules(
+      this.p,
+      this.faces.flatMap((f) => (f.placement ? [{ face: f, rule: f.placement() }] : [])),
+    );
   }
 
   /** Fresh schedule rules, or undefined when no continuous constraint gates the planner. */
@@ -82,7 +89,10 @@ export class PlacementRules {
   private readonly router: Router<PlacementRule>;
   private readonly all: readonly PlacementRule[];
 
-  constructor(private readonly p: Problem, list: readonly Scoped<PlacementRule>[]) {
+  constructor(
+    private readonly p: Problem,
+    list: readonly Scoped<PlacementRule>[],
+  ) {
     this.router = new Router(p, list);
     this.all = list.map((s) => s.rule);
   }

@@ -18,12 +18,18 @@ describe('the time limit bounds the whole solve', () => {
   });
 
   it('keeps the best plan so far when the limit stops the improvement, and says so', () => {
-    const unbounded = contextSwitch(large.configuration, large.decision, large.costModel, { timeLimitMs: 120_000, workBudget: 50_000_000 });
+    const unbounded = contextSwitch(large.configuration, large.decision, large.costModel, {
+      timeLimitMs: 120_000,
+      workBudget: 50_000_000,
+    });
     expect(unbounded.feasible).toBe(true);
     if (!unbounded.feasible) return;
     // Enough for a first plan, not for the improvement to finish.
     const limit = Math.max(200, Math.round(unbounded.solveMs * 0.8));
-    const bounded = contextSwitch(large.configuration, large.decision, large.costModel, { timeLimitMs: limit, workBudget: 50_000_000 });
+    const bounded = contextSwitch(large.configuration, large.decision, large.costModel, {
+      timeLimitMs: limit,
+      workBudget: 50_000_000,
+    });
     if (bounded.feasible) {
       expect(bounded.solveMs).toBeLessThan(limit + 400);
       expect(bounded.stats!.finalCost).toBeGreaterThanOrEqual(unbounded.stats!.finalCost);
@@ -34,11 +40,20 @@ describe('the time limit bounds the whole solve', () => {
 
   it('reads no clock but the one it is given: a frozen clock never stops it, one past the limit stops it at once', () => {
     const small = generateInstance({ seed: 3, nodes: 20, vms: 120, load: 0.7 });
-    const frozen = contextSwitch(small.configuration, small.decision, small.costModel, { timeLimitMs: 1, clock: () => 0 });
+    const frozen = contextSwitch(small.configuration, small.decision, small.costModel, {
+      timeLimitMs: 1,
+      clock: () => 0,
+    });
     expect(frozen).toMatchObject({ feasible: true, solveMs: 0 });
     let t = 0;
-    const late = contextSwitch(small.configuration, small.decision, small.costModel, { timeLimitMs: 1000, clock: () => (t += 2000) });
-    expect(late).toMatchObject({ feasible: false, reason: expect.stringMatching(/^no plan within the time limit of 1000 ms/) });
+    const late = contextSwitch(small.configuration, small.decision, small.costModel, {
+      timeLimitMs: 1000,
+      clock: () => (t += 2000),
+    });
+    expect(late).toMatchObject({
+      feasible: false,
+      reason: expect.stringMatching(/^no plan within the time limit of 1000 ms/),
+    });
   });
 
   it('grows the default limit with the cluster: 2 s, and 25 ms per 1,000 VMs', () => {

@@ -32,10 +32,13 @@ export function checkAsap(ctx: PlanContext, replay: Replay): Violation | undefin
     for (let s = 0; s < list.length; ) {
       const start = actions[list[s]!]!.start;
       let e = s;
-      for (; e < list.length && actions[list[e]!]!.start === start; e++) addDemand(ctx, usage, n, ctx.vmOf[list[e]!]!, 1);
+      for (; e < list.length && actions[list[e]!]!.start === start; e++)
+        addDemand(ctx, usage, n, ctx.vmOf[list[e]!]!, 1);
       for (let i = s; i < e; i++) {
         const c = list[i]!;
-        const found = overflowAfterGuaranteedDepartures(ctx, replay, usage, n, c, false) && overflowAfterGuaranteedDepartures(ctx, replay, usage, n, c, true);
+        const found =
+          overflowAfterGuaranteedDepartures(ctx, replay, usage, n, c, false) &&
+          overflowAfterGuaranteedDepartures(ctx, replay, usage, n, c, true);
         if (found) {
           const a = actions[c]!;
           const node = ctx.nodes[n]!.id;
@@ -53,7 +56,14 @@ export function checkAsap(ctx: PlanContext, replay: Replay): Violation | undefin
 }
 
 /** The overflow of node n once the departures from n among c's dependencies are over; direct ones, or all ancestors. */
-function overflowAfterGuaranteedDepartures(ctx: PlanContext, replay: Replay, usage: Float64Array, n: number, c: number, transitive: boolean) {
+function overflowAfterGuaranteedDepartures(
+  ctx: PlanContext,
+  replay: Replay,
+  usage: Float64Array,
+  n: number,
+  c: number,
+  transitive: boolean,
+) {
   const D = ctx.dims.length;
   const room = usage.slice(n * D, n * D + D);
   const seen = new Set<number>();

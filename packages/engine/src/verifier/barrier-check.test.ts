@@ -18,7 +18,10 @@ describe('the barrier view', () => {
     ];
     const verdict = verifyPlan(config, {}, plan(actions));
     expect(verdict).toMatchObject({ ok: false, violation: { kind: 'barrier', node: 'n2', actionId: 'a-in', vm: 'a' } });
-    if (!verdict.ok) expect(verdict.violation.message).toContain("node 'n2' is over capacity in cpu: usage 4 > capacity 2 at the start of step 0");
+    if (!verdict.ok)
+      expect(verdict.violation.message).toContain(
+        "node 'n2' is over capacity in cpu: usage 4 > capacity 2 at the start of step 0",
+      );
     const fixed = [actions[0]!, { ...actions[1]!, step: 1 }];
     expect(verifyPlan(config, {}, plan(fixed))).toEqual({ ok: true });
   });

@@ -18,9 +18,15 @@ export function checkBarrier(ctx: PlanContext, replay: Replay): Violation | unde
       const prev = actions[list[k - 1]!]!;
       const a = actions[list[k]!]!;
       if (a.step <= prev.step)
-        return violation('barrier', `VM '${a.vm}': action '${a.id}' (${a.type}, step ${a.step}) follows '${prev.id}' (${prev.type}, step ${prev.step}) in time but not in a later step`, {
-          actionId: a.id, vm: a.vm, vjob: a.vjob,
-        });
+        return violation(
+          'barrier',
+          `VM '${a.vm}': action '${a.id}' (${a.type}, step ${a.step}) follows '${prev.id}' (${prev.type}, step ${prev.step}) in time but not in a later step`,
+          {
+            actionId: a.id,
+            vm: a.vm,
+            vjob: a.vjob,
+          },
+        );
     }
   }
 
@@ -44,9 +50,16 @@ export function checkBarrier(ctx: PlanContext, replay: Replay): Violation | unde
       if (over !== undefined) {
         const a = actions[arriving[n]!]!;
         const node = ctx.nodes[n]!.id;
-        return violation('barrier', `${describeOverflow(node, over)} at the start of step ${step} (action '${a.id}' brings VM '${a.vm}' there)`, {
-          actionId: a.id, node, vm: a.vm, vjob: a.vjob,
-        });
+        return violation(
+          'barrier',
+          `${describeOverflow(node, over)} at the start of step ${step} (action '${a.id}' brings VM '${a.vm}' there)`,
+          {
+            actionId: a.id,
+            node,
+            vm: a.vm,
+            vjob: a.vjob,
+          },
+        );
       }
       arriving[n] = -1;
     }

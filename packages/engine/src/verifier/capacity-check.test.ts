@@ -13,11 +13,24 @@ describe('capacity in the timed view', () => {
   // n1 and n2 are full (2 cpu each), n3 is empty.
   const config = configuration(
     [node('n1'), node('n2'), node('n3')],
-    [vm('a', 'ja', 'running', 'n1'), vm('b', 'jb', 'running', 'n1'), vm('c', 'jc', 'running', 'n2'), vm('d', 'jd', 'running', 'n2')],
+    [
+      vm('a', 'ja', 'running', 'n1'),
+      vm('b', 'jb', 'running', 'n1'),
+      vm('c', 'jc', 'running', 'n2'),
+      vm('d', 'jd', 'running', 'n2'),
+    ],
   );
-  const migrate = (id: string, vmId: string, from: string, to: string, start: number, end: number, step = 0): PlannedAction =>
-    action(config, id, 'migrate', vmId, { from, to, start, end, step });
-  const check = (actions: PlannedAction[], c = config, decision: Decision = {}) => verifyPlan(c, decision, plan(actions));
+  const migrate = (
+    id: string,
+    vmId: string,
+    from: string,
+    to: string,
+    start: number,
+    end: number,
+    step = 0,
+  ): PlannedAction => action(config, id, 'migrate', vmId, { from, to, start, end, step });
+  const check = (actions: PlannedAction[], c = config, decision: Decision = {}) =>
+    verifyPlan(c, decision, plan(actions));
 
   it('reports a VM brought onto a full node, with node, dimension, instant, usage and capacity', () => {
     expectViolation(
@@ -36,7 +49,9 @@ describe('capacity in the timed view', () => {
   });
 
   it('processes ends before starts at one instant: a VM may arrive when another leaves', () => {
-    expect(check([migrate('out', 'a', 'n1', 'n3', 0, 100), migrate('in', 'c', 'n2', 'n1', 100, 200, 1)])).toEqual({ ok: true });
+    expect(check([migrate('out', 'a', 'n1', 'n3', 0, 100), migrate('in', 'c', 'n2', 'n1', 100, 200, 1)])).toEqual({
+      ok: true,
+    });
   });
 
   it('accepts a swap through a third node where arrivals start when departures end', () => {
@@ -51,10 +66,17 @@ describe('capacity in the timed view', () => {
   it('checks every named dimension', () => {
     const gpuConfig = configuration(
       [{ id: 'g1', capacity: { cpu: 8, mem: 8192, gpu: 1 }, state: 'online' }, node('n2')],
-      [{ ...vm('x', 'jx', 'running', 'g1'), demand: { cpu: 1, mem: 1, gpu: 1 } }, { ...vm('y', 'jy', 'running', 'n2'), demand: { cpu: 1, mem: 1, gpu: 1 } }],
+      [
+        { ...vm('x', 'jx', 'running', 'g1'), demand: { cpu: 1, mem: 1, gpu: 1 } },
+        { ...vm('y', 'jy', 'running', 'n2'), demand: { cpu: 1, mem: 1, gpu: 1 } },
+      ],
     );
     const m = action(gpuConfig, 'm', 'migrate', 'y', { from: 'n2', to: 'g1', start: 0, end: 10 });
-    expectViolation(check([m], gpuConfig), { kind: 'capacity', node: 'g1', vm: 'y' }, 'over capacity in gpu: usage 2 > capacity 1');
+    expectViolation(
+      check([m], gpuConfig),
+      { kind: 'capacity', node: 'g1', vm: 'y' },
+      'over capacity in gpu: usage 2 > capacity 1',
+    );
   });
 
   it('reports an action that brings a VM to an offline node', () => {
@@ -70,7 +92,12 @@ describe('capacity in the timed view', () => {
     // n1 holds three 1-cpu VMs on 2 cpu: overloaded in the source, which the plan repairs.
     const overloaded = configuration(
       [node('n1'), node('n2'), node('n3')],
-      [vm('a', 'ja', 'running', 'n1'), vm('b', 'jb', 'running', 'n1'), vm('e', 'je', 'running', 'n1'), vm('c', 'jc', 'running', 'n3')],
+      [
+        vm('a', 'ja', 'running', 'n1'),
+        vm('b', 'jb', 'running', 'n1'),
+        vm('e', 'je', 'running', 'n1'),
+        vm('c', 'jc', 'running', 'n3'),
+      ],
     );
     const m = (id: string, vmId: string, from: string, to: string, start: number, end: number, step = 0) =>
       action(overloaded, id, 'migrate', vmId, { from, to, start, end, step });
@@ -81,11 +108,19 @@ describe('capacity in the timed view', () => {
 
     it('reports a VM that starts arriving on a node still overloaded from the source', () => {
       const actions = [m('out', 'e', 'n1', 'n2', 0, 100), m('in', 'c', 'n3', 'n1', 50, 150, 1)];
-      expectViolation(check(actions, overloaded), { kind: 'capacity', node: 'n1', actionId: 'in', at: 50 }, 'usage 4 > capacity 2');
+      expectViolation(
+        check(actions, overloaded),
+        { kind: 'capacity', node: 'n1', actionId: 'in', at: 50 },
+        'usage 4 > capacity 2',
+      );
     });
 
     it('accepts an arrival once departures brought the node within capacity', () => {
-      const actions = [m('out-e', 'e', 'n1', 'n2', 0, 100), m('out-b', 'b', 'n1', 'n2', 0, 100), m('in', 'c', 'n3', 'n1', 100, 150, 1)];
+      const actions = [
+        m('out-e', 'e', 'n1', 'n2', 0, 100),
+        m('out-b', 'b', 'n1', 'n2', 0, 100),
+        m('in', 'c', 'n3', 'n1', 100, 150, 1),
+      ];
       expect(check(actions, overloaded)).toEqual({ ok: true });
     });
   });

@@ -46,9 +46,17 @@ export function checkCapacity(ctx: PlanContext, replay: Replay): Violation | und
       if (events[e]! & 1) {
         const n = consumeOn[i]!;
         if (!ctx.online[n])
-          return violation('capacity', `action '${a.id}' (${a.type}) brings VM '${a.vm}' to node '${ctx.nodes[n]!.id}', which is offline`, {
-            at: t, actionId: a.id, node: ctx.nodes[n]!.id, vm: a.vm, vjob: a.vjob,
-          });
+          return violation(
+            'capacity',
+            `action '${a.id}' (${a.type}) brings VM '${a.vm}' to node '${ctx.nodes[n]!.id}', which is offline`,
+            {
+              at: t,
+              actionId: a.id,
+              node: ctx.nodes[n]!.id,
+              vm: a.vm,
+              vjob: a.vjob,
+            },
+          );
         addDemand(ctx, usage, n, v, 1);
         if (arriving[n] < 0) touched.push(n);
         arriving[n] = i;
@@ -59,9 +67,17 @@ export function checkCapacity(ctx: PlanContext, replay: Replay): Violation | und
       if (over !== undefined) {
         const a = actions[arriving[n]!]!;
         const node = ctx.nodes[n]!.id;
-        return violation('capacity', `${describeOverflow(node, over)} at t=${t} (action '${a.id}' brings VM '${a.vm}' there)`, {
-          at: t, actionId: a.id, node, vm: a.vm, vjob: a.vjob,
-        });
+        return violation(
+          'capacity',
+          `${describeOverflow(node, over)} at t=${t} (action '${a.id}' brings VM '${a.vm}' there)`,
+          {
+            at: t,
+            actionId: a.id,
+            node,
+            vm: a.vm,
+            vjob: a.vjob,
+          },
+        );
       }
       arriving[n] = -1;
     }

@@ -10,7 +10,8 @@ describe('the final state', () => {
     const changed = edit(edit(actions, 'r3', null), 'u3', null);
     const verdict = verifyPlan(config, decision, plan(changed, target));
     expect(verdict).toMatchObject({ ok: false, violation: { kind: 'final-state', vm: 'v3', vjob: 'j2' } });
-    if (!verdict.ok) expect(verdict.violation.message).toContain("VM 'v3' ends sleeping but the decision wants vjob 'j2' running");
+    if (!verdict.ok)
+      expect(verdict.violation.message).toContain("VM 'v3' ends sleeping but the decision wants vjob 'j2' running");
   });
 
   it('reports a VM left paused', () => {
@@ -22,16 +23,25 @@ describe('the final state', () => {
 
   it('reports a final configuration that is not viable', () => {
     // Nothing arrives on the overloaded node, so the timed view tolerates it, but the plan must repair it.
-    const overloaded = configuration([node('n1')], [vm('a', 'ja', 'running', 'n1'), vm('b', 'jb', 'running', 'n1'), vm('c', 'jc', 'running', 'n1')]);
+    const overloaded = configuration(
+      [node('n1')],
+      [vm('a', 'ja', 'running', 'n1'), vm('b', 'jb', 'running', 'n1'), vm('c', 'jc', 'running', 'n1')],
+    );
     const verdict = verifyPlan(overloaded, {}, plan([]));
     expect(verdict).toMatchObject({ ok: false, violation: { kind: 'final-state', node: 'n1' } });
-    if (!verdict.ok) expect(verdict.violation.message).toContain("not viable: node 'n1' is over capacity in cpu: usage 3 > capacity 2");
+    if (!verdict.ok)
+      expect(verdict.violation.message).toContain(
+        "not viable: node 'n1' is over capacity in cpu: usage 3 > capacity 2",
+      );
   });
 
   it('reports a plan whose target disagrees with its actions', () => {
     const verdict = verifyPlan(config, decision, plan(actions, { ...target, v4: { state: 'running', host: 'n2' } }));
     expect(verdict).toMatchObject({ ok: false, violation: { kind: 'final-state', vm: 'v4', node: 'n3' } });
-    if (!verdict.ok) expect(verdict.violation.message).toContain("target says VM 'v4' ends running on 'n2' but its actions leave it running on 'n3'");
+    if (!verdict.ok)
+      expect(verdict.violation.message).toContain(
+        "target says VM 'v4' ends running on 'n2' but its actions leave it running on 'n3'",
+      );
   });
 
   it('reports a target that omits a VM still alive', () => {
@@ -64,7 +74,10 @@ describe('the final state', () => {
     const mixed = configuration([node('n1')], [vm('s', 'jm', 'sleeping', 'n1'), vm('w', 'jm', 'waiting')]);
     const verdict = verifyPlan(mixed, {}, plan([], { s: { state: 'sleeping', host: 'n1' }, w: { state: 'waiting' } }));
     expect(verdict).toMatchObject({ ok: false, violation: { kind: 'final-state', vm: 's', vjob: 'jm' } });
-    if (!verdict.ok) expect(verdict.violation.message).toContain("VM 's' ends sleeping but vjob 'jm', which the decision does not name, must end running");
+    if (!verdict.ok)
+      expect(verdict.violation.message).toContain(
+        "VM 's' ends sleeping but vjob 'jm', which the decision does not name, must end running",
+      );
   });
 
   it('leaves a VM terminated in the source out of the state its vjob must end in', () => {
@@ -72,4 +85,3 @@ describe('the final state', () => {
     expect(verifyPlan(ended, {}, plan([], { r: { state: 'running', host: 'n1' } }))).toEqual({ ok: true });
   });
 });
-

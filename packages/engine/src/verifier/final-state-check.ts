@@ -19,15 +19,32 @@ export function checkFinalState(ctx: PlanContext, replay: Replay): Violation | u
     const vm = ctx.vms[v]!;
     let state = replay.finalState[v]!;
     const host = replay.finalHost[v];
-    if (state === 'paused') return violation('final-state', `VM '${vm.id}' is left paused on node '${host}'`, { vm: vm.id, vjob: vm.vjob, node: host });
+    if (state === 'paused')
+      return violation('final-state', `VM '${vm.id}' is left paused on node '${host}'`, {
+        vm: vm.id,
+        vjob: vm.vjob,
+        node: host,
+      });
     const wanted = vmTarget(vm.state, wantedOf.get(vm.vjob)!);
     if (state !== wanted && settlesWithoutAction(state, wanted)) state = wanted;
     finalState.push(state);
     if (state !== wanted) {
-      const who = ctx.decision[vm.vjob] !== undefined ? `the decision wants vjob '${vm.vjob}' ${wanted}` : `vjob '${vm.vjob}', which the decision does not name, must end ${wanted}`;
-      return violation('final-state', `VM '${vm.id}' ends ${state} but ${who}`, { vm: vm.id, vjob: vm.vjob, node: host });
-    }    if (state === 'running' && !ctx.finalOnline[ctx.nodeIndex.get(host!)!])
-      return violation('final-state', `VM '${vm.id}' ends running on node '${host}', which is offline`, { vm: vm.id, vjob: vm.vjob, node: host });
+      const who =
+        ctx.decision[vm.vjob] !== undefined
+          ? `the decision wants vjob '${vm.vjob}' ${wanted}`
+          : `vjob '${vm.vjob}', which the decision does not name, must end ${wanted}`;
+      return violation('final-state', `VM '${vm.id}' ends ${state} but ${who}`, {
+        vm: vm.id,
+        vjob: vm.vjob,
+        node: host,
+      });
+    }
+    if (state === 'running' && !ctx.finalOnline[ctx.nodeIndex.get(host!)!])
+      return violation('final-state', `VM '${vm.id}' ends running on node '${host}', which is offline`, {
+        vm: vm.id,
+        vjob: vm.vjob,
+        node: host,
+      });
   }
 
   const usage = sourceUsage(ctx);
@@ -40,13 +57,18 @@ export function checkFinalState(ctx: PlanContext, replay: Replay): Violation | u
     if (!ctx.finalOnline[n]) continue;
     const over = overflowOf(ctx, usage, n);
     if (over !== undefined)
-      return violation('final-state', `the final configuration is not viable: ${describeOverflow(ctx.nodes[n]!.id, over)}`, { node: ctx.nodes[n]!.id });
+      return violation(
+        'final-state',
+        `the final configuration is not viable: ${describeOverflow(ctx.nodes[n]!.id, over)}`,
+        { node: ctx.nodes[n]!.id },
+      );
   }
 
   const target = ctx.plan.target;
   if (target === undefined) return undefined;
   for (const id of Object.keys(target)) {
-    if (!ctx.vmIndex.has(id)) return violation('final-state', `the plan's target names an unknown VM '${id}'`, { vm: id });
+    if (!ctx.vmIndex.has(id))
+      return violation('final-state', `the plan's target names an unknown VM '${id}'`, { vm: id });
   }
   for (let v = 0; v < ctx.vms.length; v++) {
     const vm = ctx.vms[v]!;
@@ -55,9 +77,14 @@ export function checkFinalState(ctx: PlanContext, replay: Replay): Violation | u
     const wanted = Object.hasOwn(target, vm.id) ? target[vm.id] : undefined;
     const matches = wanted === undefined ? state === 'terminated' : wanted.state === state && wanted.host === host;
     if (!matches) {
-      const said = wanted === undefined ? 'nothing (terminated)' : `${wanted.state}${wanted.host ? ` on '${wanted.host}'` : ''}`;
+      const said =
+        wanted === undefined ? 'nothing (terminated)' : `${wanted.state}${wanted.host ? ` on '${wanted.host}'` : ''}`;
       const got = `${state}${host !== undefined ? ` on '${host}'` : ''}`;
-      return violation('final-state', `the plan's target says VM '${vm.id}' ends ${said} but its actions leave it ${got}`, { vm: vm.id, vjob: vm.vjob, node: host });
+      return violation(
+        'final-state',
+        `the plan's target says VM '${vm.id}' ends ${said} but its actions leave it ${got}`,
+        { vm: vm.id, vjob: vm.vjob, node: host },
+      );
     }
   }
   return undefined;

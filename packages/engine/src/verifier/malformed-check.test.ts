@@ -13,7 +13,7 @@ describe('malformed plans', () => {
   it.each([
     ['an unknown VM', edit(actions, 'm4', { vm: 'v9' }), 'm4', 'unknown VM'],
     ['an unknown node', edit(actions, 'm4', { to: 'n9' }), 'm4', "unknown node 'n9'"],
-    ['a vjob that is not the VM\'s', edit(actions, 'm4', { vjob: 'j1' }), 'm4', "belongs to vjob 'j3'"],
+    ["a vjob that is not the VM's", edit(actions, 'm4', { vjob: 'j1' }), 'm4', "belongs to vjob 'j3'"],
     ['an end before the start', edit(actions, 'm4', { end: -1 }), 'm4', 'ends at -1'],
     ['an end before the start', edit(actions, 'm4', { start: 50, end: 40 }), 'm4', 'ends (40) before it starts (50)'],
     ['a migrate without destination', edit(actions, 'm4', { to: undefined }), 'm4', 'without a destination'],
@@ -37,7 +37,7 @@ describe('malformed plans', () => {
     if (!verdict.ok) expect(verdict.violation.message).toContain('reuses the id of actions[0]');
   });
 
-  it('reports a step beyond the plan\'s step count', () => {
+  it("reports a step beyond the plan's step count", () => {
     const verdict = verdictOf(actions, 1);
     expect(verdict).toMatchObject({ ok: false, violation: { kind: 'malformed' } });
     if (!verdict.ok) expect(verdict.violation.message).toContain('the plan has 1 steps');

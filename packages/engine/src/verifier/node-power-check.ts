@@ -18,15 +18,27 @@ export function checkNodePower(ctx: PlanContext, replay: Replay): Violation | un
     const a = nodeActions[i]!;
     const subject = { actionId: a.id, node: a.node, at: a.start };
     const n = ctx.nodeIndex.get(a.node);
-    if (n === undefined) return violation('malformed', `node action '${a.id}' names an unknown node '${a.node}'`, subject);
-    if (!NODE_ACTION_TYPES.includes(a.type)) return violation('malformed', `node action '${a.id}' has an unknown type '${String(a.type)}'`, subject);
-    if (ctx.actionIndex.has(a.id) || ctx.nodeActionIndex.get(a.id) !== i) return violation('malformed', `node action '${a.id}' reuses an action id`, subject);
-    if (!(a.start >= 0) || !(a.end >= a.start)) return violation('malformed', `node action '${a.id}' runs from ${a.start} to ${a.end}`, subject);
-    if (!Number.isInteger(a.step) || a.step < 0 || a.step >= ctx.plan.steps) return violation('malformed', `node action '${a.id}' has step ${a.step} of ${ctx.plan.steps}`, subject);
+    if (n === undefined)
+      return violation('malformed', `node action '${a.id}' names an unknown node '${a.node}'`, subject);
+    if (!NODE_ACTION_TYPES.includes(a.type))
+      return violation('malformed', `node action '${a.id}' has an unknown type '${String(a.type)}'`, subject);
+    if (ctx.actionIndex.has(a.id) || ctx.nodeActionIndex.get(a.id) !== i)
+      return violation('malformed', `node action '${a.id}' reuses an action id`, subject);
+    if (!(a.start >= 0) || !(a.end >= a.start))
+      return violation('malformed', `node action '${a.id}' runs from ${a.start} to ${a.end}`, subject);
+    if (!Number.isInteger(a.step) || a.step < 0 || a.step >= ctx.plan.steps)
+      return violation('malformed', `node action '${a.id}' has step ${a.step} of ${ctx.plan.steps}`, subject);
     for (const dep of a.dependsOn) {
-      const d = ctx.actionIndex.has(dep) ? ctx.actions[ctx.actionIndex.get(dep)!] : nodeActions[ctx.nodeActionIndex.get(dep) ?? -1];
+      const d = ctx.actionIndex.has(dep)
+        ? ctx.actions[ctx.actionIndex.get(dep)!]
+        : nodeActions[ctx.nodeActionIndex.get(dep) ?? -1];
       if (!d) return violation('malformed', `node action '${a.id}' depends on an unknown action '${dep}'`, subject);
-      if (d.end > a.start || d.step >= a.step) return violation('dependency', `node action '${a.id}' (step ${a.step}, t=${a.start}) depends on '${d.id}', which ends at ${d.end} in step ${d.step}`, subject);
+      if (d.end > a.start || d.step >= a.step)
+        return violation(
+          'dependency',
+          `node action '${a.id}' (step ${a.step}, t=${a.start}) depends on '${d.id}', which ends at ${d.end} in step ${d.step}`,
+          subject,
+        );
     }
     const list = byNode.get(n);
     if (list) list.push(a);
@@ -39,7 +51,8 @@ export function checkNodePower(ctx: PlanContext, replay: Replay): Violation | un
     for (const a of list) {
       const rule = NODE_ACTION_TRANSITIONS[a.type];
       const subject = { actionId: a.id, node: a.node, at: a.start };
-      if (state !== rule.from) return violation('node-power', `action '${a.id}' cannot ${a.type} node '${a.node}': it is ${state}`, subject);
+      if (state !== rule.from)
+        return violation('node-power', `action '${a.id}' cannot ${a.type} node '${a.node}': it is ${state}`, subject);
       state = rule.to;
     }
     const stays = occupancy[n] ?? [];
@@ -51,11 +64,21 @@ export function checkNodePower(ctx: PlanContext, replay: Replay): Violation | un
           // Whatever was on the node must be gone before the shutdown starts, in time and in steps.
           const before = s.to <= a.start && (s.leaving === undefined || s.leaving.step < a.step);
           const after = s.from >= a.end;
-          if (!before && !after) return violation('node-power', `node '${a.node}' shuts down at t=${a.start} (action '${a.id}') while ${who} is on it (${span(s)})`, { ...subject, vm: s.vm });
+          if (!before && !after)
+            return violation(
+              'node-power',
+              `node '${a.node}' shuts down at t=${a.start} (action '${a.id}') while ${who} is on it (${span(s)})`,
+              { ...subject, vm: s.vm },
+            );
         } else {
           const before = s.to <= a.start;
           const after = s.from >= a.end && (s.arriving === undefined || s.arriving.step > a.step);
-          if (!before && !after) return violation('node-power', `${who} is on node '${a.node}' (${span(s)}) before its boot ends at t=${a.end} (action '${a.id}')`, { ...subject, vm: s.vm });
+          if (!before && !after)
+            return violation(
+              'node-power',
+              `${who} is on node '${a.node}' (${span(s)}) before its boot ends at t=${a.end} (action '${a.id}')`,
+              { ...subject, vm: s.vm },
+            );
         }
       }
     }
@@ -85,8 +108,13 @@ function occupancyOf(ctx: PlanContext, replay: Replay): Occupancy[][] {
     for (const i of replay.actionsOfVm[v]!) {
       const a = ctx.actions[i]!;
       const to = a.to !== undefined ? ctx.nodeIndex.get(a.to)! : host;
-      const leaves = a.type === 'stop' || a.type === 'suspend' || (a.type === 'migrate' && to !== host) || (a.type === 'resume' && to !== host);
-      if (leaves && host >= 0) out[host]!.push({ vm: vm.id, image, from, to: a.end, leaving: a, ...(arriving ? { arriving } : {}) });
+      const leaves =
+        a.type === 'stop' ||
+        a.type === 'suspend' ||
+        (a.type === 'migrate' && to !== host) ||
+        (a.type === 'resume' && to !== host);
+      if (leaves && host >= 0)
+        out[host]!.push({ vm: vm.id, image, from, to: a.end, leaving: a, ...(arriving ? { arriving } : {}) });
       if (a.type === 'suspend') [from, image, arriving] = [a.end, true, a];
       else if (a.type === 'resume') {
         if (to !== host) [from, arriving] = [a.start, a];

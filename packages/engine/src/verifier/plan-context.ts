@@ -66,15 +66,31 @@ export function indexPlan(configuration: Configuration, decision: Decision, plan
   nodeActions.forEach((a, i) => {
     if (!nodeActionIndex.has(a.id)) nodeActionIndex.set(a.id, i);
   });
-  [...nodeActions].sort((a, b) => a.start - b.start || a.end - b.end).forEach((a) => {
-    const n = nodeIndex.get(a.node);
-    if (n === undefined) return;
-    if (a.type === 'bootNode') online[n] = finalOnline[n] = 1;
-    else if (a.type === 'shutdownNode') finalOnline[n] = 0;
-  });
+  [...nodeActions]
+    .sort((a, b) => a.start - b.start || a.end - b.end)
+    .forEach((a) => {
+      const n = nodeIndex.get(a.node);
+      if (n === undefined) return;
+      if (a.type === 'bootNode') online[n] = finalOnline[n] = 1;
+      else if (a.type === 'shutdownNode') finalOnline[n] = 0;
+    });
   return {
-    configuration, decision, plan, actions: plan.actions, dims, nodes, vms,
-    nodeIndex, vmIndex, actionIndex, vmOf, capacity, demand, online, finalOnline, nodeActionIndex,
+    configuration,
+    decision,
+    plan,
+    actions: plan.actions,
+    dims,
+    nodes,
+    vms,
+    nodeIndex,
+    vmIndex,
+    actionIndex,
+    vmOf,
+    capacity,
+    demand,
+    online,
+    finalOnline,
+    nodeActionIndex,
   };
 }
 

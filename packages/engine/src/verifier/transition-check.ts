@@ -18,7 +18,9 @@ export interface Replay {
   readonly finalHost: readonly (string | undefined)[];
 }
 
-export type ReplayResult = { readonly ok: true; readonly replay: Replay } | { readonly ok: false; readonly violation: Violation };
+export type ReplayResult =
+  | { readonly ok: true; readonly replay: Replay }
+  | { readonly ok: false; readonly violation: Violation };
 
 /**
  * Walks each VM through its own actions in time order, applying the life-cycle table
@@ -48,20 +50,48 @@ export function replayTransitions(ctx: PlanContext): ReplayResult {
       const a = actions[i]!;
       const subject = { actionId: a.id, vm: a.vm, vjob: a.vjob, at: a.start };
       if (prev !== undefined && a.start < prev.end)
-        return fail(violation('transition', `VM '${a.vm}': actions '${prev.id}' (${span(prev)}) and '${a.id}' (${span(a)}) overlap`, subject));
+        return fail(
+          violation(
+            'transition',
+            `VM '${a.vm}': actions '${prev.id}' (${span(prev)}) and '${a.id}' (${span(a)}) overlap`,
+            subject,
+          ),
+        );
       stateBefore[i] = state;
       const next = stateAfter(a.type, state);
       if (next === undefined) {
         const needs = ACTION_TRANSITIONS[a.type].map((t) => t.from).join(' or ');
-        return fail(violation('transition', `action '${a.id}' cannot ${a.type} VM '${a.vm}': it is ${state}, a ${a.type} needs ${needs}`, subject));
+        return fail(
+          violation(
+            'transition',
+            `action '${a.id}' cannot ${a.type} VM '${a.vm}': it is ${state}, a ${a.type} needs ${needs}`,
+            subject,
+          ),
+        );
       }
       if (a.from !== undefined && a.from !== host)
-        return fail(violation('malformed', `action '${a.id}' comes from node '${a.from}' but VM '${a.vm}' ${host === undefined ? 'has no host' : `is on node '${host}'`}`, { ...subject, node: a.from }));
+        return fail(
+          violation(
+            'malformed',
+            `action '${a.id}' comes from node '${a.from}' but VM '${a.vm}' ${host === undefined ? 'has no host' : `is on node '${host}'`}`,
+            { ...subject, node: a.from },
+          ),
+        );
       const moves = ACTIONS_WITH_DESTINATION.has(a.type);
       if (!moves && a.to !== undefined && a.to !== host)
-        return fail(violation('malformed', `action '${a.id}' (${a.type}) acts where VM '${a.vm}' is, not on node '${a.to}'`, { ...subject, node: a.to }));
+        return fail(
+          violation('malformed', `action '${a.id}' (${a.type}) acts where VM '${a.vm}' is, not on node '${a.to}'`, {
+            ...subject,
+            node: a.to,
+          }),
+        );
       if (a.type === 'migrate' && a.to === host)
-        return fail(violation('malformed', `action '${a.id}' migrates VM '${a.vm}' to node '${host}', where it already is`, { ...subject, node: host }));
+        return fail(
+          violation('malformed', `action '${a.id}' migrates VM '${a.vm}' to node '${host}', where it already is`, {
+            ...subject,
+            node: host,
+          }),
+        );
       const newHost = next === 'waiting' || next === 'terminated' ? undefined : moves ? a.to : host;
       const held = holdsResources(state) ? host : undefined;
       const willHold = holdsResources(next) ? newHost : undefined;

@@ -41,7 +41,8 @@ export function overflowOf(ctx: PlanContext, usage: Float64Array, node: number):
   for (let k = 0; k < D; k++) {
     const used = usage[node * D + k]!;
     const cap = ctx.capacity[node * D + k]!;
-    if (used > cap + EPSILON * Math.max(1, Math.abs(cap))) return { dim: ctx.dims[k]!, usage: round(used), capacity: cap };
+    if (used > cap + EPSILON * Math.max(1, Math.abs(cap)))
+      return { dim: ctx.dims[k]!, usage: round(used), capacity: cap };
   }
   return undefined;
 }

@@ -26,9 +26,15 @@ import type { Verdict, Violation } from './violation.ts';
  * power actions are checked, and then every constraint by its own check: discrete ones on the final
  * configuration, continuous ones over the plan's timeline.
  */
-export function verifyPlan(configuration: Configuration, decision: Decision, plan: VerifiablePlan, constraints: readonly Constraint[] = []): Verdict {
+export function verifyPlan(
+  configuration: Configuration,
+  decision: Decision,
+  plan: VerifiablePlan,
+  constraints: readonly Constraint[] = [],
+): Verdict {
   const prepared = prepareInstance(configuration, decision, constraints);
-  if (prepared.conflicts.length > 0) return failed({ kind: 'constraint', message: `the constraints contradict each other: ${prepared.conflicts[0]}` });
+  if (prepared.conflicts.length > 0)
+    return failed({ kind: 'constraint', message: `the constraints contradict each other: ${prepared.conflicts[0]}` });
   const ctx = indexPlan(prepared.configuration, prepared.decision, plan);
   const malformed = checkMalformed(ctx);
   if (malformed) return failed(malformed);
@@ -45,7 +51,10 @@ export function verifyPlan(configuration: Configuration, decision: Decision, pla
     checkNodePower(ctx, replay);
   if (found) return failed(found);
   if (constraints.length === 0) return { ok: true };
-  const broken = checkConstraints(buildPlanView(prepared.configuration, [...plan.actions, ...(plan.nodeActions ?? [])]), constraints);
+  const broken = checkConstraints(
+    buildPlanView(prepared.configuration, [...plan.actions, ...(plan.nodeActions ?? [])]),
+    constraints,
+  );
   return broken ? failed({ kind: 'constraint', message: broken.message }) : { ok: true };
 }
 

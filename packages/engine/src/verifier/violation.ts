@@ -1,5 +1,14 @@
 /** The kinds of rule a plan can break, in the order the verifier checks them. */
-export type ViolationKind = 'malformed' | 'capacity' | 'transition' | 'synchrony' | 'dependency' | 'barrier' | 'final-state' | 'node-power' | 'constraint';
+export type ViolationKind =
+  | 'malformed'
+  | 'capacity'
+  | 'transition'
+  | 'synchrony'
+  | 'dependency'
+  | 'barrier'
+  | 'final-state'
+  | 'node-power'
+  | 'constraint';
 
 /** The first rule a plan breaks: what, when (`at`, in ms of the timed view) and who is involved. */
 export interface Violation {
