@@ -311,7 +311,9 @@ describe.skipIf(skip)(
             () => 'no answer',
           ),
         ).toBe('no answer');
-        const st = JSON.parse((await entropy('status', '--json', '--nats', url, '--creds', creds)).stdout) as StatusReply;
+        const st = JSON.parse(
+          (await entropy('status', '--json', '--nats', url, '--creds', creds)).stdout,
+        ) as StatusReply;
         expect(st.nodes.find((n) => n.id === 'n3')).toMatchObject({
           liveness: 'offline',
           poweredOff: true,
@@ -356,7 +358,9 @@ describe.skipIf(skip)(
         const again = await waitFor(
           'n3 online, no longer wanted in any state, reporting',
           async () => {
-            const s = JSON.parse((await entropy('status', '--json', '--nats', url, '--creds', creds)).stdout) as StatusReply;
+            const s = JSON.parse(
+              (await entropy('status', '--json', '--nats', url, '--creds', creds)).stdout,
+            ) as StatusReply;
             const n = s.nodes.find((x) => x.id === 'n3');
             return n?.liveness === 'online' && n.wanted === undefined && n.poweredOff === undefined && n;
           },
