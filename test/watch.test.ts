@@ -103,6 +103,15 @@ describe('entropy-watch against a real nats-server, controller and sim agents', 
     const submitted = await entropy('submit', vjob, '--nats', server.url, '--prefix', prefix);
     expect(submitted.status, submitted.stderr).toBe(0);
     await waitFor('two action results', () => all.lines().filter((l) => l.kind === 'actionResult').length === 2);
+    // Each watcher is a process of its own: the filtered and the raw ones see the results in their own time.
+    await waitFor(
+      'the filtered watch sees both results',
+      () => actions.lines().filter((l) => l.kind === 'actionResult').length === 2,
+    );
+    await waitFor(
+      'the raw watch sees both results',
+      () => raw.lines().filter((l) => l.inReplyTo?.endsWith('.action')).length >= 2,
+    );
   });
 
   afterAll(async () => {

@@ -71,7 +71,15 @@ function run(handler: () => CommandResult | Promise<CommandResult>): Promise<voi
         if (isUserError(err)) {
           process.stderr.write(`error: ${printable(err.message)}\n`);
           process.exitCode = 1;
-        } else throw err;
+        } else if (process.env.ENTROPY_DEBUG) throw err;
+        else {
+          // Not one of ours (a NATS timeout, a bug): still one line; ENTROPY_DEBUG=1 shows the stack.
+          const e = err instanceof Error ? err : new Error(String(err));
+          process.stderr.write(
+            `error: ${printable(`${e.name}: ${e.message}`)} (unexpected; ENTROPY_DEBUG=1 shows where)\n`,
+          );
+          process.exitCode = 1;
+        }
       },
     );
 }

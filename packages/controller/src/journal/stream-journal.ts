@@ -134,7 +134,27 @@ export class StreamJournal implements PlanJournal {
     }
   }
 
+  /**
+   * Retries `op` for up to APPEND_RETRY_MS: in a NATS cluster a stream's requests time out while its
+   * replicas elect a new leader (a server just died), and a reader should wait that out, not fail.
+   */
+  private async patiently<T>(op: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + APPEND_RETRY_MS;
+    for (;;) {
+      try {
+        return await op();
+      } catch (err) {
+        if (Date.now() + APPEND_RETRY_DELAY_MS >= deadline) throw err;
+        await delay(APPEND_RETRY_DELAY_MS);
+      }
+    }
+  }
+
   async read(planId: string): Promise<JournalRecord[]> {
+    return this.patiently(() => this.readOnce(planId));
+  }
+
+  private async readOnce(planId: string): Promise<JournalRecord[]> {
     const subject = journalSubject(this.prefix, planId);
     const info = await this.jsm.streams.info(this.stream, { subjects_filter: subject });
     const count = info.state.subjects?.[subject] ?? 0;
