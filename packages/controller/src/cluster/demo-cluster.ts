@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   type ApplyRequest,
+  ControlErrorCode,
   encodeControl,
   EntropyError,
   ErrorCode,
@@ -141,9 +142,23 @@ export async function startDemoCluster(options: DemoClusterOptions): Promise<Dem
         vjobs: source.vjobs,
         dryRun: true,
       };
-      const reply = await askController(nc, to, 'apply', encodeControl('applyRequest', request), 'applyReply', 30_000);
-      if (!reply.ok)
-        throw new EntropyError(ErrorCode.Io, `the controller refused the demo's vjobs: ${JSON.stringify(reply)}`);
+      // Busy while a node the controller knows has not reported since it started (agents connecting on a loaded
+      // machine): asked again, for as long as an apply may wait.
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const reply = await askController(
+          nc,
+          to,
+          'apply',
+          encodeControl('applyRequest', request),
+          'applyReply',
+          30_000,
+        );
+        if (reply.ok) return;
+        if (reply.error.code !== ControlErrorCode.Busy || Date.now() > deadline)
+          throw new EntropyError(ErrorCode.Io, `the controller refused the demo's vjobs: ${JSON.stringify(reply)}`);
+        await delay(250);
+      }
     };
     return {
       url,
