@@ -111,40 +111,34 @@ export class StreamJournal implements PlanJournal {
   }
 
   /**
-   * Publishes until the server acknowledges, for up to APPEND_RETRY_MS: in a NATS cluster, the
-   * stream's leader may be gone for the few seconds its replicas take to elect another. The
-   * record's hash is its message id, so that a record whose acknowledgement was lost is stored once.
+   * Publishes until the server acknowledges (see patiently). The record's hash is its message id,
+   * so that a record whose acknowledgement was lost is stored once.
    */
   private async publishDurably(subject: string, data: Uint8Array): Promise<void> {
     const msgID = createHash('sha1').update(subject).update(data).digest('base64url');
-    const deadline = Date.now() + APPEND_RETRY_MS;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.js.publish(subject, data, { msgID });
-        return;
-      } catch (err) {
-        if (Date.now() + APPEND_RETRY_DELAY_MS >= deadline) throw err;
-        if (attempt === 1)
-          this.logger.warn(
-            { stream: this.stream, err: (err as Error).message },
-            'journal: a record not acknowledged; publishing it again',
-          );
-        await delay(APPEND_RETRY_DELAY_MS);
-      }
-    }
+    await this.patiently(
+      () => this.js.publish(subject, data, { msgID }),
+      (err) =>
+        this.logger.warn(
+          { stream: this.stream, err: err.message },
+          'journal: a record not acknowledged; publishing it again',
+        ),
+    );
   }
 
   /**
    * Retries `op` for up to APPEND_RETRY_MS: in a NATS cluster a stream's requests time out while its
-   * replicas elect a new leader (a server just died), and a reader should wait that out, not fail.
+   * replicas elect a new leader (a server just died); writes and reads wait that out, not fail.
+   * `onFirstRetry` hears of the first failure.
    */
-  private async patiently<T>(op: () => Promise<T>): Promise<T> {
+  private async patiently<T>(op: () => Promise<T>, onFirstRetry?: (err: Error) => void): Promise<T> {
     const deadline = Date.now() + APPEND_RETRY_MS;
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       try {
         return await op();
       } catch (err) {
         if (Date.now() + APPEND_RETRY_DELAY_MS >= deadline) throw err;
+        if (attempt === 1) onFirstRetry?.(err as Error);
         await delay(APPEND_RETRY_DELAY_MS);
       }
     }
