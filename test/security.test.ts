@@ -34,7 +34,18 @@ interface RoleRights {
   readonly subscribeAllowed: readonly string[];
 }
 
-const controlAll = ['status', 'apply', 'submit', 'queue', 'cancel', 'node'] as const;
+const controlAll = [
+  'status',
+  'apply',
+  'submit',
+  'queue',
+  'cancel',
+  'node',
+  'execute',
+  'plans',
+  'approve',
+  'reject',
+] as const;
 const nodeLeaves = (node: string) => [
   s.nodeAction(node),
   s.nodeLedger(node),
@@ -120,7 +131,9 @@ const ROLES: readonly RoleRights[] = [
   {
     user: OBSERVER_USER,
     publishForbidden: [
-      ...(['apply', 'submit', 'cancel', 'node'] as const).map((v) => s.control(v)),
+      ...(['apply', 'submit', 'cancel', 'node', 'execute', 'plans', 'approve', 'reject'] as const).map((v) =>
+        s.control(v),
+      ),
       ...nodeLeaves('n1'),
       s.nodeStatus('n1'),
       s.nodeHello('n1'),

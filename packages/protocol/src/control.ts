@@ -112,6 +112,14 @@ export const plannedNodeActionSchema = z.object({
 });
 export type PlannedNodeActionMessage = z.infer<typeof plannedNodeActionSchema>;
 
+/** The configuration a plan was computed from, as observed: what a saved or proposed plan is checked against before it runs. */
+export const observedConfigurationSchema = z.object({
+  nodes: z.array(z.object({ id: token, state: z.enum(['online', 'offline']), capacity: resourcesSchema })),
+  vms: z.array(z.object({ id: name, vjob: name, state: vmState, host: token.optional(), demand: resourcesSchema })),
+  vjobs: z.array(z.object({ id: name, priority: z.number().finite(), submittedAt: time })),
+});
+export type ObservedConfigurationMessage = z.infer<typeof observedConfigurationSchema>;
+
 export const applyReplySchema = z.union([
   z.object({
     ok: z.literal(true),
@@ -130,10 +138,67 @@ export const applyReplySchema = z.union([
     executing: z.boolean(),
     /** What the turn left for later and why: vjobs an agent still acts on or in failure backoff, starts without room. */
     notes: z.array(z.string().max(4096)).max(1000).optional(),
+    /** A dry run's: the decision the plan reaches and the configuration it was planned from (`apply --out` saves them). */
+    decision: z.record(name, vjobState).optional(),
+    configuration: observedConfigurationSchema.optional(),
   }),
   z.object({ ok: z.literal(false), error: controlErrorSchema }),
 ]);
 export type ApplyReply = z.infer<typeof applyReplySchema>;
+
+/** A plan to review: its id, the decision it reaches, the configuration it starts from, its actions. */
+export const reviewedPlanSchema = z.object({
+  id: token,
+  decision: z.record(name, vjobState),
+  configuration: observedConfigurationSchema,
+  actions: z.array(plannedActionSchema),
+  nodeActions: z.array(plannedNodeActionSchema).optional(),
+  steps: count,
+  makespan: time,
+  sumCompletion: time,
+  target: z.record(name, z.object({ state: vjobState, host: token.optional() })),
+});
+export type ReviewedPlanMessage = z.infer<typeof reviewedPlanSchema>;
+
+/** `entropy apply --plan FILE [--skip ID...]`: execute a saved plan, without some of its actions, if the cluster still matches it. */
+export const executeRequestSchema = z.object({
+  /** The execution's id, chosen by the requester (a saved plan may be tried more than once; agents never reuse an action id). */
+  planId: token,
+  plan: reviewedPlanSchema,
+  skip: z.array(name).max(100_000).optional(),
+  mode: z.enum(['barrier', 'asap']).optional(),
+});
+export type ExecuteRequest = z.infer<typeof executeRequestSchema>;
+
+/** A plan proposed by a controller in `--approve` mode, waiting for `entropy approve` or `reject`. */
+export const proposalSchema = reviewedPlanSchema.extend({ proposedAt: time });
+export type ProposalMessage = z.infer<typeof proposalSchema>;
+
+export const plansRequestSchema = z.object({});
+export type PlansRequest = z.infer<typeof plansRequestSchema>;
+export const plansReplySchema = z.union([
+  z.object({
+    ok: z.literal(true),
+    controller: name,
+    /** The controller runs with `--approve`: its loop proposes plans rather than executing them. */
+    approve: z.boolean(),
+    proposals: z.array(proposalSchema),
+    /** Plans rejected and not proposed again until what is wanted or observed changes. */
+    rejected: z.array(z.object({ id: token, at: time })),
+  }),
+  z.object({ ok: z.literal(false), error: controlErrorSchema }),
+]);
+export type PlansReply = z.infer<typeof plansReplySchema>;
+
+export const approveRequestSchema = z.object({ id: token, mode: z.enum(['barrier', 'asap']).optional() });
+export type ApproveRequest = z.infer<typeof approveRequestSchema>;
+export const rejectRequestSchema = z.object({ id: token });
+export type RejectRequest = z.infer<typeof rejectRequestSchema>;
+export const rejectReplySchema = z.union([
+  z.object({ ok: z.literal(true), id: token }),
+  z.object({ ok: z.literal(false), error: controlErrorSchema }),
+]);
+export type RejectReply = z.infer<typeof rejectReplySchema>;
 
 /** A vjob file, checked by the CLI and again on receipt; the controller sets `submittedAt`. */
 export const submitRequestSchema = z.object({
@@ -227,6 +292,15 @@ export const CONTROL_SCHEMAS = {
   cancelReply: cancelReplySchema,
   nodeRequest: nodeRequestSchema,
   nodeReply: nodeReplySchema,
+  executeRequest: executeRequestSchema,
+  /** Executing a saved plan replies as an apply does: the plan, and whether it runs. */
+  executeReply: applyReplySchema,
+  plansRequest: plansRequestSchema,
+  plansReply: plansReplySchema,
+  approveRequest: approveRequestSchema,
+  approveReply: applyReplySchema,
+  rejectRequest: rejectRequestSchema,
+  rejectReply: rejectReplySchema,
 } as const;
 export type ControlKind = keyof typeof CONTROL_SCHEMAS;
 export type ControlMessageOf<K extends ControlKind> = z.infer<(typeof CONTROL_SCHEMAS)[K]>;

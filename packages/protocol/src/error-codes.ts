@@ -72,6 +72,12 @@ export const ControlErrorCode = {
   /** The controller cannot power nodes that way (no `--boot-command` for a boot). */
   NodePowerUnsupported: 'ENTROPY_NODE_POWER_UNSUPPORTED',
   Internal: 'ENTROPY_INTERNAL',
+  /** A saved or proposed plan no longer matches the cluster (a VM it touches or a node it uses changed). */
+  PlanStale: 'ENTROPY_PLAN_STALE',
+  /** A saved plan without the skipped actions fails verification (viability, a vjob's VMs in different states). */
+  SkipRefused: 'ENTROPY_SKIP_REFUSED',
+  /** No proposed plan has this id. */
+  UnknownPlan: 'ENTROPY_UNKNOWN_PLAN',
 } as const;
 export type ControlErrorCode = (typeof ControlErrorCode)[keyof typeof ControlErrorCode];
 

@@ -21,6 +21,14 @@ export const ControlVerb = {
   Cancel: 'cancel',
   /** `entropy node boot|shutdown`: the node state an operator wants. */
   Node: 'node',
+  /** `entropy apply --plan FILE`: execute a saved plan if the cluster still matches it (review.md). */
+  Execute: 'execute',
+  /** `entropy plans`: the plans a controller in `--approve` mode proposes. */
+  Plans: 'plans',
+  /** `entropy approve ID`: execute a proposed plan. */
+  Approve: 'approve',
+  /** `entropy reject ID`: drop a proposed plan; it is not proposed again until something changes. */
+  Reject: 'reject',
 } as const;
 export type ControlVerb = (typeof ControlVerb)[keyof typeof ControlVerb];
 export const CONTROL_VERBS: readonly ControlVerb[] = Object.values(ControlVerb);

@@ -1,7 +1,10 @@
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import {
   type ApplyReply,
+  type ControlError,
   ControlErrorCode,
+  EntropyError,
+  ErrorCode,
   decode,
   encodeControl,
   type PlanProgress,
@@ -16,6 +19,8 @@ import {
   type NatsAuthFlags,
   type NatsConnection,
 } from '../controller/nats-connect.ts';
+import type { Subscription } from '@nats-io/transport-node';
+import { savedPlanJson } from '../review/saved-plan-file.ts';
 import { ganttSvg } from '../gantt/gantt-svg.ts';
 import { measuredFromProgress } from '../gantt/measured-actions.ts';
 import { formatGroupSkew, pauseGroupSkews, type TimedAction } from '../executor/group-skew.ts';
@@ -25,8 +30,12 @@ import { readCostModelFile } from './cost-model-option.ts';
 import { formatPlan, seconds } from './format-plan.ts';
 import { type CommandResult, writeTextFile } from '../command-io/io.ts';
 
-/** Exit codes of `entropy apply`; 1 (bad input, no controller) is main.ts's for every user-reachable error. */
-export const ApplyExit = { Ok: 0, BadInput: 1, Infeasible: 2, Failed: 4 } as const;
+/**
+ * Exit codes of `entropy apply` (and `entropy approve`); 1 (bad input, no controller) is main.ts's for every
+ * user-reachable error. 3: the plan without the skipped actions fails verification; 5: a saved or proposed
+ * plan no longer matches the cluster.
+ */
+export const ApplyExit = { Ok: 0, BadInput: 1, Infeasible: 2, SkipRefused: 3, Failed: 4, Stale: 5 } as const;
 
 export interface ApplyCommandOptions extends NatsAuthFlags {
   readonly prefix?: string;
@@ -41,6 +50,12 @@ export interface ApplyCommandOptions extends NatsAuthFlags {
   readonly gantt?: string;
   /** Write each completed action, measured, as a results file (JSON lines, calibration/results-file.ts) once the plan ends. */
   readonly results?: string;
+  /** Save the plan, with the configuration it was computed from, to this file and execute nothing (implies a dry run). */
+  readonly out?: string;
+  /** Execute this saved plan (`--out`'s file) if the cluster still matches it, rather than planning. */
+  readonly plan?: string;
+  /** Action ids of the saved plan to leave out (with `plan`). */
+  readonly skip?: readonly string[];
 }
 
 export interface ApplyIo {
@@ -51,18 +66,26 @@ export interface ApplyIo {
   log(line: string): void;
 }
 
-const defaultIo: ApplyIo = {
+export const defaultIo: ApplyIo = {
   write: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
   bars: process.stderr.isTTY === true,
   log: (line) => process.stderr.write(`${line}\n`),
 };
 
-/** `entropy apply TARGET`: plan on the controller, print the plan, follow its execution, summarize. */
+/**
+ * `entropy apply TARGET`: plan on the controller, print the plan, follow its execution, summarize;
+ * `--out FILE` saves the plan instead. `entropy apply --plan FILE [--skip ID...]` is apply-saved.ts's.
+ */
 export async function applyCommand(
-  target: string,
+  target: string | undefined,
   options: ApplyCommandOptions = {},
   io: ApplyIo = defaultIo,
 ): Promise<CommandResult> {
+  if (target === undefined)
+    throw new EntropyError(
+      ErrorCode.Io,
+      'apply: give a target (instance file, decision file or inline decision such as j1=running) or --plan FILE',
+    );
   const read = readApplySource(target);
   const source = options.costModel ? withCostModel(read, readCostModelFile(options.costModel)) : read;
   const nc = await connectNats(options, 'entropy-apply');
@@ -80,7 +103,7 @@ export async function applyCommand(
       ...source,
       ...(options.mode ? { mode: options.mode } : {}),
       ...(options.timeLimit ? { timeLimitMs: options.timeLimit } : {}),
-      ...(options.dryRun ? { dryRun: true } : {}),
+      ...(options.dryRun || options.out !== undefined ? { dryRun: true } : {}),
     };
     // The reply lists every action of the plan and every VM's target: chunked on a large cluster.
     const reply: ApplyReply = await askController(
@@ -91,60 +114,101 @@ export async function applyCommand(
       'applyReply',
       60_000 + (options.timeLimit ?? 0),
     );
-    if (!reply.ok) {
-      if (reply.error.code === ControlErrorCode.Infeasible)
-        return { output: `infeasible: ${reply.error.message}`, exitCode: ApplyExit.Infeasible };
-      return { output: `apply refused (${reply.error.code}): ${reply.error.message}`, exitCode: ApplyExit.BadInput };
-    }
-    const plan: FeasiblePlan = {
-      feasible: true,
-      actions: reply.actions,
-      ...(reply.nodeActions ? { nodeActions: reply.nodeActions } : {}),
-      steps: reply.steps,
-      makespan: reply.makespan,
-      sumCompletion: reply.sumCompletion,
-      solveMs: reply.solveMs,
-      target: {},
-    };
-    io.write(`plan ${planId}\n${formatPlan(plan)}`);
-    if (reply.excluded.length > 0)
-      io.write(`left out of planning: ${reply.excluded.map((e) => `${e.vm} (${e.reason})`).join(', ')}`);
-    for (const note of reply.notes ?? []) io.write(`note: ${note}`);
-    if (!reply.executing) {
+    if (!reply.ok) return refusal('apply', reply.error);
+    if (options.out !== undefined) {
       progress.unsubscribe();
-      const written = writeReports(plan, planId, undefined, options, memOf);
+      io.write(`plan ${planId}\n${formatPlan(planOf(reply))}`);
+      const saved = savedPlanJson(planId, planOf(reply), reply, new Date());
+      writeTextFile(options.out, `${JSON.stringify(saved, null, 2)}\n`);
       return {
-        output: [
-          options.dryRun ? 'dry run: nothing executed' : 'nothing to do: the cluster is already in the wanted state',
-          ...written,
-        ].join('\n'),
+        output: `saved plan ${planId} to ${options.out}: nothing executed; entropy apply --plan ${options.out} [--skip ACTION_ID ...] executes it while the cluster still matches`,
         exitCode: ApplyExit.Ok,
       };
     }
-    const timeoutMs = options.timeout ?? 3 * plan.makespan + 120_000;
-    const executor = async (): Promise<string | undefined> => {
-      try {
-        const st = await askController(
-          nc,
-          { subjects: s, url },
-          'status',
-          encodeControl('statusRequest', {}),
-          'statusReply',
-          LIVENESS_TIMEOUT_MS,
-        );
-        return st.running === planId
-          ? undefined
-          : `controller ${st.controller} leads and does not run plan ${planId} any more: it was interrupted; the leader plans from what the agents report`;
-      } catch {
-        return `the controller executing plan ${planId} is gone: no controller answers on prefix ${s.prefix}`;
-      }
-    };
-    const { result, events } = await follow(plan, planId, progress, timeoutMs, io, executor);
-    const written = writeReports(plan, planId, events, options, memOf);
-    return written.length > 0 ? { ...result, output: [result.output, ...written].join('\n') } : result;
+    return await followReply(nc, { subjects: s, url }, planId, reply, progress, options, io, memOf);
   } finally {
     await nc.close();
   }
+}
+
+/** A refused request's output and exit code. */
+export function refusal(what: string, error: ControlError): CommandResult {
+  switch (error.code) {
+    case ControlErrorCode.Infeasible:
+      return { output: `infeasible: ${error.message}`, exitCode: ApplyExit.Infeasible };
+    case ControlErrorCode.PlanStale:
+      return { output: `${what} refused: ${error.message}`, exitCode: ApplyExit.Stale };
+    case ControlErrorCode.SkipRefused:
+      return { output: `${what} refused: ${error.message}`, exitCode: ApplyExit.SkipRefused };
+    default:
+      return { output: `${what} refused (${error.code}): ${error.message}`, exitCode: ApplyExit.BadInput };
+  }
+}
+
+const planOf = (reply: Extract<ApplyReply, { ok: true }>): FeasiblePlan => ({
+  feasible: true,
+  actions: reply.actions,
+  ...(reply.nodeActions ? { nodeActions: reply.nodeActions } : {}),
+  steps: reply.steps,
+  makespan: reply.makespan,
+  sumCompletion: reply.sumCompletion,
+  solveMs: reply.solveMs,
+  target: reply.target,
+});
+
+/**
+ * After the controller's reply to a plan that may run (apply, a saved plan, an approval): print the
+ * plan, then follow its progress (subscribed before the request) to its end, and write the reports.
+ */
+export async function followReply(
+  nc: NatsConnection,
+  to: ControllerAddress,
+  planId: string,
+  reply: Extract<ApplyReply, { ok: true }>,
+  progress: Subscription,
+  options: Pick<ApplyCommandOptions, 'dryRun' | 'timeout' | 'gantt' | 'results'>,
+  io: ApplyIo,
+  memOf?: ReadonlyMap<string, number>,
+): Promise<CommandResult> {
+  const s = to.subjects;
+  const url = to.url;
+  const plan = planOf(reply);
+  io.write(`plan ${planId}\n${formatPlan(plan)}`);
+  if (reply.excluded.length > 0)
+    io.write(`left out of planning: ${reply.excluded.map((e) => `${e.vm} (${e.reason})`).join(', ')}`);
+  for (const note of reply.notes ?? []) io.write(`note: ${note}`);
+  if (!reply.executing) {
+    progress.unsubscribe();
+    const written = writeReports(plan, planId, undefined, options, memOf);
+    return {
+      output: [
+        options.dryRun ? 'dry run: nothing executed' : 'nothing to do: the cluster is already in the wanted state',
+        ...written,
+      ].join('\n'),
+      exitCode: ApplyExit.Ok,
+    };
+  }
+  const timeoutMs = options.timeout ?? 3 * plan.makespan + 120_000;
+  const executor = async (): Promise<string | undefined> => {
+    try {
+      const st = await askController(
+        nc,
+        { subjects: s, url },
+        'status',
+        encodeControl('statusRequest', {}),
+        'statusReply',
+        LIVENESS_TIMEOUT_MS,
+      );
+      return st.running === planId
+        ? undefined
+        : `controller ${st.controller} leads and does not run plan ${planId} any more: it was interrupted; the leader plans from what the agents report`;
+    } catch {
+      return `the controller executing plan ${planId} is gone: no controller answers on prefix ${s.prefix}`;
+    }
+  };
+  const { result, events } = await follow(plan, planId, progress, timeoutMs, io, executor);
+  const written = writeReports(plan, planId, events, options, memOf);
+  return written.length > 0 ? { ...result, output: [result.output, ...written].join('\n') } : result;
 }
 
 /** Each VM's memory (MiB) as the controller knows it, and as the target instance declares it. */
@@ -168,7 +232,7 @@ function writeReports(
   plan: FeasiblePlan,
   planId: string,
   events: readonly PlanProgress[] | undefined,
-  options: ApplyCommandOptions,
+  options: Pick<ApplyCommandOptions, 'gantt' | 'results'>,
   memOf: ReadonlyMap<string, number> | undefined,
 ): string[] {
   const measured = events ? measuredFromProgress(planId, events) : undefined;

@@ -54,6 +54,8 @@ export interface ControllerCommandOptions extends NatsAuthFlags {
   readonly groupLead?: number;
   /** The servers of a NATS cluster that keep the queue, the lease and the plan journal (default 1). */
   readonly replicas?: number;
+  /** The control loop proposes its plans (`entropy plans`) and executes one once `entropy approve ID` says so. */
+  readonly approve?: boolean;
   /** Stops the controller; SIGINT and SIGTERM when absent. */
   readonly signal?: AbortSignal;
 }
@@ -144,6 +146,7 @@ export async function controllerCommand(options: ControllerCommandOptions = {}):
     ...(bootCommand ? { bootCommand } : {}),
     ...(options.bootTimeout ? { bootTimeoutMs: options.bootTimeout } : {}),
     ...(options.groupLead ? { groupLeadMs: options.groupLead } : {}),
+    ...(options.approve ? { approve: true } : {}),
   });
   logger.info(
     {
@@ -152,6 +155,7 @@ export async function controllerCommand(options: ControllerCommandOptions = {}):
       ...(options.costModel ? { costModel: options.costModel } : {}),
       store: queue.store.kind,
       vjobs: queue.list().length,
+      ...(options.approve ? { approve: 'plans wait for entropy approve (proposals kept in memory)' } : {}),
     },
     'connected',
   );

@@ -3,12 +3,13 @@ import { withThousands } from '../command-io/text-table.ts';
 
 export const seconds = (ms: number) => `${(ms / 1000).toFixed(2)}s`;
 
+/** One action's line; its id last (the id `entropy apply --plan ... --skip` names). */
 function describe(a: PlannedAction | NodeAction): string {
   if ('node' in a)
-    return `${a.type.padEnd(8)} ${'-'.padEnd(12)} ${'-'.padEnd(10)} ${a.node.padEnd(18)} ${seconds(a.start).padStart(9)} ${seconds(a.end).padStart(9)}`;
+    return `${a.type.padEnd(8)} ${'-'.padEnd(12)} ${'-'.padEnd(10)} ${a.node.padEnd(18)} ${seconds(a.start).padStart(9)} ${seconds(a.end).padStart(9)}  ${a.id}`;
   const where =
     a.from !== undefined && a.to !== undefined && a.from !== a.to ? `${a.from} -> ${a.to}` : (a.to ?? a.from ?? '');
-  return `${a.type.padEnd(8)} ${a.vm.padEnd(12)} ${a.vjob.padEnd(10)} ${where.padEnd(18)} ${seconds(a.start).padStart(9)} ${seconds(a.end).padStart(9)}`;
+  return `${a.type.padEnd(8)} ${a.vm.padEnd(12)} ${a.vjob.padEnd(10)} ${where.padEnd(18)} ${seconds(a.start).padStart(9)} ${seconds(a.end).padStart(9)}  ${a.id}`;
 }
 
 /** The human view of a plan: one block per step, then the totals. */
@@ -26,7 +27,7 @@ export function formatPlan(plan: Plan): string {
     const actions = byStep.get(step)!;
     lines.push(`step ${step} (${actions.length} action${actions.length === 1 ? '' : 's'})`);
     lines.push(
-      `  ${'action'.padEnd(8)} ${'vm'.padEnd(12)} ${'vjob'.padEnd(10)} ${'node'.padEnd(18)} ${'start'.padStart(9)} ${'end'.padStart(9)}`,
+      `  ${'action'.padEnd(8)} ${'vm'.padEnd(12)} ${'vjob'.padEnd(10)} ${'node'.padEnd(18)} ${'start'.padStart(9)} ${'end'.padStart(9)}  id`,
     );
     for (const a of actions.sort((x, y) => x.start - y.start || x.id.localeCompare(y.id)))
       lines.push(`  ${describe(a)}`);

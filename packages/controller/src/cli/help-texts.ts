@@ -46,11 +46,19 @@ TARGET is an instance file (its decision is applied; its VMs and vjobs are regis
 controller), a decision file ({"j1": "sleeping"}), or an inline decision (j1=sleeping,j2=running).
 The plan starts from the configuration the controller observes now, not from the instance's.
 
+Review before apply: --out PLAN.json saves the plan (its action ids, the decision, the configuration
+it was computed from, an id and the time) and executes nothing (entropy plan-from-cluster is the same).
+entropy apply --plan PLAN.json [--skip ACTION_ID ...] executes it only if every VM it acts on has the
+saved state, host and demand and every node it uses the saved state and capacity; skipped actions are
+left out (nothing else is) and the rest is verified again before it runs.
+
 Exit codes:
-  0  the plan completed (or there was nothing to do, or --dry-run)
+  0  the plan completed (or there was nothing to do, or --dry-run, or --out)
   1  bad input, no controller, or the controller refused the decision
   2  no plan reaches the decision
-  4  the plan failed or was stopped (the summary says which action, and what was undone)`;
+  3  --skip: the plan without the skipped actions fails verification (the verifier's reason)
+  4  the plan failed or was stopped (the summary says which action, and what was undone)
+  5  --plan: the cluster no longer matches the saved plan (the first difference)`;
 
 export const SUBMIT_HELP = `
 FILE is a vjob file (JSON):
@@ -80,3 +88,11 @@ runs there, or prints the command that starts the agent.
 Host keys are checked against --known-hosts (OpenSSH format: plain and hashed names, [host]:port, ed25519, ecdsa,
 rsa) before anything is sent: a host the file does not name is refused with its key's fingerprint, unless
 --accept-new adds it; a host whose key differs from the file's is always refused.`;
+
+export const APPROVE_HELP = `
+With entropy controller --approve, the control loop proposes its plans rather than executing them
+(entropy plans lists the one waiting, with its action ids). The proposal is checked against the
+cluster again, as entropy apply --plan does, then executed and followed like an apply.
+
+Exit codes: as entropy apply (0 done, 1 no such proposal or no controller, 4 failed, 5 the cluster changed:
+the proposal is dropped and the next turn proposes a new one)`;

@@ -9,6 +9,7 @@ import type { NodeVerb } from './node-command.ts';
 import type { PlanCommandOptions } from './plan-command.ts';
 import {
   APPLY_HELP,
+  APPROVE_HELP,
   CALIBRATE_HELP,
   GANTT_HELP,
   INPUT_FORMATS,
@@ -219,6 +220,7 @@ addNatsOptions(program.command('controller'))
     'servers of a NATS cluster that keep the queue, the leader lease and the plan journal (default 1; 3 for entropy deploy nats-config --cluster 3)',
     positiveInt,
   )
+  .option('--approve', 'propose plans (entropy plans) and execute one only once entropy approve ID says so')
   .action(
     (opts: {
       nats?: string;
@@ -239,6 +241,7 @@ addNatsOptions(program.command('controller'))
       bootTimeout?: number;
       groupLead?: number;
       replicas?: number;
+      approve?: boolean;
     }) => run(async () => (await import('./controller-command.ts')).controllerCommand(opts)),
   );
 
@@ -293,7 +296,7 @@ addNatsOptions(program.command('status'))
 
 addNatsOptions(program.command('apply'))
   .description('plan a context switch from the observed configuration to a decision, and execute it')
-  .argument('<target>', 'instance file, decision file, or inline decision (j1=sleeping,j2=running)')
+  .argument('[target]', 'instance file, decision file, or inline decision (j1=sleeping,j2=running)')
   .option('--prefix <prefix>', 'subject prefix', 'entropy')
   .option('--mode <mode>', 'execution mode: barrier (step after step) or asap', executionMode)
   .option('--time-limit <ms>', 'wall-clock bound of the solve (default 2 s + 25 ms per 1,000 VMs)', positiveInt)
@@ -302,9 +305,56 @@ addNatsOptions(program.command('apply'))
   .option('--cost-model <file>', "a cost-model file to plan with (the target instance's own costModel applies over it)")
   .option('--gantt <file.svg>', 'write a Gantt chart of the plan, planned and measured, once it ends')
   .option('--results <file>', 'write every completed action, measured, as JSON lines (the input of entropy calibrate)')
+  .option('--out <plan.json>', 'save the plan with the configuration it was computed from; execute nothing')
+  .option('--plan <plan.json>', "execute a saved plan (--out's) if the cluster still matches it")
+  .option('--skip <action-id...>', 'with --plan: leave these actions out (the rest is verified again)')
   .addHelpText('after', APPLY_HELP)
+  .action((target: string | undefined, opts: ApplyCommandOptions) =>
+    run(async () =>
+      opts.plan !== undefined || opts.skip !== undefined
+        ? (await import('./apply-saved.ts')).applySaved(target, opts)
+        : (await import('./apply-command.ts')).applyCommand(target, opts),
+    ),
+  );
+
+addNatsOptions(program.command('plan-from-cluster'))
+  .description('plan from the observed configuration to a decision and save it (entropy apply --dry-run --out)')
+  .argument('<target>', 'instance file, decision file, or inline decision (j1=sleeping,j2=running)')
+  .requiredOption('--out <plan.json>', 'the saved plan: entropy apply --plan executes it')
+  .option('--prefix <prefix>', 'subject prefix', 'entropy')
+  .option('--time-limit <ms>', 'wall-clock bound of the solve (default 2 s + 25 ms per 1,000 VMs)', positiveInt)
+  .option('--cost-model <file>', "a cost-model file to plan with (the target instance's own costModel applies over it)")
   .action((target: string, opts: ApplyCommandOptions) =>
-    run(async () => (await import('./apply-command.ts')).applyCommand(target, opts)),
+    run(async () => (await import('./apply-command.ts')).applyCommand(target, { ...opts, dryRun: true })),
+  );
+
+addNatsOptions(program.command('plans'))
+  .description('list the plan a controller in --approve mode proposes (with its action ids) and the rejected ones')
+  .option('--prefix <prefix>', 'subject prefix', 'entropy')
+  .option('--json', 'print them as JSON')
+  .option('--timeout <ms>', 'fail when the controller has not answered within this long (default 5000)', positiveInt)
+  .action((opts: { nats?: string; prefix: string; json?: boolean; timeout?: number }) =>
+    run(async () => (await import('./review-commands.ts')).plansCommand(opts)),
+  );
+
+addNatsOptions(program.command('approve'))
+  .description('execute a plan the controller proposes (--approve mode) if the cluster still matches it')
+  .argument('<plan-id>', "the proposal's id (entropy plans)")
+  .option('--prefix <prefix>', 'subject prefix', 'entropy')
+  .option('--mode <mode>', 'execution mode: barrier (step after step) or asap', executionMode)
+  .option('--timeout <ms>', 'give up waiting for the end of the plan after this long', positiveInt)
+  .addHelpText('after', APPROVE_HELP)
+  .action((id: string, opts: ApplyCommandOptions) =>
+    run(async () => (await import('./review-commands.ts')).approveCommand(id, opts)),
+  );
+
+addNatsOptions(program.command('reject'))
+  .description('drop a proposed plan: not executed, not proposed again until what is wanted or observed changes')
+  .argument('<plan-id>', "the proposal's id (entropy plans)")
+  .option('--prefix <prefix>', 'subject prefix', 'entropy')
+  .option('--timeout <ms>', 'fail when the controller has not answered within this long (default 5000)', positiveInt)
+  .action((id: string, opts: { nats?: string; prefix: string; timeout?: number }) =>
+    run(async () => (await import('./review-commands.ts')).rejectCommand(id, opts)),
   );
 
 addNatsOptions(program.command('calibrate'), 'NATS server URL (with --journal)')

@@ -41,6 +41,10 @@ function fakeLoop(turns: TurnRequest[]): ReconcileLoop {
       throw new Error('unused');
     },
     nodeRequested: () => {},
+    runReviewed: async () => ({ ok: false, busy: 'unused' }),
+    proposals: () => ({ pending: [], rejected: [] }),
+    approve: async () => ({ ok: false, busy: 'unused' }),
+    reject: () => false,
     close: async () => {},
   };
 }

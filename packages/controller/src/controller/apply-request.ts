@@ -12,6 +12,7 @@ import type { MonitorView } from '../monitor/index.ts';
 import { TurnOutcome } from '../reconcile/reconcile.ts';
 import type { ReconcileLoop } from '../reconcile/reconcile-loop.ts';
 import type { VJobQueue } from '../queue/vjob-queue.ts';
+import { observedConfigurationOf } from '../review/reviewed-plan.ts';
 
 export interface ApplyDeps {
   readonly loop: ReconcileLoop;
@@ -115,7 +116,7 @@ export async function applyRequest(deps: ApplyDeps, request: ApplyRequest): Prom
         ? 'the agents have not all reported since the last plan; try again'
         : `plan ${reply.busy} is running`,
     );
-  const { result, executing } = reply;
+  const { result, executing, observed } = reply;
   if (result.outcome === TurnOutcome.WaitingForNodes)
     return refuse(ControlErrorCode.Busy, `${result.reasons.join('; ')}; try again`);
   if (result.outcome === TurnOutcome.Infeasible) return refuse(ControlErrorCode.Infeasible, result.reasons.join('; '));
@@ -137,6 +138,10 @@ export async function applyRequest(deps: ApplyDeps, request: ApplyRequest): Prom
     executing,
     ...(heldNamed.length > 0 || result.deferred.length > 0 || result.reasons.length > 0
       ? { notes: [...heldNamed.map((h) => `vjob ${h.vjob} waits: ${h.reason}`), ...result.reasons] }
+      : {}),
+    // A dry run's plan may be saved (`apply --out`) and executed later if the cluster still matches this.
+    ...(request.dryRun && observed
+      ? { decision: { ...result.decision }, configuration: observedConfigurationOf(observed) }
       : {}),
   };
 }

@@ -13,6 +13,7 @@ import { respondChunked } from './nats-connect.ts';
 import type { NodeBook } from './node-book.ts';
 import { nodePowerRequest } from './node-power-request.ts';
 import type { queueRequestHandlers } from './queue-requests.ts';
+import type { ReviewRequestHandlers } from './review-requests.ts';
 import { statusReplyOf } from './status-reply.ts';
 
 /** What the control subjects answer from: the controller's parts, as functions of the moment. */
@@ -30,6 +31,8 @@ export interface ControlDeps {
   /** Why the controller cannot power a node into that state, or undefined when it can. */
   readonly powerUnsupported: (state: 'online' | 'offline') => string | undefined;
   readonly nodeRequested: (node: string) => void;
+  /** Saved plans, proposals, approvals and rejections (review before apply). */
+  readonly review?: ReviewRequestHandlers;
 }
 
 /**
@@ -98,5 +101,12 @@ export function serveControlSubjects(d: ControlDeps): Subscription[] {
       m.data,
     ),
   );
+  if (d.review) {
+    const review = d.review;
+    serve(s.control('execute'), (m) => review.execute(m.data));
+    serve(s.control('plans'), (m) => review.plans(m.data));
+    serve(s.control('approve'), (m) => review.approve(m.data));
+    serve(s.control('reject'), (m) => review.reject(m.data));
+  }
   return subs;
 }

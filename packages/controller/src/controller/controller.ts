@@ -40,6 +40,7 @@ import { natsNodePower } from './nats-node-power.ts';
 import { NodeBook } from './node-book.ts';
 import { vmMetaSender } from './vm-meta-sender.ts';
 import { serveControlSubjects } from './control-subjects.ts';
+import { reviewRequestHandlers } from './review-requests.ts';
 import type { LeaderLease } from './leader-lease.ts';
 import { planRunner } from './plan-runner.ts';
 import { closeInterruptedPlan, planRecorder } from './plan-records.ts';
@@ -83,6 +84,8 @@ export interface ControllerOptions {
   readonly bootTimeoutMs?: number;
   /** Runs the boot command (tests); child processes without a shell by default. */
   readonly runBoot?: BootCommandRunner;
+  /** `--approve`: the control loop proposes plans and executes one once `entropy approve` says so. */
+  readonly approve?: boolean;
 }
 
 export interface Controller {
@@ -255,6 +258,14 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     trigger: (reason) => loop()?.trigger(reason),
   });
 
+  const review = reviewRequestHandlers({
+    name,
+    logger,
+    loop,
+    ...(options.queue ? { queue: options.queue } : {}),
+    approve: options.approve === true,
+  });
+
   /** The control subjects, served while leading only: a standby answers nothing, so clients reach the leader. */
   const serveControl = () =>
     serveControlSubjects({
@@ -270,6 +281,7 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
       nodes,
       powerUnsupported: (state) => nodePower.unsupported(state === 'online' ? 'bootNode' : 'shutdownNode'),
       nodeRequested: (node) => loop()?.nodeRequested(node),
+      review,
     });
 
   let annotating: NodeJS.Timeout | undefined;
@@ -323,6 +335,7 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
       ...(options.policy ? { policy: options.policy } : {}),
       ...(options.queue ? { queue: options.queue } : {}),
       ...(options.decide ? { decide: options.decide } : {}),
+      ...(options.approve ? { approve: true } : {}),
     });
     term = { loop: l, subs, abort, ...(token !== undefined ? { token } : {}) };
     annotating = setInterval(() => annotate(token), periodMs);

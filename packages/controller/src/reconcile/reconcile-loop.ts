@@ -1,4 +1,4 @@
-import type { Logger } from '@entropy/protocol';
+import { ControlErrorCode, type Logger } from '@entropy/protocol';
 import { assertExecutable, type ExecutionMode, type ExecutionOutcome, type NodePower } from '../executor/index.ts';
 import type { Configuration, CostModel, Decision, FeasiblePlan, NodeState, Policy, Resources } from '@entropy/engine';
 import type { MonitorView, NodeView } from '../monitor/index.ts';
@@ -13,6 +13,9 @@ import {
 import { type NodeFailureBook, recordNodeFailures } from './node-wants.ts';
 import { type BusyVM, reconcile, type ReconcileResult, TurnOutcome } from './reconcile.ts';
 import { describeVjobOutcomes, failedTransitions } from './vjob-outcomes.ts';
+import { observeVjobs } from './vjob-states.ts';
+import { ProposalBook, type Proposal, type Rejected } from '../review/proposal-book.ts';
+import { checkReviewed, type ReviewCheck, type ReviewedPlan } from '../review/reviewed-plan.ts';
 
 /** A test's raw policy hook: the wanted state of some vjobs, or undefined for none. */
 export type DecideFn = (configuration: Configuration, view: MonitorView) => Decision | undefined;
@@ -58,7 +61,23 @@ export interface ReconcileLoopDeps {
     readonly wanted: Readonly<Record<string, NodeState>>;
     readonly poweredOff: Readonly<Record<string, Resources>>;
   };
+  /** `entropy controller --approve`: the loop proposes its plans and executes one only once approved. */
+  readonly approve?: boolean;
 }
+
+/** A reviewed plan to execute (`entropy apply --plan`, `entropy approve`): checked against the cluster first. */
+export interface ReviewedRun {
+  /** The execution's id (the proposal's own, or a new one for a saved plan). */
+  readonly planId: string;
+  readonly reviewed: ReviewedPlan;
+  readonly skip?: readonly string[];
+  readonly mode?: ExecutionMode;
+}
+
+export type ReviewedReply =
+  | { readonly ok: true; readonly plan: FeasiblePlan; readonly executing: boolean }
+  | { readonly ok: false; readonly busy: string }
+  | Extract<ReviewCheck, { ok: false }>;
 
 /** A turn asked for by an operator (`entropy apply`): its overlay, its plan's id and options. */
 export interface TurnRequest {
@@ -72,7 +91,13 @@ export interface TurnRequest {
 }
 
 export type TurnReply =
-  | { readonly ok: true; readonly result: ReconcileResult; readonly executing: boolean }
+  | {
+      readonly ok: true;
+      readonly result: ReconcileResult;
+      readonly executing: boolean;
+      /** The configuration the turn observed (a dry run's plan is saved with it). */
+      readonly observed?: Configuration;
+    }
   | { readonly ok: false; readonly busy: string };
 
 export interface ReconcileLoop {
@@ -87,6 +112,14 @@ export interface ReconcileLoop {
   readonly failures: () => FailureBook;
   /** Forgets a node's failed power actions (an operator asked again) and looks at once. */
   nodeRequested(node: string): void;
+  /** Executes a reviewed plan if the cluster still matches it (review/reviewed-plan.ts), after the turn in progress. */
+  runReviewed(run: ReviewedRun): Promise<ReviewedReply>;
+  /** `--approve` mode: the plan waiting for approval, and the rejected plans that still stand. */
+  proposals(): { readonly pending: readonly Proposal[]; readonly rejected: readonly Rejected[] };
+  /** Executes a proposal; one that no longer matches the cluster is dropped and a new one proposed. */
+  approve(id: string, mode?: ExecutionMode): Promise<ReviewedReply | { readonly ok: false; readonly unknown: string }>;
+  /** Drops a proposal: it is not proposed again until what is wanted or observed changes. */
+  reject(id: string): boolean;
   close(): Promise<void>;
 }
 
@@ -116,6 +149,7 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
   let running: { planId: string; done: Promise<void> } | undefined;
   let wake: NodeJS.Timeout | undefined;
   let wakeAt = Infinity;
+  const book = new ProposalBook();
 
   /** One timer for the soonest look anybody asked for. */
   const lookAgainIn = (reason: string, ms: number) => {
@@ -228,6 +262,10 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
     };
     lookAgainIn('requeue', result.requeueAfterMs);
     const plan = result.plan;
+    if (deps.approve && !request) {
+      if (!plan) book.withdraw();
+      else return propose(plan, result, view.configuration, entry);
+    }
     if (!plan || request?.dryRun) {
       const quiet = result.outcome === TurnOutcome.NoChange && triggers.every((r) => r === 'requeue' || r === 'timer');
       const level =
@@ -237,7 +275,7 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
             ? 'debug'
             : 'info';
       logger[level]({ ...entry, outcome: request?.dryRun && plan ? 'dry-run' : result.outcome }, 'control loop turn');
-      return { ok: true, result, executing: false };
+      return { ok: true, result, executing: false, observed: view.configuration };
     }
     const planId = request?.planId ?? deps.newPlanId(`loop${++plans}`);
     const byType: Record<string, number> = {};
@@ -265,6 +303,81 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
     logger.info({ ...planned, outcome: 'plan-started' }, 'control loop turn');
     start(planId, plan, result, request?.mode);
     return { ok: true, result, executing: true };
+  }
+
+  /** `--approve` mode: the turn's plan waits for `entropy approve` (or stays rejected); its vjobs are held meanwhile. */
+  function propose(
+    plan: FeasiblePlan,
+    result: ReconcileResult,
+    live: Configuration,
+    entry: Record<string, unknown>,
+  ): TurnReply {
+    const offer = book.offer(plan, result.decision, live, now(), () => deps.newPlanId('proposal'));
+    const p = offer.kind === 'rejected' ? offer.rejected : offer.proposal;
+    const reason =
+      offer.kind === 'rejected'
+        ? `plan ${p.id} was rejected: not proposed again until what is wanted or observed changes`
+        : `waiting for approval of plan ${p.id}`;
+    const vjobs = [...new Set([...Object.keys(p.decision), ...p.plan.actions.map((a) => a.vjob)])].sort();
+    const held = [
+      ...result.held,
+      ...vjobs.filter((j) => !result.held.some((h) => h.vjob === j)).map((vjob) => ({ vjob, reason })),
+    ];
+    if (offer.kind !== 'kept')
+      logger.info(
+        {
+          ...entry,
+          held,
+          planId: p.id,
+          actions: p.plan.actions.length + (p.plan.nodeActions?.length ?? 0),
+          outcome: offer.kind,
+        },
+        offer.kind === 'proposed'
+          ? 'plan proposed: waiting for entropy approve'
+          : 'plan rejected earlier: not proposed',
+      );
+    return { ok: true, result: { ...result, held }, executing: false, observed: live };
+  }
+
+  /** Checks a reviewed plan against the cluster now and starts it; the caller serializes. */
+  async function runChecked(run: ReviewedRun): Promise<ReviewedReply> {
+    if (running) return { ok: false, busy: running.planId };
+    const fresh = () => deps.isFresh({ nodes: deps.nodes ? deps.nodes() : deps.view().nodes });
+    if (!fresh()) await waitFresh(fresh);
+    const busy = deps.busy();
+    if (busy.length > 0) return { ok: false, busy: `an agent is acting on ${busy[0]!.vm}` };
+    const view = deps.view();
+    const checked = checkReviewed(run.reviewed, view.configuration, run.skip ?? []);
+    const at = { planId: run.planId, reviewed: run.reviewed.id, ...(run.skip?.length ? { skip: run.skip } : {}) };
+    if (!checked.ok) {
+      logger.warn({ ...at, code: checked.code, err: checked.message }, 'reviewed plan refused');
+      return checked;
+    }
+    const { plan, decision } = checked;
+    if (plan.actions.length + (plan.nodeActions?.length ?? 0) === 0) return { ok: true, plan, executing: false };
+    assertExecutable(plan, {
+      planId: run.planId,
+      configuration: view.configuration,
+      decision,
+      ...(deps.nodePower ? { nodePower: deps.nodePower } : {}),
+    });
+    const observed = observeVjobs(view.configuration);
+    const result: ReconcileResult = {
+      outcome: TurnOutcome.Plan,
+      plan,
+      configuration: view.configuration,
+      decision,
+      wanted: new Map(Object.entries(decision)),
+      observed,
+      deferred: [],
+      held: [],
+      failures,
+      requeueAfterMs: deps.intervalMs,
+      reasons: [],
+    };
+    logger.info({ ...at, actions: plan.actions.length, outcome: 'plan-started' }, 'reviewed plan executed');
+    start(run.planId, plan, result, run.mode);
+    return { ok: true, plan, executing: true };
   }
 
   function start(planId: string, plan: FeasiblePlan, result: ReconcileResult, mode?: ExecutionMode): void {
@@ -341,6 +454,31 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
       while (running) await running.done;
     },
     failures: () => failures,
+    runReviewed: (run) => serialized(() => runChecked(run)),
+    proposals: () => ({ pending: book.proposals(), rejected: book.rejected() }),
+    approve: (id, mode) =>
+      serialized(async () => {
+        const p = book.proposals().find((x) => x.id === id);
+        if (!p)
+          return {
+            ok: false as const,
+            unknown: book.wasRejected(id) ? `plan ${id} was rejected` : `no proposed plan ${id}`,
+          };
+        const r = await runChecked({ planId: id, reviewed: p, ...(mode ? { mode } : {}) });
+        if (r.ok) book.take(id);
+        else if ('code' in r && r.code === ControlErrorCode.PlanStale) {
+          // A stale proposal goes, and the next turn proposes from what is observed now.
+          book.take(id);
+          trigger('proposal-stale');
+        }
+        return r;
+      }),
+    reject(id) {
+      const done = book.reject(id, now());
+      if (done)
+        logger.info({ planId: id }, 'plan rejected: not proposed again until what is wanted or observed changes');
+      return done;
+    },
     nodeRequested(node) {
       if (nodeFailures.has(node)) {
         const next = new Map(nodeFailures);
