@@ -172,11 +172,12 @@ describe('saved plan files', () => {
   });
 
   it('reports a malformed file with JSON paths', () => {
-    const bad = JSON.parse(JSON.stringify(json)) as Record<string, any>; // any: a test pokes at arbitrary paths
-    bad.configuration.vms[0].state = 'flying';
+    type Poked = { configuration: { vms: { state: string }[] }; plan: { actions: { dependsOn: string[] }[] } };
+    const bad = JSON.parse(JSON.stringify(json)) as Poked;
+    bad.configuration.vms[0]!.state = 'flying';
     expect(() => parseSavedPlan(bad, 'p.json')).toThrow(/p\.json: \$\.configuration\.vms\[0\]\.state: must be one of/);
-    const badPlan = JSON.parse(JSON.stringify(json)) as Record<string, any>; // any: as above
-    badPlan.plan.actions[1].dependsOn = ['a42'];
+    const badPlan = JSON.parse(JSON.stringify(json)) as Poked;
+    badPlan.plan.actions[1]!.dependsOn = ['a42'];
     expect(() => parseSavedPlan(badPlan, 'p.json')).toThrow(
       /\$\.plan\.actions\[1\]\.dependsOn\[0\]: unknown action 'a42'/,
     );

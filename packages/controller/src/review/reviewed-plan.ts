@@ -1,5 +1,12 @@
 import { ControlErrorCode, type ObservedConfigurationMessage, type ReviewedPlanMessage } from '@entropy/protocol';
-import { type Configuration, type Decision, type FeasiblePlan, verifyPlan, type VMState } from '@entropy/engine';
+import {
+  type Configuration,
+  type Constraint,
+  type Decision,
+  type FeasiblePlan,
+  verifyPlan,
+  type VMState,
+} from '@entropy/engine';
 import { firstDifference } from './plan-match.ts';
 import { withoutSkipped } from './skip-actions.ts';
 
@@ -10,6 +17,8 @@ export interface ReviewedPlan {
   readonly decision: Decision;
   /** The observed configuration the plan was computed from. */
   readonly configuration: Configuration;
+  /** The placement constraints the engine was given: the plan is verified against them again before it runs. */
+  readonly constraints?: readonly Constraint[];
 }
 
 export type ReviewCheck =
@@ -34,14 +43,15 @@ export function checkReviewed(reviewed: ReviewedPlan, live: Configuration, skip:
       code: ControlErrorCode.PlanStale,
       message: `plan ${reviewed.id} no longer matches the cluster: ${diff}`,
     };
-  const verdict = verifyPlan(live, reviewed.decision, reviewed.plan);
+  const constraints = reviewed.constraints ?? [];
+  const verdict = verifyPlan(live, reviewed.decision, reviewed.plan, constraints);
   if (!verdict.ok)
     return {
       ok: false,
       code: ControlErrorCode.PlanStale,
       message: `plan ${reviewed.id} no longer fits the cluster: ${verdict.violation.message}`,
     };
-  const skipped = withoutSkipped(reviewed.plan, reviewed.decision, live, skip);
+  const skipped = withoutSkipped(reviewed.plan, reviewed.decision, live, skip, constraints);
   if (!skipped.ok) return { ok: false, code: ControlErrorCode.SkipRefused, message: `skip refused: ${skipped.reason}` };
   return skipped;
 }

@@ -1,5 +1,6 @@
 import {
   type Configuration,
+  type Constraint,
   type Decision,
   type FeasiblePlan,
   type NodeAction,
@@ -25,6 +26,7 @@ export function withoutSkipped(
   decision: Decision,
   configuration: Configuration,
   skip: readonly string[],
+  constraints: readonly Constraint[] = [],
 ): SkipResult {
   const skipped = new Set(skip);
   if (skipped.size === 0) return { ok: true, plan, decision };
@@ -68,7 +70,7 @@ export function withoutSkipped(
     sumCompletion: kept.reduce((sum, a) => sum + a.end, 0),
     target,
   };
-  const verdict = verifyPlan(configuration, nextDecision, next);
+  const verdict = verifyPlan(configuration, nextDecision, next, constraints);
   if (!verdict.ok) return { ok: false, reason: `without ${[...skipped].join(', ')}: ${verdict.violation.message}` };
   return { ok: true, plan: next, decision: nextDecision };
 }
