@@ -241,4 +241,60 @@ describe('startReconcileLoop', () => {
     });
     expect(st.started).toEqual([]);
   });
+
+  describe('in --approve mode', () => {
+    const proposed = (st: ReturnType<typeof harness>) => st.lines.filter((l) => l.outcome === 'proposed');
+
+    it('proposes the plan, holds its vjob and executes nothing until approved; approve executes it', async () => {
+      const st = harness({ approve: true });
+      await until('a proposal', () => proposed(st).length === 1);
+      expect(proposed(st)[0]).toMatchObject({
+        planId: 'proposal-x',
+        held: [{ vjob: 'j1', reason: 'waiting for approval of plan proposal-x' }],
+      });
+      loop!.trigger('timer');
+      loop!.trigger('submit');
+      await delay(100);
+      expect(st.decides).toBeGreaterThan(1);
+      expect(proposed(st)).toHaveLength(1);
+      expect(st.started).toEqual([]);
+      expect(loop!.proposals().pending.map((p) => p.id)).toEqual(['proposal-x']);
+
+      expect(await loop!.approve('proposal-x')).toMatchObject({ ok: true, executing: true });
+      expect(st.started).toEqual([{ planId: 'proposal-x', decision: { j1: 'running' } }]);
+      expect(loop!.proposals().pending).toEqual([]);
+    });
+
+    it('a rejected plan is not proposed again while nothing changes; an approval of it is refused', async () => {
+      const st = harness({ approve: true });
+      await until('a proposal', () => proposed(st).length === 1);
+      expect(loop!.reject('proposal-x')).toBe(true);
+      loop!.trigger('timer');
+      await until('a turn that sees the rejection', () => st.lines.some((l) => l.outcome === 'rejected'));
+      expect(st.lines.find((l) => l.outcome === 'rejected')).toMatchObject({
+        held: [{ vjob: 'j1', reason: expect.stringMatching(/^plan proposal-x was rejected/) }],
+      });
+      expect(proposed(st)).toHaveLength(1);
+      expect(await loop!.approve('proposal-x')).toEqual({ ok: false, unknown: 'plan proposal-x was rejected' });
+      expect(st.started).toEqual([]);
+    });
+
+    it('an approval of a proposal the cluster no longer matches is refused, and the proposal goes', async () => {
+      let current = view;
+      const st = harness({ approve: true, view: () => current });
+      await until('a proposal', () => proposed(st).length === 1);
+      // Someone else started v1 meanwhile (on n1, where the plan runs it).
+      current = {
+        ...view,
+        configuration: { ...configuration, vms: [{ ...configuration.vms[0]!, state: 'running', host: 'n1' }] },
+      };
+      expect(await loop!.approve('proposal-x')).toMatchObject({
+        ok: false,
+        code: 'ENTROPY_PLAN_STALE',
+        message: 'plan proposal-x no longer matches the cluster: vm v1: saved waiting, now running on n1',
+      });
+      expect(st.started).toEqual([]);
+      expect(loop!.proposals().pending).toEqual([]);
+    });
+  });
 });
