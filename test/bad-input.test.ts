@@ -498,7 +498,7 @@ describe('bad input: malformed files against the compiled CLI, malformed message
           },
         ],
       ),
-      ...(['submit', 'apply', 'cancel', 'node'] as const).map(
+      ...(['submit', 'apply', 'cancel', 'node', 'execute', 'approve', 'reject'] as const).map(
         (verb): [string, (d: Uint8Array) => { ok: boolean; error?: { code: string; message: string } } | undefined] => [
           s.control(verb),
           (d) => {
