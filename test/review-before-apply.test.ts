@@ -86,6 +86,7 @@ describe('review before apply: saved plans and skips, on a real nats-server, a c
     expect((await vmOf('j1-vm1'))?.state).toBe('sleeping');
 
     const refused = await cli('apply', '--plan', a);
+    if (process.env.ENTROPY_SHOW_OUTPUT) process.stdout.write(`${refused.stdout}\n`);
     expect(refused.status, refused.stdout + refused.stderr).toBe(5);
     expect(refused.stdout).toContain('vm j1-vm1: saved running on n1, now sleeping on n1');
     expect((await vmOf('j1-vm1'))?.state).toBe('sleeping');
@@ -115,8 +116,9 @@ describe('review before apply: saved plans and skips, on a real nats-server, a c
 
     // Without j2's suspend, j3's run finds n2 still half taken.
     const broken = await cli('apply', '--plan', c, '--skip', ...idsOf('j2'));
+    if (process.env.ENTROPY_SHOW_OUTPUT) process.stdout.write(`${out.stdout}\n${broken.stdout}\n`);
     expect(broken.status, broken.stdout + broken.stderr).toBe(3);
-    expect(broken.stdout).toMatch(/skip refused: without .*n2/);
+    expect(broken.stdout).toMatch(/apply --plan refused: plan apply-\S+ without .*: node 'n2' is over capacity/);
     expect((await vmOf('j2-vm1'))?.state).toBe('running');
 
     // One VM of a vjob alone is refused too: the vjob would end with VMs in different states.
@@ -189,6 +191,11 @@ describe('review before apply: entropy controller --approve', () => {
     await submit('w1');
     const id = await proposalFor('w1-vm1');
     expect((await plans()).approve).toBe(true);
+    const listed = await cli('plans');
+    expect(listed.stdout).toMatch(new RegExp(`plan ${id}, proposed .*, reaches w1=running:`));
+    expect(listed.stdout).toMatch(/run\s+w1-vm1\s+w1\s+n\d.*\sa1\n/);
+    expect(listed.stdout).toContain(`entropy approve ${id}  |  entropy reject ${id}`);
+    if (process.env.ENTROPY_SHOW_OUTPUT) process.stdout.write(listed.stdout);
     // Several turns later the plan still waits, the VM too, and the turns say why.
     await new Promise((r) => setTimeout(r, 1500));
     expect((await plans()).proposals.map((p) => p.id)).toEqual([id]);

@@ -46,7 +46,7 @@ export async function applySaved(
     );
     if (!reply.ok) {
       progress.unsubscribe();
-      return refusal(`saved plan ${saved.id}`, reply.error);
+      return refusal('apply --plan', reply.error);
     }
     return await followReply(nc, { subjects: s, url }, planId, reply, progress, options, io);
   } finally {

@@ -56,7 +56,7 @@ export async function approveCommand(
     );
     if (!reply.ok) {
       progress.unsubscribe();
-      return refusal(`approval of plan ${id}`, reply.error);
+      return refusal('approve', reply.error);
     }
     return await followReply(nc, { subjects: s, url }, id, reply, progress, options, io);
   } finally {
