@@ -52,7 +52,8 @@ export function checkReviewed(reviewed: ReviewedPlan, live: Configuration, skip:
       message: `plan ${reviewed.id} no longer fits the cluster: ${verdict.violation.message}`,
     };
   const skipped = withoutSkipped(reviewed.plan, reviewed.decision, live, skip, constraints);
-  if (!skipped.ok) return { ok: false, code: ControlErrorCode.SkipRefused, message: `plan ${reviewed.id} ${skipped.reason}` };
+  if (!skipped.ok)
+    return { ok: false, code: ControlErrorCode.SkipRefused, message: `plan ${reviewed.id} ${skipped.reason}` };
   return skipped;
 }
 
