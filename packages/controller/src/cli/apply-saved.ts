@@ -21,7 +21,7 @@ export async function applySaved(
     throw new EntropyError(ErrorCode.Io, `apply --plan ${file}: no target as well (got ${target})`);
   if (options.out !== undefined || options.dryRun)
     throw new EntropyError(ErrorCode.Io, 'apply --plan executes a saved plan: no --out or --dry-run with it');
-  const saved = parseSavedPlan(readJsonFile(file), file);
+  const saved = parseSavedPlan(readJsonFile(file, ErrorCode.InvalidPlan), file);
   const { createdAt, ...plan } = saved;
   const nc = await connectNats(options, 'entropy-apply');
   const url = options.nats ?? nc.getServer();
@@ -48,7 +48,11 @@ export async function applySaved(
       progress.unsubscribe();
       return refusal('apply --plan', reply.error);
     }
-    return await followReply(nc, { subjects: s, url }, planId, reply, progress, options, io);
+    // The VMs' memory for --results: the saved configuration's.
+    const memOf = new Map(
+      plan.configuration.vms.flatMap((v) => (v.demand.mem !== undefined ? [[v.id, v.demand.mem]] : [])),
+    );
+    return await followReply(nc, { subjects: s, url }, planId, reply, progress, options, io, memOf);
   } finally {
     await nc.close();
   }
