@@ -47,6 +47,12 @@ export { type CostSample, fitCostModel, type KindCalibration } from './model/cal
 
 // The context switch: placement, action inference, planning.
 export { contextSwitch } from './solver/context-switch.ts';
+export {
+  type ConflictExplanation,
+  DEFAULT_MAX_PROBES,
+  type ExplainOptions,
+  explainInfeasible,
+} from './solver/explain-conflict.ts';
 export { inferActions } from './solver/actions.ts';
 export { schedule } from './solver/planner.ts';
 export { compileProblem, type Problem } from './model/problem.ts';
