@@ -101,7 +101,9 @@ export {
   PolicyError,
   PolicyErrorCode,
   type PolicyFactory,
+  type PolicyReason,
   type PolicyView,
+  type Shortage,
   validateDecision,
 } from './policy/index.ts';
 export { consolidate } from './policy/consolidate.ts';
