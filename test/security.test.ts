@@ -34,7 +34,7 @@ interface RoleRights {
   readonly subscribeAllowed: readonly string[];
 }
 
-const controlAll = ['status', 'apply', 'submit', 'queue', 'cancel', 'node'] as const;
+const controlAll = ['status', 'apply', 'submit', 'queue', 'cancel', 'node', 'explain'] as const;
 const nodeLeaves = (node: string) => [
   s.nodeAction(node),
   s.nodeLedger(node),
@@ -132,7 +132,7 @@ const ROLES: readonly RoleRights[] = [
       '$KV.entropy_queue.j1',
     ],
     subscribeForbidden: ['>', '$KV.entropy_queue.>', '$JS.API.>', 'other.>'],
-    publishAllowed: [s.control('status'), s.control('queue')],
+    publishAllowed: [s.control('status'), s.control('queue'), s.control('explain')],
     subscribeAllowed: ['entropy.>', '_INBOX.>'],
   },
   {

@@ -61,7 +61,7 @@ export { cautiousPlan } from './solver/cautious-plan.ts';
 
 // The verifier and the constraint catalog (BtrPlace's names and meaning).
 export { type VerifiablePlan, verifyPlan, type Violation } from './verifier/index.ts';
-export type { Constraint } from './constraints/constraint.ts';
+export { type Constraint, describeConstraint } from './constraints/constraint.ts';
 export { checkConstraints } from './constraints/check-constraints.ts';
 export { buildPlanView } from './constraints/plan-view.ts';
 export { prepareInstance } from './constraints/prepare.ts';

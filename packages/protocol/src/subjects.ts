@@ -21,6 +21,8 @@ export const ControlVerb = {
   Cancel: 'cancel',
   /** `entropy node boot|shutdown`: the node state an operator wants. */
   Node: 'node',
+  /** `entropy explain VJOB`: why a vjob is in its state (read-only). */
+  Explain: 'explain',
 } as const;
 export type ControlVerb = (typeof ControlVerb)[keyof typeof ControlVerb];
 export const CONTROL_VERBS: readonly ControlVerb[] = Object.values(ControlVerb);

@@ -80,3 +80,12 @@ runs there, or prints the command that starts the agent.
 Host keys are checked against --known-hosts (OpenSSH format: plain and hashed names, [host]:port, ed25519, ecdsa,
 rsa) before anything is sent: a host the file does not name is refused with its key's fingerprint, unless
 --accept-new adds it; a host whose key differs from the file's is always refused.`;
+
+export const EXPLAIN_HELP = `
+Says why vjob VJOB is in its state, as of the control loop's last turn: its state, queue position and
+effective priority, what the policy decided and why (the resource and amount it is short of, the vjobs
+ahead of it), what held it back (an agent acting on it, a failure's backoff, a constraint, a budget, a
+plan waiting for approval), a start put off for lack of room, and the minimal set of constraints and
+starts that leaves no plan when the turn found one. --json prints the controller's reply.
+
+Exit codes: 0 explained, 1 no controller answers or it refused, 3 no vjob VJOB in the queue`;

@@ -41,6 +41,7 @@ function fakeLoop(turns: TurnRequest[]): ReconcileLoop {
       throw new Error('unused');
     },
     nodeRequested: () => {},
+    lastTurn: () => undefined,
     close: async () => {},
   };
 }

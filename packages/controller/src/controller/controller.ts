@@ -40,6 +40,7 @@ import { natsNodePower } from './nats-node-power.ts';
 import { NodeBook } from './node-book.ts';
 import { vmMetaSender } from './vm-meta-sender.ts';
 import { serveControlSubjects } from './control-subjects.ts';
+import { explainRequest } from './explain-request.ts';
 import type { LeaderLease } from './leader-lease.ts';
 import { planRunner } from './plan-runner.ts';
 import { closeInterruptedPlan, planRecorder } from './plan-records.ts';
@@ -253,6 +254,7 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     view: () => monitor.view(),
     planRunning: () => loop()?.running() !== undefined,
     trigger: (reason) => loop()?.trigger(reason),
+    lastTurn: () => loop()?.lastTurn(),
   });
 
   /** The control subjects, served while leading only: a standby answers nothing, so clients reach the leader. */
@@ -270,6 +272,18 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
       nodes,
       powerUnsupported: (state) => nodePower.unsupported(state === 'online' ? 'bootNode' : 'shutdownNode'),
       nodeRequested: (node) => loop()?.nodeRequested(node),
+      explain: (data) =>
+        explainRequest(
+          {
+            name,
+            logger,
+            ...(options.queue ? { queue: options.queue } : {}),
+            ...(options.policy ? { policy: options.policy } : {}),
+            view: () => monitor.view(),
+            lastTurn: () => loop()?.lastTurn(),
+          },
+          data,
+        ),
     });
 
   let annotating: NodeJS.Timeout | undefined;

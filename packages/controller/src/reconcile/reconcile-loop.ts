@@ -71,6 +71,11 @@ export interface TurnRequest {
   readonly dryRun?: boolean;
 }
 
+export interface LastTurn {
+  readonly at: number;
+  readonly result: ReconcileResult;
+}
+
 export type TurnReply =
   | { readonly ok: true; readonly result: ReconcileResult; readonly executing: boolean }
   | { readonly ok: false; readonly busy: string };
@@ -87,6 +92,8 @@ export interface ReconcileLoop {
   readonly failures: () => FailureBook;
   /** Forgets a node's failed power actions (an operator asked again) and looks at once. */
   nodeRequested(node: string): void;
+  /** The last turn that saw every node (its result and when it ran): what `entropy explain` explains. */
+  lastTurn(): LastTurn | undefined;
   close(): Promise<void>;
 }
 
@@ -111,6 +118,7 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
   let turns = 0;
   let plans = 0;
   let lastGood: Decision = {};
+  let last: LastTurn | undefined;
   let failures: FailureBook = new Map();
   let nodeFailures: NodeFailureBook = new Map();
   let running: { planId: string; done: Promise<void> } | undefined;
@@ -211,6 +219,7 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
     });
     failures = result.failures;
     if (result.nodeFailures) nodeFailures = result.nodeFailures;
+    if (result.outcome !== TurnOutcome.WaitingForNodes && !request?.dryRun) last = { at: now(), result };
     if (result.policyError)
       logger.error(
         { turn: n, policy: deps.policy?.name, code: result.policyError.code, err: result.policyError.message },
@@ -341,6 +350,7 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
       while (running) await running.done;
     },
     failures: () => failures,
+    lastTurn: () => last,
     nodeRequested(node) {
       if (nodeFailures.has(node)) {
         const next = new Map(nodeFailures);
