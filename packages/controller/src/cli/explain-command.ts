@@ -27,7 +27,7 @@ export function formatExplanation(e: Extract<ExplainReply, { ok: true }>): strin
   const v = e.vjob;
   const priority =
     e.effectivePriority !== undefined || v.effectivePriority !== undefined
-      ? `priority ${num(v.priority)}, effective ${num(e.effectivePriority ?? v.effectivePriority!)}`
+      ? `priority ${num(v.priority)}, effective ${(e.effectivePriority ?? v.effectivePriority!).toFixed(2)}`
       : `priority ${num(v.priority)}`;
   const lines = [`vjob ${v.id}: ${v.state} (${priority}), submitted ${ago(Math.max(0, e.ts - v.submittedAt))}`];
   lines.push(`  why: ${e.summary}`);
