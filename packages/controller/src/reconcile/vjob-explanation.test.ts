@@ -1,75 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import {
-  type Configuration,
-  DEFAULT_COST_MODEL,
-  fifoFfd,
-  type Policy,
-  type PolicyView,
-  type VM,
-} from '@entropy/engine';
+import { fifoFfd } from '@entropy/engine';
 import type { QueuedVjobMessage } from '@entropy/protocol';
-import type { MonitorView, NodeView } from '../monitor/index.ts';
-import type { StoredVJob } from '../queue/queue-store.ts';
-import { type ReconcileInput, reconcile, TurnOutcome } from './reconcile.ts';
+import { input, runAll, stored, viewOf, vm } from '../../test/support/turn-fixtures.ts';
+import type { MonitorView } from '../monitor/index.ts';
+import { reconcile, TurnOutcome } from './reconcile.ts';
 import { explainVjob } from './vjob-explanation.ts';
-
-const vm = (id: string, vjob: string, state: VM['state'], host?: string, cpu = 1, mem = 1024): VM => ({
-  id,
-  vjob,
-  state,
-  demand: { cpu, mem },
-  ...(host ? { host } : {}),
-});
-
-function viewOf(vms: VM[]): MonitorView {
-  const ids = ['n1', 'n2'];
-  const vjobIds = [...new Set(vms.map((v) => v.vjob))];
-  const configuration: Configuration = {
-    nodes: ids.map((id) => ({ id, capacity: { cpu: 4, mem: 4096 }, state: 'online' })),
-    vms,
-    vjobs: vjobIds.map((id, i) => ({
-      id,
-      vms: vms.filter((v) => v.vjob === id).map((v) => v.id),
-      priority: 0,
-      submittedAt: i,
-    })),
-  };
-  const nodes: NodeView[] = ids.map((id) => ({
-    id,
-    liveness: 'online',
-    driver: 'sim',
-    capacity: { cpu: 4, mem: 4096 },
-    lastSeen: 100,
-    vms: 0,
-    inFlight: 0,
-  }));
-  return { at: 100, configuration, nodes, excluded: [], usage: {} };
-}
-
-const stored = (id: string, submittedAt: number): StoredVJob => ({
-  id,
-  priority: 0,
-  submittedAt,
-  state: 'waiting',
-  vms: [],
-});
-
-function input(view: MonitorView, over: Partial<ReconcileInput> = {}): ReconcileInput {
-  return {
-    view,
-    now: 1000,
-    knownNodes: [],
-    startedAt: 0,
-    statusPeriodMs: 500,
-    silenceMs: 1500,
-    vjobs: [],
-    failures: new Map(),
-    busy: [],
-    costModel: DEFAULT_COST_MODEL,
-    intervalMs: 5000,
-    ...over,
-  };
-}
 
 const queued = (view: MonitorView, id: string): QueuedVjobMessage => {
   const vms = view.configuration.vms.filter((v) => v.vjob === id);
@@ -82,12 +17,6 @@ const queued = (view: MonitorView, id: string): QueuedVjobMessage => {
   };
 };
 
-const runAll: Policy = {
-  name: 'all',
-  sizing: 'peak',
-  decide: (pv: PolicyView) => Object.fromEntries(pv.queue.map((j) => [j.id, 'running'])),
-};
-
 describe('explainVjob', () => {
   it('gives fifo-ffd’s reasons for the last turn: position, effective priority, the resource short, the vjobs ahead', () => {
     const view = viewOf([
@@ -96,7 +25,7 @@ describe('explainVjob', () => {
       vm('b1', 'b', 'waiting', undefined, 1, 3072),
     ]);
     const policy = fifoFfd();
-    const result = reconcile(input(view, { policy, vjobs: [stored('a', 0), stored('b', 10)] }));
+    const result = reconcile(input(view, { policy, vjobs: [stored('a'), stored('b', { submittedAt: 10 })] }));
     const e = explainVjob(queued(view, 'b'), { at: 900, result }, policy);
     expect(e).toMatchObject({
       turn: { at: 900, outcome: TurnOutcome.NoChange },
@@ -119,7 +48,7 @@ describe('explainVjob', () => {
   it('says a start was put off for room and names the conflict of starts the turn found', () => {
     // Three 3-cpu vjobs on two 4-cpu nodes: the policy starts all, the engine only two.
     const view = viewOf(['a', 'b', 'c'].map((j) => vm(`${j}1`, j, 'waiting', undefined, 3, 512)));
-    const vjobs = [stored('a', 0), stored('b', 1), stored('c', 2)];
+    const vjobs = [stored('a'), stored('b', { submittedAt: 1 }), stored('c', { submittedAt: 2 })];
     const result = reconcile(input(view, { policy: runAll, vjobs }));
     expect(result.deferred).toEqual(['c']);
     expect(result.conflict?.starts).toEqual(['a', 'b', 'c']);
@@ -136,7 +65,7 @@ describe('explainVjob', () => {
 
   it('prints every held entry generically, with its kind when it has one', () => {
     const view = viewOf([vm('a1', 'a', 'waiting')]);
-    const base = reconcile(input(view, { policy: runAll, vjobs: [stored('a', 0)] }));
+    const base = reconcile(input(view, { policy: runAll, vjobs: [stored('a')] }));
     const held = [
       { vjob: 'a', reason: 'migration budget of this turn spent (4 of 4)', kind: 'budget' },
       { vjob: 'a', reason: 'plan p7 waits for approval' },
