@@ -56,7 +56,7 @@ describe('explainInfeasible', () => {
     // Any two starts fit under 6 cpu (3 + 3, 3 + 1): the conflict is the three starts with the capacity.
     expect(e.starts).toEqual(['j1', 'j2', 'j3']);
     expect(e.sentence).toMatch(
-      /^running j1, j2 and j3 and resourceCapacity\(\{n1, n2\}, cpu <= 6, discrete\) do not fit together: /,
+      /^running j1, j2, j3 and resourceCapacity\(\{n1, n2\}, cpu <= 6, discrete\) do not fit together: /,
     );
   });
 
@@ -77,7 +77,7 @@ describe('explainInfeasible', () => {
     expect(e.constraintIndexes).toEqual([1, 2]);
     expect(e.starts).toEqual(['j']);
     expect(e.vmsWithoutNode).toEqual([]);
-    expect(e.sentence).toMatch(/^running j and fence\(j, \{n1\}, discrete\) and root\(busy\) do not fit together: /);
+    expect(e.sentence).toMatch(/^running j, fence\(j, \{n1\}, discrete\) and root\(busy\) do not fit together: /);
   });
 
   it('names no constraint when the room alone is short', () => {
@@ -114,22 +114,48 @@ describe('explainInfeasible', () => {
   });
 
   it('finds a small conflict among many constraints with few probes (chunks first)', () => {
-    const nodes = Array.from({ length: 8 }, (_, i) => node(`n${i + 1}`));
-    const vms = Array.from({ length: 40 }, (_, i) => vm(`v${i}`, `n${(i % 8) + 1}`, { cpu: 0.1, mem: 64 }));
-    const c = cluster(nodes, [...vms, vm('x')]);
-    // Each VM banned from a node it is not on: 40 constraints that hold.
-    const constraints: Constraint[] = vms.map((v, i) => ({
-      type: 'ban',
-      vm: v.id,
-      nodes: [`n${((i + 1) % 8) + 1}`],
-      continuous: false,
-    }));
+    const { c, constraints } = manyBans(1);
     constraints.splice(17, 0, { type: 'fence', vm: 'x', nodes: ['n2'], continuous: false });
     constraints.splice(31, 0, { type: 'ban', vm: 'x', nodes: ['n2'], continuous: false });
     const e = explain(c, constraints, { x: 'running' })!;
     expect(e.constraintIndexes).toEqual([17, 31]);
     expect(e.minimal).toBe(true);
     expect(e.probes).toBeLessThan(constraints.length);
+  });
+});
+
+/** 8 nodes, 40 small running VMs, each banned from a node it is not on (`shift` nodes further): 40 constraints that hold; x waits. */
+function manyBans(shift: number) {
+  const nodes = Array.from({ length: 8 }, (_, i) => node(`n${i + 1}`));
+  const vms = Array.from({ length: 40 }, (_, i) => vm(`v${i}`, `n${(i % 8) + 1}`, { cpu: 0.1, mem: 64 }));
+  const constraints: Constraint[] = vms.map((v, i) => ({
+    type: 'ban',
+    vm: v.id,
+    nodes: [`n${((i + shift) % 8) + 1}`],
+    continuous: false,
+  }));
+  return { c: cluster(nodes, [...vms, vm('x')]), constraints };
+}
+
+describe('explainInfeasible on larger instances', () => {
+  it('a capacity conflict among many constraints that hold: the constraints linked to the start are probed first', () => {
+    const { c, constraints } = manyBans(3);
+    constraints.splice(11, 0, { type: 'fence', vm: 'x', nodes: ['n7', 'n8'], continuous: false });
+    constraints.splice(29, 0, {
+      type: 'resourceCapacity',
+      nodes: ['n7', 'n8'],
+      rc: 'cpu',
+      amount: 0.5,
+      continuous: false,
+    });
+    const e = explain(c, constraints, { x: 'running' })!;
+    expect(e.constraintIndexes).toEqual([11, 29]);
+    expect(e.starts).toEqual(['x']);
+    expect(e.minimal).toBe(true);
+    expect(e.probes).toBeLessThan(constraints.length);
+    expect(e.sentence).toMatch(
+      /^running x, fence\(x, \{n7, n8\}, discrete\) and resourceCapacity\(\{n7, n8\}, cpu <= 0.5, discrete\) do not fit together: /,
+    );
   });
 });
 

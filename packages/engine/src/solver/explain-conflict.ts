@@ -1,4 +1,4 @@
-import { describeConstraint, type Constraint } from '../constraints/constraint.ts';
+import { describeConstraint, type Constraint, flatten, nodesOf, vmsOf } from '../constraints/constraint.ts';
 import type { Configuration, Decision } from '../model/configuration.ts';
 import type { CostModel } from '../model/cost-model.ts';
 import { type VJobState, vjobStateOf, type VMState } from '../model/lifecycle.ts';
@@ -111,6 +111,35 @@ export function explainInfeasible(
   if (probe(candidates) !== 'infeasible') return undefined;
   let kept = candidates;
   let lastDetail = detail;
+  // Focus first, without probes: a VM that the constraints' node lists leave no node at all needs
+  // only those lists (and its start) to have no plan; one probe checks it, the rest goes at once.
+  const noNode = vmsLeftNoNode(
+    configuration,
+    all.filter((c) => c.type !== 'overbook'),
+    new Set(starts),
+    background,
+    current,
+  );
+  if (noNode.length > 0) {
+    const vm = noNode[0]!;
+    const vjob = configuration.vms.find((v) => v.id === vm)?.vjob;
+    const focus = candidates.filter((e) => (e >= 0 ? restricts(all[e]!, vm) : starts[-1 - e] === vjob));
+    if (focus.length < kept.length && probe(focus) === 'infeasible') {
+      kept = focus;
+      lastDetail = detail;
+    }
+  } else if (starts.length > 0) {
+    // Else the constraints linked to the starts' VMs through shared VMs and nodes, with every start.
+    const linked = linkedConstraints(
+      all,
+      configuration.vms.filter((v) => starts.includes(v.vjob)).map((v) => v.id),
+    );
+    const focus = candidates.filter((e) => e < 0 || linked.has(e));
+    if (focus.length < kept.length && probe(focus) === 'infeasible') {
+      kept = focus;
+      lastDetail = detail;
+    }
+  }
   /** Removes `part` from the set when what is left still has no plan. */
   const tryWithout = (part: ReadonlySet<number>): boolean => {
     const rest = kept.filter((e) => !part.has(e));
@@ -120,7 +149,7 @@ export function explainInfeasible(
     return true;
   };
 
-  // Chunks first: halves, quarters, ... down to pairs.
+  // Then chunks: halves, quarters, ... down to pairs.
   for (let size = Math.floor(kept.length / 2); size >= 2 && !exhausted; size = Math.floor(size / 2))
     for (let at = 0; at < kept.length && !exhausted; ) {
       const part = new Set(kept.slice(at, at + size));
@@ -179,22 +208,34 @@ function vmsLeftNoNode(
     if (c.type === 'offline') online.delete(c.node);
     if (c.type === 'online') online.add(c.node);
   }
-  const allowed = new Map<string, Set<string>>();
-  const allowedOf = (vm: string) => {
-    let a = allowed.get(vm);
-    if (!a) allowed.set(vm, (a = new Set(online)));
-    return a;
-  };
+  // Per VM, the nodes its fences and among groups allow (undefined: every node) and those it is banned from:
+  // linear in the constraints' lists, no copy of the node set per VM.
+  const fenced = new Map<string, Set<string>>();
+  const banned = new Map<string, Set<string>>();
   const keepOnly = (vm: string, nodes: readonly string[]) => {
-    const a = allowedOf(vm);
-    const keep = new Set(nodes);
-    for (const n of [...a]) if (!keep.has(n)) a.delete(n);
+    const earlier = fenced.get(vm);
+    fenced.set(vm, new Set(earlier ? nodes.filter((n) => earlier.has(n)) : nodes));
   };
   for (const c of constraints) {
     if (c.type === 'fence') keepOnly(c.vm, c.nodes);
-    else if (c.type === 'ban') for (const n of c.nodes) allowedOf(c.vm).delete(n);
-    else if (c.type === 'among') for (const vm of c.vms) keepOnly(vm, c.parts.flat());
+    else if (c.type === 'ban') {
+      let b = banned.get(c.vm);
+      if (!b) banned.set(c.vm, (b = new Set()));
+      for (const n of c.nodes) b.add(n);
+    } else if (c.type === 'among') for (const vm of c.vms) keepOnly(vm, flatten(c.parts));
   }
+  const hasNode = (vm: string) => {
+    const b = banned.get(vm);
+    const f = fenced.get(vm);
+    if (f) {
+      for (const n of f) if (online.has(n) && !b?.has(n)) return true;
+      return false;
+    }
+    if (!b) return online.size > 0;
+    let bannedOnline = 0;
+    for (const n of b) if (online.has(n)) bannedOnline++;
+    return online.size > bannedOnline;
+  };
   const named = new Set(
     constraints.flatMap((c) => (c.type === 'offline' || c.type === 'online' ? [] : vmsOfRestriction(c))),
   );
@@ -204,16 +245,57 @@ function vmsLeftNoNode(
     if (!named.has(vm.id)) continue;
     const wanted = starts.has(vm.vjob) || toRun.has(vm.id) ? 'running' : (background[vm.vjob] ?? current.get(vm.vjob));
     if (wanted !== 'running' || vm.state === 'terminated') continue;
-    if ((allowed.get(vm.id) ?? online).size === 0) out.push(vm.id);
+    if (!hasNode(vm.id)) out.push(vm.id);
   }
   return out;
 }
 
+/** The indexes of the constraints reachable from the VMs through the VM and node ids the constraints share. */
+function linkedConstraints(all: readonly Constraint[], seeds: readonly string[]): Set<number> {
+  const byId = new Map<string, number[]>();
+  const ids = (c: Constraint) => [...vmsOf(c).map((v) => `vm:${v}`), ...nodesOf(c).map((n) => `node:${n}`)];
+  for (const [i, c] of all.entries())
+    for (const id of ids(c)) {
+      const list = byId.get(id);
+      if (list) list.push(i);
+      else byId.set(id, [i]);
+    }
+  const seen = new Set<string>(seeds.map((v) => `vm:${v}`));
+  const queue = [...seen];
+  const out = new Set<number>();
+  while (queue.length > 0)
+    for (const i of byId.get(queue.pop()!) ?? []) {
+      if (out.has(i)) continue;
+      out.add(i);
+      for (const id of ids(all[i]!))
+        if (!seen.has(id)) {
+          seen.add(id);
+          queue.push(id);
+        }
+    }
+  return out;
+}
+
+/** Whether a constraint bears on the nodes a VM may run on: its own node lists, or a node's state. */
+const restricts = (c: Constraint, vm: string): boolean =>
+  c.type === 'offline' ||
+  c.type === 'online' ||
+  vmsOfRestriction(c).includes(vm) ||
+  (c.type === 'running' && c.vm === vm);
+
 const vmsOfRestriction = (c: Constraint): readonly string[] =>
   c.type === 'fence' || c.type === 'ban' ? [c.vm] : c.type === 'among' ? c.vms : [];
 
-/** `a`, `a and b`, `a, b and c`. */
+/** `a, b, c`; past MAX_NAMED items, `a, b, ... (12)`. */
+const listed = (items: readonly string[]) =>
+  items.length > MAX_NAMED ? `${items.slice(0, MAX_NAMED).join(', ')}, ... (${items.length})` : items.join(', ');
+
+/** Items a sentence names at most; the rest is counted. */
+const MAX_NAMED = 8;
+
+/** `a`, `a and b`, `a, b and c`; past MAX_NAMED items, `a, b, ... and 12 more`. */
 export function joinAnd(items: readonly string[]): string {
+  if (items.length > MAX_NAMED) return `${items.slice(0, MAX_NAMED).join(', ')} and ${items.length - MAX_NAMED} more`;
   if (items.length <= 1) return items.join('');
   return `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
 }
@@ -229,9 +311,10 @@ function sentenceOf(
   const caveat = minimal ? '' : ' (the search stopped early: the set may not be minimal)';
   if (vmsWithoutNode.length > 0 && named.length > 0)
     return `${joinAnd(named)} ${named.length === 1 ? 'leaves' : 'leave'} ${joinAnd(vmsWithoutNode)} no node${caveat}`;
-  const running = starts.length > 0 ? `running ${joinAnd(starts)}` : '';
-  if (running && named.length > 0) return `${running} and ${joinAnd(named)} do not fit together: ${detail}${caveat}`;
-  if (running) return `${running} ${starts.length === 1 ? 'does' : 'do'} not fit: ${detail}${caveat}`;
+  if (starts.length > 0 && named.length > 0)
+    return `${joinAnd([`running ${listed(starts)}`, ...named])} do not fit together: ${detail}${caveat}`;
+  if (starts.length > 0)
+    return `running ${joinAnd(starts)} ${starts.length === 1 ? 'does' : 'do'} not fit: ${detail}${caveat}`;
   if (named.length > 0)
     return `${joinAnd(named)} ${named.length === 1 ? 'cannot hold' : 'cannot all hold'}: ${detail}${caveat}`;
   return `the current configuration has no plan on its own: ${detail}${caveat}`;
