@@ -63,6 +63,23 @@ describe('explainVjob', () => {
     expect(e.summary).toMatch(/^no plan: running a, b and c do not fit: /);
   });
 
+  it("an infeasible turn (an operator's start that fits nowhere): the turn keeps the conflict, explain shows it", () => {
+    const view = viewOf([
+      vm('a1', 'a', 'running', 'n1', 4),
+      vm('b1', 'b', 'running', 'n2', 4),
+      vm('x1', 'x', 'waiting', undefined, 2),
+    ]);
+    const result = reconcile(input(view, { vjobs: [stored('x')], overlay: { x: 'running' } }));
+    expect(result.outcome).toBe(TurnOutcome.Infeasible);
+    expect(result.conflict).toMatchObject({ starts: ['x'], constraints: [], minimal: true });
+    // No constraint in the conflict: the engine's reason (room) stays the turn's.
+    expect(result.reasons).toEqual([expect.stringMatching(/^cpu short by 2: /)]);
+    const e = explainVjob(queued(view, 'x'), { at: 5, result }, undefined);
+    expect(e.conflict?.sentence).toMatch(/^running x does not fit: /);
+    expect(e.summary).toMatch(/^no plan: running x does not fit: /);
+    expect(e.planned).toBe('running');
+  });
+
   it('prints every held entry generically, with its kind when it has one', () => {
     const view = viewOf([vm('a1', 'a', 'waiting')]);
     const base = reconcile(input(view, { policy: runAll, vjobs: [stored('a')] }));
