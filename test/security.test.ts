@@ -45,6 +45,7 @@ const controlAll = [
   'plans',
   'approve',
   'reject',
+  'explain',
 ] as const;
 const nodeLeaves = (node: string) => [
   s.nodeAction(node),
@@ -145,7 +146,7 @@ const ROLES: readonly RoleRights[] = [
       '$KV.entropy_queue.j1',
     ],
     subscribeForbidden: ['>', '$KV.entropy_queue.>', '$JS.API.>', 'other.>'],
-    publishAllowed: [s.control('status'), s.control('queue')],
+    publishAllowed: [s.control('status'), s.control('queue'), s.control('explain')],
     subscribeAllowed: ['entropy.>', '_INBOX.>'],
   },
   {

@@ -47,6 +47,12 @@ export { type CostSample, fitCostModel, type KindCalibration } from './model/cal
 
 // The context switch: placement, action inference, planning.
 export { contextSwitch } from './solver/context-switch.ts';
+export {
+  type ConflictExplanation,
+  DEFAULT_MAX_PROBES,
+  type ExplainOptions,
+  explainInfeasible,
+} from './solver/explain-conflict.ts';
 export { inferActions } from './solver/actions.ts';
 export { schedule } from './solver/planner.ts';
 export { compileProblem, type Problem } from './model/problem.ts';
@@ -55,7 +61,7 @@ export { cautiousPlan } from './solver/cautious-plan.ts';
 
 // The verifier and the constraint catalog (BtrPlace's names and meaning).
 export { type VerifiablePlan, verifyPlan, type Violation } from './verifier/index.ts';
-export type { Constraint } from './constraints/constraint.ts';
+export { type Constraint, describeConstraint } from './constraints/constraint.ts';
 export { checkConstraints } from './constraints/check-constraints.ts';
 export { buildPlanView } from './constraints/plan-view.ts';
 export { prepareInstance } from './constraints/prepare.ts';
@@ -95,7 +101,9 @@ export {
   PolicyError,
   PolicyErrorCode,
   type PolicyFactory,
+  type PolicyReason,
   type PolicyView,
+  type Shortage,
   validateDecision,
 } from './policy/index.ts';
 export { consolidate } from './policy/consolidate.ts';

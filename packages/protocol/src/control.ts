@@ -231,6 +231,8 @@ export const queuedVjobSchema = z.object({
   cancelRequestedAt: time.optional(),
   end: z.enum(['finished', 'cancelled']).optional(),
   endedAt: time.optional(),
+  /** Why it is in its state, in short, as of the control loop's last turn (`entropy explain` says more). */
+  reason: z.string().max(4096).optional(),
 });
 export type QueuedVjobMessage = z.infer<typeof queuedVjobSchema>;
 
@@ -279,6 +281,60 @@ export const nodeReplySchema = z.union([
 ]);
 export type NodeReply = z.infer<typeof nodeReplySchema>;
 
+/** `entropy explain VJOB`: why the vjob is in its state, as of the control loop's last turn. */
+export const explainRequestSchema = z.object({ vjob: token });
+export type ExplainRequest = z.infer<typeof explainRequestSchema>;
+const sentence = z.string().max(4096);
+export const explainReplySchema = z.union([
+  z.object({
+    ok: z.literal(true),
+    controller: name,
+    ts: time,
+    policy: name.optional(),
+    vjob: queuedVjobSchema,
+    /** The last turn the explanation comes from: when, and what came of it (plan, no-change, infeasible, ...). */
+    turn: z.object({ at: time, outcome: name }).optional(),
+    /** The state the turn wanted for the vjob (the policy's, the operator's, a cancel), and the one it planned. */
+    wanted: vjobState.optional(),
+    planned: vjobState.optional(),
+    /** What the policy decided and why (Policy.explain; absent for a policy without it). */
+    policyDecided: vjobState.optional(),
+    position: count.optional(),
+    queueLength: count.optional(),
+    effectivePriority: z.number().finite().optional(),
+    policyReason: sentence.optional(),
+    short: z
+      .object({
+        resource: name,
+        needed: z.number().finite(),
+        free: z.number().finite(),
+        scope: z.enum(['cluster', 'node', 'packing']),
+      })
+      .optional(),
+    ahead: z.array(name).max(100).optional(),
+    aheadCount: count.optional(),
+    /** Why the turn did not plan it as wanted (agent busy, failure backoff, a constraint, a budget, approval): generic. */
+    held: z.array(z.object({ reason: sentence, kind: name.optional() })).max(100),
+    /** A start put off for lack of room at the demands the engine uses. */
+    deferred: sentence.optional(),
+    /** The minimal set of constraints and starts with no plan, when the turn found one naming this vjob or was infeasible. */
+    conflict: z
+      .object({
+        sentence,
+        constraints: z.array(sentence).max(1000),
+        starts: z.array(name).max(1000),
+        minimal: z.boolean(),
+      })
+      .optional(),
+    /** The turn's other notes that name the vjob. */
+    notes: z.array(sentence).max(100),
+    /** The short form, as `entropy queue` shows it. */
+    summary: sentence,
+  }),
+  z.object({ ok: z.literal(false), error: controlErrorSchema }),
+]);
+export type ExplainReply = z.infer<typeof explainReplySchema>;
+
 export const CONTROL_SCHEMAS = {
   statusRequest: statusRequestSchema,
   statusReply: statusReplySchema,
@@ -301,6 +357,8 @@ export const CONTROL_SCHEMAS = {
   approveReply: applyReplySchema,
   rejectRequest: rejectRequestSchema,
   rejectReply: rejectReplySchema,
+  explainRequest: explainRequestSchema,
+  explainReply: explainReplySchema,
 } as const;
 export type ControlKind = keyof typeof CONTROL_SCHEMAS;
 export type ControlMessageOf<K extends ControlKind> = z.infer<(typeof CONTROL_SCHEMAS)[K]>;

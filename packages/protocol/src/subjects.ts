@@ -29,6 +29,8 @@ export const ControlVerb = {
   Approve: 'approve',
   /** `entropy reject ID`: drop a proposed plan; it is not proposed again until something changes. */
   Reject: 'reject',
+  /** `entropy explain VJOB`: why a vjob is in its state (read-only). */
+  Explain: 'explain',
 } as const;
 export type ControlVerb = (typeof ControlVerb)[keyof typeof ControlVerb];
 export const CONTROL_VERBS: readonly ControlVerb[] = Object.values(ControlVerb);

@@ -96,3 +96,11 @@ cluster again, as entropy apply --plan does, then executed and followed like an 
 
 Exit codes: as entropy apply (0 done, 1 no such proposal or no controller, 4 failed, 5 the cluster changed:
 the proposal is dropped and the next turn proposes a new one)`;
+export const EXPLAIN_HELP = `
+Says why vjob VJOB is in its state, as of the control loop's last turn: its state, queue position and
+effective priority, what the policy decided and why (the resource and amount it is short of, the vjobs
+ahead of it), what held it back (an agent acting on it, a failure's backoff, a constraint, a budget, a
+plan waiting for approval), a start put off for lack of room, and the minimal set of constraints and
+starts that leaves no plan when the turn found one. --json prints the controller's reply.
+
+Exit codes: 0 explained, 1 no controller answers or it refused, 3 no vjob VJOB in the queue`;

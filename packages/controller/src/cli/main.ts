@@ -18,6 +18,7 @@ import {
   SUBMIT_HELP,
   VERIFY_HELP,
 } from './help-texts.ts';
+import { EXPLAIN_HELP } from './help-texts.ts';
 import { DEFAULT_MAX_INPUT_BYTES, parseByteSize, setMaxInputBytes } from '../command-io/input-file.ts';
 import { registerDeployCommands } from './deploy-cli.ts';
 import { registerLabCommands } from './lab-cli.ts';
@@ -271,6 +272,17 @@ addNatsOptions(program.command('cancel'))
   .option('--timeout <ms>', 'fail when the controller has not answered within this long (default 5000)', positiveInt)
   .action((id: string, opts: { nats?: string; prefix: string; timeout?: number }) =>
     run(async () => (await import('./cancel-command.ts')).cancelCommand(id, opts)),
+  );
+
+addNatsOptions(program.command('explain'))
+  .description('say why a vjob is in its state: queue position, policy decision and reason, holds, conflicts')
+  .argument('<vjob>', 'vjob id')
+  .option('--prefix <prefix>', 'subject prefix', 'entropy')
+  .option('--json', "print the controller's reply as JSON")
+  .option('--timeout <ms>', 'fail when the controller has not answered within this long (default 5000)', positiveInt)
+  .addHelpText('after', EXPLAIN_HELP)
+  .action((vjob: string, opts: { nats?: string; prefix: string; json?: boolean; timeout?: number }) =>
+    run(async () => (await import('./explain-command.ts')).explainCommand(vjob, opts)),
   );
 
 addNatsOptions(program.command('status'))

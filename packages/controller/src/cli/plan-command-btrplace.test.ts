@@ -57,6 +57,31 @@ describe('entropy plan --format btrplace', () => {
     );
     expect(r.exitCode).toBe(2);
     expect(r.output).toMatch(/^infeasible: /);
+    // n1 is online and empty: the reason names the constraints, not the room.
+    // (The importer may make the state constraint a decision entry: the start, not running(vm2), is then in the set.)
+    expect(r.output.split('\n')[0]).toMatch(
+      /^infeasible: (running\(vm2\) and )?fence\(vm2, \{n2\}, discrete\) leaves? vm2 no node$/,
+    );
+    const json = JSON.parse(
+      planCommand(
+        file(
+          'no2.json',
+          tinyInstance([
+            { id: 'running', vm: 2 },
+            { id: 'fence', vm: 2, nodes: [2], continuous: false },
+            { id: 'spread', vms: [0, 1], continuous: false },
+          ]),
+        ),
+        { format: 'btrplace', json: true },
+      ).output,
+    );
+    // The spread holds: only the fence (with running(vm2) or the start it becomes) is in the conflict.
+    expect(json.conflict.constraints.map((c: { type: string }) => c.type)).not.toContain('spread');
+    expect(json.conflict.constraintIndexes).toContain(1);
+    expect(json.conflict.minimal).toBe(true);
+    expect(json.conflict.sentence).toMatch(
+      /^(running\(vm2\) and )?fence\(vm2, \{n2\}, discrete\) leaves? vm2 no node$/,
+    );
   });
 
   it('rejects an unknown constraint id with its path (exit 1 in the CLI)', () => {

@@ -3,6 +3,7 @@ import {
   type CostModelOverrides,
   costModelWith,
   entropyExportContext,
+  explainInfeasible,
   exportContextOf,
   type InstanceFormat,
   readInstanceAs,
@@ -40,6 +41,20 @@ export function planCommand(file: string, options: PlanCommandOptions = {}): Com
     ...(options.workBudget !== undefined ? { workBudget: options.workBudget } : {}),
   });
   const exitCode = plan.feasible ? 0 : 2;
+  // No plan: the minimal set of constraints and starts that has none, so that a lack of room is not blamed for it.
+  const conflict = plan.feasible
+    ? undefined
+    : explainInfeasible(instance.configuration, instance.decision, costModel, {
+        constraints: btrplace?.constraints ?? [],
+        ...(btrplace ? { durations: btrplace.durations } : {}),
+        ...(options.timeLimit !== undefined ? { timeLimitMs: options.timeLimit } : {}),
+      });
+  if (!plan.feasible && conflict) {
+    const explained = { ...plan, conflict };
+    if (options.outputFormat === 'btrplace' || options.json)
+      return { output: JSON.stringify(explained, null, options.json ? 2 : undefined), exitCode };
+    return { output: `infeasible: ${conflict.sentence}\n  engine: ${plan.reason}`, exitCode };
+  }
   if (options.outputFormat === 'btrplace') {
     const context = btrplace
       ? exportContextOf(btrplace)

@@ -41,7 +41,17 @@ export function formatQueue(q: Extract<QueueReply, { ok: true }>): string {
       ago(Math.max(0, q.ts - v.submittedAt)),
       `${v.vms.length}${running > 0 && running < v.vms.length ? ` (${running} running)` : ''}`,
       [...new Set(v.vms.map((vm) => vm.host).filter((h) => h !== undefined))].join(',') || '-',
+      shortened(v.reason ?? '-'),
     ];
   });
-  return [head, '', ...table(['vjob', 'state', 'priority', 'effective', 'submitted', 'vms', 'hosts'], rows)].join('\n');
+  return [
+    head,
+    '',
+    ...table(['vjob', 'state', 'priority', 'effective', 'submitted', 'vms', 'hosts', 'reason'], rows),
+  ].join('\n');
 }
+
+/** The reason column's width at most: `entropy explain VJOB` gives the whole of it. */
+const REASON_WIDTH = 100;
+const shortened = (reason: string) =>
+  reason.length > REASON_WIDTH ? `${reason.slice(0, REASON_WIDTH - 3)}...` : reason;

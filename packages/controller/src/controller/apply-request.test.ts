@@ -45,6 +45,7 @@ function fakeLoop(turns: TurnRequest[]): ReconcileLoop {
     proposals: () => ({ pending: [], rejected: [] }),
     approve: async () => ({ ok: false, busy: 'unused' }),
     reject: () => false,
+    lastTurn: () => undefined,
     close: async () => {},
   };
 }

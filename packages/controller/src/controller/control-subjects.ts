@@ -33,10 +33,12 @@ export interface ControlDeps {
   readonly nodeRequested: (node: string) => void;
   /** Saved plans, proposals, approvals and rejections (review before apply). */
   readonly review?: ReviewRequestHandlers;
+  /** `entropy explain VJOB`; absent: the verb is not served. */
+  readonly explain?: (data: Uint8Array) => Uint8Array;
 }
 
 /**
- * Serves the control subjects (status, apply, submit, queue, cancel, node) until the returned
+ * Serves the control subjects (status, apply, submit, queue, cancel, node, explain) until the returned
  * subscriptions are unsubscribed: the leader's only, so that a standby answers nothing and clients
  * reach the leader. Every reply goes out in chunks (respondChunked): status, queue and apply grow
  * with the cluster; a handler that throws is an ENTROPY_INTERNAL reply and a log line.
@@ -86,6 +88,8 @@ export function serveControlSubjects(d: ControlDeps): Subscription[] {
   serve(s.control('submit'), (m) => d.queueRequests.submit(m.data));
   serve(s.control('queue'), (m) => d.queueRequests.queue(m.data));
   serve(s.control('cancel'), (m) => d.queueRequests.cancel(m.data));
+  const explain = d.explain;
+  if (explain) serve(s.control('explain'), (m) => explain(m.data));
   serve(s.control('node'), (m) =>
     nodePowerRequest(
       {

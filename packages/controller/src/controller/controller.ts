@@ -41,6 +41,7 @@ import { NodeBook } from './node-book.ts';
 import { vmMetaSender } from './vm-meta-sender.ts';
 import { serveControlSubjects } from './control-subjects.ts';
 import { reviewRequestHandlers } from './review-requests.ts';
+import { explainRequest } from './explain-request.ts';
 import type { LeaderLease } from './leader-lease.ts';
 import { planRunner } from './plan-runner.ts';
 import { closeInterruptedPlan, planRecorder } from './plan-records.ts';
@@ -256,6 +257,7 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     view: () => monitor.view(),
     planRunning: () => loop()?.running() !== undefined,
     trigger: (reason) => loop()?.trigger(reason),
+    lastTurn: () => loop()?.lastTurn(),
   });
 
   const review = reviewRequestHandlers({
@@ -282,6 +284,18 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
       powerUnsupported: (state) => nodePower.unsupported(state === 'online' ? 'bootNode' : 'shutdownNode'),
       nodeRequested: (node) => loop()?.nodeRequested(node),
       review,
+      explain: (data) =>
+        explainRequest(
+          {
+            name,
+            logger,
+            ...(options.queue ? { queue: options.queue } : {}),
+            ...(options.policy ? { policy: options.policy } : {}),
+            view: () => monitor.view(),
+            lastTurn: () => loop()?.lastTurn(),
+          },
+          data,
+        ),
     });
 
   let annotating: NodeJS.Timeout | undefined;

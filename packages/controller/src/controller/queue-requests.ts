@@ -12,6 +12,8 @@ import type { Policy, VM } from '@entropy/engine';
 import { type MonitorView, vjobIndexOf } from '../monitor/index.ts';
 import type { StoredVJob } from '../queue/queue-store.ts';
 import { type QueueResult, type VJobQueue, observeVJob } from '../queue/vjob-queue.ts';
+import type { LastTurn } from '../reconcile/reconcile-loop.ts';
+import { explainVjob } from '../reconcile/vjob-explanation.ts';
 
 export interface QueueRequestDeps {
   readonly name: string;
@@ -23,6 +25,8 @@ export interface QueueRequestDeps {
   planRunning(): boolean;
   trigger(reason: string): void;
   readonly now?: () => number;
+  /** The loop's last turn: each vjob's short reason (`entropy queue`'s reason column) comes from it. */
+  readonly lastTurn?: () => LastTurn | undefined;
 }
 
 export interface QueueRequestHandlers {
@@ -60,6 +64,12 @@ export function queueRequestHandlers(deps: QueueRequestDeps): QueueRequestHandle
     return { reply: encodeControl(replyKind, { ok: false, error }) };
   }
 
+  const withReason = (q: QueuedVjobMessage): QueuedVjobMessage => {
+    if (!deps.lastTurn) return q;
+    q.reason = explainVjob(q, deps.lastTurn(), deps.policy).summary;
+    return q;
+  };
+
   const vjobReply = (kind: 'submitReply' | 'cancelReply', r: QueueResult) =>
     encodeControl(kind, r.ok ? { ok: true, vjob: queuedVjobOf(r.vjob, deps.view(), deps.policy, now()) } : r);
 
@@ -84,7 +94,7 @@ export function queueRequestHandlers(deps: QueueRequestDeps): QueueRequestHandle
         ts: now(),
         ...(deps.policy ? { policy: deps.policy.name } : {}),
         store: queue.store.kind,
-        vjobs: queue.list().map((v) => queuedVjobOf(v, view, deps.policy, now())),
+        vjobs: queue.list().map((v) => withReason(queuedVjobOf(v, view, deps.policy, now()))),
       };
       return encodeControl('queueReply', reply);
     },

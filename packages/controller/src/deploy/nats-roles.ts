@@ -143,9 +143,9 @@ export function operatorPermissions(opts: RoleOptions = {}): Permissions {
 }
 
 /** What an observer may ask: the controller's views, never a change. */
-export const OBSERVER_VERBS: readonly ControlVerb[] = ['status', 'queue'];
+export const OBSERVER_VERBS: readonly ControlVerb[] = ['status', 'queue', 'explain'];
 
-/** Read-only: every message under the prefix and every reply (entropy-watch), and the status and queue requests. */
+/** Read-only: every message under the prefix and every reply (entropy-watch), and the status, queue and explain requests. */
 export function observerPermissions(opts: RoleOptions = {}): Permissions {
   const s = subjects(opts.prefix ?? DEFAULT_PREFIX);
   return {

@@ -2,14 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Configuration, VM } from '@entropy/engine';
 import type { MonitorView } from '../monitor/index.ts';
 import { policyViewOf, sizedByUsage } from './policy-view.ts';
-
-const vm = (id: string, vjob: string, state: VM['state'], host?: string, cpu = 1, mem = 1024): VM => ({
-  id,
-  vjob,
-  state,
-  demand: { cpu, mem },
-  ...(host ? { host } : {}),
-});
+import { vm } from '../../test/support/turn-fixtures.ts';
 
 function viewOf(vms: VM[], usage: MonitorView['usage'] = {}): MonitorView {
   const vjobIds = [...new Set(vms.map((v) => v.vjob))];

@@ -90,6 +90,11 @@ export interface TurnRequest {
   readonly dryRun?: boolean;
 }
 
+export interface LastTurn {
+  readonly at: number;
+  readonly result: ReconcileResult;
+}
+
 export type TurnReply =
   | {
       readonly ok: true;
@@ -120,6 +125,8 @@ export interface ReconcileLoop {
   approve(id: string, mode?: ExecutionMode): Promise<ReviewedReply | { readonly ok: false; readonly unknown: string }>;
   /** Drops a proposal: it is not proposed again until what is wanted or observed changes. */
   reject(id: string): boolean;
+  /** The last turn that saw every node (its result and when it ran): what `entropy explain` explains. */
+  lastTurn(): LastTurn | undefined;
   close(): Promise<void>;
 }
 
@@ -144,6 +151,7 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
   let turns = 0;
   let plans = 0;
   let lastGood: Decision = {};
+  let last: LastTurn | undefined;
   let failures: FailureBook = new Map();
   let nodeFailures: NodeFailureBook = new Map();
   let running: { planId: string; done: Promise<void> } | undefined;
@@ -245,6 +253,7 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
     });
     failures = result.failures;
     if (result.nodeFailures) nodeFailures = result.nodeFailures;
+    if (result.outcome !== TurnOutcome.WaitingForNodes && !request?.dryRun) last = { at: now(), result };
     if (result.policyError)
       logger.error(
         { turn: n, policy: deps.policy?.name, code: result.policyError.code, err: result.policyError.message },
@@ -479,6 +488,7 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
         logger.info({ planId: id }, 'plan rejected: not proposed again until what is wanted or observed changes');
       return done;
     },
+    lastTurn: () => last,
     nodeRequested(node) {
       if (nodeFailures.has(node)) {
         const next = new Map(nodeFailures);

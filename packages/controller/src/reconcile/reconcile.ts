@@ -1,15 +1,18 @@
 import {
   cautiousPlan,
+  type ConflictExplanation,
   type Configuration,
   type Constraint,
   contextSwitch,
   type CostModel,
   decideSafely,
   type Decision,
+  explainInfeasible,
   type FeasiblePlan,
   holdsResources,
   type Policy,
   type PolicyError,
+  type PolicyView,
   TakenRoom,
   type VJobState,
   type VM,
@@ -91,6 +94,10 @@ export interface ReconcileResult {
   readonly observed: ReadonlyMap<string, ObservedVjob>;
   readonly policyDecision?: Decision;
   readonly policyError?: PolicyError;
+  /** The view the policy decided on: Policy.explain reads it when someone asks why (`entropy explain`). */
+  readonly policyView?: PolicyView;
+  /** When the turn had no plan or put starts off: a minimal set of its constraints and starts that has none. */
+  readonly conflict?: ConflictExplanation;
   /** Starts left for a later turn: no room for them at the demands the engine uses. */
   readonly deferred: readonly string[];
   readonly held: readonly HeldVjob[];
@@ -146,8 +153,10 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
   const wanted = new Map<string, VJobState>();
   let policyDecision: Decision | undefined;
   let policyError: PolicyError | undefined;
+  let policyView: PolicyView | undefined;
   if (input.policy && schedulable.size > 0) {
-    const safe = decideSafely(input.policy, policyViewOf(view, schedulable, now), input.lastGood ?? {});
+    policyView = policyViewOf(view, schedulable, now);
+    const safe = decideSafely(input.policy, policyView, input.lastGood ?? {});
     policyDecision = safe.decision;
     policyError = safe.error;
     for (const [j, s] of Object.entries(safe.decision)) if (schedulable.has(j)) wanted.set(j, s);
@@ -232,6 +241,7 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
     ...(input.nodes ? { nodeFailures: power.failures } : {}),
     ...(policyDecision ? { policyDecision } : {}),
     ...(policyError ? { policyError } : {}),
+    ...(policyView ? { policyView } : {}),
   };
   // Nothing wanted differs from what is: the engine has work only when a node is overloaded (at measured use, say).
   if (Object.keys(decision).length === 0 && power.constraints.length === 0 && !hasOverloadedNode(sized))
@@ -247,7 +257,15 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
   return { ...base, ...alone.result, requeueAfterMs, reasons: [...reasons, why, ...alone.result.reasons] };
 }
 
-type TurnPlan = Pick<ReconcileResult, 'outcome' | 'plan' | 'decision' | 'deferred' | 'reasons'>;
+type TurnPlan = Pick<ReconcileResult, 'outcome' | 'plan' | 'decision' | 'deferred' | 'reasons' | 'conflict'>;
+
+/** What explaining a turn without a plan may spend: a turn must not wait long for its explanation. */
+const CONFLICT_PROBES = 40;
+const CONFLICT_TIME_MS = 500;
+
+/** The turn's reason without a plan: the conflict's sentence when constraints are in it (room is then not the cause), else the engine's. */
+const reasonOf = (engineReason: string, conflict: ConflictExplanation | undefined) =>
+  conflict && conflict.constraints.length > 0 ? conflict.sentence : engineReason;
 
 /** The plan of a turn's decision with the node constraints; when no placement fits every start, the oldest starts that fit. */
 function planTurn(
@@ -290,8 +308,23 @@ function planTurn(
     const p = contextSwitch(sized, d, input.costModel, { ...options, workBudget: 0 });
     return p.feasible ? p : undefined;
   });
+  const conflict = explainInfeasible(sized, decision, input.costModel, {
+    constraints,
+    maxProbes: CONFLICT_PROBES,
+    timeLimitMs: CONFLICT_TIME_MS,
+  });
+  const why = reasonOf(plan.reason, conflict);
   if (!partial)
-    return { ok: false, result: { outcome: TurnOutcome.Infeasible, decision, deferred: [], reasons: [plan.reason] } };
+    return {
+      ok: false,
+      result: {
+        outcome: TurnOutcome.Infeasible,
+        decision,
+        deferred: [],
+        reasons: [why],
+        ...(conflict ? { conflict } : {}),
+      },
+    };
   const full = contextSwitch(sized, partial.decision, input.costModel, options);
   const kept = full.feasible ? full : partial.plan;
   const deferred = starts.slice(partial.kept);
@@ -302,7 +335,8 @@ function planTurn(
       ...(hasActions(kept) ? { plan: kept } : {}),
       decision: partial.decision,
       deferred,
-      reasons: [`no room yet for ${deferred.join(', ')}: ${plan.reason}`],
+      reasons: [`no room yet for ${deferred.join(', ')}: ${why}`],
+      ...(conflict ? { conflict } : {}),
     },
   };
 }

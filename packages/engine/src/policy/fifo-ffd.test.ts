@@ -82,4 +82,35 @@ describe('fifo-ffd', () => {
     }
     expect(runsAt).toBe(51 * MIN);
   });
+
+  it('explains each vjob: position, effective priority with aging, what a waiting one lacks and who is ahead', () => {
+    const view = cluster(
+      one,
+      {
+        old: { state: 'running', vms: 1, usedCpu: 1.5, hosts: ['n1'], priority: 0, submittedAt: 0 },
+        urgent: { state: 'waiting', vms: 1, cpu: 1, priority: 2, submittedAt: 20 * MIN },
+        big: { state: 'waiting', vms: 3, cpu: 2, priority: 0, submittedAt: 10 * MIN },
+      },
+      30 * MIN,
+    );
+    const p = fifoFfd({ agingPeriodMs: 10 * MIN, unmeasuredCpu: 0.5 });
+    const reasons = p.explain!(view);
+    // Effective priorities: urgent 2 + 1 = 3, old 0 + 3 = 3 (running first on ties), big 0 + 2 = 2.
+    expect(reasons.old).toMatchObject({ decided: 'running', position: 1, effectivePriority: 3, aheadCount: 0 });
+    expect(reasons.urgent).toMatchObject({ decided: 'running', position: 2, effectivePriority: 3, ahead: ['old'] });
+    // 2 cpu, old uses 1.5: urgent's 0.5 (half its peak, never measured) fits exactly, so it runs.
+    expect(reasons.urgent!.reason).toBe(
+      'starts: fits at position 2 of 3 (effective priority 3.00); 1 vjob ahead (old)',
+    );
+    expect(reasons.big).toMatchObject({
+      decided: 'waiting',
+      position: 3,
+      effectivePriority: 2,
+      ahead: ['old', 'urgent'],
+      aheadCount: 2,
+      short: { resource: 'cpu', needed: 3, scope: 'cluster' },
+    });
+    expect(reasons.big!.reason).toBe('waits: needs cpu 3, 0 free in all; 2 vjobs ahead (old, urgent)');
+    expect(p.decide(view)).toEqual(Object.fromEntries(Object.entries(reasons).map(([id, r]) => [id, r.decided])));
+  });
 });

@@ -1,8 +1,8 @@
-import type { Decision } from '../model/configuration.ts';
 import type { VJobState } from '../model/lifecycle.ts';
 import type { Resources } from '../model/resources.ts';
 import { NodeBins } from './node-bins.ts';
-import type { Policy, PolicyView, QueuedVJob, QueuedVM } from './policy.ts';
+import type { Policy, PolicyReason, PolicyView, QueuedVJob, QueuedVM } from './policy.ts';
+import { aheadOf, aheadText, shortageText, verbOf } from './policy-reasons.ts';
 
 export interface FifoFfdOptions {
   /** Waiting this long (since submission) adds one point of priority. */
@@ -41,7 +41,7 @@ export function fifoFfd(options: FifoFfdOptions = {}): Policy {
     throw new RangeError(`fifo-ffd: unmeasuredCpu must be between 0 and 1, got ${unmeasuredCpu}`);
   const effective = (j: QueuedVJob, now: number) => j.priority + Math.max(0, now - j.submittedAt) / agingPeriodMs;
 
-  function decide(view: PolicyView): Decision {
+  function run(view: PolicyView, explain = false) {
     const order = [...view.queue].sort(
       (a, b) =>
         effective(b, view.now) - effective(a, view.now) ||
@@ -51,19 +51,36 @@ export function fifoFfd(options: FifoFfdOptions = {}): Policy {
     );
     const bins = new NodeBins(view.configuration.nodes);
     const decision: Record<string, VJobState> = {};
-    for (const j of order) {
-      if (
-        bins.placeAll(
-          j.vms.map((vm) => estimatedUse(vm, unmeasuredCpu)),
-          true,
-        )
-      )
-        decision[j.id] = 'running';
-      else decision[j.id] = j.state === 'running' ? 'sleeping' : j.state;
+    const reasons: Record<string, PolicyReason> = {};
+    for (const [i, j] of order.entries()) {
+      const sizes = j.vms.map((vm) => estimatedUse(vm, unmeasuredCpu));
+      const fits = bins.placeAll(sizes, true);
+      decision[j.id] = fits ? 'running' : j.state === 'running' ? 'sleeping' : j.state;
+      if (!explain) continue;
+      const priority = effective(j, view.now);
+      const ahead = aheadOf(order, i);
+      const short = fits ? undefined : bins.shortage(sizes);
+      const why = short
+        ? shortageText(short)
+        : `fits at position ${i + 1} of ${order.length} (effective priority ${priority.toFixed(2)})`;
+      reasons[j.id] = {
+        decided: decision[j.id]!,
+        position: i + 1,
+        effectivePriority: priority,
+        ...ahead,
+        ...(short ? { short } : {}),
+        reason: `${verbOf(j.state, decision[j.id])}: ${why}; ${aheadText(ahead)}`,
+      };
     }
-    return decision;
+    return { decision, reasons };
   }
-  return { name: 'fifo-ffd', sizing: 'measured', decide, effectivePriority: effective };
+  return {
+    name: 'fifo-ffd',
+    sizing: 'measured',
+    decide: (view) => run(view).decision,
+    explain: (view) => run(view, true).reasons,
+    effectivePriority: effective,
+  };
 }
 
 /** Measured use where there is one, else a share of the peak demand; memory is always the demand, a VM holds it all. */

@@ -1,5 +1,14 @@
-export type { Policy, PolicyFactory, PolicyHints, PolicyView, QueuedVJob, QueuedVM } from './policy.ts';
-export { buildPolicyView, Sizing } from './policy.ts';
+export type {
+  Policy,
+  PolicyFactory,
+  PolicyHints,
+  PolicyReason,
+  PolicyView,
+  QueuedVJob,
+  QueuedVM,
+  Shortage,
+} from './policy.ts';
+export { buildPolicyView, MAX_NAMED_AHEAD, Sizing } from './policy.ts';
 export { vjobStateOf } from '../model/lifecycle.ts';
 export { InvalidDecisionError, PolicyError, PolicyErrorCode } from './policy-errors.ts';
 export { currentStates, validateDecision } from './validate-decision.ts';

@@ -1,5 +1,6 @@
 import type { Node } from '../model/configuration.ts';
 import type { Resources } from '../model/resources.ts';
+import type { Shortage } from './policy.ts';
 
 const EPSILON = 1e-9;
 
@@ -93,6 +94,45 @@ export class NodeBins {
       takenNodes.push(node);
     }
     return true;
+  }
+
+  /**
+   * What a group of sizes that does not fit lacks most: the dimension whose total need exceeds the
+   * free room of all the nodes by the largest share, else one size larger than any node's free room,
+   * else (each fits somewhere, not all together) the dimension of the largest total share.
+   */
+  shortage(sizes: readonly Resources[]): Shortage {
+    const needed = new Map<string, number>();
+    for (const size of sizes) for (const d in size) needed.set(d, (needed.get(d) ?? 0) + size[d]!);
+    let worst: Shortage | undefined;
+    let worstShare = 0;
+    for (const [d, need] of needed) {
+      const free = this.total(d);
+      const share = need / Math.max(EPSILON, free);
+      if (need > free + EPSILON && share > worstShare) {
+        worst = { resource: d, needed: need, free, scope: 'cluster' };
+        worstShare = share;
+      }
+    }
+    if (worst) return worst;
+    for (const size of sizes)
+      for (const d in size) {
+        const most = Math.max(0, this.dimension(d).max[1]!);
+        const share = size[d]! / Math.max(EPSILON, most);
+        if (size[d]! > most + EPSILON && share > worstShare) {
+          worst = { resource: d, needed: size[d]!, free: most, scope: 'node' };
+          worstShare = share;
+        }
+      }
+    if (worst) return worst;
+    for (const [d, need] of needed) {
+      const share = need / Math.max(EPSILON, this.total(d));
+      if (!worst || share > worstShare) {
+        worst = { resource: d, needed: need, free: this.total(d), scope: 'packing' };
+        worstShare = share;
+      }
+    }
+    return worst ?? { resource: 'cpu', needed: 0, free: this.total('cpu'), scope: 'packing' };
   }
 
   /** The sum of the positive free amounts of a dimension over the nodes. */

@@ -37,9 +37,47 @@ export interface Policy {
    * (fifo-ffd: grown with waiting time). Only shown to users (`entropy queue`); optional.
    */
   effectivePriority?(vjob: QueuedVJob, now: number): number;
+  /**
+   * Why each vjob of the view gets (or does not get) the state `decide` gives it: its place in the
+   * policy's order, what it lacks, the vjobs ahead of it. Optional, only shown to users (`entropy
+   * explain`, `entropy queue`'s reason column); called only when someone asks, with the view of the
+   * last turn. A vjob it does not name has no policy reason.
+   */
+  explain?(view: PolicyView): Readonly<Record<string, PolicyReason>>;
   /** Goals the engine may read in a later version; the current engine ignores them (see consolidate.ts). */
   readonly hints?: PolicyHints;
 }
+
+/** Why a policy gave a vjob its state (Policy.explain). */
+export interface PolicyReason {
+  /** The state the policy's decision gives it (absent: not named, it keeps its state). */
+  readonly decided?: VJobState;
+  /** Its place in the policy's order, from 1. */
+  readonly position?: number;
+  readonly effectivePriority?: number;
+  /** The first vjobs before it in the policy's order (at most MAX_NAMED_AHEAD), and how many there are. */
+  readonly ahead?: readonly string[];
+  readonly aheadCount?: number;
+  /** For a vjob that does not fit: the resource it is most short of. */
+  readonly short?: Shortage;
+  /** One sentence, e.g. `waits: needs cpu 4.5, 2 free in all; 3 vjobs ahead (a, b, c)`. */
+  readonly reason: string;
+}
+
+/**
+ * What a vjob lacks: `cluster`, its VMs need more of `resource` than is free on all the nodes
+ * together; `node`, one of its VMs needs more than the node with the most free has; `packing`,
+ * each amount is free somewhere, but not so that its VMs fit together.
+ */
+export interface Shortage {
+  readonly resource: string;
+  readonly needed: number;
+  readonly free: number;
+  readonly scope: 'cluster' | 'node' | 'packing';
+}
+
+/** Vjobs ahead named in a reason, at most: the count says how many there are. */
+export const MAX_NAMED_AHEAD = 10;
 
 export const Sizing = { Peak: 'peak', Measured: 'measured' } as const;
 export type Sizing = (typeof Sizing)[keyof typeof Sizing];

@@ -62,7 +62,7 @@ export function contextSwitch(
   const late = () => now() > deadline;
   const timedOut = (phase: string): Plan => ({
     feasible: false,
-    reason: `no plan within the time limit of ${limitMs} ms (${phase})`,
+    reason: `${TIME_LIMIT_REASON} of ${limitMs} ms (${phase})`,
     solveMs: elapsed(),
   });
   const prepared = prepareInstance(configuration, decision, constraints);
@@ -134,6 +134,9 @@ export function contextSwitch(
   }
   return { feasible: false, reason: scheduled.reason, solveMs: elapsed() };
 }
+
+/** How an infeasible plan's reason starts when the time limit, not the instance, stopped the solve. */
+export const TIME_LIMIT_REASON = 'no plan within the time limit';
 
 /** The improvement may run until this share of the time limit: the rest is for scheduling its result. */
 const IMPROVEMENT_SHARE = 0.6;
