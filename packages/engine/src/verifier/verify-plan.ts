@@ -3,6 +3,7 @@ import { checkConstraints } from '../constraints/check-constraints.ts';
 import type { Constraint } from '../constraints/constraint.ts';
 import { prepareInstance } from '../constraints/prepare.ts';
 import type { Configuration, Decision } from '../model/configuration.ts';
+import { allocationSteps } from './allocation-check.ts';
 import { checkAsap } from './asap-check.ts';
 import { checkBarrier } from './barrier-check.ts';
 import { checkCapacity } from './capacity-check.ts';
@@ -25,6 +26,10 @@ import type { Verdict, Violation } from './violation.ts';
  * is a decision, `preserve` a raised demand, `overbook` a larger capacity: src/constraints), node
  * power actions are checked, and then every constraint by its own check: discrete ones on the final
  * configuration, continuous ones over the plan's timeline.
+ *
+ * A plan with `allocations` (BtrPlace's allocate actions) is checked with BtrPlace's semantics of
+ * raised demands: a VM that stays holds its source demand until its allocate, and the node must
+ * have room for the raise at that instant.
  */
 export function verifyPlan(
   configuration: Configuration,
@@ -41,10 +46,12 @@ export function verifyPlan(
   const replayed = replayTransitions(ctx);
   if (!replayed.ok) return failed(replayed.violation);
   const { replay } = replayed;
+  const steps = plan.allocations ? allocationSteps(ctx, configuration) : [];
+  if (!Array.isArray(steps)) return failed(steps);
   const found =
     checkDependencies(ctx) ??
     checkSynchrony(ctx, replay) ??
-    checkCapacity(ctx, replay) ??
+    checkCapacity(ctx, replay, steps) ??
     checkBarrier(ctx, replay) ??
     checkAsap(ctx, replay) ??
     checkFinalState(ctx, replay) ??
