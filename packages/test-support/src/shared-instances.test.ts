@@ -22,9 +22,11 @@ describe.skipIf(files.length === 0)('BtrPlace workload instances', () => {
       const plan = contextSwitch(i.configuration, i.decision, i.costModel, {
         constraints: i.constraints,
         durations: i.durations,
+        ...(i.network ? { network: i.network } : {}),
       });
       if (!plan.feasible) throw new Error(plan.reason);
-      expect(verifyPlan(i.configuration, i.decision, plan, i.constraints)).toEqual({ ok: true });
+      const options = i.network ? { network: i.network } : {};
+      expect(verifyPlan(i.configuration, i.decision, plan, i.constraints, options)).toEqual({ ok: true });
       expect(plan.mttr).toBeGreaterThan(0);
       const exported = writeBtrPlacePlan(plan, exportContextOf(i)) as {
         actions: { id: string; start: number; end: number }[];
@@ -40,7 +42,7 @@ describe.skipIf(files.length === 0)('BtrPlace workload instances', () => {
       expect(timed.reduce((s, a) => s + a.end, 0)).toBe(plan.mttr! / 1000);
       // The export as BtrPlace reads it: allocations of staying VMs once their node has room (capacity over time).
       const read = readBtrPlacePlan(exported, file, btrplaceImportContext(i.configuration));
-      expect(verifyPlan(i.configuration, i.decision, read, i.constraints)).toEqual({ ok: true });
+      expect(verifyPlan(i.configuration, i.decision, read, i.constraints, options)).toEqual({ ok: true });
     });
   }
 });

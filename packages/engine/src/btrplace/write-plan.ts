@@ -1,6 +1,7 @@
 import type { Constraint } from '../constraints/constraint.ts';
 import { prepareInstance } from '../constraints/prepare.ts';
 import type { Configuration, Decision } from '../model/configuration.ts';
+import type { NetworkModel } from '../model/network.ts';
 import type { FeasiblePlan, NodeAction, PlannedAction } from '../model/plan.ts';
 import { allocationTime, allocationTimes, type AllocationRoom, type RaisedAllocation } from './allocation-times.ts';
 import { nodeNumber, UNIT_MS, vmNumber } from './ids.ts';
@@ -23,6 +24,8 @@ export interface PlanExportContext {
    * its node has room (allocation-times.ts); without, at 0.
    */
   readonly room?: AllocationRoom;
+  /** The network view: a migration carries the bandwidth it holds (`bw`), as BtrPlace writes it. */
+  readonly network?: NetworkModel;
 }
 
 type Json = Record<string, unknown>;
@@ -43,8 +46,10 @@ export function writeBtrPlacePlan(plan: FeasiblePlan, ctx: PlanExportContext): J
     const to = a.to !== undefined ? ctx.nodeId(a.to) : undefined;
     const t = { start: time(a.start), end: time(a.end) };
     switch (a.type) {
-      case 'migrate':
-        return { id: 'migrateVM', ...t, vm, from, to };
+      case 'migrate': {
+        const bw = a.from !== undefined && a.to !== undefined ? ctx.network?.route(a.from, a.to)?.bandwidth : undefined;
+        return { id: 'migrateVM', ...t, vm, from, to, ...(bw !== undefined ? { bw } : {}) };
+      }
       case 'run':
         return { id: 'bootVM', ...t, vm, on: to };
       case 'stop':
@@ -109,6 +114,7 @@ export function exportContextOf(instance: BtrPlaceInstance): PlanExportContext {
     killed: instance.killed,
     allocations: raisedAllocations(instance.configuration, instance.constraints),
     room: roomOf(instance.configuration, instance.decision, instance.constraints),
+    ...(instance.network ? { network: instance.network } : {}),
   };
 }
 

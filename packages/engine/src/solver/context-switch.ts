@@ -4,6 +4,7 @@ import { prepareInstance } from '../constraints/prepare.ts';
 import { kindOf } from '../constraints/registry.ts';
 import type { Configuration, Decision } from '../model/configuration.ts';
 import type { CostModel } from '../model/cost-model.ts';
+import type { NetworkModel } from '../model/network.ts';
 import { describeUnreachableVjob } from '../model/lifecycle.ts';
 import type { FeasiblePlan, NodeAction, Plan, PlannedAction, SolverStats } from '../model/plan.ts';
 import { inferActions } from './actions.ts';
@@ -27,6 +28,11 @@ export interface ContextSwitchOptions {
   readonly constraints?: readonly Constraint[];
   /** Per-VM and per-node action durations that override the cost model (BtrPlace's attributes). */
   readonly durations?: ActionDurations;
+  /**
+   * Links and switches that migrations share (BtrPlace's network view): concurrent migrations never
+   * hold more than an element's capacity. Without it, migrations are bounded by node room only.
+   */
+  readonly network?: NetworkModel;
   /**
    * The clock the time limit and solveMs read (ms, monotonic): performance.now unless injected. The
    * only clock a solve reads; with a work budget and no time limit reached, the plan does not depend on it.
@@ -74,6 +80,7 @@ export function contextSwitch(
   const p = compileProblem(prepared.configuration, prepared.decision, costModel, {
     nodeStates: prepared.nodeStates,
     ...(options.durations ? { durations: options.durations } : {}),
+    ...(options.network ? { network: options.network } : {}),
   });
   if (p.unreachable) return { feasible: false, reason: describeUnreachableVjob(p.unreachable), solveMs: elapsed() };
   const rules = compileRules(p, constraints);

@@ -3,6 +3,7 @@ import { checkConstraints } from '../constraints/check-constraints.ts';
 import type { Constraint } from '../constraints/constraint.ts';
 import { prepareInstance } from '../constraints/prepare.ts';
 import type { Configuration, Decision } from '../model/configuration.ts';
+import type { NetworkModel } from '../model/network.ts';
 import { allocationSteps } from './allocation-check.ts';
 import { checkAsap } from './asap-check.ts';
 import { checkBarrier } from './barrier-check.ts';
@@ -10,6 +11,7 @@ import { checkCapacity } from './capacity-check.ts';
 import { checkDependencies } from './dependency-check.ts';
 import { checkFinalState } from './final-state-check.ts';
 import { checkMalformed } from './malformed-check.ts';
+import { checkNetwork } from './network-check.ts';
 import { checkNodePower } from './node-power-check.ts';
 import { indexPlan, type VerifiablePlan } from './plan-context.ts';
 import { checkSynchrony } from './synchrony-check.ts';
@@ -30,12 +32,16 @@ import type { Verdict, Violation } from './violation.ts';
  * A plan with `allocations` (BtrPlace's allocate actions) is checked with BtrPlace's semantics of
  * raised demands: a VM that stays holds its source demand until its allocate, and the node must
  * have room for the raise at that instant.
+ *
+ * With a network (`options.network`, BtrPlace's network view), concurrent migrations may not carry
+ * more than a link direction's or a switch's capacity at any instant (network-check.ts).
  */
 export function verifyPlan(
   configuration: Configuration,
   decision: Decision,
   plan: VerifiablePlan,
   constraints: readonly Constraint[] = [],
+  options: VerifyOptions = {},
 ): Verdict {
   const prepared = prepareInstance(configuration, decision, constraints);
   if (prepared.conflicts.length > 0)
@@ -55,7 +61,8 @@ export function verifyPlan(
     checkBarrier(ctx, replay) ??
     checkAsap(ctx, replay) ??
     checkFinalState(ctx, replay) ??
-    checkNodePower(ctx, replay);
+    checkNodePower(ctx, replay) ??
+    (options.network ? checkNetwork(ctx, options.network) : undefined);
   if (found) return failed(found);
   if (constraints.length === 0) return { ok: true };
   const broken = checkConstraints(
@@ -63,6 +70,11 @@ export function verifyPlan(
     constraints,
   );
   return broken ? failed({ kind: 'constraint', message: broken.message }) : { ok: true };
+}
+
+export interface VerifyOptions {
+  /** Links and switches the plan's migrations share. */
+  readonly network?: NetworkModel;
 }
 
 const failed = (violation: Violation): Verdict => ({ ok: false, violation });
