@@ -26,6 +26,10 @@ describe.skipIf(files.length === 0)('BtrPlace workload instances', () => {
       });
       if (!plan.feasible) throw new Error(plan.reason);
       const options = i.network ? { network: i.network } : {};
+      // Over a network view, each migration lasts CNetwork's duration for its route's bandwidth.
+      if (i.network)
+        for (const a of plan.actions)
+          if (a.type === 'migrate') expect(a.end - a.start).toBe(i.durations.migration!(a.vm, a.from!, a.to!));
       expect(verifyPlan(i.configuration, i.decision, plan, i.constraints, options)).toEqual({ ok: true });
       expect(plan.mttr).toBeGreaterThan(0);
       const exported = writeBtrPlacePlan(plan, exportContextOf(i)) as {

@@ -160,6 +160,27 @@ describe("BtrPlace's network view", () => {
     ]);
   });
 
+  it('spreads migrations from different nodes over destinations of equal cost, so that they do not queue on one inbound link', () => {
+    const instance = banned([1000, 1000, 1000, 1000]);
+    instance.model.mapping.onlineNodes['0'] = hosting(0, 2);
+    instance.model.mapping.onlineNodes['1'] = hosting(1);
+    instance.constraints = [
+      { id: 'ban', vm: 0, nodes: [0, 1] },
+      { id: 'ban', vm: 1, nodes: [0, 1] },
+    ];
+    const { i, plan: p } = plan(instance);
+    const moves = p.actions.filter((a) => a.type === 'migrate');
+    expect(moves.map((a) => [a.vm, a.from, a.start])).toEqual([
+      ['vm0', 'n0', 0],
+      ['vm1', 'n1', 0],
+    ]);
+    expect(moves[0]!.to).not.toBe(moves[1]!.to);
+    expect(verifyPlan(i.configuration, i.decision, p, i.constraints, { network: i.network! })).toEqual({ ok: true });
+    // The same VMs move as without a network: the placement cost is the same.
+    instance.model.views.splice(1, 1);
+    expect(plan(instance).plan.stats?.finalCost).toBe(p.stats?.finalCost);
+  });
+
   it("refuses a plan whose concurrent migrations exceed a link, naming the link; the export carries each migration's bandwidth", () => {
     const { i, plan: p } = plan(banned());
     const exported = writeBtrPlacePlan(p, exportContextOf(i)) as { actions: Record<string, unknown>[] };

@@ -23,7 +23,7 @@ export interface PlanExportContext {
    * The configurations before and after the constraints: with them, an allocate action starts once
    * its node has room (allocation-times.ts); without, at 0.
    */
-  readonly room?: AllocationRoom;
+  readonly room?: () => AllocationRoom;
   /** The network view: a migration carries the bandwidth it holds (`bw`), as BtrPlace writes it. */
   readonly network?: NetworkModel;
 }
@@ -76,7 +76,10 @@ export function writeBtrPlacePlan(plan: FeasiblePlan, ctx: PlanExportContext): J
   }
   // A raised allocation comes with the action that places the VM, or as an allocate action where it
   // stays, once the VMs leaving its node have freed the room it needs.
-  const times = ctx.room ? allocationTimes(plan, ctx.room, ctx.allocations) : new Map<string, number>();
+  const times =
+    ctx.room && ctx.allocations.length > 0
+      ? allocationTimes(plan, ctx.room(), ctx.allocations)
+      : new Map<string, number>();
   const extra: Json[] = [];
   for (const { vm, rc, amount } of ctx.allocations) {
     const target = plan.target[vm];
@@ -113,7 +116,7 @@ export function exportContextOf(instance: BtrPlaceInstance): PlanExportContext {
     unitMs: UNIT_MS,
     killed: instance.killed,
     allocations: raisedAllocations(instance.configuration, instance.constraints),
-    room: roomOf(instance.configuration, instance.decision, instance.constraints),
+    room: () => roomOf(instance.configuration, instance.decision, instance.constraints),
     ...(instance.network ? { network: instance.network } : {}),
   };
 }
@@ -186,6 +189,6 @@ export function entropyExportContext(
     unitMs: 1,
     killed: new Set(constraints.flatMap((c) => (c.type === 'killed' ? [c.vm] : []))),
     allocations: raisedAllocations(configuration, constraints),
-    room: roomOf(configuration, {}, constraints),
+    room: () => roomOf(configuration, {}, constraints),
   };
 }
