@@ -4,51 +4,14 @@ import { verifyPlan } from '../verifier/index.ts';
 import { btrplaceImportContext, readBtrPlacePlan } from './read-plan.ts';
 import { readBtrPlaceInstance } from './read-instance.ts';
 import { exportContextOf, writeBtrPlacePlan } from './write-plan.ts';
-
-/**
- * A load increase like li-r3-c0's: node 0 is full (VMs 0, 1, 2: 100 + 60 + 40 of 200 uCpu) and
- * preserve raises VM 0 to 120 and VM 1 to 70, so VM 2 must leave (a 5-unit migration) before the
- * raises fit; node 2 has room for VM 4's raise at once.
- */
-function loadIncrease() {
-  return {
-    model: {
-      mapping: {
-        onlineNodes: {
-          '0': { runningVMs: [0, 1, 2], sleepingVMs: [] },
-          '1': { runningVMs: [3], sleepingVMs: [] },
-          '2': { runningVMs: [4], sleepingVMs: [] },
-        },
-        offlineNodes: [],
-        readyVMs: [],
-      },
-      attributes: { vms: { '2': { migrate: 5 } }, nodes: {} },
-      views: [
-        {
-          id: 'shareableResource',
-          rcId: 'uCpu',
-          defCapacity: 200,
-          defConsumption: 0,
-          nodes: {},
-          vms: { '0': 100, '1': 60, '2': 40, '3': 150, '4': 150 },
-        },
-      ],
-    },
-    constraints: [
-      { id: 'preserve', vm: 0, rc: 'uCpu', amount: 120 },
-      { id: 'preserve', vm: 1, rc: 'uCpu', amount: 70 },
-      { id: 'preserve', vm: 4, rc: 'uCpu', amount: 160 },
-    ],
-    objective: { id: 'minimizeMTTR' },
-  };
-}
+import { loadIncreaseInstance } from '@entropy/test-support/btrplace-fixtures.ts';
 
 interface Exported {
   actions: { id: string; start: number; end: number; vm?: number; from?: number; on?: number; amount?: number }[];
 }
 
 function planned() {
-  const i = readBtrPlaceInstance(loadIncrease());
+  const i = readBtrPlaceInstance(loadIncreaseInstance());
   const plan = contextSwitch(i.configuration, i.decision, i.costModel, {
     constraints: i.constraints,
     durations: i.durations,
@@ -71,7 +34,7 @@ describe('allocate actions of VMs that stay', () => {
   });
 
   it('does not delay a raise that fits at once', () => {
-    const instance = loadIncrease();
+    const instance = loadIncreaseInstance();
     // Node 0 holds 100 + 30 + 40 = 170: VM 0's raise to 130 fits without anyone leaving.
     instance.constraints = [{ id: 'preserve', vm: 0, rc: 'uCpu', amount: 130 }];
     instance.model.views[0]!.vms['1'] = 30;

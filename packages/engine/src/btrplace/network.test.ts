@@ -5,47 +5,7 @@ import { verifyPlan } from '../verifier/index.ts';
 import { btrplaceImportContext, readBtrPlacePlan } from './read-plan.ts';
 import { readBtrPlaceInstance } from './read-instance.ts';
 import { exportContextOf, writeBtrPlacePlan } from './write-plan.ts';
-
-const node = (id: number) => ({ id, type: 'node' });
-const hosting = (...runningVMs: number[]) => ({ runningVMs, sleepingVMs: [] as number[] });
-
-/**
- * Four nodes on one switch of unlimited capacity (BtrPlace writes -1), each behind a 1000 link
- * (node 3's is 500); VMs 0, 1, 2 run on node 0 with 1000 of memory in use, and a ban sends them away.
- */
-function banned(links = [1000, 1000, 1000, 500], extraViews: unknown[] = []) {
-  return {
-    model: {
-      mapping: {
-        onlineNodes: {
-          '0': hosting(0, 1, 2),
-          '1': hosting(),
-          '2': hosting(),
-          '3': hosting(),
-        },
-        offlineNodes: [],
-        readyVMs: [],
-      },
-      attributes: { vms: { '0': { memUsed: 1000 }, '1': { memUsed: 1000 }, '2': { memUsed: 1000 } }, nodes: {} },
-      views: [
-        { id: 'shareableResource', rcId: 'cpu', defCapacity: 10, defConsumption: 1, nodes: {}, vms: {} },
-        {
-          id: 'net',
-          switches: [{ id: 0, capacity: -1 }],
-          links: links.map((capacity, i) => ({ id: 10 + i, capacity, switch: 0, physicalElement: node(i) })),
-          routing: { type: 'default' },
-        },
-        ...extraViews,
-      ],
-    },
-    constraints: [
-      { id: 'ban', vm: 0, nodes: [0] },
-      { id: 'ban', vm: 1, nodes: [0] },
-      { id: 'ban', vm: 2, nodes: [0] },
-    ],
-    objective: { id: 'minimizeMTTR' },
-  };
-}
+import { hosting, linkedNode, networkInstance } from '@entropy/test-support/btrplace-fixtures.ts';
 
 function plan(instance: unknown): { i: ReturnType<typeof readBtrPlaceInstance>; plan: FeasiblePlan } {
   const i = readBtrPlaceInstance(instance);
@@ -60,7 +20,7 @@ function plan(instance: unknown): { i: ReturnType<typeof readBtrPlaceInstance>; 
 
 describe("BtrPlace's network view", () => {
   it('routes a migration over the source link (outbound) and the destination link (inbound) at the smallest bandwidth', () => {
-    const { network } = readBtrPlaceInstance(banned());
+    const { network } = readBtrPlaceInstance(networkInstance());
     const route = network!.route('n0', 'n3')!;
     expect(route.bandwidth).toBe(500);
     expect(route.elements.map((e) => network!.elements[e]!.name)).toEqual([
@@ -71,7 +31,7 @@ describe("BtrPlace's network view", () => {
   });
 
   it('finds the path across switches depth first, counting a switch of limited capacity and capping the bandwidth by it', () => {
-    const instance = banned();
+    const instance = networkInstance();
     // Nodes 0, 1 on switch 0; nodes 2, 3 on switch 1 (capacity 800), joined by link 20 (capacity 2000).
     instance.model.views[1] = {
       id: 'net',
@@ -80,11 +40,11 @@ describe("BtrPlace's network view", () => {
         { id: 1, capacity: 800 },
       ],
       links: [
-        { id: 10, capacity: 1000, switch: 0, physicalElement: node(0) },
-        { id: 11, capacity: 1000, switch: 0, physicalElement: node(1) },
+        { id: 10, capacity: 1000, switch: 0, physicalElement: linkedNode(0) },
+        { id: 11, capacity: 1000, switch: 0, physicalElement: linkedNode(1) },
         { id: 20, capacity: 2000, switch: 0, physicalElement: { id: 1, type: 'switch' } },
-        { id: 12, capacity: 1000, switch: 1, physicalElement: node(2) },
-        { id: 13, capacity: 1000, switch: 1, physicalElement: node(3) },
+        { id: 12, capacity: 1000, switch: 1, physicalElement: linkedNode(2) },
+        { id: 13, capacity: 1000, switch: 1, physicalElement: linkedNode(3) },
       ],
       routing: { type: 'default' },
     };
@@ -104,7 +64,7 @@ describe("BtrPlace's network view", () => {
   });
 
   it("reads static routes, and names an unknown routing's type", () => {
-    const instance = banned();
+    const instance = networkInstance();
     const net = instance.model.views[1] as Record<string, unknown>;
     net.routing = {
       type: 'static',
@@ -131,7 +91,7 @@ describe("BtrPlace's network view", () => {
   });
 
   it("schedules migrations sharing a link one after another, each lasting CNetwork's duration for its bandwidth", () => {
-    const { i, plan: p } = plan(banned());
+    const { i, plan: p } = plan(networkInstance());
     const migrations = p.actions.filter((a) => a.type === 'migrate');
     expect(migrations).toHaveLength(3);
     // 1000 MB over 1000 Mbit/s: 9 units; over node 3's 500 link: 18.
@@ -146,7 +106,7 @@ describe("BtrPlace's network view", () => {
   });
 
   it('runs migrations on disjoint links at once', () => {
-    const instance = banned();
+    const instance = networkInstance();
     instance.model.mapping.onlineNodes['0'].runningVMs = [0, 2];
     instance.model.mapping.onlineNodes['1'].runningVMs = [1];
     instance.constraints = [
@@ -161,7 +121,7 @@ describe("BtrPlace's network view", () => {
   });
 
   it('spreads migrations from different nodes over destinations of equal cost, so that they do not queue on one inbound link', () => {
-    const instance = banned([1000, 1000, 1000, 1000]);
+    const instance = networkInstance([1000, 1000, 1000, 1000]);
     instance.model.mapping.onlineNodes['0'] = hosting(0, 2);
     instance.model.mapping.onlineNodes['1'] = hosting(1);
     instance.constraints = [
@@ -182,7 +142,7 @@ describe("BtrPlace's network view", () => {
   });
 
   it("refuses a plan whose concurrent migrations exceed a link, naming the link; the export carries each migration's bandwidth", () => {
-    const { i, plan: p } = plan(banned());
+    const { i, plan: p } = plan(networkInstance());
     const exported = writeBtrPlacePlan(p, exportContextOf(i)) as { actions: Record<string, unknown>[] };
     expect(exported.actions.map((a) => a.bw)).toEqual(p.actions.map((a) => (a.to === 'n3' ? 500 : 1000)));
     const atOnce = {
@@ -203,7 +163,7 @@ describe("BtrPlace's network view", () => {
   });
 
   it('leaves an instance without a network view as before: migrations at once, no bandwidth in the export', () => {
-    const instance = banned();
+    const instance = networkInstance();
     instance.model.views.splice(1, 1);
     const { i, plan: p } = plan(instance);
     expect(i.network).toBeUndefined();
