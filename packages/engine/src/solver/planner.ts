@@ -402,7 +402,8 @@ class ListScheduler {
       t.start = now;
       t.end = now + t.duration;
       t.deps = [...t.deps, ...this.endedFrees[node]!];
-      if (t.type === 'migrate' && this.links) t.deps.push(...this.links.start(t.from, node));
+      if (t.type === 'migrate' && this.links)
+        for (const d of this.links.start(t.from, node)) if (!t.deps.includes(d)) t.deps.push(d);
       for (const d of t.deps) if (tasks[d]!.step + 1 > t.step) t.step = tasks[d]!.step + 1;
       addDemand(p, this.usage, node, t.vm, 1);
       rules?.started(refOf(p, t));
@@ -421,7 +422,8 @@ class ListScheduler {
     // Over a network the second leg's route, hence its duration, differs from the direct one.
     const second = this.links ? migrationDuration(p, t.vm, node, t.to) : t.duration;
     this.pivotNext.set(id, { type: 'migrate', vm: t.vm, from: node, to: t.to, duration: second });
-    const deps = [...t.deps, ...this.endedFrees[node]!, ...(this.links?.start(t.from, node) ?? [])];
+    const deps = [...t.deps, ...this.endedFrees[node]!];
+    if (this.links) for (const d of this.links.start(t.from, node)) if (!deps.includes(d)) deps.push(d);
     let step = 0;
     for (const d of deps) if (tasks[d]!.step + 1 > step) step = tasks[d]!.step + 1;
     const duration = migrationDuration(p, t.vm, t.from, node);
