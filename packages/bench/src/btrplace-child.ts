@@ -29,6 +29,7 @@ function measure(task: BtrPlaceTask): BtrPlaceMeasurement {
     plan = contextSwitch(i.configuration, i.decision, i.costModel, {
       constraints: i.constraints,
       durations: i.durations,
+      ...(i.network ? { network: i.network } : {}),
       timeLimitMs: task.timeLimitMs,
     });
     solveMs.push(performance.now() - started);
@@ -46,7 +47,13 @@ function measure(task: BtrPlaceTask): BtrPlaceMeasurement {
   if (!plan!.feasible)
     return { ...base, feasible: false, reason: plan!.reason, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
   started = performance.now();
-  const verdict = verifyPlan(i.configuration, i.decision, plan!, i.constraints);
+  const verdict = verifyPlan(
+    i.configuration,
+    i.decision,
+    plan!,
+    i.constraints,
+    i.network ? { network: i.network } : {},
+  );
   const verifyMs = performance.now() - started;
   const actions: Record<string, number> = {};
   for (const a of [...plan!.actions, ...(plan!.nodeActions ?? [])]) actions[a.type] = (actions[a.type] ?? 0) + 1;

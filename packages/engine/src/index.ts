@@ -60,7 +60,8 @@ export { fixedPlacementCost, vmCostAt } from './solver/placement-cost.ts';
 export { cautiousPlan } from './solver/cautious-plan.ts';
 
 // The verifier and the constraint catalog (BtrPlace's names and meaning).
-export { type VerifiablePlan, verifyPlan, type Violation } from './verifier/index.ts';
+export { type VerifiablePlan, type VerifyOptions, verifyPlan, type Violation } from './verifier/index.ts';
+export type { NetworkElement, NetworkModel, NetworkRoute } from './model/network.ts';
 export { type Constraint, describeConstraint } from './constraints/constraint.ts';
 export { checkConstraints } from './constraints/check-constraints.ts';
 export { buildPlanView } from './constraints/plan-view.ts';

@@ -37,6 +37,7 @@ export function planCommand(file: string, options: PlanCommandOptions = {}): Com
     : instance.costModel;
   const plan = contextSwitch(instance.configuration, instance.decision, costModel, {
     ...(btrplace ? { constraints: btrplace.constraints, durations: btrplace.durations } : {}),
+    ...(btrplace?.network ? { network: btrplace.network } : {}),
     ...(options.timeLimit !== undefined ? { timeLimitMs: options.timeLimit } : {}),
     ...(options.workBudget !== undefined ? { workBudget: options.workBudget } : {}),
   });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { tinyInstance } from '@entropy/test-support/btrplace-fixtures.ts';
+import { loadIncreaseInstance, networkInstance, tinyInstance } from '@entropy/test-support/btrplace-fixtures.ts';
 import { EntropyError, ErrorCode, InvalidInputError } from '@entropy/protocol';
 import { planCommand } from './plan-command.ts';
 import { verifyCommand } from './verify-command.ts';
@@ -169,5 +169,34 @@ describe('entropy verify --format btrplace', () => {
     const badPlan = entropy('--format', 'btrplace', instance, notJson);
     expect(badPlan.status).toBe(1);
     expect(badPlan.stderr).toMatch(new RegExp(`^error: ${notJson}: not valid JSON \\([^\\n]*\\)\\n$`));
+  });
+
+  it('checks capacity over time with allocate actions: an allocate before its node has room is a violation', () => {
+    const li = file('li.json', loadIncreaseInstance());
+    const plan = JSON.parse(planCommand(li, { format: 'btrplace', outputFormat: 'btrplace' }).output);
+    expect(verifyCommand(li, file('li-ok.json', plan), { format: 'btrplace' }).exitCode).toBe(0);
+    type Action = { id: string; vm: number; start: number; end: number };
+    const early = {
+      ...plan,
+      actions: plan.actions.map((a: Action) => (a.id === 'allocate' ? { ...a, start: 0, end: 0 } : a)),
+    };
+    const r = verifyCommand(li, file('li-early.json', early), { format: 'btrplace' });
+    expect(r.exitCode).toBe(3);
+    expect(r.output).toMatch(
+      /^plan violation \(capacity\): node 'n0' is over capacity in uCpu: usage 2\d\d > capacity 200 at t=0 \(allocate 'a\d+' raises VM 'vm[01]'/,
+    );
+  });
+
+  it("checks the network view's links: migrations that share a link at once are a violation", () => {
+    const net = file('net.json', networkInstance());
+    const plan = JSON.parse(planCommand(net, { format: 'btrplace', outputFormat: 'btrplace' }).output);
+    expect(verifyCommand(net, file('net-ok.json', plan), { format: 'btrplace' }).exitCode).toBe(0);
+    type Action = { id: string; start: number; end: number };
+    const atOnce = { ...plan, actions: plan.actions.map((a: Action) => ({ ...a, start: 0, end: a.end - a.start })) };
+    const r = verifyCommand(net, file('net-at-once.json', atOnce), { format: 'btrplace' });
+    expect(r.exitCode).toBe(3);
+    expect(r.output).toMatch(
+      /^plan violation \(network\): link 10 \(n0, outbound\) carries 3000 > capacity 1000 at t=0/,
+    );
   });
 });

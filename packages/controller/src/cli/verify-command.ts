@@ -51,7 +51,14 @@ function verifyFiles(instanceFile: string, planFile: string, options: VerifyComm
     : parsePlan(json, planFile);
   if (!plan.feasible)
     return { output: `nothing to verify: the plan says infeasible (${plan.reason})`, exitCode: VerifyExit.Violation };
-  const verdict = verifyPlan(instance.configuration, instance.decision, plan, instance.constraints);
+  const network = instance.btrplace?.network;
+  const verdict = verifyPlan(
+    instance.configuration,
+    instance.decision,
+    plan,
+    instance.constraints,
+    network ? { network } : {},
+  );
   if (!verdict.ok) {
     const { kind, message } = verdict.violation;
     return { output: `plan violation (${kind}): ${message}`, exitCode: VerifyExit.Violation };

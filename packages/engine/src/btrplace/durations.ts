@@ -2,6 +2,7 @@ import type { ActionDurations } from '../model/problem.ts';
 import type { CostKind } from '../model/cost-model.ts';
 import { costModelWith, type CostModel } from '../model/cost-model.ts';
 import { UNIT_MS } from './ids.ts';
+import type { MigrationUnits } from './network.ts';
 
 /** BtrPlace's attribute key for the duration of each kind of action (choco/.../duration/DurationEvaluators.java). */
 const VM_ATTRIBUTE: Readonly<Partial<Record<CostKind, string>>> = {
@@ -37,29 +38,29 @@ const positive = (x: unknown): number | undefined => (typeof x === 'number' && x
 /**
  * Durations from the instance's attributes (in BtrPlace time units, scaled to ms): `boot`,
  * `shutdown`, `suspend`, `resume`, `migrate` on VMs, `kill` for VMs a killed constraint removes,
- * `boot` and `shutdown` on nodes. `migrationUnits` gives a migration's duration when a network view
- * computes it.
+ * `boot` and `shutdown` on nodes. With a network view, `network` gives a migration's duration from
+ * its route's bandwidth (and an estimate from the VM's own link, before its destination is known).
  */
 export function attributeDurations(
   vmAttributes: Attributes,
   nodeAttributes: Attributes,
   killed: ReadonlySet<string>,
-  migrationUnits?: (vm: string) => number | undefined,
+  network?: MigrationUnits,
 ): ActionDurations {
+  const ms = (units: number | undefined) => (units === undefined ? undefined : units * UNIT_MS);
   return {
     vm(vm, kind) {
       const own = vmAttributes.get(vm);
-      if (kind === 'migrate' && migrationUnits) {
-        const units = migrationUnits(vm);
+      if (kind === 'migrate' && network) {
+        const units = network.estimate(vm);
         if (units !== undefined) return units * UNIT_MS;
       }
       const key = kind === 'stop' && killed.has(vm) ? 'kill' : VM_ATTRIBUTE[kind];
-      const units = key && own ? positive(own[key]) : undefined;
-      return units === undefined ? undefined : units * UNIT_MS;
+      return ms(key && own ? positive(own[key]) : undefined);
     },
+    ...(network ? { migration: (vm: string, from: string, to: string) => ms(network.between(vm, from, to)) } : {}),
     node(node, kind) {
-      const units = positive(nodeAttributes.get(node)?.[kind === 'bootNode' ? 'boot' : 'shutdown']);
-      return units === undefined ? undefined : units * UNIT_MS;
+      return ms(positive(nodeAttributes.get(node)?.[kind === 'bootNode' ? 'boot' : 'shutdown']));
     },
   };
 }

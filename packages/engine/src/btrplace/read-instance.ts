@@ -8,7 +8,8 @@ import { CONSTRAINT_CONVERTERS, UNSUPPORTED_CONSTRAINTS, type ConverterContext }
 import { attributeDurations, BTRPLACE_COST_MODEL } from './durations.ts';
 import { nodeName, vmName } from './ids.ts';
 import { JsonReader } from './json-reader.ts';
-import { networkMigrations, readNetwork } from './network.ts';
+import { networkMigrationUnits, readNetwork, type BtrPlaceNetwork } from './network.ts';
+import type { NetworkModel } from '../model/network.ts';
 
 /** A BtrPlace instance in Entropy's terms: what `contextSwitch` takes, plus what the export needs. */
 export interface BtrPlaceInstance {
@@ -23,6 +24,8 @@ export interface BtrPlaceInstance {
   readonly killed: ReadonlySet<string>;
   /** The instance's `model`, written back unchanged as the plan's origin. */
   readonly model: unknown;
+  /** The network view, when the instance has one: the planner and the verifier bound concurrent migrations by it. */
+  readonly network?: NetworkModel;
 }
 
 const OBJECTIVES = new Set(['minimizeMTTR', 'minimizeMigrations']);
@@ -82,13 +85,13 @@ export function readBtrPlaceInstance(json: unknown, file = 'instance'): BtrPlace
   const demand = new Map<number, Record<string, number>>();
   for (const id of nodeState.keys()) capacity.set(id, {});
   for (const id of vmState.keys()) demand.set(id, {});
-  let linkOf: Map<string, number> | undefined;
+  let network: BtrPlaceNetwork | undefined;
   (r.array(model.views, ['model', 'views']) ?? []).forEach((v, i) => {
     const path = ['model', 'views', i];
     const view = r.object(v, path);
     if (!view) return;
     if (view.id === 'shareableResource') readResource(r, view, path, capacity, demand);
-    else if (view.id === 'net') linkOf = readNetwork(r, view, path);
+    else if (view.id === 'net') network = readNetwork(r, view, path);
     else if (!IGNORED_VIEWS.has(String(view.id)))
       r.report([...path, 'id'], `unknown view '${String(view.id)}' (supported: shareableResource, net, ns)`);
   });
@@ -165,11 +168,12 @@ export function readBtrPlaceInstance(json: unknown, file = 'instance'): BtrPlace
       vmAttributes,
       nodeAttributes,
       killed,
-      linkOf ? networkMigrations(linkOf, vmAttributes, hostOf) : undefined,
+      network ? networkMigrationUnits(network, vmAttributes, hostOf) : undefined,
     ),
     objective: objective ?? 'minimizeMTTR',
     killed,
     model: root.model,
+    ...(network ? { network: network.model } : {}),
   };
 }
 

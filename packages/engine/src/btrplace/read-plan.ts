@@ -2,7 +2,7 @@ import { ErrorCode, InvalidInputError } from '@entropy/protocol';
 import type { Configuration } from '../model/configuration.ts';
 import type { ActionType, NodeActionType } from '../model/lifecycle.ts';
 import type { NodeAction, PlannedAction } from '../model/plan.ts';
-import type { VerifiablePlan } from '../verifier/index.ts';
+import type { PlannedAllocation, VerifiablePlan } from '../verifier/index.ts';
 import { nodeName, UNIT_MS, vmName } from './ids.ts';
 import { JsonReader } from './json-reader.ts';
 
@@ -46,7 +46,7 @@ export function isBtrPlacePlan(json: unknown): boolean {
 type Read =
   | { type: ActionType; vm: string; from?: string; to?: string }
   | { type: NodeActionType; node: string }
-  | 'skip';
+  | { type: 'allocate'; vm: string; rc: string; amount: number; node: string };
 
 /**
  * Reads BtrPlace's plan JSON (what write-plan.ts writes: `origin`, `actions` with `id`, `start`,
@@ -54,8 +54,9 @@ type Read =
  * steps follow start times, and without dependencies the ASAP view is not checked. Entropy's pause
  * and unpause, parts of BtrPlace's suspend and resume, are put back: a vjob's VMs pause together
  * when its first suspend starts, and unpause together when its last resume ends. `allocate` actions
- * and events are skipped: the verifier takes raised allocations from the instance's preserve
- * constraints. The first problem is reported with its JSON path.
+ * become the plan's `allocations` (when a staying VM's demand grows); `allocate` events of the
+ * actions that move a VM are skipped, as the verifier counts a moved VM's raised demand (the
+ * instance's preserve constraints) from its arrival. The first problem is reported with its JSON path.
  */
 export function readBtrPlacePlan(json: unknown, file: string, ctx: PlanImportContext): VerifiablePlan {
   const r = new JsonReader();
@@ -64,17 +65,21 @@ export function readBtrPlacePlan(json: unknown, file: string, ctx: PlanImportCon
   if (!list) throw fail();
   const actions: PlannedAction[] = [];
   const nodeActions: NodeAction[] = [];
+  const allocations: PlannedAllocation[] = [];
   list.forEach((x, i) => {
     const path = ['actions', i];
     const o = r.object(x, path);
     const read = o && readAction(r, o, path, ctx);
     const start = o && r.number(o.start, [...path, 'start']);
     const end = o && r.number(o.end, [...path, 'end']);
-    if (read === undefined || read === 'skip' || start === undefined || end === undefined) return;
+    if (read === undefined || start === undefined || end === undefined) return;
     if (start < 0) return r.report([...path, 'start'], 'must not be negative');
     if (end < start) return r.report([...path, 'end'], `ends (${end}) before it starts (${start})`);
     const common = { id: `a${i}`, start: start * ctx.unitMs, end: end * ctx.unitMs, step: 0, dependsOn: [] };
-    if ('node' in read) nodeActions.push({ ...common, type: read.type, node: read.node });
+    if (read.type === 'allocate') {
+      const { type: _, ...rest } = read;
+      allocations.push({ id: common.id, ...rest, at: common.start });
+    } else if ('node' in read) nodeActions.push({ ...common, type: read.type, node: read.node });
     else actions.push({ ...common, ...read, vjob: ctx.vjobOf(read.vm) });
   });
   if (r.issues.length > 0) throw fail();
@@ -88,6 +93,7 @@ export function readBtrPlacePlan(json: unknown, file: string, ctx: PlanImportCon
     makespan: [...all, ...nodeActions].reduce((max, a) => Math.max(max, a.end), 0),
     sumCompletion: actions.reduce((sum, a) => sum + a.end, 0),
     solveMs: 0,
+    allocations,
   };
 }
 
@@ -130,8 +136,15 @@ function readAction(
       const n = node('node');
       return n === undefined ? undefined : { type: id, node: n };
     }
-    case 'allocate':
-      return 'skip';
+    case 'allocate': {
+      const vm = r.int(o.vm, [...path, 'vm']);
+      const rc = r.string(o.rc, [...path, 'rc']);
+      const amount = r.int(o.amount, [...path, 'amount']);
+      const on = node('on');
+      if (vm === undefined || rc === undefined || amount === undefined || on === undefined) return undefined;
+      if (amount < 0) return r.report([...path, 'amount'], 'must not be negative');
+      return { type: 'allocate', vm: ctx.vm(vm), rc, amount, node: on };
+    }
     default:
       return r.report(
         [...path, 'id'],

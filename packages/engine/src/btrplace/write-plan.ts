@@ -1,6 +1,9 @@
 import type { Constraint } from '../constraints/constraint.ts';
-import type { Configuration } from '../model/configuration.ts';
+import { prepareInstance } from '../constraints/prepare.ts';
+import type { Configuration, Decision } from '../model/configuration.ts';
+import type { NetworkModel } from '../model/network.ts';
 import type { FeasiblePlan, NodeAction, PlannedAction } from '../model/plan.ts';
+import { allocationTime, allocationTimes, type AllocationRoom, type RaisedAllocation } from './allocation-times.ts';
 import { nodeNumber, UNIT_MS, vmNumber } from './ids.ts';
 import type { BtrPlaceInstance } from './read-instance.ts';
 
@@ -15,7 +18,14 @@ export interface PlanExportContext {
   /** VMs whose stop is a killVM (a killed constraint); other stops are shutdownVM. */
   readonly killed: ReadonlySet<string>;
   /** Raised allocations (preserve) to announce: BtrPlace applies them with allocate actions and events. */
-  readonly allocations: readonly { readonly vm: string; readonly rc: string; readonly amount: number }[];
+  readonly allocations: readonly RaisedAllocation[];
+  /**
+   * The configurations before and after the constraints: with them, an allocate action starts once
+   * its node has room (allocation-times.ts); without, at 0.
+   */
+  readonly room?: () => AllocationRoom;
+  /** The network view: a migration carries the bandwidth it holds (`bw`), as BtrPlace writes it. */
+  readonly network?: NetworkModel;
 }
 
 type Json = Record<string, unknown>;
@@ -36,8 +46,10 @@ export function writeBtrPlacePlan(plan: FeasiblePlan, ctx: PlanExportContext): J
     const to = a.to !== undefined ? ctx.nodeId(a.to) : undefined;
     const t = { start: time(a.start), end: time(a.end) };
     switch (a.type) {
-      case 'migrate':
-        return { id: 'migrateVM', ...t, vm, from, to };
+      case 'migrate': {
+        const bw = a.from !== undefined && a.to !== undefined ? ctx.network?.route(a.from, a.to)?.bandwidth : undefined;
+        return { id: 'migrateVM', ...t, vm, from, to, ...(bw !== undefined ? { bw } : {}) };
+      }
       case 'run':
         return { id: 'bootVM', ...t, vm, on: to };
       case 'stop':
@@ -62,7 +74,12 @@ export function writeBtrPlacePlan(plan: FeasiblePlan, ctx: PlanExportContext): J
     const json = 'node' in a ? nodeAction(a as NodeAction) : vmAction(a as PlannedAction);
     if (json) out.push({ json, hooks: hooks(), type: a.type, ...('vm' in a ? { vm: a.vm } : {}) });
   }
-  // A raised allocation comes with the action that places the VM, or as an allocate action where it stays.
+  // A raised allocation comes with the action that places the VM, or as an allocate action where it
+  // stays, once the VMs leaving its node have freed the room it needs.
+  const times =
+    ctx.room && ctx.allocations.length > 0
+      ? allocationTimes(plan, ctx.room(), ctx.allocations)
+      : new Map<string, number>();
   const extra: Json[] = [];
   for (const { vm, rc, amount } of ctx.allocations) {
     const target = plan.target[vm];
@@ -73,17 +90,19 @@ export function writeBtrPlacePlan(plan: FeasiblePlan, ctx: PlanExportContext): J
       .pop();
     if (placing?.type === 'migrate') placing.hooks.post.push(event);
     else if (placing) placing.hooks.pre.push(event);
-    else
+    else {
+      const at = time(allocationTime(times, vm, rc) ?? 0);
       extra.push({
         id: 'allocate',
-        start: 0,
-        end: 0,
+        start: at,
+        end: at,
         vm: ctx.vmId(vm),
         rc,
         amount,
         on: ctx.nodeId(target.host),
         hooks: hooks(),
       });
+    }
   }
   return { origin: ctx.model, actions: [...extra, ...out.map((o) => ({ ...o.json, hooks: o.hooks }))] };
 }
@@ -97,7 +116,13 @@ export function exportContextOf(instance: BtrPlaceInstance): PlanExportContext {
     unitMs: UNIT_MS,
     killed: instance.killed,
     allocations: raisedAllocations(instance.configuration, instance.constraints),
+    room: () => roomOf(instance.configuration, instance.decision, instance.constraints),
+    ...(instance.network ? { network: instance.network } : {}),
   };
+}
+
+function roomOf(configuration: Configuration, decision: Decision, constraints: readonly Constraint[]): AllocationRoom {
+  return { source: configuration, prepared: prepareInstance(configuration, decision, constraints).configuration };
 }
 
 function raisedAllocations(
@@ -164,5 +189,6 @@ export function entropyExportContext(
     unitMs: 1,
     killed: new Set(constraints.flatMap((c) => (c.type === 'killed' ? [c.vm] : []))),
     allocations: raisedAllocations(configuration, constraints),
+    room: () => roomOf(configuration, {}, constraints),
   };
 }

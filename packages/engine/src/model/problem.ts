@@ -9,6 +9,7 @@ import {
   type VJobState,
   type VMState,
 } from './lifecycle.ts';
+import type { NetworkModel } from './network.ts';
 import { dimensionsOf } from './resources.ts';
 
 /** VM states as small integers, for the typed arrays of the engine; paused is a source state only, never a target. */
@@ -45,6 +46,8 @@ export interface Problem {
   /** 1 for a VM that must stay on its node (root, quarantine). */
   readonly pinned: Uint8Array;
   readonly durations?: ActionDurations;
+  /** Links and switches that concurrent migrations share (BtrPlace's network view); none bounds them when absent. */
+  readonly network?: NetworkModel;
   /** The first vjob of the decision that one of its VMs cannot follow: no plan reaches the decision. */
   readonly unreachable?: UnreachableTarget;
 }
@@ -53,6 +56,11 @@ export interface Problem {
 export interface ActionDurations {
   /** Duration in ms of an action on a VM, or undefined for the cost model's. */
   vm?(vm: string, kind: CostKind): number | undefined;
+  /**
+   * Duration in ms of migrating a VM from one node to another (a network view: the route's
+   * bandwidth), or undefined for `vm(vm, 'migrate')`'s.
+   */
+  migration?(vm: string, from: string, to: string): number | undefined;
   /** Duration in ms of booting or shutting down a node, or undefined for the cost model's. */
   node?(node: string, kind: 'bootNode' | 'shutdownNode'): number | undefined;
 }
@@ -61,6 +69,7 @@ export interface ProblemOptions {
   /** Wanted state of nodes at the end of the plan; nodes it does not name keep theirs. */
   readonly nodeStates?: Readonly<Record<string, NodeState>>;
   readonly durations?: ActionDurations;
+  readonly network?: NetworkModel;
 }
 
 export function compileProblem(
@@ -128,6 +137,7 @@ export function compileProblem(
     usable,
     pinned: new Uint8Array(vms.length),
     ...(options.durations ? { durations: options.durations } : {}),
+    ...(options.network ? { network: options.network } : {}),
     ...(unreachable ? { unreachable } : {}),
   };
 }
@@ -174,6 +184,13 @@ export function actionDuration(p: Problem, type: ActionType, vm: number, remote 
   return (
     own ?? durationOf(p.costModel, kind, p.mem[vm]!, p.costModel.nodes ? p.configuration.nodes[node]?.id : undefined)
   );
+}
+
+/** Duration of migrating `vm` from node `from` to node `to` (indexes). */
+export function migrationDuration(p: Problem, vm: number, from: number, to: number): number {
+  const { vms, nodes } = p.configuration;
+  const own = p.durations?.migration?.(vms[vm]!.id, nodes[from]!.id, nodes[to]!.id);
+  return own ?? actionDuration(p, 'migrate', vm, false, from);
 }
 
 /** Duration of booting or shutting down node `node`. */

@@ -1,6 +1,6 @@
 import { type ActionType, actionPath, type LifecycleState } from '@entropy/protocol';
 import type { PlanActionType } from '../model/lifecycle.ts';
-import { actionDuration, S, type Problem } from '../model/problem.ts';
+import { actionDuration, migrationDuration, S, type Problem } from '../model/problem.ts';
 
 /** An action before scheduling: what happens to which VM, between which nodes (indexes, -1 for none). */
 export interface ActionSpec {
@@ -34,7 +34,7 @@ export function inferActions(p: Problem, dest: Int32Array): ActionSpec[] {
     // Where the VM is as its actions unfold: a migration or a resume takes it to its destination.
     let at = host;
     if ((from === S.running || from === S.paused) && to === S.running && dest[v] !== host) {
-      out.push({ type: 'migrate', vm: v, from: host, to: dest[v]!, duration: actionDuration(p, 'migrate', v) });
+      out.push({ type: 'migrate', vm: v, from: host, to: dest[v]!, duration: migrationDuration(p, v, host, dest[v]!) });
       at = dest[v]!;
     }
     for (const type of path) {

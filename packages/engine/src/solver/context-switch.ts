@@ -4,6 +4,7 @@ import { prepareInstance } from '../constraints/prepare.ts';
 import { kindOf } from '../constraints/registry.ts';
 import type { Configuration, Decision } from '../model/configuration.ts';
 import type { CostModel } from '../model/cost-model.ts';
+import type { NetworkModel } from '../model/network.ts';
 import { describeUnreachableVjob } from '../model/lifecycle.ts';
 import type { FeasiblePlan, NodeAction, Plan, PlannedAction, SolverStats } from '../model/plan.ts';
 import { inferActions } from './actions.ts';
@@ -14,6 +15,7 @@ import { alternativePlacements, placeVms } from './placement.ts';
 import { schedule, START_ATTEMPTS, type ScheduleResult, type Task } from './planner.ts';
 import { compileProblem, S, STATE_NAMES, type ActionDurations, type Problem } from '../model/problem.ts';
 import { Rules } from './rules.ts';
+import { spreadArrivals } from './spread-arrivals.ts';
 
 export interface ContextSwitchOptions {
   /** Wall-clock bound of the whole solve: the improvement stops at it with the best plan so far (the statistics say so). */
@@ -27,6 +29,11 @@ export interface ContextSwitchOptions {
   readonly constraints?: readonly Constraint[];
   /** Per-VM and per-node action durations that override the cost model (BtrPlace's attributes). */
   readonly durations?: ActionDurations;
+  /**
+   * Links and switches that migrations share (BtrPlace's network view): concurrent migrations never
+   * hold more than an element's capacity. Without it, migrations are bounded by node room only.
+   */
+  readonly network?: NetworkModel;
   /**
    * The clock the time limit and solveMs read (ms, monotonic): performance.now unless injected. The
    * only clock a solve reads; with a work budget and no time limit reached, the plan does not depend on it.
@@ -74,6 +81,7 @@ export function contextSwitch(
   const p = compileProblem(prepared.configuration, prepared.decision, costModel, {
     nodeStates: prepared.nodeStates,
     ...(options.durations ? { durations: options.durations } : {}),
+    ...(options.network ? { network: options.network } : {}),
   });
   if (p.unreachable) return { feasible: false, reason: describeUnreachableVjob(p.unreachable), solveMs: elapsed() };
   const rules = compileRules(p, constraints);
@@ -174,8 +182,25 @@ function shorter(a: readonly Task[], b: readonly Task[]): boolean {
 /** Alternative targets tried after a deadlock, at most. */
 const MAX_ALTERNATIVE_TARGETS = 500;
 
-/** Schedules the actions that reach `dest`, trying every attempt (start order, eager pivots) until one does not deadlock. */
+/**
+ * Schedules the actions that reach `dest`. With a network, the same target with its migrations
+ * spread over other destinations of equal cost (spread-arrivals.ts) is scheduled too, and when its
+ * schedule is shorter it replaces `dest`'s content: the caller's target is then the spread one.
+ */
 function scheduleTarget(p: Problem, dest: Int32Array, rules: Rules, expired?: () => boolean): ScheduleResult {
+  const result = scheduleExactly(p, dest, rules, expired);
+  const spread = spreadArrivals(p, dest, rules);
+  if (!spread || (!result.ok && result.timedOut)) return result;
+  const other = scheduleExactly(p, spread, rules, expired);
+  if (other.ok && (!result.ok || shorter(other.tasks, result.tasks))) {
+    dest.set(spread);
+    return other;
+  }
+  return result;
+}
+
+/** Schedules the actions that reach `dest`, trying every attempt (start order, eager pivots) until one does not deadlock. */
+function scheduleExactly(p: Problem, dest: Int32Array, rules: Rules, expired?: () => boolean): ScheduleResult {
   const specs = inferActions(p, dest);
   let first: ScheduleResult | undefined;
   for (const attempt of START_ATTEMPTS) {

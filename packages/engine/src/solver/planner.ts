@@ -2,10 +2,11 @@ import type { TaskRef } from '../constraints/face.ts';
 import type { PlanActionType } from '../model/lifecycle.ts';
 import type { ActionSpec } from './actions.ts';
 import { MinHeap } from './heap.ts';
+import { LinkGate } from './link-gate.ts';
 import {
-  actionDuration,
   addDemand,
   fits,
+  migrationDuration,
   nodeActionDuration,
   runsAtSource,
   S,
@@ -135,6 +136,9 @@ function refOf(p: Problem, t: { type: PlanActionType; vm: number; from: number; 
  * Continuous constraints gate every start through `rules.mayStart` (a spread VM waits until its
  * mate has left the node); a node that must come online boots at once and takes VMs from the end of
  * its boot; a node that must go offline shuts down once every VM and image has left it.
+ *
+ * With a network (BtrPlace's network view), a migration also waits until every link direction and
+ * switch of its route has room for its bandwidth (solver/link-gate.ts).
  */
 export function schedule(
   p: Problem,
@@ -179,6 +183,8 @@ class ListScheduler {
   private readonly departures: number[][];
   /** Nodes whose room changed at the current instant. */
   private readonly dirty = new Set<number>();
+  /** The bandwidth migrations hold on the network, when the problem has one. */
+  private readonly links: LinkGate | undefined;
   private clock = 0;
 
   constructor(
@@ -194,6 +200,7 @@ class ListScheduler {
     this.endedFrees = Array.from({ length: p.nodeCount }, () => []);
     this.departures = Array.from({ length: p.nodeCount }, () => []);
     this.booted = Uint8Array.from(p.online);
+    this.links = p.network ? new LinkGate(p) : undefined;
   }
 
   run(expired: () => boolean): ScheduleResult {
@@ -212,7 +219,7 @@ class ListScheduler {
           };
         // A VM pivots at most twice: pivots that only move the cycle around would never end.
         const pivot = this.pivotBudgetLeft()
-          ? choosePivot(p, tasks, this.pending, this.usage, this.booted, this.rules, this.pivotsOf)
+          ? choosePivot(p, tasks, this.pending, this.usage, this.booted, this.rules, this.pivotsOf, this.links)
           : undefined;
         if (!pivot) return { ok: false, reason: describeCycle(p, tasks, this.pending) };
         this.pivotTo(pivot.id, pivot.node);
@@ -284,6 +291,7 @@ class ListScheduler {
       this.endedFrees[t.from]!.push(id);
       dirty.add(t.from);
     }
+    if (t.type === 'migrate') this.links?.end(id, t.from, t.to, dirty);
     this.rules?.ended(refOf(p, t), dirty);
     // A VM or an image leaves a node that must go offline: the last one to leave lets it shut down.
     const left = t.type === 'migrate' || t.type === 'stop' || (t.type === 'resume' && t.from !== t.to) ? t.from : -1;
@@ -381,7 +389,11 @@ class ListScheduler {
     for (let i = 0; i < list.length; ) {
       const id = list[i]!;
       const t = tasks[id]!;
-      if (!fits(p, this.usage, node, t.vm) || (rules && !rules.mayStart(refOf(p, t)))) {
+      if (
+        !fits(p, this.usage, node, t.vm) ||
+        (rules && !rules.mayStart(refOf(p, t))) ||
+        (t.type === 'migrate' && this.links && !this.links.fits(t.from, node))
+      ) {
         i++;
         continue;
       }
@@ -390,6 +402,8 @@ class ListScheduler {
       t.start = now;
       t.end = now + t.duration;
       t.deps = [...t.deps, ...this.endedFrees[node]!];
+      if (t.type === 'migrate' && this.links)
+        for (const d of this.links.start(t.from, node)) if (!t.deps.includes(d)) t.deps.push(d);
       for (const d of t.deps) if (tasks[d]!.step + 1 > t.step) t.step = tasks[d]!.step + 1;
       addDemand(p, this.usage, node, t.vm, 1);
       rules?.started(refOf(p, t));
@@ -405,11 +419,14 @@ class ListScheduler {
     const list = this.pending[t.to]!;
     list.splice(list.indexOf(id), 1);
     this.pendingCount--;
-    this.pivotNext.set(id, { type: 'migrate', vm: t.vm, from: node, to: t.to, duration: t.duration });
+    // Over a network the second leg's route, hence its duration, differs from the direct one.
+    const second = this.links ? migrationDuration(p, t.vm, node, t.to) : t.duration;
+    this.pivotNext.set(id, { type: 'migrate', vm: t.vm, from: node, to: t.to, duration: second });
     const deps = [...t.deps, ...this.endedFrees[node]!];
+    if (this.links) for (const d of this.links.start(t.from, node)) if (!deps.includes(d)) deps.push(d);
     let step = 0;
     for (const d of deps) if (tasks[d]!.step + 1 > step) step = tasks[d]!.step + 1;
-    const duration = actionDuration(p, 'migrate', t.vm, false, t.from);
+    const duration = migrationDuration(p, t.vm, t.from, node);
     tasks[id] = { ...t, to: node, duration, start: clock, end: clock + duration, deps, step };
     addDemand(p, this.usage, node, t.vm, 1);
     this.rules?.started(refOf(p, tasks[id]!));
@@ -434,7 +451,7 @@ class ListScheduler {
     for (;;) {
       const id = blockedCycle(this.p, this.tasks, this.pending, this.pivotsOf, this.blocked);
       if (id === undefined || !this.pivotBudgetLeft()) return;
-      const node = pivotNode(this.p, this.tasks[id]!, this.usage, this.booted, this.rules, this.pending);
+      const node = pivotNode(this.p, this.tasks[id]!, this.usage, this.booted, this.rules, this.pending, this.links);
       if (node < 0) return;
       this.pivotTo(id, node);
     }
@@ -497,6 +514,7 @@ function choosePivot(
   booted: Uint8Array,
   rules: ScheduleRules | undefined,
   pivotsOf: ReadonlyMap<number, number>,
+  links: LinkGate | undefined,
 ): { id: number; node: number } | undefined {
   const blocked = new Set<number>();
   for (let n = 0; n < p.nodeCount; n++) if (pending[n]!.length > 0) blocked.add(n);
@@ -510,7 +528,7 @@ function choosePivot(
     return ha - hb || p.mem[tasks[a]!.vm]! - p.mem[tasks[b]!.vm]! || a - b;
   });
   for (const id of candidates) {
-    const node = pivotNode(p, tasks[id]!, usage, booted, rules, pending);
+    const node = pivotNode(p, tasks[id]!, usage, booted, rules, pending, links);
     if (node >= 0) return { id, node };
   }
   return undefined;
@@ -524,6 +542,7 @@ function pivotNode(
   booted: Uint8Array,
   rules: ScheduleRules | undefined,
   pending: readonly number[][],
+  links?: LinkGate,
 ): number {
   const D = p.dims.length;
   let best = -1;
@@ -531,6 +550,7 @@ function pivotNode(
   for (let n = 0; n < p.nodeCount; n++) {
     if (!p.usable[n] || !booted[n] || n === t.from || n === t.to || !fits(p, usage, n, t.vm)) continue;
     if (rules && !rules.mayStart({ type: 'migrate', vm: t.vm, from: t.from, to: n })) continue;
+    if (links && !links.fits(t.from, n)) continue;
     let leftover = 0;
     for (let d = 0; d < D; d++) {
       const cap = p.capacity[n * D + d]!;

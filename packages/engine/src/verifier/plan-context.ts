@@ -2,8 +2,25 @@ import type { Configuration, Decision, Node, VM } from '../model/configuration.t
 import type { FeasiblePlan, PlannedAction } from '../model/plan.ts';
 import { dimensionsOf, type Resources } from '../model/resources.ts';
 
-/** A feasible plan whose `target` may be missing (plan files written by hand or by older tools). */
-export type VerifiablePlan = Omit<FeasiblePlan, 'target'> & { readonly target?: FeasiblePlan['target'] };
+/**
+ * A feasible plan whose `target` may be missing (plan files written by hand or by older tools).
+ * `allocations`: BtrPlace's `allocate` actions, read from its plan JSON: when present, a VM that
+ * stays on its node holds its source demand until its allocate raises it (capacity-check.ts).
+ */
+export type VerifiablePlan = Omit<FeasiblePlan, 'target'> & {
+  readonly target?: FeasiblePlan['target'];
+  readonly allocations?: readonly PlannedAllocation[];
+};
+
+/** A VM's allocation in one resource set to `amount` at instant `at` (ms), on the node where it stays. */
+export interface PlannedAllocation {
+  readonly id: string;
+  readonly vm: string;
+  readonly rc: string;
+  readonly amount: number;
+  readonly node: string;
+  readonly at: number;
+}
 
 /**
  * Everything the checks look up, indexed once: ids to dense indexes, and capacities and demands as

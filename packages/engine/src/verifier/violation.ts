@@ -8,6 +8,7 @@ export type ViolationKind =
   | 'barrier'
   | 'final-state'
   | 'node-power'
+  | 'network'
   | 'constraint';
 
 /** The first rule a plan breaks: what, when (`at`, in ms of the timed view) and who is involved. */
