@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { type Configuration, DEFAULT_COST_MODEL, verifyPlan, type VM } from '@entropy/engine';
+import { type Configuration, verifyPlan, type VM } from '@entropy/engine';
 import type { MonitorView, NodeView } from '../monitor/index.ts';
 import { recordNodeFailures } from './node-wants.ts';
 import { type ReconcileInput, reconcile, TurnOutcome } from './reconcile.ts';
+import { reconcileInput } from '../../test/support/reconcile-input.ts';
 
 const vm = (id: string, vjob: string, state: VM['state'], host?: string, cpu = 1, mem = 1024): VM => ({
   id,
@@ -43,21 +44,7 @@ function viewOf(vms: VM[], liveness: Partial<Record<string, NodeView['liveness']
 }
 
 function input(view: MonitorView, nodes: ReconcileInput['nodes'], over: Partial<ReconcileInput> = {}): ReconcileInput {
-  return {
-    view,
-    now: 1000,
-    knownNodes: [],
-    startedAt: 0,
-    statusPeriodMs: 500,
-    silenceMs: 1500,
-    vjobs: [],
-    failures: new Map(),
-    busy: [],
-    costModel: DEFAULT_COST_MODEL,
-    intervalMs: 5000,
-    ...(nodes ? { nodes } : {}),
-    ...over,
-  };
+  return reconcileInput(view, { ...(nodes ? { nodes } : {}), ...over });
 }
 
 const onN3 = [vm('v1', 'j1', 'running', 'n3'), vm('v2', 'j2', 'running', 'n3'), vm('v3', 'j3', 'running', 'n1')];

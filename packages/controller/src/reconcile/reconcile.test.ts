@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   type Configuration,
-  DEFAULT_COST_MODEL,
   fifoFfd,
   type Policy,
   type PolicyView,
@@ -12,6 +11,7 @@ import type { MonitorView, NodeView } from '../monitor/index.ts';
 import type { StoredVJob } from '../queue/queue-store.ts';
 import { recordFailures } from './failure-book.ts';
 import { type ReconcileInput, reconcile, TurnOutcome } from './reconcile.ts';
+import { reconcileInput } from '../../test/support/reconcile-input.ts';
 
 const vm = (id: string, vjob: string, state: VM['state'], host?: string, cpu = 1, mem = 1024): VM => ({
   id,
@@ -56,20 +56,7 @@ const stored = (id: string, over: Partial<StoredVJob> = {}): StoredVJob => ({
 });
 
 function input(view: MonitorView, over: Partial<ReconcileInput> = {}): ReconcileInput {
-  return {
-    view,
-    now: 1000,
-    knownNodes: [],
-    startedAt: 0,
-    statusPeriodMs: 500,
-    silenceMs: 1500,
-    vjobs: [],
-    failures: new Map(),
-    busy: [],
-    costModel: DEFAULT_COST_MODEL,
-    intervalMs: 5000,
-    ...over,
-  };
+  return reconcileInput(view, over);
 }
 
 const runAll: Policy = {
