@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  type Configuration,
-  fifoFfd,
-  type Policy,
-  type PolicyView,
-  verifyPlan,
-  type VM,
-} from '@entropy/engine';
+import { type Configuration, fifoFfd, type Policy, type PolicyView, verifyPlan, type VM } from '@entropy/engine';
 import type { MonitorView, NodeView } from '../monitor/index.ts';
 import type { StoredVJob } from '../queue/queue-store.ts';
 import { recordFailures } from './failure-book.ts';
