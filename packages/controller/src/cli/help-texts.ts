@@ -7,6 +7,7 @@ export { EXIT_HOST_FAILED };
  * must not pull that code in.
  */
 import type { InstanceFormat } from '@entropy/engine';
+import { DEFAULT_TURN_BUDGETS } from '../reconcile/budget-defaults.ts';
 
 export const INPUT_FORMATS = ['entropy', 'btrplace'] as const satisfies readonly InstanceFormat[];
 export const OUTPUT_FORMATS = ['entropy', 'btrplace'] as const;
@@ -80,3 +81,12 @@ runs there, or prints the command that starts the agent.
 Host keys are checked against --known-hosts (OpenSSH format: plain and hashed names, [host]:port, ed25519, ecdsa,
 rsa) before anything is sent: a host the file does not name is refused with its key's fingerprint, unless
 --accept-new adds it; a host whose key differs from the file's is always refused.`;
+
+/** The control loop's anti-thrash budgets (controller options): flag, description with its default. */
+export const BUDGET_OPTIONS = {
+  minGain: `a plan that only moves VMs (overload repair) runs only when it relieves at least this much overload, summed over nodes as a fraction of each node's capacity (0: any; default ${DEFAULT_TURN_BUDGETS.minGain})`,
+  moveHold: `a VM a plan migrated stays put this long, unless a state change or an overload repair has no plan without moving it (0: no hold; default ${DEFAULT_TURN_BUDGETS.moveHoldMs})`,
+  maxMigrations: `migrations per turn: a plan with more is cut to the most useful ones, the rest waits for the next turn (default ${DEFAULT_TURN_BUDGETS.maxMigrations})`,
+  maxMigratedMem: `memory migrated per turn, MiB, cut likewise (default ${DEFAULT_TURN_BUDGETS.maxMigratedMiB})`,
+  noBudgets: 'no anti-thrash budget: every plan of the loop runs whole (the flags above still set theirs)',
+} as const;

@@ -16,6 +16,7 @@ import {
   OUTPUT_FORMATS,
   SUBMIT_HELP,
   VERIFY_HELP,
+  BUDGET_OPTIONS,
 } from './help-texts.ts';
 import { DEFAULT_MAX_INPUT_BYTES, parseByteSize, setMaxInputBytes } from '../command-io/input-file.ts';
 import { registerDeployCommands } from './deploy-cli.ts';
@@ -34,6 +35,12 @@ function positiveNumber(value: string): number {
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+function nonNegativeNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a non-negative number');
   return n;
 }
 
@@ -219,6 +226,11 @@ addNatsOptions(program.command('controller'))
     'servers of a NATS cluster that keep the queue, the leader lease and the plan journal (default 1; 3 for entropy deploy nats-config --cluster 3)',
     positiveInt,
   )
+  .option('--min-gain <fraction>', BUDGET_OPTIONS.minGain, nonNegativeNumber)
+  .option('--move-hold <ms>', BUDGET_OPTIONS.moveHold, nonNegativeInt)
+  .option('--max-migrations <n>', BUDGET_OPTIONS.maxMigrations, positiveInt)
+  .option('--max-migrated-mem <MiB>', BUDGET_OPTIONS.maxMigratedMem, positiveInt)
+  .option('--no-budgets', BUDGET_OPTIONS.noBudgets)
   .action(
     (opts: {
       nats?: string;
@@ -239,6 +251,11 @@ addNatsOptions(program.command('controller'))
       bootTimeout?: number;
       groupLead?: number;
       replicas?: number;
+      minGain?: number;
+      moveHold?: number;
+      maxMigrations?: number;
+      maxMigratedMem?: number;
+      budgets: boolean;
     }) => run(async () => (await import('./controller-command.ts')).controllerCommand(opts)),
   );
 

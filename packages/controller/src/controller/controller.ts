@@ -33,6 +33,7 @@ import { DEFAULT_MISSED_PERIODS, MemoryRegistry, type MonitorView, startNatsMoni
 import type { VJobQueue } from '../queue/vjob-queue.ts';
 import type { RetryPolicy } from '../reconcile/failure-book.ts';
 import type { BusyVM } from '../reconcile/reconcile.ts';
+import type { TurnBudgets } from '../reconcile/budget-defaults.ts';
 import { type DecideFn, type ReconcileLoop, startReconcileLoop } from '../reconcile/reconcile-loop.ts';
 import { applyRequest } from './apply-request.ts';
 import type { BootCommandRunner } from './boot-command.ts';
@@ -83,6 +84,8 @@ export interface ControllerOptions {
   readonly bootTimeoutMs?: number;
   /** Runs the boot command (tests); child processes without a shell by default. */
   readonly runBoot?: BootCommandRunner;
+  /** The loop's anti-thrash budgets (reconcile/budgets.ts); none when absent. */
+  readonly budgets?: TurnBudgets;
 }
 
 export interface Controller {
@@ -323,6 +326,7 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
       ...(options.policy ? { policy: options.policy } : {}),
       ...(options.queue ? { queue: options.queue } : {}),
       ...(options.decide ? { decide: options.decide } : {}),
+      ...(options.budgets ? { budgets: options.budgets } : {}),
     });
     term = { loop: l, subs, abort, ...(token !== undefined ? { token } : {}) };
     annotating = setInterval(() => annotate(token), periodMs);

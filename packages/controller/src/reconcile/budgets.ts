@@ -1,4 +1,5 @@
 import { type Configuration, type Constraint, type FeasiblePlan, holdsResources, type VM } from '@entropy/engine';
+import type { TurnBudgets } from './budget-defaults.ts';
 
 /**
  * Anti-thrash budgets of the control loop: what keeps it from moving VMs every turn for a tiny
@@ -22,30 +23,7 @@ import { type Configuration, type Constraint, type FeasiblePlan, holdsResources,
  *   this turn, and the turn is planned again (starts that need more room wait); the rest waits for
  *   the next turn.
  */
-export interface TurnBudgets {
-  /** The overload a plan that only rebalances must relieve, in fractions of a node's capacity (0: any). */
-  readonly minGain: number;
-  /** How long a VM a plan migrated stays put (ms; 0: no hold). */
-  readonly moveHoldMs: number;
-  /** Migrations per turn (Infinity: no limit). */
-  readonly maxMigrations: number;
-  /** Memory migrated per turn, MiB (Infinity: no limit). */
-  readonly maxMigratedMiB: number;
-}
-
-export const DEFAULT_TURN_BUDGETS: TurnBudgets = {
-  minGain: 0.05,
-  moveHoldMs: 5 * 60_000,
-  maxMigrations: 8,
-  maxMigratedMiB: 16_384,
-};
-
-export const NO_TURN_BUDGETS: TurnBudgets = {
-  minGain: 0,
-  moveHoldMs: 0,
-  maxMigrations: Infinity,
-  maxMigratedMiB: Infinity,
-};
+export { DEFAULT_TURN_BUDGETS, NO_TURN_BUDGETS, type TurnBudgets } from './budget-defaults.ts';
 
 /** A vjob a budget holds back (part of its plan, or its start): ReconcileResult.held. */
 export interface BudgetHold {

@@ -12,6 +12,8 @@ import {
 } from './failure-book.ts';
 import { type NodeFailureBook, recordNodeFailures } from './node-wants.ts';
 import { type BusyVM, reconcile, type ReconcileResult, TurnOutcome } from './reconcile.ts';
+import type { TurnBudgets } from './budgets.ts';
+import { budgetNews, MoveMemory } from './move-memory.ts';
 import { describeVjobOutcomes, failedTransitions } from './vjob-outcomes.ts';
 
 /** A test's raw policy hook: the wanted state of some vjobs, or undefined for none. */
@@ -58,6 +60,8 @@ export interface ReconcileLoopDeps {
     readonly wanted: Readonly<Record<string, NodeState>>;
     readonly poweredOff: Readonly<Record<string, Resources>>;
   };
+  /** Anti-thrash budgets of the loop's own turns (budgets.ts); an operator's apply is not held by them. None when absent. */
+  readonly budgets?: TurnBudgets;
 }
 
 /** A turn asked for by an operator (`entropy apply`): its overlay, its plan's id and options. */
@@ -116,6 +120,8 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
   let running: { planId: string; done: Promise<void> } | undefined;
   let wake: NodeJS.Timeout | undefined;
   let wakeAt = Infinity;
+  const moves = new MoveMemory(deps.budgets?.moveHoldMs ?? 0);
+  let budgetHeld = '';
 
   /** One timer for the soonest look anybody asked for. */
   const lookAgainIn = (reason: string, ms: number) => {
@@ -199,6 +205,7 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
       costModel: request?.costModel ?? deps.costModel,
       ...(request?.timeLimitMs !== undefined ? { timeLimitMs: request.timeLimitMs } : {}),
       intervalMs: deps.intervalMs,
+      ...(deps.budgets && !request ? { budgets: deps.budgets, recentMoves: moves.since(now()) } : {}),
       ...(deps.nodeWants
         ? {
             nodes: {
@@ -227,9 +234,15 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
       ...(result.reasons.length ? { reasons: result.reasons } : {}),
     };
     lookAgainIn('requeue', result.requeueAfterMs);
+    // A budget's hold is told once, and again when it changes.
+    const news = budgetNews(result.held, budgetHeld);
+    budgetHeld = news.key;
     const plan = result.plan;
     if (!plan || request?.dryRun) {
-      const quiet = result.outcome === TurnOutcome.NoChange && triggers.every((r) => r === 'requeue' || r === 'timer');
+      const quiet =
+        result.outcome === TurnOutcome.NoChange &&
+        triggers.every((r) => r === 'requeue' || r === 'timer') &&
+        !news.changed;
       const level =
         result.outcome === TurnOutcome.Infeasible
           ? 'warn'
@@ -249,6 +262,7 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
       byType,
       steps: plan.steps,
       makespan: plan.makespan,
+      ...(byType.migrate ? { migrated: moves.migratedBy(plan) } : {}),
     };
     try {
       assertExecutable(plan, {
@@ -281,6 +295,7 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
   function planEnded(planId: string, outcome: ExecutionOutcome | undefined, result: ReconcileResult): void {
     if (running?.planId === planId) running = undefined;
     if (closed) return;
+    moves.record(result.plan, now());
     if (outcome === undefined) {
       lookAgainIn('plan-not-executed', deps.intervalMs);
       return;
