@@ -142,6 +142,18 @@ describe('anti-thrash budgets', () => {
       expectExecutable(r2);
     });
 
+    it('does not hold the VMs of a vjob the turn changes the state of', () => {
+      const policy: Policy = { name: 'sleep-a', sizing: 'peak', decide: () => ({ 'j-a': 'sleeping' }) };
+      const stored: StoredVJob[] = [{ id: 'j-a', priority: 0, submittedAt: 0, state: 'running', vms: [] }];
+      const r = turn(
+        vms,
+        {},
+        { policy, vjobs: stored, budgets: hold, recentMoves: new Map([['a', 1_000_000 - 1000]]) },
+      );
+      expect(r.plan?.actions.map((x) => `${x.type} ${x.vm}`).sort()).toEqual(['pause a', 'suspend a']);
+      expect(r.reasons.join('; ')).not.toMatch(/kept in place|hold lifted/);
+    });
+
     it('does not keep a start waiting: a VM in its hold moves to make room when nothing else does', () => {
       // n1: x (1 CPU), n2: y (1 CPU); z needs a whole node: one of them must move.
       const x = running('x', 'n1', 1024);

@@ -47,6 +47,8 @@ export interface BudgetTurn<T extends PlannedTurn> {
   readonly configuration: Configuration;
   /** No vjob changes state and no node changes power: the plan only moves VMs. */
   readonly rebalanceOnly: boolean;
+  /** Vjobs the turn changes the state of: their VMs are not held in place (a VM to suspend has no place to keep). */
+  readonly changing?: ReadonlySet<string>;
   /** Plans the turn with more constraints, from a configuration; `ok` false when nothing is feasible. */
   plan(extra: readonly Constraint[], configuration: Configuration): { readonly ok: boolean; readonly result: T };
 }
@@ -77,11 +79,7 @@ export function budgetedTurn<T extends PlannedTurn>(t: BudgetTurn<T>): BudgetedT
   const { budgets, configuration } = t;
   const held: BudgetHold[] = [];
   const reasons: string[] = [];
-  const running = new Set(configuration.vms.filter((v) => v.state === 'running' && v.host).map((v) => v.id));
-  const holding = [...t.recentMoves]
-    .filter(([vm, at]) => running.has(vm) && t.now - at < budgets.moveHoldMs)
-    .map(([vm]) => vm)
-    .sort();
+  const holding = heldInPlace(t);
 
   let pins = holding;
   let turn = t.plan(rootsOf(pins), configuration);
@@ -153,13 +151,24 @@ export function budgetedTurn<T extends PlannedTurn>(t: BudgetTurn<T>): BudgetedT
   };
 }
 
+/** The running VMs migrated within the hold time: pinned this turn. */
+function heldInPlace(t: BudgetTurn<PlannedTurn>): string[] {
+  if (t.recentMoves.size === 0 || t.budgets.moveHoldMs <= 0) return [];
+  const recent = new Set([...t.recentMoves].filter(([, at]) => t.now - at < t.budgets.moveHoldMs).map(([vm]) => vm));
+  if (recent.size === 0) return [];
+  return t.configuration.vms
+    .filter((v) => recent.has(v.id) && v.state === 'running' && v.host !== undefined && !t.changing?.has(v.vjob))
+    .map((v) => v.id)
+    .sort();
+}
+
 /** Migrations of a plan (a pivot's two hops count twice), with each VM's memory. */
 export function migrationsOf(plan: FeasiblePlan | undefined, configuration: Configuration): Migration[] {
-  if (!plan) return [];
-  const mem = new Map(configuration.vms.map((v) => [v.id, v.demand.mem ?? 0]));
-  return plan.actions
-    .filter((a) => a.type === 'migrate')
-    .map((a) => ({ vm: a.vm, vjob: a.vjob, from: a.from!, to: a.to!, mem: mem.get(a.vm) ?? 0 }));
+  const moves = plan?.actions.filter((a) => a.type === 'migrate') ?? [];
+  if (moves.length === 0) return [];
+  const moved = new Set(moves.map((a) => a.vm));
+  const mem = new Map(configuration.vms.filter((v) => moved.has(v.id)).map((v) => [v.id, v.demand.mem ?? 0]));
+  return moves.map((a) => ({ vm: a.vm, vjob: a.vjob, from: a.from!, to: a.to!, mem: mem.get(a.vm) ?? 0 }));
 }
 
 function withinBudget(moves: readonly Migration[], b: TurnBudgets): boolean {

@@ -280,6 +280,7 @@ function planBudgeted(
     recentMoves: input.recentMoves ?? new Map(),
     configuration: sized,
     rebalanceOnly: Object.keys(decision).length === 0 && constraints.length === 0,
+    changing: new Set(Object.keys(decision)),
     plan,
   });
   held.push(...b.held);
