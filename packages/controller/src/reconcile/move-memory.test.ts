@@ -27,15 +27,21 @@ const planOf = (...actions: PlannedAction[]): FeasiblePlan => ({
 describe('MoveMemory', () => {
   it("remembers a plan's migrations for the hold, then forgets them", () => {
     const m = new MoveMemory(1000);
-    m.record(planOf(action('t1', 'migrate', 'a'), action('t2', 'resume', 'b'), action('t3', 'migrate', 'a')), 5000);
+    m.record(['a'], 5000);
     expect([...m.since(5999)]).toEqual([['a', 5000]]);
     expect([...m.since(6000)]).toEqual([]);
   });
 
   it('remembers nothing without a hold', () => {
     const m = new MoveMemory(0);
-    m.record(planOf(action('t1', 'migrate', 'a')), 5000);
+    m.record(['a'], 5000);
     expect(m.since(5000).size).toBe(0);
+  });
+
+  it("names a plan's migrated VMs once each (a pivot migrates one twice)", () => {
+    const m = new MoveMemory(1000);
+    const plan = planOf(action('t1', 'migrate', 'a'), action('t2', 'resume', 'b'), action('t3', 'migrate', 'a'));
+    expect(m.migratedBy(plan)).toEqual(['a']);
   });
 });
 

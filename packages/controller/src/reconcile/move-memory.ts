@@ -11,10 +11,10 @@ export class MoveMemory {
 
   constructor(private readonly holdMs: number) {}
 
-  /** Records the migrations of a plan that ended (or stopped) at `now`. */
-  record(plan: FeasiblePlan | undefined, now: number): void {
-    if (!plan || this.holdMs <= 0) return;
-    for (const vm of this.migratedBy(plan)) this.at.set(vm, now);
+  /** Records the VMs a plan migrated, once it ended (or stopped) at `now`. */
+  record(migrated: Iterable<string>, now: number): void {
+    if (this.holdMs <= 0) return;
+    for (const vm of migrated) this.at.set(vm, now);
   }
 
   /** The VMs moved within the hold before `now`, with when; older ones are forgotten. */

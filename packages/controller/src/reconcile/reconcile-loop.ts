@@ -295,11 +295,14 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
   function planEnded(planId: string, outcome: ExecutionOutcome | undefined, result: ReconcileResult): void {
     if (running?.planId === planId) running = undefined;
     if (closed) return;
-    moves.record(result.plan, now());
     if (outcome === undefined) {
       lookAgainIn('plan-not-executed', deps.intervalMs);
       return;
     }
+    moves.record(
+      outcome.completed.filter((c) => c.action.type === 'migrate').map((c) => c.action.vm),
+      now(),
+    );
     const failed = failedTransitions(outcome, result.decision, result.observed);
     failures = recordFailures(failures, failed, now(), retry);
     const nodeFailed = outcome.nodeActions.failures.map((f) => ({
