@@ -207,6 +207,16 @@ describe('anti-thrash budgets', () => {
       expectExecutable(r);
     });
 
+    it('leaves an overload for later when no migration fits the budget', () => {
+      const big = [running('b', 'n1', 2048), running('c', 'n1', 2048)];
+      const r = turn(big, { b: 1.5, c: 3 }, { budgets: budgets({ maxMigratedMiB: 1000 }) });
+      expect(r.outcome).toBe(TurnOutcome.NoChange);
+      expect(r.plan).toBeUndefined();
+      expect(r.held).toEqual([
+        { vjob: 'j-b', kind: 'budget', reason: expect.stringMatching(/0 of 1 migrations this turn, b waits/) },
+      ]);
+    });
+
     it('puts a start off rather than exceed the budget', () => {
       // z needs a whole node: two migrations off n2 (512 MiB), or one off n1 (1 GiB).
       const vmsZ = [running('x', 'n1', 1024), running('y1', 'n2', 256), running('y2', 'n2', 256)];

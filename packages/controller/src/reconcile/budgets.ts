@@ -115,7 +115,7 @@ export function budgetedTurn<T extends PlannedTurn>(t: BudgetTurn<T>): BudgetedT
   let result = first;
   let from = configuration;
   const limit = `${budgets.maxMigrations} migrations, ${budgets.maxMigratedMiB} MiB`;
-  for (let round = 0; round < CUT_ROUNDS; round++) {
+  for (let round = 0; round <= CUT_ROUNDS; round++) {
     const moves = migrationsOf(result.plan, configuration);
     if (withinBudget(moves, budgets)) {
       if (result !== first) {
@@ -127,6 +127,7 @@ export function budgetedTurn<T extends PlannedTurn>(t: BudgetTurn<T>): BudgetedT
       }
       return { ok: true, result, configuration: from, held, reasons };
     }
+    if (round === CUT_ROUNDS) break;
     const { kept, dropped } = cutToBudget(moves, budgets, overloadedNodes(configuration));
     pins = [...new Set([...pins, ...dropped.map((m) => m.vm)])];
     const capped = atCapacityAfter(configuration, kept);
