@@ -26,7 +26,7 @@ const SMALL_PHASES: readonly Record<string, number>[] = [
 ];
 const PHASE_COUNT = 6;
 
-const instanceJson = {
+const twoNodes = {
   nodes: [
     { id: 'n1', cpu: 4, mem: 16_384 },
     { id: 'n2', cpu: 4, mem: 16_384 },
@@ -43,7 +43,26 @@ const instanceJson = {
   // Registered by an apply: the operator's vjobs, wanted running where they are.
   decision: Object.fromEntries(['ja', 'jb', 'jc', 'jd', 'je', 'jf'].map((id) => [id, 'running'])),
 };
-const instance = parseInstance(instanceJson);
+
+/** n1 holds four VMs that together overload it by half its CPU: two must leave, to n2 or n3. */
+const threeNodes = {
+  nodes: ['n1', 'n2', 'n3'].map((id) => ({ id, cpu: 4, mem: 16_384 })),
+  vms: [
+    ...(['a', 'b', 'c', 'g'] as const).map((id, i) => ({
+      id,
+      vjob: `j${id}`,
+      cpu: 0.5,
+      mem: 512 * (i + 1),
+      state: 'running',
+      host: 'n1',
+    })),
+    { id: 'd', vjob: 'jd', cpu: 0.5, mem: 768, state: 'running', host: 'n2' },
+    { id: 'e', vjob: 'je', cpu: 0.5, mem: 768, state: 'running', host: 'n3' },
+  ],
+  vjobs: ['ja', 'jb', 'jc', 'jg', 'jd', 'je'].map((id) => ({ id })),
+  decision: Object.fromEntries(['ja', 'jb', 'jc', 'jg', 'jd', 'je'].map((id) => [id, 'running'])),
+};
+const OVERLOAD_BY_HALF: readonly Record<string, number>[] = [{ a: 1.5, b: 1.5, c: 1.5, g: 1.5, d: 0.3, e: 0.3 }];
 
 /** The VMs each plan of the controller migrated, in order. */
 const migrations = (c: ControllerCluster): string[][] =>
@@ -59,7 +78,8 @@ async function migrationsPerPhase(
   prefix: string,
   flags: readonly string[],
   phases = PHASES,
-): Promise<{ perPhase: string[][]; budgetHolds: string[] }> {
+  cluster: { json: object; phaseCount: number } = { json: twoNodes, phaseCount: PHASE_COUNT },
+): Promise<{ perPhase: string[][]; plans: string[][]; budgetHolds: string[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'entropy-budgets-'));
   const usageFile = join(dir, 'usage.json');
   const writeUsage = (use: Record<string, number>) => {
@@ -72,14 +92,14 @@ async function migrationsPerPhase(
   writeUsage({});
   const c = await startControllerCluster({
     prefix,
-    instance,
+    instance: parseInstance(cluster.json),
     speed: 5,
     controllerArgs: ['--queue-store', 'kv', '--log-level', 'debug', '--loop-interval', '300', ...flags],
     agentArgs: ['--sim-usage', usageFile],
   });
   try {
     const file = join(dir, 'instance.json');
-    writeFileSync(file, JSON.stringify(instanceJson));
+    writeFileSync(file, JSON.stringify(cluster.json));
     const applied = await entropy('apply', file, '--nats', c.server.url, '--prefix', prefix);
     expect(applied.status, applied.stderr).toBe(0);
     const statusSince = async (t: number) => {
@@ -95,7 +115,7 @@ async function migrationsPerPhase(
     };
     const perPhase: string[][] = [];
     let use: Record<string, number> = {};
-    for (let k = 0; k < PHASE_COUNT; k++) {
+    for (let k = 0; k < cluster.phaseCount; k++) {
       const before = migrations(c).length;
       const next = phases[k % phases.length]!;
       // What goes down first, then what goes up: the agents report one after the other, and a turn
@@ -116,7 +136,7 @@ async function migrationsPerPhase(
       .flatMap((l) => (l.held as { vjob: string; kind?: string; reason: string }[] | undefined) ?? [])
       .filter((h) => h.kind === 'budget')
       .map((h) => `${h.vjob}: ${h.reason}`);
-    return { perPhase, budgetHolds };
+    return { perPhase, plans: migrations(c).filter((m) => m.length > 0), budgetHolds };
   } catch (err) {
     // What the controller last did says more than a timeout.
     throw new Error(
@@ -161,6 +181,22 @@ describe('anti-thrash budgets on a real cluster (nats-server, a controller proce
     expect(new Set(on.budgetHolds.map((h) => h.split(':')[0]))).toEqual(new Set(['ja']));
     expect(on.budgetHolds[0]).toMatch(
       /^ja: rebalance held \(minimum gain\): moving a relieves an overload of 2\.5% of a node's capacity, under the minimum of 5%$/,
+    );
+  });
+
+  it('the per-turn budget spreads a repair over turns: one migration per turn with --max-migrations 1', async () => {
+    const once = { json: threeNodes, phaseCount: 1 };
+    const off = await migrationsPerPhase('cut-off', ['--no-budgets'], OVERLOAD_BY_HALF, once);
+    const on = await migrationsPerPhase('cut-on', ['--max-migrations', '1'], OVERLOAD_BY_HALF, once);
+    console.log(
+      `migrations per turn (n1 over by half), budgets off: ${JSON.stringify(off.plans)}; --max-migrations 1: ${JSON.stringify(on.plans)}`,
+    );
+    // Off: one turn moves the two cheapest VMs.
+    expect(off.plans).toEqual([['a', 'b']]);
+    // On: the same two, one per turn; the second waits for the next turn, as the held entry says.
+    expect(on.plans).toEqual([['a'], ['b']]);
+    expect(on.budgetHolds[0]).toMatch(
+      /^jb: per-turn budget \(1 migrations, 16384 MiB\): 1 of 2 migrations this turn, b waits for a later turn$/,
     );
   });
 });
