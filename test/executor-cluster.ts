@@ -33,6 +33,8 @@ export interface SimClusterOptions {
   readonly speed: number;
   /** Per node: VM ids or action ids its sim driver fails. */
   readonly failOn?: Readonly<Record<string, readonly string[]>>;
+  /** More arguments for every agent (`--sim-usage FILE`, say). */
+  readonly agentArgs?: readonly string[];
 }
 
 /**
@@ -82,6 +84,7 @@ export function startSimCluster(instance: Instance, options: SimClusterOptions):
     ];
     const fail = options.failOn?.[node.id];
     if (fail?.length) args.push('--sim-fail', fail.join(','));
+    if (options.agentArgs) args.push(...options.agentArgs);
     commands.set(node.id, [process.execPath, ...args]);
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     const stderr: string[] = [];

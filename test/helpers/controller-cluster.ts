@@ -26,6 +26,7 @@ export async function startControllerCluster(options: {
   readonly instance: Instance;
   readonly speed: number;
   readonly controllerArgs: readonly string[];
+  readonly agentArgs?: readonly string[];
 }): Promise<ControllerCluster> {
   const { prefix } = options;
   const server = await startNatsServer({ jetstream: true });
@@ -39,7 +40,13 @@ export async function startControllerCluster(options: {
     server,
     nc,
     controller: await start(),
-    agents: startSimCluster(options.instance, { url: server.url, prefix, statusIntervalMs: 500, speed: options.speed }),
+    agents: startSimCluster(options.instance, {
+      url: server.url,
+      prefix,
+      statusIntervalMs: 500,
+      speed: options.speed,
+      ...(options.agentArgs ? { agentArgs: options.agentArgs } : {}),
+    }),
     async restart() {
       cluster.controller = await start();
       return cluster.controller;

@@ -45,6 +45,10 @@ addNatsOptions(program)
   .option('--sim-vms <file>', 'sim: JSON list of the VMs the node holds at its first start (an empty state directory)')
   .option('--sim-faults <file>', 'sim: JSON fault rules, re-read when the file changes')
   .option(
+    '--sim-usage <file>',
+    'sim: JSON measured use to report per VM ({"v1": {"cpu": 1.5}}), re-read when the file changes; a VM it does not name reports its demand',
+  )
+  .option(
     '--shutdown-command <cmd>',
     'what powers the node off when the controller shuts it down, run without a shell ({node}: this node); the sim driver simulates it without one (the agent stops)',
   )

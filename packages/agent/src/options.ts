@@ -42,6 +42,7 @@ export interface RawAgentOptions {
   simFail?: string;
   simVms?: string;
   simFaults?: string;
+  simUsage?: string;
   stateDir?: string;
   logLevel?: string;
   shutdownCommand?: string;
@@ -221,6 +222,7 @@ export async function parseAgentOptions(
       simFail,
       simVms: raw.simVms ? await loadSimVms(raw.simVms) : undefined,
       simFaults: raw.simFaults ? await checkSimFaults(raw.simFaults) : undefined,
+      ...(raw.simUsage ? { simUsage: raw.simUsage } : {}),
       stateDir,
     },
   };

@@ -30,6 +30,8 @@ export interface DriverSettings {
   readonly simVms?: readonly SimVMRecord[];
   /** sim: the fault rules file (`--sim-faults`). */
   readonly simFaults?: string;
+  /** `--sim-usage`: the file of measured use the sim driver reports. */
+  readonly simUsage?: string;
   /** sim: where the simulated hypervisor keeps its VMs (the agent's state directory); in memory when absent. */
   readonly stateDir?: string;
   readonly runner?: CommandRunner;
@@ -72,6 +74,7 @@ export const createDriver: DriverFactory = (s, peers) => {
         vms: s.simVms,
         stateDir: s.stateDir,
         faultsFile: s.simFaults,
+        ...(s.simUsage !== undefined ? { usageFile: s.simUsage } : {}),
         peers,
       });
     default:

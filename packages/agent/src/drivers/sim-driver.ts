@@ -9,6 +9,7 @@ import {
 } from '@entropy/protocol';
 import { DriverError, type DriverVM, type HypervisorDriver, type MigrateOutcome } from './driver.ts';
 import { SimFaults } from './sim-faults.ts';
+import { simUsage } from './sim-usage.ts';
 import { loadSimState, saveSimState, type SimVMRecord, type SimVMState, simStateFile } from './sim-store.ts';
 
 type Demand = ActionRequest['demand'];
@@ -40,6 +41,8 @@ export interface SimDriverOptions {
   readonly stateDir?: string;
   /** Fault rules (`--sim-faults`), re-read when the file changes. */
   readonly faultsFile?: string;
+  /** Measured use to report per VM (`--sim-usage`), re-read when the file changes; the demand otherwise. */
+  readonly usageFile?: string;
   readonly peers?: SimPeerSend;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly now?: () => number;
@@ -92,6 +95,7 @@ export function simDriver(opts: SimDriverOptions): SimDriver {
         firedFile: opts.stateDir ? join(opts.stateDir, SIM_FAULTS_FIRED_FILE) : undefined,
       })
     : undefined;
+  const usage = opts.usageFile ? simUsage(opts.usageFile) : undefined;
 
   /** Room held by arrivals from their start: this node's runs and resumes, and peers' migrations in (`peer`; they lapse). */
   const reserved = new Map<string, { demand: Demand; until: number; peer?: string }>();
@@ -361,11 +365,12 @@ export function simDriver(opts: SimDriverOptions): SimDriver {
   return {
     name: 'sim',
     async list(): Promise<DriverVM[]> {
+      const used = usage?.current() ?? {};
       return [...vms.values()].map((v) => ({
         id: v.id,
         state: v.state,
-        cpu: holdsResources(v) ? v.demand.cpu : 0,
-        mem: holdsResources(v) ? v.demand.mem : 0,
+        cpu: holdsResources(v) ? (used[v.id]?.cpu ?? v.demand.cpu) : 0,
+        mem: holdsResources(v) ? (used[v.id]?.mem ?? v.demand.mem) : 0,
       }));
     },
     run: guarded('run', async (req) => {

@@ -1,8 +1,8 @@
-import { readFileSync, statSync } from 'node:fs';
 import { ACTION_TYPES, type ActionRequest } from '@entropy/protocol';
 import * as z from 'zod';
 import { readJsonFile, writeFileAtomic } from '../state/state-dir.ts';
 import { DriverConfigError } from './driver.ts';
+import { RereadFile } from './reread-file.ts';
 
 export const SimFault = { Fail: 'fail', FailFinal: 'fail-final', Hang: 'hang' } as const;
 export type SimFault = (typeof SimFault)[keyof typeof SimFault];
@@ -66,8 +66,7 @@ export interface SimFaultsOptions {
  * by its id: to arm it again, give it a new id.
  */
 export class SimFaults {
-  private rules: FaultRule[] = [];
-  private version: string | undefined;
+  private readonly rules: RereadFile<FaultRule[]>;
   private readonly fired = new Map<string, number>();
 
   constructor(private readonly opts: SimFaultsOptions) {
@@ -75,13 +74,12 @@ export class SimFaults {
       const r = firedSchema.safeParse(readJsonFile(opts.firedFile) ?? { fired: {} });
       if (r.success) for (const [id, n] of Object.entries(r.data.fired)) this.fired.set(id, n);
     }
-    this.reload();
+    this.rules = new RereadFile(opts.file, parseFaultRules, []);
   }
 
   /** The rule that fires for this action, if any; its fire is counted (and saved) before it returns. */
   fire(req: ActionRequest): FaultRule | undefined {
-    this.reload();
-    const rule = this.rules.find((r) => matches(r, req) && (this.fired.get(r.id) ?? 0) < r.times);
+    const rule = this.rules.current().find((r) => matches(r, req) && (this.fired.get(r.id) ?? 0) < r.times);
     if (!rule) return undefined;
     this.fired.set(rule.id, (this.fired.get(rule.id) ?? 0) + 1);
     if (this.opts.firedFile)
@@ -91,24 +89,5 @@ export class SimFaults {
 
   firedCount(id: string): number {
     return this.fired.get(id) ?? 0;
-  }
-
-  private reload(): void {
-    let version: string;
-    try {
-      const st = statSync(this.opts.file, { bigint: true });
-      version = `${st.ino}:${st.size}:${st.mtimeNs}`;
-    } catch {
-      this.rules = [];
-      this.version = undefined;
-      return;
-    }
-    if (version === this.version) return;
-    try {
-      this.rules = parseFaultRules(readFileSync(this.opts.file, 'utf8'), this.opts.file);
-      this.version = version;
-    } catch {
-      // Half written: keep the previous rules and look again at the next action.
-    }
   }
 }

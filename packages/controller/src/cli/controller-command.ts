@@ -12,6 +12,7 @@ import { connectNats, type NatsAuthFlags, runningController } from '../controlle
 import { type LeaderLease, startLeaderLease } from '../controller/leader-lease.ts';
 import { BOOT_COMMAND_PLACEHOLDERS } from '../controller/nats-node-power.ts';
 import { DEFAULT_RETRY_POLICY } from '../reconcile/failure-book.ts';
+import { DEFAULT_TURN_BUDGETS, NO_TURN_BUDGETS, type TurnBudgets } from '../reconcile/budget-defaults.ts';
 import type { PlanJournal } from '../journal/plan-journal.ts';
 import { openJournal } from '../journal/stream-journal.ts';
 import type { ExecutionMode } from '../executor/index.ts';
@@ -56,6 +57,12 @@ export interface ControllerCommandOptions extends NatsAuthFlags {
   readonly replicas?: number;
   /** The control loop proposes its plans (`entropy plans`) and executes one once `entropy approve ID` says so. */
   readonly approve?: boolean;
+  /** Anti-thrash budgets (budgets.ts): each flag sets its own; `budgets: false` (--no-budgets) starts from none instead of the defaults. */
+  readonly minGain?: number;
+  readonly moveHold?: number;
+  readonly maxMigrations?: number;
+  readonly maxMigratedMem?: number;
+  readonly budgets?: boolean;
   /** Stops the controller; SIGINT and SIGTERM when absent. */
   readonly signal?: AbortSignal;
 }
@@ -147,6 +154,7 @@ export async function controllerCommand(options: ControllerCommandOptions = {}):
     ...(options.bootTimeout ? { bootTimeoutMs: options.bootTimeout } : {}),
     ...(options.groupLead ? { groupLeadMs: options.groupLead } : {}),
     ...(options.approve ? { approve: true } : {}),
+    budgets: budgetsOf(options),
   });
   logger.info(
     {
@@ -177,6 +185,17 @@ export async function controllerCommand(options: ControllerCommandOptions = {}):
   // Draining needs the server; when it is gone, closing is all that is left to do.
   if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
   return { output: lost ? 'NATS connection closed' : '', exitCode: lost ? 1 : 0 };
+}
+
+/** The loop's budgets: the defaults (none with --no-budgets), each flag over them. */
+export function budgetsOf(options: ControllerCommandOptions): TurnBudgets {
+  return {
+    ...(options.budgets === false ? NO_TURN_BUDGETS : DEFAULT_TURN_BUDGETS),
+    ...(options.minGain !== undefined ? { minGain: options.minGain } : {}),
+    ...(options.moveHold !== undefined ? { moveHoldMs: options.moveHold } : {}),
+    ...(options.maxMigrations !== undefined ? { maxMigrations: options.maxMigrations } : {}),
+    ...(options.maxMigratedMem !== undefined ? { maxMigratedMiB: options.maxMigratedMem } : {}),
+  };
 }
 
 /** Checked before anything starts: a template that does not parse is one line naming the option. */

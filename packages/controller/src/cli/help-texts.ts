@@ -7,6 +7,7 @@ export { EXIT_HOST_FAILED };
  * must not pull that code in.
  */
 import type { InstanceFormat } from '@entropy/engine';
+import { DEFAULT_TURN_BUDGETS } from '../reconcile/budget-defaults.ts';
 
 export const INPUT_FORMATS = ['entropy', 'btrplace'] as const satisfies readonly InstanceFormat[];
 export const OUTPUT_FORMATS = ['entropy', 'btrplace'] as const;
@@ -104,3 +105,11 @@ plan waiting for approval), a start put off for lack of room, and the minimal se
 starts that leaves no plan when the turn found one. --json prints the controller's reply.
 
 Exit codes: 0 explained, 1 no controller answers or it refused, 3 no vjob VJOB in the queue`;
+/** The control loop's anti-thrash budgets (controller options): flag, description with its default. */
+export const BUDGET_OPTIONS = {
+  minGain: `a plan that only moves VMs (overload repair) runs only when it relieves at least this much overload, summed over nodes as a fraction of each node's capacity (0: any; default ${DEFAULT_TURN_BUDGETS.minGain})`,
+  moveHold: `a VM a plan migrated stays put this long, unless a state change or an overload repair has no plan without moving it (0: no hold; default ${DEFAULT_TURN_BUDGETS.moveHoldMs})`,
+  maxMigrations: `migrations per turn: a plan with more is cut to the most useful ones, the rest waits for the next turn (default ${DEFAULT_TURN_BUDGETS.maxMigrations})`,
+  maxMigratedMem: `memory migrated per turn, MiB, cut likewise (default ${DEFAULT_TURN_BUDGETS.maxMigratedMiB})`,
+  noBudgets: 'no anti-thrash budget: every plan of the loop runs whole (the flags above still set theirs)',
+} as const;

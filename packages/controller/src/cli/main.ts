@@ -17,6 +17,7 @@ import {
   OUTPUT_FORMATS,
   SUBMIT_HELP,
   VERIFY_HELP,
+  BUDGET_OPTIONS,
 } from './help-texts.ts';
 import { EXPLAIN_HELP } from './help-texts.ts';
 import { DEFAULT_MAX_INPUT_BYTES, parseByteSize, setMaxInputBytes } from '../command-io/input-file.ts';
@@ -36,6 +37,12 @@ function positiveNumber(value: string): number {
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+function nonNegativeNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a non-negative number');
   return n;
 }
 
@@ -222,6 +229,11 @@ addNatsOptions(program.command('controller'))
     positiveInt,
   )
   .option('--approve', 'propose plans (entropy plans) and execute one only once entropy approve ID says so')
+  .option('--min-gain <fraction>', BUDGET_OPTIONS.minGain, nonNegativeNumber)
+  .option('--move-hold <ms>', BUDGET_OPTIONS.moveHold, nonNegativeInt)
+  .option('--max-migrations <n>', BUDGET_OPTIONS.maxMigrations, positiveInt)
+  .option('--max-migrated-mem <MiB>', BUDGET_OPTIONS.maxMigratedMem, positiveInt)
+  .option('--no-budgets', BUDGET_OPTIONS.noBudgets)
   .action(
     (opts: {
       nats?: string;
@@ -243,6 +255,11 @@ addNatsOptions(program.command('controller'))
       groupLead?: number;
       replicas?: number;
       approve?: boolean;
+      minGain?: number;
+      moveHold?: number;
+      maxMigrations?: number;
+      maxMigratedMem?: number;
+      budgets: boolean;
     }) => run(async () => (await import('./controller-command.ts')).controllerCommand(opts)),
   );
 

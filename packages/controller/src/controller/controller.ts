@@ -33,6 +33,7 @@ import { DEFAULT_MISSED_PERIODS, MemoryRegistry, type MonitorView, startNatsMoni
 import type { VJobQueue } from '../queue/vjob-queue.ts';
 import type { RetryPolicy } from '../reconcile/failure-book.ts';
 import type { BusyVM } from '../reconcile/reconcile.ts';
+import type { TurnBudgets } from '../reconcile/budget-defaults.ts';
 import { type DecideFn, type ReconcileLoop, startReconcileLoop } from '../reconcile/reconcile-loop.ts';
 import { applyRequest } from './apply-request.ts';
 import type { BootCommandRunner } from './boot-command.ts';
@@ -87,6 +88,8 @@ export interface ControllerOptions {
   readonly runBoot?: BootCommandRunner;
   /** `--approve`: the control loop proposes plans and executes one once `entropy approve` says so. */
   readonly approve?: boolean;
+  /** The loop's anti-thrash budgets (reconcile/budgets.ts); none when absent. */
+  readonly budgets?: TurnBudgets;
 }
 
 export interface Controller {
@@ -350,6 +353,7 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
       ...(options.queue ? { queue: options.queue } : {}),
       ...(options.decide ? { decide: options.decide } : {}),
       ...(options.approve ? { approve: true } : {}),
+      ...(options.budgets ? { budgets: options.budgets } : {}),
     });
     term = { loop: l, subs, abort, ...(token !== undefined ? { token } : {}) };
     annotating = setInterval(() => annotate(token), periodMs);

@@ -11,7 +11,9 @@ import {
   type RetryPolicy,
 } from './failure-book.ts';
 import { type NodeFailureBook, recordNodeFailures } from './node-wants.ts';
-import { type BusyVM, reconcile, type ReconcileResult, TurnOutcome } from './reconcile.ts';
+import { type BusyVM, type HeldVjob, reconcile, type ReconcileResult, TurnOutcome } from './reconcile.ts';
+import type { TurnBudgets } from './budgets.ts';
+import { budgetNews, MoveMemory } from './move-memory.ts';
 import { describeVjobOutcomes, failedTransitions } from './vjob-outcomes.ts';
 import { observeVjobs } from './vjob-states.ts';
 import { ProposalBook, type Proposal, type Rejected } from '../review/proposal-book.ts';
@@ -63,6 +65,8 @@ export interface ReconcileLoopDeps {
   };
   /** `entropy controller --approve`: the loop proposes its plans and executes one only once approved. */
   readonly approve?: boolean;
+  /** Anti-thrash budgets of the loop's own turns (budgets.ts); an operator's apply is not held by them. None when absent. */
+  readonly budgets?: TurnBudgets;
 }
 
 /** A reviewed plan to execute (`entropy apply --plan`, `entropy approve`): checked against the cluster first. */
@@ -158,6 +162,8 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
   let wake: NodeJS.Timeout | undefined;
   let wakeAt = Infinity;
   const book = new ProposalBook();
+  const moves = new MoveMemory(deps.budgets?.moveHoldMs ?? 0);
+  let budgetHeld = '';
 
   /** One timer for the soonest look anybody asked for. */
   const lookAgainIn = (reason: string, ms: number) => {
@@ -241,6 +247,7 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
       costModel: request?.costModel ?? deps.costModel,
       ...(request?.timeLimitMs !== undefined ? { timeLimitMs: request.timeLimitMs } : {}),
       intervalMs: deps.intervalMs,
+      ...(deps.budgets && !request ? { budgets: deps.budgets, recentMoves: moves.since(now()) } : {}),
       ...(deps.nodeWants
         ? {
             nodes: {
@@ -270,13 +277,19 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
       ...(result.reasons.length ? { reasons: result.reasons } : {}),
     };
     lookAgainIn('requeue', result.requeueAfterMs);
+    // A budget's hold is told once, and again when it changes.
+    const news = budgetNews(result.held, budgetHeld);
+    budgetHeld = news.key;
     const plan = result.plan;
     if (deps.approve && !request) {
       if (!plan) book.withdraw();
       else return propose(plan, result, view.configuration, entry);
     }
     if (!plan || request?.dryRun) {
-      const quiet = result.outcome === TurnOutcome.NoChange && triggers.every((r) => r === 'requeue' || r === 'timer');
+      const quiet =
+        result.outcome === TurnOutcome.NoChange &&
+        triggers.every((r) => r === 'requeue' || r === 'timer') &&
+        !news.changed;
       const level =
         result.outcome === TurnOutcome.Infeasible
           ? 'warn'
@@ -296,6 +309,7 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
       byType,
       steps: plan.steps,
       makespan: plan.makespan,
+      ...(byType.migrate ? { migrated: moves.migratedBy(plan) } : {}),
     };
     try {
       assertExecutable(plan, {
@@ -330,8 +344,12 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
     const vjobs = [...new Set([...Object.keys(p.decision), ...p.plan.actions.map((a) => a.vjob)])].sort();
     const held = [
       ...result.held,
-      ...vjobs.filter((j) => !result.held.some((h) => h.vjob === j)).map((vjob) => ({ vjob, reason })),
+      ...vjobs
+        .filter((j) => !result.held.some((h) => h.vjob === j))
+        .map((vjob): HeldVjob => ({ vjob, reason, kind: 'approval' })),
     ];
+    // entropy explain reads the last turn: it must see the approval holds too.
+    if (last?.result === result) last = { at: last.at, result: { ...result, held } };
     if (offer.kind !== 'kept')
       logger.info(
         {
@@ -407,6 +425,10 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
       lookAgainIn('plan-not-executed', deps.intervalMs);
       return;
     }
+    moves.record(
+      outcome.completed.filter((c) => c.action.type === 'migrate').map((c) => c.action.vm),
+      now(),
+    );
     const failed = failedTransitions(outcome, result.decision, result.observed);
     failures = recordFailures(failures, failed, now(), retry);
     const nodeFailed = outcome.nodeActions.failures.map((f) => ({

@@ -18,6 +18,7 @@ import {
   type VM,
 } from '@entropy/engine';
 import { policyViewOf, sizedByUsage } from './policy-view.ts';
+import { budgetedTurn, type TurnBudgets } from './budgets.ts';
 import type { MonitorView } from '../monitor/index.ts';
 import { type StoredVJob, VJobOwner } from '../queue/queue-store.ts';
 import {
@@ -64,6 +65,10 @@ export interface ReconcileInput {
   readonly intervalMs: number;
   /** Node states an operator wants (`entropy node boot|shutdown`), and what failed of them. */
   readonly nodes?: NodeWants;
+  /** Anti-thrash budgets (budgets.ts): none when absent. */
+  readonly budgets?: TurnBudgets;
+  /** When each VM was last migrated by a plan of the loop: the memory of the budgets' hold time. */
+  readonly recentMoves?: ReadonlyMap<string, number>;
 }
 
 export const TurnOutcome = {
@@ -76,10 +81,17 @@ export const TurnOutcome = {
 } as const;
 export type TurnOutcome = (typeof TurnOutcome)[keyof typeof TurnOutcome];
 
+export type HeldKind = 'budget' | 'approval' | 'constraint';
+
 /** Why a vjob is not planned as wanted this turn. */
 export interface HeldVjob {
   readonly vjob: string;
   readonly reason: string;
+  /**
+   * What holds it, when a machine should tell: 'budget', an anti-thrash budget of the loop (budgets.ts);
+   * 'approval', a plan waiting for `entropy approve` or rejected (--approve mode); 'constraint', a placement constraint.
+   */
+  readonly kind?: HeldKind;
 }
 
 export interface ReconcileResult {
@@ -249,10 +261,12 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
 
   // A node's wanted state goes with the vjobs' (the engine evacuates it before its shutdown); when
   // nothing reaches both, the vjobs are planned alone and the node waits.
-  const planned = planTurn(input, sized, decision, observed, stored, power.constraints);
+  const planFrom: PlanFn = (constraints, configuration) =>
+    planTurn(input, configuration, decision, observed, stored, constraints);
+  const planned = planBudgeted(input, planFrom, sized, decision, power.constraints, held);
   if (planned.ok || power.constraints.length === 0)
     return { ...base, ...planned.result, requeueAfterMs, reasons: [...reasons, ...planned.result.reasons] };
-  const alone = planTurn(input, sized, decision, observed, stored, []);
+  const alone = planBudgeted(input, planFrom, sized, decision, [], held);
   const why = `node power change put off: ${power.constraints.map((c) => `${c.type === 'online' ? 'boot' : 'shutdown'} ${(c as { node: string }).node}`).join(', ')}: ${planned.result.reasons.at(-1)}`;
   return { ...base, ...alone.result, requeueAfterMs, reasons: [...reasons, why, ...alone.result.reasons] };
 }
@@ -266,6 +280,43 @@ const CONFLICT_TIME_MS = 500;
 /** The turn's reason without a plan: the conflict's sentence when constraints are in it (room is then not the cause), else the engine's. */
 const reasonOf = (engineReason: string, conflict: ConflictExplanation | undefined) =>
   conflict && conflict.constraints.length > 0 ? conflict.sentence : engineReason;
+type PlanFn = (
+  constraints: readonly Constraint[],
+  configuration: Configuration,
+) => { readonly ok: boolean; readonly result: TurnPlan };
+
+/** planTurn within the loop's anti-thrash budgets, when it has some; what a budget holds back goes into `held`. */
+function planBudgeted(
+  input: ReconcileInput,
+  planFrom: PlanFn,
+  sized: Configuration,
+  decision: Decision,
+  constraints: readonly Constraint[],
+  held: HeldVjob[],
+): { readonly ok: boolean; readonly result: TurnPlan & { readonly configuration?: Configuration } } {
+  const plan = (extra: readonly Constraint[], configuration: Configuration) =>
+    planFrom(extra.length ? [...constraints, ...extra] : constraints, configuration);
+  if (!input.budgets) return plan([], sized);
+  const b = budgetedTurn({
+    budgets: input.budgets,
+    now: input.now,
+    recentMoves: input.recentMoves ?? new Map(),
+    configuration: sized,
+    rebalanceOnly: Object.keys(decision).length === 0 && constraints.length === 0,
+    changing: new Set(Object.keys(decision)),
+    plan,
+  });
+  held.push(...b.held);
+  const result = b.result ?? { outcome: TurnOutcome.NoChange, decision, deferred: [], reasons: [] };
+  return {
+    ok: b.ok,
+    result: {
+      ...result,
+      reasons: [...result.reasons, ...b.reasons],
+      ...(b.configuration !== sized ? { configuration: b.configuration } : {}),
+    },
+  };
+}
 
 /** The plan of a turn's decision with the node constraints; when no placement fits every start, the oldest starts that fit. */
 function planTurn(

@@ -84,7 +84,7 @@ describe('explainVjob', () => {
     const view = viewOf([vm('a1', 'a', 'waiting')]);
     const base = reconcile(input(view, { policy: runAll, vjobs: [stored('a')] }));
     const held = [
-      { vjob: 'a', reason: 'migration budget of this turn spent (4 of 4)', kind: 'budget' },
+      { vjob: 'a', reason: 'migration budget of this turn spent (4 of 4)', kind: 'budget' as const },
       { vjob: 'a', reason: 'plan p7 waits for approval' },
       { vjob: 'other', reason: 'not this one' },
     ];
