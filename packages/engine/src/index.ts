@@ -69,7 +69,7 @@ export {
   resolveConstraint,
   resolveConstraints,
   resolvedConstraintsSchema,
-} from './constraints/constraint-schema.ts';
+} from './instance/constraint-schema.ts';
 export { describeConstraint, nodesOf, vmsOf as constraintVms } from './constraints/constraint.ts';
 
 // Input formats: Entropy's instance and plan JSON, cost-model files, BtrPlace's instance and plan JSON.

@@ -35,6 +35,9 @@ export const NODE_HELP = `
 boot: the control loop runs the controller's --boot-command for the node and waits for its agent.
 shutdown: the control loop moves the node's VMs and images to other nodes, then asks its agent to
 power the node off; the node stays wanted offline (also across controller restarts) until a boot.
+drain: no VM runs on the node (a runningCapacity({node}, 0) constraint in every turn): its running VMs
+move to other nodes and new ones go elsewhere, also across controller restarts, until an undrain. VMs
+that fit nowhere else stay, and the controller's log says why. undrain: VMs may run there again.
 
 Exit codes:
   0  recorded (with --wait: the node reached the state)

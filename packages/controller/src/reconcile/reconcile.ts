@@ -2,6 +2,7 @@ import {
   cautiousPlan,
   type Configuration,
   type Constraint,
+  type ConstraintJson,
   contextSwitch,
   type CostModel,
   decideSafely,
@@ -26,6 +27,7 @@ import {
 } from './failure-book.ts';
 import { type NodeFailureBook, type NodeWants, nodeWantsThisTurn, type NodeWantsThisTurn } from './node-wants.ts';
 import { observeVjobs, type ObservedVjob, type ObservedVjobState } from './vjob-states.ts';
+import { brokenNow, fitConstraints, NO_TURN_CONSTRAINTS, putOffReason, turnConstraints } from './turn-constraints.ts';
 
 /** A VM an agent is acting on right now (its node's status says so): its vjob waits for the action's end. */
 export interface BusyVM {
@@ -61,6 +63,8 @@ export interface ReconcileInput {
   readonly intervalMs: number;
   /** Node states an operator wants (`entropy node boot|shutdown`), and what failed of them. */
   readonly nodes?: NodeWants;
+  /** The cluster's constraints (`entropy controller --constraints FILE`), resolved against the cluster each turn. */
+  readonly constraints?: readonly ConstraintJson[];
 }
 
 export const TurnOutcome = {
@@ -100,6 +104,8 @@ export interface ReconcileResult {
   readonly nodeFailures?: NodeFailureBook;
   readonly requeueAfterMs: number;
   readonly reasons: readonly string[];
+  /** The constraints the plan was computed under (the file's, the vjobs', drains, node power): its verification keeps them. */
+  readonly constraints?: readonly Constraint[];
 }
 
 /**
@@ -146,8 +152,13 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
   const wanted = new Map<string, VJobState>();
   let policyDecision: Decision | undefined;
   let policyError: PolicyError | undefined;
+  const turn =
+    input.constraints?.length || input.nodes?.drained?.length || input.vjobs.some((v) => v.constraints?.length)
+      ? turnConstraints(view.configuration, input.vjobs, input.constraints, input.nodes?.drained)
+      : NO_TURN_CONSTRAINTS;
   if (input.policy && schedulable.size > 0) {
-    const safe = decideSafely(input.policy, policyViewOf(view, schedulable, now), input.lastGood ?? {});
+    const all = [...turn.hard, ...turn.drains];
+    const safe = decideSafely(input.policy, policyViewOf(view, schedulable, now, all), input.lastGood ?? {});
     policyDecision = safe.decision;
     policyError = safe.error;
     for (const [j, s] of Object.entries(safe.decision)) if (schedulable.has(j)) wanted.set(j, s);
@@ -218,7 +229,7 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
         reasons: [],
         failures: new Map(),
       };
-  reasons.push(...power.reasons);
+  reasons.push(...power.reasons, ...turn.reasons);
   if (power.retryAt !== undefined) requeueAfterMs = Math.min(requeueAfterMs, Math.max(0, power.retryAt - now));
   const configuration = power.configuration;
   const sized =
@@ -233,18 +244,37 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
     ...(policyDecision ? { policyDecision } : {}),
     ...(policyError ? { policyError } : {}),
   };
-  // Nothing wanted differs from what is: the engine has work only when a node is overloaded (at measured use, say).
-  if (Object.keys(decision).length === 0 && power.constraints.length === 0 && !hasOverloadedNode(sized))
+  const hard = fitConstraints(turn.hard, view.configuration, sized);
+  const soft = [...power.constraints, ...fitConstraints(turn.drains, view.configuration, sized)];
+  // Nothing wanted differs from what is: the engine has work only when a node is overloaded (at measured use, say) or a constraint is broken.
+  if (
+    Object.keys(decision).length === 0 &&
+    power.constraints.length === 0 &&
+    !hasOverloadedNode(sized) &&
+    !brokenNow(sized, [...hard, ...soft])
+  )
     return { ...base, outcome: TurnOutcome.NoChange, decision, deferred: [], requeueAfterMs, reasons };
 
-  // A node's wanted state goes with the vjobs' (the engine evacuates it before its shutdown); when
+  // A node's wanted state and drains go with the vjobs' (the engine evacuates a node before its shutdown); when
   // nothing reaches both, the vjobs are planned alone and the node waits.
-  const planned = planTurn(input, sized, decision, observed, stored, power.constraints);
-  if (planned.ok || power.constraints.length === 0)
-    return { ...base, ...planned.result, requeueAfterMs, reasons: [...reasons, ...planned.result.reasons] };
-  const alone = planTurn(input, sized, decision, observed, stored, []);
-  const why = `node power change put off: ${power.constraints.map((c) => `${c.type === 'online' ? 'boot' : 'shutdown'} ${(c as { node: string }).node}`).join(', ')}: ${planned.result.reasons.at(-1)}`;
-  return { ...base, ...alone.result, requeueAfterMs, reasons: [...reasons, why, ...alone.result.reasons] };
+  const planned = planTurn(input, sized, decision, observed, stored, [...hard, ...soft]);
+  if (planned.ok || soft.length === 0)
+    return {
+      ...base,
+      ...planned.result,
+      requeueAfterMs,
+      reasons: [...reasons, ...planned.result.reasons],
+      ...(hard.length + soft.length > 0 ? { constraints: [...hard, ...soft] } : {}),
+    };
+  const alone = planTurn(input, sized, decision, observed, stored, hard);
+  const why = putOffReason(soft, planned.result.reasons.at(-1));
+  return {
+    ...base,
+    ...alone.result,
+    requeueAfterMs,
+    reasons: [...reasons, why, ...alone.result.reasons],
+    ...(hard.length > 0 ? { constraints: hard } : {}),
+  };
 }
 
 type TurnPlan = Pick<ReconcileResult, 'outcome' | 'plan' | 'decision' | 'deferred' | 'reasons'>;

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { constraintsSchema } from '../constraints/constraint-schema.ts';
+import { constraintsSchema } from './constraint-schema.ts';
 import { COST_KINDS } from '../model/cost-model.ts';
 import type { VJobState, VMState } from '../model/lifecycle.ts';
 import { amount, id, nodeId, vjobId, vmId } from './schema-atoms.ts';
@@ -58,7 +58,7 @@ export const instanceSchema = z.strictObject({
   vjobs: z.array(vjobSchema, { error: 'must be an array of vjobs' }),
   decision: z.record(vjobId, stateOf(VJOB_STATE_TUPLE)).optional(),
   costModel: costModelSchema.optional(),
-  /** Placement constraints (constraints/constraint-schema.ts), enforced by `entropy plan` and `entropy verify`. */
+  /** Placement constraints (constraint-schema.ts), enforced by `entropy plan` and `entropy verify`. */
   constraints: constraintsSchema.optional(),
 });
 

@@ -1,6 +1,6 @@
 import { ErrorCode, InvalidInputError, jsonPath, type InputIssue } from '@entropy/protocol';
 import type { Constraint } from '../constraints/constraint.ts';
-import { resolveConstraints } from '../constraints/constraint-schema.ts';
+import { resolveConstraints } from './constraint-schema.ts';
 import type { Configuration, Decision, Node, VJob, VM } from '../model/configuration.ts';
 import { costModelWith, type CostModel } from '../model/cost-model.ts';
 import { describeUnreachableVjob, holdsResources, unreachableTargets, type VJobState } from '../model/lifecycle.ts';

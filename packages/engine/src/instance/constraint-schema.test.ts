@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '@entropy/protocol';
 import { contextSwitch } from '../solver/context-switch.ts';
 import { DEFAULT_COST_MODEL } from '../model/cost-model.ts';
-import { parseInstance } from '../instance/parse-instance.ts';
+import { parseInstance } from './parse-instance.ts';
 import { verifyPlan } from '../verifier/index.ts';
 import { CONSTRAINT_TYPE_NAMES, resolvedConstraintsSchema } from './constraint-schema.ts';
-import { CONSTRAINT_TYPES } from './registry.ts';
+import { CONSTRAINT_TYPES } from '../constraints/registry.ts';
 
 /** An instance of three nodes and two vjobs (j1: a1, a2, a3 running; j2: b1, b2 waiting) with the given constraints. */
 const instance = (constraints: unknown[]) => ({

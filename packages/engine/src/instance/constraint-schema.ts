@@ -1,7 +1,7 @@
 import { type InputIssue, jsonPath } from '@entropy/protocol';
 import * as z from 'zod';
-import { amount, expected, nodeId, vjobId, vmId } from '../instance/schema-atoms.ts';
-import type { Constraint, ConstraintType } from './constraint.ts';
+import { amount, expected, nodeId, vjobId, vmId } from './schema-atoms.ts';
+import type { Constraint, ConstraintType } from '../constraints/constraint.ts';
 
 /**
  * The constraint catalog in Entropy's own JSON (instance files, vjob files, the controller's
