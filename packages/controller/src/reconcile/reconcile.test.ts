@@ -337,11 +337,32 @@ describe('a turn under constraints', () => {
     expect(plan.actions.find((a) => a.vm === 'a1')?.type).toBe('migrate');
     expect(plan.actions.every((a) => a.to !== 'n1')).toBe(true);
 
-    // One node: a1 cannot leave it; b1 still starts, and the reason says why the drain waits.
-    const small = viewOf([vm('a1', 'j1', 'running', 'n1'), vm('b1', 'j2', 'waiting')], {}, 1);
-    const alone = reconcile(input(small, { policy: runAllSeen, vjobs: [stored('j2')], nodes }));
+    // a1 may not migrate (root): it stays on n1 and the reason says why the drain waits; b1 still
+    // starts, elsewhere, and a new vjob fenced to n1 waits for the undrain.
+    const withC1 = viewOf(
+      [vm('a1', 'j1', 'running', 'n1'), vm('b1', 'j2', 'waiting'), vm('c1', 'j3', 'waiting')],
+      {},
+      3,
+    );
+    const alone = reconcile(
+      input(withC1, {
+        policy: runAllSeen,
+        vjobs: [
+          stored('j1', { state: 'running', constraints: [{ type: 'root', vm: 'a1' }] }),
+          stored('j2'),
+          stored('j3', {
+            submittedAt: 1,
+            constraints: [{ type: 'fence', vm: 'c1', nodes: ['n1'], continuous: false }],
+          }),
+        ],
+        nodes,
+      }),
+    );
     expect(alone.outcome).toBe(TurnOutcome.Plan);
-    expect(alone.plan?.actions.map((a) => `${a.type} ${a.vm}`)).toEqual(['run b1']);
+    const held = verifiedUnder(alone);
+    expect(held.actions.map((a) => `${a.type} ${a.vm}`)).toEqual(['run b1']);
+    expect(held.actions[0]!.to).not.toBe('n1');
+    expect(alone.deferred).toEqual(['j3']);
     expect(alone.reasons.some((s) => s.startsWith('drain put off: n1 keep their VMs:'))).toBe(true);
   });
 

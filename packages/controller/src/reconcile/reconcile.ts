@@ -27,7 +27,14 @@ import {
 } from './failure-book.ts';
 import { type NodeFailureBook, type NodeWants, nodeWantsThisTurn, type NodeWantsThisTurn } from './node-wants.ts';
 import { observeVjobs, type ObservedVjob, type ObservedVjobState } from './vjob-states.ts';
-import { brokenNow, fitConstraints, NO_TURN_CONSTRAINTS, putOffReason, turnConstraints } from './turn-constraints.ts';
+import {
+  brokenNow,
+  drainHolds,
+  fitConstraints,
+  NO_TURN_CONSTRAINTS,
+  putOffReason,
+  turnConstraints,
+} from './turn-constraints.ts';
 
 /** A VM an agent is acting on right now (its node's status says so): its vjob waits for the action's end. */
 export interface BusyVM {
@@ -245,7 +252,8 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
     ...(policyError ? { policyError } : {}),
   };
   const hard = fitConstraints(turn.hard, view.configuration, sized);
-  const soft = [...power.constraints, ...fitConstraints(turn.drains, view.configuration, sized)];
+  const drains = fitConstraints(turn.drains, view.configuration, sized);
+  const soft = [...power.constraints, ...drains];
   // Nothing wanted differs from what is: the engine has work only when a node is overloaded (at measured use, say) or a constraint is broken.
   if (
     Object.keys(decision).length === 0 &&
@@ -256,7 +264,7 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
     return { ...base, outcome: TurnOutcome.NoChange, decision, deferred: [], requeueAfterMs, reasons };
 
   // A node's wanted state and drains go with the vjobs' (the engine evacuates a node before its shutdown); when
-  // nothing reaches both, the vjobs are planned alone and the node waits.
+  // nothing reaches both, the vjobs are planned alone and the node waits: a drained node keeps the VMs it has, and gets no new one.
   const planned = planTurn(input, sized, decision, observed, stored, [...hard, ...soft]);
   if (planned.ok || soft.length === 0)
     return {
@@ -266,14 +274,15 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
       reasons: [...reasons, ...planned.result.reasons],
       ...(hard.length + soft.length > 0 ? { constraints: [...hard, ...soft] } : {}),
     };
-  const alone = planTurn(input, sized, decision, observed, stored, hard);
+  const kept = [...hard, ...drainHolds(drains, sized)];
+  const alone = planTurn(input, sized, decision, observed, stored, kept);
   const why = putOffReason(soft, planned.result.reasons.at(-1));
   return {
     ...base,
     ...alone.result,
     requeueAfterMs,
     reasons: [...reasons, why, ...alone.result.reasons],
-    ...(hard.length > 0 ? { constraints: hard } : {}),
+    ...(kept.length > 0 ? { constraints: kept } : {}),
   };
 }
 

@@ -192,6 +192,22 @@ export function brokenNow(configuration: Configuration, constraints: readonly Co
   return checkConstraints(buildPlanView(configuration, []), discrete) !== undefined;
 }
 
+/**
+ * What is left of drains that no plan keeps: nothing new arrives on the drained nodes, and the VMs
+ * running there stay or leave as the plan likes. One ban per planned VM not already on them.
+ */
+export function drainHolds(drains: readonly Constraint[], configuration: Configuration): Constraint[] {
+  const drained = drains.flatMap((c) => (c.type === 'runningCapacity' ? c.nodes : []));
+  if (drained.length === 0) return [];
+  const out: Constraint[] = [];
+  for (const vm of configuration.vms) {
+    const on = vm.host !== undefined && holdsResources(vm.state) ? vm.host : undefined;
+    const nodes = on === undefined ? drained : drained.filter((n) => n !== on);
+    if (nodes.length > 0) out.push({ type: 'ban', vm: vm.id, nodes, continuous: false });
+  }
+  return out;
+}
+
 /** Why the turn's soft constraints (node power changes, drains) were left out of its plan. */
 export function putOffReason(soft: readonly Constraint[], why: string | undefined): string {
   const power = soft.filter((c) => c.type === 'online' || c.type === 'offline');
