@@ -59,6 +59,8 @@ export const SUBMIT_HELP = `
 FILE is a vjob file (JSON):
   { "id": "j1", "priority": 0,
     "vms": [{ "id": "j1-vm1", "cpu": 1, "mem": 512 }, { "id": "j1-vm2", "cpu": 1, "mem": 512, "resources": { "gpu": 1 } }] }
+An optional "constraints" array holds placement constraints over its own VMs (a VM id, or "vjob": ID for
+all of them), e.g. [{ "type": "spread", "vjob": "j1" }, { "type": "ban", "vjob": "j1", "nodes": ["n1"] }].
 It is checked here, then by the controller, which queues it; the control loop's policy decides when it runs.
 
 Exit codes: 0 queued, 1 invalid file, no controller, or refused (an id already in use)`;
