@@ -66,6 +66,18 @@ export { type Constraint, describeConstraint } from './constraints/constraint.ts
 export { checkConstraints } from './constraints/check-constraints.ts';
 export { buildPlanView } from './constraints/plan-view.ts';
 export { prepareInstance } from './constraints/prepare.ts';
+// Constraints in Entropy's own JSON (instance, vjob and constraints files), with the vjob shorthand.
+export {
+  CONSTRAINT_TYPE_NAMES,
+  type ConstraintJson,
+  constraintSchema,
+  type ConstraintScope,
+  constraintsSchema,
+  resolveConstraint,
+  resolveConstraints,
+  resolvedConstraintsSchema,
+} from './instance/constraint-schema.ts';
+export { nodesOf, vmsOf as constraintVms } from './constraints/constraint.ts';
 
 // Input formats: Entropy's instance and plan JSON, cost-model files, BtrPlace's instance and plan JSON.
 export { type Instance, parseInstance } from './instance/parse-instance.ts';

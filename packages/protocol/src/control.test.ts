@@ -44,6 +44,18 @@ describe('queue control messages', () => {
     ).toMatchObject({ ok: false, error: { field: '$.state' } });
   });
 
+  it('round-trips a drain request and its reply; a node request gives a state or a drain, not both or neither', () => {
+    const drain = { node: 'n3', drain: true };
+    expect(decodeControl('nodeRequest', encodeControl('nodeRequest', drain))).toEqual({ ok: true, msg: drain });
+    const reply = { ok: true, node: 'n3', drained: true, liveness: 'online', note: '1 VM(s) move off n3: v1' } as const;
+    expect(decodeControl('nodeReply', encodeControl('nodeReply', reply))).toEqual({ ok: true, msg: reply });
+    for (const bad of [{ node: 'n3' }, { node: 'n3', state: 'online', drain: false }])
+      expect(decodeControl('nodeRequest', packr.pack({ v: PROTOCOL_VERSION, ...bad }))).toMatchObject({
+        ok: false,
+        error: { field: '$.state', reason: 'give either state or drain' },
+      });
+  });
+
   it("carries a plan's node actions in an apply reply, and accepts a reply without them", () => {
     const reply: ApplyReply = {
       ok: true,

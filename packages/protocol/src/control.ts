@@ -42,6 +42,8 @@ export const statusReplySchema = z.object({
       poweredOff: z.boolean().optional(),
       /** The state an operator wants the node in (`entropy node boot|shutdown`), until reached (online) or told otherwise (offline). */
       wanted: z.enum(['online', 'offline']).optional(),
+      /** Drained by an operator (`entropy node drain`): no VM runs on it until `entropy node undrain`. */
+      drained: z.boolean().optional(),
     }),
   ),
   vms: z.array(z.object({ id: name, vjob: name, state: vmState, host: token.optional(), demand: resourcesSchema })),
@@ -215,6 +217,8 @@ export const submitRequestSchema = z.object({
           seen.add(vm.id);
         });
       }),
+    /** The vjob's placement constraints, Entropy's constraint JSON over its own VMs: the controller checks them on receipt. */
+    constraints: z.array(z.record(z.string(), z.unknown())).max(10_000).optional(),
   }),
 });
 export type SubmitRequest = z.infer<typeof submitRequestSchema>;
@@ -265,7 +269,17 @@ export const cancelReplySchema = vjobReplySchema;
 export type CancelReply = z.infer<typeof cancelReplySchema>;
 
 /** `entropy node boot|shutdown N`: the control loop boots the node, or evacuates it and shuts it down. */
-export const nodeRequestSchema = z.object({ node: token, state: z.enum(['online', 'offline']) });
+export const nodeRequestSchema = z
+  .object({
+    node: token,
+    state: z.enum(['online', 'offline']).optional(),
+    /** `entropy node drain|undrain N`: no VM runs on the node (its VMs move away), or the drain is lifted. */
+    drain: z.boolean().optional(),
+  })
+  .refine((r) => (r.state === undefined) !== (r.drain === undefined), {
+    error: 'give either state or drain',
+    path: ['state'],
+  });
 export type NodeRequest = z.infer<typeof nodeRequestSchema>;
 export const nodeReplySchema = z.union([
   z.object({
@@ -275,6 +289,14 @@ export const nodeReplySchema = z.union([
     /** What the controller sees of the node now; `unknown` for a node it has no report of (powered off before it started). */
     liveness: z.enum(['online', 'offline', 'pending', 'unknown']),
     /** Why nothing will happen, or what happens first (the VMs to move away). */
+    note: z.string().max(4096).optional(),
+  }),
+  /** The reply to a drain or an undrain. */
+  z.object({
+    ok: z.literal(true),
+    node: token,
+    drained: z.boolean(),
+    liveness: z.enum(['online', 'offline', 'pending', 'unknown']),
     note: z.string().max(4096).optional(),
   }),
   z.object({ ok: z.literal(false), error: controlErrorSchema }),

@@ -86,6 +86,8 @@ export const ErrorCode = {
   InvalidInstance: 'ENTROPY_INVALID_INSTANCE',
   InvalidPlan: 'ENTROPY_INVALID_PLAN',
   InvalidVJob: 'ENTROPY_INVALID_VJOB',
+  /** A constraints file (`entropy controller --constraints`) is malformed. */
+  InvalidConstraints: 'ENTROPY_INVALID_CONSTRAINTS',
   Infeasible: 'ENTROPY_INFEASIBLE',
   Io: 'ENTROPY_IO',
   /** A policy's decision names an unknown vjob or state, or a transition the life cycle forbids. */

@@ -1,4 +1,5 @@
-import { startController, type DecideFn } from '../controller/controller.ts';
+import { type Controller, startController, type DecideFn } from '../controller/controller.ts';
+import { readConstraintsFile, watchConstraintsFile } from '../controller/constraints-file.ts';
 import { createLogger, type Logger } from '../controller/logger.ts';
 import {
   type CommandTemplate,
@@ -63,6 +64,8 @@ export interface ControllerCommandOptions extends NatsAuthFlags {
   readonly maxMigrations?: number;
   readonly maxMigratedMem?: number;
   readonly budgets?: boolean;
+  /** A cluster constraints file (`{ "constraints": [...] }`), reloaded on SIGHUP and when it changes. */
+  readonly constraints?: string;
   /** Stops the controller; SIGINT and SIGTERM when absent. */
   readonly signal?: AbortSignal;
 }
@@ -79,6 +82,8 @@ export async function controllerCommand(options: ControllerCommandOptions = {}):
   const logger = createLogger(options.logLevel ?? 'info');
   const costModel = options.costModel ? readCostModelFile(options.costModel) : undefined;
   const policy = options.decide ? undefined : await loadPolicy(options.policy ?? DEFAULT_POLICY);
+  // A bad constraints file at start is one line and exit 1, before anything connects; a bad reload keeps the last good one.
+  if (options.constraints) readConstraintsFile(options.constraints);
   const nc = await connectNats(options, options.name ?? 'entropy-controller', { reconnect: true });
   const url = options.nats ?? nc.getServer();
   let queue: VJobQueue | undefined;
@@ -136,7 +141,11 @@ export async function controllerCommand(options: ControllerCommandOptions = {}):
     ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
     ...(options.retryBackoff ? { baseBackoffMs: options.retryBackoff } : {}),
   };
-  const controller = startController(nc, {
+  let controller: Controller | undefined;
+  const constraintsFile = options.constraints
+    ? watchConstraintsFile(options.constraints, logger, () => controller?.constraintsChanged())
+    : undefined;
+  controller = startController(nc, {
     logger,
     ...(options.prefix ? { prefix: options.prefix } : {}),
     name,
@@ -155,6 +164,7 @@ export async function controllerCommand(options: ControllerCommandOptions = {}):
     ...(options.groupLead ? { groupLeadMs: options.groupLead } : {}),
     ...(options.approve ? { approve: true } : {}),
     budgets: budgetsOf(options),
+    ...(constraintsFile ? { constraints: constraintsFile.current } : {}),
   });
   logger.info(
     {
@@ -179,6 +189,7 @@ export async function controllerCommand(options: ControllerCommandOptions = {}):
     }),
   ]);
   stopping = true;
+  constraintsFile?.close();
   await controller.close();
   // A clean stop hands the lease over at once.
   await lease?.close();

@@ -36,6 +36,9 @@ export const NODE_HELP = `
 boot: the control loop runs the controller's --boot-command for the node and waits for its agent.
 shutdown: the control loop moves the node's VMs and images to other nodes, then asks its agent to
 power the node off; the node stays wanted offline (also across controller restarts) until a boot.
+drain: no VM runs on the node (a runningCapacity({node}, 0) constraint in every turn): its running VMs
+move to other nodes and new ones go elsewhere, also across controller restarts, until an undrain. VMs
+that fit nowhere else stay, and the controller's log says why. undrain: VMs may run there again.
 
 Exit codes:
   0  recorded (with --wait: the node reached the state)
@@ -65,6 +68,8 @@ export const SUBMIT_HELP = `
 FILE is a vjob file (JSON):
   { "id": "j1", "priority": 0,
     "vms": [{ "id": "j1-vm1", "cpu": 1, "mem": 512 }, { "id": "j1-vm2", "cpu": 1, "mem": 512, "resources": { "gpu": 1 } }] }
+An optional "constraints" array holds placement constraints over its own VMs (a VM id, or "vjob": ID for
+all of them), e.g. [{ "type": "spread", "vjob": "j1" }, { "type": "ban", "vjob": "j1", "nodes": ["n1"] }].
 It is checked here, then by the controller, which queues it; the control loop's policy decides when it runs.
 
 Exit codes: 0 queued, 1 invalid file, no controller, or refused (an id already in use)`;

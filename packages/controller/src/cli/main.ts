@@ -210,6 +210,10 @@ addNatsOptions(program.command('controller'))
     "a cost-model file (entropy calibrate's output): every plan is made with it instead of the defaults",
   )
   .option(
+    '--constraints <file>',
+    'a cluster constraints file ({"constraints": [...]}, as in an instance file): every plan keeps them; reloaded on SIGHUP and when the file changes',
+  )
+  .option(
     '--boot-command <cmd>',
     "how a node is booted (entropy node boot): a command run without a shell, the node's id in {node} (e.g. 'ipmitool -H {node}-bmc chassis power on'); without it, boots are refused",
   )
@@ -250,6 +254,7 @@ addNatsOptions(program.command('controller'))
       maxAttempts?: number;
       retryBackoff?: number;
       costModel?: string;
+      constraints?: string;
       bootCommand?: string;
       bootTimeout?: number;
       groupLead?: number;
@@ -416,13 +421,13 @@ addNatsOptions(program.command('gantt'), 'NATS server URL (with --plan)')
   );
 
 addNatsOptions(program.command('node'))
-  .description('boot a node, or move its VMs away and shut it down, through the control loop')
-  .argument('<verb>', 'boot or shutdown', nodeVerb)
+  .description('boot a node, move its VMs away and shut it down, or drain it, through the control loop')
+  .argument('<verb>', 'boot, shutdown, drain or undrain', nodeVerb)
   .argument('<node>', 'node id')
   .option('--prefix <prefix>', 'subject prefix', 'entropy')
   .option(
     '--wait <ms>',
-    'wait until the node is online (boot) or powered off (shutdown), at most this long',
+    'wait until the node is online (boot), powered off (shutdown) or runs no VM (drain), at most this long',
     positiveInt,
   )
   .option('--timeout <ms>', 'fail when the controller has not answered within this long (default 5000)', positiveInt)
@@ -480,7 +485,8 @@ function queueStoreKind(value: string): 'auto' | 'kv' | 'memory' {
 }
 
 function nodeVerb(value: string): NodeVerb {
-  if (value !== 'boot' && value !== 'shutdown') throw new InvalidArgumentError('must be boot or shutdown');
+  if (value !== 'boot' && value !== 'shutdown' && value !== 'drain' && value !== 'undrain')
+    throw new InvalidArgumentError('must be boot, shutdown, drain or undrain');
   return value;
 }
 

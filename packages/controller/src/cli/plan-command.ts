@@ -36,8 +36,9 @@ export function planCommand(file: string, options: PlanCommandOptions = {}): Com
     ? costModelWith(btrplace ? {} : ownOverrides(json), readCostModelFile(options.costModel))
     : instance.costModel;
   const plan = contextSwitch(instance.configuration, instance.decision, costModel, {
-    ...(btrplace ? { constraints: btrplace.constraints, durations: btrplace.durations } : {}),
+    ...(btrplace ? { durations: btrplace.durations } : {}),
     ...(btrplace?.network ? { network: btrplace.network } : {}),
+    ...(instance.constraints.length > 0 ? { constraints: instance.constraints } : {}),
     ...(options.timeLimit !== undefined ? { timeLimitMs: options.timeLimit } : {}),
     ...(options.workBudget !== undefined ? { workBudget: options.workBudget } : {}),
   });

@@ -56,7 +56,7 @@ export function nodeTable(st: StatusReply): string[] {
       ['node', 'state', 'driver', 'cpu used/cap', 'mem used/cap', 'vms', 'in flight', 'last seen'],
       st.nodes.map((n) => [
         n.id,
-        `${n.poweredOff ? 'powered off' : n.liveness}${n.wanted !== undefined ? ` (wanted ${n.wanted})` : ''}`,
+        `${n.poweredOff ? 'powered off' : n.liveness}${n.wanted !== undefined ? ` (wanted ${n.wanted})` : ''}${n.drained ? ' drained' : ''}`,
         n.driver,
         `${num(used.get(n.id)?.cpu ?? 0)}/${num(n.capacity.cpu)}`,
         `${num(used.get(n.id)?.mem ?? 0)}/${num(n.capacity.mem)}`,

@@ -18,6 +18,7 @@ export async function submitCommand(file: string, options: ControlClientOptions 
             id: vm.id,
             demand: { ...vm.demand, cpu: vm.demand.cpu ?? 0, mem: vm.demand.mem ?? 0 },
           })),
+          ...(vjob.constraints ? { constraints: vjob.constraints.map((c) => ({ ...c })) } : {}),
         },
       },
     },

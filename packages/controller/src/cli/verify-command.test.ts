@@ -105,3 +105,32 @@ describe('entropy verify', () => {
     expect(malformed.stderr).not.toMatch(/\n\s+at /);
   });
 });
+
+describe("entropy plan and verify with an Entropy instance's constraints", () => {
+  // Same cluster, but j2's VM is banned from n1: the plan of the file without constraints breaks it.
+  const banned = file('banned.json', {
+    nodes: [
+      { id: 'n1', cpu: 1, mem: 1024 },
+      { id: 'n2', cpu: 1, mem: 1024 },
+    ],
+    vms: [
+      { id: 'v1', vjob: 'j1', cpu: 1, mem: 1024, state: 'running', host: 'n1' },
+      { id: 'v2', vjob: 'j2', cpu: 1, mem: 1024, state: 'waiting' },
+    ],
+    vjobs: [{ id: 'j1' }, { id: 'j2' }],
+    decision: { j2: 'running' },
+    constraints: [{ type: 'ban', vjob: 'j2', nodes: ['n1'] }],
+  });
+
+  it('verify refuses a plan that breaks a constraint, and plan finds one that keeps it', async () => {
+    const broken = verifyCommand(banned, file('broken.json', plan([migrate, run])));
+    expect(broken.exitCode).toBe(3);
+    expect(broken.output).toContain('ban(v2, {n1}');
+    const { planCommand } = await import('./plan-command.ts');
+    const planned = planCommand(banned, { json: true });
+    expect(planned.exitCode).toBe(0);
+    const json = JSON.parse(planned.output) as { actions: { vm: string; to?: string }[] };
+    expect(json.actions.find((a) => a.vm === 'v2')?.to).toBe('n2');
+    expect(verifyCommand(banned, file('kept.json', json)).exitCode).toBe(0);
+  });
+});

@@ -23,6 +23,7 @@ import {
 import { MemoryJournal, type PlanJournal } from '../journal/plan-journal.ts';
 import {
   type Configuration,
+  type ConstraintJson,
   type CostModel,
   type Decision,
   DEFAULT_COST_MODEL,
@@ -80,6 +81,8 @@ export interface ControllerOptions {
    * Without one it leads from the start.
    */
   readonly lease?: LeaderLease;
+  /** The cluster's constraints (`--constraints FILE`, as last read): every turn resolves, plans and verifies under them. */
+  readonly constraints?: () => readonly ConstraintJson[];
   /** `--boot-command`: how a node is booted (its id in `{node}`); without one, plans that boot a node are refused. */
   readonly bootCommand?: CommandTemplate;
   /** How long a boot may take until the node's agent reports (default 5 minutes). */
@@ -101,6 +104,8 @@ export interface Controller {
   apply(request: ApplyRequest): Promise<ApplyReply>;
   /** The last execution's outcome, once it ended. */
   lastOutcome(): ExecutionOutcome | undefined;
+  /** The cluster's constraints changed (a reloaded file): the loop looks at once. */
+  constraintsChanged(): void;
   idle(): Promise<void>;
   close(): Promise<void>;
 }
@@ -354,6 +359,7 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
       ...(options.decide ? { decide: options.decide } : {}),
       ...(options.approve ? { approve: true } : {}),
       ...(options.budgets ? { budgets: options.budgets } : {}),
+      ...(options.constraints ? { constraints: options.constraints } : {}),
     });
     term = { loop: l, subs, abort, ...(token !== undefined ? { token } : {}) };
     annotating = setInterval(() => annotate(token), periodMs);
@@ -403,6 +409,7 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
     view: () => monitor.view(),
     apply,
     lastOutcome: () => runner.last(),
+    constraintsChanged: () => loop()?.trigger('constraints'),
     idle: async () => {
       await transitions;
       await loop()?.idle();

@@ -1,5 +1,5 @@
 import type { Logger } from '@entropy/protocol';
-import type { NodePowerRecord, QueueStore } from '../queue/queue-store.ts';
+import { isEmptyPower, type NodePowerRecord, type QueueStore } from '../queue/queue-store.ts';
 
 /**
  * What the controller keeps about nodes beyond the agents' reports: the nodes it has ever seen
@@ -51,7 +51,7 @@ export class NodeBook {
     change: (current: NodePowerRecord | undefined) => NodePowerRecord | undefined,
   ): Promise<void> => {
     const local = change(this.power.get(node));
-    if (local && (local.wanted !== undefined || local.poweredOff !== undefined)) this.power.set(node, local);
+    if (local && !isEmptyPower(local)) this.power.set(node, local);
     else this.power.delete(node);
     if (!this.store) return;
     try {
@@ -67,7 +67,10 @@ export class NodeBook {
   poweredOn(node: string): void {
     const r = this.power.get(node);
     if (!r || (r.poweredOff === undefined && r.wanted !== 'online')) return;
-    void this.update(node, (current) => (current?.wanted === 'offline' ? { wanted: 'offline' } : undefined));
+    void this.update(node, (current) => ({
+      ...(current?.wanted === 'offline' ? { wanted: 'offline' as const } : {}),
+      ...(current?.drained ? { drained: true } : {}),
+    }));
   }
 
   /** A plan powered the node off: recorded with its capacity, so that a plan can boot it again. */
@@ -84,13 +87,16 @@ export class NodeBook {
   wants(): {
     wanted: Record<string, 'online' | 'offline'>;
     poweredOff: Record<string, Readonly<Record<string, number>>>;
+    drained: string[];
   } {
     const wanted: Record<string, 'online' | 'offline'> = {};
     const poweredOff: Record<string, Readonly<Record<string, number>>> = {};
+    const drained: string[] = [];
     for (const [n, r] of this.power) {
       if (r.wanted !== undefined) wanted[n] = r.wanted;
       if (r.poweredOff !== undefined) poweredOff[n] = r.poweredOff.capacity;
+      if (r.drained) drained.push(n);
     }
-    return { wanted, poweredOff };
+    return { wanted, poweredOff, drained };
   }
 }

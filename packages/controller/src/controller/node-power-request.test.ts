@@ -41,7 +41,7 @@ function harness(over: Partial<NodePowerRequestDeps> = {}) {
     unsupported: () => undefined,
     update: async (node, change) => {
       const next = change(records.get(node));
-      if (next && (next.wanted || next.poweredOff)) records.set(node, next);
+      if (next && (next.wanted || next.poweredOff || next.drained)) records.set(node, next);
       else records.delete(node);
     },
     requested: (node) => void requested.push(node),
@@ -59,6 +59,26 @@ function harness(over: Partial<NodePowerRequestDeps> = {}) {
 }
 
 describe('the node control request', () => {
+  it('drain records the node drained beside its power wish, says which VMs move; undrain lifts only the drain', async () => {
+    const h = harness();
+    h.records.set('n3', { wanted: 'offline' });
+    expect(await h.ask({ node: 'n3', drain: true })).toEqual({
+      ok: true,
+      node: 'n3',
+      drained: true,
+      liveness: 'online',
+      note: '1 VM(s) move off n3: v3',
+    });
+    expect(h.records.get('n3')).toEqual({ wanted: 'offline', drained: true });
+    expect(await h.ask({ node: 'n3', drain: false })).toMatchObject({ ok: true, drained: false });
+    expect(h.records.get('n3')).toEqual({ wanted: 'offline' });
+    expect(h.requested).toEqual(['n3', 'n3']);
+    expect(await h.ask({ node: 'n9', drain: true })).toMatchObject({
+      ok: false,
+      error: { code: 'ENTROPY_UNKNOWN_NODE' },
+    });
+  });
+
   it('records a shutdown, asks the loop for a turn, and says which VMs move first', async () => {
     const h = harness();
     expect(await h.ask({ node: 'n3', state: 'offline' })).toEqual({

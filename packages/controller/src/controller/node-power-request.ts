@@ -35,7 +35,7 @@ export async function nodePowerRequest(deps: NodePowerRequestDeps, data: Uint8Ar
     return refuse(ControlErrorCode.BadRequest, `${r.error.field}: ${r.error.reason}`, r.error.field);
   }
   if (!deps.leading()) return refuse(ControlErrorCode.Busy, 'this controller is not the leader (or is stopping)');
-  const { node, state } = r.msg;
+  const { node } = r.msg;
   const view = deps.view();
   const seen = view.nodes.find((n) => n.id === node);
   const record = deps.records().get(node);
@@ -46,6 +46,9 @@ export async function nodePowerRequest(deps: NodePowerRequestDeps, data: Uint8Ar
       'node',
     );
   }
+  if (r.msg.drain !== undefined) return drainRequest(deps, node, r.msg.drain, view, seen?.liveness ?? 'unknown');
+  // The schema asks for exactly one of state and drain.
+  const state = r.msg.state!;
   const why = deps.unsupported(state);
   if (why !== undefined)
     return refuse(
@@ -76,4 +79,31 @@ export async function nodePowerRequest(deps: NodePowerRequestDeps, data: Uint8Ar
           ? `${vms.length} VM(s) move off ${node} first: ${vms.slice(0, 10).join(', ')}${vms.length > 10 ? ', ...' : ''}`
           : undefined;
   return encodeControl('nodeReply', { ok: true, node, wanted: state, liveness, ...(note ? { note } : {}) });
+}
+
+/**
+ * `entropy node drain|undrain N`: records that no VM may run on the node (a `runningCapacity({N}, 0)`
+ * constraint in every turn, turn-constraints.ts), or lifts it, and asks the loop for a turn. The
+ * record is the node's power record in the queue store: it survives a controller restart.
+ */
+async function drainRequest(
+  deps: NodePowerRequestDeps,
+  node: string,
+  drain: boolean,
+  view: MonitorView,
+  liveness: Extract<NodeReply, { ok: true }>['liveness'],
+): Promise<Uint8Array> {
+  await deps.update(node, (current) => {
+    const { drained: _before, ...rest } = current ?? {};
+    return drain ? { ...rest, drained: true } : rest;
+  });
+  deps.requested(node);
+  deps.logger.info({ node, drained: drain, liveness }, drain ? 'node drained by an operator' : 'node drain lifted');
+  const running = view.configuration.vms.filter((v) => v.host === node && v.state === 'running').map((v) => v.id);
+  const note = drain
+    ? running.length > 0
+      ? `${running.length} VM(s) move off ${node}: ${running.slice(0, 10).join(', ')}${running.length > 10 ? ', ...' : ''}`
+      : `${node} runs no VM; none will run there until undrained`
+    : `VMs may run on ${node} again`;
+  return encodeControl('nodeReply', { ok: true, node, drained: drain, liveness, note });
 }

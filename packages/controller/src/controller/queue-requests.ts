@@ -11,6 +11,7 @@ import {
 import type { Policy, VM } from '@entropy/engine';
 import { type MonitorView, vjobIndexOf } from '../monitor/index.ts';
 import type { StoredVJob } from '../queue/queue-store.ts';
+import { submittedVjobConstraints } from '../queue/vjob-file.ts';
 import { type QueueResult, type VJobQueue, observeVJob } from '../queue/vjob-queue.ts';
 import type { LastTurn } from '../reconcile/reconcile-loop.ts';
 import { explainVjob } from '../reconcile/vjob-explanation.ts';
@@ -78,7 +79,17 @@ export function queueRequestHandlers(deps: QueueRequestDeps): QueueRequestHandle
       const d = decoded('submitRequest', data, 'submitReply');
       if (!d.msg) return d.reply;
       if (!queue) return encodeControl('submitReply', { ok: false, error: NO_QUEUE });
-      const r = await queue.submit(d.msg.vjob, now(), deps.view());
+      const checked = submittedVjobConstraints(d.msg.vjob);
+      if ('issue' in checked) {
+        const error = {
+          code: ControlErrorCode.BadRequest,
+          message: `${checked.issue.path}: ${checked.issue.reason}`,
+          field: checked.issue.path,
+        };
+        logger.warn({ vjob: d.msg.vjob.id, ...error }, 'submit refused');
+        return encodeControl('submitReply', { ok: false, error });
+      }
+      const r = await queue.submit({ ...d.msg.vjob, constraints: checked.constraints }, now(), deps.view());
       if (r.ok) deps.trigger('submit');
       else logger.warn({ vjob: d.msg.vjob.id, ...r.error }, 'submit refused');
       return vjobReply('submitReply', r);

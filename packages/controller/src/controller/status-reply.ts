@@ -29,8 +29,10 @@ export function statusReplyOf(
     return x;
   });
   const nodes: StatusReply['nodes'] = view.nodes.map((n) => {
-    const wanted = power.get(n.id)?.wanted;
-    return wanted !== undefined ? { ...n, wanted } : { ...n };
+    const r = power.get(n.id);
+    return r?.wanted !== undefined || r?.drained
+      ? { ...n, ...(r.wanted !== undefined ? { wanted: r.wanted } : {}), ...(r.drained ? { drained: true } : {}) }
+      : { ...n };
   });
   for (const [id, r] of power) {
     if (r.poweredOff === undefined || nodes.some((n) => n.id === id)) continue;
@@ -44,6 +46,7 @@ export function statusReplyOf(
       inFlight: 0,
       poweredOff: true,
       ...(r.wanted ? { wanted: r.wanted } : {}),
+      ...(r.drained ? { drained: true } : {}),
     });
   }
   nodes.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { type ActionRequest, type ActionResult, executingNode, TOKEN_RE } from '@entropy/protocol';
 import {
+  type Constraint,
   barrierMakespan,
   type Configuration,
   type Decision,
@@ -127,6 +128,8 @@ export function assertExecutable(
   plan: FeasiblePlan,
   options: Pick<ExecuteOptions, 'planId' | 'configuration' | 'decision'> & {
     readonly nodePower?: Pick<NodePower, 'unsupported'>;
+    /** The constraints the plan was computed under: it is refused when it breaks one. */
+    readonly constraints?: readonly Constraint[];
   },
 ): void {
   if (!TOKEN_RE.test(options.planId)) throw new InvalidPlanIdError(options.planId);
@@ -141,7 +144,7 @@ export function assertExecutable(
     const why = options.nodePower!.unsupported(a.type);
     if (why !== undefined) throw new NodePowerUnsupportedError(options.planId, a.type, a.node, why);
   }
-  const verdict = verifyPlan(options.configuration, options.decision, plan);
+  const verdict = verifyPlan(options.configuration, options.decision, plan, options.constraints);
   if (!verdict.ok) throw new PlanRefusedError(options.planId, verdict.violation);
 }
 

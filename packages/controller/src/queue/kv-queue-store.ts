@@ -3,6 +3,7 @@ import { type KV, type KvEntry, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import * as z from 'zod';
 import { EntropyError, ErrorCode, type Logger } from '@entropy/protocol';
+import { resolvedConstraintsSchema } from '@entropy/engine';
 import {
   bySubmission,
   isEmptyPower,
@@ -28,6 +29,7 @@ const storedSchema = z.object({
       started: z.boolean().optional(),
     }),
   ),
+  constraints: resolvedConstraintsSchema.optional(),
   cancelRequestedAt: z.number().finite().optional(),
   end: z.enum(['finished', 'cancelled']).optional(),
   endedAt: z.number().finite().optional(),
@@ -62,6 +64,7 @@ const nodePowerSchema = z.record(
   z.object({
     wanted: z.enum(['online', 'offline']).optional(),
     poweredOff: z.object({ at: z.number().finite(), capacity: z.record(z.string(), z.number().finite()) }).optional(),
+    drained: z.boolean().optional(),
   }),
 );
 

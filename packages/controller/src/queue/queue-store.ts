@@ -1,4 +1,4 @@
-import type { NodeState, VJobState } from '@entropy/engine';
+import type { Constraint, NodeState, VJobState } from '@entropy/engine';
 import type { VMSpec } from './vjob-file.ts';
 
 /** Why a vjob ended: its VMs all stopped by themselves (as the agents report), or `entropy cancel`. */
@@ -33,6 +33,8 @@ export interface StoredVJob {
   /** `waiting` until the loop observes it otherwise; `terminated` once it ended (see `end`). */
   readonly state: VJobState;
   readonly vms: readonly StoredVM[];
+  /** The vjob file's placement constraints over its VMs, resolved; every turn plans and verifies under them. */
+  readonly constraints?: readonly Constraint[];
   /** Set by `entropy cancel`; the loop stops the vjob's VMs, then marks it terminated. */
   readonly cancelRequestedAt?: number;
   readonly end?: VJobEnd;
@@ -71,6 +73,8 @@ export interface NodePowerRecord {
   readonly wanted?: NodeState;
   /** Set when a plan's shutdown completed: when, and the node's capacity then. */
   readonly poweredOff?: { readonly at: number; readonly capacity: Readonly<Record<string, number>> };
+  /** Set by `entropy node drain`, until `entropy node undrain`: no VM runs on the node. */
+  readonly drained?: boolean;
 }
 
 /**
@@ -188,4 +192,5 @@ export class MemoryQueueStore implements QueueStore {
 }
 
 /** A record that says nothing is not kept. */
-export const isEmptyPower = (r: NodePowerRecord) => r.wanted === undefined && r.poweredOff === undefined;
+export const isEmptyPower = (r: NodePowerRecord) =>
+  r.wanted === undefined && r.poweredOff === undefined && r.drained !== true;

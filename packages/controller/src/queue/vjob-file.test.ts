@@ -85,3 +85,52 @@ describe('parseVJobFile', () => {
     expect(issuesOf(null)[0]).toMatchObject({ path: '$' });
   });
 });
+
+describe("a vjob file's constraints", () => {
+  it('resolves them over its own VMs (the vjob shorthand too); node names are free', () => {
+    const spec = parseVJobFile(
+      edit((j) => {
+        j.constraints = [
+          { type: 'spread', vjob: 'j1' },
+          { type: 'ban', vjob: 'j1', nodes: ['anywhere'] },
+          { type: 'fence', vm: 'j1-vm2', nodes: ['n1', 'n2'], continuous: true },
+        ];
+      }),
+    );
+    expect(spec.constraints).toEqual([
+      { type: 'spread', vms: ['j1-vm1', 'j1-vm2'], continuous: true },
+      { type: 'ban', vm: 'j1-vm1', nodes: ['anywhere'], continuous: false },
+      { type: 'ban', vm: 'j1-vm2', nodes: ['anywhere'], continuous: false },
+      { type: 'fence', vm: 'j1-vm2', nodes: ['n1', 'n2'], continuous: true },
+    ]);
+  });
+
+  it('names the path of a constraint over another vjob, an unknown VM, a bad field or type', () => {
+    const issues = issuesOf(
+      edit((j) => {
+        j.constraints = [
+          { type: 'spread', vjob: 'j2' },
+          { type: 'root', vm: 'other-vm' },
+          { type: 'gather', vms: ['j1-vm1'], continuous: 'yes' },
+          { type: 'pin', vm: 'j1-vm1' },
+        ];
+      }),
+    );
+    expect(issues.map((i) => `${i.path}: ${i.reason}`)).toEqual([
+      '$.constraints[2].continuous: must be true or false',
+      expect.stringMatching(/^\$\.constraints\[3\]\.type: unknown constraint type "pin" \(one of online, offline, /),
+    ]);
+    const semantic = issuesOf(
+      edit((j) => {
+        j.constraints = [
+          { type: 'spread', vjob: 'j2' },
+          { type: 'root', vm: 'other-vm' },
+        ];
+      }),
+    );
+    expect(semantic.map((i) => `${i.path}: ${i.reason}`)).toEqual([
+      "$.constraints[0].vjob: vjob 'j2' is not in vjob j1 (a vjob's constraints name only its own VMs)",
+      "$.constraints[1].vm: VM 'other-vm' is not in vjob j1 (a vjob's constraints name only its own VMs)",
+    ]);
+  });
+});

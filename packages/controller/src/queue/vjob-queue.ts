@@ -182,6 +182,7 @@ export class VJobQueue {
       submittedAt: now,
       state: 'waiting',
       vms: spec.vms.map((vm) => ({ id: vm.id, demand: { ...vm.demand }, started: false })),
+      ...(spec.constraints?.length ? { constraints: spec.constraints } : {}),
     };
     if (!(await this.store.add(vjob)))
       return refuse(ControlErrorCode.Conflict, `vjob ${spec.id} exists already in the queue store`, 'vjob.id');

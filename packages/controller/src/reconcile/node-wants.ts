@@ -11,6 +11,8 @@ export interface NodeWants {
   readonly wanted: Readonly<Record<string, NodeState>>;
   /** Nodes a plan powered off, with their capacity then: planned as offline when no agent reports them (after a controller restart). */
   readonly poweredOff?: Readonly<Record<string, Resources>>;
+  /** Nodes an operator drained (`entropy node drain`): kept empty of running VMs. */
+  readonly drained?: readonly string[];
   readonly failures?: NodeFailureBook;
   /** Why this controller cannot take a node to a state (no boot command), or undefined when it can. */
   readonly unsupported?: (state: NodeState) => string | undefined;

@@ -1,6 +1,7 @@
 import {
   buildPolicyView,
   type Configuration,
+  type Constraint,
   holdsResources,
   type PolicyView,
   type Resources,
@@ -10,7 +11,12 @@ import {
 import type { MonitorView } from '../monitor/index.ts';
 
 /** The queued vjobs' part of the monitor's view, on nodes with the room the other VMs leave. */
-export function policyViewOf(view: MonitorView, vjobs: ReadonlySet<string>, now: number): PolicyView {
+export function policyViewOf(
+  view: MonitorView,
+  vjobs: ReadonlySet<string>,
+  now: number,
+  constraints: readonly Constraint[] = [],
+): PolicyView {
   const { configuration } = view;
   const taken = new TakenRoom();
   const vms: VM[] = [];
@@ -20,7 +26,7 @@ export function policyViewOf(view: MonitorView, vjobs: ReadonlySet<string>, now:
   }
   const nodes = taken.from(configuration.nodes);
   const restricted: Configuration = { nodes, vms, vjobs: configuration.vjobs.filter((j) => vjobs.has(j.id)) };
-  return buildPolicyView(restricted, view.usage, now);
+  return buildPolicyView(restricted, view.usage, now, constraints);
 }
 
 /** Running VMs sized at their measured CPU use (memory stays the demand: a VM holds it all). */

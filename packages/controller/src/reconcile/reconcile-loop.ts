@@ -1,6 +1,15 @@
 import { ControlErrorCode, type Logger } from '@entropy/protocol';
 import { assertExecutable, type ExecutionMode, type ExecutionOutcome, type NodePower } from '../executor/index.ts';
-import type { Configuration, CostModel, Decision, FeasiblePlan, NodeState, Policy, Resources } from '@entropy/engine';
+import type {
+  Configuration,
+  ConstraintJson,
+  CostModel,
+  Decision,
+  FeasiblePlan,
+  NodeState,
+  Policy,
+  Resources,
+} from '@entropy/engine';
 import type { MonitorView, NodeView } from '../monitor/index.ts';
 import type { VJobQueue } from '../queue/vjob-queue.ts';
 import {
@@ -58,10 +67,13 @@ export interface ReconcileLoopDeps {
   readonly now?: () => number;
   /** What boots and shuts nodes down: the loop plans a node's wanted state only when it can. */
   readonly nodePower?: Pick<NodePower, 'unsupported'>;
+  /** The cluster's constraints file, as last read. */
+  constraints?(): readonly ConstraintJson[];
   /** The node states operators want, and the nodes plans powered off (the queue store's power records). */
   nodeWants?(): {
     readonly wanted: Readonly<Record<string, NodeState>>;
     readonly poweredOff: Readonly<Record<string, Resources>>;
+    readonly drained?: readonly string[];
   };
   /** `entropy controller --approve`: the loop proposes its plans and executes one only once approved. */
   readonly approve?: boolean;
@@ -248,6 +260,7 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
       ...(request?.timeLimitMs !== undefined ? { timeLimitMs: request.timeLimitMs } : {}),
       intervalMs: deps.intervalMs,
       ...(deps.budgets && !request ? { budgets: deps.budgets, recentMoves: moves.since(now()) } : {}),
+      ...(deps.constraints ? { constraints: deps.constraints() } : {}),
       ...(deps.nodeWants
         ? {
             nodes: {
@@ -317,6 +330,7 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
         configuration: result.configuration,
         decision: result.decision,
         ...(deps.nodePower ? { nodePower: deps.nodePower } : {}),
+        ...(result.constraints ? { constraints: result.constraints } : {}),
       });
     } catch (err) {
       const e = err as Error & { code?: string };

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { fifoFfd, type Policy, verifyPlan } from '@entropy/engine';
+import { type Configuration, fifoFfd, type Policy, type PolicyView, verifyPlan } from '@entropy/engine';
 import { input, runAll, stored, viewOf, vm } from '../../test/support/turn-fixtures.ts';
 import { recordFailures } from './failure-book.ts';
-import { reconcile, TurnOutcome } from './reconcile.ts';
+import { type ReconcileInput, reconcile, TurnOutcome, withoutVjobs } from './reconcile.ts';
+import { drainOf, fitConstraints, turnConstraints } from './turn-constraints.ts';
 
 const kinds = (r: ReturnType<typeof reconcile>) => r.plan?.actions.map((a) => `${a.type} ${a.vm}`).sort() ?? [];
 
@@ -203,5 +204,149 @@ describe('reconcile: busy VMs, failures and readiness', () => {
       input(view, { overlay: { w: 'running' }, knownNodes: ['n1', 'n2', 'n9'], startedAt: 50, now: 2000 }),
     );
     expect(late.outcome).toBe(TurnOutcome.Plan);
+  });
+});
+
+let seen: PolicyView | undefined;
+const runAllSeen: Policy = {
+  name: 'all',
+  sizing: 'peak',
+  decide: (pv) => {
+    seen = pv;
+    return Object.fromEntries(pv.queue.map((j) => [j.id, 'running']));
+  },
+};
+
+/** The plan of a turn keeps the constraints it was computed under, and the turn says which. */
+function verifiedUnder(r: ReturnType<typeof reconcile>) {
+  expect(r.plan).toBeDefined();
+  expect(verifyPlan(r.configuration, r.decision, r.plan!, r.constraints)).toEqual({ ok: true });
+  return r.plan!;
+}
+
+describe('a turn under constraints', () => {
+  it("plans a vjob's spread and ban, and shows them to the policy", () => {
+    const view = viewOf([vm('a1', 'j1', 'waiting'), vm('a2', 'j1', 'waiting'), vm('a3', 'j1', 'waiting')], {}, 3);
+    const constraints = [
+      { type: 'spread', vms: ['a1', 'a2', 'a3'], continuous: true },
+      { type: 'ban', vm: 'a1', nodes: ['n1'], continuous: false },
+    ] as const;
+    const r = reconcile(input(view, { policy: runAllSeen, vjobs: [stored('j1', { constraints: [...constraints] })] }));
+    const plan = verifiedUnder(r);
+    const hosts = plan.actions.map((a) => a.to);
+    expect(new Set(hosts).size).toBe(3);
+    expect(plan.actions.find((a) => a.vm === 'a1')?.to).not.toBe('n1');
+    expect(seen?.constraints).toEqual(constraints);
+  });
+
+  it('a constraints-file entry naming a vjob the cluster lacks is skipped with a reason; the others hold', () => {
+    const view = viewOf([vm('a1', 'j1', 'running', 'n1'), vm('a2', 'j1', 'running', 'n1')], {}, 3);
+    const r = reconcile(
+      input(view, {
+        constraints: [
+          { type: 'spread', vjob: 'j1' },
+          { type: 'ban', vjob: 'gone', nodes: ['n2'] },
+        ],
+      }),
+    );
+    expect(r.reasons).toContain(
+      "constraints file: $.constraints[1].vjob skipped this turn: vjob 'gone' is not in the cluster",
+    );
+    const plan = verifiedUnder(r);
+    expect(plan.actions.map((a) => a.type)).toEqual(['migrate']);
+  });
+
+  it('a drain empties its node; a drain nothing can satisfy is put off without holding back the other vjobs', () => {
+    const view = viewOf([vm('a1', 'j1', 'running', 'n1'), vm('b1', 'j2', 'waiting')], {}, 3);
+    const nodes = { wanted: {}, drained: ['n1'] };
+    const r = reconcile(input(view, { policy: runAllSeen, vjobs: [stored('j2')], nodes }));
+    const plan = verifiedUnder(r);
+    expect(plan.actions.find((a) => a.vm === 'a1')?.type).toBe('migrate');
+    expect(plan.actions.every((a) => a.to !== 'n1')).toBe(true);
+
+    // a1 may not migrate (root): it stays on n1 and the reason says why the drain waits; b1 still
+    // starts, elsewhere, and a new vjob fenced to n1 waits for the undrain.
+    const withC1 = viewOf(
+      [vm('a1', 'j1', 'running', 'n1'), vm('b1', 'j2', 'waiting'), vm('c1', 'j3', 'waiting')],
+      {},
+      3,
+    );
+    const alone = reconcile(
+      input(withC1, {
+        policy: runAllSeen,
+        vjobs: [
+          stored('j1', { state: 'running', constraints: [{ type: 'root', vm: 'a1' }] }),
+          stored('j2'),
+          stored('j3', {
+            submittedAt: 1,
+            constraints: [{ type: 'fence', vm: 'c1', nodes: ['n1'], continuous: false }],
+          }),
+        ],
+        nodes,
+      }),
+    );
+    expect(alone.outcome).toBe(TurnOutcome.Plan);
+    const held = verifiedUnder(alone);
+    expect(held.actions.map((a) => `${a.type} ${a.vm}`)).toEqual(['run b1']);
+    expect(held.actions[0]!.to).not.toBe('n1');
+    expect(alone.deferred).toEqual(['j3']);
+    expect(alone.reasons.some((s) => s.startsWith('drain put off: n1 keep their VMs:'))).toBe(true);
+  });
+
+  it('a drained node that is empty asks for no plan', () => {
+    const view = viewOf([vm('a1', 'j1', 'running', 'n2')], {}, 3);
+    const r = reconcile(input(view, { nodes: { wanted: {}, drained: ['n1'] } }));
+    expect(r.outcome).toBe(TurnOutcome.NoChange);
+  });
+});
+
+describe('fitConstraints: constraints over a configuration without its held vjobs', () => {
+  const cluster: Configuration = {
+    nodes: ['n1', 'n2', 'n3'].map((id) => ({ id, capacity: { cpu: 4, mem: 4096 }, state: 'online' })),
+    vms: [vm('a1', 'j1', 'running', 'n1'), vm('a2', 'j1', 'waiting'), vm('h1', 'held', 'running', 'n2')],
+    vjobs: [
+      { id: 'j1', vms: ['a1', 'a2'], priority: 0, submittedAt: 0 },
+      { id: 'held', vms: ['h1'], priority: 0, submittedAt: 1 },
+    ],
+  };
+  const planned = withoutVjobs(cluster, new Set(['held']), []);
+
+  it('drops what names only held VMs, and carries over where held VMs run', () => {
+    const fitted = fitConstraints(
+      [
+        { type: 'root', vm: 'h1' },
+        { type: 'spread', vms: ['a1', 'a2', 'h1'], continuous: true },
+        { type: 'gather', vms: ['a2', 'h1'], continuous: false },
+        { type: 'runningCapacity', nodes: ['n1', 'n2'], amount: 2, continuous: false },
+        { type: 'ban', vm: 'a2', nodes: ['n9'], continuous: false },
+        drainOf('n2'),
+      ],
+      cluster,
+      planned,
+    );
+    expect(fitted).toEqual([
+      { type: 'spread', vms: ['a1', 'a2'], continuous: true },
+      { type: 'ban', vm: 'a1', nodes: ['n2'], continuous: true },
+      { type: 'ban', vm: 'a2', nodes: ['n2'], continuous: true },
+      { type: 'fence', vm: 'a2', nodes: ['n2'], continuous: false },
+      { type: 'runningCapacity', nodes: ['n1', 'n2'], amount: 1, continuous: false },
+      { type: 'runningCapacity', nodes: ['n2'], amount: 0, continuous: false },
+    ]);
+  });
+
+  it('turnConstraints leaves out the constraints of ended or cancelled vjobs, and drains of unknown nodes', () => {
+    const c = [{ type: 'root', vm: 'a1' }] as const;
+    const t = turnConstraints(
+      cluster,
+      [
+        stored('j1', { constraints: [...c] }),
+        stored('x', { state: 'terminated', constraints: [{ type: 'root', vm: 'x1' }] }),
+        stored('y', { cancelRequestedAt: 1, constraints: [{ type: 'root', vm: 'y1' }] }),
+      ],
+      [],
+      ['n1', 'n7'],
+    );
+    expect(t.hard).toEqual(c);
+    expect(t.drains).toEqual([drainOf('n1')]);
   });
 });

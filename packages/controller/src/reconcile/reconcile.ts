@@ -3,6 +3,7 @@ import {
   type ConflictExplanation,
   type Configuration,
   type Constraint,
+  type ConstraintJson,
   contextSwitch,
   type CostModel,
   decideSafely,
@@ -30,6 +31,14 @@ import {
 } from './failure-book.ts';
 import { type NodeFailureBook, type NodeWants, nodeWantsThisTurn, type NodeWantsThisTurn } from './node-wants.ts';
 import { observeVjobs, type ObservedVjob, type ObservedVjobState } from './vjob-states.ts';
+import {
+  brokenNow,
+  drainHolds,
+  fitConstraints,
+  NO_TURN_CONSTRAINTS,
+  putOffReason,
+  turnConstraints,
+} from './turn-constraints.ts';
 
 /** A VM an agent is acting on right now (its node's status says so): its vjob waits for the action's end. */
 export interface BusyVM {
@@ -69,6 +78,8 @@ export interface ReconcileInput {
   readonly budgets?: TurnBudgets;
   /** When each VM was last migrated by a plan of the loop: the memory of the budgets' hold time. */
   readonly recentMoves?: ReadonlyMap<string, number>;
+  /** The cluster's constraints (`entropy controller --constraints FILE`), resolved against the cluster each turn. */
+  readonly constraints?: readonly ConstraintJson[];
 }
 
 export const TurnOutcome = {
@@ -119,6 +130,8 @@ export interface ReconcileResult {
   readonly nodeFailures?: NodeFailureBook;
   readonly requeueAfterMs: number;
   readonly reasons: readonly string[];
+  /** The constraints the plan was computed under (the file's, the vjobs', drains, node power): its verification keeps them. */
+  readonly constraints?: readonly Constraint[];
 }
 
 /**
@@ -166,8 +179,12 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
   let policyDecision: Decision | undefined;
   let policyError: PolicyError | undefined;
   let policyView: PolicyView | undefined;
+  const turn =
+    input.constraints?.length || input.nodes?.drained?.length || input.vjobs.some((v) => v.constraints?.length)
+      ? turnConstraints(view.configuration, input.vjobs, input.constraints, input.nodes?.drained)
+      : NO_TURN_CONSTRAINTS;
   if (input.policy && schedulable.size > 0) {
-    policyView = policyViewOf(view, schedulable, now);
+    policyView = policyViewOf(view, schedulable, now, [...turn.hard, ...turn.drains]);
     const safe = decideSafely(input.policy, policyView, input.lastGood ?? {});
     policyDecision = safe.decision;
     policyError = safe.error;
@@ -239,7 +256,7 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
         reasons: [],
         failures: new Map(),
       };
-  reasons.push(...power.reasons);
+  reasons.push(...power.reasons, ...turn.reasons);
   if (power.retryAt !== undefined) requeueAfterMs = Math.min(requeueAfterMs, Math.max(0, power.retryAt - now));
   const configuration = power.configuration;
   const sized =
@@ -255,20 +272,45 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
     ...(policyError ? { policyError } : {}),
     ...(policyView ? { policyView } : {}),
   };
-  // Nothing wanted differs from what is: the engine has work only when a node is overloaded (at measured use, say).
-  if (Object.keys(decision).length === 0 && power.constraints.length === 0 && !hasOverloadedNode(sized))
+  const hard = fitConstraints(turn.hard, view.configuration, sized);
+  const drains = fitConstraints(turn.drains, view.configuration, sized);
+  const soft = [...power.constraints, ...drains];
+  const brokenHard = brokenNow(sized, hard);
+  // Nothing wanted differs from what is: the engine has work only when a node is overloaded (at measured use, say) or a constraint is broken.
+  if (
+    Object.keys(decision).length === 0 &&
+    power.constraints.length === 0 &&
+    !hasOverloadedNode(sized) &&
+    !brokenHard &&
+    !brokenNow(sized, soft)
+  )
     return { ...base, outcome: TurnOutcome.NoChange, decision, deferred: [], requeueAfterMs, reasons };
 
-  // A node's wanted state goes with the vjobs' (the engine evacuates it before its shutdown); when
-  // nothing reaches both, the vjobs are planned alone and the node waits.
+  // A node's wanted state and drains go with the vjobs' (the engine evacuates a node before its shutdown); when
+  // nothing reaches both, the vjobs are planned alone and the node waits: a drained node keeps the VMs it has, and gets no new one.
+  // Budgets hold back only a plan that rebalances: no state change, no node change, no broken constraint to repair.
+  const rebalanceOnly = Object.keys(decision).length === 0 && soft.length === 0 && !brokenHard;
   const planFrom: PlanFn = (constraints, configuration) =>
     planTurn(input, configuration, decision, observed, stored, constraints);
-  const planned = planBudgeted(input, planFrom, sized, decision, power.constraints, held);
-  if (planned.ok || power.constraints.length === 0)
-    return { ...base, ...planned.result, requeueAfterMs, reasons: [...reasons, ...planned.result.reasons] };
-  const alone = planBudgeted(input, planFrom, sized, decision, [], held);
-  const why = `node power change put off: ${power.constraints.map((c) => `${c.type === 'online' ? 'boot' : 'shutdown'} ${(c as { node: string }).node}`).join(', ')}: ${planned.result.reasons.at(-1)}`;
-  return { ...base, ...alone.result, requeueAfterMs, reasons: [...reasons, why, ...alone.result.reasons] };
+  const planned = planBudgeted(input, planFrom, sized, decision, [...hard, ...soft], held, rebalanceOnly);
+  if (planned.ok || soft.length === 0)
+    return {
+      ...base,
+      ...planned.result,
+      requeueAfterMs,
+      reasons: [...reasons, ...planned.result.reasons],
+      ...(hard.length + soft.length > 0 ? { constraints: [...hard, ...soft] } : {}),
+    };
+  const kept = [...hard, ...drainHolds(drains, sized)];
+  const alone = planBudgeted(input, planFrom, sized, decision, kept, held, rebalanceOnly);
+  const why = putOffReason(soft, planned.result.reasons.at(-1));
+  return {
+    ...base,
+    ...alone.result,
+    requeueAfterMs,
+    reasons: [...reasons, why, ...alone.result.reasons],
+    ...(kept.length > 0 ? { constraints: kept } : {}),
+  };
 }
 
 type TurnPlan = Pick<ReconcileResult, 'outcome' | 'plan' | 'decision' | 'deferred' | 'reasons' | 'conflict'>;
@@ -293,6 +335,7 @@ function planBudgeted(
   decision: Decision,
   constraints: readonly Constraint[],
   held: HeldVjob[],
+  rebalanceOnly: boolean,
 ): { readonly ok: boolean; readonly result: TurnPlan & { readonly configuration?: Configuration } } {
   const plan = (extra: readonly Constraint[], configuration: Configuration) =>
     planFrom(extra.length ? [...constraints, ...extra] : constraints, configuration);
@@ -302,7 +345,7 @@ function planBudgeted(
     now: input.now,
     recentMoves: input.recentMoves ?? new Map(),
     configuration: sized,
-    rebalanceOnly: Object.keys(decision).length === 0 && constraints.length === 0,
+    rebalanceOnly,
     changing: new Set(Object.keys(decision)),
     plan,
   });

@@ -14,7 +14,7 @@ export interface FormattedInstance {
   readonly configuration: Configuration;
   readonly decision: Decision;
   readonly costModel: CostModel;
-  /** BtrPlace's constraints; none for Entropy's format. */
+  /** BtrPlace's constraints, or an Entropy instance's `constraints`. */
   readonly constraints: readonly Constraint[];
   /** The BtrPlace instance itself (durations, export context), when the format is BtrPlace's. */
   readonly btrplace?: BtrPlaceInstance;
@@ -31,5 +31,6 @@ export function readInstanceAs(format: InstanceFormat, json: unknown, file: stri
       ErrorCode.InvalidInstance,
       `--format: unknown format '${String(format)}' (expected ${INSTANCE_FORMATS.join(' or ')})`,
     );
-  return { ...parseInstance(json, file), constraints: [] };
+  const instance = parseInstance(json, file);
+  return { ...instance, constraints: instance.constraints ?? [] };
 }

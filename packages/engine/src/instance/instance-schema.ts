@@ -1,26 +1,13 @@
-import { MAX_QUANTITY, TOKEN_RE, VJOB_ID_RE, VM_ID_RE } from '@entropy/protocol';
 import * as z from 'zod';
+import { constraintsSchema } from './constraint-schema.ts';
 import { COST_KINDS } from '../model/cost-model.ts';
 import type { VJobState, VMState } from '../model/lifecycle.ts';
+import { amount, id, nodeId, vjobId, vmId } from './schema-atoms.ts';
 
 /** The JSON shape of an instance file (DESIGN.md, "Instance file"); semantic checks live in parse-instance.ts. */
 
-/** A missing field says so, rather than that `undefined` has the wrong type. */
-export const expected = (what: string) => ({
-  error: (iss: { input?: unknown }) => (iss.input === undefined ? 'is required' : `must be ${what}`),
-});
-/** A resource quantity, in every input file: finite, not negative, at most the protocol's MAX_QUANTITY. */
-export const amount = z
-  .number(expected('a number'))
-  .finite()
-  .min(0, { error: 'must not be negative' })
-  .max(MAX_QUANTITY, { error: `must be at most 2^50 (${MAX_QUANTITY})` });
-const id = z.string(expected('a string')).min(1, { error: 'must not be empty', abort: true });
-/** Ids reach the agents' command lines and subjects: each kind matches the protocol's pattern, as on the wire. */
-const idOf = (re: RegExp) => id.regex(re, { error: (iss) => `${JSON.stringify(iss.input)} must match ${re.source}` });
-const nodeId = idOf(TOKEN_RE);
-const vmId = idOf(VM_ID_RE);
-const vjobId = idOf(VJOB_ID_RE);
+export { amount, expected } from './schema-atoms.ts';
+
 const extraResources = z.record(z.string(), amount);
 const VJOB_STATE_TUPLE = ['waiting', 'running', 'sleeping', 'terminated'] as const satisfies readonly VJobState[];
 // An observed VM may be paused (a plan cut between a pause and a save, or a restore and an unpause); a decision never asks for it.
@@ -71,6 +58,8 @@ export const instanceSchema = z.strictObject({
   vjobs: z.array(vjobSchema, { error: 'must be an array of vjobs' }),
   decision: z.record(vjobId, stateOf(VJOB_STATE_TUPLE)).optional(),
   costModel: costModelSchema.optional(),
+  /** Placement constraints (constraint-schema.ts), enforced by `entropy plan` and `entropy verify`. */
+  constraints: constraintsSchema.optional(),
 });
 
 export type InstanceJson = z.input<typeof instanceSchema>;

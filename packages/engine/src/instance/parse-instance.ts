@@ -1,4 +1,6 @@
 import { ErrorCode, InvalidInputError, jsonPath, type InputIssue } from '@entropy/protocol';
+import type { Constraint } from '../constraints/constraint.ts';
+import { resolveConstraints } from './constraint-schema.ts';
 import type { Configuration, Decision, Node, VJob, VM } from '../model/configuration.ts';
 import { costModelWith, type CostModel } from '../model/cost-model.ts';
 import { describeUnreachableVjob, holdsResources, unreachableTargets, type VJobState } from '../model/lifecycle.ts';
@@ -11,6 +13,8 @@ export interface Instance {
   /** Wanted state per vjob; vjobs it does not name go to model/lifecycle.ts defaultTarget (their current state when uniform). */
   readonly decision: Decision;
   readonly costModel: CostModel;
+  /** The file's placement constraints, resolved (ids checked, vjob shorthand expanded); parseInstance always sets it. */
+  readonly constraints?: readonly Constraint[];
 }
 
 const MAX_ISSUES = 20;
@@ -110,5 +114,21 @@ function buildInstance(data: ParsedInstanceJson, issues: InputIssue[]): Instance
   }
   for (const u of unreachableTargets(vms, decision)) report(['decision', u.vjob], describeUnreachableVjob(u));
 
-  return { configuration: { nodes, vms, vjobs }, decision, costModel: costModelWith(data.costModel) };
+  const resolved = resolveConstraints(
+    data.constraints ?? [],
+    {
+      where: 'the instance',
+      hasVm: (id) => vmIds.has(id),
+      vmsOfVjob: (id) => (vjobIndex.has(id) ? (vmsOfVjob.get(id) ?? []) : undefined),
+      hasNode: (id) => nodeById.has(id),
+    },
+    ['constraints'],
+  );
+  issues.push(...resolved.issues);
+  return {
+    configuration: { nodes, vms, vjobs },
+    decision,
+    costModel: costModelWith(data.costModel),
+    constraints: resolved.constraints,
+  };
 }

@@ -1,3 +1,4 @@
+import type { Constraint } from '../constraints/constraint.ts';
 import type { Configuration, Decision } from '../model/configuration.ts';
 import { vjobStateOf, type VJobState } from '../model/lifecycle.ts';
 import type { Resources } from '../model/resources.ts';
@@ -103,6 +104,12 @@ export interface PolicyView {
   readonly queue: readonly QueuedVJob[];
   /** Current time in milliseconds, on the same clock as `submittedAt`. */
   readonly now: number;
+  /**
+   * The placement constraints every plan of the turn keeps (the cluster's constraints file, the
+   * vjobs' own, drained nodes), resolved to VM and node ids; read-only, the engine enforces them.
+   * Absent when there are none.
+   */
+  readonly constraints?: readonly Constraint[];
 }
 
 export interface QueuedVJob {
@@ -128,6 +135,7 @@ export function buildPolicyView(
   configuration: Configuration,
   usage: Readonly<Record<string, Resources>>,
   now: number,
+  constraints: readonly Constraint[] = [],
 ): PolicyView {
   const vmsOf = vmsOfVjobs(configuration);
   const queue: QueuedVJob[] = [];
@@ -151,5 +159,7 @@ export function buildPolicyView(
     });
   }
   queue.sort((a, b) => a.submittedAt - b.submittedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { configuration, usage, queue, now };
+  return constraints.length > 0
+    ? { configuration, usage, queue, now, constraints }
+    : { configuration, usage, queue, now };
 }
