@@ -114,7 +114,7 @@ Exit codes: 0 explained, 1 no controller answers or it refused, 3 no vjob VJOB i
 export const BUDGET_OPTIONS = {
   minGain: `a plan that only moves VMs (overload repair) runs only when it relieves at least this much overload, summed over nodes as a fraction of each node's capacity (0: any; default ${DEFAULT_TURN_BUDGETS.minGain})`,
   moveHold: `a VM a plan migrated stays put this long, unless a state change or an overload repair has no plan without moving it (0: no hold; default ${DEFAULT_TURN_BUDGETS.moveHoldMs})`,
-  maxMigrations: `migrations per turn: a plan with more is cut to the most useful ones, the rest waits for the next turn (default ${DEFAULT_TURN_BUDGETS.maxMigrations})`,
+  maxMigrations: `migrations per turn: a plan with more is cut to the most useful ones, the rest waits for the next turn; a cut never puts off a start (default ${DEFAULT_TURN_BUDGETS.maxMigrations})`,
   maxMigratedMem: `memory migrated per turn, MiB, cut likewise (default ${DEFAULT_TURN_BUDGETS.maxMigratedMiB})`,
   noBudgets: 'no anti-thrash budget: every plan of the loop runs whole (the flags above still set theirs)',
 } as const;

@@ -217,7 +217,7 @@ describe('anti-thrash budgets', () => {
       ]);
     });
 
-    it('puts a start off rather than exceed the budget', () => {
+    it('never puts a start off: a state change that needs more than the budget runs whole', () => {
       // z needs a whole node: two migrations off n2 (512 MiB), or one off n1 (1 GiB).
       const vmsZ = [running('x', 'n1', 1024), running('y1', 'n2', 256), running('y2', 'n2', 256)];
       const z: VM = { id: 'z', vjob: 'jz', state: 'waiting', demand: { cpu: 4, mem: 1024 } };
@@ -230,13 +230,13 @@ describe('anti-thrash budgets', () => {
       expect(migrated(one)).toEqual(['x']);
       expect(one.deferred).toEqual([]);
       expectExecutable(one);
-      // None: z waits.
+      // None: z would wait; the whole plan runs instead, and the reason says so.
       const r = turn([...vmsZ, z], {}, { policy, vjobs: stored, budgets: budgets({ maxMigrations: 0 }) });
-      expect(r.deferred).toEqual(['jz']);
-      expect(r.plan).toBeUndefined();
-      expect(r.held.filter((h) => h.vjob === 'jz')).toEqual([
-        { vjob: 'jz', kind: 'budget', reason: expect.stringMatching(/start of jz put off/) },
-      ]);
+      expect(r.deferred).toEqual([]);
+      expect(migrated(r)).toEqual(['y1', 'y2']);
+      expectExecutable(r);
+      expect(r.reasons.some((x) => /state changes need all of it/.test(x))).toBe(true);
+      expect(r.held.filter((h) => h.vjob === 'jz')).toEqual([]);
     });
   });
 

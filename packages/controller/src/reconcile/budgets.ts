@@ -20,8 +20,8 @@ import type { TurnBudgets } from './budget-defaults.ts';
  * - **Per-turn budget** of migrations and of migrated memory: a plan over it is cut, not refused:
  *   the most useful migrations are kept (off an overloaded node first, then the cheapest), the VMs
  *   of the others are pinned, a node the kept ones leave overloaded is planned at its capacity for
- *   this turn, and the turn is planned again (starts that need more room wait); the rest waits for
- *   the next turn.
+ *   this turn, and the turn is planned again; the rest waits for the next turn. A cut that would
+ *   put off a start is not made: budgets damp rebalancing, never the context switch itself.
  */
 export { DEFAULT_TURN_BUDGETS, NO_TURN_BUDGETS, type TurnBudgets } from './budget-defaults.ts';
 
@@ -120,10 +120,9 @@ export function budgetedTurn<T extends PlannedTurn>(t: BudgetTurn<T>): BudgetedT
     if (withinBudget(moves, budgets)) {
       if (result !== first) {
         const dropped = migrationsOf(first.plan, configuration).filter((m) => !moves.some((k) => k.vm === m.vm));
-        const put = result.deferred.filter((j) => !first.deferred.includes(j));
-        const why = `per-turn budget (${limit}): ${moves.length} of ${migrationsOf(first.plan, configuration).length} migrations this turn${dropped.length ? `, ${names(dropped.map((m) => m.vm))} wait${dropped.length === 1 ? 's' : ''} for a later turn` : ''}${put.length ? `; start of ${put.join(', ')} put off` : ''}`;
+        const why = `per-turn budget (${limit}): ${moves.length} of ${migrationsOf(first.plan, configuration).length} migrations this turn${dropped.length ? `, ${names(dropped.map((m) => m.vm))} wait${dropped.length === 1 ? 's' : ''} for a later turn` : ''}`;
         reasons.push(why);
-        for (const j of new Set([...vjobsOf(dropped), ...put])) held.push({ vjob: j, kind: 'budget', reason: why });
+        for (const j of vjobsOf(dropped)) held.push({ vjob: j, kind: 'budget', reason: why });
       }
       return { ok: true, result, configuration: from, held, reasons };
     }
@@ -132,7 +131,8 @@ export function budgetedTurn<T extends PlannedTurn>(t: BudgetTurn<T>): BudgetedT
     pins = [...new Set([...pins, ...dropped.map((m) => m.vm)])];
     const capped = atCapacityAfter(configuration, kept);
     const next = t.plan(rootsOf(pins), capped);
-    if (!next.ok) break;
+    // Budgets damp rebalancing; they never put off a start that the whole plan makes (the context switch runs whole).
+    if (!next.ok || next.result.deferred.some((j) => !first.deferred.includes(j))) break;
     result = next.result;
     from = capped;
   }
@@ -142,7 +142,7 @@ export function budgetedTurn<T extends PlannedTurn>(t: BudgetTurn<T>): BudgetedT
       held.push({ vjob: j, kind: 'budget', reason: `${why}: the rebalance waits` });
     return { ok: true, configuration, held, reasons: [...reasons, `${why}: the rebalance waits`] };
   }
-  // A state change is not damped: its plan runs whole.
+  // A state change is not damped: its plan runs whole when the budget would put off one of its starts.
   return {
     ok: true,
     result: first,
