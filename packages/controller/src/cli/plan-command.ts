@@ -47,8 +47,9 @@ export function planCommand(file: string, options: PlanCommandOptions = {}): Com
   const conflict = plan.feasible
     ? undefined
     : explainInfeasible(instance.configuration, instance.decision, costModel, {
-        constraints: btrplace?.constraints ?? [],
+        constraints: instance.constraints,
         ...(btrplace ? { durations: btrplace.durations } : {}),
+        ...(btrplace?.network ? { network: btrplace.network } : {}),
         ...(options.timeLimit !== undefined ? { timeLimitMs: options.timeLimit } : {}),
       });
   if (!plan.feasible && conflict) {
