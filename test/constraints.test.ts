@@ -152,6 +152,11 @@ describe('constraints in the control loop: vjob files, the constraints file, nod
       ),
     );
     expect((await status()).vms.find((v) => v.id === 'j4-vm1')?.state).toBe('waiting');
+    // entropy explain names the two constraints that keep it waiting, not a lack of room (n3..n5 have room).
+    const ex = await cli('explain', 'j4');
+    expect(ex.status).toBe(0);
+    expect(ex.stdout).toMatch(/fence\(j4-vm1, \{n2\}/);
+    expect(ex.stdout).toMatch(/runningCapacity\(\{n2\}, <= 0/);
   });
 
   it('the drain and the vjob constraints are in the queue store: a restarted controller keeps both', async () => {
@@ -175,6 +180,11 @@ describe('constraints in the control loop: vjob files, the constraints file, nod
       ),
     );
     expect((await status()).vms.find((v) => v.id === 'j4-vm1')?.state).toBe('waiting');
+    // The new controller explains it the same way.
+    const ex = await cli('explain', 'j4');
+    expect(ex.status).toBe(0);
+    expect(ex.stdout).toMatch(/fence\(j4-vm1, \{n2\}/);
+    expect(ex.stdout).toMatch(/runningCapacity\(\{n2\}, <= 0/);
   });
 
   it('a bad constraints file is refused on reload and the previous constraints stay; a good one applies', async () => {
