@@ -29,6 +29,8 @@ describe('entropy controller, status and apply as processes', () => {
     ],
     vjobs: [{ id: 'a' }, { id: 'b' }, { id: 'c' }],
     decision: { a: 'sleeping', b: 'running', c: 'running' },
+    // Kept by apply's turn: c goes to c3, where b's images are, so one of b's VMs resumes elsewhere.
+    constraints: [{ type: 'fence', vjob: 'c', nodes: ['c3'] }],
   };
   writeFileSync(instanceFile, JSON.stringify(cluster));
   writeFileSync(
@@ -107,7 +109,7 @@ describe('entropy controller, status and apply as processes', () => {
     expect(where['a-vm1']?.[0]).toBe('sleeping');
     expect(where['a-vm2']?.[0]).toBe('sleeping');
     expect(where['b-vm1']?.[0]).toBe('running');
-    expect(where['c-vm1']?.[0]).toBe('running');
+    expect(where['c-vm1']).toEqual(['running', 'c3']);
     expect(st.excluded).toEqual([]);
   });
 

@@ -85,6 +85,8 @@ export const applyRequestSchema = z.object({
   timeLimitMs: z.number().finite().positive().optional(),
   /** Plan only: reply with the plan and execute nothing. */
   dryRun: z.boolean().optional(),
+  /** An instance file's constraints (Entropy's constraint JSON), kept by this turn's plan: the controller checks them. */
+  constraints: z.array(z.record(z.string(), z.unknown())).max(10_000).optional(),
 });
 export type ApplyRequest = z.infer<typeof applyRequestSchema>;
 

@@ -11,7 +11,7 @@ import {
 } from '@entropy/engine';
 import { readJsonFile } from '../command-io/io.ts';
 
-export type ApplySource = Pick<ApplyRequest, 'decision' | 'vms' | 'vjobs' | 'costModel'>;
+export type ApplySource = Pick<ApplyRequest, 'decision' | 'vms' | 'vjobs' | 'costModel' | 'constraints'>;
 
 const INLINE_RE = /^[^=,\s]+=[a-z]+(,[^=,\s]+=[a-z]+)*$/;
 
@@ -47,6 +47,8 @@ function fromInstance(json: object, file: string): ApplySource {
   if (Object.keys(instance.decision).length === 0)
     throw new EntropyError(ErrorCode.InvalidInstance, `${file}: $.decision: the instance has no decision to apply`);
   const raw = (json as { costModel?: ApplySource['costModel'] }).costModel;
+  // Checked by parseInstance; sent as written (ids and vjob shorthands), the controller resolves them against the cluster.
+  const constraints = (json as { constraints?: ApplySource['constraints'] }).constraints;
   return {
     decision: instance.decision,
     vms: instance.configuration.vms.map((v) => ({
@@ -57,6 +59,7 @@ function fromInstance(json: object, file: string): ApplySource {
     })),
     vjobs: instance.configuration.vjobs.map((j) => ({ id: j.id, priority: j.priority, submittedAt: j.submittedAt })),
     ...(raw ? { costModel: raw } : {}),
+    ...(constraints?.length ? { constraints } : {}),
   };
 }
 

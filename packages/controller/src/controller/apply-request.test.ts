@@ -70,3 +70,32 @@ describe('applyRequest and the cost model', () => {
     expect(turns[1]!.costModel!.nodes!.n1!.migrate).toEqual({ base: 7, perMiB: 2 });
   });
 });
+
+describe("applyRequest and an instance file's constraints", () => {
+  it('gives them to the turn it asks for, as written (the turn resolves their ids against the cluster)', async () => {
+    const turns: TurnRequest[] = [];
+    const deps = { loop: fakeLoop(turns), freshView: async () => view };
+    const reply = await applyRequest(deps, {
+      planId: 'p1',
+      decision: { j1: 'running' },
+      constraints: [{ type: 'ban', vjob: 'j1', nodes: ['n2'] }],
+    });
+    expect(reply.ok).toBe(true);
+    expect(turns[0]!.constraints).toEqual([{ type: 'ban', vjob: 'j1', nodes: ['n2'] }]);
+  });
+
+  it('refuses a malformed constraint with its path, and asks for no turn', async () => {
+    const turns: TurnRequest[] = [];
+    const deps = { loop: fakeLoop(turns), freshView: async () => view };
+    const reply = await applyRequest(deps, {
+      planId: 'p1',
+      decision: { j1: 'running' },
+      constraints: [
+        { type: 'spread', vjob: 'j1' },
+        { type: 'fenc', vm: 'v1', nodes: ['n1'] },
+      ],
+    });
+    expect(reply).toMatchObject({ ok: false, error: { code: 'ENTROPY_BAD_REQUEST', field: '$.constraints[1].type' } });
+    expect(turns).toEqual([]);
+  });
+});

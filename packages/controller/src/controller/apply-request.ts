@@ -1,5 +1,15 @@
-import { type ApplyReply, type ApplyRequest, ControlErrorCode, type ControlError } from '@entropy/protocol';
 import {
+  type ApplyReply,
+  type ApplyRequest,
+  ControlErrorCode,
+  type ControlError,
+  type InputIssue,
+} from '@entropy/protocol';
+import * as z from 'zod';
+import {
+  type ConstraintJson,
+  constraintsSchema,
+  inputIssues,
   type CostModel,
   type CostModelOverrides,
   costModelWith,
@@ -92,6 +102,13 @@ export async function applyRequest(deps: ApplyDeps, request: ApplyRequest): Prom
         `decision.${vjob}`,
       );
   }
+  const constraints = requestConstraints(request);
+  if ('issue' in constraints)
+    return refuse(
+      ControlErrorCode.BadRequest,
+      `${constraints.issue.path}: ${constraints.issue.reason}`,
+      constraints.issue.path,
+    );
   let decision: Decision;
   try {
     decision = validateDecision(request.decision, view.configuration);
@@ -108,6 +125,7 @@ export async function applyRequest(deps: ApplyDeps, request: ApplyRequest): Prom
     ...(request.mode ? { mode: request.mode } : {}),
     ...(request.timeLimitMs !== undefined ? { timeLimitMs: request.timeLimitMs } : {}),
     ...(request.dryRun ? { dryRun: true } : {}),
+    ...(constraints.constraints.length > 0 ? { constraints: constraints.constraints } : {}),
   });
   if (!reply.ok)
     return refuse(
@@ -149,4 +167,15 @@ export async function applyRequest(deps: ApplyDeps, request: ApplyRequest): Prom
 function dedupe<T extends { id: string }>(items: readonly T[]): T[] {
   const seen = new Set<string>();
   return items.filter((i) => !seen.has(i.id) && seen.add(i.id));
+}
+
+const requestConstraintsSchema = z.object({ constraints: constraintsSchema.optional() });
+
+/** The request's constraints, shaped (ids are resolved against the cluster in the turn), or the first issue with its path. */
+function requestConstraints(
+  request: ApplyRequest,
+): { readonly constraints: readonly ConstraintJson[] } | { readonly issue: InputIssue } {
+  if (request.constraints === undefined) return { constraints: [] };
+  const shaped = requestConstraintsSchema.safeParse({ constraints: request.constraints });
+  return shaped.success ? { constraints: shaped.data.constraints ?? [] } : { issue: inputIssues(shaped.error)[0]! };
 }

@@ -104,6 +104,8 @@ export interface TurnRequest {
   readonly timeLimitMs?: number;
   /** Plan only. */
   readonly dryRun?: boolean;
+  /** Constraints of this turn only (an instance file's, given to `entropy apply`), with the cluster's. */
+  readonly constraints?: readonly ConstraintJson[];
 }
 
 export interface LastTurn {
@@ -260,7 +262,9 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
       ...(request?.timeLimitMs !== undefined ? { timeLimitMs: request.timeLimitMs } : {}),
       intervalMs: deps.intervalMs,
       ...(deps.budgets && !request ? { budgets: deps.budgets, recentMoves: moves.since(now()) } : {}),
-      ...(deps.constraints ? { constraints: deps.constraints() } : {}),
+      ...(deps.constraints || request?.constraints
+        ? { constraints: [...(deps.constraints?.() ?? []), ...(request?.constraints ?? [])] }
+        : {}),
       ...(deps.nodeWants
         ? {
             nodes: {
