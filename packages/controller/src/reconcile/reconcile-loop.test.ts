@@ -245,6 +245,46 @@ describe('startReconcileLoop', () => {
   describe('in --approve mode', () => {
     const proposed = (st: ReturnType<typeof harness>) => st.lines.filter((l) => l.outcome === 'proposed');
 
+    it('repairs a vjob caught in mixed states without approval, and proposes the rest', async () => {
+      // j2 half paused (a crash between its pause and its save); j1 waits to run: only j2's repair runs unasked.
+      const mixed: MonitorView = {
+        ...view,
+        configuration: {
+          nodes: configuration.nodes,
+          vms: [
+            ...configuration.vms,
+            { id: 'w1', vjob: 'j2', state: 'running', host: 'n1', demand: { cpu: 1, mem: 512 } },
+            { id: 'w2', vjob: 'j2', state: 'paused', host: 'n1', demand: { cpu: 1, mem: 512 } },
+          ],
+          vjobs: [...configuration.vjobs, { id: 'j2', vms: ['w1', 'w2'], priority: 0, submittedAt: 0 }],
+        },
+      };
+      let current = mixed;
+      const st = harness({ approve: true, view: () => current, decide: () => ({ j1: 'running' }) });
+      await until('the repair', () => st.started.length === 1);
+      expect(Object.keys(st.started[0]!.decision)).toEqual(['j2']);
+      expect(st.plan!.actions.every((a) => a.vjob === 'j2')).toBe(true);
+      expect(proposed(st)).toEqual([]);
+      expect(st.lines.some((l) => l.msg === 'repairing vjobs in mixed states without approval')).toBe(true);
+      // Once j2 is whole again, j1's start waits for approval as usual.
+      current = {
+        ...mixed,
+        configuration: {
+          ...mixed.configuration,
+          vms: mixed.configuration.vms.map((v) => (v.vjob === 'j2' ? { ...v, state: 'running' as const } : v)),
+        },
+      };
+      st.finish!({
+        ...failedOutcome(st.started[0]!.planId, st.plan!, 'X'),
+        status: 'completed',
+        failures: [],
+        completed: [],
+      } as unknown as ExecutionOutcome);
+      await until('a proposal', () => proposed(st).length === 1);
+      expect(st.started).toHaveLength(1);
+      expect(loop!.proposals().pending[0]!.decision).toEqual({ j1: 'running' });
+    });
+
     it('proposes the plan, holds its vjob and executes nothing until approved; approve executes it', async () => {
       const st = harness({ approve: true });
       await until('a proposal', () => proposed(st).length === 1);

@@ -20,7 +20,14 @@ import {
   type RetryPolicy,
 } from './failure-book.ts';
 import { type NodeFailureBook, recordNodeFailures } from './node-wants.ts';
-import { type BusyVM, type HeldVjob, reconcile, type ReconcileResult, TurnOutcome } from './reconcile.ts';
+import {
+  type BusyVM,
+  type HeldVjob,
+  reconcile,
+  type ReconcileInput,
+  type ReconcileResult,
+  TurnOutcome,
+} from './reconcile.ts';
 import type { TurnBudgets } from './budgets.ts';
 import { budgetNews, MoveMemory } from './move-memory.ts';
 import { describeVjobOutcomes, failedTransitions } from './vjob-outcomes.ts';
@@ -244,7 +251,7 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
     if (deps.queue && (await deps.queue.reconcile(view, { mayEnd: now() - startedAt >= deps.silenceMs, now: now() })))
       view = deps.view();
     const overlay = { ...(deps.decide?.(view.configuration, view) ?? {}), ...(request?.overlay ?? {}) };
-    const result = reconcile({
+    const input: ReconcileInput = {
       view,
       now: now(),
       knownNodes: deps.knownNodes(),
@@ -274,7 +281,20 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
             },
           }
         : {}),
-    });
+    };
+    let result = reconcile(input);
+    // --approve: a vjob caught with its VMs in different states (a crash, a failed action) is put back in one state
+    // without waiting for an operator; only that repair runs, the rest is proposed by the next turn.
+    let repairing = false;
+    if (deps.approve && !request && [...result.observed.values()].some((o) => o.state === 'mixed')) {
+      const { nodes: _powerWants, ...withoutPower } = input;
+      const repair = reconcile({ ...withoutPower, repairOnly: true });
+      if (repair.plan && Object.keys(repair.decision).length > 0) {
+        result = repair;
+        repairing = true;
+        logger.info({ turn: n, decision: repair.decision }, 'repairing vjobs in mixed states without approval');
+      }
+    }
     failures = result.failures;
     if (result.nodeFailures) nodeFailures = result.nodeFailures;
     if (result.outcome !== TurnOutcome.WaitingForNodes && !request?.dryRun) last = { at: now(), result };
@@ -298,7 +318,7 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
     const news = budgetNews(result.held, budgetHeld);
     budgetHeld = news.key;
     const plan = result.plan;
-    if (deps.approve && !request) {
+    if (deps.approve && !request && !repairing) {
       if (!plan) book.withdraw();
       else return propose(plan, result, view.configuration, entry);
     }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { type Configuration, fifoFfd, type Policy, type PolicyView, verifyPlan } from '@entropy/engine';
 import { input, runAll, stored, viewOf, vm } from '../../test/support/turn-fixtures.ts';
 import { recordFailures } from './failure-book.ts';
-import { type ReconcileInput, reconcile, TurnOutcome, withoutVjobs } from './reconcile.ts';
+import { reconcile, TurnOutcome, withoutVjobs } from './reconcile.ts';
 import { drainOf, fitConstraints, turnConstraints } from './turn-constraints.ts';
 
 const kinds = (r: ReturnType<typeof reconcile>) => r.plan?.actions.map((a) => `${a.type} ${a.vm}`).sort() ?? [];

@@ -78,6 +78,8 @@ export interface ReconcileInput {
   readonly budgets?: TurnBudgets;
   /** When each VM was last migrated by a plan of the loop: the memory of the budgets' hold time. */
   readonly recentMoves?: ReadonlyMap<string, number>;
+  /** Plan only the vjobs observed in mixed states back to one state (the --approve loop runs that repair unasked). */
+  readonly repairOnly?: boolean;
   /** The cluster's constraints (`entropy controller --constraints FILE`), resolved against the cluster each turn. */
   readonly constraints?: readonly ConstraintJson[];
 }
@@ -238,7 +240,7 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
       );
       want = o.settlesTo;
     }
-    if (want !== o.state) decision[id] = want;
+    if (want !== o.state && (!input.repairOnly || o.state === 'mixed')) decision[id] = want;
   }
 
   const power: NodeWantsThisTurn = input.nodes
