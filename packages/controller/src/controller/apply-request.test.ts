@@ -41,6 +41,7 @@ function fakeLoop(turns: TurnRequest[]): ReconcileLoop {
       throw new Error('unused');
     },
     nodeRequested: () => {},
+    rememberMoves: () => {},
     runReviewed: async () => ({ ok: false, busy: 'unused' }),
     proposals: () => ({ pending: [], rejected: [] }),
     approve: async () => ({ ok: false, busy: 'unused' }),

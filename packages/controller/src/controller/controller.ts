@@ -21,6 +21,7 @@ import {
   progressPublisher,
 } from '../executor/index.ts';
 import { MemoryJournal, type PlanJournal } from '../journal/plan-journal.ts';
+import { journaledMigrations } from '../journal/journaled-migrations.ts';
 import {
   type Configuration,
   type ConstraintJson,
@@ -362,6 +363,18 @@ export function startController(nc: NatsConnection, options: ControllerOptions):
       ...(options.constraints ? { constraints: options.constraints } : {}),
     });
     term = { loop: l, subs, abort, ...(token !== undefined ? { token } : {}) };
+    const holdMs = options.budgets?.moveHoldMs ?? 0;
+    if (holdMs > 0)
+      // In the background: the loop must not wait for the journal to start; a hold learnt a little late only damps later.
+      journaledMigrations(journal, Date.now() - holdMs)
+        .then((moved) => {
+          l.rememberMoves(moved);
+          if (moved.length > 0)
+            logger.info({ vms: moved.length }, 'budgets: migrations within the hold time read from the journal');
+        })
+        .catch((err: Error) =>
+          logger.warn({ err: err.message }, 'budgets: cannot read recent migrations from the journal'),
+        );
     annotating = setInterval(() => annotate(token), periodMs);
     logger.info(
       { controller: name, prefix: s.prefix, ...(token !== undefined ? { token } : {}) },

@@ -32,6 +32,16 @@ describe('MoveMemory', () => {
     expect([...m.since(6000)]).toEqual([]);
   });
 
+  it("keeps a VM's latest move: the journal's older record, read late after a takeover, does not shorten a hold", () => {
+    const m = new MoveMemory(1000);
+    m.record(['a'], 5000);
+    m.record(['a', 'b'], 4500);
+    expect([...m.since(5400)]).toEqual([
+      ['a', 5000],
+      ['b', 4500],
+    ]);
+  });
+
   it('remembers nothing without a hold', () => {
     const m = new MoveMemory(0);
     m.record(['a'], 5000);

@@ -2,9 +2,10 @@ import type { FeasiblePlan } from '@entropy/engine';
 import type { HeldVjob } from './reconcile.ts';
 
 /**
- * The loop's memory of the migrations its plans made, for the budgets' hold time. Kept in memory
- * only: a restarted controller, or one taking over the lease, starts with none, and a VM may then
- * move once more before its hold would have ended. The hold damps; it guards nothing.
+ * The loop's memory of the migrations its plans made, for the budgets' hold time. A restarted
+ * controller, or one taking over the lease, fills it from the plan journal's last plans
+ * (journal/journaled-migrations.ts) once it has read them; until then a VM may move once more
+ * before its hold would have ended. The hold damps; it guards nothing.
  */
 export class MoveMemory {
   private readonly at = new Map<string, number>();
@@ -14,7 +15,7 @@ export class MoveMemory {
   /** Records the VMs a plan migrated, once it ended (or stopped) at `now`. */
   record(migrated: Iterable<string>, now: number): void {
     if (this.holdMs <= 0) return;
-    for (const vm of migrated) this.at.set(vm, now);
+    for (const vm of migrated) this.at.set(vm, Math.max(this.at.get(vm) ?? now, now));
   }
 
   /** The VMs moved within the hold before `now`, with when; older ones are forgotten. */

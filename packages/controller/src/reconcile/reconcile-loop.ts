@@ -142,6 +142,8 @@ export interface ReconcileLoop {
   readonly failures: () => FailureBook;
   /** Forgets a node's failed power actions (an operator asked again) and looks at once. */
   nodeRequested(node: string): void;
+  /** Migrations made before this loop started (the plan journal's): the budgets' hold time covers them too. */
+  rememberMoves(migrations: readonly { readonly vm: string; readonly at: number }[]): void;
   /** Executes a reviewed plan if the cluster still matches it (review/reviewed-plan.ts), after the turn in progress. */
   runReviewed(run: ReviewedRun): Promise<ReviewedReply>;
   /** `--approve` mode: the plan waiting for approval, and the rejected plans that still stand. */
@@ -549,6 +551,9 @@ export function startReconcileLoop(deps: ReconcileLoopDeps): ReconcileLoop {
       return done;
     },
     lastTurn: () => last,
+    rememberMoves(migrations) {
+      for (const m of migrations) moves.record([m.vm], m.at);
+    },
     nodeRequested(node) {
       if (nodeFailures.has(node)) {
         const next = new Map(nodeFailures);
