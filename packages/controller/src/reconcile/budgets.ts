@@ -199,10 +199,10 @@ export function cutToBudget(
   };
 }
 
-/** Per online node and dimension, the use of the VMs holding resources there. */
-function usedOn(
+/** Per node and dimension, the use of the VMs holding resources there (on `hostOf`, their host unless told). */
+export function usedOn(
   configuration: Configuration,
-  hostOf: (vm: VM) => string | undefined,
+  hostOf: (vm: VM) => string | undefined = (vm) => vm.host,
 ): Map<string, Record<string, number>> {
   const used = new Map<string, Record<string, number>>();
   for (const vm of configuration.vms) {
@@ -224,7 +224,10 @@ export function overloadOf(configuration: Configuration): number {
 }
 
 /** Per overloaded online node, the use above capacity per dimension (dimensions the node has). */
-function excessOf(configuration: Configuration, hostOf = (vm: VM) => vm.host): Map<string, Record<string, number>> {
+function excessOf(
+  configuration: Configuration,
+  hostOf?: (vm: VM) => string | undefined,
+): Map<string, Record<string, number>> {
   const used = usedOn(configuration, hostOf);
   const out = new Map<string, Record<string, number>>();
   for (const n of configuration.nodes) {

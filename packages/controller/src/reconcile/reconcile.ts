@@ -19,7 +19,7 @@ import {
   type VM,
 } from '@entropy/engine';
 import { policyViewOf, sizedByUsage } from './policy-view.ts';
-import { budgetedTurn, type TurnBudgets } from './budgets.ts';
+import { budgetedTurn, type TurnBudgets, usedOn } from './budgets.ts';
 import type { MonitorView } from '../monitor/index.ts';
 import { type StoredVJob, VJobOwner } from '../queue/queue-store.ts';
 import {
@@ -520,13 +520,7 @@ export function withoutVjobs(
 
 /** True when the VMs holding resources on some online node exceed its capacity in some dimension. */
 export function hasOverloadedNode(configuration: Configuration): boolean {
-  const used = new Map<string, Record<string, number>>();
-  for (const vm of configuration.vms) {
-    if (!holdsResources(vm.state) || vm.host === undefined) continue;
-    let u = used.get(vm.host);
-    if (u === undefined) used.set(vm.host, (u = {}));
-    for (const k in vm.demand) u[k] = (u[k] ?? 0) + vm.demand[k]!;
-  }
+  const used = usedOn(configuration);
   for (const n of configuration.nodes) {
     const u = used.get(n.id);
     if (u === undefined || n.state !== 'online') continue;
