@@ -3,38 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseInstance } from '@entropy/engine';
+import { reviewInstanceJson, reviewNode } from '@entropy/test-support/review-scenario.ts';
 import { type ControllerCluster, startControllerCluster } from './helpers/controller-cluster.ts';
 import { controllerStatus } from './helpers/controller-status.ts';
 import { entropy, logLines } from './helpers/entropy-process.ts';
 import { waitFor } from './helpers/wait-for.ts';
 
-const node = (id: string) => ({ id, cpu: 4, mem: 4096, state: 'online' });
-const vm = (id: string, vjob: string, cpu: number, state: string, host?: string) => ({
-  id,
-  vjob,
-  cpu,
-  mem: cpu * 1024,
-  state,
-  ...(host ? { host } : {}),
-});
-
-/**
- * n1 is full with j1; n2 holds j2 (half of it); n3 holds j4 and j5 (half of it). j3 waits and
- * needs a whole node: with j2 asleep, only n2 can take it (n3 keeps j5 whatever j4 does).
- */
-const instanceJson = {
-  nodes: [node('n1'), node('n2'), node('n3')],
-  vms: [
-    vm('j1-vm1', 'j1', 2, 'running', 'n1'),
-    vm('j1-vm2', 'j1', 2, 'running', 'n1'),
-    vm('j2-vm1', 'j2', 2, 'running', 'n2'),
-    vm('j3-vm1', 'j3', 4, 'waiting'),
-    vm('j4-vm1', 'j4', 1, 'running', 'n3'),
-    vm('j5-vm1', 'j5', 1, 'running', 'n3'),
-  ],
-  vjobs: ['j1', 'j2', 'j3', 'j4', 'j5'].map((id) => ({ id, priority: 0, submittedAt: 0 })),
-  decision: { j1: 'running', j2: 'running', j3: 'waiting', j4: 'running', j5: 'running' },
-};
+/** test-support's review scenario: j3 waits for a whole node, which only j2's sleep frees (n2). */
+const instanceJson = reviewInstanceJson;
 
 interface SavedFile {
   id: string;
@@ -176,7 +152,7 @@ describe('review before apply: entropy controller --approve', () => {
   beforeAll(async () => {
     cluster = await startControllerCluster({
       prefix,
-      instance: parseInstance({ nodes: [node('n1'), node('n2')], vms: [], vjobs: [] }),
+      instance: parseInstance({ nodes: [reviewNode('n1'), reviewNode('n2')], vms: [], vjobs: [] }),
       speed: 20,
       controllerArgs: ['--approve', '--loop-interval', '300'],
     });

@@ -8,6 +8,7 @@ import {
   parseInstance,
   verifyPlan,
 } from '@entropy/engine';
+import { reviewInstanceJson } from '@entropy/test-support/review-scenario.ts';
 import { firstDifference } from './plan-match.ts';
 import { ProposalBook } from './proposal-book.ts';
 import { checkReviewed } from './reviewed-plan.ts';
@@ -15,29 +16,8 @@ import { parseSavedPlan, savedPlanJson } from './saved-plan-file.ts';
 import { observedConfigurationOf } from './reviewed-plan.ts';
 import { withoutSkipped } from './skip-actions.ts';
 
-const node = (id: string) => ({ id, cpu: 4, mem: 4096 });
-const vm = (id: string, vjob: string, cpu: number, state: string, host?: string) => ({
-  id,
-  vjob,
-  cpu,
-  mem: cpu * 1024,
-  state,
-  ...(host ? { host } : {}),
-});
-
 /** n1 full with j1; j2 on n2 (half); j4 and j5 on n3 (half); j3 waits for a whole node, which only j2's sleep frees (n2). */
-const configuration: Configuration = parseInstance({
-  nodes: [node('n1'), node('n2'), node('n3')],
-  vms: [
-    vm('j1-vm1', 'j1', 2, 'running', 'n1'),
-    vm('j1-vm2', 'j1', 2, 'running', 'n1'),
-    vm('j2-vm1', 'j2', 2, 'running', 'n2'),
-    vm('j3-vm1', 'j3', 4, 'waiting'),
-    vm('j4-vm1', 'j4', 1, 'running', 'n3'),
-    vm('j5-vm1', 'j5', 1, 'running', 'n3'),
-  ],
-  vjobs: ['j1', 'j2', 'j3', 'j4', 'j5'].map((id) => ({ id, priority: 0, submittedAt: 0 })),
-}).configuration;
+const configuration: Configuration = parseInstance(reviewInstanceJson).configuration;
 
 function planFor(decision: Decision, from: Configuration = configuration): FeasiblePlan {
   const plan = contextSwitch(from, decision, DEFAULT_COST_MODEL);
